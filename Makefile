@@ -1,0 +1,104 @@
+# twinbox — plain GNU Makefile. Objects live out of tree under $(BUILD).
+#
+#   make            build $(BUILD)/twinbox
+#   make check      install missing Debian packages, build, run every test
+#   make asan       the same suite under AddressSanitizer + UBSan
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make format     clang-format the tree
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+PKG_CONFIG ?= pkg-config
+VERSION := 0.1.0
+
+PKGS      := gnutls sqlite3 yaml-0.1
+TEST_PKGS := criterion
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-align \
+        -Wwrite-strings -Wstrict-prototypes -Wmissing-prototypes \
+        -Wformat=2 -Wformat-security -Wundef -Wvla -Wnull-dereference \
+        -Wimplicit-fallthrough -Wold-style-definition -Wredundant-decls
+OPT     ?= -O2 -g
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DTWINBOX_VERSION='"$(VERSION)"' \
+        -Iinclude -MMD -MP -fno-strict-aliasing
+CFLAGS  ?=
+SANITIZE ?=
+
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+TEST_CFLAGS_PKG = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS  = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
+
+ALL_CFLAGS  = $(BASE_CFLAGS) $(WARN) $(OPT) $(SANITIZE) $(PKG_CFLAGS) $(CFLAGS)
+# Criterion's macros define functions without prototypes.
+TEST_CFLAGS = $(filter-out -Wmissing-prototypes,$(ALL_CFLAGS)) -Itests $(TEST_CFLAGS_PKG)
+LDFLAGS ?=
+ALL_LDFLAGS = $(SANITIZE) $(LDFLAGS)
+
+LIB_SRC  := $(sort $(filter-out src/cli/main.c,$(wildcard src/*/*.c)))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+MAIN_OBJ := $(BUILD)/src/cli/main.o
+LIB      := $(BUILD)/libtwinbox.a
+BIN      := $(BUILD)/twinbox
+
+TEST_SRC := $(sort $(wildcard tests/unit/*.c tests/integration/*.c tests/support/*.c))
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(BUILD)/twinbox-tests
+
+# Criterion options for the suite; override e.g. CRITERION_ARGS='--filter=net/*'
+CRITERION_ARGS ?= --jobs 2 --short-filename
+
+.PHONY: all check test asan deps install uninstall clean format tidy
+
+all: $(BIN)
+
+$(BIN): $(MAIN_OBJ) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(MAIN_OBJ) $(LIB) $(PKG_LIBS)
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $(LIB_OBJ)
+
+$(BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -c -o $@ $<
+
+$(TEST_BIN): $(TEST_OBJ) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJ) $(LIB) $(PKG_LIBS) $(TEST_LIBS)
+
+deps:
+	@scripts/install-deps.sh
+
+# The integration tests run the binary under test and the fixture scripts;
+# they find them through these variables.
+check: deps
+	@$(MAKE) --no-print-directory $(BIN) $(TEST_BIN)
+	TWINBOX_BIN=$(abspath $(BIN)) TWINBOX_SRCDIR=$(CURDIR) $(TEST_BIN) $(CRITERION_ARGS)
+
+test: check
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' \
+		SANITIZE='-fsanitize=address,undefined -fno-sanitize-recover=all' check
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/twinbox
+	install -m 0644 docs/twinbox.1 $(DESTDIR)$(PREFIX)/share/man/man1/twinbox.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/twinbox $(DESTDIR)$(PREFIX)/share/man/man1/twinbox.1
+
+format:
+	clang-format -i $(wildcard src/*/*.c include/twinbox/*/*.h tests/*/*.c tests/*/*.h)
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

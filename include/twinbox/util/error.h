@@ -1,0 +1,58 @@
+/*
+ * Error values. A failing function returns -1 (or NULL) and fills a
+ * caller-owned `struct error` with a scope and a message written where the
+ * failure was detected. Callers may add context in front with
+ * error_prefix(). The scope says how much work must be abandoned:
+ *
+ *   ERR_MESSAGE  this one message is skipped; the folder goes on
+ *   ERR_MAILBOX  this folder is abandoned; other folders go on
+ *   ERR_ACCOUNT  this account is abandoned (login failed, connection lost)
+ *   ERR_FATAL    the whole run stops (config unreadable, disk full, bug)
+ *
+ * Messages are complete sentences for a user: what failed, why, and where
+ * it helps, what to do about it. They never contain a password.
+ */
+#ifndef TWINBOX_UTIL_ERROR_H
+#define TWINBOX_UTIL_ERROR_H
+
+#include <stdarg.h>
+
+enum err_scope {
+	ERR_NONE = 0,
+	ERR_MESSAGE,
+	ERR_MAILBOX,
+	ERR_ACCOUNT,
+	ERR_FATAL,
+};
+
+#define ERROR_TEXT_MAX 1024
+
+struct error {
+	enum err_scope scope;
+	char text[ERROR_TEXT_MAX]; /* NUL-terminated; truncated if longer */
+};
+
+/* Reset to "no error". */
+void error_clear(struct error *err);
+
+/* Set scope and message; always returns -1 so that callers can write
+ * `return error_set(err, ERR_ACCOUNT, "...")`. `err` may be NULL. */
+int error_set(struct error *err, enum err_scope scope, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int error_vset(struct error *err, enum err_scope scope, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+/* Like error_set, appending ": <strerror(errnum)>". Returns -1. */
+int error_errno(struct error *err, enum err_scope scope, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Put "<context>: " in front of the current message. Keeps the scope. */
+void error_prefix(struct error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Raise the scope to at least `scope` (never lowers it). */
+void error_escalate(struct error *err, enum err_scope scope);
+
+/* "message", "mailbox", "account", "fatal" (or "none"). */
+const char *err_scope_name(enum err_scope scope);
+
+#endif

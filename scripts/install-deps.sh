@@ -1,0 +1,51 @@
+#!/bin/sh
+# Install the Debian packages twinbox needs to build and test, when they
+# are missing. Does nothing when everything is present. Uses sudo when not
+# run as root. Called by `make check`; safe to run by hand.
+set -eu
+
+# Build: compiler, pkg-config and the libraries.
+# Tests: Criterion; a real Dovecot (IMAP + POP3) and its doveadm; certtool
+# for the fixture's CA and certificates; clang for the fuzz targets.
+PACKAGES="
+gcc
+make
+pkg-config
+libgnutls28-dev
+libsqlite3-dev
+libyaml-dev
+libcriterion-dev
+dovecot-core
+dovecot-imapd
+dovecot-pop3d
+gnutls-bin
+ca-certificates
+"
+
+missing=""
+for p in $PACKAGES; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$status" in
+	"install ok installed") ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+	SUDO="sudo"
+else
+	echo "install-deps: these Debian packages are missing:$missing" >&2
+	echo "install-deps: run this script as root, or install them with apt-get." >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# The Debian packages try to start a system-wide Dovecot; the tests never
+# use it, so a policy-rc.d refusal or a failed start is harmless.
+$SUDO apt-get install -y -q --no-install-recommends $missing

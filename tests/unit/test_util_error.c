@@ -1,0 +1,68 @@
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "twinbox/util/error.h"
+
+Test(util_error, set_returns_minus_one_and_keeps_text)
+{
+	struct error err;
+
+	error_clear(&err);
+	cr_assert_eq(err.scope, ERR_NONE);
+	cr_assert_eq(error_set(&err, ERR_MAILBOX, "folder %s is gone", "Work"), -1);
+	cr_assert_eq(err.scope, ERR_MAILBOX);
+	cr_assert_str_eq(err.text, "folder Work is gone");
+}
+
+Test(util_error, prefix_adds_context_and_keeps_scope)
+{
+	struct error err;
+
+	error_set(&err, ERR_ACCOUNT, "connection refused");
+	error_prefix(&err, "account %s", "work");
+	cr_assert_str_eq(err.text, "account work: connection refused");
+	cr_assert_eq(err.scope, ERR_ACCOUNT);
+}
+
+Test(util_error, errno_appends_strerror)
+{
+	struct error err;
+
+	error_errno(&err, ERR_FATAL, ENOSPC, "cannot write %s", "x");
+	cr_assert(strstr(err.text, "cannot write x: ") == err.text);
+	cr_assert(strstr(err.text, strerror(ENOSPC)));
+}
+
+Test(util_error, long_messages_are_truncated_safely)
+{
+	struct error err;
+	char big[4000];
+
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	error_set(&err, ERR_MESSAGE, "%s", big);
+	cr_assert_eq(strlen(err.text), ERROR_TEXT_MAX - 1);
+	error_prefix(&err, "ctx");
+	cr_assert_eq(strlen(err.text), ERROR_TEXT_MAX - 1);
+	cr_assert(strncmp(err.text, "ctx: aaa", 8) == 0);
+}
+
+Test(util_error, escalate_never_lowers)
+{
+	struct error err;
+
+	error_set(&err, ERR_ACCOUNT, "x");
+	error_escalate(&err, ERR_MESSAGE);
+	cr_assert_eq(err.scope, ERR_ACCOUNT);
+	error_escalate(&err, ERR_FATAL);
+	cr_assert_eq(err.scope, ERR_FATAL);
+	cr_assert_str_eq(err_scope_name(ERR_FATAL), "fatal");
+	cr_assert_str_eq(err_scope_name(ERR_MAILBOX), "mailbox");
+}
+
+Test(util_error, null_error_is_allowed)
+{
+	cr_assert_eq(error_set(NULL, ERR_FATAL, "ignored"), -1);
+	error_prefix(NULL, "x");
+}
