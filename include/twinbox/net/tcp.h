@@ -1,0 +1,22 @@
+/* Plain TCP transport. */
+#ifndef TWINBOX_NET_TCP_H
+#define TWINBOX_NET_TCP_H
+
+#include "twinbox/net/transport.h"
+
+struct net_timeouts {
+	int connect_ms; /* per address tried; <= 0 means 30 s */
+	int io_ms;      /* for each read or write to make progress; <= 0 means 30 s */
+};
+
+/* Resolve `host` and connect to `port`, trying each address in turn
+ * within the connect timeout. The message of a failure names the host and
+ * port and says whether resolution, refusal or a timeout was the cause.
+ * Returns a transport owned by the caller, or NULL (ERR_ACCOUNT). */
+struct transport *tcp_connect(const char *host, unsigned port, const struct net_timeouts *to,
+                              struct error *err);
+
+/* Wrap an already connected socket (tests); takes ownership of `fd`. */
+struct transport *tcp_from_fd(int fd, const struct net_timeouts *to);
+
+#endif

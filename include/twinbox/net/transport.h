@@ -1,0 +1,61 @@
+/*
+ * A transport moves bytes to and from a peer. Three implementations:
+ * plain TCP (tcp.h), GnuTLS wrapping another transport (tls.h), and an
+ * in-memory scripted peer for protocol tests (script.h). Protocol code
+ * never sees which one it has; it uses `struct conn` (conn.h) on top.
+ */
+#ifndef TWINBOX_NET_TRANSPORT_H
+#define TWINBOX_NET_TRANSPORT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "twinbox/util/error.h"
+
+struct transport;
+
+struct transport_ops {
+	const char *name; /* "tcp", "tls", "script" */
+	/* Read up to `len` (> 0) bytes. Returns the number read (> 0), 0 when
+	 * the peer closed the connection, or -1 with `err` filled (scope
+	 * ERR_ACCOUNT; a timeout says how long was waited). */
+	ssize_t (*read)(struct transport *t, void *data, size_t len, struct error *err);
+	/* Write all `len` bytes or fail with -1 (ERR_ACCOUNT). */
+	int (*write)(struct transport *t, const void *data, size_t len, struct error *err);
+	/* Wait until bytes (or EOF) can be read, at most `timeout_ms`
+	 * milliseconds; 0 only checks, < 0 means the transport's own I/O
+	 * timeout. Returns 1 when a read would find something, 0 when the
+	 * time ran out, -1 on error (ERR_ACCOUNT). TLS uses it for GnuTLS's
+	 * pull-timeout callback; protocols use it (via conn_wait) to wait
+	 * longer than the I/O timeout, e.g. in IMAP IDLE. */
+	int (*poll)(struct transport *t, int timeout_ms, struct error *err);
+	/* Close the connection and free the transport (and any inner one). */
+	void (*close)(struct transport *t);
+};
+
+struct transport {
+	const struct transport_ops *ops;
+};
+
+static inline ssize_t transport_read(struct transport *t, void *data, size_t len, struct error *err)
+{
+	return t->ops->read(t, data, len, err);
+}
+
+static inline int transport_write(struct transport *t, const void *data, size_t len, struct error *err)
+{
+	return t->ops->write(t, data, len, err);
+}
+
+static inline int transport_poll(struct transport *t, int timeout_ms, struct error *err)
+{
+	return t->ops->poll(t, timeout_ms, err);
+}
+
+static inline void transport_close(struct transport *t)
+{
+	if (t)
+		t->ops->close(t);
+}
+
+#endif

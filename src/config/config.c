@@ -1,0 +1,406 @@
+/* Loading the config: the top level, accounts, maildir, folders, sync. */
+#include "twinbox/config/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config_p.h"
+#include "schema_p.h"
+#include "twinbox/util/fs.h"
+#include "twinbox/util/xmalloc.h"
+
+static const char *const top_keys[] = {"accounts", "state_dir", NULL};
+static const char *const account_keys[] = {"imap", "pop3", "maildir", "folders", "sync", NULL};
+static const char *const maildir_keys[] = {"path", "layout", NULL};
+static const char *const folders_keys[] = {"include", "exclude", NULL};
+static const char *const sync_keys[] = {"direction", "flags", "expunge", "create", "max_size", NULL};
+static const char *const where_names[] = {"none", "remote", "local", "both", NULL};
+
+static const char *account_hint(const char *key)
+{
+	static const char *const conn_keys[] = {
+	    "host",
+	    "port",
+	    "tls",
+	    "user",
+	    "password",
+	    "password_command",
+	    "auth",
+	    "ca_file",
+	    "fingerprint",
+	    "timeout",
+	    "leave_on_server",
+	    "delete_after_days",
+	    "delete_after_download",
+	    "folder",
+	    NULL,
+	};
+
+	for (size_t i = 0; conn_keys[i] != NULL; i++)
+		if (strcmp(key, conn_keys[i]) == 0)
+			return "connection keys go under imap: or pop3:";
+	if (strcmp(key, "path") == 0 || strcmp(key, "layout") == 0)
+		return "it goes under maildir:";
+	return NULL;
+}
+
+static const char *top_hint(const char *key)
+{
+	(void)key;
+	return "accounts are listed under \"accounts:\"";
+}
+
+/* Two IMAP accounts syncing one Maildir tree would each see the other's
+ * folders and messages as new and copy them to their server. A POP3
+ * account only delivers, so it may feed any Maildir, also an IMAP
+ * account's (getmail + mbsync style: POP3 mail then reaches the server). */
+static int check_maildir_overlap(struct loader *ld, const struct config *cfg, const struct config_account *a,
+                                 const struct ynode *at)
+{
+	const char *p = a->maildir.path;
+
+	for (size_t i = 0; i < cfg->account_count; i++) {
+		const struct config_account *o = &cfg->accounts[i];
+		const char *q = o->maildir.path;
+		size_t lp = strlen(p), lq = strlen(q);
+
+		if (o == a || o->store == CONFIG_STORE_POP3 || a->store == CONFIG_STORE_POP3)
+			continue;
+		if (strcmp(p, q) == 0)
+			return ld_fail(
+			    ld, at,
+			    "maildir path %s is also used by account \"%s\" (line %u); each account needs "
+			    "its own Maildir",
+			    p, o->name, o->maildir.pos.line);
+		if ((lq < lp && strncmp(p, q, lq) == 0 && (p[lq] == '/' || lq == 1)) ||
+		    (lp < lq && strncmp(p, q, lp) == 0 && (q[lp] == '/' || lp == 1)))
+			return ld_fail(
+			    ld, at,
+			    "maildir path %s overlaps the Maildir %s of account \"%s\" (line %u); each "
+			    "account needs its own Maildir, not one inside another",
+			    p, q, o->name, o->maildir.pos.line);
+	}
+	return 0;
+}
+
+static int load_maildir(struct loader *ld, const struct section *acct, struct config_account *a,
+                        const char *where)
+{
+	static const char *const layouts[] = {"maildir++", "nested", NULL};
+	const struct ynode *key = NULL, *v = ld_find(acct, "maildir", &key);
+	struct section s;
+	int layout = CONFIG_LAYOUT_MAILDIRPP;
+	int rc;
+
+	if (v == NULL)
+		return ld_missing(ld, acct, "maildir");
+	if (ld_section(ld, key, v, where, &s) < 0 || ld_check_keys(ld, &s, maildir_keys, NULL) < 0)
+		return -1;
+	rc = ld_path(ld, &s, "path", &a->maildir.path);
+	if (rc <= 0)
+		return rc < 0 ? -1 : ld_missing(ld, &s, "path");
+	v = ld_find(&s, "path", NULL);
+	a->maildir.pos.line = v->line;
+	a->maildir.pos.column = v->column;
+	if (check_maildir_overlap(ld, ld->cfg, a, v) < 0)
+		return -1;
+	if (ld_enum(ld, &s, "layout", layouts, &layout) < 0)
+		return -1;
+	a->maildir.layout = (enum config_layout)layout;
+	return 0;
+}
+
+static int load_folders(struct loader *ld, const struct section *acct, struct config_account *a,
+                        const char *where)
+{
+	const struct ynode *key = NULL, *v = ld_find(acct, "folders", &key);
+	struct section s;
+
+	a->folders.include = xcalloc(2, sizeof(char *));
+	a->folders.include[0] = xstrdup("*");
+	a->folders.include_count = 1;
+	if (v == NULL)
+		return 0;
+	if (a->store == CONFIG_STORE_POP3)
+		return ld_fail(ld, key,
+		               "\"folders\" is not used for POP3 accounts: POP3 has one folder; set "
+		               "\"folder:\" under pop3: to choose the local folder instead");
+	if (ld_section(ld, key, v, where, &s) < 0 || ld_check_keys(ld, &s, folders_keys, NULL) < 0)
+		return -1;
+	if (ld_string_list(ld, &s, "include", &a->folders.include, &a->folders.include_count) < 0 ||
+	    ld_string_list(ld, &s, "exclude", &a->folders.exclude, &a->folders.exclude_count) < 0)
+		return -1;
+	if (a->folders.include_count == 0)
+		return ld_fail(ld, ld_find(&s, "include", NULL),
+		               "\"include\" is empty, so nothing would be synced; leave it out for [\"*\"] "
+		               "(all folders)");
+	return 0;
+}
+
+static int load_sync(struct loader *ld, const struct section *acct, struct config_account *a,
+                     const char *where)
+{
+	static const char *const directions[] = {"both", "pull", "push", NULL};
+	const struct ynode *key = NULL, *v = ld_find(acct, "sync", &key);
+	struct section s;
+	int direction = CONFIG_DIRECTION_BOTH, expunge = CONFIG_WHERE_NONE, create = CONFIG_WHERE_BOTH;
+
+	if (a->store == CONFIG_STORE_POP3) {
+		a->sync.direction = CONFIG_DIRECTION_PULL;
+		a->sync.flags = false;
+		a->sync.expunge = CONFIG_WHERE_NONE;
+		a->sync.create = CONFIG_WHERE_LOCAL;
+	} else {
+		a->sync.direction = CONFIG_DIRECTION_BOTH;
+		a->sync.flags = true;
+		a->sync.expunge = CONFIG_WHERE_NONE;
+		a->sync.create = CONFIG_WHERE_BOTH;
+	}
+	a->sync.max_size = 0;
+	if (v == NULL)
+		return 0;
+	if (ld_section(ld, key, v, where, &s) < 0 || ld_check_keys(ld, &s, sync_keys, NULL) < 0)
+		return -1;
+	if (a->store == CONFIG_STORE_POP3) {
+		for (size_t i = 0; i < s.map->count; i++) {
+			const struct ynode *k = s.map->items[2 * i];
+			if (strcmp(k->text, "max_size") != 0)
+				return ld_fail(
+				    ld, k,
+				    "\"%s\" in sync is not used for POP3 accounts: POP3 has one folder and "
+				    "is only downloaded; only \"max_size\" applies (set \"folder:\" under "
+				    "pop3: to choose the local folder)",
+				    k->text);
+		}
+		return ld_size(ld, &s, "max_size", &a->sync.max_size) < 0 ? -1 : 0;
+	}
+	if (ld_enum(ld, &s, "direction", directions, &direction) < 0 ||
+	    ld_bool(ld, &s, "flags", &a->sync.flags) < 0 ||
+	    ld_enum(ld, &s, "expunge", where_names, &expunge) < 0 ||
+	    ld_enum(ld, &s, "create", where_names, &create) < 0 ||
+	    ld_size(ld, &s, "max_size", &a->sync.max_size) < 0)
+		return -1;
+	a->sync.direction = (enum config_direction)direction;
+	a->sync.expunge = (enum config_where)expunge;
+	a->sync.create = (enum config_where)create;
+	return 0;
+}
+
+static int load_remote(struct loader *ld, const struct section *acct, struct config_account *a)
+{
+	const struct ynode *ik = NULL, *pk = NULL, *iv = ld_find(acct, "imap", &ik),
+	                   *pv = ld_find(acct, "pop3", &pk);
+	const struct ynode *key, *v;
+	struct section s;
+
+	if (iv != NULL && pv != NULL)
+		return ld_fail(
+		    ld, ik->line > pk->line ? ik : pk,
+		    "account \"%s\" has both imap: and pop3:; an account has exactly one remote side "
+		    "(make a second account for the other)",
+		    a->name);
+	if (iv == NULL && pv == NULL)
+		return ld_fail(ld, acct->key,
+		               "account \"%s\" has no remote side; add imap: or pop3:", a->name);
+	a->store = iv != NULL ? CONFIG_STORE_IMAP : CONFIG_STORE_POP3;
+	key = iv != NULL ? ik : pk;
+	v = iv != NULL ? iv : pv;
+	if (ld_section(ld, key, v, a->store == CONFIG_STORE_IMAP ? "in imap" : "in pop3", &s) < 0)
+		return -1;
+	return config_load_conn(ld, &s, a);
+}
+
+static int load_account(struct loader *ld, const struct ynode *name, const struct ynode *value)
+{
+	struct config *cfg = ld->cfg;
+	struct config_account *a;
+	char where[CONFIG_NAME_MAX + 32], sub[CONFIG_NAME_MAX + 32], q[CONFIG_QUOTE_SIZE];
+	struct section s;
+
+	if (!config_account_name_valid(name->text) || strlen(name->text) != name->len) {
+		config_quote(q, name->text, name->len);
+		return ld_fail(
+		    ld, name,
+		    "invalid account name \"%s\": use 1 to %d letters, digits, \"_\", \".\" and \"-\"", q,
+		    CONFIG_NAME_MAX);
+	}
+	/* The account is added before it is filled so that config_free()
+	 * releases a half-loaded one. */
+	cfg->accounts = xrealloc(cfg->accounts, (cfg->account_count + 1) * sizeof(*cfg->accounts));
+	a = &cfg->accounts[cfg->account_count++];
+	memset(a, 0, sizeof(*a));
+	a->name = xstrdup(name->text);
+	a->pos.line = name->line;
+	a->pos.column = name->column;
+	snprintf(where, sizeof(where), "in account \"%s\"", a->name);
+	if (ld_section(ld, name, value, where, &s) < 0 ||
+	    ld_check_keys(ld, &s, account_keys, account_hint) < 0)
+		return -1;
+	if (load_remote(ld, &s, a) < 0)
+		return -1;
+	snprintf(sub, sizeof(sub), "in maildir of account \"%s\"", a->name);
+	if (load_maildir(ld, &s, a, sub) < 0)
+		return -1;
+	snprintf(sub, sizeof(sub), "in folders of account \"%s\"", a->name);
+	if (load_folders(ld, &s, a, sub) < 0)
+		return -1;
+	snprintf(sub, sizeof(sub), "in sync of account \"%s\"", a->name);
+	return load_sync(ld, &s, a, sub);
+}
+
+static int default_state_dir(struct loader *ld, const struct section *top)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+
+	/* The XDG spec says to ignore a relative XDG_STATE_HOME. */
+	if (xdg != NULL && xdg[0] == '/')
+		ld->cfg->state_dir = xasprintf("%s/twinbox", xdg);
+	else if (home != NULL && home[0] == '/')
+		ld->cfg->state_dir = xasprintf("%s/.local/state/twinbox", home);
+	else
+		return ld_fail(
+		    ld, top->map,
+		    "cannot choose a state directory: neither XDG_STATE_HOME nor HOME is set to an "
+		    "absolute path; set \"state_dir:\"");
+	return 0;
+}
+
+static int load_top(struct loader *ld, const struct ynode *root)
+{
+	const struct ynode *key = NULL, *accounts;
+	struct section top = {root, NULL, "at the top level"}, s;
+
+	if (root == NULL || ynode_is_null(root))
+		return ld_fail(ld, root, "the config is empty; expected a mapping with an \"accounts:\" key");
+	if (root->kind != YNODE_MAP)
+		return ld_fail(ld, root,
+		               "expected a mapping with an \"accounts:\" key at the top level, got %s",
+		               ynode_describe(root));
+	if (ld_check_keys(ld, &top, top_keys, top_hint) < 0)
+		return -1;
+	if (ld_path(ld, &top, "state_dir", &ld->cfg->state_dir) < 0)
+		return -1;
+	if (ld->cfg->state_dir == NULL && default_state_dir(ld, &top) < 0)
+		return -1;
+	accounts = ld_find(&top, "accounts", &key);
+	if (accounts == NULL)
+		return ld_missing(ld, &top, "accounts");
+	if (ld_section(ld, key, accounts, "in accounts", &s) < 0 || ld_check_duplicates(ld, &s) < 0)
+		return -1;
+	if (accounts->count == 0)
+		return ld_fail(ld, accounts, "\"accounts\" is empty; define at least one account");
+	for (size_t i = 0; i < accounts->count; i++)
+		if (load_account(ld, accounts->items[2 * i], accounts->items[2 * i + 1]) < 0)
+			return -1;
+	return 0;
+}
+
+struct config *config_load_buffer(const char *name, const char *text, size_t len, struct error *err)
+{
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
+	struct loader ld = {.file = name, .err = err, .cfg = cfg};
+	struct ynode *root;
+
+	cfg->file = xstrdup(name);
+	if (yaml_tree_parse(name, text, len, &root, err) < 0) {
+		config_free(cfg);
+		return NULL;
+	}
+	if (load_top(&ld, root) < 0) {
+		yaml_tree_free(root);
+		config_free(cfg);
+		return NULL;
+	}
+	yaml_tree_free(root);
+	return cfg;
+}
+
+struct config *config_load(const char *path, struct error *err)
+{
+	struct config *cfg;
+	struct stat st;
+	char *text;
+	size_t len;
+
+	if (fs_read_file(path, CONFIG_FILE_MAX, &text, &len, err) < 0) {
+		error_escalate(err, ERR_FATAL);
+		return NULL;
+	}
+	cfg = config_load_buffer(path, text, len, err);
+	free(text);
+	if (cfg == NULL)
+		return NULL;
+	if (stat(path, &st) < 0) {
+		error_errno(err, ERR_FATAL, errno, "cannot stat %s", path);
+		config_free(cfg);
+		return NULL;
+	}
+	if ((st.st_mode & 077) == 0)
+		return cfg;
+	/* A password in a file others can read is worth a warning at each
+	 * place it is written, not a refusal: the user may have reasons
+	 * (a single-user machine) and the fix is theirs to choose. */
+	for (size_t i = 0; i < cfg->account_count; i++) {
+		const struct config_conn *c = &cfg->accounts[i].conn;
+		char *w;
+
+		if (c->password == NULL)
+			continue;
+		w = xasprintf(
+		    "%s:%u:%u: \"password\" of account \"%s\" is in a file that group or others can "
+		    "read (mode %04o); run chmod 600 %s, or use password_command",
+		    path, c->password_pos.line, c->password_pos.column, cfg->accounts[i].name,
+		    (unsigned)(st.st_mode & 07777), path);
+		cfg->warnings = xrealloc(cfg->warnings, (cfg->warning_count + 1) * sizeof(*cfg->warnings));
+		cfg->warnings[cfg->warning_count++] = w;
+	}
+	return cfg;
+}
+
+void config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < cfg->account_count; i++) {
+		struct config_account *a = &cfg->accounts[i];
+		free(a->name);
+		config_free_conn(a);
+		free(a->maildir.path);
+		ld_free_strings(a->folders.include, a->folders.include_count);
+		ld_free_strings(a->folders.exclude, a->folders.exclude_count);
+	}
+	free(cfg->accounts);
+	for (size_t i = 0; i < cfg->warning_count; i++)
+		free(cfg->warnings[i]);
+	free(cfg->warnings);
+	free(cfg->state_dir);
+	free(cfg->file);
+	free(cfg);
+}
+
+const struct config_account *config_find_account(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->account_count; i++)
+		if (strcmp(cfg->accounts[i].name, name) == 0)
+			return &cfg->accounts[i];
+	return NULL;
+}
+
+char *config_default_path(void)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+
+	if (xdg != NULL && xdg[0] == '/')
+		return xasprintf("%s/twinbox/config.yaml", xdg);
+	if (home != NULL && home[0] != '\0')
+		return xasprintf("%s/.config/twinbox/config.yaml", home);
+	return NULL;
+}
+
+char *config_state_path(const struct config *cfg, const struct config_account *acct)
+{
+	return xasprintf("%s/%s.db", cfg->state_dir, acct->name);
+}

@@ -1,0 +1,31 @@
+/*
+ * Helpers shared by the files of config/, not part of its interface.
+ */
+#ifndef TWINBOX_CONFIG_CONFIG_P_H
+#define TWINBOX_CONFIG_CONFIG_P_H
+
+#include <stddef.h>
+
+/* Longest piece of a user's value quoted back in a message. */
+#define CONFIG_QUOTE_MAX 60
+
+/* Write `len` bytes of `text` into `out` (at least 4 * CONFIG_QUOTE_MAX + 8
+ * bytes) for quoting in a message: printable ASCII and UTF-8 as is, other
+ * bytes as \xNN, '"' and '\' escaped, cut at CONFIG_QUOTE_MAX bytes with
+ * "...". Never used for a password. */
+#define CONFIG_QUOTE_SIZE (4 * CONFIG_QUOTE_MAX + 8)
+void config_quote(char *out, const char *text, size_t len);
+
+struct loader;
+struct section;
+struct config_account;
+
+/* Load the keys of `imap:` or `pop3:` (section `s`) into `acct->conn` and,
+ * for POP3, `acct->pop3`; acct->store and acct->name are already set.
+ * Returns 0 or -1 (loader error set). (conn.c) */
+int config_load_conn(struct loader *ld, const struct section *s, struct config_account *acct);
+
+/* Free what config_load_conn allocated, wiping the password. */
+void config_free_conn(struct config_account *acct);
+
+#endif

@@ -1,0 +1,421 @@
+/*
+ * config: what a valid config loads to — defaults, paths, warnings, the
+ * example file shipped at the top of the repository.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "twinbox/config/config.h"
+
+static struct config *load_ok(const char *yaml)
+{
+	struct error err;
+	struct config *cfg;
+
+	error_clear(&err);
+	cfg = config_load_buffer("t.yaml", yaml, strlen(yaml), &err);
+	cr_assert_not_null(cfg, "config should load: %s", err.text);
+	return cfg;
+}
+
+/* Write `yaml` to a fresh file with `mode`; returns its path (free it). */
+static char *write_file(const char *yaml, mode_t mode)
+{
+	char *path = strdup("/tmp/twinbox-config-XXXXXX");
+	int fd = mkstemp(path);
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+	cr_assert_eq(fchmod(fd, mode), 0);
+	close(fd);
+	return path;
+}
+
+static bool has_warning(const struct config *cfg, const char *needle)
+{
+	for (size_t i = 0; i < cfg->warning_count; i++)
+		if (strstr(cfg->warnings[i], needle) != NULL)
+			return true;
+	return false;
+}
+
+#define MINIMAL_IMAP                                                                                         \
+	"accounts:\n"                                                                                        \
+	"  work:\n"                                                                                          \
+	"    imap:\n"                                                                                        \
+	"      host: imap.example.com\n"                                                                     \
+	"      user: alice\n"                                                                                \
+	"      password_command: pass show work\n"                                                           \
+	"    maildir:\n"                                                                                     \
+	"      path: /srv/mail/work\n"
+
+Test(config, imap_defaults)
+{
+	struct config *cfg;
+	const struct config_account *a;
+
+	setenv("XDG_STATE_HOME", "/xdg/state", 1);
+	cfg = load_ok(MINIMAL_IMAP);
+	cr_assert_eq(cfg->account_count, 1);
+	cr_assert_eq(cfg->warning_count, 0);
+	cr_assert_str_eq(cfg->state_dir, "/xdg/state/twinbox");
+	a = config_find_account(cfg, "work");
+	cr_assert_not_null(a);
+	cr_assert_null(config_find_account(cfg, "home"));
+	cr_assert_str_eq(a->name, "work");
+	cr_assert_eq(a->pos.line, 2);
+	cr_assert_eq(a->pos.column, 3);
+	cr_assert_eq(a->store, CONFIG_STORE_IMAP);
+	cr_assert_str_eq(a->conn.host, "imap.example.com");
+	cr_assert_eq(a->conn.port, 993);
+	cr_assert_eq(a->conn.tls, CONFIG_TLS_IMPLICIT);
+	cr_assert_str_eq(a->conn.user, "alice");
+	cr_assert_null(a->conn.password);
+	cr_assert_str_eq(a->conn.password_command, "pass show work");
+	cr_assert_eq(a->conn.password_command_timeout_ms, 30000);
+	cr_assert_eq(a->conn.auth_count, 0);
+	cr_assert_null(a->conn.ca_file);
+	cr_assert_null(a->conn.fingerprint);
+	cr_assert_eq(a->conn.timeout_ms, 30000);
+	cr_assert_str_eq(a->maildir.path, "/srv/mail/work");
+	cr_assert_eq(a->maildir.layout, CONFIG_LAYOUT_MAILDIRPP);
+	cr_assert_eq(a->folders.include_count, 1);
+	cr_assert_str_eq(a->folders.include[0], "*");
+	cr_assert_eq(a->folders.exclude_count, 0);
+	cr_assert_eq(a->sync.direction, CONFIG_DIRECTION_BOTH);
+	cr_assert(a->sync.flags);
+	cr_assert_eq(a->sync.expunge, CONFIG_WHERE_NONE);
+	cr_assert_eq(a->sync.create, CONFIG_WHERE_BOTH);
+	cr_assert_eq(a->sync.max_size, 0);
+	config_free(cfg);
+}
+
+Test(config, default_ports_follow_tls)
+{
+	static const struct {
+		const char *store, *tls;
+		unsigned port;
+	} cases[] = {
+	    {"imap", "implicit", 993}, {"imap", "starttls", 143}, {"imap", "none", 143},
+	    {"pop3", "implicit", 995}, {"pop3", "starttls", 110}, {"pop3", "none", 110},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char yaml[256];
+		struct config *cfg;
+
+		snprintf(yaml, sizeof(yaml),
+		         "accounts:\n  a:\n    %s: {host: h, user: u, password: p, tls: %s}\n    maildir: "
+		         "{path: /m}\n",
+		         cases[i].store, cases[i].tls);
+		cfg = load_ok(yaml);
+		cr_expect_eq(cfg->accounts[0].conn.port, cases[i].port, "%s %s: port %u", cases[i].store,
+		             cases[i].tls, cfg->accounts[0].conn.port);
+		config_free(cfg);
+	}
+}
+
+Test(config, explicit_values)
+{
+	struct config *cfg = load_ok(
+	    "state_dir: /var/lib/tb/\n"
+	    "accounts:\n"
+	    "  a.b-c_1:\n"
+	    "    imap:\n"
+	    "      host: 127.0.0.1\n"
+	    "      port: 10143\n"
+	    "      tls: starttls\n"
+	    "      user: bob\n"
+	    "      password: \"s3cret: yes\"\n"
+	    "      auth: [XOAUTH2, plain]\n"
+	    "      fingerprint: \"sha256:" /* 64 hex digits */
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"\n"
+	    "      timeout: 2m\n"
+	    "    maildir: {path: /m, layout: nested}\n"
+	    "    folders:\n"
+	    "      include: INBOX\n"
+	    "      exclude: [Junk, \"Trash/*\"]\n"
+	    "    sync: {direction: pull, flags: false, expunge: remote, create: local, max_size: 50MB}\n");
+	const struct config_account *a = &cfg->accounts[0];
+
+	cr_assert_str_eq(cfg->state_dir, "/var/lib/tb");
+	cr_assert_str_eq(a->name, "a.b-c_1");
+	cr_assert_eq(a->conn.port, 10143);
+	cr_assert_eq(a->conn.tls, CONFIG_TLS_STARTTLS);
+	cr_assert_str_eq(a->conn.password, "s3cret: yes");
+	cr_assert_eq(a->conn.password_pos.line, 9);
+	cr_assert_eq(a->conn.password_pos.column, 7);
+	cr_assert_eq(a->conn.auth_count, 2);
+	cr_assert_eq(a->conn.auth[0], CONFIG_AUTH_XOAUTH2);
+	cr_assert_eq(a->conn.auth[1], CONFIG_AUTH_PLAIN);
+	cr_assert_not_null(a->conn.fingerprint);
+	cr_assert_eq(a->conn.timeout_ms, 120000);
+	cr_assert_eq(a->maildir.layout, CONFIG_LAYOUT_NESTED);
+	cr_assert_eq(a->folders.include_count, 1);
+	cr_assert_str_eq(a->folders.include[0], "INBOX");
+	cr_assert_eq(a->folders.exclude_count, 2);
+	cr_assert_str_eq(a->folders.exclude[1], "Trash/*");
+	cr_assert_eq(a->sync.direction, CONFIG_DIRECTION_PULL);
+	cr_assert_not(a->sync.flags);
+	cr_assert_eq(a->sync.expunge, CONFIG_WHERE_REMOTE);
+	cr_assert_eq(a->sync.create, CONFIG_WHERE_LOCAL);
+	cr_assert_eq(a->sync.max_size, 50ULL * 1024 * 1024);
+	config_free(cfg);
+}
+
+Test(config, pop3_defaults_and_rules)
+{
+	struct config *cfg =
+	    load_ok("accounts:\n"
+	            "  old:\n"
+	            "    pop3: {host: pop.example.net, user: u, password_command: pw, auth: [apop, user]}\n"
+	            "    maildir: {path: /m}\n"
+	            "    sync: {max_size: 1GB}\n");
+	const struct config_account *a = &cfg->accounts[0];
+
+	cr_assert_eq(a->store, CONFIG_STORE_POP3);
+	cr_assert_eq(a->conn.port, 995);
+	cr_assert_eq(a->conn.auth[0], CONFIG_AUTH_APOP);
+	cr_assert_eq(a->conn.auth[1], CONFIG_AUTH_USER);
+	cr_assert(a->pop3.leave_on_server);
+	cr_assert_not(a->pop3.delete_after_download);
+	cr_assert_eq(a->pop3.delete_after_days, 0);
+	cr_assert_str_eq(a->pop3.folder, "INBOX");
+	cr_assert_eq(a->sync.direction, CONFIG_DIRECTION_PULL);
+	cr_assert_not(a->sync.flags);
+	cr_assert_eq(a->sync.expunge, CONFIG_WHERE_NONE);
+	cr_assert_eq(a->sync.max_size, 1ULL << 30);
+	config_free(cfg);
+}
+
+Test(config, pop3_delete_after_download_means_not_leaving_mail)
+{
+	struct config *cfg = load_ok(
+	    "accounts:\n"
+	    "  old:\n"
+	    "    pop3: {host: h, user: u, password: p, delete_after_download: true, folder: Old/Pop}\n"
+	    "    maildir: {path: /m}\n"
+	    "  kept:\n"
+	    "    pop3: {host: h, user: u, password: p, delete_after_days: 30}\n"
+	    "    maildir: {path: /n}\n");
+
+	cr_assert(cfg->accounts[0].pop3.delete_after_download);
+	cr_assert_not(cfg->accounts[0].pop3.leave_on_server);
+	cr_assert_str_eq(cfg->accounts[0].pop3.folder, "Old/Pop");
+	cr_assert(cfg->accounts[1].pop3.leave_on_server);
+	cr_assert_eq(cfg->accounts[1].pop3.delete_after_days, 30);
+	config_free(cfg);
+}
+
+Test(config, accounts_keep_file_order)
+{
+	struct config *cfg =
+	    load_ok("accounts:\n"
+	            "  zeta: {imap: {host: h, user: u, password: p}, maildir: {path: /z}}\n"
+	            "  alpha: {imap: {host: h, user: u, password: p}, maildir: {path: /a}}\n");
+
+	cr_assert_eq(cfg->account_count, 2);
+	cr_assert_str_eq(cfg->accounts[0].name, "zeta");
+	cr_assert_str_eq(cfg->accounts[1].name, "alpha");
+	config_free(cfg);
+}
+
+Test(config, pop3_may_deliver_into_an_imap_maildir)
+{
+	struct config *cfg =
+	    load_ok("accounts:\n"
+	            "  work: {imap: {host: h, user: u, password: p}, maildir: {path: /m/work}}\n"
+	            "  old: {pop3: {host: h, user: u, password: p}, maildir: {path: /m/work}}\n");
+
+	cr_assert_eq(cfg->account_count, 2);
+	cr_assert_str_eq(cfg->accounts[1].maildir.path, cfg->accounts[0].maildir.path);
+	config_free(cfg);
+}
+
+Test(config, tilde_is_expanded)
+{
+	struct config *cfg;
+
+	setenv("HOME", "/home/tester", 1);
+	cfg = load_ok("state_dir: ~/state\n"
+	              "accounts:\n"
+	              "  work:\n"
+	              "    imap: {host: h, user: u, password: p}\n"
+	              "    maildir: {path: ~/Mail/work/}\n"
+	              "  home:\n"
+	              "    imap: {host: h, user: u, password: p}\n"
+	              "    maildir: {path: \"~/Mail/home\"}\n");
+	cr_assert_str_eq(cfg->state_dir, "/home/tester/state");
+	cr_assert_str_eq(cfg->accounts[0].maildir.path, "/home/tester/Mail/work");
+	cr_assert_str_eq(cfg->accounts[1].maildir.path, "/home/tester/Mail/home");
+	config_free(cfg);
+}
+
+Test(config, tilde_without_home_is_an_error)
+{
+	const char *yaml =
+	    "state_dir: /var/lib/twinbox\n"
+	    "accounts:\n  w:\n    imap: {host: h, user: u, password: p}\n    maildir: {path: ~/Mail}\n";
+	struct error err;
+
+	unsetenv("HOME");
+	error_clear(&err);
+	cr_assert_null(config_load_buffer("c.yaml", yaml, strlen(yaml), &err));
+	cr_assert(strstr(err.text, "c.yaml:5:21: cannot expand \"~\" in \"path\"") != NULL, "%s", err.text);
+}
+
+Test(config, state_dir_default_without_xdg)
+{
+	struct config *cfg;
+
+	unsetenv("XDG_STATE_HOME");
+	setenv("HOME", "/home/tester", 1);
+	cfg = load_ok(MINIMAL_IMAP);
+	cr_assert_str_eq(cfg->state_dir, "/home/tester/.local/state/twinbox");
+	config_free(cfg);
+
+	/* A relative XDG_STATE_HOME is ignored, as the XDG spec says. */
+	setenv("XDG_STATE_HOME", "relative/state", 1);
+	cfg = load_ok(MINIMAL_IMAP);
+	cr_assert_str_eq(cfg->state_dir, "/home/tester/.local/state/twinbox");
+	{
+		char *p = config_state_path(cfg, &cfg->accounts[0]);
+		cr_assert_str_eq(p, "/home/tester/.local/state/twinbox/work.db");
+		free(p);
+	}
+	config_free(cfg);
+}
+
+Test(config, default_config_path)
+{
+	char *p;
+
+	setenv("XDG_CONFIG_HOME", "/xdg/config", 1);
+	p = config_default_path();
+	cr_assert_str_eq(p, "/xdg/config/twinbox/config.yaml");
+	free(p);
+	unsetenv("XDG_CONFIG_HOME");
+	setenv("HOME", "/home/tester", 1);
+	p = config_default_path();
+	cr_assert_str_eq(p, "/home/tester/.config/twinbox/config.yaml");
+	free(p);
+}
+
+Test(config, password_in_readable_file_warns)
+{
+	const char *yaml =
+	    "accounts:\n  work:\n    imap:\n      host: h\n      user: u\n      password: hunter22\n"
+	    "    maildir: {path: /m}\n";
+	char *path = write_file(yaml, 0644);
+	char expect[128];
+	struct error err;
+	struct config *cfg;
+
+	error_clear(&err);
+	cfg = config_load(path, &err);
+	cr_assert_not_null(cfg, "%s", err.text);
+	cr_assert_eq(cfg->warning_count, 1);
+	snprintf(expect, sizeof(expect), "%s:6:7: \"password\" of account \"work\"", path);
+	cr_assert(strncmp(cfg->warnings[0], expect, strlen(expect)) == 0, "%s", cfg->warnings[0]);
+	cr_assert(has_warning(cfg, "group or others can read (mode 0644)"), "%s", cfg->warnings[0]);
+	cr_assert(!has_warning(cfg, "hunter22"), "the warning must not quote the password");
+	config_free(cfg);
+
+	/* Private file: no warning. */
+	cr_assert_eq(chmod(path, 0600), 0);
+	cfg = config_load(path, &err);
+	cr_assert_not_null(cfg, "%s", err.text);
+	cr_assert_eq(cfg->warning_count, 0);
+	config_free(cfg);
+	unlink(path);
+	free(path);
+}
+
+Test(config, password_command_in_readable_file_does_not_warn)
+{
+	char *path = write_file(MINIMAL_IMAP, 0644);
+	struct error err;
+	struct config *cfg;
+
+	error_clear(&err);
+	cfg = config_load(path, &err);
+	cr_assert_not_null(cfg, "%s", err.text);
+	cr_assert_eq(cfg->warning_count, 0);
+	config_free(cfg);
+	unlink(path);
+	free(path);
+}
+
+Test(config, tls_none_is_accepted_with_a_warning)
+{
+	struct config *cfg =
+	    load_ok("accounts:\n  lan:\n    imap:\n      host: h\n      tls: none\n      user: u\n"
+	            "      password: p\n    maildir: {path: /m}\n");
+
+	cr_assert_eq(cfg->accounts[0].conn.tls, CONFIG_TLS_NONE);
+	cr_assert_eq(cfg->warning_count, 1);
+	cr_assert(has_warning(cfg, "t.yaml:5:12: \"tls: none\""), "%s", cfg->warnings[0]);
+	cr_assert(has_warning(cfg, "unencrypted"));
+	config_free(cfg);
+}
+
+Test(config, readable_ca_file_is_accepted)
+{
+	char *ca = write_file("-----BEGIN CERTIFICATE-----\n", 0600);
+	char yaml[512];
+	struct config *cfg;
+
+	snprintf(yaml, sizeof(yaml),
+	         "accounts:\n  w:\n    imap: {host: h, user: u, password: p, ca_file: %s}\n    maildir: "
+	         "{path: /m}\n",
+	         ca);
+	cfg = load_ok(yaml);
+	cr_assert_str_eq(cfg->accounts[0].conn.ca_file, ca);
+	config_free(cfg);
+	unlink(ca);
+	free(ca);
+}
+
+Test(config, directory_as_ca_file_is_an_error)
+{
+	const char *yaml = "accounts:\n  w:\n    imap: {host: h, user: u, password: p, ca_file: /tmp}\n";
+	struct error err;
+
+	error_clear(&err);
+	cr_assert_null(config_load_buffer("c.yaml", yaml, strlen(yaml), &err));
+	cr_assert(strstr(err.text, "c.yaml:3:52: \"ca_file\" /tmp is not a regular file") != NULL, "%s",
+	          err.text);
+}
+
+Test(config, example_file_loads)
+{
+	const char *srcdir = getenv("TWINBOX_SRCDIR");
+	char path[4096];
+	struct error err;
+	struct config *cfg;
+	const struct config_account *work, *old;
+
+	setenv("HOME", "/home/tester", 1);
+	snprintf(path, sizeof(path), "%s/config.example.yaml", srcdir != NULL ? srcdir : ".");
+	error_clear(&err);
+	cfg = config_load(path, &err);
+	cr_assert_not_null(cfg, "the example config must load: %s", err.text);
+	cr_assert_eq(cfg->warning_count, 0, "unexpected warning: %s",
+	             cfg->warning_count ? cfg->warnings[0] : "");
+	cr_assert_eq(cfg->account_count, 2);
+	work = config_find_account(cfg, "work");
+	old = config_find_account(cfg, "old-isp");
+	cr_assert_not_null(work);
+	cr_assert_not_null(old);
+	cr_assert_eq(work->store, CONFIG_STORE_IMAP);
+	cr_assert_str_eq(work->maildir.path, "/home/tester/Mail/work");
+	cr_assert_eq(work->folders.exclude_count, 2);
+	cr_assert_eq(old->store, CONFIG_STORE_POP3);
+	cr_assert(old->pop3.leave_on_server);
+	cr_assert_eq(old->sync.max_size, 20ULL << 20);
+	config_free(cfg);
+}
