@@ -1,0 +1,32 @@
+/*
+ * Private to cli/: options shared by the sub-commands, and exit codes.
+ */
+#ifndef TWINBOX_CLI_CLI_H
+#define TWINBOX_CLI_CLI_H
+
+#include <stdbool.h>
+
+/* Exit codes (documented in --help, the man page and the README). */
+enum exit_code {
+	EXIT_OK = 0,        /* everything done */
+	EXIT_PARTIAL = 1,   /* some accounts or folders failed, the rest is done */
+	EXIT_FAILED = 2,    /* nothing could be done (e.g. no account reachable) */
+	EXIT_USAGE = 64,    /* bad command line (EX_USAGE) */
+	EXIT_CONFIG = 78,   /* the config file is missing or invalid (EX_CONFIG) */
+};
+
+struct cli_options {
+	const char *config_path; /* NULL: default path */
+	int verbosity;           /* -q = -1, default 0, -v = 1, -vv = 2 */
+	/* The sub-command's own arguments, global options removed. */
+	int argc;
+	char **argv;
+};
+
+/* Path of the config file to read (caller frees); NULL when no default
+ * can be made (neither XDG_CONFIG_HOME nor HOME set). */
+char *cli_config_path(const struct cli_options *opts);
+
+int cmd_check_config(struct cli_options *opts);
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * twinbox — entry point: global options, sub-command dispatch, logging.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "twinbox/config/config.h"
+#include "twinbox/util/log.h"
+#include "twinbox/util/xmalloc.h"
+
+static const char usage_text[] =
+	"Usage: twinbox [OPTIONS] COMMAND [ARGS]\n"
+	"\n"
+	"Two-way IMAP <-> Maildir synchronization, and POP3 import.\n"
+	"\n"
+	"Commands:\n"
+	"  check-config [--connect] [ACCOUNT...]\n"
+	"                       validate the configuration; with --connect, also\n"
+	"                       resolve passwords, open each account's connection,\n"
+	"                       verify its TLS certificate and show the server's\n"
+	"                       greeting and capabilities\n"
+	"  help                 show this text\n"
+	"  version              show the version\n"
+	"\n"
+	"Options (before or after the command):\n"
+	"  -c, --config FILE    config file (default: $XDG_CONFIG_HOME/twinbox/config.yaml,\n"
+	"                       else ~/.config/twinbox/config.yaml)\n"
+	"  -v, --verbose        more detail; -vv adds a protocol trace (passwords\n"
+	"                       are shown as ***)\n"
+	"  -q, --quiet          only errors\n"
+	"  -h, --help           show this text\n"
+	"  -V, --version        show the version\n"
+	"\n"
+	"Exit codes:\n"
+	"  0   everything done\n"
+	"  1   some accounts or folders failed; the rest was done\n"
+	"  2   nothing could be done\n"
+	"  64  bad command line\n"
+	"  78  the config file is missing or invalid\n"
+	"\n"
+	"See twinbox(1) and config.example.yaml for the configuration.\n";
+
+static void usage_error(const char *what, const char *arg)
+{
+	fprintf(stderr, "twinbox: %s \"%s\"\nTry 'twinbox --help'.\n", what, arg);
+}
+
+char *cli_config_path(const struct cli_options *opts)
+{
+	return opts->config_path ? xstrdup(opts->config_path) : config_default_path();
+}
+
+static void cli_sink(enum log_level level, const char *line, void *ctx)
+{
+	(void)ctx;
+	if (level == LOG_ERROR)
+		fprintf(stderr, "twinbox: error: %s\n", line);
+	else if (level == LOG_WARN)
+		fprintf(stderr, "twinbox: warning: %s\n", line);
+	else
+		fprintf(stderr, "%s\n", line);
+}
+
+/*
+ * Split argv into global options (anywhere) and the command with its own
+ * arguments. Unknown options starting with '-' are left for the command
+ * to judge. "--" ends option processing.
+ */
+static int parse_global(int argc, char **argv, struct cli_options *opts, const char **command_r)
+{
+	char **rest = xcalloc((size_t)argc + 1, sizeof(*rest));
+	int n = 0;
+	bool dashdash = false;
+
+	*command_r = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (dashdash || a[0] != '-' || a[1] == '\0') {
+			if (!*command_r && !dashdash)
+				*command_r = a;
+			else
+				rest[n++] = argv[i];
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			dashdash = true;
+		} else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			if (i + 1 >= argc) {
+				usage_error("a file name must follow", a);
+				free(rest);
+				return -1;
+			}
+			opts->config_path = argv[++i];
+		} else if (strncmp(a, "--config=", 9) == 0) {
+			opts->config_path = a + 9;
+		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			opts->verbosity = opts->verbosity < 0 ? 1 : opts->verbosity + 1;
+		} else if (strcmp(a, "-vv") == 0) {
+			opts->verbosity = 2;
+		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+			opts->verbosity = -1;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			*command_r = "help";
+		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+			*command_r = "version";
+		} else {
+			rest[n++] = argv[i];
+		}
+	}
+	opts->argc = n;
+	opts->argv = rest;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_options opts = {0};
+	const char *command;
+	int rc;
+
+	if (parse_global(argc, argv, &opts, &command) < 0)
+		return EXIT_USAGE;
+	log_set_sink(cli_sink, NULL);
+	log_set_level(opts.verbosity < 0	? LOG_ERROR
+		      : opts.verbosity == 0 ? LOG_INFO
+		      : opts.verbosity == 1 ? LOG_DEBUG
+					    : LOG_TRACE);
+
+	if (!command) {
+		fputs(usage_text, stderr);
+		rc = EXIT_USAGE;
+	} else if (strcmp(command, "help") == 0) {
+		fputs(usage_text, stdout);
+		rc = EXIT_OK;
+	} else if (strcmp(command, "version") == 0) {
+		printf("twinbox %s\n", TWINBOX_VERSION);
+		rc = EXIT_OK;
+	} else if (strcmp(command, "check-config") == 0) {
+		rc = cmd_check_config(&opts);
+	} else {
+		usage_error("unknown command", command);
+		rc = EXIT_USAGE;
+	}
+	free(opts.argv);
+	log_forget_secrets();
+	return rc;
+}
