@@ -50,7 +50,19 @@ TEST_BIN := $(BUILD)/twinbox-tests
 # Criterion options for the suite; override e.g. CRITERION_ARGS='--filter=net/*'
 CRITERION_ARGS ?= --jobs 2 --short-filename
 
-.PHONY: all check test asan deps install uninstall clean format tidy
+# libFuzzer targets (clang). `make fuzz` runs each for FUZZ_SECONDS;
+# `make check` runs them briefly (FUZZ_SMOKE_SECONDS) as a smoke test.
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+        -std=c11 -D_GNU_SOURCE -Iinclude
+FUZZ_TARGETS := imap_parser
+FUZZ_SRC_imap_parser := $(wildcard src/imap/parser*.c) src/imap/utf7.c \
+        src/util/buf.c src/util/error.c src/util/xmalloc.c
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 15
+FUZZ_DIR := build-fuzz
+
+.PHONY: all check test asan deps install uninstall clean format tidy fuzz fuzz-smoke
 
 all: $(BIN)
 
@@ -79,7 +91,32 @@ deps:
 # they find them through these variables.
 check: deps
 	@$(MAKE) --no-print-directory $(BIN) $(TEST_BIN)
+	@$(MAKE) --no-print-directory fuzz-smoke
 	TWINBOX_BIN=$(abspath $(BIN)) TWINBOX_SRCDIR=$(CURDIR) $(TEST_BIN) $(CRITERION_ARGS)
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(wildcard include/twinbox/*/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRC_$*)
+
+# Each run starts from the committed seeds in a scratch copy of the corpus,
+# so the tree never changes; a crash leaves its input in $(FUZZ_DIR).
+define fuzz_run
+	@for t in $(FUZZ_TARGETS); do \
+		rm -rf $(FUZZ_DIR)/corpus-$$t && mkdir -p $(FUZZ_DIR)/corpus-$$t && \
+		echo "fuzz: $$t for $(1) s" && \
+		$(FUZZ_DIR)/fuzz_$$t -max_total_time=$(1) -print_final_stats=0 \
+			-artifact_prefix=$(FUZZ_DIR)/crash-$$t- -dict=tests/fuzz/$$t.dict \
+			$(FUZZ_DIR)/corpus-$$t tests/fuzz/corpus/$$t 2>$(FUZZ_DIR)/$$t.log \
+		|| { tail -40 $(FUZZ_DIR)/$$t.log; exit 1; }; \
+		grep -E "^#[0-9]+.*(DONE|pulse)" $(FUZZ_DIR)/$$t.log | tail -1; \
+	done
+endef
+
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+	$(call fuzz_run,$(FUZZ_SECONDS))
+
+fuzz-smoke: $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
+	$(call fuzz_run,$(FUZZ_SMOKE_SECONDS))
 
 test: check
 
@@ -99,6 +136,6 @@ format:
 	clang-format -i $(wildcard src/*/*.c include/twinbox/*/*.h tests/*/*.c tests/*/*.h)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

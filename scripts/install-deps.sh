@@ -19,6 +19,8 @@ dovecot-core
 dovecot-imapd
 dovecot-pop3d
 gnutls-bin
+clang
+libclang-rt-14-dev
 ca-certificates
 "
 

@@ -151,6 +151,7 @@ int imap_probe_conn(struct conn *c, const struct conn_options *opts, struct serv
 	if (opts->tls == TLS_STARTTLS) {
 		struct tls_options tls = {
 			.host = opts->host,
+			.port = opts->port,
 			.ca_file = opts->ca_file,
 			.fingerprint = opts->fingerprint,
 			.timeout_ms = opts->timeouts.io_ms,

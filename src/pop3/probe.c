@@ -122,6 +122,7 @@ int pop3_probe_conn(struct conn *c, const struct conn_options *opts, struct serv
 	if (opts->tls == TLS_STARTTLS) {
 		struct tls_options tls = {
 			.host = opts->host,
+			.port = opts->port,
 			.ca_file = opts->ca_file,
 			.fingerprint = opts->fingerprint,
 			.timeout_ms = opts->timeouts.io_ms,
