@@ -5,8 +5,10 @@
 set -eu
 
 # Build: compiler, pkg-config and the libraries.
-# Tests: Criterion; a real Dovecot (IMAP + POP3) and its doveadm; certtool
-# for the fixture's CA and certificates; clang for the fuzz targets.
+# Tests: Criterion; a real Dovecot (IMAP + POP3) and its doveadm
+# (dovecot-core also creates the unprivileged users the fixture runs mail
+# processes as when started by root); clang and its runtime for the
+# libFuzzer targets.
 PACKAGES="
 gcc
 make
@@ -18,7 +20,6 @@ libcriterion-dev
 dovecot-core
 dovecot-imapd
 dovecot-pop3d
-gnutls-bin
 clang
 libclang-rt-14-dev
 ca-certificates
