@@ -92,7 +92,13 @@ deps:
 check: deps
 	@$(MAKE) --no-print-directory $(BIN) $(TEST_BIN)
 	@$(MAKE) --no-print-directory fuzz-smoke
-	TWINBOX_BIN=$(abspath $(BIN)) TWINBOX_SRCDIR=$(CURDIR) $(TEST_BIN) $(CRITERION_ARGS)
+	@{ TWINBOX_BIN=$(abspath $(BIN)) TWINBOX_SRCDIR=$(CURDIR) $(TEST_BIN) $(CRITERION_ARGS); \
+	   echo $$? >$(BUILD)/check.rc; } 2>&1 | tee $(BUILD)/check.log
+	@rc=$$(cat $(BUILD)/check.rc); \
+	if [ -n "$(SANITIZE)" ] && grep -qE 'ERROR: [A-Za-z]+Sanitizer|runtime error:' $(BUILD)/check.log; then \
+		echo "make asan: sanitizer reports in $(BUILD)/check.log (Criterion does not fail tests for them)"; \
+		exit 1; \
+	fi; exit $$rc
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(wildcard include/twinbox/*/*.h)
 	@mkdir -p $(dir $@)

@@ -66,15 +66,19 @@ char *xstrndup(const char *s, size_t n)
 
 char *xvasprintf(const char *fmt, va_list ap)
 {
+	char small[256];
 	va_list ap2;
 	int n;
 	char *p;
 
+	/* Most strings fit the stack buffer: one formatting pass. */
 	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
+	n = vsnprintf(small, sizeof(small), fmt, ap2);
 	va_end(ap2);
 	if (n < 0)
 		abort(); /* only a bad format string gets here */
+	if ((size_t)n < sizeof(small))
+		return xstrndup(small, (size_t)n);
 	p = xmalloc((size_t)n + 1);
 	vsnprintf(p, (size_t)n + 1, fmt, ap);
 	return p;
