@@ -1,0 +1,74 @@
+/*
+ * Folders in the state: one row per folder pair (a remote mailbox and the
+ * local Maildir folder it is synced with), holding the change markers of
+ * both sides as of the last sync, so that a sync with nothing to do costs
+ * a comparison per folder:
+ *   remote: UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ (CONDSTORE/QRESYNC);
+ *   local:  the mtimes of cur/ and new/ with nanoseconds.
+ * A marker of 0 means "not known"; nothing is ever skipped because of it.
+ *
+ * Errors as in state.h. Names are bounded by STATE_NAME_MAX bytes; a
+ * longer name is refused with ERR_MAILBOX.
+ */
+#ifndef TWINBOX_STATE_FOLDER_H
+#define TWINBOX_STATE_FOLDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "twinbox/state/state.h"
+
+#define STATE_NAME_MAX 4096 /* bytes in a folder name or path */
+
+struct state_folder {
+	int64_t id;        /* > 0; stable for the life of the row */
+	char *remote_name; /* the mailbox name as the remote store names it; unique */
+	char *local_path;  /* the local folder, as the local store names it; unique */
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t highestmodseq;    /* at most INT64_MAX (RFC 7162: 63 bits) */
+	struct timespec cur_mtime; /* Maildir cur/ and new/ as of the last sync */
+	struct timespec new_mtime;
+	int64_t last_sync; /* Unix time of the last completed sync; 0 = never */
+};
+
+/* Add a folder with both names; all markers start at 0. *id_r gets its
+ * id. A name already used by another folder is a bug (ERR_FATAL). */
+int state_folder_add(struct state *st, const char *remote_name, const char *local_path, int64_t *id_r,
+                     struct error *err);
+
+/* Look a folder up. Return 1 and fill *f_r (its strings are fresh:
+ * state_folder_clear() them), 0 when there is none (*f_r zeroed), -1 on
+ * error. */
+int state_folder_get(struct state *st, int64_t id, struct state_folder *f_r, struct error *err);
+int state_folder_find_remote(struct state *st, const char *remote_name, struct state_folder *f_r,
+                             struct error *err);
+int state_folder_find_local(struct state *st, const char *local_path, struct state_folder *f_r,
+                            struct error *err);
+
+/* All folders, ordered by remote name. *folders_r is a fresh array of
+ * *count_r entries (NULL when none): state_folder_list_free() it. */
+int state_folder_list(struct state *st, struct state_folder **folders_r, size_t *count_r, struct error *err);
+
+/* Write every field of `f` except the id to row f->id: a rename and new
+ * markers alike. A missing row is a bug (ERR_FATAL). */
+int state_folder_update(struct state *st, const struct state_folder *f, struct error *err);
+
+/* Delete the folder with all its message pairs. A folder that still has
+ * pending intents is refused (ERR_FATAL): resolve them first. */
+int state_folder_delete(struct state *st, int64_t id, struct error *err);
+
+/* After a UIDVALIDITY change: forget every remote UID of the folder.
+ * Pairs with a local side keep it and lose their uid; pairs that only had
+ * the remote side are deleted. Sets the folder's uidvalidity to
+ * `uidvalidity` and its uidnext and highestmodseq to 0. Run it in the
+ * same transaction as the updates that give re-matched pairs (by content
+ * key) their new UIDs, so a crash never leaves the folder half-mapped. */
+int state_folder_reset_uids(struct state *st, int64_t id, uint32_t uidvalidity, struct error *err);
+
+/* Free the strings of `f` and zero it. */
+void state_folder_clear(struct state_folder *f);
+void state_folder_list_free(struct state_folder *folders, size_t count);
+
+#endif

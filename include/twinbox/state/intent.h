@@ -1,0 +1,100 @@
+/*
+ * Intents: write-ahead records of operations in flight, so that a run
+ * killed at any instant leaves nothing lost and nothing copied twice
+ * (DESIGN.md, "Never lose mail, never duplicate it").
+ *
+ * The executor's pattern, per batch:
+ *   1. state_begin(); state_intent_add() for each action of the batch;
+ *      state_commit_durable()  -- the intents are on disk first;
+ *   2. carry the actions out on the stores;
+ *   3. state_begin(); for each action that succeeded
+ *      state_intent_resolve_pair() (removes the intent and records the
+ *      pair in one step), for each that failed state_intent_resolve();
+ *      state_commit().
+ * Resolving an intent and recording its result are atomic: both happen
+ * or neither, whether or not a transaction is open (a savepoint is used
+ * inside the function).
+ *
+ * A run that starts with pending intents (state_intent_list()) reconciles
+ * them before planning: e.g. a deliver-local intent names the file that
+ * was being written (found in new/ or cur/: record the pair; else: drop
+ * the intent and remove what is left in tmp/); an append-remote intent is
+ * looked for on the server by APPENDUID or by content key.
+ *
+ * Fields by kind (unused ones 0 / NULL):
+ *   append-remote   local_id = source file, pair_id = its pair if any,
+ *                   content_key
+ *   deliver-local   uid = source UID, local_id = the file name chosen in
+ *                   advance, pair_id = its pair if any, content_key
+ *   pop3-download   remote = UIDL, local_id = the file name chosen in
+ *                   advance, content_key if known
+ *   delete-remote   uid, pair_id
+ *   delete-local    local_id, pair_id
+ *   pop3-delete     remote = UIDL
+ *
+ * Errors as in state.h. Strings bounded as for pairs (pair.h);
+ * `remote` at most STATE_NAME_MAX bytes.
+ */
+#ifndef TWINBOX_STATE_INTENT_H
+#define TWINBOX_STATE_INTENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "twinbox/state/pair.h"
+#include "twinbox/state/state.h"
+
+enum state_intent_kind {
+	STATE_INTENT_APPEND_REMOTE = 1,
+	STATE_INTENT_DELIVER_LOCAL,
+	STATE_INTENT_POP3_DOWNLOAD,
+	STATE_INTENT_DELETE_REMOTE,
+	STATE_INTENT_DELETE_LOCAL,
+	STATE_INTENT_POP3_DELETE,
+};
+
+/* Strings owned as in struct state_pair. */
+struct state_intent {
+	int64_t id;        /* > 0 once added */
+	int64_t folder_id; /* 0 = not tied to a folder */
+	enum state_intent_kind kind;
+	int64_t pair_id; /* 0 = none; set to 0 when that pair is deleted */
+	uint32_t uid;    /* 0 = none */
+	const char *local_id;
+	const char *remote;
+	const char *content_key;
+	int64_t created; /* Unix time, set by state_intent_add() */
+};
+
+/* A loaded list, oldest first; owned by the set (state_intents_free()). */
+struct state_intents {
+	struct state_intent *intents;
+	size_t count;
+	struct state_arena *arena; /* private */
+};
+
+/* "append-remote", "deliver-local", ...; NULL for an unknown kind. */
+const char *state_intent_kind_name(enum state_intent_kind kind);
+
+/* Record `in` (its id and created are ignored); *id_r gets the new id. */
+int state_intent_add(struct state *st, const struct state_intent *in, int64_t *id_r, struct error *err);
+
+/* Remove intent `id`: the action is done and needs no record, or failed
+ * and left nothing behind. A missing intent is a bug (ERR_FATAL). */
+int state_intent_resolve(struct state *st, int64_t id, struct error *err);
+
+/* Remove intent `id` and record its result `pair` atomically: inserted
+ * when pair->id is 0 (pair->id is then set), updated otherwise. */
+int state_intent_resolve_pair(struct state *st, int64_t id, struct state_pair *pair, struct error *err);
+
+/* Remove intent `id` and delete pair `pair_id` atomically (a deletion
+ * carried out on the last side that had the message). */
+int state_intent_resolve_delete(struct state *st, int64_t id, int64_t pair_id, struct error *err);
+
+/* The pending intents of `folder_id` (0: of the whole account, with or
+ * without folder) into *set_r (replaced). */
+int state_intent_list(struct state *st, int64_t folder_id, struct state_intents *set_r, struct error *err);
+
+void state_intents_free(struct state_intents *set);
+
+#endif

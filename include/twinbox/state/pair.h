@@ -1,0 +1,108 @@
+/*
+ * Message pairs: one row per message that the state knows in a folder,
+ * linking its remote UID and its local id (the Maildir file's unique base
+ * name, before ":2,"), with the flags both sides agreed on at the last
+ * sync, its size and its content key.
+ *
+ * A pair may have one side only: uid 0 = not on the remote side, local_id
+ * NULL = not on the local side. Such rows keep, for instance, a message
+ * that was expunged on one side while deletions are not carried over from
+ * being copied back as "new". A pair always has at least one side.
+ * In a folder, uids are unique and local ids are unique.
+ *
+ * Content key: what identifies the same message on two stores when no
+ * id does (a UIDVALIDITY change, a lost state, recovery of an intent):
+ * see state_content_key(). The state treats it as opaque text.
+ *
+ * Bulk work: state_pairs_load() reads all pairs of a folder into one
+ * compact array sorted by uid with an index by local id; 100,000 pairs
+ * load in a fraction of a second. Writes are fast inside a transaction
+ * (state_begin()): statements are prepared once per connection.
+ *
+ * Errors as in state.h. Bounds (refused with ERR_MESSAGE): local ids at
+ * most STATE_LOCAL_ID_MAX bytes without '/' or control characters,
+ * content keys at most STATE_CONTENT_KEY_MAX bytes, keyword text at most
+ * STATE_KEYWORD_TEXT_MAX bytes. A pair that breaks the schema's rules
+ * (no side at all, a uid or local id already used in the folder, unknown
+ * flag bits, a missing folder) is a bug: ERR_FATAL.
+ */
+#ifndef TWINBOX_STATE_PAIR_H
+#define TWINBOX_STATE_PAIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "twinbox/state/state.h"
+
+#define STATE_LOCAL_ID_MAX     255
+#define STATE_CONTENT_KEY_MAX  1024
+#define STATE_KEYWORD_TEXT_MAX 8192
+
+/* The strings are never owned by the struct: in a `struct state_pairs`
+ * the set owns them; as an argument the caller does. */
+struct state_pair {
+	int64_t id;              /* row id, > 0; 0 = not stored yet */
+	int64_t folder_id;       /* the folder (state_folder.id) */
+	uint32_t uid;            /* remote UID; 0 = no remote side */
+	unsigned flags;          /* STATE_FLAG_* bits, see flags.h */
+	const char *local_id;    /* NULL = no local side */
+	const char *keywords;    /* canonical keyword text, NULL = none */
+	uint64_t size;           /* bytes, as the engine counts them; at most INT64_MAX */
+	const char *content_key; /* NULL = unknown */
+};
+
+struct state_arena;
+
+/* A loaded set of pairs. `pairs` is sorted by uid ascending, so the pairs
+ * without a remote side (uid 0) come first. Everything is owned by the
+ * set: state_pairs_free() it. A zeroed set is valid and empty. */
+struct state_pairs {
+	struct state_pair *pairs;
+	size_t count;
+	/* private to state/: */
+	size_t *by_local; /* indexes of pairs with a local id, by local id */
+	size_t local_count;
+	struct state_arena *arena;
+};
+
+/* Insert `p` (p->id is ignored) and set p->id to the new row id. */
+int state_pair_insert(struct state *st, struct state_pair *p, struct error *err);
+
+/* Write every field of `p` (folder_id excepted) to row p->id. */
+int state_pair_update(struct state *st, const struct state_pair *p, struct error *err);
+
+/* Only the flags and keywords of pair `id`. */
+int state_pair_set_flags(struct state *st, int64_t id, unsigned flags, const char *keywords,
+                         struct error *err);
+
+/* Delete pair `id` (a message gone from both sides, or forgotten). A
+ * missing row is a bug (ERR_FATAL). */
+int state_pair_delete(struct state *st, int64_t id, struct error *err);
+
+/* Load every pair of `folder_id` into *set_r (which need not be zeroed;
+ * it is replaced). */
+int state_pairs_load(struct state *st, int64_t folder_id, struct state_pairs *set_r, struct error *err);
+
+/* The pairs with content key `key` in `folder_id` (0: in every folder;
+ * uids may then repeat and state_pairs_find_uid() returns any of them),
+ * into *set_r like state_pairs_load(). An empty set when there is none.
+ * Uses an index: cheap enough to call once per unmatched message. */
+int state_pairs_find_key(struct state *st, int64_t folder_id, const char *key, struct state_pairs *set_r,
+                         struct error *err);
+
+/* Look a pair up in a loaded set (binary search); NULL if absent or for
+ * uid 0 / a NULL local id. Valid while the set is. */
+const struct state_pair *state_pairs_find_uid(const struct state_pairs *set, uint32_t uid);
+const struct state_pair *state_pairs_find_local(const struct state_pairs *set, const char *local_id);
+
+void state_pairs_free(struct state_pairs *set);
+
+/* The content key of a message: "<size> <header-hash> <message-id>",
+ * where `size` and `header_hash` (text, e.g. the hex SHA-256 of the
+ * header block, computed the same way on both stores) identify the
+ * bytes and `message_id` (NULL or "" if the message has none) the
+ * message. A message id too long for STATE_CONTENT_KEY_MAX is cut;
+ * control characters in it become '?'. Fresh string (caller frees). */
+char *state_content_key(const char *message_id, uint64_t size, const char *header_hash);
+
+#endif

@@ -1,0 +1,206 @@
+#include "twinbox/state/flags.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "twinbox/util/buf.h"
+#include "twinbox/util/xmalloc.h"
+
+static const struct {
+	unsigned bit;
+	const char *name;
+} system_flags[] = {
+    {STATE_FLAG_SEEN, "\\Seen"},       {STATE_FLAG_ANSWERED, "\\Answered"}, {STATE_FLAG_FLAGGED, "\\Flagged"},
+    {STATE_FLAG_DELETED, "\\Deleted"}, {STATE_FLAG_DRAFT, "\\Draft"},
+};
+
+#define N_SYSTEM_FLAGS (sizeof(system_flags) / sizeof(system_flags[0]))
+
+struct token {
+	const char *s;
+	size_t len;
+};
+
+const char *state_flag_name(unsigned flag)
+{
+	for (size_t i = 0; i < N_SYSTEM_FLAGS; i++)
+		if (system_flags[i].bit == flag)
+			return system_flags[i].name;
+	return NULL;
+}
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* RFC 3501 ATOM-CHAR: printable ASCII except the atom-specials. */
+static bool is_atom_char(unsigned char c)
+{
+	return c > 0x20 && c < 0x7f && !strchr("(){%*\"\\]", c);
+}
+
+/* The next whitespace-separated token of *p, or false at the end. */
+static bool next_token(const char **p, struct token *t)
+{
+	const char *s = *p;
+
+	while (is_space(*s))
+		s++;
+	if (*s == '\0') {
+		*p = s;
+		return false;
+	}
+	t->s = s;
+	while (*s && !is_space(*s))
+		s++;
+	t->len = (size_t)(s - t->s);
+	*p = s;
+	return true;
+}
+
+static int check_keyword(const struct token *t, struct error *err)
+{
+	if (t->len > STATE_KEYWORD_MAX)
+		return error_set(err, ERR_MESSAGE, "refusing a keyword longer than %d bytes (\"%.40s...\")",
+		                 STATE_KEYWORD_MAX, t->s);
+	for (size_t i = 0; i < t->len; i++)
+		if (!is_atom_char((unsigned char)t->s[i]))
+			return error_set(
+			    err, ERR_MESSAGE,
+			    "refusing keyword \"%.*s\": IMAP keywords are printable ASCII without "
+			    "spaces, parentheses, quotes, backslashes, '%%', '*', '{' or ']'",
+			    (int)t->len, t->s);
+	return 0;
+}
+
+/* Case-insensitive order, ties broken by bytes, so that the result does
+ * not depend on the order the keywords came in. */
+static int token_cmp(const void *a, const void *b)
+{
+	const struct token *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = strncasecmp(x->s, y->s, n);
+
+	if (c == 0 && x->len != y->len)
+		c = x->len < y->len ? -1 : 1;
+	if (c == 0)
+		c = memcmp(x->s, y->s, n);
+	return c;
+}
+
+static bool same_keyword(const struct token *x, const struct token *y)
+{
+	return x->len == y->len && strncasecmp(x->s, y->s, x->len) == 0;
+}
+
+/* Sort, deduplicate and join `tokens` into *canon_r (NULL when empty). */
+static void join_canonical(struct token *tokens, size_t n, char **canon_r)
+{
+	struct buf out = BUF_INIT;
+
+	*canon_r = NULL;
+	if (n == 0)
+		return;
+	qsort(tokens, n, sizeof(*tokens), token_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && same_keyword(&tokens[i - 1], &tokens[i]))
+			continue;
+		if (out.len)
+			buf_append_byte(&out, ' ');
+		buf_append(&out, tokens[i].s, tokens[i].len);
+	}
+	*canon_r = buf_detach(&out, NULL);
+}
+
+/* Collect the tokens of `text`: system flags into *bits_r (when bits_r is
+ * given; else they are refused as keywords), keywords into `tokens`. */
+static int split(const char *text, unsigned *bits_r, struct token *tokens, size_t *n_r, struct error *err)
+{
+	const char *p = text ? text : "";
+	struct token t;
+	size_t n = 0;
+
+	while (next_token(&p, &t)) {
+		if (t.s[0] == '\\' && bits_r) {
+			for (size_t i = 0; i < N_SYSTEM_FLAGS; i++)
+				if (strlen(system_flags[i].name) == t.len &&
+				    strncasecmp(system_flags[i].name, t.s, t.len) == 0)
+					*bits_r |= system_flags[i].bit;
+			continue; /* \Recent, \*, extensions: not a message's lasting state */
+		}
+		if (check_keyword(&t, err) < 0)
+			return -1;
+		if (n == STATE_KEYWORDS_MAX)
+			return error_set(err, ERR_MESSAGE, "refusing more than %d keywords on one message",
+			                 STATE_KEYWORDS_MAX);
+		tokens[n++] = t;
+	}
+	*n_r = n;
+	return 0;
+}
+
+int state_flags_parse(const char *text, unsigned *bits_r, char **keywords_r, struct error *err)
+{
+	struct token tokens[STATE_KEYWORDS_MAX];
+	unsigned bits = 0;
+	size_t n;
+
+	*bits_r = 0;
+	*keywords_r = NULL;
+	if (split(text, &bits, tokens, &n, err) < 0)
+		return -1;
+	*bits_r = bits;
+	join_canonical(tokens, n, keywords_r);
+	return 0;
+}
+
+int state_keywords_canon(const char *text, char **canon_r, struct error *err)
+{
+	struct token tokens[STATE_KEYWORDS_MAX];
+	size_t n;
+
+	*canon_r = NULL;
+	if (split(text, NULL, tokens, &n, err) < 0)
+		return -1;
+	join_canonical(tokens, n, canon_r);
+	return 0;
+}
+
+char *state_flags_format(unsigned bits, const char *keywords)
+{
+	struct buf out = BUF_INIT;
+	const char *p = keywords ? keywords : "";
+	struct token t;
+
+	for (size_t i = 0; i < N_SYSTEM_FLAGS; i++) {
+		if (!(bits & system_flags[i].bit))
+			continue;
+		if (out.len)
+			buf_append_byte(&out, ' ');
+		buf_append_str(&out, system_flags[i].name);
+	}
+	while (next_token(&p, &t)) {
+		if (out.len)
+			buf_append_byte(&out, ' ');
+		buf_append(&out, t.s, t.len);
+	}
+	return buf_detach(&out, NULL);
+}
+
+bool state_keywords_equal(const char *a, const char *b)
+{
+	return strcasecmp(a ? a : "", b ? b : "") == 0;
+}
+
+bool state_keywords_has(const char *keywords, const char *keyword)
+{
+	const char *p = keywords ? keywords : "";
+	struct token want = {keyword, strlen(keyword)}, t;
+
+	while (next_token(&p, &t))
+		if (same_keyword(&t, &want))
+			return true;
+	return false;
+}

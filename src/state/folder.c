@@ -1,0 +1,287 @@
+#include "twinbox/state/folder.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state_p.h"
+#include "twinbox/util/xmalloc.h"
+
+#define FOLDER_COLS                                                                                          \
+	"id, remote_name, local_path, uidvalidity, uidnext, highestmodseq, cur_mtime_sec, cur_mtime_nsec, "  \
+	"new_mtime_sec, new_mtime_nsec, last_sync"
+
+static void read_row(sqlite3_stmt *stmt, struct state_folder *f)
+{
+	const char *remote = (const char *)sqlite3_column_text(stmt, 1);
+	const char *local = (const char *)sqlite3_column_text(stmt, 2);
+
+	f->id = sqlite3_column_int64(stmt, 0);
+	f->remote_name = xstrdup(remote ? remote : "");
+	f->local_path = xstrdup(local ? local : "");
+	f->uidvalidity = (uint32_t)sqlite3_column_int64(stmt, 3);
+	f->uidnext = (uint32_t)sqlite3_column_int64(stmt, 4);
+	f->highestmodseq = (uint64_t)sqlite3_column_int64(stmt, 5);
+	f->cur_mtime.tv_sec = (time_t)sqlite3_column_int64(stmt, 6);
+	f->cur_mtime.tv_nsec = (long)sqlite3_column_int64(stmt, 7);
+	f->new_mtime.tv_sec = (time_t)sqlite3_column_int64(stmt, 8);
+	f->new_mtime.tv_nsec = (long)sqlite3_column_int64(stmt, 9);
+	f->last_sync = sqlite3_column_int64(stmt, 10);
+}
+
+static int check_names(struct state *st, const char *remote_name, const char *local_path, struct error *err)
+{
+	if (!remote_name || !local_path)
+		return state_bug(st, err, "a folder needs both a remote name and a local path");
+	if (state_check_text(st, "folder name", remote_name, STATE_NAME_MAX, false, err) < 0 ||
+	    state_check_text(st, "folder path", local_path, STATE_NAME_MAX, false, err) < 0) {
+		error_escalate(err, ERR_MAILBOX);
+		return -1;
+	}
+	return 0;
+}
+
+int state_folder_add(struct state *st, const char *remote_name, const char *local_path, int64_t *id_r,
+                     struct error *err)
+{
+	sqlite3_stmt *stmt;
+
+	*id_r = 0;
+	if (check_names(st, remote_name, local_path, err) < 0)
+		return -1;
+	stmt = state_stmt(st, ST_FOLDER_INSERT, "INSERT INTO folder (remote_name, local_path) VALUES (?, ?)",
+	                  err);
+	if (!stmt)
+		return -1;
+	state_bind_text(stmt, 1, remote_name);
+	state_bind_text(stmt, 2, local_path);
+	if (state_step_done(st, stmt, "add folder", err) < 0) {
+		error_prefix(err, "folder \"%s\" (%s)", remote_name, local_path);
+		return -1;
+	}
+	*id_r = sqlite3_last_insert_rowid(st->db);
+	return 0;
+}
+
+/* Run a lookup that yields at most one folder. */
+static int get_one(struct state *st, sqlite3_stmt *stmt, struct state_folder *f_r, struct error *err)
+{
+	int rc = sqlite3_step(stmt);
+
+	memset(f_r, 0, sizeof(*f_r));
+	if (rc == SQLITE_ROW) {
+		read_row(stmt, f_r);
+		sqlite3_reset(stmt);
+		return 1;
+	}
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_DONE)
+		return 0;
+	return state_fail(st, rc, err, "read a folder");
+}
+
+int state_folder_get(struct state *st, int64_t id, struct state_folder *f_r, struct error *err)
+{
+	sqlite3_stmt *stmt =
+	    state_stmt(st, ST_FOLDER_BY_ID, "SELECT " FOLDER_COLS " FROM folder WHERE id = ?", err);
+
+	memset(f_r, 0, sizeof(*f_r));
+	if (!stmt)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	return get_one(st, stmt, f_r, err);
+}
+
+int state_folder_find_remote(struct state *st, const char *remote_name, struct state_folder *f_r,
+                             struct error *err)
+{
+	sqlite3_stmt *stmt = state_stmt(st, ST_FOLDER_BY_REMOTE,
+	                                "SELECT " FOLDER_COLS " FROM folder WHERE remote_name = ?", err);
+
+	memset(f_r, 0, sizeof(*f_r));
+	if (!stmt)
+		return -1;
+	state_bind_text(stmt, 1, remote_name);
+	return get_one(st, stmt, f_r, err);
+}
+
+int state_folder_find_local(struct state *st, const char *local_path, struct state_folder *f_r,
+                            struct error *err)
+{
+	sqlite3_stmt *stmt = state_stmt(st, ST_FOLDER_BY_LOCAL,
+	                                "SELECT " FOLDER_COLS " FROM folder WHERE local_path = ?", err);
+
+	memset(f_r, 0, sizeof(*f_r));
+	if (!stmt)
+		return -1;
+	state_bind_text(stmt, 1, local_path);
+	return get_one(st, stmt, f_r, err);
+}
+
+int state_folder_list(struct state *st, struct state_folder **folders_r, size_t *count_r, struct error *err)
+{
+	sqlite3_stmt *stmt =
+	    state_stmt(st, ST_FOLDER_LIST, "SELECT " FOLDER_COLS " FROM folder ORDER BY remote_name", err);
+	struct state_folder *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	*folders_r = NULL;
+	*count_r = 0;
+	if (!stmt)
+		return -1;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		v = xgrow(v, &cap, n + 1, sizeof(*v));
+		read_row(stmt, &v[n++]);
+	}
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE) {
+		state_folder_list_free(v, n);
+		return state_fail(st, rc, err, "list the folders");
+	}
+	*folders_r = v;
+	*count_r = n;
+	return 0;
+}
+
+static int check_markers(struct state *st, const struct state_folder *f, struct error *err)
+{
+	if (f->highestmodseq > INT64_MAX)
+		return error_set(err, ERR_MAILBOX,
+		                 "state database %s: refusing HIGHESTMODSEQ %" PRIu64
+		                 " of folder \"%s\": it passes the 63 bits RFC 7162 allows",
+		                 st->path, f->highestmodseq, f->remote_name);
+	if (f->cur_mtime.tv_nsec < 0 || f->cur_mtime.tv_nsec > 999999999 || f->new_mtime.tv_nsec < 0 ||
+	    f->new_mtime.tv_nsec > 999999999)
+		return state_bug(st, err, "folder \"%s\" has a directory time with invalid nanoseconds",
+		                 f->remote_name);
+	return 0;
+}
+
+int state_folder_update(struct state *st, const struct state_folder *f, struct error *err)
+{
+	sqlite3_stmt *stmt;
+
+	if (check_names(st, f->remote_name, f->local_path, err) < 0 || check_markers(st, f, err) < 0)
+		return -1;
+	stmt = state_stmt(st, ST_FOLDER_UPDATE,
+	                  "UPDATE folder SET remote_name = ?, local_path = ?, uidvalidity = ?, uidnext = ?, "
+	                  "highestmodseq = ?, cur_mtime_sec = ?, cur_mtime_nsec = ?, new_mtime_sec = ?, "
+	                  "new_mtime_nsec = ?, last_sync = ? WHERE id = ?",
+	                  err);
+	if (!stmt)
+		return -1;
+	state_bind_text(stmt, 1, f->remote_name);
+	state_bind_text(stmt, 2, f->local_path);
+	sqlite3_bind_int64(stmt, 3, f->uidvalidity);
+	sqlite3_bind_int64(stmt, 4, f->uidnext);
+	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)f->highestmodseq);
+	sqlite3_bind_int64(stmt, 6, f->cur_mtime.tv_sec);
+	sqlite3_bind_int64(stmt, 7, f->cur_mtime.tv_nsec);
+	sqlite3_bind_int64(stmt, 8, f->new_mtime.tv_sec);
+	sqlite3_bind_int64(stmt, 9, f->new_mtime.tv_nsec);
+	sqlite3_bind_int64(stmt, 10, f->last_sync);
+	sqlite3_bind_int64(stmt, 11, f->id);
+	if (state_step_done(st, stmt, "update folder", err) < 0) {
+		error_prefix(err, "folder \"%s\"", f->remote_name);
+		return -1;
+	}
+	if (sqlite3_changes(st->db) != 1)
+		return state_bug(st, err, "folder \"%s\" (id %" PRId64 ") was updated but is not stored",
+		                 f->remote_name, f->id);
+	return 0;
+}
+
+static int count_intents(struct state *st, int64_t id, int64_t *count_r, struct error *err)
+{
+	sqlite3_stmt *stmt =
+	    state_stmt(st, ST_FOLDER_INTENTS, "SELECT count(*) FROM intent WHERE folder_id = ?", err);
+	int rc;
+
+	if (!stmt)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	rc = sqlite3_step(stmt);
+	*count_r = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_ROW)
+		return state_fail(st, rc, err, "count the intents of a folder");
+	return 0;
+}
+
+int state_folder_delete(struct state *st, int64_t id, struct error *err)
+{
+	sqlite3_stmt *stmt;
+	int64_t pending;
+
+	if (count_intents(st, id, &pending, err) < 0)
+		return -1;
+	if (pending)
+		return state_bug(
+		    st, err, "folder %" PRId64 " was to be deleted with %" PRId64 " intents still pending",
+		    id, pending);
+	stmt = state_stmt(st, ST_FOLDER_DELETE, "DELETE FROM folder WHERE id = ?", err);
+	if (!stmt)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	if (state_step_done(st, stmt, "delete a folder", err) < 0)
+		return -1;
+	if (sqlite3_changes(st->db) != 1)
+		return state_bug(st, err, "folder %" PRId64 " was to be deleted but is not stored", id);
+	return 0;
+}
+
+static int reset_uids(struct state *st, int64_t id, uint32_t uidvalidity, struct error *err)
+{
+	sqlite3_stmt *stmt;
+
+	stmt = state_stmt(st, ST_FOLDER_DROP_REMOTE_ONLY,
+	                  "DELETE FROM pair WHERE folder_id = ? AND local_id IS NULL", err);
+	if (!stmt)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	if (state_step_done(st, stmt, "forget the remote-only messages of a folder", err) < 0)
+		return -1;
+
+	stmt = state_stmt(st, ST_FOLDER_UNSET_UIDS,
+	                  "UPDATE pair SET uid = NULL WHERE folder_id = ? AND uid IS NOT NULL", err);
+	if (!stmt)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	if (state_step_done(st, stmt, "forget the UIDs of a folder", err) < 0)
+		return -1;
+
+	stmt =
+	    state_stmt(st, ST_FOLDER_SET_UIDVALIDITY,
+	               "UPDATE folder SET uidvalidity = ?, uidnext = 0, highestmodseq = 0 WHERE id = ?", err);
+	if (!stmt)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, uidvalidity);
+	sqlite3_bind_int64(stmt, 2, id);
+	if (state_step_done(st, stmt, "record a new UIDVALIDITY", err) < 0)
+		return -1;
+	if (sqlite3_changes(st->db) != 1)
+		return state_bug(st, err, "folder %" PRId64 " got a new UIDVALIDITY but is not stored", id);
+	return 0;
+}
+
+int state_folder_reset_uids(struct state *st, int64_t id, uint32_t uidvalidity, struct error *err)
+{
+	if (state_savepoint(st, err) < 0)
+		return -1;
+	return state_release_savepoint(st, reset_uids(st, id, uidvalidity, err), err);
+}
+
+void state_folder_clear(struct state_folder *f)
+{
+	free(f->remote_name);
+	free(f->local_path);
+	memset(f, 0, sizeof(*f));
+}
+
+void state_folder_list_free(struct state_folder *folders, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		state_folder_clear(&folders[i]);
+	free(folders);
+}

@@ -1,0 +1,156 @@
+/* Loading message pairs in bulk, and looking them up in memory. */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state_p.h"
+#include "twinbox/state/pair.h"
+#include "twinbox/util/xmalloc.h"
+
+#define PAIR_COLS "id, folder_id, uid, local_id, flags, keywords, size, content_key"
+
+static int by_local_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct state_pair *pairs = ctx;
+
+	return strcmp(pairs[*(const size_t *)a].local_id, pairs[*(const size_t *)b].local_id);
+}
+
+static int by_uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct state_pair *)a)->uid, y = ((const struct state_pair *)b)->uid;
+
+	return x < y ? -1 : x > y;
+}
+
+static void index_by_local(struct state_pairs *set)
+{
+	size_t n = 0;
+
+	set->by_local = xmalloc((set->count ? set->count : 1) * sizeof(*set->by_local));
+	for (size_t i = 0; i < set->count; i++)
+		if (set->pairs[i].local_id)
+			set->by_local[n++] = i;
+	qsort_r(set->by_local, n, sizeof(*set->by_local), by_local_cmp, set->pairs);
+	set->local_count = n;
+}
+
+/* Read every row of `stmt` (bound by the caller) into *set_r; with
+ * `sort`, put them in uid order (else the query did). */
+static int read_set(struct state *st, sqlite3_stmt *stmt, bool sort, const char *what,
+                    struct state_pairs *set_r, struct error *err)
+{
+	struct state_pairs set = {0};
+	size_t cap = 0;
+	int rc;
+
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct state_pair *p;
+		sqlite3_int64 uid = sqlite3_column_int64(stmt, 2);
+
+		set.pairs = xgrow(set.pairs, &cap, set.count + 1, sizeof(*set.pairs));
+		p = &set.pairs[set.count++];
+		p->id = sqlite3_column_int64(stmt, 0);
+		p->folder_id = sqlite3_column_int64(stmt, 1);
+		/* The schema keeps uids in 1..2^32-1; NULL reads as 0. */
+		p->uid = (uint32_t)uid;
+		p->local_id = state_arena_column(&set.arena, stmt, 3);
+		p->flags = (unsigned)sqlite3_column_int64(stmt, 4);
+		p->keywords = state_arena_column(&set.arena, stmt, 5);
+		p->size = (uint64_t)sqlite3_column_int64(stmt, 6);
+		p->content_key = state_arena_column(&set.arena, stmt, 7);
+	}
+	sqlite3_reset(stmt);
+	if (rc != SQLITE_DONE) {
+		state_pairs_free(&set);
+		return state_fail(st, rc, err, "%s", what);
+	}
+	if (sort && set.count > 1)
+		qsort(set.pairs, set.count, sizeof(*set.pairs), by_uid_cmp);
+	index_by_local(&set);
+	*set_r = set;
+	return 0;
+}
+
+int state_pairs_load(struct state *st, int64_t folder_id, struct state_pairs *set_r, struct error *err)
+{
+	/* The (folder_id, uid) index yields the rows in uid order, NULLs
+	 * (no remote side) first: no sorting step. */
+	sqlite3_stmt *stmt = state_stmt(
+	    st, ST_PAIR_LOAD, "SELECT " PAIR_COLS " FROM pair WHERE folder_id = ? ORDER BY uid", err);
+
+	memset(set_r, 0, sizeof(*set_r));
+	if (!stmt)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, folder_id);
+	return read_set(st, stmt, false, "load the messages of a folder", set_r, err);
+}
+
+int state_pairs_find_key(struct state *st, int64_t folder_id, const char *key, struct state_pairs *set_r,
+                         struct error *err)
+{
+	sqlite3_stmt *stmt;
+
+	/* No ORDER BY: it would tempt the planner into walking the whole
+	 * folder in uid order instead of using the content index; the few
+	 * matches are sorted here. */
+	memset(set_r, 0, sizeof(*set_r));
+	if (folder_id) {
+		stmt =
+		    state_stmt(st, ST_PAIR_BY_KEY,
+		               "SELECT " PAIR_COLS " FROM pair WHERE content_key = ? AND folder_id = ?", err);
+		if (!stmt)
+			return -1;
+		sqlite3_bind_int64(stmt, 2, folder_id);
+	} else {
+		stmt = state_stmt(st, ST_PAIR_BY_KEY_ALL,
+		                  "SELECT " PAIR_COLS " FROM pair WHERE content_key = ?", err);
+		if (!stmt)
+			return -1;
+	}
+	state_bind_text(stmt, 1, key);
+	return read_set(st, stmt, true, "look messages up by content", set_r, err);
+}
+
+const struct state_pair *state_pairs_find_uid(const struct state_pairs *set, uint32_t uid)
+{
+	size_t lo = 0, hi = set->count;
+
+	if (uid == 0)
+		return NULL;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (set->pairs[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < set->count && set->pairs[lo].uid == uid ? &set->pairs[lo] : NULL;
+}
+
+const struct state_pair *state_pairs_find_local(const struct state_pairs *set, const char *local_id)
+{
+	size_t lo = 0, hi = set->local_count;
+
+	if (!local_id)
+		return NULL;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(set->pairs[set->by_local[mid]].local_id, local_id);
+		if (c == 0)
+			return &set->pairs[set->by_local[mid]];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+void state_pairs_free(struct state_pairs *set)
+{
+	free(set->pairs);
+	free(set->by_local);
+	state_arena_free(set->arena);
+	memset(set, 0, sizeof(*set));
+}

@@ -1,0 +1,105 @@
+/*
+ * The schema and its forward migrations. Step N turns a version N-1 file
+ * into version N; a new file runs every step. A step is never edited
+ * once released: a change is a new step (and STATE_SCHEMA_VERSION + 1).
+ * All steps run in the one transaction state_open() holds, so a crash
+ * mid-way leaves the file at its old version.
+ */
+#include <stdio.h>
+
+#include "state_p.h"
+
+struct migration {
+	int version; /* the version this step produces */
+	const char *sql;
+};
+
+/* STRICT tables: a value of the wrong type is an error, not a silent
+ * conversion. uid 0 and empty strings are never stored; "absent" is NULL,
+ * so that the unique indexes ignore it. */
+static const char schema_v1[] =
+    "PRAGMA application_id = 1415004760;" /* STATE_APPLICATION_ID */
+
+    "CREATE TABLE folder ("
+    " id INTEGER PRIMARY KEY,"
+    " remote_name TEXT NOT NULL UNIQUE CHECK (remote_name <> ''),"
+    " local_path TEXT NOT NULL UNIQUE CHECK (local_path <> ''),"
+    " uidvalidity INTEGER NOT NULL DEFAULT 0 CHECK (uidvalidity BETWEEN 0 AND 4294967295),"
+    " uidnext INTEGER NOT NULL DEFAULT 0 CHECK (uidnext BETWEEN 0 AND 4294967295),"
+    " highestmodseq INTEGER NOT NULL DEFAULT 0 CHECK (highestmodseq >= 0),"
+    " cur_mtime_sec INTEGER NOT NULL DEFAULT 0,"
+    " cur_mtime_nsec INTEGER NOT NULL DEFAULT 0 CHECK (cur_mtime_nsec BETWEEN 0 AND 999999999),"
+    " new_mtime_sec INTEGER NOT NULL DEFAULT 0,"
+    " new_mtime_nsec INTEGER NOT NULL DEFAULT 0 CHECK (new_mtime_nsec BETWEEN 0 AND 999999999),"
+    " last_sync INTEGER NOT NULL DEFAULT 0"
+    ") STRICT;"
+
+    "CREATE TABLE pair ("
+    " id INTEGER PRIMARY KEY,"
+    " folder_id INTEGER NOT NULL REFERENCES folder(id) ON DELETE CASCADE,"
+    " uid INTEGER CHECK (uid BETWEEN 1 AND 4294967295),"
+    " local_id TEXT CHECK (local_id <> ''),"
+    " flags INTEGER NOT NULL DEFAULT 0 CHECK (flags >= 0),"
+    " keywords TEXT CHECK (keywords <> ''),"
+    " size INTEGER NOT NULL DEFAULT 0 CHECK (size >= 0),"
+    " content_key TEXT CHECK (content_key <> ''),"
+    " CHECK (uid IS NOT NULL OR local_id IS NOT NULL)"
+    ") STRICT;"
+    "CREATE UNIQUE INDEX pair_uid ON pair (folder_id, uid);"
+    "CREATE UNIQUE INDEX pair_local ON pair (folder_id, local_id);"
+    /* Re-matching by content, in one folder or across folders. */
+    "CREATE INDEX pair_content ON pair (content_key, folder_id) WHERE content_key IS NOT NULL;"
+
+    /* folder_id RESTRICT: a folder is not forgotten while work on it is
+     * in flight. */
+    "CREATE TABLE intent ("
+    " id INTEGER PRIMARY KEY,"
+    " folder_id INTEGER REFERENCES folder(id) ON DELETE RESTRICT,"
+    " kind TEXT NOT NULL CHECK (kind IN ('append-remote', 'deliver-local', 'pop3-download',"
+    "  'delete-remote', 'delete-local', 'pop3-delete')),"
+    " pair_id INTEGER REFERENCES pair(id) ON DELETE SET NULL,"
+    " uid INTEGER CHECK (uid BETWEEN 1 AND 4294967295),"
+    " local_id TEXT,"
+    " remote TEXT,"
+    " content_key TEXT,"
+    " created INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX intent_folder ON intent (folder_id);"
+    "CREATE INDEX intent_pair ON intent (pair_id) WHERE pair_id IS NOT NULL;"
+
+    "CREATE TABLE pop3_uidl ("
+    " uidl TEXT PRIMARY KEY NOT NULL CHECK (uidl <> ''),"
+    " downloaded INTEGER NOT NULL,"
+    " local_id TEXT,"
+    " deleted INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1))"
+    ") STRICT, WITHOUT ROWID;";
+
+static const struct migration migrations[] = {
+    {1, schema_v1},
+};
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STATE_SCHEMA_VERSION,
+               "one migration step per schema version");
+_Static_assert(STATE_APPLICATION_ID == 1415004760, "schema_v1 spells the application id in decimal");
+
+int state_migrate(struct state *st, int from, struct error *err)
+{
+	char sql[64];
+	int rc;
+
+	for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++) {
+		if (migrations[i].version <= from)
+			continue;
+		rc = sqlite3_exec(st->db, migrations[i].sql, NULL, NULL, NULL);
+		if (rc != SQLITE_OK)
+			return state_fail(st, rc, err, "upgrade the schema to version %d",
+			                  migrations[i].version);
+	}
+	/* user_version lives in the file header and is written by this
+	 * transaction, so the version and the tables change together. */
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", STATE_SCHEMA_VERSION);
+	rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return state_fail(st, rc, err, "record the schema version");
+	return 0;
+}

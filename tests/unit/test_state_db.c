@@ -1,0 +1,383 @@
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_state.h"
+#include "twinbox/state/folder.h"
+#include "twinbox/state/pair.h"
+#include "twinbox/state/state.h"
+#include "twinbox/util/fs.h"
+#include "twinbox/util/xmalloc.h"
+
+TestSuite(state_db, .init = state_test_setup, .fini = state_test_teardown);
+
+static mode_t mode_of(const char *path)
+{
+	struct stat sb;
+
+	cr_assert_eq(stat(path, &sb), 0, "stat %s", path);
+	return sb.st_mode & 07777;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	struct error err;
+
+	cr_assert_eq(fs_write_atomic(path, data, len, 0600, &err), 0, "%s", err.text);
+}
+
+Test(state_db, creates_file_0600_in_new_directory_0700)
+{
+	char *dir = state_test_path("state/twinbox");
+	char *path = state_test_path("state/twinbox/work.db");
+	char *wal = state_test_path("state/twinbox/work.db-wal");
+	struct state *st;
+	struct error err;
+
+	umask(022);
+	cr_assert_eq(state_open(path, STATE_OPEN_CREATE, &st, &err), 0, "%s", err.text);
+	cr_assert(state_is_new(st));
+	cr_assert_str_eq(state_path(st), path);
+	state_test_folder(st, "INBOX", "INBOX");
+	cr_assert_eq(mode_of(dir), 0700);
+	cr_assert_eq(mode_of(path), 0600);
+	cr_assert_eq(mode_of(wal), 0600, "the write-ahead log holds the same data");
+	state_close(st);
+	free(dir);
+	free(path);
+	free(wal);
+}
+
+Test(state_db, missing_file_without_create_is_refused)
+{
+	char *path = state_test_path("work.db");
+	struct state *st;
+	struct error err;
+
+	cr_assert_eq(state_open(path, 0, &st, &err), -1);
+	cr_assert_null(st);
+	cr_assert_eq(err.scope, ERR_ACCOUNT);
+	cr_assert(strstr(err.text, path), "names the file: %s", err.text);
+	cr_assert(strstr(err.text, "run a sync"), "says what to do: %s", err.text);
+	cr_assert_eq(access(path, F_OK), -1, "nothing was created");
+	free(path);
+}
+
+Test(state_db, reopen_keeps_data)
+{
+	struct state *st = state_test_open("work.db");
+	struct state_folder f;
+	struct error err;
+	int64_t id = state_test_folder(st, "Archive/2024", ".Archive.2024");
+
+	state_close(st);
+	st = state_test_open("work.db");
+	cr_assert_not(state_is_new(st), "a reopened state has history");
+	cr_assert_eq(state_folder_get(st, id, &f, &err), 1, "%s", err.text);
+	cr_assert_str_eq(f.remote_name, "Archive/2024");
+	cr_assert_str_eq(f.local_path, ".Archive.2024");
+	state_folder_clear(&f);
+	state_close(st);
+}
+
+Test(state_db, uses_wal_mode_and_records_version)
+{
+	char *path = state_test_path("work.db");
+
+	state_close(state_test_open("work.db"));
+	/* journal_mode=WAL is stored in the file: another connection sees it. */
+	cr_assert_eq(state_test_sql_int(path, "SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
+	cr_assert_eq(state_test_sql_int(path, "PRAGMA user_version"), STATE_SCHEMA_VERSION);
+	cr_assert_eq(state_test_sql_int(path, "PRAGMA application_id"), 0x54574258);
+	free(path);
+}
+
+Test(state_db, empty_file_is_initialised)
+{
+	char *path = state_test_path("work.db");
+	struct state *st;
+
+	write_file(path, "", 0);
+	st = state_test_open("work.db");
+	cr_assert(state_is_new(st));
+	state_test_folder(st, "INBOX", "INBOX");
+	state_close(st);
+	free(path);
+}
+
+Test(state_db, newer_schema_is_refused_and_left_alone)
+{
+	char *path = state_test_path("work.db");
+	struct state *st = state_test_open("work.db");
+	struct error err;
+
+	state_test_folder(st, "INBOX", "INBOX");
+	state_close(st);
+	state_test_sql(path, "PRAGMA user_version = 99");
+
+	cr_assert_eq(state_open(path, STATE_OPEN_CREATE, &st, &err), -1);
+	cr_assert_null(st);
+	cr_assert_eq(err.scope, ERR_FATAL);
+	cr_assert(strstr(err.text, path), "names the file: %s", err.text);
+	cr_assert(strstr(err.text, "newer twinbox"), "%s", err.text);
+	cr_assert(strstr(err.text, "99"), "%s", err.text);
+	cr_assert(strstr(err.text, "upgrade twinbox"), "%s", err.text);
+	cr_assert_eq(state_test_sql_int(path, "PRAGMA user_version"), 99);
+	cr_assert_eq(state_test_sql_int(path, "SELECT count(*) FROM folder"), 1, "data untouched");
+	free(path);
+}
+
+Test(state_db, garbage_file_is_refused_not_recreated)
+{
+	static const char garbage[] = "From alice Mon Jan  1 00:00:00 2024\nthis is an mbox, not SQLite\n";
+	char big[8192];
+	char *path = state_test_path("work.db");
+	struct state *st;
+	struct error err;
+	char *data;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = garbage[i % (sizeof(garbage) - 1)];
+	write_file(path, big, sizeof(big));
+	cr_assert_eq(state_open(path, STATE_OPEN_CREATE, &st, &err), -1);
+	cr_assert_null(st);
+	cr_assert_eq(err.scope, ERR_FATAL);
+	cr_assert(strstr(err.text, path), "names the file: %s", err.text);
+	cr_assert(strstr(err.text, "damaged"), "%s", err.text);
+	cr_assert(strstr(err.text, "backup") && strstr(err.text, "move it aside"), "says what to do: %s",
+	          err.text);
+	cr_assert_eq(fs_read_file(path, 1 << 20, &data, &len, &err), 0);
+	cr_assert_eq(len, sizeof(big));
+	cr_assert_eq(memcmp(data, big, len), 0, "the file was not touched");
+	free(data);
+	free(path);
+}
+
+Test(state_db, other_sqlite_database_is_refused)
+{
+	char *path = state_test_path("work.db");
+	char *path2 = state_test_path("other.db");
+	struct state *st;
+	struct error err;
+
+	state_test_sql(path, "CREATE TABLE messages (id INTEGER)");
+	cr_assert_eq(state_open(path, STATE_OPEN_CREATE, &st, &err), -1);
+	cr_assert(strstr(err.text, "not a twinbox state"), "%s", err.text);
+	cr_assert(strstr(err.text, path), "%s", err.text);
+
+	state_test_sql(path2, "PRAGMA application_id = 1234");
+	cr_assert_eq(state_open(path2, STATE_OPEN_CREATE, &st, &err), -1);
+	cr_assert(strstr(err.text, "another program"), "%s", err.text);
+	free(path);
+	free(path2);
+}
+
+Test(state_db, transactions_commit_and_roll_back)
+{
+	struct state *st = state_test_open("work.db");
+	struct state_folder f;
+	struct error err;
+	int64_t a, b;
+
+	cr_assert_not(state_in_transaction(st));
+	cr_assert_eq(state_begin(st, &err), 0, "%s", err.text);
+	cr_assert(state_in_transaction(st));
+	a = state_test_folder(st, "A", "A");
+	cr_assert_eq(state_commit(st, &err), 0, "%s", err.text);
+	cr_assert_not(state_in_transaction(st));
+
+	cr_assert_eq(state_begin(st, &err), 0, "%s", err.text);
+	b = state_test_folder(st, "B", "B");
+	state_rollback(st);
+	cr_assert_not(state_in_transaction(st));
+	state_rollback(st); /* none open: harmless */
+
+	cr_assert_eq(state_folder_get(st, a, &f, &err), 1);
+	state_folder_clear(&f);
+	cr_assert_eq(state_folder_get(st, b, &f, &err), 0, "rolled back");
+
+	cr_assert_eq(state_begin(st, &err), 0, "%s", err.text);
+	state_test_folder(st, "C", "C");
+	cr_assert_eq(state_commit_durable(st, &err), 0, "%s", err.text);
+	cr_assert_eq(state_folder_find_remote(st, "C", &f, &err), 1);
+	state_folder_clear(&f);
+	state_close(st);
+}
+
+Test(state_db, misuse_of_transactions_is_a_bug)
+{
+	struct state *st = state_test_open("work.db");
+	struct error err;
+
+	cr_assert_eq(state_commit(st, &err), -1);
+	cr_assert_eq(err.scope, ERR_FATAL);
+	cr_assert(strstr(err.text, "bug"), "%s", err.text);
+	cr_assert_eq(state_begin(st, &err), 0);
+	cr_assert_eq(state_begin(st, &err), -1);
+	cr_assert(strstr(err.text, "inside another"), "%s", err.text);
+	cr_assert(state_in_transaction(st), "the outer transaction is still open");
+	state_close(st);
+}
+
+Test(state_db, close_with_open_transaction_rolls_back)
+{
+	struct state *st = state_test_open("work.db");
+	struct state_folder f;
+	struct error err;
+
+	cr_assert_eq(state_begin(st, &err), 0);
+	state_test_folder(st, "INBOX", "INBOX");
+	state_close(st);
+	st = state_test_open("work.db");
+	cr_assert_eq(state_folder_find_remote(st, "INBOX", &f, &err), 0);
+	state_close(st);
+}
+
+/* Without a busy timeout the second writer would fail at once. */
+Test(state_db, writer_waits_for_another_connection)
+{
+	struct state *st = state_test_open("work.db");
+	struct error err;
+	int ready[2];
+	pid_t pid;
+	char c;
+	int status;
+
+	cr_assert_eq(pipe(ready), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		struct state *child = state_test_open("work.db");
+		if (state_begin(child, &err) < 0)
+			_exit(1);
+		state_test_folder(child, "child", "child");
+		if (write(ready[1], "x", 1) != 1)
+			_exit(2);
+		usleep(300 * 1000);
+		_exit(state_commit(child, &err) == 0 ? 0 : 3);
+	}
+	cr_assert_eq(read(ready[0], &c, 1), 1);
+	cr_assert_eq(state_begin(st, &err), 0, "waited for the other writer: %s", err.text);
+	state_test_folder(st, "parent", "parent");
+	cr_assert_eq(state_commit(st, &err), 0, "%s", err.text);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	state_close(st);
+}
+
+Test(state_db, constraint_violation_is_a_fatal_bug_with_context)
+{
+	struct state *st = state_test_open("work.db");
+	int64_t folder = state_test_folder(st, "INBOX", "INBOX");
+	struct state_pair a = {.folder_id = folder, .uid = 7, .local_id = "one"};
+	struct state_pair b = {.folder_id = folder, .uid = 7, .local_id = "two"};
+	struct error err;
+
+	cr_assert_eq(state_pair_insert(st, &a, &err), 0, "%s", err.text);
+	cr_assert_eq(state_pair_insert(st, &b, &err), -1);
+	cr_assert_eq(err.scope, ERR_FATAL);
+	cr_assert(strstr(err.text, "UID 7"), "which message: %s", err.text);
+	cr_assert(strstr(err.text, "UNIQUE"), "what SQLite said: %s", err.text);
+	cr_assert(strstr(err.text, "bug"), "%s", err.text);
+	cr_assert(strstr(err.text, state_path(st)), "%s", err.text);
+	state_close(st);
+}
+
+/* A file size limit makes writes fail the way a full disk does. */
+Test(state_db, write_failure_is_fatal_and_names_the_file)
+{
+	struct state *st = state_test_open("work.db");
+	int64_t folder = state_test_folder(st, "INBOX", "INBOX");
+	struct rlimit lim = {256 * 1024, 256 * 1024};
+	struct error err;
+	char id[32];
+	int rc = 0;
+
+	signal(SIGXFSZ, SIG_IGN);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	cr_assert_eq(state_begin(st, &err), 0);
+	for (uint32_t uid = 1; uid <= 100000 && rc == 0; uid++) {
+		struct state_pair p = {.folder_id = folder, .uid = uid, .local_id = id};
+		snprintf(id, sizeof(id), "%u.M1P2.host", uid);
+		rc = state_pair_insert(st, &p, &err);
+	}
+	if (rc == 0)
+		rc = state_commit(st, &err);
+	cr_assert_eq(rc, -1, "the writes cannot all fit in 256 KiB");
+	cr_assert_eq(err.scope, ERR_FATAL, "%s", err.text);
+	cr_assert(strstr(err.text, state_path(st)), "%s", err.text);
+	cr_assert(strstr(err.text, "disk"), "says where to look: %s", err.text);
+	state_rollback(st);
+	state_close(st);
+}
+
+Test(state_db, check_passes_on_a_sound_file)
+{
+	struct state *st = state_test_open("work.db");
+	struct error err;
+
+	state_test_folder(st, "INBOX", "INBOX");
+	cr_assert_eq(state_check(st, &err), 0, "%s", err.text);
+	state_close(st);
+}
+
+Test(state_db, directory_in_place_of_file_is_refused)
+{
+	char *path = state_test_path("work.db");
+	struct state *st;
+	struct error err;
+
+	cr_assert_eq(mkdir(path, 0700), 0);
+	cr_assert_eq(state_open(path, STATE_OPEN_CREATE, &st, &err), -1);
+	cr_assert(strstr(err.text, "not a regular file"), "%s", err.text);
+	free(path);
+}
+
+/* A file whose header is fine but whose pages are not: open works (it
+ * reads little), the first query that meets the damage fails clearly, and
+ * state_check() finds it without needing that query. */
+Test(state_db, damaged_pages_are_reported_with_advice)
+{
+	char *path = state_test_path("work.db");
+	struct state *st = state_test_open("work.db");
+	int64_t folder = state_test_folder(st, "INBOX", "INBOX");
+	struct state_pairs set;
+	struct error err;
+	char junk[4096];
+	char id[32];
+	int fd;
+
+	cr_assert_eq(state_begin(st, &err), 0);
+	for (uint32_t uid = 1; uid <= 2000; uid++) {
+		struct state_pair p = {.folder_id = folder, .uid = uid, .local_id = id};
+		snprintf(id, sizeof(id), "%u.M1P2.host", uid);
+		cr_assert_eq(state_pair_insert(st, &p, &err), 0, "%s", err.text);
+	}
+	cr_assert_eq(state_commit(st, &err), 0);
+	state_close(st); /* the last close folds the log into the file */
+
+	memset(junk, 0x5a, sizeof(junk));
+	fd = open(path, O_WRONLY);
+	cr_assert_geq(fd, 0);
+	for (off_t page = 2; page < 12; page++)
+		cr_assert_eq(pwrite(fd, junk, sizeof(junk), page * 4096), (ssize_t)sizeof(junk));
+	close(fd);
+
+	cr_assert_eq(state_open(path, 0, &st, &err), 0, "%s", err.text);
+	cr_assert_eq(state_check(st, &err), -1);
+	cr_assert_eq(err.scope, ERR_FATAL);
+	cr_assert(strstr(err.text, path) && strstr(err.text, "damaged"), "%s", err.text);
+	cr_assert_eq(state_pairs_load(st, folder, &set, &err), -1);
+	cr_assert_eq(err.scope, ERR_FATAL);
+	cr_assert(strstr(err.text, "damaged") && strstr(err.text, "backup"), "%s", err.text);
+	state_close(st);
+	free(path);
+}
