@@ -1,0 +1,226 @@
+#include "twinbox/maildir/delivery.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "folder_p.h"
+#include "twinbox/util/fs.h"
+#include "twinbox/util/log.h"
+#include "twinbox/util/xmalloc.h"
+
+struct maildir_delivery {
+	struct maildir_folder *f;
+	char *id;
+	char name[MAILDIR_NAME_MAX + 1];
+	enum maildir_subdir subdir;
+	int fd;
+	int failed;
+	uint64_t expected; /* MAILDIR_SIZE_UNKNOWN: no promise */
+	uint64_t written;
+	struct maildir_delivery_opts opts;
+};
+
+static int open_tmp(struct maildir_delivery *d, struct error *err)
+{
+	struct maildir_folder *f = d->f;
+	int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
+
+	d->fd = openat(f->sub_fd[SUB_TMP], d->id, flags, 0600);
+	if (d->fd < 0 && errno == EEXIST) {
+		/* The id is unique to this delivery, so the file can only be
+		 * what an interrupted earlier attempt at it left behind. */
+		log_debug("maildir: replacing the leftover %s/tmp/%s", f->path, d->id);
+		if (unlinkat(f->sub_fd[SUB_TMP], d->id, 0) == 0 || errno == ENOENT)
+			d->fd = openat(f->sub_fd[SUB_TMP], d->id, flags, 0600);
+	}
+	if (d->fd < 0)
+		return error_errno(err, maildir_errno_scope(errno, ERR_MAILBOX), errno,
+		                   "cannot create %s/tmp/%s", f->path, d->id);
+	return 0;
+}
+
+int maildir_delivery_begin(struct maildir_folder *f, const struct maildir_delivery_opts *opts,
+                           struct maildir_delivery **d_r, struct error *err)
+{
+	struct maildir_delivery *d;
+	struct maildir_name pn;
+	size_t i;
+
+	*d_r = NULL;
+	if (opts->id && !maildir_id_valid(opts->id))
+		return error_set(err, ERR_MESSAGE, "\"%s\" cannot be the id of a Maildir message", opts->id);
+	if (maildir_folder_check(f, err) < 0)
+		return -1;
+	d = xcalloc(1, sizeof(*d));
+	d->f = f;
+	d->fd = -1;
+	d->opts = *opts;
+	d->id = opts->id ? xstrdup(opts->id) : maildir_unique_id(opts->size);
+	d->opts.id = d->id;
+	maildir_name_parse(d->id, &pn);
+	d->expected = pn.size != MAILDIR_SIZE_UNKNOWN ? pn.size : opts->size;
+	if (opts->size != MAILDIR_SIZE_UNKNOWN && d->expected != opts->size) {
+		error_set(err, ERR_MESSAGE,
+		          "message id \"%s\" names a size other than the %llu bytes announced", d->id,
+		          (unsigned long long)opts->size);
+		goto fail;
+	}
+	if (maildir_folder_find(f, d->id, &i)) {
+		error_set(err, ERR_MESSAGE, "%s already holds a message \"%s\"", f->path, d->id);
+		goto fail;
+	}
+	if (opts->flags || opts->to_cur) {
+		d->subdir = MAILDIR_CUR;
+		if (maildir_name_build(d->id, strlen(d->id), opts->flags, NULL, d->name) < 0) {
+			error_set(err, ERR_MESSAGE, "message id \"%s\" is too long", d->id);
+			goto fail;
+		}
+	} else {
+		d->subdir = MAILDIR_NEW;
+		strcpy(d->name, d->id);
+	}
+	if (open_tmp(d, err) < 0)
+		goto fail;
+	*d_r = d;
+	return 0;
+fail:
+	free(d->id);
+	free(d);
+	return -1;
+}
+
+const char *maildir_delivery_id(const struct maildir_delivery *d)
+{
+	return d->id;
+}
+
+const char *maildir_delivery_name(const struct maildir_delivery *d)
+{
+	return d->name;
+}
+
+enum maildir_subdir maildir_delivery_subdir(const struct maildir_delivery *d)
+{
+	return d->subdir;
+}
+
+int maildir_delivery_write(struct maildir_delivery *d, const void *data, size_t len, struct error *err)
+{
+	if (d->failed)
+		return error_set(err, ERR_MESSAGE, "the delivery of %s already failed", d->id);
+	if (d->expected != MAILDIR_SIZE_UNKNOWN && (len > d->expected || d->written > d->expected - len)) {
+		d->failed = 1;
+		return error_set(err, ERR_MESSAGE, "message %s is longer than the %llu bytes announced",
+		                 d->id, (unsigned long long)d->expected);
+	}
+	if (fs_write_all(d->fd, data, len, d->id, err) < 0) {
+		d->failed = 1;
+		error_prefix(err, "%s/tmp", d->f->path);
+		return -1;
+	}
+	d->written += len;
+	return 0;
+}
+
+static void discard(struct maildir_delivery *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	if (unlinkat(d->f->sub_fd[SUB_TMP], d->id, 0) < 0 && errno != ENOENT)
+		log_debug("maildir: cannot remove %s/tmp/%s: %s", d->f->path, d->id, strerror(errno));
+	free(d->id);
+	free(d);
+}
+
+void maildir_delivery_abort(struct maildir_delivery *d)
+{
+	if (d)
+		discard(d);
+}
+
+static int no_hard_links(int errnum)
+{
+	return errnum == EPERM || errnum == EOPNOTSUPP || errnum == ENOSYS || errnum == EMLINK;
+}
+
+/* tmp/<id> -> new/<id> or cur/<id>:2,<flags>, never replacing a file. The
+ * Maildir way is link + unlink; filesystems without hard links rename. */
+static int publish(struct maildir_delivery *d, struct error *err)
+{
+	struct maildir_folder *f = d->f;
+	int tmp_fd = f->sub_fd[SUB_TMP], to_fd = f->sub_fd[d->subdir];
+
+	if (linkat(tmp_fd, d->id, to_fd, d->name, 0) == 0) {
+		if (unlinkat(tmp_fd, d->id, 0) < 0 && errno != ENOENT)
+			log_debug("maildir: cannot remove %s/tmp/%s: %s", f->path, d->id, strerror(errno));
+		return 0;
+	}
+	if (no_hard_links(errno) && maildir_move_noreplace(tmp_fd, d->id, to_fd, d->name) == 0)
+		return 0;
+	if (errno == EEXIST)
+		return error_set(err, ERR_MESSAGE, "%s/%s/%s already exists; not overwriting it", f->path,
+		                 maildir_subdir_names[d->subdir], d->name);
+	return error_errno(err, maildir_errno_scope(errno, ERR_MAILBOX), errno,
+	                   "cannot move %s/tmp/%s to %s/", f->path, d->id, maildir_subdir_names[d->subdir]);
+}
+
+int maildir_delivery_commit(struct maildir_delivery *d, struct error *err)
+{
+	struct maildir_folder *f = d->f;
+	struct maildir_name pn;
+	size_t i;
+	int rc;
+
+	if (d->failed) {
+		error_set(err, ERR_MESSAGE, "the delivery of %s failed earlier", d->id);
+		goto fail;
+	}
+	if (d->expected != MAILDIR_SIZE_UNKNOWN && d->written != d->expected) {
+		error_set(err, ERR_MESSAGE, "message %s has %llu bytes, not the %llu announced", d->id,
+		          (unsigned long long)d->written, (unsigned long long)d->expected);
+		goto fail;
+	}
+	if (d->opts.has_mtime) {
+		struct timespec times[2] = {{d->opts.mtime, 0}, {d->opts.mtime, 0}};
+		if (futimens(d->fd, times) < 0) {
+			error_errno(err, ERR_MAILBOX, errno, "cannot set the time of %s/tmp/%s", f->path,
+			            d->id);
+			goto fail;
+		}
+	}
+	if (fs_fsync_fd(d->fd, d->id, err) < 0)
+		goto fail_prefix;
+	rc = close(d->fd);
+	d->fd = -1;
+	if (rc < 0) {
+		error_errno(err, maildir_errno_scope(errno, ERR_MAILBOX), errno, "cannot write %s/tmp/%s",
+		            f->path, d->id);
+		goto fail;
+	}
+	/* A message linked into a directory that was removed meanwhile would
+	 * be lost without a trace. */
+	if (maildir_folder_check(f, err) < 0 || publish(d, err) < 0)
+		goto fail;
+	maildir_name_parse(d->name, &pn);
+	i = maildir_index_add(f, d->name, &pn, d->subdir);
+	f->entries[i].size = d->written;
+	f->dirty[d->subdir] = 1;
+	rc = 0;
+	if (!d->opts.defer_dir_sync) {
+		rc = maildir_folder_sync(f, err);
+		if (rc < 0)
+			error_prefix(err, "message %s was delivered but may not survive a crash", d->id);
+	}
+	free(d->id);
+	free(d);
+	return rc;
+fail_prefix:
+	error_prefix(err, "%s/tmp", f->path);
+fail:
+	discard(d);
+	return -1;
+}

@@ -1,0 +1,93 @@
+/* Private to src/maildir: the structures behind maildir.h and folder.h. */
+#ifndef TWINBOX_MAILDIR_FOLDER_P_H
+#define TWINBOX_MAILDIR_FOLDER_P_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "twinbox/maildir/folder.h"
+#include "twinbox/maildir/layout.h"
+#include "twinbox/maildir/name.h"
+#include "twinbox/util/error.h"
+
+struct maildir {
+	char *root;
+	enum maildir_layout layout;
+	char delim;
+};
+
+#define ENTRY_HAS_INFO 0x1 /* the file name has ":<info>" (stored after the id's NUL) */
+#define ENTRY_GONE     0x2
+
+/* 32 bytes per message plus its name in the arena; 100,000 messages take
+ * about 10 MB in all. */
+struct maildir_entry {
+	uint64_t flags;
+	uint64_t size; /* MAILDIR_SIZE_UNKNOWN until known */
+	char *id;      /* arena: "<id>\0" or "<id>\0<info>\0" */
+	uint16_t id_len;
+	uint8_t subdir;
+	uint8_t bits;
+};
+
+/* Names live in chunks that never move, so `id` pointers stay valid
+ * while entries are added; all chunks are dropped at the next scan. */
+struct maildir_chunk {
+	struct maildir_chunk *next;
+	size_t used;
+	char data[];
+};
+
+struct maildir_folder {
+	char *name;
+	char *path;
+	int dir_fd;
+	int sub_fd[3]; /* MAILDIR_NEW, MAILDIR_CUR, SUB_TMP */
+
+	struct maildir_entry *entries;
+	size_t count, cap;
+	struct maildir_chunk *arena;
+	uint32_t *slots; /* open addressing: entry index + 1, 0 = free */
+	size_t nslots;   /* a power of two, at least twice `count` */
+
+	struct maildir_times scan_times;
+	size_t duplicates;
+	int dirty[2]; /* new/, cur/ changed since the last maildir_folder_sync() */
+};
+
+#define SUB_TMP  2
+#define NO_ENTRY SIZE_MAX
+
+extern const char *const maildir_subdir_names[3];
+
+/* ERR_FATAL for a full disk or a read-only filesystem, else `scope`. */
+enum err_scope maildir_errno_scope(int errnum, enum err_scope scope);
+
+/* Forget all entries and names. */
+void maildir_index_reset(struct maildir_folder *f);
+/* Add an entry for file `fname` (parsed as `pn`) in `subdir`; returns its
+ * index. Does not check for an existing entry with the same id. */
+size_t maildir_index_add(struct maildir_folder *f, const char *fname, const struct maildir_name *pn,
+                         enum maildir_subdir subdir);
+/* Point entry i at a new file name (same id) in `subdir`. */
+void maildir_index_rename(struct maildir_folder *f, size_t i, const char *fname,
+                          const struct maildir_name *pn, enum maildir_subdir subdir);
+/* The entry with id (`len` bytes), gone ones skipped, or NO_ENTRY. */
+size_t maildir_index_find(const struct maildir_folder *f, const char *id, size_t len);
+/* The file name of entry i into out. */
+void maildir_entry_name(const struct maildir_entry *e, char out[MAILDIR_NAME_MAX + 1]);
+
+/* Fail (ERR_MAILBOX) unless the folder's path still leads to the very
+ * directories the handle has open. */
+int maildir_folder_check(struct maildir_folder *f, struct error *err);
+
+/* Find `id` in the snapshot, else on disk (maildir_folder_locate); fails
+ * with ERR_MESSAGE when there is no such message. */
+int maildir_lookup(struct maildir_folder *f, const char *id, size_t *i_r, struct error *err);
+
+/* Move without ever replacing an existing target: renameat2(NOREPLACE),
+ * else link + unlink, else (no hard links either) rename after checking
+ * the target is absent. Returns 0 or -1 with errno (EEXIST: target exists). */
+int maildir_move_noreplace(int from_fd, const char *from, int to_fd, const char *to);
+
+#endif
