@@ -15,19 +15,6 @@
 
 static const char check_usage[] = "Usage: twinbox check-config [--connect] [ACCOUNT...]\n";
 
-static enum tls_mode tls_mode_of(enum config_tls tls)
-{
-	switch (tls) {
-	case CONFIG_TLS_STARTTLS:
-		return TLS_STARTTLS;
-	case CONFIG_TLS_NONE:
-		return TLS_NONE;
-	case CONFIG_TLS_IMPLICIT:
-		break;
-	}
-	return TLS_IMPLICIT;
-}
-
 static const char *security_label(enum config_tls tls)
 {
 	switch (tls) {
@@ -47,8 +34,10 @@ static void describe_account(const struct config_account *a)
 
 	printf("%s: %s %s:%u as %s (%s%s) -> %s (%s)\n", a->name, config_store_name(a->store), c->host,
 	       c->port, c->user, security_label(c->tls),
-	       c->fingerprint ? ", pinned" : c->ca_file ? ", own CA" : "", a->maildir.path,
-	       a->maildir.layout == CONFIG_LAYOUT_NESTED ? "nested" : "maildir++");
+	       c->fingerprint ? ", pinned"
+	       : c->ca_file   ? ", own CA"
+	                      : "",
+	       a->maildir.path, a->maildir.layout == CONFIG_LAYOUT_NESTED ? "nested" : "maildir++");
 }
 
 /* Resolve the password and run the connection check. 0 or -1. */
@@ -56,12 +45,12 @@ static int connect_account(const struct config_account *a)
 {
 	const struct config_conn *c = &a->conn;
 	struct conn_options opts = {
-		.host = c->host,
-		.port = c->port,
-		.tls = tls_mode_of(c->tls),
-		.timeouts = {.connect_ms = c->timeout_ms, .io_ms = c->timeout_ms},
-		.ca_file = c->ca_file,
-		.fingerprint = c->fingerprint,
+	    .host = c->host,
+	    .port = c->port,
+	    .tls = cli_tls_mode(c->tls),
+	    .timeouts = {.connect_ms = c->timeout_ms, .io_ms = c->timeout_ms},
+	    .ca_file = c->ca_file,
+	    .fingerprint = c->fingerprint,
 	};
 	struct server_probe probe;
 	struct error err;
@@ -116,7 +105,8 @@ int cmd_check_config(struct cli_options *opts)
 
 	path = cli_config_path(opts);
 	if (!path) {
-		fprintf(stderr, "twinbox: no config file: set HOME or XDG_CONFIG_HOME, or use --config FILE\n");
+		fprintf(stderr,
+		        "twinbox: no config file: set HOME or XDG_CONFIG_HOME, or use --config FILE\n");
 		free(names);
 		return EXIT_CONFIG;
 	}
@@ -137,7 +127,8 @@ int cmd_check_config(struct cli_options *opts)
 		}
 	}
 	if (rc == EXIT_OK) {
-		printf("%s: valid, %zu account%s\n", path, cfg->account_count, cfg->account_count == 1 ? "" : "s");
+		printf("%s: valid, %zu account%s\n", path, cfg->account_count,
+		       cfg->account_count == 1 ? "" : "s");
 		for (size_t i = 0; i < cfg->account_count; i++) {
 			const struct config_account *a = &cfg->accounts[i];
 			bool wanted = n_names == 0;

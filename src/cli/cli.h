@@ -6,13 +6,17 @@
 
 #include <stdbool.h>
 
+#include "twinbox/config/config.h"
+#include "twinbox/imap/session.h"
+#include "twinbox/net/conn.h"
+
 /* Exit codes (documented in --help, the man page and the README). */
 enum exit_code {
-	EXIT_OK = 0,        /* everything done */
-	EXIT_PARTIAL = 1,   /* some accounts or folders failed, the rest is done */
-	EXIT_FAILED = 2,    /* nothing could be done (e.g. no account reachable) */
-	EXIT_USAGE = 64,    /* bad command line (EX_USAGE) */
-	EXIT_CONFIG = 78,   /* the config file is missing or invalid (EX_CONFIG) */
+	EXIT_OK = 0,      /* everything done */
+	EXIT_PARTIAL = 1, /* some accounts or folders failed, the rest is done */
+	EXIT_FAILED = 2,  /* nothing could be done (e.g. no account reachable) */
+	EXIT_USAGE = 64,  /* bad command line (EX_USAGE) */
+	EXIT_CONFIG = 78, /* the config file is missing or invalid (EX_CONFIG) */
 };
 
 struct cli_options {
@@ -27,6 +31,13 @@ struct cli_options {
  * can be made (neither XDG_CONFIG_HOME nor HOME set). */
 char *cli_config_path(const struct cli_options *opts);
 
+/* The lower layers' TLS mode for a config's `tls:`. */
+enum tls_mode cli_tls_mode(enum config_tls tls);
+/* Session options for an IMAP account; `password` is referenced, not
+ * copied (keep it alive while `o` is used). */
+void cli_imap_options(const struct config_account *a, const char *password, struct imap_session_options *o);
+
 int cmd_check_config(struct cli_options *opts);
+int cmd_list_folders(struct cli_options *opts);
 
 #endif

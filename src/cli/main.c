@@ -12,36 +12,38 @@
 #include "twinbox/util/xmalloc.h"
 
 static const char usage_text[] =
-	"Usage: twinbox [OPTIONS] COMMAND [ARGS]\n"
-	"\n"
-	"Two-way IMAP <-> Maildir synchronization, and POP3 import.\n"
-	"\n"
-	"Commands:\n"
-	"  check-config [--connect] [ACCOUNT...]\n"
-	"                       validate the configuration; with --connect, also\n"
-	"                       resolve passwords, open each account's connection,\n"
-	"                       verify its TLS certificate and show the server's\n"
-	"                       greeting and capabilities\n"
-	"  help                 show this text\n"
-	"  version              show the version\n"
-	"\n"
-	"Options (before or after the command):\n"
-	"  -c, --config FILE    config file (default: $XDG_CONFIG_HOME/twinbox/config.yaml,\n"
-	"                       else ~/.config/twinbox/config.yaml)\n"
-	"  -v, --verbose        more detail; -vv adds a protocol trace (passwords\n"
-	"                       are shown as ***)\n"
-	"  -q, --quiet          only errors\n"
-	"  -h, --help           show this text\n"
-	"  -V, --version        show the version\n"
-	"\n"
-	"Exit codes:\n"
-	"  0   everything done\n"
-	"  1   some accounts or folders failed; the rest was done\n"
-	"  2   nothing could be done\n"
-	"  64  bad command line\n"
-	"  78  the config file is missing or invalid\n"
-	"\n"
-	"See twinbox(1) and config.example.yaml for the configuration.\n";
+    "Usage: twinbox [OPTIONS] COMMAND [ARGS]\n"
+    "\n"
+    "Two-way IMAP <-> Maildir synchronization, and POP3 import.\n"
+    "\n"
+    "Commands:\n"
+    "  check-config [--connect] [ACCOUNT...]\n"
+    "                       validate the configuration; with --connect, also\n"
+    "                       resolve passwords, open each account's connection,\n"
+    "                       verify its TLS certificate and show the server's\n"
+    "                       greeting and capabilities\n"
+    "  list-folders ACCOUNT log in to an IMAP account and list its folders\n"
+    "                       with special use and message count\n"
+    "  help                 show this text\n"
+    "  version              show the version\n"
+    "\n"
+    "Options (before or after the command):\n"
+    "  -c, --config FILE    config file (default: $XDG_CONFIG_HOME/twinbox/config.yaml,\n"
+    "                       else ~/.config/twinbox/config.yaml)\n"
+    "  -v, --verbose        more detail; -vv adds a protocol trace (passwords\n"
+    "                       are shown as ***)\n"
+    "  -q, --quiet          only errors\n"
+    "  -h, --help           show this text\n"
+    "  -V, --version        show the version\n"
+    "\n"
+    "Exit codes:\n"
+    "  0   everything done\n"
+    "  1   some accounts or folders failed; the rest was done\n"
+    "  2   nothing could be done\n"
+    "  64  bad command line\n"
+    "  78  the config file is missing or invalid\n"
+    "\n"
+    "See twinbox(1) and config.example.yaml for the configuration.\n";
 
 static void usage_error(const char *what, const char *arg)
 {
@@ -124,10 +126,10 @@ int main(int argc, char **argv)
 	if (parse_global(argc, argv, &opts, &command) < 0)
 		return EXIT_USAGE;
 	log_set_sink(cli_sink, NULL);
-	log_set_level(opts.verbosity < 0	? LOG_ERROR
-		      : opts.verbosity == 0 ? LOG_INFO
-		      : opts.verbosity == 1 ? LOG_DEBUG
-					    : LOG_TRACE);
+	log_set_level(opts.verbosity < 0    ? LOG_ERROR
+	              : opts.verbosity == 0 ? LOG_INFO
+	              : opts.verbosity == 1 ? LOG_DEBUG
+	                                    : LOG_TRACE);
 
 	if (!command) {
 		fputs(usage_text, stderr);
@@ -140,6 +142,8 @@ int main(int argc, char **argv)
 		rc = EXIT_OK;
 	} else if (strcmp(command, "check-config") == 0) {
 		rc = cmd_check_config(&opts);
+	} else if (strcmp(command, "list-folders") == 0) {
+		rc = cmd_list_folders(&opts);
 	} else {
 		usage_error("unknown command", command);
 		rc = EXIT_USAGE;

@@ -1,0 +1,55 @@
+/*
+ * From an account's config to what the lower layers take: TLS mode and
+ * IMAP session options. The config layer sits above the protocol and
+ * sync layers, so the translation lives here.
+ */
+#include <string.h>
+
+#include "cli.h"
+
+enum tls_mode cli_tls_mode(enum config_tls tls)
+{
+	switch (tls) {
+	case CONFIG_TLS_STARTTLS:
+		return TLS_STARTTLS;
+	case CONFIG_TLS_NONE:
+		return TLS_NONE;
+	case CONFIG_TLS_IMPLICIT:
+		break;
+	}
+	return TLS_IMPLICIT;
+}
+
+void cli_imap_options(const struct config_account *a, const char *password, struct imap_session_options *o)
+{
+	const struct config_conn *c = &a->conn;
+
+	memset(o, 0, sizeof(*o));
+	o->host = c->host;
+	o->port = c->port;
+	o->tls = cli_tls_mode(c->tls);
+	o->ca_file = c->ca_file;
+	o->fingerprint = c->fingerprint;
+	o->timeouts.connect_ms = c->timeout_ms;
+	o->timeouts.io_ms = c->timeout_ms;
+	o->user = c->user;
+	o->password = password;
+	for (size_t i = 0; i < c->auth_count && o->mech_count < IMAP_MECH_MAX; i++) {
+		switch (c->auth[i]) {
+		case CONFIG_AUTH_PLAIN:
+			o->mechs[o->mech_count++] = IMAP_MECH_PLAIN;
+			break;
+		case CONFIG_AUTH_LOGIN:
+			o->mechs[o->mech_count++] = IMAP_MECH_LOGIN;
+			break;
+		case CONFIG_AUTH_XOAUTH2:
+			o->mechs[o->mech_count++] = IMAP_MECH_XOAUTH2;
+			break;
+		case CONFIG_AUTH_OAUTHBEARER:
+			o->mechs[o->mech_count++] = IMAP_MECH_OAUTHBEARER;
+			break;
+		default: /* POP3-only mechanisms; the config refuses them for IMAP */
+			break;
+		}
+	}
+}

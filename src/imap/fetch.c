@@ -1,0 +1,265 @@
+/*
+ * UID FETCH helpers: flags and sizes of a UID range into an array, and
+ * message bodies streamed to callbacks with many commands in flight.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "session_p.h"
+#include "twinbox/imap/commands.h"
+#include "twinbox/util/log.h"
+#include "twinbox/util/xmalloc.h"
+
+#define DEFAULT_WINDOW 32
+
+unsigned imap_flags_parse(const struct imap_atoms *flags, char **keywords_r)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} sys[] = {
+	    {"\\Seen", IMAP_FLAG_SEEN},       {"\\Answered", IMAP_FLAG_ANSWERED},
+	    {"\\Flagged", IMAP_FLAG_FLAGGED}, {"\\Deleted", IMAP_FLAG_DELETED},
+	    {"\\Draft", IMAP_FLAG_DRAFT},     {"\\Recent", IMAP_FLAG_RECENT},
+	};
+	struct buf kw = BUF_INIT;
+	unsigned bits = 0;
+
+	for (size_t i = 0; i < flags->count; i++) {
+		const char *f = flags->v[i];
+		bool known = false;
+		for (size_t k = 0; k < sizeof(sys) / sizeof(sys[0]) && !known; k++) {
+			if (strcasecmp(f, sys[k].name) == 0) {
+				bits |= sys[k].bit;
+				known = true;
+			}
+		}
+		if (!known && f[0] != '\\')
+			buf_printf(&kw, "%s%s", kw.len ? " " : "", f);
+	}
+	*keywords_r = kw.len ? buf_detach(&kw, NULL) : NULL;
+	buf_free(&kw);
+	return bits;
+}
+
+/* ---- flags and sizes ----------------------------------------------- */
+
+struct info_ctx {
+	struct imap_session *s;
+	uint32_t first, last; /* last 0: no upper bound */
+	struct imap_msg_info *v;
+	size_t count, cap;
+};
+
+static int info_fetch(struct imap_cmd *cmd, const struct imap_event *ev, struct error *err)
+{
+	struct info_ctx *c = cmd->ctx;
+	const struct imap_fetch *f = ev->fetch;
+	struct imap_msg_info *m;
+	uint32_t uid;
+
+	if (ev->type != IMAP_EV_FETCH_END)
+		return 0;
+	uid = (f->have & IMAP_FETCH_UID) ? f->uid : imap_seq_to_uid(c->s, f->seq);
+	/* Unsolicited FETCHes (another client's flag change) may be mixed
+	 * in; only what lies in the asked range counts. */
+	if (uid == 0 || uid < c->first || (c->last && uid > c->last) || !(f->have & IMAP_FETCH_FLAGS))
+		return 0;
+	if (c->count >= IMAP_FETCH_INFO_MAX)
+		return error_set(err, ERR_MAILBOX, "%s sent more than %d messages for one UID FETCH",
+		                 imap_peer(c->s), IMAP_FETCH_INFO_MAX);
+	c->v = xgrow(c->v, &c->cap, c->count + 1, sizeof(*c->v));
+	m = &c->v[c->count++];
+	memset(m, 0, sizeof(*m));
+	m->uid = uid;
+	m->have = f->have;
+	m->flags = imap_flags_parse(&f->flags, &m->keywords);
+	m->modseq = f->modseq;
+	m->size = f->size;
+	m->internaldate = f->internaldate;
+	m->tz_minutes = f->tz_minutes;
+	return 0;
+}
+
+static const struct imap_cmd_ops info_ops = {.fetch = info_fetch};
+
+static int by_uid(const void *a, const void *b)
+{
+	const struct imap_msg_info *x = a, *y = b;
+
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+int imap_fetch_info(struct imap_session *s, uint32_t first, uint32_t last, unsigned items,
+                    uint64_t changedsince, struct imap_msg_info **msgs_r, size_t *count_r, struct error *err)
+{
+	struct info_ctx c = {.s = s, .first = first ? first : 1, .last = last};
+	bool condstore = imap_has_cap(s, "CONDSTORE");
+	struct imap_cmd cmd;
+	size_t out = 0;
+	int rc;
+
+	*msgs_r = NULL;
+	*count_r = 0;
+	imap_cmd_init(&cmd, "UID FETCH");
+	if (last)
+		imap_cmd_add(&cmd, " %u:%u", c.first, last);
+	else
+		imap_cmd_add(&cmd, " %u:*", c.first);
+	imap_cmd_add(&cmd, " (UID FLAGS%s%s%s)", (items & IMAP_FETCH_SIZE) ? " RFC822.SIZE" : "",
+	             (items & IMAP_FETCH_INTERNALDATE) ? " INTERNALDATE" : "",
+	             (items & IMAP_FETCH_MODSEQ) && condstore ? " MODSEQ" : "");
+	if (changedsince && condstore)
+		imap_cmd_add(&cmd, " (CHANGEDSINCE %llu)", (unsigned long long)changedsince);
+	cmd.ops = &info_ops;
+	cmd.ctx = &c;
+	cmd.scope = ERR_MAILBOX;
+	rc = imap_run(s, &cmd, err);
+	imap_cmd_free(&cmd);
+	if (rc < 0) {
+		imap_msg_info_free(c.v, c.count);
+		return -1;
+	}
+	/* UID order, one entry per UID (a later FETCH of the same UID wins:
+	 * it is the newer state). */
+	if (c.count)
+		qsort(c.v, c.count, sizeof(*c.v), by_uid);
+	for (size_t i = 0; i < c.count; i++) {
+		if (out && c.v[out - 1].uid == c.v[i].uid) {
+			free(c.v[out - 1].keywords);
+			c.v[out - 1] = c.v[i];
+		} else {
+			c.v[out++] = c.v[i];
+		}
+	}
+	*msgs_r = c.v;
+	*count_r = out;
+	return 0;
+}
+
+void imap_msg_info_free(struct imap_msg_info *msgs, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(msgs[i].keywords);
+	free(msgs);
+}
+
+/* ---- bodies -------------------------------------------------------- */
+
+struct body_run {
+	struct imap_session *s;
+	const struct imap_body_handler *h;
+	bool failed;
+	struct error err;
+	bool in_body, got_body;
+};
+
+static int body_fail(struct body_run *r, struct error *err)
+{
+	r->failed = true;
+	r->err = *err;
+	return -1;
+}
+
+static int body_fetch(struct imap_cmd *cmd, const struct imap_event *ev, struct error *err)
+{
+	struct body_run *r = cmd->ctx;
+	const struct imap_fetch *f = ev->fetch;
+	const struct imap_body *b = ev->body;
+
+	if (r->failed) /* an earlier command's callback failed: drop the rest */
+		return 0;
+	switch (ev->type) {
+	case IMAP_EV_FETCH_BEGIN:
+		r->in_body = r->got_body = false;
+		return 0;
+	case IMAP_EV_BODY_START:
+		if (b->section[0] || b->binary || b->has_origin || b->nil || r->got_body)
+			return 0;
+		r->in_body = true;
+		if (r->h->begin &&
+		    r->h->begin(r->h->ctx,
+		                (f->have & IMAP_FETCH_UID) ? f->uid : imap_seq_to_uid(r->s, f->seq), b->size,
+		                err) < 0)
+			return body_fail(r, err);
+		return 0;
+	case IMAP_EV_BODY_CHUNK:
+		if (r->in_body && r->h->chunk && r->h->chunk(r->h->ctx, ev->chunk, ev->chunk_len, err) < 0)
+			return body_fail(r, err);
+		return 0;
+	case IMAP_EV_BODY_END:
+		if (r->in_body) {
+			r->in_body = false;
+			r->got_body = true;
+		}
+		return 0;
+	case IMAP_EV_FETCH_END:
+		if (r->got_body && r->h->end && r->h->end(r->h->ctx, f, err) < 0)
+			return body_fail(r, err);
+		r->got_body = false;
+		return 0;
+	case IMAP_EV_RESPONSE:
+		break;
+	}
+	return 0;
+}
+
+static const struct imap_cmd_ops body_ops = {.fetch = body_fetch};
+
+int imap_fetch_bodies(struct imap_session *s, const uint32_t *uids, size_t count,
+                      const struct imap_body_handler *h, const struct imap_pipeline *p, struct error *err)
+{
+	unsigned window = p && p->window ? p->window : DEFAULT_WINDOW;
+	unsigned per = p && p->per_command ? p->per_command : 1;
+	struct imap_cmd *cmds = xcalloc(window, sizeof(*cmds));
+	bool *used = xcalloc(window, sizeof(*used));
+	struct body_run run = {.s = s, .h = h};
+	size_t next = 0, slot = 0, busy = 0;
+	int rc = 0;
+
+	for (;;) {
+		if (used[slot]) {
+			struct error e;
+			if (imap_wait(s, &cmds[slot], &e) < 0 && rc == 0) {
+				*err = e;
+				rc = -1;
+			}
+			imap_cmd_free(&cmds[slot]);
+			used[slot] = false;
+			busy--;
+		}
+		if (rc == 0 && !run.failed && next < count) {
+			struct imap_uidset set = IMAP_UIDSET_INIT;
+			struct buf text = BUF_INIT;
+			for (unsigned k = 0; k < per && next < count; k++)
+				imap_uidset_add(&set, uids[next++]);
+			imap_uidset_format(&set, &text);
+			imap_cmd_init(&cmds[slot], "UID FETCH");
+			imap_cmd_add(&cmds[slot], " %s (UID FLAGS BODY.PEEK[])", buf_cstr(&text));
+			cmds[slot].ops = &body_ops;
+			cmds[slot].ctx = &run;
+			cmds[slot].scope = ERR_MAILBOX;
+			buf_free(&text);
+			imap_uidset_free(&set);
+			if (imap_send(s, &cmds[slot], err) < 0) {
+				imap_cmd_free(&cmds[slot]);
+				rc = -1;
+			} else {
+				used[slot] = true;
+				busy++;
+			}
+		} else if (busy == 0) {
+			break;
+		}
+		slot = (slot + 1) % window;
+	}
+	free(cmds);
+	free(used);
+	if (rc == 0 && run.failed) {
+		*err = run.err;
+		rc = -1;
+	}
+	return rc;
+}

@@ -1,0 +1,328 @@
+/*
+ * The session's life: creation, the greeting, STARTTLS, the state
+ * machine, capabilities, LOGOUT.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "session_p.h"
+#include "twinbox/imap/commands.h"
+#include "twinbox/util/log.h"
+#include "twinbox/util/xmalloc.h"
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+struct imap_session *imap_session_new(struct conn *c, const struct imap_session_options *opts)
+{
+	struct imap_session *s = xcalloc(1, sizeof(*s));
+
+	s->conn = c;
+	s->opts = *opts;
+	s->opts.host = xstrdup(opts->host ? opts->host : "the server");
+	s->opts.ca_file = dup_or_null(opts->ca_file);
+	s->opts.fingerprint = dup_or_null(opts->fingerprint);
+	s->opts.user = dup_or_null(opts->user);
+	s->opts.password = dup_or_null(opts->password);
+	if (s->opts.mech_count > IMAP_MECH_MAX)
+		s->opts.mech_count = IMAP_MECH_MAX;
+	if (opts->password)
+		log_add_secret(opts->password);
+	s->peer = opts->port ? xasprintf("%s:%u", s->opts.host, opts->port) : xstrdup(s->opts.host);
+	conn_set_peer(c, s->peer);
+	s->parser = imap_parser_new(NULL);
+	s->rbuf = xmalloc(IMAP_READ_CHUNK);
+	s->state = IMAP_STATE_NOT_AUTHENTICATED;
+	return s;
+}
+
+void imap_session_free(struct imap_session *s)
+{
+	if (!s)
+		return;
+	if (s->idle_cmd) {
+		imap_cmd_free(s->idle_cmd);
+		free(s->idle_cmd);
+	}
+	conn_close(s->conn);
+	imap_parser_free(s->parser);
+	free(s->rbuf);
+	buf_free(&s->wbuf);
+	free((char *)s->opts.host);
+	free((char *)s->opts.ca_file);
+	free((char *)s->opts.fingerprint);
+	free((char *)s->opts.user);
+	if (s->opts.password) {
+		explicit_bzero((char *)s->opts.password, strlen(s->opts.password));
+		free((char *)s->opts.password);
+	}
+	free(s->peer);
+	free(s->bye_text);
+	imap_caps_clear(s);
+	free(s->caps);
+	buf_free(&s->caps_text);
+	free(s->greeting);
+	free(s->ns_prefix);
+	free(s->seqmap);
+	free(s->mbox_name);
+	imap_trace_free(&s->trace);
+	free(s);
+}
+
+void imap_session_close(struct imap_session *s)
+{
+	struct imap_cmd cmd;
+	struct error err;
+
+	if (!s)
+		return;
+	if (s->idle_cmd && imap_idle_done(s, &err) < 0)
+		log_debug("imap: %s", err.text);
+	if (!s->failed && s->state != IMAP_STATE_LOGOUT) {
+		imap_cmd_init(&cmd, "LOGOUT");
+		if (imap_run(s, &cmd, &err) < 0)
+			log_debug("imap: %s", err.text);
+		imap_set_state(s, IMAP_STATE_LOGOUT);
+		imap_cmd_free(&cmd);
+	}
+	imap_session_free(s);
+}
+
+const char *imap_state_name(enum imap_state state)
+{
+	switch (state) {
+	case IMAP_STATE_NOT_AUTHENTICATED:
+		return "NOT_AUTHENTICATED";
+	case IMAP_STATE_AUTHENTICATED:
+		return "AUTHENTICATED";
+	case IMAP_STATE_SELECTED:
+		return "SELECTED";
+	case IMAP_STATE_LOGOUT:
+		return "LOGOUT";
+	}
+	return "?";
+}
+
+void imap_set_state(struct imap_session *s, enum imap_state state)
+{
+	if (s->state == state)
+		return;
+	log_debug("imap %s: %s -> %s", s->peer, imap_state_name(s->state), imap_state_name(state));
+	s->state = state;
+}
+
+const char *imap_peer(const struct imap_session *s)
+{
+	return s->peer;
+}
+
+void imap_caps_clear(struct imap_session *s)
+{
+	for (size_t i = 0; i < s->cap_count; i++)
+		free(s->caps[i]);
+	s->cap_count = 0;
+	buf_reset(&s->caps_text);
+}
+
+void imap_caps_set_atoms(struct imap_session *s, const struct imap_atoms *atoms)
+{
+	size_t n = atoms->count > IMAP_CAPS_MAX ? IMAP_CAPS_MAX : atoms->count;
+
+	imap_caps_clear(s);
+	free(s->caps);
+	s->caps = xcalloc(n ? n : 1, sizeof(*s->caps));
+	for (size_t i = 0; i < n; i++) {
+		s->caps[s->cap_count++] = xstrdup(atoms->v[i]);
+		buf_printf(&s->caps_text, "%s%s", i ? " " : "", atoms->v[i]);
+	}
+	s->caps_known = true;
+}
+
+bool imap_has_cap(const struct imap_session *s, const char *cap)
+{
+	for (size_t i = 0; i < s->cap_count; i++)
+		if (strcasecmp(s->caps[i], cap) == 0)
+			return true;
+	return false;
+}
+
+int imap_capability(struct imap_session *s, struct error *err)
+{
+	struct imap_cmd cmd;
+	int rc;
+
+	imap_cmd_init(&cmd, "CAPABILITY");
+	rc = imap_run(s, &cmd, err);
+	imap_cmd_free(&cmd);
+	return rc;
+}
+
+static int read_greeting(struct imap_session *s, struct error *err)
+{
+	while (!s->greeted) {
+		if (imap_step(s, err) < 0) {
+			if (!strstr(err->text, "greet"))
+				error_prefix(
+				    err,
+				    "waiting for the IMAP greeting (is %s an IMAP server? check host "
+				    "and port)",
+				    s->peer);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int starttls(struct imap_session *s, struct error *err)
+{
+	struct tls_options tls = {
+	    .host = s->opts.host,
+	    .port = s->opts.port,
+	    .ca_file = s->opts.ca_file,
+	    .fingerprint = s->opts.fingerprint,
+	    .timeout_ms = s->opts.timeouts.io_ms,
+	};
+	struct imap_cmd cmd;
+	int rc;
+
+	if (!imap_has_cap(s, "STARTTLS"))
+		return error_set(
+		    err, ERR_ACCOUNT,
+		    "%s does not offer STARTTLS, and tls: starttls is configured; refusing to "
+		    "continue without TLS (use tls: implicit with port 993 if the server supports it)",
+		    s->peer);
+	imap_cmd_init(&cmd, "STARTTLS");
+	/* Read the reply one byte at a time, so that nothing after its line
+	 * reaches the parser: such bytes would come from before the
+	 * handshake, i.e. from anyone on the path. */
+	s->careful = true;
+	rc = imap_run(s, &cmd, err);
+	s->careful = false;
+	imap_cmd_free(&cmd);
+	if (rc < 0)
+		return -1;
+	if (!imap_parser_idle(s->parser))
+		return error_set(err, ERR_ACCOUNT, "%s sent a partial response after STARTTLS", s->peer);
+	if (conn_starttls(s->conn, &tls, &s->discarded, err) < 0) {
+		imap_session_fail(s, err);
+		return -1;
+	}
+	if (s->discarded)
+		log_debug("imap: %s sent %zu bytes after accepting STARTTLS; discarded unread", s->peer,
+		          s->discarded);
+	/* Capabilities seen in plain text cannot be trusted. */
+	imap_caps_clear(s);
+	s->caps_known = false;
+	return imap_capability(s, err);
+}
+
+int imap_session_open(struct imap_session *s, struct error *err)
+{
+	if (read_greeting(s, err) < 0)
+		return -1;
+	if (s->preauth && s->opts.tls != TLS_NONE && !conn_is_tls(s->conn))
+		return error_set(
+		    err, ERR_ACCOUNT,
+		    "%s sent PREAUTH on a connection without TLS: the session would run "
+		    "unencrypted; refusing (use tls: implicit, or tls: none if plain text is really "
+		    "intended)",
+		    s->peer);
+	if (!s->caps_known && imap_capability(s, err) < 0)
+		return -1;
+	if (s->opts.tls == TLS_STARTTLS && !conn_is_tls(s->conn) && starttls(s, err) < 0)
+		return -1;
+	if (s->preauth) {
+		imap_set_state(s, IMAP_STATE_AUTHENTICATED);
+	} else if (s->opts.user) {
+		if (imap_authenticate(s, err) < 0)
+			return -1;
+	} else {
+		return 0;
+	}
+	return imap_after_login(s, err);
+}
+
+struct imap_session *imap_connect(const struct imap_session_options *opts, struct error *err)
+{
+	struct conn_options co = {
+	    .host = opts->host,
+	    .port = opts->port,
+	    .tls = opts->tls,
+	    .timeouts = opts->timeouts,
+	    .ca_file = opts->ca_file,
+	    .fingerprint = opts->fingerprint,
+	};
+	struct imap_session *s;
+	struct conn *c = conn_open(&co, err);
+
+	if (!c)
+		return NULL;
+	s = imap_session_new(c, opts);
+	if (imap_session_open(s, err) < 0) {
+		imap_session_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void imap_session_set_handlers(struct imap_session *s, const struct imap_session_handlers *h)
+{
+	if (h)
+		s->handlers = *h;
+	else
+		memset(&s->handlers, 0, sizeof(s->handlers));
+}
+
+enum imap_state imap_session_state(const struct imap_session *s)
+{
+	return s->state;
+}
+
+const char *imap_capabilities(const struct imap_session *s)
+{
+	return buf_cstr(&s->caps_text);
+}
+
+unsigned imap_session_enabled(const struct imap_session *s)
+{
+	return s->enabled;
+}
+
+const char *imap_greeting(const struct imap_session *s)
+{
+	return s->greeting ? s->greeting : "";
+}
+
+size_t imap_starttls_discarded(const struct imap_session *s)
+{
+	return s->discarded;
+}
+
+const char *imap_namespace_prefix(const struct imap_session *s)
+{
+	return s->ns_prefix ? s->ns_prefix : "";
+}
+
+char imap_delimiter(const struct imap_session *s)
+{
+	return s->ns_delim;
+}
+
+const struct imap_mailbox_info *imap_selected(const struct imap_session *s)
+{
+	return &s->mbox;
+}
+
+uint32_t imap_seq_to_uid(const struct imap_session *s, uint32_t seq)
+{
+	return seq >= 1 && seq <= s->mbox.exists ? s->seqmap[seq - 1] : 0;
+}
+
+struct conn *imap_session_conn(struct imap_session *s)
+{
+	return s->conn;
+}
