@@ -1,0 +1,189 @@
+/*
+ * The store interface: what the sync engine sees of each side. `maildir`
+ * and `imap` implement all of it; `pop3` the read half. Because the
+ * engine sees only this, Maildir<->IMAP and IMAP<->IMAP run the same code.
+ *
+ * Messages cross the interface in canonical form: CRLF line endings, so
+ * sizes are RFC 822 sizes (what IMAP's RFC822.SIZE counts) whatever the
+ * store keeps on disk. A Maildir store converts (LF on disk, as mutt,
+ * mbsync and notmuch expect) on the way in and out.
+ *
+ * Identity: a message is named by `uid` in stores keyed by UID (IMAP,
+ * with the folder's UIDVALIDITY) and by `name` in stores keyed by name
+ * (Maildir: the unique base name; POP3: the UIDL). Exactly one is used,
+ * per store_caps().
+ *
+ * Flags are STATE_FLAG_* bits plus canonical keyword text (state/flags.h).
+ *
+ * Errors: -1 with `err`; the scope says what to abandon (util/error.h).
+ * A store never prints.
+ *
+ * Batching and durability: operations that change a folder may be
+ * buffered (pipelined commands, un-fsynced directories) until
+ * store_folder_flush(), which returns only when every change made
+ * through this folder handle is durable on that store. The engine calls
+ * it before recording the changes in the state as done.
+ */
+#ifndef TWINBOX_STORE_STORE_H
+#define TWINBOX_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "twinbox/util/error.h"
+
+struct store;
+struct store_folder;
+
+enum store_key {
+	STORE_KEY_UID,  /* messages named by uid (IMAP) */
+	STORE_KEY_NAME, /* messages named by name (Maildir, POP3) */
+};
+
+/* One message in a snapshot. Strings are owned by the snapshot. */
+struct store_msg {
+	uint32_t uid;         /* STORE_KEY_UID stores; else 0 */
+	const char *name;     /* STORE_KEY_NAME stores; else NULL */
+	unsigned flags;       /* STATE_FLAG_* */
+	const char *keywords; /* canonical text or NULL */
+	uint64_t size;        /* canonical (CRLF) size; 0 = not known cheaply */
+	time_t date;          /* internal date (IMAP) or file mtime (Maildir) */
+	uint64_t modseq;      /* CONDSTORE stores; else 0 */
+};
+
+/* Messages of a folder; `msgs` sorted by uid (UID stores) or name
+ * (strcmp order). `msgs` is malloc'ed; `priv` is the store's storage for
+ * the strings, released by `free_priv(priv)`, or by free(priv) when
+ * free_priv is NULL. A zeroed snapshot is empty and valid. */
+struct store_snapshot {
+	struct store_msg *msgs;
+	size_t count;
+	void *priv;
+	void (*free_priv)(void *priv);
+};
+
+/* Release msgs and priv; the snapshot is zeroed (empty) afterwards. */
+void store_snapshot_free(struct store_snapshot *snap);
+
+/* What a folder looked like when opened: the markers the state keeps to
+ * skip unchanged folders and to detect a UIDVALIDITY change. */
+struct store_folder_info {
+	uint32_t uidvalidity;     /* UID stores */
+	uint32_t uidnext;         /* UID stores */
+	uint64_t highestmodseq;   /* 0 = no CONDSTORE */
+	uint32_t exists;          /* messages, when known cheaply */
+	struct timespec marks[2]; /* Maildir: new/ and cur/ mtimes */
+	bool marks_settled;       /* the marks may be trusted next time */
+};
+
+/* A stream of message bytes (canonical form) handed to a writer. */
+struct store_sink {
+	void *ctx;
+	/* A message starts: `msg` says which (uid/name, flags, size). */
+	int (*begin)(void *ctx, const struct store_msg *msg, struct error *err);
+	int (*chunk)(void *ctx, const void *data, size_t len, struct error *err);
+	int (*end)(void *ctx, struct error *err);
+};
+
+/* A message to add: its metadata, and a way to read its bytes. */
+struct store_new_msg {
+	unsigned flags;
+	const char *keywords;
+	time_t date;
+	uint64_t size; /* canonical size, exact */
+	/* Reads the next up to `len` bytes; returns the count, 0 at the end,
+	 * -1 on failure. */
+	void *ctx;
+	long long (*read)(void *ctx, void *data, size_t len, struct error *err);
+	/* Set by add: the new message's identity. For name-keyed stores the
+	 * name is chosen before any byte is written (see store_reserve_name);
+	 * for UID stores uid is 0 when the server did not say (no UIDPLUS). */
+	uint32_t uid_r;
+	char *name_r; /* owned by the caller after add; free() it */
+};
+
+enum {
+	STORE_CAP_WRITE = 1 << 0,      /* add, set_flags, delete, create */
+	STORE_CAP_MODSEQ = 1 << 1,     /* snapshots carry modseq (CONDSTORE) */
+	STORE_CAP_KEYWORDS = 1 << 2,   /* keeps arbitrary keywords */
+	STORE_CAP_NAME_AHEAD = 1 << 3, /* store_reserve_name gives the final name */
+};
+
+struct store_ops {
+	const char *kind; /* "maildir", "imap", "pop3" */
+	enum store_key key;
+	unsigned caps;
+	/* Folder names (UTF-8, '/' as the hierarchy separator), sorted;
+	 * *names_r is a NULL-terminated array the caller frees with
+	 * store_names_free. */
+	int (*list_folders)(struct store *st, char ***names_r, struct error *err);
+	int (*create_folder)(struct store *st, const char *name, struct error *err);
+	/* Open `name`; a missing folder is ERR_MAILBOX with *missing_r set,
+	 * never an empty folder. */
+	int (*open_folder)(struct store *st, const char *name, struct store_folder **f_r,
+	                   struct store_folder_info *info_r, bool *missing_r, struct error *err);
+	/* Every message of the folder (uid or name, flags, size, date). */
+	int (*snapshot)(struct store_folder *f, struct store_snapshot *snap_r, struct error *err);
+	/* Stream the given messages to `sink`, in any order, each between
+	 * begin and end. A message gone meanwhile is skipped (no begin). */
+	int (*fetch)(struct store_folder *f, const struct store_msg *msgs, size_t count,
+	             const struct store_sink *sink, struct error *err);
+	/* The same for the header block only (up to and including the empty
+	 * line), for content keys: IMAP BODY.PEEK[HEADER], Maildir reads up
+	 * to the first empty line. begin's msg->size is the whole message's. */
+	int (*fetch_headers)(struct store_folder *f, const struct store_msg *msgs, size_t count,
+	                     const struct store_sink *sink, struct error *err);
+	/* A fresh unique name for the next add (STORE_CAP_NAME_AHEAD), so the
+	 * engine can write it into an intent first. Caller frees. */
+	char *(*reserve_name)(struct store_folder *f, uint64_t size);
+	/* Add messages. With STORE_CAP_NAME_AHEAD, msgs[i].name_r may hold a
+	 * reserved name on entry, which is then used. Per-message failures
+	 * are ERR_MESSAGE in errs[i] (the rest go on); the return is -1 only
+	 * when the folder or session is lost. */
+	int (*add)(struct store_folder *f, struct store_new_msg *msgs, size_t count, struct error *errs,
+	           struct error *err);
+	/*
+	 * Copying streams: the engine chains one side's fetch (push) into the
+	 * other side's writer (push), or one side's source (pull) into the
+	 * other side's add (pull). A store implements at least fetch + add;
+	 * writer and source where it can do them without spooling (Maildir:
+	 * both; IMAP: neither, NULL).
+	 *
+	 * writer: add one message pushed in chunks. `meta` gives flags,
+	 * keywords, date and, when reserved, name_r (its read/ctx are unused).
+	 * write_end(commit=true) makes it visible (durable after flush) and
+	 * returns its name (caller frees) or uid; commit=false throws it away.
+	 */
+	int (*write_begin)(struct store_folder *f, const struct store_new_msg *meta, void **writer_r,
+			   struct error *err);
+	int (*write_chunk)(void *writer, const void *data, size_t len, struct error *err);
+	int (*write_end)(void *writer, bool commit, char **name_r, uint32_t *uid_r, struct error *err);
+	/* source: a message of this store as a store_new_msg (flags, date,
+	 * exact canonical size, read) for the other side's add; release it
+	 * with close_source. A message gone meanwhile is ERR_MESSAGE. */
+	int (*open_source)(struct store_folder *f, const struct store_msg *msg, struct store_new_msg *src_r,
+			   struct error *err);
+	void (*close_source)(struct store_new_msg *src);
+	/* Add and remove flags on messages (uid or name as keyed). */
+	int (*set_flags)(struct store_folder *f, const struct store_msg *msgs, size_t count, unsigned add,
+	                 const char *add_keywords, unsigned remove, const char *remove_keywords,
+	                 struct error *err);
+	/* Delete messages for good (IMAP: \Deleted + UID EXPUNGE of exactly
+	 * these). Already gone is not an error. */
+	int (*delete)(struct store_folder *f, const struct store_msg *msgs, size_t count, struct error *err);
+	int (*flush)(struct store_folder *f, struct error *err);
+	void (*close_folder)(struct store_folder *f);
+	void (*close)(struct store *st);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/* Free a NULL-terminated array of fresh strings (from list_folders), and
+ * the strings. NULL is allowed. */
+void store_names_free(char **names);
+
+#endif

@@ -1,0 +1,54 @@
+/* Private to the maildir store: shared by maildir_store.c and
+ * maildir_stream.c. */
+#ifndef TWINBOX_STORE_MAILDIR_STORE_P_H
+#define TWINBOX_STORE_MAILDIR_STORE_P_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "twinbox/maildir/folder.h"
+#include "twinbox/maildir/maildir.h"
+#include "twinbox/store/store.h"
+
+/* Bytes read or written per step; conversion needs at most twice that. */
+#define IO_CHUNK 65536
+
+struct maildir_store {
+	struct store base; /* first: a struct store * is a struct maildir_store * */
+	struct maildir *md;
+};
+
+struct store_folder {
+	struct maildir_store *st;
+	struct maildir_folder *mf;
+};
+
+/* Maildir flag letters <-> STATE_FLAG_* bits (+ $Forwarded for 'P'). */
+uint64_t mds_letters_of(unsigned flags, const char *keywords);
+unsigned mds_flags_of(uint64_t letters);
+const char *mds_keywords_of(uint64_t letters);
+
+/* read() retried on EINTR. */
+ssize_t mds_read_some(int fd, void *buf, size_t len);
+/* ERR_MESSAGE naming the message, from errno. */
+int mds_read_failed(struct store_folder *f, const char *name, struct error *err);
+/* The canonical (CRLF) size of the file at fd, read from its current
+ * offset with the IO_CHUNK buffer `in`. */
+int mds_canonical_size(struct store_folder *f, const char *name, int fd, char *in, uint64_t *size_r,
+                       struct error *err);
+/* CRLF -> LF of `len` bytes into `out` (room for len + 1); a CR at the
+ * end is carried in *pending_cr to the next call. */
+size_t mds_crlf_to_lf(const char *in, size_t len, char *out, bool *pending_cr);
+
+/* maildir_stream.c: the writer and source ops of store.h. */
+int mds_write_begin(struct store_folder *f, const struct store_new_msg *meta, void **writer_r,
+                    struct error *err);
+int mds_write_chunk(void *writer, const void *data, size_t len, struct error *err);
+int mds_write_end(void *writer, bool commit, char **name_r, uint32_t *uid_r, struct error *err);
+int mds_open_source(struct store_folder *f, const struct store_msg *msg, struct store_new_msg *src_r,
+                    struct error *err);
+void mds_close_source(struct store_new_msg *src);
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * The maildir store's streaming ops: a writer that delivers a message
+ * pushed in chunks (the sink of a remote fetch: socket to tmp/ with flat
+ * memory), and a source that reads a file as the canonical CRLF stream
+ * (for a remote APPEND, file to socket).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "maildir_store_p.h"
+#include "twinbox/maildir/delivery.h"
+#include "twinbox/util/xmalloc.h"
+
+struct mds_writer {
+	struct store_folder *f;
+	struct maildir_delivery *d;
+	char *id;
+	bool pending_cr;
+	char out[IO_CHUNK + 1];
+};
+
+int mds_write_begin(struct store_folder *f, const struct store_new_msg *meta, void **writer_r,
+                    struct error *err)
+{
+	struct maildir_delivery_opts opts = {
+	    .id = meta->name_r,
+	    .size = MAILDIR_SIZE_UNKNOWN,
+	    .flags = mds_letters_of(meta->flags, meta->keywords),
+	    .has_mtime = meta->date != 0,
+	    .mtime = meta->date,
+	    .defer_dir_sync = 1,
+	};
+	struct mds_writer *w = xmalloc(sizeof(*w));
+
+	w->f = f;
+	w->pending_cr = false;
+	if (maildir_delivery_begin(f->mf, &opts, &w->d, err) < 0) {
+		free(w);
+		*writer_r = NULL;
+		return -1;
+	}
+	w->id = xstrdup(maildir_delivery_id(w->d));
+	*writer_r = w;
+	return 0;
+}
+
+int mds_write_chunk(void *writer, const void *data, size_t len, struct error *err)
+{
+	struct mds_writer *w = writer;
+	const char *p = data;
+
+	while (len > 0) {
+		size_t n = len < IO_CHUNK ? len : IO_CHUNK;
+		size_t o = mds_crlf_to_lf(p, n, w->out, &w->pending_cr);
+		if (maildir_delivery_write(w->d, w->out, o, err) < 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int mds_write_end(void *writer, bool commit, char **name_r, uint32_t *uid_r, struct error *err)
+{
+	struct mds_writer *w = writer;
+	int rc = 0;
+
+	if (uid_r)
+		*uid_r = 0;
+	if (name_r)
+		*name_r = NULL;
+	if (commit && w->pending_cr && maildir_delivery_write(w->d, "\r", 1, err) < 0) {
+		commit = false; /* after a failed write only abort is allowed */
+		rc = -1;
+	}
+	if (!commit) {
+		maildir_delivery_abort(w->d);
+	} else if (maildir_delivery_commit(w->d, err) < 0) {
+		rc = -1; /* commit frees the delivery either way */
+	} else if (name_r) {
+		*name_r = w->id;
+		w->id = NULL;
+	}
+	free(w->id);
+	free(w);
+	return rc;
+}
+
+struct mds_source {
+	int fd;
+	char prev; /* the last byte read from the file */
+	size_t pos, len;
+	char in[IO_CHUNK / 2];
+	char out[IO_CHUNK];
+};
+
+/* Refill `out` from the file with lone LFs made CRLF; `in` is half of
+ * `out`, so the result always fits. */
+static long long source_read(void *ctx, void *data, size_t len, struct error *err)
+{
+	struct mds_source *s = ctx;
+	size_t take;
+
+	if (s->pos == s->len) {
+		ssize_t n = mds_read_some(s->fd, s->in, sizeof(s->in));
+		size_t o = 0;
+		if (n < 0) {
+			error_errno(err, ERR_MESSAGE, errno, "cannot read a message file");
+			return -1;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			if (s->in[i] == '\n' && s->prev != '\r')
+				s->out[o++] = '\r';
+			s->out[o++] = s->in[i];
+			s->prev = s->in[i];
+		}
+		s->pos = 0;
+		s->len = o;
+		if (o == 0)
+			return 0;
+	}
+	take = s->len - s->pos < len ? s->len - s->pos : len;
+	memcpy(data, s->out + s->pos, take);
+	s->pos += take;
+	return (long long)take;
+}
+
+int mds_open_source(struct store_folder *f, const struct store_msg *msg, struct store_new_msg *src_r,
+                    struct error *err)
+{
+	struct mds_source *s = xmalloc(sizeof(*s));
+	time_t mtime;
+	int fd;
+
+	memset(src_r, 0, sizeof(*src_r));
+	if (maildir_folder_open_msg(f->mf, msg->name, &fd, NULL, &mtime, err) < 0) {
+		free(s);
+		return -1;
+	}
+	/* The first pass counts the size APPEND must announce. */
+	if (mds_canonical_size(f, msg->name, fd, s->out, &src_r->size, err) < 0 ||
+	    lseek(fd, 0, SEEK_SET) < 0) {
+		if (err && err->scope == ERR_NONE)
+			mds_read_failed(f, msg->name, err);
+		close(fd);
+		free(s);
+		return -1;
+	}
+	s->fd = fd;
+	s->prev = '\0';
+	s->pos = s->len = 0;
+	src_r->flags = msg->flags;
+	src_r->keywords = msg->keywords;
+	src_r->date = mtime;
+	src_r->ctx = s;
+	src_r->read = source_read;
+	return 0;
+}
+
+void mds_close_source(struct store_new_msg *src)
+{
+	struct mds_source *s = src->ctx;
+
+	if (!s)
+		return;
+	close(s->fd);
+	free(s);
+	src->ctx = NULL;
+}

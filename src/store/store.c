@@ -1,0 +1,25 @@
+#include "twinbox/store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void store_snapshot_free(struct store_snapshot *snap)
+{
+	if (!snap)
+		return;
+	free(snap->msgs);
+	if (snap->free_priv)
+		snap->free_priv(snap->priv);
+	else
+		free(snap->priv);
+	memset(snap, 0, sizeof(*snap));
+}
+
+void store_names_free(char **names)
+{
+	if (!names)
+		return;
+	for (char **p = names; *p; p++)
+		free(*p);
+	free(names);
+}
