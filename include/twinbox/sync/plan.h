@@ -1,0 +1,371 @@
+/*
+ * The sync planner: what to do to make two sides of a folder twins again.
+ *
+ * A pure function with no I/O: (the state's pairs of one folder, a
+ * snapshot of the remote folder, a snapshot of the local folder, rules)
+ * -> a plan. The executor (sync/exec) carries the plan out through the
+ * stores and records each step in the state. A second planner, just as
+ * pure, decides which folders to create, sync or delete.
+ *
+ * How each message is decided (the contract the tests check):
+ *
+ * Pair in the state, both sides present: flags are merged per flag (the
+ * five system flags, and each keyword) against the last-synced value the
+ * pair holds. A side that changed a flag wins over a side that did not;
+ * if both changed it, they changed it the same way (a flag is either set
+ * or clear), so there is nothing to merge. The direction rule limits
+ * where changes go: `pull` never changes flags on the server, `push` never
+ * locally. The new last-synced value of a flag is its value where both
+ * sides end up agreeing and stays the old one where they do not (a change
+ * the direction kept back stays a change at the next run, too).
+ *
+ * No last-synced value (messages paired by content key, rules.first_sync,
+ * a message re-attached to its pair after a UID or file name change):
+ * the union is taken for \Seen \Answered \Flagged \Draft and keywords
+ * (the set wins: no reading, flagging or answering is forgotten) and the
+ * intersection for \Deleted (the clear wins: nothing is deleted by
+ * accident). Each such merge where the sides differed is noted.
+ * \Deleted is otherwise an ordinary flag: syncing it never expunges.
+ * With rules.flags false there are no flag actions and the last-synced
+ * flags stay as they were.
+ *
+ * Pair in the state, one side gone (say the remote one), the other side
+ * present: if expunge includes the other side (LOCAL), the direction may
+ * change it (both/pull) and the local message did not change since the
+ * last sync, it is deleted (DELETE_LOCAL). If it did change and expunge
+ * includes LOCAL, "changed wins": it is copied back (COPY_TO_REMOTE,
+ * when the direction allows; the pair gets the new UID). Without LOCAL in
+ * expunge nothing is deleted, so there is nothing to win against and the
+ * server's deletion is not undone either. In every other
+ * case the pair loses its remote side (UPDATE_PAIR) and the local copy
+ * stays; from then on it is left alone: it is not a new message and it
+ * is never uploaded again, which would undo the deletion. "Changed"
+ * means flags or keywords differ from the last-synced ones, except that
+ * a change that only sets \Deleted does not count (it agrees with the
+ * deletion); with rules.flags false flag changes do not count at all;
+ * with rules.first_sync every message counts as changed (no base).
+ * The local-gone case is the mirror image.
+ *
+ * Pair whose only known side is gone, or both sides gone: FORGET.
+ *
+ * Messages that no pair knows: a remote and a local message with the same
+ * non-NULL content key are recorded as one (PAIR_EXISTING, nothing
+ * copied); several identical copies pair up one to one in UID / local id
+ * order and the extra ones are copied, never merged into one. Before
+ * that, a new message may re-attach to a pair whose partner on the same
+ * side disappeared (a UIDVALIDITY change, a Maildir file renamed by a
+ * mail reader) or that has only the other side: PAIR_EXISTING with the
+ * pair's id, instead of a delete plus a copy (only while the pair's
+ * other side is present; two pairs that each lost a side are never
+ * merged). The rest is copied
+ * (COPY_TO_LOCAL when the direction is both/pull, COPY_TO_REMOTE when
+ * both/push) unless it is larger than max_size (SKIP_TOO_BIG: reported,
+ * never deleted).
+ *
+ * Mass-delete valve: if the deletions on one side exceed both
+ * mass_delete_percent percent of that side's messages and
+ * mass_delete_min messages, and allow_mass_delete is false, the plan's
+ * status is PLAN_MASS_DELETE_BLOCKED and it holds none of that side's
+ * deletions (their pairs stay as they were, so nothing is forgotten).
+ */
+#ifndef TWINBOX_SYNC_PLAN_H
+#define TWINBOX_SYNC_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "twinbox/state/flags.h"
+#include "twinbox/state/pair.h"
+#include "twinbox/util/error.h"
+
+/* ---- inputs (filled by the engine; the planner only reads them) ---- */
+
+/* One message of the remote folder. Flags as in state/flags.h. */
+struct plan_remote_msg {
+	uint32_t uid;            /* > 0, unique in the snapshot */
+	unsigned flags;          /* STATE_FLAG_* bits */
+	const char *keywords;    /* canonical keyword text, NULL = none */
+	uint64_t size;           /* bytes */
+	const char *content_key; /* NULL = unknown (never matched by content) */
+	int64_t internal_date;   /* seconds since the epoch; 0 = unknown */
+};
+
+/* One message of the local folder. */
+struct plan_local_msg {
+	const char *local_id; /* Maildir unique base name; non-empty, unique in the snapshot */
+	unsigned flags;
+	const char *keywords;
+	uint64_t size;
+	const char *content_key;
+	int64_t mtime; /* seconds since the epoch; 0 = unknown */
+};
+
+struct plan_input {
+	const struct state_pair *pairs; /* this folder's pairs, any order */
+	size_t pair_count;
+	const struct plan_remote_msg *remote; /* any order */
+	size_t remote_count;
+	const struct plan_local_msg *local; /* any order */
+	size_t local_count;
+};
+
+/* Which way changes may go (the config's sync.direction). */
+enum plan_direction {
+	PLAN_DIRECTION_BOTH,
+	PLAN_DIRECTION_PULL, /* remote -> local only */
+	PLAN_DIRECTION_PUSH, /* local -> remote only */
+};
+
+/* Where an action is carried out (the config's sync.expunge and
+ * sync.create); a bit set, so `where & PLAN_WHERE_REMOTE` reads
+ * naturally. */
+enum plan_where {
+	PLAN_WHERE_NONE = 0,
+	PLAN_WHERE_REMOTE = 1,
+	PLAN_WHERE_LOCAL = 2,
+	PLAN_WHERE_BOTH = 3,
+};
+
+#define PLAN_MASS_DELETE_PERCENT 25
+#define PLAN_MASS_DELETE_MIN     20
+
+struct plan_rules {
+	enum plan_direction direction;
+	bool flags;                   /* sync flag changes */
+	enum plan_where expunge;      /* where deletions are carried out */
+	enum plan_where create;       /* folders: where missing ones are created */
+	bool remove_folders;          /* folders: may a folder gone on one side be deleted on the other */
+	uint64_t max_size;            /* bytes; 0 = no limit */
+	bool allow_mass_delete;       /* --allow-mass-delete */
+	unsigned mass_delete_percent; /* block when deletions on a side are more than this % ... */
+	size_t mass_delete_min;       /* ... and more than this many */
+	bool first_sync;              /* no usable last-synced flags for this folder */
+};
+
+/* The default rules (the config's defaults): direction both, flags
+ * synced, no expunge, folders created on both sides, no size limit,
+ * remove_folders, allow_mass_delete and first_sync false, the default
+ * mass-delete thresholds. The CLI then applies the account's `sync:`. */
+void plan_rules_init(struct plan_rules *rules);
+
+/* ---- the plan of one folder ---- */
+
+/* Kinds in the order the executor should carry them out: records first,
+ * flags before the pair updates that depend on them, copies before
+ * deletions; SKIP_TOO_BIG is a report only. */
+enum plan_kind {
+	PLAN_PAIR_EXISTING,    /* record uid + local_id as one message; nothing is copied */
+	PLAN_SET_FLAGS_REMOTE, /* change flags of `uid` */
+	PLAN_SET_FLAGS_LOCAL,  /* change flags of `local_id` */
+	PLAN_UPDATE_PAIR,      /* change pair `pair_id` as `update` says */
+	PLAN_COPY_TO_LOCAL,    /* fetch `uid`, deliver it locally */
+	PLAN_COPY_TO_REMOTE,   /* append `local_id` to the server */
+	PLAN_DELETE_REMOTE,    /* delete (flag \Deleted + expunge) `uid` */
+	PLAN_DELETE_LOCAL,     /* delete the file `local_id` */
+	PLAN_FORGET,           /* drop pair `pair_id`: both sides are gone */
+	PLAN_SKIP_TOO_BIG,     /* `uid` or `local_id` is over max_size: not copied */
+	PLAN_KIND_COUNT
+};
+
+/* PLAN_UPDATE_PAIR: what changes (bits). */
+enum plan_update {
+	PLAN_UPDATE_FLAGS = 1u << 0,       /* last-synced flags := flags/keywords */
+	PLAN_UPDATE_DROP_REMOTE = 1u << 1, /* uid := 0 (the remote side is gone for good) */
+	PLAN_UPDATE_DROP_LOCAL = 1u << 2,  /* local_id := NULL */
+};
+
+/* A flag change: keyword texts are canonical (flags.h), NULL = none. */
+struct plan_flag_change {
+	unsigned add, remove;
+	const char *add_keywords, *remove_keywords;
+};
+
+/*
+ * One action. Every string is owned by the plan. Field use per kind:
+ *
+ * PAIR_EXISTING  uid, local_id, size, content_key; flags/keywords: the
+ *                last-synced flags to record now. pair_id 0: insert a new
+ *                pair; else the pair to re-attach (write its uid and
+ *                local_id). Flag actions for the same message follow, and
+ *                an UPDATE_PAIR with the merged flags.
+ * SET_FLAGS_*    uid (REMOTE) or local_id (LOCAL) is the target, `change`
+ *                what to do; pair_id and the other id name the pair (pair_id
+ *                0: the one this plan's PAIR_EXISTING records for uid).
+ * UPDATE_PAIR    pair_id (0 as above), uid, local_id: the pair as it is;
+ *                `update` bits; flags/keywords with PLAN_UPDATE_FLAGS. Such
+ *                an update must be skipped when a SET_FLAGS action of the
+ *                same pair failed: the old last-synced flags then make the
+ *                next run repeat the merge instead of undoing one side.
+ * COPY_TO_*      uid (TO_LOCAL) or local_id (TO_REMOTE) is the source; size,
+ *                content_key; flags/keywords: the flags the copy gets and the
+ *                pair records; time: internal date / mtime to keep (0 =
+ *                unknown). pair_id 0: insert a new pair; else a pair that lost
+ *                this side: give it the new id ("changed wins").
+ * DELETE_*       uid (REMOTE) or local_id (LOCAL) to delete (the other is
+ *                0 / NULL); pair_id: after the deletion succeeded, forget
+ *                that pair (its other side is already gone). If it fails,
+ *                keep the pair: the next run tries again.
+ * FORGET         pair_id (uid / local_id as the state had them).
+ * SKIP_TOO_BIG   uid (the message is on the server) or local_id; size;
+ *                pair_id when it is a copy back that was too big (the pair
+ *                then also loses the other side by an UPDATE_PAIR).
+ */
+struct plan_action {
+	enum plan_kind kind;
+	int64_t pair_id;
+	uint32_t uid;
+	const char *local_id;
+	uint64_t size;
+	const char *content_key;
+	unsigned flags;
+	const char *keywords;
+	struct plan_flag_change change;
+	unsigned update; /* PLAN_UPDATE_* bits */
+	int64_t time;
+};
+
+enum plan_status {
+	PLAN_OK,
+	PLAN_MASS_DELETE_BLOCKED, /* see plan.remote.blocked / plan.local.blocked */
+};
+
+/* Why a note was written; the engine logs them (text says it all). */
+enum plan_note_kind {
+	PLAN_NOTE_FLAGS_MERGED, /* flags differed and there was no last-synced base */
+	PLAN_NOTE_CHANGED_WINS, /* a deletion not carried over: the other side changed; copied back */
+	PLAN_NOTE_NOT_DELETED,  /* a deletion not carried over by the expunge/direction rules */
+	PLAN_NOTE_REATTACHED,   /* a new message re-attached to a known pair by content key */
+	PLAN_NOTE_NO_KEY,       /* first sync: messages without a content key could not be matched */
+	PLAN_NOTE_MASS_DELETE,  /* deletions on a side were blocked */
+};
+
+struct plan_note {
+	enum plan_note_kind kind;
+	int64_t pair_id; /* 0 = none */
+	uint32_t uid;    /* 0 = none */
+	const char *local_id;
+	const char *text; /* a full sentence, owned by the plan */
+};
+
+/* The deletions on one side and the size of that side. */
+struct plan_side_count {
+	bool blocked;     /* over the threshold and not allowed: none of them is in the plan */
+	size_t deletions; /* the deletions the rules asked for on this side */
+	size_t total;     /* messages on this side */
+};
+
+struct plan_pool;
+
+struct plan {
+	enum plan_status status;
+	struct plan_side_count remote, local;
+	/* Sorted by kind (enum order); within a kind by uid, then local id,
+	 * then pair id, except SET_FLAGS_*: by change first, so that equal
+	 * changes are neighbours (plan_flag_groups()). */
+	struct plan_action *actions;
+	size_t action_count;
+	/* The actions of kind k are actions[kind_start[k] .. kind_start[k + 1]). */
+	size_t kind_start[PLAN_KIND_COUNT + 1];
+	struct plan_note *notes; /* in message order */
+	size_t note_count;
+	struct plan_pool *pool; /* private: the plan's strings */
+};
+
+/* Plan one folder. Returns 0 and fills *plan_r (plan_free() it), or -1
+ * with ERR_MAILBOX when the input contradicts itself (a UID or local id
+ * twice in a snapshot or in the pairs, UID 0 or an empty local id in a
+ * snapshot, a pair with no side): acting on such data could lose mail,
+ * so the folder must be skipped. *plan_r is then empty. Runs in
+ * O(n log n) for n messages and pairs. */
+int plan_build(const struct plan_input *in, const struct plan_rules *rules, struct plan *plan_r,
+               struct error *err);
+
+void plan_free(struct plan *plan);
+
+/* The actions of one kind: *count_r of them from the returned pointer. */
+const struct plan_action *plan_actions(const struct plan *plan, enum plan_kind kind, size_t *count_r);
+
+/* "copy-to-local" etc. */
+const char *plan_kind_name(enum plan_kind kind);
+
+/* SET_FLAGS_REMOTE (or _LOCAL) actions with an identical change, so that
+ * one UID STORE per group (two when it both adds and removes) serves
+ * them all. */
+struct plan_flag_group {
+	const struct plan_flag_change *change; /* shared by the group */
+	const struct plan_action *actions;     /* `count` consecutive actions, uids ascending */
+	size_t count;
+};
+
+/* The groups of `kind` (PLAN_SET_FLAGS_REMOTE or _LOCAL) into *groups_r
+ * (fresh array, free() it; NULL when there are none); returns their
+ * number. Valid while the plan is. */
+size_t plan_flag_groups(const struct plan *plan, enum plan_kind kind, struct plan_flag_group **groups_r);
+
+/* ---- the folder-level plan ---- */
+
+/* A folder the state knows from an earlier sync, with what the caller
+ * found out about each side since then. */
+struct plan_known_folder {
+	const char *name;
+	bool remote_unchanged; /* the remote copy is as the last sync left it (or empty) */
+	bool local_unchanged;  /* the same for the local copy */
+};
+
+/* Folder names are remote-style names (the caller maps local ones);
+ * "INBOX" is matched without regard to case, other names byte for byte.
+ * A name listed twice counts once. */
+struct plan_folders_input {
+	const char *const *remote;
+	size_t remote_count;
+	const char *const *local;
+	size_t local_count;
+	const struct plan_known_folder *known; /* in the state */
+	size_t known_count;
+};
+
+enum plan_folder_kind {
+	PLAN_FOLDER_CREATE_REMOTE, /* create it on the server, then sync */
+	PLAN_FOLDER_CREATE_LOCAL,  /* create it locally, then sync */
+	PLAN_FOLDER_SYNC,          /* plan_build() and execute it */
+	PLAN_FOLDER_DELETE_REMOTE, /* gone locally, unchanged on the server, remove_folders set */
+	PLAN_FOLDER_DELETE_LOCAL,
+	PLAN_FOLDER_FORGET, /* gone on both sides: drop it from the state */
+};
+
+struct plan_folder_action {
+	enum plan_folder_kind kind;
+	const char *name;
+	bool first_sync; /* SYNC: the state does not know the folder yet */
+};
+
+struct plan_folders {
+	/* Sorted by name; a folder that is created has its CREATE before its SYNC. */
+	struct plan_folder_action *actions;
+	size_t action_count;
+	const char **notes; /* full sentences for the log, e.g. why a folder is not synced */
+	size_t note_count;
+	struct plan_pool *pool; /* private */
+};
+
+/*
+ * Plan the folders of an account. A folder on both sides is synced. A
+ * folder on one side only that the state does not know is new: it is
+ * created on the other side when rules->create includes that side and
+ * the direction may change it, then synced; otherwise it is left alone
+ * (with a note). A known folder gone from one side is never read as
+ * "every message was deleted": with rules->remove_folders, the direction
+ * allowing it, and the other side's copy unchanged since the last sync,
+ * that copy is deleted; otherwise the folder is not synced and a note
+ * says what to do. A known folder gone from both sides is forgotten.
+ * Fills *plan_r (plan_folders_free() it); cannot fail.
+ */
+void plan_folders_build(const struct plan_folders_input *in, const struct plan_rules *rules,
+                        struct plan_folders *plan_r);
+
+void plan_folders_free(struct plan_folders *plan);
+
+const char *plan_folder_kind_name(enum plan_folder_kind kind);
+
+#endif
