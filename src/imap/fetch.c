@@ -154,6 +154,7 @@ struct body_run {
 	bool failed;
 	struct error err;
 	bool in_body, got_body;
+	const char *section; /* "" for the whole message */
 };
 
 static int body_fail(struct body_run *r, struct error *err)
@@ -175,16 +176,22 @@ static int body_fetch(struct imap_cmd *cmd, const struct imap_event *ev, struct 
 	case IMAP_EV_FETCH_BEGIN:
 		r->in_body = r->got_body = false;
 		return 0;
-	case IMAP_EV_BODY_START:
-		if (b->section[0] || b->binary || b->has_origin || b->nil || r->got_body)
+	case IMAP_EV_BODY_START: {
+		uint32_t uid;
+		int rc = 0;
+		if (strcasecmp(b->section, r->section) != 0 || b->binary || b->has_origin || b->nil ||
+		    r->got_body)
 			return 0;
 		r->in_body = true;
-		if (r->h->begin &&
-		    r->h->begin(r->h->ctx,
-		                (f->have & IMAP_FETCH_UID) ? f->uid : imap_seq_to_uid(r->s, f->seq), b->size,
-		                err) < 0)
+		uid = (f->have & IMAP_FETCH_UID) ? f->uid : imap_seq_to_uid(r->s, f->seq);
+		if (r->h->begin_fetch)
+			rc = r->h->begin_fetch(r->h->ctx, f, uid, b->size, err);
+		else if (r->h->begin)
+			rc = r->h->begin(r->h->ctx, uid, b->size, err);
+		if (rc < 0)
 			return body_fail(r, err);
 		return 0;
+	}
 	case IMAP_EV_BODY_CHUNK:
 		if (r->in_body && r->h->chunk && r->h->chunk(r->h->ctx, ev->chunk, ev->chunk_len, err) < 0)
 			return body_fail(r, err);
@@ -215,10 +222,19 @@ int imap_fetch_bodies(struct imap_session *s, const uint32_t *uids, size_t count
 	unsigned per = p && p->per_command ? p->per_command : 1;
 	struct imap_cmd *cmds = xcalloc(window, sizeof(*cmds));
 	bool *used = xcalloc(window, sizeof(*used));
-	struct body_run run = {.s = s, .h = h};
+	struct body_run run = {.s = s, .h = h, .section = h->section ? h->section : ""};
 	size_t next = 0, slot = 0, busy = 0;
 	int rc = 0;
 
+	if (strspn(run.section, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.") !=
+	    strlen(run.section)) {
+		free(cmds);
+		free(used);
+		return error_set(err, ERR_MAILBOX,
+		                 "the body section \"%.100s\" cannot be fetched (only "
+		                 "letters, digits and '.' are allowed)",
+		                 run.section);
+	}
 	for (;;) {
 		if (used[slot]) {
 			struct error e;
@@ -237,7 +253,12 @@ int imap_fetch_bodies(struct imap_session *s, const uint32_t *uids, size_t count
 				imap_uidset_add(&set, uids[next++]);
 			imap_uidset_format(&set, &text);
 			imap_cmd_init(&cmds[slot], "UID FETCH");
-			imap_cmd_add(&cmds[slot], " %s (UID FLAGS BODY.PEEK[])", buf_cstr(&text));
+			imap_cmd_add(
+			    &cmds[slot], " %s (UID FLAGS%s%s%s BODY.PEEK[%s])", buf_cstr(&text),
+			    (h->items & IMAP_FETCH_SIZE) ? " RFC822.SIZE" : "",
+			    (h->items & IMAP_FETCH_INTERNALDATE) ? " INTERNALDATE" : "",
+			    (h->items & IMAP_FETCH_MODSEQ) && imap_has_cap(s, "CONDSTORE") ? " MODSEQ" : "",
+			    run.section);
 			cmds[slot].ops = &body_ops;
 			cmds[slot].ctx = &run;
 			cmds[slot].scope = ERR_MAILBOX;

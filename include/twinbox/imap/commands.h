@@ -157,6 +157,19 @@ struct imap_body_handler {
 	int (*begin)(void *ctx, uint32_t uid, uint64_t size, struct error *err);
 	int (*chunk)(void *ctx, const void *data, size_t len, struct error *err);
 	int (*end)(void *ctx, const struct imap_fetch *fetch, struct error *err);
+	/* Optional; called instead of `begin` when set, with the items the
+	 * response carried before the body (fetch->have says which: the
+	 * server chooses the order, so FLAGS or RFC822.SIZE may come only
+	 * at `end`). */
+	int (*begin_fetch)(void *ctx, const struct imap_fetch *fetch, uint32_t uid, uint64_t size,
+	                   struct error *err);
+	/* The body section: NULL or "" for the whole message (BODY.PEEK[]),
+	 * "HEADER" for the header block with its empty line
+	 * (BODY.PEEK[HEADER]), "TEXT". Letters, digits and '.' only. */
+	const char *section;
+	/* Items asked besides UID FLAGS: IMAP_FETCH_SIZE,
+	 * IMAP_FETCH_INTERNALDATE, IMAP_FETCH_MODSEQ (with CONDSTORE). */
+	unsigned items;
 };
 
 struct imap_pipeline {
@@ -164,8 +177,10 @@ struct imap_pipeline {
 	unsigned per_command; /* UIDs (or messages, for MULTIAPPEND) per command; 0 = 1 */
 };
 
-/* UID FETCH uids (BODY.PEEK[] UID FLAGS), pipelined. UIDs that no longer
- * exist are silently absent (the caller sees no begin for them). */
+/* UID FETCH uids (UID FLAGS [items] BODY.PEEK[section]), pipelined.
+ * UIDs that no longer exist are silently absent (the caller sees no
+ * begin for them). A section with other characters than letters,
+ * digits and '.' is refused (ERR_MAILBOX) before anything is sent. */
 int imap_fetch_bodies(struct imap_session *s, const uint32_t *uids, size_t count,
                       const struct imap_body_handler *h, const struct imap_pipeline *p, struct error *err);
 

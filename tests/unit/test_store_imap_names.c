@@ -1,0 +1,146 @@
+/*
+ * The `imap` store's folder names over a scripted server: a Courier-like
+ * personal namespace ("INBOX." with '.'), names that cannot round-trip,
+ * the delimiter from LIST "" "" when there is no NAMESPACE, and "missing"
+ * decided by LIST whatever the server's wording.
+ */
+#include "test_imap_session_support.h"
+
+#include "twinbox/store/imap_store.h"
+
+TestSuite(store_imap_script, .fini = stop_session);
+
+static struct store *st;
+
+#define COURIER_CAPS "IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ NAMESPACE"
+
+/* Logged in to a server whose personal namespace is "INBOX." / '.'. */
+static void courier(void)
+{
+	struct imap_session_options o = test_options();
+
+	start_session(&o);
+	script_send(sc, "* OK [CAPABILITY " COURIER_CAPS "] ready\r\n");
+	script_expect(sc, "A1 AUTHENTICATE PLAIN " PLAIN_IR "\r\n");
+	script_send(sc, "A1 OK [CAPABILITY " COURIER_CAPS "] Logged in\r\n");
+	script_expect(sc, "A2 NAMESPACE\r\n");
+	script_send(sc, "* NAMESPACE ((\"INBOX.\" \".\")) NIL ((\"#shared.\" \".\"))\r\nA2 OK ns\r\n");
+	cr_assert_eq(imap_session_open(s, &err), 0, "%s", err.text);
+	st = imap_store_from_session(s);
+	s = NULL; /* the store owns it now */
+}
+
+static void close_store(const char *tag)
+{
+	script_expectf(sc, "%s LOGOUT\r\n", tag);
+	script_sendf(sc, "* BYE bye\r\n%s OK done\r\n", tag);
+	st->ops->close(st);
+	st = NULL;
+	assert_played();
+}
+
+Test(store_imap_script, courier_namespace_prefix_is_not_part_of_names)
+{
+	char **names;
+
+	courier();
+	script_expect(sc, "A3 LIST \"\" \"*\"\r\n");
+	script_send(sc, "* LIST (\\HasChildren) \".\" INBOX\r\n"
+	                "* LIST (\\HasNoChildren) \".\" \"INBOX.Sent\"\r\n"
+	                "* LIST (\\Noselect \\HasChildren) \".\" \"INBOX.Work\"\r\n"
+	                "* LIST (\\HasNoChildren) \".\" \"INBOX.Work.Projects\"\r\n"
+	                "* LIST (\\HasNoChildren) \".\" \"INBOX.a/b\"\r\n"
+	                "* LIST (\\HasNoChildren) \".\" \"INBOX.&AOk-t&AOk-\"\r\n"
+	                "* LIST (\\HasNoChildren) \".\" \"#shared.team\"\r\n"
+	                "* LIST (\\HasNoChildren) \".\" \"INBOX.INBOX\"\r\n"
+	                "A3 OK LIST done\r\n");
+	cr_assert_eq(st->ops->list_folders(st, &names, &err), 0, "%s", err.text);
+	cr_assert_str_eq(names[0], "INBOX");
+	cr_assert_str_eq(names[1], "Sent");
+	cr_assert_str_eq(names[2], "Work/Projects", "the delimiter becomes '/'");
+	cr_assert_str_eq(names[3], "\xc3\xa9t\xc3\xa9", "modified UTF-7 is decoded");
+	cr_assert_null(names[4],
+	               "\\Noselect, '/' inside a level, other namespaces and INBOX.INBOX are left out");
+	store_names_free(names);
+	close_store("A4");
+}
+
+Test(store_imap_script, names_go_back_with_prefix_and_delimiter)
+{
+	courier();
+	script_expect(sc, "A3 CREATE \"INBOX.Work.Projects\"\r\n");
+	script_send(sc, "A3 OK created\r\n");
+	cr_assert_eq(st->ops->create_folder(st, "Work/Projects", &err), 0, "%s", err.text);
+	script_expect(sc, "A4 CREATE \"INBOX.&AOk-t&AOk-\"\r\n");
+	script_send(sc, "A4 OK created\r\n");
+	cr_assert_eq(st->ops->create_folder(st, "\xc3\xa9t\xc3\xa9", &err), 0, "%s", err.text);
+	/* INBOX is INBOX, not INBOX.INBOX. */
+	script_expect(sc, "A5 CREATE \"INBOX\"\r\n");
+	script_send(sc, "A5 NO [ALREADYEXISTS] Mailbox exists\r\n");
+	script_expect(sc, "A6 LIST \"\" \"INBOX\"\r\n");
+	script_send(sc, "* LIST (\\HasChildren) \".\" INBOX\r\nA6 OK done\r\n");
+	cr_assert_eq(st->ops->create_folder(st, "inbox", &err), 0, "an existing folder is no failure: %s",
+	             err.text);
+	/* A '.' inside a level cannot be said to this server: nothing sent. */
+	cr_assert_eq(st->ops->create_folder(st, "v1.2", &err), -1);
+	cr_assert_eq(err.scope, ERR_MAILBOX);
+	cr_assert(strstr(err.text, "contains '.'"), "%s", err.text);
+	close_store("A7");
+}
+
+Test(store_imap_script, missing_is_decided_by_list_not_by_wording)
+{
+	struct store_folder *f = NULL;
+	struct store_folder_info info;
+	bool missing = false;
+
+	courier();
+	script_expect(sc, "A3 SELECT \"INBOX.Gone\"\r\n");
+	script_send(sc, "A3 NO Unknown mailbox\r\n");
+	script_expect(sc, "A4 LIST \"\" \"INBOX.Gone\"\r\n");
+	script_send(sc, "A4 OK nothing\r\n");
+	cr_assert_eq(st->ops->open_folder(st, "Gone", &f, &info, &missing, &err), -1);
+	cr_assert(missing);
+	cr_assert_eq(err.scope, ERR_MAILBOX);
+
+	/* Refused but there: not missing, the server's reason is kept. */
+	missing = true;
+	script_expect(sc, "A5 SELECT \"INBOX.Locked\"\r\n");
+	script_send(sc, "A5 NO [NOPERM] Permission denied\r\n");
+	script_expect(sc, "A6 LIST \"\" \"INBOX.Locked\"\r\n");
+	script_send(sc, "* LIST () \".\" \"INBOX.Locked\"\r\nA6 OK done\r\n");
+	cr_assert_eq(st->ops->open_folder(st, "Locked", &f, &info, &missing, &err), -1);
+	cr_assert(!missing);
+	cr_assert(strstr(err.text, "Permission denied"), "%s", err.text);
+
+	/* And one that opens. */
+	script_expect(sc, "A7 SELECT \"INBOX.Sent\"\r\n");
+	script_send(
+	    sc, "* 2 EXISTS\r\n* OK [UIDVALIDITY 77] ok\r\n* OK [UIDNEXT 9] ok\r\nA7 OK [READ-WRITE] ok\r\n");
+	cr_assert_eq(st->ops->open_folder(st, "Sent", &f, &info, &missing, &err), 0, "%s", err.text);
+	cr_assert_eq(info.uidvalidity, 77);
+	cr_assert_eq(info.uidnext, 9);
+	cr_assert_eq(info.exists, 2);
+	cr_assert_eq(info.highestmodseq, 0);
+	cr_assert_eq(st->ops->caps & STORE_CAP_MODSEQ, 0, "no CONDSTORE");
+	/* Leaving without UNSELECT: EXAMINE then CLOSE, nothing expunged. */
+	script_expect(sc, "A8 EXAMINE \"INBOX.Sent\"\r\n");
+	script_send(sc, "* 2 EXISTS\r\n* OK [UIDVALIDITY 77] ok\r\nA8 OK [READ-ONLY] ok\r\n");
+	script_expect(sc, "A9 CLOSE\r\n");
+	script_send(sc, "A9 OK closed\r\n");
+	st->ops->close_folder(f);
+	close_store("A10");
+}
+
+Test(store_imap_script, delimiter_from_list_without_namespace)
+{
+	login_basic();
+	st = imap_store_from_session(s);
+	s = NULL;
+	script_expect(sc, "A2 LIST \"\" \"\"\r\n");
+	script_send(sc, "* LIST (\\Noselect) \".\" \"\"\r\nA2 OK done\r\n");
+	script_expect(sc, "A3 CREATE \"A.B\"\r\n");
+	script_send(sc, "A3 OK created\r\n");
+	cr_assert_eq(st->ops->create_folder(st, "A/B", &err), 0, "%s", err.text);
+	close_store("A4");
+}
