@@ -53,3 +53,23 @@ void cli_imap_options(const struct config_account *a, const char *password, stru
 		}
 	}
 }
+
+static enum plan_where where_of(enum config_where w)
+{
+	return (w & CONFIG_WHERE_REMOTE ? PLAN_WHERE_REMOTE : 0) |
+	       (w & CONFIG_WHERE_LOCAL ? PLAN_WHERE_LOCAL : 0);
+}
+
+void cli_plan_rules(const struct config_account *a, struct plan_rules *rules)
+{
+	const struct config_sync *s = &a->sync;
+
+	plan_rules_init(rules);
+	rules->direction = s->direction == CONFIG_DIRECTION_PULL   ? PLAN_DIRECTION_PULL
+	                   : s->direction == CONFIG_DIRECTION_PUSH ? PLAN_DIRECTION_PUSH
+	                                                           : PLAN_DIRECTION_BOTH;
+	rules->flags = s->flags;
+	rules->expunge = where_of(s->expunge);
+	rules->create = where_of(s->create);
+	rules->max_size = s->max_size;
+}

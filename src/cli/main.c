@@ -24,6 +24,12 @@ static const char usage_text[] =
     "                       greeting and capabilities\n"
     "  list-folders ACCOUNT log in to an IMAP account and list its folders\n"
     "                       with special use and message count\n"
+    "  sync [--dry-run] [--allow-mass-delete] [ACCOUNT[:FOLDER]...]\n"
+    "                       two-way sync of IMAP accounts with their Maildir\n"
+    "                       (no argument: every account); --dry-run prints\n"
+    "                       the plan and changes nothing; a run that would\n"
+    "                       delete over 25% and over 20 messages of a folder\n"
+    "                       stops for it unless --allow-mass-delete is given\n"
     "  help                 show this text\n"
     "  version              show the version\n"
     "\n"
@@ -144,6 +150,8 @@ int main(int argc, char **argv)
 		rc = cmd_check_config(&opts);
 	} else if (strcmp(command, "list-folders") == 0) {
 		rc = cmd_list_folders(&opts);
+	} else if (strcmp(command, "sync") == 0) {
+		rc = cmd_sync(&opts);
 	} else {
 		usage_error("unknown command", command);
 		rc = EXIT_USAGE;

@@ -123,6 +123,14 @@ bool dovecot_msg_has_flag(const struct dovecot_msg *m, const char *flag);
  * parents that exist only as hierarchy (\Noselect, e.g. "Work" of
  * "Work/Projects"). Free with dovecot_strv_free(). */
 char **dovecot_mailboxes(struct dovecot *d);
+
+/* Change the server as another client would: `op` is "add", "remove" or
+ * "replace" for doveadm flags; expunge one UID; set UIDVALIDITY (doveadm
+ * mailbox update --uid-validity, which renumbers nothing but makes every
+ * client's UIDs stale). */
+void dovecot_flags(struct dovecot *d, const char *mailbox, unsigned uid, const char *op, const char *flags);
+void dovecot_expunge(struct dovecot *d, const char *mailbox, unsigned uid);
+void dovecot_set_uidvalidity(struct dovecot *d, const char *mailbox, unsigned uidvalidity);
 void dovecot_strv_free(char **v);
 
 /* Generated message text (caller frees; `*len_r` bytes plus a NUL):

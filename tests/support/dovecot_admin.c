@@ -448,3 +448,38 @@ void dovecot_strv_free(char **v)
 		free(v[i]);
 	free(v);
 }
+
+/* ---- changing the server behind the client's back ------------------- */
+
+void dovecot_flags(struct dovecot *d, const char *mailbox, unsigned uid, const char *op, const char *flags)
+{
+	char uid_text[24];
+	const char *args[] = {"flags", op, "-u", d->user, flags, "mailbox", mailbox, "uid", uid_text, NULL};
+	struct buf out = BUF_INIT;
+
+	snprintf(uid_text, sizeof(uid_text), "%u", uid);
+	doveadm_ok(d, args, NULL, 0, SMALL_OUTPUT, &out);
+	buf_free(&out);
+}
+
+void dovecot_expunge(struct dovecot *d, const char *mailbox, unsigned uid)
+{
+	char uid_text[24];
+	const char *args[] = {"expunge", "-u", d->user, "mailbox", mailbox, "uid", uid_text, NULL};
+	struct buf out = BUF_INIT;
+
+	snprintf(uid_text, sizeof(uid_text), "%u", uid);
+	doveadm_ok(d, args, NULL, 0, SMALL_OUTPUT, &out);
+	buf_free(&out);
+}
+
+void dovecot_set_uidvalidity(struct dovecot *d, const char *mailbox, unsigned uidvalidity)
+{
+	char value[24];
+	const char *args[] = {"mailbox", "update", "-u", d->user, "--uid-validity", value, mailbox, NULL};
+	struct buf out = BUF_INIT;
+
+	snprintf(value, sizeof(value), "%u", uidvalidity);
+	doveadm_ok(d, args, NULL, 0, SMALL_OUTPUT, &out);
+	buf_free(&out);
+}

@@ -1,0 +1,75 @@
+/*
+ * The sync engine: runs an account's sync between two stores, using the
+ * planners (plan.h) and recording every step in the state.
+ *
+ * Per folder: snapshot both sides, reconcile pending intents of a run
+ * that was killed, compute content keys where unpaired messages could be
+ * the same mail, plan, execute, record. Execution follows DESIGN.md's
+ * write-ahead rule: an intent is durable in the state before a message
+ * is created on a store, and the pair is recorded (resolving the intent)
+ * only after the store made the message durable (store flush). Each
+ * durable step passes a crash_point() (util/crash.h).
+ *
+ * A failure is contained by its scope: ERR_MESSAGE skips a message (the
+ * next run tries again), ERR_MAILBOX fails the folder, ERR_ACCOUNT and
+ * ERR_FATAL stop the run.
+ */
+#ifndef TWINBOX_SYNC_ENGINE_H
+#define TWINBOX_SYNC_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "twinbox/state/state.h"
+#include "twinbox/store/store.h"
+#include "twinbox/sync/plan.h"
+#include "twinbox/util/error.h"
+
+/* What happened to one folder. */
+struct sync_folder_report {
+	const char *name;
+	bool created_remote, created_local;
+	size_t to_local, to_remote;       /* messages copied */
+	size_t flags_local, flags_remote; /* messages whose flags were changed */
+	size_t deleted_local, deleted_remote;
+	size_t paired;           /* matched by content, nothing copied */
+	size_t too_big;          /* over max_size, not copied */
+	size_t message_failures; /* messages that failed (tried again next run) */
+	bool failed;             /* the folder could not be synced */
+	bool dry_run;
+	struct error err; /* why, when failed */
+};
+
+struct sync_options {
+	struct plan_rules rules;
+	bool dry_run; /* plan and report, change nothing (stores and state alike) */
+	/* IMAP LIST-style patterns on remote-style names ('*' any, '%' any but
+	 * '/'); INBOX matches case-insensitively. No include = everything. */
+	const char *const *include;
+	size_t include_count;
+	const char *const *exclude;
+	size_t exclude_count;
+	/* Only these folders (exact names), when `only_count` > 0. */
+	const char *const *only;
+	size_t only_count;
+	/* Called after each folder (also when it failed). */
+	void (*report)(void *ctx, const struct sync_folder_report *r);
+	/* Dry run: called with each folder's plan. */
+	void (*show_plan)(void *ctx, const char *folder, const struct plan *plan);
+	void *ctx;
+};
+
+struct sync_result {
+	size_t folders_synced, folders_failed;
+};
+
+/* Sync every selected folder of `remote` and `local`. Returns 0 when the
+ * run went through (folders may have failed: see *res), -1 with `err`
+ * when it had to stop (ERR_ACCOUNT / ERR_FATAL). */
+int sync_run(struct store *remote, struct store *local, struct state *st, const struct sync_options *o,
+             struct sync_result *res, struct error *err);
+
+/* Whether `name` matches the IMAP LIST-style `pattern`. */
+bool sync_pattern_match(const char *pattern, const char *name);
+
+#endif

@@ -1,0 +1,227 @@
+/*
+ * twinbox sync [--dry-run] [--allow-mass-delete] [ACCOUNT[:FOLDER]...]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "twinbox/config/password.h"
+#include "twinbox/state/lock.h"
+#include "twinbox/state/state.h"
+#include "twinbox/store/imap_store.h"
+#include "twinbox/store/maildir_store.h"
+#include "twinbox/sync/engine.h"
+#include "twinbox/util/log.h"
+#include "twinbox/util/xmalloc.h"
+
+static const char sync_usage[] =
+    "Usage: twinbox sync [--dry-run] [--allow-mass-delete] [ACCOUNT[:FOLDER]...]\n";
+
+struct sync_cli {
+	bool dry_run, allow_mass_delete;
+	bool quiet;
+	const char *account; /* for report lines */
+};
+
+static void print_report(void *ctx, const struct sync_folder_report *r)
+{
+	struct sync_cli *c = ctx;
+
+	if (r->failed) {
+		log_error("%s: %s: %s", c->account, r->name, r->err.text);
+		return;
+	}
+	if (c->quiet)
+		return;
+	printf("%s: %s: %zu pulled, %zu pushed, flags %zu local / %zu remote, deleted %zu local / %zu remote",
+	       c->account, r->name, r->to_local, r->to_remote, r->flags_local, r->flags_remote,
+	       r->deleted_local, r->deleted_remote);
+	if (r->paired)
+		printf(", %zu matched", r->paired);
+	if (r->too_big)
+		printf(", %zu over max_size", r->too_big);
+	if (r->message_failures)
+		printf(", %zu failed (retried next run)", r->message_failures);
+	printf("\n");
+	fflush(stdout);
+}
+
+static void show_plan(void *ctx, const char *folder, const struct plan *plan)
+{
+	struct sync_cli *c = ctx;
+
+	if (plan->action_count == 0)
+		printf("%s: %s: nothing to do\n", c->account, folder);
+	for (size_t i = 0; i < plan->action_count; i++) {
+		const struct plan_action *a = &plan->actions[i];
+		printf("%s: %s: %s", c->account, folder, plan_kind_name(a->kind));
+		if (a->uid)
+			printf(" uid %u", a->uid);
+		if (a->local_id)
+			printf(" file %s", a->local_id);
+		if (a->kind == PLAN_SET_FLAGS_LOCAL || a->kind == PLAN_SET_FLAGS_REMOTE)
+			printf(" +%#x -%#x", a->change.add, a->change.remove);
+		printf("\n");
+	}
+	if (plan->status == PLAN_MASS_DELETE_BLOCKED)
+		printf("%s: %s: deletions blocked by the mass-delete limit (--allow-mass-delete)\n",
+		       c->account, folder);
+}
+
+/* Sync one account; returns EXIT_OK, EXIT_PARTIAL (folders failed) or
+ * EXIT_FAILED (nothing done). */
+static int sync_account(const struct config *cfg, const struct config_account *a, const char *const *only,
+                        size_t only_count, struct sync_cli *c)
+{
+	struct sync_options o = {0};
+	struct imap_session_options io;
+	struct state_lock *lock = NULL;
+	struct state *st = NULL;
+	struct store *remote = NULL, *local = NULL;
+	struct sync_result res;
+	struct error err;
+	char *db = config_state_path(cfg, a);
+	char *password = NULL;
+	int rc = EXIT_FAILED;
+
+	error_clear(&err);
+	c->account = a->name;
+	if (a->store == CONFIG_STORE_POP3) {
+		log_error("%s: POP3 import is not implemented yet", a->name);
+		goto out;
+	}
+	if (state_lock_acquire(db, STATE_LOCK_NOWAIT, &lock, &err) < 0 ||
+	    state_open(db, STATE_OPEN_CREATE, &st, &err) < 0)
+		goto fail;
+	local = maildir_store_open(a->maildir.path,
+	                           a->maildir.layout == CONFIG_LAYOUT_NESTED ? MAILDIR_LAYOUT_NESTED
+	                                                                     : MAILDIR_LAYOUT_MAILDIRPP,
+	                           &err);
+	if (!local)
+		goto fail;
+	password = config_resolve_password(a, &err);
+	if (!password)
+		goto fail;
+	cli_imap_options(a, password, &io);
+	remote = imap_store_open(&io, &err);
+	if (!remote)
+		goto fail;
+	cli_plan_rules(a, &o.rules);
+	o.rules.allow_mass_delete = c->allow_mass_delete;
+	o.dry_run = c->dry_run;
+	o.include = (const char *const *)a->folders.include;
+	o.include_count = a->folders.include_count;
+	o.exclude = (const char *const *)a->folders.exclude;
+	o.exclude_count = a->folders.exclude_count;
+	o.only = only;
+	o.only_count = only_count;
+	o.report = print_report;
+	o.show_plan = show_plan;
+	o.ctx = c;
+	if (sync_run(remote, local, st, &o, &res, &err) < 0)
+		goto fail;
+	rc = res.folders_failed == 0 ? EXIT_OK : res.folders_synced ? EXIT_PARTIAL : EXIT_FAILED;
+	goto out;
+fail:
+	log_error("%s: %s", a->name, err.text);
+out:
+	if (remote)
+		remote->ops->close(remote);
+	if (local)
+		local->ops->close(local);
+	password_free(password);
+	state_close(st);
+	state_lock_release(lock);
+	free(db);
+	return rc;
+}
+
+int cmd_sync(struct cli_options *opts)
+{
+	struct sync_cli c = {.quiet = opts->verbosity < 0};
+	const char **targets = xcalloc((size_t)opts->argc + 1, sizeof(*targets));
+	size_t n_targets = 0, ok = 0, failed = 0, partial = 0;
+	struct config *cfg;
+	struct error err;
+	char *path;
+	int rc = EXIT_OK;
+
+	for (int i = 0; i < opts->argc; i++) {
+		const char *a = opts->argv[i];
+		if (strcmp(a, "--dry-run") == 0 || strcmp(a, "-n") == 0) {
+			c.dry_run = true;
+		} else if (strcmp(a, "--allow-mass-delete") == 0) {
+			c.allow_mass_delete = true;
+		} else if (a[0] == '-') {
+			fprintf(stderr, "twinbox: sync: unknown option %s\n%s", a, sync_usage);
+			free(targets);
+			return EXIT_USAGE;
+		} else {
+			targets[n_targets++] = a;
+		}
+	}
+	path = cli_config_path(opts);
+	if (!path) {
+		fprintf(stderr,
+		        "twinbox: no config file: set HOME or XDG_CONFIG_HOME, or use --config FILE\n");
+		free(targets);
+		return EXIT_CONFIG;
+	}
+	error_clear(&err);
+	cfg = config_load(path, &err);
+	if (!cfg) {
+		log_error("%s", err.text);
+		free(path);
+		free(targets);
+		return EXIT_CONFIG;
+	}
+	for (size_t i = 0; i < cfg->warning_count; i++)
+		log_warn("%s", cfg->warnings[i]);
+	/* ACCOUNT or ACCOUNT:FOLDER; several folders of one account gather. */
+	for (size_t i = 0; i < n_targets; i++) {
+		const char *colon = strchr(targets[i], ':');
+		char *name = colon ? xstrndup(targets[i], (size_t)(colon - targets[i])) : xstrdup(targets[i]);
+		if (!config_find_account(cfg, name)) {
+			log_error("%s: no account named \"%s\"", path, name);
+			rc = EXIT_USAGE;
+		}
+		free(name);
+	}
+	for (size_t i = 0; rc == EXIT_OK && i < cfg->account_count; i++) {
+		const struct config_account *a = &cfg->accounts[i];
+		const char **only = xcalloc(n_targets + 1, sizeof(*only));
+		size_t n_only = 0;
+		bool wanted = n_targets == 0, whole = n_targets == 0;
+		int arc;
+
+		for (size_t t = 0; t < n_targets; t++) {
+			size_t len = strlen(a->name);
+			if (strncmp(targets[t], a->name, len) != 0)
+				continue;
+			if (targets[t][len] == '\0') {
+				wanted = whole = true;
+			} else if (targets[t][len] == ':') {
+				wanted = true;
+				only[n_only++] = targets[t] + len + 1;
+			}
+		}
+		if (wanted)
+			arc = sync_account(cfg, a, only, whole ? 0 : n_only, &c);
+		free(only);
+		if (!wanted)
+			continue;
+		if (arc == EXIT_OK)
+			ok++;
+		else if (arc == EXIT_PARTIAL)
+			partial++;
+		else
+			failed++;
+	}
+	if (rc == EXIT_OK && (failed || partial))
+		rc = ok == 0 && partial == 0 ? EXIT_FAILED : EXIT_PARTIAL;
+	config_free(cfg);
+	free(path);
+	free(targets);
+	return rc;
+}

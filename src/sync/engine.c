@@ -1,0 +1,562 @@
+/*
+ * The sync engine's account and folder level: which folders, their state
+ * rows, UIDVALIDITY changes, recovery of a killed run's intents, content
+ * keys for unpaired messages, then the plan (exec.c carries it out).
+ */
+#include "twinbox/sync/engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "engine_p.h"
+#include "twinbox/state/folder.h"
+#include "twinbox/state/intent.h"
+#include "twinbox/store/content_key.h"
+#include "twinbox/util/crash.h"
+#include "twinbox/util/log.h"
+#include "twinbox/util/xmalloc.h"
+
+bool sync_pattern_match(const char *pattern, const char *name)
+{
+	/* INBOX is case-insensitive (RFC 3501 5.1); compare it that way. */
+	if (strcasecmp(name, "INBOX") == 0 && strcasecmp(pattern, "INBOX") == 0)
+		return true;
+	for (;; pattern++, name++) {
+		if (*pattern == '*' || *pattern == '%') {
+			bool any = *pattern == '*';
+			for (const char *n = name;; n++) {
+				if (sync_pattern_match(pattern + 1, n))
+					return true;
+				if (*n == '\0' || (!any && *n == '/'))
+					return false;
+			}
+		}
+		if (*pattern != *name)
+			return false;
+		if (*name == '\0')
+			return true;
+	}
+}
+
+static bool selected(const struct sync_options *o, const char *name)
+{
+	bool in = o->include_count == 0;
+
+	for (size_t i = 0; i < o->include_count && !in; i++)
+		in = sync_pattern_match(o->include[i], name);
+	for (size_t i = 0; i < o->exclude_count && in; i++)
+		in = !sync_pattern_match(o->exclude[i], name);
+	if (in && o->only_count) {
+		in = false;
+		for (size_t i = 0; i < o->only_count && !in; i++)
+			in = strcmp(o->only[i], name) == 0 ||
+			     (strcasecmp(name, "INBOX") == 0 && strcasecmp(o->only[i], "INBOX") == 0);
+	}
+	return in;
+}
+
+const struct store_msg *run_remote_msg(const struct folder_run *r, uint32_t uid, size_t *index_r)
+{
+	size_t lo = 0, hi = r->rsnap.count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint32_t u = r->rsnap.msgs[mid].uid;
+		if (u == uid) {
+			if (index_r)
+				*index_r = mid;
+			return &r->rsnap.msgs[mid];
+		}
+		if (u < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+const struct store_msg *run_local_msg(const struct folder_run *r, const char *name, size_t *index_r)
+{
+	size_t lo = 0, hi = r->lsnap.count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(r->lsnap.msgs[mid].name, name);
+		if (c == 0) {
+			if (index_r)
+				*index_r = mid;
+			return &r->lsnap.msgs[mid];
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* ---- content keys -------------------------------------------------- */
+
+struct key_sink {
+	char **keys;
+	const struct store_snapshot *snap;
+	bool by_uid;
+	struct content_key_builder b;
+	size_t index;
+	uint64_t size;
+	bool active;
+};
+
+static int key_begin(void *ctx, const struct store_msg *msg, struct error *err)
+{
+	struct key_sink *k = ctx;
+	size_t lo = 0, hi = k->snap->count;
+
+	(void)err;
+	k->active = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct store_msg *m = &k->snap->msgs[mid];
+		int c = k->by_uid ? (m->uid > msg->uid) - (m->uid < msg->uid) : strcmp(m->name, msg->name);
+		if (c == 0) {
+			k->index = mid;
+			k->active = true;
+			break;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	k->size = msg->size;
+	content_key_init(&k->b);
+	return 0;
+}
+
+static int key_chunk(void *ctx, const void *data, size_t len, struct error *err)
+{
+	struct key_sink *k = ctx;
+
+	(void)err;
+	content_key_feed(&k->b, data, len);
+	return 0;
+}
+
+static int key_end(void *ctx, struct error *err)
+{
+	struct key_sink *k = ctx;
+	char *key = content_key_finish(&k->b, k->size);
+
+	(void)err;
+	content_key_free(&k->b);
+	if (k->active && !k->keys[k->index])
+		k->keys[k->index] = key;
+	else
+		free(key);
+	return 0;
+}
+
+/* Content keys of the messages at `want` (indexes into the snapshot). */
+static int compute_keys(struct store *s, struct store_folder *f, const struct store_snapshot *snap,
+                        char **keys, const size_t *want, size_t n, struct error *err)
+{
+	struct key_sink k = {.keys = keys, .snap = snap, .by_uid = s->ops->key == STORE_KEY_UID};
+	struct store_sink sink = {&k, key_begin, key_chunk, key_end};
+	struct store_msg *msgs;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	msgs = xmalloc(n * sizeof(*msgs));
+	for (size_t i = 0; i < n; i++)
+		msgs[i] = snap->msgs[want[i]];
+	rc = s->ops->fetch_headers(f, msgs, n, &sink, err);
+	free(msgs);
+	return rc;
+}
+
+/*
+ * Keys are needed where the planner may match messages no pair knows:
+ * on one side's unpaired messages when the other side has unpaired
+ * messages, or pairs that lost their partner on that side (re-attach).
+ */
+static int content_keys(struct folder_run *r, struct error *err)
+{
+	size_t *rwant = xmalloc((r->rsnap.count + 1) * sizeof(size_t));
+	size_t *lwant = xmalloc((r->lsnap.count + 1) * sizeof(size_t));
+	size_t nr = 0, nl = 0;
+	bool pair_without_remote = false, pair_without_local = false;
+	int rc = 0;
+
+	for (size_t i = 0; i < r->pairs.count; i++) {
+		pair_without_remote |= r->pairs.pairs[i].uid == 0;
+		pair_without_local |= r->pairs.pairs[i].local_id == NULL;
+	}
+	for (size_t i = 0; i < r->rsnap.count; i++)
+		if (!state_pairs_find_uid(&r->pairs, r->rsnap.msgs[i].uid))
+			rwant[nr++] = i;
+	for (size_t i = 0; i < r->lsnap.count; i++)
+		if (!state_pairs_find_local(&r->pairs, r->lsnap.msgs[i].name))
+			lwant[nl++] = i;
+	if (nr && (nl || pair_without_remote))
+		rc = compute_keys(r->rs, r->rf, &r->rsnap, r->rkeys, rwant, nr, err);
+	if (rc == 0 && nl && (nr || pair_without_local))
+		rc = compute_keys(r->ls, r->lf, &r->lsnap, r->lkeys, lwant, nl, err);
+	if (rc < 0)
+		error_prefix(err, "reading message headers to match messages");
+	free(rwant);
+	free(lwant);
+	return rc;
+}
+
+/* ---- recovery ------------------------------------------------------ */
+
+/*
+ * A killed run left intents. A delivery whose file exists is recorded
+ * as the pair it was meant to be; everything else is dropped: an append
+ * that reached the server is matched by content key below, like any
+ * message both sides hold, so nothing is copied twice.
+ */
+static int recover_intents(struct folder_run *r, struct error *err)
+{
+	struct state_intents set = {0};
+	int rc = 0;
+
+	if (state_intent_list(r->st, r->folder_id, &set, err) < 0)
+		return -1;
+	if (set.count)
+		log_info("%s: finishing %zu operation%s of an interrupted run", r->rep->name, set.count,
+		         set.count == 1 ? "" : "s");
+	for (size_t i = 0; i < set.count && rc == 0; i++) {
+		const struct state_intent *in = &set.intents[i];
+		const struct store_msg *lm = NULL;
+
+		if (in->kind == STATE_INTENT_DELIVER_LOCAL && in->local_id)
+			lm = run_local_msg(r, in->local_id, NULL);
+		if (lm) {
+			const struct store_msg *rm = run_remote_msg(r, in->uid, NULL);
+			struct state_pair p = {
+			    .id = in->pair_id,
+			    .folder_id = r->folder_id,
+			    .uid = in->uid,
+			    .flags = lm->flags,
+			    .local_id = lm->name,
+			    .keywords = lm->keywords,
+			    .size = rm ? rm->size : 0,
+			    .content_key = in->content_key,
+			};
+			rc = state_intent_resolve_pair(r->st, in->id, &p, err);
+		} else {
+			rc = state_intent_resolve(r->st, in->id, err);
+		}
+	}
+	state_intents_free(&set);
+	if (rc == 0 && set.count)
+		crash_point("intents of an interrupted run reconciled");
+	return rc;
+}
+
+/* ---- one folder ---------------------------------------------------- */
+
+static void plan_inputs(const struct folder_run *r, struct plan_remote_msg **rm_r,
+                        struct plan_local_msg **lm_r)
+{
+	struct plan_remote_msg *rm = xcalloc(r->rsnap.count + 1, sizeof(*rm));
+	struct plan_local_msg *lm = xcalloc(r->lsnap.count + 1, sizeof(*lm));
+
+	for (size_t i = 0; i < r->rsnap.count; i++) {
+		const struct store_msg *m = &r->rsnap.msgs[i];
+		rm[i] =
+		    (struct plan_remote_msg){m->uid, m->flags, m->keywords, m->size, r->rkeys[i], m->date};
+	}
+	for (size_t i = 0; i < r->lsnap.count; i++) {
+		const struct store_msg *m = &r->lsnap.msgs[i];
+		lm[i] =
+		    (struct plan_local_msg){m->name, m->flags, m->keywords, m->size, r->lkeys[i], m->date};
+	}
+	*rm_r = rm;
+	*lm_r = lm;
+}
+
+static int open_side(struct store *s, const char *name, const char *side, struct store_folder **f_r,
+                     struct store_folder_info *info, struct error *err)
+{
+	bool missing = false;
+
+	if (s->ops->open_folder(s, name, f_r, info, &missing, err) == 0)
+		return 0;
+	*f_r = NULL;
+	if (missing)
+		error_prefix(err, "the %s folder is missing", side);
+	return -1;
+}
+
+/* The folder's state row (made on first sync), and a UIDVALIDITY check. */
+static int folder_row(struct folder_run *r, const char *name, const struct store_folder_info *rinfo,
+                      struct plan_rules *rules, struct error *err)
+{
+	struct state_folder sf;
+	int found = state_folder_find_remote(r->st, name, &sf, err);
+
+	if (found < 0)
+		return -1;
+	if (!found) {
+		rules->first_sync = true;
+		if (r->o->dry_run) {
+			r->folder_id = 0;
+			return 0;
+		}
+		return state_folder_add(r->st, name, name, &r->folder_id, err);
+	}
+	r->folder_id = sf.id;
+	if (sf.uidvalidity && rinfo->uidvalidity && sf.uidvalidity != rinfo->uidvalidity) {
+		log_warn(
+		    "%s: the server's UIDVALIDITY changed from %u to %u: the server renumbered the "
+		    "folder; matching its messages again by content (nothing is copied twice or deleted)",
+		    name, sf.uidvalidity, rinfo->uidvalidity);
+		rules->first_sync = true;
+		if (!r->o->dry_run && state_folder_reset_uids(r->st, sf.id, rinfo->uidvalidity, err) < 0) {
+			state_folder_clear(&sf);
+			return -1;
+		}
+	}
+	state_folder_clear(&sf);
+	return 0;
+}
+
+static int finish_folder(struct folder_run *r, const struct store_folder_info *rinfo, struct error *err)
+{
+	struct state_folder sf;
+	int found;
+
+	if (r->o->dry_run)
+		return 0;
+	found = state_folder_get(r->st, r->folder_id, &sf, err);
+	if (found <= 0)
+		return found < 0
+		           ? -1
+		           : error_set(err, ERR_FATAL, "folder %s vanished from the state", r->rep->name);
+	/* Only UIDVALIDITY is kept for now: the change markers (UIDNEXT,
+	 * HIGHESTMODSEQ, directory times) are 0, "not known", so no later
+	 * run skips a folder because of a marker taken before our own
+	 * changes. */
+	sf.uidvalidity = rinfo->uidvalidity;
+	sf.last_sync = (int64_t)time(NULL);
+	found = state_folder_update(r->st, &sf, err);
+	state_folder_clear(&sf);
+	if (found == 0)
+		crash_point("folder markers recorded");
+	return found;
+}
+
+static void free_keys(char **keys, size_t n)
+{
+	for (size_t i = 0; keys && i < n; i++)
+		free(keys[i]);
+	free(keys);
+}
+
+static int sync_folder(struct store *rs, struct store *ls, struct state *st, const struct sync_options *o,
+                       const char *name, struct sync_folder_report *rep, struct error *err)
+{
+	struct folder_run r = {.o = o, .st = st, .rs = rs, .ls = ls, .rep = rep};
+	struct plan_rules rules = o->rules;
+	struct store_folder_info rinfo, linfo;
+	struct plan_remote_msg *rm = NULL;
+	struct plan_local_msg *lm = NULL;
+	struct plan plan = {0};
+	int rc = -1;
+
+	if (open_side(rs, name, "remote", &r.rf, &rinfo, err) < 0 ||
+	    open_side(ls, name, "local", &r.lf, &linfo, err) < 0)
+		goto out;
+	if (folder_row(&r, name, &rinfo, &rules, err) < 0)
+		goto out;
+	if (rs->ops->snapshot(r.rf, &r.rsnap, err) < 0 || ls->ops->snapshot(r.lf, &r.lsnap, err) < 0)
+		goto out;
+	r.rkeys = xcalloc(r.rsnap.count + 1, sizeof(char *));
+	r.lkeys = xcalloc(r.lsnap.count + 1, sizeof(char *));
+	if (r.folder_id && !o->dry_run && recover_intents(&r, err) < 0)
+		goto out;
+	if (r.folder_id && state_pairs_load(st, r.folder_id, &r.pairs, err) < 0)
+		goto out;
+	if (content_keys(&r, err) < 0)
+		goto out;
+	plan_inputs(&r, &rm, &lm);
+	struct plan_input in = {r.pairs.pairs, r.pairs.count, rm, r.rsnap.count, lm, r.lsnap.count};
+	if (plan_build(&in, &rules, &plan, err) < 0)
+		goto out;
+	for (size_t i = 0; i < plan.note_count; i++)
+		log_info("%s: %s", name, plan.notes[i].text);
+	if (o->dry_run) {
+		if (o->show_plan)
+			o->show_plan(o->ctx, name, &plan);
+		rc = 0;
+		goto out;
+	}
+	if (plan.status == PLAN_MASS_DELETE_BLOCKED) {
+		const struct plan_side_count *c = plan.remote.blocked ? &plan.remote : &plan.local;
+		error_set(
+		    err, ERR_MAILBOX,
+		    "not synced: this run would delete %zu of the %zu messages on the %s side, more than "
+		    "the safety limit allows. If those deletions are intended, run again with "
+		    "--allow-mass-delete",
+		    c->deletions, c->total, plan.remote.blocked ? "server" : "local");
+		goto out;
+	}
+	if (exec_plan(&r, &plan, err) < 0)
+		goto out;
+	rc = finish_folder(&r, &rinfo, err);
+out:
+	plan_free(&plan);
+	free(rm);
+	free(lm);
+	free_keys(r.rkeys, r.rsnap.count);
+	free_keys(r.lkeys, r.lsnap.count);
+	state_pairs_free(&r.pairs);
+	store_snapshot_free(&r.rsnap);
+	store_snapshot_free(&r.lsnap);
+	if (r.rf)
+		rs->ops->close_folder(r.rf);
+	if (r.lf)
+		ls->ops->close_folder(r.lf);
+	return rc;
+}
+
+/* ---- the account --------------------------------------------------- */
+
+static char **selected_names(char **names, const struct sync_options *o, size_t *count_r)
+{
+	size_t n = 0;
+
+	for (char **p = names; *p; p++)
+		if (selected(o, *p))
+			names[n++] = *p;
+		else
+			free(*p);
+	names[n] = NULL;
+	*count_r = n;
+	return names;
+}
+
+static int list_side(struct store *s, struct state *st, const char *side, char ***names_r, struct error *err)
+{
+	if (s->ops->list_folders(s, names_r, err) == 0)
+		return 0;
+	/* A Maildir that was never synced may not exist yet: make its root
+	 * (INBOX) on the first run only. Later, a missing root is an
+	 * unmounted disk or a moved directory, never "everything deleted". */
+	if (state_is_new(st) && s->ops->create_folder) {
+		struct error cerr;
+		if (s->ops->create_folder(s, "INBOX", &cerr) == 0)
+			return s->ops->list_folders(s, names_r, err);
+	}
+	error_prefix(err, "listing the %s folders", side);
+	return -1;
+}
+
+static void report(const struct sync_options *o, const struct sync_folder_report *rep)
+{
+	if (o->report)
+		o->report(o->ctx, rep);
+}
+
+int sync_run(struct store *remote, struct store *local, struct state *st, const struct sync_options *o,
+             struct sync_result *res, struct error *err)
+{
+	char **rnames = NULL, **lnames = NULL;
+	struct state_folder *known = NULL;
+	struct plan_known_folder *kf = NULL;
+	struct plan_folders fp = {0};
+	size_t nr, nl, nk = 0;
+	int rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (list_side(remote, st, "remote", &rnames, err) < 0 ||
+	    list_side(local, st, "local", &lnames, err) < 0)
+		goto out;
+	selected_names(rnames, o, &nr);
+	selected_names(lnames, o, &nl);
+	if (state_folder_list(st, &known, &nk, err) < 0)
+		goto out;
+	kf = xcalloc(nk + 1, sizeof(*kf));
+	for (size_t i = 0; i < nk; i++)
+		kf[i].name = known[i].remote_name; /* unchanged flags stay false: never delete a folder yet */
+	struct plan_folders_input in = {
+	    (const char *const *)rnames, nr, (const char *const *)lnames, nl, kf, nk};
+	plan_folders_build(&in, &o->rules, &fp);
+	for (size_t i = 0; i < fp.note_count; i++)
+		log_warn("%s", fp.notes[i]);
+	for (size_t i = 0; i < fp.action_count; i++) {
+		const struct plan_folder_action *a = &fp.actions[i];
+		struct sync_folder_report rep = {.name = a->name, .dry_run = o->dry_run};
+		struct store *side = a->kind == PLAN_FOLDER_CREATE_REMOTE ? remote : local;
+
+		error_clear(&rep.err);
+		switch (a->kind) {
+		case PLAN_FOLDER_CREATE_REMOTE:
+		case PLAN_FOLDER_CREATE_LOCAL:
+			if (o->dry_run) {
+				log_info("%s: would be created on the %s side", a->name,
+				         side == remote ? "remote" : "local");
+				/* Its SYNC cannot open what does not exist yet. */
+				while (i + 1 < fp.action_count &&
+				       strcmp(fp.actions[i + 1].name, a->name) == 0)
+					i++;
+				continue;
+			}
+			if (side->ops->create_folder(side, a->name, &rep.err) < 0) {
+				rep.failed = true;
+				res->folders_failed++;
+				report(o, &rep);
+				while (i + 1 < fp.action_count &&
+				       strcmp(fp.actions[i + 1].name, a->name) == 0)
+					i++;
+				if (rep.err.scope >= ERR_ACCOUNT) {
+					*err = rep.err;
+					goto out;
+				}
+				continue;
+			}
+			log_info("%s: created on the %s side", a->name, side == remote ? "remote" : "local");
+			continue;
+		case PLAN_FOLDER_SYNC:
+			if (sync_folder(remote, local, st, o, a->name, &rep, &rep.err) < 0) {
+				rep.failed = true;
+				res->folders_failed++;
+				report(o, &rep);
+				if (rep.err.scope >= ERR_ACCOUNT) {
+					*err = rep.err;
+					goto out;
+				}
+				continue;
+			}
+			res->folders_synced++;
+			report(o, &rep);
+			continue;
+		case PLAN_FOLDER_FORGET:
+			if (!o->dry_run)
+				for (size_t k = 0; k < nk; k++)
+					if (strcmp(known[k].remote_name, a->name) == 0 &&
+					    state_folder_delete(st, known[k].id, &rep.err) < 0)
+						log_warn("%s: %s", a->name, rep.err.text);
+			continue;
+		case PLAN_FOLDER_DELETE_REMOTE:
+		case PLAN_FOLDER_DELETE_LOCAL:
+			/* Folder removal is not configurable yet (remove_folders is
+			 * never set): keep both copies. */
+			log_warn("%s: not deleting the folder (folder removal is not enabled)", a->name);
+			continue;
+		}
+	}
+	rc = 0;
+out:
+	plan_folders_free(&fp);
+	free(kf);
+	state_folder_list_free(known, nk);
+	store_names_free(rnames);
+	store_names_free(lnames);
+	return rc;
+}
