@@ -62,7 +62,11 @@ FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 15
 FUZZ_DIR := build-fuzz
 
-.PHONY: all check test asan deps install uninstall clean format tidy fuzz fuzz-smoke
+# The demonstration (make demo): a throwaway Dovecot synced to a Maildir.
+SUPPORT_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/support/*.c))
+DEMO_BIN := $(BUILD)/twinbox-demo
+
+.PHONY: all check test asan deps install uninstall clean format tidy fuzz fuzz-smoke demo
 
 all: $(BIN)
 
@@ -86,6 +90,13 @@ $(TEST_BIN): $(TEST_OBJ) $(LIB)
 
 deps:
 	@scripts/install-deps.sh
+
+$(DEMO_BIN): $(BUILD)/tests/demo/demo.o $(SUPPORT_OBJ) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BIN) $(DEMO_BIN)
+	@TWINBOX_BIN=$(abspath $(BIN)) $(DEMO_BIN)
 
 # The integration tests run the binary under test and the fixture scripts;
 # they find them through these variables.
@@ -144,4 +155,4 @@ format:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tests/demo/demo.d
