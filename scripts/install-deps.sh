@@ -8,7 +8,7 @@ set -eu
 # Tests: Criterion; a real Dovecot (IMAP + POP3) and its doveadm
 # (dovecot-core also creates the unprivileged users the fixture runs mail
 # processes as when started by root); clang and its runtime for the
-# libFuzzer targets.
+# libFuzzer targets; isync (mbsync), whose Maildir twinbox must adopt.
 PACKAGES="
 gcc
 make
@@ -20,6 +20,7 @@ libcriterion-dev
 dovecot-core
 dovecot-imapd
 dovecot-pop3d
+isync
 clang
 libclang-rt-14-dev
 ca-certificates

@@ -1,6 +1,7 @@
 #include "twinbox/store/content_key.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@
 #define ST_IN_MSGID   0x04 /* the current field is the Message-ID (continuations belong to it) */
 #define ST_HAVE_MSGID 0x08 /* a Message-ID field was seen; only the first one counts */
 #define ST_LINE_LONG  0x10 /* the current line passed LINE_KEEP; only its start is kept */
+#define ST_IN_IGNORED 0x20 /* the current field is left out (continuations belong to it) */
 
 void content_key_init(struct content_key_builder *b)
 {
@@ -67,27 +69,64 @@ static size_t field_name_len(const char *line, size_t len, const char *name)
 	return i < len && line[i] == ':' ? i + 1 : 0;
 }
 
-/* A complete physical line (its CRLF removed) of the header block. */
-static void end_line(struct content_key_builder *b)
+/* Hash one byte of the normal form, up to the bound. */
+static void hash_byte(struct content_key_builder *b, char c)
+{
+	if (b->seen >= CONTENT_KEY_HEADER_MAX)
+		return;
+	b->hash = (b->hash ^ (unsigned char)c) * FNV_PRIME;
+	b->seen++;
+}
+
+static void hash_held(struct content_key_builder *b)
+{
+	for (size_t i = 0; i < b->line.len; i++)
+		hash_byte(b, b->line.data[i]);
+}
+
+/*
+ * A complete physical line of the header block: `line` holds it without
+ * its LF (with the CR of the normal form), `lf` says whether the LF came
+ * (not at a cut or at the end of the input). A line that fits in `line`
+ * was held back unhashed until now, so that a field left out (mbsync's
+ * X-TUID, which it adds to the copies it stores) is counted neither in
+ * the hash nor in the size: the copy it made and the original agree. A
+ * longer line is never left out; it was hashed as it came.
+ */
+static void end_line(struct content_key_builder *b, bool lf)
 {
 	const char *line = b->line.data ? b->line.data : "";
-	size_t len = b->line.len;
+	size_t len = b->line.len, raw = b->line.len;
 	size_t body;
+	bool held = !(b->state & ST_LINE_LONG), ignored = false;
 
-	if (!(b->state & ST_LINE_LONG) && len && line[len - 1] == '\r')
+	if (held && len && line[len - 1] == '\r')
 		len--;
-	if (len == 0 && !(b->state & ST_LINE_LONG)) {
+	if (len == 0 && held) {
 		b->state |= ST_DONE;
-		b->state &= ~ST_IN_MSGID;
+		b->state &= ~(ST_IN_MSGID | ST_IN_IGNORED);
 	} else if (is_wsp(line[0])) {
+		ignored = held && (b->state & ST_IN_IGNORED);
 		if (b->state & ST_IN_MSGID)
 			msgid_add(b, line, len);
 	} else {
-		b->state &= ~ST_IN_MSGID;
-		if (!(b->state & ST_HAVE_MSGID) && (body = field_name_len(line, len, "Message-ID")) > 0) {
+		b->state &= ~(ST_IN_MSGID | ST_IN_IGNORED);
+		if (held && field_name_len(line, len, "X-TUID") > 0) {
+			b->state |= ST_IN_IGNORED;
+			ignored = true;
+		} else if (!(b->state & ST_HAVE_MSGID) &&
+		           (body = field_name_len(line, len, "Message-ID")) > 0) {
 			b->state |= ST_IN_MSGID | ST_HAVE_MSGID;
 			msgid_add(b, line + body, len - body);
 		}
+	}
+	if (ignored) {
+		b->ignored += raw + (lf ? 1 : 0);
+	} else {
+		if (held)
+			hash_held(b);
+		if (lf)
+			hash_byte(b, '\n');
 	}
 	buf_reset(&b->line);
 	b->state &= ~ST_LINE_LONG;
@@ -96,17 +135,22 @@ static void end_line(struct content_key_builder *b)
 /* One byte of the normalised header block. */
 static void emit(struct content_key_builder *b, char c)
 {
-	b->hash = (b->hash ^ (unsigned char)c) * FNV_PRIME;
-	b->seen++;
-	if (c == '\n')
-		end_line(b);
-	else if (!(b->state & ST_LINE_LONG) && buf_append_byte(&b->line, c) < 0)
+	if (c == '\n') {
+		end_line(b, true);
+	} else if (b->state & ST_LINE_LONG) {
+		hash_byte(b, c);
+	} else if (buf_append_byte(&b->line, c) < 0) {
+		/* Too long to hold: hash what was held and go on as it comes;
+		 * the start stays in `line` for the Message-ID. */
+		hash_held(b);
+		hash_byte(b, c);
 		b->state |= ST_LINE_LONG;
-	if (b->seen >= CONTENT_KEY_HEADER_MAX && !(b->state & ST_DONE)) {
+	}
+	if (b->seen + b->ignored >= CONTENT_KEY_HEADER_MAX && !(b->state & ST_DONE)) {
 		/* Cut here; a Message-ID on the cut line counts as far as it
 		 * got, the same on both sides. */
 		if (b->line.len || (b->state & ST_LINE_LONG))
-			end_line(b);
+			end_line(b, false);
 		b->state |= ST_DONE;
 	}
 }
@@ -172,9 +216,11 @@ char *content_key_finish(struct content_key_builder *b, uint64_t size)
 		/* A header block without the empty line (a message that is
 		 * all header, or one cut short). */
 		if (!(b->state & ST_DONE) && (b->line.len || (b->state & ST_LINE_LONG)))
-			end_line(b);
+			end_line(b, false);
 		b->state |= ST_DONE;
 	}
 	msgid_extract(&b->msgid, &id, &id_len);
+	if (size >= b->ignored)
+		size -= b->ignored;
 	return xasprintf("%" PRIu64 " %016" PRIx64 " %.*s", size, b->hash, (int)id_len, id);
 }

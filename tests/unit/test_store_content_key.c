@@ -265,3 +265,66 @@ Test(store_content_key, header_without_empty_line)
 	free(a);
 	free(b);
 }
+
+/* mbsync adds "X-TUID: <12 chars>" to each copy it stores: the copy in
+ * an mbsync Maildir must match the server's original. */
+Test(store_content_key, mbsync_x_tuid_field_is_left_out)
+{
+	static const char copy[] = "From: a@example.com\n"
+	                           "To: b@example.com\n"
+	                           "Subject: hello\n"
+	                           "Message-ID: <one@example.com>\n"
+	                           "X-TUID: tqUgZMR7v9jr\n"
+	                           "\n"
+	                           "body\n";
+	static const char folded[] = "From: a@example.com\r\n"
+	                             "x-tuid : tqUgZMR7v9jr\r\n"
+	                             "\tmore\r\n"
+	                             "To: b@example.com\r\n"
+	                             "Subject: hello\r\n"
+	                             "Message-ID: <one@example.com>\r\n"
+	                             "\r\n"
+	                             "body\r\n";
+	/* The size the stores report: CRLF counted, the X-TUID line in it. */
+	const uint64_t copy_size = strlen(crlf_msg) + strlen("X-TUID: tqUgZMR7v9jr\r\n");
+	char *want = key_str(crlf_msg);
+
+	for (size_t chunk = 0; chunk < 9; chunk++) {
+		char *k = key_of(copy, strlen(copy), chunk, copy_size);
+		cr_assert_str_eq(k, want, "chunk %zu", chunk);
+		free(k);
+		k = key_of(folded, strlen(folded), chunk, strlen(folded));
+		cr_assert_str_eq(k, want, "folded, chunk %zu", chunk);
+		free(k);
+	}
+	free(want);
+}
+
+Test(store_content_key, only_the_field_named_x_tuid_is_left_out)
+{
+	static const char other[] = "From: a@example.com\r\n"
+	                            "X-TUIDS: tqUgZMR7v9jr\r\n"
+	                            "To: b@example.com\r\n"
+	                            "Subject: hello\r\n"
+	                            "Message-ID: <one@example.com>\r\n"
+	                            "\r\n"
+	                            "body\r\n";
+	static const char in_body[] = "From: a@example.com\r\n"
+	                              "To: b@example.com\r\n"
+	                              "Subject: hello\r\n"
+	                              "Message-ID: <one@example.com>\r\n"
+	                              "\r\n"
+	                              "X-TUID: tqUgZMR7v9jr\r\n"
+	                              "body\r\n";
+	char *want = key_str(crlf_msg), *k = key_of(other, strlen(other), 0, strlen(crlf_msg));
+	const char *hash_want = strchr(want, ' '), *hash_k = strchr(k, ' ');
+
+	cr_assert_str_neq(hash_k, hash_want, "an X-TUIDS field is part of the header");
+	free(k);
+	/* In the body it is text like any other: the size keeps it. */
+	k = key_str(in_body);
+	cr_assert(strchr(k, ' ') && strcmp(strchr(k, ' '), hash_want) == 0, "%s vs %s", k, want);
+	cr_assert_neq(strcmp(k, want), 0);
+	free(k);
+	free(want);
+}

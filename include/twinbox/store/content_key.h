@@ -11,6 +11,11 @@
  * CONTENT_KEY_HEADER_MAX bytes of that normal form count, so a store
  * with LF files and one with CRLF agree on a huge header too.
  *
+ * X-TUID fields (with their continuation lines) are left out of both the
+ * hash and the size: mbsync adds one to every copy it stores, so without
+ * this a Maildir it filled would never match its server's messages. Only
+ * lines of at most 2048 bytes are left out this way.
+ *
  * The Message-ID is the body of the first "Message-ID:" field (name
  * matched case-insensitively, folded continuation lines included) within
  * those bytes, with whitespace and control bytes removed, reduced to its
@@ -36,6 +41,7 @@ struct content_key_builder {
 	struct buf msgid; /* the Message-ID value once seen */
 	struct buf line;  /* the current header line (bounded) */
 	size_t seen;      /* header bytes hashed (normal form) */
+	uint64_t ignored; /* header bytes left out (normal form): X-TUID fields */
 	int state;        /* private */
 };
 

@@ -1,0 +1,105 @@
+/*
+ * The harness of the end-to-end `twinbox sync` tests: a private Dovecot,
+ * a temporary directory with a config, a Maildir and a state directory,
+ * and helpers that look at both sides as a user would.
+ *
+ * One harness per test process (Criterion forks one per test): the
+ * helpers work on the global `sh`, filled by sync_harness_setup() and
+ * released by sync_harness_teardown(). Every helper fails the running
+ * test (cr_assert) when something cannot be read or is not as expected.
+ *
+ * Layout: the account is "t", its Maildir is Maildir++ at sh.mail (INBOX
+ * is the root, "Work/Projects" is "<root>/.Work.Projects"), its state is
+ * sh.db.
+ */
+#ifndef TWINBOX_TESTS_SYNC_HARNESS_H
+#define TWINBOX_TESTS_SYNC_HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "support/dovecot.h"
+#include "support/run.h"
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+struct sync_harness {
+	struct dovecot *d;
+	char dir[64];        /* the test's temporary directory (/tmp/twinbox-sync-*) */
+	char *cfg;           /* dir/config.yaml */
+	char *mail;          /* dir/mail: the account's Maildir root */
+	char *db;            /* dir/state/t.db */
+	struct run_result r; /* the last run of twinbox */
+};
+
+extern struct sync_harness sh;
+
+/* Start Dovecot, make the directory, write the config with `expunge: both`. */
+void sync_harness_setup(void);
+void sync_harness_teardown(void);
+
+/* (Re)write the config; `sync_section` is appended verbatim (NULL: none). */
+void write_config(const char *sync_section);
+
+/* Run `twinbox --config CFG sync [extra]` into sh.r; returns its status. */
+int sync_run_args(const char *extra);
+/* Same without `extra`, failing the test unless it exits 0. */
+void sync_ok(void);
+
+/* ---- the local side ---- */
+
+struct local_msg {
+	char *path;
+	char *flags; /* letters after ":2,", "" when none */
+	char *data;
+	size_t len;
+};
+
+/* The Maildir directory of `folder` (caller frees). */
+char *folder_dir(const char *folder);
+/* Every message file in new/ and cur/ of `folder`, read whole; a missing
+ * folder has none. Free with local_free(). */
+size_t local_list(const char *folder, struct local_msg **msgs_r);
+void local_free(struct local_msg *m, size_t n);
+/* Write a message file `name` into new/ of `folder`. */
+void write_local(const char *folder, const char *name, const char *text);
+/* The path of the one local message of `folder` with Message-ID `id`
+ * (caller frees); fails the test unless there is exactly one. */
+char *local_find(const char *folder, const char *id);
+/* Rename the file at `path` as a mail reader marks it: into cur/ with
+ * ":2,<letters>"; returns the new path (caller frees). */
+char *local_set_flags(const char *path, const char *letters);
+
+/* ---- both sides ---- */
+
+/* The Message-ID of a raw message (fresh), or "". */
+char *message_id(const char *data);
+/* CRLF -> LF copy of a server body (fresh). */
+char *lf_of(const char *crlf, size_t len);
+/* Number of messages in a server mailbox. */
+size_t server_count(const char *mailbox);
+/* The server's message with Message-ID `id` in `mailbox`; fails the test
+ * unless there is exactly one. `*flags_r` gets its flags (fresh). */
+unsigned server_find(const char *mailbox, const char *id, char **flags_r);
+/* Every Message-ID once on each side, `expect` messages on each, the same
+ * set and the same bytes (modulo CRLF) on both. */
+void assert_twins(const char *folder, size_t expect);
+/* Same, but header fields named `field` ("X-TUID") in the local copies
+ * are left out of the comparison. */
+void assert_twins_ignoring(const char *folder, size_t expect, const char *field);
+/* Pairs of `folder` in the state; each has both sides. */
+size_t state_pair_count(const char *folder);
+/* Every folder's summary line in sh.r.out says nothing was done. */
+void assert_nothing_done(void);
+
+/* ---- processes ---- */
+
+/* Start `twinbox --config CFG sync` without waiting; its output goes to
+ * files in the test directory named after `tag`. */
+pid_t sync_spawn(const char *tag);
+/* Wait (at most `timeout_s`) for a process from sync_spawn(); fills `r`
+ * like run_twinbox() and `*maxrss_kb_r` (may be NULL) with its peak
+ * resident memory. */
+void sync_wait(pid_t pid, const char *tag, int timeout_s, struct run_result *r, long *maxrss_kb_r);
+
+#endif
