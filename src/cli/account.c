@@ -72,4 +72,5 @@ void cli_plan_rules(const struct config_account *a, struct plan_rules *rules)
 	rules->expunge = where_of(s->expunge);
 	rules->create = where_of(s->create);
 	rules->max_size = s->max_size;
+	rules->remove_folders = s->remove_folders;
 }

@@ -16,7 +16,7 @@ static const char *const top_keys[] = {"accounts", "state_dir", NULL};
 static const char *const account_keys[] = {"imap", "pop3", "maildir", "folders", "sync", NULL};
 static const char *const maildir_keys[] = {"path", "layout", NULL};
 static const char *const folders_keys[] = {"include", "exclude", NULL};
-static const char *const sync_keys[] = {"direction", "flags", "expunge", "create", "max_size", NULL};
+static const char *const sync_keys[] = {"direction", "flags", "expunge", "create", "remove_folders", "max_size", NULL};
 static const char *const where_names[] = {"none", "remote", "local", "both", NULL};
 
 static const char *account_hint(const char *key)
@@ -160,6 +160,7 @@ static int load_sync(struct loader *ld, const struct section *acct, struct confi
 		a->sync.create = CONFIG_WHERE_BOTH;
 	}
 	a->sync.max_size = 0;
+	a->sync.remove_folders = false;
 	if (v == NULL)
 		return 0;
 	if (ld_section(ld, key, v, where, &s) < 0 || ld_check_keys(ld, &s, sync_keys, NULL) < 0)
@@ -181,6 +182,7 @@ static int load_sync(struct loader *ld, const struct section *acct, struct confi
 	    ld_bool(ld, &s, "flags", &a->sync.flags) < 0 ||
 	    ld_enum(ld, &s, "expunge", where_names, &expunge) < 0 ||
 	    ld_enum(ld, &s, "create", where_names, &create) < 0 ||
+	    ld_bool(ld, &s, "remove_folders", &a->sync.remove_folders) < 0 ||
 	    ld_size(ld, &s, "max_size", &a->sync.max_size) < 0)
 		return -1;
 	a->sync.direction = (enum config_direction)direction;

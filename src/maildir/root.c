@@ -332,3 +332,86 @@ out:
 	free(path);
 	return rc;
 }
+
+/* Unlink every regular file directly in `dirfd` (never following links,
+ * never descending). */
+static int remove_files(int dirfd, const char *path, struct error *err)
+{
+	int dup_fd = dup(dirfd);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	struct dirent *e;
+	int rc = 0;
+
+	if (!d) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return error_errno(err, ERR_MAILBOX, errno, "cannot read %s", path);
+	}
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		struct stat st;
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (unlinkat(dirfd, e->d_name, 0) < 0 && errno != ENOENT)
+			rc = error_errno(err, maildir_errno_scope(errno, ERR_MAILBOX), errno,
+			                 "cannot remove %s/%s", path, e->d_name);
+	}
+	closedir(d);
+	return rc;
+}
+
+int maildir_folder_remove(const struct maildir *md, const char *name, struct error *err)
+{
+	static const char *const subs[] = {"tmp", "new", "cur"};
+	char *path;
+	int fd, rc = 0;
+
+	if (maildir_folder_dir(md, name, &path, err) < 0)
+		return -1;
+	if (strcmp(path, md->root) == 0) {
+		free(path);
+		return error_set(err, ERR_MAILBOX,
+		                 "the folder \"%s\" is the Maildir root; it is never removed", name);
+	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		rc = errno == ENOENT ? 0 : error_errno(err, ERR_MAILBOX, errno, "cannot open %s", path);
+		free(path);
+		return rc;
+	}
+	/* cur/ first: once it is gone the folder no longer counts as present,
+	 * so a crash half-way leaves a folder that is simply missing. */
+	for (int i = 2; i >= 0 && rc == 0; i--) {
+		int sub = openat(fd, subs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0) {
+			if (errno != ENOENT)
+				rc = error_errno(err, ERR_MAILBOX, errno, "cannot open %s/%s", path, subs[i]);
+			continue;
+		}
+		rc = remove_files(sub, path, err);
+		close(sub);
+		if (rc == 0 && unlinkat(fd, subs[i], AT_REMOVEDIR) < 0 && errno != ENOENT)
+			rc = error_errno(err, ERR_MAILBOX, errno,
+			                 "cannot remove %s/%s (is there something else "
+			                 "in it?)",
+			                 path, subs[i]);
+	}
+	/* The folder's own files (maildirfolder, a mail reader's index), then
+	 * the directory itself unless sub-folders live in it (nested). */
+	if (rc == 0)
+		rc = remove_files(fd, path, err);
+	close(fd);
+	if (rc == 0 && rmdir(path) < 0 && errno != ENOTEMPTY && errno != EEXIST && errno != ENOENT)
+		rc = error_errno(err, ERR_MAILBOX, errno, "cannot remove %s", path);
+	if (rc == 0) {
+		/* The removal is durable once the parent directory is. */
+		char *parent = xstrndup(path, (size_t)(strrchr(path, '/') - path));
+		rc = fs_fsync_dir(parent, err);
+		free(parent);
+	}
+	if (rc == 0)
+		log_debug("maildir: removed folder \"%s\" at %s", name, path);
+	free(path);
+	return rc;
+}

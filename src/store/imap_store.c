@@ -283,6 +283,28 @@ static int create_folder(struct store *base, const char *name, struct error *err
 	return rc;
 }
 
+static int delete_folder(struct store *base, const char *name, struct error *err)
+{
+	struct imap_store *st = (struct imap_store *)base;
+	bool exists;
+	char *wire;
+	int rc;
+
+	if (strcasecmp(name, "INBOX") == 0)
+		return error_set(err, ERR_MAILBOX, "INBOX is never removed");
+	if (learn_names(st, err) < 0 || !(wire = to_wire(st, name, err)))
+		return -1;
+	rc = imap_delete(st->s, wire, err);
+	/* Gone already is what was asked for. */
+	if (rc < 0 && imap_session_state(st->s) != IMAP_STATE_LOGOUT) {
+		struct error e;
+		if (wire_exists(st, wire, &exists, &e) == 0 && !exists)
+			rc = 0;
+	}
+	free(wire);
+	return rc;
+}
+
 static void folder_free(struct store_folder *f)
 {
 	if (!f)
@@ -461,10 +483,10 @@ static void store_close(struct store *base)
 #define ISTORE_OPS(caps_)                                                                                    \
 	{                                                                                                    \
 		.kind = "imap", .key = STORE_KEY_UID, .caps = (caps_), .list_folders = list_folders,         \
-		.create_folder = create_folder, .open_folder = open_folder, .snapshot = snapshot,            \
-		.fetch = istore_fetch, .fetch_headers = istore_fetch_headers, .reserve_name = NULL,          \
-		.add = istore_add, .set_flags = istore_set_flags, .delete = istore_delete, .flush = flush,   \
-		.close_folder = close_folder, .close = store_close,                                          \
+		.create_folder = create_folder, .delete_folder = delete_folder, .open_folder = open_folder,  \
+		.snapshot = snapshot, .fetch = istore_fetch, .fetch_headers = istore_fetch_headers,          \
+		.reserve_name = NULL, .add = istore_add, .set_flags = istore_set_flags,                      \
+		.delete = istore_delete, .flush = flush, .close_folder = close_folder, .close = store_close, \
 	}
 
 static const struct store_ops imap_store_ops = ISTORE_OPS(STORE_CAP_WRITE | STORE_CAP_KEYWORDS);

@@ -89,6 +89,13 @@ static int create_folder(struct store *base, const char *name, struct error *err
 	return maildir_folder_create(st->md, name, err);
 }
 
+static int delete_folder(struct store *base, const char *name, struct error *err)
+{
+	struct maildir_store *st = (struct maildir_store *)base;
+
+	return maildir_folder_remove(st->md, name, err);
+}
+
 static int open_folder(struct store *base, const char *name, struct store_folder **f_r,
                        struct store_folder_info *info_r, bool *missing_r, struct error *err)
 {
@@ -628,6 +635,7 @@ static const struct store_ops maildir_store_ops = {
     .caps = STORE_CAP_WRITE | STORE_CAP_NAME_AHEAD,
     .list_folders = list_folders,
     .create_folder = create_folder,
+    .delete_folder = delete_folder,
     .open_folder = open_folder,
     .snapshot = snapshot,
     .fetch = fetch,

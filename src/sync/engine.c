@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "engine_p.h"
+#include "twinbox/state/flags.h"
 #include "twinbox/state/folder.h"
 #include "twinbox/state/intent.h"
 #include "twinbox/store/content_key.h"
@@ -427,6 +428,79 @@ out:
 
 /* ---- the account --------------------------------------------------- */
 
+static bool listed(char **names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0 ||
+		    (strcasecmp(name, "INBOX") == 0 && strcasecmp(names[i], "INBOX") == 0))
+			return true;
+	return false;
+}
+
+/*
+ * Whether one side's copy of a known folder is exactly as the last sync
+ * left it: the same messages as the state's pairs, with the last-synced
+ * flags. Only such a copy may be removed when the other side removed the
+ * folder; anything new or changed in it keeps it. Any doubt is "changed".
+ */
+static bool side_unchanged(struct store *s, struct state *st, const struct state_folder *sf, bool remote)
+{
+	struct store_folder *f = NULL;
+	struct store_folder_info info;
+	struct store_snapshot snap = {0};
+	struct state_pairs pairs = {0};
+	struct error err;
+	bool missing, same = false;
+	size_t sides = 0;
+
+	if (s->ops->open_folder(s, sf->remote_name, &f, &info, &missing, &err) < 0)
+		return false;
+	if (s->ops->snapshot(f, &snap, &err) < 0 || state_pairs_load(st, sf->id, &pairs, &err) < 0)
+		goto out;
+	if (remote && sf->uidvalidity && info.uidvalidity != sf->uidvalidity)
+		goto out;
+	for (size_t i = 0; i < pairs.count; i++)
+		sides += remote ? pairs.pairs[i].uid != 0 : pairs.pairs[i].local_id != NULL;
+	same = sides == snap.count;
+	for (size_t i = 0; i < snap.count && same; i++) {
+		const struct store_msg *m = &snap.msgs[i];
+		const struct state_pair *p =
+		    remote ? state_pairs_find_uid(&pairs, m->uid) : state_pairs_find_local(&pairs, m->name);
+		/* A Maildir keeps no keywords but $Forwarded: compare the flag
+		 * bits there, bits and keywords on the server. */
+		same =
+		    p && p->flags == m->flags && (!remote || state_keywords_equal(p->keywords, m->keywords));
+	}
+out:
+	state_pairs_free(&pairs);
+	store_snapshot_free(&snap);
+	if (f)
+		s->ops->close_folder(f);
+	return same;
+}
+
+/* Remove a folder the other side removed (the planner checked the rules
+ * and that this copy is unchanged), then forget it. */
+static int remove_folder(struct store *s, struct state *st, const struct state_folder *sf, bool remote,
+                         const struct sync_options *o, struct error *err)
+{
+	const char *where = remote ? "the server" : "the Maildir";
+
+	if (o->dry_run) {
+		log_info("%s: would be removed from %s (removed on the other side, unchanged here)",
+		         sf->remote_name, where);
+		return 0;
+	}
+	if (s->ops->delete_folder(s, sf->remote_name, err) < 0)
+		return -1;
+	crash_point("folder removed");
+	if (state_folder_delete(st, sf->id, err) < 0)
+		return -1;
+	log_info("%s: removed from %s: it was removed on the other side and was unchanged here",
+	         sf->remote_name, where);
+	return 0;
+}
+
 static char **selected_names(char **names, const struct sync_options *o, size_t *count_r)
 {
 	size_t n = 0;
@@ -482,8 +556,19 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	if (state_folder_list(st, &known, &nk, err) < 0)
 		goto out;
 	kf = xcalloc(nk + 1, sizeof(*kf));
-	for (size_t i = 0; i < nk; i++)
-		kf[i].name = known[i].remote_name; /* unchanged flags stay false: never delete a folder yet */
+	for (size_t i = 0; i < nk; i++) {
+		bool on_remote = listed(rnames, nr, known[i].remote_name);
+		bool on_local = listed(lnames, nl, known[i].remote_name);
+		kf[i].name = known[i].remote_name;
+		/* Only a folder gone from one side can be removed from the
+		 * other, and only with remove_folders: look no further else. */
+		if (o->rules.remove_folders && on_remote != on_local) {
+			if (on_remote)
+				kf[i].remote_unchanged = side_unchanged(remote, st, &known[i], true);
+			else
+				kf[i].local_unchanged = side_unchanged(local, st, &known[i], false);
+		}
+	}
 	struct plan_folders_input in = {
 	    (const char *const *)rnames, nr, (const char *const *)lnames, nl, kf, nk};
 	plan_folders_build(&in, &o->rules, &fp);
@@ -545,9 +630,21 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 			continue;
 		case PLAN_FOLDER_DELETE_REMOTE:
 		case PLAN_FOLDER_DELETE_LOCAL:
-			/* Folder removal is not configurable yet (remove_folders is
-			 * never set): keep both copies. */
-			log_warn("%s: not deleting the folder (folder removal is not enabled)", a->name);
+			for (size_t k = 0; k < nk; k++) {
+				bool remote_side = a->kind == PLAN_FOLDER_DELETE_REMOTE;
+				if (strcmp(known[k].remote_name, a->name) != 0)
+					continue;
+				if (remove_folder(remote_side ? remote : local, st, &known[k], remote_side, o,
+				                  &rep.err) < 0) {
+					rep.failed = true;
+					res->folders_failed++;
+					report(o, &rep);
+					if (rep.err.scope >= ERR_ACCOUNT) {
+						*err = rep.err;
+						goto out;
+					}
+				}
+			}
 			continue;
 		}
 	}

@@ -131,6 +131,8 @@ char **dovecot_mailboxes(struct dovecot *d);
 void dovecot_flags(struct dovecot *d, const char *mailbox, unsigned uid, const char *op, const char *flags);
 void dovecot_expunge(struct dovecot *d, const char *mailbox, unsigned uid);
 void dovecot_set_uidvalidity(struct dovecot *d, const char *mailbox, unsigned uidvalidity);
+/* Delete a mailbox with its messages (doveadm mailbox delete). */
+void dovecot_delete_mailbox(struct dovecot *d, const char *mailbox);
 void dovecot_strv_free(char **v);
 
 /* Generated message text (caller frees; `*len_r` bytes plus a NUL):

@@ -483,3 +483,12 @@ void dovecot_set_uidvalidity(struct dovecot *d, const char *mailbox, unsigned ui
 	doveadm_ok(d, args, NULL, 0, SMALL_OUTPUT, &out);
 	buf_free(&out);
 }
+
+void dovecot_delete_mailbox(struct dovecot *d, const char *mailbox)
+{
+	const char *args[] = {"mailbox", "delete", "-u", d->user, mailbox, NULL};
+	struct buf out = BUF_INIT;
+
+	doveadm_ok(d, args, NULL, 0, SMALL_OUTPUT, &out);
+	buf_free(&out);
+}

@@ -83,4 +83,12 @@ void maildir_folder_list_free(struct maildir_folder_list *list);
  * fsynced into their parents before this returns. */
 int maildir_folder_create(const struct maildir *md, const char *name, struct error *err);
 
+/* Remove folder `name`: the files in its tmp/, new/ and cur/ (regular
+ * files only; links are never followed) and those directories, its own
+ * files, and its directory unless sub-folders live in it (nested
+ * layout). The Maildir root (INBOX in maildir++) is refused. A missing
+ * folder is not an error. cur/ goes first, so a crash half-way leaves a
+ * folder that is missing, never one that looks empty. */
+int maildir_folder_remove(const struct maildir *md, const char *name, struct error *err);
+
 #endif

@@ -120,6 +120,11 @@ struct store_ops {
 	 * store_names_free. */
 	int (*list_folders)(struct store *st, char ***names_r, struct error *err);
 	int (*create_folder)(struct store *st, const char *name, struct error *err);
+	/* Remove folder `name` with the messages in it. The engine calls it
+	 * only when the state shows that copy unchanged since the last sync
+	 * (sync.remove_folders). INBOX is refused; a missing folder is not an
+	 * error. */
+	int (*delete_folder)(struct store *st, const char *name, struct error *err);
 	/* Open `name`; a missing folder is ERR_MAILBOX with *missing_r set,
 	 * never an empty folder. */
 	int (*open_folder)(struct store *st, const char *name, struct store_folder **f_r,
