@@ -39,7 +39,7 @@ static void teardown(void)
 	tm_teardown();
 }
 
-TestSuite(maildir_scan, .init = setup, .fini = teardown);
+TestSuite(maildir_scan, .init = setup, .fini = teardown, .timeout = 120);
 
 static void scan(unsigned flags)
 {
@@ -254,7 +254,7 @@ Test(maildir_scan, a_folder_removed_under_it_is_an_error)
 	free(to);
 }
 
-Test(maildir_scan, twenty_thousand_files_scan_quickly, .timeout = 120)
+Test(maildir_scan, twenty_thousand_files_scan_quickly)
 {
 	enum { COUNT = 20000 };
 	struct timespec t0, t1;

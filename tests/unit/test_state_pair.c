@@ -8,7 +8,7 @@
 #include "twinbox/state/flags.h"
 #include "twinbox/state/pair.h"
 
-TestSuite(state_pair, .init = state_test_setup, .fini = state_test_teardown);
+TestSuite(state_pair, .init = state_test_setup, .fini = state_test_teardown, .timeout = 120);
 
 Test(state_pair, insert_load_and_find)
 {
@@ -210,7 +210,7 @@ static double seconds_since(const struct timespec *t0)
 }
 
 /* Prints the times; asserts only what was stored. */
-Test(state_pair, hundred_thousand_pairs_insert_and_load, .timeout = 120)
+Test(state_pair, hundred_thousand_pairs_insert_and_load)
 {
 	enum { N = 100000 };
 	struct state *st = state_test_open("work.db");

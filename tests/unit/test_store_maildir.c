@@ -42,7 +42,7 @@ static void teardown(void)
 	free(cmd);
 }
 
-TestSuite(store_maildir, .init = setup, .fini = teardown);
+TestSuite(store_maildir, .init = setup, .fini = teardown, .timeout = 120);
 
 /* --- helpers -------------------------------------------------------------- */
 
@@ -764,7 +764,7 @@ static long vm_hwm_kb(void)
 	return kb;
 }
 
-Test(store_maildir, big_message_with_flat_memory, .timeout = 120)
+Test(store_maildir, big_message_with_flat_memory)
 {
 	struct store_folder *f = open_inbox();
 	struct gen src = {0};
