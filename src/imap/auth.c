@@ -8,44 +8,11 @@
 #include <string.h>
 
 #include "session_p.h"
+#include "twinbox/net/sasl.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
 #define SASL_ROUNDS_MAX 4
-
-static char *base64(const void *data, size_t len)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *in = data;
-	char *out = xmalloc(4 * ((len + 2) / 3) + 1), *o = out;
-
-	for (size_t i = 0; i < len; i += 3) {
-		unsigned v = (unsigned)in[i] << 16;
-		if (i + 1 < len)
-			v |= (unsigned)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		*o++ = tab[(v >> 18) & 63];
-		*o++ = tab[(v >> 12) & 63];
-		*o++ = i + 1 < len ? tab[(v >> 6) & 63] : '=';
-		*o++ = i + 2 < len ? tab[v & 63] : '=';
-	}
-	*o = '\0';
-	return out;
-}
-
-/* base64 of a secret payload, registered for redaction; the plain
- * payload is wiped. */
-static char *secret_base64(struct buf *payload)
-{
-	char *b = base64(payload->data ? payload->data : "", payload->len);
-
-	log_add_secret(b);
-	if (payload->data)
-		explicit_bzero(payload->data, payload->len);
-	buf_free(payload);
-	return b;
-}
 
 static const char *mech_name(enum imap_mech m)
 {
@@ -73,42 +40,26 @@ struct sasl {
 	int rounds;
 };
 
-static char *first_payload(struct imap_session *s, enum imap_mech mech)
+static enum sasl_mech sasl_of(enum imap_mech mech)
 {
-	const char *user = s->opts.user, *pass = s->opts.password;
-	struct buf p = BUF_INIT;
-
 	switch (mech) {
-	case IMAP_MECH_PLAIN:
-		/* empty authorization identity, then user and password */
-		buf_append_byte(&p, '\0');
-		buf_append_str(&p, user);
-		buf_append_byte(&p, '\0');
-		buf_append_str(&p, pass);
-		break;
-	case IMAP_MECH_XOAUTH2:
-		buf_printf(&p, "user=%s\001auth=Bearer %s\001\001", user, pass);
-		break;
-	case IMAP_MECH_OAUTHBEARER:
-		buf_append_str(&p, "n,a=");
-		for (const char *c = user; *c; c++) {
-			if (*c == ',')
-				buf_append_str(&p, "=2C");
-			else if (*c == '=')
-				buf_append_str(&p, "=3D");
-			else
-				buf_append_byte(&p, *c);
-		}
-		buf_printf(&p, ",\001host=%s\001port=%u\001auth=Bearer %s\001\001", s->opts.host,
-		           s->opts.port, pass);
-		break;
 	case IMAP_MECH_LOGIN:
-		buf_append_str(&p, user);
-		break;
+		return SASL_LOGIN;
+	case IMAP_MECH_XOAUTH2:
+		return SASL_XOAUTH2;
+	case IMAP_MECH_OAUTHBEARER:
+		return SASL_OAUTHBEARER;
+	case IMAP_MECH_PLAIN:
 	case IMAP_MECH_LOGIN_CMD:
 		break;
 	}
-	return secret_base64(&p);
+	return SASL_PLAIN;
+}
+
+static char *first_payload(struct imap_session *s, enum imap_mech mech)
+{
+	return sasl_initial_response(sasl_of(mech), s->opts.user, s->opts.password, s->opts.host,
+	                             s->opts.port);
 }
 
 static int sasl_continue(struct imap_cmd *cmd, const char *text, struct buf *out, bool *secret_r,
@@ -130,7 +81,7 @@ static int sasl_continue(struct imap_cmd *cmd, const char *text, struct buf *out
 	if (a->mech == IMAP_MECH_LOGIN && a->second) {
 		buf_append_str(out, a->second);
 		*secret_r = true;
-		free(a->second);
+		sasl_free(a->second);
 		a->second = NULL;
 		return 0;
 	}
@@ -242,11 +193,8 @@ int imap_authenticate(struct imap_session *s, struct error *err)
 	} else {
 		a.mech = mech;
 		a.first = first_payload(s, mech);
-		if (mech == IMAP_MECH_LOGIN) {
-			struct buf p = BUF_INIT;
-			buf_append_str(&p, s->opts.password);
-			a.second = secret_base64(&p);
-		}
+		if (mech == IMAP_MECH_LOGIN)
+			a.second = sasl_secret_base64(s->opts.password);
 		imap_cmd_init(&cmd, "AUTHENTICATE");
 		imap_cmd_add(&cmd, " %s", mech_name(mech));
 		if (mech != IMAP_MECH_LOGIN && imap_has_cap(s, "SASL-IR") && !s->opts.no_sasl_ir) {
@@ -272,13 +220,7 @@ int imap_authenticate(struct imap_session *s, struct error *err)
 	else
 		imap_set_state(s, IMAP_STATE_AUTHENTICATED);
 	imap_cmd_free(&cmd);
-	if (a.first) {
-		explicit_bzero(a.first, strlen(a.first));
-		free(a.first);
-	}
-	if (a.second) {
-		explicit_bzero(a.second, strlen(a.second));
-		free(a.second);
-	}
+	sasl_free(a.first);
+	sasl_free(a.second);
 	return rc;
 }
