@@ -74,3 +74,35 @@ void cli_plan_rules(const struct config_account *a, struct plan_rules *rules)
 	rules->max_size = s->max_size;
 	rules->remove_folders = s->remove_folders;
 }
+
+void cli_pop3_options(const struct config_account *a, const char *password, struct pop3_options *o)
+{
+	const struct config_conn *c = &a->conn;
+
+	memset(o, 0, sizeof(*o));
+	o->host = c->host;
+	o->port = c->port;
+	o->tls = cli_tls_mode(c->tls);
+	o->ca_file = c->ca_file;
+	o->fingerprint = c->fingerprint;
+	o->timeouts.connect_ms = c->timeout_ms;
+	o->timeouts.io_ms = c->timeout_ms;
+	o->user = c->user;
+	o->password = password;
+	for (size_t i = 0; i < c->auth_count && o->mech_count < POP3_MECH_MAX; i++) {
+		static const struct {
+			enum config_auth from;
+			enum pop3_mech to;
+		} map[] = {
+		    {CONFIG_AUTH_USER, POP3_MECH_USER},
+		    {CONFIG_AUTH_APOP, POP3_MECH_APOP},
+		    {CONFIG_AUTH_PLAIN, POP3_MECH_PLAIN},
+		    {CONFIG_AUTH_LOGIN, POP3_MECH_LOGIN},
+		    {CONFIG_AUTH_XOAUTH2, POP3_MECH_XOAUTH2},
+		    {CONFIG_AUTH_OAUTHBEARER, POP3_MECH_OAUTHBEARER},
+		};
+		for (size_t m = 0; m < sizeof(map) / sizeof(map[0]); m++)
+			if (map[m].from == c->auth[i])
+				o->mechs[o->mech_count++] = map[m].to;
+	}
+}

@@ -9,6 +9,7 @@
 #include "twinbox/config/config.h"
 #include "twinbox/imap/session.h"
 #include "twinbox/net/conn.h"
+#include "twinbox/pop3/client.h"
 #include "twinbox/sync/plan.h"
 
 /* Exit codes (documented in --help, the man page and the README). */
@@ -38,11 +39,14 @@ enum tls_mode cli_tls_mode(enum config_tls tls);
  * copied (keep it alive while `o` is used). */
 void cli_imap_options(const struct config_account *a, const char *password, struct imap_session_options *o);
 
+/* POP3 client options for a POP3 account (password referenced). */
+void cli_pop3_options(const struct config_account *a, const char *password, struct pop3_options *o);
 /* The sync rules of an account (the config's `sync:` section). */
 void cli_plan_rules(const struct config_account *a, struct plan_rules *rules);
 
 int cmd_check_config(struct cli_options *opts);
 int cmd_list_folders(struct cli_options *opts);
 int cmd_sync(struct cli_options *opts);
+int cmd_preview(struct cli_options *opts);
 
 #endif

@@ -24,12 +24,17 @@ static const char usage_text[] =
     "                       greeting and capabilities\n"
     "  list-folders ACCOUNT log in to an IMAP account and list its folders\n"
     "                       with special use and message count\n"
-    "  sync [--dry-run] [--allow-mass-delete] [ACCOUNT[:FOLDER]...]\n"
-    "                       two-way sync of IMAP accounts with their Maildir\n"
-    "                       (no argument: every account); --dry-run prints\n"
-    "                       the plan and changes nothing; a run that would\n"
-    "                       delete over 25% and over 20 messages of a folder\n"
-    "                       stops for it unless --allow-mass-delete is given\n"
+    "  sync [--dry-run] [--allow-mass-delete] [--mark-seen] [ACCOUNT[:FOLDER]...]\n"
+    "                       two-way sync of IMAP accounts with their Maildir,\n"
+    "                       import of POP3 accounts (no argument: every\n"
+    "                       account); --dry-run prints the plan and changes\n"
+    "                       nothing; a run that would delete over 25% and\n"
+    "                       over 20 messages of a folder stops for it unless\n"
+    "                       --allow-mass-delete is given; --mark-seen records\n"
+    "                       a POP3 account's current mail as downloaded\n"
+    "                       without fetching it\n"
+    "  preview ACCOUNT      a POP3 account's messages not yet downloaded:\n"
+    "                       From, Subject, Date and size (headers only)\n"
     "  help                 show this text\n"
     "  version              show the version\n"
     "\n"
@@ -152,6 +157,8 @@ int main(int argc, char **argv)
 		rc = cmd_list_folders(&opts);
 	} else if (strcmp(command, "sync") == 0) {
 		rc = cmd_sync(&opts);
+	} else if (strcmp(command, "preview") == 0) {
+		rc = cmd_preview(&opts);
 	} else {
 		usage_error("unknown command", command);
 		rc = EXIT_USAGE;

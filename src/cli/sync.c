@@ -12,6 +12,8 @@
 #include "twinbox/store/imap_store.h"
 #include "twinbox/store/maildir_store.h"
 #include "twinbox/sync/engine.h"
+#include "twinbox/sync/pop3_import.h"
+#include "twinbox/util/clock.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -19,7 +21,7 @@ static const char sync_usage[] =
     "Usage: twinbox sync [--dry-run] [--allow-mass-delete] [ACCOUNT[:FOLDER]...]\n";
 
 struct sync_cli {
-	bool dry_run, allow_mass_delete;
+	bool dry_run, allow_mass_delete, mark_seen;
 	bool quiet;
 	const char *account; /* for report lines */
 };
@@ -69,6 +71,87 @@ static void show_plan(void *ctx, const char *folder, const struct plan *plan)
 		       c->account, folder);
 }
 
+static void print_import(const struct sync_cli *c, const struct config_account *a,
+                         const struct pop3_import_report *r)
+{
+	if (c->quiet)
+		return;
+	printf("%s: %s: %zu %s, %zu deleted from the server", a->name, a->pop3.folder, r->downloaded,
+	       c->dry_run ? "to download" : "downloaded", r->deleted);
+	if (r->marked)
+		printf(", %zu marked as already downloaded", r->marked);
+	if (r->failed)
+		printf(", %zu failed (retried next run)", r->failed);
+	if (r->unusable)
+		printf(", %zu skipped (unusable UIDL)", r->unusable);
+	if (r->too_big_count)
+		printf(", %zu over max_size (left on the server)", r->too_big_count);
+	printf("\n");
+	for (size_t i = 0; i < r->too_big_count; i++)
+		printf("%s: %s: not downloaded, over max_size: message %u (%llu bytes, UIDL %s)\n", a->name,
+		       a->pop3.folder, r->too_big[i].msgno, (unsigned long long)r->too_big[i].size,
+		       r->too_big[i].uidl);
+	fflush(stdout);
+}
+
+/* Import a POP3 account; EXIT_OK or EXIT_FAILED. */
+static int import_account(const struct config *cfg, const struct config_account *a, struct sync_cli *c)
+{
+	struct pop3_import_options io = {
+	    .folder = a->pop3.folder,
+	    .leave_on_server = a->pop3.leave_on_server,
+	    .delete_after_days = a->pop3.delete_after_days,
+	    .delete_after_download = a->pop3.delete_after_download,
+	    .max_size = a->sync.max_size,
+	    .mark_seen = c->mark_seen,
+	    .dry_run = c->dry_run,
+	    .now = clock_now(),
+	};
+	struct pop3_import_report rep = {0};
+	struct pop3_options po;
+	struct pop3_client *p = NULL;
+	struct state_lock *lock = NULL;
+	struct state *st = NULL;
+	struct store *local = NULL;
+	struct error err;
+	char *db = config_state_path(cfg, a);
+	char *password = NULL;
+	int rc = EXIT_FAILED;
+
+	error_clear(&err);
+	if (state_lock_acquire(db, STATE_LOCK_NOWAIT, &lock, &err) < 0 ||
+	    state_open(db, STATE_OPEN_CREATE, &st, &err) < 0)
+		goto fail;
+	local = maildir_store_open(a->maildir.path,
+	                           a->maildir.layout == CONFIG_LAYOUT_NESTED ? MAILDIR_LAYOUT_NESTED
+	                                                                     : MAILDIR_LAYOUT_MAILDIRPP,
+	                           &err);
+	if (!local || !(password = config_resolve_password(a, &err)))
+		goto fail;
+	cli_pop3_options(a, password, &po);
+	po.max_message_size = 0; /* max_size skips by LIST size; nothing is cut */
+	p = pop3_connect(&po, &err);
+	if (!p || pop3_import(p, local, st, &io, &rep, &err) < 0)
+		goto fail;
+	print_import(c, a, &rep);
+	rc = EXIT_OK;
+	goto out;
+fail:
+	log_error("%s: %s", a->name, err.text);
+	if (rep.downloaded)
+		print_import(c, a, &rep);
+out:
+	pop3_import_report_free(&rep);
+	pop3_close(p);
+	if (local)
+		local->ops->close(local);
+	password_free(password);
+	state_close(st);
+	state_lock_release(lock);
+	free(db);
+	return rc;
+}
+
 /* Sync one account; returns EXIT_OK, EXIT_PARTIAL (folders failed) or
  * EXIT_FAILED (nothing done). */
 static int sync_account(const struct config *cfg, const struct config_account *a, const char *const *only,
@@ -88,7 +171,13 @@ static int sync_account(const struct config *cfg, const struct config_account *a
 	error_clear(&err);
 	c->account = a->name;
 	if (a->store == CONFIG_STORE_POP3) {
-		log_error("%s: POP3 import is not implemented yet", a->name);
+		rc = import_account(cfg, a, c);
+		goto out;
+	}
+	if (c->mark_seen) {
+		log_error(
+		    "%s: --mark-seen is for POP3 accounts (IMAP accounts match existing mail by content)",
+		    a->name);
 		goto out;
 	}
 	if (state_lock_acquire(db, STATE_LOCK_NOWAIT, &lock, &err) < 0 ||
@@ -153,6 +242,8 @@ int cmd_sync(struct cli_options *opts)
 			c.dry_run = true;
 		} else if (strcmp(a, "--allow-mass-delete") == 0) {
 			c.allow_mass_delete = true;
+		} else if (strcmp(a, "--mark-seen") == 0) {
+			c.mark_seen = true;
 		} else if (a[0] == '-') {
 			fprintf(stderr, "twinbox: sync: unknown option %s\n%s", a, sync_usage);
 			free(targets);

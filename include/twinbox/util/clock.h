@@ -1,0 +1,13 @@
+/*
+ * The time of day as twinbox sees it. Tests that depend on the date
+ * (POP3's delete_after_days) set TWINBOX_TEST_NOW to a Unix time; without
+ * it this is time(NULL).
+ */
+#ifndef TWINBOX_UTIL_CLOCK_H
+#define TWINBOX_UTIL_CLOCK_H
+
+#include <time.h>
+
+time_t clock_now(void);
+
+#endif
