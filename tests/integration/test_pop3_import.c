@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "support/sync_harness.h"
 #include "twinbox/state/pop3.h"
@@ -260,4 +261,22 @@ Test(pop3_import, crash_at_every_step)
 	cr_log_info("pop3 crash test: killed at each of %u durable steps", step - 1);
 	cr_assert_gt(step, 4, "the hook fired at only %u steps", step - 1);
 	cr_assert_eq(local_count(), 12);
+}
+
+Test(pop3_import, local_deletions_never_reach_the_server)
+{
+	struct local_msg *lm;
+	size_t n;
+
+	pop3_config("implicit", NULL);
+	dovecot_seed(sh.d, "INBOX", 4, 13000, 0);
+	sync_ok();
+	n = local_list("INBOX", &lm);
+	cr_assert_eq(n, 4);
+	cr_assert_eq(unlink(lm[0].path), 0);
+	local_free(lm, n);
+	sync_ok();
+	cr_assert(strstr(sh.r.out, "0 downloaded, 0 deleted from the server"), "%s", sh.r.out);
+	cr_assert_eq(server_count("INBOX"), 4, "a local deletion must not delete on the server");
+	cr_assert_eq(local_count(), 3, "nor bring the message back");
 }
