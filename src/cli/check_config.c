@@ -86,7 +86,6 @@ int cmd_check_config(struct cli_options *opts)
 	const char **names = xcalloc((size_t)opts->argc + 1, sizeof(*names));
 	size_t n_names = 0, failed = 0, checked = 0;
 	struct config *cfg;
-	struct error err;
 	char *path;
 	int rc = EXIT_OK;
 
@@ -103,23 +102,12 @@ int cmd_check_config(struct cli_options *opts)
 		}
 	}
 
-	path = cli_config_path(opts);
-	if (!path) {
-		fprintf(stderr,
-		        "twinbox: no config file: set HOME or XDG_CONFIG_HOME, or use --config FILE\n");
-		free(names);
-		return EXIT_CONFIG;
-	}
-	error_clear(&err);
-	cfg = config_load(path, &err);
+	cfg = cli_load_config(opts, &path);
 	if (!cfg) {
-		log_error("%s", err.text);
 		free(path);
 		free(names);
 		return EXIT_CONFIG;
 	}
-	for (size_t i = 0; i < cfg->warning_count; i++)
-		log_warn("%s", cfg->warnings[i]);
 	for (size_t i = 0; i < n_names; i++) {
 		if (!config_find_account(cfg, names[i])) {
 			log_error("%s: no account named \"%s\"", path, names[i]);

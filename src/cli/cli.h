@@ -44,6 +44,11 @@ void cli_pop3_options(const struct config_account *a, const char *password, stru
 /* The sync rules of an account (the config's `sync:` section). */
 void cli_plan_rules(const struct config_account *a, struct plan_rules *rules);
 
+/* Load the config (cli_config_path), printing its warnings. NULL after
+ * printing why (the command then exits EXIT_CONFIG). *path_r gets the
+ * path, or NULL, either way (caller frees). */
+struct config *cli_load_config(const struct cli_options *opts, char **path_r);
+
 int cmd_check_config(struct cli_options *opts);
 int cmd_list_folders(struct cli_options *opts);
 int cmd_sync(struct cli_options *opts);

@@ -90,7 +90,6 @@ int cmd_list_folders(struct cli_options *opts)
 {
 	const struct config_account *a;
 	struct config *cfg;
-	struct error err;
 	char *path;
 	int rc;
 
@@ -98,21 +97,11 @@ int cmd_list_folders(struct cli_options *opts)
 		fputs(list_usage, stderr);
 		return EXIT_USAGE;
 	}
-	path = cli_config_path(opts);
-	if (!path) {
-		fprintf(stderr,
-		        "twinbox: no config file: set HOME or XDG_CONFIG_HOME, or use --config FILE\n");
-		return EXIT_CONFIG;
-	}
-	error_clear(&err);
-	cfg = config_load(path, &err);
+	cfg = cli_load_config(opts, &path);
 	if (!cfg) {
-		log_error("%s", err.text);
 		free(path);
 		return EXIT_CONFIG;
 	}
-	for (size_t i = 0; i < cfg->warning_count; i++)
-		log_warn("%s", cfg->warnings[i]);
 	a = config_find_account(cfg, opts->argv[0]);
 	if (!a) {
 		log_error("%s: no account named \"%s\"", path, opts->argv[0]);

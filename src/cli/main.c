@@ -66,6 +66,29 @@ char *cli_config_path(const struct cli_options *opts)
 	return opts->config_path ? xstrdup(opts->config_path) : config_default_path();
 }
 
+struct config *cli_load_config(const struct cli_options *opts, char **path_r)
+{
+	struct config *cfg;
+	struct error err;
+	char *path = cli_config_path(opts);
+
+	*path_r = path;
+	if (!path) {
+		fprintf(stderr,
+		        "twinbox: no config file: set HOME or XDG_CONFIG_HOME, or use --config FILE\n");
+		return NULL;
+	}
+	error_clear(&err);
+	cfg = config_load(path, &err);
+	if (!cfg) {
+		log_error("%s", err.text);
+		return NULL;
+	}
+	for (size_t i = 0; i < cfg->warning_count; i++)
+		log_warn("%s", cfg->warnings[i]);
+	return cfg;
+}
+
 static void cli_sink(enum log_level level, const char *line, void *ctx)
 {
 	(void)ctx;

@@ -143,7 +143,6 @@ int cmd_preview(struct cli_options *opts)
 {
 	const struct config_account *a;
 	struct config *cfg;
-	struct error err;
 	char *path;
 	int rc;
 
@@ -151,16 +150,8 @@ int cmd_preview(struct cli_options *opts)
 		fputs(preview_usage, stderr);
 		return EXIT_USAGE;
 	}
-	path = cli_config_path(opts);
-	if (!path) {
-		fprintf(stderr,
-		        "twinbox: no config file: set HOME or XDG_CONFIG_HOME, or use --config FILE\n");
-		return EXIT_CONFIG;
-	}
-	error_clear(&err);
-	cfg = config_load(path, &err);
+	cfg = cli_load_config(opts, &path);
 	if (!cfg) {
-		log_error("%s", err.text);
 		free(path);
 		return EXIT_CONFIG;
 	}

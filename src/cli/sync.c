@@ -94,6 +94,44 @@ static void print_import(const struct sync_cli *c, const struct config_account *
 	fflush(stdout);
 }
 
+/* What every account's run holds: its lock, state, Maildir, password. */
+struct account_run {
+	struct state_lock *lock;
+	struct state *st;
+	struct store *local;
+	char *password;
+};
+
+/* Lock the account (a second run exits naming the first), open its
+ * state and Maildir, resolve its password. -1 with err on failure;
+ * account_close() in every case. */
+static int account_open(const struct config *cfg, const struct config_account *a, struct account_run *r,
+                        struct error *err)
+{
+	char *db = config_state_path(cfg, a);
+	enum maildir_layout layout =
+	    a->maildir.layout == CONFIG_LAYOUT_NESTED ? MAILDIR_LAYOUT_NESTED : MAILDIR_LAYOUT_MAILDIRPP;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if (state_lock_acquire(db, STATE_LOCK_NOWAIT, &r->lock, err) == 0 &&
+	    state_open(db, STATE_OPEN_CREATE, &r->st, err) == 0 &&
+	    (r->local = maildir_store_open(a->maildir.path, layout, err)) != NULL &&
+	    (r->password = config_resolve_password(a, err)) != NULL)
+		rc = 0;
+	free(db);
+	return rc;
+}
+
+static void account_close(struct account_run *r)
+{
+	if (r->local)
+		r->local->ops->close(r->local);
+	password_free(r->password);
+	state_close(r->st);
+	state_lock_release(r->lock);
+}
+
 /* Import a POP3 account; EXIT_OK or EXIT_FAILED. */
 static int import_account(const struct config *cfg, const struct config_account *a, struct sync_cli *c)
 {
@@ -108,30 +146,19 @@ static int import_account(const struct config *cfg, const struct config_account 
 	    .now = clock_now(),
 	};
 	struct pop3_import_report rep = {0};
+	struct account_run run;
 	struct pop3_options po;
 	struct pop3_client *p = NULL;
-	struct state_lock *lock = NULL;
-	struct state *st = NULL;
-	struct store *local = NULL;
 	struct error err;
-	char *db = config_state_path(cfg, a);
-	char *password = NULL;
 	int rc = EXIT_FAILED;
 
 	error_clear(&err);
-	if (state_lock_acquire(db, STATE_LOCK_NOWAIT, &lock, &err) < 0 ||
-	    state_open(db, STATE_OPEN_CREATE, &st, &err) < 0)
+	if (account_open(cfg, a, &run, &err) < 0)
 		goto fail;
-	local = maildir_store_open(a->maildir.path,
-	                           a->maildir.layout == CONFIG_LAYOUT_NESTED ? MAILDIR_LAYOUT_NESTED
-	                                                                     : MAILDIR_LAYOUT_MAILDIRPP,
-	                           &err);
-	if (!local || !(password = config_resolve_password(a, &err)))
-		goto fail;
-	cli_pop3_options(a, password, &po);
+	cli_pop3_options(a, run.password, &po);
 	po.max_message_size = 0; /* max_size skips by LIST size; nothing is cut */
 	p = pop3_connect(&po, &err);
-	if (!p || pop3_import(p, local, st, &io, &rep, &err) < 0)
+	if (!p || pop3_import(p, run.local, run.st, &io, &rep, &err) < 0)
 		goto fail;
 	print_import(c, a, &rep);
 	rc = EXIT_OK;
@@ -143,12 +170,7 @@ fail:
 out:
 	pop3_import_report_free(&rep);
 	pop3_close(p);
-	if (local)
-		local->ops->close(local);
-	password_free(password);
-	state_close(st);
-	state_lock_release(lock);
-	free(db);
+	account_close(&run);
 	return rc;
 }
 
@@ -159,40 +181,25 @@ static int sync_account(const struct config *cfg, const struct config_account *a
 {
 	struct sync_options o = {0};
 	struct imap_session_options io;
-	struct state_lock *lock = NULL;
-	struct state *st = NULL;
-	struct store *remote = NULL, *local = NULL;
+	struct account_run run = {0};
+	struct store *remote = NULL;
 	struct sync_result res;
 	struct error err;
-	char *db = config_state_path(cfg, a);
-	char *password = NULL;
 	int rc = EXIT_FAILED;
 
 	error_clear(&err);
 	c->account = a->name;
-	if (a->store == CONFIG_STORE_POP3) {
-		rc = import_account(cfg, a, c);
-		goto out;
-	}
+	if (a->store == CONFIG_STORE_POP3)
+		return import_account(cfg, a, c);
 	if (c->mark_seen) {
 		log_error(
 		    "%s: --mark-seen is for POP3 accounts (IMAP accounts match existing mail by content)",
 		    a->name);
-		goto out;
+		return EXIT_FAILED;
 	}
-	if (state_lock_acquire(db, STATE_LOCK_NOWAIT, &lock, &err) < 0 ||
-	    state_open(db, STATE_OPEN_CREATE, &st, &err) < 0)
+	if (account_open(cfg, a, &run, &err) < 0)
 		goto fail;
-	local = maildir_store_open(a->maildir.path,
-	                           a->maildir.layout == CONFIG_LAYOUT_NESTED ? MAILDIR_LAYOUT_NESTED
-	                                                                     : MAILDIR_LAYOUT_MAILDIRPP,
-	                           &err);
-	if (!local)
-		goto fail;
-	password = config_resolve_password(a, &err);
-	if (!password)
-		goto fail;
-	cli_imap_options(a, password, &io);
+	cli_imap_options(a, run.password, &io);
 	remote = imap_store_open(&io, &err);
 	if (!remote)
 		goto fail;
@@ -208,7 +215,7 @@ static int sync_account(const struct config *cfg, const struct config_account *a
 	o.report = print_report;
 	o.show_plan = show_plan;
 	o.ctx = c;
-	if (sync_run(remote, local, st, &o, &res, &err) < 0)
+	if (sync_run(remote, run.local, run.st, &o, &res, &err) < 0)
 		goto fail;
 	rc = res.folders_failed == 0 ? EXIT_OK : res.folders_synced ? EXIT_PARTIAL : EXIT_FAILED;
 	goto out;
@@ -217,12 +224,7 @@ fail:
 out:
 	if (remote)
 		remote->ops->close(remote);
-	if (local)
-		local->ops->close(local);
-	password_free(password);
-	state_close(st);
-	state_lock_release(lock);
-	free(db);
+	account_close(&run);
 	return rc;
 }
 
@@ -232,7 +234,6 @@ int cmd_sync(struct cli_options *opts)
 	const char **targets = xcalloc((size_t)opts->argc + 1, sizeof(*targets));
 	size_t n_targets = 0, ok = 0, failed = 0, partial = 0;
 	struct config *cfg;
-	struct error err;
 	char *path;
 	int rc = EXIT_OK;
 
@@ -252,23 +253,12 @@ int cmd_sync(struct cli_options *opts)
 			targets[n_targets++] = a;
 		}
 	}
-	path = cli_config_path(opts);
-	if (!path) {
-		fprintf(stderr,
-		        "twinbox: no config file: set HOME or XDG_CONFIG_HOME, or use --config FILE\n");
-		free(targets);
-		return EXIT_CONFIG;
-	}
-	error_clear(&err);
-	cfg = config_load(path, &err);
+	cfg = cli_load_config(opts, &path);
 	if (!cfg) {
-		log_error("%s", err.text);
 		free(path);
 		free(targets);
 		return EXIT_CONFIG;
 	}
-	for (size_t i = 0; i < cfg->warning_count; i++)
-		log_warn("%s", cfg->warnings[i]);
 	/* ACCOUNT or ACCOUNT:FOLDER; several folders of one account gather. */
 	for (size_t i = 0; i < n_targets; i++) {
 		const char *colon = strchr(targets[i], ':');
