@@ -100,16 +100,24 @@ demo: deps
 	@TWINBOX_BIN=$(abspath $(BIN)) $(DEMO_BIN)
 
 # The integration tests run the binary under test and the fixture scripts;
-# they find them through these variables.
+# they find them through these variables. In sanitizer builds the log is
+# judged by scripts/sanitizer-gate.sh; the runner's own exit status is then
+# 1 for its own (allowed) leak even when every test passed, so a clean gate
+# with no failing or crashing test counts as success.
 check: deps
 	@$(MAKE) --no-print-directory $(BIN) $(TEST_BIN)
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@{ TWINBOX_BIN=$(abspath $(BIN)) TWINBOX_SRCDIR=$(CURDIR) $(TEST_BIN) $(CRITERION_ARGS); \
 	   echo $$? >$(BUILD)/check.rc; } 2>&1 | tee $(BUILD)/check.log
 	@rc=$$(cat $(BUILD)/check.rc); \
-	if [ -n "$(SANITIZE)" ] && ! scripts/sanitizer-gate.sh $(BUILD)/check.log; then \
-		echo "make asan: sanitizer reports in $(BUILD)/check.log (Criterion does not fail tests for them)"; \
-		exit 1; \
+	if [ -n "$(SANITIZE)" ]; then \
+		if ! scripts/sanitizer-gate.sh $(BUILD)/check.log; then \
+			echo "make asan: sanitizer reports in $(BUILD)/check.log (Criterion does not fail tests for them)"; \
+			exit 1; \
+		fi; \
+		if [ "$$rc" -ne 0 ] && grep -qE 'Synthesis: Tested: [0-9]+ \| Passing: [0-9]+ \| Failing: 0 \| Crashing: 0' $(BUILD)/check.log; then \
+			rc=0; \
+		fi; \
 	fi; exit $$rc
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(wildcard include/twinbox/*/*.h)
