@@ -67,7 +67,14 @@ FUZZ_DIR := build-fuzz
 SUPPORT_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/support/*.c))
 DEMO_BIN := $(BUILD)/twinbox-demo
 
-.PHONY: all check test asan deps install uninstall clean format tidy fuzz fuzz-smoke demo
+# The benchmark (make bench, not part of make check): twinbox against
+# mbsync and mpop on the fixture Dovecot; BENCH_N=10000 for the big run.
+BENCH_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/bench/*.c))
+BENCH_BIN := $(BUILD)/twinbox-bench
+BENCH_N ?= 1000
+BENCH_REPS ?= 3
+
+.PHONY: all check test asan deps install uninstall clean format tidy fuzz fuzz-smoke demo bench
 
 all: $(BIN)
 
@@ -98,6 +105,15 @@ $(DEMO_BIN): $(BUILD)/tests/demo/demo.o $(SUPPORT_OBJ) $(LIB)
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN) $(DEMO_BIN)
 	@TWINBOX_BIN=$(abspath $(BIN)) $(DEMO_BIN)
+
+$(BENCH_BIN): $(BENCH_OBJ) $(SUPPORT_OBJ) $(LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
+
+bench: deps
+	@scripts/bench-deps.sh
+	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)
+	@TWINBOX_BIN=$(abspath $(BIN)) BENCH_OUT=$(BUILD)/bench.md BENCH_N=$(BENCH_N) \
+		BENCH_REPS=$(BENCH_REPS) $(BENCH_BIN)
 
 # The integration tests run the binary under test and the fixture scripts;
 # they find them through these variables. In sanitizer builds the log is
@@ -164,4 +180,4 @@ format:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tests/demo/demo.d
+-include $(LIB_OBJ:.o=.d) $(MAIN_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tests/demo/demo.d $(BENCH_OBJ:.o=.d)

@@ -2,6 +2,7 @@
 # Install the Debian packages twinbox needs to build and test, when they
 # are missing. Does nothing when everything is present. Uses sudo when not
 # run as root. Called by `make check`; safe to run by hand.
+# With arguments, installs those packages instead (scripts/bench-deps.sh).
 set -eu
 
 # Build: compiler, pkg-config and the libraries.
@@ -25,6 +26,8 @@ clang
 libclang-rt-14-dev
 ca-certificates
 "
+
+[ $# -gt 0 ] && PACKAGES="$*"
 
 missing=""
 for p in $PACKAGES; do

@@ -1,0 +1,4 @@
+#!/bin/sh
+# Install the tools `make bench` measures twinbox against, when they are
+# missing: isync (mbsync) for IMAP, mpop for POP3.
+exec "$(dirname "$0")/install-deps.sh" isync mpop

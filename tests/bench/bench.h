@@ -1,0 +1,94 @@
+/*
+ * make bench: twinbox against mbsync and mpop on the fixture Dovecot.
+ * Shared between bench.c (mail, scenarios, table, targets) and
+ * bench_tools.c (the tools' configurations and Maildirs, timed child
+ * processes, the raw-fetch bound).
+ *
+ * Every function here ends the bench (bench_fail) on a set-up error: a
+ * benchmark with a broken set-up has nothing to report. A tool that runs
+ * but fails or leaves an incomplete Maildir is not a set-up error: that
+ * run is reported as FAILED.
+ */
+#ifndef TWINBOX_TESTS_BENCH_H
+#define TWINBOX_TESTS_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "support/dovecot.h"
+
+/* Longest single run of a tool (10,000 multi-MB messages stay far below). */
+#define BENCH_RUN_TIMEOUT_S 1800
+
+/* What one timed run of a child process cost. */
+struct bench_sample {
+	bool ok;        /* exited 0 (and, once checked, its result was complete) */
+	double seconds; /* wall time from fork to exit */
+	long rss_kb;    /* peak resident set of the child (wait4's ru_maxrss) */
+};
+
+/* Fork the process that runs every tool (see bench_tools.c): call first
+ * thing in main, while the bench is small; stop it at the end. */
+void bench_spawner_start(void);
+void bench_spawner_stop(void);
+
+/* Run `argv` (argv[0] looked up in PATH) once through the spawner, stdin
+ * from /dev/null, stdout and stderr to `log_path` (truncated), at most
+ * BENCH_RUN_TIMEOUT_S (then SIGKILL: not ok). */
+void bench_run(const char *const *argv, const char *log_path, struct bench_sample *s_r);
+
+/* Print the last `max` bytes of `path` to stderr, indented (for FAILED
+ * runs). */
+void bench_print_tail(const char *path, size_t max);
+
+/* ---- the tools --------------------------------------------------- */
+
+enum bench_tool_kind {
+	TOOL_TWINBOX_IMAP,
+	TOOL_MBSYNC,
+	TOOL_TWINBOX_POP3,
+	TOOL_MPOP,
+	TOOL_RAW_FETCH, /* the bench's own pipelined UID FETCH of every body */
+};
+
+/* One tool with its own directory under the bench's: a config, a
+ * Maildir (Maildir++, INBOX at its root), its state. */
+struct bench_tool {
+	enum bench_tool_kind kind;
+	const char *name; /* "twinbox", "mbsync", "mpop", "raw fetch" */
+	char *dir;        /* <bench dir>/<kind> */
+	char *maildir;    /* dir/Mail */
+	char *config;     /* dir/config.yaml, mbsyncrc or mpoprc */
+	char *log;        /* dir/run.log: output of the last run */
+	const char *twinbox_bin;
+	const char *bench_bin; /* this program, for TOOL_RAW_FETCH */
+	struct dovecot *server;
+	size_t expect_messages; /* for TOOL_RAW_FETCH's own check */
+};
+
+/* Set up `t` under `bench_dir` (writes its config). */
+void bench_tool_init(struct bench_tool *t, enum bench_tool_kind kind, const char *bench_dir,
+                     struct dovecot *server, const char *twinbox_bin, const char *bench_bin);
+void bench_tool_free(struct bench_tool *t);
+/* Remove the Maildir and every trace of earlier runs (state, SyncState,
+ * UIDL list): the next run starts from nothing. */
+void bench_tool_reset(struct bench_tool *t);
+/* Run the tool once (a sync, an import, or the raw fetch). */
+void bench_tool_run(struct bench_tool *t, struct bench_sample *s_r);
+
+/* Messages in a Maildir++ tree (cur/ and new/ of the root and of every
+ * ".Folder"), and how many of them carry the flag letter `flag` (0: do
+ * not count). */
+void bench_maildir_count(const char *root, char flag, size_t *messages_r, size_t *flagged_r);
+
+/* The raw-fetch bound, run as `bench BENCH_RAW_FETCH_ARG port ca_file
+ * user password expected`: log in over implicit TLS, and per folder
+ * EXAMINE and one `UID FETCH 1:* BODY.PEEK[]` with every body dropped.
+ * Returns the exit status: 0 when exactly `expected` bodies came. */
+#define BENCH_RAW_FETCH_ARG "--raw-fetch"
+int bench_raw_fetch_main(int argc, char **argv);
+
+/* Report and end the bench (stops the server). */
+void bench_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+#endif
