@@ -16,7 +16,8 @@ static const char *const top_keys[] = {"accounts", "state_dir", NULL};
 static const char *const account_keys[] = {"imap", "pop3", "maildir", "folders", "sync", NULL};
 static const char *const maildir_keys[] = {"path", "layout", NULL};
 static const char *const folders_keys[] = {"include", "exclude", NULL};
-static const char *const sync_keys[] = {"direction", "flags", "expunge", "create", "remove_folders", "max_size", NULL};
+static const char *const sync_keys[] = {"direction",      "flags",    "expunge", "create",
+                                        "remove_folders", "max_size", NULL};
 static const char *const where_names[] = {"none", "remote", "local", "both", NULL};
 
 static const char *account_hint(const char *key)

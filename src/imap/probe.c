@@ -15,7 +15,7 @@
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
-#define PROBE_LINE_MAX (64 * 1024)
+#define PROBE_LINE_MAX     (64 * 1024)
 #define PROBE_UNTAGGED_MAX 1000 /* untagged lines accepted before a tagged reply */
 
 static bool starts_with_ci(const char *s, const char *prefix)
@@ -60,8 +60,7 @@ static int send_command(struct conn *c, const char *tag, const char *command, st
  * Send a command and read up to its tagged reply. A "* CAPABILITY" line
  * on the way replaces *caps_r. A tagged NO/BAD or a BYE is an error.
  */
-static int run_command(struct conn *c, const char *tag, const char *command, char **caps_r,
-		       struct error *err)
+static int run_command(struct conn *c, const char *tag, const char *command, char **caps_r, struct error *err)
 {
 	struct buf line = BUF_INIT;
 	size_t tag_len = strlen(tag);
@@ -73,7 +72,7 @@ static int run_command(struct conn *c, const char *tag, const char *command, cha
 		const char *s;
 		if (untagged > PROBE_UNTAGGED_MAX) {
 			error_set(err, ERR_ACCOUNT, "server sent more than %d lines in reply to %s",
-				  PROBE_UNTAGGED_MAX, command);
+			          PROBE_UNTAGGED_MAX, command);
 			break;
 		}
 		if (read_line(c, &line, err) < 0) {
@@ -85,13 +84,15 @@ static int run_command(struct conn *c, const char *tag, const char *command, cha
 			free(*caps_r);
 			*caps_r = xstrdup(s + 13);
 		} else if (starts_with_ci(s, "* BYE")) {
-			error_set(err, ERR_ACCOUNT, "server closed the session in reply to %s: %s", command, s);
+			error_set(err, ERR_ACCOUNT, "server closed the session in reply to %s: %s", command,
+			          s);
 			break;
 		} else if (strncmp(s, tag, tag_len) == 0 && s[tag_len] == ' ') {
 			if (starts_with_ci(s + tag_len + 1, "OK"))
 				rc = 0;
 			else
-				error_set(err, ERR_ACCOUNT, "server refused %s: %s", command, s + tag_len + 1);
+				error_set(err, ERR_ACCOUNT, "server refused %s: %s", command,
+				          s + tag_len + 1);
 			break;
 		}
 	}
@@ -113,7 +114,7 @@ static char *greeting_capabilities(const char *greeting)
 }
 
 int imap_probe_conn(struct conn *c, const struct conn_options *opts, struct server_probe *probe_r,
-		    struct error *err)
+                    struct error *err)
 {
 	struct buf line = BUF_INIT;
 	char *caps = NULL;
@@ -134,15 +135,15 @@ int imap_probe_conn(struct conn *c, const struct conn_options *opts, struct serv
 	preauth = starts_with_ci(g, "* PREAUTH");
 	if (!preauth && !starts_with_ci(g, "* OK")) {
 		error_set(err, ERR_ACCOUNT,
-			  "%s:%u did not greet like an IMAP server (got \"%.80s\"); check host and port",
-			  opts->host, opts->port, g);
+		          "%s:%u did not greet like an IMAP server (got \"%.80s\"); check host and port",
+		          opts->host, opts->port, g);
 		goto fail;
 	}
 	if (preauth && opts->tls == TLS_STARTTLS) {
 		error_set(err, ERR_ACCOUNT,
-			  "%s:%u sent PREAUTH before STARTTLS: the session would run unencrypted; "
-			  "refusing (use tls: implicit, or tls: none if plain text is really intended)",
-			  opts->host, opts->port);
+		          "%s:%u sent PREAUTH before STARTTLS: the session would run unencrypted; "
+		          "refusing (use tls: implicit, or tls: none if plain text is really intended)",
+		          opts->host, opts->port);
 		goto fail;
 	}
 	caps = greeting_capabilities(g);
@@ -150,18 +151,18 @@ int imap_probe_conn(struct conn *c, const struct conn_options *opts, struct serv
 		goto fail;
 	if (opts->tls == TLS_STARTTLS) {
 		struct tls_options tls = {
-			.host = opts->host,
-			.port = opts->port,
-			.ca_file = opts->ca_file,
-			.fingerprint = opts->fingerprint,
-			.timeout_ms = opts->timeouts.io_ms,
+		    .host = opts->host,
+		    .port = opts->port,
+		    .ca_file = opts->ca_file,
+		    .fingerprint = opts->fingerprint,
+		    .timeout_ms = opts->timeouts.io_ms,
 		};
 		if (!caps || !has_capability(caps, "STARTTLS")) {
 			error_set(err, ERR_ACCOUNT,
-				  "%s:%u does not offer STARTTLS, and tls: starttls is configured; refusing "
-				  "to continue without TLS (use tls: implicit with port 993 if the server "
-				  "supports it)",
-				  opts->host, opts->port);
+			          "%s:%u does not offer STARTTLS, and tls: starttls is configured; refusing "
+			          "to continue without TLS (use tls: implicit with port 993 if the server "
+			          "supports it)",
+			          opts->host, opts->port);
 			goto fail;
 		}
 		if (run_command(c, "T2", "STARTTLS", NULL, err) < 0 ||
@@ -169,7 +170,7 @@ int imap_probe_conn(struct conn *c, const struct conn_options *opts, struct serv
 			goto fail;
 		if (probe_r->discarded)
 			log_warn("%s:%u sent %zu bytes after accepting STARTTLS; they were discarded",
-				 opts->host, opts->port, probe_r->discarded);
+			         opts->host, opts->port, probe_r->discarded);
 		/* Capabilities seen before TLS cannot be trusted: ask again. */
 		free(caps);
 		caps = NULL;

@@ -13,8 +13,8 @@
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
-#define PROBE_LINE_MAX 4096   /* RFC 2449 allows 512; be lenient, but bounded */
-#define PROBE_CAPA_MAX 200    /* CAPA lines accepted */
+#define PROBE_LINE_MAX 4096 /* RFC 2449 allows 512; be lenient, but bounded */
+#define PROBE_CAPA_MAX 200  /* CAPA lines accepted */
 
 static int read_line(struct conn *c, struct buf *line, struct error *err)
 {
@@ -43,8 +43,8 @@ static enum reply run_command(struct conn *c, const char *command, struct buf *l
 		error_set(err, ERR_ACCOUNT, "server refused %s: %s", command, buf_cstr(line));
 		return REPLY_ERR;
 	}
-	error_set(err, ERR_ACCOUNT, "server answered %s with \"%.80s\", which is not a POP3 status",
-		  command, buf_cstr(line));
+	error_set(err, ERR_ACCOUNT, "server answered %s with \"%.80s\", which is not a POP3 status", command,
+	          buf_cstr(line));
 	return REPLY_BROKEN;
 }
 
@@ -94,7 +94,7 @@ fail:
 }
 
 int pop3_probe_conn(struct conn *c, const struct conn_options *opts, struct server_probe *probe_r,
-		    struct error *err)
+                    struct error *err)
 {
 	struct buf line = BUF_INIT;
 	char *caps = NULL;
@@ -108,31 +108,31 @@ int pop3_probe_conn(struct conn *c, const struct conn_options *opts, struct serv
 	probe_r->greeting = xstrdup(buf_cstr(&line));
 	if (strncmp(probe_r->greeting, "-ERR", 4) == 0) {
 		error_set(err, ERR_ACCOUNT, "%s:%u refused the connection: %s", opts->host, opts->port,
-			  probe_r->greeting);
+		          probe_r->greeting);
 		goto fail;
 	}
 	if (strncmp(probe_r->greeting, "+OK", 3) != 0) {
 		error_set(err, ERR_ACCOUNT,
-			  "%s:%u did not greet like a POP3 server (got \"%.80s\"); check host and port",
-			  opts->host, opts->port, probe_r->greeting);
+		          "%s:%u did not greet like a POP3 server (got \"%.80s\"); check host and port",
+		          opts->host, opts->port, probe_r->greeting);
 		goto fail;
 	}
 	if (read_capa(c, &caps, &stls, err) < 0)
 		goto fail;
 	if (opts->tls == TLS_STARTTLS) {
 		struct tls_options tls = {
-			.host = opts->host,
-			.port = opts->port,
-			.ca_file = opts->ca_file,
-			.fingerprint = opts->fingerprint,
-			.timeout_ms = opts->timeouts.io_ms,
+		    .host = opts->host,
+		    .port = opts->port,
+		    .ca_file = opts->ca_file,
+		    .fingerprint = opts->fingerprint,
+		    .timeout_ms = opts->timeouts.io_ms,
 		};
 		if (!stls) {
 			error_set(err, ERR_ACCOUNT,
-				  "%s:%u does not offer STLS, and tls: starttls is configured; refusing to "
-				  "continue without TLS (use tls: implicit with port 995 if the server "
-				  "supports it)",
-				  opts->host, opts->port);
+			          "%s:%u does not offer STLS, and tls: starttls is configured; refusing to "
+			          "continue without TLS (use tls: implicit with port 995 if the server "
+			          "supports it)",
+			          opts->host, opts->port);
 			goto fail;
 		}
 		if (run_command(c, "STLS", &line, err) != REPLY_OK ||
@@ -140,7 +140,7 @@ int pop3_probe_conn(struct conn *c, const struct conn_options *opts, struct serv
 			goto fail;
 		if (probe_r->discarded)
 			log_warn("%s:%u sent %zu bytes after accepting STLS; they were discarded", opts->host,
-				 opts->port, probe_r->discarded);
+			         opts->port, probe_r->discarded);
 		free(caps);
 		if (read_capa(c, &caps, &stls, err) < 0)
 			goto fail;

@@ -42,10 +42,11 @@ int fs_join(const char *base, const char *rel, char **path_r, struct error *err)
 		const char *slash = strchr(p, '/');
 		size_t len = slash ? (size_t)(slash - p) : strlen(p);
 		if (!valid_component(p, len))
-			return error_set(err, ERR_MAILBOX,
-					 "refusing path \"%s\": it has an empty, \".\", \"..\" or control-character "
-					 "component and could leave %s",
-					 rel, base);
+			return error_set(
+			    err, ERR_MAILBOX,
+			    "refusing path \"%s\": it has an empty, \".\", \"..\" or control-character "
+			    "component and could leave %s",
+			    rel, base);
 		if (!slash)
 			break;
 		p = slash + 1;

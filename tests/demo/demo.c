@@ -137,19 +137,19 @@ int main(void)
 	cfg = xasprintf("%s/config.yaml", dir);
 	mail = xasprintf("%s/Mail", dir);
 	text = xasprintf("state_dir: %s/state\n"
-			 "accounts:\n"
-			 "  demo:\n"
-			 "    imap:\n"
-			 "      host: 127.0.0.1\n"
-			 "      port: %u\n"
-			 "      user: %s\n"
-			 "      password: \"%s\"\n"
-			 "      ca_file: \"%s\"\n"
-			 "    maildir:\n"
-			 "      path: %s\n"
-			 "    sync:\n"
-			 "      expunge: both\n",
-			 dir, server->imaps_port, server->user, server->password, server->ca_file, mail);
+	                 "accounts:\n"
+	                 "  demo:\n"
+	                 "    imap:\n"
+	                 "      host: 127.0.0.1\n"
+	                 "      port: %u\n"
+	                 "      user: %s\n"
+	                 "      password: \"%s\"\n"
+	                 "      ca_file: \"%s\"\n"
+	                 "    maildir:\n"
+	                 "      path: %s\n"
+	                 "    sync:\n"
+	                 "      expunge: both\n",
+	                 dir, server->imaps_port, server->user, server->password, server->ca_file, mail);
 	if (fs_write_atomic(cfg, text, strlen(text), 0600, &err) < 0)
 		demo_fail(err.text);
 	step("The configuration");
@@ -190,7 +190,7 @@ int main(void)
 	{
 		char *path = xasprintf("%s/new/1700000000.M1P1.demo", mail);
 		const char *msg = "From: you@example.org\nTo: demo@example.org\nSubject: written offline\n"
-				  "Message-ID: <offline-1@twinbox.demo>\n\nThis was written on the laptop.\n";
+		                  "Message-ID: <offline-1@twinbox.demo>\n\nThis was written on the laptop.\n";
 		if (fs_write_atomic(path, msg, strlen(msg), 0600, &err) < 0)
 			demo_fail(err.text);
 		free(path);

@@ -13,7 +13,7 @@
 #include "twinbox/util/error.h"
 
 static const enum pop3_reply_kind kinds[] = {POP3_REPLY_STATUS, POP3_REPLY_SASL, POP3_REPLY_LINES,
-					     POP3_REPLY_DATA};
+                                             POP3_REPLY_DATA};
 
 struct outcome {
 	uint64_t digest; /* over event types, flags and bytes */

@@ -42,23 +42,23 @@ static const char *write_config(const char *accounts)
 }
 
 static char *imap_account(const char *name, const char *host, unsigned port, const char *tls,
-			  const char *ca_file, const char *password_line)
+                          const char *ca_file, const char *password_line)
 {
 	struct dovecot *d = dovecot_shared();
 
 	return xasprintf("  %s:\n"
-			 "    imap:\n"
-			 "      host: \"%s\"\n"
-			 "      port: %u\n"
-			 "      tls: %s\n"
-			 "      user: %s\n"
-			 "%s%s%s"
-			 "      %s\n"
-			 "      timeout: 5s\n"
-			 "    maildir:\n"
-			 "      path: /tmp/twinbox-mail-unused/%s\n",
-			 name, host, port, tls, d->user, ca_file ? "      ca_file: \"" : "",
-			 ca_file ? ca_file : "", ca_file ? "\"\n" : "", password_line, name);
+	                 "    imap:\n"
+	                 "      host: \"%s\"\n"
+	                 "      port: %u\n"
+	                 "      tls: %s\n"
+	                 "      user: %s\n"
+	                 "%s%s%s"
+	                 "      %s\n"
+	                 "      timeout: 5s\n"
+	                 "    maildir:\n"
+	                 "      path: /tmp/twinbox-mail-unused/%s\n",
+	                 name, host, port, tls, d->user, ca_file ? "      ca_file: \"" : "",
+	                 ca_file ? ca_file : "", ca_file ? "\"\n" : "", password_line, name);
 }
 
 Test(cli, help_lists_commands_and_exit_codes)
@@ -206,7 +206,7 @@ Test(cli, connect_refuses_starttls_when_not_offered)
 {
 	struct dovecot *d = dovecot_shared();
 	char *acct = imap_account("work", DOVECOT_ADDR_NO_STARTTLS, d->imap_port, "starttls", d->ca_file,
-				  "password: x");
+	                          "password: x");
 	const char *path = write_config(acct);
 
 	run_twinbox(ARGS("check-config", "--connect", "--config", path), 30, &r);
@@ -219,8 +219,8 @@ Test(cli, connect_refuses_starttls_when_not_offered)
 Test(cli, connect_refuses_unknown_ca)
 {
 	struct dovecot *d = dovecot_shared();
-	char *acct = imap_account("work", "127.0.0.1", d->imaps_port, "implicit", d->other_ca_file,
-				  "password: x");
+	char *acct =
+	    imap_account("work", "127.0.0.1", d->imaps_port, "implicit", d->other_ca_file, "password: x");
 	const char *path = write_config(acct);
 
 	run_twinbox(ARGS("check-config", "--connect", "--config", path), 30, &r);
@@ -232,13 +232,14 @@ Test(cli, connect_refuses_unknown_ca)
 Test(cli, connect_pop3_implicit_and_stls)
 {
 	struct dovecot *d = dovecot_shared();
-	char *text = xasprintf("  mail:\n    pop3:\n      host: localhost\n      port: %u\n      tls: implicit\n"
-			       "      user: %s\n      password: x\n      ca_file: \"%s\"\n"
-			       "    maildir:\n      path: /tmp/twinbox-unused/a\n"
-			       "  mail2:\n    pop3:\n      host: localhost\n      port: %u\n      tls: starttls\n"
-			       "      user: %s\n      password: x\n      ca_file: \"%s\"\n"
-			       "    maildir:\n      path: /tmp/twinbox-unused/b\n",
-			       d->pop3s_port, d->user, d->ca_file, d->pop3_port, d->user, d->ca_file);
+	char *text =
+	    xasprintf("  mail:\n    pop3:\n      host: localhost\n      port: %u\n      tls: implicit\n"
+	              "      user: %s\n      password: x\n      ca_file: \"%s\"\n"
+	              "    maildir:\n      path: /tmp/twinbox-unused/a\n"
+	              "  mail2:\n    pop3:\n      host: localhost\n      port: %u\n      tls: starttls\n"
+	              "      user: %s\n      password: x\n      ca_file: \"%s\"\n"
+	              "    maildir:\n      path: /tmp/twinbox-unused/b\n",
+	              d->pop3s_port, d->user, d->ca_file, d->pop3_port, d->user, d->ca_file);
 	const char *path = write_config(text);
 
 	run_twinbox(ARGS("check-config", "--connect", "--config", path), 30, &r);
@@ -254,8 +255,8 @@ Test(cli, one_account_failing_gives_exit_1)
 {
 	struct dovecot *d = dovecot_shared();
 	char *good = imap_account("good", "127.0.0.1", d->imaps_port, "implicit", d->ca_file, "password: x");
-	char *bad = imap_account("bad", DOVECOT_ADDR_EXPIRED, d->imaps_port, "implicit", d->ca_file,
-				 "password: x");
+	char *bad =
+	    imap_account("bad", DOVECOT_ADDR_EXPIRED, d->imaps_port, "implicit", d->ca_file, "password: x");
 	char *both = xasprintf("%s%s", good, bad);
 	const char *path = write_config(both);
 
@@ -272,7 +273,7 @@ Test(cli, one_account_failing_gives_exit_1)
 Test(cli, failing_password_command_stops_before_connecting)
 {
 	char *acct = imap_account("work", "127.0.0.1", 1, "implicit", NULL,
-				  "password_command: \"echo no such entry >&2; exit 3\"");
+	                          "password_command: \"echo no such entry >&2; exit 3\"");
 	const char *path = write_config(acct);
 
 	run_twinbox(ARGS("check-config", "--connect", "--config", path), 30, &r);
@@ -286,7 +287,7 @@ Test(cli, trace_never_shows_the_password)
 {
 	struct dovecot *d = dovecot_shared();
 	char *acct = imap_account("work", "127.0.0.1", d->imap_port, "starttls", d->ca_file,
-				  "password_command: \"echo Sup3rSecretPw; echo Sup3rSecretPw >&2\"");
+	                          "password_command: \"echo Sup3rSecretPw; echo Sup3rSecretPw >&2\"");
 	const char *path = write_config(acct);
 
 	run_twinbox(ARGS("-vv", "check-config", "--connect", "--config", path), 30, &r);

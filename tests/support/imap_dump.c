@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "support/imap_dump.h"
 #include "twinbox/util/buf.h"
 #include "twinbox/util/xmalloc.h"
-#include "support/imap_dump.h"
 
 static void put_raw(struct buf *b, const void *s, size_t len)
 {

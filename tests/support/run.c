@@ -67,13 +67,14 @@ void run_twinbox(const char *const *args, int timeout_s, struct run_result *r)
 	close(out[1]);
 	close(err[1]);
 	while (out_open || err_open) {
-		struct pollfd p[2] = {{out_open ? out[0] : -1, POLLIN, 0}, {err_open ? err[0] : -1, POLLIN, 0}};
+		struct pollfd p[2] = {{out_open ? out[0] : -1, POLLIN, 0},
+		                      {err_open ? err[0] : -1, POLLIN, 0}};
 		int left = (int)(deadline - time(NULL));
 		if (left <= 0 || poll(p, 2, left * 1000) == 0) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			cr_assert_fail("twinbox did not finish within %d s; stderr so far:\n%s", timeout_s,
-				       buf_cstr(&eb));
+			               buf_cstr(&eb));
 		}
 		if (p[0].revents)
 			drain(out[0], &ob, &out_open);

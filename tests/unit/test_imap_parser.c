@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "twinbox/imap/parser.h"
 #include "support/imap_dump.h"
+#include "twinbox/imap/parser.h"
 
 struct sample {
 	const char *in;

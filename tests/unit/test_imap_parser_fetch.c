@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "support/imap_dump.h"
 #include "twinbox/imap/parser.h"
 #include "twinbox/util/xmalloc.h"
-#include "support/imap_dump.h"
 
 static void check(const char *in, size_t len, const char *expected)
 {

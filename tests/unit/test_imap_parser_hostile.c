@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "support/imap_dump.h"
 #include "twinbox/imap/parser.h"
 #include "twinbox/util/xmalloc.h"
-#include "support/imap_dump.h"
 
 struct bad {
 	const char *in;

@@ -181,7 +181,7 @@ Test(net_tcp, connect_times_out_when_syns_go_unanswered)
 	 * connect hang here. A kernel that behaves otherwise fails the test
 	 * rather than passing it unchecked. */
 	cr_assert_null(t, "connected although the accept queue was full; is "
-			  "net.ipv4.tcp_abort_on_overflow set?");
+	                  "net.ipv4.tcp_abort_on_overflow set?");
 	cr_assert(strstr(err.text, "timed out after 300 ms"), "got: %s", err.text);
 	cr_assert(strstr(err.text, "`timeout:`"), "got: %s", err.text);
 	cr_assert_lt(now_ms() - start, 5000);

@@ -100,7 +100,8 @@ Test(store_maildir_stream, writer_stores_lf_whatever_the_chunking)
 		cr_assert(strncmp(file_name, name, strlen(name)) == 0, "%s vs %s", file_name, name);
 		free(data);
 		free(file_name);
-		cr_assert_eq(st->ops->delete(f, &(struct store_msg){.name = name}, 1, &(struct error){0}), 0);
+		cr_assert_eq(st->ops->delete (f, &(struct store_msg){.name = name}, 1, &(struct error){0}),
+		             0);
 		free(name);
 	}
 }
@@ -155,7 +156,8 @@ Test(store_maildir_stream, source_gives_crlf_with_exact_size)
 	long long n;
 
 	write_in_pieces(4096, &name);
-	cr_assert_eq(st->ops->open_source(f, &(struct store_msg){.name = name}, &src, &err), 0, "%s", err.text);
+	cr_assert_eq(st->ops->open_source(f, &(struct store_msg){.name = name}, &src, &err), 0, "%s",
+	             err.text);
 	cr_assert_eq(src.size, sizeof(crlf_msg) - 1);
 	while ((n = src.read(src.ctx, &byte, 1, &err)) > 0)
 		buf_append(&got, &byte, 1);

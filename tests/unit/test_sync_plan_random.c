@@ -417,8 +417,7 @@ static void check_invariants(const struct plan_input *in, const struct plan_rule
                              const struct plan *plan, unsigned world)
 {
 	unsigned uid_uses[SIM_MAX * 2] = {0};
-	bool pull = rules->direction == PLAN_DIRECTION_PULL,
-	     push = rules->direction == PLAN_DIRECTION_PUSH;
+	bool pull = rules->direction == PLAN_DIRECTION_PULL, push = rules->direction == PLAN_DIRECTION_PUSH;
 
 	for (size_t i = 0; i < plan->action_count; i++) {
 		const struct plan_action *a = &plan->actions[i];

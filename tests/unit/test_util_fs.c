@@ -42,8 +42,8 @@ Test(util_fs, join_accepts_relative_names)
 Test(util_fs, join_refuses_names_that_escape)
 {
 	static const char *bad[] = {
-		"", "/etc/passwd", "..", "../x", "a/../../x", "a/..", "a//b", "a/", "./a", "a/./b", "a\nb",
-		"a\rb", "tab\there", "del\x7f",
+	    "",   "/etc/passwd", "..",    "../x", "a/../../x", "a/..",      "a//b",
+	    "a/", "./a",         "a/./b", "a\nb", "a\rb",      "tab\there", "del\x7f",
 	};
 	struct error err;
 	char *p;

@@ -164,7 +164,7 @@ struct config_sync {
 	enum config_where expunge;       /* default none */
 	enum config_where create;        /* default both */
 	bool remove_folders;             /* a folder gone on one side is removed on the
-					    other when that copy is unchanged; default false */
+	                                    other when that copy is unchanged; default false */
 	uint64_t max_size;               /* bytes; 0 = no limit (default) */
 };
 

@@ -23,6 +23,6 @@ int imap_probe(const struct conn_options *opts, struct server_probe *probe_r, st
 
 /* The same exchange over an already open connection (tests). */
 int imap_probe_conn(struct conn *c, const struct conn_options *opts, struct server_probe *probe_r,
-		    struct error *err);
+                    struct error *err);
 
 #endif

@@ -10,7 +10,7 @@
 struct server_probe {
 	char *greeting;     /* the greeting line as the server sent it */
 	char *capabilities; /* as reported last (after TLS): IMAP atoms separated
-			     * by spaces, POP3 CAPA lines separated by ", " */
+	                     * by spaces, POP3 CAPA lines separated by ", " */
 	char *security;     /* e.g. "TLS1.3, AES-256-GCM", or "plain" */
 	size_t discarded;   /* bytes dropped at the STARTTLS upgrade */
 };

@@ -14,6 +14,6 @@
 
 int pop3_probe(const struct conn_options *opts, struct server_probe *probe_r, struct error *err);
 int pop3_probe_conn(struct conn *c, const struct conn_options *opts, struct server_probe *probe_r,
-		    struct error *err);
+                    struct error *err);
 
 #endif

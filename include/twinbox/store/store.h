@@ -162,14 +162,14 @@ struct store_ops {
 	 * returns its name (caller frees) or uid; commit=false throws it away.
 	 */
 	int (*write_begin)(struct store_folder *f, const struct store_new_msg *meta, void **writer_r,
-			   struct error *err);
+	                   struct error *err);
 	int (*write_chunk)(void *writer, const void *data, size_t len, struct error *err);
 	int (*write_end)(void *writer, bool commit, char **name_r, uint32_t *uid_r, struct error *err);
 	/* source: a message of this store as a store_new_msg (flags, date,
 	 * exact canonical size, read) for the other side's add; release it
 	 * with close_source. A message gone meanwhile is ERR_MESSAGE. */
 	int (*open_source)(struct store_folder *f, const struct store_msg *msg, struct store_new_msg *src_r,
-			   struct error *err);
+	                   struct error *err);
 	void (*close_source)(struct store_new_msg *src);
 	/* Add and remove flags on messages (uid or name as keyed). */
 	int (*set_flags)(struct store_folder *f, const struct store_msg *msgs, size_t count, unsigned add,

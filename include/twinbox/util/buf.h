@@ -20,7 +20,10 @@ struct buf {
 	size_t limit; /* 0 = no limit */
 };
 
-#define BUF_INIT {NULL, 0, 0, 0}
+#define BUF_INIT                                                                                             \
+	{                                                                                                    \
+		NULL, 0, 0, 0                                                                                \
+	}
 
 void buf_init(struct buf *b, size_t limit);
 /* Release the memory; the buffer is empty and reusable afterwards. */

@@ -38,13 +38,13 @@ void error_clear(struct error *err);
 /* Set scope and message; always returns -1 so that callers can write
  * `return error_set(err, ERR_ACCOUNT, "...")`. `err` may be NULL. */
 int error_set(struct error *err, enum err_scope scope, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 int error_vset(struct error *err, enum err_scope scope, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 
 /* Like error_set, appending ": <strerror(errnum)>". Returns -1. */
 int error_errno(struct error *err, enum err_scope scope, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Put "<context>: " in front of the current message. Keeps the scope. */
 void error_prefix(struct error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
