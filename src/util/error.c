@@ -1,5 +1,6 @@
 #include "twinbox/util/error.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,7 +42,11 @@ int error_errno(struct error *err, enum err_scope scope, int errnum, const char 
 	error_vset(err, scope, fmt, ap);
 	va_end(ap);
 	len = strlen(err->text);
-	snprintf(err->text + len, sizeof(err->text) - len, ": %s", strerror(errnum));
+	snprintf(err->text + len, sizeof(err->text) - len, ": %s%s", strerror(errnum),
+	         errnum == ENOSPC || errnum == EDQUOT
+	             ? " (free some space, then run twinbox again: what was not written is tried again, "
+	               "nothing is lost)"
+	             : "");
 	return -1;
 }
 

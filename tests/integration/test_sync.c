@@ -14,6 +14,7 @@
 #include "support/run.h"
 #include "support/sync_harness.h"
 #include "twinbox/state/lock.h"
+#include "twinbox/util/fs.h"
 #include "twinbox/util/xmalloc.h"
 
 TestSuite(sync, .init = sync_harness_setup, .fini = sync_harness_teardown, .timeout = 300);
@@ -304,4 +305,44 @@ Test(sync, crash_at_every_step_loses_and_duplicates_nothing)
 	assert_twins("Archive", 3);
 	sync_ok();
 	assert_nothing_done();
+}
+
+/*
+ * A disk that fills up mid-run (here: a file size limit, with SIGXFSZ
+ * ignored so writes fail as they do on a full disk): the run stops with a
+ * message naming the cause, the server is untouched, no truncated message
+ * is left in the Maildir, and once there is room a run completes.
+ */
+Test(sync, a_full_disk_loses_nothing_and_a_later_run_completes)
+{
+	char *wrapper = xasprintf("%s/limited.sh", sh.dir);
+	char *script = xasprintf("#!/bin/sh\ntrap '' XFSZ\nulimit -f 256\nexec '%s' \"$@\"\n",
+	                         getenv("TWINBOX_BIN") ? getenv("TWINBOX_BIN") : "build/twinbox");
+	char *real = xstrdup(getenv("TWINBOX_BIN") ? getenv("TWINBOX_BIN") : "build/twinbox");
+	struct error err;
+	struct local_msg *lm;
+	size_t n;
+
+	cr_assert_eq(fs_write_atomic(wrapper, script, strlen(script), 0700, &err), 0, "%s", err.text);
+	dovecot_seed(sh.d, "INBOX", 5, 1500, 0);
+	sync_ok();                                    /* the state and Maildir exist; now the disk fills up */
+	dovecot_seed(sh.d, "INBOX", 5, 1600, 400000); /* one with a 400 kB attachment */
+	setenv("TWINBOX_BIN", wrapper, 1);
+	sync_run_args(NULL);
+	setenv("TWINBOX_BIN", real, 1);
+	cr_assert(strstr(sh.r.err, "File too large") || strstr(sh.r.err, "No space") ||
+	              strstr(sh.r.err, "disk"),
+	          "the cause should be named: %s", sh.r.err);
+	cr_assert_eq(server_count("INBOX"), 10, "nothing may change on the server");
+	n = local_list("INBOX", &lm);
+	for (size_t i = 0; i < n; i++)
+		cr_assert(lm[i].len < 64 * 1024, "a truncated message was left in the Maildir: %s",
+		          lm[i].path);
+	local_free(lm, n);
+	sync_ok();
+	assert_twins("INBOX", 10);
+	cr_assert_eq(state_pair_count("INBOX"), 10);
+	free(wrapper);
+	free(script);
+	free(real);
 }

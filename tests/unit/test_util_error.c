@@ -34,6 +34,16 @@ Test(util_error, errno_appends_strerror)
 	cr_assert(strstr(err.text, strerror(ENOSPC)));
 }
 
+Test(util_error, a_full_disk_says_what_to_do)
+{
+	struct error err;
+
+	error_errno(&err, ERR_FATAL, ENOSPC, "cannot write %s", "x");
+	cr_assert(strstr(err.text, "free some space"), "%s", err.text);
+	error_errno(&err, ERR_FATAL, EACCES, "cannot write %s", "x");
+	cr_assert_null(strstr(err.text, "free some space"), "%s", err.text);
+}
+
 Test(util_error, long_messages_are_truncated_safely)
 {
 	struct error err;
