@@ -49,6 +49,13 @@ void cli_plan_rules(const struct config_account *a, struct plan_rules *rules);
  * path, or NULL, either way (caller frees). */
 struct config *cli_load_config(const struct cli_options *opts, char **path_r);
 
+/* A command on one account (`twinbox CMD ACCOUNT`) of kind `store`:
+ * checks the arguments, loads the config, finds the account, refuses one
+ * of another kind with `wrong_store`, and returns run()'s exit code. */
+int cli_account_command(struct cli_options *opts, const char *usage, enum config_store store,
+                        const char *wrong_store,
+                        int (*run)(const struct config *cfg, const struct config_account *a));
+
 int cmd_check_config(struct cli_options *opts);
 int cmd_list_folders(struct cli_options *opts);
 int cmd_sync(struct cli_options *opts);

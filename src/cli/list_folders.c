@@ -51,7 +51,7 @@ static void print_folders(const struct imap_folder *f, size_t n)
 	}
 }
 
-static int list_account(const struct config_account *a)
+static int list_account(const struct config *cfg, const struct config_account *a)
 {
 	struct imap_session_options o;
 	struct imap_session *s;
@@ -60,6 +60,7 @@ static int list_account(const struct config_account *a)
 	struct error err;
 	char *password;
 
+	(void)cfg;
 	error_clear(&err);
 	password = config_resolve_password(a, &err);
 	if (!password) {
@@ -88,31 +89,6 @@ static int list_account(const struct config_account *a)
 
 int cmd_list_folders(struct cli_options *opts)
 {
-	const struct config_account *a;
-	struct config *cfg;
-	char *path;
-	int rc;
-
-	if (opts->argc != 1 || opts->argv[0][0] == '-') {
-		fputs(list_usage, stderr);
-		return EXIT_USAGE;
-	}
-	cfg = cli_load_config(opts, &path);
-	if (!cfg) {
-		free(path);
-		return EXIT_CONFIG;
-	}
-	a = config_find_account(cfg, opts->argv[0]);
-	if (!a) {
-		log_error("%s: no account named \"%s\"", path, opts->argv[0]);
-		rc = EXIT_USAGE;
-	} else if (a->store != CONFIG_STORE_IMAP) {
-		log_error("%s: account \"%s\" is a POP3 account; POP3 has no folders to list", path, a->name);
-		rc = EXIT_USAGE;
-	} else {
-		rc = list_account(a);
-	}
-	config_free(cfg);
-	free(path);
-	return rc;
+	return cli_account_command(opts, list_usage, CONFIG_STORE_IMAP,
+	                           "this is a POP3 account; POP3 has no folders to list", list_account);
 }

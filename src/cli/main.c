@@ -89,6 +89,39 @@ struct config *cli_load_config(const struct cli_options *opts, char **path_r)
 	return cfg;
 }
 
+int cli_account_command(struct cli_options *opts, const char *usage, enum config_store store,
+                        const char *wrong_store,
+                        int (*run)(const struct config *cfg, const struct config_account *a))
+{
+	const struct config_account *a;
+	struct config *cfg;
+	char *path;
+	int rc;
+
+	if (opts->argc != 1 || opts->argv[0][0] == '-') {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	cfg = cli_load_config(opts, &path);
+	if (!cfg) {
+		free(path);
+		return EXIT_CONFIG;
+	}
+	a = config_find_account(cfg, opts->argv[0]);
+	if (!a) {
+		log_error("%s: no account named \"%s\"", path, opts->argv[0]);
+		rc = EXIT_USAGE;
+	} else if (a->store != store) {
+		log_error("%s: %s", a->name, wrong_store);
+		rc = EXIT_USAGE;
+	} else {
+		rc = run(cfg, a);
+	}
+	config_free(cfg);
+	free(path);
+	return rc;
+}
+
 static void cli_sink(enum log_level level, const char *line, void *ctx)
 {
 	(void)ctx;

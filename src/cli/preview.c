@@ -141,31 +141,7 @@ out:
 
 int cmd_preview(struct cli_options *opts)
 {
-	const struct config_account *a;
-	struct config *cfg;
-	char *path;
-	int rc;
-
-	if (opts->argc != 1 || opts->argv[0][0] == '-') {
-		fputs(preview_usage, stderr);
-		return EXIT_USAGE;
-	}
-	cfg = cli_load_config(opts, &path);
-	if (!cfg) {
-		free(path);
-		return EXIT_CONFIG;
-	}
-	a = config_find_account(cfg, opts->argv[0]);
-	if (!a) {
-		log_error("%s: no account named \"%s\"", path, opts->argv[0]);
-		rc = EXIT_USAGE;
-	} else if (a->store != CONFIG_STORE_POP3) {
-		log_error("%s: preview is for POP3 accounts; for IMAP use list-folders", a->name);
-		rc = EXIT_USAGE;
-	} else {
-		rc = preview_account(cfg, a);
-	}
-	config_free(cfg);
-	free(path);
-	return rc;
+	return cli_account_command(opts, preview_usage, CONFIG_STORE_POP3,
+	                           "preview is for POP3 accounts; for IMAP use list-folders",
+	                           preview_account);
 }

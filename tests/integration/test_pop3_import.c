@@ -280,3 +280,12 @@ Test(pop3_import, local_deletions_never_reach_the_server)
 	cr_assert_eq(server_count("INBOX"), 4, "a local deletion must not delete on the server");
 	cr_assert_eq(local_count(), 3, "nor bring the message back");
 }
+
+Test(pop3_import, list_folders_refuses_a_pop3_account)
+{
+	pop3_config("implicit", NULL);
+	run_result_free(&sh.r);
+	run_twinbox(ARGS("--config", sh.cfg, "list-folders", "t"), 30, &sh.r);
+	cr_assert_eq(sh.r.status, 64);
+	cr_assert(strstr(sh.r.err, "POP3 has no folders"), "%s", sh.r.err);
+}

@@ -346,3 +346,11 @@ Test(sync, a_full_disk_loses_nothing_and_a_later_run_completes)
 	free(script);
 	free(real);
 }
+
+Test(sync, preview_refuses_an_imap_account)
+{
+	run_result_free(&sh.r);
+	run_twinbox(ARGS("--config", sh.cfg, "preview", "t"), 30, &sh.r);
+	cr_assert_eq(sh.r.status, 64);
+	cr_assert(strstr(sh.r.err, "preview is for POP3 accounts"), "%s", sh.r.err);
+}
