@@ -193,14 +193,5 @@ fail:
 
 int imap_probe(const struct conn_options *opts, struct server_probe *probe_r, struct error *err)
 {
-	struct conn *c = conn_open(opts, err);
-	int rc;
-
-	if (!c) {
-		memset(probe_r, 0, sizeof(*probe_r));
-		return -1;
-	}
-	rc = imap_probe_conn(c, opts, probe_r, err);
-	conn_close(c);
-	return rc;
+	return server_probe_run(opts, imap_probe_conn, probe_r, err);
 }

@@ -1,6 +1,9 @@
 #include "twinbox/net/probe.h"
 
 #include <stdlib.h>
+#include <string.h>
+
+#include "twinbox/net/conn.h"
 
 void server_probe_free(struct server_probe *p)
 {
@@ -8,4 +11,19 @@ void server_probe_free(struct server_probe *p)
 	free(p->capabilities);
 	free(p->security);
 	p->greeting = p->capabilities = p->security = NULL;
+}
+
+int server_probe_run(const struct conn_options *opts, server_probe_fn fn, struct server_probe *probe_r,
+                     struct error *err)
+{
+	struct conn *c = conn_open(opts, err);
+	int rc;
+
+	if (!c) {
+		memset(probe_r, 0, sizeof(*probe_r));
+		return -1;
+	}
+	rc = fn(c, opts, probe_r, err);
+	conn_close(c);
+	return rc;
 }

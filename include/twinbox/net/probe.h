@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "twinbox/util/error.h"
+
 struct server_probe {
 	char *greeting;     /* the greeting line as the server sent it */
 	char *capabilities; /* as reported last (after TLS): IMAP atoms separated
@@ -16,5 +18,16 @@ struct server_probe {
 };
 
 void server_probe_free(struct server_probe *p);
+
+struct conn;
+struct conn_options;
+
+/* The exchange of one protocol over an open connection. */
+typedef int (*server_probe_fn)(struct conn *c, const struct conn_options *opts, struct server_probe *probe_r,
+                               struct error *err);
+
+/* Connect with `opts`, run `fn`, close. *probe_r is zeroed on failure. */
+int server_probe_run(const struct conn_options *opts, server_probe_fn fn, struct server_probe *probe_r,
+                     struct error *err);
 
 #endif
