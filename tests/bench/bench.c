@@ -16,11 +16,13 @@
  * TWINBOX_BIN (default build/twinbox), BENCH_OUT (default
  * build/bench.md), BENCH_KEEP=1 keeps the scratch directory.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,9 +37,15 @@
 #define FLAG_CHANGES 100
 #define NEW_MESSAGES 100
 
-static struct dovecot *server;
+/* twinbox's (and the raw bound's, and POP3's) server, and mbsync's: two
+ * instances seeded alike, so a tool that pushes changes is checked on a
+ * server no other tool has touched; push_server is the fresh one of one
+ * initial-push run. */
+static struct dovecot *server, *server_mb, *push_server;
 static char bench_dir[] = "/tmp/twinbox-bench-XXXXXX";
 static unsigned n_messages = 1000, reps = 3;
+static const char *twinbox_bin;
+static char self[PATH_MAX];
 
 void bench_fail(const char *fmt, ...)
 {
@@ -50,6 +58,10 @@ void bench_fail(const char *fmt, ...)
 	fprintf(stderr, "\n");
 	if (server)
 		dovecot_stop(server);
+	if (server_mb)
+		dovecot_stop(server_mb);
+	if (push_server)
+		dovecot_stop(push_server);
 	exit(2);
 }
 
@@ -85,29 +97,29 @@ struct expect {
 	unsigned long long bytes;
 };
 
-static void seed_server(void)
+static void seed_server(struct dovecot *d)
 {
 	for (size_t i = 0; i < sizeof(batches) / sizeof(batches[0]); i++) {
 		unsigned count = n_messages * batches[i].per_mille / 1000;
 
-		dovecot_seed(server, batches[i].mailbox, count ? count : 1, (unsigned)(i + 1) * 10000000u,
+		dovecot_seed(d, batches[i].mailbox, count ? count : 1, (unsigned)(i + 1) * 10000000u,
 		             batches[i].attach);
 	}
 	/* Some flags, as a mailbox in use has them. */
 	for (unsigned uid = 1; uid <= 20; uid++)
-		dovecot_flags(server, "INBOX", uid, "add", "\\Seen");
+		dovecot_flags(d, "INBOX", uid, "add", "\\Seen");
 	for (unsigned uid = 1; uid <= 5; uid++)
-		dovecot_flags(server, "Work/Projects", uid, "add", "\\Flagged");
+		dovecot_flags(d, "Work/Projects", uid, "add", "\\Flagged");
 }
 
-/* What the server holds: all mailboxes, or INBOX only (POP3). */
-static struct expect server_holds(bool inbox_only)
+/* What `d` holds: all mailboxes, or INBOX only (POP3, initial push). */
+static struct expect server_holds(struct dovecot *d, bool inbox_only)
 {
 	struct expect e = {0, 0, 0};
 
 	for (size_t i = 0; i < (inbox_only ? 1 : sizeof(mailboxes) / sizeof(mailboxes[0])); i++) {
 		size_t count;
-		struct dovecot_msg *m = dovecot_list(server, mailboxes[i], false, &count);
+		struct dovecot_msg *m = dovecot_list(d, mailboxes[i], false, &count);
 
 		e.messages += count;
 		for (size_t j = 0; j < count; j++) {
@@ -121,50 +133,140 @@ static struct expect server_holds(bool inbox_only)
 
 /* Server-side changes between resyncs: 100 \Flagged toggles in INBOX
  * (set on even repetitions, cleared on odd ones), or 100 new messages. */
-static void change_flags(unsigned rep)
+static void change_flags(struct dovecot *d, unsigned rep)
 {
 	for (unsigned uid = 1; uid <= FLAG_CHANGES; uid++)
-		dovecot_flags(server, "INBOX", uid, rep % 2 == 0 ? "add" : "remove", "\\Flagged");
+		dovecot_flags(d, "INBOX", uid, rep % 2 == 0 ? "add" : "remove", "\\Flagged");
 }
 
-static void change_new_mail(unsigned rep)
+static void change_new_mail(struct dovecot *d, unsigned rep)
 {
-	dovecot_seed(server, "INBOX", NEW_MESSAGES, 90000000u + rep * NEW_MESSAGES, 60000);
+	dovecot_seed(d, "INBOX", NEW_MESSAGES, 90000000u + rep * NEW_MESSAGES, 60000);
+}
+
+/* Local changes in a tool's Maildir between resyncs, and what its server
+ * must hold afterwards: 100 \\Flagged toggles in INBOX (set on even
+ * repetitions, cleared on odd ones), or 100 new messages in INBOX's new/. */
+static void local_flags(struct bench_tool *t, unsigned rep, struct expect *e)
+{
+	bool set = rep % 2 == 0;
+	size_t n = bench_maildir_toggle_flag(t->maildir, 'F', set, FLAG_CHANGES);
+
+	if (n != FLAG_CHANGES)
+		bench_fail("%s: only %zu messages in %s/cur to change", t->name, n, t->maildir);
+	e->flagged = set ? e->flagged + n : e->flagged - n;
+}
+
+static void local_new_mail(struct bench_tool *t, unsigned rep, struct expect *e)
+{
+	bench_maildir_add(t->maildir, NEW_MESSAGES, 95000000u + rep * NEW_MESSAGES, 60000, 0);
+	e->messages += NEW_MESSAGES;
 }
 
 /* ---- scenarios ------------------------------------------------------- */
 
-enum scenario_id { SC_PULL, SC_RAW, SC_NOCHANGE, SC_FLAGS, SC_NEW, SC_POP3, SC_COUNT };
+enum scenario_id {
+	SC_PULL,
+	SC_RAW,
+	SC_NOCHANGE,
+	SC_FLAGS,
+	SC_NEW,
+	SC_LFLAGS,
+	SC_LNEW,
+	SC_PUSH,
+	SC_POP3,
+	SC_LAT_PULL,
+	SC_LAT_NOCHANGE,
+	SC_COUNT
+};
 
+/* The order matters: the resyncs build on the initial pull's Maildirs,
+ * and the local-flag scenario needs INBOX messages in cur/. */
 static const struct scenario {
 	const char *name;
 	enum bench_tool_kind tool[2];
 	size_t tool_count;
-	bool fresh;                   /* each run starts from nothing */
-	void (*change)(unsigned rep); /* on the server before each repetition */
-	bool pop3;                    /* INBOX only, no flags check */
+	bool fresh; /* each run starts from nothing */
+	/* On every tool's server before each repetition. */
+	void (*change)(struct dovecot *d, unsigned rep);
+	/* In the tool's Maildir before each run; adjusts what its server
+	 * must hold afterwards. */
+	void (*local)(struct bench_tool *t, unsigned rep, struct expect *e);
+	bool push;    /* each run: N local messages into a fresh, empty server */
+	bool pop3;    /* INBOX only, no flags check */
+	bool latency; /* through the proxies (lat_tools) */
 } scenarios[SC_COUNT] = {
-    [SC_PULL] = {"initial pull", {TOOL_TWINBOX_IMAP, TOOL_MBSYNC}, 2, true, NULL, false},
+    [SC_PULL] = {"initial pull", {TOOL_TWINBOX_IMAP, TOOL_MBSYNC}, 2, true, NULL, NULL, false, false},
     [SC_RAW] = {"raw-fetch bound (one UID FETCH 1:* per folder, no Maildir)",
                 {TOOL_RAW_FETCH},
                 1,
                 false,
                 NULL,
+                NULL,
+                false,
                 false},
-    [SC_NOCHANGE] = {"no-change resync", {TOOL_TWINBOX_IMAP, TOOL_MBSYNC}, 2, false, NULL, false},
+    [SC_NOCHANGE] =
+        {"no-change resync", {TOOL_TWINBOX_IMAP, TOOL_MBSYNC}, 2, false, NULL, NULL, false, false},
     [SC_FLAGS] = {"resync after 100 server flag changes",
                   {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
                   2,
                   false,
                   change_flags,
+                  NULL,
+                  false,
                   false},
     [SC_NEW] = {"resync after 100 new server messages",
                 {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
                 2,
                 false,
                 change_new_mail,
+                NULL,
+                false,
                 false},
-    [SC_POP3] = {"POP3 import of INBOX (vs mpop)", {TOOL_TWINBOX_POP3, TOOL_MPOP}, 2, true, NULL, true},
+    [SC_LFLAGS] = {"resync after 100 local flag changes",
+                   {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
+                   2,
+                   false,
+                   NULL,
+                   local_flags,
+                   false,
+                   false},
+    [SC_LNEW] = {"resync after 100 new local messages",
+                 {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
+                 2,
+                 false,
+                 NULL,
+                 local_new_mail,
+                 false,
+                 false},
+    [SC_PUSH] = {"initial push of N local messages to an empty server",
+                 {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
+                 2,
+                 true,
+                 NULL,
+                 NULL,
+                 true,
+                 false},
+    [SC_POP3] =
+        {"POP3 import of INBOX (vs mpop)", {TOOL_TWINBOX_POP3, TOOL_MPOP}, 2, true, NULL, NULL, false, true},
+    [SC_LAT_PULL] = {"initial pull, 25 ms each way",
+                     {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
+                     2,
+                     true,
+                     NULL,
+                     NULL,
+                     false,
+                     false,
+                     true},
+    [SC_LAT_NOCHANGE] = {"no-change resync, 25 ms each way",
+                         {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
+                         2,
+                         false,
+                         NULL,
+                         NULL,
+                         false,
+                         false,
+                         true},
 };
 
 /* Issue 6's targets. `ref` SC_COUNT: against the other tool of the same
@@ -180,7 +282,12 @@ static const struct target {
     {SC_NOCHANGE, SC_COUNT, 1.0, "no-change resync <= 1.0 x mbsync"},
     {SC_FLAGS, SC_COUNT, 1.0, "flag-change resync <= 1.0 x mbsync"},
     {SC_NEW, SC_COUNT, 1.0, "new-mail resync <= 1.0 x mbsync"},
+    {SC_LFLAGS, SC_COUNT, 1.0, "local-flag-change resync <= 1.0 x mbsync"},
+    {SC_LNEW, SC_COUNT, 1.0, "new-local-mail resync (push) <= 1.0 x mbsync"},
+    {SC_PUSH, SC_COUNT, 0.7, "initial push <= 0.7 x mbsync"},
     {SC_POP3, SC_COUNT, 1.0, "POP3 import <= 1.0 x mpop"},
+    {SC_LAT_PULL, SC_COUNT, 0.7, "initial pull at 50 ms round trip <= 0.7 x mbsync"},
+    {SC_LAT_NOCHANGE, SC_COUNT, 0.7, "no-change resync at 50 ms round trip <= 0.7 x mbsync"},
 };
 /* And in every two-tool scenario: twinbox's peak RSS <= the other's. */
 
@@ -191,6 +298,17 @@ struct result {
 };
 
 static struct bench_tool tools[TOOL_RAW_FETCH + 1];
+/* twinbox and mbsync again, with their own Maildirs, connecting through
+ * the latency proxies: `lat_server`s are copies of the servers' structs
+ * with the proxies' ports (never stopped through these). */
+static struct bench_tool lat_tools[TOOL_MBSYNC + 1];
+static struct dovecot lat_server[TOOL_MBSYNC + 1];
+static pid_t proxy_pid[TOOL_MBSYNC + 1];
+
+static struct bench_tool *scenario_tool(const struct scenario *sc, size_t i)
+{
+	return sc->latency ? &lat_tools[sc->tool[i]] : &tools[sc->tool[i]];
+}
 static struct result results[SC_COUNT];
 
 static int cmp_double(const void *a, const void *b)
@@ -200,18 +318,60 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static bool complete(const struct bench_tool *t, const struct expect *e, bool pop3)
+/* Whether the tool's Maildir, and its server, hold exactly `e` (message
+ * count, \\Flagged count): a sync that skipped work cannot pass. */
+static bool complete(const struct bench_tool *t, const struct expect *e, bool inbox_only, bool pop3)
 {
 	size_t messages, flagged;
+	struct expect srv;
 
 	if (t->kind == TOOL_RAW_FETCH)
 		return true; /* checked in the child */
 	bench_maildir_count(t->maildir, pop3 ? 0 : 'F', &messages, &flagged);
-	if (messages == e->messages && (pop3 || flagged == e->flagged))
+	srv = server_holds(t->server, inbox_only);
+	if (messages == e->messages && (pop3 || flagged == e->flagged) && srv.messages == e->messages &&
+	    (pop3 || srv.flagged == e->flagged))
 		return true;
-	fprintf(stderr, "  %s: incomplete: %zu messages (%zu flagged), the server holds %zu (%zu flagged)\n",
-	        t->name, messages, flagged, e->messages, pop3 ? (size_t)0 : e->flagged);
+	fprintf(stderr,
+	        "  %s: incomplete: %zu messages (%zu flagged) in the Maildir, %zu (%zu flagged) on the "
+	        "server, expected %zu (%zu flagged)\n",
+	        t->name, messages, flagged, srv.messages, srv.flagged, e->messages,
+	        pop3 ? (size_t)0 : e->flagged);
 	return false;
+}
+
+/* An initial push: a fresh Dovecot with an empty INBOX, the tool's
+ * Maildir holding N messages of realistic sizes (all seen, every tenth
+ * flagged) and no state. Returns the tool (free with push_end()). */
+static struct bench_tool *push_begin(enum bench_tool_kind kind, struct expect *e_r)
+{
+	struct bench_tool *t = xcalloc(1, sizeof(*t));
+	char *dir = xasprintf("%s/push", bench_dir);
+
+	if (mkdir(dir, 0700) != 0)
+		bench_fail("cannot create %s: %s", dir, strerror(errno));
+	push_server = dovecot_start();
+	bench_tool_init(t, kind, dir, push_server, twinbox_bin, self);
+	bench_maildir_add(t->maildir, n_messages, 70000000u, 250000, 10);
+	e_r->messages = n_messages;
+	e_r->flagged = (n_messages + 9) / 10;
+	e_r->bytes = 0;
+	free(dir);
+	return t;
+}
+
+static void push_end(struct bench_tool *t)
+{
+	char *dir = xasprintf("%s/push", bench_dir);
+	struct error err;
+
+	dovecot_stop(push_server);
+	push_server = NULL;
+	bench_tool_free(t);
+	free(t);
+	if (dv_rmtree(dir, &err) < 0)
+		bench_fail("%s", err.text);
+	free(dir);
 }
 
 static void run_scenario(enum scenario_id id)
@@ -223,30 +383,51 @@ static void run_scenario(enum scenario_id id)
 	printf("== %s\n", sc->name);
 	r->ok[0] = r->ok[1] = true;
 	for (unsigned rep = 0; rep < reps; rep++) {
-		struct expect e;
-
-		if (sc->change)
-			sc->change(rep);
-		e = server_holds(sc->pop3);
-		tools[TOOL_RAW_FETCH].expect_messages = e.messages;
+		if (sc->change) {
+			/* Each IMAP tool has its own server (see server_mb). */
+			for (size_t k = 0; k < sc->tool_count; k++)
+				sc->change(scenario_tool(sc, k)->server, rep);
+		}
+		tools[TOOL_RAW_FETCH].expect_messages = server_holds(server, false).messages;
 		printf("  rep %u/%u:", rep + 1, reps);
 		for (size_t k = 0; k < sc->tool_count; k++) {
 			/* Alternate the order, so neither tool always meets
 			 * the warmer cache. */
 			size_t i = rep % 2 == 0 ? k : sc->tool_count - 1 - k;
-			struct bench_tool *t = &tools[sc->tool[i]];
+			struct bench_tool *t = scenario_tool(sc, i);
 			struct bench_sample s;
+			struct expect e;
 
-			if (sc->fresh)
-				bench_tool_reset(t);
+			if (sc->push) {
+				t = push_begin(sc->tool[i], &e);
+			} else {
+				if (sc->fresh)
+					bench_tool_reset(t);
+				e = server_holds(t->server, sc->pop3);
+				if (sc->local)
+					sc->local(t, rep, &e);
+			}
+			if (sc->local || sc->push) {
+				/* A user's changes are rarely younger than a
+				 * second when the sync starts; tools that wait
+				 * out a directory changed in the current second
+				 * (mbsync does) should not pay for the bench's
+				 * haste. */
+				struct timespec settle = {1, 100000000};
+				nanosleep(&settle, NULL);
+			}
 			bench_tool_run(t, &s);
-			if (s.ok && !complete(t, &e, sc->pop3))
+			if (s.ok && !complete(t, &e, sc->pop3 || sc->push, sc->pop3)) {
 				s.ok = false;
+				bench_print_tail(t->log, 2000);
+			}
+			if (sc->push)
+				push_end(t);
 			r->ok[i] &= s.ok;
 			secs[i][rep] = s.seconds;
 			if (s.rss_kb > r->rss_kb[i])
 				r->rss_kb[i] = s.rss_kb;
-			printf(" %s %.2f s%s", t->name, s.seconds, s.ok ? "" : " FAILED");
+			printf(" %s %.2f s%s", tools[sc->tool[i]].name, s.seconds, s.ok ? "" : " FAILED");
 			fflush(stdout);
 		}
 		printf("\n");
@@ -351,7 +532,9 @@ static void describe(struct buf *b, const struct expect *e)
 	buf_printf(b, "# twinbox bench\n\n");
 	buf_printf(b,
 	           "%zu messages (%.1f MB, %.0f KB average) in %zu folders on a local Dovecot over TLS; "
-	           "median of %u runs per tool, alternating.\n",
+	           "median of %u runs per tool, alternating. mbsync syncs with its own Dovecot, "
+	           "seeded alike, so what each tool pushes is checked on a server only it "
+	           "changed; each initial-push run gets a fresh, empty Dovecot.\n",
 	           e->messages, (double)e->bytes / 1e6, (double)e->bytes / 1024.0 / (double)e->messages,
 	           sizeof(mailboxes) / sizeof(mailboxes[0]), reps);
 	buf_printf(b, "Machine: %s %s, %ld CPUs. Tools: ", u.sysname, u.release,
@@ -383,7 +566,6 @@ int main(int argc, char **argv)
 {
 	const char *bin = getenv("TWINBOX_BIN") ? getenv("TWINBOX_BIN") : "build/twinbox";
 	const char *out = getenv("BENCH_OUT") ? getenv("BENCH_OUT") : "build/bench.md";
-	char self[PATH_MAX];
 	ssize_t self_len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	struct buf report = BUF_INIT;
 	struct expect initial;
@@ -404,12 +586,30 @@ int main(int argc, char **argv)
 		bench_fail("cannot run %s (set TWINBOX_BIN)", bin);
 	if (!mkdtemp(bench_dir))
 		bench_fail("cannot create a scratch directory in /tmp");
+	twinbox_bin = bin;
 	server = dovecot_start();
-	printf("Seeding %u messages...\n", n_messages);
-	seed_server();
-	initial = server_holds(false);
+	server_mb = dovecot_start();
+	printf("Seeding %u messages (twice: one server for twinbox, one for mbsync)...\n", n_messages);
+	seed_server(server);
+	seed_server(server_mb);
+	initial = server_holds(server, false);
 	for (int k = 0; k <= TOOL_RAW_FETCH; k++)
-		bench_tool_init(&tools[k], (enum bench_tool_kind)k, bench_dir, server, bin, self);
+		bench_tool_init(&tools[k], (enum bench_tool_kind)k, bench_dir,
+		                k == TOOL_MBSYNC ? server_mb : server, bin, self);
+	{
+		char *lat_dir = xasprintf("%s/latency", bench_dir);
+
+		if (mkdir(lat_dir, 0700) != 0)
+			bench_fail("cannot create %s: %s", lat_dir, strerror(errno));
+		for (int k = TOOL_TWINBOX_IMAP; k <= TOOL_MBSYNC; k++) {
+			lat_server[k] = *tools[k].server;
+			proxy_pid[k] = bench_proxy_start(tools[k].server->imaps_port, BENCH_PROXY_DELAY_MS,
+			                                 &lat_server[k].imaps_port);
+			bench_tool_init(&lat_tools[k], (enum bench_tool_kind)k, lat_dir, &lat_server[k], bin,
+			                self);
+		}
+		free(lat_dir);
+	}
 
 	for (int id = 0; id < SC_COUNT; id++)
 		run_scenario((enum scenario_id)id);
@@ -424,8 +624,14 @@ int main(int argc, char **argv)
 	else
 		printf("Written to %s\n", out);
 
+	for (int k = TOOL_TWINBOX_IMAP; k <= TOOL_MBSYNC; k++) {
+		bench_proxy_stop(proxy_pid[k]);
+		bench_tool_free(&lat_tools[k]);
+	}
 	dovecot_stop(server);
 	server = NULL;
+	dovecot_stop(server_mb);
+	server_mb = NULL;
 	bench_spawner_stop();
 	for (int k = 0; k <= TOOL_RAW_FETCH; k++)
 		bench_tool_free(&tools[k]);

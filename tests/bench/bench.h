@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "support/dovecot.h"
 
@@ -80,6 +81,26 @@ void bench_tool_run(struct bench_tool *t, struct bench_sample *s_r);
  * ".Folder"), and how many of them carry the flag letter `flag` (0: do
  * not count). */
 void bench_maildir_count(const char *root, char flag, size_t *messages_r, size_t *flagged_r);
+
+/* Local changes (bench_local.c), as a mail client makes them.
+ * Rename up to `max` messages of `folder`/cur whose info part (":2,")
+ * lacks (`set`) or holds (!`set`) the flag letter `flag`, adding or
+ * removing it; when setting and cur/ has too few, messages of new/ move
+ * to cur/ with the flag. Sorted names, so the same are chosen every time.
+ * Returns how many were changed. */
+size_t bench_maildir_toggle_flag(const char *folder, char flag, bool set, size_t max);
+/* Write `count` messages test_message(seed + i, every fifth with an
+ * attachment of `attach` bytes) into `folder` (created, with cur/ new/
+ * tmp/, if missing): into new/ when `flag_every` is 0, else into cur/
+ * marked seen, every `flag_every`-th (i % flag_every == 0) also flagged. */
+void bench_maildir_add(const char *folder, unsigned count, unsigned seed, size_t attach, unsigned flag_every);
+
+/* The latency proxy (bench_proxy.c): a process forwarding a free
+ * 127.0.0.1 port (*port_r) to 127.0.0.1:`server_port`, every chunk held
+ * `delay_ms` in each direction. Stop with bench_proxy_stop(). */
+#define BENCH_PROXY_DELAY_MS 25
+pid_t bench_proxy_start(unsigned server_port, unsigned delay_ms, unsigned *port_r);
+void bench_proxy_stop(pid_t pid);
 
 /* The raw-fetch bound, run as `bench BENCH_RAW_FETCH_ARG port ca_file
  * user password expected`: log in over implicit TLS, and per folder
