@@ -149,95 +149,30 @@ static int no_hard_links(int errnum)
 
 /* tmp/<id> -> new/<id> or cur/<id>:2,<flags>, never replacing a file. The
  * Maildir way is link + unlink; filesystems without hard links rename. */
-/* Link tmp/`id` into `subdir` as `name` without overwriting, then drop the
- * tmp/ name. */
-static int publish(struct maildir_folder *f, const char *id, const char *name, enum maildir_subdir subdir,
-                   struct error *err)
+static int publish(struct maildir_delivery *d, struct error *err)
 {
-	int tmp_fd = f->sub_fd[SUB_TMP], to_fd = f->sub_fd[subdir];
+	struct maildir_folder *f = d->f;
+	int tmp_fd = f->sub_fd[SUB_TMP], to_fd = f->sub_fd[d->subdir];
 
-	if (linkat(tmp_fd, id, to_fd, name, 0) == 0) {
-		if (unlinkat(tmp_fd, id, 0) < 0 && errno != ENOENT)
-			log_debug("maildir: cannot remove %s/tmp/%s: %s", f->path, id, strerror(errno));
+	if (linkat(tmp_fd, d->id, to_fd, d->name, 0) == 0) {
+		if (unlinkat(tmp_fd, d->id, 0) < 0 && errno != ENOENT)
+			log_debug("maildir: cannot remove %s/tmp/%s: %s", f->path, d->id, strerror(errno));
 		return 0;
 	}
-	if (no_hard_links(errno) && maildir_move_noreplace(tmp_fd, id, to_fd, name) == 0)
+	if (no_hard_links(errno) && maildir_move_noreplace(tmp_fd, d->id, to_fd, d->name) == 0)
 		return 0;
 	if (errno == EEXIST)
 		return error_set(err, ERR_MESSAGE, "%s/%s/%s already exists; not overwriting it", f->path,
-		                 maildir_subdir_names[subdir], name);
+		                 maildir_subdir_names[d->subdir], d->name);
 	return error_errno(err, maildir_errno_scope(errno, ERR_MAILBOX), errno,
-	                   "cannot move %s/tmp/%s to %s/", f->path, id, maildir_subdir_names[subdir]);
-}
-
-/* A published message joins the snapshot. */
-static void index_published(struct maildir_folder *f, const char *name, enum maildir_subdir subdir,
-                            uint64_t size)
-{
-	struct maildir_name pn;
-	size_t i;
-
-	maildir_name_parse(name, &pn);
-	i = maildir_index_add(f, name, &pn, subdir);
-	f->entries[i].size = size;
-	f->dirty[subdir] = 1;
-}
-
-static void pending_free(struct maildir_pending *p)
-{
-	free(p->id);
-	free(p->name);
-}
-
-int maildir_delivery_flush(struct maildir_folder *f, struct error *err)
-{
-	int rc = 0;
-
-	if (f->pending_count == 0)
-		return 0;
-	/* One sync of the filesystem instead of one fsync per file. */
-	if (syncfs(f->sub_fd[SUB_TMP]) < 0) {
-		rc = error_errno(err, maildir_errno_scope(errno, ERR_MAILBOX), errno,
-		                 "cannot flush the new messages of %s to disk", f->path);
-		maildir_delivery_drop_pending(f);
-		return rc;
-	}
-	/* A message linked into a directory that was removed meanwhile would
-	 * be lost without a trace. */
-	if (maildir_folder_check(f, err) < 0) {
-		maildir_delivery_drop_pending(f);
-		return -1;
-	}
-	for (size_t i = 0; i < f->pending_count; i++) {
-		struct maildir_pending *p = &f->pending[i];
-		struct error perr;
-		if (publish(f, p->id, p->name, p->subdir, &perr) == 0) {
-			index_published(f, p->name, p->subdir, p->size);
-		} else {
-			unlinkat(f->sub_fd[SUB_TMP], p->id, 0);
-			if (rc == 0) {
-				*err = perr;
-				rc = -1;
-			}
-		}
-		pending_free(p);
-	}
-	f->pending_count = 0;
-	return rc;
-}
-
-void maildir_delivery_drop_pending(struct maildir_folder *f)
-{
-	for (size_t i = 0; i < f->pending_count; i++) {
-		unlinkat(f->sub_fd[SUB_TMP], f->pending[i].id, 0);
-		pending_free(&f->pending[i]);
-	}
-	f->pending_count = 0;
+	                   "cannot move %s/tmp/%s to %s/", f->path, d->id, maildir_subdir_names[d->subdir]);
 }
 
 int maildir_delivery_commit(struct maildir_delivery *d, struct error *err)
 {
 	struct maildir_folder *f = d->f;
+	struct maildir_name pn;
+	size_t i;
 	int rc;
 
 	if (d->failed) {
@@ -257,7 +192,7 @@ int maildir_delivery_commit(struct maildir_delivery *d, struct error *err)
 			goto fail;
 		}
 	}
-	if (!d->opts.defer_file_sync && fs_fsync_fd(d->fd, d->id, err) < 0)
+	if (fs_fsync_fd(d->fd, d->id, err) < 0)
 		goto fail_prefix;
 	rc = close(d->fd);
 	d->fd = -1;
@@ -266,19 +201,14 @@ int maildir_delivery_commit(struct maildir_delivery *d, struct error *err)
 		            f->path, d->id);
 		goto fail;
 	}
-	if (d->opts.defer_file_sync) {
-		f->pending = xgrow(f->pending, &f->pending_cap, f->pending_count + 1, sizeof(*f->pending));
-		f->pending[f->pending_count++] =
-		    (struct maildir_pending){d->id, xstrdup(d->name), d->subdir, d->written};
-		d->id = NULL; /* now owned by the pending entry */
-		free(d);
-		return 0;
-	}
 	/* A message linked into a directory that was removed meanwhile would
 	 * be lost without a trace. */
-	if (maildir_folder_check(f, err) < 0 || publish(f, d->id, d->name, d->subdir, err) < 0)
+	if (maildir_folder_check(f, err) < 0 || publish(d, err) < 0)
 		goto fail;
-	index_published(f, d->name, d->subdir, d->written);
+	maildir_name_parse(d->name, &pn);
+	i = maildir_index_add(f, d->name, &pn, d->subdir);
+	f->entries[i].size = d->written;
+	f->dirty[d->subdir] = 1;
 	rc = 0;
 	if (!d->opts.defer_dir_sync) {
 		rc = maildir_folder_sync(f, err);

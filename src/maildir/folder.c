@@ -279,9 +279,6 @@ void maildir_folder_close(struct maildir_folder *f)
 {
 	if (!f)
 		return;
-	/* Deferred deliveries never flushed were never promised: drop them. */
-	maildir_delivery_drop_pending(f);
-	free(f->pending);
 	for (int i = 0; i < 3; i++)
 		if (f->sub_fd[i] >= 0)
 			close(f->sub_fd[i]);
@@ -352,8 +349,6 @@ int maildir_times_equal(const struct maildir_times *a, const struct maildir_time
 
 int maildir_folder_sync(struct maildir_folder *f, struct error *err)
 {
-	if (maildir_delivery_flush(f, err) < 0)
-		return -1;
 	for (int i = 0; i < 2; i++) {
 		char what[64];
 

@@ -53,26 +53,7 @@ struct maildir_folder {
 	struct maildir_times scan_times;
 	size_t duplicates;
 	int dirty[2]; /* new/, cur/ changed since the last maildir_folder_sync() */
-
-	/* Deliveries committed with defer_file_sync: written and closed in
-	 * tmp/, not yet durable nor linked (see maildir_delivery_flush). */
-	struct maildir_pending *pending;
-	size_t pending_count, pending_cap;
 };
-
-struct maildir_pending {
-	char *id;   /* the tmp/ file */
-	char *name; /* its final name in `subdir` */
-	enum maildir_subdir subdir;
-	uint64_t size;
-};
-
-/* Make every deferred delivery of `f` durable with one filesystem sync,
- * then link each into place (delivery.c). On failure the rest are still
- * tried; the first error is returned. */
-int maildir_delivery_flush(struct maildir_folder *f, struct error *err);
-/* Remove the tmp/ files of deferred deliveries never flushed. */
-void maildir_delivery_drop_pending(struct maildir_folder *f);
 
 #define SUB_TMP  2
 #define NO_ENTRY SIZE_MAX

@@ -38,7 +38,7 @@ static void teardown(void)
 
 TestSuite(maildir_delivery, .init = setup, .fini = teardown);
 
-static const struct maildir_delivery_opts plain = {NULL, MAILDIR_SIZE_UNKNOWN, 0, 0, 0, 0, 0, 0};
+static const struct maildir_delivery_opts plain = {NULL, MAILDIR_SIZE_UNKNOWN, 0, 0, 0, 0, 0};
 
 static struct maildir_delivery *begin(const struct maildir_delivery_opts *o)
 {
@@ -323,47 +323,4 @@ Test(maildir_delivery, refuses_a_folder_removed_meanwhile)
 	cr_expect_eq(tm_count("mail/tmp"), 0);
 	cr_expect_eq(maildir_delivery_begin(f, &plain, &d, &err), -1);
 	free(cmd);
-}
-
-Test(maildir_delivery, group_commit_links_only_after_the_sync)
-{
-	struct maildir_delivery_opts o = plain;
-	struct error err;
-	char *ids[3];
-	size_t i;
-
-	o.defer_dir_sync = 1;
-	o.defer_file_sync = 1;
-	for (int k = 0; k < 3; k++) {
-		struct maildir_delivery *d = begin(&o);
-		ids[k] = xstrdup(maildir_delivery_id(d));
-		write_str(d, "Subject: batch\n\nbody\n");
-		commit(d);
-	}
-	cr_assert_eq(tm_count("mail/new") + tm_count("mail/cur"), 0,
-		     "nothing may appear before the batch is durable");
-	cr_assert_eq(tm_count("mail/tmp"), 3);
-	cr_assert_not(maildir_folder_find(f, ids[0], &i), "not in the snapshot yet");
-	cr_assert_eq(maildir_folder_sync(f, &err), 0, "%s", err.text);
-	cr_assert_eq(tm_count("mail/new"), 3);
-	cr_assert_eq(tm_count("mail/tmp"), 0);
-	for (int k = 0; k < 3; k++) {
-		cr_assert(maildir_folder_find(f, ids[k], &i), "%s missing from the snapshot", ids[k]);
-		free(ids[k]);
-	}
-}
-
-Test(maildir_delivery, group_commit_never_flushed_leaves_nothing_visible)
-{
-	struct maildir_delivery_opts o = plain;
-	struct maildir_delivery *d;
-
-	o.defer_file_sync = 1;
-	d = begin(&o);
-	write_str(d, "Subject: lost\n\nbody\n");
-	commit(d);
-	maildir_folder_close(f);
-	f = NULL;
-	cr_assert_eq(tm_count("mail/new") + tm_count("mail/cur"), 0);
-	cr_assert_eq(tm_count("mail/tmp"), 0, "the unflushed file is removed, not left half-promised");
 }

@@ -41,12 +41,6 @@ struct maildir_delivery_opts {
 	int has_mtime;      /* 1: set the file's mtime (and atime) to `mtime` */
 	time_t mtime;       /* e.g. the IMAP INTERNALDATE */
 	int defer_dir_sync; /* 1: leave the directory fsync to maildir_folder_sync() */
-	/* 1: group commit. Commit only closes the file in tmp/; the next
-	 * maildir_folder_sync() makes all such files durable with one
-	 * filesystem sync and only then links them into new/ or cur/ (a
-	 * message never appears before its bytes are durable). Until then the
-	 * message is not in the folder nor its snapshot; its name is final. */
-	int defer_file_sync;
 };
 
 /* Start a delivery into `f` (which must stay open until commit or abort).
@@ -68,7 +62,7 @@ enum maildir_subdir maildir_delivery_subdir(const struct maildir_delivery *d);
 int maildir_delivery_write(struct maildir_delivery *d, const void *data, size_t len, struct error *err);
 
 /* Finish: on success the message is in the folder (and in its snapshot)
- * and, unless defer_dir_sync, durable (with defer_file_sync: see above). On failure nothing is visible and
+ * and, unless defer_dir_sync, durable. On failure nothing is visible and
  * the tmp/ file is removed. Frees `d` in both cases. */
 int maildir_delivery_commit(struct maildir_delivery *d, struct error *err);
 

@@ -8,9 +8,8 @@
  * Durability is batched: set_flags, delete and deliveries opened with
  * `defer_dir_sync` (delivery.h) leave the directory entries to the kernel;
  * maildir_folder_sync() makes all of them durable with one fsync per
- * changed directory (and group-committed deliveries, `defer_file_sync`,
- * with one filesystem sync). Call it before recording in the state that
- * they happened.
+ * changed directory. Call it before recording in the state that they
+ * happened.
  *
  * Concurrency. Other programs may change the folder at any time. A scan
  * repeats until new/ and cur/ have the same mtimes before and after it
@@ -148,9 +147,7 @@ int maildir_folder_set_flags(struct maildir_folder *f, const char *id, uint64_t 
  * that change must be synced first. */
 int maildir_folder_delete(struct maildir_folder *f, const char *id, struct error *err);
 
-/* Make everything done through `f` durable: deferred deliveries
- * (defer_file_sync) are synced with one filesystem sync and linked, then
- * new/ and cur/ are fsynced if anything changed them since the last call. */
+/* fsync new/ and cur/ if operations changed them since the last call. */
 int maildir_folder_sync(struct maildir_folder *f, struct error *err);
 
 /* Remove regular files in tmp/ whose atime, mtime and ctime are all older
