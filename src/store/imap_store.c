@@ -294,6 +294,15 @@ static int delete_folder(struct store *base, const char *name, struct error *err
 		return error_set(err, ERR_MAILBOX, "INBOX is never removed");
 	if (learn_names(st, err) < 0 || !(wire = to_wire(st, name, err)))
 		return -1;
+	if (st->lingering && strcmp(st->lingering, wire) == 0) {
+		/* Some servers refuse to delete the selected mailbox. */
+		if (imap_unselect(st->s, err) < 0) {
+			free(wire);
+			return -1;
+		}
+		free(st->lingering);
+		st->lingering = NULL;
+	}
 	rc = imap_delete(st->s, wire, err);
 	/* Gone already is what was asked for. */
 	if (rc < 0 && imap_session_state(st->s) != IMAP_STATE_LOGOUT) {
@@ -333,6 +342,10 @@ static int open_folder(struct store *base, const char *name, struct store_folder
 		                 st->open->name, name);
 	if (learn_names(st, err) < 0 || !(wire = to_wire(st, name, err)))
 		return -1;
+	/* SELECT replaces the mailbox left selected (or, failing, leaves
+	 * none selected). */
+	free(st->lingering);
+	st->lingering = NULL;
 	if (imap_select(st->s, wire, false, NULL, err) < 0) {
 		struct error e;
 		if (imap_session_state(st->s) == IMAP_STATE_LOGOUT)
@@ -377,13 +390,14 @@ fail:
 
 static void close_folder(struct store_folder *f)
 {
-	struct error e;
-
 	if (!f)
 		return;
 	if (f->st->open == f) {
-		if (imap_unselect(f->st->s, &e) < 0)
-			log_debug("imap store: leaving \"%s\": %s", f->name, e.text);
+		/* Stay selected: the next SELECT leaves it without expunging,
+		 * and LOGOUT expunges nothing either. */
+		free(f->st->lingering);
+		f->st->lingering = f->wire;
+		f->wire = NULL;
 		f->st->open = NULL;
 	}
 	folder_free(f);
@@ -475,6 +489,7 @@ static void store_close(struct store *base)
 		st->open = NULL;
 	}
 	imap_session_close(st->s);
+	free(st->lingering);
 	free(st->prefix);
 	free(st->peer);
 	free(st);

@@ -123,13 +123,10 @@ Test(store_imap_script, missing_is_decided_by_list_not_by_wording)
 	cr_assert_eq(info.exists, 2);
 	cr_assert_eq(info.highestmodseq, 0);
 	cr_assert_eq(st->ops->caps & STORE_CAP_MODSEQ, 0, "no CONDSTORE");
-	/* Leaving without UNSELECT: EXAMINE then CLOSE, nothing expunged. */
-	script_expect(sc, "A8 EXAMINE \"INBOX.Sent\"\r\n");
-	script_send(sc, "* 2 EXISTS\r\n* OK [UIDVALIDITY 77] ok\r\nA8 OK [READ-ONLY] ok\r\n");
-	script_expect(sc, "A9 CLOSE\r\n");
-	script_send(sc, "A9 OK closed\r\n");
+	/* Leaving sends nothing: the mailbox stays selected until the next
+	 * SELECT or LOGOUT, neither of which expunges (no CLOSE, ever). */
 	st->ops->close_folder(f);
-	close_store("A10");
+	close_store("A8");
 }
 
 Test(store_imap_script, delimiter_from_list_without_namespace)
@@ -143,4 +140,27 @@ Test(store_imap_script, delimiter_from_list_without_namespace)
 	script_send(sc, "A3 OK created\r\n");
 	cr_assert_eq(st->ops->create_folder(st, "A/B", &err), 0, "%s", err.text);
 	close_store("A4");
+}
+
+Test(store_imap_script, deleting_the_folder_left_selected_deselects_it_first)
+{
+	struct store_folder *f = NULL;
+	struct store_folder_info info;
+	bool missing = false;
+
+	courier();
+	script_expect(sc, "A3 SELECT \"INBOX.Old\"\r\n");
+	script_send(sc, "* 0 EXISTS\r\n* OK [UIDVALIDITY 5] ok\r\nA3 OK [READ-WRITE] ok\r\n");
+	cr_assert_eq(st->ops->open_folder(st, "Old", &f, &info, &missing, &err), 0, "%s", err.text);
+	st->ops->close_folder(f); /* sends nothing: Old stays selected */
+	/* No UNSELECT capability: EXAMINE then CLOSE (of a read-only mailbox,
+	 * so nothing is expunged), then DELETE. */
+	script_expect(sc, "A4 EXAMINE \"INBOX.Old\"\r\n");
+	script_send(sc, "* 0 EXISTS\r\n* OK [UIDVALIDITY 5] ok\r\nA4 OK [READ-ONLY] ok\r\n");
+	script_expect(sc, "A5 CLOSE\r\n");
+	script_send(sc, "A5 OK closed\r\n");
+	script_expect(sc, "A6 DELETE \"INBOX.Old\"\r\n");
+	script_send(sc, "A6 OK deleted\r\n");
+	cr_assert_eq(st->ops->delete_folder(st, "Old", &err), 0, "%s", err.text);
+	close_store("A7");
 }
