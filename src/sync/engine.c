@@ -537,6 +537,20 @@ static void report(const struct sync_options *o, const struct sync_folder_report
 		o->report(o->ctx, rep);
 }
 
+/* A folder failed: count and report it. Returns -1 when its error stops
+ * the whole run (account or fatal scope; copied to `err`), else 0. */
+static int folder_failed(const struct sync_options *o, struct sync_result *res,
+                         struct sync_folder_report *rep, struct error *err)
+{
+	rep->failed = true;
+	res->folders_failed++;
+	report(o, rep);
+	if (rep->err.scope < ERR_ACCOUNT)
+		return 0;
+	*err = rep->err;
+	return -1;
+}
+
 int sync_run(struct store *remote, struct store *local, struct state *st, const struct sync_options *o,
              struct sync_result *res, struct error *err)
 {
@@ -593,29 +607,19 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 				continue;
 			}
 			if (side->ops->create_folder(side, a->name, &rep.err) < 0) {
-				rep.failed = true;
-				res->folders_failed++;
-				report(o, &rep);
 				while (i + 1 < fp.action_count &&
 				       strcmp(fp.actions[i + 1].name, a->name) == 0)
 					i++;
-				if (rep.err.scope >= ERR_ACCOUNT) {
-					*err = rep.err;
+				if (folder_failed(o, res, &rep, err) < 0)
 					goto out;
-				}
 				continue;
 			}
 			log_info("%s: created on the %s side", a->name, side == remote ? "remote" : "local");
 			continue;
 		case PLAN_FOLDER_SYNC:
 			if (sync_folder(remote, local, st, o, a->name, &rep, &rep.err) < 0) {
-				rep.failed = true;
-				res->folders_failed++;
-				report(o, &rep);
-				if (rep.err.scope >= ERR_ACCOUNT) {
-					*err = rep.err;
+				if (folder_failed(o, res, &rep, err) < 0)
 					goto out;
-				}
 				continue;
 			}
 			res->folders_synced++;
@@ -636,13 +640,8 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 					continue;
 				if (remove_folder(remote_side ? remote : local, st, &known[k], remote_side, o,
 				                  &rep.err) < 0) {
-					rep.failed = true;
-					res->folders_failed++;
-					report(o, &rep);
-					if (rep.err.scope >= ERR_ACCOUNT) {
-						*err = rep.err;
+					if (folder_failed(o, res, &rep, err) < 0)
 						goto out;
-					}
 				}
 			}
 			continue;
