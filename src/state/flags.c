@@ -75,19 +75,25 @@ static int check_keyword(const struct token *t, struct error *err)
 	return 0;
 }
 
-/* Case-insensitive order, ties broken by bytes, so that the result does
- * not depend on the order the keywords came in. */
+int state_keyword_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	size_t n = alen < blen ? alen : blen;
+	int c = strncasecmp(a, b, n);
+
+	if (c == 0 && alen != blen)
+		c = alen < blen ? -1 : 1;
+	if (c == 0)
+		c = memcmp(a, b, n);
+	return c;
+}
+
+/* Sorting in the canonical order makes the result independent of the
+ * order the keywords came in. */
 static int token_cmp(const void *a, const void *b)
 {
 	const struct token *x = a, *y = b;
-	size_t n = x->len < y->len ? x->len : y->len;
-	int c = strncasecmp(x->s, y->s, n);
 
-	if (c == 0 && x->len != y->len)
-		c = x->len < y->len ? -1 : 1;
-	if (c == 0)
-		c = memcmp(x->s, y->s, n);
-	return c;
+	return state_keyword_cmp(x->s, x->len, y->s, y->len);
 }
 
 static bool same_keyword(const struct token *x, const struct token *y)

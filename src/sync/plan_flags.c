@@ -99,18 +99,12 @@ static void kw_split(struct kw_list *list, const char *text, unsigned in)
 	}
 }
 
-/* The canonical order of flags.h: case-insensitive, ties by bytes. */
+/* The canonical order of flags.h. */
 static int kw_cmp(const void *a, const void *b)
 {
 	const struct kw *x = a, *y = b;
-	size_t n = x->len < y->len ? x->len : y->len;
-	int c = strncasecmp(x->s, y->s, n);
 
-	if (c == 0 && x->len != y->len)
-		c = x->len < y->len ? -1 : 1;
-	if (c == 0)
-		c = memcmp(x->s, y->s, n);
-	return c;
+	return state_keyword_cmp(x->s, x->len, y->s, y->len);
 }
 
 static void kw_out(struct buf *b, const struct kw *k)

@@ -23,6 +23,7 @@
 #define TWINBOX_STATE_FLAGS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "twinbox/util/error.h"
 
@@ -55,6 +56,10 @@ char *state_flags_format(unsigned bits, const char *keywords);
 /* Canonicalise a space-separated keyword list into *canon_r (fresh, or
  * NULL for the empty set; caller frees). */
 int state_keywords_canon(const char *text, char **canon_r, struct error *err);
+
+/* The canonical order of keywords (`alen` and `blen` bytes): without
+ * regard to case, ties broken by byte value. <0, 0 or >0 as for strcmp. */
+int state_keyword_cmp(const char *a, size_t alen, const char *b, size_t blen);
 
 /* Whether two canonical keyword texts hold the same set (NULL and ""
  * are the empty set). */
