@@ -9,47 +9,8 @@
 
 #include "twinbox/imap/utf7.h"
 #include "twinbox/util/buf.h"
+#include "twinbox/util/utf8.h"
 #include "twinbox/util/xmalloc.h"
-
-bool imap_utf8_valid(const char *str, size_t len)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		uint32_t cp;
-		size_t n;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (i + n >= len)
-			return false; /* truncated sequence */
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += n + 1;
-	}
-	return true;
-}
 
 /* The name for a message: quoted, control bytes escaped, shortened. */
 static char *shown(const char *name, size_t len)
@@ -92,7 +53,7 @@ int imap_mailbox_encode(const char *name, bool utf8, char **wire_r, struct error
 	if (check_controls(name, len, "the", err) < 0)
 		return -1;
 	if (utf8) {
-		if (!imap_utf8_valid(name, len)) {
+		if (!utf8_valid(name, len)) {
 			char *q = shown(name, len);
 			error_set(err, ERR_MAILBOX, "the mailbox name %s is not valid UTF-8", q);
 			free(q);
@@ -116,7 +77,7 @@ int imap_mailbox_decode(const char *wire, size_t len, bool utf8, char **name_r, 
 	if (check_controls(wire, len, "the server's", err) < 0)
 		return -1;
 	if (utf8) {
-		if (!imap_utf8_valid(wire, len)) {
+		if (!utf8_valid(wire, len)) {
 			char *q = shown(wire, len);
 			error_set(err, ERR_MAILBOX, "the server's mailbox name %s is not valid UTF-8", q);
 			free(q);

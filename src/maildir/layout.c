@@ -7,6 +7,7 @@
 
 #include "twinbox/maildir/name.h"
 #include "twinbox/util/buf.h"
+#include "twinbox/util/utf8.h"
 #include "twinbox/util/xmalloc.h"
 
 static const char hex[] = "0123456789ABCDEF";
@@ -14,46 +15,6 @@ static const char hex[] = "0123456789ABCDEF";
 /* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
  * Remote names arrive decoded from modified UTF-7 and are valid; a local
  * directory in Latin-1 is not, and has no remote name. */
-static int utf8_valid(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (len - i <= n)
-			return 0;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += n + 1;
-	}
-	return 1;
-}
-
 static int is_reserved_subdir(const char *c, size_t len)
 {
 	return len == 3 && (memcmp(c, "cur", 3) == 0 || memcmp(c, "new", 3) == 0 || memcmp(c, "tmp", 3) == 0);
@@ -105,7 +66,7 @@ int maildir_layout_to_local(enum maildir_layout layout, const char *name, char d
 	if ((unsigned char)delim >= 0x80)
 		return error_set(err, ERR_MAILBOX, "hierarchy delimiter 0x%02x is not ASCII",
 		                 (unsigned char)delim);
-	if (!utf8_valid((const unsigned char *)name, len))
+	if (!utf8_valid(name, len))
 		return error_set(err, ERR_MAILBOX, "folder name \"%s\" is not valid UTF-8", name);
 	if (layout == MAILDIR_LAYOUT_MAILDIRPP) {
 		if (is_inbox(name, len)) {

@@ -24,7 +24,4 @@ int imap_mailbox_encode(const char *name, bool utf8, char **wire_r, struct error
  * ERR_MAILBOX on failure (the message shows the raw name escaped). */
 int imap_mailbox_decode(const char *wire, size_t len, bool utf8, char **name_r, struct error *err);
 
-/* Whether `len` bytes are valid UTF-8 (no overlongs, no surrogates). */
-bool imap_utf8_valid(const char *s, size_t len);
-
 #endif
