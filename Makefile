@@ -21,7 +21,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-align \
         -Wformat=2 -Wformat-security -Wundef -Wvla -Wnull-dereference \
         -Wimplicit-fallthrough -Wold-style-definition -Wredundant-decls
 OPT     ?= -O2 -g
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -DTWINBOX_VERSION='"$(VERSION)"' \
+BASE_CFLAGS := -std=c11 -pthread -D_GNU_SOURCE -DTWINBOX_VERSION='"$(VERSION)"' \
         -Iinclude -MMD -MP -fno-strict-aliasing
 CFLAGS  ?=
 SANITIZE ?=
@@ -35,7 +35,7 @@ ALL_CFLAGS  = $(BASE_CFLAGS) $(WARN) $(OPT) $(SANITIZE) $(PKG_CFLAGS) $(CFLAGS)
 # Criterion's macros define functions without prototypes.
 TEST_CFLAGS = $(filter-out -Wmissing-prototypes,$(ALL_CFLAGS)) -Itests $(TEST_CFLAGS_PKG)
 LDFLAGS ?=
-ALL_LDFLAGS = $(SANITIZE) $(LDFLAGS)
+ALL_LDFLAGS = -pthread $(SANITIZE) $(LDFLAGS)
 
 LIB_SRC  := $(sort $(filter-out src/cli/main.c,$(wildcard src/*/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)

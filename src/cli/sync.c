@@ -1,6 +1,14 @@
 /*
- * twinbox sync [--dry-run] [--allow-mass-delete] [ACCOUNT[:FOLDER]...]
+ * twinbox sync [--dry-run] [--allow-mass-delete] [--mark-seen] [--jobs N]
+ *              [ACCOUNT[:FOLDER]...]
+ *
+ * Every account is opened first, one after the other (lock, state,
+ * Maildir, password: a password_command may ask the user), then the
+ * accounts sync in parallel, up to --jobs at a time, each with up to
+ * --jobs folders at a time over as many connections.
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +25,16 @@
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
-static const char sync_usage[] =
-    "Usage: twinbox sync [--dry-run] [--allow-mass-delete] [ACCOUNT[:FOLDER]...]\n";
+static const char sync_usage[] = "Usage: twinbox sync [--dry-run] [--allow-mass-delete] [--mark-seen] "
+                                 "[--jobs N] [ACCOUNT[:FOLDER]...]\n";
+
+#define DEFAULT_JOBS 4
+#define MAX_JOBS     32
 
 struct sync_cli {
 	bool dry_run, allow_mass_delete, mark_seen;
 	bool quiet;
+	unsigned jobs;
 	const char *account; /* for report lines */
 };
 
@@ -36,6 +48,7 @@ static void print_report(void *ctx, const struct sync_folder_report *r)
 	}
 	if (c->quiet)
 		return;
+	flockfile(stdout); /* one line, whatever the other threads print */
 	printf("%s: %s: %zu pulled, %zu pushed, flags %zu local / %zu remote, deleted %zu local / %zu remote",
 	       c->account, r->name, r->to_local, r->to_remote, r->flags_local, r->flags_remote,
 	       r->deleted_local, r->deleted_remote);
@@ -47,12 +60,14 @@ static void print_report(void *ctx, const struct sync_folder_report *r)
 		printf(", %zu failed (retried next run)", r->message_failures);
 	printf("\n");
 	fflush(stdout);
+	funlockfile(stdout);
 }
 
 static void show_plan(void *ctx, const char *folder, const struct plan *plan)
 {
 	struct sync_cli *c = ctx;
 
+	flockfile(stdout);
 	if (plan->action_count == 0)
 		printf("%s: %s: nothing to do\n", c->account, folder);
 	for (size_t i = 0; i < plan->action_count; i++) {
@@ -69,6 +84,7 @@ static void show_plan(void *ctx, const char *folder, const struct plan *plan)
 	if (plan->status == PLAN_MASS_DELETE_BLOCKED)
 		printf("%s: %s: deletions blocked by the mass-delete limit (--allow-mass-delete)\n",
 		       c->account, folder);
+	funlockfile(stdout);
 }
 
 static void print_import(const struct sync_cli *c, const struct config_account *a,
@@ -76,6 +92,7 @@ static void print_import(const struct sync_cli *c, const struct config_account *
 {
 	if (c->quiet)
 		return;
+	flockfile(stdout);
 	printf("%s: %s: %zu %s, %zu deleted from the server", a->name, a->pop3.folder, r->downloaded,
 	       c->dry_run ? "to download" : "downloaded", r->deleted);
 	if (r->marked)
@@ -92,130 +109,159 @@ static void print_import(const struct sync_cli *c, const struct config_account *
 		       a->pop3.folder, r->too_big[i].msgno, (unsigned long long)r->too_big[i].size,
 		       r->too_big[i].uidl);
 	fflush(stdout);
+	funlockfile(stdout);
 }
 
-/* What every account's run holds: its lock, state, Maildir, password. */
-struct account_run {
+/* One account of the run: what it needs (lock, state, Maildir,
+ * password), opened before any account syncs, and how it ended. */
+struct account_job {
+	const struct config *cfg;
+	const struct config_account *a;
+	const char **only; /* folders named on the command line */
+	size_t only_count;
+	struct sync_cli c;
+	char *db;
+	enum maildir_layout layout;
 	struct state_lock *lock;
 	struct state *st;
 	struct store *local;
 	char *password;
+	int rc; /* EXIT_OK, EXIT_PARTIAL or EXIT_FAILED */
 };
 
 /* Lock the account (a second run exits naming the first), open its
  * state and Maildir, resolve its password. -1 with err on failure;
  * account_close() in every case. */
-static int account_open(const struct config *cfg, const struct config_account *a, struct account_run *r,
-                        struct error *err)
+static int account_open(struct account_job *j, struct error *err)
 {
-	char *db = config_state_path(cfg, a);
-	enum maildir_layout layout =
-	    a->maildir.layout == CONFIG_LAYOUT_NESTED ? MAILDIR_LAYOUT_NESTED : MAILDIR_LAYOUT_MAILDIRPP;
-	int rc = -1;
+	const struct config_account *a = j->a;
 
-	memset(r, 0, sizeof(*r));
-	if (state_lock_acquire(db, STATE_LOCK_NOWAIT, &r->lock, err) == 0 &&
-	    state_open(db, STATE_OPEN_CREATE, &r->st, err) == 0 &&
-	    (r->local = maildir_store_open(a->maildir.path, layout, err)) != NULL &&
-	    (r->password = config_resolve_password(a, err)) != NULL)
-		rc = 0;
-	free(db);
-	return rc;
+	j->db = config_state_path(j->cfg, a);
+	j->layout =
+	    a->maildir.layout == CONFIG_LAYOUT_NESTED ? MAILDIR_LAYOUT_NESTED : MAILDIR_LAYOUT_MAILDIRPP;
+	if (state_lock_acquire(j->db, STATE_LOCK_NOWAIT, &j->lock, err) == 0 &&
+	    state_open(j->db, STATE_OPEN_CREATE, &j->st, err) == 0 &&
+	    (j->local = maildir_store_open(a->maildir.path, j->layout, err)) != NULL &&
+	    (j->password = config_resolve_password(a, err)) != NULL)
+		return 0;
+	return -1;
 }
 
-static void account_close(struct account_run *r)
+static void account_close(struct account_job *j)
 {
-	if (r->local)
-		r->local->ops->close(r->local);
-	password_free(r->password);
-	state_close(r->st);
-	state_lock_release(r->lock);
+	if (j->local)
+		j->local->ops->close(j->local);
+	password_free(j->password);
+	state_close(j->st);
+	state_lock_release(j->lock);
+	free(j->db);
+	free(j->only);
 }
 
 /* Import a POP3 account; EXIT_OK or EXIT_FAILED. */
-static int import_account(const struct config *cfg, const struct config_account *a, struct sync_cli *c)
+static int import_account(struct account_job *j)
 {
+	const struct config_account *a = j->a;
 	struct pop3_import_options io = {
 	    .folder = a->pop3.folder,
 	    .leave_on_server = a->pop3.leave_on_server,
 	    .delete_after_days = a->pop3.delete_after_days,
 	    .delete_after_download = a->pop3.delete_after_download,
 	    .max_size = a->sync.max_size,
-	    .mark_seen = c->mark_seen,
-	    .dry_run = c->dry_run,
+	    .mark_seen = j->c.mark_seen,
+	    .dry_run = j->c.dry_run,
 	    .now = clock_now(),
 	};
 	struct pop3_import_report rep = {0};
-	struct account_run run;
 	struct pop3_options po;
 	struct pop3_client *p = NULL;
 	struct error err;
 	int rc = EXIT_FAILED;
 
 	error_clear(&err);
-	if (account_open(cfg, a, &run, &err) < 0)
-		goto fail;
-	cli_pop3_options(a, run.password, &po);
+	cli_pop3_options(a, j->password, &po);
 	po.max_message_size = 0; /* max_size skips by LIST size; nothing is cut */
 	p = pop3_connect(&po, &err);
-	if (!p || pop3_import(p, run.local, run.st, &io, &rep, &err) < 0)
+	if (!p || pop3_import(p, j->local, j->st, &io, &rep, &err) < 0)
 		goto fail;
-	print_import(c, a, &rep);
+	print_import(&j->c, a, &rep);
 	rc = EXIT_OK;
 	goto out;
 fail:
 	log_error("%s: %s", a->name, err.text);
 	if (rep.downloaded)
-		print_import(c, a, &rep);
+		print_import(&j->c, a, &rep);
 out:
 	pop3_import_report_free(&rep);
 	pop3_close(p);
-	account_close(&run);
 	return rc;
 }
 
-/* Sync one account; returns EXIT_OK, EXIT_PARTIAL (folders failed) or
- * EXIT_FAILED (nothing done). */
-static int sync_account(const struct config *cfg, const struct config_account *a, const char *const *only,
-                        size_t only_count, struct sync_cli *c)
+/* What a parallel folder's worker opens: the account again. */
+struct worker_ctx {
+	const struct imap_session_options *io;
+	const struct account_job *j;
+};
+
+static void close_worker(void *ctx, struct sync_worker *w)
 {
+	(void)ctx;
+	if (w->remote)
+		w->remote->ops->close(w->remote);
+	if (w->local)
+		w->local->ops->close(w->local);
+	state_close(w->st);
+	memset(w, 0, sizeof(*w));
+}
+
+static int open_worker(void *ctx, struct sync_worker *w, struct error *err)
+{
+	struct worker_ctx *wc = ctx;
+
+	memset(w, 0, sizeof(*w));
+	if ((w->remote = imap_store_open(wc->io, err)) != NULL &&
+	    (w->local = maildir_store_open(wc->j->a->maildir.path, wc->j->layout, err)) != NULL &&
+	    state_open(wc->j->db, 0, &w->st, err) == 0)
+		return 0;
+	close_worker(ctx, w);
+	return -1;
+}
+
+/* Sync one account; EXIT_OK, EXIT_PARTIAL (folders failed) or
+ * EXIT_FAILED (nothing done). */
+static int sync_account(struct account_job *j)
+{
+	const struct config_account *a = j->a;
 	struct sync_options o = {0};
 	struct imap_session_options io;
-	struct account_run run = {0};
+	struct worker_ctx wc = {&io, j};
 	struct store *remote = NULL;
 	struct sync_result res;
 	struct error err;
 	int rc = EXIT_FAILED;
 
 	error_clear(&err);
-	c->account = a->name;
-	if (a->store == CONFIG_STORE_POP3)
-		return import_account(cfg, a, c);
-	if (c->mark_seen) {
-		log_error(
-		    "%s: --mark-seen is for POP3 accounts (IMAP accounts match existing mail by content)",
-		    a->name);
-		return EXIT_FAILED;
-	}
-	if (account_open(cfg, a, &run, &err) < 0)
-		goto fail;
-	cli_imap_options(a, run.password, &io);
+	cli_imap_options(a, j->password, &io);
 	remote = imap_store_open(&io, &err);
 	if (!remote)
 		goto fail;
 	cli_plan_rules(a, &o.rules);
-	o.rules.allow_mass_delete = c->allow_mass_delete;
-	o.dry_run = c->dry_run;
+	o.rules.allow_mass_delete = j->c.allow_mass_delete;
+	o.dry_run = j->c.dry_run;
 	o.include = (const char *const *)a->folders.include;
 	o.include_count = a->folders.include_count;
 	o.exclude = (const char *const *)a->folders.exclude;
 	o.exclude_count = a->folders.exclude_count;
-	o.only = only;
-	o.only_count = only_count;
+	o.only = j->only;
+	o.only_count = j->only_count;
 	o.report = print_report;
 	o.show_plan = show_plan;
-	o.ctx = c;
-	if (sync_run(remote, run.local, run.st, &o, &res, &err) < 0)
+	o.ctx = &j->c;
+	o.jobs = j->c.jobs;
+	o.open_worker = open_worker;
+	o.close_worker = close_worker;
+	o.worker_ctx = &wc;
+	if (sync_run(remote, j->local, j->st, &o, &res, &err) < 0)
 		goto fail;
 	rc = res.folders_failed == 0 ? EXIT_OK : res.folders_synced ? EXIT_PARTIAL : EXIT_FAILED;
 	goto out;
@@ -224,15 +270,93 @@ fail:
 out:
 	if (remote)
 		remote->ops->close(remote);
-	account_close(&run);
 	return rc;
+}
+
+/* The accounts of the run, taken in turn by up to --jobs threads. */
+struct account_queue {
+	pthread_mutex_t lock;
+	struct account_job *jobs;
+	size_t count, next;
+};
+
+static void *take_accounts(void *arg)
+{
+	struct account_queue *q = arg;
+
+	for (;;) {
+		struct account_job *j = NULL;
+
+		pthread_mutex_lock(&q->lock);
+		while (q->next < q->count && !j) {
+			j = &q->jobs[q->next++];
+			if (j->rc != EXIT_OK)
+				j = NULL; /* could not be opened */
+		}
+		pthread_mutex_unlock(&q->lock);
+		if (!j)
+			return NULL;
+		j->rc = j->a->store == CONFIG_STORE_POP3 ? import_account(j) : sync_account(j);
+	}
+}
+
+static void run_accounts(struct account_job *jobs, size_t count, unsigned max_threads)
+{
+	struct account_queue q = {PTHREAD_MUTEX_INITIALIZER, jobs, count, 0};
+	size_t n = count < max_threads ? count : max_threads;
+	pthread_t *threads = xcalloc(n + 1, sizeof(*threads));
+	size_t started = 0;
+
+	while (started + 1 < n && pthread_create(&threads[started], NULL, take_accounts, &q) == 0)
+		started++;
+	take_accounts(&q);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	free(threads);
+}
+
+/* Open account `a` for the run (see account_job); its rc says whether
+ * it can run. */
+static void prepare_account(struct account_job *j)
+{
+	struct error err;
+
+	error_clear(&err);
+	j->c.account = j->a->name;
+	j->rc = EXIT_OK;
+	if (j->a->store != CONFIG_STORE_POP3 && j->c.mark_seen) {
+		log_error(
+		    "%s: --mark-seen is for POP3 accounts (IMAP accounts match existing mail by content)",
+		    j->a->name);
+		j->rc = EXIT_FAILED;
+	} else if (account_open(j, &err) < 0) {
+		log_error("%s: %s", j->a->name, err.text);
+		j->rc = EXIT_FAILED;
+	}
+}
+
+static int parse_jobs(const char *v, unsigned *jobs_r)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = v && *v ? strtoul(v, &end, 10) : 0;
+	if (!v || !*v || *end || errno || n < 1 || n > MAX_JOBS) {
+		fprintf(stderr, "twinbox: sync: --jobs wants a number from 1 to %d, not \"%s\"\n%s", MAX_JOBS,
+		        v ? v : "", sync_usage);
+		return -1;
+	}
+	*jobs_r = (unsigned)n;
+	return 0;
 }
 
 int cmd_sync(struct cli_options *opts)
 {
-	struct sync_cli c = {.quiet = opts->verbosity < 0};
+	struct sync_cli c = {.quiet = opts->verbosity < 0, .jobs = DEFAULT_JOBS};
 	const char **targets = xcalloc((size_t)opts->argc + 1, sizeof(*targets));
-	size_t n_targets = 0, ok = 0, failed = 0, partial = 0;
+	struct account_job *jobs;
+	size_t n_targets = 0, n_jobs = 0, ok = 0, failed = 0, partial = 0;
 	struct config *cfg;
 	char *path;
 	int rc = EXIT_OK;
@@ -245,6 +369,15 @@ int cmd_sync(struct cli_options *opts)
 			c.allow_mass_delete = true;
 		} else if (strcmp(a, "--mark-seen") == 0) {
 			c.mark_seen = true;
+		} else if (strcmp(a, "--jobs") == 0 || strcmp(a, "-j") == 0 ||
+		           strncmp(a, "--jobs=", 7) == 0) {
+			const char *v = a[1] == '-' && a[6] == '=' ? a + 7
+			                : i + 1 < opts->argc       ? opts->argv[++i]
+			                                           : NULL;
+			if (parse_jobs(v, &c.jobs) < 0) {
+				free(targets);
+				return EXIT_USAGE;
+			}
 		} else if (a[0] == '-') {
 			fprintf(stderr, "twinbox: sync: unknown option %s\n%s", a, sync_usage);
 			free(targets);
@@ -269,13 +402,13 @@ int cmd_sync(struct cli_options *opts)
 		}
 		free(name);
 	}
+	jobs = xcalloc(cfg->account_count + 1, sizeof(*jobs));
 	for (size_t i = 0; rc == EXIT_OK && i < cfg->account_count; i++) {
 		const struct config_account *a = &cfg->accounts[i];
-		const char **only = xcalloc(n_targets + 1, sizeof(*only));
-		size_t n_only = 0;
+		struct account_job *j = &jobs[n_jobs];
 		bool wanted = n_targets == 0, whole = n_targets == 0;
-		int arc;
 
+		j->only = xcalloc(n_targets + 1, sizeof(*j->only));
 		for (size_t t = 0; t < n_targets; t++) {
 			size_t len = strlen(a->name);
 			if (strncmp(targets[t], a->name, len) != 0)
@@ -284,21 +417,33 @@ int cmd_sync(struct cli_options *opts)
 				wanted = whole = true;
 			} else if (targets[t][len] == ':') {
 				wanted = true;
-				only[n_only++] = targets[t] + len + 1;
+				j->only[j->only_count++] = targets[t] + len + 1;
 			}
 		}
-		if (wanted)
-			arc = sync_account(cfg, a, only, whole ? 0 : n_only, &c);
-		free(only);
-		if (!wanted)
+		if (!wanted) {
+			free(j->only);
+			memset(j, 0, sizeof(*j));
 			continue;
-		if (arc == EXIT_OK)
+		}
+		if (whole)
+			j->only_count = 0;
+		j->cfg = cfg;
+		j->a = a;
+		j->c = c;
+		prepare_account(j);
+		n_jobs++;
+	}
+	run_accounts(jobs, n_jobs, c.jobs);
+	for (size_t i = 0; i < n_jobs; i++) {
+		if (jobs[i].rc == EXIT_OK)
 			ok++;
-		else if (arc == EXIT_PARTIAL)
+		else if (jobs[i].rc == EXIT_PARTIAL)
 			partial++;
 		else
 			failed++;
+		account_close(&jobs[i]);
 	}
+	free(jobs);
 	if (rc == EXIT_OK && (failed || partial))
 		rc = ok == 0 && partial == 0 ? EXIT_FAILED : EXIT_PARTIAL;
 	config_free(cfg);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,8 @@
 #include "twinbox/util/fs.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
+
+static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char corrupt_advice[] =
     "the file is damaged; restore it from a backup, or move it aside so that twinbox starts a new state "
@@ -105,18 +108,40 @@ sqlite3_stmt *state_stmt(struct state *st, enum state_stmt id, const char *sql, 
 	return stmt;
 }
 
+void state_writer_take(struct state *st)
+{
+	if (!st->writer) {
+		pthread_mutex_lock(&writer_lock);
+		st->writer = true;
+	}
+}
+
+void state_writer_settle(struct state *st)
+{
+	if (st->writer && sqlite3_get_autocommit(st->db)) {
+		st->writer = false;
+		pthread_mutex_unlock(&writer_lock);
+	}
+}
+
 int state_step_done(struct state *st, sqlite3_stmt *stmt, const char *what, struct error *err)
 {
-	int rc = sqlite3_step(stmt);
+	int rc;
+
+	if (!sqlite3_stmt_readonly(stmt))
+		state_writer_take(st);
+	rc = sqlite3_step(stmt);
 
 	if (rc == SQLITE_ROW)
 		rc = SQLITE_DONE; /* PRAGMAs answer with their new value */
 	if (rc != SQLITE_DONE) {
 		state_fail(st, rc, err, "%s", what);
 		sqlite3_reset(stmt);
+		state_writer_settle(st);
 		return -1;
 	}
 	sqlite3_reset(stmt);
+	state_writer_settle(st);
 	return 0;
 }
 
@@ -334,14 +359,19 @@ static int upgrade(struct state *st, int64_t version, struct error *err)
 {
 	if (version == STATE_SCHEMA_VERSION)
 		return 0;
-	if (exec_sql(st, "BEGIN IMMEDIATE", "start the schema upgrade", err) < 0)
+	state_writer_take(st);
+	if (exec_sql(st, "BEGIN IMMEDIATE", "start the schema upgrade", err) < 0) {
+		state_writer_settle(st);
 		return -1;
+	}
 	/* Another connection may have upgraded while we waited for the lock. */
 	if (check_identity(st, &version, err) < 0 || state_migrate(st, (int)version, err) < 0 ||
 	    exec_sql(st, "COMMIT", "commit the schema upgrade", err) < 0) {
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		state_writer_settle(st);
 		return -1;
 	}
+	state_writer_settle(st);
 	if (version == 0)
 		st->is_new = true;
 	else
@@ -385,6 +415,8 @@ void state_close(struct state *st)
 		log_debug("state database %s: closing with an open transaction; rolling it back", st->path);
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	}
+	if (st->db)
+		state_writer_settle(st);
 	for (size_t i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(st->stmts[i]);
 	if (st->db && sqlite3_close(st->db) != SQLITE_OK)

@@ -56,7 +56,23 @@ struct state {
 	char *path;
 	bool is_new;
 	sqlite3_stmt *stmts[ST_COUNT];
+	bool writer; /* holds the process's writer lock (state_writer_take) */
 };
+
+/*
+ * The process's writer lock. Several connections of this process may
+ * write one database (the engine's parallel folders, each with its own
+ * connection); SQLite would make all but one wait in its busy handler,
+ * sleeping milliseconds at a time, and a deferred transaction (a
+ * savepoint outside BEGIN) that read before another connection's commit
+ * could not write at all (SQLITE_BUSY_SNAPSHOT). So a connection takes
+ * this lock before its first write, BEGIN or SAVEPOINT, and gives it
+ * back when it is in autocommit mode again: one writer at a time, and a
+ * transaction's reads always see the latest commit.
+ */
+void state_writer_take(struct state *st);
+/* Give the lock back if `st` holds it and no transaction is open. */
+void state_writer_settle(struct state *st);
 
 /* The cached statement `id`, prepared from `sql` on first use, reset and
  * with its bindings cleared; NULL with `err` filled if it cannot be

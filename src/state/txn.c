@@ -18,6 +18,7 @@ int state_begin(struct state *st, struct error *err)
 {
 	if (state_in_transaction(st))
 		return state_bug(st, err, "a transaction was started inside another one");
+	state_writer_take(st);
 	return run(st, ST_BEGIN, "BEGIN IMMEDIATE", "start a transaction", err);
 }
 
@@ -64,6 +65,7 @@ void state_rollback(struct state *st)
 
 int state_savepoint(struct state *st, struct error *err)
 {
+	state_writer_take(st);
 	return run(st, ST_SAVEPOINT, "SAVEPOINT twinbox_step", "start a savepoint", err);
 }
 

@@ -359,7 +359,7 @@ static void free_keys(char **keys, size_t n)
 	free(keys);
 }
 
-static int sync_folder(struct store *rs, struct store *ls, struct state *st, const struct sync_options *o,
+int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, const struct sync_options *o,
                        const char *name, struct sync_folder_report *rep, struct error *err)
 {
 	struct folder_run r = {.o = o, .st = st, .rs = rs, .ls = ls, .rep = rep};
@@ -531,20 +531,18 @@ static int list_side(struct store *s, struct state *st, const char *side, char *
 	return -1;
 }
 
-static void report(const struct sync_options *o, const struct sync_folder_report *rep)
+void engine_report(const struct sync_options *o, const struct sync_folder_report *rep)
 {
 	if (o->report)
 		o->report(o->ctx, rep);
 }
 
-/* A folder failed: count and report it. Returns -1 when its error stops
- * the whole run (account or fatal scope; copied to `err`), else 0. */
-static int folder_failed(const struct sync_options *o, struct sync_result *res,
+int engine_folder_failed(const struct sync_options *o, struct sync_result *res,
                          struct sync_folder_report *rep, struct error *err)
 {
 	rep->failed = true;
 	res->folders_failed++;
-	report(o, rep);
+	engine_report(o, rep);
 	if (rep->err.scope < ERR_ACCOUNT)
 		return 0;
 	*err = rep->err;
@@ -558,17 +556,23 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	struct state_folder *known = NULL;
 	struct plan_known_folder *kf = NULL;
 	struct plan_folders fp = {0};
-	size_t nr, nl, nk = 0;
+	struct sync_pool *pool = NULL;
+	const char **queue = NULL; /* the folders to sync, in plan order */
+	size_t nr, nl, nk = 0, queued = 0;
 	int rc = -1;
 
 	memset(res, 0, sizeof(*res));
+	if (state_folder_list(st, &known, &nk, err) < 0)
+		goto out;
+	/* Folders synced before will most likely be synced again: let the
+	 * workers connect while the folders are listed. */
+	if (nk >= 2)
+		pool = pool_start(o, nk - 1);
 	if (list_side(remote, st, "remote", &rnames, err) < 0 ||
 	    list_side(local, st, "local", &lnames, err) < 0)
 		goto out;
 	selected_names(rnames, o, &nr);
 	selected_names(lnames, o, &nl);
-	if (state_folder_list(st, &known, &nk, err) < 0)
-		goto out;
 	kf = xcalloc(nk + 1, sizeof(*kf));
 	for (size_t i = 0; i < nk; i++) {
 		bool on_remote = listed(rnames, nr, known[i].remote_name);
@@ -586,6 +590,7 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	struct plan_folders_input in = {
 	    (const char *const *)rnames, nr, (const char *const *)lnames, nl, kf, nk};
 	plan_folders_build(&in, &o->rules, &fp);
+	queue = xcalloc(fp.action_count + 1, sizeof(*queue));
 	for (size_t i = 0; i < fp.note_count; i++)
 		log_warn("%s", fp.notes[i]);
 	for (size_t i = 0; i < fp.action_count; i++) {
@@ -610,20 +615,14 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 				while (i + 1 < fp.action_count &&
 				       strcmp(fp.actions[i + 1].name, a->name) == 0)
 					i++;
-				if (folder_failed(o, res, &rep, err) < 0)
+				if (engine_folder_failed(o, res, &rep, err) < 0)
 					goto out;
 				continue;
 			}
 			log_info("%s: created on the %s side", a->name, side == remote ? "remote" : "local");
 			continue;
 		case PLAN_FOLDER_SYNC:
-			if (sync_folder(remote, local, st, o, a->name, &rep, &rep.err) < 0) {
-				if (folder_failed(o, res, &rep, err) < 0)
-					goto out;
-				continue;
-			}
-			res->folders_synced++;
-			report(o, &rep);
+			queue[queued++] = a->name;
 			continue;
 		case PLAN_FOLDER_FORGET:
 			if (!o->dry_run)
@@ -640,15 +639,20 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 					continue;
 				if (remove_folder(remote_side ? remote : local, st, &known[k], remote_side, o,
 				                  &rep.err) < 0) {
-					if (folder_failed(o, res, &rep, err) < 0)
+					if (engine_folder_failed(o, res, &rep, err) < 0)
 						goto out;
 				}
 			}
 			continue;
 		}
 	}
-	rc = 0;
+	if (!pool && queued >= 2)
+		pool = pool_start(o, queued - 1);
+	rc = pool_run(pool, o, remote, local, st, queue, queued, res, err);
+	pool = NULL;
 out:
+	pool_abandon(pool);
+	free(queue);
 	plan_folders_free(&fp);
 	free(kf);
 	state_folder_list_free(known, nk);

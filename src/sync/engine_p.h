@@ -22,6 +22,33 @@ struct folder_run {
 const struct store_msg *run_remote_msg(const struct folder_run *r, uint32_t uid, size_t *index_r);
 const struct store_msg *run_local_msg(const struct folder_run *r, const char *name, size_t *index_r);
 
+/* Sync one folder (engine.c): 0, or -1 with `err` (its scope says
+ * whether the run goes on). */
+int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, const struct sync_options *o,
+                       const char *name, struct sync_folder_report *rep, struct error *err);
+
+/* Parallel folders (parallel.c). A pool starts its workers at once, so
+ * that their connections are made while this thread lists folders. */
+struct sync_pool;
+/* Up to `workers` worker threads (none when the options allow no
+ * parallelism); NULL when there are none. */
+struct sync_pool *pool_start(const struct sync_options *o, size_t workers);
+/* Sync `names` on this thread's stores and the pool's workers (`p` may
+ * be NULL: one at a time here), reporting each folder. Returns -1 with
+ * `err` when a folder's failure stops the run (account or fatal scope):
+ * no new folder is started then. Ends the pool's workers. */
+int pool_run(struct sync_pool *p, const struct sync_options *o, struct store *rs, struct store *ls,
+             struct state *st, const char *const *names, size_t count, struct sync_result *res,
+             struct error *err);
+/* End a pool that never ran (the run stopped before its folders). */
+void pool_abandon(struct sync_pool *p);
+
+/* Count and report a folder that failed; -1 (error copied to `err`) when
+ * its scope stops the whole run. */
+int engine_folder_failed(const struct sync_options *o, struct sync_result *res,
+                         struct sync_folder_report *rep, struct error *err);
+void engine_report(const struct sync_options *o, const struct sync_folder_report *rep);
+
 /* Carry the plan out (exec.c). Message failures are counted in the
  * report; -1 only when the folder (or more) must stop. */
 int exec_plan(struct folder_run *r, const struct plan *plan, struct error *err);

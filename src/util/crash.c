@@ -1,20 +1,22 @@
 #include "twinbox/util/crash.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "twinbox/util/log.h"
 
-static unsigned long passed;
+/* Worker threads pass points too: the count is atomic. */
+static atomic_ulong passed;
 static unsigned long crash_at;
-static int configured;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void configure(void)
 {
 	const char *v = getenv("TWINBOX_TEST_CRASH_AT");
 	char *end;
 
-	configured = 1;
 	if (!v || !*v)
 		return;
 	crash_at = strtoul(v, &end, 10);
@@ -24,11 +26,12 @@ static void configure(void)
 
 void crash_point(const char *what)
 {
-	if (!configured)
-		configure();
-	passed++;
-	log_debug("durable step %lu: %s", passed, what);
-	if (crash_at && passed == crash_at)
+	unsigned long n;
+
+	pthread_once(&once, configure);
+	n = atomic_fetch_add(&passed, 1) + 1;
+	log_debug("durable step %lu: %s", n, what);
+	if (crash_at && n == crash_at)
 		_exit(CRASH_EXIT_CODE);
 }
 

@@ -1,5 +1,6 @@
 #include "twinbox/util/log.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,8 +8,10 @@
 #include "twinbox/util/buf.h"
 #include "twinbox/util/xmalloc.h"
 
-/* One logger per process: the CLI configures it once at start-up. Worker
- * threads, if ever added, must register secrets before they start. */
+/* One logger per process: the CLI configures level and sink once at
+ * start-up, before any thread starts. Secrets are added by whichever
+ * thread logs in (parallel folders and accounts), so they are guarded. */
+static pthread_mutex_t secrets_lock = PTHREAD_MUTEX_INITIALIZER;
 static enum log_level current_level = LOG_INFO;
 static log_sink_fn current_sink;
 static void *current_ctx;
@@ -42,15 +45,20 @@ void log_add_secret(const char *secret)
 {
 	if (!secret || strlen(secret) < 3)
 		return;
+	pthread_mutex_lock(&secrets_lock);
 	for (size_t i = 0; i < n_secrets; i++)
-		if (strcmp(secrets[i], secret) == 0)
+		if (strcmp(secrets[i], secret) == 0) {
+			pthread_mutex_unlock(&secrets_lock);
 			return;
+		}
 	secrets = xgrow(secrets, &cap_secrets, n_secrets + 1, sizeof(*secrets));
 	secrets[n_secrets++] = xstrdup(secret);
+	pthread_mutex_unlock(&secrets_lock);
 }
 
 void log_forget_secrets(void)
 {
+	pthread_mutex_lock(&secrets_lock);
 	for (size_t i = 0; i < n_secrets; i++) {
 		/* volatile so the wipe is not optimised away */
 		volatile char *p = secrets[i];
@@ -61,6 +69,7 @@ void log_forget_secrets(void)
 	free(secrets);
 	secrets = NULL;
 	n_secrets = cap_secrets = 0;
+	pthread_mutex_unlock(&secrets_lock);
 }
 
 /* Position and length of the earliest (then longest) secret in `text`. */
@@ -88,11 +97,13 @@ char *log_redact(const char *text)
 	const char *hit;
 	size_t len;
 
+	pthread_mutex_lock(&secrets_lock);
 	while ((hit = find_secret(p, &len)) != NULL) {
 		buf_append(&out, p, (size_t)(hit - p));
 		buf_append_str(&out, "***");
 		p = hit + len;
 	}
+	pthread_mutex_unlock(&secrets_lock);
 	buf_append_str(&out, p);
 	return buf_detach(&out, NULL);
 }

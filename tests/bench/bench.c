@@ -14,7 +14,8 @@
  *
  * Environment: BENCH_N (messages, default 1000), BENCH_REPS (default 3),
  * TWINBOX_BIN (default build/twinbox), BENCH_OUT (default
- * build/bench.md), BENCH_KEEP=1 keeps the scratch directory.
+ * build/bench.md), BENCH_KEEP=1 keeps the scratch directory, BENCH_ONLY
+ * (comma-separated scenario keys, see `scenarios`) runs only those.
  */
 #include <errno.h>
 #include <limits.h>
@@ -63,6 +64,20 @@ void bench_fail(const char *fmt, ...)
 	if (push_server)
 		dovecot_stop(push_server);
 	exit(2);
+}
+
+void bench_discard(const char *path)
+{
+	static unsigned n;
+	char *trash = xasprintf("%s/trash", bench_dir);
+	char *to = xasprintf("%s/%u", trash, n++);
+
+	if (mkdir(trash, 0700) != 0 && errno != EEXIST)
+		bench_fail("cannot create %s: %s", trash, strerror(errno));
+	if (rename(path, to) != 0 && errno != ENOENT)
+		bench_fail("cannot move %s to %s: %s", path, to, strerror(errno));
+	free(trash);
+	free(to);
 }
 
 static void fixture_fail(const char *msg)
@@ -183,6 +198,7 @@ enum scenario_id {
 /* The order matters: the resyncs build on the initial pull's Maildirs,
  * and the local-flag scenario needs INBOX messages in cur/. */
 static const struct scenario {
+	const char *key; /* for BENCH_ONLY */
 	const char *name;
 	enum bench_tool_kind tool[2];
 	size_t tool_count;
@@ -196,8 +212,9 @@ static const struct scenario {
 	bool pop3;    /* INBOX only, no flags check */
 	bool latency; /* through the proxies (lat_tools) */
 } scenarios[SC_COUNT] = {
-    [SC_PULL] = {"initial pull", {TOOL_TWINBOX_IMAP, TOOL_MBSYNC}, 2, true, NULL, NULL, false, false},
-    [SC_RAW] = {"raw-fetch bound (one UID FETCH 1:* per folder, no Maildir)",
+    [SC_PULL] = {"pull", "initial pull", {TOOL_TWINBOX_IMAP, TOOL_MBSYNC}, 2, true, NULL, NULL, false, false},
+    [SC_RAW] = {"raw",
+                "raw-fetch bound (one UID FETCH 1:* per folder, no Maildir)",
                 {TOOL_RAW_FETCH},
                 1,
                 false,
@@ -205,9 +222,17 @@ static const struct scenario {
                 NULL,
                 false,
                 false},
-    [SC_NOCHANGE] =
-        {"no-change resync", {TOOL_TWINBOX_IMAP, TOOL_MBSYNC}, 2, false, NULL, NULL, false, false},
-    [SC_FLAGS] = {"resync after 100 server flag changes",
+    [SC_NOCHANGE] = {"nochange",
+                     "no-change resync",
+                     {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
+                     2,
+                     false,
+                     NULL,
+                     NULL,
+                     false,
+                     false},
+    [SC_FLAGS] = {"flags",
+                  "resync after 100 server flag changes",
                   {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
                   2,
                   false,
@@ -215,7 +240,8 @@ static const struct scenario {
                   NULL,
                   false,
                   false},
-    [SC_NEW] = {"resync after 100 new server messages",
+    [SC_NEW] = {"new",
+                "resync after 100 new server messages",
                 {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
                 2,
                 false,
@@ -223,7 +249,8 @@ static const struct scenario {
                 NULL,
                 false,
                 false},
-    [SC_LFLAGS] = {"resync after 100 local flag changes",
+    [SC_LFLAGS] = {"lflags",
+                   "resync after 100 local flag changes",
                    {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
                    2,
                    false,
@@ -231,7 +258,8 @@ static const struct scenario {
                    local_flags,
                    false,
                    false},
-    [SC_LNEW] = {"resync after 100 new local messages",
+    [SC_LNEW] = {"lnew",
+                 "resync after 100 new local messages",
                  {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
                  2,
                  false,
@@ -239,7 +267,8 @@ static const struct scenario {
                  local_new_mail,
                  false,
                  false},
-    [SC_PUSH] = {"initial push of N local messages to an empty server",
+    [SC_PUSH] = {"push",
+                 "initial push of N local messages to an empty server",
                  {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
                  2,
                  true,
@@ -247,9 +276,17 @@ static const struct scenario {
                  NULL,
                  true,
                  false},
-    [SC_POP3] =
-        {"POP3 import of INBOX (vs mpop)", {TOOL_TWINBOX_POP3, TOOL_MPOP}, 2, true, NULL, NULL, false, true},
-    [SC_LAT_PULL] = {"initial pull, 25 ms each way",
+    [SC_POP3] = {"pop3",
+                 "POP3 import of INBOX (vs mpop)",
+                 {TOOL_TWINBOX_POP3, TOOL_MPOP},
+                 2,
+                 true,
+                 NULL,
+                 NULL,
+                 false,
+                 true},
+    [SC_LAT_PULL] = {"lat-pull",
+                     "initial pull, 25 ms each way",
                      {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
                      2,
                      true,
@@ -258,7 +295,8 @@ static const struct scenario {
                      false,
                      false,
                      true},
-    [SC_LAT_NOCHANGE] = {"no-change resync, 25 ms each way",
+    [SC_LAT_NOCHANGE] = {"lat-nochange",
+                         "no-change resync, 25 ms each way",
                          {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
                          2,
                          false,
@@ -292,6 +330,7 @@ static const struct target {
 /* And in every two-tool scenario: twinbox's peak RSS <= the other's. */
 
 struct result {
+	bool run;
 	bool ok[2];
 	double median[2];
 	long rss_kb[2]; /* the highest of the repetitions */
@@ -363,14 +402,18 @@ static struct bench_tool *push_begin(enum bench_tool_kind kind, struct expect *e
 static void push_end(struct bench_tool *t)
 {
 	char *dir = xasprintf("%s/push", bench_dir);
-	struct error err;
 
+	{
+		/* Its mail into the trash too (see bench_discard). */
+		char *home = xasprintf("%s/" DV_HOME, push_server->dir);
+		bench_discard(home);
+		free(home);
+	}
 	dovecot_stop(push_server);
 	push_server = NULL;
 	bench_tool_free(t);
 	free(t);
-	if (dv_rmtree(dir, &err) < 0)
-		bench_fail("%s", err.text);
+	bench_discard(dir);
 	free(dir);
 }
 
@@ -381,6 +424,7 @@ static void run_scenario(enum scenario_id id)
 	double secs[2][MAX_REPS];
 
 	printf("== %s\n", sc->name);
+	r->run = true;
 	r->ok[0] = r->ok[1] = true;
 	for (unsigned rep = 0; rep < reps; rep++) {
 		if (sc->change) {
@@ -456,6 +500,8 @@ static void build_table(struct buf *b)
 		const struct scenario *sc = &scenarios[id];
 		const struct result *r = &results[id];
 
+		if (!r->run)
+			continue;
 		buf_printf(b, "| %s |", sc->name);
 		cell_time(b, r, 0);
 		if (sc->tool_count == 2) {
@@ -483,6 +529,10 @@ static unsigned check_targets(struct buf *b)
 		bool have_ref = t->ref == SC_COUNT ? r->ok[1] : results[t->ref].ok[0];
 		double ref = t->ref == SC_COUNT ? r->median[1] : results[t->ref].median[0];
 
+		if (!r->run || (t->ref != SC_COUNT && !results[t->ref].run)) {
+			buf_printf(b, "| %s | - | not run (BENCH_ONLY) |\n", t->text);
+			continue;
+		}
 		if (!r->ok[0] || !have_ref || ref <= 0) {
 			buf_printf(b, "| %s | - | MISSED (a run FAILED) |\n", t->text);
 			missed++;
@@ -496,7 +546,7 @@ static unsigned check_targets(struct buf *b)
 	for (size_t id = 0; id < SC_COUNT; id++) {
 		const struct result *r = &results[id];
 
-		if (scenarios[id].tool_count < 2)
+		if (scenarios[id].tool_count < 2 || !r->run)
 			continue;
 		bool met = r->rss_kb[0] <= r->rss_kb[1];
 		buf_printf(b, "| %s: peak RSS <= %s's | %.1f / %.1f MB | %s |\n", scenarios[id].name,
@@ -548,6 +598,42 @@ static void describe(struct buf *b, const struct expect *e)
 	free(true_log);
 }
 
+/* BENCH_ONLY=key,key...: run those scenarios (and the initial pull a
+ * resync builds on); unset: all of them. */
+static bool wanted(enum scenario_id id, const char *only)
+{
+	size_t len = strlen(scenarios[id].key);
+
+	if (!only || !*only)
+		return true;
+	for (const char *p = only; *p;) {
+		size_t n = strcspn(p, ",");
+		if (n == len && strncmp(p, scenarios[id].key, n) == 0)
+			return true;
+		p += n + (p[n] == ',');
+	}
+	if (id == SC_PULL)
+		for (int k = SC_NOCHANGE; k <= SC_LNEW; k++)
+			if (wanted((enum scenario_id)k, only))
+				return true;
+	return id == SC_LAT_PULL && wanted(SC_LAT_NOCHANGE, only);
+}
+
+static void check_only(const char *only)
+{
+	for (const char *p = only; p && *p;) {
+		size_t n = strcspn(p, ",");
+		bool known = false;
+		for (int id = 0; id < SC_COUNT; id++)
+			known |= strlen(scenarios[id].key) == n && strncmp(p, scenarios[id].key, n) == 0;
+		if (!known)
+			bench_fail("BENCH_ONLY: no scenario \"%.*s\" (pull, raw, nochange, flags, new, "
+			           "lflags, lnew, push, pop3, lat-pull, lat-nochange)",
+			           (int)n, p);
+		p += n + (p[n] == ',');
+	}
+}
+
 static unsigned env_number(const char *name, unsigned def, unsigned min, unsigned max)
 {
 	const char *v = getenv(name);
@@ -578,6 +664,7 @@ int main(int argc, char **argv)
 	bench_spawner_start();
 	n_messages = env_number("BENCH_N", 1000, 200, 200000);
 	reps = env_number("BENCH_REPS", 3, 1, MAX_REPS);
+	check_only(getenv("BENCH_ONLY"));
 	dv_fail_handler = fixture_fail;
 	if (self_len <= 0)
 		bench_fail("cannot find this program's path in /proc/self/exe");
@@ -612,7 +699,8 @@ int main(int argc, char **argv)
 	}
 
 	for (int id = 0; id < SC_COUNT; id++)
-		run_scenario((enum scenario_id)id);
+		if (wanted((enum scenario_id)id, getenv("BENCH_ONLY")))
+			run_scenario((enum scenario_id)id);
 
 	describe(&report, &initial);
 	build_table(&report);

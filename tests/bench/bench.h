@@ -67,6 +67,13 @@ struct bench_tool {
 	size_t expect_messages; /* for TOOL_RAW_FETCH's own check */
 };
 
+/* Move `path` (if it exists) out of the way, into the scratch directory's
+ * trash, removed when the bench ends. Not removed now: on a filesystem
+ * without a journal, ext4 skips inodes freed in the last minutes when it
+ * allocates new ones, so mass deletions between runs would tax the file
+ * creations of the next run (of whichever tool comes next). */
+void bench_discard(const char *path);
+
 /* Set up `t` under `bench_dir` (writes its config). */
 void bench_tool_init(struct bench_tool *t, enum bench_tool_kind kind, const char *bench_dir,
                      struct dovecot *server, const char *twinbox_bin, const char *bench_bin);

@@ -181,21 +181,13 @@ void bench_tool_free(struct bench_tool *t)
 	free(t->log);
 }
 
-static void remove_tree(const char *path)
-{
-	struct error err;
-
-	if (dv_rmtree(path, &err) < 0)
-		bench_fail("%s", err.text);
-}
-
 void bench_tool_reset(struct bench_tool *t)
 {
 	char *state = xasprintf("%s/state", t->dir);
 	char *uidls = xasprintf("%s/uidls", t->dir);
 
-	remove_tree(t->maildir);
-	remove_tree(state);
+	bench_discard(t->maildir);
+	bench_discard(state);
 	if (unlink(uidls) != 0 && errno != ENOENT)
 		bench_fail("cannot remove %s: %s", uidls, strerror(errno));
 	/* mpop delivers only into an existing Maildir; the others create

@@ -157,6 +157,7 @@ static void dv_free(struct dovecot *d)
 	free(d->log_file);
 	free(d->user);
 	free(d->password);
+	free(d->extra_conf);
 	free(d);
 }
 
@@ -300,6 +301,8 @@ static char *config_text(const struct dovecot *d, const struct identity *id)
 	           "  ssl_cert = <%s/" DV_SSL "/expired.pem\n  ssl_key = <%s/" DV_SSL "/expired.key\n}\n"
 	           "local " DOVECOT_ADDR_NO_STARTTLS " {\n  ssl = no\n}\n",
 	           dir, dir, dir, dir);
+	if (d->extra_conf)
+		buf_printf(&b, "# dovecot_start_with():\n%s\n", d->extra_conf);
 	return buf_detach(&b, NULL);
 }
 
@@ -573,6 +576,11 @@ static void start_failed(struct dovecot *d, const struct error *err)
 
 struct dovecot *dovecot_start(void)
 {
+	return dovecot_start_with(NULL);
+}
+
+struct dovecot *dovecot_start_with(const char *extra_conf)
+{
 	struct error err = {ERR_NONE, ""};
 	char *dir = make_temp_dir(&err);
 	struct dovecot *d;
@@ -580,6 +588,7 @@ struct dovecot *dovecot_start(void)
 	if (!dir)
 		dv_abort(err.text);
 	d = dv_alloc(dir);
+	d->extra_conf = extra_conf ? xstrdup(extra_conf) : NULL;
 	free(dir);
 	if (dv_watchdog_spawn(d->dir, &d->watchdog, &d->watchdog_fd, &err) < 0 || start_in(d, &err) < 0)
 		start_failed(d, &err);

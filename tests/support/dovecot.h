@@ -58,10 +58,14 @@ struct dovecot {
 	bool shared;    /* the run-wide instance: dovecot_stop() leaves it alone */
 	pid_t watchdog; /* see "watchdog" in dovecot.c; 0 for the shared one */
 	int watchdog_fd;
+	char *extra_conf; /* dovecot_start_with() */
 };
 
 /* Start a fresh instance (about 0.1 s). */
 struct dovecot *dovecot_start(void);
+/* The same with `extra_conf` appended to the configuration (a later
+ * setting overrides the fixture's, e.g. "mail_max_userip_connections = 1"). */
+struct dovecot *dovecot_start_with(const char *extra_conf);
 /* Stop by pid, wait until the master is gone (bounded), remove the
  * directory, free `d`. Stopping is a SIGKILL to Dovecot's process group:
  * nothing of the instance is kept, and Dovecot's graceful shutdown costs a

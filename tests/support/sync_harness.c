@@ -23,27 +23,33 @@
 
 struct sync_harness sh;
 
+char *account_config(const char *name, const char *maildir)
+{
+	return xasprintf("  %s:\n"
+	                 "    imap:\n"
+	                 "      host: 127.0.0.1\n"
+	                 "      port: %u\n"
+	                 "      user: %s\n"
+	                 "      password: \"%s\"\n"
+	                 "      ca_file: \"%s\"\n"
+	                 "      timeout: 20s\n"
+	                 "    maildir:\n"
+	                 "      path: %s\n",
+	                 name, sh.d->imaps_port, sh.d->user, sh.d->password, sh.d->ca_file, maildir);
+}
+
 void write_config(const char *sync_section)
 {
+	char *account = account_config("t", sh.mail);
 	char *text = xasprintf("state_dir: %s/state\n"
 	                       "accounts:\n"
-	                       "  t:\n"
-	                       "    imap:\n"
-	                       "      host: 127.0.0.1\n"
-	                       "      port: %u\n"
-	                       "      user: %s\n"
-	                       "      password: \"%s\"\n"
-	                       "      ca_file: \"%s\"\n"
-	                       "      timeout: 20s\n"
-	                       "    maildir:\n"
-	                       "      path: %s\n"
-	                       "%s",
-	                       sh.dir, sh.d->imaps_port, sh.d->user, sh.d->password, sh.d->ca_file, sh.mail,
-	                       sync_section ? sync_section : "");
+	                       "%s%s",
+	                       sh.dir, account, sync_section ? sync_section : "");
 	struct error err;
 
 	cr_assert_eq(fs_write_atomic(sh.cfg, text, strlen(text), 0600, &err), 0, "%s", err.text);
 	free(text);
+	free(account);
 }
 
 void sync_harness_setup(void)

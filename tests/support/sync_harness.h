@@ -38,6 +38,9 @@ extern struct sync_harness sh;
 void sync_harness_setup(void);
 void sync_harness_teardown(void);
 
+/* An account `name` of the harness's server syncing with `maildir`: its
+ * lines under `accounts:` in the config (fresh). */
+char *account_config(const char *name, const char *maildir);
 /* (Re)write the config; `sync_section` is appended verbatim (NULL: none). */
 void write_config(const char *sync_section);
 

@@ -40,6 +40,12 @@ struct sync_folder_report {
 	struct error err; /* why, when failed */
 };
 
+/* A worker's own handles for parallel folders (sync_options.jobs). */
+struct sync_worker {
+	struct store *remote, *local;
+	struct state *st;
+};
+
 struct sync_options {
 	struct plan_rules rules;
 	bool dry_run; /* plan and report, change nothing (stores and state alike) */
@@ -57,6 +63,18 @@ struct sync_options {
 	/* Dry run: called with each folder's plan. */
 	void (*show_plan)(void *ctx, const char *folder, const struct plan *plan);
 	void *ctx;
+	/* Parallel folders: up to `jobs` folders at once. The run's own
+	 * stores take one; every further one runs in a worker thread over
+	 * handles of its own, opened by open_worker (another connection to
+	 * the server, the Maildir and the state opened again) and closed by
+	 * close_worker. jobs <= 1 or no open_worker: one folder at a time.
+	 * A worker that cannot open its handles (a server's connection
+	 * limit) leaves its share to the others. report and show_plan are
+	 * called by one thread at a time, in no particular folder order. */
+	unsigned jobs;
+	int (*open_worker)(void *worker_ctx, struct sync_worker *w, struct error *err);
+	void (*close_worker)(void *worker_ctx, struct sync_worker *w);
+	void *worker_ctx;
 };
 
 struct sync_result {

@@ -1,0 +1,180 @@
+/*
+ * Parallel folders and accounts (`twinbox sync --jobs N`) against a real
+ * Dovecot: the result is the one a run folder by folder gives (Maildir
+ * files, server messages and flags, state rows), the workers really use
+ * connections of their own (Dovecot's log counts the logins), a server
+ * that allows fewer connections gets its folders synced all the same,
+ * and several accounts run at once. The harness is
+ * support/sync_harness.h.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "support/dovecot.h"
+#include "support/run.h"
+#include "support/sync_harness.h"
+#include "twinbox/util/buf.h"
+#include "twinbox/util/fs.h"
+#include "twinbox/util/xmalloc.h"
+
+TestSuite(sync_parallel, .init = sync_harness_setup, .fini = sync_harness_teardown, .timeout = 300);
+
+static const struct {
+	const char *name;
+	unsigned count;
+} folders[] = {
+    {"INBOX", 40}, {"Archive", 30}, {"Archive/2024", 30}, {"Work", 20}, {"Work/Projects", 25}, {"Lists", 10},
+};
+#define N_FOLDERS (sizeof(folders) / sizeof(folders[0]))
+
+static void seed_folders(void)
+{
+	for (size_t i = 0; i < N_FOLDERS; i++) {
+		dovecot_seed(sh.d, folders[i].name, folders[i].count, (unsigned)(i + 1) * 1000u,
+		             i % 2 ? 20000 : 0);
+		/* Some flags, so that flags travel too. */
+		dovecot_flags(sh.d, folders[i].name, 1, "add", "\\Seen \\Flagged");
+		dovecot_flags(sh.d, folders[i].name, 2, "add", "\\Answered");
+	}
+}
+
+/* How many IMAP logins Dovecot has logged so far. */
+static size_t imap_logins(void)
+{
+	char *log = dovecot_log_tail(sh.d, 1 << 20);
+	size_t n = 0;
+
+	for (const char *p = log; (p = strstr(p, "imap-login: Info: Login: ")) != NULL; p++)
+		n++;
+	free(log);
+	return n;
+}
+
+static void assert_all_twins(void)
+{
+	for (size_t i = 0; i < N_FOLDERS; i++) {
+		assert_twins(folders[i].name, folders[i].count);
+		cr_assert_eq(state_pair_count(folders[i].name), folders[i].count, "%s", folders[i].name);
+	}
+}
+
+static void assert_flag_letters(const char *folder, size_t with_fs, size_t with_r)
+{
+	struct local_msg *m;
+	size_t n = local_list(folder, &m), fs = 0, r = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		fs += strchr(m[i].flags, 'F') && strchr(m[i].flags, 'S');
+		r += strchr(m[i].flags, 'R') != NULL;
+	}
+	local_free(m, n);
+	cr_assert_eq(fs, with_fs, "%s: %zu messages flagged and seen", folder, fs);
+	cr_assert_eq(r, with_r, "%s: %zu messages answered", folder, r);
+}
+
+Test(sync_parallel, folders_in_parallel_end_as_one_at_a_time)
+{
+	size_t before;
+
+	seed_folders();
+	before = imap_logins();
+	cr_assert_eq(sync_run_args("--jobs=4"), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	/* The run's own connection and three workers. */
+	cr_assert_eq(imap_logins() - before, 4, "logins: %zu", imap_logins() - before);
+	assert_all_twins();
+	for (size_t i = 0; i < N_FOLDERS; i++) {
+		char *line = xasprintf("t: %s: %u pulled, 0 pushed", folders[i].name, folders[i].count);
+		cr_assert_not_null(strstr(sh.r.out, line), "no \"%s\" in:\n%s", line, sh.r.out);
+		free(line);
+		assert_flag_letters(folders[i].name, 1, 1);
+	}
+
+	/* Changes on both sides, then one connection only: the same state. */
+	dovecot_flags(sh.d, "Work", 3, "add", "\\Flagged \\Seen");
+	write_local("Lists", "local.1", "From: a@b.c\nMessage-ID: <local.1@twinbox.test>\n\nhello\n");
+	before = imap_logins();
+	cr_assert_eq(sync_run_args("--jobs=1"), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	cr_assert_eq(imap_logins() - before, 1);
+	assert_flag_letters("Work", 2, 1);
+	assert_twins("Lists", 11);
+	sync_ok();
+	assert_nothing_done();
+}
+
+Test(sync_parallel, a_server_that_allows_fewer_connections_gets_every_folder)
+{
+	dovecot_stop(sh.d);
+	/* The run's own connection lasts the whole run: no worker gets one. */
+	sh.d = dovecot_start_with("mail_max_userip_connections = 1");
+	write_config("    sync:\n      expunge: both\n");
+	seed_folders();
+	cr_assert_eq(sync_run_args("--jobs=4"), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	cr_assert_not_null(strstr(sh.r.err, "one connection fewer for parallel folders"), "stderr: %s",
+	                   sh.r.err);
+	assert_all_twins();
+	sync_ok();
+	assert_nothing_done();
+}
+
+Test(sync_parallel, dry_run_in_parallel_shows_every_folder_and_changes_nothing)
+{
+	seed_folders();
+	sync_ok();
+	for (size_t i = 0; i < N_FOLDERS; i++)
+		dovecot_seed(sh.d, folders[i].name, 2, 90000u + (unsigned)i * 10u, 0);
+	cr_assert_eq(sync_run_args("--dry-run"), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	for (size_t i = 0; i < N_FOLDERS; i++) {
+		for (unsigned k = 1; k <= 2; k++) {
+			char *line =
+			    xasprintf("t: %s: copy-to-local uid %u\n", folders[i].name, folders[i].count + k);
+			cr_assert_not_null(strstr(sh.r.out, line), "no \"%s\" in:\n%s", line, sh.r.out);
+			free(line);
+		}
+		struct local_msg *m;
+		size_t n = local_list(folders[i].name, &m);
+		local_free(m, n);
+		cr_assert_eq(n, folders[i].count, "%s: %zu messages after a dry run", folders[i].name, n);
+	}
+}
+
+Test(sync_parallel, accounts_run_at_once)
+{
+	char *mail_u = xasprintf("%s/mail-u", sh.dir);
+	char *account_u = account_config("u", mail_u);
+	char *second =
+	    xasprintf("    sync:\n      expunge: both\n%s    sync:\n      direction: pull\n", account_u);
+	struct stat st;
+
+	seed_folders();
+	write_config(second);
+	cr_assert_eq(sync_run_args("--jobs=2"), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	assert_all_twins();
+	for (size_t i = 0; i < N_FOLDERS; i++) {
+		char *line = xasprintf("u: %s: %u pulled", folders[i].name, folders[i].count);
+		cr_assert_not_null(strstr(sh.r.out, line), "no \"%s\" in:\n%s", line, sh.r.out);
+		free(line);
+	}
+	cr_assert_eq(stat(mail_u, &st), 0);
+	{
+		char *db_u = xasprintf("%s/state/u.db", sh.dir);
+		cr_assert_eq(stat(db_u, &st), 0, "no state for the second account");
+		free(db_u);
+	}
+	free(second);
+	free(account_u);
+	free(mail_u);
+}
+
+Test(sync_parallel, jobs_must_be_a_sane_number)
+{
+	static const char *const bad[] = {"--jobs=0", "--jobs=x", "--jobs=33", "--jobs=", "--jobs"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(sync_run_args(bad[i]), 64, "%s: status %d", bad[i], sh.r.status);
+		cr_assert_not_null(strstr(sh.r.err, "--jobs wants a number from 1 to 32"), "%s: %s", bad[i],
+		                   sh.r.err);
+	}
+}
