@@ -9,7 +9,8 @@
 
 #define FOLDER_COLS                                                                                          \
 	"id, remote_name, local_path, uidvalidity, uidnext, highestmodseq, cur_mtime_sec, cur_mtime_nsec, "  \
-	"new_mtime_sec, new_mtime_nsec, last_sync"
+	"new_mtime_sec, new_mtime_nsec, last_sync, messages, rules, "                                        \
+	"(SELECT count(*) FROM intent WHERE intent.folder_id = folder.id)"
 
 static void read_row(sqlite3_stmt *stmt, struct state_folder *f)
 {
@@ -27,6 +28,10 @@ static void read_row(sqlite3_stmt *stmt, struct state_folder *f)
 	f->new_mtime.tv_sec = (time_t)sqlite3_column_int64(stmt, 8);
 	f->new_mtime.tv_nsec = (long)sqlite3_column_int64(stmt, 9);
 	f->last_sync = sqlite3_column_int64(stmt, 10);
+	f->messages = (uint32_t)sqlite3_column_int64(stmt, 11);
+	f->rules =
+	    sqlite3_column_text(stmt, 12) ? xstrdup((const char *)sqlite3_column_text(stmt, 12)) : NULL;
+	f->pending = sqlite3_column_int64(stmt, 13);
 }
 
 static int check_names(struct state *st, const char *remote_name, const char *local_path, struct error *err)
@@ -167,7 +172,7 @@ int state_folder_update(struct state *st, const struct state_folder *f, struct e
 	stmt = state_stmt(st, ST_FOLDER_UPDATE,
 	                  "UPDATE folder SET remote_name = ?, local_path = ?, uidvalidity = ?, uidnext = ?, "
 	                  "highestmodseq = ?, cur_mtime_sec = ?, cur_mtime_nsec = ?, new_mtime_sec = ?, "
-	                  "new_mtime_nsec = ?, last_sync = ? WHERE id = ?",
+	                  "new_mtime_nsec = ?, last_sync = ?, messages = ?, rules = ? WHERE id = ?",
 	                  err);
 	if (!stmt)
 		return -1;
@@ -181,7 +186,9 @@ int state_folder_update(struct state *st, const struct state_folder *f, struct e
 	sqlite3_bind_int64(stmt, 8, f->new_mtime.tv_sec);
 	sqlite3_bind_int64(stmt, 9, f->new_mtime.tv_nsec);
 	sqlite3_bind_int64(stmt, 10, f->last_sync);
-	sqlite3_bind_int64(stmt, 11, f->id);
+	sqlite3_bind_int64(stmt, 11, f->messages);
+	state_bind_text(stmt, 12, f->rules && *f->rules ? f->rules : NULL);
+	sqlite3_bind_int64(stmt, 13, f->id);
 	if (state_step_done(st, stmt, "update folder", err) < 0) {
 		error_prefix(err, "folder \"%s\"", f->remote_name);
 		return -1;
@@ -276,6 +283,7 @@ void state_folder_clear(struct state_folder *f)
 {
 	free(f->remote_name);
 	free(f->local_path);
+	free(f->rules);
 	memset(f, 0, sizeof(*f));
 }
 

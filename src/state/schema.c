@@ -74,8 +74,17 @@ static const char schema_v1[] =
     " deleted INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1))"
     ") STRICT, WITHOUT ROWID;";
 
+/* Version 2: what skipping an unchanged folder needs besides the
+ * markers of version 1: the remote message count (an expunge and an
+ * append together leave UIDNEXT and, without QRESYNC, HIGHESTMODSEQ
+ * telling nothing) and the rules the markers were taken under. */
+static const char schema_v2[] = "ALTER TABLE folder ADD COLUMN messages INTEGER NOT NULL DEFAULT 0"
+                                " CHECK (messages BETWEEN 0 AND 4294967295);"
+                                "ALTER TABLE folder ADD COLUMN rules TEXT CHECK (rules <> '');";
+
 static const struct migration migrations[] = {
     {1, schema_v1},
+    {2, schema_v2},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STATE_SCHEMA_VERSION,

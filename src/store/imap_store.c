@@ -204,15 +204,52 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int cmp_status(const void *a, const void *b)
+{
+	return strcmp(((const struct istore_status *)a)->name, ((const struct istore_status *)b)->name);
+}
+
+static void forget_status(struct imap_store *st)
+{
+	for (size_t i = 0; i < st->status_count; i++)
+		free(st->status[i].name);
+	free(st->status);
+	st->status = NULL;
+	st->status_count = 0;
+}
+
+/* Keep what STATUS said of `name`, when it says enough to tell a change:
+ * UIDVALIDITY, UIDNEXT, MESSAGES and HIGHESTMODSEQ. */
+static void keep_status(struct imap_store *st, const char *name, const struct imap_status_info *si)
+{
+	unsigned need =
+	    IMAP_STATUS_UIDVALIDITY | IMAP_STATUS_UIDNEXT | IMAP_STATUS_MESSAGES | IMAP_STATUS_HIGHESTMODSEQ;
+	struct istore_status *e;
+
+	if ((si->have & need) != need || !si->uidvalidity || !si->uidnext || !si->highestmodseq)
+		return;
+	st->status = xrealloc(st->status, (st->status_count + 1) * sizeof(*st->status));
+	e = &st->status[st->status_count++];
+	memset(e, 0, sizeof(*e));
+	e->name = xstrdup(name);
+	e->info.uidvalidity = si->uidvalidity;
+	e->info.uidnext = si->uidnext;
+	e->info.highestmodseq = si->highestmodseq;
+	e->info.exists = si->messages;
+}
+
 static int list_folders(struct store *base, char ***names_r, struct error *err)
 {
 	struct imap_store *st = (struct imap_store *)base;
+	/* HIGHESTMODSEQ is what makes a folder's STATUS tell "unchanged". */
+	unsigned flags = imap_has_cap(st->s, "CONDSTORE") ? IMAP_LIST_STATUS : 0;
 	struct imap_folder *v;
 	size_t n, out = 0;
 	char **names;
 
 	*names_r = NULL;
-	if (learn_names(st, err) < 0 || imap_list(st->s, "*", 0, &v, &n, err) < 0)
+	forget_status(st);
+	if (learn_names(st, err) < 0 || imap_list(st->s, "*", flags, &v, &n, err) < 0)
 		return -1;
 	names = xcalloc(n + 1, sizeof(*names));
 	for (size_t i = 0; i < n; i++) {
@@ -224,12 +261,16 @@ static int list_folders(struct store *base, char ***names_r, struct error *err)
 			continue;
 		}
 		char *name = from_wire(st, v[i].name);
-		if (name)
+		if (name) {
 			names[out++] = name;
+			keep_status(st, name, &v[i].status);
+		}
 	}
 	imap_folders_free(v, n);
 	if (out)
 		qsort(names, out, sizeof(*names), cmp_str);
+	if (st->status_count)
+		qsort(st->status, st->status_count, sizeof(*st->status), cmp_status);
 	size_t uniq = 0;
 	for (size_t i = 0; i < out; i++) {
 		if (uniq && strcmp(names[uniq - 1], names[i]) == 0)
@@ -240,6 +281,23 @@ static int list_folders(struct store *base, char ***names_r, struct error *err)
 	names[uniq] = NULL;
 	*names_r = names;
 	return 0;
+}
+
+static int folder_status(struct store *base, const char *name, struct store_folder_info *info_r,
+                         struct error *err)
+{
+	struct imap_store *st = (struct imap_store *)base;
+	struct istore_status key = {.name = (char *)name};
+	const struct istore_status *e;
+
+	(void)err;
+	memset(info_r, 0, sizeof(*info_r));
+	e = st->status_count ? bsearch(&key, st->status, st->status_count, sizeof(*st->status), cmp_status)
+	                     : NULL;
+	if (!e)
+		return 0;
+	*info_r = e->info;
+	return 1;
 }
 
 /* Whether the server lists `wire` as a selectable mailbox. */
@@ -489,6 +547,7 @@ static void store_close(struct store *base)
 		st->open = NULL;
 	}
 	imap_session_close(st->s);
+	forget_status(st);
 	free(st->lingering);
 	free(st->prefix);
 	free(st->peer);
@@ -502,6 +561,7 @@ static void store_close(struct store *base)
 		.snapshot = snapshot, .fetch = istore_fetch, .fetch_headers = istore_fetch_headers,          \
 		.reserve_name = NULL, .add = istore_add, .set_flags = istore_set_flags,                      \
 		.delete = istore_delete, .flush = flush, .close_folder = close_folder, .close = store_close, \
+		.folder_status = folder_status,                                                              \
 	}
 
 static const struct store_ops imap_store_ops = ISTORE_OPS(STORE_CAP_WRITE | STORE_CAP_KEYWORDS);

@@ -23,9 +23,19 @@ struct imap_store {
 	 * next SELECT deselects it without expunging (RFC 3501 6.3.1), which
 	 * saves the UNSELECT round trip per folder. NULL when none. */
 	char *lingering;
+	/* With CONDSTORE, the last list_folders asked every folder's STATUS
+	 * (LIST-STATUS, else pipelined STATUS): folder_status answers from
+	 * here, sorted by name. */
+	struct istore_status *status;
+	size_t status_count;
 	bool names_known; /* prefix and delim below are set */
 	char *prefix;     /* personal namespace prefix ("" or "INBOX.") */
 	char delim;       /* hierarchy delimiter; 0 for a flat namespace */
+};
+
+struct istore_status {
+	char *name;
+	struct store_folder_info info;
 };
 
 struct store_folder {

@@ -96,6 +96,37 @@ static int delete_folder(struct store *base, const char *name, struct error *err
 	return maildir_folder_remove(st->md, name, err);
 }
 
+static void set_marks(struct store_folder_info *info_r, const struct maildir_times *t)
+{
+	info_r->marks[0] = t->new_mtime;
+	info_r->marks[1] = t->cur_mtime;
+	info_r->marks_settled = t->settled != 0;
+}
+
+/* The times of new/ and cur/; a folder that cannot be opened is "not
+ * known" here: opening it for the sync then says why. */
+static int folder_status(struct store *base, const char *name, struct store_folder_info *info_r,
+                         struct error *err)
+{
+	struct maildir_store *st = (struct maildir_store *)base;
+	enum maildir_presence presence;
+	struct maildir_folder *mf;
+	struct maildir_times times;
+	struct error ignored;
+	int rc;
+
+	(void)err;
+	memset(info_r, 0, sizeof(*info_r));
+	if (maildir_folder_open(st->md, name, &presence, &mf, &ignored) < 0)
+		return 0;
+	rc = maildir_folder_times(mf, &times, &ignored);
+	maildir_folder_close(mf);
+	if (rc < 0)
+		return 0;
+	set_marks(info_r, &times);
+	return 1;
+}
+
 static int open_folder(struct store *base, const char *name, struct store_folder **f_r,
                        struct store_folder_info *info_r, bool *missing_r, struct error *err)
 {
@@ -123,11 +154,8 @@ static int open_folder(struct store *base, const char *name, struct store_folder
 		maildir_folder_close(mf);
 		return -1;
 	}
-	if (info_r) {
-		info_r->marks[0] = times.new_mtime;
-		info_r->marks[1] = times.cur_mtime;
-		info_r->marks_settled = times.settled != 0;
-	}
+	if (info_r)
+		set_marks(info_r, &times);
 	f = xcalloc(1, sizeof(*f));
 	f->st = st;
 	f->mf = mf;
@@ -652,6 +680,7 @@ static const struct store_ops maildir_store_ops = {
     .flush = flush,
     .close_folder = close_folder,
     .close = close_store,
+    .folder_status = folder_status,
 };
 
 struct store *maildir_store_open(const char *root, enum maildir_layout layout, struct error *err)

@@ -5,6 +5,7 @@
  */
 #include "twinbox/sync/engine.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -327,8 +328,39 @@ static int folder_row(struct folder_run *r, const char *name, const struct store
 	return 0;
 }
 
-static int finish_folder(struct folder_run *r, const struct store_folder_info *rinfo, struct error *err)
+/* The rules as the state keeps them with a folder's markers: what, with
+ * nothing changed on either side, could make a sync do something else. */
+static void rules_text(const struct plan_rules *r, char out[96])
 {
+	snprintf(out, 96, "direction=%d flags=%d expunge=%d max_size=%llu", (int)r->direction, (int)r->flags,
+	         (int)r->expunge, (unsigned long long)r->max_size);
+}
+
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/*
+ * Record the folder as synced. Its markers are those read when it was
+ * opened, before anything was read or changed, so they can only be older
+ * than what the sync saw. A side's markers are kept only when this run
+ * changed nothing there, every message went through, and (Maildir) the
+ * times were settled; else 0, "not known", and the next run looks at the
+ * whole folder again (and records them then).
+ */
+static int finish_folder(struct folder_run *r, const struct store_folder_info *rinfo,
+                         const struct store_folder_info *linfo, const struct plan_rules *rules,
+                         struct error *err)
+{
+	const struct sync_folder_report *rep = r->rep;
+	bool clean = rep->message_failures == 0;
+	bool remote_same = clean && !rep->to_remote && !rep->flags_remote && !rep->deleted_remote &&
+	                   rinfo->uidnext && rinfo->highestmodseq;
+	bool local_same =
+	    clean && !rep->to_local && !rep->flags_local && !rep->deleted_local && linfo->marks_settled;
+	struct timespec zero = {0, 0};
+	char text[96];
 	struct state_folder sf;
 	int found;
 
@@ -339,17 +371,51 @@ static int finish_folder(struct folder_run *r, const struct store_folder_info *r
 		return found < 0
 		           ? -1
 		           : error_set(err, ERR_FATAL, "folder %s vanished from the state", r->rep->name);
-	/* Only UIDVALIDITY is kept for now: the change markers (UIDNEXT,
-	 * HIGHESTMODSEQ, directory times) are 0, "not known", so no later
-	 * run skips a folder because of a marker taken before our own
-	 * changes. */
+	rules_text(rules, text);
 	sf.uidvalidity = rinfo->uidvalidity;
+	sf.uidnext = remote_same ? rinfo->uidnext : 0;
+	sf.highestmodseq = remote_same ? rinfo->highestmodseq : 0;
+	sf.messages = remote_same ? rinfo->exists : 0;
+	sf.new_mtime = local_same ? linfo->marks[0] : zero;
+	sf.cur_mtime = local_same ? linfo->marks[1] : zero;
+	free(sf.rules);
+	sf.rules = xstrdup(text);
 	sf.last_sync = (int64_t)time(NULL);
 	found = state_folder_update(r->st, &sf, err);
 	state_folder_clear(&sf);
 	if (found == 0)
 		crash_point("folder markers recorded");
 	return found;
+}
+
+/*
+ * Whether folder `name` is just as the last sync left it on both sides,
+ * so that syncing it could do nothing: both stores tell its markers
+ * without opening it, the state holds markers for both sides taken under
+ * the same rules, they are equal, and no intent of a killed run waits.
+ */
+static bool unchanged(struct store *remote, struct store *local, const struct state_folder *sf,
+                      const struct plan_rules *rules)
+{
+	struct store_folder_info ri, li;
+	struct timespec zero = {0, 0};
+	struct error err;
+	char text[96];
+
+	rules_text(rules, text);
+	if (!sf || sf->pending || !sf->rules || strcmp(sf->rules, text) != 0 || !sf->uidvalidity ||
+	    !sf->uidnext || !sf->highestmodseq ||
+	    (same_time(&sf->new_mtime, &zero) && same_time(&sf->cur_mtime, &zero)))
+		return false;
+	if (!remote->ops->folder_status ||
+	    remote->ops->folder_status(remote, sf->remote_name, &ri, &err) != 1 ||
+	    !local->ops->folder_status || local->ops->folder_status(local, sf->remote_name, &li, &err) != 1)
+		return false;
+	/* Equal times prove "no change" because they were settled when
+	 * recorded (finish_folder): any later change gives a later time. */
+	return ri.uidvalidity == sf->uidvalidity && ri.uidnext == sf->uidnext &&
+	       ri.highestmodseq == sf->highestmodseq && ri.exists == sf->messages &&
+	       same_time(&li.marks[0], &sf->new_mtime) && same_time(&li.marks[1], &sf->cur_mtime);
 }
 
 static void free_keys(char **keys, size_t n)
@@ -409,7 +475,7 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 	}
 	if (exec_plan(&r, &plan, err) < 0)
 		goto out;
-	rc = finish_folder(&r, &rinfo, err);
+	rc = finish_folder(&r, &rinfo, &linfo, &rules, err);
 out:
 	plan_free(&plan);
 	free(rm);
@@ -501,6 +567,14 @@ static int remove_folder(struct store *s, struct state *st, const struct state_f
 	return 0;
 }
 
+static const struct state_folder *known_folder(const struct state_folder *known, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(known[i].remote_name, name) == 0)
+			return &known[i];
+	return NULL;
+}
+
 static char **selected_names(char **names, const struct sync_options *o, size_t *count_r)
 {
 	size_t n = 0;
@@ -564,10 +638,6 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	memset(res, 0, sizeof(*res));
 	if (state_folder_list(st, &known, &nk, err) < 0)
 		goto out;
-	/* Folders synced before will most likely be synced again: let the
-	 * workers connect while the folders are listed. */
-	if (nk >= 2)
-		pool = pool_start(o, nk - 1);
 	if (list_side(remote, st, "remote", &rnames, err) < 0 ||
 	    list_side(local, st, "local", &lnames, err) < 0)
 		goto out;
@@ -622,6 +692,12 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 			log_info("%s: created on the %s side", a->name, side == remote ? "remote" : "local");
 			continue;
 		case PLAN_FOLDER_SYNC:
+			if (unchanged(remote, local, known_folder(known, nk, a->name), &o->rules)) {
+				log_debug("%s: unchanged on both sides since the last sync", a->name);
+				res->folders_synced++;
+				engine_report(o, &rep);
+				continue;
+			}
 			queue[queued++] = a->name;
 			continue;
 		case PLAN_FOLDER_FORGET:

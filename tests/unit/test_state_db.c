@@ -112,6 +112,40 @@ Test(state_db, empty_file_is_initialised)
 	free(path);
 }
 
+Test(state_db, version_1_file_is_upgraded_keeping_its_folders)
+{
+	char *path = state_test_path("work.db");
+	struct state *st = state_test_open("work.db");
+	struct state_folder f;
+	struct error err;
+
+	state_test_folder(st, "Archive", ".Archive");
+	state_close(st);
+	/* What a version-1 file looks like: no messages or rules columns. */
+	state_test_sql(path, "ALTER TABLE folder DROP COLUMN messages");
+	state_test_sql(path, "ALTER TABLE folder DROP COLUMN rules");
+	state_test_sql(path, "UPDATE folder SET uidvalidity = 7, highestmodseq = 9");
+	state_test_sql(path, "PRAGMA user_version = 1");
+
+	st = state_test_open("work.db");
+	cr_assert_eq(state_test_sql_int(path, "PRAGMA user_version"), 2);
+	cr_assert_eq(state_folder_find_remote(st, "Archive", &f, &err), 1, "%s", err.text);
+	cr_assert_eq(f.uidvalidity, 7);
+	cr_assert_eq(f.highestmodseq, 9);
+	cr_assert_eq(f.messages, 0);
+	cr_assert_null(f.rules);
+	f.messages = 12;
+	f.rules = xstrdup("both");
+	cr_assert_eq(state_folder_update(st, &f, &err), 0, "%s", err.text);
+	state_folder_clear(&f);
+	cr_assert_eq(state_folder_find_remote(st, "Archive", &f, &err), 1, "%s", err.text);
+	cr_assert_eq(f.messages, 12);
+	cr_assert_str_eq(f.rules, "both");
+	state_folder_clear(&f);
+	state_close(st);
+	free(path);
+}
+
 Test(state_db, newer_schema_is_refused_and_left_alone)
 {
 	char *path = state_test_path("work.db");

@@ -3,9 +3,12 @@
  * local Maildir folder it is synced with), holding the change markers of
  * both sides as of the last sync, so that a sync with nothing to do costs
  * a comparison per folder:
- *   remote: UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ (CONDSTORE/QRESYNC);
- *   local:  the mtimes of cur/ and new/ with nanoseconds.
- * A marker of 0 means "not known"; nothing is ever skipped because of it.
+ *   remote: UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ (CONDSTORE/QRESYNC) and
+ *           the message count;
+ *   local:  the mtimes of cur/ and new/ with nanoseconds;
+ * and the sync rules they were taken under (a change of rules is a
+ * reason to look again). A marker of 0 means "not known"; nothing is
+ * ever skipped because of it.
  *
  * Errors as in state.h. Names are bounded by STATE_NAME_MAX bytes; a
  * longer name is refused with ERR_MAILBOX.
@@ -31,6 +34,9 @@ struct state_folder {
 	struct timespec cur_mtime; /* Maildir cur/ and new/ as of the last sync */
 	struct timespec new_mtime;
 	int64_t last_sync; /* Unix time of the last completed sync; 0 = never */
+	uint32_t messages; /* the remote message count with the markers above */
+	char *rules;       /* the engine's text for the rules; NULL = none */
+	int64_t pending;   /* intents not yet resolved (read only) */
 };
 
 /* Add a folder with both names; all markers start at 0. *id_r gets its

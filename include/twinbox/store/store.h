@@ -125,6 +125,14 @@ struct store_ops {
 	 * (sync.remove_folders). INBOX is refused; a missing folder is not an
 	 * error. */
 	int (*delete_folder)(struct store *st, const char *name, struct error *err);
+	/* The markers of folder `name` (store_folder_info) without opening
+	 * it, where the store has them cheaply: 1 with *info_r filled, 0
+	 * when it does not know (the engine then opens and reads the
+	 * folder), -1 on failure. IMAP: the STATUS that came with the last
+	 * list_folders, from CONDSTORE servers only; Maildir: the times of
+	 * new/ and cur/. NULL: never known. */
+	int (*folder_status)(struct store *st, const char *name, struct store_folder_info *info_r,
+	                     struct error *err);
 	/* Open `name`; a missing folder is ERR_MAILBOX with *missing_r set,
 	 * never an empty folder. */
 	int (*open_folder)(struct store *st, const char *name, struct store_folder **f_r,
