@@ -88,13 +88,26 @@ int mds_write_end(void *writer, bool commit, char **name_r, uint32_t *uid_r, str
 	return rc;
 }
 
+/* A message file read as the canonical stream. Many are open at once (a
+ * batch of uploads); the buffers exist only while one is being read, so
+ * memory stays that of one message in flight however many are open. */
 struct mds_source {
-	int fd;
+	int fd;    /* -1 once the whole file was read */
 	char prev; /* the last byte read from the file */
 	size_t pos, len;
-	char in[IO_CHUNK / 2];
-	char out[IO_CHUNK];
+	char *in;  /* IO_CHUNK / 2, from the first read to the end of the file */
+	char *out; /* IO_CHUNK: `in` with lone LFs made CRLF */
 };
+
+static void source_done(struct mds_source *s)
+{
+	free(s->in);
+	free(s->out);
+	s->in = s->out = NULL;
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+}
 
 /* Refill `out` from the file with lone LFs made CRLF; `in` is half of
  * `out`, so the result always fits. */
@@ -104,8 +117,16 @@ static long long source_read(void *ctx, void *data, size_t len, struct error *er
 	size_t take;
 
 	if (s->pos == s->len) {
-		ssize_t n = mds_read_some(s->fd, s->in, sizeof(s->in));
+		ssize_t n;
 		size_t o = 0;
+
+		if (s->fd < 0)
+			return 0;
+		if (!s->in) {
+			s->in = xmalloc(IO_CHUNK / 2);
+			s->out = xmalloc(IO_CHUNK);
+		}
+		n = mds_read_some(s->fd, s->in, IO_CHUNK / 2);
 		if (n < 0) {
 			error_errno(err, ERR_MESSAGE, errno, "cannot read a message file");
 			return -1;
@@ -118,8 +139,10 @@ static long long source_read(void *ctx, void *data, size_t len, struct error *er
 		}
 		s->pos = 0;
 		s->len = o;
-		if (o == 0)
+		if (o == 0) {
+			source_done(s);
 			return 0;
+		}
 	}
 	take = s->len - s->pos < len ? s->len - s->pos : len;
 	memcpy(data, s->out + s->pos, take);
@@ -130,27 +153,26 @@ static long long source_read(void *ctx, void *data, size_t len, struct error *er
 int mds_open_source(struct store_folder *f, const struct store_msg *msg, struct store_new_msg *src_r,
                     struct error *err)
 {
-	struct mds_source *s = xmalloc(sizeof(*s));
+	struct mds_source *s;
+	char *scratch;
 	time_t mtime;
-	int fd;
+	int fd, rc;
 
 	memset(src_r, 0, sizeof(*src_r));
-	if (maildir_folder_open_msg(f->mf, msg->name, &fd, NULL, &mtime, err) < 0) {
-		free(s);
+	if (maildir_folder_open_msg(f->mf, msg->name, &fd, NULL, &mtime, err) < 0)
 		return -1;
-	}
 	/* The first pass counts the size APPEND must announce. */
-	if (mds_canonical_size(f, msg->name, fd, s->out, &src_r->size, err) < 0 ||
-	    lseek(fd, 0, SEEK_SET) < 0) {
+	scratch = xmalloc(IO_CHUNK);
+	rc = mds_canonical_size(f, msg->name, fd, scratch, &src_r->size, err);
+	free(scratch);
+	if (rc < 0 || lseek(fd, 0, SEEK_SET) < 0) {
 		if (err && err->scope == ERR_NONE)
 			mds_read_failed(f, msg->name, err);
 		close(fd);
-		free(s);
 		return -1;
 	}
+	s = xcalloc(1, sizeof(*s));
 	s->fd = fd;
-	s->prev = '\0';
-	s->pos = s->len = 0;
 	src_r->flags = msg->flags;
 	src_r->keywords = msg->keywords;
 	src_r->date = mtime;
@@ -165,7 +187,7 @@ void mds_close_source(struct store_new_msg *src)
 
 	if (!s)
 		return;
-	close(s->fd);
+	source_done(s);
 	free(s);
 	src->ctx = NULL;
 }

@@ -12,10 +12,16 @@
  * status is 1 when a target of issue 6 (the table `targets` below) is
  * missed or a run FAILED, 2 when the bench itself could not run.
  *
- * Environment: BENCH_N (messages, default 1000), BENCH_REPS (default 3),
- * TWINBOX_BIN (default build/twinbox), BENCH_OUT (default
- * build/bench.md), BENCH_KEEP=1 keeps the scratch directory, BENCH_ONLY
- * (comma-separated scenario keys, see `scenarios`) runs only those.
+ * With the argument --scale (make bench-scale), the scale scenario of
+ * issue 6 instead: N small plain-text messages over 20 folders, the
+ * initial pull once per tool, then the no-change and the flag-change
+ * resyncs against mbsync, with the scale targets (`scale_mode`).
+ *
+ * Environment: BENCH_N (messages, default 1000; 100000 with --scale),
+ * BENCH_REPS (default 3), TWINBOX_BIN (default build/twinbox), BENCH_OUT
+ * (default build/bench.md; build/bench-scale.md with --scale),
+ * BENCH_KEEP=1 keeps the scratch directory, BENCH_ONLY (comma-separated
+ * scenario keys, see `scenarios`) runs only those.
  */
 #include <errno.h>
 #include <limits.h>
@@ -104,8 +110,39 @@ static const struct batch {
     {"Archive/Large", 10, 5000000},
 };
 
-static const char *const mailboxes[] = {"INBOX", "Work/Projects", "Work/Projects/2023", "Archive/2024",
-                                        "Archive/Large"};
+/* The scale scenario's mail: N small plain-text messages (about 2 KB)
+ * spread evenly over 20 folders, some nested, as a long-used account
+ * has them. */
+static const struct batch scale_batches[] = {
+    {"INBOX", 50, 0},          {"Sent", 50, 0},           {"Drafts", 50, 0},
+    {"Archive", 50, 0},        {"Archive/2021", 50, 0},   {"Archive/2022", 50, 0},
+    {"Archive/2023", 50, 0},   {"Archive/2024", 50, 0},   {"Work", 50, 0},
+    {"Work/Projects", 50, 0},  {"Work/Projects/2024", 50, 0}, {"Lists/l01", 50, 0},
+    {"Lists/l02", 50, 0},      {"Lists/l03", 50, 0},      {"Lists/l04", 50, 0},
+    {"Lists/l05", 50, 0},      {"Lists/l06", 50, 0},      {"Lists/l07", 50, 0},
+    {"Lists/l08", 50, 0},      {"Lists/l09", 50, 0},
+};
+
+/* The mode's batches (set in main) and their mailboxes, each once, in
+ * batch order: INBOX first. */
+static const struct batch *batches;
+static size_t batch_count;
+static const char *mailboxes[sizeof(scale_batches) / sizeof(scale_batches[0])];
+static size_t mailbox_count;
+
+static void list_mailboxes(void)
+{
+	for (size_t i = 0; i < batch_count; i++) {
+		size_t j = 0;
+
+		while (j < mailbox_count && strcmp(mailboxes[j], batches[i].mailbox) != 0)
+			j++;
+		if (j == mailbox_count)
+			mailboxes[mailbox_count++] = batches[i].mailbox;
+	}
+	if (mailbox_count < 2 || strcmp(mailboxes[0], "INBOX") != 0)
+		bench_fail("the first batch must be INBOX's, and two mailboxes at least");
+}
 
 struct expect {
 	size_t messages, flagged;
@@ -114,7 +151,7 @@ struct expect {
 
 static void seed_server(struct dovecot *d)
 {
-	for (size_t i = 0; i < sizeof(batches) / sizeof(batches[0]); i++) {
+	for (size_t i = 0; i < batch_count; i++) {
 		unsigned count = n_messages * batches[i].per_mille / 1000;
 
 		dovecot_seed(d, batches[i].mailbox, count ? count : 1, (unsigned)(i + 1) * 10000000u,
@@ -124,7 +161,7 @@ static void seed_server(struct dovecot *d)
 	for (unsigned uid = 1; uid <= 20; uid++)
 		dovecot_flags(d, "INBOX", uid, "add", "\\Seen");
 	for (unsigned uid = 1; uid <= 5; uid++)
-		dovecot_flags(d, "Work/Projects", uid, "add", "\\Flagged");
+		dovecot_flags(d, mailboxes[1], uid, "add", "\\Flagged");
 }
 
 /* What `d` holds: all mailboxes, or INBOX only (POP3, initial push). */
@@ -132,7 +169,7 @@ static struct expect server_holds(struct dovecot *d, bool inbox_only)
 {
 	struct expect e = {0, 0, 0};
 
-	for (size_t i = 0; i < (inbox_only ? 1 : sizeof(mailboxes) / sizeof(mailboxes[0])); i++) {
+	for (size_t i = 0; i < (inbox_only ? 1 : mailbox_count); i++) {
 		size_t count;
 		struct dovecot_msg *m = dovecot_list(d, mailboxes[i], false, &count);
 
