@@ -5,6 +5,8 @@
 #   make asan       the same suite under AddressSanitizer + UBSan
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make format     clang-format the tree
+#   make bench      twinbox against mbsync and mpop ($(BUILD)/bench.md)
+#   make bench-scale  100,000 messages, resyncs against mbsync ($(BUILD)/bench-scale.md)
 
 BUILD   ?= build
 PREFIX  ?= /usr/local
@@ -69,12 +71,16 @@ DEMO_BIN := $(BUILD)/twinbox-demo
 
 # The benchmark (make bench, not part of make check): twinbox against
 # mbsync and mpop on the fixture Dovecot; BENCH_N=10000 for the big run.
+# make bench-scale: the same program's scale mode, 100,000 small messages
+# over 20 folders (BENCH_N given on the command line or in the
+# environment overrides that), pull once, then resyncs against mbsync.
 BENCH_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/bench/*.c))
 BENCH_BIN := $(BUILD)/twinbox-bench
 BENCH_N ?= 1000
 BENCH_REPS ?= 3
+BENCH_SCALE_N = $(if $(filter file,$(origin BENCH_N)),100000,$(BENCH_N))
 
-.PHONY: all check test asan deps install uninstall clean format tidy fuzz fuzz-smoke demo bench
+.PHONY: all check test asan deps install uninstall clean format tidy fuzz fuzz-smoke demo bench bench-scale
 
 all: $(BIN)
 
@@ -114,6 +120,12 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)
 	@TWINBOX_BIN=$(abspath $(BIN)) BENCH_OUT=$(BUILD)/bench.md BENCH_N=$(BENCH_N) \
 		BENCH_REPS=$(BENCH_REPS) $(BENCH_BIN)
+
+bench-scale: deps
+	@scripts/bench-deps.sh
+	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)
+	@TWINBOX_BIN=$(abspath $(BIN)) BENCH_OUT=$(BUILD)/bench-scale.md BENCH_N=$(BENCH_SCALE_N) \
+		BENCH_REPS=$(BENCH_REPS) $(BENCH_BIN) --scale
 
 # The integration tests run the binary under test and the fixture scripts;
 # they find them through these variables. In sanitizer builds the log is

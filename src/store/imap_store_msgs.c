@@ -18,6 +18,7 @@
 #define FETCH_PER_CMD   16             /* messages per UID FETCH of bodies */
 #define HEADERS_PER_CMD 128            /* messages per UID FETCH of headers */
 #define APPEND_WINDOW   32             /* APPEND commands in flight */
+#define APPEND_GROUP    32             /* messages per MULTIAPPEND command */
 #define STORE_WINDOW    64             /* UID STORE commands in flight */
 #define RANGES_PER_CMD  300            /* UID ranges in one command: lines stay below 8 KB (RFC 7162, 4) */
 #define APPEND_DATE_MAX 253402300799LL /* 9999-12-31 23:59:59 UTC */
@@ -300,6 +301,42 @@ static int source_read(void *ctx, void *data, size_t len, size_t *got_r, struct 
 	return 0;
 }
 
+/*
+ * A MULTIAPPEND command stores all its messages or none (RFC 3502): after
+ * a refusal, the messages of refused groups are sent again one per
+ * command, so that one bad message fails alone. Returns with am[]
+ * updated.
+ */
+static void append_again_singly(struct imap_session *s, const char *wire, struct store_new_msg *msgs,
+                                struct imap_append_msg *am, size_t count)
+{
+	struct imap_pipeline p = {.window = APPEND_WINDOW, .per_command = 1};
+	struct imap_append_msg *again = xcalloc(count, sizeof(*again));
+	size_t *idx = xcalloc(count, sizeof(*idx));
+	size_t n = 0;
+	struct error e;
+
+	for (size_t i = 0; i < count; i++) {
+		if (!am[i].failed || am[i].err.scope != ERR_MESSAGE)
+			continue;
+		if (msgs[i].rewind(msgs[i].ctx, &e) < 0) {
+			am[i].err = e;
+			continue;
+		}
+		again[n] = am[i];
+		idx[n++] = i;
+	}
+	if (n) {
+		log_debug("imap: the server refused a group of messages; sending %zu of them one by one", n);
+		error_clear(&e);
+		imap_append_many(s, wire, again, n, &p, &e);
+		for (size_t j = 0; j < n; j++)
+			am[idx[j]] = again[j];
+	}
+	free(again);
+	free(idx);
+}
+
 int istore_add(struct store_folder *f, struct store_new_msg *msgs, size_t count, struct error *errs,
                struct error *err)
 {
@@ -307,7 +344,7 @@ int istore_add(struct store_folder *f, struct store_new_msg *msgs, size_t count,
 	struct imap_append_msg *am;
 	struct add_source *src;
 	char **flags;
-	struct imap_pipeline p = {.window = APPEND_WINDOW, .per_command = 1};
+	struct imap_pipeline p = {.window = APPEND_WINDOW, .per_command = APPEND_GROUP};
 	struct error e;
 	bool lost, folder_failed = false;
 
@@ -323,16 +360,22 @@ int istore_add(struct store_folder *f, struct store_new_msg *msgs, size_t count,
 		src[i].lit.size = m->size;
 		src[i].lit.read = source_read;
 		src[i].lit.ctx = &src[i];
-		/* One message per command (no MULTIAPPEND): a refused message
-		 * must not take others down with it. */
 		am[i].source = &src[i].lit;
 		flags[i] = state_flags_format(m->flags & STATE_FLAGS_ALL, m->keywords);
 		am[i].flags = flags[i];
 		am[i].has_date = m->date > 0 && m->date <= APPEND_DATE_MAX;
 		am[i].internaldate = m->date;
 	}
+	/* Several messages per command where the server takes them
+	 * (MULTIAPPEND: one transaction for many, far cheaper for it) and
+	 * every message can be sent again after a refused group. */
+	for (size_t i = 0; i < count; i++)
+		p.per_command = msgs[i].rewind ? p.per_command : 1;
 	error_clear(&e);
 	imap_append_many(s, f->wire, am, count, &p, &e);
+	lost = imap_session_state(s) == IMAP_STATE_LOGOUT;
+	if (!lost && p.per_command > 1 && imap_has_cap(s, "MULTIAPPEND"))
+		append_again_singly(s, f->wire, msgs, am, count);
 	lost = imap_session_state(s) == IMAP_STATE_LOGOUT;
 	for (size_t i = 0; i < count; i++) {
 		struct error *mine = errs ? &errs[i] : &(struct error){0};

@@ -92,8 +92,10 @@ int mds_write_end(void *writer, bool commit, char **name_r, uint32_t *uid_r, str
  * batch of uploads); the buffers exist only while one is being read, so
  * memory stays that of one message in flight however many are open. */
 struct mds_source {
-	int fd;    /* -1 once the whole file was read */
-	char prev; /* the last byte read from the file */
+	struct store_folder *f;
+	char *name; /* for rewind: the file is opened again */
+	int fd;     /* -1 once the whole file was read */
+	char prev;  /* the last byte read from the file */
 	size_t pos, len;
 	char *in;  /* IO_CHUNK / 2, from the first read to the end of the file */
 	char *out; /* IO_CHUNK: `in` with lone LFs made CRLF */
@@ -150,6 +152,16 @@ static long long source_read(void *ctx, void *data, size_t len, struct error *er
 	return (long long)take;
 }
 
+static int source_rewind(void *ctx, struct error *err)
+{
+	struct mds_source *s = ctx;
+
+	source_done(s);
+	s->prev = '\0';
+	s->pos = s->len = 0;
+	return maildir_folder_open_msg(s->f->mf, s->name, &s->fd, NULL, NULL, err);
+}
+
 int mds_open_source(struct store_folder *f, const struct store_msg *msg, struct store_new_msg *src_r,
                     struct error *err)
 {
@@ -172,12 +184,15 @@ int mds_open_source(struct store_folder *f, const struct store_msg *msg, struct 
 		return -1;
 	}
 	s = xcalloc(1, sizeof(*s));
+	s->f = f;
+	s->name = xstrdup(msg->name);
 	s->fd = fd;
 	src_r->flags = msg->flags;
 	src_r->keywords = msg->keywords;
 	src_r->date = mtime;
 	src_r->ctx = s;
 	src_r->read = source_read;
+	src_r->rewind = source_rewind;
 	return 0;
 }
 
@@ -188,6 +203,7 @@ void mds_close_source(struct store_new_msg *src)
 	if (!s)
 		return;
 	source_done(s);
+	free(s->name);
 	free(s);
 	src->ctx = NULL;
 }

@@ -403,6 +403,15 @@ static long long up_read(void *ctx, void *data, size_t len, struct error *err)
 	return n;
 }
 
+static int up_rewind(void *ctx, struct error *err)
+{
+	struct upload_src *u = ctx;
+
+	content_key_free(&u->kb);
+	content_key_init(&u->kb);
+	return u->src.rewind(u->src.ctx, err);
+}
+
 static int copy_to_remote(struct folder_run *r, const struct plan_action *a, size_t n, struct error *err)
 {
 	struct copy *c = xcalloc(n, sizeof(*c));
@@ -437,6 +446,7 @@ static int copy_to_remote(struct folder_run *r, const struct plan_action *a, siz
 		m[nm].keywords = a[i].keywords;
 		m[nm].ctx = &u[i];
 		m[nm].read = up_read;
+		m[nm].rewind = u[i].src.rewind ? up_rewind : NULL;
 		idx[nm++] = i;
 	}
 	if (nm && r->rs->ops->add(r->rf, m, nm, errs, err) < 0)

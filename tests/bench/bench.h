@@ -28,6 +28,9 @@ struct bench_sample {
 	long rss_kb;    /* peak resident set of the child (wait4's ru_maxrss) */
 };
 
+/* Seconds on the monotonic clock. */
+double bench_now(void);
+
 /* Fork the process that runs every tool (see bench_tools.c): call first
  * thing in main, while the bench is small; stop it at the end. */
 void bench_spawner_start(void);

@@ -307,7 +307,7 @@ static void on_alarm(int sig)
 	timed_out = 1;
 }
 
-static double now(void)
+double bench_now(void)
 {
 	struct timespec ts;
 
@@ -343,7 +343,7 @@ static void spawn_one(char *req, size_t len, struct spawn_reply *r)
 	argv[argc] = NULL;
 	memset(r, 0, sizeof(*r));
 	timed_out = 0;
-	start = now();
+	start = bench_now();
 	pid = fork();
 	if (pid < 0) {
 		r->status = -1;
@@ -361,7 +361,7 @@ static void spawn_one(char *req, size_t len, struct spawn_reply *r)
 		if (timed_out)
 			kill(pid, SIGKILL);
 	alarm(0);
-	r->seconds = now() - start;
+	r->seconds = bench_now() - start;
 	r->status = got == pid ? status : -1;
 	r->rss_kb = got == pid ? ru.ru_maxrss : 0;
 }

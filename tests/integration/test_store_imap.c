@@ -407,6 +407,15 @@ static long long mem_read(void *ctx, void *data, size_t len, struct error *e)
 	return (long long)n;
 }
 
+static int mem_rewind(void *ctx, struct error *e)
+{
+	struct mem_reader *r = ctx;
+
+	(void)e;
+	r->off = 0;
+	return 0;
+}
+
 static struct store_new_msg new_msg(struct mem_reader *r, const char *text, unsigned flags, const char *kw,
                                     time_t date)
 {
@@ -507,6 +516,63 @@ Test(store_imap, a_refused_message_fails_alone)
 	dm = dovecot_list(d, "IStoreAddBad", false, &n);
 	cr_assert_eq(n, 2);
 	dovecot_msgs_free(dm, n);
+	st->ops->close_folder(f);
+	st->ops->close(st);
+}
+
+/* Several messages per APPEND (MULTIAPPEND) when every source can be
+ * read again: the server stores a refused group's messages none at all
+ * (RFC 3502), so they are sent again one by one and only the bad one
+ * fails; nothing is stored twice. */
+Test(store_imap, a_message_refused_in_a_group_fails_alone)
+{
+	struct dovecot *d = dovecot_shared();
+	enum { N = 40, BAD = 5 };
+	/* Dovecot refuses keywords over mail_max_keyword_length (50). */
+	const char *long_kw = "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk";
+	char *texts[N];
+	struct mem_reader r[N];
+	struct store_new_msg m[N];
+	struct error errs[N];
+	struct store_folder *f;
+	struct dovecot_msg *dm;
+	struct store *st;
+	size_t n;
+
+	st = open_store(d);
+	cr_assert_eq(st->ops->create_folder(st, "IStoreAddGroup", &err), 0, "%s", err.text);
+	f = open_folder(st, "IStoreAddGroup", NULL);
+	for (int i = 0; i < N; i++) {
+		texts[i] = xasprintf("Subject: %d\r\nMessage-ID: <group.%d@twinbox.test>\r\n\r\nbody %d\r\n", i,
+		                     i, i);
+		m[i] = new_msg(&r[i], texts[i], 0, i == BAD ? long_kw : NULL, 0);
+		m[i].rewind = mem_rewind;
+	}
+	cr_assert_eq(st->ops->add(f, m, N, errs, &err), 0, "only a message failed: %s", err.text);
+	cr_assert_eq(st->ops->flush(f, &err), 0, "%s", err.text);
+	for (int i = 0; i < N; i++) {
+		if (i == BAD) {
+			cr_assert_eq(errs[i].scope, ERR_MESSAGE, "%s", errs[i].text);
+			cr_assert_eq(m[i].uid_r, 0);
+			continue;
+		}
+		cr_assert_eq(errs[i].scope, ERR_NONE, "message %d: %s", i, errs[i].text);
+		cr_assert_neq(m[i].uid_r, 0, "message %d has its UID", i);
+	}
+	dm = dovecot_list(d, "IStoreAddGroup", true, &n);
+	cr_assert_eq(n, N - 1, "%zu messages stored", n);
+	for (size_t i = 0; i < n; i++) {
+		int k = -1;
+		for (int j = 0; j < N; j++)
+			if (m[j].uid_r == dm[i].uid)
+				k = j;
+		cr_assert_geq(k, 0, "uid %u belongs to no message", dm[i].uid);
+		cr_assert_eq(dm[i].body_len, strlen(texts[k]));
+		cr_assert(memcmp(dm[i].body, texts[k], dm[i].body_len) == 0, "uid %u", dm[i].uid);
+	}
+	dovecot_msgs_free(dm, n);
+	for (int i = 0; i < N; i++)
+		free(texts[i]);
 	st->ops->close_folder(f);
 	st->ops->close(st);
 }

@@ -97,6 +97,10 @@ struct store_new_msg {
 	 * -1 on failure. */
 	void *ctx;
 	long long (*read)(void *ctx, void *data, size_t len, struct error *err);
+	/* Start the bytes again from the first (so that add can send a
+	 * message again after the server refused a group of them); 0, or -1
+	 * on failure (ERR_MESSAGE: that message fails). NULL: it cannot. */
+	int (*rewind)(void *ctx, struct error *err);
 	/* Set by add: the new message's identity. For name-keyed stores the
 	 * name is chosen before any byte is written (see store_reserve_name);
 	 * for UID stores uid is 0 when the server did not say (no UIDPLUS). */
