@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -168,59 +169,76 @@ static int publish(struct maildir_delivery *d, struct error *err)
 	                   "cannot move %s/tmp/%s to %s/", f->path, d->id, maildir_subdir_names[d->subdir]);
 }
 
-int maildir_delivery_commit(struct maildir_delivery *d, struct error *err)
+int maildir_delivery_seal(struct maildir_delivery *d, struct error *err)
+{
+	struct maildir_folder *f = d->f;
+
+	if (d->failed)
+		return error_set(err, ERR_MESSAGE, "the delivery of %s failed earlier", d->id);
+	if (d->expected != MAILDIR_SIZE_UNKNOWN && d->written != d->expected)
+		return error_set(err, ERR_MESSAGE, "message %s has %llu bytes, not the %llu announced", d->id,
+		                 (unsigned long long)d->written, (unsigned long long)d->expected);
+	if (d->opts.has_mtime) {
+		struct timespec times[2] = {{d->opts.mtime, 0}, {d->opts.mtime, 0}};
+		if (futimens(d->fd, times) < 0)
+			return error_errno(err, ERR_MAILBOX, errno, "cannot set the time of %s/tmp/%s",
+			                   f->path, d->id);
+	}
+	return 0;
+}
+
+int maildir_delivery_persist(struct maildir_delivery *d, struct error *err)
+{
+	struct maildir_folder *f = d->f;
+	int rc;
+
+	if (fs_fsync_fd(d->fd, d->id, err) < 0) {
+		error_prefix(err, "%s/tmp", f->path);
+		return -1;
+	}
+	rc = close(d->fd);
+	d->fd = -1;
+	if (rc < 0)
+		return error_errno(err, maildir_errno_scope(errno, ERR_MAILBOX), errno,
+		                   "cannot write %s/tmp/%s", f->path, d->id);
+	/* A message linked into a directory that was removed meanwhile would
+	 * be lost without a trace. */
+	if (maildir_folder_check(f, err) < 0 || publish(d, err) < 0)
+		return -1;
+	return 0;
+}
+
+void maildir_delivery_finish(struct maildir_delivery *d)
 {
 	struct maildir_folder *f = d->f;
 	struct maildir_name pn;
 	size_t i;
-	int rc;
 
-	if (d->failed) {
-		error_set(err, ERR_MESSAGE, "the delivery of %s failed earlier", d->id);
-		goto fail;
-	}
-	if (d->expected != MAILDIR_SIZE_UNKNOWN && d->written != d->expected) {
-		error_set(err, ERR_MESSAGE, "message %s has %llu bytes, not the %llu announced", d->id,
-		          (unsigned long long)d->written, (unsigned long long)d->expected);
-		goto fail;
-	}
-	if (d->opts.has_mtime) {
-		struct timespec times[2] = {{d->opts.mtime, 0}, {d->opts.mtime, 0}};
-		if (futimens(d->fd, times) < 0) {
-			error_errno(err, ERR_MAILBOX, errno, "cannot set the time of %s/tmp/%s", f->path,
-			            d->id);
-			goto fail;
-		}
-	}
-	if (fs_fsync_fd(d->fd, d->id, err) < 0)
-		goto fail_prefix;
-	rc = close(d->fd);
-	d->fd = -1;
-	if (rc < 0) {
-		error_errno(err, maildir_errno_scope(errno, ERR_MAILBOX), errno, "cannot write %s/tmp/%s",
-		            f->path, d->id);
-		goto fail;
-	}
-	/* A message linked into a directory that was removed meanwhile would
-	 * be lost without a trace. */
-	if (maildir_folder_check(f, err) < 0 || publish(d, err) < 0)
-		goto fail;
 	maildir_name_parse(d->name, &pn);
 	i = maildir_index_add(f, d->name, &pn, d->subdir);
 	f->entries[i].size = d->written;
 	f->dirty[d->subdir] = 1;
-	rc = 0;
-	if (!d->opts.defer_dir_sync) {
-		rc = maildir_folder_sync(f, err);
-		if (rc < 0)
-			error_prefix(err, "message %s was delivered but may not survive a crash", d->id);
-	}
 	free(d->id);
 	free(d);
-	return rc;
-fail_prefix:
-	error_prefix(err, "%s/tmp", f->path);
-fail:
-	discard(d);
-	return -1;
+}
+
+int maildir_delivery_commit(struct maildir_delivery *d, struct error *err)
+{
+	struct maildir_folder *f = d->f;
+	int defer = d->opts.defer_dir_sync;
+	char id[MAILDIR_NAME_MAX + 1];
+
+	if (maildir_delivery_seal(d, err) < 0 || maildir_delivery_persist(d, err) < 0) {
+		discard(d);
+		return -1;
+	}
+	snprintf(id, sizeof(id), "%s", d->id);
+	maildir_delivery_finish(d);
+	if (defer)
+		return 0;
+	if (maildir_folder_sync(f, err) < 0) {
+		error_prefix(err, "message %s was delivered but may not survive a crash", id);
+		return -1;
+	}
+	return 0;
 }

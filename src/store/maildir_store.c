@@ -167,6 +167,7 @@ static void close_folder(struct store_folder *f)
 {
 	if (!f)
 		return;
+	mdc_stop(f);
 	maildir_folder_close(f->mf);
 	free(f);
 }
@@ -644,6 +645,8 @@ static int delete_msgs(struct store_folder *f, const struct store_msg *msgs, siz
 
 static int flush(struct store_folder *f, struct error *err)
 {
+	if (mdc_drain(f, err) < 0)
+		return -1;
 	return maildir_folder_sync(f->mf, err);
 }
 

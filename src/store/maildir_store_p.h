@@ -20,9 +20,12 @@ struct maildir_store {
 	struct maildir *md;
 };
 
+struct mds_committer;
+
 struct store_folder {
 	struct maildir_store *st;
 	struct maildir_folder *mf;
+	struct mds_committer *committer; /* maildir_commit.c; NULL until a download */
 };
 
 /* Maildir flag letters <-> STATE_FLAG_* bits (+ $Forwarded for 'P'). */
@@ -50,5 +53,16 @@ int mds_write_end(void *writer, bool commit, char **name_r, uint32_t *uid_r, str
 int mds_open_source(struct store_folder *f, const struct store_msg *msg, struct store_new_msg *src_r,
                     struct error *err);
 void mds_close_source(struct store_new_msg *src);
+
+/* maildir_commit.c: downloads made durable in a thread of their own.
+ * mdc_commit: seal `d` here and queue it (may wait for room); it fails
+ * only on the seal, which aborts `d`. mdc_drain: wait until every queued
+ * message is linked and enter them in the folder's snapshot; -1 when one
+ * could not be stored (ERR_MAILBOX or worse). mdc_stop: drain, end the
+ * thread (for close_folder). */
+struct maildir_delivery;
+int mdc_commit(struct store_folder *f, struct maildir_delivery *d, struct error *err);
+int mdc_drain(struct store_folder *f, struct error *err);
+void mdc_stop(struct store_folder *f);
 
 #endif

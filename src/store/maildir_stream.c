@@ -77,7 +77,7 @@ int mds_write_end(void *writer, bool commit, char **name_r, uint32_t *uid_r, str
 	}
 	if (!commit) {
 		maildir_delivery_abort(w->d);
-	} else if (maildir_delivery_commit(w->d, err) < 0) {
+	} else if (mdc_commit(w->f, w->d, err) < 0) {
 		rc = -1; /* commit frees the delivery either way */
 	} else if (name_r) {
 		*name_r = w->id;

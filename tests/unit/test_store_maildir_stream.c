@@ -87,6 +87,8 @@ static void write_in_pieces(size_t piece, char **name_r)
 	}
 	cr_assert_eq(st->ops->write_end(w, true, name_r, &uid, &err), 0, "%s", err.text);
 	cr_assert_eq(uid, 0);
+	/* The message is linked in by flush at the latest. */
+	cr_assert_eq(st->ops->flush(f, &err), 0, "%s", err.text);
 }
 
 Test(store_maildir_stream, writer_stores_lf_whatever_the_chunking)
@@ -117,6 +119,7 @@ Test(store_maildir_stream, writer_uses_the_reserved_name_and_flags)
 	cr_assert_eq(st->ops->write_begin(f, &meta, &w, &err), 0, "%s", err.text);
 	cr_assert_eq(st->ops->write_chunk(w, crlf_msg, sizeof(crlf_msg) - 1, &err), 0);
 	cr_assert_eq(st->ops->write_end(w, true, &name, NULL, &err), 0, "%s", err.text);
+	cr_assert_eq(st->ops->flush(f, &err), 0, "%s", err.text);
 	cr_assert_str_eq(name, meta.name_r);
 	data = only_file("cur", &file_name);
 	cr_assert_str_eq(data, lf_msg);
@@ -144,6 +147,59 @@ Test(store_maildir_stream, writer_abort_leaves_nothing)
 		cr_assert(e->d_name[0] == '.', "left in tmp/: %s", e->d_name);
 	closedir(d);
 	free(tmp);
+}
+
+/* Downloads are linked in by a thread of their own; one that cannot be
+ * (a file of its name appeared in new/ meanwhile) fails the flush,
+ * which names it, overwrites nothing, and leaves no tmp/ file; the
+ * messages queued with it are stored. */
+Test(store_maildir_stream, a_download_that_cannot_be_linked_fails_the_flush)
+{
+	struct store_new_msg meta = {.flags = 0};
+	struct error err;
+	char *names[3], *clash = NULL, *data = NULL;
+	size_t len;
+	void *w;
+
+	for (int i = 0; i < 3; i++) {
+		meta.name_r = st->ops->reserve_name(f, 0);
+		cr_assert_eq(st->ops->write_begin(f, &meta, &w, &err), 0, "%s", err.text);
+		cr_assert_eq(st->ops->write_chunk(w, crlf_msg, sizeof(crlf_msg) - 1, &err), 0);
+		if (i == 1) {
+			/* Someone else's file, under the very name. */
+			clash = xasprintf("%s/mail/new/%s", dir, meta.name_r);
+			cr_assert_eq(fs_write_atomic(clash, "theirs\n", 7, 0600, &err), 0, "%s", err.text);
+		}
+		cr_assert_eq(st->ops->write_end(w, true, &names[i], NULL, &err), 0, "%s", err.text);
+		free(meta.name_r);
+	}
+	cr_assert_eq(st->ops->flush(f, &err), -1);
+	cr_assert_geq(err.scope, ERR_MAILBOX);
+	cr_assert(strstr(err.text, names[1]) && strstr(err.text, "already exists"), "%s", err.text);
+	cr_assert_eq(fs_read_file(clash, 100, &data, &len, &err), 0);
+	cr_assert_str_eq(data, "theirs\n");
+	free(data);
+	for (int i = 0; i < 3; i += 2) {
+		char *p = xasprintf("%s/mail/new/%s", dir, names[i]);
+		cr_assert_eq(fs_read_file(p, 1000, &data, &len, &err), 0, "%s", err.text);
+		cr_assert_str_eq(data, lf_msg);
+		free(data);
+		free(p);
+	}
+	{
+		char *tmp = xasprintf("%s/mail/tmp", dir);
+		DIR *d = opendir(tmp);
+		struct dirent *e;
+		while ((e = readdir(d)) != NULL)
+			cr_assert_eq(e->d_name[0], '.', "left in tmp/: %s", e->d_name);
+		closedir(d);
+		free(tmp);
+	}
+	/* A later flush has nothing left to report. */
+	cr_assert_eq(st->ops->flush(f, &err), 0, "%s", err.text);
+	for (int i = 0; i < 3; i++)
+		free(names[i]);
+	free(clash);
 }
 
 Test(store_maildir_stream, source_gives_crlf_with_exact_size)

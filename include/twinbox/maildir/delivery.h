@@ -66,6 +66,21 @@ int maildir_delivery_write(struct maildir_delivery *d, const void *data, size_t 
  * the tmp/ file is removed. Frees `d` in both cases. */
 int maildir_delivery_commit(struct maildir_delivery *d, struct error *err);
 
+/* The steps of commit, for a caller that makes files durable in another
+ * thread (maildir_delivery_commit does all three in one):
+ *   seal (the folder's thread): the size checks and the file's times;
+ *   persist (any one thread): fsync, close, and link into new/ or cur/;
+ *     it reads the folder's directories and changes nothing else of it,
+ *     so it may run while the folder's thread starts other deliveries;
+ *   finish (the folder's thread): the message enters the folder's
+ *     snapshot (and its directory is synced by maildir_folder_sync());
+ *     frees `d`.
+ * After a failed seal or persist, only abort is allowed; nothing is
+ * visible then. */
+int maildir_delivery_seal(struct maildir_delivery *d, struct error *err);
+int maildir_delivery_persist(struct maildir_delivery *d, struct error *err);
+void maildir_delivery_finish(struct maildir_delivery *d);
+
 /* Give up: removes the tmp/ file and frees `d`. NULL is allowed. */
 void maildir_delivery_abort(struct maildir_delivery *d);
 

@@ -170,7 +170,8 @@ struct store_ops {
 	 *
 	 * writer: add one message pushed in chunks. `meta` gives flags,
 	 * keywords, date and, when reserved, name_r (its read/ctx are unused).
-	 * write_end(commit=true) makes it visible (durable after flush) and
+	 * write_end(commit=true) makes it visible and durable by the next
+	 * flush at the latest (Maildir: in a thread of its own) and
 	 * returns its name (caller frees) or uid; commit=false throws it away.
 	 */
 	int (*write_begin)(struct store_folder *f, const struct store_new_msg *meta, void **writer_r,
