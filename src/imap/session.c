@@ -82,9 +82,12 @@ void imap_session_close(struct imap_session *s)
 		return;
 	if (s->idle_cmd && imap_idle_done(s, &err) < 0)
 		log_debug("imap: %s", err.text);
+	/* LOGOUT is sent, not waited for: its answer tells nothing a run
+	 * still needs (every earlier command was waited for; LOGOUT expunges
+	 * nothing), and waiting costs a round trip per connection. */
 	if (!s->failed && s->state != IMAP_STATE_LOGOUT) {
 		imap_cmd_init(&cmd, "LOGOUT");
-		if (imap_run(s, &cmd, &err) < 0)
+		if (imap_send(s, &cmd, &err) < 0 || imap_flush(s, &err) < 0)
 			log_debug("imap: %s", err.text);
 		imap_set_state(s, IMAP_STATE_LOGOUT);
 		imap_cmd_free(&cmd);

@@ -298,8 +298,8 @@ Test(imap_session, enable_id_namespace_pipelined_after_login)
 Test(imap_session, logout_and_states)
 {
 	login_basic();
+	/* LOGOUT is sent; its answer is not waited for. */
 	script_expect(sc, "A2 LOGOUT\r\n");
-	script_send(sc, "* BYE Logging out\r\nA2 OK Logout completed\r\n");
 	imap_session_close(s); /* frees */
 	s = NULL;
 	assert_played();
