@@ -632,7 +632,7 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	struct plan_folders fp = {0};
 	struct sync_pool *pool = NULL;
 	const char **queue = NULL; /* the folders to sync, in plan order */
-	size_t nr, nl, nk = 0, queued = 0;
+	size_t nr, nl, nk = 0, nkf = 0, queued = 0;
 	int rc = -1;
 
 	memset(res, 0, sizeof(*res));
@@ -643,22 +643,30 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 		goto out;
 	selected_names(rnames, o, &nr);
 	selected_names(lnames, o, &nl);
+	/* Only the selected known folders: one left out of this run (by
+	 * ACCOUNT:FOLDER or the folder patterns) is on neither side's list,
+	 * and must not read as gone from both and be forgotten. */
 	kf = xcalloc(nk + 1, sizeof(*kf));
 	for (size_t i = 0; i < nk; i++) {
 		bool on_remote = listed(rnames, nr, known[i].remote_name);
 		bool on_local = listed(lnames, nl, known[i].remote_name);
-		kf[i].name = known[i].remote_name;
+		struct plan_known_folder *k = &kf[nkf];
+
+		if (!selected(o, known[i].remote_name))
+			continue;
+		nkf++;
+		k->name = known[i].remote_name;
 		/* Only a folder gone from one side can be removed from the
 		 * other, and only with remove_folders: look no further else. */
 		if (o->rules.remove_folders && on_remote != on_local) {
 			if (on_remote)
-				kf[i].remote_unchanged = side_unchanged(remote, st, &known[i], true);
+				k->remote_unchanged = side_unchanged(remote, st, &known[i], true);
 			else
-				kf[i].local_unchanged = side_unchanged(local, st, &known[i], false);
+				k->local_unchanged = side_unchanged(local, st, &known[i], false);
 		}
 	}
 	struct plan_folders_input in = {
-	    (const char *const *)rnames, nr, (const char *const *)lnames, nl, kf, nk};
+	    (const char *const *)rnames, nr, (const char *const *)lnames, nl, kf, nkf};
 	plan_folders_build(&in, &o->rules, &fp);
 	queue = xcalloc(fp.action_count + 1, sizeof(*queue));
 	for (size_t i = 0; i < fp.note_count; i++)

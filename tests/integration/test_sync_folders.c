@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "support/sync_harness.h"
 #include "twinbox/util/xmalloc.h"
@@ -88,4 +89,33 @@ Test(sync_folders, by_default_nothing_is_removed)
 	sync_run_args(NULL);
 	cr_assert(server_has("Old"));
 	cr_assert_eq(server_count("Old"), 5);
+}
+
+/* A run limited to one folder (ACCOUNT:FOLDER) leaves the others' state
+ * alone: a local deletion in one of them made before that run is still
+ * carried to the server by the next full run, because the pairs that
+ * remember the message as synced are still there. */
+Test(sync_folders, a_run_of_one_folder_keeps_the_state_of_the_others)
+{
+	struct local_msg *m;
+	size_t n;
+
+	dovecot_seed(sh.d, "INBOX", 3, 70, 0);
+	dovecot_seed(sh.d, "Work", 4, 80, 0);
+	sync_ok();
+	cr_assert_eq(state_pair_count("Work"), 4);
+
+	n = local_list("Work", &m);
+	cr_assert_eq(n, 4);
+	cr_assert_eq(unlink(m[0].path), 0);
+	local_free(m, n);
+	cr_assert_eq(sync_run_args("t:INBOX"), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	cr_assert_null(strstr(sh.r.out, "Work"), "%s", sh.r.out);
+	cr_assert_eq(state_pair_count("Work"), 4);
+	cr_assert_eq(server_count("Work"), 4);
+
+	sync_ok();
+	cr_assert_eq(server_count("Work"), 3);
+	assert_twins("Work", 3);
+	assert_twins("INBOX", 3);
 }
