@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "twinbox/util/log.h"
+#include "twinbox/util/xmalloc.h"
 
 #define SCAN_ATTEMPTS   8
 #define LOCATE_ATTEMPTS 3
@@ -116,6 +117,19 @@ static void pause_before(int attempt)
 	nanosleep(&ts, NULL);
 }
 
+/* Room for the scanned entries and some deliveries, not the up to twice
+ * as many that growing by doubling left: the index is a large folder's
+ * biggest part while the folder is synced. */
+static void trim_entries(struct maildir_folder *f)
+{
+	size_t want = f->count + f->count / 8 + 16;
+
+	if (f->cap <= want)
+		return;
+	f->entries = xrealloc(f->entries, want * sizeof(*f->entries));
+	f->cap = want;
+}
+
 int maildir_folder_scan(struct maildir_folder *f, unsigned flags, struct error *err)
 {
 	for (int attempt = 0; attempt < SCAN_ATTEMPTS; attempt++) {
@@ -134,6 +148,7 @@ int maildir_folder_scan(struct maildir_folder *f, unsigned flags, struct error *
 			goto fail;
 		if (maildir_times_equal(&before, &after)) {
 			f->scan_times = before;
+			trim_entries(f);
 			if (f->duplicates)
 				log_warn("%s: %zu message files repeat the id of another one; only one file "
 				         "per id is synced",

@@ -201,19 +201,8 @@ int state_folder_update(struct state *st, const struct state_folder *f, struct e
 
 static int count_intents(struct state *st, int64_t id, int64_t *count_r, struct error *err)
 {
-	sqlite3_stmt *stmt =
-	    state_stmt(st, ST_FOLDER_INTENTS, "SELECT count(*) FROM intent WHERE folder_id = ?", err);
-	int rc;
-
-	if (!stmt)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, id);
-	rc = sqlite3_step(stmt);
-	*count_r = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-	sqlite3_reset(stmt);
-	if (rc != SQLITE_ROW)
-		return state_fail(st, rc, err, "count the intents of a folder");
-	return 0;
+	return state_count_of(st, ST_FOLDER_INTENTS, "SELECT count(*) FROM intent WHERE folder_id = ?", id,
+	                      "count the intents of a folder", count_r, err);
 }
 
 int state_folder_delete(struct state *st, int64_t id, struct error *err)

@@ -36,13 +36,18 @@ static void index_by_local(struct state_pairs *set)
 }
 
 /* Read every row of `stmt` (bound by the caller) into *set_r; with
- * `sort`, put them in uid order (else the query did). */
-static int read_set(struct state *st, sqlite3_stmt *stmt, bool sort, const char *what,
+ * `sort`, put them in uid order (else the query did). `expect` rows are
+ * room made at once (a folder's pairs are counted first, so that 100,000
+ * of them are not grown into twice their size). */
+static int read_set(struct state *st, sqlite3_stmt *stmt, bool sort, size_t expect, const char *what,
                     struct state_pairs *set_r, struct error *err)
 {
 	struct state_pairs set = {0};
-	size_t cap = 0;
+	size_t cap = expect;
 	int rc;
+
+	if (cap)
+		set.pairs = xmalloc(cap * sizeof(*set.pairs));
 
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct state_pair *p;
@@ -74,16 +79,21 @@ static int read_set(struct state *st, sqlite3_stmt *stmt, bool sort, const char 
 
 int state_pairs_load(struct state *st, int64_t folder_id, struct state_pairs *set_r, struct error *err)
 {
-	/* The (folder_id, uid) index yields the rows in uid order, NULLs
-	 * (no remote side) first: no sorting step. */
-	sqlite3_stmt *stmt = state_stmt(
-	    st, ST_PAIR_LOAD, "SELECT " PAIR_COLS " FROM pair WHERE folder_id = ? ORDER BY uid", err);
+	int64_t count;
+	sqlite3_stmt *stmt;
 
 	memset(set_r, 0, sizeof(*set_r));
+	if (state_count_of(st, ST_PAIR_COUNT, "SELECT count(*) FROM pair WHERE folder_id = ?", folder_id,
+	                   "count the messages of a folder", &count, err) < 0)
+		return -1;
+	/* The (folder_id, uid) index yields the rows in uid order, NULLs
+	 * (no remote side) first: no sorting step. */
+	stmt = state_stmt(st, ST_PAIR_LOAD, "SELECT " PAIR_COLS " FROM pair WHERE folder_id = ? ORDER BY uid",
+	                  err);
 	if (!stmt)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, folder_id);
-	return read_set(st, stmt, false, "load the messages of a folder", set_r, err);
+	return read_set(st, stmt, false, (size_t)count, "load the messages of a folder", set_r, err);
 }
 
 int state_pairs_find_key(struct state *st, int64_t folder_id, const char *key, struct state_pairs *set_r,
@@ -109,7 +119,7 @@ int state_pairs_find_key(struct state *st, int64_t folder_id, const char *key, s
 			return -1;
 	}
 	state_bind_text(stmt, 1, key);
-	return read_set(st, stmt, true, "look messages up by content", set_r, err);
+	return read_set(st, stmt, true, 0, "look messages up by content", set_r, err);
 }
 
 const struct state_pair *state_pairs_find_uid(const struct state_pairs *set, uint32_t uid)

@@ -37,6 +37,7 @@ enum state_stmt {
 	ST_PAIR_UPDATE,
 	ST_PAIR_SET_FLAGS,
 	ST_PAIR_DELETE,
+	ST_PAIR_COUNT,
 	ST_PAIR_LOAD,
 	ST_PAIR_BY_KEY,
 	ST_PAIR_BY_KEY_ALL,
@@ -83,6 +84,12 @@ sqlite3_stmt *state_stmt(struct state *st, enum state_stmt id, const char *sql, 
 /* Step `stmt` once expecting SQLITE_DONE, then reset it. On failure:
  * -1 with an error for "cannot <what>". */
 int state_step_done(struct state *st, sqlite3_stmt *stmt, const char *what, struct error *err);
+
+/* The count a cached statement `id` (`sql`, with one id parameter bound
+ * to `id`) answers, e.g. "SELECT count(*) FROM x WHERE folder_id = ?".
+ * On failure: -1 with an error for "cannot <what>". */
+int state_count_of(struct state *st, enum state_stmt stmt_id, const char *sql, int64_t id, const char *what,
+                   int64_t *count_r, struct error *err);
 
 /* Fill `err` for SQLite result `rc` during "cannot <what>": the scope
  * and advice follow the kind of failure (see state.h). Returns -1. */

@@ -199,45 +199,31 @@ static int cmp_msg(const void *a, const void *b)
 	return strcmp(((const struct store_msg *)a)->name, ((const struct store_msg *)b)->name);
 }
 
+/* The names point into the folder's index (maildir_folder_msg), which
+ * stays until the folder's next scan or its close: no copy of them. */
 static int snapshot(struct store_folder *f, struct store_snapshot *snap_r, struct error *err)
 {
-	size_t n, total = 0, k = 0;
-	char *block, *p;
+	size_t n, k = 0;
 
 	memset(snap_r, 0, sizeof(*snap_r));
 	if (maildir_folder_scan(f->mf, 0, err) < 0)
 		return -1;
 	n = maildir_folder_count(f->mf);
-	for (size_t i = 0; i < n; i++) {
-		struct maildir_msg m;
-
-		maildir_folder_msg(f->mf, i, &m);
-		if (!m.gone)
-			total += strlen(m.id) + 1;
-	}
-	/* All names in one block: one allocation for the whole folder. */
-	block = xmalloc(total ? total : 1);
 	snap_r->msgs = xcalloc(n ? n : 1, sizeof(*snap_r->msgs));
-	p = block;
 	for (size_t i = 0; i < n; i++) {
 		struct maildir_msg m;
 		struct store_msg *sm = &snap_r->msgs[k];
-		size_t len;
 
 		maildir_folder_msg(f->mf, i, &m);
 		if (m.gone)
 			continue;
-		len = strlen(m.id) + 1;
-		memcpy(p, m.id, len);
-		sm->name = p;
-		p += len;
+		sm->name = m.id;
 		sm->flags = mds_flags_of(m.flags);
 		sm->keywords = mds_keywords_of(m.flags);
 		sm->size = id_vsize(m.id);
 		k++;
 	}
 	snap_r->count = k;
-	snap_r->priv = block;
 	if (k > 1)
 		qsort(snap_r->msgs, k, sizeof(*snap_r->msgs), cmp_msg);
 	return 0;

@@ -160,17 +160,20 @@ static int key_end(void *ctx, struct error *err)
 	return 0;
 }
 
-/* Content keys of the messages at `want` (indexes into the snapshot). */
+/* Content keys of the messages at `want` (indexes into the snapshot),
+ * into *keys_r, made parallel to the snapshot (NULL while no message of
+ * the folder needs a key: a resync seldom does). */
 static int compute_keys(struct store *s, struct store_folder *f, const struct store_snapshot *snap,
-                        char **keys, const size_t *want, size_t n, struct error *err)
+                        char ***keys_r, const size_t *want, size_t n, struct error *err)
 {
-	struct key_sink k = {.keys = keys, .snap = snap, .by_uid = s->ops->key == STORE_KEY_UID};
+	struct key_sink k = {.snap = snap, .by_uid = s->ops->key == STORE_KEY_UID};
 	struct store_sink sink = {&k, key_begin, key_chunk, key_end};
 	struct store_msg *msgs;
 	int rc;
 
 	if (n == 0)
 		return 0;
+	k.keys = *keys_r = xcalloc(snap->count + 1, sizeof(char *));
 	msgs = xmalloc(n * sizeof(*msgs));
 	for (size_t i = 0; i < n; i++)
 		msgs[i] = snap->msgs[want[i]];
@@ -203,9 +206,9 @@ static int content_keys(struct folder_run *r, struct error *err)
 		if (!state_pairs_find_local(&r->pairs, r->lsnap.msgs[i].name))
 			lwant[nl++] = i;
 	if (nr && (nl || pair_without_remote))
-		rc = compute_keys(r->rs, r->rf, &r->rsnap, r->rkeys, rwant, nr, err);
+		rc = compute_keys(r->rs, r->rf, &r->rsnap, &r->rkeys, rwant, nr, err);
 	if (rc == 0 && nl && (nr || pair_without_local))
-		rc = compute_keys(r->ls, r->lf, &r->lsnap, r->lkeys, lwant, nl, err);
+		rc = compute_keys(r->ls, r->lf, &r->lsnap, &r->lkeys, lwant, nl, err);
 	if (rc < 0)
 		error_prefix(err, "reading message headers to match messages");
 	free(rwant);
@@ -262,22 +265,30 @@ static int recover_intents(struct folder_run *r, struct error *err)
 
 /* ---- one folder ---------------------------------------------------- */
 
-static void plan_inputs(const struct folder_run *r, struct plan_remote_msg **rm_r,
-                        struct plan_local_msg **lm_r)
+/* The planner's view of the snapshots. Nothing reads a snapshot's
+ * entries after this (their strings stay, the plan points into them), so
+ * each side's entries are dropped as soon as they are converted: the
+ * plan is built with one copy of a large folder's messages, not two. */
+static void plan_inputs(struct folder_run *r, struct plan_remote_msg **rm_r, struct plan_local_msg **lm_r)
 {
 	struct plan_remote_msg *rm = xcalloc(r->rsnap.count + 1, sizeof(*rm));
-	struct plan_local_msg *lm = xcalloc(r->lsnap.count + 1, sizeof(*lm));
+	struct plan_local_msg *lm;
 
 	for (size_t i = 0; i < r->rsnap.count; i++) {
 		const struct store_msg *m = &r->rsnap.msgs[i];
-		rm[i] =
-		    (struct plan_remote_msg){m->uid, m->flags, m->keywords, m->size, r->rkeys[i], m->date};
+		rm[i] = (struct plan_remote_msg){
+		    m->uid, m->flags, m->keywords, m->size, r->rkeys ? r->rkeys[i] : NULL, m->date};
 	}
+	free(r->rsnap.msgs);
+	r->rsnap.msgs = NULL;
+	lm = xcalloc(r->lsnap.count + 1, sizeof(*lm));
 	for (size_t i = 0; i < r->lsnap.count; i++) {
 		const struct store_msg *m = &r->lsnap.msgs[i];
-		lm[i] =
-		    (struct plan_local_msg){m->name, m->flags, m->keywords, m->size, r->lkeys[i], m->date};
+		lm[i] = (struct plan_local_msg){
+		    m->name, m->flags, m->keywords, m->size, r->lkeys ? r->lkeys[i] : NULL, m->date};
 	}
+	free(r->lsnap.msgs);
+	r->lsnap.msgs = NULL;
 	*rm_r = rm;
 	*lm_r = lm;
 }
@@ -418,6 +429,19 @@ static bool unchanged(struct store *remote, struct store *local, const struct st
 	       same_time(&li.marks[0], &sf->new_mtime) && same_time(&li.marks[1], &sf->cur_mtime);
 }
 
+/* The messages a folder is expected to hold, for the memory budget of
+ * parallel folders: the server's count from the folder list, else the
+ * count the state recorded; 0 when neither is known. */
+static size_t folder_weight(struct store *remote, const struct state_folder *sf, const char *name)
+{
+	struct store_folder_info ri;
+	struct error err;
+
+	if (remote->ops->folder_status && remote->ops->folder_status(remote, name, &ri, &err) == 1)
+		return ri.exists;
+	return sf ? sf->messages : 0;
+}
+
 static void free_keys(char **keys, size_t n)
 {
 	for (size_t i = 0; keys && i < n; i++)
@@ -443,8 +467,6 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 		goto out;
 	if (rs->ops->snapshot(r.rf, &r.rsnap, err) < 0 || ls->ops->snapshot(r.lf, &r.lsnap, err) < 0)
 		goto out;
-	r.rkeys = xcalloc(r.rsnap.count + 1, sizeof(char *));
-	r.lkeys = xcalloc(r.lsnap.count + 1, sizeof(char *));
 	if (r.folder_id && !o->dry_run && recover_intents(&r, err) < 0)
 		goto out;
 	if (r.folder_id && state_pairs_load(st, r.folder_id, &r.pairs, err) < 0)
@@ -632,6 +654,7 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	struct plan_folders fp = {0};
 	struct sync_pool *pool = NULL;
 	const char **queue = NULL; /* the folders to sync, in plan order */
+	size_t *weights = NULL;    /* and the messages each is expected to hold */
 	size_t nr, nl, nk = 0, nkf = 0, queued = 0;
 	int rc = -1;
 
@@ -669,6 +692,7 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	    (const char *const *)rnames, nr, (const char *const *)lnames, nl, kf, nkf};
 	plan_folders_build(&in, &o->rules, &fp);
 	queue = xcalloc(fp.action_count + 1, sizeof(*queue));
+	weights = xcalloc(fp.action_count + 1, sizeof(*weights));
 	for (size_t i = 0; i < fp.note_count; i++)
 		log_warn("%s", fp.notes[i]);
 	for (size_t i = 0; i < fp.action_count; i++) {
@@ -699,15 +723,18 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 			}
 			log_info("%s: created on the %s side", a->name, side == remote ? "remote" : "local");
 			continue;
-		case PLAN_FOLDER_SYNC:
-			if (unchanged(remote, local, known_folder(known, nk, a->name), &o->rules)) {
+		case PLAN_FOLDER_SYNC: {
+			const struct state_folder *sf = known_folder(known, nk, a->name);
+			if (unchanged(remote, local, sf, &o->rules)) {
 				log_debug("%s: unchanged on both sides since the last sync", a->name);
 				res->folders_synced++;
 				engine_report(o, &rep);
 				continue;
 			}
+			weights[queued] = folder_weight(remote, sf, a->name);
 			queue[queued++] = a->name;
 			continue;
+		}
 		case PLAN_FOLDER_FORGET:
 			if (!o->dry_run)
 				for (size_t k = 0; k < nk; k++)
@@ -730,13 +757,13 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 			continue;
 		}
 	}
-	if (!pool && queued >= 2)
-		pool = pool_start(o, queued - 1);
-	rc = pool_run(pool, o, remote, local, st, queue, queued, res, err);
+	pool = pool_start(o, pool_workers_for(weights, queued));
+	rc = pool_run(pool, o, remote, local, st, queue, weights, queued, res, err);
 	pool = NULL;
 out:
 	pool_abandon(pool);
 	free(queue);
+	free(weights);
 	plan_folders_free(&fp);
 	free(kf);
 	state_folder_list_free(known, nk);

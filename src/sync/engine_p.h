@@ -12,13 +12,14 @@ struct folder_run {
 	int64_t folder_id;
 	struct store *rs, *ls;
 	struct store_folder *rf, *lf;
-	struct store_snapshot rsnap, lsnap; /* sorted by uid / name */
-	char **rkeys, **lkeys;              /* content keys, parallel to the snapshots */
+	struct store_snapshot rsnap, lsnap; /* sorted by uid / name; entries dropped once planned */
+	char **rkeys, **lkeys;              /* content keys, parallel to the snapshots; NULL: none */
 	struct state_pairs pairs;
 	struct sync_folder_report *rep;
 };
 
-/* The snapshot entry for `uid` / `name`, or NULL. */
+/* The snapshot entry for `uid` / `name`, or NULL; only until the plan's
+ * inputs are made (they replace the entries). */
 const struct store_msg *run_remote_msg(const struct folder_run *r, uint32_t uid, size_t *index_r);
 const struct store_msg *run_local_msg(const struct folder_run *r, const char *name, size_t *index_r);
 
@@ -28,18 +29,24 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
                        const char *name, struct sync_folder_report *rep, struct error *err);
 
 /* Parallel folders (parallel.c). A pool starts its workers at once, so
- * that their connections are made while this thread lists folders. */
+ * that their connections are made while this thread syncs. */
 struct sync_pool;
+/* The workers worth starting for folders expected to hold `weights`
+ * messages (0 = unknown): one fewer than the most folders that can be in
+ * flight at once within the memory budget. */
+size_t pool_workers_for(const size_t *weights, size_t count);
 /* Up to `workers` worker threads (none when the options allow no
  * parallelism); NULL when there are none. */
 struct sync_pool *pool_start(const struct sync_options *o, size_t workers);
 /* Sync `names` on this thread's stores and the pool's workers (`p` may
- * be NULL: one at a time here), reporting each folder. Returns -1 with
- * `err` when a folder's failure stops the run (account or fatal scope):
- * no new folder is started then. Ends the pool's workers. */
+ * be NULL: one at a time here), reporting each folder. `weights` are the
+ * messages each folder is expected to hold (0 = unknown), to keep the
+ * folders in flight within a memory budget. Returns -1 with `err` when a
+ * folder's failure stops the run (account or fatal scope): no new folder
+ * is started then. Ends the pool's workers. */
 int pool_run(struct sync_pool *p, const struct sync_options *o, struct store *rs, struct store *ls,
-             struct state *st, const char *const *names, size_t count, struct sync_result *res,
-             struct error *err);
+             struct state *st, const char *const *names, const size_t *weights, size_t count,
+             struct sync_result *res, struct error *err);
 /* End a pool that never ran (the run stopped before its folders). */
 void pool_abandon(struct sync_pool *p);
 

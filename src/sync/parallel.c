@@ -6,9 +6,21 @@
  * the engine is shared between threads except what is made for it (the
  * state's writer lock, the logger's secrets, the crash-point count).
  *
- * Workers start before the folders are known: their connections are
- * made while this thread lists and plans the folders. Reports go through
- * the pool's lock, one at a time.
+ * Workers start once the queue is known, and only as many as can ever
+ * be busy at once (pool_workers_for); their connections are made while
+ * this thread syncs the first folder. Reports go through the pool's lock,
+ * one at a time.
+ *
+ * Memory: a folder in flight holds a few hundred bytes per message
+ * (snapshots, pairs, plan), so large folders are not run side by side.
+ * The messages of the folders in flight, the largest of them left out,
+ * stay within PARALLEL_MESSAGES: one folder of any size runs, beside
+ * smaller ones up to the budget, and the peak is about the largest
+ * folder's plus the budget's. A thread that finds nothing that fits
+ * waits for a folder to end. Folders of unknown size (weight 0) always
+ * fit. When no two folders fit together, no worker is started at all:
+ * its connection, state connection and thread would only add to the
+ * peak.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -17,6 +29,8 @@
 #include "engine_p.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
+
+#define PARALLEL_MESSAGES 4096
 
 struct pool_worker {
 	struct sync_pool *p;
@@ -27,13 +41,17 @@ struct sync_pool {
 	const struct sync_options *o;
 	struct sync_options wo; /* o, with show_plan behind the lock */
 	pthread_mutex_t lock;
-	pthread_cond_t ready;
+	pthread_cond_t ready; /* published, or a folder ended */
 	/* Under lock: */
 	bool published; /* the queue is set (maybe empty): take from it */
 	bool stop;      /* a folder failed in a way that stops the run */
 	struct error stop_err;
 	const char *const *names;
-	size_t count, next;
+	const size_t *weights; /* expected messages per folder, 0 = unknown */
+	bool *taken;
+	bool *active;       /* being synced */
+	size_t count, next; /* names[0 .. next) are all taken */
+	size_t running;     /* folders being synced */
 	struct sync_result *res;
 
 	struct pool_worker *workers;
@@ -63,22 +81,69 @@ static void pool_init(struct sync_pool *p, const struct sync_options *o)
 	pthread_cond_init(&p->ready, NULL);
 }
 
+/* Whether the messages of a set of folders (`sum` in all, `largest` the
+ * most of one) fit the budget. */
+static bool within_budget(size_t sum, size_t largest)
+{
+	return sum - largest <= PARALLEL_MESSAGES;
+}
+
+/* Under lock: whether folder i may start beside those in flight. */
+static bool fits(const struct sync_pool *p, size_t i)
+{
+	size_t sum = p->weights[i], largest = p->weights[i];
+
+	if (p->running == 0)
+		return true;
+	for (size_t k = 0; k < p->count; k++)
+		if (p->active[k]) {
+			sum += p->weights[k];
+			if (p->weights[k] > largest)
+				largest = p->weights[k];
+		}
+	return within_budget(sum, largest);
+}
+
+/* Under lock: the first folder not taken that fits beside those in
+ * flight, or SIZE_MAX (none left: p->next == p->count; or none fits). */
+static size_t next_folder(struct sync_pool *p)
+{
+	while (p->next < p->count && p->taken[p->next])
+		p->next++;
+	for (size_t i = p->next; i < p->count; i++)
+		if (!p->taken[i] && fits(p, i))
+			return i;
+	return SIZE_MAX;
+}
+
 /* Sync folders from the queue until it is empty or the run stops. */
 static void take_folders(struct sync_pool *p, struct store *rs, struct store *ls, struct state *st)
 {
 	pthread_mutex_lock(&p->lock);
 	while (!p->published)
 		pthread_cond_wait(&p->ready, &p->lock);
-	while (!p->stop && p->next < p->count) {
-		const char *name = p->names[p->next++];
+	while (!p->stop) {
+		size_t i = next_folder(p);
+		if (i == SIZE_MAX) {
+			if (p->next >= p->count)
+				break;
+			pthread_cond_wait(&p->ready, &p->lock);
+			continue;
+		}
+		const char *name = p->names[i];
 		struct sync_folder_report rep = {.name = name, .dry_run = p->o->dry_run};
 		struct error stop;
 		int rc;
 
+		p->taken[i] = p->active[i] = true;
+		p->running++;
 		pthread_mutex_unlock(&p->lock);
 		error_clear(&rep.err);
 		rc = engine_sync_folder(rs, ls, st, &p->wo, name, &rep, &rep.err);
 		pthread_mutex_lock(&p->lock);
+		p->active[i] = false;
+		p->running--;
+		pthread_cond_broadcast(&p->ready);
 		if (rc == 0) {
 			p->res->folders_synced++;
 			engine_report(p->o, &rep);
@@ -109,6 +174,30 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+static int weight_cmp(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+size_t pool_workers_for(const size_t *weights, size_t count)
+{
+	size_t *v, fit = 1, sum;
+
+	if (count < 2)
+		return 0;
+	/* The most folders in flight at once: the smallest ones together. */
+	v = xmalloc(count * sizeof(*v));
+	memcpy(v, weights, count * sizeof(*v));
+	qsort(v, count, sizeof(*v), weight_cmp);
+	sum = v[0];
+	while (fit < count && within_budget(sum + v[fit], v[fit]))
+		sum += v[fit++];
+	free(v);
+	return fit - 1;
+}
+
 struct sync_pool *pool_start(const struct sync_options *o, size_t workers)
 {
 	struct sync_pool *p;
@@ -133,10 +222,14 @@ struct sync_pool *pool_start(const struct sync_options *o, size_t workers)
 	return p;
 }
 
-static void publish(struct sync_pool *p, const char *const *names, size_t count, struct sync_result *res)
+static void publish(struct sync_pool *p, const char *const *names, const size_t *weights, size_t count,
+                    struct sync_result *res)
 {
 	pthread_mutex_lock(&p->lock);
 	p->names = names;
+	p->weights = weights;
+	p->taken = xcalloc(count + 1, sizeof(*p->taken));
+	p->active = xcalloc(count + 1, sizeof(*p->active));
 	p->count = count;
 	p->next = 0;
 	p->res = res;
@@ -150,13 +243,15 @@ static void pool_end(struct sync_pool *p)
 	for (size_t i = 0; i < p->n_workers; i++)
 		pthread_join(p->workers[i].thread, NULL);
 	free(p->workers);
+	free(p->taken);
+	free(p->active);
 	pthread_cond_destroy(&p->ready);
 	pthread_mutex_destroy(&p->lock);
 }
 
 int pool_run(struct sync_pool *p, const struct sync_options *o, struct store *rs, struct store *ls,
-             struct state *st, const char *const *names, size_t count, struct sync_result *res,
-             struct error *err)
+             struct state *st, const char *const *names, const size_t *weights, size_t count,
+             struct sync_result *res, struct error *err)
 {
 	struct sync_pool alone;
 	int rc = 0;
@@ -165,7 +260,7 @@ int pool_run(struct sync_pool *p, const struct sync_options *o, struct store *rs
 		pool_init(&alone, o);
 		p = &alone;
 	}
-	publish(p, names, count, res);
+	publish(p, names, weights, count, res);
 	take_folders(p, rs, ls, st);
 	pool_end(p);
 	if (p->stop) {
@@ -181,7 +276,7 @@ void pool_abandon(struct sync_pool *p)
 {
 	if (!p)
 		return;
-	publish(p, NULL, 0, NULL);
+	publish(p, NULL, NULL, 0, NULL);
 	pool_end(p);
 	free(p);
 }

@@ -41,9 +41,11 @@ static bool too_big(const struct plan_rules *rules, uint64_t size)
 
 /* ---- indexing ---- */
 
+/* 8 bytes, not 16: a folder of 100,000 messages has two such indexes
+ * (a snapshot's index fits in 32 bits: it is in memory). */
 struct uid_ix {
 	uint32_t uid;
-	size_t ix;
+	uint32_t ix;
 };
 
 struct id_ix {
@@ -92,12 +94,20 @@ static int check_ids(struct id_ix *v, size_t n, const char *what, struct error *
 static int index_inputs(struct plan_ctx *ctx, struct error *err)
 {
 	const struct plan_input *in = ctx->in;
-	struct uid_ix *ru = xcalloc(in->remote_count + 1, sizeof(*ru));
-	struct uid_ix *pu = xcalloc(in->pair_count + 1, sizeof(*pu));
-	struct id_ix *li = xcalloc(in->local_count + 1, sizeof(*li));
-	struct id_ix *pl = xcalloc(in->pair_count + 1, sizeof(*pl));
+	struct uid_ix *ru;
+	struct uid_ix *pu;
+	struct id_ix *li;
+	struct id_ix *pl;
 	size_t npu = 0, npl = 0;
 	int ret = -1;
+
+	if (in->remote_count >= PLAN_NONE || in->local_count >= PLAN_NONE || in->pair_count >= PLAN_NONE)
+		return error_set(err, ERR_MAILBOX,
+		                 "this folder has more than 4294967294 messages; skipping it");
+	ru = xcalloc(in->remote_count + 1, sizeof(*ru));
+	pu = xcalloc(in->pair_count + 1, sizeof(*pu));
+	li = xcalloc(in->local_count + 1, sizeof(*li));
+	pl = xcalloc(in->pair_count + 1, sizeof(*pl));
 
 	for (size_t i = 0; i < in->remote_count; i++) {
 		if (in->remote[i].uid == 0) {
@@ -106,7 +116,7 @@ static int index_inputs(struct plan_ctx *ctx, struct error *err)
 			          "which IMAP does not allow; skipping this folder");
 			goto out;
 		}
-		ru[i] = (struct uid_ix){in->remote[i].uid, i};
+		ru[i] = (struct uid_ix){in->remote[i].uid, (uint32_t)i};
 	}
 	for (size_t i = 0; i < in->local_count; i++) {
 		const char *id = in->local[i].local_id;
@@ -131,7 +141,7 @@ static int index_inputs(struct plan_ctx *ctx, struct error *err)
 			goto out;
 		}
 		if (p->uid)
-			pu[npu++] = (struct uid_ix){p->uid, i};
+			pu[npu++] = (struct uid_ix){p->uid, (uint32_t)i};
 		if (p->local_id)
 			pl[npl++] = (struct id_ix){p->local_id, i};
 	}
@@ -485,8 +495,13 @@ static bool new_local(struct plan_ctx *ctx, size_t l)
 static void new_messages(struct plan_ctx *ctx)
 {
 	const struct plan_input *in = ctx->in;
-	size_t unkeyed_r = 0, unkeyed_l = 0;
+	size_t unkeyed_r = 0, unkeyed_l = 0, unpaired = 0;
 
+	for (size_t r = 0; r < in->remote_count; r++)
+		unpaired += ctx->remote_pair[r] == PLAN_NONE && ctx->remote_match[r] == PLAN_NONE;
+	for (size_t l = 0; l < in->local_count; l++)
+		unpaired += ctx->local_pair[l] == PLAN_NONE && !ctx->local_matched[l];
+	plan_reserve_actions(ctx, unpaired);
 	for (size_t r = 0; r < in->remote_count; r++) {
 		if (ctx->remote_pair[r] != PLAN_NONE)
 			continue;
@@ -564,9 +579,9 @@ static void valve(struct plan_ctx *ctx)
 
 /* ---- the whole ---- */
 
-static size_t *none_array(size_t n)
+static uint32_t *none_array(size_t n)
 {
-	size_t *v = xmalloc((n + 1) * sizeof(*v));
+	uint32_t *v = xmalloc((n + 1) * sizeof(*v));
 
 	for (size_t i = 0; i < n; i++)
 		v[i] = PLAN_NONE;

@@ -39,6 +39,17 @@ struct plan_action *plan_add_action(struct plan_ctx *ctx, enum plan_kind kind)
 	return a;
 }
 
+void plan_reserve_actions(struct plan_ctx *ctx, size_t more)
+{
+	struct plan *plan = ctx->plan;
+	size_t need = plan->action_count + more;
+
+	if (need <= ctx->action_cap)
+		return;
+	plan->actions = xrealloc(plan->actions, need * sizeof(*plan->actions));
+	ctx->action_cap = need;
+}
+
 void plan_add_note(struct plan_ctx *ctx, enum plan_note_kind kind, int64_t pair_id, uint32_t uid,
                    const char *local_id, const char *fmt, ...)
 {

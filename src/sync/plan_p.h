@@ -5,10 +5,11 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "twinbox/sync/plan.h"
 
-#define PLAN_NONE ((size_t)-1)
+#define PLAN_NONE UINT32_MAX
 
 /* ---- string pool (plan_pool.c): strings that live as long as a plan ---- */
 
@@ -60,16 +61,18 @@ struct plan_ctx {
 	struct plan *plan;
 	size_t action_cap, note_cap;
 
-	size_t *pair_r;      /* per pair: index of its remote message, PLAN_NONE = absent */
-	size_t *pair_l;      /* per pair: its local message */
-	size_t *remote_pair; /* per remote message: its pair, PLAN_NONE = none */
-	size_t *local_pair;  /* per local message */
+	/* Indexes into the inputs, 32 bits (a folder's messages are in
+	 * memory) to halve these per-message arrays. */
+	uint32_t *pair_r;      /* per pair: index of its remote message, PLAN_NONE = absent */
+	uint32_t *pair_l;      /* per pair: its local message */
+	uint32_t *remote_pair; /* per remote message: its pair, PLAN_NONE = none */
+	uint32_t *local_pair;  /* per local message */
 
 	/* Content-key matching (plan_match.c). */
-	size_t *attach_r;     /* per pair: a new remote message re-attached to it */
-	size_t *attach_l;     /* per pair: a new local message re-attached to it */
-	size_t *remote_match; /* per remote message: the new local message it pairs with */
-	bool *local_matched;  /* per local message: taken by a match */
+	uint32_t *attach_r;     /* per pair: a new remote message re-attached to it */
+	uint32_t *attach_l;     /* per pair: a new local message re-attached to it */
+	uint32_t *remote_match; /* per remote message: the new local message it pairs with */
+	bool *local_matched;    /* per local message: taken by a match */
 };
 
 /* Fill attach_* and remote_match/local_matched (plan_match.c). */
@@ -77,6 +80,9 @@ void plan_match(struct plan_ctx *ctx);
 
 /* A zeroed action of `kind` appended to the plan. */
 struct plan_action *plan_add_action(struct plan_ctx *ctx, enum plan_kind kind);
+/* Room for `more` actions at once (a first sync of a large folder adds
+ * one per message: grown by doubling they would take up to twice that). */
+void plan_reserve_actions(struct plan_ctx *ctx, size_t more);
 /* Sort the actions into execution order and fill plan->kind_start. */
 void plan_sort(struct plan *plan);
 

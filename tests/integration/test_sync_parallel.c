@@ -104,6 +104,29 @@ Test(sync_parallel, folders_in_parallel_end_as_one_at_a_time)
 	assert_nothing_done();
 }
 
+/* Large folders are not synced side by side (their messages are held in
+ * memory while a folder is in flight): beside the largest folder in
+ * flight, the others may hold at most about 4000 messages. With two
+ * folders of 4100 and a small one, at most two folders can ever be in
+ * flight, so one worker is all that is started. Every folder ends
+ * complete. */
+Test(sync_parallel, large_folders_are_not_synced_side_by_side)
+{
+	size_t before;
+
+	dovecot_seed(sh.d, "INBOX", 4100, 5000, 0);
+	dovecot_seed(sh.d, "Archive", 4100, 6000, 0);
+	dovecot_seed(sh.d, "Work", 10, 7000, 0);
+	before = imap_logins();
+	cr_assert_eq(sync_run_args("--jobs=4"), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	cr_assert_eq(imap_logins() - before, 2, "logins: %zu", imap_logins() - before);
+	assert_twins("INBOX", 4100);
+	assert_twins("Archive", 4100);
+	assert_twins("Work", 10);
+	cr_assert_eq(state_pair_count("INBOX"), 4100);
+	cr_assert_eq(state_pair_count("Archive"), 4100);
+}
+
 Test(sync_parallel, a_server_that_allows_fewer_connections_gets_every_folder)
 {
 	dovecot_stop(sh.d);

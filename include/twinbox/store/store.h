@@ -42,11 +42,13 @@ enum store_key {
 	STORE_KEY_NAME, /* messages named by name (Maildir, POP3) */
 };
 
-/* One message in a snapshot. Strings are owned by the snapshot. */
+/* One message in a snapshot. Its strings stay valid until the snapshot
+ * is freed, or the folder is snapshot again or closed (a store may point
+ * into its own index of the folder), whichever comes first. */
 struct store_msg {
 	uint32_t uid;         /* STORE_KEY_UID stores; else 0 */
-	const char *name;     /* STORE_KEY_NAME stores; else NULL */
 	unsigned flags;       /* STATE_FLAG_* */
+	const char *name;     /* STORE_KEY_NAME stores; else NULL */
 	const char *keywords; /* canonical text or NULL */
 	uint64_t size;        /* canonical (CRLF) size; 0 = not known cheaply */
 	time_t date;          /* internal date (IMAP) or file mtime (Maildir) */

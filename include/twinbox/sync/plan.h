@@ -213,15 +213,15 @@ struct plan_flag_change {
  */
 struct plan_action {
 	enum plan_kind kind;
+	unsigned flags;
 	int64_t pair_id;
 	uint32_t uid;
+	unsigned update; /* PLAN_UPDATE_* bits */
 	const char *local_id;
 	uint64_t size;
 	const char *content_key;
-	unsigned flags;
 	const char *keywords;
 	struct plan_flag_change change;
-	unsigned update; /* PLAN_UPDATE_* bits */
 	int64_t time;
 };
 
