@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "folder_p.h"
@@ -187,12 +189,13 @@ int maildir_delivery_seal(struct maildir_delivery *d, struct error *err)
 	return 0;
 }
 
-int maildir_delivery_persist(struct maildir_delivery *d, struct error *err)
+/* persist, the file's data already durable when `synced`. */
+static int persist(struct maildir_delivery *d, bool synced, struct error *err)
 {
 	struct maildir_folder *f = d->f;
 	int rc;
 
-	if (fs_fsync_fd(d->fd, d->id, err) < 0) {
+	if (!synced && fs_fsync_fd(d->fd, d->id, err) < 0) {
 		error_prefix(err, "%s/tmp", f->path);
 		return -1;
 	}
@@ -206,6 +209,45 @@ int maildir_delivery_persist(struct maildir_delivery *d, struct error *err)
 	if (maildir_folder_check(f, err) < 0 || publish(d, err) < 0)
 		return -1;
 	return 0;
+}
+
+int maildir_delivery_persist(struct maildir_delivery *d, struct error *err)
+{
+	return persist(d, false, err);
+}
+
+/* Local file systems whose syncfs() writes back every dirty file and
+ * flushes the disk as fsync() does (a FUSE or network file system may
+ * not): ext2/3/4, XFS, Btrfs, F2FS. */
+static bool syncfs_is_durable(int fd)
+{
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) < 0)
+		return false;
+	switch ((unsigned long)sf.f_type) {
+	case 0xEF53UL:     /* ext2, ext3, ext4 */
+	case 0x58465342UL: /* XFS */
+	case 0x9123683EUL: /* Btrfs */
+	case 0xF2F52010UL: /* F2FS */
+		return true;
+	default:
+		return false;
+	}
+}
+
+void maildir_delivery_persist_group(struct maildir_delivery **ds, size_t n, int *rcs, struct error *errs)
+{
+	/* One syncfs() for the group: each fsync() also flushes the disk's
+	 * write cache, and those flushes, not the writes, are what a run of
+	 * many small messages waits for. If it fails, every file is synced
+	 * on its own, so that a failure names its message. */
+	bool synced = n >= 2 && syncfs_is_durable(ds[0]->fd) && syncfs(ds[0]->fd) == 0;
+
+	for (size_t i = 0; i < n; i++) {
+		error_clear(&errs[i]);
+		rcs[i] = persist(ds[i], synced, &errs[i]);
+	}
 }
 
 void maildir_delivery_finish(struct maildir_delivery *d)

@@ -13,7 +13,14 @@
  * its intents), and its tmp/ file is removed.
  *
  * The queue is bounded: a folder's thread waits when COMMIT_QUEUE
- * messages are pending, so open files stay few.
+ * messages are pending, so open files stay few (at most twice that: a
+ * batch being made durable and a full queue).
+ *
+ * The thread takes everything queued at once and makes it durable
+ * together (maildir_delivery_persist_group: one sync of the file system
+ * instead of an fsync per file where that is as safe). Messages arrive
+ * one at a time when the disk keeps up, so batches grow only when it
+ * does not.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -44,35 +51,44 @@ struct mds_committer {
 static void *committer_main(void *arg)
 {
 	struct mds_committer *c = arg;
+	struct maildir_delivery *batch[COMMIT_QUEUE];
+	int rcs[COMMIT_QUEUE];
+	struct error errs[COMMIT_QUEUE];
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		struct maildir_delivery *d;
-		struct error e;
-		int rc;
+		size_t n;
 
 		while (c->count == 0 && !c->stop)
 			pthread_cond_wait(&c->wake, &c->lock);
 		if (c->count == 0)
 			break;
-		d = c->queue[c->head];
-		c->head = (c->head + 1) % COMMIT_QUEUE;
-		c->count--;
+		/* Everything queued, made durable together (group commit):
+		 * when the network outruns the disk, batches grow. */
+		n = c->count;
+		for (size_t i = 0; i < n; i++)
+			batch[i] = c->queue[(c->head + i) % COMMIT_QUEUE];
+		c->head = (c->head + n) % COMMIT_QUEUE;
+		c->count = 0;
 		c->busy = true;
+		pthread_cond_broadcast(&c->room);
 		pthread_mutex_unlock(&c->lock);
-		rc = maildir_delivery_persist(d, &e);
-		if (rc < 0)
-			maildir_delivery_abort(d);
+		maildir_delivery_persist_group(batch, n, rcs, errs);
+		for (size_t i = 0; i < n; i++)
+			if (rcs[i] < 0)
+				maildir_delivery_abort(batch[i]);
 		pthread_mutex_lock(&c->lock);
 		c->busy = false;
-		if (rc == 0) {
-			c->done = xgrow(c->done, &c->done_cap, c->done_count + 1, sizeof(*c->done));
-			c->done[c->done_count++] = d;
-		} else if (!c->failed) {
-			c->failed = true;
-			c->first = e;
+		for (size_t i = 0; i < n; i++) {
+			if (rcs[i] == 0) {
+				c->done = xgrow(c->done, &c->done_cap, c->done_count + 1, sizeof(*c->done));
+				c->done[c->done_count++] = batch[i];
+			} else if (!c->failed) {
+				c->failed = true;
+				c->first = errs[i];
+			}
 		}
-		pthread_cond_signal(&c->room);
+		pthread_cond_broadcast(&c->room);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;

@@ -324,3 +324,55 @@ Test(maildir_delivery, refuses_a_folder_removed_meanwhile)
 	cr_expect_eq(maildir_delivery_begin(f, &plain, &d, &err), -1);
 	free(cmd);
 }
+
+/* A group made durable together (one sync of the file system): every
+ * message lands complete in new/, and one that cannot be linked fails
+ * alone, naming itself, with nothing overwritten. */
+Test(maildir_delivery, a_group_is_made_durable_together_and_fails_one_by_one)
+{
+	struct maildir_delivery *ds[4];
+	int rcs[4];
+	struct error errs[4], err;
+	char *ids[4];
+	char *body;
+
+	tm_write("mail/new/taken", "the original");
+	for (size_t i = 0; i < 4; i++) {
+		struct maildir_delivery_opts o = plain;
+		char *text = xasprintf("Subject: %zu\n\nbody %zu\n", i, i);
+
+		o.id = i == 2 ? "taken" : NULL;
+		ds[i] = begin(&o);
+		ids[i] = xstrdup(maildir_delivery_id(ds[i]));
+		write_str(ds[i], text);
+		cr_assert_eq(maildir_delivery_seal(ds[i], &err), 0, "%s", err.text);
+		free(text);
+	}
+	maildir_delivery_persist_group(ds, 4, rcs, errs);
+	for (size_t i = 0; i < 4; i++) {
+		if (i == 2) {
+			cr_expect_eq(rcs[i], -1);
+			cr_expect_eq(errs[i].scope, ERR_MESSAGE);
+			cr_expect(strstr(errs[i].text, "taken") && strstr(errs[i].text, "already exists"),
+			          "%s", errs[i].text);
+			maildir_delivery_abort(ds[i]);
+			continue;
+		}
+		cr_assert_eq(rcs[i], 0, "%s", errs[i].text);
+		maildir_delivery_finish(ds[i]);
+		char *rel = xasprintf("mail/new/%s", ids[i]);
+		char *want = xasprintf("Subject: %zu\n\nbody %zu\n", i, i);
+		body = tm_read(rel);
+		cr_expect_str_eq(body, want);
+		free(body);
+		free(want);
+		free(rel);
+	}
+	body = tm_read("mail/new/taken");
+	cr_expect_str_eq(body, "the original");
+	free(body);
+	cr_expect_eq(tm_count("mail/tmp"), 0);
+	cr_expect_eq(tm_count("mail/new"), 4);
+	for (size_t i = 0; i < 4; i++)
+		free(ids[i]);
+}

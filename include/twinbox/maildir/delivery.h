@@ -81,6 +81,12 @@ int maildir_delivery_seal(struct maildir_delivery *d, struct error *err);
 int maildir_delivery_persist(struct maildir_delivery *d, struct error *err);
 void maildir_delivery_finish(struct maildir_delivery *d);
 
+/* persist for `n` sealed deliveries of one folder, made durable together
+ * (one sync of their file system where that is as good as an fsync of
+ * each; else each file's own fsync): rcs[i] and errs[i] are each one's
+ * result, as persist's. */
+void maildir_delivery_persist_group(struct maildir_delivery **ds, size_t n, int *rcs, struct error *errs);
+
 /* Give up: removes the tmp/ file and frees `d`. NULL is allowed. */
 void maildir_delivery_abort(struct maildir_delivery *d);
 
