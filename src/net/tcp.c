@@ -24,11 +24,18 @@
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
+/* Reads are buffered: GnuTLS asks for a record's 5-byte header and then
+ * its body, two recv() calls per record of often only a few KB; one
+ * recv() of up to this much serves many. */
+#define TCP_READ_BUF (64 * 1024)
+
 struct tcp_transport {
 	struct transport base;
 	int fd;
 	int io_ms;
-	char *peer; /* "host:port" for messages */
+	char *peer;          /* "host:port" for messages */
+	unsigned char *rbuf; /* TCP_READ_BUF bytes, made at the first read */
+	size_t rpos, rlen;   /* rbuf[rpos .. rlen) received, not yet read */
 };
 
 /* Wait for `events` on `fd` for at most `timeout_ms` (< 0 = forever).
@@ -68,15 +75,39 @@ static void set_socket_options(int fd)
 	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 }
 
+/* Hand out buffered bytes: up to `len` of them. */
+static size_t take_buffered(struct tcp_transport *tt, void *data, size_t len)
+{
+	size_t n = tt->rlen - tt->rpos;
+
+	if (n > len)
+		n = len;
+	memcpy(data, tt->rbuf + tt->rpos, n);
+	tt->rpos += n;
+	return n;
+}
+
 static ssize_t tcp_read(struct transport *t, void *data, size_t len, struct error *err)
 {
 	struct tcp_transport *tt = (struct tcp_transport *)t;
 	char dur[32];
+	bool direct;
 
+	if (tt->rpos < tt->rlen)
+		return (ssize_t)take_buffered(tt, data, len);
+	/* A large read goes straight to the caller's memory. */
+	direct = len >= TCP_READ_BUF;
+	if (!direct && !tt->rbuf)
+		tt->rbuf = xmalloc(TCP_READ_BUF);
 	for (;;) {
-		ssize_t n = recv(tt->fd, data, len, 0);
+		ssize_t n = direct ? recv(tt->fd, data, len, 0) : recv(tt->fd, tt->rbuf, TCP_READ_BUF, 0);
 		int r;
 
+		if (n > 0 && !direct) {
+			tt->rpos = 0;
+			tt->rlen = (size_t)n;
+			return (ssize_t)take_buffered(tt, data, len);
+		}
 		if (n >= 0)
 			return n;
 		if (errno == EINTR)
@@ -139,8 +170,11 @@ static int tcp_write(struct transport *t, const void *data, size_t len, struct e
 static int tcp_poll(struct transport *t, int timeout_ms, struct error *err)
 {
 	struct tcp_transport *tt = (struct tcp_transport *)t;
-	int r = wait_fd(tt->fd, POLLIN, timeout_ms < 0 ? tt->io_ms : timeout_ms);
+	int r;
 
+	if (tt->rpos < tt->rlen)
+		return 1;
+	r = wait_fd(tt->fd, POLLIN, timeout_ms < 0 ? tt->io_ms : timeout_ms);
 	if (r < 0)
 		return error_errno(err, ERR_ACCOUNT, errno, "waiting for data from %s failed", tt->peer);
 	return r;
@@ -152,6 +186,7 @@ static void tcp_close(struct transport *t)
 
 	close(tt->fd);
 	free(tt->peer);
+	free(tt->rbuf);
 	free(tt);
 }
 
