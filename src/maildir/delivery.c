@@ -15,6 +15,10 @@
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
+/* Writes are gathered: a message arrives in pieces of a TLS record or
+ * less, and a write() per piece costs more than the copy. */
+#define DELIVERY_WBUF (64 * 1024)
+
 struct maildir_delivery {
 	struct maildir_folder *f;
 	char *id;
@@ -22,8 +26,10 @@ struct maildir_delivery {
 	enum maildir_subdir subdir;
 	int fd;
 	int failed;
-	uint64_t expected; /* MAILDIR_SIZE_UNKNOWN: no promise */
-	uint64_t written;
+	uint64_t expected;   /* MAILDIR_SIZE_UNKNOWN: no promise */
+	uint64_t written;    /* handed to write, gathered bytes included */
+	unsigned char *wbuf; /* DELIVERY_WBUF bytes, made at the first small write */
+	size_t wlen;         /* gathered, not yet written */
 	struct maildir_delivery_opts opts;
 };
 
@@ -111,6 +117,25 @@ enum maildir_subdir maildir_delivery_subdir(const struct maildir_delivery *d)
 	return d->subdir;
 }
 
+static int write_out(struct maildir_delivery *d, const void *data, size_t len, struct error *err)
+{
+	if (fs_write_all(d->fd, data, len, d->id, err) < 0) {
+		d->failed = 1;
+		error_prefix(err, "%s/tmp", d->f->path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Write what was gathered. */
+static int flush_gathered(struct maildir_delivery *d, struct error *err)
+{
+	size_t n = d->wlen;
+
+	d->wlen = 0;
+	return n ? write_out(d, d->wbuf, n, err) : 0;
+}
+
 int maildir_delivery_write(struct maildir_delivery *d, const void *data, size_t len, struct error *err)
 {
 	if (d->failed)
@@ -120,10 +145,16 @@ int maildir_delivery_write(struct maildir_delivery *d, const void *data, size_t 
 		return error_set(err, ERR_MESSAGE, "message %s is longer than the %llu bytes announced",
 		                 d->id, (unsigned long long)d->expected);
 	}
-	if (fs_write_all(d->fd, data, len, d->id, err) < 0) {
-		d->failed = 1;
-		error_prefix(err, "%s/tmp", d->f->path);
+	if (d->wlen + len > DELIVERY_WBUF && flush_gathered(d, err) < 0)
 		return -1;
+	if (len >= DELIVERY_WBUF) {
+		if (write_out(d, data, len, err) < 0)
+			return -1;
+	} else {
+		if (!d->wbuf)
+			d->wbuf = xmalloc(DELIVERY_WBUF);
+		memcpy(d->wbuf + d->wlen, data, len);
+		d->wlen += len;
 	}
 	d->written += len;
 	return 0;
@@ -131,6 +162,7 @@ int maildir_delivery_write(struct maildir_delivery *d, const void *data, size_t 
 
 static void discard(struct maildir_delivery *d)
 {
+	free(d->wbuf);
 	if (d->fd >= 0)
 		close(d->fd);
 	if (unlinkat(d->f->sub_fd[SUB_TMP], d->id, 0) < 0 && errno != ENOENT)
@@ -177,6 +209,10 @@ int maildir_delivery_seal(struct maildir_delivery *d, struct error *err)
 
 	if (d->failed)
 		return error_set(err, ERR_MESSAGE, "the delivery of %s failed earlier", d->id);
+	if (flush_gathered(d, err) < 0)
+		return -1;
+	free(d->wbuf);
+	d->wbuf = NULL;
 	if (d->expected != MAILDIR_SIZE_UNKNOWN && d->written != d->expected)
 		return error_set(err, ERR_MESSAGE, "message %s has %llu bytes, not the %llu announced", d->id,
 		                 (unsigned long long)d->written, (unsigned long long)d->expected);
@@ -189,8 +225,9 @@ int maildir_delivery_seal(struct maildir_delivery *d, struct error *err)
 	return 0;
 }
 
-/* persist, the file's data already durable when `synced`. */
-static int persist(struct maildir_delivery *d, bool synced, struct error *err)
+/* persist, the file's data already durable when `synced`, the folder
+ * checked just before when `checked`. */
+static int persist(struct maildir_delivery *d, bool synced, bool checked, struct error *err)
 {
 	struct maildir_folder *f = d->f;
 	int rc;
@@ -206,14 +243,14 @@ static int persist(struct maildir_delivery *d, bool synced, struct error *err)
 		                   "cannot write %s/tmp/%s", f->path, d->id);
 	/* A message linked into a directory that was removed meanwhile would
 	 * be lost without a trace. */
-	if (maildir_folder_check(f, err) < 0 || publish(d, err) < 0)
+	if ((!checked && maildir_folder_check(f, err) < 0) || publish(d, err) < 0)
 		return -1;
 	return 0;
 }
 
 int maildir_delivery_persist(struct maildir_delivery *d, struct error *err)
 {
-	return persist(d, false, err);
+	return persist(d, false, false, err);
 }
 
 /* Local file systems whose syncfs() writes back every dirty file and
@@ -243,10 +280,14 @@ void maildir_delivery_persist_group(struct maildir_delivery **ds, size_t n, int 
 	 * many small messages waits for. If it fails, every file is synced
 	 * on its own, so that a failure names its message. */
 	bool synced = n >= 2 && syncfs_is_durable(ds[0]->fd) && syncfs(ds[0]->fd) == 0;
+	/* The folder's directories checked once for the group (six stat
+	 * calls), not once per message. */
+	struct error check_err;
+	bool checked = n >= 2 && maildir_folder_check(ds[0]->f, &check_err) == 0;
 
 	for (size_t i = 0; i < n; i++) {
 		error_clear(&errs[i]);
-		rcs[i] = persist(ds[i], synced, &errs[i]);
+		rcs[i] = persist(ds[i], synced, checked, &errs[i]);
 	}
 }
 
@@ -260,6 +301,7 @@ void maildir_delivery_finish(struct maildir_delivery *d)
 	i = maildir_index_add(f, d->name, &pn, d->subdir);
 	f->entries[i].size = d->written;
 	f->dirty[d->subdir] = 1;
+	free(d->wbuf);
 	free(d->id);
 	free(d);
 }
