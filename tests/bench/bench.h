@@ -119,6 +119,24 @@ void bench_proxy_stop(pid_t pid);
 #define BENCH_RAW_FETCH_ARG "--raw-fetch"
 int bench_raw_fetch_main(int argc, char **argv);
 
+/* The huge-message scenario (bench_huge.c): one message of a text part
+ * and a BENCH_HUGE_ATTACH-byte attachment in base64 (about 205 MB),
+ * written once into `bench_dir` on the first run. A run: a fresh Dovecot
+ * of its own, and the tool (TOOL_TWINBOX_IMAP or TOOL_MBSYNC) pulls the
+ * message from its INBOX into an empty Maildir, or (`push`) pushes it
+ * from a Maildir into the empty INBOX; not ok unless both sides then
+ * hold exactly that message (its size, CRLF or LF line ends in the
+ * Maildir). The server and the tool's files are removed after the run.
+ * bench_huge_describe() appends a sentence on the setting to `b`;
+ * bench_huge_end() stops a run's server if one is up and removes the
+ * message file (after the last run, and from bench_fail). */
+#define BENCH_HUGE_ATTACH ((size_t)150 * 1000 * 1000)
+struct buf;
+void bench_huge_run(enum bench_tool_kind kind, bool push, const char *bench_dir, const char *twinbox_bin,
+                    const char *bench_bin, struct bench_sample *s_r);
+void bench_huge_describe(struct buf *b);
+void bench_huge_end(void);
+
 /* Report and end the bench (stops the server). */
 void bench_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
