@@ -51,7 +51,6 @@ struct sync_pool {
 	bool *taken;
 	bool *active;       /* being synced */
 	size_t count, next; /* names[0 .. next) are all taken */
-	size_t running;     /* folders being synced */
 	struct sync_result *res;
 
 	struct pool_worker *workers;
@@ -88,13 +87,12 @@ static bool within_budget(size_t sum, size_t largest)
 	return sum - largest <= PARALLEL_MESSAGES;
 }
 
-/* Under lock: whether folder i may start beside those in flight. */
+/* Under lock: whether folder i may start beside those in flight (with
+ * none in flight it is its own largest: it always may). */
 static bool fits(const struct sync_pool *p, size_t i)
 {
 	size_t sum = p->weights[i], largest = p->weights[i];
 
-	if (p->running == 0)
-		return true;
 	for (size_t k = 0; k < p->count; k++)
 		if (p->active[k]) {
 			sum += p->weights[k];
@@ -136,13 +134,11 @@ static void take_folders(struct sync_pool *p, struct store *rs, struct store *ls
 		int rc;
 
 		p->taken[i] = p->active[i] = true;
-		p->running++;
 		pthread_mutex_unlock(&p->lock);
 		error_clear(&rep.err);
 		rc = engine_sync_folder(rs, ls, st, &p->wo, name, &rep, &rep.err);
 		pthread_mutex_lock(&p->lock);
 		p->active[i] = false;
-		p->running--;
 		pthread_cond_broadcast(&p->ready);
 		if (rc == 0) {
 			p->res->folders_synced++;
