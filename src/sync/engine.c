@@ -671,12 +671,13 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	 * and must not read as gone from both and be forgotten. */
 	kf = xcalloc(nk + 1, sizeof(*kf));
 	for (size_t i = 0; i < nk; i++) {
-		bool on_remote = listed(rnames, nr, known[i].remote_name);
-		bool on_local = listed(lnames, nl, known[i].remote_name);
+		bool on_remote, on_local;
 		struct plan_known_folder *k = &kf[nkf];
 
 		if (!selected(o, known[i].remote_name))
 			continue;
+		on_remote = listed(rnames, nr, known[i].remote_name);
+		on_local = listed(lnames, nl, known[i].remote_name);
 		nkf++;
 		k->name = known[i].remote_name;
 		/* Only a folder gone from one side can be removed from the
