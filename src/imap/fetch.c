@@ -51,6 +51,7 @@ struct info_ctx {
 	uint32_t first, last; /* last 0: no upper bound */
 	struct imap_msg_info *v;
 	size_t count, cap;
+	struct imap_uidset *vanished; /* NULL: not asked for */
 };
 
 static int info_fetch(struct imap_cmd *cmd, const struct imap_event *ev, struct error *err)
@@ -83,7 +84,16 @@ static int info_fetch(struct imap_cmd *cmd, const struct imap_event *ev, struct 
 	return 0;
 }
 
-static const struct imap_cmd_ops info_ops = {.fetch = info_fetch};
+static void info_vanished(struct imap_cmd *cmd, const struct imap_response *resp)
+{
+	struct info_ctx *c = cmd->ctx;
+	const struct imap_uid_set *set = &resp->vanished.uids;
+
+	for (size_t i = 0; c->vanished && i < set->count; i++)
+		imap_uidset_add_range(c->vanished, set->ranges[i].first, set->ranges[i].last);
+}
+
+static const struct imap_cmd_ops info_ops = {.fetch = info_fetch, .response = info_vanished};
 
 static int by_uid(const void *a, const void *b)
 {
@@ -92,10 +102,11 @@ static int by_uid(const void *a, const void *b)
 	return x->uid < y->uid ? -1 : x->uid > y->uid;
 }
 
-int imap_fetch_info(struct imap_session *s, uint32_t first, uint32_t last, unsigned items,
-                    uint64_t changedsince, struct imap_msg_info **msgs_r, size_t *count_r, struct error *err)
+static int fetch_info(struct imap_session *s, uint32_t first, uint32_t last, unsigned items,
+                      uint64_t changedsince, struct imap_uidset *vanished_r, struct imap_msg_info **msgs_r,
+                      size_t *count_r, struct error *err)
 {
-	struct info_ctx c = {.s = s, .first = first ? first : 1, .last = last};
+	struct info_ctx c = {.s = s, .first = first ? first : 1, .last = last, .vanished = vanished_r};
 	bool condstore = imap_has_cap(s, "CONDSTORE");
 	struct imap_cmd cmd;
 	size_t out = 0;
@@ -112,9 +123,11 @@ int imap_fetch_info(struct imap_session *s, uint32_t first, uint32_t last, unsig
 	             (items & IMAP_FETCH_INTERNALDATE) ? " INTERNALDATE" : "",
 	             (items & IMAP_FETCH_MODSEQ) && condstore ? " MODSEQ" : "");
 	if (changedsince && condstore)
-		imap_cmd_add(&cmd, " (CHANGEDSINCE %llu)", (unsigned long long)changedsince);
+		imap_cmd_add(&cmd, " (CHANGEDSINCE %llu%s)", (unsigned long long)changedsince,
+		             vanished_r ? " VANISHED" : "");
 	cmd.ops = &info_ops;
 	cmd.ctx = &c;
+	cmd.wants = vanished_r ? 1u << IMAP_DATA_VANISHED : 0;
 	cmd.scope = ERR_MAILBOX;
 	rc = imap_run(s, &cmd, err);
 	imap_cmd_free(&cmd);
@@ -137,6 +150,24 @@ int imap_fetch_info(struct imap_session *s, uint32_t first, uint32_t last, unsig
 	*msgs_r = c.v;
 	*count_r = out;
 	return 0;
+}
+
+int imap_fetch_info(struct imap_session *s, uint32_t first, uint32_t last, unsigned items,
+                    uint64_t changedsince, struct imap_msg_info **msgs_r, size_t *count_r, struct error *err)
+{
+	return fetch_info(s, first, last, items, changedsince, NULL, msgs_r, count_r, err);
+}
+
+int imap_fetch_changes(struct imap_session *s, uint64_t changedsince, unsigned items,
+                       struct imap_msg_info **msgs_r, size_t *count_r, struct imap_uidset *vanished_r,
+                       struct error *err)
+{
+	imap_uidset_clear(vanished_r);
+	*msgs_r = NULL;
+	*count_r = 0;
+	if (!changedsince || !(s->enabled & IMAP_ENABLED_QRESYNC))
+		return error_set(err, ERR_FATAL, "imap_fetch_changes needs QRESYNC and a modseq");
+	return fetch_info(s, 1, 0, items, changedsince, vanished_r, msgs_r, count_r, err);
 }
 
 void imap_msg_info_free(struct imap_msg_info *msgs, size_t count)

@@ -255,7 +255,11 @@ void imap_on_untagged(struct imap_session *s, const struct imap_response *resp)
 		return;
 	case IMAP_DATA_VANISHED:
 		on_vanished(s, &resp->vanished);
-		return;
+		/* VANISHED (EARLIER) answers a command (UID FETCH ... VANISHED,
+		 * SELECT ... QRESYNC): it goes to the command that wants it. */
+		if (!resp->vanished.earlier)
+			return;
+		break;
 	default:
 		break;
 	}

@@ -480,22 +480,12 @@ static void snap_strings_free(void *priv)
 	free(p);
 }
 
-static int snapshot(struct store_folder *f, struct store_snapshot *snap_r, struct error *err)
+/* Messages as imap_fetch_info gives them, as a snapshot (keywords
+ * canonical, \Recent dropped). `info` is freed. */
+static void to_snapshot(struct imap_msg_info *info, size_t n, struct store_snapshot *snap_r)
 {
-	struct imap_session *s = f->st->s;
-	struct imap_msg_info *info = NULL;
-	struct snap_strings *strs;
-	size_t n = 0;
+	struct snap_strings *strs = xcalloc(1, sizeof(*strs));
 
-	memset(snap_r, 0, sizeof(*snap_r));
-	/* "UID FETCH 1:*" of an empty mailbox is an error on some servers. */
-	if (imap_selected(s)->exists > 0 &&
-	    imap_fetch_info(s, 1, 0, IMAP_FETCH_SIZE | IMAP_FETCH_INTERNALDATE | IMAP_FETCH_MODSEQ, 0, &info,
-	                    &n, err) < 0) {
-		error_prefix(err, "reading the messages of \"%s\"", f->name);
-		return -1;
-	}
-	strs = xcalloc(1, sizeof(*strs));
 	snap_r->msgs = xcalloc(n ? n : 1, sizeof(*snap_r->msgs));
 	snap_r->count = n;
 	snap_r->priv = strs;
@@ -516,7 +506,85 @@ static int snapshot(struct store_folder *f, struct store_snapshot *snap_r, struc
 		m->modseq = (info[i].have & IMAP_FETCH_MODSEQ) ? info[i].modseq : 0;
 	}
 	imap_msg_info_free(info, n);
+}
+
+#define SNAPSHOT_ITEMS (IMAP_FETCH_SIZE | IMAP_FETCH_INTERNALDATE | IMAP_FETCH_MODSEQ)
+
+static int snapshot(struct store_folder *f, struct store_snapshot *snap_r, struct error *err)
+{
+	struct imap_session *s = f->st->s;
+	struct imap_msg_info *info = NULL;
+	size_t n = 0;
+
+	memset(snap_r, 0, sizeof(*snap_r));
+	/* "UID FETCH 1:*" of an empty mailbox is an error on some servers. */
+	if (imap_selected(s)->exists > 0 && imap_fetch_info(s, 1, 0, SNAPSHOT_ITEMS, 0, &info, &n, err) < 0) {
+		error_prefix(err, "reading the messages of \"%s\"", f->name);
+		return -1;
+	}
+	to_snapshot(info, n, snap_r);
 	return 0;
+}
+
+static int by_first(const void *a, const void *b)
+{
+	const struct store_uid_range *x = a, *y = b;
+
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* The server's VANISHED set, sorted and merged (it need not be either). */
+static void to_ranges(const struct imap_uidset *set, struct store_changes *c)
+{
+	size_t n = 0;
+
+	c->gone = xcalloc(set->count + 1, sizeof(*c->gone));
+	for (size_t i = 0; i < set->count; i++)
+		c->gone[i] = (struct store_uid_range){set->v[i].first, set->v[i].last};
+	qsort(c->gone, set->count, sizeof(*c->gone), by_first);
+	for (size_t i = 0; i < set->count; i++) {
+		if (n && (uint64_t)c->gone[i].first <= (uint64_t)c->gone[n - 1].last + 1) {
+			if (c->gone[i].last > c->gone[n - 1].last)
+				c->gone[n - 1].last = c->gone[i].last;
+		} else {
+			c->gone[n++] = c->gone[i];
+		}
+	}
+	c->gone_count = n;
+}
+
+/*
+ * QRESYNC (RFC 7162 3.2.6): UID FETCH 1:* (...) (CHANGEDSINCE modseq
+ * VANISHED) gives the messages changed or added since `modseq` and the
+ * UIDs expunged since. Nothing is asked when the HIGHESTMODSEQ of SELECT
+ * is `modseq`: no flag changed and no message came since (each raises
+ * it); an expunge alone shows in the count (the engine checks it).
+ */
+static int changes(struct store_folder *f, uint64_t modseq, struct store_changes *c, struct error *err)
+{
+	struct imap_session *s = f->st->s;
+	const struct imap_mailbox_info *mb = imap_selected(s);
+	struct imap_uidset gone = IMAP_UIDSET_INIT;
+	struct imap_msg_info *info = NULL;
+	size_t n = 0;
+
+	memset(c, 0, sizeof(*c));
+	if (!modseq || !(imap_session_enabled(s) & IMAP_ENABLED_QRESYNC) || mb->nomodseq ||
+	    mb->highestmodseq < modseq)
+		return 0;
+	if (mb->exists == 0)
+		imap_uidset_add_range(&gone, 1, UINT32_MAX);
+	else if (mb->highestmodseq > modseq &&
+	         imap_fetch_changes(s, modseq, SNAPSHOT_ITEMS, &info, &n, &gone, err) < 0) {
+		imap_uidset_free(&gone);
+		error_prefix(err, "reading what changed in \"%s\"", f->name);
+		return -1;
+	}
+	to_snapshot(info, n, &c->changed);
+	to_ranges(&gone, c);
+	imap_uidset_free(&gone);
+	c->exists = imap_selected(s)->exists;
+	return 1;
 }
 
 /* --- flush and close ------------------------------------------------------ */
@@ -558,10 +626,10 @@ static void store_close(struct store *base)
 	{                                                                                                    \
 		.kind = "imap", .key = STORE_KEY_UID, .caps = (caps_), .list_folders = list_folders,         \
 		.create_folder = create_folder, .delete_folder = delete_folder, .open_folder = open_folder,  \
-		.snapshot = snapshot, .fetch = istore_fetch, .fetch_headers = istore_fetch_headers,          \
-		.reserve_name = NULL, .add = istore_add, .set_flags = istore_set_flags,                      \
-		.delete = istore_delete, .flush = flush, .close_folder = close_folder, .close = store_close, \
-		.folder_status = folder_status,                                                              \
+		.snapshot = snapshot, .changes = changes, .fetch = istore_fetch,                             \
+		.fetch_headers = istore_fetch_headers, .reserve_name = NULL, .add = istore_add,              \
+		.set_flags = istore_set_flags, .delete = istore_delete, .flush = flush,                      \
+		.close_folder = close_folder, .close = store_close, .folder_status = folder_status,          \
 	}
 
 static const struct store_ops imap_store_ops = ISTORE_OPS(STORE_CAP_WRITE | STORE_CAP_KEYWORDS);

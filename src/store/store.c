@@ -15,6 +15,15 @@ void store_snapshot_free(struct store_snapshot *snap)
 	memset(snap, 0, sizeof(*snap));
 }
 
+void store_changes_free(struct store_changes *c)
+{
+	if (!c)
+		return;
+	store_snapshot_free(&c->changed);
+	free(c->gone);
+	memset(c, 0, sizeof(*c));
+}
+
 void store_names_free(char **names)
 {
 	if (!names)

@@ -306,13 +306,47 @@ static int open_side(struct store *s, const char *name, const char *side, struct
 	return -1;
 }
 
-/* The folder's state row (made on first sync), and a UIDVALIDITY check. */
+/* The rules as the state keeps them with a folder's markers: what, with
+ * nothing changed on either side, could make a sync do something else. */
+static void rules_text(const struct plan_rules *r, char out[96])
+{
+	snprintf(out, 96, "direction=%d flags=%d expunge=%d max_size=%llu", (int)r->direction, (int)r->flags,
+	         (int)r->expunge, (unsigned long long)r->max_size);
+}
+
+/*
+ * The modseq since which the server's changes tell its side of the
+ * folder (0: read it whole). The state's pairs are then the server's
+ * messages as of that modseq: finish_folder records it at the start of
+ * a run that went through without a failed message, and whatever a run
+ * changes afterwards, even one killed half-way, has a later modseq on
+ * the server or is an intent still pending. Only where the pairs hold
+ * the server's flags: the same rules, a base to merge against, and no
+ * flag change kept back from the server's side (plan.h: direction push,
+ * or flags not synced, leave the server's flags apart from the pair's).
+ */
+static uint64_t changes_since(const struct state_folder *sf, const struct store_folder_info *rinfo,
+                              const struct plan_rules *rules)
+{
+	char text[96];
+
+	rules_text(rules, text);
+	if (rules->first_sync || rules->direction == PLAN_DIRECTION_PUSH || !rules->flags || sf->pending ||
+	    !sf->rules || strcmp(sf->rules, text) != 0 || !sf->uidvalidity ||
+	    sf->uidvalidity != rinfo->uidvalidity || sf->highestmodseq > rinfo->highestmodseq)
+		return 0;
+	return sf->highestmodseq;
+}
+
+/* The folder's state row (made on first sync), a UIDVALIDITY check, and
+ * the modseq to read the server's changes from (*since_r, 0: none). */
 static int folder_row(struct folder_run *r, const char *name, const struct store_folder_info *rinfo,
-                      struct plan_rules *rules, struct error *err)
+                      struct plan_rules *rules, uint64_t *since_r, struct error *err)
 {
 	struct state_folder sf;
 	int found = state_folder_find_remote(r->st, name, &sf, err);
 
+	*since_r = 0;
 	if (found < 0)
 		return -1;
 	if (!found) {
@@ -335,16 +369,9 @@ static int folder_row(struct folder_run *r, const char *name, const struct store
 			return -1;
 		}
 	}
+	*since_r = changes_since(&sf, rinfo, rules);
 	state_folder_clear(&sf);
 	return 0;
-}
-
-/* The rules as the state keeps them with a folder's markers: what, with
- * nothing changed on either side, could make a sync do something else. */
-static void rules_text(const struct plan_rules *r, char out[96])
-{
-	snprintf(out, 96, "direction=%d flags=%d expunge=%d max_size=%llu", (int)r->direction, (int)r->flags,
-	         (int)r->expunge, (unsigned long long)r->max_size);
 }
 
 static bool same_time(const struct timespec *a, const struct timespec *b)
@@ -358,7 +385,10 @@ static bool same_time(const struct timespec *a, const struct timespec *b)
  * than what the sync saw. A side's markers are kept only when this run
  * changed nothing there, every message went through, and (Maildir) the
  * times were settled; else 0, "not known", and the next run looks at the
- * whole folder again (and records them then).
+ * whole folder again (and records them then). HIGHESTMODSEQ is the
+ * exception: it is kept whenever every message went through, since the
+ * next run asks the server what changed after it (changes_since); with
+ * UIDNEXT 0 it never makes the folder look unchanged (unchanged()).
  */
 static int finish_folder(struct folder_run *r, const struct store_folder_info *rinfo,
                          const struct store_folder_info *linfo, const struct plan_rules *rules,
@@ -385,7 +415,7 @@ static int finish_folder(struct folder_run *r, const struct store_folder_info *r
 	rules_text(rules, text);
 	sf.uidvalidity = rinfo->uidvalidity;
 	sf.uidnext = remote_same ? rinfo->uidnext : 0;
-	sf.highestmodseq = remote_same ? rinfo->highestmodseq : 0;
+	sf.highestmodseq = clean ? rinfo->highestmodseq : 0;
 	sf.messages = remote_same ? rinfo->exists : 0;
 	sf.new_mtime = local_same ? linfo->marks[0] : zero;
 	sf.cur_mtime = local_same ? linfo->marks[1] : zero;
@@ -458,18 +488,25 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 	struct plan_remote_msg *rm = NULL;
 	struct plan_local_msg *lm = NULL;
 	struct plan plan = {0};
+	uint64_t since;
+	bool told = false;
 	int rc = -1;
 
 	if (open_side(rs, name, "remote", &r.rf, &rinfo, err) < 0 ||
 	    open_side(ls, name, "local", &r.lf, &linfo, err) < 0)
 		goto out;
-	if (folder_row(&r, name, &rinfo, &rules, err) < 0)
+	if (folder_row(&r, name, &rinfo, &rules, &since, err) < 0)
 		goto out;
-	if (rs->ops->snapshot(r.rf, &r.rsnap, err) < 0 || ls->ops->snapshot(r.lf, &r.lsnap, err) < 0)
+	if (since && rs->ops->changes && engine_remote_changes(&r, since, &told, err) < 0)
 		goto out;
-	if (r.folder_id && !o->dry_run && recover_intents(&r, err) < 0)
+	if ((!told && rs->ops->snapshot(r.rf, &r.rsnap, err) < 0) ||
+	    ls->ops->snapshot(r.lf, &r.lsnap, err) < 0)
 		goto out;
-	if (r.folder_id && state_pairs_load(st, r.folder_id, &r.pairs, err) < 0)
+	/* With the server's changes told there was no intent to recover
+	 * (changes_since), and the pairs are loaded. */
+	if (r.folder_id && !o->dry_run && !told && recover_intents(&r, err) < 0)
+		goto out;
+	if (r.folder_id && !told && state_pairs_load(st, r.folder_id, &r.pairs, err) < 0)
 		goto out;
 	if (content_keys(&r, err) < 0)
 		goto out;

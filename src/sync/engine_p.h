@@ -23,6 +23,14 @@ struct folder_run {
 const struct store_msg *run_remote_msg(const struct folder_run *r, uint32_t uid, size_t *index_r);
 const struct store_msg *run_local_msg(const struct folder_run *r, const char *name, size_t *index_r);
 
+/* The remote snapshot of r's folder from the state's pairs and what
+ * changed on the server since modseq `since` (changes.c): *done_r set,
+ * r->rsnap made and r->pairs loaded, when the server told and the two
+ * agree; else nothing is made (read the whole folder). `since` must be
+ * the HIGHESTMODSEQ at the start of the last run that reconciled the
+ * whole folder with the same rules. -1 when the folder must stop. */
+int engine_remote_changes(struct folder_run *r, uint64_t since, bool *done_r, struct error *err);
+
 /* Sync one folder (engine.c): 0, or -1 with `err` (its scope says
  * whether the run goes on). */
 int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, const struct sync_options *o,

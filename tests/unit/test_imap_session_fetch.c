@@ -488,3 +488,61 @@ Test(imap_fetch, vanished_with_known_uids_removes_exactly_those)
 	cr_assert_eq(imap_seq_to_uid(s, 2), 5);
 	assert_played();
 }
+
+/* QRESYNC: the changes since a modseq, with the expunged UIDs that
+ * VANISHED (EARLIER) names (any order, ranges included); an unsolicited
+ * FETCH outside the command's answer does not count as a change. */
+Test(imap_fetch, fetch_changes_gives_changed_messages_and_vanished_uids)
+{
+	struct imap_session_options o = test_options();
+	struct imap_uidset gone = IMAP_UIDSET_INIT;
+	struct imap_msg_info *m;
+	struct buf text = BUF_INIT;
+	size_t n;
+
+	start_session(&o);
+	script_send(sc, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR ENABLE CONDSTORE QRESYNC] ready\r\n");
+	script_expect(sc, "A1 AUTHENTICATE PLAIN " PLAIN_IR "\r\n");
+	script_send(sc, "A1 OK [CAPABILITY IMAP4rev1 ENABLE CONDSTORE QRESYNC] ok\r\n");
+	script_expect(sc, "A2 ENABLE CONDSTORE QRESYNC\r\n");
+	script_send(sc, "* ENABLED CONDSTORE QRESYNC\r\nA2 OK enabled\r\n");
+	cr_assert_eq(imap_session_open(s, &err), 0, "%s", err.text);
+	script_expect(sc, "A3 SELECT \"INBOX\"\r\n");
+	script_send(sc, "* 4 EXISTS\r\n* OK [UIDVALIDITY 42] x\r\n* OK [HIGHESTMODSEQ 20] x\r\n"
+	                "A3 OK [READ-WRITE] done\r\n");
+	cr_assert_eq(imap_select(s, "INBOX", false, NULL, &err), 0, "%s", err.text);
+	script_expect(sc, "A4 UID FETCH 1:* (UID FLAGS RFC822.SIZE MODSEQ) (CHANGEDSINCE 15 VANISHED)\r\n");
+	script_send(sc, "* VANISHED (EARLIER) 30,3:5,9\r\n"
+	                "* 2 FETCH (UID 8 FLAGS (\\Seen) RFC822.SIZE 10 MODSEQ (17))\r\n"
+	                "* 4 FETCH (UID 12 FLAGS () RFC822.SIZE 20 MODSEQ (19))\r\n"
+	                "A4 OK Fetch completed\r\n");
+	cr_assert_eq(imap_fetch_changes(s, 15, IMAP_FETCH_SIZE | IMAP_FETCH_MODSEQ, &m, &n, &gone, &err), 0,
+	             "%s", err.text);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(m[0].uid, 8);
+	cr_assert_eq(m[0].flags, IMAP_FLAG_SEEN);
+	cr_assert_eq(m[1].uid, 12);
+	cr_assert_eq(m[1].modseq, 19);
+	imap_uidset_format(&gone, &text);
+	cr_assert_str_eq(buf_cstr(&text), "30,3:5,9");
+	cr_assert_eq(imap_selected(s)->exists, 4, "VANISHED (EARLIER) changes no count");
+	imap_msg_info_free(m, n);
+	imap_uidset_free(&gone);
+	buf_free(&text);
+	assert_played();
+}
+
+/* Without QRESYNC enabled there is nothing to ask (a program error). */
+Test(imap_fetch, fetch_changes_needs_qresync)
+{
+	struct imap_uidset gone = IMAP_UIDSET_INIT;
+	struct imap_msg_info *m;
+	size_t n;
+
+	login_with_caps(BASIC_CAPS " CONDSTORE");
+	cr_assert_eq(imap_fetch_changes(s, 15, 0, &m, &n, &gone, &err), -1);
+	cr_assert_eq(err.scope, ERR_FATAL);
+	cr_assert_eq(n, 0);
+	imap_uidset_free(&gone);
+	assert_played();
+}

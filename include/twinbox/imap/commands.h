@@ -147,6 +147,16 @@ int imap_fetch_info(struct imap_session *s, uint32_t first, uint32_t last, unsig
                     uint64_t changedsince, struct imap_msg_info **msgs_r, size_t *count_r, struct error *err);
 void imap_msg_info_free(struct imap_msg_info *msgs, size_t count);
 
+/* What changed in the selected mailbox since `changedsince` (QRESYNC
+ * enabled, RFC 7162 3.2.6): UID FETCH 1:* (UID FLAGS + `items`)
+ * (CHANGEDSINCE changedsince VANISHED). *msgs_r as imap_fetch_info gives
+ * them: the messages new or changed since; *vanished_r (cleared first)
+ * the UIDs expunged since, as the server sent them (it may name UIDs the
+ * client never knew). Without QRESYNC enabled or a modseq: ERR_FATAL. */
+int imap_fetch_changes(struct imap_session *s, uint64_t changedsince, unsigned items,
+                       struct imap_msg_info **msgs_r, size_t *count_r, struct imap_uidset *vanished_r,
+                       struct error *err);
+
 /* Streaming bodies. `begin` gets the UID (0 when the server put UID
  * after the body; `end` then has it in fetch->uid) and the size; chunks
  * follow; `end` gets the whole FETCH (flags...). Any callback may fail

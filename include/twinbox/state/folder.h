@@ -8,7 +8,9 @@
  *   local:  the mtimes of cur/ and new/ with nanoseconds;
  * and the sync rules they were taken under (a change of rules is a
  * reason to look again). A marker of 0 means "not known"; nothing is
- * ever skipped because of it.
+ * ever skipped because of it. HIGHESTMODSEQ is also where the next run
+ * of a changed folder asks the server what changed (QRESYNC), so the
+ * engine may keep it while UIDNEXT and the count are 0.
  *
  * Errors as in state.h. Names are bounded by STATE_NAME_MAX bytes; a
  * longer name is refused with ERR_MAILBOX.

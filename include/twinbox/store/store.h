@@ -69,6 +69,22 @@ struct store_snapshot {
 /* Release msgs and priv; the snapshot is zeroed (empty) afterwards. */
 void store_snapshot_free(struct store_snapshot *snap);
 
+/* UIDs first..last (first <= last). */
+struct store_uid_range {
+	uint32_t first, last;
+};
+
+/* What changed in a folder since a modseq (store_ops.changes). */
+struct store_changes {
+	struct store_snapshot changed; /* messages new or changed since, as a snapshot has them */
+	struct store_uid_range *gone;  /* UIDs expunged since: sorted, disjoint, malloc'ed; */
+	size_t gone_count;             /* they may name UIDs the caller never knew */
+	uint32_t exists;               /* messages the folder holds now */
+};
+
+/* Release everything; *c is zeroed afterwards. */
+void store_changes_free(struct store_changes *c);
+
 /* What a folder looked like when opened: the markers the state keeps to
  * skip unchanged folders and to detect a UIDVALIDITY change. */
 struct store_folder_info {
@@ -145,6 +161,13 @@ struct store_ops {
 	                   struct store_folder_info *info_r, bool *missing_r, struct error *err);
 	/* Every message of the folder (uid or name, flags, size, date). */
 	int (*snapshot)(struct store_folder *f, struct store_snapshot *snap_r, struct error *err);
+	/* What changed in the open folder since `modseq`, a HIGHESTMODSEQ it
+	 * reported earlier (store_folder_info): 1 with *changes_r filled, 0
+	 * when the store cannot tell (IMAP: no QRESYNC, NOMODSEQ, or a
+	 * HIGHESTMODSEQ now below `modseq`: the server lost that history),
+	 * -1 on failure. NULL: never told; take a snapshot. */
+	int (*changes)(struct store_folder *f, uint64_t modseq, struct store_changes *changes_r,
+	               struct error *err);
 	/* Stream the given messages to `sink`, in any order, each between
 	 * begin and end. A message gone meanwhile is skipped (no begin). */
 	int (*fetch)(struct store_folder *f, const struct store_msg *msgs, size_t count,
