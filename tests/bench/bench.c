@@ -1,9 +1,11 @@
 /*
- * make bench: twinbox against mbsync (IMAP) and mpop (POP3) on the same
- * throwaway Dovecot in the same run (issue 6, first part).
+ * make bench: twinbox against mbsync (IMAP) and mpop (POP3) on throwaway
+ * Dovecots in the same run (issue 6, first part).
  *
  * The server gets deterministic mail of realistic sizes (2 KB text to
- * multi-MB attachments, nested folders, some flags). Each scenario runs
+ * multi-MB attachments, nested folders, some flags). The POP3 import
+ * (key "pop3") runs on a Dovecot of its own whose INBOX holds N messages
+ * of the same mix, all left on the server. Each scenario runs
  * every tool BENCH_REPS times, alternating which goes first, and reports
  * the median wall time, the twinbox/other ratio and the peak RSS (from
  * wait4). A run counts only when the tool exited 0 and its Maildir holds
@@ -48,15 +50,29 @@
 #define FLAG_CHANGES 100
 #define NEW_MESSAGES 100
 
-/* twinbox's (and the raw bound's, and POP3's) server, and mbsync's: two
- * instances seeded alike, so a tool that pushes changes is checked on a
- * server no other tool has touched; push_server is the fresh one of one
- * initial-push run. */
-static struct dovecot *server, *server_mb, *push_server;
+/* twinbox's (and the raw bound's) server, and mbsync's: two instances
+ * seeded alike, so a tool that pushes changes is checked on a server no
+ * other tool has touched; push_server is the fresh one of one
+ * initial-push run; pop3_server the POP3 import's, up while that
+ * scenario runs (pop3_begin). */
+static struct dovecot *server, *server_mb, *push_server, *pop3_server;
+/* What pop3_server's INBOX holds (for describe()). */
+static unsigned long long pop3_bytes;
 static char bench_dir[] = "/tmp/twinbox-bench-XXXXXX";
 static unsigned n_messages = 1000, reps = 3;
 static const char *twinbox_bin;
 static char self[PATH_MAX];
+
+/* Cleared first: a failing dovecot_stop() ends in bench_fail(), which
+ * comes back here. */
+static void stop_pop3_server(void)
+{
+	struct dovecot *d = pop3_server;
+
+	pop3_server = NULL;
+	if (d)
+		dovecot_stop(d);
+}
 
 void bench_fail(const char *fmt, ...)
 {
@@ -73,6 +89,7 @@ void bench_fail(const char *fmt, ...)
 		dovecot_stop(server_mb);
 	if (push_server)
 		dovecot_stop(push_server);
+	stop_pop3_server();
 	bench_huge_end();
 	exit(2);
 }
@@ -185,6 +202,25 @@ static void seed_server(struct dovecot *d)
 		dovecot_flags(d, mailboxes[1], uid, "add", "\\Flagged");
 }
 
+/* The POP3 import's mail: N messages into `d`'s INBOX, batches_normal's
+ * batches with their shares, seeds and attachments; the first (plain
+ * text) takes what rounding the others' shares leaves, so exactly N. */
+static void seed_pop3(struct dovecot *d)
+{
+	const size_t n = sizeof(batches_normal) / sizeof(batches_normal[0]);
+	unsigned first = n_messages;
+
+	for (size_t i = 1; i < n; i++)
+		first -= n_messages * batches_normal[i].per_mille / 1000;
+	for (size_t i = 0; i < n; i++) {
+		unsigned count = i ? n_messages * batches_normal[i].per_mille / 1000 : first;
+
+		if (count)
+			dovecot_seed(d, "INBOX", count, (unsigned)(i + 1) * 10000000u,
+			             batches_normal[i].attach);
+	}
+}
+
 /* What `d` holds: all mailboxes, or INBOX only (POP3, initial push). */
 static struct expect server_holds(struct dovecot *d, bool inbox_only)
 {
@@ -269,7 +305,7 @@ static const struct scenario {
 	 * must hold afterwards. */
 	void (*local)(struct bench_tool *t, unsigned rep, struct expect *e);
 	bool push;    /* each run: N local messages into a fresh, empty server */
-	bool pop3;    /* INBOX only, no flags check */
+	bool pop3;    /* on pop3_server (N messages in INBOX), no flags check */
 	bool latency; /* through the proxies (lat_tools) */
 	bool huge;    /* bench_huge_run() once per tool (pull, or push) */
 } scenarios[SC_COUNT] = {
@@ -338,7 +374,7 @@ static const struct scenario {
                  true,
                  false},
     [SC_POP3] = {"pop3",
-                 "POP3 import of INBOX (vs mpop)",
+                 "POP3 import of N messages (vs mpop)",
                  {TOOL_TWINBOX_POP3, TOOL_MPOP},
                  2,
                  true,
@@ -533,6 +569,39 @@ static struct bench_tool *push_begin(enum bench_tool_kind kind, struct expect *e
 	return t;
 }
 
+/* The POP3 import's server, seeded, and its two tools set up for it. */
+static void pop3_begin(void)
+{
+	double start = bench_now();
+	struct expect e;
+
+	printf("  seeding %u messages into the POP3 server's INBOX...", n_messages);
+	fflush(stdout);
+	pop3_server = dovecot_start();
+	seed_pop3(pop3_server);
+	e = server_holds(pop3_server, true);
+	if (e.messages != n_messages)
+		bench_fail("the POP3 server holds %zu messages, not %u", e.messages, n_messages);
+	pop3_bytes = e.bytes;
+	printf(" %.0f MB in %.0f s\n", (double)e.bytes / 1e6, bench_now() - start);
+	for (int k = TOOL_TWINBOX_POP3; k <= TOOL_MPOP; k++)
+		bench_tool_init(&tools[k], (enum bench_tool_kind)k, bench_dir, pop3_server, twinbox_bin,
+		                self);
+}
+
+static void pop3_end(void)
+{
+	/* Its mail into the trash (see bench_discard); the tools' Maildirs
+	 * stay in the bench's directory until it is removed. */
+	char *home = xasprintf("%s/" DV_HOME, pop3_server->dir);
+
+	bench_discard(home);
+	free(home);
+	stop_pop3_server();
+	for (int k = TOOL_TWINBOX_POP3; k <= TOOL_MPOP; k++)
+		tools[k].server = NULL;
+}
+
 static void push_end(struct bench_tool *t)
 {
 	char *dir = xasprintf("%s/push", bench_dir);
@@ -567,6 +636,8 @@ static void run_tool(const struct scenario *sc, size_t i, unsigned rep, struct b
 		if (sc->fresh)
 			bench_tool_reset(t);
 		e = server_holds(t->server, sc->pop3);
+		if (sc->pop3)
+			e.messages = n_messages; /* and the server must still hold them */
 		if (sc->local)
 			sc->local(t, rep, &e);
 	}
@@ -595,6 +666,8 @@ static void run_scenario(enum scenario_id id)
 	double secs[2][MAX_REPS];
 
 	printf("== %s\n", sc->name);
+	if (sc->pop3)
+		pop3_begin();
 	r->run = true;
 	r->ok[0] = r->ok[1] = true;
 	r->reps = n;
@@ -629,6 +702,8 @@ static void run_scenario(enum scenario_id id)
 		qsort(secs[i], n, sizeof(double), cmp_double);
 		r->median[i] = secs[i][n / 2];
 	}
+	if (sc->pop3)
+		pop3_end();
 }
 
 /* ---- report ---------------------------------------------------------- */
@@ -798,6 +873,12 @@ static void describe(struct buf *b, const struct expect *e)
 		           "changed; each initial-push run gets a fresh, empty Dovecot.\n",
 		           e->messages, (double)e->bytes / 1e6,
 		           (double)e->bytes / 1024.0 / (double)e->messages, mailbox_count, reps);
+	if (results[SC_POP3].run)
+		buf_printf(b,
+		           "POP3 import: %u messages of the same mix (%.1f MB) all in the INBOX of a "
+		           "Dovecot of its own, left on the server; each run starts from an empty Maildir "
+		           "and no state (no UIDL list).\n",
+		           n_messages, (double)pop3_bytes / 1e6);
 	if (results[SC_HUGE_PULL].run || results[SC_HUGE_PUSH].run)
 		bench_huge_describe(b);
 	buf_printf(b, "Machine: %s %s, %ld CPUs. Tools: ", u.sysname, u.release,
@@ -920,9 +1001,11 @@ int main(int argc, char **argv)
 	if (mode == &scale_mode)
 		printf("  mbsync's server seeded (%.0f s)\n", bench_now() - start);
 	initial = server_holds(server, false);
+	/* The POP3 tools are set up with their server (pop3_begin). */
 	for (int k = 0; k <= TOOL_RAW_FETCH; k++)
-		bench_tool_init(&tools[k], (enum bench_tool_kind)k, bench_dir,
-		                k == TOOL_MBSYNC ? server_mb : server, bin, self);
+		if (k != TOOL_TWINBOX_POP3 && k != TOOL_MPOP)
+			bench_tool_init(&tools[k], (enum bench_tool_kind)k, bench_dir,
+			                k == TOOL_MBSYNC ? server_mb : server, bin, self);
 	if (latency) {
 		char *lat_dir = xasprintf("%s/latency", bench_dir);
 
