@@ -62,7 +62,7 @@ int maildir_delivery_begin(struct maildir_folder *f, const struct maildir_delive
 	*d_r = NULL;
 	if (opts->id && !maildir_id_valid(opts->id))
 		return error_set(err, ERR_MESSAGE, "\"%s\" cannot be the id of a Maildir message", opts->id);
-	if (maildir_folder_check(f, err) < 0)
+	if (maildir_folder_check_recent(f, err) < 0)
 		return -1;
 	d = xcalloc(1, sizeof(*d));
 	d->f = f;
@@ -136,7 +136,8 @@ static int flush_gathered(struct maildir_delivery *d, struct error *err)
 	return n ? write_out(d, d->wbuf, n, err) : 0;
 }
 
-int maildir_delivery_write(struct maildir_delivery *d, const void *data, size_t len, struct error *err)
+/* Account for `len` more bytes; fails once past a promised size. */
+static int take_len(struct maildir_delivery *d, size_t len, struct error *err)
 {
 	if (d->failed)
 		return error_set(err, ERR_MESSAGE, "the delivery of %s already failed", d->id);
@@ -145,18 +146,66 @@ int maildir_delivery_write(struct maildir_delivery *d, const void *data, size_t 
 		return error_set(err, ERR_MESSAGE, "message %s is longer than the %llu bytes announced",
 		                 d->id, (unsigned long long)d->expected);
 	}
-	if (d->wlen + len > DELIVERY_WBUF && flush_gathered(d, err) < 0)
-		return -1;
-	if (len >= DELIVERY_WBUF) {
-		if (write_out(d, data, len, err) < 0)
-			return -1;
-	} else {
-		if (!d->wbuf)
-			d->wbuf = xmalloc(DELIVERY_WBUF);
-		memcpy(d->wbuf + d->wlen, data, len);
-		d->wlen += len;
-	}
 	d->written += len;
+	return 0;
+}
+
+/* Every write() but the last covers whole DELIVERY_WBUF blocks at an
+ * offset that is a multiple of it: a write that ends inside a page has
+ * the kernel zero the rest of that page (or folio) first, only for the
+ * next write to copy over it. */
+int maildir_delivery_write(struct maildir_delivery *d, const void *data, size_t len, struct error *err)
+{
+	const unsigned char *p = data;
+
+	if (take_len(d, len, err) < 0)
+		return -1;
+	while (len > 0) {
+		size_t n;
+
+		if (d->wlen == 0 && len >= DELIVERY_WBUF) {
+			n = len - len % DELIVERY_WBUF;
+			if (write_out(d, p, n, err) < 0)
+				return -1;
+		} else {
+			if (!d->wbuf)
+				d->wbuf = xmalloc(DELIVERY_WBUF);
+			n = DELIVERY_WBUF - d->wlen < len ? DELIVERY_WBUF - d->wlen : len;
+			memcpy(d->wbuf + d->wlen, p, n);
+			d->wlen += n;
+			if (d->wlen == DELIVERY_WBUF && flush_gathered(d, err) < 0)
+				return -1;
+		}
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+unsigned char *maildir_delivery_room(struct maildir_delivery *d, size_t *room_r)
+{
+	*room_r = 0;
+	if (d->failed)
+		return NULL;
+	if (!d->wbuf)
+		d->wbuf = xmalloc(DELIVERY_WBUF);
+	/* Never full: a full buffer was written out at once. */
+	*room_r = DELIVERY_WBUF - d->wlen;
+	return d->wbuf + d->wlen;
+}
+
+int maildir_delivery_advance(struct maildir_delivery *d, size_t n, struct error *err)
+{
+	if (n > DELIVERY_WBUF - d->wlen) {
+		d->failed = 1;
+		return error_set(err, ERR_MESSAGE, "the delivery of %s was given more than its buffer",
+		                 d->id);
+	}
+	if (take_len(d, n, err) < 0)
+		return -1;
+	d->wlen += n;
+	if (d->wlen == DELIVERY_WBUF && flush_gathered(d, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -177,24 +226,15 @@ void maildir_delivery_abort(struct maildir_delivery *d)
 		discard(d);
 }
 
-static int no_hard_links(int errnum)
-{
-	return errnum == EPERM || errnum == EOPNOTSUPP || errnum == ENOSYS || errnum == EMLINK;
-}
-
-/* tmp/<id> -> new/<id> or cur/<id>:2,<flags>, never replacing a file. The
- * Maildir way is link + unlink; filesystems without hard links rename. */
+/* tmp/<id> -> new/<id> or cur/<id>:2,<flags>, never replacing a file:
+ * one rename that refuses an existing target (RENAME_NOREPLACE), which
+ * also never leaves the file under both names; where the file system
+ * has no such rename, the Maildir way of link + unlink. */
 static int publish(struct maildir_delivery *d, struct error *err)
 {
 	struct maildir_folder *f = d->f;
-	int tmp_fd = f->sub_fd[SUB_TMP], to_fd = f->sub_fd[d->subdir];
 
-	if (linkat(tmp_fd, d->id, to_fd, d->name, 0) == 0) {
-		if (unlinkat(tmp_fd, d->id, 0) < 0 && errno != ENOENT)
-			log_debug("maildir: cannot remove %s/tmp/%s: %s", f->path, d->id, strerror(errno));
-		return 0;
-	}
-	if (no_hard_links(errno) && maildir_move_noreplace(tmp_fd, d->id, to_fd, d->name) == 0)
+	if (maildir_move_noreplace(f->sub_fd[SUB_TMP], d->id, f->sub_fd[d->subdir], d->name) == 0)
 		return 0;
 	if (errno == EEXIST)
 		return error_set(err, ERR_MESSAGE, "%s/%s/%s already exists; not overwriting it", f->path,

@@ -312,17 +312,38 @@ static int same_dir(int fd, int at_fd, const char *name)
 	       a.st_ino == b.st_ino;
 }
 
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int maildir_folder_check(struct maildir_folder *f, struct error *err)
 {
 	/* A directory removed or replaced while open still reads as an empty
 	 * one through the old descriptor; that must never pass for a folder
 	 * whose messages were all deleted. */
 	if (!same_dir(f->dir_fd, AT_FDCWD, f->path) || !same_dir(f->sub_fd[MAILDIR_CUR], f->dir_fd, "cur") ||
-	    !same_dir(f->sub_fd[MAILDIR_NEW], f->dir_fd, "new"))
+	    !same_dir(f->sub_fd[MAILDIR_NEW], f->dir_fd, "new")) {
+		atomic_store(&f->checked_ms, 0);
 		return error_set(err, ERR_MAILBOX,
 		                 "the local folder %s was removed or replaced while twinbox had it open",
 		                 f->path);
+	}
+	/* Never 0, which means "not checked". */
+	atomic_store(&f->checked_ms, monotonic_ms() | 1);
 	return 0;
+}
+
+int maildir_folder_check_recent(struct maildir_folder *f, struct error *err)
+{
+	long long last = atomic_load(&f->checked_ms);
+
+	if (last != 0 && monotonic_ms() - last < MAILDIR_CHECK_FRESH_MS)
+		return 0;
+	return maildir_folder_check(f, err);
 }
 
 int maildir_folder_times(struct maildir_folder *f, struct maildir_times *t_r, struct error *err)

@@ -2,6 +2,7 @@
 #ifndef TWINBOX_MAILDIR_FOLDER_P_H
 #define TWINBOX_MAILDIR_FOLDER_P_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +54,9 @@ struct maildir_folder {
 	struct maildir_times scan_times;
 	size_t duplicates;
 	int dirty[2]; /* new/, cur/ changed since the last maildir_folder_sync() */
+	/* CLOCK_MONOTONIC_COARSE ms of the last passed maildir_folder_check(),
+	 * 0 after a failed one; the committer thread checks too. */
+	atomic_llong checked_ms;
 };
 
 #define SUB_TMP  2
@@ -78,8 +82,14 @@ size_t maildir_index_find(const struct maildir_folder *f, const char *id, size_t
 void maildir_entry_name(const struct maildir_entry *e, char out[MAILDIR_NAME_MAX + 1]);
 
 /* Fail (ERR_MAILBOX) unless the folder's path still leads to the very
- * directories the handle has open. */
+ * directories the handle has open (six stat calls). Any thread. */
 int maildir_folder_check(struct maildir_folder *f, struct error *err);
+/* The same, or 0 at once when a check passed less than
+ * MAILDIR_CHECK_FRESH_MS ago and none failed since: for a check that
+ * only makes a failure come early, such as at the start of a delivery
+ * (the check before a message is published is never skipped). */
+#define MAILDIR_CHECK_FRESH_MS 1000
+int maildir_folder_check_recent(struct maildir_folder *f, struct error *err);
 
 /* Find `id` in the snapshot, else on disk (maildir_folder_locate); fails
  * with ERR_MESSAGE when there is no such message. */

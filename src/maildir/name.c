@@ -1,5 +1,6 @@
 #include "twinbox/maildir/name.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -135,15 +136,38 @@ char *maildir_unique_id_from(const struct timespec *now, pid_t pid, unsigned lon
 	return buf_detach(&b, NULL);
 }
 
+/* The host name and the pid are the same for every id of a process: read
+ * once, not twice a message. A child of fork() has a pid of its own, so
+ * it reads the pid again; the host name it may keep. */
+static pthread_once_t host_once = PTHREAD_ONCE_INIT;
+static char host_name[256];
+static atomic_long cached_pid; /* 0: read it again */
+
+static void forget_pid(void)
+{
+	atomic_store(&cached_pid, 0);
+}
+
+static void read_host(void)
+{
+	if (gethostname(host_name, sizeof(host_name)) < 0)
+		host_name[0] = '\0';
+	host_name[sizeof(host_name) - 1] = '\0';
+	pthread_atfork(NULL, NULL, forget_pid);
+}
+
 char *maildir_unique_id(uint64_t size)
 {
 	static atomic_ulong counter;
-	char host[256];
 	struct timespec now;
+	long pid;
 
-	if (gethostname(host, sizeof(host)) < 0)
-		host[0] = '\0';
-	host[sizeof(host) - 1] = '\0';
+	pthread_once(&host_once, read_host);
+	pid = atomic_load(&cached_pid);
+	if (pid == 0) {
+		pid = (long)getpid();
+		atomic_store(&cached_pid, pid);
+	}
 	clock_gettime(CLOCK_REALTIME, &now);
-	return maildir_unique_id_from(&now, getpid(), atomic_fetch_add(&counter, 1) + 1, host, size);
+	return maildir_unique_id_from(&now, (pid_t)pid, atomic_fetch_add(&counter, 1) + 1, host_name, size);
 }

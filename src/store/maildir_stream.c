@@ -18,7 +18,6 @@ struct mds_writer {
 	struct maildir_delivery *d;
 	char *id;
 	bool pending_cr;
-	char out[IO_CHUNK + 1];
 };
 
 int mds_write_begin(struct store_folder *f, const struct store_new_msg *meta, void **writer_r,
@@ -46,15 +45,32 @@ int mds_write_begin(struct store_folder *f, const struct store_new_msg *meta, vo
 	return 0;
 }
 
+/* The bytes come converted straight into the delivery's write buffer:
+ * n bytes of CRLF text make at most n + 1 (a CR held over from the last
+ * chunk), so n is one less than the room. */
 int mds_write_chunk(void *writer, const void *data, size_t len, struct error *err)
 {
 	struct mds_writer *w = writer;
 	const char *p = data;
 
 	while (len > 0) {
-		size_t n = len < IO_CHUNK ? len : IO_CHUNK;
-		size_t o = mds_crlf_to_lf(p, n, w->out, &w->pending_cr);
-		if (maildir_delivery_write(w->d, w->out, o, err) < 0)
+		size_t room, n, o;
+		char *out = (char *)maildir_delivery_room(w->d, &room);
+		int rc;
+
+		if (room >= 2) {
+			n = len < room - 1 ? len : room - 1;
+			o = mds_crlf_to_lf(p, n, out, &w->pending_cr);
+			rc = maildir_delivery_advance(w->d, o, err);
+		} else {
+			/* One byte of room (or a failed delivery): a byte. */
+			char small[2];
+
+			n = 1;
+			o = mds_crlf_to_lf(p, n, small, &w->pending_cr);
+			rc = maildir_delivery_write(w->d, small, o, err);
+		}
+		if (rc < 0)
 			return -1;
 		p += n;
 		len -= n;

@@ -3,13 +3,13 @@
  *
  *   d = begin(folder, &opts)   the final file name is known from here on
  *   write(d, chunk) ...        into tmp/<id>, memory stays flat
- *   commit(d)                  fsync file, set mtime, link to new/ or cur/,
- *                              remove tmp/<id>, fsync the directory
+ *   commit(d)                  fsync file, set mtime, move it to new/ or
+ *                              cur/, fsync the directory
  *
  * A kill at any moment leaves either no message in new/ or cur/, or the
  * complete one (plus perhaps a tmp/ leftover that
  * maildir_folder_clean_tmp() removes later). An existing file is never
- * overwritten: the final link fails instead.
+ * overwritten: the final move fails instead.
  *
  * Where it goes: a message without flags goes to new/ as "<id>" (as any
  * mail delivery agent does; mail readers show it as new); a message with
@@ -61,6 +61,14 @@ enum maildir_subdir maildir_delivery_subdir(const struct maildir_delivery *d);
  * failure only abort is allowed. */
 int maildir_delivery_write(struct maildir_delivery *d, const void *data, size_t len, struct error *err);
 
+/* write without a copy, for a caller that makes the bytes itself (e.g.
+ * converting line ends): room_r gets the free part of the delivery's
+ * write buffer (at least 1 byte, NULL after a failure); put up to
+ * *room_r bytes there, then advance by their count (checked as write
+ * checks them). Nothing may be written between the two calls. */
+unsigned char *maildir_delivery_room(struct maildir_delivery *d, size_t *room_r);
+int maildir_delivery_advance(struct maildir_delivery *d, size_t n, struct error *err);
+
 /* Finish: on success the message is in the folder (and in its snapshot)
  * and, unless defer_dir_sync, durable. On failure nothing is visible and
  * the tmp/ file is removed. Frees `d` in both cases. */
@@ -69,7 +77,7 @@ int maildir_delivery_commit(struct maildir_delivery *d, struct error *err);
 /* The steps of commit, for a caller that makes files durable in another
  * thread (maildir_delivery_commit does all three in one):
  *   seal (the folder's thread): the size checks and the file's times;
- *   persist (any one thread): fsync, close, and link into new/ or cur/;
+ *   persist (any one thread): fsync, close, and move into new/ or cur/;
  *     it reads the folder's directories and changes nothing else of it,
  *     so it may run while the folder's thread starts other deliveries;
  *   finish (the folder's thread): the message enters the folder's
