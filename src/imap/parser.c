@@ -343,6 +343,19 @@ int imap_parser_idle(const struct imap_parser *p)
 	return !p->failed && (p->need_reset || (p->phase == PH_LEX && p->line_bytes == 0));
 }
 
+uint64_t imap_parser_literal_left(const struct imap_parser *p)
+{
+	uint64_t left = 0;
+
+	if (p->failed || p->need_reset)
+		return 0;
+	if (p->phase == PH_BODY_STREAM)
+		left = p->body_left;
+	else if (p->phase == PH_LEX && p->st == LX_LIT_DATA)
+		left = p->lit_left;
+	return left > p->in_len ? left - p->in_len : 0;
+}
+
 static void emit(struct imap_parser *p, struct imap_event *ev, enum imap_event_type type)
 {
 	memset(ev, 0, sizeof(*ev));

@@ -400,6 +400,9 @@ static int read_more(struct imap_session *s, struct error *err)
 	if (imap_flush(s, err) < 0)
 		return -1;
 	error_clear(&rerr);
+	/* Inside a message body the server owes us its rest: let the
+	 * connection wait for it in bulk. */
+	conn_expect(s->conn, s->careful ? 0 : imap_parser_literal_left(s->parser));
 	n = conn_read(s->conn, s->rbuf, s->careful ? 1 : IMAP_READ_CHUNK, &rerr);
 	if (n < 0) {
 		error_prefix(&rerr, "reading from %s", imap_peer(s));

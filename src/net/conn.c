@@ -202,6 +202,14 @@ size_t conn_buffered(const struct conn *c)
 	return c->end - c->start;
 }
 
+void conn_expect(struct conn *c, uint64_t bytes)
+{
+	size_t avail = c->end - c->start;
+
+	if (c->t)
+		transport_expect(c->t, bytes > avail ? bytes - avail : 0);
+}
+
 int conn_wait(struct conn *c, int timeout_ms, struct error *err)
 {
 	if (c->end > c->start)

@@ -13,6 +13,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,18 @@
  * recv() of up to this much serves many. */
 #define TCP_READ_BUF (64 * 1024)
 
+/* With this many bytes announced (transport `expect`), a read waits for
+ * up to that many at once (SO_RCVLOWAT), not for each packet: a server
+ * that sends a message in 4 KB records would otherwise wake twinbox
+ * (and pay for waking it) once a record. At most a quarter of the
+ * socket's receive buffer, so that the kernel never grows the buffer
+ * (and narrows the window) for it. The wait for them is short: were
+ * the announcement ever wrong, or the network slow, the read falls
+ * back to waking at the first byte. */
+#define LOWAT_MAX     (32 * 1024)
+#define LOWAT_MIN     4096
+#define LOWAT_WAIT_MS 100
+
 struct tcp_transport {
 	struct transport base;
 	int fd;
@@ -36,6 +49,9 @@ struct tcp_transport {
 	char *peer;          /* "host:port" for messages */
 	unsigned char *rbuf; /* TCP_READ_BUF bytes, made at the first read */
 	size_t rpos, rlen;   /* rbuf[rpos .. rlen) received, not yet read */
+	uint64_t expected;   /* bytes certain to arrive still (expect), less received */
+	int lowat;           /* the socket's SO_RCVLOWAT: 1 unless a read waits in bulk */
+	int lowat_max;       /* LOWAT_MAX or a quarter of the receive buffer */
 };
 
 /* Wait for `events` on `fd` for at most `timeout_ms` (< 0 = forever).
@@ -62,6 +78,35 @@ static int wait_fd(int fd, short events, int timeout_ms)
 		if (errno != EINTR)
 			return -1;
 	}
+}
+
+static void set_lowat(struct tcp_transport *tt, int lowat)
+{
+	if (tt->lowat != lowat && setsockopt(tt->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0)
+		tt->lowat = lowat;
+}
+
+/* Wait until the socket is readable: with bytes expected, first for
+ * many of them at once (briefly), then for any. Every other wait for
+ * input goes through set_lowat(tt, 1) first. */
+static int wait_readable(struct tcp_transport *tt)
+{
+	uint64_t want = tt->expected < (uint64_t)tt->lowat_max ? tt->expected : (uint64_t)tt->lowat_max;
+
+	if (want >= LOWAT_MIN && tt->io_ms > LOWAT_WAIT_MS) {
+		/* Whole 4 KB steps: fewer changes of the option. */
+		set_lowat(tt, (int)(want & ~(uint64_t)(LOWAT_MIN - 1)));
+		if (tt->lowat > 1) {
+			int r = wait_fd(tt->fd, POLLIN, LOWAT_WAIT_MS);
+
+			if (r != 0)
+				return r;
+			set_lowat(tt, 1);
+			return wait_fd(tt->fd, POLLIN, tt->io_ms - LOWAT_WAIT_MS);
+		}
+	}
+	set_lowat(tt, 1);
+	return wait_fd(tt->fd, POLLIN, tt->io_ms);
 }
 
 static void set_socket_options(int fd)
@@ -103,6 +148,8 @@ static ssize_t tcp_read(struct transport *t, void *data, size_t len, struct erro
 		ssize_t n = direct ? recv(tt->fd, data, len, 0) : recv(tt->fd, tt->rbuf, TCP_READ_BUF, 0);
 		int r;
 
+		if (n > 0)
+			tt->expected -= (uint64_t)n < tt->expected ? (uint64_t)n : tt->expected;
 		if (n > 0 && !direct) {
 			tt->rpos = 0;
 			tt->rlen = (size_t)n;
@@ -117,7 +164,7 @@ static ssize_t tcp_read(struct transport *t, void *data, size_t len, struct erro
 			                 tt->peer);
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return error_errno(err, ERR_ACCOUNT, errno, "reading from %s failed", tt->peer);
-		r = wait_fd(tt->fd, POLLIN, tt->io_ms);
+		r = wait_readable(tt);
 		if (r == 0)
 			return error_set(
 			    err, ERR_ACCOUNT,
@@ -174,10 +221,19 @@ static int tcp_poll(struct transport *t, int timeout_ms, struct error *err)
 
 	if (tt->rpos < tt->rlen)
 		return 1;
+	set_lowat(tt, 1);
 	r = wait_fd(tt->fd, POLLIN, timeout_ms < 0 ? tt->io_ms : timeout_ms);
 	if (r < 0)
 		return error_errno(err, ERR_ACCOUNT, errno, "waiting for data from %s failed", tt->peer);
 	return r;
+}
+
+static void tcp_expect(struct transport *t, uint64_t bytes)
+{
+	struct tcp_transport *tt = (struct tcp_transport *)t;
+	size_t buffered = tt->rlen - tt->rpos;
+
+	tt->expected = bytes > buffered ? bytes - buffered : 0;
 }
 
 static void tcp_close(struct transport *t)
@@ -195,17 +251,24 @@ static const struct transport_ops tcp_ops = {
     .read = tcp_read,
     .write = tcp_write,
     .poll = tcp_poll,
+    .expect = tcp_expect,
     .close = tcp_close,
 };
 
 static struct transport *tcp_new(int fd, int io_ms, char *peer)
 {
 	struct tcp_transport *tt = xcalloc(1, sizeof(*tt));
+	int rcvbuf = 0;
+	socklen_t optlen = sizeof(rcvbuf);
 
 	tt->base.ops = &tcp_ops;
 	tt->fd = fd;
 	tt->io_ms = net_timeout_or_default(io_ms);
 	tt->peer = peer;
+	tt->lowat = 1;
+	tt->lowat_max = LOWAT_MAX;
+	if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &optlen) == 0 && rcvbuf / 4 < LOWAT_MAX)
+		tt->lowat_max = rcvbuf / 4;
 	return &tt->base;
 }
 

@@ -651,6 +651,20 @@ static int tls_poll(struct transport *t, int timeout_ms, struct error *err)
 	return transport_poll(tt->inner, timeout_ms, err);
 }
 
+/* Plaintext still to come is at least as many bytes on the wire, less
+ * what GnuTLS holds: decrypted bytes not yet handed out, and at most one
+ * record received only in part (counted as the largest record TLS 1.2
+ * allows, to be safe). */
+#define TLS_RECORD_MAX_WIRE (5 + 16384 + 2048)
+
+static void tls_expect(struct transport *t, uint64_t bytes)
+{
+	struct tls_transport *tt = (struct tls_transport *)t;
+	uint64_t held = (uint64_t)gnutls_record_check_pending(tt->session) + TLS_RECORD_MAX_WIRE;
+
+	transport_expect(tt->inner, bytes > held ? bytes - held : 0);
+}
+
 static void tls_close(struct transport *t)
 {
 	struct tls_transport *tt = (struct tls_transport *)t;
@@ -667,6 +681,7 @@ static const struct transport_ops tls_ops = {
     .read = tls_read,
     .write = tls_write,
     .poll = tls_poll,
+    .expect = tls_expect,
     .close = tls_close,
 };
 

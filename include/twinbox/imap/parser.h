@@ -445,6 +445,11 @@ int imap_parser_next(struct imap_parser *p, struct imap_event *ev_r, struct erro
 /* 1 when the parser is between responses (nothing partial is pending). */
 int imap_parser_idle(const struct imap_parser *p);
 
+/* Bytes of the literal being read (a message body or a string) that were
+ * not fed yet: the server must still send at least that many. 0 outside
+ * a literal. */
+uint64_t imap_parser_literal_left(const struct imap_parser *p);
+
 /* Names for traces and tests: "RESPONSE", "OK", "UIDNEXT"... */
 const char *imap_event_type_name(enum imap_event_type type);
 const char *imap_cond_name(enum imap_cond cond);

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "twinbox/net/tcp.h"
@@ -60,6 +61,12 @@ int conn_write_str(struct conn *c, const char *s, struct error *err);
 
 /* Bytes already received but not yet consumed. */
 size_t conn_buffered(const struct conn *c);
+
+/* At least `bytes` more bytes (counted from the unread ones, buffered
+ * included) are certain to come: the rest of a literal whose size the
+ * peer announced. Lets the transport wait for them in bulk rather than
+ * wake for each packet; 0 says nothing is known. Only a hint. */
+void conn_expect(struct conn *c, uint64_t bytes);
 
 /* Wait up to `timeout_ms` (< 0: the I/O timeout) until something can be
  * read: 1 when bytes are buffered or arrived (or the peer closed), 0 when

@@ -8,6 +8,7 @@
 #define TWINBOX_NET_TRANSPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "twinbox/util/error.h"
@@ -29,6 +30,12 @@ struct transport_ops {
 	 * pull-timeout callback; protocols use it (via conn_wait) to wait
 	 * longer than the I/O timeout, e.g. in IMAP IDLE. */
 	int (*poll)(struct transport *t, int timeout_ms, struct error *err);
+	/* Optional (NULL: ignored). A hint that at least `bytes` more bytes
+	 * will certainly arrive for reads (the rest of a literal): a read may
+	 * then wait for many of them at once instead of waking for every
+	 * packet. Never an error; a read still returns what is there. 0 says
+	 * nothing is known. Holds until the next call. */
+	void (*expect)(struct transport *t, uint64_t bytes);
 	/* Close the connection and free the transport (and any inner one). */
 	void (*close)(struct transport *t);
 };
@@ -50,6 +57,12 @@ static inline int transport_write(struct transport *t, const void *data, size_t 
 static inline int transport_poll(struct transport *t, int timeout_ms, struct error *err)
 {
 	return t->ops->poll(t, timeout_ms, err);
+}
+
+static inline void transport_expect(struct transport *t, uint64_t bytes)
+{
+	if (t->ops->expect)
+		t->ops->expect(t, bytes);
 }
 
 static inline void transport_close(struct transport *t)
