@@ -34,6 +34,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define DOVECOT_ADDR_WRONG_NAME  "127.0.0.2"
@@ -147,5 +148,9 @@ void dovecot_strv_free(char **v);
  * attachment of attach_size bytes in base64 (lines of 76). The same
  * arguments always give the same bytes. */
 char *test_message(unsigned seed, size_t attach_size, size_t *len_r);
+
+/* `len` pseudo-random bytes from `seed` (xorshift): no shift or
+ * reordering of a chunk of them reproduces another. */
+void test_fill_pattern(unsigned char *p, size_t len, uint32_t seed);
 
 #endif

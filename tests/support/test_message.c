@@ -131,3 +131,15 @@ char *test_message(unsigned seed, size_t attach_size, size_t *len_r)
 	buf_printf(&b, "--=_twinbox_%u--\r\n", seed);
 	return buf_detach(&b, len_r);
 }
+
+void test_fill_pattern(unsigned char *p, size_t len, uint32_t seed)
+{
+	uint32_t x = seed ? seed : 1;
+
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = (unsigned char)x;
+	}
+}

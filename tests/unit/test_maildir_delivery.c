@@ -1,11 +1,15 @@
 /* Delivering messages: tmp/ -> new/ or cur/, complete or not at all. */
 #include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "support/dovecot.h"
 #include "test_maildir.h"
 #include "twinbox/maildir/delivery.h"
 #include "twinbox/maildir/flags.h"
@@ -375,4 +379,290 @@ Test(maildir_delivery, a_group_is_made_durable_together_and_fails_one_by_one)
 	cr_expect_eq(tm_count("mail/new"), 4);
 	for (size_t i = 0; i < 4; i++)
 		free(ids[i]);
+}
+
+/* tm_dir/rel, all of it (binary; caller frees). */
+static unsigned char *read_bytes(const char *rel, size_t *len_r)
+{
+	char *p = tm_path(rel);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	unsigned char *data;
+	struct stat st;
+	size_t got = 0;
+
+	cr_assert_geq(fd, 0, "cannot open %s", p);
+	cr_assert_eq(fstat(fd, &st), 0);
+	data = xmalloc((size_t)st.st_size + 1);
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
+		cr_assert_gt(n, 0, "reading %s", p);
+		got += (size_t)n;
+	}
+	close(fd);
+	free(p);
+	*len_r = got;
+	return data;
+}
+
+static size_t visible(void)
+{
+	return tm_count("mail/new") + tm_count("mail/cur");
+}
+
+/* A message of several times the 64 KB write buffer, given in turn to
+ * write() and, without a copy, through room/advance, in pieces of sizes
+ * that are multiples of nothing (and some of exactly the room left, or
+ * of whole and almost whole buffers): the file holds exactly the bytes
+ * in order, with or without a promised size. */
+Test(maildir_delivery, room_and_advance_mix_with_write_byte_for_byte)
+{
+	enum { LEN = 1500007, BUF = 65536, ALL_ROOM = 0 };
+	/* W: write, R: room/advance (a size over the room is cut to it) */
+	static const struct {
+		char how;
+		size_t len;
+	} steps[] = {
+	    {'W', 5},     {'R', 65537},    {'R', 1000},   {'W', 65536},    {'R', ALL_ROOM},     {'W', 131077},
+	    {'R', 31},    {'W', 70001},    {'R', 4099},   {'R', ALL_ROOM}, {'W', BUF - 1},      {'R', 1},
+	    {'R', 3},     {'W', 1},        {'W', 131072}, {'R', 65535},    {'W', 2 * BUF + 17}, {'R', 9973},
+	    {'W', 12289}, {'R', ALL_ROOM},
+	};
+	unsigned char *want = xmalloc(LEN);
+
+	test_fill_pattern(want, LEN, 2463534242u);
+	for (int announced = 0; announced < 2; announced++) {
+		struct maildir_delivery_opts o = plain;
+		struct maildir_delivery *d;
+		struct maildir_msg m;
+		struct error err;
+		unsigned char *got;
+		size_t pos = 0, len, i, rooms = 0;
+		char *id, *rel;
+
+		o.size = announced ? LEN : MAILDIR_SIZE_UNKNOWN;
+		d = begin(&o);
+		id = xstrdup(maildir_delivery_id(d));
+		for (size_t k = 0; pos < LEN; k++) {
+			size_t n = steps[k % (sizeof(steps) / sizeof(steps[0]))].len;
+
+			if (n > LEN - pos)
+				n = LEN - pos;
+			if (steps[k % (sizeof(steps) / sizeof(steps[0]))].how == 'W') {
+				cr_assert_eq(maildir_delivery_write(d, want + pos, n, &err), 0,
+				             "step %zu: %s", k, err.text);
+			} else {
+				size_t room;
+				unsigned char *out = maildir_delivery_room(d, &room);
+
+				cr_assert_not_null(out, "step %zu", k);
+				cr_assert_geq(room, 1, "step %zu", k);
+				if (n == ALL_ROOM || n > room)
+					n = room < LEN - pos ? room : LEN - pos;
+				memcpy(out, want + pos, n);
+				cr_assert_eq(maildir_delivery_advance(d, n, &err), 0, "step %zu: %s", k,
+				             err.text);
+				rooms++;
+			}
+			pos += n;
+		}
+		cr_assert_geq(rooms, 15, "the table went round more than once (%zu)", rooms);
+		commit(d);
+		rel = xasprintf("mail/new/%s", id);
+		got = read_bytes(rel, &len);
+		cr_assert_eq(len, LEN, "announced %d", announced);
+		for (i = 0; i < LEN && got[i] == want[i]; i++)
+			;
+		cr_assert_eq(i, LEN, "announced %d: the first wrong byte is at %zu", announced, i);
+		cr_assert(maildir_folder_find(f, id, &i));
+		maildir_folder_msg(f, i, &m);
+		cr_expect_eq(m.size, LEN);
+		cr_expect_eq(tm_count("mail/tmp"), 0);
+		free(got);
+		free(rel);
+		free(id);
+	}
+	free(want);
+}
+
+/* Advancing past the room a caller was given means it wrote past the
+ * buffer: the delivery fails (ERR_MESSAGE), takes no more bytes and
+ * publishes nothing, wherever in the buffer it stood. */
+Test(maildir_delivery, advance_past_the_room_fails_and_publishes_nothing)
+{
+	static const size_t before[] = {0, 1000, 65535, 65536 + 7};
+	unsigned char *pad = xmalloc(65536 + 7);
+	struct maildir_delivery *d;
+	struct error err;
+	size_t room;
+
+	memset(pad, 'p', 65536 + 7);
+	for (size_t k = 0; k < sizeof(before) / sizeof(before[0]); k++) {
+		d = begin(&plain);
+		cr_assert_eq(maildir_delivery_write(d, pad, before[k], &err), 0, "%s", err.text);
+		cr_assert_not_null(maildir_delivery_room(d, &room));
+		cr_assert_geq(room, 1, "after %zu bytes", before[k]);
+		cr_expect_eq(maildir_delivery_advance(d, room + 1, &err), -1, "after %zu bytes", before[k]);
+		cr_expect_eq(err.scope, ERR_MESSAGE);
+		cr_expect_null(maildir_delivery_room(d, &room), "no room in a failed delivery");
+		cr_expect_eq(room, 0);
+		cr_expect_eq(maildir_delivery_advance(d, 1, &err), -1);
+		cr_expect_eq(maildir_delivery_write(d, "x", 1, &err), -1);
+		cr_expect_eq(maildir_delivery_commit(d, &err), -1, "after %zu bytes", before[k]);
+		cr_expect_eq(visible(), 0);
+		cr_expect_eq(tm_count("mail/tmp"), 0);
+	}
+	/* abort instead of commit: the same */
+	d = begin(&plain);
+	cr_assert_not_null(maildir_delivery_room(d, &room));
+	cr_expect_eq(maildir_delivery_advance(d, SIZE_MAX, &err), -1);
+	maildir_delivery_abort(d);
+	cr_expect_eq(visible() + tm_count("mail/tmp"), 0);
+	free(pad);
+}
+
+/* room/advance keeps a promised size as write does: one byte more fails
+ * at once, however it is split, and nothing is published. */
+Test(maildir_delivery, advance_keeps_a_promised_size)
+{
+	enum { LEN = 70000 };
+	struct maildir_delivery_opts o = plain;
+	unsigned char *want = xmalloc(LEN + 1), *got;
+	struct maildir_delivery *d;
+	struct error err;
+	size_t room, n, len;
+	unsigned char *out;
+	char *rel;
+
+	test_fill_pattern(want, LEN + 1, 2463534242u);
+	/* 4 written + 7 advanced against a promise of 10 */
+	o.size = 10;
+	d = begin(&o);
+	write_str(d, "abcd");
+	out = maildir_delivery_room(d, &room);
+	cr_assert_not_null(out);
+	cr_assert_geq(room, 7);
+	memcpy(out, "efghijk", 7);
+	cr_expect_eq(maildir_delivery_advance(d, 7, &err), -1);
+	cr_expect_eq(err.scope, ERR_MESSAGE);
+	cr_expect(strstr(err.text, "longer than the 10 bytes announced"), "%s", err.text);
+	cr_expect_eq(maildir_delivery_commit(d, &err), -1);
+	cr_expect_eq(visible() + tm_count("mail/tmp"), 0);
+
+	/* exactly the promise across the buffer's end, then one byte more */
+	o.size = LEN;
+	d = begin(&o);
+	rel = xasprintf("mail/new/%s", maildir_delivery_id(d));
+	for (size_t pos = 0; pos < LEN; pos += n) {
+		out = maildir_delivery_room(d, &room);
+		cr_assert_not_null(out);
+		n = room < LEN - pos ? room : LEN - pos;
+		memcpy(out, want + pos, n);
+		cr_assert_eq(maildir_delivery_advance(d, n, &err), 0, "%s", err.text);
+	}
+	cr_assert_eq(maildir_delivery_advance(d, 0, &err), 0, "nothing more is not more");
+	out = maildir_delivery_room(d, &room);
+	cr_assert_not_null(out);
+	out[0] = want[LEN];
+	cr_expect_eq(maildir_delivery_advance(d, 1, &err), -1, "one byte past the promise");
+	cr_expect_eq(err.scope, ERR_MESSAGE);
+	cr_expect_eq(maildir_delivery_commit(d, &err), -1);
+	cr_expect_eq(visible() + tm_count("mail/tmp"), 0);
+
+	/* and the same without the extra byte commits exactly */
+	o.size = LEN;
+	d = begin(&o);
+	free(rel);
+	rel = xasprintf("mail/new/%s", maildir_delivery_id(d));
+	for (size_t pos = 0; pos < LEN; pos += n) {
+		out = maildir_delivery_room(d, &room);
+		n = room < LEN - pos ? room : LEN - pos;
+		if (n > 3001)
+			n = 3001;
+		memcpy(out, want + pos, n);
+		cr_assert_eq(maildir_delivery_advance(d, n, &err), 0, "%s", err.text);
+	}
+	commit(d);
+	got = read_bytes(rel, &len);
+	cr_assert_eq(len, LEN);
+	cr_expect_eq(memcmp(got, want, LEN), 0);
+	free(got);
+	free(rel);
+	free(want);
+}
+
+/* A folder whose directory was replaced (renamed away, a new one made at
+ * its path) right after its deliveries began: the commit fails, although
+ * the last passed check of the folder is only milliseconds old, and no
+ * message lands in either directory; later deliveries then fail at their
+ * start. The same for a group made durable together. */
+Test(maildir_delivery, a_commit_into_a_replaced_folder_fails_at_once)
+{
+	struct maildir_delivery *d = begin(&plain); /* a passed check: fresh from here on */
+	char *from = tm_path("mail"), *to = tm_path("mail.away");
+	struct error err;
+
+	/* commit: seal, persist and finish in one */
+	write_str(d, "Subject: lost?\n\nbody\n");
+	cr_assert_eq(rename(from, to), 0);
+	tm_maildir("mail");
+	cr_expect_eq(maildir_delivery_commit(d, &err), -1, "the message would be lost");
+	cr_expect_eq(err.scope, ERR_MAILBOX);
+	cr_expect(strstr(err.text, "removed or replaced"), "%s", err.text);
+	cr_expect_eq(visible() + tm_count("mail.away/new") + tm_count("mail.away/cur"), 0);
+	cr_expect_eq(tm_count("mail.away/tmp"), 0, "the tmp/ file is removed");
+	free(to);
+
+	/* seal, then persist one by one or as a group, each in a folder
+	 * handle of its own, checked milliseconds before */
+	for (int group = 0; group < 2; group++) {
+		struct maildir_delivery *ds[2];
+		struct maildir_folder *g;
+		struct error errs[2];
+		char *rel;
+		int rcs[2];
+
+		to = xasprintf("%s/mail.away%d", tm_dir, group);
+		cr_assert_eq(maildir_folder_open(md, "INBOX", NULL, &g, &err), 0, "%s", err.text);
+		for (int i = 0; i < 2; i++) {
+			/* the first begin checks the folder; the second relies on that */
+			cr_assert_eq(maildir_delivery_begin(g, &plain, &ds[i], &err), 0, "%s", err.text);
+			write_str(ds[i], "Subject: lost?\n\nbody\n");
+			cr_assert_eq(maildir_delivery_seal(ds[i], &err), 0, "%s", err.text);
+		}
+		cr_assert_eq(rename(from, to), 0);
+		tm_maildir("mail");
+
+		if (group) {
+			maildir_delivery_persist_group(ds, 2, rcs, errs);
+		} else {
+			for (int i = 0; i < 2; i++)
+				rcs[i] = maildir_delivery_persist(ds[i], &errs[i]);
+		}
+		for (int i = 0; i < 2; i++) {
+			cr_expect_eq(rcs[i], -1, "group %d, message %d would be lost", group, i);
+			cr_expect_eq(errs[i].scope, ERR_MAILBOX);
+			cr_expect(strstr(errs[i].text, "removed or replaced"), "%s", errs[i].text);
+			maildir_delivery_abort(ds[i]);
+		}
+		cr_expect_eq(visible() + tm_count("mail/tmp"), 0);
+		rel = xasprintf("mail.away%d", group);
+		cr_expect_eq(tm_count(rel), 3, "only tmp/, new/ and cur/");
+		free(rel);
+		rel = xasprintf("mail.away%d/new", group);
+		cr_expect_eq(tm_count(rel), 0);
+		free(rel);
+		rel = xasprintf("mail.away%d/cur", group);
+		cr_expect_eq(tm_count(rel), 0);
+		free(rel);
+		rel = xasprintf("mail.away%d/tmp", group);
+		cr_expect_eq(tm_count(rel), 0, "the tmp/ files are removed");
+		free(rel);
+		cr_expect_eq(maildir_delivery_begin(g, &plain, &d, &err), -1,
+		             "a failed check is not forgotten");
+		cr_expect_null(d);
+		cr_expect_eq(err.scope, ERR_MAILBOX);
+		maildir_folder_close(g);
+		free(to);
+	}
+	free(from);
 }

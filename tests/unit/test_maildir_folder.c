@@ -1,12 +1,14 @@
 /* Maildir roots and folders: presence, creation, listing, opening. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "test_maildir.h"
+#include "twinbox/maildir/delivery.h"
 #include "twinbox/maildir/folder.h"
 #include "twinbox/maildir/maildir.h"
 #include "twinbox/util/log.h"
@@ -354,5 +356,57 @@ Test(maildir_folder, clean_tmp_removes_only_old_leftovers)
 	cr_expect_not(tm_exists("mail/tmp/leftover"));
 	cr_expect(tm_exists("mail/tmp/adir"), "directories are not touched");
 	maildir_folder_close(f);
+	maildir_free(md);
+}
+
+/* A folder handle whose directory, or whose cur/ alone, was replaced
+ * (renamed away and made anew at the same path) no longer reads as the
+ * folder: a scan (the full check, which is never skipped) fails even
+ * right after a passed check, and so does the start of a delivery, which
+ * may otherwise rely on a check less than a second old. */
+Test(maildir_folder, a_replaced_directory_is_not_the_folder_any_more)
+{
+	static const struct {
+		const char *folder, *dir, *moved;
+		int is_maildir; /* dir is the folder's, not one of its subdirectories */
+	} cases[] = {
+	    {"Work", "mail/.Work", "mail/.Work.away", 1},
+	    {"Other", "mail/.Other/cur", "mail/.Other/cur.away", 0},
+	};
+	struct maildir *md = md_at("mail", MAILDIR_LAYOUT_MAILDIRPP);
+	struct maildir_delivery_opts o = {NULL, MAILDIR_SIZE_UNKNOWN, 0, 0, 0, 0, 0};
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		char *from = tm_path(cases[k].dir), *to = tm_path(cases[k].moved);
+		struct maildir_delivery *d;
+		struct maildir_folder *f;
+		struct error err;
+
+		cr_assert_eq(maildir_folder_create(md, cases[k].folder, &err), 0, "%s", err.text);
+		cr_assert_eq(maildir_folder_open(md, cases[k].folder, NULL, &f, &err), 0, "%s", err.text);
+		cr_assert_eq(maildir_folder_scan(f, 0, &err), 0, "%s", err.text);
+		cr_assert_eq(maildir_delivery_begin(f, &o, &d, &err), 0, "%s", err.text);
+		cr_assert_eq(maildir_delivery_commit(d, &err), 0, "%s", err.text);
+		cr_assert_eq(maildir_folder_scan(f, 0, &err), 0, "%s", err.text);
+		cr_assert_eq(maildir_folder_count(f), 1);
+
+		cr_assert_eq(rename(from, to), 0);
+		if (cases[k].is_maildir)
+			tm_maildir(cases[k].dir);
+		else
+			tm_mkdir(cases[k].dir);
+		cr_expect_eq(maildir_folder_scan(f, 0, &err), -1,
+		             "%s: the new directory is empty, not the folder", cases[k].dir);
+		cr_expect_eq(err.scope, ERR_MAILBOX);
+		cr_expect(strstr(err.text, "removed or replaced"), "%s", err.text);
+		cr_expect_eq(maildir_folder_count(f), 0, "no stale snapshot either");
+		cr_expect_eq(maildir_delivery_begin(f, &o, &d, &err), -1,
+		             "%s: a failed check is not skipped over", cases[k].dir);
+		cr_expect_null(d);
+		cr_expect_eq(err.scope, ERR_MAILBOX);
+		maildir_folder_close(f);
+		free(from);
+		free(to);
+	}
 	maildir_free(md);
 }
