@@ -204,6 +204,12 @@ static int download_batch(struct import *im, struct pop3_client *p, struct want 
 	}
 	rc = commit(im->st, true, "downloads recorded", err);
 out:
+	/* A batch's names are recorded or given up by now: memory stays that
+	 * of a batch, not of every message downloaded. */
+	for (size_t i = 0; i < n; i++) {
+		free(w[i].name);
+		w[i].name = NULL;
+	}
 	free(msgnos);
 	return rc;
 }
@@ -225,13 +231,21 @@ static bool due(const struct pop3_import_options *o, const struct state_pop3_msg
 static int delete_due(struct import *im, struct pop3_client *p, const struct pop3_uidl_entry *ul, size_t nu,
                       struct error *err)
 {
+	const struct pop3_import_options *o = im->o;
 	struct state_pop3_set known = {0};
-	const char **gone = xcalloc(nu + 1, sizeof(*gone));
+	const char **gone = NULL;
 	size_t ng = 0;
 	int rc = -1;
 
-	if (state_pop3_load(im->st, &known, err) < 0)
-		goto out;
+	/* Nothing can be due when all mail stays on the server for good:
+	 * the state's UIDLs need not be read again. */
+	if (o->delete_after_download || !o->leave_on_server || o->delete_after_days) {
+		gone = xcalloc(nu + 1, sizeof(*gone));
+		if (state_pop3_load(im->st, &known, err) < 0)
+			goto out;
+	} else {
+		nu = 0;
+	}
 	for (size_t i = 0; i < nu; i++) {
 		const struct state_pop3_msg *k;
 		struct error derr;
@@ -304,6 +318,58 @@ static void note_unusable(const struct pop3_import_options *o, const struct pop3
 		    o->folder, u->msgno, u->duplicate ? "is used by another message too" : u->invalid);
 }
 
+/* The next up to POP3_BATCH messages to download, from UIDL entry *at
+ * on (merged with the LIST sizes from *ll_at on), into `w`; unusable
+ * and too big ones are reported on the way. Returns the count; 0 at the
+ * end. A batch at a time: memory stays that of a batch whatever the
+ * number of new messages. */
+static size_t next_wants(const struct import *im, const struct pop3_uidl_entry *ul, size_t nu, size_t *at,
+                         const struct pop3_list_entry *ll, size_t nl, size_t *ll_at,
+                         const struct state_pop3_set *known, size_t *cap_big, struct want *w)
+{
+	const struct pop3_import_options *o = im->o;
+	struct pop3_import_report *rep = im->rep;
+	size_t nw = 0;
+
+	for (; *at < nu && nw < POP3_BATCH; (*at)++) {
+		const struct pop3_uidl_entry *u = &ul[*at];
+		uint64_t size = 0;
+		while (*ll_at < nl && ll[*ll_at].msgno < u->msgno)
+			(*ll_at)++;
+		if (*ll_at < nl && ll[*ll_at].msgno == u->msgno)
+			size = ll[*ll_at].size;
+		if (u->invalid || u->duplicate) {
+			note_unusable(o, u, rep->unusable++);
+		} else if (state_pop3_set_find(known, u->uidl)) {
+			continue;
+		} else if (o->max_size && size > o->max_size) {
+			rep->too_big =
+			    xgrow(rep->too_big, cap_big, rep->too_big_count + 1, sizeof(*rep->too_big));
+			rep->too_big[rep->too_big_count++] =
+			    (struct pop3_skipped){u->msgno, xstrdup(u->uidl), size};
+		} else {
+			w[nw++] = (struct want){.msgno = u->msgno, .uidl = u->uidl, .size = size};
+		}
+	}
+	return nw;
+}
+
+/* --mark-seen: record a batch as downloaded without downloading it. */
+static int mark_seen(struct import *im, const struct want *w, size_t n, struct error *err)
+{
+	if (state_begin(im->st, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (state_pop3_record(im->st, w[i].uidl, NULL, im->o->now, err) < 0) {
+			state_rollback(im->st);
+			return -1;
+		}
+	if (commit(im->st, true, "messages marked as downloaded", err) < 0)
+		return -1;
+	im->rep->marked += n;
+	return 0;
+}
+
 int pop3_import(struct pop3_client *p, struct store *local, struct state *st,
                 const struct pop3_import_options *o, struct pop3_import_report *rep, struct error *err)
 {
@@ -311,8 +377,8 @@ int pop3_import(struct pop3_client *p, struct store *local, struct state *st,
 	struct pop3_uidl_entry *ul = NULL;
 	struct pop3_list_entry *ll = NULL;
 	struct state_pop3_set known = {0};
-	struct want *want = NULL;
-	size_t nu = 0, nl = 0, nw = 0, cap_big = 0;
+	struct want *want = xcalloc(POP3_BATCH, sizeof(*want));
+	size_t nu = 0, nl = 0, nw, at = 0, ll_at = 0, cap_big = 0;
 	int rc = -1;
 
 	memset(rep, 0, sizeof(*rep));
@@ -325,52 +391,25 @@ int pop3_import(struct pop3_client *p, struct store *local, struct state *st,
 	if (state_pop3_load(st, &known, err) < 0)
 		goto out;
 	rep->on_server = nu;
-	want = xcalloc(nu + 1, sizeof(*want));
-	for (size_t i = 0, j = 0; i < nu; i++) {
-		uint64_t size = 0;
-		while (j < nl && ll[j].msgno < ul[i].msgno)
-			j++;
-		if (j < nl && ll[j].msgno == ul[i].msgno)
-			size = ll[j].size;
-		if (ul[i].invalid || ul[i].duplicate) {
-			note_unusable(o, &ul[i], rep->unusable++);
-		} else if (state_pop3_set_find(&known, ul[i].uidl)) {
-			continue;
-		} else if (o->max_size && size > o->max_size) {
-			rep->too_big =
-			    xgrow(rep->too_big, &cap_big, rep->too_big_count + 1, sizeof(*rep->too_big));
-			rep->too_big[rep->too_big_count++] =
-			    (struct pop3_skipped){ul[i].msgno, xstrdup(ul[i].uidl), size};
-		} else {
-			want[nw++] = (struct want){.msgno = ul[i].msgno, .uidl = ul[i].uidl, .size = size};
-		}
+	while ((nw = next_wants(&im, ul, nu, &at, ll, nl, &ll_at, &known, &cap_big, want)) > 0) {
+		if (o->dry_run)
+			rep->downloaded += nw; /* would be */
+		else if (o->mark_seen ? mark_seen(&im, want, nw, err) < 0
+		                      : download_batch(&im, p, want, nw, err) < 0)
+			goto out;
 	}
 	if (o->dry_run) {
-		rep->downloaded = nw; /* would be */
 		pop3_quit(p, &(struct error){0});
 		rc = 0;
 		goto out;
 	}
-	if (o->mark_seen && nw) {
-		if (state_begin(st, err) < 0)
-			goto out;
-		for (size_t i = 0; i < nw; i++)
-			if (state_pop3_record(st, want[i].uidl, NULL, o->now, err) < 0) {
-				state_rollback(st);
-				goto out;
-			}
-		if (commit(st, true, "messages marked as downloaded", err) < 0)
-			goto out;
-		rep->marked = nw;
-		nw = 0;
-	}
-	for (size_t i = 0; i < nw; i += POP3_BATCH)
-		if (download_batch(&im, p, want + i, nw - i < POP3_BATCH ? nw - i : POP3_BATCH, err) < 0)
-			goto out;
+	/* What the downloads needed goes before the deletions load the
+	 * state's UIDLs again. */
+	state_pop3_set_free(&known);
+	free(ll);
+	ll = NULL;
 	rc = delete_due(&im, p, ul, nu, err);
 out:
-	for (size_t i = 0; i < nw; i++)
-		free(want[i].name);
 	free(want);
 	state_pop3_set_free(&known);
 	free(ul);
