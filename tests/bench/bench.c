@@ -890,7 +890,10 @@ static void describe(struct buf *b, const struct expect *e)
 	}
 	/* What the measurement itself adds to every RSS figure. */
 	bench_run(true_argv, true_log, &floor);
-	buf_printf(b, ".\nPeak RSS of /bin/true measured the same way: %.1f MB.\n\n", floor.rss_kb / 1024.0);
+	buf_printf(b,
+	           ".\nEach timed run starts after sync(), with nothing left to write back.\n"
+	           "Peak RSS of /bin/true measured the same way: %.1f MB.\n\n",
+	           floor.rss_kb / 1024.0);
 	free(true_log);
 }
 
