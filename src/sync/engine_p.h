@@ -23,6 +23,13 @@ struct folder_run {
 const struct store_msg *run_remote_msg(const struct folder_run *r, uint32_t uid, size_t *index_r);
 const struct store_msg *run_local_msg(const struct folder_run *r, const char *name, size_t *index_r);
 
+/* Content keys (keys.c) into r->rkeys / r->lkeys where the planner may
+ * match messages no pair knows: one side's unpaired messages when the
+ * other side has unpaired ones, or pairs that lost their partner on
+ * that side. engine_free_keys releases them. */
+int engine_content_keys(struct folder_run *r, struct error *err);
+void engine_free_keys(struct folder_run *r);
+
 /* The remote snapshot of r's folder from the state's pairs and what
  * changed on the server since modseq `since` (changes.c): *done_r set,
  * r->rsnap made and r->pairs loaded, when the server told and the two

@@ -1,0 +1,139 @@
+/*
+ * Content keys (store/content_key.h) for the messages of a folder run
+ * that no pair knows, so that the planner can match copies the state
+ * does not record (a first sync, a lost state, a renumbered folder).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_p.h"
+#include "twinbox/store/content_key.h"
+#include "twinbox/util/xmalloc.h"
+
+struct key_sink {
+	char **keys;
+	const struct store_snapshot *snap;
+	bool by_uid;
+	struct content_key_builder b;
+	size_t index;
+	uint64_t size;
+	bool active;
+};
+
+static int key_begin(void *ctx, const struct store_msg *msg, struct error *err)
+{
+	struct key_sink *k = ctx;
+	size_t lo = 0, hi = k->snap->count;
+
+	(void)err;
+	k->active = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct store_msg *m = &k->snap->msgs[mid];
+		int c = k->by_uid ? (m->uid > msg->uid) - (m->uid < msg->uid) : strcmp(m->name, msg->name);
+		if (c == 0) {
+			k->index = mid;
+			k->active = true;
+			break;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	k->size = msg->size;
+	content_key_init(&k->b);
+	return 0;
+}
+
+static int key_chunk(void *ctx, const void *data, size_t len, struct error *err)
+{
+	struct key_sink *k = ctx;
+
+	(void)err;
+	content_key_feed(&k->b, data, len);
+	return 0;
+}
+
+static int key_end(void *ctx, struct error *err)
+{
+	struct key_sink *k = ctx;
+	char *key = content_key_finish(&k->b, k->size);
+
+	(void)err;
+	content_key_free(&k->b);
+	if (k->active && !k->keys[k->index])
+		k->keys[k->index] = key;
+	else
+		free(key);
+	return 0;
+}
+
+/* Content keys of the messages at `want` (indexes into the snapshot),
+ * into *keys_r, made parallel to the snapshot (NULL while no message of
+ * the folder needs a key: a resync seldom does). */
+static int compute_keys(struct store *s, struct store_folder *f, const struct store_snapshot *snap,
+                        char ***keys_r, const size_t *want, size_t n, struct error *err)
+{
+	struct key_sink k = {.snap = snap, .by_uid = s->ops->key == STORE_KEY_UID};
+	struct store_sink sink = {&k, key_begin, key_chunk, key_end};
+	struct store_msg *msgs;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	k.keys = *keys_r = xcalloc(snap->count + 1, sizeof(char *));
+	msgs = xmalloc(n * sizeof(*msgs));
+	for (size_t i = 0; i < n; i++)
+		msgs[i] = snap->msgs[want[i]];
+	rc = s->ops->fetch_headers(f, msgs, n, &sink, err);
+	free(msgs);
+	return rc;
+}
+
+/*
+ * Keys are needed where the planner may match messages no pair knows:
+ * on one side's unpaired messages when the other side has unpaired
+ * messages, or pairs that lost their partner on that side (re-attach).
+ */
+int engine_content_keys(struct folder_run *r, struct error *err)
+{
+	size_t *rwant = xmalloc((r->rsnap.count + 1) * sizeof(size_t));
+	size_t *lwant = xmalloc((r->lsnap.count + 1) * sizeof(size_t));
+	size_t nr = 0, nl = 0;
+	bool pair_without_remote = false, pair_without_local = false;
+	int rc = 0;
+
+	for (size_t i = 0; i < r->pairs.count; i++) {
+		pair_without_remote |= r->pairs.pairs[i].uid == 0;
+		pair_without_local |= r->pairs.pairs[i].local_id == NULL;
+	}
+	for (size_t i = 0; i < r->rsnap.count; i++)
+		if (!state_pairs_find_uid(&r->pairs, r->rsnap.msgs[i].uid))
+			rwant[nr++] = i;
+	for (size_t i = 0; i < r->lsnap.count; i++)
+		if (!state_pairs_find_local(&r->pairs, r->lsnap.msgs[i].name))
+			lwant[nl++] = i;
+	if (nr && (nl || pair_without_remote))
+		rc = compute_keys(r->rs, r->rf, &r->rsnap, &r->rkeys, rwant, nr, err);
+	if (rc == 0 && nl && (nr || pair_without_local))
+		rc = compute_keys(r->ls, r->lf, &r->lsnap, &r->lkeys, lwant, nl, err);
+	if (rc < 0)
+		error_prefix(err, "reading message headers to match messages");
+	free(rwant);
+	free(lwant);
+	return rc;
+}
+
+void engine_free_keys(struct folder_run *r)
+{
+	char **sides[2] = {r->rkeys, r->lkeys};
+	size_t counts[2] = {r->rsnap.count, r->lsnap.count};
+
+	for (size_t k = 0; k < 2; k++) {
+		for (size_t i = 0; sides[k] && i < counts[k]; i++)
+			free(sides[k][i]);
+		free(sides[k]);
+	}
+	r->rkeys = r->lkeys = NULL;
+}
