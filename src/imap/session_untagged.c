@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "session_p.h"
+#include "twinbox/imap/uidset.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -59,35 +60,20 @@ struct vset {
 	size_t n;
 };
 
-static int range_cmp(const void *a, const void *b)
-{
-	const struct imap_uid_range *x = a, *y = b;
-
-	return x->first < y->first ? -1 : x->first > y->first;
-}
-
 static void vset_build(struct vset *v, const struct imap_uid_set *set)
 {
+	struct imap_uidset u = IMAP_UIDSET_INIT;
 	uint64_t total = 0;
-	size_t n = 0;
 
-	v->r = xcalloc(set->count ? set->count : 1, sizeof(*v->r));
-	v->before = xcalloc(set->count ? set->count : 1, sizeof(*v->before));
-	memcpy(v->r, set->ranges, set->count * sizeof(*v->r));
-	qsort(v->r, set->count, sizeof(*v->r), range_cmp);
-	for (size_t i = 0; i < set->count; i++) {
-		if (n && (uint64_t)v->r[i].first <= (uint64_t)v->r[n - 1].last + 1) {
-			if (v->r[i].last > v->r[n - 1].last)
-				v->r[n - 1].last = v->r[i].last;
-			continue;
-		}
-		v->r[n++] = v->r[i];
-	}
-	for (size_t i = 0; i < n; i++) {
+	imap_uidset_copy(&u, set);
+	imap_uidset_normalize(&u);
+	v->r = u.v;
+	v->n = u.count;
+	v->before = xcalloc(v->n ? v->n : 1, sizeof(*v->before));
+	for (size_t i = 0; i < v->n; i++) {
 		v->before[i] = total;
 		total += (uint64_t)v->r[i].last - v->r[i].first + 1;
 	}
-	v->n = n;
 }
 
 /* UIDs of the set that are <= uid. */

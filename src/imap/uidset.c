@@ -56,6 +56,30 @@ void imap_uidset_copy(struct imap_uidset *dst, const struct imap_uid_set *src)
 	dst->count = src->count;
 }
 
+static int by_first(const void *a, const void *b)
+{
+	const struct imap_uid_range *x = a, *y = b;
+
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+void imap_uidset_normalize(struct imap_uidset *set)
+{
+	size_t n = 0;
+
+	if (set->count)
+		qsort(set->v, set->count, sizeof(*set->v), by_first);
+	for (size_t i = 0; i < set->count; i++) {
+		if (n && (uint64_t)set->v[i].first <= (uint64_t)set->v[n - 1].last + 1) {
+			if (set->v[i].last > set->v[n - 1].last)
+				set->v[n - 1].last = set->v[i].last;
+		} else {
+			set->v[n++] = set->v[i];
+		}
+	}
+	set->count = n;
+}
+
 bool imap_uidset_contains(const struct imap_uidset *set, uint32_t uid)
 {
 	for (size_t i = 0; i < set->count; i++)

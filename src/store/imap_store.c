@@ -526,31 +526,14 @@ static int snapshot(struct store_folder *f, struct store_snapshot *snap_r, struc
 	return 0;
 }
 
-static int by_first(const void *a, const void *b)
-{
-	const struct store_uid_range *x = a, *y = b;
-
-	return x->first < y->first ? -1 : x->first > y->first;
-}
-
 /* The server's VANISHED set, sorted and merged (it need not be either). */
-static void to_ranges(const struct imap_uidset *set, struct store_changes *c)
+static void to_ranges(struct imap_uidset *set, struct store_changes *c)
 {
-	size_t n = 0;
-
+	imap_uidset_normalize(set);
 	c->gone = xcalloc(set->count + 1, sizeof(*c->gone));
 	for (size_t i = 0; i < set->count; i++)
 		c->gone[i] = (struct store_uid_range){set->v[i].first, set->v[i].last};
-	qsort(c->gone, set->count, sizeof(*c->gone), by_first);
-	for (size_t i = 0; i < set->count; i++) {
-		if (n && (uint64_t)c->gone[i].first <= (uint64_t)c->gone[n - 1].last + 1) {
-			if (c->gone[i].last > c->gone[n - 1].last)
-				c->gone[n - 1].last = c->gone[i].last;
-		} else {
-			c->gone[n++] = c->gone[i];
-		}
-	}
-	c->gone_count = n;
+	c->gone_count = set->count;
 }
 
 /*

@@ -546,3 +546,25 @@ Test(imap_fetch, fetch_changes_needs_qresync)
 	imap_uidset_free(&gone);
 	assert_played();
 }
+
+/* A server's set in any order, overlapping and touching ranges
+ * included, sorted and merged into disjoint ranges. */
+Test(imap_fetch, uidset_normalize_sorts_and_merges)
+{
+	struct imap_uidset set = IMAP_UIDSET_INIT;
+	struct buf text = BUF_INIT;
+
+	imap_uidset_add_range(&set, 30, 30);
+	imap_uidset_add_range(&set, 3, 5);
+	imap_uidset_add_range(&set, 9, 9);
+	imap_uidset_add_range(&set, 6, 7);
+	imap_uidset_add_range(&set, 4294967290u, 4294967295u);
+	imap_uidset_add_range(&set, 20, 31);
+	imap_uidset_normalize(&set);
+	imap_uidset_format(&set, &text);
+	cr_assert_str_eq(buf_cstr(&text), "3:7,9,20:31,4294967290:4294967295");
+	imap_uidset_free(&set);
+	imap_uidset_normalize(&set); /* empty: stays empty */
+	cr_assert_eq(set.count, 0);
+	buf_free(&text);
+}

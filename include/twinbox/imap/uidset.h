@@ -33,6 +33,9 @@ void imap_uidset_add_range(struct imap_uidset *set, uint32_t first, uint32_t las
 /* Replace the contents with a copy of a parser set. */
 void imap_uidset_copy(struct imap_uidset *dst, const struct imap_uid_set *src);
 bool imap_uidset_contains(const struct imap_uidset *set, uint32_t uid);
+/* Sort the ranges and merge those that overlap or touch, as a server's
+ * set (VANISHED) need be neither. */
+void imap_uidset_normalize(struct imap_uidset *set);
 /* Number of UIDs (ranges may overlap when sent by a server: counted as
  * given). */
 uint64_t imap_uidset_size(const struct imap_uidset *set);
