@@ -99,7 +99,6 @@ int engine_remote_changes(struct folder_run *r, uint64_t since, bool *done_r, st
 	r->rsnap = (struct store_snapshot){msgs, n, c.changed.priv, c.changed.free_priv};
 	c.changed = (struct store_snapshot){0};
 	store_changes_free(&c);
-	r->rep->changes_only = true;
 	*done_r = true;
 	return 0;
 }

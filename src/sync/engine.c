@@ -198,6 +198,17 @@ static void rules_text(const struct plan_rules *r, char out[96])
 	         (int)r->expunge, (unsigned long long)r->max_size);
 }
 
+/* Whether the folder's markers in the state may be used at all: taken
+ * under these rules, with a UIDVALIDITY, and no intent of a killed run
+ * pending. */
+static bool markers_apply(const struct state_folder *sf, const struct plan_rules *rules)
+{
+	char text[96];
+
+	rules_text(rules, text);
+	return !sf->pending && sf->rules && strcmp(sf->rules, text) == 0 && sf->uidvalidity;
+}
+
 /*
  * The modseq since which the server's changes tell its side of the
  * folder (0: read it whole). The state's pairs are then the server's
@@ -212,12 +223,9 @@ static void rules_text(const struct plan_rules *r, char out[96])
 static uint64_t changes_since(const struct state_folder *sf, const struct store_folder_info *rinfo,
                               const struct plan_rules *rules)
 {
-	char text[96];
-
-	rules_text(rules, text);
-	if (rules->first_sync || rules->direction == PLAN_DIRECTION_PUSH || !rules->flags || sf->pending ||
-	    !sf->rules || strcmp(sf->rules, text) != 0 || !sf->uidvalidity ||
-	    sf->uidvalidity != rinfo->uidvalidity || sf->highestmodseq > rinfo->highestmodseq)
+	if (rules->first_sync || rules->direction == PLAN_DIRECTION_PUSH || !rules->flags ||
+	    !markers_apply(sf, rules) || sf->uidvalidity != rinfo->uidvalidity ||
+	    sf->highestmodseq > rinfo->highestmodseq)
 		return 0;
 	return sf->highestmodseq;
 }
@@ -325,11 +333,8 @@ static bool unchanged(struct store *remote, struct store *local, const struct st
 	struct store_folder_info ri, li;
 	struct timespec zero = {0, 0};
 	struct error err;
-	char text[96];
 
-	rules_text(rules, text);
-	if (!sf || sf->pending || !sf->rules || strcmp(sf->rules, text) != 0 || !sf->uidvalidity ||
-	    !sf->uidnext || !sf->highestmodseq ||
+	if (!sf || !markers_apply(sf, rules) || !sf->uidnext || !sf->highestmodseq ||
 	    (same_time(&sf->new_mtime, &zero) && same_time(&sf->cur_mtime, &zero)))
 		return false;
 	if (!remote->ops->folder_status ||

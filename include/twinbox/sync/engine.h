@@ -35,7 +35,6 @@ struct sync_folder_report {
 	size_t paired;           /* matched by content, nothing copied */
 	size_t too_big;          /* over max_size, not copied */
 	size_t message_failures; /* messages that failed (tried again next run) */
-	bool changes_only;       /* the server told what changed since the last sync (QRESYNC) */
 	bool failed;             /* the folder could not be synced */
 	bool dry_run;
 	struct error err; /* why, when failed */
