@@ -216,9 +216,15 @@ out:
 
 /* ---- deletion ---- */
 
+/* Whether the rules can make any message due for deletion at all. */
+static bool deletes_any(const struct pop3_import_options *o)
+{
+	return o->delete_after_download || !o->leave_on_server || o->delete_after_days;
+}
+
 static bool due(const struct pop3_import_options *o, const struct state_pop3_msg *k)
 {
-	if (k->deleted)
+	if (k->deleted || !deletes_any(o))
 		return false;
 	/* Deleting right after download applies to what twinbox itself
 	 * downloaded, never to mail only marked as seen (--mark-seen). */
@@ -231,22 +237,17 @@ static bool due(const struct pop3_import_options *o, const struct state_pop3_msg
 static int delete_due(struct import *im, struct pop3_client *p, const struct pop3_uidl_entry *ul, size_t nu,
                       struct error *err)
 {
-	const struct pop3_import_options *o = im->o;
+	/* Nothing can be due when all mail stays on the server for good:
+	 * the state's UIDLs need not be read again. */
+	size_t scan = deletes_any(im->o) ? nu : 0;
 	struct state_pop3_set known = {0};
-	const char **gone = NULL;
+	const char **gone = xcalloc(scan + 1, sizeof(*gone));
 	size_t ng = 0;
 	int rc = -1;
 
-	/* Nothing can be due when all mail stays on the server for good:
-	 * the state's UIDLs need not be read again. */
-	if (o->delete_after_download || !o->leave_on_server || o->delete_after_days) {
-		gone = xcalloc(nu + 1, sizeof(*gone));
-		if (state_pop3_load(im->st, &known, err) < 0)
-			goto out;
-	} else {
-		nu = 0;
-	}
-	for (size_t i = 0; i < nu; i++) {
+	if (scan && state_pop3_load(im->st, &known, err) < 0)
+		goto out;
+	for (size_t i = 0; i < scan; i++) {
 		const struct state_pop3_msg *k;
 		struct error derr;
 		if (ul[i].invalid || ul[i].duplicate || !(k = state_pop3_set_find(&known, ul[i].uidl)) ||
