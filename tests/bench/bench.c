@@ -2,8 +2,12 @@
  * make bench: twinbox against mbsync (IMAP) and mpop (POP3) on throwaway
  * Dovecots in the same run (issue 6, first part).
  *
- * The server gets deterministic mail of realistic sizes (2 KB text to
- * multi-MB attachments, nested folders, some flags). The POP3 import
+ * The server gets N messages of deterministic mail of realistic sizes
+ * (bench_mail.c: 2 KB text to multi-MB attachments, nested folders, some
+ * flags). The initial pull and the raw-fetch bound run again on the
+ * large set (bench_large.c, keys "pull-large" and "raw-large"):
+ * BENCH_LARGE_N messages of the same mix on servers of their own, where
+ * issue 6 sets the initial pull's targets (N = 10,000). The POP3 import
  * (key "pop3") runs on a Dovecot of its own whose INBOX holds N messages
  * of the same mix, all left on the server. Each scenario runs
  * every tool BENCH_REPS times, alternating which goes first, and reports
@@ -20,10 +24,9 @@
  * resyncs against mbsync, with the scale targets (`scale_mode`).
  *
  * Environment: BENCH_N (messages, default 1000; 100000 with --scale),
- * BENCH_REPS (default 3), TWINBOX_BIN (default build/twinbox), BENCH_OUT
- * (default build/bench.md; build/bench-scale.md with --scale),
- * BENCH_KEEP=1 keeps the scratch directory, BENCH_ONLY (comma-separated
- * scenario keys, see `scenarios`) runs only those.
+ * BENCH_LARGE_N (the large set, default 10000), BENCH_REPS (default 3), TWINBOX_BIN (default build/twinbox),
+ * BENCH_OUT (default build/bench.md; build/bench-scale.md with --scale), BENCH_KEEP=1 keeps the scratch
+ * directory, BENCH_ONLY (comma-separated scenario keys, see `scenarios`) runs only those.
  *
  * The huge-message scenarios (bench_huge.c, key "huge") sync one 205 MB
  * message each way on fresh Dovecots of their own, once per tool
@@ -46,33 +49,18 @@
 #include "twinbox/util/fs.h"
 #include "twinbox/util/xmalloc.h"
 
-#define MAX_REPS     9
-#define FLAG_CHANGES 100
-#define NEW_MESSAGES 100
+#define MAX_REPS 9
 
 /* twinbox's (and the raw bound's) server, and mbsync's: two instances
  * seeded alike, so a tool that pushes changes is checked on a server no
  * other tool has touched; push_server is the fresh one of one
  * initial-push run; pop3_server the POP3 import's, up while that
  * scenario runs (pop3_begin). */
-static struct dovecot *server, *server_mb, *push_server, *pop3_server;
-/* What pop3_server's INBOX holds (for describe()). */
-static unsigned long long pop3_bytes;
+static struct dovecot *server, *server_mb, *push_server;
 static char bench_dir[] = "/tmp/twinbox-bench-XXXXXX";
-static unsigned n_messages = 1000, reps = 3;
+static unsigned n_messages = 1000, n_large = 10000, reps = 3;
 static const char *twinbox_bin;
 static char self[PATH_MAX];
-
-/* Cleared first: a failing dovecot_stop() ends in bench_fail(), which
- * comes back here. */
-static void stop_pop3_server(void)
-{
-	struct dovecot *d = pop3_server;
-
-	pop3_server = NULL;
-	if (d)
-		dovecot_stop(d);
-}
 
 void bench_fail(const char *fmt, ...)
 {
@@ -89,8 +77,9 @@ void bench_fail(const char *fmt, ...)
 		dovecot_stop(server_mb);
 	if (push_server)
 		dovecot_stop(push_server);
-	stop_pop3_server();
+	bench_pop3_stop();
 	bench_huge_end();
+	bench_large_end();
 	exit(2);
 }
 
@@ -113,170 +102,13 @@ static void fixture_fail(const char *msg)
 	bench_fail("%s", msg);
 }
 
-/* ---- the mail -------------------------------------------------------- */
-
-/* Share of N (per mille) seeded into a mailbox; every fifth message of a
- * batch carries an attachment of `attach` bytes (dovecot_seed), the rest
- * are plain text: about 60 KB per message on average, 62 MB for
- * N = 1000. */
-static const struct batch {
-	const char *mailbox;
-	unsigned per_mille;
-	size_t attach;
-} batches_normal[] = {
-    {"INBOX", 300, 0},
-    {"INBOX", 200, 300000},
-    {"Work/Projects", 200, 400000},
-    {"Work/Projects/2023", 100, 50000},
-    {"Archive/2024", 190, 150000},
-    {"Archive/Large", 10, 5000000},
-};
-
-/* The scale scenario's mail: N small plain-text messages (about 2 KB)
- * spread evenly over 20 folders, some nested, as a long-used account
- * has them. */
-static const struct batch scale_batches[] = {
-    {"INBOX", 50, 0},
-    {"Sent", 50, 0},
-    {"Drafts", 50, 0},
-    {"Archive", 50, 0},
-    {"Archive/2021", 50, 0},
-    {"Archive/2022", 50, 0},
-    {"Archive/2023", 50, 0},
-    {"Archive/2024", 50, 0},
-    {"Work", 50, 0},
-    {"Work/Projects", 50, 0},
-    {"Work/Projects/2024", 50, 0},
-    {"Lists/l01", 50, 0},
-    {"Lists/l02", 50, 0},
-    {"Lists/l03", 50, 0},
-    {"Lists/l04", 50, 0},
-    {"Lists/l05", 50, 0},
-    {"Lists/l06", 50, 0},
-    {"Lists/l07", 50, 0},
-    {"Lists/l08", 50, 0},
-    {"Lists/l09", 50, 0},
-};
-
-/* The mode's batches (set in main) and their mailboxes, each once, in
- * batch order: INBOX first. */
-static const struct batch *batches;
-static size_t batch_count;
-#define MAX_MAILBOXES 32
-static const char *mailboxes[MAX_MAILBOXES];
-static size_t mailbox_count;
-
-static void list_mailboxes(void)
-{
-	for (size_t i = 0; i < batch_count; i++) {
-		size_t j = 0;
-
-		while (j < mailbox_count && strcmp(mailboxes[j], batches[i].mailbox) != 0)
-			j++;
-		if (j == mailbox_count && mailbox_count == MAX_MAILBOXES)
-			bench_fail("more than %d mailboxes", MAX_MAILBOXES);
-		if (j == mailbox_count)
-			mailboxes[mailbox_count++] = batches[i].mailbox;
-	}
-	if (mailbox_count < 2 || strcmp(mailboxes[0], "INBOX") != 0)
-		bench_fail("the first batch must be INBOX's, and two mailboxes at least");
-}
-
-struct expect {
-	size_t messages, flagged;
-	unsigned long long bytes;
-};
-
-static void seed_server(struct dovecot *d)
-{
-	for (size_t i = 0; i < batch_count; i++) {
-		unsigned count = n_messages * batches[i].per_mille / 1000;
-
-		dovecot_seed(d, batches[i].mailbox, count ? count : 1, (unsigned)(i + 1) * 10000000u,
-		             batches[i].attach);
-	}
-	/* Some flags, as a mailbox in use has them. */
-	for (unsigned uid = 1; uid <= 20; uid++)
-		dovecot_flags(d, "INBOX", uid, "add", "\\Seen");
-	for (unsigned uid = 1; uid <= 5; uid++)
-		dovecot_flags(d, mailboxes[1], uid, "add", "\\Flagged");
-}
-
-/* The POP3 import's mail: N messages into `d`'s INBOX, batches_normal's
- * batches with their shares, seeds and attachments; the first (plain
- * text) takes what rounding the others' shares leaves, so exactly N. */
-static void seed_pop3(struct dovecot *d)
-{
-	const size_t n = sizeof(batches_normal) / sizeof(batches_normal[0]);
-	unsigned first = n_messages;
-
-	for (size_t i = 1; i < n; i++)
-		first -= n_messages * batches_normal[i].per_mille / 1000;
-	for (size_t i = 0; i < n; i++) {
-		unsigned count = i ? n_messages * batches_normal[i].per_mille / 1000 : first;
-
-		if (count)
-			dovecot_seed(d, "INBOX", count, (unsigned)(i + 1) * 10000000u,
-			             batches_normal[i].attach);
-	}
-}
-
-/* What `d` holds: all mailboxes, or INBOX only (POP3, initial push). */
-static struct expect server_holds(struct dovecot *d, bool inbox_only)
-{
-	struct expect e = {0, 0, 0};
-
-	for (size_t i = 0; i < (inbox_only ? 1 : mailbox_count); i++) {
-		size_t count;
-		struct dovecot_msg *m = dovecot_list(d, mailboxes[i], false, &count);
-
-		e.messages += count;
-		for (size_t j = 0; j < count; j++) {
-			e.flagged += dovecot_msg_has_flag(&m[j], "\\Flagged");
-			e.bytes += m[j].size;
-		}
-		dovecot_msgs_free(m, count);
-	}
-	return e;
-}
-
-/* Server-side changes between resyncs: 100 \Flagged toggles in INBOX
- * (set on even repetitions, cleared on odd ones), or 100 new messages. */
-static void change_flags(struct dovecot *d, unsigned rep)
-{
-	for (unsigned uid = 1; uid <= FLAG_CHANGES; uid++)
-		dovecot_flags(d, "INBOX", uid, rep % 2 == 0 ? "add" : "remove", "\\Flagged");
-}
-
-static void change_new_mail(struct dovecot *d, unsigned rep)
-{
-	dovecot_seed(d, "INBOX", NEW_MESSAGES, 90000000u + rep * NEW_MESSAGES, 60000);
-}
-
-/* Local changes in a tool's Maildir between resyncs, and what its server
- * must hold afterwards: 100 \\Flagged toggles in INBOX (set on even
- * repetitions, cleared on odd ones), or 100 new messages in INBOX's new/. */
-static void local_flags(struct bench_tool *t, unsigned rep, struct expect *e)
-{
-	bool set = rep % 2 == 0;
-	size_t n = bench_maildir_toggle_flag(t->maildir, 'F', set, FLAG_CHANGES);
-
-	if (n != FLAG_CHANGES)
-		bench_fail("%s: only %zu messages in %s/cur to change", t->name, n, t->maildir);
-	e->flagged = set ? e->flagged + n : e->flagged - n;
-}
-
-static void local_new_mail(struct bench_tool *t, unsigned rep, struct expect *e)
-{
-	bench_maildir_add(t->maildir, NEW_MESSAGES, 95000000u + rep * NEW_MESSAGES, 60000, 0);
-	e->messages += NEW_MESSAGES;
-}
-
 /* ---- scenarios ------------------------------------------------------- */
 
 enum scenario_id {
 	SC_PULL,
 	SC_RAW,
+	SC_LARGE_PULL,
+	SC_LARGE_RAW,
 	SC_NOCHANGE,
 	SC_FLAGS,
 	SC_NEW,
@@ -291,6 +123,9 @@ enum scenario_id {
 	SC_COUNT
 };
 
+/* The IMAP scenarios' tools. */
+#define IMAP_PAIR {TOOL_TWINBOX_IMAP, TOOL_MBSYNC}, 2
+
 /* The order matters: the resyncs build on the initial pull's Maildirs,
  * and the local-flag scenario needs INBOX messages in cur/. */
 static const struct scenario {
@@ -303,118 +138,36 @@ static const struct scenario {
 	void (*change)(struct dovecot *d, unsigned rep);
 	/* In the tool's Maildir before each run; adjusts what its server
 	 * must hold afterwards. */
-	void (*local)(struct bench_tool *t, unsigned rep, struct expect *e);
+	void (*local)(struct bench_tool *t, unsigned rep, struct bench_expect *e);
 	bool push;    /* each run: N local messages into a fresh, empty server */
-	bool pop3;    /* on pop3_server (N messages in INBOX), no flags check */
+	bool pop3;    /* on the POP3 server (bench_pop3.c), no flags check */
 	bool latency; /* through the proxies (lat_tools) */
 	bool huge;    /* bench_huge_run() once per tool (pull, or push) */
+	bool large;   /* on the large set (bench_large.c) */
 } scenarios[SC_COUNT] = {
-    [SC_PULL] = {"pull", "initial pull", {TOOL_TWINBOX_IMAP, TOOL_MBSYNC}, 2, true, NULL, NULL, false, false},
-    [SC_RAW] = {"raw",
-                "raw-fetch bound (one UID FETCH 1:* per folder, no Maildir)",
-                {TOOL_RAW_FETCH},
-                1,
-                false,
-                NULL,
-                NULL,
-                false,
-                false},
-    [SC_NOCHANGE] = {"nochange",
-                     "no-change resync",
-                     {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
-                     2,
-                     false,
-                     NULL,
-                     NULL,
-                     false,
-                     false},
-    [SC_FLAGS] = {"flags",
-                  "resync after 100 server flag changes",
-                  {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
-                  2,
-                  false,
-                  change_flags,
-                  NULL,
-                  false,
-                  false},
-    [SC_NEW] = {"new",
-                "resync after 100 new server messages",
-                {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
-                2,
-                false,
-                change_new_mail,
-                NULL,
-                false,
-                false},
-    [SC_LFLAGS] = {"lflags",
-                   "resync after 100 local flag changes",
-                   {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
-                   2,
-                   false,
-                   NULL,
-                   local_flags,
-                   false,
-                   false},
-    [SC_LNEW] = {"lnew",
-                 "resync after 100 new local messages",
-                 {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
-                 2,
-                 false,
-                 NULL,
-                 local_new_mail,
-                 false,
-                 false},
-    [SC_PUSH] = {"push",
-                 "initial push of N local messages to an empty server",
-                 {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
-                 2,
-                 true,
-                 NULL,
-                 NULL,
-                 true,
-                 false},
+    [SC_PULL] = {"pull", "initial pull", IMAP_PAIR, .fresh = true},
+    [SC_RAW] = {"raw", "raw-fetch bound (one UID FETCH 1:* per folder, no Maildir)", {TOOL_RAW_FETCH}, 1},
+    [SC_LARGE_PULL] = {"pull-large", "initial pull, large set", IMAP_PAIR, .fresh = true, .large = true},
+    [SC_LARGE_RAW] = {"raw-large", "raw-fetch bound, large set", {TOOL_RAW_FETCH}, 1, .large = true},
+    [SC_NOCHANGE] = {"nochange", "no-change resync", IMAP_PAIR},
+    [SC_FLAGS] = {"flags", "resync after 100 server flag changes", IMAP_PAIR, .change = bench_change_flags},
+    [SC_NEW] = {"new", "resync after 100 new server messages", IMAP_PAIR, .change = bench_change_new_mail},
+    [SC_LFLAGS] = {"lflags", "resync after 100 local flag changes", IMAP_PAIR, .local = bench_local_flags},
+    [SC_LNEW] = {"lnew", "resync after 100 new local messages", IMAP_PAIR, .local = bench_local_new_mail},
+    [SC_PUSH] = {"push", "initial push of N local messages to an empty server", IMAP_PAIR, .fresh = true,
+                 .push = true},
     [SC_POP3] = {"pop3",
                  "POP3 import of N messages (vs mpop)",
                  {TOOL_TWINBOX_POP3, TOOL_MPOP},
                  2,
-                 true,
-                 NULL,
-                 NULL,
-                 false,
-                 true},
-    [SC_LAT_PULL] = {"lat-pull",
-                     "initial pull, 25 ms each way",
-                     {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
-                     2,
-                     true,
-                     NULL,
-                     NULL,
-                     false,
-                     false,
-                     true},
-    [SC_LAT_NOCHANGE] = {"lat-nochange",
-                         "no-change resync, 25 ms each way",
-                         {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
-                         2,
-                         false,
-                         NULL,
-                         NULL,
-                         false,
-                         false,
-                         true},
-    [SC_HUGE_PULL] = {"huge",
-                      "huge message pull (one 205 MB message)",
-                      {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
-                      2,
-                      true,
+                 .fresh = true,
+                 .pop3 = true},
+    [SC_LAT_PULL] = {"lat-pull", "initial pull, 25 ms each way", IMAP_PAIR, .fresh = true, .latency = true},
+    [SC_LAT_NOCHANGE] = {"lat-nochange", "no-change resync, 25 ms each way", IMAP_PAIR, .latency = true},
+    [SC_HUGE_PULL] = {"huge", "huge message pull (one 205 MB message)", IMAP_PAIR, .fresh = true,
                       .huge = true},
-    [SC_HUGE_PUSH] = {"huge",
-                      "huge message push (one 205 MB message)",
-                      {TOOL_TWINBOX_IMAP, TOOL_MBSYNC},
-                      2,
-                      true,
-                      .push = true,
-                      .huge = true},
+    [SC_HUGE_PUSH] = {"huge", "huge message push (one 205 MB message)", IMAP_PAIR, .fresh = true,
+                      .push = true, .huge = true},
 };
 
 /* Issue 6's targets. `ref` SC_COUNT: against the other tool of the same
@@ -425,8 +178,8 @@ static const struct target {
 	double max_ratio;
 	const char *text;
 } targets[] = {
-    {SC_PULL, SC_COUNT, 0.5, "initial pull <= 0.5 x mbsync"},
-    {SC_PULL, SC_RAW, 1.5, "initial pull <= 1.5 x the raw-fetch bound"},
+    {SC_LARGE_PULL, SC_COUNT, 0.5, "initial pull, large set <= 0.5 x mbsync"},
+    {SC_LARGE_PULL, SC_LARGE_RAW, 1.5, "initial pull, large set <= 1.5 x the raw-fetch bound"},
     {SC_NOCHANGE, SC_COUNT, 1.0, "no-change resync <= 1.0 x mbsync"},
     {SC_FLAGS, SC_COUNT, 1.0, "flag-change resync <= 1.0 x mbsync"},
     {SC_NEW, SC_COUNT, 1.0, "new-mail resync <= 1.0 x mbsync"},
@@ -460,8 +213,7 @@ static const struct target scale_targets[] = {
  * (--scale). */
 struct mode {
 	const char *title;
-	const struct batch *batches;
-	size_t batch_count;
+	bool small_mail;    /* bench_mail_choose */
 	unsigned scenarios; /* bit (1u << id) per scenario it can run */
 	bool pull_once;     /* the initial pull once per tool, not BENCH_REPS times */
 	const struct target *targets;
@@ -472,8 +224,6 @@ struct mode {
 
 static const struct mode normal_mode = {
     .title = "twinbox bench",
-    .batches = batches_normal,
-    .batch_count = sizeof(batches_normal) / sizeof(batches_normal[0]),
     .scenarios = (1u << SC_COUNT) - 1,
     .targets = targets,
     .target_count = sizeof(targets) / sizeof(targets[0]),
@@ -484,14 +234,13 @@ static const struct mode normal_mode = {
 
 static const struct mode scale_mode = {
     .title = "twinbox bench: scale",
-    .batches = scale_batches,
-    .batch_count = sizeof(scale_batches) / sizeof(scale_batches[0]),
+    .small_mail = true,
     .scenarios = 1u << SC_PULL | 1u << SC_NOCHANGE | 1u << SC_FLAGS,
     .pull_once = true,
     .targets = scale_targets,
     .target_count = sizeof(scale_targets) / sizeof(scale_targets[0]),
     .default_n = 100000,
-    .min_n = 20 * FLAG_CHANGES, /* INBOX, a twentieth, must hold FLAG_CHANGES */
+    .min_n = 20 * BENCH_FLAG_CHANGES, /* INBOX, a twentieth, must hold BENCH_FLAG_CHANGES */
     .default_out = "build/bench-scale.md",
 };
 
@@ -516,8 +265,23 @@ static pid_t proxy_pid[TOOL_MBSYNC + 1];
 
 static struct bench_tool *scenario_tool(const struct scenario *sc, size_t i)
 {
+	if (sc->large)
+		return bench_large_tool(sc->tool[i]);
+	if (sc->pop3)
+		return bench_pop3_tool(sc->tool[i]);
 	return sc->latency ? &lat_tools[sc->tool[i]] : &tools[sc->tool[i]];
 }
+/* The scenario's name for the report, with the large set's size. */
+static const char *scenario_name(enum scenario_id id)
+{
+	static char name[128];
+
+	if (!scenarios[id].large)
+		return scenarios[id].name;
+	snprintf(name, sizeof(name), "%s (%u messages)", scenarios[id].name, n_large);
+	return name;
+}
+
 static struct result results[SC_COUNT];
 
 static int cmp_double(const void *a, const void *b)
@@ -529,15 +293,15 @@ static int cmp_double(const void *a, const void *b)
 
 /* Whether the tool's Maildir, and its server, hold exactly `e` (message
  * count, \\Flagged count): a sync that skipped work cannot pass. */
-static bool complete(const struct bench_tool *t, const struct expect *e, bool inbox_only, bool pop3)
+static bool complete(const struct bench_tool *t, const struct bench_expect *e, bool inbox_only, bool pop3)
 {
 	size_t messages, flagged;
-	struct expect srv;
+	struct bench_expect srv;
 
 	if (t->kind == TOOL_RAW_FETCH)
 		return true; /* checked in the child */
 	bench_maildir_count(t->maildir, pop3 ? 0 : 'F', &messages, &flagged);
-	srv = server_holds(t->server, inbox_only);
+	srv = bench_server_holds(t->server, inbox_only);
 	if (messages == e->messages && (pop3 || flagged == e->flagged) && srv.messages == e->messages &&
 	    (pop3 || srv.flagged == e->flagged))
 		return true;
@@ -552,7 +316,7 @@ static bool complete(const struct bench_tool *t, const struct expect *e, bool in
 /* An initial push: a fresh Dovecot with an empty INBOX, the tool's
  * Maildir holding N messages of realistic sizes (all seen, every tenth
  * flagged) and no state. Returns the tool (free with push_end()). */
-static struct bench_tool *push_begin(enum bench_tool_kind kind, struct expect *e_r)
+static struct bench_tool *push_begin(enum bench_tool_kind kind, struct bench_expect *e_r)
 {
 	struct bench_tool *t = xcalloc(1, sizeof(*t));
 	char *dir = xasprintf("%s/push", bench_dir);
@@ -567,39 +331,6 @@ static struct bench_tool *push_begin(enum bench_tool_kind kind, struct expect *e
 	e_r->bytes = 0;
 	free(dir);
 	return t;
-}
-
-/* The POP3 import's server, seeded, and its two tools set up for it. */
-static void pop3_begin(void)
-{
-	double start = bench_now();
-	struct expect e;
-
-	printf("  seeding %u messages into the POP3 server's INBOX...", n_messages);
-	fflush(stdout);
-	pop3_server = dovecot_start();
-	seed_pop3(pop3_server);
-	e = server_holds(pop3_server, true);
-	if (e.messages != n_messages)
-		bench_fail("the POP3 server holds %zu messages, not %u", e.messages, n_messages);
-	pop3_bytes = e.bytes;
-	printf(" %.0f MB in %.0f s\n", (double)e.bytes / 1e6, bench_now() - start);
-	for (int k = TOOL_TWINBOX_POP3; k <= TOOL_MPOP; k++)
-		bench_tool_init(&tools[k], (enum bench_tool_kind)k, bench_dir, pop3_server, twinbox_bin,
-		                self);
-}
-
-static void pop3_end(void)
-{
-	/* Its mail into the trash (see bench_discard); the tools' Maildirs
-	 * stay in the bench's directory until it is removed. */
-	char *home = xasprintf("%s/" DV_HOME, pop3_server->dir);
-
-	bench_discard(home);
-	free(home);
-	stop_pop3_server();
-	for (int k = TOOL_TWINBOX_POP3; k <= TOOL_MPOP; k++)
-		tools[k].server = NULL;
 }
 
 static void push_end(struct bench_tool *t)
@@ -624,7 +355,7 @@ static void push_end(struct bench_tool *t)
 static void run_tool(const struct scenario *sc, size_t i, unsigned rep, struct bench_sample *s_r)
 {
 	struct bench_tool *t = scenario_tool(sc, i);
-	struct expect e;
+	struct bench_expect e;
 
 	if (sc->huge) {
 		bench_huge_run(sc->tool[i], sc->push, bench_dir, twinbox_bin, self, s_r);
@@ -635,7 +366,7 @@ static void run_tool(const struct scenario *sc, size_t i, unsigned rep, struct b
 	} else {
 		if (sc->fresh)
 			bench_tool_reset(t);
-		e = server_holds(t->server, sc->pop3);
+		e = bench_server_holds(t->server, sc->pop3);
 		if (sc->pop3)
 			e.messages = n_messages; /* and the server must still hold them */
 		if (sc->local)
@@ -665,9 +396,11 @@ static void run_scenario(enum scenario_id id)
 	unsigned n = (mode->pull_once && id == SC_PULL) || sc->huge ? 1 : reps;
 	double secs[2][MAX_REPS];
 
-	printf("== %s\n", sc->name);
+	printf("== %s\n", scenario_name(id));
 	if (sc->pop3)
-		pop3_begin();
+		bench_pop3_begin(n_messages, bench_dir, twinbox_bin, self);
+	if (sc->large)
+		bench_large_begin(n_large, bench_dir, twinbox_bin, self);
 	r->run = true;
 	r->ok[0] = r->ok[1] = true;
 	r->reps = n;
@@ -677,8 +410,10 @@ static void run_scenario(enum scenario_id id)
 			for (size_t k = 0; k < sc->tool_count; k++)
 				sc->change(scenario_tool(sc, k)->server, rep);
 		}
-		if (sc->tool[0] == TOOL_RAW_FETCH)
-			tools[TOOL_RAW_FETCH].expect_messages = server_holds(server, false).messages;
+		if (sc->tool[0] == TOOL_RAW_FETCH) {
+			struct bench_tool *raw = scenario_tool(sc, 0);
+			raw->expect_messages = bench_server_holds(raw->server, false).messages;
+		}
 		printf("  rep %u/%u:", rep + 1, n);
 		fflush(stdout);
 		for (size_t k = 0; k < sc->tool_count; k++) {
@@ -693,7 +428,8 @@ static void run_scenario(enum scenario_id id)
 			r->seconds[i][rep] = s.seconds;
 			if (s.rss_kb > r->rss_kb[i])
 				r->rss_kb[i] = s.rss_kb;
-			printf(" %s %.2f s%s", tools[sc->tool[i]].name, s.seconds, s.ok ? "" : " FAILED");
+			printf(" %s %.2f s%s", bench_tool_name(sc->tool[i]), s.seconds,
+			       s.ok ? "" : " FAILED");
 			fflush(stdout);
 		}
 		printf("\n");
@@ -703,7 +439,7 @@ static void run_scenario(enum scenario_id id)
 		r->median[i] = secs[i][n / 2];
 	}
 	if (sc->pop3)
-		pop3_end();
+		bench_pop3_end();
 }
 
 /* ---- report ---------------------------------------------------------- */
@@ -726,7 +462,7 @@ static void build_table(struct buf *b)
 
 		if (!r->run)
 			continue;
-		buf_printf(b, "| %s |", sc->name);
+		buf_printf(b, "| %s |", scenario_name(id));
 		cell_time(b, r, 0);
 		if (sc->tool_count == 2) {
 			cell_time(b, r, 1);
@@ -752,9 +488,9 @@ static void list_runs(struct buf *b)
 
 		if (!r->run)
 			continue;
-		buf_printf(b, "- %s:", sc->name);
+		buf_printf(b, "- %s:", scenario_name(id));
 		for (size_t i = 0; i < sc->tool_count; i++) {
-			buf_printf(b, "%s %s", i ? ";" : "", tools[sc->tool[i]].name);
+			buf_printf(b, "%s %s", i ? ";" : "", bench_tool_name(sc->tool[i]));
 			for (unsigned rep = 0; rep < r->reps; rep++)
 				buf_printf(b, "%s %.2f", rep ? "," : "", r->seconds[i][rep]);
 		}
@@ -812,8 +548,9 @@ static unsigned check_targets(struct buf *b)
 		/* A FAILED run's peak says nothing (the huge scenarios have
 		 * no time target to catch it). */
 		bool met = r->ok[0] && r->ok[1] && r->rss_kb[0] <= r->rss_kb[1];
-		buf_printf(b, "| %s: peak RSS <= %s's | %.1f / %.1f MB | %s |\n", scenarios[id].name,
-		           tools[scenarios[id].tool[1]].name, r->rss_kb[0] / 1024.0, r->rss_kb[1] / 1024.0,
+		buf_printf(b, "| %s: peak RSS <= %s's | %.1f / %.1f MB | %s |\n", scenario_name(id),
+		           bench_tool_name(scenarios[id].tool[1]), r->rss_kb[0] / 1024.0,
+		           r->rss_kb[1] / 1024.0,
 		           met                    ? "met"
 		           : r->ok[0] && r->ok[1] ? "MISSED"
 		                                  : "MISSED (a run FAILED)");
@@ -838,7 +575,7 @@ static void tool_version(struct buf *b, const char *cmd)
 
 /* The scale run's setting, and why twinbox's first no-change resync
  * differs from its later ones. */
-static void describe_scale(struct buf *b, const struct expect *e)
+static void describe_scale(struct buf *b, const struct bench_expect *e)
 {
 	buf_printf(b,
 	           "%zu small plain-text messages (%.1f MB, %.1f KB average) in %zu folders, some "
@@ -851,10 +588,10 @@ static void describe_scale(struct buf *b, const struct expect *e)
 	           "the pull scans everything and later ones skip the unchanged folders (see the runs "
 	           "below the table).\n",
 	           e->messages, (double)e->bytes / 1e6, (double)e->bytes / 1024.0 / (double)e->messages,
-	           mailbox_count, reps, FLAG_CHANGES);
+	           bench_mailbox_count(), reps, BENCH_FLAG_CHANGES);
 }
 
-static void describe(struct buf *b, const struct expect *e)
+static void describe(struct buf *b, const struct bench_expect *e)
 {
 	const char *true_argv[] = {"true", NULL};
 	char *true_log = xasprintf("%s/true.log", bench_dir);
@@ -872,15 +609,11 @@ static void describe(struct buf *b, const struct expect *e)
 		           "Dovecot, seeded alike, so what each tool pushes is checked on a server only it "
 		           "changed; each initial-push run gets a fresh, empty Dovecot.\n",
 		           e->messages, (double)e->bytes / 1e6,
-		           (double)e->bytes / 1024.0 / (double)e->messages, mailbox_count, reps);
-	if (results[SC_POP3].run)
-		buf_printf(b,
-		           "POP3 import: %u messages of the same mix (%.1f MB) all in the INBOX of a "
-		           "Dovecot of its own, left on the server; each run starts from an empty Maildir "
-		           "and no state (no UIDL list).\n",
-		           n_messages, (double)pop3_bytes / 1e6);
+		           (double)e->bytes / 1024.0 / (double)e->messages, bench_mailbox_count(), reps);
+	bench_pop3_describe(b);
 	if (results[SC_HUGE_PULL].run || results[SC_HUGE_PUSH].run)
 		bench_huge_describe(b);
+	bench_large_describe(b);
 	buf_printf(b, "Machine: %s %s, %ld CPUs. Tools: ", u.sysname, u.release,
 	           sysconf(_SC_NPROCESSORS_ONLN));
 	tool_version(b, "mbsync --version 2>&1");
@@ -963,7 +696,7 @@ int main(int argc, char **argv)
 	double start;
 	ssize_t self_len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	struct buf report = BUF_INIT;
-	struct expect initial;
+	struct bench_expect initial;
 	struct error err;
 	unsigned missed;
 
@@ -978,11 +711,10 @@ int main(int argc, char **argv)
 		bench_fail("usage: %s [--scale]", argv[0]);
 	if (!out || !*out)
 		out = mode->default_out;
-	batches = mode->batches;
-	batch_count = mode->batch_count;
-	list_mailboxes();
+	bench_mail_choose(mode->small_mail);
 	latency = mode->scenarios & (1u << SC_LAT_PULL);
 	n_messages = env_number("BENCH_N", mode->default_n, mode->min_n, 200000);
+	n_large = env_number("BENCH_LARGE_N", 10000, mode->min_n, 200000);
 	reps = env_number("BENCH_REPS", 3, 1, MAX_REPS);
 	check_only(getenv("BENCH_ONLY"));
 	dv_fail_handler = fixture_fail;
@@ -997,14 +729,14 @@ int main(int argc, char **argv)
 	server = dovecot_start();
 	server_mb = dovecot_start();
 	printf("Seeding %u messages (twice: one server for twinbox, one for mbsync)...\n", n_messages);
-	seed_server(server);
+	bench_seed(server, n_messages);
 	if (mode == &scale_mode)
 		printf("  twinbox's server seeded (%.0f s)\n", bench_now() - start);
-	seed_server(server_mb);
+	bench_seed(server_mb, n_messages);
 	if (mode == &scale_mode)
 		printf("  mbsync's server seeded (%.0f s)\n", bench_now() - start);
-	initial = server_holds(server, false);
-	/* The POP3 tools are set up with their server (pop3_begin). */
+	initial = bench_server_holds(server, false);
+	/* The POP3 tools are set up with their server (bench_pop3_begin). */
 	for (int k = 0; k <= TOOL_RAW_FETCH; k++)
 		if (k != TOOL_TWINBOX_POP3 && k != TOOL_MPOP)
 			bench_tool_init(&tools[k], (enum bench_tool_kind)k, bench_dir,
@@ -1028,6 +760,7 @@ int main(int argc, char **argv)
 		if (wanted((enum scenario_id)id, getenv("BENCH_ONLY")))
 			run_scenario((enum scenario_id)id);
 	bench_huge_end();
+	bench_large_end();
 
 	describe(&report, &initial);
 	build_table(&report);
@@ -1053,7 +786,8 @@ int main(int argc, char **argv)
 	server_mb = NULL;
 	bench_spawner_stop();
 	for (int k = 0; k <= TOOL_RAW_FETCH; k++)
-		bench_tool_free(&tools[k]);
+		if (k != TOOL_TWINBOX_POP3 && k != TOOL_MPOP)
+			bench_tool_free(&tools[k]);
 	if (getenv("BENCH_KEEP"))
 		printf("Scratch directory kept: %s\n", bench_dir);
 	else if (dv_rmtree(bench_dir, &err) < 0)

@@ -77,6 +77,8 @@ struct bench_tool {
  * creations of the next run (of whichever tool comes next). */
 void bench_discard(const char *path);
 
+/* "twinbox", "mbsync", ... */
+const char *bench_tool_name(enum bench_tool_kind kind);
 /* Set up `t` under `bench_dir` (writes its config). */
 void bench_tool_init(struct bench_tool *t, enum bench_tool_kind kind, const char *bench_dir,
                      struct dovecot *server, const char *twinbox_bin, const char *bench_bin);
@@ -136,6 +138,63 @@ void bench_huge_run(enum bench_tool_kind kind, bool push, const char *bench_dir,
                     const char *bench_bin, struct bench_sample *s_r);
 void bench_huge_describe(struct buf *b);
 void bench_huge_end(void);
+
+/* ---- the mail (bench_mail.c) ------------------------------------ */
+
+/* Changes between the resyncs of the change scenarios. */
+#define BENCH_FLAG_CHANGES 100
+#define BENCH_NEW_MESSAGES 100
+
+/* What a server or a Maildir must hold. */
+struct bench_expect {
+	size_t messages, flagged;
+	unsigned long long bytes;
+};
+
+/* Choose the mail, first thing: the normal mix (2 KB text to multi-MB
+ * attachments in 5 folders, some flags), or `small`, the scale
+ * scenario's small plain-text messages over 20 folders. */
+void bench_mail_choose(bool small);
+size_t bench_mailbox_count(void);
+/* Seed about `n` messages of the chosen mail into `d`. */
+void bench_seed(struct dovecot *d, unsigned n);
+/* Exactly `n` messages of the normal mix, all into `d`'s INBOX (POP3). */
+void bench_seed_pop3(struct dovecot *d, unsigned n);
+/* What `d` holds: all the chosen mailboxes, or INBOX only. */
+struct bench_expect bench_server_holds(struct dovecot *d, bool inbox_only);
+/* On a server before a resync (repetition `rep`): BENCH_FLAG_CHANGES
+ * \Flagged toggles in INBOX, or BENCH_NEW_MESSAGES new messages. */
+void bench_change_flags(struct dovecot *d, unsigned rep);
+void bench_change_new_mail(struct dovecot *d, unsigned rep);
+/* In a tool's Maildir before a resync, adjusting what its server must
+ * then hold: \Flagged toggles in INBOX, or new messages in its new/. */
+void bench_local_flags(struct bench_tool *t, unsigned rep, struct bench_expect *e);
+void bench_local_new_mail(struct bench_tool *t, unsigned rep, struct bench_expect *e);
+
+/* ---- the POP3 import's server (bench_pop3.c) -------------------- */
+
+/* Start a Dovecot whose INBOX holds exactly `n` messages and set up the
+ * POP3 tools (TOOL_TWINBOX_POP3, TOOL_MPOP) for it under `bench_dir`. */
+void bench_pop3_begin(unsigned n, const char *bench_dir, const char *twinbox_bin, const char *bench_bin);
+struct bench_tool *bench_pop3_tool(enum bench_tool_kind kind);
+/* Appends a sentence on the POP3 setting to `b`, if it was used. */
+void bench_pop3_describe(struct buf *b);
+/* Its mail into the trash, the server stopped, the tools freed. */
+void bench_pop3_end(void);
+/* Only stop the server, if up (from bench_fail). */
+void bench_pop3_stop(void);
+
+/* ---- the large set (bench_large.c) ------------------------------ */
+
+/* Start and seed the large set's servers with `n` messages and set up
+ * its tools (TOOL_TWINBOX_IMAP, TOOL_MBSYNC, TOOL_RAW_FETCH) under
+ * `bench_dir`/large; once, later calls do nothing. */
+void bench_large_begin(unsigned n, const char *bench_dir, const char *twinbox_bin, const char *bench_bin);
+struct bench_tool *bench_large_tool(enum bench_tool_kind kind);
+/* Appends a sentence on the large set to `b`, if it was used. */
+void bench_large_describe(struct buf *b);
+/* Stop its servers, if up (also from bench_fail). */
+void bench_large_end(void);
 
 /* Report and end the bench (stops the server). */
 void bench_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

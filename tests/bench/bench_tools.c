@@ -130,6 +130,11 @@ static char *mpop_config(const struct bench_tool *t)
 	                 t->maildir, t->dir);
 }
 
+const char *bench_tool_name(enum bench_tool_kind kind)
+{
+	return tool_names[kind];
+}
+
 void bench_tool_init(struct bench_tool *t, enum bench_tool_kind kind, const char *bench_dir,
                      struct dovecot *server, const char *twinbox_bin, const char *bench_bin)
 {

@@ -1,0 +1,81 @@
+/*
+ * The POP3 import's server (issue 6: "POP3 import of N messages against
+ * mpop"): a Dovecot of its own whose INBOX holds exactly N messages of
+ * the normal mix, all left on the server, up while that scenario runs;
+ * twinbox's POP3 import and mpop each run against it from an empty
+ * Maildir and no UIDL list.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bench.h"
+#include "support/dovecot_p.h"
+#include "twinbox/util/buf.h"
+#include "twinbox/util/xmalloc.h"
+
+static struct dovecot *pop3_server;
+static struct bench_tool pop3_tools[TOOL_MPOP + 1];
+static unsigned seeded;
+static unsigned long long seeded_bytes;
+
+void bench_pop3_begin(unsigned n, const char *bench_dir, const char *twinbox_bin, const char *bench_bin)
+{
+	double start = bench_now();
+	struct bench_expect e;
+
+	printf("  seeding %u messages into the POP3 server's INBOX...", n);
+	fflush(stdout);
+	pop3_server = dovecot_start();
+	bench_seed_pop3(pop3_server, n);
+	e = bench_server_holds(pop3_server, true);
+	if (e.messages != n)
+		bench_fail("the POP3 server holds %zu messages, not %u", e.messages, n);
+	seeded = n;
+	seeded_bytes = e.bytes;
+	printf(" %.0f MB in %.0f s\n", (double)e.bytes / 1e6, bench_now() - start);
+	for (int k = TOOL_TWINBOX_POP3; k <= TOOL_MPOP; k++)
+		bench_tool_init(&pop3_tools[k], (enum bench_tool_kind)k, bench_dir, pop3_server, twinbox_bin,
+		                bench_bin);
+}
+
+struct bench_tool *bench_pop3_tool(enum bench_tool_kind kind)
+{
+	return &pop3_tools[kind];
+}
+
+void bench_pop3_describe(struct buf *b)
+{
+	if (!seeded)
+		return;
+	buf_printf(b,
+	           "POP3 import: %u messages of the same mix (%.1f MB) all in the INBOX of a Dovecot of "
+	           "its own, left on the server; each run starts from an empty Maildir and no state (no "
+	           "UIDL list).\n",
+	           seeded, (double)seeded_bytes / 1e6);
+}
+
+void bench_pop3_stop(void)
+{
+	struct dovecot *d = pop3_server;
+
+	/* Cleared first: a failing dovecot_stop() ends in bench_fail(),
+	 * which comes back here. */
+	pop3_server = NULL;
+	if (d)
+		dovecot_stop(d);
+}
+
+void bench_pop3_end(void)
+{
+	/* Its mail into the trash (see bench_discard); the tools' Maildirs
+	 * stay in the bench's directory until it is removed. */
+	char *home = xasprintf("%s/" DV_HOME, pop3_server->dir);
+
+	bench_discard(home);
+	free(home);
+	bench_pop3_stop();
+	for (int k = TOOL_TWINBOX_POP3; k <= TOOL_MPOP; k++) {
+		pop3_tools[k].server = NULL;
+		bench_tool_free(&pop3_tools[k]);
+	}
+}
