@@ -8,7 +8,10 @@
  *
  * Workers start once the queue is known, and only as many as can ever
  * be busy at once (pool_workers_for); their connections are made while
- * this thread syncs the first folder. Reports go through the pool's lock,
+ * this thread syncs the first folder. With workers, folders are taken
+ * largest first: the run lasts at least as long as its largest folder,
+ * so that one starts at once, on the connection already open, and the
+ * smaller ones fill in beside it. Reports go through the pool's lock,
  * one at a time.
  *
  * Memory: a folder in flight holds a few hundred bytes per message
@@ -48,9 +51,10 @@ struct sync_pool {
 	struct error stop_err;
 	const char *const *names;
 	const size_t *weights; /* expected messages per folder, 0 = unknown */
+	size_t *order;         /* the folders' indexes in the order taken */
 	bool *taken;
 	bool *active;       /* being synced */
-	size_t count, next; /* names[0 .. next) are all taken */
+	size_t count, next; /* order[0 .. next) are all taken */
 	struct sync_result *res;
 
 	struct pool_worker *workers;
@@ -106,11 +110,13 @@ static bool fits(const struct sync_pool *p, size_t i)
  * flight, or SIZE_MAX (none left: p->next == p->count; or none fits). */
 static size_t next_folder(struct sync_pool *p)
 {
-	while (p->next < p->count && p->taken[p->next])
+	while (p->next < p->count && p->taken[p->order[p->next]])
 		p->next++;
-	for (size_t i = p->next; i < p->count; i++)
+	for (size_t k = p->next; k < p->count; k++) {
+		size_t i = p->order[k];
 		if (!p->taken[i] && fits(p, i))
 			return i;
+	}
 	return SIZE_MAX;
 }
 
@@ -134,6 +140,9 @@ static void take_folders(struct sync_pool *p, struct store *rs, struct store *ls
 		int rc;
 
 		p->taken[i] = p->active[i] = true;
+		/* Under the lock, so the lines come in the order taken. */
+		if (p->weights[i])
+			log_debug("%s: starting (%zu messages on the server)", name, p->weights[i]);
 		pthread_mutex_unlock(&p->lock);
 		error_clear(&rep.err);
 		rc = engine_sync_folder(rs, ls, st, &p->wo, name, &rep, &rep.err);
@@ -218,12 +227,44 @@ struct sync_pool *pool_start(const struct sync_options *o, size_t workers)
 	return p;
 }
 
+struct weighed {
+	size_t weight, index;
+};
+
+static int heavier_first(const void *a, const void *b)
+{
+	const struct weighed *x = a, *y = b;
+
+	if (x->weight != y->weight)
+		return x->weight < y->weight ? 1 : -1;
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Folders by expected messages, most first; in queue order among
+ * equals. */
+static void largest_first(size_t *order, const size_t *weights, size_t count)
+{
+	struct weighed *w = xcalloc(count + 1, sizeof(*w));
+
+	for (size_t i = 0; i < count; i++)
+		w[i] = (struct weighed){weights[i], i};
+	qsort(w, count, sizeof(*w), heavier_first);
+	for (size_t i = 0; i < count; i++)
+		order[i] = w[i].index;
+	free(w);
+}
+
 static void publish(struct sync_pool *p, const char *const *names, const size_t *weights, size_t count,
                     struct sync_result *res)
 {
 	pthread_mutex_lock(&p->lock);
 	p->names = names;
 	p->weights = weights;
+	p->order = xcalloc(count + 1, sizeof(*p->order));
+	for (size_t i = 0; i < count; i++)
+		p->order[i] = i;
+	if (p->n_workers > 0)
+		largest_first(p->order, weights, count);
 	p->taken = xcalloc(count + 1, sizeof(*p->taken));
 	p->active = xcalloc(count + 1, sizeof(*p->active));
 	p->count = count;
@@ -239,6 +280,7 @@ static void pool_end(struct sync_pool *p)
 	for (size_t i = 0; i < p->n_workers; i++)
 		pthread_join(p->workers[i].thread, NULL);
 	free(p->workers);
+	free(p->order);
 	free(p->taken);
 	free(p->active);
 	pthread_cond_destroy(&p->ready);

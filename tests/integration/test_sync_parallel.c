@@ -127,6 +127,32 @@ Test(sync_parallel, large_folders_are_not_synced_side_by_side)
 	cr_assert_eq(state_pair_count("Archive"), 4100);
 }
 
+/* The run lasts at least as long as its largest folder: with workers,
+ * that one starts first (on the connection already open), whatever its
+ * place in the folder list, and the smaller ones follow, largest first. */
+Test(sync_parallel, the_largest_folder_starts_first)
+{
+	static const char *const order[] = {"Work/Projects", "INBOX", "Archive", "Lists"};
+	const char *at = NULL;
+
+	dovecot_seed(sh.d, "INBOX", 20, 5000, 0);
+	dovecot_seed(sh.d, "Archive", 5, 6000, 0);
+	dovecot_seed(sh.d, "Lists", 2, 7000, 0);
+	dovecot_seed(sh.d, "Work/Projects", 60, 8000, 0);
+	cr_assert_eq(sync_run_args("-v"), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		char *line = xasprintf("%s: starting (", order[i]);
+		const char *found = strstr(sh.r.err, line);
+
+		cr_assert_not_null(found, "no \"%s\" in:\n%s", line, sh.r.err);
+		cr_assert(!at || found > at, "%s started before a larger folder:\n%s", order[i], sh.r.err);
+		at = found;
+		free(line);
+	}
+	assert_twins("Work/Projects", 60);
+	assert_twins("Lists", 2);
+}
+
 Test(sync_parallel, a_server_that_allows_fewer_connections_gets_every_folder)
 {
 	dovecot_stop(sh.d);
