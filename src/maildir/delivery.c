@@ -337,9 +337,11 @@ void maildir_delivery_finish(struct maildir_delivery *d)
 	struct maildir_name pn;
 	size_t i;
 
-	maildir_name_parse(d->name, &pn);
-	i = maildir_index_add(f, d->name, &pn, d->subdir);
-	f->entries[i].size = d->written;
+	if (f->scanned) {
+		maildir_name_parse(d->name, &pn);
+		i = maildir_index_add(f, d->name, &pn, d->subdir);
+		f->entries[i].size = d->written;
+	}
 	f->dirty[d->subdir] = 1;
 	free(d->wbuf);
 	free(d->id);

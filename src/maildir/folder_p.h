@@ -3,6 +3,7 @@
 #define TWINBOX_MAILDIR_FOLDER_P_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -52,6 +53,10 @@ struct maildir_folder {
 	size_t nslots;   /* a power of two, at least twice `count` */
 
 	struct maildir_times scan_times;
+	/* A scan passed: the index is the folder's snapshot, and deliveries
+	 * are added to it. Before that they are not, so a handle that only
+	 * delivers (a POP3 import) holds nothing per message. */
+	bool scanned;
 	size_t duplicates;
 	int dirty[2]; /* new/, cur/ changed since the last maildir_folder_sync() */
 	/* CLOCK_MONOTONIC_COARSE ms of the last passed maildir_folder_check(),

@@ -148,6 +148,7 @@ int maildir_folder_scan(struct maildir_folder *f, unsigned flags, struct error *
 			goto fail;
 		if (maildir_times_equal(&before, &after)) {
 			f->scan_times = before;
+			f->scanned = true;
 			trim_entries(f);
 			if (f->duplicates)
 				log_warn("%s: %zu message files repeat the id of another one; only one file "
@@ -161,6 +162,7 @@ int maildir_folder_scan(struct maildir_folder *f, unsigned flags, struct error *
 	          f->path, SCAN_ATTEMPTS);
 fail:
 	maildir_index_reset(f);
+	f->scanned = false;
 	return -1;
 }
 

@@ -31,6 +31,9 @@ static void setup(void)
 	free(root);
 	cr_assert_eq(maildir_folder_create(md, "INBOX", &err), 0, "%s", err.text);
 	cr_assert_eq(maildir_folder_open(md, "INBOX", NULL, &f, &err), 0, "%s", err.text);
+	/* Scanned, as a sync does before delivering: deliveries then enter
+	 * the snapshot (see only_a_scanned_folder_records_its_deliveries). */
+	cr_assert_eq(maildir_folder_scan(f, 0, &err), 0, "%s", err.text);
 }
 
 static void teardown(void)
@@ -665,4 +668,40 @@ Test(maildir_delivery, a_commit_into_a_replaced_folder_fails_at_once)
 		free(to);
 	}
 	free(from);
+}
+
+/* A handle that only delivers (a POP3 import) keeps no record per
+ * message: its deliveries are on disk, and a later scan finds them. */
+Test(maildir_delivery, only_a_scanned_folder_records_its_deliveries)
+{
+	struct maildir_folder *g;
+	struct maildir_delivery *d;
+	struct error err;
+	char *ids[3];
+	size_t i;
+
+	cr_assert_eq(maildir_folder_open(md, "INBOX", NULL, &g, &err), 0, "%s", err.text);
+	for (int k = 0; k < 3; k++) {
+		cr_assert_eq(maildir_delivery_begin(g, &plain, &d, &err), 0, "%s", err.text);
+		ids[k] = xstrdup(maildir_delivery_id(d));
+		write_str(d, "Subject: unrecorded\n\nbody\n");
+		commit(d);
+	}
+	cr_expect_eq(maildir_folder_count(g), 0, "nothing recorded before a scan");
+	cr_expect_eq(tm_count("mail/new"), 3, "all three delivered");
+	cr_assert_eq(maildir_folder_scan(g, 0, &err), 0, "%s", err.text);
+	cr_expect_eq(maildir_folder_count(g), 3);
+	for (int k = 0; k < 3; k++) {
+		cr_expect(maildir_folder_find(g, ids[k], &i), "the scan finds %s", ids[k]);
+		free(ids[k]);
+	}
+	/* Scanned now: the next delivery is recorded at once. */
+	cr_assert_eq(maildir_delivery_begin(g, &plain, &d, &err), 0, "%s", err.text);
+	ids[0] = xstrdup(maildir_delivery_id(d));
+	write_str(d, "Subject: recorded\n\nbody\n");
+	commit(d);
+	cr_expect_eq(maildir_folder_count(g), 4);
+	cr_expect(maildir_folder_find(g, ids[0], &i));
+	free(ids[0]);
+	maildir_folder_close(g);
 }

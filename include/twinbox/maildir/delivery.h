@@ -69,8 +69,9 @@ int maildir_delivery_write(struct maildir_delivery *d, const void *data, size_t 
 unsigned char *maildir_delivery_room(struct maildir_delivery *d, size_t *room_r);
 int maildir_delivery_advance(struct maildir_delivery *d, size_t n, struct error *err);
 
-/* Finish: on success the message is in the folder (and in its snapshot)
- * and, unless defer_dir_sync, durable. On failure nothing is visible and
+/* Finish: on success the message is in the folder (and in its snapshot,
+ * once the folder has been scanned: a handle that only delivers keeps
+ * no record per message) and, unless defer_dir_sync, durable. On failure nothing is visible and
  * the tmp/ file is removed. Frees `d` in both cases. */
 int maildir_delivery_commit(struct maildir_delivery *d, struct error *err);
 
@@ -81,7 +82,8 @@ int maildir_delivery_commit(struct maildir_delivery *d, struct error *err);
  *     it reads the folder's directories and changes nothing else of it,
  *     so it may run while the folder's thread starts other deliveries;
  *   finish (the folder's thread): the message enters the folder's
- *     snapshot (and its directory is synced by maildir_folder_sync());
+ *     snapshot if it was scanned (and its directory is synced by
+ *     maildir_folder_sync());
  *     frees `d`.
  * After a failed seal or persist, only abort is allowed; nothing is
  * visible then. */
