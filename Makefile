@@ -70,14 +70,17 @@ SUPPORT_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/support/*.c))
 DEMO_BIN := $(BUILD)/twinbox-demo
 
 # The benchmark (make bench, not part of make check): twinbox against
-# mbsync and mpop on the fixture Dovecot; BENCH_N=10000 for the big run.
+# mbsync and mpop on the fixture Dovecot (N = 1,000 messages, and the
+# initial pull again on 10,000: BENCH_N, BENCH_LARGE_N), BENCH_REPS runs
+# per tool.
 # make bench-scale: the same program's scale mode, 100,000 small messages
 # over 20 folders (BENCH_N given on the command line or in the
 # environment overrides that), pull once, then resyncs against mbsync.
 BENCH_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/bench/*.c))
 BENCH_BIN := $(BUILD)/twinbox-bench
 BENCH_N ?= 1000
-BENCH_REPS ?= 3
+BENCH_LARGE_N ?= 10000
+BENCH_REPS ?= 5
 BENCH_SCALE_N = $(if $(filter file,$(origin BENCH_N)),100000,$(BENCH_N))
 
 .PHONY: all check test asan deps install uninstall clean format tidy fuzz fuzz-smoke demo bench bench-scale
@@ -119,7 +122,7 @@ bench: deps
 	@scripts/bench-deps.sh
 	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)
 	@TWINBOX_BIN=$(abspath $(BIN)) BENCH_OUT=$(BUILD)/bench.md BENCH_N=$(BENCH_N) \
-		BENCH_REPS=$(BENCH_REPS) $(BENCH_BIN)
+		BENCH_LARGE_N=$(BENCH_LARGE_N) BENCH_REPS=$(BENCH_REPS) $(BENCH_BIN)
 
 bench-scale: deps
 	@scripts/bench-deps.sh

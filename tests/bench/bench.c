@@ -24,9 +24,11 @@
  * resyncs against mbsync, with the scale targets (`scale_mode`).
  *
  * Environment: BENCH_N (messages, default 1000; 100000 with --scale),
- * BENCH_LARGE_N (the large set, default 10000), BENCH_REPS (default 3), TWINBOX_BIN (default build/twinbox),
- * BENCH_OUT (default build/bench.md; build/bench-scale.md with --scale), BENCH_KEEP=1 keeps the scratch
- * directory, BENCH_ONLY (comma-separated scenario keys, see `scenarios`) runs only those.
+ * BENCH_LARGE_N (the large set, default 10000), BENCH_REPS (default
+ * 5), TWINBOX_BIN (default build/twinbox), BENCH_OUT (default
+ * build/bench.md; build/bench-scale.md with --scale), BENCH_KEEP=1 keeps
+ * the scratch directory, BENCH_ONLY (comma-separated scenario keys, see
+ * `scenarios`) runs only those.
  *
  * The huge-message scenarios (bench_huge.c, key "huge") sync one 205 MB
  * message each way on fresh Dovecots of their own, once per tool
@@ -58,7 +60,7 @@
  * scenario runs (pop3_begin). */
 static struct dovecot *server, *server_mb, *push_server;
 static char bench_dir[] = "/tmp/twinbox-bench-XXXXXX";
-static unsigned n_messages = 1000, n_large = 10000, reps = 3;
+static unsigned n_messages = 1000, n_large = 10000, reps = 5;
 static const char *twinbox_bin;
 static char self[PATH_MAX];
 
@@ -715,7 +717,7 @@ int main(int argc, char **argv)
 	latency = mode->scenarios & (1u << SC_LAT_PULL);
 	n_messages = env_number("BENCH_N", mode->default_n, mode->min_n, 200000);
 	n_large = env_number("BENCH_LARGE_N", 10000, mode->min_n, 200000);
-	reps = env_number("BENCH_REPS", 3, 1, MAX_REPS);
+	reps = env_number("BENCH_REPS", 5, 1, MAX_REPS);
 	check_only(getenv("BENCH_ONLY"));
 	dv_fail_handler = fixture_fail;
 	if (self_len <= 0)
