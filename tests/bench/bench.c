@@ -120,6 +120,10 @@ enum scenario_id {
 	SC_POP3,
 	SC_LAT_PULL,
 	SC_LAT_NOCHANGE,
+	SC_LAT_FLAGS,
+	SC_LAT_NEW,
+	SC_LAT_LFLAGS,
+	SC_LAT_LNEW,
 	SC_HUGE_PULL,
 	SC_HUGE_PUSH,
 	SC_COUNT
@@ -166,6 +170,14 @@ static const struct scenario {
                  .pop3 = true},
     [SC_LAT_PULL] = {"lat-pull", "initial pull, 25 ms each way", IMAP_PAIR, .fresh = true, .latency = true},
     [SC_LAT_NOCHANGE] = {"lat-nochange", "no-change resync, 25 ms each way", IMAP_PAIR, .latency = true},
+    [SC_LAT_FLAGS] = {"lat-flags", "resync after 100 server flag changes, 25 ms each way", IMAP_PAIR,
+                      .change = bench_change_flags, .latency = true},
+    [SC_LAT_NEW] = {"lat-new", "resync after 100 new server messages, 25 ms each way", IMAP_PAIR,
+                    .change = bench_change_new_mail, .latency = true},
+    [SC_LAT_LFLAGS] = {"lat-lflags", "resync after 100 local flag changes, 25 ms each way", IMAP_PAIR,
+                       .local = bench_local_flags, .latency = true},
+    [SC_LAT_LNEW] = {"lat-lnew", "resync after 100 new local messages, 25 ms each way", IMAP_PAIR,
+                     .local = bench_local_new_mail, .latency = true},
     [SC_HUGE_PULL] = {"huge", "huge message pull (one 205 MB message)", IMAP_PAIR, .fresh = true,
                       .huge = true},
     [SC_HUGE_PUSH] = {"huge", "huge message push (one 205 MB message)", IMAP_PAIR, .fresh = true,
@@ -191,6 +203,10 @@ static const struct target {
     {SC_POP3, SC_COUNT, 1.0, "POP3 import <= 1.0 x mpop"},
     {SC_LAT_PULL, SC_COUNT, 0.7, "initial pull at 50 ms round trip <= 0.7 x mbsync"},
     {SC_LAT_NOCHANGE, SC_COUNT, 0.7, "no-change resync at 50 ms round trip <= 0.7 x mbsync"},
+    {SC_LAT_FLAGS, SC_COUNT, 0.7, "flag-change resync at 50 ms round trip <= 0.7 x mbsync"},
+    {SC_LAT_NEW, SC_COUNT, 0.7, "new-mail resync at 50 ms round trip <= 0.7 x mbsync"},
+    {SC_LAT_LFLAGS, SC_COUNT, 0.7, "local-flag-change resync at 50 ms round trip <= 0.7 x mbsync"},
+    {SC_LAT_LNEW, SC_COUNT, 0.7, "new-local-mail resync at 50 ms round trip <= 0.7 x mbsync"},
 };
 /* And in every two-tool scenario: twinbox's peak RSS <= the other's; in
  * these (of the mode's scenarios), twinbox's below `max_kb`. */
@@ -561,20 +577,6 @@ static unsigned check_targets(struct buf *b)
 	return missed;
 }
 
-static void tool_version(struct buf *b, const char *cmd)
-{
-	FILE *p = popen(cmd, "r");
-	char line[200] = "";
-
-	if (p) {
-		if (!fgets(line, sizeof(line), p))
-			line[0] = '\0';
-		pclose(p);
-	}
-	line[strcspn(line, "\n")] = '\0';
-	buf_printf(b, "%s%s", line[0] ? line : "?", "");
-}
-
 /* The scale run's setting, and why twinbox's first no-change resync
  * differs from its later ones. */
 static void describe_scale(struct buf *b, const struct bench_expect *e)
@@ -618,10 +620,10 @@ static void describe(struct buf *b, const struct bench_expect *e)
 	bench_large_describe(b);
 	buf_printf(b, "Machine: %s %s, %ld CPUs. Tools: ", u.sysname, u.release,
 	           sysconf(_SC_NPROCESSORS_ONLN));
-	tool_version(b, "mbsync --version 2>&1");
+	bench_tool_version(b, "mbsync --version 2>&1");
 	if (mode->scenarios & (1u << SC_POP3)) {
 		buf_printf(b, "; ");
-		tool_version(b, "mpop --version 2>&1");
+		bench_tool_version(b, "mpop --version 2>&1");
 	}
 	/* What the measurement itself adds to every RSS figure. */
 	bench_run(true_argv, true_log, &floor);
@@ -652,7 +654,11 @@ static bool wanted(enum scenario_id id, const char *only)
 		for (int k = SC_NOCHANGE; k <= SC_LNEW; k++)
 			if (wanted((enum scenario_id)k, only))
 				return true;
-	return id == SC_LAT_PULL && wanted(SC_LAT_NOCHANGE, only);
+	if (id == SC_LAT_PULL)
+		for (int k = SC_LAT_NOCHANGE; k <= SC_LAT_LNEW; k++)
+			if (wanted((enum scenario_id)k, only))
+				return true;
+	return false;
 }
 
 static void check_only(const char *only)
@@ -674,20 +680,6 @@ static void check_only(const char *only)
 		}
 		p += n + (p[n] == ',');
 	}
-}
-
-static unsigned env_number(const char *name, unsigned def, unsigned min, unsigned max)
-{
-	const char *v = getenv(name);
-	char *end;
-	unsigned long n;
-
-	if (!v || !*v)
-		return def;
-	n = strtoul(v, &end, 10);
-	if (*end || n < min || n > max)
-		bench_fail("%s=%s: expected a number from %u to %u", name, v, min, max);
-	return (unsigned)n;
 }
 
 int main(int argc, char **argv)
@@ -715,9 +707,9 @@ int main(int argc, char **argv)
 		out = mode->default_out;
 	bench_mail_choose(mode->small_mail);
 	latency = mode->scenarios & (1u << SC_LAT_PULL);
-	n_messages = env_number("BENCH_N", mode->default_n, mode->min_n, 200000);
-	n_large = env_number("BENCH_LARGE_N", 10000, mode->min_n, 200000);
-	reps = env_number("BENCH_REPS", 5, 1, MAX_REPS);
+	n_messages = bench_env_number("BENCH_N", mode->default_n, mode->min_n, 200000);
+	n_large = bench_env_number("BENCH_LARGE_N", 10000, mode->min_n, 200000);
+	reps = bench_env_number("BENCH_REPS", 5, 1, MAX_REPS);
 	check_only(getenv("BENCH_ONLY"));
 	dv_fail_handler = fixture_fail;
 	if (self_len <= 0)

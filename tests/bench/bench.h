@@ -41,6 +41,14 @@ void bench_spawner_stop(void);
  * BENCH_RUN_TIMEOUT_S (then SIGKILL: not ok). */
 void bench_run(const char *const *argv, const char *log_path, struct bench_sample *s_r);
 
+/* The first line `cmd` prints (its version), appended to `b`; "?" if
+ * none. */
+struct buf;
+void bench_tool_version(struct buf *b, const char *cmd);
+/* The number in environment variable `name` (`def` if unset or empty);
+ * ends the bench unless it is from `min` to `max`. */
+unsigned bench_env_number(const char *name, unsigned def, unsigned min, unsigned max);
+
 /* Print the last `max` bytes of `path` to stderr, indented (for FAILED
  * runs). */
 void bench_print_tail(const char *path, size_t max);
@@ -133,7 +141,6 @@ int bench_raw_fetch_main(int argc, char **argv);
  * bench_huge_end() stops a run's server if one is up and removes the
  * message file (after the last run, and from bench_fail). */
 #define BENCH_HUGE_ATTACH ((size_t)150 * 1000 * 1000)
-struct buf;
 void bench_huge_run(enum bench_tool_kind kind, bool push, const char *bench_dir, const char *twinbox_bin,
                     const char *bench_bin, struct bench_sample *s_r);
 void bench_huge_describe(struct buf *b);

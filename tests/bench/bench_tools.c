@@ -566,3 +566,31 @@ int bench_raw_fetch_main(int argc, char **argv)
 	}
 	return 0;
 }
+
+void bench_tool_version(struct buf *b, const char *cmd)
+{
+	FILE *p = popen(cmd, "r");
+	char line[200] = "";
+
+	if (p) {
+		if (!fgets(line, sizeof(line), p))
+			line[0] = '\0';
+		pclose(p);
+	}
+	line[strcspn(line, "\n")] = '\0';
+	buf_printf(b, "%s%s", line[0] ? line : "?", "");
+}
+
+unsigned bench_env_number(const char *name, unsigned def, unsigned min, unsigned max)
+{
+	const char *v = getenv(name);
+	char *end;
+	unsigned long n;
+
+	if (!v || !*v)
+		return def;
+	n = strtoul(v, &end, 10);
+	if (*end || n < min || n > max)
+		bench_fail("%s=%s: expected a number from %u to %u", name, v, min, max);
+	return (unsigned)n;
+}
