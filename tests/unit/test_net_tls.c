@@ -1,9 +1,18 @@
-/* TLS pieces that need no server: fingerprints, setup failures, a peer
- * that does not speak TLS. Handshakes with real certificates are in
- * tests/integration/test_tls.c. */
+/* TLS pieces over a scripted peer: fingerprints, setup failures, a peer
+ * that does not speak TLS. Then reads of announced literals (`expect`)
+ * from a GnuTLS server in a thread on loopback (test_net_tls_support.c),
+ * the TLS forms of the tests in test_net_tcp.c. Handshakes with every
+ * kind of certificate are in tests/integration/test_tls.c. */
 #include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "support/dovecot.h"
+#include "test_net_tls.h"
+#include "twinbox/net/conn.h"
 #include "twinbox/net/script.h"
 #include "twinbox/net/tls.h"
 
@@ -163,4 +172,323 @@ Test(net_tls, transport_failure_during_handshake_names_the_cause)
 	cr_assert(strstr(err.text, "TLS handshake with mail.example.com:993 failed"), "got: %s", err.text);
 	cr_assert(strstr(err.text, "timed out after 30 s"), "got: %s", err.text);
 	script_free(s);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void trickled_close(struct conn *c, struct tls_trickler *tr, struct tls_peer *p)
+{
+	conn_close(c);
+	tls_trickler_join(tr);
+	tls_trickler_free(tr);
+	tls_peer_fini(p);
+}
+
+/* A server announces a literal of 100,000 bytes, sends 10 of them (one
+ * record) and stalls: the bytes that came are read within a short wait
+ * for more, not held back until the I/O timeout (3 s here) fails the
+ * read. Both ways a read can go: through the connection's buffer and
+ * straight into a large caller buffer. */
+Test(net_tls, an_announced_literal_that_stalls_is_read_as_far_as_it_came)
+{
+	static const unsigned char text[] = "0123456789abcdefghij";
+	static const size_t sends[] = {10};
+	struct tls_peer p;
+	struct tls_trickler tr = {.peer = &p,
+	                          .data = text,
+	                          .len = 20,
+	                          .sends = sends,
+	                          .nsends = 1,
+	                          .pause_us = 50000,
+	                          .stop_after = 10};
+	static unsigned char big[128 * 1024];
+	size_t sizes[2] = {100, sizeof(big)};
+	struct error err = {0};
+	struct conn *c;
+
+	tls_peer_init(&p);
+	tls_trickler_start(&tr);
+	c = tls_peer_connect(&p, 3000);
+	for (int round = 0; round < 2; round++) {
+		long long start = now_ms(), took;
+		ssize_t n;
+
+		conn_expect(c, 100000 - 10 * (uint64_t)round);
+		n = conn_read(c, big, sizes[round], &err);
+		took = now_ms() - start;
+		cr_assert_eq(n, 10, "round %d: %s", round, err.text);
+		cr_assert_eq(memcmp(big, text + 10 * round, 10), 0, "round %d", round);
+		cr_assert_lt(took, 2000, "round %d: %lld ms, as if waiting for the whole literal", round,
+		             took);
+		cr_log_info("round %d: the 10 bytes were read after %lld ms", round, took);
+		if (round == 0)
+			cr_assert_eq(conn_write(c, "g", 1, &err), 0, "%s", err.text);
+	}
+	trickled_close(c, &tr, &p);
+}
+
+/* Records of odd sizes, written in pieces of other odd sizes (most
+ * records arrive split) with pauses. */
+static const size_t odd_sends[] = {16384, 1, 7919, 3, 4095, 12007, 2, 9000, 517, 16383};
+static const size_t odd_pieces[] = {1, 1448, 4095, 3, 9000, 517, 16384, 2, 7919, 65537};
+static const size_t odd_reads[] = {1, 100, 16384, 70000, 5000, 65536, 4096, 131072, 17};
+
+/* Read `len` bytes of a literal announced in full, announcing what is
+ * still owed before each read of a size from odd_reads; compare them
+ * with `want`. Returns the number of reads. */
+static size_t read_literal(struct conn *c, const unsigned char *want, size_t len)
+{
+	unsigned char *got = malloc(131072);
+	struct error err = {0};
+	size_t pos = 0, k = 0;
+
+	cr_assert_not_null(got);
+	while (pos < len) {
+		size_t n_want = odd_reads[k++ % (sizeof(odd_reads) / sizeof(odd_reads[0]))];
+		ssize_t n;
+
+		if (n_want > len - pos)
+			n_want = len - pos;
+		conn_expect(c, len - pos);
+		n = conn_read(c, got, n_want, &err);
+		cr_assert_gt(n, 0, "at byte %zu: %s", pos, err.text);
+		cr_assert_leq((size_t)n, n_want);
+		cr_assert_eq(memcmp(got, want + pos, (size_t)n), 0, "bytes %zu..%zu differ", pos,
+		             pos + (size_t)n);
+		pos += (size_t)n;
+	}
+	free(got);
+	return k;
+}
+
+static void read_closing_line(struct conn *c)
+{
+	struct buf line = BUF_INIT;
+	struct error err = {0};
+
+	conn_expect(c, 0);
+	cr_assert_eq(conn_readline(c, &line, 100, &err), 0, "%s", err.text);
+	cr_assert_str_eq(buf_cstr(&line), ")");
+	buf_free(&line);
+}
+
+/* A literal of 200,003 bytes announced and then sent in records of odd
+ * sizes, split and paused on the wire, followed by the rest of the
+ * response: read in reads of changing sizes, each after announcing what
+ * is still owed, every byte arrives once and in order, and the line after
+ * it is intact. */
+Test(net_tls, an_announced_literal_sent_in_pieces_arrives_whole_and_in_order)
+{
+	enum { LEN = 200003, TAIL = 3 };
+	unsigned char *want = malloc(LEN + TAIL);
+	struct tls_peer p;
+	struct tls_trickler tr = {.peer = &p,
+	                          .len = LEN + TAIL,
+	                          .sends = odd_sends,
+	                          .nsends = sizeof(odd_sends) / sizeof(odd_sends[0]),
+	                          .pieces = odd_pieces,
+	                          .npieces = sizeof(odd_pieces) / sizeof(odd_pieces[0]),
+	                          .pause_us = 1500};
+	long long start;
+	size_t reads;
+	struct conn *c;
+
+	cr_assert_not_null(want);
+	test_fill_pattern(want, LEN, 88172645u);
+	memcpy(want + LEN, ")\r\n", TAIL);
+	tr.data = want;
+	tls_peer_init(&p);
+	tls_trickler_start(&tr);
+	c = tls_peer_connect(&p, 3000);
+	start = now_ms();
+	reads = read_literal(c, want, LEN);
+	read_closing_line(c);
+	cr_assert_lt(now_ms() - start, 2000);
+	cr_log_info("%d bytes in %zu reads, %lld ms", LEN, reads, now_ms() - start);
+	trickled_close(c, &tr, &p);
+	free(want);
+}
+
+/* After a read that waited for many announced bytes at once (here the
+ * first 40,000 of 100,000, sent in one piece of three records), waiting
+ * with a timeout for what comes next still wakes at its first byte (a
+ * record of one byte): in IMAP that byte may be all of an untagged
+ * response, or the end of IDLE. */
+Test(net_tls, waiting_after_a_bulk_read_wakes_at_the_first_byte)
+{
+	enum { FIRST = 40000 };
+	static const size_t sends[] = {FIRST, 1};
+	unsigned char *want = malloc(FIRST + 1), *got = malloc(FIRST);
+	struct tls_peer p;
+	struct tls_trickler tr = {.peer = &p,
+	                          .len = FIRST + 1,
+	                          .sends = sends,
+	                          .nsends = 2,
+	                          .pause_us = 50000,
+	                          .stop_after = FIRST};
+	struct error err = {0};
+	size_t pos = 0;
+	long long start;
+	struct conn *c;
+	char last;
+	int r;
+
+	cr_assert(want && got);
+	test_fill_pattern(want, FIRST + 1, 88172645u);
+	tr.data = want;
+	tls_peer_init(&p);
+	tls_trickler_start(&tr);
+	c = tls_peer_connect(&p, 3000);
+	conn_expect(c, 100000);
+	while (pos < FIRST) {
+		ssize_t n = conn_read(c, got + pos, FIRST - pos, &err);
+
+		cr_assert_gt(n, 0, "at byte %zu: %s", pos, err.text);
+		pos += (size_t)n;
+	}
+	cr_assert_eq(memcmp(got, want, FIRST), 0);
+	cr_assert_eq(conn_write(c, "g", 1, &err), 0, "%s", err.text);
+	start = now_ms();
+	r = conn_wait(c, 1500, &err);
+	cr_assert_eq(r, 1, "the byte that came went unseen (%s)", err.text);
+	cr_log_info("woke %lld ms after asking", now_ms() - start);
+	cr_assert_eq(conn_read(c, &last, 1, &err), 1, "%s", err.text);
+	cr_assert_eq((unsigned char)last, want[FIRST]);
+	trickled_close(c, &tr, &p);
+	free(want);
+	free(got);
+}
+
+/* Many small messages, each announced: the hint TLS passes to TCP is
+ * never more than what is on its way, so no read waits (up to the
+ * 100 ms of the bulk wait each, 3 s in all here) for bytes that are not
+ * coming. */
+Test(net_tls, a_run_of_small_announced_literals_is_not_held_up)
+{
+	enum { COUNT = 30, LEN = 9001 };
+	unsigned char *body = malloc(LEN), *got = malloc(LEN);
+	struct tls_peer p;
+	struct tls_fetcher fe = {.peer = &p, .count = COUNT, .len = LEN};
+	struct buf line = BUF_INIT;
+	struct error err = {0};
+	long long start, took;
+	struct conn *c;
+
+	cr_assert(body && got);
+	test_fill_pattern(body, LEN, 88172645u);
+	fe.body = body;
+	tls_peer_init(&p);
+	tls_fetcher_start(&fe);
+	c = tls_peer_connect(&p, 5000);
+	start = now_ms();
+	for (int i = 0; i < COUNT; i++) {
+		char want[64];
+		size_t pos = 0;
+
+		cr_assert_eq(conn_write(c, "n", 1, &err), 0, "%s", err.text);
+		cr_assert_eq(conn_readline(c, &line, 100, &err), 0, "%s", err.text);
+		snprintf(want, sizeof(want), "* %d FETCH (BODY[] {%d}", i + 1, LEN);
+		cr_assert_str_eq(buf_cstr(&line), want);
+		while (pos < LEN) {
+			ssize_t n;
+
+			conn_expect(c, LEN - pos);
+			n = conn_read(c, got + pos, LEN - pos, &err);
+			cr_assert_gt(n, 0, "message %d, byte %zu: %s", i, pos, err.text);
+			pos += (size_t)n;
+		}
+		cr_assert_eq(memcmp(got, body, LEN), 0, "message %d", i);
+		read_closing_line(c);
+	}
+	took = now_ms() - start;
+	cr_log_info("%d messages in %lld ms", COUNT, took);
+	cr_assert_lt(took, 2000, "%d messages took %lld ms: a read waited for bytes not owed", COUNT, took);
+	conn_close(c);
+	tls_fetcher_join(&fe);
+	tls_peer_fini(&p);
+	buf_free(&line);
+	free(body);
+	free(got);
+}
+
+/* What TLS tells TCP is owed: wire bytes, of which at least as many are
+ * on their way as the hint says, and not many more. Read from the TLS
+ * transport itself, in reads that often take part of a record: GnuTLS
+ * then holds decrypted bytes (up to a record's 16 KB) that a hint must
+ * not count as still to come. (Through a conn this never happens: it
+ * always asks for a whole record's worth.) "Not many more": at most what
+ * GnuTLS may hold and one more record, a TLS 1.2 record's worth each. */
+#define RECORD_MAX_WIRE (5 + 16384 + 2048)
+
+Test(net_tls, the_hint_to_tcp_counts_only_wire_bytes_still_to_come)
+{
+	enum { LEN = 200003, TAIL = 3 };
+	unsigned char *want = malloc(LEN + TAIL), *got = malloc(131072);
+	static struct tls_spy spy;
+	static size_t at[TLS_SPY_HINTS]; /* literal bytes read when hint i was made */
+	struct tls_peer p;
+	struct tls_trickler tr = {.peer = &p,
+	                          .len = LEN + TAIL,
+	                          .sends = odd_sends,
+	                          .nsends = sizeof(odd_sends) / sizeof(odd_sends[0]),
+	                          .pieces = odd_pieces,
+	                          .npieces = sizeof(odd_pieces) / sizeof(odd_pieces[0]),
+	                          .pause_us = 1500};
+	struct error err = {0};
+	size_t pos = 0, k = 0, end, most_held = 0;
+	struct transport *t;
+
+	cr_assert(want && got);
+	test_fill_pattern(want, LEN, 88172645u);
+	memcpy(want + LEN, ")\r\n", TAIL);
+	tr.data = want;
+	tls_peer_init(&p);
+	tls_trickler_start(&tr);
+	t = tls_peer_connect_spied(&p, 3000, &spy);
+	while (pos < LEN + TAIL) {
+		size_t len = odd_reads[k++ % (sizeof(odd_reads) / sizeof(odd_reads[0]))];
+		ssize_t n;
+
+		if (len > LEN + TAIL - pos)
+			len = LEN + TAIL - pos;
+		at[spy.nhints] = pos;
+		transport_expect(t, pos < LEN ? LEN - pos : 0);
+		n = transport_read(t, got, len, &err);
+		cr_assert_gt(n, 0, "at byte %zu: %s", pos, err.text);
+		cr_assert_eq(memcmp(got, want + pos, (size_t)n), 0, "bytes %zu..%zu differ", pos,
+		             pos + (size_t)n);
+		pos += (size_t)n;
+	}
+	transport_close(t);
+	tls_trickler_join(&tr);
+	end = tls_trickler_wire_through(&tr, LEN);
+	cr_assert_eq(spy.nhints, k);
+	for (size_t i = 0; i < spy.nhints; i++) {
+		uint64_t hint = spy.hints[i].bytes, read = spy.hints[i].read,
+		         owed = read < end ? end - read : 0;
+		size_t held = tls_trickler_plain_within(&tr, read) - at[i];
+
+		if (held > most_held)
+			most_held = held;
+		cr_assert_leq(hint, owed,
+		              "hint %zu: %llu bytes, but only %llu are on their way (GnuTLS held %zu)", i,
+		              (unsigned long long)hint, (unsigned long long)owed, held);
+		if (owed > 2 * RECORD_MAX_WIRE)
+			cr_assert_geq(hint + 2 * RECORD_MAX_WIRE, owed,
+			              "hint %zu: %llu bytes, though %llu are on their way", i,
+			              (unsigned long long)hint, (unsigned long long)owed);
+	}
+	cr_assert_gt(most_held, 10000, "GnuTLS never held much when a hint was made (%zu bytes at most)",
+	             most_held);
+	cr_log_info("%zu hints; GnuTLS held up to %zu bytes", spy.nhints, most_held);
+	tls_trickler_free(&tr);
+	tls_peer_fini(&p);
+	free(want);
+	free(got);
 }
