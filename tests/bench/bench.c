@@ -56,9 +56,11 @@
 /* twinbox's (and the raw bound's) server, and mbsync's: two instances
  * seeded alike, so a tool that pushes changes is checked on a server no
  * other tool has touched; push_server is the fresh one of one
- * initial-push run; pop3_server the POP3 import's, up while that
- * scenario runs (pop3_begin). */
+ * initial-push run, which its tool reaches as push_via_proxy: a copy,
+ * with the port of push_proxy in the latency scenario. */
 static struct dovecot *server, *server_mb, *push_server;
+static struct dovecot push_via_proxy;
+static pid_t push_proxy;
 static char bench_dir[] = "/tmp/twinbox-bench-XXXXXX";
 static unsigned n_messages = 1000, n_large = 10000, reps = 5;
 static const char *twinbox_bin;
@@ -124,13 +126,16 @@ enum scenario_id {
 	SC_LAT_NEW,
 	SC_LAT_LFLAGS,
 	SC_LAT_LNEW,
+	SC_LAT_PUSH,
+	SC_LAT_POP3,
 	SC_HUGE_PULL,
 	SC_HUGE_PUSH,
 	SC_COUNT
 };
 
-/* The IMAP scenarios' tools. */
+/* The scenarios' tools. */
 #define IMAP_PAIR {TOOL_TWINBOX_IMAP, TOOL_MBSYNC}, 2
+#define POP3_PAIR {TOOL_TWINBOX_POP3, TOOL_MPOP}, 2
 
 /* The order matters: the resyncs build on the initial pull's Maildirs,
  * and the local-flag scenario needs INBOX messages in cur/. */
@@ -162,12 +167,7 @@ static const struct scenario {
     [SC_LNEW] = {"lnew", "resync after 100 new local messages", IMAP_PAIR, .local = bench_local_new_mail},
     [SC_PUSH] = {"push", "initial push of N local messages to an empty server", IMAP_PAIR, .fresh = true,
                  .push = true},
-    [SC_POP3] = {"pop3",
-                 "POP3 import of N messages (vs mpop)",
-                 {TOOL_TWINBOX_POP3, TOOL_MPOP},
-                 2,
-                 .fresh = true,
-                 .pop3 = true},
+    [SC_POP3] = {"pop3", "POP3 import of N messages (vs mpop)", POP3_PAIR, .fresh = true, .pop3 = true},
     [SC_LAT_PULL] = {"lat-pull", "initial pull, 25 ms each way", IMAP_PAIR, .fresh = true, .latency = true},
     [SC_LAT_NOCHANGE] = {"lat-nochange", "no-change resync, 25 ms each way", IMAP_PAIR, .latency = true},
     [SC_LAT_FLAGS] = {"lat-flags", "resync after 100 server flag changes, 25 ms each way", IMAP_PAIR,
@@ -178,6 +178,10 @@ static const struct scenario {
                        .local = bench_local_flags, .latency = true},
     [SC_LAT_LNEW] = {"lat-lnew", "resync after 100 new local messages, 25 ms each way", IMAP_PAIR,
                      .local = bench_local_new_mail, .latency = true},
+    [SC_LAT_PUSH] = {"lat-push", "initial push of N local messages, 25 ms each way", IMAP_PAIR, .fresh = true,
+                     .push = true, .latency = true},
+    [SC_LAT_POP3] = {"lat-pop3", "POP3 import of N messages (vs mpop), 25 ms each way", POP3_PAIR,
+                     .fresh = true, .pop3 = true, .latency = true},
     [SC_HUGE_PULL] = {"huge", "huge message pull (one 205 MB message)", IMAP_PAIR, .fresh = true,
                       .huge = true},
     [SC_HUGE_PUSH] = {"huge", "huge message push (one 205 MB message)", IMAP_PAIR, .fresh = true,
@@ -207,6 +211,8 @@ static const struct target {
     {SC_LAT_NEW, SC_COUNT, 0.7, "new-mail resync at 50 ms round trip <= 0.7 x mbsync"},
     {SC_LAT_LFLAGS, SC_COUNT, 0.7, "local-flag-change resync at 50 ms round trip <= 0.7 x mbsync"},
     {SC_LAT_LNEW, SC_COUNT, 0.7, "new-local-mail resync at 50 ms round trip <= 0.7 x mbsync"},
+    {SC_LAT_PUSH, SC_COUNT, 0.7, "initial push at 50 ms round trip <= 0.7 x mbsync"},
+    {SC_LAT_POP3, SC_COUNT, 0.7, "POP3 import at 50 ms round trip <= 0.7 x mpop"},
 };
 /* And in every two-tool scenario: twinbox's peak RSS <= the other's; in
  * these (of the mode's scenarios), twinbox's below `max_kb`. */
@@ -309,32 +315,10 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Whether the tool's Maildir, and its server, hold exactly `e` (message
- * count, \\Flagged count): a sync that skipped work cannot pass. */
-static bool complete(const struct bench_tool *t, const struct bench_expect *e, bool inbox_only, bool pop3)
-{
-	size_t messages, flagged;
-	struct bench_expect srv;
-
-	if (t->kind == TOOL_RAW_FETCH)
-		return true; /* checked in the child */
-	bench_maildir_count(t->maildir, pop3 ? 0 : 'F', &messages, &flagged);
-	srv = bench_server_holds(t->server, inbox_only);
-	if (messages == e->messages && (pop3 || flagged == e->flagged) && srv.messages == e->messages &&
-	    (pop3 || srv.flagged == e->flagged))
-		return true;
-	fprintf(stderr,
-	        "  %s: incomplete: %zu messages (%zu flagged) in the Maildir, %zu (%zu flagged) on the "
-	        "server, expected %zu (%zu flagged)\n",
-	        t->name, messages, flagged, srv.messages, srv.flagged, e->messages,
-	        pop3 ? (size_t)0 : e->flagged);
-	return false;
-}
-
 /* An initial push: a fresh Dovecot with an empty INBOX, the tool's
  * Maildir holding N messages of realistic sizes (all seen, every tenth
  * flagged) and no state. Returns the tool (free with push_end()). */
-static struct bench_tool *push_begin(enum bench_tool_kind kind, struct bench_expect *e_r)
+static struct bench_tool *push_begin(enum bench_tool_kind kind, bool latency, struct bench_expect *e_r)
 {
 	struct bench_tool *t = xcalloc(1, sizeof(*t));
 	char *dir = xasprintf("%s/push", bench_dir);
@@ -342,7 +326,11 @@ static struct bench_tool *push_begin(enum bench_tool_kind kind, struct bench_exp
 	if (mkdir(dir, 0700) != 0)
 		bench_fail("cannot create %s: %s", dir, strerror(errno));
 	push_server = dovecot_start();
-	bench_tool_init(t, kind, dir, push_server, twinbox_bin, self);
+	push_via_proxy = *push_server;
+	if (latency)
+		push_proxy = bench_proxy_start(push_server->imaps_port, BENCH_PROXY_DELAY_MS,
+		                               &push_via_proxy.imaps_port);
+	bench_tool_init(t, kind, dir, &push_via_proxy, twinbox_bin, self);
 	bench_maildir_add(t->maildir, n_messages, 70000000u, 250000, 10);
 	e_r->messages = n_messages;
 	e_r->flagged = (n_messages + 9) / 10;
@@ -361,6 +349,9 @@ static void push_end(struct bench_tool *t)
 		bench_discard(home);
 		free(home);
 	}
+	if (push_proxy)
+		bench_proxy_stop(push_proxy);
+	push_proxy = 0;
 	dovecot_stop(push_server);
 	push_server = NULL;
 	bench_tool_free(t);
@@ -380,7 +371,7 @@ static void run_tool(const struct scenario *sc, size_t i, unsigned rep, struct b
 		return;
 	}
 	if (sc->push) {
-		t = push_begin(sc->tool[i], &e);
+		t = push_begin(sc->tool[i], sc->latency, &e);
 	} else {
 		if (sc->fresh)
 			bench_tool_reset(t);
@@ -399,7 +390,7 @@ static void run_tool(const struct scenario *sc, size_t i, unsigned rep, struct b
 		nanosleep(&settle, NULL);
 	}
 	bench_tool_run(t, s_r);
-	if (s_r->ok && !complete(t, &e, sc->pop3 || sc->push, sc->pop3)) {
+	if (s_r->ok && !bench_complete(t, &e, sc->pop3 || sc->push, sc->pop3)) {
 		s_r->ok = false;
 		bench_print_tail(t->log, 2000);
 	}
@@ -415,8 +406,11 @@ static void run_scenario(enum scenario_id id)
 	double secs[2][MAX_REPS];
 
 	printf("== %s\n", scenario_name(id));
-	if (sc->pop3)
-		bench_pop3_begin(n_messages, bench_dir, twinbox_bin, self);
+	if (sc->pop3) {
+		char *dir = sc->latency ? xasprintf("%s/latency", bench_dir) : xstrdup(bench_dir);
+		bench_pop3_begin(n_messages, dir, sc->latency, twinbox_bin, self);
+		free(dir);
+	}
 	if (sc->large)
 		bench_large_begin(n_large, bench_dir, twinbox_bin, self);
 	r->run = true;

@@ -169,6 +169,11 @@ void bench_seed(struct dovecot *d, unsigned n);
 void bench_seed_pop3(struct dovecot *d, unsigned n);
 /* What `d` holds: all the chosen mailboxes, or INBOX only. */
 struct bench_expect bench_server_holds(struct dovecot *d, bool inbox_only);
+/* Whether the tool's Maildir, and its server (INBOX only, or all
+ * mailboxes), hold exactly `e` (message count; \\Flagged count unless
+ * `pop3`): a sync that skipped work cannot pass. The raw fetch checks
+ * itself. Says what differs on stderr. */
+bool bench_complete(const struct bench_tool *t, const struct bench_expect *e, bool inbox_only, bool pop3);
 /* On a server before a resync (repetition `rep`): BENCH_FLAG_CHANGES
  * \Flagged toggles in INBOX, or BENCH_NEW_MESSAGES new messages. */
 void bench_change_flags(struct dovecot *d, unsigned rep);
@@ -181,8 +186,10 @@ void bench_local_new_mail(struct bench_tool *t, unsigned rep, struct bench_expec
 /* ---- the POP3 import's server (bench_pop3.c) -------------------- */
 
 /* Start a Dovecot whose INBOX holds exactly `n` messages and set up the
- * POP3 tools (TOOL_TWINBOX_POP3, TOOL_MPOP) for it under `bench_dir`. */
-void bench_pop3_begin(unsigned n, const char *bench_dir, const char *twinbox_bin, const char *bench_bin);
+ * POP3 tools (TOOL_TWINBOX_POP3, TOOL_MPOP) for it under `dir`; with
+ * `latency`, they reach it through a proxy (BENCH_PROXY_DELAY_MS). */
+void bench_pop3_begin(unsigned n, const char *dir, bool latency, const char *twinbox_bin,
+                      const char *bench_bin);
 struct bench_tool *bench_pop3_tool(enum bench_tool_kind kind);
 /* Appends a sentence on the POP3 setting to `b`, if it was used. */
 void bench_pop3_describe(struct buf *b);

@@ -168,3 +168,25 @@ void bench_local_new_mail(struct bench_tool *t, unsigned rep, struct bench_expec
 	bench_maildir_add(t->maildir, BENCH_NEW_MESSAGES, 95000000u + rep * BENCH_NEW_MESSAGES, 60000, 0);
 	e->messages += BENCH_NEW_MESSAGES;
 }
+
+/* Whether the tool's Maildir, and its server, hold exactly `e` (message
+ * count, \\Flagged count): a sync that skipped work cannot pass. */
+bool bench_complete(const struct bench_tool *t, const struct bench_expect *e, bool inbox_only, bool pop3)
+{
+	size_t messages, flagged;
+	struct bench_expect srv;
+
+	if (t->kind == TOOL_RAW_FETCH)
+		return true; /* checked in the child */
+	bench_maildir_count(t->maildir, pop3 ? 0 : 'F', &messages, &flagged);
+	srv = bench_server_holds(t->server, inbox_only);
+	if (messages == e->messages && (pop3 || flagged == e->flagged) && srv.messages == e->messages &&
+	    (pop3 || srv.flagged == e->flagged))
+		return true;
+	fprintf(stderr,
+	        "  %s: incomplete: %zu messages (%zu flagged) in the Maildir, %zu (%zu flagged) on the "
+	        "server, expected %zu (%zu flagged)\n",
+	        t->name, messages, flagged, srv.messages, srv.flagged, e->messages,
+	        pop3 ? (size_t)0 : e->flagged);
+	return false;
+}

@@ -3,7 +3,8 @@
  * mpop"): a Dovecot of its own whose INBOX holds exactly N messages of
  * the normal mix, all left on the server, up while that scenario runs;
  * twinbox's POP3 import and mpop each run against it from an empty
- * Maildir and no UIDL list.
+ * Maildir and no UIDL list. In the latency scenario the tools reach it
+ * through a proxy of their own (bench_proxy.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +15,14 @@
 #include "twinbox/util/xmalloc.h"
 
 static struct dovecot *pop3_server;
+static struct dovecot via_proxy; /* what the tools reach: a copy */
+static pid_t proxy;
 static struct bench_tool pop3_tools[TOOL_MPOP + 1];
 static unsigned seeded;
 static unsigned long long seeded_bytes;
 
-void bench_pop3_begin(unsigned n, const char *bench_dir, const char *twinbox_bin, const char *bench_bin)
+void bench_pop3_begin(unsigned n, const char *dir, bool latency, const char *twinbox_bin,
+                      const char *bench_bin)
 {
 	double start = bench_now();
 	struct bench_expect e;
@@ -33,8 +37,12 @@ void bench_pop3_begin(unsigned n, const char *bench_dir, const char *twinbox_bin
 	seeded = n;
 	seeded_bytes = e.bytes;
 	printf(" %.0f MB in %.0f s\n", (double)e.bytes / 1e6, bench_now() - start);
+	via_proxy = *pop3_server;
+	if (latency)
+		proxy =
+		    bench_proxy_start(pop3_server->pop3s_port, BENCH_PROXY_DELAY_MS, &via_proxy.pop3s_port);
 	for (int k = TOOL_TWINBOX_POP3; k <= TOOL_MPOP; k++)
-		bench_tool_init(&pop3_tools[k], (enum bench_tool_kind)k, bench_dir, pop3_server, twinbox_bin,
+		bench_tool_init(&pop3_tools[k], (enum bench_tool_kind)k, dir, &via_proxy, twinbox_bin,
 		                bench_bin);
 }
 
@@ -73,6 +81,9 @@ void bench_pop3_end(void)
 
 	bench_discard(home);
 	free(home);
+	if (proxy)
+		bench_proxy_stop(proxy);
+	proxy = 0;
 	bench_pop3_stop();
 	for (int k = TOOL_TWINBOX_POP3; k <= TOOL_MPOP; k++) {
 		pop3_tools[k].server = NULL;
