@@ -71,8 +71,9 @@ int maildir_delivery_advance(struct maildir_delivery *d, size_t n, struct error 
 
 /* Finish: on success the message is in the folder (and in its snapshot,
  * once the folder has been scanned: a handle that only delivers keeps
- * no record per message) and, unless defer_dir_sync, durable. On failure nothing is visible and
- * the tmp/ file is removed. Frees `d` in both cases. */
+ * no record per message) and, unless defer_dir_sync, durable. On failure
+ * nothing is visible and the tmp/ file is removed. Frees `d` in both
+ * cases. */
 int maildir_delivery_commit(struct maildir_delivery *d, struct error *err);
 
 /* The steps of commit, for a caller that makes files durable in another
