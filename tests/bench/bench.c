@@ -101,6 +101,14 @@ void bench_discard(const char *path)
 	free(to);
 }
 
+void bench_discard_mail(struct dovecot *d)
+{
+	char *home = xasprintf("%s/" DV_HOME, d->dir);
+
+	bench_discard(home);
+	free(home);
+}
+
 static void fixture_fail(const char *msg)
 {
 	bench_fail("%s", msg);
@@ -343,12 +351,7 @@ static void push_end(struct bench_tool *t)
 {
 	char *dir = xasprintf("%s/push", bench_dir);
 
-	{
-		/* Its mail into the trash too (see bench_discard). */
-		char *home = xasprintf("%s/" DV_HOME, push_server->dir);
-		bench_discard(home);
-		free(home);
-	}
+	bench_discard_mail(push_server);
 	if (push_proxy)
 		bench_proxy_stop(push_proxy);
 	push_proxy = 0;

@@ -84,6 +84,8 @@ struct bench_tool {
  * allocates new ones, so mass deletions between runs would tax the file
  * creations of the next run (of whichever tool comes next). */
 void bench_discard(const char *path);
+/* The same for the mail of a server about to be stopped (its home). */
+void bench_discard_mail(struct dovecot *d);
 
 /* "twinbox", "mbsync", ... */
 const char *bench_tool_name(enum bench_tool_kind kind);

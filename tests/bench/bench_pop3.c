@@ -75,12 +75,9 @@ void bench_pop3_stop(void)
 
 void bench_pop3_end(void)
 {
-	/* Its mail into the trash (see bench_discard); the tools' Maildirs
-	 * stay in the bench's directory until it is removed. */
-	char *home = xasprintf("%s/" DV_HOME, pop3_server->dir);
-
-	bench_discard(home);
-	free(home);
+	/* The tools' Maildirs stay in the bench's directory until it is
+	 * removed. */
+	bench_discard_mail(pop3_server);
 	if (proxy)
 		bench_proxy_stop(proxy);
 	proxy = 0;

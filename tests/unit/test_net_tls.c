@@ -239,6 +239,19 @@ static const size_t odd_sends[] = {16384, 1, 7919, 3, 4095, 12007, 2, 9000, 517,
 static const size_t odd_pieces[] = {1, 1448, 4095, 3, 9000, 517, 16384, 2, 7919, 65537};
 static const size_t odd_reads[] = {1, 100, 16384, 70000, 5000, 65536, 4096, 131072, 17};
 
+/* `len` bytes (data set by the caller) as odd_sends' records, written in
+ * odd_pieces with short pauses. */
+static struct tls_trickler odd_trickler(struct tls_peer *p, size_t len)
+{
+	return (struct tls_trickler){.peer = p,
+	                             .len = len,
+	                             .sends = odd_sends,
+	                             .nsends = sizeof(odd_sends) / sizeof(odd_sends[0]),
+	                             .pieces = odd_pieces,
+	                             .npieces = sizeof(odd_pieces) / sizeof(odd_pieces[0]),
+	                             .pause_us = 1500};
+}
+
 /* Read `len` bytes of a literal announced in full, announcing what is
  * still owed before each read of a size from odd_reads; compare them
  * with `want`. Returns the number of reads. */
@@ -288,13 +301,7 @@ Test(net_tls, an_announced_literal_sent_in_pieces_arrives_whole_and_in_order)
 	enum { LEN = 200003, TAIL = 3 };
 	unsigned char *want = malloc(LEN + TAIL);
 	struct tls_peer p;
-	struct tls_trickler tr = {.peer = &p,
-	                          .len = LEN + TAIL,
-	                          .sends = odd_sends,
-	                          .nsends = sizeof(odd_sends) / sizeof(odd_sends[0]),
-	                          .pieces = odd_pieces,
-	                          .npieces = sizeof(odd_pieces) / sizeof(odd_pieces[0]),
-	                          .pause_us = 1500};
+	struct tls_trickler tr = odd_trickler(&p, LEN + TAIL);
 	long long start;
 	size_t reads;
 	struct conn *c;
@@ -433,13 +440,7 @@ Test(net_tls, the_hint_to_tcp_counts_only_wire_bytes_still_to_come)
 	static struct tls_spy spy;
 	static size_t at[TLS_SPY_HINTS]; /* literal bytes read when hint i was made */
 	struct tls_peer p;
-	struct tls_trickler tr = {.peer = &p,
-	                          .len = LEN + TAIL,
-	                          .sends = odd_sends,
-	                          .nsends = sizeof(odd_sends) / sizeof(odd_sends[0]),
-	                          .pieces = odd_pieces,
-	                          .npieces = sizeof(odd_pieces) / sizeof(odd_pieces[0]),
-	                          .pause_us = 1500};
+	struct tls_trickler tr = odd_trickler(&p, LEN + TAIL);
 	struct error err = {0};
 	size_t pos = 0, k = 0, end, most_held = 0;
 	struct transport *t;
