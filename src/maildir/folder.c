@@ -15,8 +15,12 @@
 
 #define CHUNK_SIZE 65536
 /* Times closer than this to "now" may still change without the mtime
- * changing (coarse filesystem clocks; 2 s covers FAT). */
-#define SETTLE_SECONDS 2
+ * changing. A filesystem that keeps whole seconds only (FAT keeps even
+ * seconds) needs 3 s. One that keeps sub-second times stamps a change
+ * with the kernel's coarse clock, which lags the real one by at most a
+ * tick (1-10 ms): 100 ms covers that with room to spare. */
+#define SETTLE_COARSE_NS 3000000000LL
+#define SETTLE_FINE_NS   100000000LL
 
 const char *const maildir_subdir_names[3] = {"new", "cur", "tmp"};
 
@@ -346,6 +350,22 @@ int maildir_folder_check_recent(struct maildir_folder *f, struct error *err)
 	return maildir_folder_check(f, err);
 }
 
+static long long ns_between(const struct timespec *from, const struct timespec *to)
+{
+	return (long long)(to->tv_sec - from->tv_sec) * 1000000000LL + (to->tv_nsec - from->tv_nsec);
+}
+
+/* Whether two directory times read at `now` are old enough that any later
+ * change gives a later time. A time with a sub-second part shows that the
+ * filesystem keeps one (both zero by chance: the coarse margin, only
+ * slower). */
+static bool times_settled(const struct timespec *a, const struct timespec *b, const struct timespec *now)
+{
+	long long margin = a->tv_nsec || b->tv_nsec ? SETTLE_FINE_NS : SETTLE_COARSE_NS;
+
+	return ns_between(a, now) >= margin && ns_between(b, now) >= margin;
+}
+
 int maildir_folder_times(struct maildir_folder *f, struct maildir_times *t_r, struct error *err)
 {
 	struct stat sn, sc;
@@ -357,8 +377,7 @@ int maildir_folder_times(struct maildir_folder *f, struct maildir_times *t_r, st
 	clock_gettime(CLOCK_REALTIME, &now);
 	t_r->new_mtime = sn.st_mtim;
 	t_r->cur_mtime = sc.st_mtim;
-	t_r->settled = now.tv_sec - sn.st_mtim.tv_sec >= SETTLE_SECONDS + 1 &&
-	               now.tv_sec - sc.st_mtim.tv_sec >= SETTLE_SECONDS + 1;
+	t_r->settled = times_settled(&sn.st_mtim, &sc.st_mtim, &now);
 	return 0;
 }
 

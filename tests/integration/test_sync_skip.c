@@ -219,3 +219,24 @@ Test(sync_skip, an_intent_left_by_a_killed_run_opens_the_folder)
 	state_folder_clear(&f);
 	state_close(st);
 }
+
+/* Without aging anything: a run a fraction of a second after the pull
+ * looks at every folder once (the pull changed them) and records their
+ * times, which a filesystem with sub-second times lets it trust at once;
+ * the run after that opens nothing. */
+Test(sync_skip, a_run_right_after_a_sync_opens_no_folder)
+{
+	struct timespec pause = {0, 200000000};
+	size_t n;
+
+	for (size_t i = 0; i < N_FOLDERS; i++)
+		dovecot_seed(sh.d, folders[i], 5, (unsigned)(i + 1) * 100u, 0);
+	sync_ok();
+	nanosleep(&pause, NULL);
+	n = selects(NULL);
+	cr_assert_eq(n, N_FOLDERS, "%zu selects; stderr:\n%s", n, sh.r.err);
+	assert_nothing_done();
+	n = selects(NULL);
+	cr_assert_eq(n, 0, "%zu folders opened right after a quiet run; stderr:\n%s", n, sh.r.err);
+	assert_nothing_done();
+}

@@ -1,10 +1,12 @@
 /* Maildir roots and folders: presence, creation, listing, opening. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "test_maildir.h"
@@ -331,6 +333,50 @@ Test(maildir_folder, directory_times_follow_changes)
 	maildir_folder_close(f);
 	free(cur);
 	free(newdir);
+	maildir_free(md);
+}
+
+/* Set both directory times of INBOX to `age_ns` before now, with the
+ * sub-second part zeroed when `whole_seconds`, and read them back. */
+static struct maildir_times times_aged(struct maildir *md, long long age_ns, bool whole_seconds)
+{
+	struct maildir_times t;
+	struct maildir_folder *f;
+	struct error err;
+	struct timespec when[2];
+	char *cur = tm_path("mail/cur"), *newdir = tm_path("mail/new");
+	long long ns;
+
+	clock_gettime(CLOCK_REALTIME, &when[0]);
+	ns = (long long)when[0].tv_sec * 1000000000LL + when[0].tv_nsec - age_ns;
+	when[0].tv_sec = (time_t)(ns / 1000000000LL);
+	when[0].tv_nsec = whole_seconds ? 0 : (long)(ns % 1000000000LL);
+	if (!whole_seconds && when[0].tv_nsec == 0)
+		when[0].tv_nsec = 1;
+	when[1] = when[0];
+	cr_assert_eq(utimensat(AT_FDCWD, cur, when, 0), 0);
+	cr_assert_eq(utimensat(AT_FDCWD, newdir, when, 0), 0);
+	cr_assert_eq(maildir_folder_open(md, "INBOX", NULL, &f, &err), 0);
+	cr_assert_eq(maildir_folder_times(f, &t, &err), 0);
+	maildir_folder_close(f);
+	free(cur);
+	free(newdir);
+	return t;
+}
+
+/* A run right after a sync may trust the times a fraction of a second
+ * old where the filesystem keeps sub-second times; where it keeps whole
+ * seconds only, a change within the same second would not show. */
+Test(maildir_folder, sub_second_times_settle_sooner)
+{
+	struct maildir *md = md_at("mail", MAILDIR_LAYOUT_MAILDIRPP);
+	struct error err;
+
+	cr_assert_eq(maildir_folder_create(md, "INBOX", &err), 0);
+	cr_expect_eq(times_aged(md, 300000000LL, false).settled, 1, "0.3 s old, nanoseconds kept");
+	cr_expect_eq(times_aged(md, 2000000LL, false).settled, 0, "2 ms old: within a clock tick");
+	cr_expect_eq(times_aged(md, 1000000000LL, true).settled, 0, "whole seconds, 1 s old");
+	cr_expect_eq(times_aged(md, 5000000000LL, true).settled, 1, "whole seconds, 5 s old");
 	maildir_free(md);
 }
 

@@ -58,9 +58,11 @@ const char *maildir_folder_name(const struct maildir_folder *f); /* remote-style
 const char *maildir_folder_path(const struct maildir_folder *f); /* absolute directory */
 
 /* Modification times of new/ and cur/, for "changed since last time?".
- * `settled` is 1 when both are at least 2 s older than the moment they
- * were read: a later change then always gives a different time, so equal
- * times prove "no change". Store the times only when settled. */
+ * `settled` is 1 when both are old enough, at the moment they were read,
+ * that a later change always gives a different time, so equal times
+ * prove "no change": 100 ms where the filesystem keeps sub-second times
+ * (seen as a non-zero nanosecond part), 3 s where it keeps whole seconds.
+ * Store the times only when settled. */
 struct maildir_times {
 	struct timespec new_mtime;
 	struct timespec cur_mtime;
