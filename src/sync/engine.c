@@ -361,8 +361,22 @@ static size_t folder_weight(struct store *remote, const struct state_folder *sf,
 	return sf ? sf->messages : 0;
 }
 
+/* Whether carrying the plan out changes a store (not only the state). */
+static bool plan_has_work(const struct plan *plan)
+{
+	static const enum plan_kind work[] = {PLAN_SET_FLAGS_REMOTE, PLAN_SET_FLAGS_LOCAL, PLAN_COPY_TO_LOCAL,
+	                                      PLAN_COPY_TO_REMOTE,   PLAN_DELETE_REMOTE,   PLAN_DELETE_LOCAL};
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(work) / sizeof(work[0]); i++)
+		if (plan_actions(plan, work[i], &n) && n > 0)
+			return true;
+	return false;
+}
+
 int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, const struct sync_options *o,
-                       const char *name, struct sync_folder_report *rep, struct error *err)
+                       const char *name, struct sync_pool *pool, struct sync_folder_report *rep,
+                       struct error *err)
 {
 	struct folder_run r = {.o = o, .st = st, .rs = rs, .ls = ls, .rep = rep};
 	struct plan_rules rules = o->rules;
@@ -398,6 +412,8 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 		goto out;
 	for (size_t i = 0; i < plan.note_count; i++)
 		log_info("%s: %s", name, plan.notes[i].text);
+	if (plan_has_work(&plan))
+		pool_wake(pool);
 	if (o->dry_run) {
 		if (o->show_plan)
 			o->show_plan(o->ctx, name, &plan);
@@ -574,6 +590,7 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	const char **queue = NULL; /* the folders to sync, in plan order */
 	size_t *weights = NULL;    /* and the messages each is expected to hold */
 	size_t nr, nl, nk = 0, nkf = 0, queued = 0;
+	bool first_sync = false;
 	int rc = -1;
 
 	memset(res, 0, sizeof(*res));
@@ -652,6 +669,9 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 			}
 			weights[queued] = folder_weight(remote, sf, a->name);
 			queue[queued++] = a->name;
+			/* A folder new to the state has its messages to copy:
+			 * the workers are worth their connections at once. */
+			first_sync |= a->first_sync;
 			continue;
 		}
 		case PLAN_FOLDER_FORGET:
@@ -676,7 +696,7 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 			continue;
 		}
 	}
-	pool = pool_start(o, pool_workers_for(weights, queued));
+	pool = pool_start(o, pool_workers_for(weights, queued), first_sync);
 	rc = pool_run(pool, o, remote, local, st, queue, weights, queued, res, err);
 	pool = NULL;
 out:

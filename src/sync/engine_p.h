@@ -38,21 +38,29 @@ void engine_free_keys(struct folder_run *r);
  * whole folder with the same rules. -1 when the folder must stop. */
 int engine_remote_changes(struct folder_run *r, uint64_t since, bool *done_r, struct error *err);
 
-/* Sync one folder (engine.c): 0, or -1 with `err` (its scope says
- * whether the run goes on). */
-int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, const struct sync_options *o,
-                       const char *name, struct sync_folder_report *rep, struct error *err);
-
-/* Parallel folders (parallel.c). A pool starts its workers at once, so
- * that their connections are made while this thread syncs. */
 struct sync_pool;
+
+/* Sync one folder (engine.c): 0, or -1 with `err` (its scope says
+ * whether the run goes on). Once its plan changes a store, `pool` (may be
+ * NULL) is woken: the other folders may be worth workers. */
+int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, const struct sync_options *o,
+                       const char *name, struct sync_pool *pool, struct sync_folder_report *rep,
+                       struct error *err);
+
+/* Parallel folders (parallel.c). A pool's workers start when there is
+ * work to share (at once, or at pool_wake()), so that their connections
+ * are made while this thread carries out a plan. */
 /* The workers worth starting for folders expected to hold `weights`
  * messages (0 = unknown): one fewer than the most folders that can be in
  * flight at once within the memory budget. */
 size_t pool_workers_for(const size_t *weights, size_t count);
-/* Up to `workers` worker threads (none when the options allow no
- * parallelism); NULL when there are none. */
-struct sync_pool *pool_start(const struct sync_options *o, size_t workers);
+/* A pool for up to `workers` worker threads (none when the options allow
+ * no parallelism: NULL). They start now when `at_once`, else at the first
+ * pool_wake() that finds folders waiting. */
+struct sync_pool *pool_start(const struct sync_options *o, size_t workers, bool at_once);
+/* A folder's plan has work for a store: start the workers if they have
+ * not started and folders wait for them. `p` may be NULL. */
+void pool_wake(struct sync_pool *p);
 /* Sync `names` on this thread's stores and the pool's workers (`p` may
  * be NULL: one at a time here), reporting each folder. `weights` are the
  * messages each folder is expected to hold (0 = unknown), to keep the

@@ -6,9 +6,14 @@
  * the engine is shared between threads except what is made for it (the
  * state's writer lock, the logger's secrets, the crash-point count).
  *
- * Workers start once the queue is known, and only as many as can ever
- * be busy at once (pool_workers_for); their connections are made while
- * this thread syncs the first folder. With workers, folders are taken
+ * Workers are only as many as can ever be busy at once
+ * (pool_workers_for), and start only once there is work to share: at
+ * once when a folder is new to the state (a first sync copies), else
+ * when a folder's plan turns out to change a store while other folders
+ * wait (pool_wake). A run that finds nothing to do, on a server whose
+ * folders must all be read (no CONDSTORE), then costs no connection
+ * beyond its own. The workers' connections are made while this thread
+ * carries out its folder's plan. With workers, folders are taken
  * largest first: the run lasts at least as long as its largest folder,
  * so that one starts at once, on the connection already open, and the
  * smaller ones fill in beside it. Reports go through the pool's lock,
@@ -59,6 +64,8 @@ struct sync_pool {
 
 	struct pool_worker *workers;
 	size_t n_workers;
+	size_t want;  /* workers to start when there is work to share */
+	bool started; /* under lock: they were started (or tried) */
 };
 
 static void locked_show_plan(void *ctx, const char *folder, const struct plan *plan)
@@ -145,7 +152,7 @@ static void take_folders(struct sync_pool *p, struct store *rs, struct store *ls
 			log_debug("%s: starting (%zu messages on the server)", name, p->weights[i]);
 		pthread_mutex_unlock(&p->lock);
 		error_clear(&rep.err);
-		rc = engine_sync_folder(rs, ls, st, &p->wo, name, &rep, &rep.err);
+		rc = engine_sync_folder(rs, ls, st, &p->wo, name, p, &rep, &rep.err);
 		pthread_mutex_lock(&p->lock);
 		p->active[i] = false;
 		pthread_cond_broadcast(&p->ready);
@@ -203,18 +210,15 @@ size_t pool_workers_for(const size_t *weights, size_t count)
 	return fit - 1;
 }
 
-struct sync_pool *pool_start(const struct sync_options *o, size_t workers)
+/* Under lock: start the workers, no more than there are folders left
+ * for them. */
+static void start_workers(struct sync_pool *p, size_t left)
 {
-	struct sync_pool *p;
+	size_t n = p->want < left ? p->want : left;
 
-	if (o->jobs <= 1 || !o->open_worker || !o->close_worker || workers == 0)
-		return NULL;
-	if (workers > o->jobs - 1)
-		workers = o->jobs - 1;
-	p = xmalloc(sizeof(*p));
-	pool_init(p, o);
-	p->workers = xcalloc(workers, sizeof(*p->workers));
-	for (size_t i = 0; i < workers; i++) {
+	p->started = true;
+	p->workers = xcalloc(n + 1, sizeof(*p->workers));
+	for (size_t i = 0; i < n; i++) {
 		struct pool_worker *w = &p->workers[p->n_workers];
 		w->p = p;
 		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
@@ -224,7 +228,43 @@ struct sync_pool *pool_start(const struct sync_options *o, size_t workers)
 		}
 		p->n_workers++;
 	}
+}
+
+struct sync_pool *pool_start(const struct sync_options *o, size_t workers, bool at_once)
+{
+	struct sync_pool *p;
+
+	if (o->jobs <= 1 || !o->open_worker || !o->close_worker || workers == 0)
+		return NULL;
+	p = xmalloc(sizeof(*p));
+	pool_init(p, o);
+	p->want = workers < o->jobs - 1 ? workers : o->jobs - 1;
+	if (at_once) {
+		pthread_mutex_lock(&p->lock);
+		start_workers(p, p->want);
+		pthread_mutex_unlock(&p->lock);
+	}
 	return p;
+}
+
+void pool_wake(struct sync_pool *p)
+{
+	size_t left = 0;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (!p->started && p->published) {
+		for (size_t k = p->next; k < p->count; k++)
+			left += !p->taken[p->order[k]];
+		if (left > 0) {
+			log_debug(
+			    "a folder has work and %zu wait%s: opening connections for parallel folders",
+			    left, left == 1 ? "s" : "");
+			start_workers(p, left);
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
 }
 
 struct weighed {
@@ -263,7 +303,7 @@ static void publish(struct sync_pool *p, const char *const *names, const size_t 
 	p->order = xcalloc(count + 1, sizeof(*p->order));
 	for (size_t i = 0; i < count; i++)
 		p->order[i] = i;
-	if (p->n_workers > 0)
+	if (p->want > 0)
 		largest_first(p->order, weights, count);
 	p->taken = xcalloc(count + 1, sizeof(*p->taken));
 	p->active = xcalloc(count + 1, sizeof(*p->active));

@@ -227,3 +227,40 @@ Test(sync_parallel, jobs_must_be_a_sane_number)
 		                   sh.r.err);
 	}
 }
+
+/* A server without CONDSTORE cannot tell that a folder is unchanged, so
+ * every folder is read on every run. A run that then finds nothing to do
+ * opens no connection beyond its own; one whose first folder has work
+ * gets its workers for the rest. */
+Test(sync_parallel, workers_connect_only_when_a_folder_has_work)
+{
+	size_t before;
+
+	dovecot_stop(sh.d);
+	sh.d = dovecot_start_with("imap_capability = IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE "
+	                          "UIDPLUS LIST-EXTENDED SPECIAL-USE MOVE CHILDREN UNSELECT");
+	write_config("    sync:\n      expunge: both\n");
+	seed_folders();
+	before = imap_logins();
+	cr_assert_eq(sync_run_args("--jobs=4"), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	cr_assert_eq(imap_logins() - before, 4, "a first sync: every worker at once");
+	assert_all_twins();
+
+	before = imap_logins();
+	cr_assert_eq(sync_run_args("-vv"), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	cr_assert_null(strstr(sh.r.err, "CONDSTORE"), "the server still offers CONDSTORE:\n%s", sh.r.err);
+	cr_assert_eq(imap_logins() - before, 1, "logins for a run with nothing to do: %zu",
+	             imap_logins() - before);
+	assert_nothing_done();
+
+	/* (-vv: the default --jobs 4.) New mail in the largest folder, which
+	 * is taken first. */
+	dovecot_seed(sh.d, "INBOX", 3, 97000, 0);
+	before = imap_logins();
+	cr_assert_eq(sync_run_args("--jobs=4"), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	cr_assert_eq(imap_logins() - before, 4, "logins: %zu", imap_logins() - before);
+	cr_assert_not_null(strstr(sh.r.out, "t: INBOX: 3 pulled"), "%s", sh.r.out);
+	assert_twins("INBOX", 43);
+	sync_ok();
+	assert_nothing_done();
+}
