@@ -7,6 +7,7 @@
  * the mass-delete valve and put the actions into execution order.
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -526,7 +527,7 @@ static void new_messages(struct plan_ctx *ctx)
 		    unkeyed_r, unkeyed_l);
 }
 
-/* ---- the mass-delete valve ---- */
+/* ---- the valves ---- */
 
 static bool over_threshold(const struct plan_rules *rules, size_t deletions, size_t total)
 {
@@ -534,8 +535,66 @@ static bool over_threshold(const struct plan_rules *rules, size_t deletions, siz
 	       (uint64_t)deletions * 100 > (uint64_t)rules->mass_delete_percent * total;
 }
 
+/* Whether a side's deletions empty it, or follow the other side's
+ * emptying (`other` messages left there): see plan.h. */
+static bool empties(const struct plan_rules *rules, const struct plan_side_count *c, size_t other)
+{
+	return rules->use != PLAN_USE_TRASH && rules->use != PLAN_USE_JUNK && c->deletions >= 2 &&
+	       (c->deletions == c->total || other == 0);
+}
+
+/* "all 5" or "5 of the 7". */
+static const char *how_many(struct plan_ctx *ctx, const struct plan_side_count *c)
+{
+	char text[64];
+
+	if (c->deletions == c->total)
+		snprintf(text, sizeof(text), "all %zu", c->total);
+	else
+		snprintf(text, sizeof(text), "%zu of the %zu", c->deletions, c->total);
+	return plan_pool_dup(ctx->plan->pool, text);
+}
+
+static void valve_notes(struct plan_ctx *ctx)
+{
+	const struct plan *plan = ctx->plan;
+	static const char accident[] =
+	    "a folder emptied by accident looks just like one emptied on purpose, so none is "
+	    "deleted. If the folder was emptied on purpose, run again with --allow-mass-delete";
+
+	if (plan->remote.emptied)
+		plan_add_note(ctx, PLAN_NOTE_MASS_DELETE, 0, 0, NULL,
+		              "this run would delete %s messages on the server, because %s; %s (if the "
+		              "Maildir was moved or is not mounted, put it back first)",
+		              how_many(ctx, &plan->remote),
+		              ctx->in->local_count ? "they were deleted locally"
+		                                   : "the local folder is now empty",
+		              accident);
+	else if (plan->remote.blocked)
+		plan_add_note(
+		    ctx, PLAN_NOTE_MASS_DELETE, 0, 0, NULL,
+		    "%zu of the %zu messages on the server were deleted locally since the last sync; "
+		    "deleting that many at once looks like a mistake, so none is deleted on the server. "
+		    "If it is what you want, run again with --allow-mass-delete",
+		    plan->remote.deletions, plan->remote.total);
+	if (plan->local.emptied)
+		plan_add_note(ctx, PLAN_NOTE_MASS_DELETE, 0, 0, NULL,
+		              "this run would delete %s local messages, because %s; %s",
+		              how_many(ctx, &plan->local),
+		              ctx->in->remote_count ? "they were deleted on the server"
+		                                    : "the folder is now empty on the server",
+		              accident);
+	else if (plan->local.blocked)
+		plan_add_note(ctx, PLAN_NOTE_MASS_DELETE, 0, 0, NULL,
+		              "%zu of the %zu local messages were deleted on the server since the last sync; "
+		              "deleting that many at once looks like a mistake, so none is deleted locally. "
+		              "If it is what you want, run again with --allow-mass-delete",
+		              plan->local.deletions, plan->local.total);
+}
+
 static void valve(struct plan_ctx *ctx)
 {
+	const struct plan_rules *rules = ctx->rules;
 	struct plan *plan = ctx->plan;
 	size_t kept = 0;
 
@@ -545,10 +604,14 @@ static void valve(struct plan_ctx *ctx)
 		plan->remote.deletions += plan->actions[i].kind == PLAN_DELETE_REMOTE;
 		plan->local.deletions += plan->actions[i].kind == PLAN_DELETE_LOCAL;
 	}
-	if (ctx->rules->allow_mass_delete)
+	if (rules->allow_mass_delete)
 		return;
-	plan->remote.blocked = over_threshold(ctx->rules, plan->remote.deletions, plan->remote.total);
-	plan->local.blocked = over_threshold(ctx->rules, plan->local.deletions, plan->local.total);
+	plan->remote.emptied = empties(rules, &plan->remote, ctx->in->local_count);
+	plan->local.emptied = empties(rules, &plan->local, ctx->in->remote_count);
+	plan->remote.blocked =
+	    plan->remote.emptied || over_threshold(rules, plan->remote.deletions, plan->remote.total);
+	plan->local.blocked =
+	    plan->local.emptied || over_threshold(rules, plan->local.deletions, plan->local.total);
 	if (!plan->remote.blocked && !plan->local.blocked)
 		return;
 
@@ -562,19 +625,7 @@ static void valve(struct plan_ctx *ctx)
 		plan->actions[kept++] = plan->actions[i];
 	}
 	plan->action_count = kept;
-	if (plan->remote.blocked)
-		plan_add_note(
-		    ctx, PLAN_NOTE_MASS_DELETE, 0, 0, NULL,
-		    "%zu of the %zu messages on the server were deleted locally since the last sync; "
-		    "deleting that many at once looks like a mistake, so none is deleted on the server. "
-		    "If it is what you want, run again with --allow-mass-delete",
-		    plan->remote.deletions, plan->remote.total);
-	if (plan->local.blocked)
-		plan_add_note(ctx, PLAN_NOTE_MASS_DELETE, 0, 0, NULL,
-		              "%zu of the %zu local messages were deleted on the server since the last sync; "
-		              "deleting that many at once looks like a mistake, so none is deleted locally. "
-		              "If it is what you want, run again with --allow-mass-delete",
-		              plan->local.deletions, plan->local.total);
+	valve_notes(ctx);
 }
 
 /* ---- the whole ---- */
