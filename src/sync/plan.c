@@ -19,7 +19,7 @@ void plan_rules_init(struct plan_rules *rules)
 	memset(rules, 0, sizeof(*rules));
 	rules->direction = PLAN_DIRECTION_BOTH;
 	rules->flags = true;
-	rules->expunge = PLAN_WHERE_NONE;
+	rules->expunge = PLAN_WHERE_BOTH;
 	rules->create = PLAN_WHERE_BOTH;
 	rules->mass_delete_percent = PLAN_MASS_DELETE_PERCENT;
 	rules->mass_delete_min = PLAN_MASS_DELETE_MIN;

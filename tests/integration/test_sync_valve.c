@@ -1,10 +1,13 @@
 /*
- * End-to-end: deletions that must not happen silently. A folder emptied
- * on one side is not emptied on the other without --allow-mass-delete
- * (however few its messages), except \Trash and \Junk, whose emptying is
- * routine. Checked on disk and on the server, with the real Dovecot.
+ * End-to-end: deletions. By default a deletion on one side reaches the
+ * other (expunge: both), but a folder emptied on one side is not emptied
+ * on the other without --allow-mass-delete (however few its messages),
+ * except \Trash and \Junk, whose emptying is routine. Checked on disk and
+ * on the server, with the real Dovecot.
  */
 #include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -119,4 +122,52 @@ Test(sync_valve, one_message_deleted_on_the_server_goes_without_the_flag)
 	empty_on_server("INBOX");
 	sync_ok();
 	cr_assert_eq(local_count("INBOX"), 0);
+}
+
+/* The README's minimal config (no sync: section): a deletion on one
+ * device reaches the others, both ways. */
+Test(sync_valve, the_default_config_carries_deletions_both_ways)
+{
+	struct local_msg *lm;
+	size_t n;
+	struct dovecot_msg *sm;
+	char *gone_local, *gone_server = NULL;
+
+	write_config(NULL);
+	dovecot_seed(sh.d, "INBOX", 6, 960, 0);
+	sync_ok();
+	assert_twins("INBOX", 6);
+
+	n = local_list("INBOX", &lm);
+	gone_local = message_id(lm[0].data);
+	cr_assert_eq(unlink(lm[0].path), 0);
+	local_free(lm, n);
+	sm = dovecot_list(sh.d, "INBOX", true, &n);
+	for (size_t i = 0; i < n; i++) {
+		char *id = message_id(sm[i].body);
+		bool other = strcmp(id, gone_local) != 0;
+		free(id);
+		if (other) {
+			gone_server = message_id(sm[i].body);
+			dovecot_expunge(sh.d, "INBOX", sm[i].uid);
+			break;
+		}
+	}
+	dovecot_msgs_free(sm, n);
+
+	sync_ok();
+	cr_assert(strstr(sh.r.out, "deleted 1 local / 1 remote"), "%s", sh.r.out);
+	assert_twins("INBOX", 4);
+	n = local_list("INBOX", &lm);
+	for (size_t i = 0; i < n; i++) {
+		char *id = message_id(lm[i].data);
+		cr_assert_str_neq(id, gone_server, "the server's deletion did not reach the Maildir");
+		cr_assert_str_neq(id, gone_local);
+		free(id);
+	}
+	local_free(lm, n);
+	free(gone_local);
+	free(gone_server);
+	sync_ok();
+	assert_nothing_done();
 }

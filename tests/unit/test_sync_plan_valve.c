@@ -317,7 +317,7 @@ Test(sync_plan_valve, default_rules_are_the_config_defaults)
 	plan_rules_init(&rules);
 	cr_assert_eq(rules.direction, PLAN_DIRECTION_BOTH);
 	cr_assert(rules.flags);
-	cr_assert_eq(rules.expunge, PLAN_WHERE_NONE, "the config's default: deletions are not carried over");
+	cr_assert_eq(rules.expunge, PLAN_WHERE_BOTH, "the config's default: deletions are carried over");
 	cr_assert_eq(rules.create, PLAN_WHERE_BOTH);
 	cr_assert_eq(rules.max_size, 0);
 	cr_assert_not(rules.allow_mass_delete);

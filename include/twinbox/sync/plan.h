@@ -163,7 +163,8 @@ struct plan_rules {
 };
 
 /* The default rules (the config's defaults): direction both, flags
- * synced, no expunge, folders created on both sides, no size limit,
+ * synced, deletions carried out on both sides (the valves guard them),
+ * folders created on both sides, no size limit,
  * remove_folders, allow_mass_delete and first_sync false, the default
  * mass-delete thresholds, no special use. The CLI then applies the
  * account's `sync:`; the engine sets first_sync and use per folder. */
