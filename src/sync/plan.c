@@ -7,7 +7,6 @@
  * the mass-delete valve and put the actions into execution order.
  */
 #include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -546,50 +545,50 @@ static bool empties(const struct plan_rules *rules, const struct plan_side_count
 /* "all 5" or "5 of the 7". */
 static const char *how_many(struct plan_ctx *ctx, const struct plan_side_count *c)
 {
-	char text[64];
-
 	if (c->deletions == c->total)
-		snprintf(text, sizeof(text), "all %zu", c->total);
-	else
-		snprintf(text, sizeof(text), "%zu of the %zu", c->deletions, c->total);
-	return plan_pool_dup(ctx->plan->pool, text);
+		return plan_pool_printf(ctx->plan->pool, "all %zu", c->total);
+	return plan_pool_printf(ctx->plan->pool, "%zu of the %zu", c->deletions, c->total);
+}
+
+/* How the notes of one side speak of it. */
+struct side_words {
+	const char *messages;    /* "local messages" */
+	const char *gone_there;  /* where they were deleted: "on the server" */
+	const char *here;        /* where they would be deleted: "locally" */
+	const char *other_empty; /* "the folder is now empty on the server" */
+	const char *hint;        /* more to say when the other side is empty, or "" */
+};
+
+static void side_note(struct plan_ctx *ctx, const struct plan_side_count *c, size_t other,
+                      const struct side_words *w)
+{
+	if (c->emptied)
+		plan_add_note(ctx, PLAN_NOTE_MASS_DELETE, 0, 0, NULL,
+		              "this run would delete %s %s, because %s; a folder emptied by accident looks "
+		              "just like one emptied on purpose, so none is deleted%s. If the folder was "
+		              "emptied on purpose, run again with --allow-mass-delete",
+		              how_many(ctx, c), w->messages,
+		              other ? plan_pool_printf(ctx->plan->pool, "they were deleted %s", w->gone_there)
+		                    : w->other_empty,
+		              other ? "" : w->hint);
+	else if (c->blocked)
+		plan_add_note(ctx, PLAN_NOTE_MASS_DELETE, 0, 0, NULL,
+		              "%zu of the %zu %s were deleted %s since the last sync; deleting that many at "
+		              "once looks like a mistake, so none is deleted %s. If it is what you want, run "
+		              "again with --allow-mass-delete",
+		              c->deletions, c->total, w->messages, w->gone_there, w->here);
 }
 
 static void valve_notes(struct plan_ctx *ctx)
 {
-	const struct plan *plan = ctx->plan;
-	static const char accident[] =
-	    "a folder emptied by accident looks just like one emptied on purpose, so none is "
-	    "deleted. If the folder was emptied on purpose, run again with --allow-mass-delete";
+	static const struct side_words remote = {
+	    "messages on the server", "locally", "on the server", "the local folder is now empty",
+	    " (if the Maildir was moved or is not mounted, put it back first)"};
+	static const struct side_words local = {"local messages", "on the server", "locally",
+	                                        "the folder is now empty on the server", ""};
 
-	if (plan->remote.emptied)
-		plan_add_note(ctx, PLAN_NOTE_MASS_DELETE, 0, 0, NULL,
-		              "this run would delete %s messages on the server, because %s; %s (if the "
-		              "Maildir was moved or is not mounted, put it back first)",
-		              how_many(ctx, &plan->remote),
-		              ctx->in->local_count ? "they were deleted locally"
-		                                   : "the local folder is now empty",
-		              accident);
-	else if (plan->remote.blocked)
-		plan_add_note(
-		    ctx, PLAN_NOTE_MASS_DELETE, 0, 0, NULL,
-		    "%zu of the %zu messages on the server were deleted locally since the last sync; "
-		    "deleting that many at once looks like a mistake, so none is deleted on the server. "
-		    "If it is what you want, run again with --allow-mass-delete",
-		    plan->remote.deletions, plan->remote.total);
-	if (plan->local.emptied)
-		plan_add_note(ctx, PLAN_NOTE_MASS_DELETE, 0, 0, NULL,
-		              "this run would delete %s local messages, because %s; %s",
-		              how_many(ctx, &plan->local),
-		              ctx->in->remote_count ? "they were deleted on the server"
-		                                    : "the folder is now empty on the server",
-		              accident);
-	else if (plan->local.blocked)
-		plan_add_note(ctx, PLAN_NOTE_MASS_DELETE, 0, 0, NULL,
-		              "%zu of the %zu local messages were deleted on the server since the last sync; "
-		              "deleting that many at once looks like a mistake, so none is deleted locally. "
-		              "If it is what you want, run again with --allow-mass-delete",
-		              plan->local.deletions, plan->local.total);
+	side_note(ctx, &ctx->plan->remote, ctx->in->local_count, &remote);
+	side_note(ctx, &ctx->plan->local, ctx->in->remote_count, &local);
 }
 
 static void valve(struct plan_ctx *ctx)
