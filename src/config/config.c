@@ -147,7 +147,7 @@ static int load_sync(struct loader *ld, const struct section *acct, struct confi
 	static const char *const directions[] = {"both", "pull", "push", NULL};
 	const struct ynode *key = NULL, *v = ld_find(acct, "sync", &key);
 	struct section s;
-	int direction = CONFIG_DIRECTION_BOTH, expunge = CONFIG_WHERE_NONE, create = CONFIG_WHERE_BOTH;
+	int direction = CONFIG_DIRECTION_BOTH, expunge = CONFIG_WHERE_BOTH, create = CONFIG_WHERE_BOTH;
 
 	if (a->store == CONFIG_STORE_POP3) {
 		a->sync.direction = CONFIG_DIRECTION_PULL;
@@ -157,7 +157,7 @@ static int load_sync(struct loader *ld, const struct section *acct, struct confi
 	} else {
 		a->sync.direction = CONFIG_DIRECTION_BOTH;
 		a->sync.flags = true;
-		a->sync.expunge = CONFIG_WHERE_NONE;
+		a->sync.expunge = CONFIG_WHERE_BOTH;
 		a->sync.create = CONFIG_WHERE_BOTH;
 	}
 	a->sync.max_size = 0;

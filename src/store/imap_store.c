@@ -218,20 +218,30 @@ static void forget_status(struct imap_store *st)
 	st->status_count = 0;
 }
 
-/* Keep what STATUS said of `name`, when it says enough to tell a change:
- * UIDVALIDITY, UIDNEXT, MESSAGES and HIGHESTMODSEQ. */
-static void keep_status(struct imap_store *st, const char *name, const struct imap_status_info *si)
+/* Keep what LIST said of `name`: its special use, and its STATUS when
+ * that says enough to tell a change (UIDVALIDITY, UIDNEXT, MESSAGES and
+ * HIGHESTMODSEQ). */
+static void keep_status(struct imap_store *st, const char *name, const struct imap_folder *f)
 {
 	unsigned need =
 	    IMAP_STATUS_UIDVALIDITY | IMAP_STATUS_UIDNEXT | IMAP_STATUS_MESSAGES | IMAP_STATUS_HIGHESTMODSEQ;
+	const struct imap_status_info *si = &f->status;
+	enum store_special_use use = f->special_use == IMAP_SPECIAL_TRASH  ? STORE_USE_TRASH
+	                             : f->special_use == IMAP_SPECIAL_JUNK ? STORE_USE_JUNK
+	                                                                   : STORE_USE_NONE;
+	bool has_info = (si->have & need) == need && si->uidvalidity && si->uidnext && si->highestmodseq;
 	struct istore_status *e;
 
-	if ((si->have & need) != need || !si->uidvalidity || !si->uidnext || !si->highestmodseq)
+	if (!has_info && use == STORE_USE_NONE)
 		return;
 	st->status = xrealloc(st->status, (st->status_count + 1) * sizeof(*st->status));
 	e = &st->status[st->status_count++];
 	memset(e, 0, sizeof(*e));
 	e->name = xstrdup(name);
+	e->use = use;
+	e->has_info = has_info;
+	if (!has_info)
+		return;
 	e->info.uidvalidity = si->uidvalidity;
 	e->info.uidnext = si->uidnext;
 	e->info.highestmodseq = si->highestmodseq;
@@ -263,7 +273,7 @@ static int list_folders(struct store *base, char ***names_r, struct error *err)
 		char *name = from_wire(st, v[i].name);
 		if (name) {
 			names[out++] = name;
-			keep_status(st, name, &v[i].status);
+			keep_status(st, name, &v[i]);
 		}
 	}
 	imap_folders_free(v, n);
@@ -283,21 +293,33 @@ static int list_folders(struct store *base, char ***names_r, struct error *err)
 	return 0;
 }
 
+/* What the last list_folders kept of `name`, or NULL. */
+static const struct istore_status *kept_status(const struct imap_store *st, const char *name)
+{
+	struct istore_status key = {.name = (char *)name};
+
+	return st->status_count ? bsearch(&key, st->status, st->status_count, sizeof(*st->status), cmp_status)
+	                        : NULL;
+}
+
 static int folder_status(struct store *base, const char *name, struct store_folder_info *info_r,
                          struct error *err)
 {
-	struct imap_store *st = (struct imap_store *)base;
-	struct istore_status key = {.name = (char *)name};
-	const struct istore_status *e;
+	const struct istore_status *e = kept_status((struct imap_store *)base, name);
 
 	(void)err;
 	memset(info_r, 0, sizeof(*info_r));
-	e = st->status_count ? bsearch(&key, st->status, st->status_count, sizeof(*st->status), cmp_status)
-	                     : NULL;
-	if (!e)
+	if (!e || !e->has_info)
 		return 0;
 	*info_r = e->info;
 	return 1;
+}
+
+static enum store_special_use special_use(struct store *base, const char *name)
+{
+	const struct istore_status *e = kept_status((struct imap_store *)base, name);
+
+	return e ? e->use : STORE_USE_NONE;
 }
 
 /* Whether the server lists `wire` as a selectable mailbox. */
@@ -613,6 +635,7 @@ static void store_close(struct store *base)
 		.fetch_headers = istore_fetch_headers, .reserve_name = NULL, .add = istore_add,              \
 		.set_flags = istore_set_flags, .delete = istore_delete, .flush = flush,                      \
 		.close_folder = close_folder, .close = store_close, .folder_status = folder_status,          \
+		.special_use = special_use,                                                                  \
 	}
 
 static const struct store_ops imap_store_ops = ISTORE_OPS(STORE_CAP_WRITE | STORE_CAP_KEYWORDS);

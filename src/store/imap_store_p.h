@@ -25,7 +25,7 @@ struct imap_store {
 	char *lingering;
 	/* With CONDSTORE, the last list_folders asked every folder's STATUS
 	 * (LIST-STATUS, else pipelined STATUS): folder_status answers from
-	 * here, sorted by name. */
+	 * here, sorted by name; special_use too, for any server. */
 	struct istore_status *status;
 	size_t status_count;
 	bool names_known; /* prefix and delim below are set */
@@ -35,7 +35,9 @@ struct imap_store {
 
 struct istore_status {
 	char *name;
+	bool has_info; /* info holds a STATUS that tells a change */
 	struct store_folder_info info;
+	enum store_special_use use;
 };
 
 struct store_folder {

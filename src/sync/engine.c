@@ -374,9 +374,22 @@ static bool plan_has_work(const struct plan *plan)
 	return false;
 }
 
+/* The folder is not synced: the valve held deletions back (plan.h); its
+ * notes say why and what to do. */
+static void blocked_error(const struct plan *plan, struct error *err)
+{
+	const char *why[2] = {"", ""};
+	size_t n = 0;
+
+	for (size_t i = 0; i < plan->note_count && n < 2; i++)
+		if (plan->notes[i].kind == PLAN_NOTE_MASS_DELETE)
+			why[n++] = plan->notes[i].text;
+	error_set(err, ERR_MAILBOX, "not synced: %s%s%s", why[0], n > 1 ? ". Also: " : "", why[1]);
+}
+
 int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, const struct sync_options *o,
-                       const char *name, struct sync_pool *pool, struct sync_folder_report *rep,
-                       struct error *err)
+                       const char *name, enum plan_special_use use, struct sync_pool *pool,
+                       struct sync_folder_report *rep, struct error *err)
 {
 	struct folder_run r = {.o = o, .st = st, .rs = rs, .ls = ls, .rep = rep};
 	struct plan_rules rules = o->rules;
@@ -388,6 +401,7 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 	bool told = false;
 	int rc = -1;
 
+	rules.use = use;
 	if (open_side(rs, name, "remote", &r.rf, &rinfo, err) < 0 ||
 	    open_side(ls, name, "local", &r.lf, &linfo, err) < 0)
 		goto out;
@@ -410,9 +424,12 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 	struct plan_input in = {r.pairs.pairs, r.pairs.count, rm, r.rsnap.count, lm, r.lsnap.count};
 	if (plan_build(&in, &rules, &plan, err) < 0)
 		goto out;
+	/* A held-back deletion stops the folder: its note is the error then,
+	 * printed once. */
 	for (size_t i = 0; i < plan.note_count; i++)
-		log_info("%s: %s", name, plan.notes[i].text);
-	if (plan_has_work(&plan))
+		if (o->dry_run || plan.notes[i].kind != PLAN_NOTE_MASS_DELETE)
+			log_info("%s: %s", name, plan.notes[i].text);
+	if (plan.status == PLAN_OK && plan_has_work(&plan))
 		pool_wake(pool);
 	if (o->dry_run) {
 		if (o->show_plan)
@@ -421,13 +438,7 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 		goto out;
 	}
 	if (plan.status == PLAN_MASS_DELETE_BLOCKED) {
-		const struct plan_side_count *c = plan.remote.blocked ? &plan.remote : &plan.local;
-		error_set(
-		    err, ERR_MAILBOX,
-		    "not synced: this run would delete %zu of the %zu messages on the %s side, more than "
-		    "the safety limit allows. If those deletions are intended, run again with "
-		    "--allow-mass-delete",
-		    c->deletions, c->total, plan.remote.blocked ? "server" : "local");
+		blocked_error(&plan, err);
 		goto out;
 	}
 	if (exec_plan(&r, &plan, err) < 0)
@@ -499,6 +510,26 @@ out:
 	if (f)
 		s->ops->close_folder(f);
 	return same;
+}
+
+/* The special use of folder `name` as either store's folder list gave it. */
+static enum plan_special_use folder_use(struct store *remote, struct store *local, const char *name)
+{
+	struct store *sides[2] = {remote, local};
+
+	for (size_t i = 0; i < 2; i++) {
+		if (!sides[i]->ops->special_use)
+			continue;
+		switch (sides[i]->ops->special_use(sides[i], name)) {
+		case STORE_USE_TRASH:
+			return PLAN_USE_TRASH;
+		case STORE_USE_JUNK:
+			return PLAN_USE_JUNK;
+		case STORE_USE_NONE:
+			break;
+		}
+	}
+	return PLAN_USE_NONE;
 }
 
 /* Remove a folder the other side removed (the planner checked the rules
@@ -587,8 +618,9 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	struct plan_known_folder *kf = NULL;
 	struct plan_folders fp = {0};
 	struct sync_pool *pool = NULL;
-	const char **queue = NULL; /* the folders to sync, in plan order */
-	size_t *weights = NULL;    /* and the messages each is expected to hold */
+	const char **queue = NULL;          /* the folders to sync, in plan order */
+	size_t *weights = NULL;             /* and the messages each is expected to hold */
+	enum plan_special_use *uses = NULL; /* and its special use */
 	size_t nr, nl, nk = 0, nkf = 0, queued = 0;
 	bool first_sync = false;
 	int rc = -1;
@@ -629,6 +661,7 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	plan_folders_build(&in, &o->rules, &fp);
 	queue = xcalloc(fp.action_count + 1, sizeof(*queue));
 	weights = xcalloc(fp.action_count + 1, sizeof(*weights));
+	uses = xcalloc(fp.action_count + 1, sizeof(*uses));
 	for (size_t i = 0; i < fp.note_count; i++)
 		log_warn("%s", fp.notes[i]);
 	for (size_t i = 0; i < fp.action_count; i++) {
@@ -668,6 +701,7 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 				continue;
 			}
 			weights[queued] = folder_weight(remote, sf, a->name);
+			uses[queued] = folder_use(remote, local, a->name);
 			queue[queued++] = a->name;
 			/* A folder new to the state has its messages to copy:
 			 * the workers are worth their connections at once. */
@@ -697,12 +731,13 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 		}
 	}
 	pool = pool_start(o, pool_workers_for(weights, queued), first_sync);
-	rc = pool_run(pool, o, remote, local, st, queue, weights, queued, res, err);
+	rc = pool_run(pool, o, remote, local, st, queue, weights, uses, queued, res, err);
 	pool = NULL;
 out:
 	pool_abandon(pool);
 	free(queue);
 	free(weights);
+	free(uses);
 	plan_folders_free(&fp);
 	free(kf);
 	state_folder_list_free(known, nk);

@@ -40,12 +40,13 @@ int engine_remote_changes(struct folder_run *r, uint64_t since, bool *done_r, st
 
 struct sync_pool;
 
-/* Sync one folder (engine.c): 0, or -1 with `err` (its scope says
- * whether the run goes on). Once its plan changes a store, `pool` (may be
- * NULL) is woken: the other folders may be worth workers. */
+/* Sync one folder (engine.c), whose special use is `use`: 0, or -1
+ * with `err` (its scope says whether the run goes on). Once its plan
+ * changes a store, `pool` (may be NULL) is woken: the other folders may
+ * be worth workers. */
 int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, const struct sync_options *o,
-                       const char *name, struct sync_pool *pool, struct sync_folder_report *rep,
-                       struct error *err);
+                       const char *name, enum plan_special_use use, struct sync_pool *pool,
+                       struct sync_folder_report *rep, struct error *err);
 
 /* Parallel folders (parallel.c). A pool's workers start when there is
  * work to share (at once, or at pool_wake()), so that their connections
@@ -64,12 +65,13 @@ void pool_wake(struct sync_pool *p);
 /* Sync `names` on this thread's stores and the pool's workers (`p` may
  * be NULL: one at a time here), reporting each folder. `weights` are the
  * messages each folder is expected to hold (0 = unknown), to keep the
- * folders in flight within a memory budget. Returns -1 with `err` when a
+ * folders in flight within a memory budget; `uses` their special uses
+ * (the workers' stores never listed the folders). Returns -1 with `err` when a
  * folder's failure stops the run (account or fatal scope): no new folder
  * is started then. Ends the pool's workers. */
 int pool_run(struct sync_pool *p, const struct sync_options *o, struct store *rs, struct store *ls,
-             struct state *st, const char *const *names, const size_t *weights, size_t count,
-             struct sync_result *res, struct error *err);
+             struct state *st, const char *const *names, const size_t *weights,
+             const enum plan_special_use *uses, size_t count, struct sync_result *res, struct error *err);
 /* End a pool that never ran (the run stopped before its folders). */
 void pool_abandon(struct sync_pool *p);
 

@@ -56,7 +56,8 @@ struct sync_pool {
 	struct error stop_err;
 	const char *const *names;
 	const size_t *weights; /* expected messages per folder, 0 = unknown */
-	size_t *order;         /* the folders' indexes in the order taken */
+	const enum plan_special_use *uses;
+	size_t *order; /* the folders' indexes in the order taken */
 	bool *taken;
 	bool *active;       /* being synced */
 	size_t count, next; /* order[0 .. next) are all taken */
@@ -152,7 +153,7 @@ static void take_folders(struct sync_pool *p, struct store *rs, struct store *ls
 			log_debug("%s: starting (%zu messages on the server)", name, p->weights[i]);
 		pthread_mutex_unlock(&p->lock);
 		error_clear(&rep.err);
-		rc = engine_sync_folder(rs, ls, st, &p->wo, name, p, &rep, &rep.err);
+		rc = engine_sync_folder(rs, ls, st, &p->wo, name, p->uses[i], p, &rep, &rep.err);
 		pthread_mutex_lock(&p->lock);
 		p->active[i] = false;
 		pthread_cond_broadcast(&p->ready);
@@ -294,12 +295,13 @@ static void largest_first(size_t *order, const size_t *weights, size_t count)
 	free(w);
 }
 
-static void publish(struct sync_pool *p, const char *const *names, const size_t *weights, size_t count,
-                    struct sync_result *res)
+static void publish(struct sync_pool *p, const char *const *names, const size_t *weights,
+                    const enum plan_special_use *uses, size_t count, struct sync_result *res)
 {
 	pthread_mutex_lock(&p->lock);
 	p->names = names;
 	p->weights = weights;
+	p->uses = uses;
 	p->order = xcalloc(count + 1, sizeof(*p->order));
 	for (size_t i = 0; i < count; i++)
 		p->order[i] = i;
@@ -328,8 +330,8 @@ static void pool_end(struct sync_pool *p)
 }
 
 int pool_run(struct sync_pool *p, const struct sync_options *o, struct store *rs, struct store *ls,
-             struct state *st, const char *const *names, const size_t *weights, size_t count,
-             struct sync_result *res, struct error *err)
+             struct state *st, const char *const *names, const size_t *weights,
+             const enum plan_special_use *uses, size_t count, struct sync_result *res, struct error *err)
 {
 	struct sync_pool alone;
 	int rc = 0;
@@ -338,7 +340,7 @@ int pool_run(struct sync_pool *p, const struct sync_options *o, struct store *rs
 		pool_init(&alone, o);
 		p = &alone;
 	}
-	publish(p, names, weights, count, res);
+	publish(p, names, weights, uses, count, res);
 	take_folders(p, rs, ls, st);
 	pool_end(p);
 	if (p->stop) {
@@ -354,7 +356,7 @@ void pool_abandon(struct sync_pool *p)
 {
 	if (!p)
 		return;
-	publish(p, NULL, NULL, 0, NULL);
+	publish(p, NULL, NULL, NULL, 0, NULL);
 	pool_end(p);
 	free(p);
 }

@@ -18,7 +18,7 @@ void plan_rules_init(struct plan_rules *rules)
 	memset(rules, 0, sizeof(*rules));
 	rules->direction = PLAN_DIRECTION_BOTH;
 	rules->flags = true;
-	rules->expunge = PLAN_WHERE_NONE;
+	rules->expunge = PLAN_WHERE_BOTH;
 	rules->create = PLAN_WHERE_BOTH;
 	rules->mass_delete_percent = PLAN_MASS_DELETE_PERCENT;
 	rules->mass_delete_min = PLAN_MASS_DELETE_MIN;
@@ -526,7 +526,7 @@ static void new_messages(struct plan_ctx *ctx)
 		    unkeyed_r, unkeyed_l);
 }
 
-/* ---- the mass-delete valve ---- */
+/* ---- the valves ---- */
 
 static bool over_threshold(const struct plan_rules *rules, size_t deletions, size_t total)
 {
@@ -534,8 +534,66 @@ static bool over_threshold(const struct plan_rules *rules, size_t deletions, siz
 	       (uint64_t)deletions * 100 > (uint64_t)rules->mass_delete_percent * total;
 }
 
+/* Whether a side's deletions empty it, or follow the other side's
+ * emptying (`other` messages left there): see plan.h. */
+static bool empties(const struct plan_rules *rules, const struct plan_side_count *c, size_t other)
+{
+	return rules->use != PLAN_USE_TRASH && rules->use != PLAN_USE_JUNK && c->deletions >= 2 &&
+	       (c->deletions == c->total || other == 0);
+}
+
+/* "all 5" or "5 of the 7". */
+static const char *how_many(struct plan_ctx *ctx, const struct plan_side_count *c)
+{
+	if (c->deletions == c->total)
+		return plan_pool_printf(ctx->plan->pool, "all %zu", c->total);
+	return plan_pool_printf(ctx->plan->pool, "%zu of the %zu", c->deletions, c->total);
+}
+
+/* How the notes of one side speak of it. */
+struct side_words {
+	const char *messages;    /* "local messages" */
+	const char *gone_there;  /* where they were deleted: "on the server" */
+	const char *here;        /* where they would be deleted: "locally" */
+	const char *other_empty; /* "the folder is now empty on the server" */
+	const char *hint;        /* more to say when the other side is empty, or "" */
+};
+
+static void side_note(struct plan_ctx *ctx, const struct plan_side_count *c, size_t other,
+                      const struct side_words *w)
+{
+	if (c->emptied)
+		plan_add_note(ctx, PLAN_NOTE_MASS_DELETE, 0, 0, NULL,
+		              "this run would delete %s %s, because %s; a folder emptied by accident looks "
+		              "just like one emptied on purpose, so none is deleted%s. If the folder was "
+		              "emptied on purpose, run again with --allow-mass-delete",
+		              how_many(ctx, c), w->messages,
+		              other ? plan_pool_printf(ctx->plan->pool, "they were deleted %s", w->gone_there)
+		                    : w->other_empty,
+		              other ? "" : w->hint);
+	else if (c->blocked)
+		plan_add_note(ctx, PLAN_NOTE_MASS_DELETE, 0, 0, NULL,
+		              "%zu of the %zu %s were deleted %s since the last sync; deleting that many at "
+		              "once looks like a mistake, so none is deleted %s. If it is what you want, run "
+		              "again with --allow-mass-delete",
+		              c->deletions, c->total, w->messages, w->gone_there, w->here);
+}
+
+static void valve_notes(struct plan_ctx *ctx)
+{
+	static const struct side_words remote = {
+	    "messages on the server", "locally", "on the server", "the local folder is now empty",
+	    " (if the Maildir was moved or is not mounted, put it back first)"};
+	static const struct side_words local = {"local messages", "on the server", "locally",
+	                                        "the folder is now empty on the server", ""};
+
+	side_note(ctx, &ctx->plan->remote, ctx->in->local_count, &remote);
+	side_note(ctx, &ctx->plan->local, ctx->in->remote_count, &local);
+}
+
 static void valve(struct plan_ctx *ctx)
 {
+	const struct plan_rules *rules = ctx->rules;
 	struct plan *plan = ctx->plan;
 	size_t kept = 0;
 
@@ -545,10 +603,14 @@ static void valve(struct plan_ctx *ctx)
 		plan->remote.deletions += plan->actions[i].kind == PLAN_DELETE_REMOTE;
 		plan->local.deletions += plan->actions[i].kind == PLAN_DELETE_LOCAL;
 	}
-	if (ctx->rules->allow_mass_delete)
+	if (rules->allow_mass_delete)
 		return;
-	plan->remote.blocked = over_threshold(ctx->rules, plan->remote.deletions, plan->remote.total);
-	plan->local.blocked = over_threshold(ctx->rules, plan->local.deletions, plan->local.total);
+	plan->remote.emptied = empties(rules, &plan->remote, ctx->in->local_count);
+	plan->local.emptied = empties(rules, &plan->local, ctx->in->remote_count);
+	plan->remote.blocked =
+	    plan->remote.emptied || over_threshold(rules, plan->remote.deletions, plan->remote.total);
+	plan->local.blocked =
+	    plan->local.emptied || over_threshold(rules, plan->local.deletions, plan->local.total);
 	if (!plan->remote.blocked && !plan->local.blocked)
 		return;
 
@@ -562,19 +624,7 @@ static void valve(struct plan_ctx *ctx)
 		plan->actions[kept++] = plan->actions[i];
 	}
 	plan->action_count = kept;
-	if (plan->remote.blocked)
-		plan_add_note(
-		    ctx, PLAN_NOTE_MASS_DELETE, 0, 0, NULL,
-		    "%zu of the %zu messages on the server were deleted locally since the last sync; "
-		    "deleting that many at once looks like a mistake, so none is deleted on the server. "
-		    "If it is what you want, run again with --allow-mass-delete",
-		    plan->remote.deletions, plan->remote.total);
-	if (plan->local.blocked)
-		plan_add_note(ctx, PLAN_NOTE_MASS_DELETE, 0, 0, NULL,
-		              "%zu of the %zu local messages were deleted on the server since the last sync; "
-		              "deleting that many at once looks like a mistake, so none is deleted locally. "
-		              "If it is what you want, run again with --allow-mass-delete",
-		              plan->local.deletions, plan->local.total);
+	valve_notes(ctx);
 }
 
 /* ---- the whole ---- */

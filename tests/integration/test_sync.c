@@ -136,7 +136,7 @@ Test(sync, no_expunge_keeps_both_copies_and_copies_nothing_back)
 	struct local_msg *lm;
 	size_t n;
 
-	write_config(NULL); /* expunge: none, the default */
+	write_config("    sync:\n      expunge: none\n");
 	dovecot_seed(sh.d, "INBOX", 6, 500, 0);
 	sync_ok();
 	n = local_list("INBOX", &lm);

@@ -88,9 +88,26 @@ Test(config, imap_defaults)
 	cr_assert_eq(a->folders.exclude_count, 0);
 	cr_assert_eq(a->sync.direction, CONFIG_DIRECTION_BOTH);
 	cr_assert(a->sync.flags);
-	cr_assert_eq(a->sync.expunge, CONFIG_WHERE_NONE);
+	cr_assert_eq(a->sync.expunge, CONFIG_WHERE_BOTH, "a deletion on one device reaches the others");
 	cr_assert_eq(a->sync.create, CONFIG_WHERE_BOTH);
 	cr_assert_eq(a->sync.max_size, 0);
+	config_free(cfg);
+}
+
+Test(config, expunge_defaults_to_both_and_none_stays_available)
+{
+	struct config *cfg = load_ok("accounts:\n"
+	                             "  a:\n"
+	                             "    imap: {host: h, user: u, password: p}\n"
+	                             "    maildir: {path: /a}\n"
+	                             "    sync: {direction: pull}\n"
+	                             "  b:\n"
+	                             "    imap: {host: h, user: u, password: p}\n"
+	                             "    maildir: {path: /b}\n"
+	                             "    sync: {expunge: none}\n");
+
+	cr_assert_eq(cfg->accounts[0].sync.expunge, CONFIG_WHERE_BOTH, "a sync: section without expunge");
+	cr_assert_eq(cfg->accounts[1].sync.expunge, CONFIG_WHERE_NONE);
 	config_free(cfg);
 }
 

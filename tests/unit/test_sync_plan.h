@@ -11,7 +11,8 @@
  * means no content key; no "#" means size 100.
  *
  * Rules: "dir=both|pull|push exp=none|remote|local|both flags=on|off
- * max=N allow first pct=N min=N create=none|remote|local|both rmfolders";
+ * max=N allow first pct=N min=N create=none|remote|local|both rmfolders
+ * use=trash|junk|none";
  * defaults are plan_rules_init() with expunge both.
  *
  * Plans print as their actions, one string each, sorted and joined by

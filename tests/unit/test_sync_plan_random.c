@@ -361,6 +361,12 @@ static void random_world(struct sim *s, struct plan_rules *rules)
 			}
 		}
 	}
+	/* Sometimes one side was emptied (on purpose, or by accident). */
+	if (rnd(8) == 0) {
+		bool remote = rnd(2);
+		for (size_t i = 0; i < (remote ? s->nr : s->nl); i++)
+			(remote ? s->remote : s->local)[i].alive = false;
+	}
 	/* New mail on either side, sometimes the same message on both. */
 	for (size_t i = rnd(4); i > 0; i--) {
 		struct sim_msg *m = new_msg(s, rnd(2));
@@ -378,6 +384,7 @@ static void random_world(struct sim *s, struct plan_rules *rules)
 	rules->mass_delete_min = rnd(3);
 	rules->mass_delete_percent = rnd(2) ? 25 : 60;
 	rules->first_sync = rnd(10) == 0;
+	rules->use = rnd(4) == 0 ? PLAN_USE_TRASH : PLAN_USE_NONE;
 }
 
 static const struct state_pair *pair_by_id(const struct plan_input *in, int64_t id)
@@ -459,6 +466,10 @@ static void check_invariants(const struct plan_input *in, const struct plan_rule
 				cr_assert(!rules->flags || !changed(m->flags, m->keywords, p),
 				          "world %u: deleting local %s, which changed", world, m->local_id);
 				cr_assert(!plan->local.blocked);
+				cr_assert(rules->allow_mass_delete || rules->use == PLAN_USE_TRASH ||
+				              plan->local.deletions < 2 ||
+				              (plan->local.deletions < plan->local.total && in->remote_count),
+				          "world %u: a folder emptied on the server emptied locally", world);
 			} else {
 				const struct plan_remote_msg *m = in_remote(in, a->uid);
 				cr_assert(m && p->uid == a->uid);
@@ -467,6 +478,11 @@ static void check_invariants(const struct plan_input *in, const struct plan_rule
 				cr_assert(!rules->flags || !changed(m->flags, m->keywords, p),
 				          "world %u: deleting UID %u, which changed", world, m->uid);
 				cr_assert(!plan->remote.blocked);
+				cr_assert(
+				    rules->allow_mass_delete || rules->use == PLAN_USE_TRASH ||
+				        plan->remote.deletions < 2 ||
+				        (plan->remote.deletions < plan->remote.total && in->local_count),
+				    "world %u: a folder emptied locally emptied on the server", world);
 			}
 		}
 		if (a->kind == PLAN_COPY_TO_LOCAL) {
@@ -541,9 +557,10 @@ static char *world_text(const struct plan_input *in, const struct plan_rules *r)
 		           m->size);
 		free(f);
 	}
-	buf_printf(&b, " ] rules [dir=%d exp=%d flags=%d max=%" PRIu64 " allow=%d min=%zu pct=%u first=%d]",
-	           r->direction, r->expunge, r->flags, r->max_size, r->allow_mass_delete, r->mass_delete_min,
-	           r->mass_delete_percent, r->first_sync);
+	buf_printf(
+	    &b, " ] rules [dir=%d exp=%d flags=%d max=%" PRIu64 " allow=%d min=%zu pct=%u first=%d use=%d]",
+	    r->direction, r->expunge, r->flags, r->max_size, r->allow_mass_delete, r->mass_delete_min,
+	    r->mass_delete_percent, r->first_sync, (int)r->use);
 	return buf_detach(&b, NULL);
 }
 

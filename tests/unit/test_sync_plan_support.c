@@ -206,6 +206,10 @@ void rules_parse(struct plan_rules *rules, const char *text)
 			rules->first_sync = true;
 		else if (strcmp(tok, "rmfolders") == 0)
 			rules->remove_folders = true;
+		else if (strcmp(tok, "use") == 0)
+			rules->use = strcmp(v, "trash") == 0  ? PLAN_USE_TRASH
+			             : strcmp(v, "junk") == 0 ? PLAN_USE_JUNK
+			                                      : PLAN_USE_NONE;
 		else
 			cr_assert_fail("bad rule \"%s\" in test rules", tok);
 	}

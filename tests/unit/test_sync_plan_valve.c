@@ -148,6 +148,84 @@ Test(sync_plan_valve, copies_back_are_not_deletions)
 	plan_free(&plan);
 }
 
+/* A folder emptied on one side: every other message is held back,
+ * however few, unless allowed or \Trash / \Junk. */
+static const struct plan_row emptied_rows[] = {
+    {"server emptied: no local deletion", "5/a:S 6/b:S 7/c:S 8/d:S 9/e:S", "", "a:S b:S c:S d:S e:S", "", ""},
+    {"local emptied: no server deletion", "5/a:S 6/b:S 7/c:S 8/d:S 9/e:S", "5:S 6:S 7:S 8:S 9:S", "", "", ""},
+    {"two messages are enough", "5/a:S 6/b:S", "", "a:S b:S", "", ""},
+    {"server emptied, a new local message still goes up", "5/a:S 6/b:S", "", "a:S b:S n:F", "", "copyR n:F"},
+    {"every server message gone, a new one came: it still comes down", "5/a:S 6/b:S", "7:S", "a:S b:S", "",
+     "copyL 7:S"},
+    {"a changed message is copied back, the others held", "5/a:S 6/b:S 7/c:S", "", "a:S b:S c:FS", "",
+     "copyR c:FS p3"},
+    {"one message is no accident", "5/a:S", "", "a:S", "", "delL a p1"},
+    {"one of one on the server", "5/a:S", "5:S", "", "", "delR 5 p1"},
+    {"some left on both sides", "5/a:S 6/b:S 7/c:S", "7:S", "a:S b:S c:S", "", "delL a p1; delL b p2"},
+    {"--allow-mass-delete", "5/a:S 6/b:S 7/c:S", "", "a:S b:S c:S", "allow",
+     "delL a p1; delL b p2; delL c p3"},
+    {"--allow-mass-delete, other way", "5/a:S 6/b:S", "5:S 6:S", "", "allow", "delR 5 p1; delR 6 p2"},
+    {"\\Trash is emptied routinely", "5/a:S 6/b:S 7/c:S", "", "a:S b:S c:S", "use=trash",
+     "delL a p1; delL b p2; delL c p3"},
+    {"\\Trash, other way", "5/a:S 6/b:S", "5:S 6:S", "", "use=trash", "delR 5 p1; delR 6 p2"},
+    {"\\Junk too", "5/a:S 6/b:S", "", "a:S b:S", "use=junk", "delL a p1; delL b p2"},
+    {"\\Junk, other way", "5/a:S 6/b:S", "5:S 6:S", "", "use=junk", "delR 5 p1; delR 6 p2"},
+    {"no expunge: nothing to hold", "5/a:S 6/b:S", "", "a:S b:S", "exp=none", "upd p1 -R; upd p2 -R"},
+};
+
+Test(sync_plan_valve, a_folder_emptied_on_one_side_is_not_emptied_on_the_other)
+{
+	check_rows(emptied_rows, sizeof(emptied_rows) / sizeof(emptied_rows[0]));
+}
+
+Test(sync_plan_valve, an_emptied_side_says_why_and_what_to_do)
+{
+	struct plan plan;
+
+	free(plan_world("5/a:S 6/b:S 7/c:S 8/d:S 9/e:S", "", "a:S b:S c:S d:S e:S", "", &plan));
+	cr_assert_eq(plan.status, PLAN_MASS_DELETE_BLOCKED);
+	cr_assert(plan.local.blocked && plan.local.emptied);
+	cr_assert_not(plan.remote.blocked);
+	cr_assert_eq(plan.local.deletions, 5, "the count the user is told about");
+	cr_assert_eq(plan.action_count, 0, "the pairs stay as they were: nothing forgotten");
+	cr_assert(has_note(&plan, PLAN_NOTE_MASS_DELETE, "delete all 5 local messages"));
+	cr_assert(has_note(&plan, PLAN_NOTE_MASS_DELETE, "empty on the server"));
+	cr_assert(has_note(&plan, PLAN_NOTE_MASS_DELETE, "--allow-mass-delete"));
+	plan_free(&plan);
+
+	free(plan_world("5/a:S 6/b:S", "5:S 6:S", "", "", &plan));
+	cr_assert(plan.remote.blocked && plan.remote.emptied);
+	cr_assert_not(plan.local.blocked);
+	cr_assert(has_note(&plan, PLAN_NOTE_MASS_DELETE, "delete all 2 messages on the server"));
+	cr_assert(has_note(&plan, PLAN_NOTE_MASS_DELETE, "local folder is now empty"));
+	cr_assert(has_note(&plan, PLAN_NOTE_MASS_DELETE, "--allow-mass-delete"));
+	plan_free(&plan);
+
+	/* A new local message: the server's emptying is still what counts. */
+	free(plan_world("5/a:S 6/b:S", "", "a:S b:S n:S", "", &plan));
+	cr_assert(plan.local.emptied);
+	cr_assert(has_note(&plan, PLAN_NOTE_MASS_DELETE, "delete 2 of the 3 local messages"));
+	plan_free(&plan);
+
+	/* Over the old threshold too: the emptied wording wins. */
+	plan_deletions(500, 0, 500, "", &plan);
+	cr_assert(plan.remote.emptied);
+	cr_assert_eq(plan.note_count, 1);
+	plan_free(&plan);
+
+	/* Over the threshold only: not emptied. */
+	plan_deletions(80, 21, 0, "", &plan);
+	cr_assert(plan.local.blocked);
+	cr_assert_not(plan.local.emptied);
+	plan_free(&plan);
+
+	free(plan_world("5/a:S 6/b:S", "", "a:S b:S", "use=trash", &plan));
+	cr_assert_eq(plan.status, PLAN_OK);
+	cr_assert_not(plan.local.emptied);
+	cr_assert_eq(plan.note_count, 0);
+	plan_free(&plan);
+}
+
 static void expect_refused(const char *state, const char *remote, const char *local, const char *why)
 {
 	struct world w;
@@ -239,7 +317,7 @@ Test(sync_plan_valve, default_rules_are_the_config_defaults)
 	plan_rules_init(&rules);
 	cr_assert_eq(rules.direction, PLAN_DIRECTION_BOTH);
 	cr_assert(rules.flags);
-	cr_assert_eq(rules.expunge, PLAN_WHERE_NONE, "the config's default: deletions are not carried over");
+	cr_assert_eq(rules.expunge, PLAN_WHERE_BOTH, "the config's default: deletions are carried over");
 	cr_assert_eq(rules.create, PLAN_WHERE_BOTH);
 	cr_assert_eq(rules.max_size, 0);
 	cr_assert_not(rules.allow_mass_delete);

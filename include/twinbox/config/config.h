@@ -161,7 +161,7 @@ enum config_where {
 struct config_sync {
 	enum config_direction direction; /* default both */
 	bool flags;                      /* default true */
-	enum config_where expunge;       /* default none */
+	enum config_where expunge;       /* default both (IMAP), none (POP3) */
 	enum config_where create;        /* default both */
 	bool remove_folders;             /* a folder gone on one side is removed on the
 	                                    other when that copy is unchanged; default false */

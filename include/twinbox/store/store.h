@@ -96,6 +96,14 @@ struct store_folder_info {
 	bool marks_settled;       /* the marks may be trusted next time */
 };
 
+/* A folder's special use (RFC 6154 LIST attributes), as far as syncing
+ * cares: emptying \Trash or \Junk is routine. */
+enum store_special_use {
+	STORE_USE_NONE, /* none, another one, or not known */
+	STORE_USE_TRASH,
+	STORE_USE_JUNK,
+};
+
 /* A stream of message bytes (canonical form) handed to a writer. */
 struct store_sink {
 	void *ctx;
@@ -155,6 +163,9 @@ struct store_ops {
 	 * new/ and cur/. NULL: never known. */
 	int (*folder_status)(struct store *st, const char *name, struct store_folder_info *info_r,
 	                     struct error *err);
+	/* The special use the last list_folders saw for folder `name`
+	 * (IMAP: from the LIST attributes). NULL: the store has none. */
+	enum store_special_use (*special_use)(struct store *st, const char *name);
 	/* Open `name`; a missing folder is ERR_MAILBOX with *missing_r set,
 	 * never an empty folder. */
 	int (*open_folder)(struct store *st, const char *name, struct store_folder **f_r,

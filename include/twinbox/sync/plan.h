@@ -67,6 +67,16 @@
  * mass_delete_min messages, and allow_mass_delete is false, the plan's
  * status is PLAN_MASS_DELETE_BLOCKED and it holds none of that side's
  * deletions (their pairs stay as they were, so nothing is forgotten).
+ *
+ * Emptied-folder valve: the same happens, however few the messages,
+ * when a side's deletions are two or more and would empty that side
+ * (they are every message it holds) or follow the other side's emptying
+ * (the other side holds no message at all): a folder emptied by
+ * accident (a server restored from an empty backup, a Maildir folder
+ * wiped) looks just like one emptied on purpose. That side's `emptied`
+ * is then set too. A single deletion is never held back this way.
+ * Folders whose special use is \Trash or \Junk are exempt (emptying
+ * them is routine); allow_mass_delete lifts it, as it does the other.
  */
 #ifndef TWINBOX_SYNC_PLAN_H
 #define TWINBOX_SYNC_PLAN_H
@@ -127,6 +137,14 @@ enum plan_where {
 	PLAN_WHERE_BOTH = 3,
 };
 
+/* The folder's special use on the server (RFC 6154 LIST attributes), as
+ * far as the planner cares. */
+enum plan_special_use {
+	PLAN_USE_NONE, /* none, another one, or not known */
+	PLAN_USE_TRASH,
+	PLAN_USE_JUNK,
+};
+
 #define PLAN_MASS_DELETE_PERCENT 25
 #define PLAN_MASS_DELETE_MIN     20
 
@@ -141,12 +159,15 @@ struct plan_rules {
 	unsigned mass_delete_percent; /* block when deletions on a side are more than this % ... */
 	size_t mass_delete_min;       /* ... and more than this many */
 	bool first_sync;              /* no usable last-synced flags for this folder */
+	enum plan_special_use use;    /* this folder's special use: \Trash and \Junk may be emptied */
 };
 
 /* The default rules (the config's defaults): direction both, flags
- * synced, no expunge, folders created on both sides, no size limit,
+ * synced, deletions carried out on both sides (the valves guard them),
+ * folders created on both sides, no size limit,
  * remove_folders, allow_mass_delete and first_sync false, the default
- * mass-delete thresholds. The CLI then applies the account's `sync:`. */
+ * mass-delete thresholds, no special use. The CLI then applies the
+ * account's `sync:`; the engine sets first_sync and use per folder. */
 void plan_rules_init(struct plan_rules *rules);
 
 /* ---- the plan of one folder ---- */
@@ -251,6 +272,8 @@ struct plan_note {
 /* The deletions on one side and the size of that side. */
 struct plan_side_count {
 	bool blocked;     /* over the threshold and not allowed: none of them is in the plan */
+	bool emptied;     /* blocked because the deletions would empty this side or follow the
+	                     other side's emptying (the emptied-folder valve) */
 	size_t deletions; /* the deletions the rules asked for on this side */
 	size_t total;     /* messages on this side */
 };
