@@ -1,8 +1,11 @@
 /*
  * make bench: twinbox against mbsync and mpop on the fixture Dovecot.
- * Shared between bench.c (mail, scenarios, table, targets) and
- * bench_tools.c (the tools' configurations and Maildirs, timed child
- * processes, the raw-fetch bound).
+ * Shared between bench.c (scenarios; with bench_report.c, the table and
+ * the targets: see bench_scenario.h), the mail and the changes
+ * (bench_mail.c, bench_local.c), the servers of their own (bench_set.c,
+ * bench_pop3.c, bench_huge.c) and bench_tools.c (the tools'
+ * configurations and Maildirs, timed child processes, the raw-fetch
+ * bound).
  *
  * Every function here ends the bench (bench_fail) on a set-up error: a
  * benchmark with a broken set-up has nothing to report. A tool that runs

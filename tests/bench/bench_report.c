@@ -144,8 +144,9 @@ static void describe_scale(struct buf *b, const struct bench_expect *e, unsigned
 	           "tool, alternating. mbsync syncs with its own Dovecot, seeded alike; before each "
 	           "flag-change run, \\Flagged is toggled on %u INBOX messages on both servers. twinbox "
 	           "records a folder's markers only after a sync that changed nothing there and found "
-	           "the folder's new/ and cur/ at least ~3 s old, so its first no-change resync after "
-	           "the pull scans everything and later ones skip the unchanged folders (see the runs "
+	           "the folder's new/ and cur/ old enough (100 ms where the filesystem keeps sub-second "
+	           "times, 3 s where it keeps whole seconds), so its first no-change resync after the "
+	           "pull may scan everything and later ones skip the unchanged folders (see the runs "
 	           "below the table).\n",
 	           e->messages, (double)e->bytes / 1e6, (double)e->bytes / 1024.0 / (double)e->messages,
 	           bench_mailbox_count(), reps, BENCH_FLAG_CHANGES);
@@ -174,6 +175,13 @@ void report_describe(struct buf *b, const struct bench_expect *e, unsigned reps,
 	if (results[SC_HUGE_PULL].run || results[SC_HUGE_PUSH].run)
 		bench_huge_describe(b);
 	bench_set_describe(b);
+	if (results[SC_AFTER_SYNC].run)
+		buf_printf(b,
+		           "Right after a sync: before each repetition, \\Answered is toggled on %d INBOX "
+		           "messages on both servers; each tool syncs that untimed, then at once runs the "
+		           "timed no-change resync. mbsync sleeps when a Maildir directory changed in the "
+		           "current second, and that wait is part of its time.\n",
+		           BENCH_ANSWERED_CHANGES);
 	buf_printf(b, "Machine: %s %s, %ld CPUs. Tools: ", u.sysname, u.release,
 	           sysconf(_SC_NPROCESSORS_ONLN));
 	bench_tool_version(b, "mbsync --version 2>&1");

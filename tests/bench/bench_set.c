@@ -34,10 +34,24 @@ static const struct set_kind {
 	const char *extra; /* dovecot_start_with() */
 	bool raw_fetch;    /* also set up TOOL_RAW_FETCH */
 	bool inbox_only;
+	/* For the report: "<label>: N messages (M MB)<text>". */
+	const char *label, *text;
 } kinds[BENCH_SET_COUNT] = {
-    [BENCH_SET_LARGE] = {"large", NULL, true, false},
-    [BENCH_SET_NOCOND] = {"nocondstore", NO_CONDSTORE_CONF, false, false},
-    [BENCH_SET_INBOX] = {"inbox", NULL, false, true},
+    [BENCH_SET_LARGE] = {"large", NULL, true, false, "The large set",
+                         " of the same mix in the same folders, on two Dovecots of their own seeded alike "
+                         "(twinbox and the raw-fetch bound pull from one, mbsync from the other); issue "
+                         "6's initial-pull targets are checked on it."},
+    [BENCH_SET_NOCOND] = {"nocondstore", NO_CONDSTORE_CONF, false, false, "Without CONDSTORE",
+                          " of the same mix on two Dovecots of their own that offer neither CONDSTORE "
+                          "nor QRESYNC (imap_capability), pulled once and settled (3.1 s, then one "
+                          "untimed sync) before the timed runs; twinbox's trace is checked for the "
+                          "capabilities' absence."},
+    [BENCH_SET_INBOX] = {"inbox", NULL, false, true, "One folder",
+                         ", small and plain-text, all in INBOX, on two Dovecots of their own seeded "
+                         "alike. The no-change resync right after the pull follows an untimed pull "
+                         "from nothing at once (in each repetition; once in the scale run); the other "
+                         "resyncs run once the set has settled (3.1 s after the last run, then one "
+                         "untimed sync)."},
 };
 
 static struct set {
@@ -101,36 +115,10 @@ bool bench_set_hides_condstore(enum bench_set s)
 
 void bench_set_describe(struct buf *b)
 {
-	const struct bench_expect *e;
-
-	if (sets[BENCH_SET_LARGE].begun) {
-		e = &sets[BENCH_SET_LARGE].holds;
-		buf_printf(b,
-		           "The large set: %zu messages (%.1f MB) of the same mix in the same folders, on "
-		           "two Dovecots of their own seeded alike (twinbox and the raw-fetch bound pull "
-		           "from one, mbsync from the other); issue 6's initial-pull targets are checked "
-		           "on it.\n",
-		           e->messages, (double)e->bytes / 1e6);
-	}
-	if (sets[BENCH_SET_NOCOND].begun) {
-		e = &sets[BENCH_SET_NOCOND].holds;
-		buf_printf(b,
-		           "Without CONDSTORE: %zu messages (%.1f MB) of the same mix on two Dovecots of "
-		           "their own that offer neither CONDSTORE nor QRESYNC (imap_capability), pulled "
-		           "once and settled (3 s, then one sync) before the timed runs; twinbox's trace "
-		           "is checked for the capability's absence.\n",
-		           e->messages, (double)e->bytes / 1e6);
-	}
-	if (sets[BENCH_SET_INBOX].begun) {
-		e = &sets[BENCH_SET_INBOX].holds;
-		buf_printf(b,
-		           "One folder: %zu small plain-text messages (%.1f MB) all in INBOX, on two "
-		           "Dovecots of their own seeded alike. The no-change resync right after the pull "
-		           "follows an untimed pull from nothing at once, in each repetition; the other "
-		           "resyncs run once the set is settled (3 s after the last run, then one "
-		           "untimed sync).\n",
-		           e->messages, (double)e->bytes / 1e6);
-	}
+	for (size_t s = 0; s < BENCH_SET_COUNT; s++)
+		if (sets[s].begun)
+			buf_printf(b, "%s: %zu messages (%.1f MB)%s\n", kinds[s].label,
+			           sets[s].holds.messages, (double)sets[s].holds.bytes / 1e6, kinds[s].text);
 }
 
 /* The servers, each cleared before it is stopped: a failing dovecot_stop() ends in
