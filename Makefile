@@ -6,7 +6,8 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make format     clang-format the tree
 #   make bench      twinbox against mbsync and mpop ($(BUILD)/bench.md)
-#   make bench-scale  100,000 messages, resyncs against mbsync ($(BUILD)/bench-scale.md)
+#   make bench-scale  100,000 messages, and 50,000 in one folder, resyncs against
+#                     mbsync ($(BUILD)/bench-scale.md)
 
 BUILD   ?= build
 PREFIX  ?= /usr/local
@@ -72,16 +73,25 @@ DEMO_BIN := $(BUILD)/twinbox-demo
 # The benchmark (make bench, not part of make check): twinbox against
 # mbsync and mpop on the fixture Dovecot (N = 1,000 messages, and the
 # initial pull again on 10,000: BENCH_N, BENCH_LARGE_N), BENCH_REPS runs
-# per tool.
+# per tool. Among its scenarios: a settled no-change run against Dovecots
+# that hide CONDSTORE, a no-change run right after a sync that changed
+# something, and the one-folder set (10,000 small messages all in INBOX:
+# BENCH_INBOX_N), pulled, then resynced right after the pull and settled
+# (no change, 100 server flag changes, 100 new server messages, 100 local
+# flag changes, 100 new local messages). BENCH_ONLY=key,... runs some
+# scenarios only (an unknown key lists the keys).
 # make bench-scale: the same program's scale mode, 100,000 small messages
 # over 20 folders (BENCH_N given on the command line or in the
-# environment overrides that), pull once, then resyncs against mbsync.
+# environment overrides that), pull once, then resyncs against mbsync;
+# and the one-folder set with 50,000 messages (BENCH_INBOX_N likewise).
 BENCH_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/bench/*.c))
 BENCH_BIN := $(BUILD)/twinbox-bench
 BENCH_N ?= 1000
 BENCH_LARGE_N ?= 10000
+BENCH_INBOX_N ?= 10000
 BENCH_REPS ?= 5
 BENCH_SCALE_N = $(if $(filter file,$(origin BENCH_N)),100000,$(BENCH_N))
+BENCH_SCALE_INBOX_N = $(if $(filter file,$(origin BENCH_INBOX_N)),50000,$(BENCH_INBOX_N))
 
 .PHONY: all check test asan deps install uninstall clean format tidy fuzz fuzz-smoke demo bench bench-scale
 
@@ -122,13 +132,14 @@ bench: deps
 	@scripts/bench-deps.sh
 	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)
 	@TWINBOX_BIN=$(abspath $(BIN)) BENCH_OUT=$(BUILD)/bench.md BENCH_N=$(BENCH_N) \
-		BENCH_LARGE_N=$(BENCH_LARGE_N) BENCH_REPS=$(BENCH_REPS) $(BENCH_BIN)
+		BENCH_LARGE_N=$(BENCH_LARGE_N) BENCH_INBOX_N=$(BENCH_INBOX_N) BENCH_REPS=$(BENCH_REPS) \
+		$(BENCH_BIN)
 
 bench-scale: deps
 	@scripts/bench-deps.sh
 	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)
 	@TWINBOX_BIN=$(abspath $(BIN)) BENCH_OUT=$(BUILD)/bench-scale.md BENCH_N=$(BENCH_SCALE_N) \
-		BENCH_REPS=$(BENCH_REPS) $(BENCH_BIN) --scale
+		BENCH_INBOX_N=$(BENCH_SCALE_INBOX_N) BENCH_REPS=$(BENCH_REPS) $(BENCH_BIN) --scale
 
 # The integration tests run the binary under test and the fixture scripts;
 # they find them through these variables. In sanitizer builds the log is

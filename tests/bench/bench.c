@@ -1,31 +1,42 @@
 /*
  * make bench: twinbox against mbsync (IMAP) and mpop (POP3) on throwaway
- * Dovecots in the same run (issue 6, first part).
+ * Dovecots in the same run (issue 6, first part; issue 13).
  *
  * The server gets N messages of deterministic mail of realistic sizes
  * (bench_mail.c: 2 KB text to multi-MB attachments, nested folders, some
- * flags). The initial pull and the raw-fetch bound run again on the
- * large set (bench_large.c, keys "pull-large" and "raw-large"):
- * BENCH_LARGE_N messages of the same mix on servers of their own, where
- * issue 6 sets the initial pull's targets (N = 10,000). The POP3 import
- * (key "pop3") runs on a Dovecot of its own whose INBOX holds N messages
- * of the same mix, all left on the server. Each scenario runs
- * every tool BENCH_REPS times, alternating which goes first, and reports
- * the median wall time, the twinbox/other ratio and the peak RSS (from
- * wait4). A run counts only when the tool exited 0 and its Maildir holds
- * what the server holds (message count, \Flagged count): a fast wrong
- * answer cannot win. The table goes to stdout and to BENCH_OUT; the exit
- * status is 1 when a target of issue 6 (the table `targets` below) is
- * missed or a run FAILED, 2 when the bench itself could not run.
+ * flags). Some scenarios run on sets of servers of their own
+ * (bench_set.c): the initial pull and the raw-fetch bound again on the
+ * large set (keys "pull-large" and "raw-large"), BENCH_LARGE_N messages
+ * of the same mix, where issue 6 sets the initial pull's targets
+ * (N = 10,000); a settled no-change resync against servers without
+ * CONDSTORE (key "nocondstore"), N messages of the same mix; and the
+ * one-folder set (keys "inbox-*"), BENCH_INBOX_N small messages all in
+ * INBOX, pulled, then resynced right after the pull and settled. The
+ * no-change resync right after a sync (key "after-sync") runs on the
+ * main servers: each repetition, \Answered changes on the servers, each
+ * tool syncs them untimed and at once runs the timed no-change resync.
+ * The POP3 import (key "pop3") runs on a Dovecot of its own whose INBOX
+ * holds N messages of the same mix, all left on the server. Each
+ * scenario runs every tool BENCH_REPS times, alternating which goes
+ * first, and reports the median wall time, the twinbox/other ratio and
+ * the peak RSS (from wait4). A run counts only when the tool exited 0
+ * and its Maildir holds what the server holds (message count, \Flagged
+ * and \Answered counts; an untimed run before a timed one is checked
+ * too): a fast wrong answer cannot win. The table goes to stdout and to
+ * BENCH_OUT; the exit status is 1 when a target (the table `targets`
+ * below) is missed or a run FAILED, 2 when the bench itself could not
+ * run.
  *
  * With the argument --scale (make bench-scale), the scale scenario of
  * issue 6 instead: N small plain-text messages over 20 folders, the
  * initial pull once per tool, then the no-change and the flag-change
- * resyncs against mbsync, with the scale targets (`scale_mode`).
+ * resyncs against mbsync, with the scale targets (`scale_mode`); and the
+ * one-folder set's scenarios (its pull from nothing once per tool).
  *
  * Environment: BENCH_N (messages, default 1000; 100000 with --scale),
- * BENCH_LARGE_N (the large set, default 10000), BENCH_REPS (default
- * 5), TWINBOX_BIN (default build/twinbox), BENCH_OUT (default
+ * BENCH_LARGE_N (the large set, default 10000), BENCH_INBOX_N (the
+ * one-folder set, default 10000; 50000 with --scale), BENCH_REPS
+ * (default 5), TWINBOX_BIN (default build/twinbox), BENCH_OUT (default
  * build/bench.md; build/bench-scale.md with --scale), BENCH_KEEP=1 keeps
  * the scratch directory, BENCH_ONLY (comma-separated scenario keys, see
  * `scenarios`) runs only those.
@@ -41,17 +52,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "bench.h"
+#include "bench_scenario.h"
 #include "support/dovecot_p.h"
 #include "twinbox/util/buf.h"
 #include "twinbox/util/fs.h"
 #include "twinbox/util/xmalloc.h"
-
-#define MAX_REPS 9
 
 /* twinbox's (and the raw bound's) server, and mbsync's: two instances
  * seeded alike, so a tool that pushes changes is checked on a server no
@@ -62,7 +70,7 @@ static struct dovecot *server, *server_mb, *push_server;
 static struct dovecot push_via_proxy;
 static pid_t push_proxy;
 static char bench_dir[] = "/tmp/twinbox-bench-XXXXXX";
-static unsigned n_messages = 1000, n_large = 10000, reps = 5;
+static unsigned n_messages = 1000, n_large = 10000, n_inbox = 10000, reps = 5;
 static const char *twinbox_bin;
 static char self[PATH_MAX];
 
@@ -83,7 +91,7 @@ void bench_fail(const char *fmt, ...)
 		dovecot_stop(push_server);
 	bench_pop3_stop();
 	bench_huge_end();
-	bench_large_end();
+	bench_set_end();
 	exit(2);
 }
 
@@ -116,63 +124,39 @@ static void fixture_fail(const char *msg)
 
 /* ---- scenarios ------------------------------------------------------- */
 
-enum scenario_id {
-	SC_PULL,
-	SC_RAW,
-	SC_LARGE_PULL,
-	SC_LARGE_RAW,
-	SC_NOCHANGE,
-	SC_FLAGS,
-	SC_NEW,
-	SC_LFLAGS,
-	SC_LNEW,
-	SC_PUSH,
-	SC_POP3,
-	SC_LAT_PULL,
-	SC_LAT_NOCHANGE,
-	SC_LAT_FLAGS,
-	SC_LAT_NEW,
-	SC_LAT_LFLAGS,
-	SC_LAT_LNEW,
-	SC_LAT_PUSH,
-	SC_LAT_POP3,
-	SC_HUGE_PULL,
-	SC_HUGE_PUSH,
-	SC_COUNT
-};
-
 /* The scenarios' tools. */
 #define IMAP_PAIR {TOOL_TWINBOX_IMAP, TOOL_MBSYNC}, 2
 #define POP3_PAIR {TOOL_TWINBOX_POP3, TOOL_MPOP}, 2
 
 /* The order matters: the resyncs build on the initial pull's Maildirs,
  * and the local-flag scenario needs INBOX messages in cur/. */
-static const struct scenario {
-	const char *key; /* for BENCH_ONLY */
-	const char *name;
-	enum bench_tool_kind tool[2];
-	size_t tool_count;
-	bool fresh; /* each run starts from nothing */
-	/* On every tool's server before each repetition. */
-	void (*change)(struct dovecot *d, unsigned rep);
-	/* In the tool's Maildir before each run; adjusts what its server
-	 * must hold afterwards. */
-	void (*local)(struct bench_tool *t, unsigned rep, struct bench_expect *e);
-	bool push;    /* each run: N local messages into a fresh, empty server */
-	bool pop3;    /* on the POP3 server (bench_pop3.c), no flags check */
-	bool latency; /* through the proxies (lat_tools) */
-	bool huge;    /* bench_huge_run() once per tool (pull, or push) */
-	bool large;   /* on the large set (bench_large.c) */
-} scenarios[SC_COUNT] = {
+const struct scenario scenarios[SC_COUNT] = {
     [SC_PULL] = {"pull", "initial pull", IMAP_PAIR, .fresh = true},
     [SC_RAW] = {"raw", "raw-fetch bound (one UID FETCH 1:* per folder, no Maildir)", {TOOL_RAW_FETCH}, 1},
-    [SC_LARGE_PULL] = {"pull-large", "initial pull, large set", IMAP_PAIR, .fresh = true, .large = true},
-    [SC_LARGE_RAW] = {"raw-large", "raw-fetch bound, large set", {TOOL_RAW_FETCH}, 1, .large = true},
+    [SC_LARGE_PULL] = {"pull-large", "initial pull, large set", IMAP_PAIR, .fresh = true,
+                       .set = BENCH_SET_LARGE},
+    [SC_LARGE_RAW] = {"raw-large", "raw-fetch bound, large set", {TOOL_RAW_FETCH}, 1, .set = BENCH_SET_LARGE},
     [SC_NOCHANGE] = {"nochange", "no-change resync", IMAP_PAIR},
     [SC_FLAGS] = {"flags", "resync after 100 server flag changes", IMAP_PAIR, .change = bench_change_flags},
     [SC_NEW] = {"new", "resync after 100 new server messages", IMAP_PAIR, .change = bench_change_new_mail},
     [SC_LFLAGS] = {"lflags", "resync after 100 local flag changes", IMAP_PAIR, .local = bench_local_flags},
     [SC_LNEW] = {"lnew", "resync after 100 new local messages", IMAP_PAIR, .local = bench_local_new_mail},
+    [SC_AFTER_SYNC] = {"after-sync", "no-change resync right after a sync", IMAP_PAIR,
+                       .change = bench_change_answered, .prep = PREP_SYNC},
+    [SC_NOCOND] = {"nocondstore", "no-change resync, server without CONDSTORE", IMAP_PAIR,
+                   .set = BENCH_SET_NOCOND, .settled = true},
+    [SC_INBOX_FRESH] = {"inbox-fresh", "no-change resync right after the pull, one folder", IMAP_PAIR,
+                        .set = BENCH_SET_INBOX, .prep = PREP_PULL},
+    [SC_INBOX_NOCHANGE] = {"inbox-nochange", "no-change resync, one folder", IMAP_PAIR,
+                           .set = BENCH_SET_INBOX, .settled = true},
+    [SC_INBOX_FLAGS] = {"inbox-flags", "resync after 100 server flag changes, one folder", IMAP_PAIR,
+                        .change = bench_change_flags, .set = BENCH_SET_INBOX, .settled = true},
+    [SC_INBOX_NEW] = {"inbox-new", "resync after 100 new server messages, one folder", IMAP_PAIR,
+                      .change = bench_change_new_mail, .set = BENCH_SET_INBOX, .settled = true},
+    [SC_INBOX_LFLAGS] = {"inbox-lflags", "resync after 100 local flag changes, one folder", IMAP_PAIR,
+                         .local = bench_local_flags, .set = BENCH_SET_INBOX, .settled = true},
+    [SC_INBOX_LNEW] = {"inbox-lnew", "resync after 100 new local messages, one folder", IMAP_PAIR,
+                       .local = bench_local_new_mail, .set = BENCH_SET_INBOX, .settled = true},
     [SC_PUSH] = {"push", "initial push of N local messages to an empty server", IMAP_PAIR, .fresh = true,
                  .push = true},
     [SC_POP3] = {"pop3", "POP3 import of N messages (vs mpop)", POP3_PAIR, .fresh = true, .pop3 = true},
@@ -196,14 +180,8 @@ static const struct scenario {
                       .push = true, .huge = true},
 };
 
-/* Issue 6's targets. `ref` SC_COUNT: against the other tool of the same
- * scenario; else against that scenario's first tool (the raw bound). */
-static const struct target {
-	enum scenario_id scenario;
-	enum scenario_id ref;
-	double max_ratio;
-	const char *text;
-} targets[] = {
+/* Issue 6's targets, then issue 13's. */
+static const struct target targets[] = {
     {SC_LARGE_PULL, SC_COUNT, 0.5, "initial pull, large set <= 0.5 x mbsync"},
     {SC_LARGE_PULL, SC_LARGE_RAW, 1.5, "initial pull, large set <= 1.5 x the raw-fetch bound"},
     {SC_NOCHANGE, SC_COUNT, 1.0, "no-change resync <= 1.0 x mbsync"},
@@ -221,17 +199,27 @@ static const struct target {
     {SC_LAT_LNEW, SC_COUNT, 0.7, "new-local-mail resync at 50 ms round trip <= 0.7 x mbsync"},
     {SC_LAT_PUSH, SC_COUNT, 0.7, "initial push at 50 ms round trip <= 0.7 x mbsync"},
     {SC_LAT_POP3, SC_COUNT, 0.7, "POP3 import at 50 ms round trip <= 0.7 x mpop"},
+    {SC_AFTER_SYNC, SC_COUNT, 0.8, "no-change resync right after a sync <= 0.8 x mbsync"},
+    {SC_NOCOND, SC_COUNT, 0.8, "no-change resync without CONDSTORE <= 0.8 x mbsync"},
 };
+/* Issue 13's on the one-folder set, in either mode: every resync at most
+ * half mbsync's time. */
+const struct target inbox_targets[] = {
+    {SC_INBOX_FRESH, SC_COUNT, 0.5, "one folder: no-change resync right after the pull <= 0.5 x mbsync"},
+    {SC_INBOX_NOCHANGE, SC_COUNT, 0.5, "one folder: no-change resync <= 0.5 x mbsync"},
+    {SC_INBOX_FLAGS, SC_COUNT, 0.5, "one folder: flag-change resync <= 0.5 x mbsync"},
+    {SC_INBOX_NEW, SC_COUNT, 0.5, "one folder: new-mail resync <= 0.5 x mbsync"},
+    {SC_INBOX_LFLAGS, SC_COUNT, 0.5, "one folder: local-flag-change resync <= 0.5 x mbsync"},
+    {SC_INBOX_LNEW, SC_COUNT, 0.5, "one folder: new-local-mail resync (push) <= 0.5 x mbsync"},
+};
+const size_t inbox_target_count = sizeof(inbox_targets) / sizeof(inbox_targets[0]);
 /* And in every two-tool scenario: twinbox's peak RSS <= the other's; in
  * these (of the mode's scenarios), twinbox's below `max_kb`. */
-static const struct rss_target {
-	enum scenario_id scenario;
-	long max_kb;
-	const char *text;
-} rss_targets[] = {
+const struct rss_target rss_targets[] = {
     {SC_HUGE_PULL, 30 * 1024, "huge message pull: twinbox peak RSS < 30 MB"},
     {SC_HUGE_PUSH, 30 * 1024, "huge message push: twinbox peak RSS < 30 MB"},
 };
+const size_t rss_target_count = sizeof(rss_targets) / sizeof(rss_targets[0]);
 
 /* Issue 6's scale targets ("every resync scenario <= 1.0 x mbsync": the
  * no-change one has the stricter 0.2). No target on the initial pull's
@@ -241,51 +229,36 @@ static const struct target scale_targets[] = {
     {SC_FLAGS, SC_COUNT, 1.0, "flag-change resync <= 1.0 x mbsync"},
 };
 
-/* What a run of the bench measures: make bench, or make bench-scale
- * (--scale). */
-struct mode {
-	const char *title;
-	bool small_mail;    /* bench_mail_choose */
-	unsigned scenarios; /* bit (1u << id) per scenario it can run */
-	bool pull_once;     /* the initial pull once per tool, not BENCH_REPS times */
-	const struct target *targets;
-	size_t target_count;
-	unsigned default_n, min_n;
-	const char *default_out;
-};
+#define INBOX_SCENARIOS                                                                                      \
+	(1u << SC_INBOX_FRESH | 1u << SC_INBOX_NOCHANGE | 1u << SC_INBOX_FLAGS | 1u << SC_INBOX_NEW |        \
+	 1u << SC_INBOX_LFLAGS | 1u << SC_INBOX_LNEW)
 
-static const struct mode normal_mode = {
+const struct mode normal_mode = {
     .title = "twinbox bench",
     .scenarios = (1u << SC_COUNT) - 1,
     .targets = targets,
     .target_count = sizeof(targets) / sizeof(targets[0]),
     .default_n = 1000,
     .min_n = 200,
+    .default_inbox_n = 10000,
     .default_out = "build/bench.md",
 };
 
-static const struct mode scale_mode = {
+const struct mode scale_mode = {
     .title = "twinbox bench: scale",
     .small_mail = true,
-    .scenarios = 1u << SC_PULL | 1u << SC_NOCHANGE | 1u << SC_FLAGS,
+    .scenarios = 1u << SC_PULL | 1u << SC_NOCHANGE | 1u << SC_FLAGS | INBOX_SCENARIOS,
     .pull_once = true,
     .targets = scale_targets,
     .target_count = sizeof(scale_targets) / sizeof(scale_targets[0]),
     .default_n = 100000,
     .min_n = 20 * BENCH_FLAG_CHANGES, /* INBOX, a twentieth, must hold BENCH_FLAG_CHANGES */
+    .default_inbox_n = 50000,
     .default_out = "build/bench-scale.md",
 };
 
-static const struct mode *mode = &normal_mode;
-
-struct result {
-	bool run;
-	bool ok[2];
-	double median[2];
-	long rss_kb[2]; /* the highest of the repetitions */
-	unsigned reps;
-	double seconds[2][MAX_REPS]; /* each repetition's, in order */
-};
+const struct mode *mode = &normal_mode;
+struct result results[SC_COUNT];
 
 static struct bench_tool tools[TOOL_RAW_FETCH + 1];
 /* twinbox and mbsync again, with their own Maildirs, connecting through
@@ -295,26 +268,37 @@ static struct bench_tool lat_tools[TOOL_MBSYNC + 1];
 static struct dovecot lat_server[TOOL_MBSYNC + 1];
 static pid_t proxy_pid[TOOL_MBSYNC + 1];
 
+/* How far each set's Maildirs are (see `settled` in struct scenario). */
+static enum { SET_SEEDED, SET_PULLED, SET_SETTLED } set_stage[BENCH_SET_COUNT];
+
 static struct bench_tool *scenario_tool(const struct scenario *sc, size_t i)
 {
-	if (sc->large)
-		return bench_large_tool(sc->tool[i]);
+	if (sc->set != BENCH_SET_MAIN)
+		return bench_set_tool(sc->set, sc->tool[i]);
 	if (sc->pop3)
 		return bench_pop3_tool(sc->tool[i]);
 	return sc->latency ? &lat_tools[sc->tool[i]] : &tools[sc->tool[i]];
 }
-/* The scenario's name for the report, with the large set's size. */
-static const char *scenario_name(enum scenario_id id)
-{
-	static char name[128];
 
-	if (!scenarios[id].large)
-		return scenarios[id].name;
-	snprintf(name, sizeof(name), "%s (%u messages)", scenarios[id].name, n_large);
-	return name;
+/* Whether the scenario's servers (or what it checks of them) hold INBOX
+ * only. */
+static bool inbox_only(const struct scenario *sc)
+{
+	return sc->pop3 || sc->push || bench_set_inbox_only(sc->set);
 }
 
-static struct result results[SC_COUNT];
+const char *scenario_name(enum scenario_id id)
+{
+	static char name[128];
+	unsigned n = scenarios[id].set == BENCH_SET_LARGE   ? n_large
+	             : scenarios[id].set == BENCH_SET_INBOX ? n_inbox
+	                                                    : 0;
+
+	if (!n)
+		return scenarios[id].name;
+	snprintf(name, sizeof(name), "%s (%u messages)", scenarios[id].name, n);
+	return name;
+}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -342,6 +326,7 @@ static struct bench_tool *push_begin(enum bench_tool_kind kind, bool latency, st
 	bench_maildir_add(t->maildir, n_messages, 70000000u, 250000, 10);
 	e_r->messages = n_messages;
 	e_r->flagged = (n_messages + 9) / 10;
+	e_r->answered = 0;
 	e_r->bytes = 0;
 	free(dir);
 	return t;
@@ -363,6 +348,80 @@ static void push_end(struct bench_tool *t)
 	free(dir);
 }
 
+/* An untimed run of `t`, which must leave its Maildir holding `e` (and,
+ * unless `quick`, its server too); says why not. */
+static bool untimed_run(struct bench_tool *t, const struct bench_expect *e, bool inbox, bool quick)
+{
+	struct bench_sample s;
+
+	bench_tool_run(t, &s);
+	if (s.ok && !(quick ? bench_maildir_holds(t, e) : bench_complete(t, e, inbox, false))) {
+		s.ok = false;
+		bench_print_tail(t->log, 2000);
+	}
+	if (!s.ok)
+		fprintf(stderr, "  %s: the untimed run before the timed one FAILED\n", t->name);
+	return s.ok;
+}
+
+/* twinbox's trace must show the server's capabilities and no CONDSTORE:
+ * a server that offers it would measure something else. */
+static void check_no_condstore(struct bench_tool *t)
+{
+	struct bench_sample s;
+	char *log = NULL;
+	size_t len;
+	struct error err;
+
+	bench_tool_run_traced(t, &s);
+	if (!s.ok)
+		return; /* the settling run that follows reports it */
+	if (fs_read_file(t->log, 64u << 20, &log, &len, &err) < 0)
+		bench_fail("%s", err.text);
+	if (!strstr(log, "IMAP4rev1") || strstr(log, "CONDSTORE") || strstr(log, "QRESYNC"))
+		bench_fail("the set without CONDSTORE: twinbox's trace (%s) %s", t->log,
+		           strstr(log, "IMAP4rev1") ? "shows CONDSTORE or QRESYNC" : "shows no capabilities");
+	free(log);
+}
+
+/* Before a settled scenario's first run: each tool's initial pull (unless
+ * done), then, once the Maildirs' times are older than any tool's safety
+ * margin (twinbox's 3 s where the filesystem keeps whole seconds only),
+ * one untimed sync. A tool whose runs fail has its scenario FAILED. */
+static void settle(const struct scenario *sc, struct result *r)
+{
+	bool ok = true;
+
+	if (set_stage[sc->set] == SET_SETTLED)
+		return;
+	for (size_t i = 0; i < sc->tool_count && set_stage[sc->set] < SET_PULLED; i++) {
+		struct bench_tool *t = scenario_tool(sc, i);
+		struct bench_expect e = bench_server_holds(t->server, inbox_only(sc));
+
+		printf("  initial pull of %s (untimed)\n", t->name);
+		bench_tool_reset(t);
+		r->ok[i] = untimed_run(t, &e, inbox_only(sc), false);
+		ok &= r->ok[i];
+	}
+	if (ok)
+		set_stage[sc->set] = SET_PULLED;
+	printf("  settling: 3.1 s, then one untimed sync per tool\n");
+	nanosleep(&(struct timespec){3, 100000000}, NULL);
+	for (size_t i = 0; i < sc->tool_count; i++) {
+		struct bench_tool *t = scenario_tool(sc, i);
+		struct bench_expect e = bench_server_holds(t->server, inbox_only(sc));
+
+		if (!r->ok[i])
+			continue;
+		if (t->kind == TOOL_TWINBOX_IMAP && bench_set_hides_condstore(sc->set))
+			check_no_condstore(t);
+		r->ok[i] = untimed_run(t, &e, inbox_only(sc), false);
+		ok &= r->ok[i];
+	}
+	if (ok)
+		set_stage[sc->set] = SET_SETTLED;
+}
+
 /* One run of the scenario's tool `i` (repetition `rep`), checked. */
 static void run_tool(const struct scenario *sc, size_t i, unsigned rep, struct bench_sample *s_r)
 {
@@ -376,9 +435,9 @@ static void run_tool(const struct scenario *sc, size_t i, unsigned rep, struct b
 	if (sc->push) {
 		t = push_begin(sc->tool[i], sc->latency, &e);
 	} else {
-		if (sc->fresh)
+		if (sc->fresh || sc->prep == PREP_PULL)
 			bench_tool_reset(t);
-		e = bench_server_holds(t->server, sc->pop3);
+		e = bench_server_holds(t->server, inbox_only(sc));
 		if (sc->pop3)
 			e.messages = n_messages; /* and the server must still hold them */
 		if (sc->local)
@@ -392,8 +451,14 @@ static void run_tool(const struct scenario *sc, size_t i, unsigned rep, struct b
 		struct timespec settle = {1, 100000000};
 		nanosleep(&settle, NULL);
 	}
+	/* The untimed run of a sync that changed something, or of the
+	 * initial pull, then at once the timed one. */
+	if (sc->prep != PREP_NONE && !untimed_run(t, &e, inbox_only(sc), true)) {
+		*s_r = (struct bench_sample){false, 0, 0};
+		return;
+	}
 	bench_tool_run(t, s_r);
-	if (s_r->ok && !bench_complete(t, &e, sc->pop3 || sc->push, sc->pop3)) {
+	if (s_r->ok && !bench_complete(t, &e, inbox_only(sc), sc->pop3)) {
 		s_r->ok = false;
 		bench_print_tail(t->log, 2000);
 	}
@@ -405,7 +470,7 @@ static void run_scenario(enum scenario_id id)
 {
 	const struct scenario *sc = &scenarios[id];
 	struct result *r = &results[id];
-	unsigned n = (mode->pull_once && id == SC_PULL) || sc->huge ? 1 : reps;
+	unsigned n = (mode->pull_once && (id == SC_PULL || sc->prep == PREP_PULL)) || sc->huge ? 1 : reps;
 	double secs[2][MAX_REPS];
 
 	printf("== %s\n", scenario_name(id));
@@ -414,11 +479,19 @@ static void run_scenario(enum scenario_id id)
 		bench_pop3_begin(n_messages, dir, sc->latency, twinbox_bin, self);
 		free(dir);
 	}
-	if (sc->large)
-		bench_large_begin(n_large, bench_dir, twinbox_bin, self);
+	bench_set_begin(sc->set,
+	                sc->set == BENCH_SET_LARGE   ? n_large
+	                : sc->set == BENCH_SET_INBOX ? n_inbox
+	                                             : n_messages,
+	                bench_dir, twinbox_bin, self);
 	r->run = true;
 	r->ok[0] = r->ok[1] = true;
 	r->reps = n;
+	if (sc->settled)
+		settle(sc, r);
+	/* Its own initial pulls leave a set pulled, not settled. */
+	if (sc->prep == PREP_PULL)
+		set_stage[sc->set] = SET_PULLED;
 	for (unsigned rep = 0; rep < n; rep++) {
 		if (sc->change) {
 			/* Each IMAP tool has its own server (see server_mb). */
@@ -457,180 +530,6 @@ static void run_scenario(enum scenario_id id)
 		bench_pop3_end();
 }
 
-/* ---- report ---------------------------------------------------------- */
-
-static void cell_time(struct buf *b, const struct result *r, size_t i)
-{
-	if (!r->ok[i])
-		buf_printf(b, " FAILED |");
-	else
-		buf_printf(b, " %.2f |", r->median[i]);
-}
-
-static void build_table(struct buf *b)
-{
-	buf_printf(b, "| scenario | twinbox s | mbsync s | ratio | twinbox RSS MB | mbsync RSS MB |\n");
-	buf_printf(b, "|---|---:|---:|---:|---:|---:|\n");
-	for (size_t id = 0; id < SC_COUNT; id++) {
-		const struct scenario *sc = &scenarios[id];
-		const struct result *r = &results[id];
-
-		if (!r->run)
-			continue;
-		buf_printf(b, "| %s |", scenario_name(id));
-		cell_time(b, r, 0);
-		if (sc->tool_count == 2) {
-			cell_time(b, r, 1);
-			if (r->ok[0] && r->ok[1] && r->median[1] > 0)
-				buf_printf(b, " %.2f |", r->median[0] / r->median[1]);
-			else
-				buf_printf(b, " - |");
-			buf_printf(b, " %.1f | %.1f |\n", r->rss_kb[0] / 1024.0, r->rss_kb[1] / 1024.0);
-		} else {
-			buf_printf(b, " - | - | %.1f | - |\n", r->rss_kb[0] / 1024.0);
-		}
-	}
-}
-
-/* Every repetition's time, in the order run (the scale report: a median
- * hides twinbox's first, full no-change resync). */
-static void list_runs(struct buf *b)
-{
-	buf_printf(b, "\nRuns in order (s):\n\n");
-	for (size_t id = 0; id < SC_COUNT; id++) {
-		const struct scenario *sc = &scenarios[id];
-		const struct result *r = &results[id];
-
-		if (!r->run)
-			continue;
-		buf_printf(b, "- %s:", scenario_name(id));
-		for (size_t i = 0; i < sc->tool_count; i++) {
-			buf_printf(b, "%s %s", i ? ";" : "", bench_tool_name(sc->tool[i]));
-			for (unsigned rep = 0; rep < r->reps; rep++)
-				buf_printf(b, "%s %.2f", rep ? "," : "", r->seconds[i][rep]);
-		}
-		buf_printf(b, "\n");
-	}
-}
-
-/* Appends the targets with their verdicts; returns how many were missed. */
-static unsigned check_targets(struct buf *b)
-{
-	unsigned missed = 0;
-
-	buf_printf(b, "\n| target (issue 6) | measured | verdict |\n|---|---:|---|\n");
-	for (size_t i = 0; i < mode->target_count; i++) {
-		const struct target *t = &mode->targets[i];
-		const struct result *r = &results[t->scenario];
-		bool have_ref = t->ref == SC_COUNT ? r->ok[1] : results[t->ref].ok[0];
-		double ref = t->ref == SC_COUNT ? r->median[1] : results[t->ref].median[0];
-
-		if (!r->run || (t->ref != SC_COUNT && !results[t->ref].run)) {
-			buf_printf(b, "| %s | - | not run (BENCH_ONLY) |\n", t->text);
-			continue;
-		}
-		if (!r->ok[0] || !have_ref || ref <= 0) {
-			buf_printf(b, "| %s | - | MISSED (a run FAILED) |\n", t->text);
-			missed++;
-			continue;
-		}
-		double ratio = r->median[0] / ref;
-		bool met = ratio <= t->max_ratio;
-		buf_printf(b, "| %s | %.2f x | %s |\n", t->text, ratio, met ? "met" : "MISSED");
-		missed += !met;
-	}
-	for (size_t i = 0; i < sizeof(rss_targets) / sizeof(rss_targets[0]); i++) {
-		const struct rss_target *t = &rss_targets[i];
-		const struct result *r = &results[t->scenario];
-		bool met = r->ok[0] && r->rss_kb[0] < t->max_kb;
-
-		if (!(mode->scenarios & (1u << t->scenario)))
-			continue;
-		if (!r->run)
-			buf_printf(b, "| %s | - | not run (BENCH_ONLY) |\n", t->text);
-		else if (!r->ok[0])
-			buf_printf(b, "| %s | - | MISSED (a run FAILED) |\n", t->text);
-		else
-			buf_printf(b, "| %s | %.1f MB | %s |\n", t->text, r->rss_kb[0] / 1024.0,
-			           met ? "met" : "MISSED");
-		missed += r->run && !met;
-	}
-	for (size_t id = 0; id < SC_COUNT; id++) {
-		const struct result *r = &results[id];
-
-		if (scenarios[id].tool_count < 2 || !r->run)
-			continue;
-		/* A FAILED run's peak says nothing (the huge scenarios have
-		 * no time target to catch it). */
-		bool met = r->ok[0] && r->ok[1] && r->rss_kb[0] <= r->rss_kb[1];
-		buf_printf(b, "| %s: peak RSS <= %s's | %.1f / %.1f MB | %s |\n", scenario_name(id),
-		           bench_tool_name(scenarios[id].tool[1]), r->rss_kb[0] / 1024.0,
-		           r->rss_kb[1] / 1024.0,
-		           met                    ? "met"
-		           : r->ok[0] && r->ok[1] ? "MISSED"
-		                                  : "MISSED (a run FAILED)");
-		missed += !met;
-	}
-	return missed;
-}
-
-/* The scale run's setting, and why twinbox's first no-change resync
- * differs from its later ones. */
-static void describe_scale(struct buf *b, const struct bench_expect *e)
-{
-	buf_printf(b,
-	           "%zu small plain-text messages (%.1f MB, %.1f KB average) in %zu folders, some "
-	           "nested, on a local Dovecot over TLS. The initial pull runs once per tool, to build "
-	           "the Maildirs (its time has no target); each resync is the median of %u runs per "
-	           "tool, alternating. mbsync syncs with its own Dovecot, seeded alike; before each "
-	           "flag-change run, \\Flagged is toggled on %u INBOX messages on both servers. twinbox "
-	           "records a folder's markers only after a sync that changed nothing there and found "
-	           "the folder's new/ and cur/ at least ~3 s old, so its first no-change resync after "
-	           "the pull scans everything and later ones skip the unchanged folders (see the runs "
-	           "below the table).\n",
-	           e->messages, (double)e->bytes / 1e6, (double)e->bytes / 1024.0 / (double)e->messages,
-	           bench_mailbox_count(), reps, BENCH_FLAG_CHANGES);
-}
-
-static void describe(struct buf *b, const struct bench_expect *e)
-{
-	const char *true_argv[] = {"true", NULL};
-	char *true_log = xasprintf("%s/true.log", bench_dir);
-	struct bench_sample floor;
-	struct utsname u;
-
-	uname(&u);
-	buf_printf(b, "# %s\n\n", mode->title);
-	if (mode == &scale_mode)
-		describe_scale(b, e);
-	else
-		buf_printf(b,
-		           "%zu messages (%.1f MB, %.0f KB average) in %zu folders on a local Dovecot over "
-		           "TLS; median of %u runs per tool, alternating. mbsync syncs with its own "
-		           "Dovecot, seeded alike, so what each tool pushes is checked on a server only it "
-		           "changed; each initial-push run gets a fresh, empty Dovecot.\n",
-		           e->messages, (double)e->bytes / 1e6,
-		           (double)e->bytes / 1024.0 / (double)e->messages, bench_mailbox_count(), reps);
-	bench_pop3_describe(b);
-	if (results[SC_HUGE_PULL].run || results[SC_HUGE_PUSH].run)
-		bench_huge_describe(b);
-	bench_large_describe(b);
-	buf_printf(b, "Machine: %s %s, %ld CPUs. Tools: ", u.sysname, u.release,
-	           sysconf(_SC_NPROCESSORS_ONLN));
-	bench_tool_version(b, "mbsync --version 2>&1");
-	if (mode->scenarios & (1u << SC_POP3)) {
-		buf_printf(b, "; ");
-		bench_tool_version(b, "mpop --version 2>&1");
-	}
-	/* What the measurement itself adds to every RSS figure. */
-	bench_run(true_argv, true_log, &floor);
-	buf_printf(b,
-	           ".\nEach timed run starts after sync(), with nothing left to write back.\n"
-	           "Peak RSS of /bin/true measured the same way: %.1f MB.\n\n",
-	           floor.rss_kb / 1024.0);
-	free(true_log);
-}
-
 /* BENCH_ONLY=key,key...: run those scenarios of the mode (and the
  * initial pull a resync builds on); unset: all of them. */
 static bool wanted(enum scenario_id id, const char *only)
@@ -648,7 +547,7 @@ static bool wanted(enum scenario_id id, const char *only)
 		p += n + (p[n] == ',');
 	}
 	if (id == SC_PULL)
-		for (int k = SC_NOCHANGE; k <= SC_LNEW; k++)
+		for (int k = SC_NOCHANGE; k <= SC_AFTER_SYNC; k++)
 			if (wanted((enum scenario_id)k, only))
 				return true;
 	if (id == SC_LAT_PULL)
@@ -706,6 +605,7 @@ int main(int argc, char **argv)
 	latency = mode->scenarios & (1u << SC_LAT_PULL);
 	n_messages = bench_env_number("BENCH_N", mode->default_n, mode->min_n, 200000);
 	n_large = bench_env_number("BENCH_LARGE_N", 10000, mode->min_n, 200000);
+	n_inbox = bench_env_number("BENCH_INBOX_N", mode->default_inbox_n, 2 * BENCH_FLAG_CHANGES, 200000);
 	reps = bench_env_number("BENCH_REPS", 5, 1, MAX_REPS);
 	check_only(getenv("BENCH_ONLY"));
 	dv_fail_handler = fixture_fail;
@@ -751,13 +651,13 @@ int main(int argc, char **argv)
 		if (wanted((enum scenario_id)id, getenv("BENCH_ONLY")))
 			run_scenario((enum scenario_id)id);
 	bench_huge_end();
-	bench_large_end();
+	bench_set_end();
 
-	describe(&report, &initial);
-	build_table(&report);
+	report_describe(&report, &initial, reps, bench_dir);
+	report_table(&report);
 	if (mode == &scale_mode)
-		list_runs(&report);
-	missed = check_targets(&report);
+		report_runs(&report);
+	missed = report_targets(&report);
 	buf_printf(&report, "\n%u target(s) missed.\n", missed);
 	printf("\n%s", buf_cstr(&report));
 	if (fs_write_atomic(out, report.data, report.len, 0644, &err) < 0)

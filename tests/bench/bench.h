@@ -1,8 +1,11 @@
 /*
  * make bench: twinbox against mbsync and mpop on the fixture Dovecot.
- * Shared between bench.c (mail, scenarios, table, targets) and
- * bench_tools.c (the tools' configurations and Maildirs, timed child
- * processes, the raw-fetch bound).
+ * Shared between bench.c (scenarios; with bench_report.c, the table and
+ * the targets: see bench_scenario.h), the mail and the changes
+ * (bench_mail.c, bench_local.c), the servers of their own (bench_set.c,
+ * bench_pop3.c, bench_huge.c) and bench_tools.c (the tools'
+ * configurations and Maildirs, timed child processes, the raw-fetch
+ * bound).
  *
  * Every function here ends the bench (bench_fail) on a set-up error: a
  * benchmark with a broken set-up has nothing to report. A tool that runs
@@ -96,8 +99,10 @@ void bench_tool_free(struct bench_tool *t);
 /* Remove the Maildir and every trace of earlier runs (state, SyncState,
  * UIDL list): the next run starts from nothing. */
 void bench_tool_reset(struct bench_tool *t);
-/* Run the tool once (a sync, an import, or the raw fetch). */
+/* Run the tool once (a sync, an import, or the raw fetch); traced:
+ * twinbox with -vv (its protocol trace in t->log) instead of --quiet. */
 void bench_tool_run(struct bench_tool *t, struct bench_sample *s_r);
+void bench_tool_run_traced(struct bench_tool *t, struct bench_sample *s_r);
 
 /* Messages in a Maildir++ tree (cur/ and new/ of the root and of every
  * ".Folder"), and how many of them carry the flag letter `flag` (0: do
@@ -154,9 +159,12 @@ void bench_huge_end(void);
 #define BENCH_FLAG_CHANGES 100
 #define BENCH_NEW_MESSAGES 100
 
+/* Server flag changes before each sync of the run right after a sync. */
+#define BENCH_ANSWERED_CHANGES 10
+
 /* What a server or a Maildir must hold. */
 struct bench_expect {
-	size_t messages, flagged;
+	size_t messages, flagged, answered;
 	unsigned long long bytes;
 };
 
@@ -167,19 +175,27 @@ void bench_mail_choose(bool small);
 size_t bench_mailbox_count(void);
 /* Seed about `n` messages of the chosen mail into `d`. */
 void bench_seed(struct dovecot *d, unsigned n);
+/* Exactly `n` small plain-text messages into `d`'s INBOX (the
+ * one-folder set), some seen, some flagged. */
+void bench_seed_inbox(struct dovecot *d, unsigned n);
 /* Exactly `n` messages of the normal mix, all into `d`'s INBOX (POP3). */
 void bench_seed_pop3(struct dovecot *d, unsigned n);
 /* What `d` holds: all the chosen mailboxes, or INBOX only. */
 struct bench_expect bench_server_holds(struct dovecot *d, bool inbox_only);
 /* Whether the tool's Maildir, and its server (INBOX only, or all
- * mailboxes), hold exactly `e` (message count; \\Flagged count unless
- * `pop3`): a sync that skipped work cannot pass. The raw fetch checks
- * itself. Says what differs on stderr. */
+ * mailboxes), hold exactly `e` (message count; \\Flagged and \\Answered
+ * counts unless `pop3`): a sync that skipped work cannot pass. The raw
+ * fetch checks itself. Says what differs on stderr. */
 bool bench_complete(const struct bench_tool *t, const struct bench_expect *e, bool inbox_only, bool pop3);
+/* The same on the Maildir alone (no server listing: quick). */
+bool bench_maildir_holds(const struct bench_tool *t, const struct bench_expect *e);
 /* On a server before a resync (repetition `rep`): BENCH_FLAG_CHANGES
  * \Flagged toggles in INBOX, or BENCH_NEW_MESSAGES new messages. */
 void bench_change_flags(struct dovecot *d, unsigned rep);
 void bench_change_new_mail(struct dovecot *d, unsigned rep);
+/* BENCH_ANSWERED_CHANGES \\Answered toggles in INBOX (no other scenario
+ * touches that flag). */
+void bench_change_answered(struct dovecot *d, unsigned rep);
 /* In a tool's Maildir before a resync, adjusting what its server must
  * then hold: \Flagged toggles in INBOX, or new messages in its new/. */
 void bench_local_flags(struct bench_tool *t, unsigned rep, struct bench_expect *e);
@@ -200,17 +216,33 @@ void bench_pop3_end(void);
 /* Only stop the server, if up (from bench_fail). */
 void bench_pop3_stop(void);
 
-/* ---- the large set (bench_large.c) ------------------------------ */
+/* ---- sets of servers of their own (bench_set.c) ----------------- */
 
-/* Start and seed the large set's servers with `n` messages and set up
- * its tools (TOOL_TWINBOX_IMAP, TOOL_MBSYNC, TOOL_RAW_FETCH) under
- * `bench_dir`/large; once, later calls do nothing. */
-void bench_large_begin(unsigned n, const char *bench_dir, const char *twinbox_bin, const char *bench_bin);
-struct bench_tool *bench_large_tool(enum bench_tool_kind kind);
-/* Appends a sentence on the large set to `b`, if it was used. */
-void bench_large_describe(struct buf *b);
-/* Stop its servers, if up (also from bench_fail). */
-void bench_large_end(void);
+/* Each set: two Dovecots seeded alike, one for twinbox (and the raw
+ * bound), one for mbsync, so what each tool changes is checked on a
+ * server only it changed. */
+enum bench_set {
+	BENCH_SET_MAIN,   /* not a set: the bench's main servers (bench.c) */
+	BENCH_SET_LARGE,  /* BENCH_LARGE_N messages of the normal mix */
+	BENCH_SET_NOCOND, /* N messages of the normal mix, CONDSTORE hidden */
+	BENCH_SET_INBOX,  /* BENCH_INBOX_N small messages, all in INBOX */
+	BENCH_SET_COUNT
+};
+
+/* Start and seed set `s`'s servers with `n` messages and set up its
+ * tools (TOOL_TWINBOX_IMAP, TOOL_MBSYNC; TOOL_RAW_FETCH on the large
+ * set) under `bench_dir`; once, later calls do nothing. */
+void bench_set_begin(enum bench_set s, unsigned n, const char *bench_dir, const char *twinbox_bin,
+                     const char *bench_bin);
+struct bench_tool *bench_set_tool(enum bench_set s, enum bench_tool_kind kind);
+/* Whether the set's servers hold INBOX only. */
+bool bench_set_inbox_only(enum bench_set s);
+/* Whether the set's twinbox must not see CONDSTORE (nor QRESYNC). */
+bool bench_set_hides_condstore(enum bench_set s);
+/* Appends a sentence on each set that was used to `b`. */
+void bench_set_describe(struct buf *b);
+/* Stop every set's servers, if up (also from bench_fail). */
+void bench_set_end(void);
 
 /* Report and end the bench (stops the server). */
 void bench_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

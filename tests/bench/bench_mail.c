@@ -99,6 +99,13 @@ void bench_seed(struct dovecot *d, unsigned n)
 		dovecot_flags(d, mailboxes[1], uid, "add", "\\Flagged");
 }
 
+void bench_seed_inbox(struct dovecot *d, unsigned n)
+{
+	dovecot_seed(d, "INBOX", n, 60000000u, 0);
+	for (unsigned uid = 1; uid <= 20; uid++)
+		dovecot_flags(d, "INBOX", uid, "add", uid <= 5 ? "\\Seen \\Flagged" : "\\Seen");
+}
+
 /* The POP3 import's mail: N messages into `d`'s INBOX, batches_normal's
  * batches with their shares, seeds and attachments; the first (plain
  * text) takes what rounding the others' shares leaves, so exactly N. */
@@ -121,7 +128,7 @@ void bench_seed_pop3(struct dovecot *d, unsigned n)
 /* What `d` holds: all mailboxes, or INBOX only (POP3, initial push). */
 struct bench_expect bench_server_holds(struct dovecot *d, bool inbox_only)
 {
-	struct bench_expect e = {0, 0, 0};
+	struct bench_expect e = {0, 0, 0, 0};
 
 	for (size_t i = 0; i < (inbox_only ? 1 : mailbox_count); i++) {
 		size_t count;
@@ -130,6 +137,7 @@ struct bench_expect bench_server_holds(struct dovecot *d, bool inbox_only)
 		e.messages += count;
 		for (size_t j = 0; j < count; j++) {
 			e.flagged += dovecot_msg_has_flag(&m[j], "\\Flagged");
+			e.answered += dovecot_msg_has_flag(&m[j], "\\Answered");
 			e.bytes += m[j].size;
 		}
 		dovecot_msgs_free(m, count);
@@ -148,6 +156,12 @@ void bench_change_flags(struct dovecot *d, unsigned rep)
 void bench_change_new_mail(struct dovecot *d, unsigned rep)
 {
 	dovecot_seed(d, "INBOX", BENCH_NEW_MESSAGES, 90000000u + rep * BENCH_NEW_MESSAGES, 60000);
+}
+
+void bench_change_answered(struct dovecot *d, unsigned rep)
+{
+	for (unsigned uid = 1; uid <= BENCH_ANSWERED_CHANGES; uid++)
+		dovecot_flags(d, "INBOX", uid, rep % 2 == 0 ? "add" : "remove", "\\Answered");
 }
 
 /* Local changes in a tool's Maildir between resyncs, and what its server
@@ -169,24 +183,56 @@ void bench_local_new_mail(struct bench_tool *t, unsigned rep, struct bench_expec
 	e->messages += BENCH_NEW_MESSAGES;
 }
 
+/* What the tool's Maildir holds, and whether it is `e` (flag counts
+ * unless `pop3`). */
+static bool maildir_is(const struct bench_tool *t, const struct bench_expect *e, bool pop3,
+                       struct bench_expect *got_r)
+{
+	size_t messages;
+
+	bench_maildir_count(t->maildir, pop3 ? 0 : 'F', &got_r->messages, &got_r->flagged);
+	bench_maildir_count(t->maildir, pop3 ? 0 : 'R', &messages, &got_r->answered);
+	return got_r->messages == e->messages &&
+	       (pop3 || (got_r->flagged == e->flagged && got_r->answered == e->answered));
+}
+
+static void say_incomplete(const struct bench_tool *t, const struct bench_expect *e,
+                           const struct bench_expect *local, const struct bench_expect *srv)
+{
+	fprintf(stderr, "  %s: incomplete: %zu messages (%zu flagged, %zu answered) in the Maildir", t->name,
+	        local->messages, local->flagged, local->answered);
+	if (srv)
+		fprintf(stderr, ", %zu (%zu flagged, %zu answered) on the server", srv->messages,
+		        srv->flagged, srv->answered);
+	fprintf(stderr, ", expected %zu (%zu flagged, %zu answered)\n", e->messages, e->flagged, e->answered);
+}
+
+bool bench_maildir_holds(const struct bench_tool *t, const struct bench_expect *e)
+{
+	struct bench_expect local;
+
+	if (maildir_is(t, e, false, &local))
+		return true;
+	say_incomplete(t, e, &local, NULL);
+	return false;
+}
+
 /* Whether the tool's Maildir, and its server, hold exactly `e` (message
- * count, \\Flagged count): a sync that skipped work cannot pass. */
+ * count, flag counts): a sync that skipped work cannot pass. */
 bool bench_complete(const struct bench_tool *t, const struct bench_expect *e, bool inbox_only, bool pop3)
 {
-	size_t messages, flagged;
-	struct bench_expect srv;
+	struct bench_expect local, srv;
+	bool ok;
 
 	if (t->kind == TOOL_RAW_FETCH)
 		return true; /* checked in the child */
-	bench_maildir_count(t->maildir, pop3 ? 0 : 'F', &messages, &flagged);
+	ok = maildir_is(t, e, pop3, &local);
 	srv = bench_server_holds(t->server, inbox_only);
-	if (messages == e->messages && (pop3 || flagged == e->flagged) && srv.messages == e->messages &&
-	    (pop3 || srv.flagged == e->flagged))
+	if (ok && srv.messages == e->messages &&
+	    (pop3 || (srv.flagged == e->flagged && srv.answered == e->answered)))
 		return true;
-	fprintf(stderr,
-	        "  %s: incomplete: %zu messages (%zu flagged) in the Maildir, %zu (%zu flagged) on the "
-	        "server, expected %zu (%zu flagged)\n",
-	        t->name, messages, flagged, srv.messages, srv.flagged, e->messages,
-	        pop3 ? (size_t)0 : e->flagged);
+	if (pop3) /* flags not checked: say none */
+		local.flagged = local.answered = srv.flagged = srv.answered = 0;
+	say_incomplete(t, e, &local, &srv);
 	return false;
 }

@@ -210,13 +210,13 @@ void bench_tool_reset(struct bench_tool *t)
 	free(uidls);
 }
 
-void bench_tool_run(struct bench_tool *t, struct bench_sample *s_r)
+static void tool_run(struct bench_tool *t, bool traced, struct bench_sample *s_r)
 {
 	char *file_opt = xasprintf("--file=%s", t->config);
 	char *port = xasprintf("%u", t->server->imaps_port);
 	char *expect = xasprintf("%zu", t->expect_messages);
-	const char *twinbox_argv[] = {t->twinbox_bin, "--quiet", "--config", t->config,
-	                              "sync",         "bench",   NULL};
+	const char *twinbox_argv[] = {
+	    t->twinbox_bin, traced ? "-vv" : "--quiet", "--config", t->config, "sync", "bench", NULL};
 	const char *mbsync_argv[] = {"mbsync", "--quiet", "-c", t->config, "--all", NULL};
 	const char *mpop_argv[] = {"mpop", "--quiet", file_opt, "--all-accounts", NULL};
 	/* The fixture's throwaway password on a command line is harmless. */
@@ -232,6 +232,16 @@ void bench_tool_run(struct bench_tool *t, struct bench_sample *s_r)
 	free(file_opt);
 	free(port);
 	free(expect);
+}
+
+void bench_tool_run(struct bench_tool *t, struct bench_sample *s_r)
+{
+	tool_run(t, false, s_r);
+}
+
+void bench_tool_run_traced(struct bench_tool *t, struct bench_sample *s_r)
+{
+	tool_run(t, true, s_r);
 }
 
 /* Files in `dir` (one of cur/ new/); with `flag`, those whose info part
