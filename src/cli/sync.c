@@ -236,7 +236,7 @@ static int sync_account(struct account_job *j)
 	struct imap_session_options io;
 	struct worker_ctx wc = {&io, j};
 	struct store *remote = NULL;
-	struct sync_result res;
+	struct sync_result res = {0};
 	struct error err;
 	int rc = EXIT_FAILED;
 
@@ -266,7 +266,8 @@ static int sync_account(struct account_job *j)
 	rc = res.folders_failed == 0 ? EXIT_OK : res.folders_synced ? EXIT_PARTIAL : EXIT_FAILED;
 	goto out;
 fail:
-	log_error("%s: %s", a->name, err.text);
+	if (!res.stop_reported) /* else the failing folder's report said it */
+		log_error("%s: %s", a->name, err.text);
 out:
 	if (remote)
 		remote->ops->close(remote);

@@ -560,6 +560,7 @@ int engine_folder_failed(const struct sync_options *o, struct sync_result *res,
 	if (rep->err.scope < ERR_ACCOUNT)
 		return 0;
 	*err = rep->err;
+	res->stop_reported = true;
 	return -1;
 }
 

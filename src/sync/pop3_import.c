@@ -157,7 +157,9 @@ static void dl_failed(void *ctx, uint32_t msgno, const struct error *e)
 		im->writer = NULL;
 	}
 	im->rep->failed++;
-	log_warn("%s: message %u was not downloaded: %s", im->o->folder, msgno, e->text);
+	/* A larger scope stops the import, and its caller says why. */
+	if (e->scope == ERR_MESSAGE)
+		log_warn("%s: message %u was not downloaded: %s", im->o->folder, msgno, e->text);
 }
 
 static int download_batch(struct import *im, struct pop3_client *p, struct want *w, size_t n,

@@ -79,6 +79,10 @@ struct sync_options {
 
 struct sync_result {
 	size_t folders_synced, folders_failed;
+	/* When sync_run() returns -1: the error that stopped the run is a
+	 * folder's, already given to `report` (as that folder's failure);
+	 * the caller need not show it again. */
+	bool stop_reported;
 };
 
 /* Sync every selected folder of `remote` and `local`. Returns 0 when the

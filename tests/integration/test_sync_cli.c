@@ -1,0 +1,103 @@
+/*
+ * End-to-end: what `twinbox sync` tells the user (each error once, exit
+ * codes that say how much was done, folder arguments, the dry run), run
+ * against a private Dovecot through the sync harness.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "support/dovecot.h"
+#include "support/run.h"
+#include "support/sync_harness.h"
+#include "twinbox/util/fs.h"
+#include "twinbox/util/xmalloc.h"
+
+TestSuite(sync_cli, .init = sync_harness_setup, .fini = sync_harness_teardown, .timeout = 300);
+
+/* How often `needle` occurs in `hay`. */
+static size_t occurrences(const char *hay, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+/* Run sync through a wrapper that limits the files it may write to
+ * 256 kB (as a full disk would; SIGXFSZ ignored so writes fail). */
+static int sync_on_full_disk(void)
+{
+	char *wrapper = xasprintf("%s/limited.sh", sh.dir);
+	const char *bin = getenv("TWINBOX_BIN") ? getenv("TWINBOX_BIN") : "build/twinbox";
+	char *real = xstrdup(bin);
+	char *script = xasprintf("#!/bin/sh\ntrap '' XFSZ\nulimit -f 256\nexec '%s' \"$@\"\n", real);
+	struct error err;
+	int status;
+
+	cr_assert_eq(fs_write_atomic(wrapper, script, strlen(script), 0700, &err), 0, "%s", err.text);
+	setenv("TWINBOX_BIN", wrapper, 1);
+	status = sync_run_args(NULL);
+	setenv("TWINBOX_BIN", real, 1);
+	free(wrapper);
+	free(script);
+	free(real);
+	return status;
+}
+
+/* The config with a POP3 account "p" on the harness's server, delivering
+ * into the harness's Maildir, instead of the IMAP account. */
+static void write_pop3_config(void)
+{
+	char *text = xasprintf("state_dir: %s/state\n"
+	                       "accounts:\n"
+	                       "  p:\n"
+	                       "    pop3:\n"
+	                       "      host: 127.0.0.1\n"
+	                       "      port: %u\n"
+	                       "      user: %s\n"
+	                       "      password: \"%s\"\n"
+	                       "      ca_file: \"%s\"\n"
+	                       "      timeout: 20s\n"
+	                       "    maildir:\n"
+	                       "      path: %s\n",
+	                       sh.dir, sh.d->pop3s_port, sh.d->user, sh.d->password, sh.d->ca_file, sh.mail);
+	struct error err;
+
+	cr_assert_eq(fs_write_atomic(sh.cfg, text, strlen(text), 0600, &err), 0, "%s", err.text);
+	free(text);
+}
+
+/* ---- each error once ---- */
+
+/* The state database cannot grow: the error stops the whole run (not
+ * just the folder), and is said once, not by the folder's report and
+ * again by the account. */
+Test(sync_cli, an_error_that_stops_the_run_is_said_once)
+{
+	const char *what = "cannot commit a transaction";
+
+	dovecot_seed(sh.d, "INBOX", 5, 1500, 0);
+	sync_ok();
+	dovecot_seed(sh.d, "INBOX", 3000, 2000, 0);
+	cr_assert_neq(sync_on_full_disk(), 0);
+	cr_assert_eq(occurrences(sh.r.err, what), 1, "said %zu times:\n%s", occurrences(sh.r.err, what),
+	             sh.r.err);
+}
+
+/* A POP3 download that cannot be written stops the import: one error,
+ * not a warning about the message and the same text again as an error. */
+Test(sync_cli, a_pop3_download_that_stops_the_import_is_said_once)
+{
+	const char *what = "File too large";
+
+	write_pop3_config();
+	dovecot_seed(sh.d, "INBOX", 5, 1600, 400000); /* the 5th is too big for the disk */
+	cr_assert_neq(sync_on_full_disk(), 0);
+	cr_assert_eq(occurrences(sh.r.err, what), 1, "said %zu times:\n%s", occurrences(sh.r.err, what),
+	             sh.r.err);
+	cr_assert_null(strstr(sh.r.err, "warning"), "%s", sh.r.err);
+}
