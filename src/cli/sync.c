@@ -21,6 +21,7 @@
 #include "twinbox/store/maildir_store.h"
 #include "twinbox/sync/engine.h"
 #include "twinbox/sync/pop3_import.h"
+#include "twinbox/util/buf.h"
 #include "twinbox/util/clock.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
@@ -36,14 +37,57 @@ struct sync_cli {
 	bool quiet;
 	unsigned jobs;
 	const char *account; /* for report lines */
+	size_t done;         /* messages changed in the account's folders, failed ones too */
 };
+
+/* The messages a folder's run changed in any way. */
+static size_t changed(const struct sync_folder_report *r)
+{
+	return r->to_local + r->to_remote + r->flags_local + r->flags_remote + r->deleted_local +
+	       r->deleted_remote + r->paired;
+}
+
+/* "200 of 305 messages pulled, 3 of 3 pushed" for a folder that failed
+ * part-way: each kind of change its plan held, done of planned. */
+static void print_done(struct buf *b, const struct sync_folder_report *r)
+{
+	const struct {
+		size_t done, planned;
+		const char *what;
+	} kinds[] = {
+	    {r->to_local, r->planned.to_local, "pulled"},
+	    {r->to_remote, r->planned.to_remote, "pushed"},
+	    {r->flags_local, r->planned.flags_local, "with flags changed locally"},
+	    {r->flags_remote, r->planned.flags_remote, "with flags changed on the server"},
+	    {r->deleted_local, r->planned.deleted_local, "deleted locally"},
+	    {r->deleted_remote, r->planned.deleted_remote, "deleted on the server"},
+	    {r->paired, r->planned.paired, "matched by content"},
+	};
+	const char *sep = "";
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (!kinds[i].planned && !kinds[i].done)
+			continue;
+		buf_printf(b, "%s%zu of %zu%s %s", sep, kinds[i].done, kinds[i].planned,
+		           *sep ? "" : " messages", kinds[i].what);
+		sep = ", ";
+	}
+}
 
 static void print_report(void *ctx, const struct sync_folder_report *r)
 {
 	struct sync_cli *c = ctx;
 
+	c->done += changed(r);
 	if (r->failed) {
-		log_error("%s: %s: %s", c->account, r->name, r->err.text);
+		struct buf b = BUF_INIT;
+		if (changed(r)) {
+			buf_printf(&b, " (before that, ");
+			print_done(&b, r);
+			buf_printf(&b, "; what was done is kept, the next run does the rest)");
+		}
+		log_error("%s: %s: %s%s", c->account, r->name, r->err.text, b.len ? b.data : "");
+		buf_free(&b);
 		return;
 	}
 	if (c->quiet)
@@ -158,7 +202,8 @@ static void account_close(struct account_job *j)
 	free(j->only);
 }
 
-/* Import a POP3 account; EXIT_OK or EXIT_FAILED. */
+/* Import a POP3 account; EXIT_OK, EXIT_PARTIAL (stopped after some
+ * messages were downloaded) or EXIT_FAILED. */
 static int import_account(struct account_job *j)
 {
 	const struct config_account *a = j->a;
@@ -188,9 +233,15 @@ static int import_account(struct account_job *j)
 	rc = EXIT_OK;
 	goto out;
 fail:
-	log_error("%s: %s", a->name, err.text);
-	if (rep.downloaded)
+	if (rep.downloaded && !j->c.dry_run) {
+		log_error("%s: %s (before that, %zu message%s downloaded; they are kept, the next run "
+		          "downloads the rest)",
+		          a->name, err.text, rep.downloaded, rep.downloaded == 1 ? " was" : "s were");
 		print_import(&j->c, a, &rep);
+		rc = EXIT_PARTIAL;
+	} else {
+		log_error("%s: %s", a->name, err.text);
+	}
 out:
 	pop3_import_report_free(&rep);
 	pop3_close(p);
@@ -227,8 +278,8 @@ static int open_worker(void *ctx, struct sync_worker *w, struct error *err)
 	return -1;
 }
 
-/* Sync one account; EXIT_OK, EXIT_PARTIAL (folders failed) or
- * EXIT_FAILED (nothing done). */
+/* Sync one account; EXIT_OK, EXIT_PARTIAL (folders failed, or the run
+ * stopped, after something was done) or EXIT_FAILED (nothing done). */
 static int sync_account(struct account_job *j)
 {
 	const struct config_account *a = j->a;
@@ -263,12 +314,16 @@ static int sync_account(struct account_job *j)
 	o.worker_ctx = &wc;
 	if (sync_run(remote, j->local, j->st, &o, &res, &err) < 0)
 		goto fail;
-	rc = res.folders_failed == 0 ? EXIT_OK : res.folders_synced ? EXIT_PARTIAL : EXIT_FAILED;
+	rc = res.folders_failed == 0 ? EXIT_OK : EXIT_PARTIAL;
 	goto out;
 fail:
 	if (!res.stop_reported) /* else the failing folder's report said it */
 		log_error("%s: %s", a->name, err.text);
+	rc = EXIT_PARTIAL;
 out:
+	/* "Nothing could be done" only when nothing was. */
+	if (rc == EXIT_PARTIAL && !res.folders_synced && !j->c.done)
+		rc = EXIT_FAILED;
 	if (remote)
 		remote->ops->close(remote);
 	return rc;

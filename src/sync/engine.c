@@ -361,6 +361,19 @@ static size_t folder_weight(struct store *remote, const struct state_folder *sf,
 	return sf ? sf->messages : 0;
 }
 
+/* What `plan` sets out to do, for the folder's report. */
+static void planned_counts(const struct plan *plan, struct sync_counts *c)
+{
+	plan_actions(plan, PLAN_COPY_TO_LOCAL, &c->to_local);
+	plan_actions(plan, PLAN_COPY_TO_REMOTE, &c->to_remote);
+	plan_actions(plan, PLAN_SET_FLAGS_LOCAL, &c->flags_local);
+	plan_actions(plan, PLAN_SET_FLAGS_REMOTE, &c->flags_remote);
+	plan_actions(plan, PLAN_DELETE_LOCAL, &c->deleted_local);
+	plan_actions(plan, PLAN_DELETE_REMOTE, &c->deleted_remote);
+	plan_actions(plan, PLAN_PAIR_EXISTING, &c->paired);
+	plan_actions(plan, PLAN_SKIP_TOO_BIG, &c->too_big);
+}
+
 int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, const struct sync_options *o,
                        const char *name, struct sync_folder_report *rep, struct error *err)
 {
@@ -396,6 +409,7 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 	struct plan_input in = {r.pairs.pairs, r.pairs.count, rm, r.rsnap.count, lm, r.lsnap.count};
 	if (plan_build(&in, &rules, &plan, err) < 0)
 		goto out;
+	planned_counts(&plan, &rep->planned);
 	for (size_t i = 0; i < plan.note_count; i++)
 		log_info("%s: %s", name, plan.notes[i].text);
 	if (o->dry_run) {

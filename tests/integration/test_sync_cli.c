@@ -101,3 +101,56 @@ Test(sync_cli, a_pop3_download_that_stops_the_import_is_said_once)
 	             sh.r.err);
 	cr_assert_null(strstr(sh.r.err, "warning"), "%s", sh.r.err);
 }
+
+/* ---- exit codes ---- */
+
+/* The number just before `text` in the last run's stderr (fails the
+ * test unless there is one). */
+static unsigned long said_before(const char *text)
+{
+	const char *at = strstr(sh.r.err, text), *p = at;
+
+	cr_assert_not_null(at, "no \"%s\" in:\n%s", text, sh.r.err);
+	while (p > sh.r.err && p[-1] >= '0' && p[-1] <= '9')
+		p--;
+	cr_assert(p < at, "no number before \"%s\" in:\n%s", text, sh.r.err);
+	return strtoul(p, NULL, 10);
+}
+
+/* A pull that stops part-way (the disk fills up at its last message):
+ * what was stored is kept and said, and the exit code is 1 ("some
+ * failed"), not 2 ("nothing could be done"). */
+Test(sync_cli, a_pull_stopped_part_way_exits_1_and_says_how_much_was_stored)
+{
+	struct local_msg *lm;
+	size_t n;
+
+	dovecot_seed(sh.d, "INBOX", 5, 1500, 0);
+	sync_ok();
+	dovecot_seed(sh.d, "INBOX", 300, 2000, 0);
+	dovecot_seed(sh.d, "INBOX", 5, 1600, 400000); /* the last one is too big for the disk */
+	cr_assert_eq(sync_on_full_disk(), 1, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	cr_assert(strstr(sh.r.err, "File too large"), "%s", sh.r.err);
+	n = local_list("INBOX", &lm);
+	local_free(lm, n);
+	cr_assert_gt(n, 5, "nothing was stored: the test does not test what it should");
+	cr_assert_gt(said_before(" of 305 messages pulled"), 0, "%s", sh.r.err);
+	sync_ok();
+	assert_twins("INBOX", 310);
+}
+
+/* The same for a POP3 import. */
+Test(sync_cli, a_pop3_import_stopped_part_way_exits_1_and_says_how_much_was_stored)
+{
+	struct local_msg *lm;
+	size_t n;
+
+	write_pop3_config();
+	dovecot_seed(sh.d, "INBOX", 600, 2000, 0);    /* more than a batch of downloads */
+	dovecot_seed(sh.d, "INBOX", 5, 1600, 400000); /* the last one is too big for the disk */
+	cr_assert_eq(sync_on_full_disk(), 1, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	n = local_list("INBOX", &lm);
+	local_free(lm, n);
+	cr_assert_geq(n, 500, "%zu", n);
+	cr_assert_gt(said_before(" messages were downloaded"), 0, "%s", sh.r.err);
+}

@@ -25,6 +25,15 @@
 #include "twinbox/sync/plan.h"
 #include "twinbox/util/error.h"
 
+/* Messages by what was (or is to be) done with them. */
+struct sync_counts {
+	size_t to_local, to_remote;       /* messages copied */
+	size_t flags_local, flags_remote; /* messages whose flags were changed */
+	size_t deleted_local, deleted_remote;
+	size_t paired;  /* matched by content, nothing copied */
+	size_t too_big; /* over max_size, not copied */
+};
+
 /* What happened to one folder. */
 struct sync_folder_report {
 	const char *name;
@@ -38,6 +47,11 @@ struct sync_folder_report {
 	bool failed;             /* the folder could not be synced */
 	bool dry_run;
 	struct error err; /* why, when failed */
+	/* What the folder's plan set out to do, counted like the fields
+	 * above: what a dry run would do, and how far a failed folder got
+	 * (the fields above count what was done). All 0 when the folder
+	 * failed before it was planned. */
+	struct sync_counts planned;
 };
 
 /* A worker's own handles for parallel folders (sync_options.jobs). */
