@@ -170,7 +170,7 @@ struct account_job {
 	struct state *st;
 	struct store *local;
 	char *password;
-	int rc; /* EXIT_OK, EXIT_PARTIAL or EXIT_FAILED */
+	int rc; /* EXIT_OK, EXIT_PARTIAL, EXIT_FAILED or EXIT_USAGE */
 };
 
 /* Lock the account (a second run exits naming the first), open its
@@ -279,7 +279,8 @@ static int open_worker(void *ctx, struct sync_worker *w, struct error *err)
 }
 
 /* Sync one account; EXIT_OK, EXIT_PARTIAL (folders failed, or the run
- * stopped, after something was done) or EXIT_FAILED (nothing done). */
+ * stopped, after something was done), EXIT_FAILED (nothing done) or
+ * EXIT_USAGE (a folder argument names no folder). */
 static int sync_account(struct account_job *j)
 {
 	const struct config_account *a = j->a;
@@ -319,7 +320,7 @@ static int sync_account(struct account_job *j)
 fail:
 	if (!res.stop_reported) /* else the failing folder's report said it */
 		log_error("%s: %s", a->name, err.text);
-	rc = EXIT_PARTIAL;
+	rc = res.unknown_folder ? EXIT_USAGE : EXIT_PARTIAL;
 out:
 	/* "Nothing could be done" only when nothing was. */
 	if (rc == EXIT_PARTIAL && !res.folders_synced && !j->c.done)
@@ -412,7 +413,7 @@ int cmd_sync(struct cli_options *opts)
 	struct sync_cli c = {.quiet = opts->verbosity < 0, .jobs = DEFAULT_JOBS};
 	const char **targets = xcalloc((size_t)opts->argc + 1, sizeof(*targets));
 	struct account_job *jobs;
-	size_t n_targets = 0, n_jobs = 0, ok = 0, failed = 0, partial = 0;
+	size_t n_targets = 0, n_jobs = 0, ok = 0, failed = 0, partial = 0, usage = 0;
 	struct config *cfg;
 	char *path;
 	int rc = EXIT_OK;
@@ -491,6 +492,8 @@ int cmd_sync(struct cli_options *opts)
 	}
 	run_accounts(jobs, n_jobs, c.jobs);
 	for (size_t i = 0; i < n_jobs; i++) {
+		if (jobs[i].rc == EXIT_USAGE)
+			usage++;
 		if (jobs[i].rc == EXIT_OK)
 			ok++;
 		else if (jobs[i].rc == EXIT_PARTIAL)
@@ -500,7 +503,9 @@ int cmd_sync(struct cli_options *opts)
 		account_close(&jobs[i]);
 	}
 	free(jobs);
-	if (rc == EXIT_OK && (failed || partial))
+	if (rc == EXIT_OK && usage) /* a folder argument named no folder */
+		rc = EXIT_USAGE;
+	else if (rc == EXIT_OK && (failed || partial))
 		rc = ok == 0 && partial == 0 ? EXIT_FAILED : EXIT_PARTIAL;
 	config_free(cfg);
 	free(path);

@@ -578,6 +578,29 @@ int engine_folder_failed(const struct sync_options *o, struct sync_result *res,
 	return -1;
 }
 
+/* `o` with its folder arguments resolved to store names (*only_r, fresh)
+ * in *ro; -1 with `err` for an argument that names no folder or one the
+ * patterns leave out. */
+static int only_folders(const struct sync_options *o, char **rnames, char **lnames, char ***only_r,
+                        struct sync_options *ro, struct error *err)
+{
+	size_t n;
+
+	if (engine_resolve_only(o, rnames, lnames, only_r, &n, err) < 0)
+		return -1;
+	*ro = *o;
+	ro->only_count = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!selected(ro, (*only_r)[i]))
+			return error_set(err, ERR_ACCOUNT,
+			                 "the folder \"%s\" is left out by the account's `folders:` include "
+			                 "and exclude patterns; change them to sync it",
+			                 (*only_r)[i]);
+	ro->only = (const char *const *)*only_r;
+	ro->only_count = n;
+	return 0;
+}
+
 int sync_run(struct store *remote, struct store *local, struct state *st, const struct sync_options *o,
              struct sync_result *res, struct error *err)
 {
@@ -589,6 +612,8 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	const char **queue = NULL; /* the folders to sync, in plan order */
 	size_t *weights = NULL;    /* and the messages each is expected to hold */
 	size_t nr, nl, nk = 0, nkf = 0, queued = 0;
+	struct sync_options ro; /* o with the folder arguments resolved */
+	char **only = NULL;
 	int rc = -1;
 
 	memset(res, 0, sizeof(*res));
@@ -597,6 +622,13 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	if (list_side(remote, st, "remote", &rnames, err) < 0 ||
 	    list_side(local, st, "local", &lnames, err) < 0)
 		goto out;
+	if (o->only_count) {
+		if (only_folders(o, rnames, lnames, &only, &ro, err) < 0) {
+			res->unknown_folder = true;
+			goto out;
+		}
+		o = &ro;
+	}
 	selected_names(rnames, o, &nr);
 	selected_names(lnames, o, &nl);
 	/* Only the selected known folders: one left out of this run (by
@@ -703,5 +735,6 @@ out:
 	state_folder_list_free(known, nk);
 	store_names_free(rnames);
 	store_names_free(lnames);
+	store_names_free(only);
 	return rc;
 }

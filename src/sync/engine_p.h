@@ -65,6 +65,14 @@ int pool_run(struct sync_pool *p, const struct sync_options *o, struct store *rs
 /* End a pool that never ran (the run stopped before its folders). */
 void pool_abandon(struct sync_pool *p);
 
+/* The folders named by o->only (folder arguments), resolved against the
+ * names both sides list (NULL-terminated; folder_args.c says how an
+ * argument names a folder). *names_r gets their store names (fresh, free
+ * with store_names_free), *count_r of them. -1 with `err` (ERR_ACCOUNT)
+ * naming the near matches when an argument names no folder. */
+int engine_resolve_only(const struct sync_options *o, char **rnames, char **lnames, char ***names_r,
+                        size_t *count_r, struct error *err);
+
 /* Count and report a folder that failed; -1 (error copied to `err`) when
  * its scope stops the whole run. */
 int engine_folder_failed(const struct sync_options *o, struct sync_result *res,

@@ -154,3 +154,84 @@ Test(sync_cli, a_pop3_import_stopped_part_way_exits_1_and_says_how_much_was_stor
 	cr_assert_geq(n, 500, "%zu", n);
 	cr_assert_gt(said_before(" messages were downloaded"), 0, "%s", sh.r.err);
 }
+
+/* ---- folder arguments ---- */
+
+/* Run `twinbox --config CFG CMD ARG` into sh.r; its status. */
+static int run_cmd(const char *cmd, const char *arg)
+{
+	run_result_free(&sh.r);
+	run_twinbox(ARGS("--config", sh.cfg, cmd, arg), 120, &sh.r);
+	return sh.r.status;
+}
+
+static size_t local_count(const char *folder)
+{
+	struct local_msg *lm;
+	size_t n = local_list(folder, &lm);
+
+	local_free(lm, n);
+	return n;
+}
+
+/* An argument that names no folder: an error naming the near matches,
+ * exit 64, and nothing done (no Maildir made, nothing pulled). */
+Test(sync_cli, a_folder_argument_that_names_no_folder_is_an_error_with_near_matches)
+{
+	struct local_msg *lm;
+
+	dovecot_seed(sh.d, "INBOX", 2, 3000, 0);
+	dovecot_seed(sh.d, "Lists/dev", 2, 3100, 0);
+	dovecot_seed(sh.d, "Lists/devel-announce", 1, 3200, 0);
+	dovecot_seed(sh.d, "Archive", 1, 3300, 0);
+	cr_assert_eq(run_cmd("sync", "t:Lists/dve"), 64, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	cr_assert(strstr(sh.r.err, "no folder \"Lists/dve\""), "%s", sh.r.err);
+	cr_assert(strstr(sh.r.err, "\"Lists/dev\""), "the near match should be named: %s", sh.r.err);
+	cr_assert_null(strstr(sh.r.err, "\"Archive\""), "not near: %s", sh.r.err);
+	cr_assert_eq(local_list("INBOX", &lm), 0, "a run with a bad folder argument pulled mail");
+	local_free(lm, 0);
+	cr_assert_eq(local_list("Lists/dev", &lm), 0);
+	local_free(lm, 0);
+
+	/* Another case, a prefix: still named. */
+	cr_assert_eq(run_cmd("sync", "t:lists"), 64, "%s", sh.r.err);
+	cr_assert(strstr(sh.r.err, "\"Lists/dev\""), "%s", sh.r.err);
+	/* The right spelling then syncs that folder alone. */
+	cr_assert_eq(run_cmd("sync", "t:Lists/dev"), 0, "%s", sh.r.err);
+	assert_twins("Lists/dev", 2);
+	cr_assert_eq(local_list("Archive", &lm), 0);
+	local_free(lm, 0);
+}
+
+/* A server whose hierarchy delimiter is '.': list-folders shows the
+ * names sync takes ("Lists/dev"), INBOX first and sorted, and sync takes
+ * the server's spelling ("Lists.dev") too. */
+Test(sync_cli, list_folders_shows_the_names_sync_takes_and_sync_takes_both_spellings)
+{
+	const char *out, *inbox, *a, *b, *c;
+
+	dovecot_stop(sh.d);
+	sh.d = dovecot_start_with("namespace inbox {\n  separator = .\n}\n");
+	write_config("    sync:\n      expunge: both\n");
+	dovecot_seed(sh.d, "INBOX", 1, 3400, 0);
+	dovecot_seed(sh.d, "Lists.dev", 2, 3500, 0);
+	dovecot_seed(sh.d, "Lists.announce", 1, 3600, 0);
+	dovecot_seed(sh.d, "Archive", 1, 3700, 0);
+	cr_assert_eq(run_cmd("list-folders", "t"), 0, "%s", sh.r.err);
+	out = sh.r.out;
+	cr_assert_null(strstr(out, "Lists.dev"), "the server's spelling is not what sync takes:\n%s", out);
+	inbox = strstr(out, "\nINBOX ");
+	a = strstr(out, "\nArchive ");
+	b = strstr(out, "\nLists/announce ");
+	c = strstr(out, "\nLists/dev ");
+	cr_assert(inbox && a && b && c, "%s", out);
+	cr_assert(inbox == strchr(out, '\n'), "INBOX should come first:\n%s", out);
+	cr_assert(a < b && b < c, "not sorted:\n%s", out);
+
+	/* (The harness reads the server with '/' names: look at the Maildir.) */
+	cr_assert_eq(run_cmd("sync", "t:Lists.dev"), 0, "%s", sh.r.err);
+	cr_assert_eq(local_count("Lists/dev"), 2, "%s", sh.r.out);
+	cr_assert_eq(run_cmd("sync", "t:Lists/announce"), 0, "%s", sh.r.err);
+	cr_assert_eq(local_count("Lists/announce"), 1, "%s", sh.r.out);
+	cr_assert_eq(local_count("Archive"), 0, "only the folders named were synced");
+}

@@ -69,7 +69,12 @@ struct sync_options {
 	size_t include_count;
 	const char *const *exclude;
 	size_t exclude_count;
-	/* Only these folders (exact names), when `only_count` > 0. */
+	/* Only these folders, when `only_count` > 0: folder arguments, each
+	 * a store name ("Lists/dev"; INBOX in any case) or, where no folder
+	 * has that exact name, its levels joined by '.' or '\' as servers
+	 * show them ("Lists.dev", "INBOX.Lists.dev"). An argument that names
+	 * no folder on either side stops the run before anything is done
+	 * (sync_result.unknown_folder). */
 	const char *const *only;
 	size_t only_count;
 	/* Called after each folder (also when it failed). */
@@ -97,6 +102,10 @@ struct sync_result {
 	 * folder's, already given to `report` (as that folder's failure);
 	 * the caller need not show it again. */
 	bool stop_reported;
+	/* When sync_run() returns -1: a folder argument (`only`) names no
+	 * folder, or one the include/exclude patterns leave out; nothing
+	 * was done. */
+	bool unknown_folder;
 };
 
 /* Sync every selected folder of `remote` and `local`. Returns 0 when the
