@@ -8,10 +8,12 @@
  * --jobs folders at a time over as many connections.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "twinbox/config/password.h"
@@ -23,6 +25,7 @@
 #include "twinbox/sync/pop3_import.h"
 #include "twinbox/util/buf.h"
 #include "twinbox/util/clock.h"
+#include "twinbox/util/fs.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -34,7 +37,7 @@ static const char sync_usage[] = "Usage: twinbox sync [--dry-run] [--allow-mass-
 
 struct sync_cli {
 	bool dry_run, allow_mass_delete, mark_seen;
-	bool quiet;
+	bool quiet, verbose;
 	unsigned jobs;
 	const char *account; /* for report lines */
 	size_t done;         /* messages changed in the account's folders, failed ones too */
@@ -74,6 +77,28 @@ static void print_done(struct buf *b, const struct sync_folder_report *r)
 	}
 }
 
+/* A dry run's line for a folder: what the run would do. */
+static void print_planned(const struct sync_cli *c, const struct sync_folder_report *r)
+{
+	const struct sync_counts *p = &r->planned;
+
+	flockfile(stdout);
+	printf("%s: %s: ", c->account, r->name);
+	if (r->created_local || r->created_remote)
+		printf("would be created %s; ", r->created_local ? "locally" : "on the server");
+	printf("would pull %zu, push %zu, change flags of %zu local / %zu remote, delete %zu local / %zu "
+	       "remote",
+	       p->to_local, p->to_remote, p->flags_local, p->flags_remote, p->deleted_local,
+	       p->deleted_remote);
+	if (p->paired)
+		printf(", match %zu by content", p->paired);
+	if (p->too_big)
+		printf(", skip %zu over max_size", p->too_big);
+	printf("\n");
+	fflush(stdout);
+	funlockfile(stdout);
+}
+
 static void print_report(void *ctx, const struct sync_folder_report *r)
 {
 	struct sync_cli *c = ctx;
@@ -92,6 +117,10 @@ static void print_report(void *ctx, const struct sync_folder_report *r)
 	}
 	if (c->quiet)
 		return;
+	if (r->dry_run) {
+		print_planned(c, r);
+		return;
+	}
 	flockfile(stdout); /* one line, whatever the other threads print */
 	printf("%s: %s: %zu pulled, %zu pushed, flags %zu local / %zu remote, deleted %zu local / %zu remote",
 	       c->account, r->name, r->to_local, r->to_remote, r->flags_local, r->flags_remote,
@@ -107,14 +136,14 @@ static void print_report(void *ctx, const struct sync_folder_report *r)
 	funlockfile(stdout);
 }
 
+/* A dry run's plan of a folder: one line per message with -v (the
+ * folder's counts come with its report). */
 static void show_plan(void *ctx, const char *folder, const struct plan *plan)
 {
 	struct sync_cli *c = ctx;
 
 	flockfile(stdout);
-	if (plan->action_count == 0)
-		printf("%s: %s: nothing to do\n", c->account, folder);
-	for (size_t i = 0; i < plan->action_count; i++) {
+	for (size_t i = 0; i < plan->action_count && c->verbose; i++) {
 		const struct plan_action *a = &plan->actions[i];
 		printf("%s: %s: %s", c->account, folder, plan_kind_name(a->kind));
 		if (a->uid)
@@ -165,6 +194,7 @@ struct account_job {
 	size_t only_count;
 	struct sync_cli c;
 	char *db;
+	char *scratch; /* a dry run's temporary state directory, or NULL */
 	enum maildir_layout layout;
 	struct state_lock *lock;
 	struct state *st;
@@ -172,6 +202,89 @@ struct account_job {
 	char *password;
 	int rc; /* EXIT_OK, EXIT_PARTIAL, EXIT_FAILED or EXIT_USAGE */
 };
+
+/* Copy file `from` (if it exists) to a new file `to`. */
+static int copy_file(const char *from, const char *to, struct error *err)
+{
+	char block[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), out;
+	ssize_t n = 0;
+
+	if (in < 0)
+		return errno == ENOENT ? 0 : error_errno(err, ERR_ACCOUNT, errno, "cannot read %s", from);
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		error_errno(err, ERR_ACCOUNT, errno, "cannot create %s", to);
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, block, sizeof(block))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0 && fs_write_all(out, block, (size_t)n, to, err) < 0)
+			break;
+	if (n < 0)
+		error_errno(err, ERR_ACCOUNT, errno, "cannot read %s", from);
+	close(in);
+	close(out);
+	return n == 0 ? 0 : -1;
+}
+
+/*
+ * A dry run writes nothing where the account lives, not even a lock or
+ * SQLite's journal files beside the state: it works on a copy of the
+ * state (with its write-ahead log, if a run left one) in a fresh
+ * temporary directory (j->scratch), or on an empty state there when the
+ * account has none yet; account_close() removes it.
+ */
+static int open_dry_run_state(struct account_job *j, struct error *err)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *real = j->db;
+	int rc;
+
+	j->scratch = xasprintf("%s/twinbox-dry-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(j->scratch)) {
+		error_errno(err, ERR_ACCOUNT, errno, "cannot make a temporary directory %s for the dry run",
+		            j->scratch);
+		free(j->scratch);
+		j->scratch = NULL;
+		return -1;
+	}
+	j->db = xasprintf("%s/state.db", j->scratch);
+	rc = copy_file(real, j->db, err);
+	if (rc == 0) {
+		char *from = xasprintf("%s-wal", real), *to = xasprintf("%s-wal", j->db);
+		rc = copy_file(from, to, err);
+		free(from);
+		free(to);
+	}
+	free(real);
+	return rc < 0 ? -1 : state_open(j->db, STATE_OPEN_CREATE, &j->st, err);
+}
+
+/* The temporary state of a dry run, gone. */
+static void remove_scratch(struct account_job *j)
+{
+	static const char *const files[] = {"", "-wal", "-shm", "-journal"};
+
+	if (!j->scratch)
+		return;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *f = xasprintf("%s%s", j->db, files[i]);
+		unlink(f);
+		free(f);
+	}
+	rmdir(j->scratch);
+	free(j->scratch);
+}
+
+static int open_state(struct account_job *j, struct error *err)
+{
+	if (j->c.dry_run)
+		return open_dry_run_state(j, err);
+	if (state_lock_acquire(j->db, STATE_LOCK_NOWAIT, &j->lock, err) < 0)
+		return -1;
+	return state_open(j->db, STATE_OPEN_CREATE, &j->st, err);
+}
 
 /* Lock the account (a second run exits naming the first), open its
  * state and Maildir, resolve its password. -1 with err on failure;
@@ -183,8 +296,7 @@ static int account_open(struct account_job *j, struct error *err)
 	j->db = config_state_path(j->cfg, a);
 	j->layout =
 	    a->maildir.layout == CONFIG_LAYOUT_NESTED ? MAILDIR_LAYOUT_NESTED : MAILDIR_LAYOUT_MAILDIRPP;
-	if (state_lock_acquire(j->db, STATE_LOCK_NOWAIT, &j->lock, err) == 0 &&
-	    state_open(j->db, STATE_OPEN_CREATE, &j->st, err) == 0 &&
+	if (open_state(j, err) == 0 &&
 	    (j->local = maildir_store_open(a->maildir.path, j->layout, err)) != NULL &&
 	    (j->password = config_resolve_password(a, err)) != NULL)
 		return 0;
@@ -198,6 +310,7 @@ static void account_close(struct account_job *j)
 	password_free(j->password);
 	state_close(j->st);
 	state_lock_release(j->lock);
+	remove_scratch(j);
 	free(j->db);
 	free(j->only);
 }
@@ -410,7 +523,7 @@ static int parse_jobs(const char *v, unsigned *jobs_r)
 
 int cmd_sync(struct cli_options *opts)
 {
-	struct sync_cli c = {.quiet = opts->verbosity < 0, .jobs = DEFAULT_JOBS};
+	struct sync_cli c = {.quiet = opts->verbosity<0, .verbose = opts->verbosity> 0, .jobs = DEFAULT_JOBS};
 	const char **targets = xcalloc((size_t)opts->argc + 1, sizeof(*targets));
 	struct account_job *jobs;
 	size_t n_targets = 0, n_jobs = 0, ok = 0, failed = 0, partial = 0, usage = 0;

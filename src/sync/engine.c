@@ -177,11 +177,19 @@ static void plan_inputs(struct folder_run *r, struct plan_remote_msg **rm_r, str
 	*lm_r = lm;
 }
 
-static int open_side(struct store *s, const char *name, const char *side, struct store_folder **f_r,
-                     struct store_folder_info *info, struct error *err)
+/* Open one side of folder `name`. A dry run's folder that would be
+ * created on that side (`absent`, as the folder lists said) is taken as
+ * empty (*f_r NULL). */
+static int open_side(struct store *s, const char *name, const char *side, bool absent,
+                     struct store_folder **f_r, struct store_folder_info *info, struct error *err)
 {
 	bool missing = false;
 
+	*f_r = NULL;
+	if (absent) {
+		memset(info, 0, sizeof(*info));
+		return 0;
+	}
 	if (s->ops->open_folder(s, name, f_r, info, &missing, err) == 0)
 		return 0;
 	*f_r = NULL;
@@ -387,15 +395,15 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 	bool told = false;
 	int rc = -1;
 
-	if (open_side(rs, name, "remote", &r.rf, &rinfo, err) < 0 ||
-	    open_side(ls, name, "local", &r.lf, &linfo, err) < 0)
+	if (open_side(rs, name, "remote", o->dry_run && rep->created_remote, &r.rf, &rinfo, err) < 0 ||
+	    open_side(ls, name, "local", o->dry_run && rep->created_local, &r.lf, &linfo, err) < 0)
 		goto out;
 	if (folder_row(&r, name, &rinfo, &rules, &since, err) < 0)
 		goto out;
-	if (since && rs->ops->changes && engine_remote_changes(&r, since, &told, err) < 0)
+	if (since && r.rf && rs->ops->changes && engine_remote_changes(&r, since, &told, err) < 0)
 		goto out;
-	if ((!told && rs->ops->snapshot(r.rf, &r.rsnap, err) < 0) ||
-	    ls->ops->snapshot(r.lf, &r.lsnap, err) < 0)
+	if ((!told && r.rf && rs->ops->snapshot(r.rf, &r.rsnap, err) < 0) ||
+	    (r.lf && ls->ops->snapshot(r.lf, &r.lsnap, err) < 0))
 		goto out;
 	/* With the server's changes told there was no intent to recover
 	 * (changes_since), and the pairs are loaded. */
@@ -543,13 +551,19 @@ static char **selected_names(char **names, const struct sync_options *o, size_t 
 	return names;
 }
 
-static int list_side(struct store *s, struct state *st, const char *side, char ***names_r, struct error *err)
+static int list_side(struct store *s, struct state *st, const char *side, bool dry_run, char ***names_r,
+                     struct error *err)
 {
 	if (s->ops->list_folders(s, names_r, err) == 0)
 		return 0;
 	/* A Maildir that was never synced may not exist yet: make its root
 	 * (INBOX) on the first run only. Later, a missing root is an
-	 * unmounted disk or a moved directory, never "everything deleted". */
+	 * unmounted disk or a moved directory, never "everything deleted".
+	 * A dry run makes nothing: to it the Maildir has no folder yet. */
+	if (state_is_new(st) && dry_run) {
+		*names_r = xcalloc(1, sizeof(**names_r));
+		return 0;
+	}
 	if (state_is_new(st) && s->ops->create_folder) {
 		struct error cerr;
 		if (s->ops->create_folder(s, "INBOX", &cerr) == 0)
@@ -619,8 +633,8 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	memset(res, 0, sizeof(*res));
 	if (state_folder_list(st, &known, &nk, err) < 0)
 		goto out;
-	if (list_side(remote, st, "remote", &rnames, err) < 0 ||
-	    list_side(local, st, "local", &lnames, err) < 0)
+	if (list_side(remote, st, "remote", false, &rnames, err) < 0 ||
+	    list_side(local, st, "local", o->dry_run, &lnames, err) < 0)
 		goto out;
 	if (o->only_count) {
 		if (only_folders(o, rnames, lnames, &only, &ro, err) < 0) {
@@ -671,12 +685,19 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 		case PLAN_FOLDER_CREATE_REMOTE:
 		case PLAN_FOLDER_CREATE_LOCAL:
 			if (o->dry_run) {
-				log_info("%s: would be created on the %s side", a->name,
-				         side == remote ? "remote" : "local");
-				/* Its SYNC cannot open what does not exist yet. */
+				/* Planned here against an empty side: its SYNC
+				 * cannot open what does not exist yet. */
 				while (i + 1 < fp.action_count &&
 				       strcmp(fp.actions[i + 1].name, a->name) == 0)
 					i++;
+				rep.created_remote = side == remote;
+				rep.created_local = side == local;
+				if (engine_sync_folder(remote, local, st, o, a->name, &rep, &rep.err) == 0) {
+					res->folders_synced++;
+					engine_report(o, &rep);
+				} else if (engine_folder_failed(o, res, &rep, err) < 0) {
+					goto out;
+				}
 				continue;
 			}
 			if (side->ops->create_folder(side, a->name, &rep.err) < 0) {

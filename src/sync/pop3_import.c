@@ -310,6 +310,10 @@ static int open_folder(struct import *im, struct error *err)
 	/* An import only adds mail: making a missing folder loses nothing. */
 	if (!missing && err->scope < ERR_ACCOUNT)
 		return -1;
+	if (im->o->dry_run) { /* it would be made; a dry run makes nothing */
+		error_clear(err);
+		return 0;
+	}
 	if (im->local->ops->create_folder(im->local, im->o->folder, err) < 0)
 		return -1;
 	return im->local->ops->open_folder(im->local, im->o->folder, &im->lf, &info, &missing, err);

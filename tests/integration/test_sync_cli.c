@@ -4,6 +4,8 @@
  * against a private Dovecot through the sync harness.
  */
 #include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "support/dovecot.h"
 #include "support/run.h"
 #include "support/sync_harness.h"
+#include "twinbox/util/buf.h"
 #include "twinbox/util/fs.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -234,4 +237,115 @@ Test(sync_cli, list_folders_shows_the_names_sync_takes_and_sync_takes_both_spell
 	cr_assert_eq(run_cmd("sync", "t:Lists/announce"), 0, "%s", sh.r.err);
 	cr_assert_eq(local_count("Lists/announce"), 1, "%s", sh.r.out);
 	cr_assert_eq(local_count("Archive"), 0, "only the folders named were synced");
+}
+
+/* ---- the dry run ---- */
+
+static struct buf tree_buf;
+
+static int tree_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)type;
+	(void)ftw;
+	buf_printf(&tree_buf, "%s %o %lld %lld.%09ld\n", path, (unsigned)sb->st_mode, (long long)sb->st_size,
+	           (long long)sb->st_mtim.tv_sec, sb->st_mtim.tv_nsec);
+	return 0;
+}
+
+/* Every file and directory under the test directory with its mode,
+ * size and modification time (fresh). */
+static char *tree(void)
+{
+	tree_buf = (struct buf)BUF_INIT;
+	cr_assert_eq(nftw(sh.dir, tree_entry, 16, FTW_PHYS), 0);
+	buf_append_byte(&tree_buf, '\0');
+	return tree_buf.data;
+}
+
+static int dry_run(bool verbose)
+{
+	run_result_free(&sh.r);
+	if (verbose)
+		run_twinbox(ARGS("--config", sh.cfg, "-v", "sync", "--dry-run"), 120, &sh.r);
+	else
+		run_twinbox(ARGS("--config", sh.cfg, "sync", "--dry-run"), 120, &sh.r);
+	return sh.r.status;
+}
+
+/* A first dry run, before anything exists: no Maildir, no state, no
+ * lock; per folder what would happen, folders to be created included. */
+Test(sync_cli, a_first_dry_run_creates_nothing_and_counts_per_folder)
+{
+	char *before, *after;
+
+	dovecot_seed(sh.d, "INBOX", 3, 4000, 0);
+	dovecot_seed(sh.d, "Work/Projects", 2, 4100, 0);
+	before = tree();
+	cr_assert_eq(dry_run(false), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	after = tree();
+	cr_assert_str_eq(after, before, "a dry run changed the directory");
+	cr_assert(strstr(sh.r.out, "t: INBOX: would be created locally; would pull 3,"), "%s", sh.r.out);
+	cr_assert(strstr(sh.r.out, "t: Work/Projects: would be created locally; would pull 2,"), "%s",
+	          sh.r.out);
+	cr_assert_null(strstr(sh.r.out, "copy-to-local"), "per-message lines only with -v: %s", sh.r.out);
+	free(after);
+	cr_assert_eq(dry_run(true), 0, "%s", sh.r.err);
+	cr_assert(strstr(sh.r.out, "t: Work/Projects: copy-to-local uid 2"), "%s", sh.r.out);
+	after = tree();
+	cr_assert_str_eq(after, before, "a dry run changed the directory");
+	free(before);
+	free(after);
+	/* And the real run does what the dry run said. */
+	sync_ok();
+	assert_twins("INBOX", 3);
+	assert_twins("Work/Projects", 2);
+}
+
+/* A dry run after a sync: changes on both sides, a new folder on each
+ * side; nothing is written (not even the state or the lock file's
+ * time), and the counts say what a run would do. */
+Test(sync_cli, a_dry_run_after_a_sync_writes_nothing)
+{
+	char *before, *after;
+
+	dovecot_seed(sh.d, "INBOX", 4, 4200, 0);
+	sync_ok();
+	dovecot_seed(sh.d, "INBOX", 2, 4300, 0);
+	dovecot_seed(sh.d, "Lists", 3, 4400, 0);
+	write_local("INBOX", "1700000001.M1P1.laptop", "Message-ID: <dry@twinbox.test>\nSubject: x\n\nx\n");
+	{
+		char *dir = folder_dir("Local");
+		char *cmd = xasprintf("mkdir -p '%s/new' '%s/cur' '%s/tmp'", dir, dir, dir);
+		cr_assert_eq(system(cmd), 0);
+		free(cmd);
+		free(dir);
+	}
+	write_local("Local", "1700000002.M1P1.laptop", "Message-ID: <dry2@twinbox.test>\nSubject: y\n\ny\n");
+	before = tree();
+	cr_assert_eq(dry_run(false), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	after = tree();
+	cr_assert_str_eq(after, before, "a dry run changed the directory:\n%s", sh.r.err);
+	cr_assert(strstr(sh.r.out, "t: INBOX: would pull 2, push 1,"), "%s", sh.r.out);
+	cr_assert(strstr(sh.r.out, "t: Lists: would be created locally; would pull 3,"), "%s", sh.r.out);
+	cr_assert(strstr(sh.r.out, "t: Local: would be created on the server; would pull 0, push 1,"), "%s",
+	          sh.r.out);
+	cr_assert_eq(server_count("INBOX"), 6);
+	free(before);
+	free(after);
+}
+
+/* The same for a POP3 account's first dry run. */
+Test(sync_cli, a_first_pop3_dry_run_creates_nothing)
+{
+	char *before, *after;
+
+	write_pop3_config();
+	dovecot_seed(sh.d, "INBOX", 3, 4500, 0);
+	before = tree();
+	cr_assert_eq(dry_run(false), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	after = tree();
+	cr_assert_str_eq(after, before, "a dry run changed the directory");
+	cr_assert(strstr(sh.r.out, "p: INBOX: 3 to download"), "%s", sh.r.out);
+	free(before);
+	free(after);
 }

@@ -37,9 +37,9 @@ struct sync_counts {
 /* What happened to one folder. */
 struct sync_folder_report {
 	const char *name;
-	bool created_remote, created_local;
-	size_t to_local, to_remote;       /* messages copied */
-	size_t flags_local, flags_remote; /* messages whose flags were changed */
+	bool created_remote, created_local; /* dry run: would be created */
+	size_t to_local, to_remote;         /* messages copied */
+	size_t flags_local, flags_remote;   /* messages whose flags were changed */
 	size_t deleted_local, deleted_remote;
 	size_t paired;           /* matched by content, nothing copied */
 	size_t too_big;          /* over max_size, not copied */
@@ -62,7 +62,10 @@ struct sync_worker {
 
 struct sync_options {
 	struct plan_rules rules;
-	bool dry_run; /* plan and report, change nothing (stores and state alike) */
+	/* Plan and report, change nothing (stores and state alike, no folder
+	 * made): each folder's report has the plan's counts (`planned`); a
+	 * folder to be created is planned against an empty side. */
+	bool dry_run;
 	/* IMAP LIST-style patterns on remote-style names ('*' any, '%' any but
 	 * '/'); INBOX matches case-insensitively. No include = everything. */
 	const char *const *include;
