@@ -349,3 +349,38 @@ Test(sync_cli, a_first_pop3_dry_run_creates_nothing)
 	free(before);
 	free(after);
 }
+
+/* ---- wording ---- */
+
+/* The lines of `text` that contain `needle`. */
+static size_t lines_with(const char *text, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		const char *end = strchr(l, '\n');
+		const char *hit = strstr(l, needle);
+		if (hit && (!end || hit < end))
+			n++;
+	}
+	return n;
+}
+
+/* After a UIDVALIDITY change: one summary line, not one per message;
+ * the per-message lines with -v. */
+Test(sync_cli, a_uidvalidity_change_says_one_line_not_one_per_message)
+{
+	dovecot_seed(sh.d, "INBOX", 12, 5000, 0);
+	sync_ok();
+	dovecot_set_uidvalidity(sh.d, "INBOX", 4242);
+	sync_ok();
+	cr_assert_eq(lines_with(sh.r.err, "INBOX: "), 2, "the warning and one summary line:\n%s", sh.r.err);
+	cr_assert(strstr(sh.r.err, "INBOX: 12 messages have the same content"), "%s", sh.r.err);
+	assert_twins("INBOX", 12);
+
+	/* With -v, each message. */
+	dovecot_set_uidvalidity(sh.d, "INBOX", 4343);
+	cr_assert_eq(sync_run_args("-v"), 0, "%s", sh.r.err);
+	cr_assert_geq(lines_with(sh.r.err, "have the same content and were known before"), 12, "%s",
+	              sh.r.err);
+}
