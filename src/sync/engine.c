@@ -111,13 +111,12 @@ const struct store_msg *run_local_msg(const struct folder_run *r, const char *na
 static int recover_intents(struct folder_run *r, struct error *err)
 {
 	struct state_intents set = {0};
+	size_t found = 0, count;
 	int rc = 0;
 
 	if (state_intent_list(r->st, r->folder_id, &set, err) < 0)
 		return -1;
-	if (set.count)
-		log_info("%s: finishing %zu operation%s of an interrupted run", r->rep->name, set.count,
-		         set.count == 1 ? "" : "s");
+	count = set.count; /* state_intents_free() clears set */
 	for (size_t i = 0; i < set.count && rc == 0; i++) {
 		const struct state_intent *in = &set.intents[i];
 		const struct store_msg *lm = NULL;
@@ -137,12 +136,21 @@ static int recover_intents(struct folder_run *r, struct error *err)
 			    .content_key = in->content_key,
 			};
 			rc = state_intent_resolve_pair(r->st, in->id, &p, err);
+			found++;
 		} else {
 			rc = state_intent_resolve(r->st, in->id, err);
 		}
 	}
 	state_intents_free(&set);
-	if (rc == 0 && set.count)
+	/* Said as it is: the run that left them was killed or stopped by an
+	 * error, and only some of what it set out to do had happened. */
+	if (rc == 0 && count)
+		log_info("%s: the last run stopped part-way (killed, or stopped by an error): %zu "
+		         "message%s it had copied %s recorded now, %zu step%s it had not finished %s left to "
+		         "this run",
+		         r->rep->name, found, found == 1 ? "" : "s", found == 1 ? "is" : "are", count - found,
+		         count - found == 1 ? "" : "s", count - found == 1 ? "is" : "are");
+	if (rc == 0 && count)
 		crash_point("intents of an interrupted run reconciled");
 	return rc;
 }

@@ -74,6 +74,15 @@ static void write_pop3_config(void)
 	free(text);
 }
 
+static size_t local_count(const char *folder)
+{
+	struct local_msg *lm;
+	size_t n = local_list(folder, &lm);
+
+	local_free(lm, n);
+	return n;
+}
+
 /* ---- each error once ---- */
 
 /* The state database cannot grow: the error stops the whole run (not
@@ -166,15 +175,6 @@ static int run_cmd(const char *cmd, const char *arg)
 	run_result_free(&sh.r);
 	run_twinbox(ARGS("--config", sh.cfg, cmd, arg), 120, &sh.r);
 	return sh.r.status;
-}
-
-static size_t local_count(const char *folder)
-{
-	struct local_msg *lm;
-	size_t n = local_list(folder, &lm);
-
-	local_free(lm, n);
-	return n;
 }
 
 /* An argument that names no folder: an error naming the near matches,
@@ -383,4 +383,41 @@ Test(sync_cli, a_uidvalidity_change_says_one_line_not_one_per_message)
 	cr_assert_eq(sync_run_args("-v"), 0, "%s", sh.r.err);
 	cr_assert_geq(lines_with(sh.r.err, "have the same content and were known before"), 12, "%s",
 	              sh.r.err);
+}
+
+/* A run stopped by an error (here a full disk) leaves steps it had begun:
+ * the next run says so as it was, with the numbers of what it finds
+ * done and not done, not "finishing N operations of an interrupted
+ * run". */
+Test(sync_cli, a_run_after_one_stopped_by_an_error_says_what_it_finds)
+{
+	unsigned long pulled, recorded;
+	size_t n;
+
+	dovecot_seed(sh.d, "INBOX", 5, 1500, 0);
+	sync_ok();
+	dovecot_seed(sh.d, "INBOX", 300, 2000, 0);
+	dovecot_seed(sh.d, "INBOX", 5, 1600, 400000); /* the last one is too big for the disk */
+	cr_assert_eq(sync_on_full_disk(), 1, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	pulled = said_before(" of 305 messages pulled");
+	n = local_count("INBOX");
+	sync_ok();
+	cr_assert_null(strstr(sh.r.err, "interrupted run"), "%s", sh.r.err);
+	cr_assert(strstr(sh.r.err, "the last run stopped part-way"), "out: %s\nerr: %s", sh.r.out, sh.r.err);
+	recorded = said_before(" messages it had copied are recorded now");
+	cr_assert_eq(recorded, n - 5 - pulled, "%s", sh.r.err);
+	assert_twins("INBOX", 310);
+}
+
+/* The same for a POP3 import stopped by an error. */
+Test(sync_cli, a_pop3_run_after_one_stopped_by_an_error_says_what_it_finds)
+{
+	write_pop3_config();
+	dovecot_seed(sh.d, "INBOX", 600, 2000, 0);
+	dovecot_seed(sh.d, "INBOX", 5, 1600, 400000); /* the last one is too big for the disk */
+	cr_assert_eq(sync_on_full_disk(), 1, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	sync_ok();
+	cr_assert_null(strstr(sh.r.err, "interrupted run"), "%s", sh.r.err);
+	cr_assert(strstr(sh.r.err, "the last run stopped part-way"), "%s", sh.r.err);
+	cr_assert_eq(local_count("INBOX"), 605);
 }
