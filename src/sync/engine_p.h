@@ -73,6 +73,13 @@ void pool_abandon(struct sync_pool *p);
 int engine_resolve_only(const struct sync_options *o, char **rnames, char **lnames, char ***names_r,
                         size_t *count_r, struct error *err);
 
+/* Log the plan's notes of folder `name`: one line each, except that
+ * several of one kind about single messages make one summary line (each
+ * then with -v only). */
+void engine_log_notes(const char *name, const struct plan *plan);
+/* What `plan` sets out to do, for the folder's report. */
+void engine_planned_counts(const struct plan *plan, struct sync_counts *c);
+
 /* Count and report a folder that failed; -1 (error copied to `err`) when
  * its scope stops the whole run. */
 int engine_folder_failed(const struct sync_options *o, struct sync_result *res,
