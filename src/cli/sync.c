@@ -275,6 +275,7 @@ static void remove_scratch(struct account_job *j)
 	}
 	rmdir(j->scratch);
 	free(j->scratch);
+	j->scratch = NULL;
 }
 
 static int open_state(struct account_job *j, struct error *err)
@@ -523,7 +524,8 @@ static int parse_jobs(const char *v, unsigned *jobs_r)
 
 int cmd_sync(struct cli_options *opts)
 {
-	struct sync_cli c = {.quiet = opts->verbosity<0, .verbose = opts->verbosity> 0, .jobs = DEFAULT_JOBS};
+	struct sync_cli c = {
+	    .quiet = (opts->verbosity < 0), .verbose = (opts->verbosity > 0), .jobs = DEFAULT_JOBS};
 	const char **targets = xcalloc((size_t)opts->argc + 1, sizeof(*targets));
 	struct account_job *jobs;
 	size_t n_targets = 0, n_jobs = 0, ok = 0, failed = 0, partial = 0, usage = 0;
