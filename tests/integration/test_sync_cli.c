@@ -1,7 +1,9 @@
 /*
  * End-to-end: what `twinbox sync` tells the user (each error once, exit
- * codes that say how much was done, folder arguments, the dry run), run
- * against a private Dovecot through the sync harness.
+ * codes that say how much was done, folder arguments and list-folders'
+ * names, the dry run, the wording after a UIDVALIDITY change or a run
+ * that stopped part-way), run against a private Dovecot through the
+ * sync harness.
  */
 #include <criterion/criterion.h>
 #include <ftw.h>
@@ -420,4 +422,22 @@ Test(sync_cli, a_pop3_run_after_one_stopped_by_an_error_says_what_it_finds)
 	cr_assert_null(strstr(sh.r.err, "interrupted run"), "%s", sh.r.err);
 	cr_assert(strstr(sh.r.err, "the last run stopped part-way"), "%s", sh.r.err);
 	cr_assert_eq(local_count("INBOX"), 605);
+}
+
+/* A server that puts every folder below INBOX (namespace prefix
+ * "INBOX.", as Courier does): list-folders shows the names without the
+ * prefix, and sync takes the server's full spelling too. */
+Test(sync_cli, a_namespace_prefix_is_left_out_of_the_names_and_taken_in_arguments)
+{
+	dovecot_stop(sh.d);
+	sh.d = dovecot_start_with("namespace inbox {\n  separator = .\n  prefix = INBOX.\n}\n");
+	write_config("    sync:\n      expunge: both\n");
+	dovecot_seed(sh.d, "INBOX", 1, 3800, 0);
+	dovecot_seed(sh.d, "INBOX.Lists.dev", 2, 3900, 0);
+	cr_assert_eq(run_cmd("list-folders", "t"), 0, "%s", sh.r.err);
+	cr_assert(strstr(sh.r.out, "\nLists/dev "), "%s", sh.r.out);
+	cr_assert(strstr(sh.r.out, "\nINBOX "), "%s", sh.r.out);
+	cr_assert_eq(run_cmd("sync", "t:INBOX.Lists.dev"), 0, "%s", sh.r.err);
+	cr_assert_eq(local_count("Lists/dev"), 2, "%s", sh.r.out);
+	cr_assert_eq(local_count("INBOX"), 0, "only the folder named was synced");
 }
