@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -238,17 +239,27 @@ static int copy_file(const char *from, const char *to, struct error *err)
 static int open_dry_run_state(struct account_job *j, struct error *err)
 {
 	const char *tmp = getenv("TMPDIR");
-	char *real = j->db;
-	int rc;
+	char *real, *lock = state_lock_path(j->db);
+	/* The copy is taken under a shared lock, which reads the lock file
+	 * and writes nothing: a run in progress could leave a torn copy. */
+	int lfd = open(lock, O_RDONLY | O_CLOEXEC), rc = -1;
 
+	if (lfd >= 0 && flock(lfd, LOCK_SH | LOCK_NB) < 0) {
+		error_set(err, ERR_ACCOUNT,
+		          "the account is being synced by another process right now (lock file %s); "
+		          "run the dry run when it is done",
+		          lock);
+		goto out;
+	}
 	j->scratch = xasprintf("%s/twinbox-dry-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(j->scratch)) {
 		error_errno(err, ERR_ACCOUNT, errno, "cannot make a temporary directory %s for the dry run",
 		            j->scratch);
 		free(j->scratch);
 		j->scratch = NULL;
-		return -1;
+		goto out;
 	}
+	real = j->db;
 	j->db = xasprintf("%s/state.db", j->scratch);
 	rc = copy_file(real, j->db, err);
 	if (rc == 0) {
@@ -258,6 +269,10 @@ static int open_dry_run_state(struct account_job *j, struct error *err)
 		free(to);
 	}
 	free(real);
+out:
+	if (lfd >= 0)
+		close(lfd); /* the shared lock goes with it */
+	free(lock);
 	return rc < 0 ? -1 : state_open(j->db, STATE_OPEN_CREATE, &j->st, err);
 }
 

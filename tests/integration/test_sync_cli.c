@@ -16,6 +16,7 @@
 #include "support/dovecot.h"
 #include "support/run.h"
 #include "support/sync_harness.h"
+#include "twinbox/state/lock.h"
 #include "twinbox/util/buf.h"
 #include "twinbox/util/fs.h"
 #include "twinbox/util/xmalloc.h"
@@ -440,4 +441,20 @@ Test(sync_cli, a_namespace_prefix_is_left_out_of_the_names_and_taken_in_argument
 	cr_assert_eq(run_cmd("sync", "t:INBOX.Lists.dev"), 0, "%s", sh.r.err);
 	cr_assert_eq(local_count("Lists/dev"), 2, "%s", sh.r.out);
 	cr_assert_eq(local_count("INBOX"), 0, "only the folder named was synced");
+}
+
+/* A dry run while a run holds the account: it says so and reads no
+ * half-written state. */
+Test(sync_cli, a_dry_run_waits_for_no_run_and_says_one_is_in_progress)
+{
+	struct state_lock *lock;
+	struct error err;
+
+	dovecot_seed(sh.d, "INBOX", 2, 4600, 0);
+	sync_ok();
+	cr_assert_eq(state_lock_acquire(sh.db, STATE_LOCK_NOWAIT, &lock, &err), 0, "%s", err.text);
+	cr_assert_eq(dry_run(false), 2, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	cr_assert(strstr(sh.r.err, "being synced by another process"), "%s", sh.r.err);
+	state_lock_release(lock);
+	cr_assert_eq(dry_run(false), 0, "%s", sh.r.err);
 }
