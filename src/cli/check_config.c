@@ -1,14 +1,24 @@
 /*
  * twinbox check-config [--connect] [ACCOUNT...]
+ *
+ * Without --connect: the config is read and each account described. With
+ * it, each account is tried as a sync would use it: its password
+ * resolved, its server reached (TLS verified), the login made, and its
+ * Maildir and state directory found usable.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "twinbox/config/config.h"
 #include "twinbox/config/password.h"
 #include "twinbox/imap/probe.h"
+#include "twinbox/imap/session.h"
+#include "twinbox/pop3/client.h"
 #include "twinbox/pop3/probe.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
@@ -40,8 +50,111 @@ static void describe_account(const struct config_account *a)
 	       a->maildir.path, a->maildir.layout == CONFIG_LAYOUT_NESTED ? "nested" : "maildir++");
 }
 
-/* Resolve the password and run the connection check. 0 or -1. */
-static int connect_account(const struct config_account *a)
+/*
+ * Whether directory `path` can be used: it is a directory this process
+ * may write in, or it does not exist yet and its nearest existing parent
+ * is one (the first sync makes it). 0 with *exists_r, or -1 with why.
+ */
+static int check_dir(const char *what, const char *path, bool *exists_r, struct error *err)
+{
+	struct stat sb;
+	char *p;
+	int rc = 0;
+
+	*exists_r = stat(path, &sb) == 0;
+	if (*exists_r) {
+		if (!S_ISDIR(sb.st_mode))
+			return error_set(err, ERR_ACCOUNT,
+			                 "%s %s is not a directory; change the path or move it away", what,
+			                 path);
+		if (access(path, W_OK | X_OK) != 0)
+			return error_errno(err, ERR_ACCOUNT, errno, "%s %s cannot be written to", what, path);
+		return 0;
+	}
+	if (errno != ENOENT && errno != ENOTDIR) /* ENOTDIR: a parent is a file, said below */
+		return error_errno(err, ERR_ACCOUNT, errno, "%s %s cannot be used", what, path);
+	p = xstrdup(path);
+	for (;;) {
+		char *slash = strrchr(p, '/');
+		if (!slash)
+			break;
+		slash[slash == p] = '\0'; /* "/a" -> "/" */
+		if (stat(p, &sb) != 0) {
+			if ((errno == ENOENT || errno == ENOTDIR) && strcmp(p, "/") != 0)
+				continue;
+			rc = error_errno(err, ERR_ACCOUNT, errno, "%s %s cannot be created: %s", what, path,
+			                 p);
+		} else if (!S_ISDIR(sb.st_mode)) {
+			rc = error_set(err, ERR_ACCOUNT, "%s %s cannot be created: %s is not a directory",
+			               what, path, p);
+		} else if (access(p, W_OK | X_OK) != 0) {
+			rc = error_errno(err, ERR_ACCOUNT, errno, "%s %s cannot be created in %s", what, path,
+			                 p);
+		}
+		break;
+	}
+	free(p);
+	return rc;
+}
+
+/* The account's Maildir and state can be used. 0 or -1 (said why). */
+static int check_paths(const struct config *cfg, const struct config_account *a)
+{
+	char *db = config_state_path(cfg, a);
+	struct error err;
+	bool maildir_exists, state_exists;
+	int rc = -1;
+
+	error_clear(&err);
+	if (check_dir("the Maildir", a->maildir.path, &maildir_exists, &err) < 0 ||
+	    check_dir("the state directory", cfg->state_dir, &state_exists, &err) < 0)
+		goto out;
+	if (access(db, F_OK) == 0 && access(db, R_OK | W_OK) != 0) {
+		error_errno(&err, ERR_ACCOUNT, errno, "the state database %s cannot be written to", db);
+		goto out;
+	}
+	printf("  maildir: %s%s\n", a->maildir.path,
+	       maildir_exists ? "" : " (does not exist yet; the first sync makes it)");
+	printf("  state: %s%s\n", db,
+	       state_exists ? "" : " (its directory does not exist yet; the first sync makes it)");
+	rc = 0;
+out:
+	if (rc < 0)
+		log_error("%s: %s", a->name, err.text);
+	free(db);
+	return rc;
+}
+
+/* Log in with `password` and leave again. 0, or -1 with err. */
+static int login(const struct config_account *a, const char *password, struct error *err)
+{
+	if (a->store == CONFIG_STORE_IMAP) {
+		struct imap_session_options o;
+		struct imap_session *s;
+
+		cli_imap_options(a, password, &o);
+		s = imap_connect(&o, err);
+		if (!s)
+			return -1;
+		imap_session_close(s);
+	} else {
+		struct pop3_options o;
+		struct pop3_client *p;
+		struct error ignored;
+
+		cli_pop3_options(a, password, &o);
+		p = pop3_connect(&o, err);
+		if (!p)
+			return -1;
+		pop3_quit(p, &ignored);
+		pop3_close(p);
+	}
+	return 0;
+}
+
+/* Resolve the password, run the connection check, log in, check the
+ * paths. 0 or -1. */
+static int connect_account(const struct config *cfg, const struct config_account *a)
 {
 	const struct config_conn *c = &a->conn;
 	struct conn_options opts = {
@@ -63,12 +176,12 @@ static int connect_account(const struct config_account *a)
 		log_error("%s: %s", a->name, err.text);
 		return -1;
 	}
-	password_free(password); /* only resolved to prove it can be; no login yet */
 	if (a->store == CONFIG_STORE_IMAP)
 		rc = imap_probe(&opts, &probe, &err);
 	else
 		rc = pop3_probe(&opts, &probe, &err);
 	if (rc < 0) {
+		password_free(password);
 		log_error("%s: %s", a->name, err.text);
 		return -1;
 	}
@@ -77,7 +190,15 @@ static int connect_account(const struct config_account *a)
 	printf("  greeting: %s\n", probe.greeting);
 	printf("  capabilities: %s\n", probe.capabilities[0] ? probe.capabilities : "(none)");
 	server_probe_free(&probe);
-	return 0;
+	fflush(stdout);
+	rc = login(a, password, &err);
+	password_free(password);
+	if (rc < 0) {
+		log_error("%s: %s", a->name, err.text);
+		return -1;
+	}
+	printf("  login: accepted for %s\n", c->user);
+	return check_paths(cfg, a);
 }
 
 int cmd_check_config(struct cli_options *opts)
@@ -127,7 +248,7 @@ int cmd_check_config(struct cli_options *opts)
 			describe_account(a);
 			if (do_connect) {
 				checked++;
-				if (connect_account(a) < 0)
+				if (connect_account(cfg, a) < 0)
 					failed++;
 			}
 		}

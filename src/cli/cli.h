@@ -15,8 +15,8 @@
 /* Exit codes (documented in --help, the man page and the README). */
 enum exit_code {
 	EXIT_OK = 0,      /* everything done */
-	EXIT_PARTIAL = 1, /* some accounts or folders failed, the rest is done */
-	EXIT_FAILED = 2,  /* nothing could be done (e.g. no account reachable) */
+	EXIT_PARTIAL = 1, /* some accounts or folders failed or stopped, after something was done */
+	EXIT_FAILED = 2,  /* nothing could be done (e.g. no account reachable, nothing stored) */
 	EXIT_USAGE = 64,  /* bad command line (EX_USAGE) */
 	EXIT_CONFIG = 78, /* the config file is missing or invalid (EX_CONFIG) */
 };

@@ -8,10 +8,13 @@
  * --jobs folders at a time over as many connections.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "twinbox/config/password.h"
@@ -21,7 +24,9 @@
 #include "twinbox/store/maildir_store.h"
 #include "twinbox/sync/engine.h"
 #include "twinbox/sync/pop3_import.h"
+#include "twinbox/util/buf.h"
 #include "twinbox/util/clock.h"
+#include "twinbox/util/fs.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -33,21 +38,90 @@ static const char sync_usage[] = "Usage: twinbox sync [--dry-run] [--allow-mass-
 
 struct sync_cli {
 	bool dry_run, allow_mass_delete, mark_seen;
-	bool quiet;
+	bool quiet, verbose;
 	unsigned jobs;
 	const char *account; /* for report lines */
+	size_t done;         /* messages changed in the account's folders, failed ones too */
 };
+
+/* The messages a folder's run changed in any way. */
+static size_t changed(const struct sync_folder_report *r)
+{
+	return r->to_local + r->to_remote + r->flags_local + r->flags_remote + r->deleted_local +
+	       r->deleted_remote + r->paired;
+}
+
+/* "200 of 305 messages pulled, 3 of 3 pushed" for a folder that failed
+ * part-way: each kind of change its plan held, done of planned. */
+static void print_done(struct buf *b, const struct sync_folder_report *r)
+{
+	const struct {
+		size_t done, planned;
+		const char *what;
+	} kinds[] = {
+	    {r->to_local, r->planned.to_local, "pulled"},
+	    {r->to_remote, r->planned.to_remote, "pushed"},
+	    {r->flags_local, r->planned.flags_local, "with flags changed locally"},
+	    {r->flags_remote, r->planned.flags_remote, "with flags changed on the server"},
+	    {r->deleted_local, r->planned.deleted_local, "deleted locally"},
+	    {r->deleted_remote, r->planned.deleted_remote, "deleted on the server"},
+	    {r->paired, r->planned.paired, "matched by content"},
+	};
+	const char *sep = "";
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (!kinds[i].planned && !kinds[i].done)
+			continue;
+		buf_printf(b, "%s%zu of %zu%s %s", sep, kinds[i].done, kinds[i].planned,
+		           *sep ? "" : " messages", kinds[i].what);
+		sep = ", ";
+	}
+}
+
+/* A dry run's line for a folder: what the run would do. */
+static void print_planned(const struct sync_cli *c, const struct sync_folder_report *r)
+{
+	const struct sync_counts *p = &r->planned;
+
+	flockfile(stdout);
+	printf("%s: %s: ", c->account, r->name);
+	if (r->created_local || r->created_remote)
+		printf("would be created %s; ", r->created_local ? "locally" : "on the server");
+	printf("would pull %zu, push %zu, change flags of %zu local / %zu remote, delete %zu local / %zu "
+	       "remote",
+	       p->to_local, p->to_remote, p->flags_local, p->flags_remote, p->deleted_local,
+	       p->deleted_remote);
+	if (p->paired)
+		printf(", match %zu by content", p->paired);
+	if (p->too_big)
+		printf(", skip %zu over max_size", p->too_big);
+	printf("\n");
+	fflush(stdout);
+	funlockfile(stdout);
+}
 
 static void print_report(void *ctx, const struct sync_folder_report *r)
 {
 	struct sync_cli *c = ctx;
 
+	c->done += changed(r);
 	if (r->failed) {
-		log_error("%s: %s: %s", c->account, r->name, r->err.text);
+		struct buf b = BUF_INIT;
+		if (changed(r)) {
+			buf_printf(&b, " (before that, ");
+			print_done(&b, r);
+			buf_printf(&b, "; what was done is kept, the next run does the rest)");
+		}
+		log_error("%s: %s: %s%s", c->account, r->name, r->err.text, b.len ? b.data : "");
+		buf_free(&b);
 		return;
 	}
 	if (c->quiet)
 		return;
+	if (r->dry_run) {
+		print_planned(c, r);
+		return;
+	}
 	flockfile(stdout); /* one line, whatever the other threads print */
 	printf("%s: %s: %zu pulled, %zu pushed, flags %zu local / %zu remote, deleted %zu local / %zu remote",
 	       c->account, r->name, r->to_local, r->to_remote, r->flags_local, r->flags_remote,
@@ -63,14 +137,14 @@ static void print_report(void *ctx, const struct sync_folder_report *r)
 	funlockfile(stdout);
 }
 
+/* A dry run's plan of a folder: one line per message with -v (the
+ * folder's counts come with its report). */
 static void show_plan(void *ctx, const char *folder, const struct plan *plan)
 {
 	struct sync_cli *c = ctx;
 
 	flockfile(stdout);
-	if (plan->action_count == 0)
-		printf("%s: %s: nothing to do\n", c->account, folder);
-	for (size_t i = 0; i < plan->action_count; i++) {
+	for (size_t i = 0; i < plan->action_count && c->verbose; i++) {
 		const struct plan_action *a = &plan->actions[i];
 		printf("%s: %s: %s", c->account, folder, plan_kind_name(a->kind));
 		if (a->uid)
@@ -121,13 +195,112 @@ struct account_job {
 	size_t only_count;
 	struct sync_cli c;
 	char *db;
+	char *scratch; /* a dry run's temporary state directory, or NULL */
 	enum maildir_layout layout;
 	struct state_lock *lock;
 	struct state *st;
 	struct store *local;
 	char *password;
-	int rc; /* EXIT_OK, EXIT_PARTIAL or EXIT_FAILED */
+	int rc; /* EXIT_OK, EXIT_PARTIAL, EXIT_FAILED or EXIT_USAGE */
 };
+
+/* Copy file `from` (if it exists) to a new file `to`. */
+static int copy_file(const char *from, const char *to, struct error *err)
+{
+	char block[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), out;
+	ssize_t n = 0;
+
+	if (in < 0)
+		return errno == ENOENT ? 0 : error_errno(err, ERR_ACCOUNT, errno, "cannot read %s", from);
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		error_errno(err, ERR_ACCOUNT, errno, "cannot create %s", to);
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, block, sizeof(block))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0 && fs_write_all(out, block, (size_t)n, to, err) < 0)
+			break;
+	if (n < 0)
+		error_errno(err, ERR_ACCOUNT, errno, "cannot read %s", from);
+	close(in);
+	close(out);
+	return n == 0 ? 0 : -1;
+}
+
+/*
+ * A dry run writes nothing where the account lives, not even a lock or
+ * SQLite's journal files beside the state: it works on a copy of the
+ * state (with its write-ahead log, if a run left one) in a fresh
+ * temporary directory (j->scratch), or on an empty state there when the
+ * account has none yet; account_close() removes it.
+ */
+static int open_dry_run_state(struct account_job *j, struct error *err)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *real, *lock = state_lock_path(j->db);
+	/* The copy is taken under a shared lock, which reads the lock file
+	 * and writes nothing: a run in progress could leave a torn copy. */
+	int lfd = open(lock, O_RDONLY | O_CLOEXEC), rc = -1;
+
+	if (lfd >= 0 && flock(lfd, LOCK_SH | LOCK_NB) < 0) {
+		error_set(err, ERR_ACCOUNT,
+		          "the account is being synced by another process right now (lock file %s); "
+		          "run the dry run when it is done",
+		          lock);
+		goto out;
+	}
+	j->scratch = xasprintf("%s/twinbox-dry-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(j->scratch)) {
+		error_errno(err, ERR_ACCOUNT, errno, "cannot make a temporary directory %s for the dry run",
+		            j->scratch);
+		free(j->scratch);
+		j->scratch = NULL;
+		goto out;
+	}
+	real = j->db;
+	j->db = xasprintf("%s/state.db", j->scratch);
+	rc = copy_file(real, j->db, err);
+	if (rc == 0) {
+		char *from = xasprintf("%s-wal", real), *to = xasprintf("%s-wal", j->db);
+		rc = copy_file(from, to, err);
+		free(from);
+		free(to);
+	}
+	free(real);
+out:
+	if (lfd >= 0)
+		close(lfd); /* the shared lock goes with it */
+	free(lock);
+	return rc < 0 ? -1 : state_open(j->db, STATE_OPEN_CREATE, &j->st, err);
+}
+
+/* The temporary state of a dry run, gone. */
+static void remove_scratch(struct account_job *j)
+{
+	static const char *const files[] = {"", "-wal", "-shm", "-journal"};
+
+	if (!j->scratch)
+		return;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char *f = xasprintf("%s%s", j->db, files[i]);
+		unlink(f);
+		free(f);
+	}
+	rmdir(j->scratch);
+	free(j->scratch);
+	j->scratch = NULL;
+}
+
+static int open_state(struct account_job *j, struct error *err)
+{
+	if (j->c.dry_run)
+		return open_dry_run_state(j, err);
+	if (state_lock_acquire(j->db, STATE_LOCK_NOWAIT, &j->lock, err) < 0)
+		return -1;
+	return state_open(j->db, STATE_OPEN_CREATE, &j->st, err);
+}
 
 /* Lock the account (a second run exits naming the first), open its
  * state and Maildir, resolve its password. -1 with err on failure;
@@ -139,8 +312,7 @@ static int account_open(struct account_job *j, struct error *err)
 	j->db = config_state_path(j->cfg, a);
 	j->layout =
 	    a->maildir.layout == CONFIG_LAYOUT_NESTED ? MAILDIR_LAYOUT_NESTED : MAILDIR_LAYOUT_MAILDIRPP;
-	if (state_lock_acquire(j->db, STATE_LOCK_NOWAIT, &j->lock, err) == 0 &&
-	    state_open(j->db, STATE_OPEN_CREATE, &j->st, err) == 0 &&
+	if (open_state(j, err) == 0 &&
 	    (j->local = maildir_store_open(a->maildir.path, j->layout, err)) != NULL &&
 	    (j->password = config_resolve_password(a, err)) != NULL)
 		return 0;
@@ -154,11 +326,13 @@ static void account_close(struct account_job *j)
 	password_free(j->password);
 	state_close(j->st);
 	state_lock_release(j->lock);
+	remove_scratch(j);
 	free(j->db);
 	free(j->only);
 }
 
-/* Import a POP3 account; EXIT_OK or EXIT_FAILED. */
+/* Import a POP3 account; EXIT_OK, EXIT_PARTIAL (stopped after some
+ * messages were downloaded) or EXIT_FAILED. */
 static int import_account(struct account_job *j)
 {
 	const struct config_account *a = j->a;
@@ -188,9 +362,15 @@ static int import_account(struct account_job *j)
 	rc = EXIT_OK;
 	goto out;
 fail:
-	log_error("%s: %s", a->name, err.text);
-	if (rep.downloaded)
+	if (rep.downloaded && !j->c.dry_run) {
+		log_error("%s: %s (before that, %zu message%s downloaded; they are kept, the next run "
+		          "downloads the rest)",
+		          a->name, err.text, rep.downloaded, rep.downloaded == 1 ? " was" : "s were");
 		print_import(&j->c, a, &rep);
+		rc = EXIT_PARTIAL;
+	} else {
+		log_error("%s: %s", a->name, err.text);
+	}
 out:
 	pop3_import_report_free(&rep);
 	pop3_close(p);
@@ -227,8 +407,9 @@ static int open_worker(void *ctx, struct sync_worker *w, struct error *err)
 	return -1;
 }
 
-/* Sync one account; EXIT_OK, EXIT_PARTIAL (folders failed) or
- * EXIT_FAILED (nothing done). */
+/* Sync one account; EXIT_OK, EXIT_PARTIAL (folders failed, or the run
+ * stopped, after something was done), EXIT_FAILED (nothing done) or
+ * EXIT_USAGE (a folder argument names no folder). */
 static int sync_account(struct account_job *j)
 {
 	const struct config_account *a = j->a;
@@ -236,7 +417,7 @@ static int sync_account(struct account_job *j)
 	struct imap_session_options io;
 	struct worker_ctx wc = {&io, j};
 	struct store *remote = NULL;
-	struct sync_result res;
+	struct sync_result res = {0};
 	struct error err;
 	int rc = EXIT_FAILED;
 
@@ -263,11 +444,16 @@ static int sync_account(struct account_job *j)
 	o.worker_ctx = &wc;
 	if (sync_run(remote, j->local, j->st, &o, &res, &err) < 0)
 		goto fail;
-	rc = res.folders_failed == 0 ? EXIT_OK : res.folders_synced ? EXIT_PARTIAL : EXIT_FAILED;
+	rc = res.folders_failed == 0 ? EXIT_OK : EXIT_PARTIAL;
 	goto out;
 fail:
-	log_error("%s: %s", a->name, err.text);
+	if (!res.stop_reported) /* else the failing folder's report said it */
+		log_error("%s: %s", a->name, err.text);
+	rc = res.unknown_folder ? EXIT_USAGE : EXIT_PARTIAL;
 out:
+	/* "Nothing could be done" only when nothing was. */
+	if (rc == EXIT_PARTIAL && !res.folders_synced && !j->c.done)
+		rc = EXIT_FAILED;
 	if (remote)
 		remote->ops->close(remote);
 	return rc;
@@ -353,10 +539,11 @@ static int parse_jobs(const char *v, unsigned *jobs_r)
 
 int cmd_sync(struct cli_options *opts)
 {
-	struct sync_cli c = {.quiet = opts->verbosity < 0, .jobs = DEFAULT_JOBS};
+	struct sync_cli c = {
+	    .quiet = (opts->verbosity < 0), .verbose = (opts->verbosity > 0), .jobs = DEFAULT_JOBS};
 	const char **targets = xcalloc((size_t)opts->argc + 1, sizeof(*targets));
 	struct account_job *jobs;
-	size_t n_targets = 0, n_jobs = 0, ok = 0, failed = 0, partial = 0;
+	size_t n_targets = 0, n_jobs = 0, ok = 0, failed = 0, partial = 0, usage = 0;
 	struct config *cfg;
 	char *path;
 	int rc = EXIT_OK;
@@ -435,6 +622,8 @@ int cmd_sync(struct cli_options *opts)
 	}
 	run_accounts(jobs, n_jobs, c.jobs);
 	for (size_t i = 0; i < n_jobs; i++) {
+		if (jobs[i].rc == EXIT_USAGE)
+			usage++;
 		if (jobs[i].rc == EXIT_OK)
 			ok++;
 		else if (jobs[i].rc == EXIT_PARTIAL)
@@ -444,7 +633,9 @@ int cmd_sync(struct cli_options *opts)
 		account_close(&jobs[i]);
 	}
 	free(jobs);
-	if (rc == EXIT_OK && (failed || partial))
+	if (rc == EXIT_OK && usage) /* a folder argument named no folder */
+		rc = EXIT_USAGE;
+	else if (rc == EXIT_OK && (failed || partial))
 		rc = ok == 0 && partial == 0 ? EXIT_FAILED : EXIT_PARTIAL;
 	config_free(cfg);
 	free(path);

@@ -111,13 +111,12 @@ const struct store_msg *run_local_msg(const struct folder_run *r, const char *na
 static int recover_intents(struct folder_run *r, struct error *err)
 {
 	struct state_intents set = {0};
+	size_t found = 0, count;
 	int rc = 0;
 
 	if (state_intent_list(r->st, r->folder_id, &set, err) < 0)
 		return -1;
-	if (set.count)
-		log_info("%s: finishing %zu operation%s of an interrupted run", r->rep->name, set.count,
-		         set.count == 1 ? "" : "s");
+	count = set.count; /* state_intents_free() clears set */
 	for (size_t i = 0; i < set.count && rc == 0; i++) {
 		const struct state_intent *in = &set.intents[i];
 		const struct store_msg *lm = NULL;
@@ -137,12 +136,21 @@ static int recover_intents(struct folder_run *r, struct error *err)
 			    .content_key = in->content_key,
 			};
 			rc = state_intent_resolve_pair(r->st, in->id, &p, err);
+			found++;
 		} else {
 			rc = state_intent_resolve(r->st, in->id, err);
 		}
 	}
 	state_intents_free(&set);
-	if (rc == 0 && set.count)
+	/* Said as it is: the run that left them was killed or stopped by an
+	 * error, and only some of what it set out to do had happened. */
+	if (rc == 0 && count)
+		log_info("%s: the last run stopped part-way (killed, or stopped by an error): %zu "
+		         "message%s it had copied %s recorded now, %zu step%s it had not finished %s left to "
+		         "this run",
+		         r->rep->name, found, found == 1 ? "" : "s", found == 1 ? "is" : "are", count - found,
+		         count - found == 1 ? "" : "s", count - found == 1 ? "is" : "are");
+	if (rc == 0 && count)
 		crash_point("intents of an interrupted run reconciled");
 	return rc;
 }
@@ -177,11 +185,19 @@ static void plan_inputs(struct folder_run *r, struct plan_remote_msg **rm_r, str
 	*lm_r = lm;
 }
 
-static int open_side(struct store *s, const char *name, const char *side, struct store_folder **f_r,
-                     struct store_folder_info *info, struct error *err)
+/* Open one side of folder `name`. A dry run's folder that would be
+ * created on that side (`absent`, as the folder lists said) is taken as
+ * empty (*f_r NULL). */
+static int open_side(struct store *s, const char *name, const char *side, bool absent,
+                     struct store_folder **f_r, struct store_folder_info *info, struct error *err)
 {
 	bool missing = false;
 
+	*f_r = NULL;
+	if (absent) {
+		memset(info, 0, sizeof(*info));
+		return 0;
+	}
 	if (s->ops->open_folder(s, name, f_r, info, &missing, err) == 0)
 		return 0;
 	*f_r = NULL;
@@ -402,15 +418,15 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 	int rc = -1;
 
 	rules.use = use;
-	if (open_side(rs, name, "remote", &r.rf, &rinfo, err) < 0 ||
-	    open_side(ls, name, "local", &r.lf, &linfo, err) < 0)
+	if (open_side(rs, name, "remote", o->dry_run && rep->created_remote, &r.rf, &rinfo, err) < 0 ||
+	    open_side(ls, name, "local", o->dry_run && rep->created_local, &r.lf, &linfo, err) < 0)
 		goto out;
 	if (folder_row(&r, name, &rinfo, &rules, &since, err) < 0)
 		goto out;
-	if (since && rs->ops->changes && engine_remote_changes(&r, since, &told, err) < 0)
+	if (since && r.rf && rs->ops->changes && engine_remote_changes(&r, since, &told, err) < 0)
 		goto out;
-	if ((!told && rs->ops->snapshot(r.rf, &r.rsnap, err) < 0) ||
-	    ls->ops->snapshot(r.lf, &r.lsnap, err) < 0)
+	if ((!told && r.rf && rs->ops->snapshot(r.rf, &r.rsnap, err) < 0) ||
+	    (r.lf && ls->ops->snapshot(r.lf, &r.lsnap, err) < 0))
 		goto out;
 	/* With the server's changes told there was no intent to recover
 	 * (changes_since), and the pairs are loaded. */
@@ -424,11 +440,8 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 	struct plan_input in = {r.pairs.pairs, r.pairs.count, rm, r.rsnap.count, lm, r.lsnap.count};
 	if (plan_build(&in, &rules, &plan, err) < 0)
 		goto out;
-	/* A held-back deletion stops the folder: its note is the error then,
-	 * printed once. */
-	for (size_t i = 0; i < plan.note_count; i++)
-		if (o->dry_run || plan.notes[i].kind != PLAN_NOTE_MASS_DELETE)
-			log_info("%s: %s", name, plan.notes[i].text);
+	engine_planned_counts(&plan, &rep->planned);
+	engine_log_notes(name, &plan, o->dry_run);
 	if (plan.status == PLAN_OK && plan_has_work(&plan))
 		pool_wake(pool);
 	if (o->dry_run) {
@@ -576,13 +589,19 @@ static char **selected_names(char **names, const struct sync_options *o, size_t 
 	return names;
 }
 
-static int list_side(struct store *s, struct state *st, const char *side, char ***names_r, struct error *err)
+static int list_side(struct store *s, struct state *st, const char *side, bool dry_run, char ***names_r,
+                     struct error *err)
 {
 	if (s->ops->list_folders(s, names_r, err) == 0)
 		return 0;
 	/* A Maildir that was never synced may not exist yet: make its root
 	 * (INBOX) on the first run only. Later, a missing root is an
-	 * unmounted disk or a moved directory, never "everything deleted". */
+	 * unmounted disk or a moved directory, never "everything deleted".
+	 * A dry run makes nothing: to it the Maildir has no folder yet. */
+	if (state_is_new(st) && dry_run) {
+		*names_r = xcalloc(1, sizeof(**names_r));
+		return 0;
+	}
 	if (state_is_new(st) && s->ops->create_folder) {
 		struct error cerr;
 		if (s->ops->create_folder(s, "INBOX", &cerr) == 0)
@@ -607,7 +626,31 @@ int engine_folder_failed(const struct sync_options *o, struct sync_result *res,
 	if (rep->err.scope < ERR_ACCOUNT)
 		return 0;
 	*err = rep->err;
+	res->stop_reported = true;
 	return -1;
+}
+
+/* `o` with its folder arguments resolved to store names (*only_r, fresh)
+ * in *ro; -1 with `err` for an argument that names no folder or one the
+ * patterns leave out. */
+static int only_folders(const struct sync_options *o, char **rnames, char **lnames, char ***only_r,
+                        struct sync_options *ro, struct error *err)
+{
+	size_t n;
+
+	if (engine_resolve_only(o, rnames, lnames, only_r, &n, err) < 0)
+		return -1;
+	*ro = *o;
+	ro->only_count = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!selected(ro, (*only_r)[i]))
+			return error_set(err, ERR_ACCOUNT,
+			                 "the folder \"%s\" is left out by the account's `folders:` include "
+			                 "and exclude patterns; change them to sync it",
+			                 (*only_r)[i]);
+	ro->only = (const char *const *)*only_r;
+	ro->only_count = n;
+	return 0;
 }
 
 int sync_run(struct store *remote, struct store *local, struct state *st, const struct sync_options *o,
@@ -622,15 +665,24 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	size_t *weights = NULL;             /* and the messages each is expected to hold */
 	enum plan_special_use *uses = NULL; /* and its special use */
 	size_t nr, nl, nk = 0, nkf = 0, queued = 0;
+	struct sync_options ro; /* o with the folder arguments resolved */
+	char **only = NULL;
 	bool first_sync = false;
 	int rc = -1;
 
 	memset(res, 0, sizeof(*res));
 	if (state_folder_list(st, &known, &nk, err) < 0)
 		goto out;
-	if (list_side(remote, st, "remote", &rnames, err) < 0 ||
-	    list_side(local, st, "local", &lnames, err) < 0)
+	if (list_side(remote, st, "remote", false, &rnames, err) < 0 ||
+	    list_side(local, st, "local", o->dry_run, &lnames, err) < 0)
 		goto out;
+	if (o->only_count) {
+		if (only_folders(o, rnames, lnames, &only, &ro, err) < 0) {
+			res->unknown_folder = true;
+			goto out;
+		}
+		o = &ro;
+	}
 	selected_names(rnames, o, &nr);
 	selected_names(lnames, o, &nl);
 	/* Only the selected known folders: one left out of this run (by
@@ -674,12 +726,21 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 		case PLAN_FOLDER_CREATE_REMOTE:
 		case PLAN_FOLDER_CREATE_LOCAL:
 			if (o->dry_run) {
-				log_info("%s: would be created on the %s side", a->name,
-				         side == remote ? "remote" : "local");
-				/* Its SYNC cannot open what does not exist yet. */
+				/* Planned here against an empty side: its SYNC
+				 * cannot open what does not exist yet. */
 				while (i + 1 < fp.action_count &&
 				       strcmp(fp.actions[i + 1].name, a->name) == 0)
 					i++;
+				rep.created_remote = side == remote;
+				rep.created_local = side == local;
+				if (engine_sync_folder(remote, local, st, o, a->name,
+				                       folder_use(remote, local, a->name), NULL, &rep,
+				                       &rep.err) == 0) {
+					res->folders_synced++;
+					engine_report(o, &rep);
+				} else if (engine_folder_failed(o, res, &rep, err) < 0) {
+					goto out;
+				}
 				continue;
 			}
 			if (side->ops->create_folder(side, a->name, &rep.err) < 0) {
@@ -743,5 +804,6 @@ out:
 	state_folder_list_free(known, nk);
 	store_names_free(rnames);
 	store_names_free(lnames);
+	store_names_free(only);
 	return rc;
 }

@@ -75,6 +75,22 @@ int pool_run(struct sync_pool *p, const struct sync_options *o, struct store *rs
 /* End a pool that never ran (the run stopped before its folders). */
 void pool_abandon(struct sync_pool *p);
 
+/* The folders named by o->only (folder arguments), resolved against the
+ * names both sides list (NULL-terminated; folder_args.c says how an
+ * argument names a folder). *names_r gets their store names (fresh, free
+ * with store_names_free), *count_r of them. -1 with `err` (ERR_ACCOUNT)
+ * naming the near matches when an argument names no folder. */
+int engine_resolve_only(const struct sync_options *o, char **rnames, char **lnames, char ***names_r,
+                        size_t *count_r, struct error *err);
+
+/* Log the plan's notes of folder `name`: one line each, except that
+ * several of one kind about single messages make one summary line (each
+ * then with -v only), and that the valve's notes are left to the
+ * folder's error unless `dry_run`. */
+void engine_log_notes(const char *name, const struct plan *plan, bool dry_run);
+/* What `plan` sets out to do, for the folder's report. */
+void engine_planned_counts(const struct plan *plan, struct sync_counts *c);
+
 /* Count and report a folder that failed; -1 (error copied to `err`) when
  * its scope stops the whole run. */
 int engine_folder_failed(const struct sync_options *o, struct sync_result *res,

@@ -67,7 +67,7 @@ static int recover(struct import *im, struct error *err)
 {
 	struct state_intents set = {0};
 	struct store_snapshot snap = {0};
-	size_t pending = 0;
+	size_t pending = 0, found = 0;
 	int rc = -1;
 
 	if (state_intent_list(im->st, 0, &set, err) < 0)
@@ -78,8 +78,6 @@ static int recover(struct import *im, struct error *err)
 		state_intents_free(&set);
 		return 0;
 	}
-	log_info("%s: finishing %zu download%s of an interrupted run", im->o->folder, pending,
-	         pending == 1 ? "" : "s");
 	if (im->local->ops->snapshot(im->lf, &snap, err) < 0 || state_begin(im->st, err) < 0)
 		goto out;
 	for (size_t i = 0; i < set.count; i++) {
@@ -94,8 +92,15 @@ static int recover(struct import *im, struct error *err)
 			state_rollback(im->st);
 			goto out;
 		}
+		found += have;
 	}
 	rc = commit(im->st, true, "interrupted downloads reconciled", err);
+	if (rc == 0)
+		log_info("%s: the last run stopped part-way (killed, or stopped by an error): %zu "
+		         "message%s it had downloaded %s recorded now, %zu it had not finished %s "
+		         "downloaded again",
+		         im->o->folder, found, found == 1 ? "" : "s", found == 1 ? "is" : "are",
+		         pending - found, pending - found == 1 ? "is" : "are");
 out:
 	store_snapshot_free(&snap);
 	state_intents_free(&set);
@@ -157,7 +162,9 @@ static void dl_failed(void *ctx, uint32_t msgno, const struct error *e)
 		im->writer = NULL;
 	}
 	im->rep->failed++;
-	log_warn("%s: message %u was not downloaded: %s", im->o->folder, msgno, e->text);
+	/* A larger scope stops the import, and its caller says why. */
+	if (e->scope == ERR_MESSAGE)
+		log_warn("%s: message %u was not downloaded: %s", im->o->folder, msgno, e->text);
 }
 
 static int download_batch(struct import *im, struct pop3_client *p, struct want *w, size_t n,
@@ -308,6 +315,10 @@ static int open_folder(struct import *im, struct error *err)
 	/* An import only adds mail: making a missing folder loses nothing. */
 	if (!missing && err->scope < ERR_ACCOUNT)
 		return -1;
+	if (im->o->dry_run) { /* it would be made; a dry run makes nothing */
+		error_clear(err);
+		return 0;
+	}
 	if (im->local->ops->create_folder(im->local, im->o->folder, err) < 0)
 		return -1;
 	return im->local->ops->open_folder(im->local, im->o->folder, &im->lf, &info, &missing, err);

@@ -10,6 +10,7 @@
 
 #include "support/dovecot.h"
 #include "support/run.h"
+#include "twinbox/util/fs.h"
 #include "twinbox/util/xmalloc.h"
 
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
@@ -187,7 +188,8 @@ Test(cli, connect_implicit_tls_shows_greeting_and_capabilities)
 Test(cli, connect_starttls_upgrades_and_rereads_capabilities)
 {
 	struct dovecot *d = dovecot_shared();
-	char *acct = imap_account("work", "127.0.0.1", d->imap_port, "starttls", d->ca_file, "password: x");
+	char *pw = xasprintf("password: \"%s\"", d->password);
+	char *acct = imap_account("work", "127.0.0.1", d->imap_port, "starttls", d->ca_file, pw);
 	const char *path = write_config(acct);
 	const char *caps;
 
@@ -200,6 +202,7 @@ Test(cli, connect_starttls_upgrades_and_rereads_capabilities)
 	cr_assert_null(strstr(caps, "STARTTLS"), "capabilities not re-read after TLS: %s", caps);
 	cr_assert_null(strstr(caps, "LOGINDISABLED"), "%s", caps);
 	free(acct);
+	free(pw);
 }
 
 Test(cli, connect_refuses_starttls_when_not_offered)
@@ -232,14 +235,14 @@ Test(cli, connect_refuses_unknown_ca)
 Test(cli, connect_pop3_implicit_and_stls)
 {
 	struct dovecot *d = dovecot_shared();
-	char *text =
-	    xasprintf("  mail:\n    pop3:\n      host: localhost\n      port: %u\n      tls: implicit\n"
-	              "      user: %s\n      password: x\n      ca_file: \"%s\"\n"
-	              "    maildir:\n      path: /tmp/twinbox-unused/a\n"
-	              "  mail2:\n    pop3:\n      host: localhost\n      port: %u\n      tls: starttls\n"
-	              "      user: %s\n      password: x\n      ca_file: \"%s\"\n"
-	              "    maildir:\n      path: /tmp/twinbox-unused/b\n",
-	              d->pop3s_port, d->user, d->ca_file, d->pop3_port, d->user, d->ca_file);
+	char *text = xasprintf(
+	    "  mail:\n    pop3:\n      host: localhost\n      port: %u\n      tls: implicit\n"
+	    "      user: %s\n      password: \"%s\"\n      ca_file: \"%s\"\n"
+	    "    maildir:\n      path: /tmp/twinbox-unused/a\n"
+	    "  mail2:\n    pop3:\n      host: localhost\n      port: %u\n      tls: starttls\n"
+	    "      user: %s\n      password: \"%s\"\n      ca_file: \"%s\"\n"
+	    "    maildir:\n      path: /tmp/twinbox-unused/b\n",
+	    d->pop3s_port, d->user, d->password, d->ca_file, d->pop3_port, d->user, d->password, d->ca_file);
 	const char *path = write_config(text);
 
 	run_twinbox(ARGS("check-config", "--connect", "--config", path), 30, &r);
@@ -254,7 +257,8 @@ Test(cli, connect_pop3_implicit_and_stls)
 Test(cli, one_account_failing_gives_exit_1)
 {
 	struct dovecot *d = dovecot_shared();
-	char *good = imap_account("good", "127.0.0.1", d->imaps_port, "implicit", d->ca_file, "password: x");
+	char *pw = xasprintf("password: \"%s\"", d->password);
+	char *good = imap_account("good", "127.0.0.1", d->imaps_port, "implicit", d->ca_file, pw);
 	char *bad =
 	    imap_account("bad", DOVECOT_ADDR_EXPIRED, d->imaps_port, "implicit", d->ca_file, "password: x");
 	char *both = xasprintf("%s%s", good, bad);
@@ -265,6 +269,7 @@ Test(cli, one_account_failing_gives_exit_1)
 	cr_assert(strstr(r.out, "good: connected"), "%s", r.out);
 	cr_assert(strstr(r.err, "bad: "), "%s", r.err);
 	cr_assert(strstr(r.err, "expired"), "%s", r.err);
+	free(pw);
 	free(good);
 	free(bad);
 	free(both);
@@ -286,16 +291,18 @@ Test(cli, failing_password_command_stops_before_connecting)
 Test(cli, trace_never_shows_the_password)
 {
 	struct dovecot *d = dovecot_shared();
-	char *acct = imap_account("work", "127.0.0.1", d->imap_port, "starttls", d->ca_file,
-	                          "password_command: \"echo Sup3rSecretPw; echo Sup3rSecretPw >&2\"");
+	char *pw = xasprintf("password_command: \"echo %s; echo %s >&2\"", d->password, d->password);
+	char *acct = imap_account("work", "127.0.0.1", d->imap_port, "starttls", d->ca_file, pw);
 	const char *path = write_config(acct);
 
 	run_twinbox(ARGS("-vv", "check-config", "--connect", "--config", path), 30, &r);
 	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
 	cr_assert(strstr(r.err, "C: T1 CAPABILITY"), "trace expected with -vv: %s", r.err);
-	cr_assert_null(strstr(r.err, "Sup3rSecretPw"), "%s", r.err);
-	cr_assert_null(strstr(r.out, "Sup3rSecretPw"), "%s", r.out);
+	cr_assert(strstr(r.out, "login: accepted"), "the login is part of the check: %s", r.out);
+	cr_assert_null(strstr(r.err, d->password), "%s", r.err);
+	cr_assert_null(strstr(r.out, d->password), "%s", r.out);
 	free(acct);
+	free(pw);
 }
 
 Test(cli, unreachable_port_is_reported)
@@ -308,4 +315,96 @@ Test(cli, unreachable_port_is_reported)
 	cr_assert(strstr(r.err, "127.0.0.1"), "%s", r.err);
 	cr_assert(strstr(r.err, "refused"), "%s", r.err);
 	free(acct);
+}
+
+/* --connect logs in: a wrong password is caught there, with a clear
+ * message and a non-zero exit. */
+Test(cli, connect_logs_in_and_catches_a_wrong_password)
+{
+	struct dovecot *d = dovecot_shared();
+	char *imap = imap_account("work", "127.0.0.1", d->imaps_port, "implicit", d->ca_file,
+	                          "password: wrong-password-123");
+	char *pop3 = xasprintf("  old:\n    pop3:\n      host: 127.0.0.1\n      port: %u\n"
+	                       "      user: %s\n      password: wrong-password-456\n      ca_file: \"%s\"\n"
+	                       "    maildir:\n      path: /tmp/twinbox-unused/old\n",
+	                       d->pop3s_port, d->user, d->ca_file);
+	char *both = xasprintf("%s%s", imap, pop3);
+	const char *path = write_config(both);
+
+	run_twinbox(ARGS("check-config", "--connect", "--config", path), 30, &r);
+	cr_assert_eq(r.status, 2, "stdout: %s stderr: %s", r.out, r.err);
+	cr_assert(strstr(r.err, "work: ") && strstr(r.err, "old: "), "%s", r.err);
+	cr_assert(strstr(r.err, "refused the user name or password"), "%s", r.err);
+	cr_assert_null(strstr(r.out, "login: accepted"), "%s", r.out);
+	cr_assert_null(strstr(r.err, "wrong-password-123"), "%s", r.err);
+	free(imap);
+	free(pop3);
+	free(both);
+}
+
+/* `text` with its first `from` replaced by `to` (fresh). */
+static char *replaced(const char *text, const char *from, const char *to)
+{
+	const char *at = strstr(text, from);
+
+	cr_assert_not_null(at, "no \"%s\" in %s", from, text);
+	return xasprintf("%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+}
+
+/* Rewrite the config written by write_config(). */
+static void rewrite_config(const char *state_dir, const char *accounts)
+{
+	char *text = xasprintf("state_dir: %s\naccounts:\n%s", state_dir, accounts);
+	struct error err;
+
+	cr_assert_eq(fs_write_atomic(cfg_path, text, strlen(text), 0600, &err), 0, "%s", err.text);
+	free(text);
+}
+
+/* --connect checks that the Maildir path is (or can be made) a
+ * directory, and that the state directory can be written. */
+Test(cli, connect_checks_the_maildir_and_state_paths)
+{
+	struct dovecot *d = dovecot_shared();
+	char *pw = xasprintf("password: \"%s\"", d->password);
+	char *acct = imap_account("work", "127.0.0.1", d->imaps_port, "implicit", d->ca_file, pw);
+	const char *path = write_config(acct);
+	char *dir = xstrdup(path), *file, *state, *below, *on_file;
+	struct error err;
+
+	*strrchr(dir, '/') = '\0';
+	file = xasprintf("%s/a-file", dir);
+	state = xasprintf("%s/state", dir);
+	below = xasprintf("%s/state", file);
+	cr_assert_eq(fs_write_atomic(file, "x\n", 2, 0600, &err), 0, "%s", err.text);
+	on_file = replaced(acct, "/tmp/twinbox-mail-unused/work", file);
+
+	/* A Maildir path that is a file. */
+	rewrite_config(state, on_file);
+	run_twinbox(ARGS("check-config", "--connect", "--config", path), 30, &r);
+	cr_assert_eq(r.status, 2, "stdout: %s stderr: %s", r.out, r.err);
+	cr_assert(strstr(r.err, "is not a directory"), "%s", r.err);
+	cr_assert(strstr(r.err, file), "the path should be named: %s", r.err);
+	run_result_free(&r);
+
+	/* A state_dir below that file: it cannot be made. */
+	rewrite_config(below, acct);
+	run_twinbox(ARGS("check-config", "--connect", "--config", path), 30, &r);
+	cr_assert_eq(r.status, 2, "stdout: %s stderr: %s", r.out, r.err);
+	cr_assert(strstr(r.err, "state directory"), "%s", r.err);
+	cr_assert(strstr(r.err, "is not a directory"), "%s", r.err);
+	run_result_free(&r);
+
+	/* Paths that can be made: fine. */
+	rewrite_config(state, acct);
+	run_twinbox(ARGS("check-config", "--connect", "--config", path), 30, &r);
+	cr_assert_eq(r.status, 0, "stdout: %s stderr: %s", r.out, r.err);
+	cr_assert(strstr(r.out, "does not exist yet"), "%s", r.out);
+	free(pw);
+	free(acct);
+	free(dir);
+	free(file);
+	free(state);
+	free(below);
+	free(on_file);
 }

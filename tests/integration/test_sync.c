@@ -226,7 +226,7 @@ Test(sync, dry_run_changes_nothing)
 
 	dovecot_seed(sh.d, "INBOX", 4, 1100, 0);
 	cr_assert_eq(sync_run_args("--dry-run"), 0, "%s", sh.r.err);
-	cr_assert(strstr(sh.r.out, "copy-to-local"), "%s", sh.r.out);
+	cr_assert(strstr(sh.r.out, "would pull 4"), "%s", sh.r.out);
 	cr_assert_eq(local_list("INBOX", &lm), 0);
 	local_free(lm, 0);
 }

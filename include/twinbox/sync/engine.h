@@ -25,12 +25,21 @@
 #include "twinbox/sync/plan.h"
 #include "twinbox/util/error.h"
 
+/* Messages by what was (or is to be) done with them. */
+struct sync_counts {
+	size_t to_local, to_remote;       /* messages copied */
+	size_t flags_local, flags_remote; /* messages whose flags were changed */
+	size_t deleted_local, deleted_remote;
+	size_t paired;  /* matched by content, nothing copied */
+	size_t too_big; /* over max_size, not copied */
+};
+
 /* What happened to one folder. */
 struct sync_folder_report {
 	const char *name;
-	bool created_remote, created_local;
-	size_t to_local, to_remote;       /* messages copied */
-	size_t flags_local, flags_remote; /* messages whose flags were changed */
+	bool created_remote, created_local; /* dry run: would be created */
+	size_t to_local, to_remote;         /* messages copied */
+	size_t flags_local, flags_remote;   /* messages whose flags were changed */
 	size_t deleted_local, deleted_remote;
 	size_t paired;           /* matched by content, nothing copied */
 	size_t too_big;          /* over max_size, not copied */
@@ -38,6 +47,11 @@ struct sync_folder_report {
 	bool failed;             /* the folder could not be synced */
 	bool dry_run;
 	struct error err; /* why, when failed */
+	/* What the folder's plan set out to do, counted like the fields
+	 * above: what a dry run would do, and how far a failed folder got
+	 * (the fields above count what was done). All 0 when the folder
+	 * failed before it was planned. */
+	struct sync_counts planned;
 };
 
 /* A worker's own handles for parallel folders (sync_options.jobs). */
@@ -48,14 +62,22 @@ struct sync_worker {
 
 struct sync_options {
 	struct plan_rules rules;
-	bool dry_run; /* plan and report, change nothing (stores and state alike) */
+	/* Plan and report, change nothing (stores and state alike, no folder
+	 * made): each folder's report has the plan's counts (`planned`); a
+	 * folder to be created is planned against an empty side. */
+	bool dry_run;
 	/* IMAP LIST-style patterns on remote-style names ('*' any, '%' any but
 	 * '/'); INBOX matches case-insensitively. No include = everything. */
 	const char *const *include;
 	size_t include_count;
 	const char *const *exclude;
 	size_t exclude_count;
-	/* Only these folders (exact names), when `only_count` > 0. */
+	/* Only these folders, when `only_count` > 0: folder arguments, each
+	 * a store name ("Lists/dev"; INBOX in any case) or, where no folder
+	 * has that exact name, its levels joined by '.' or '\' as servers
+	 * show them ("Lists.dev", "INBOX.Lists.dev"). An argument that names
+	 * no folder on either side stops the run before anything is done
+	 * (sync_result.unknown_folder). */
 	const char *const *only;
 	size_t only_count;
 	/* Called after each folder (also when it failed). */
@@ -79,6 +101,14 @@ struct sync_options {
 
 struct sync_result {
 	size_t folders_synced, folders_failed;
+	/* When sync_run() returns -1: the error that stopped the run is a
+	 * folder's, already given to `report` (as that folder's failure);
+	 * the caller need not show it again. */
+	bool stop_reported;
+	/* When sync_run() returns -1: a folder argument (`only`) names no
+	 * folder, or one the include/exclude patterns leave out; nothing
+	 * was done. */
+	bool unknown_folder;
 };
 
 /* Sync every selected folder of `remote` and `local`. Returns 0 when the
