@@ -102,11 +102,23 @@ const struct store_msg *run_local_msg(const struct folder_run *r, const char *na
 
 /* ---- recovery ------------------------------------------------------ */
 
+/* Remove what a killed run left of an add under the reserved name
+ * `name` (or, NULL, whatever is old enough to be abandoned): a failure
+ * leaves only litter behind, so it is told and the run goes on. */
+static void clean_leftovers(struct folder_run *r, const char *name)
+{
+	struct error err;
+
+	if (r->ls->ops->clean_leftovers && r->ls->ops->clean_leftovers(r->lf, name, &err) < 0)
+		log_warn("%s: %s", r->rep->name, err.text);
+}
+
 /*
  * A killed run left intents. A delivery whose file exists is recorded
- * as the pair it was meant to be; everything else is dropped: an append
- * that reached the server is matched by content key below, like any
- * message both sides hold, so nothing is copied twice.
+ * as the pair it was meant to be, what is left of the others removed;
+ * everything else is dropped: an append that reached the server is
+ * matched by content key below, like any message both sides hold, so
+ * nothing is copied twice.
  */
 static int recover_intents(struct folder_run *r, struct error *err)
 {
@@ -122,8 +134,11 @@ static int recover_intents(struct folder_run *r, struct error *err)
 		const struct state_intent *in = &set.intents[i];
 		const struct store_msg *lm = NULL;
 
-		if (in->kind == STATE_INTENT_DELIVER_LOCAL && in->local_id)
+		if (in->kind == STATE_INTENT_DELIVER_LOCAL && in->local_id) {
+			/* Its tmp/ file, or a second link of a file that made it. */
+			clean_leftovers(r, in->local_id);
 			lm = run_local_msg(r, in->local_id, NULL);
+		}
 		if (lm) {
 			const struct store_msg *rm = run_remote_msg(r, in->uid, NULL);
 			struct state_pair p = {
@@ -379,6 +394,8 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 		goto out;
 	if (folder_row(&r, name, &rinfo, &rules, &since, err) < 0)
 		goto out;
+	if (!o->dry_run)
+		clean_leftovers(&r, NULL);
 	if (since && rs->ops->changes && engine_remote_changes(&r, since, &told, err) < 0)
 		goto out;
 	if ((!told && rs->ops->snapshot(r.rf, &r.rsnap, err) < 0) ||
