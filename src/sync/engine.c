@@ -407,7 +407,7 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 		goto out;
 	if (r.folder_id && !told && state_pairs_load(st, r.folder_id, &r.pairs, err) < 0)
 		goto out;
-	if (engine_content_keys(&r, err) < 0)
+	if (engine_fill_pair_keys(&r, err) < 0 || engine_content_keys(&r, err) < 0)
 		goto out;
 	plan_inputs(&r, &rm, &lm);
 	struct plan_input in = {r.pairs.pairs, r.pairs.count, rm, r.rsnap.count, lm, r.lsnap.count};
@@ -439,6 +439,7 @@ out:
 	free(rm);
 	free(lm);
 	engine_free_keys(&r);
+	engine_free_pair_keys(&r);
 	state_pairs_free(&r.pairs);
 	store_snapshot_free(&r.rsnap);
 	store_snapshot_free(&r.lsnap);

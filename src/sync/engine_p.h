@@ -15,6 +15,7 @@ struct folder_run {
 	struct store_snapshot rsnap, lsnap; /* sorted by uid / name; entries dropped once planned */
 	char **rkeys, **lkeys;              /* content keys, parallel to the snapshots; NULL: none */
 	struct state_pairs pairs;
+	char **pair_keys; /* keys made for pairs that had none (recover.c), parallel to lsnap */
 	struct sync_folder_report *rep;
 };
 
@@ -29,6 +30,18 @@ const struct store_msg *run_local_msg(const struct folder_run *r, const char *na
  * that side. engine_free_keys releases them. */
 int engine_content_keys(struct folder_run *r, struct error *err);
 void engine_free_keys(struct folder_run *r);
+/* The content keys of the local messages at `want` (indexes into
+ * r->lsnap) into *keys_r, an array parallel to r->lsnap (NULL when n is
+ * 0); the caller frees each key and the array. */
+int engine_local_keys(struct folder_run *r, const size_t *want, size_t n, char ***keys_r, struct error *err);
+
+/* Every pair gets its content key (recover.c): the pairs loaded in r
+ * that have none (a state from an older twinbox) and whose local file
+ * is there get the key of that file, in r->pairs for the planner and,
+ * unless this is a dry run, in the state. r->pair_keys holds them;
+ * engine_free_pair_keys releases it. */
+int engine_fill_pair_keys(struct folder_run *r, struct error *err);
+void engine_free_pair_keys(struct folder_run *r);
 
 /* The remote snapshot of r's folder from the state's pairs and what
  * changed on the server since modseq `since` (changes.c): *done_r set,

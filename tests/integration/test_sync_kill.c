@@ -10,11 +10,15 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "support/sync_harness.h"
+#include "twinbox/state/folder.h"
+#include "twinbox/state/pair.h"
+#include "twinbox/state/state.h"
 #include "twinbox/util/xmalloc.h"
 
 TestSuite(sync_kill, .init = sync_harness_setup, .fini = sync_harness_teardown, .timeout = 300);
@@ -83,4 +87,84 @@ Test(sync_kill, tmp_files_older_than_36_hours_are_removed)
 	cr_assert_eq(tmp_count("Work"), 0, "a file 37 hours old is abandoned");
 	assert_twins("INBOX", 4);
 	assert_twins("Work", 4);
+}
+
+static size_t local_count_of(const char *folder)
+{
+	struct local_msg *lm;
+	size_t n = local_list(folder, &lm);
+
+	local_free(lm, n);
+	return n;
+}
+
+/* Pairs of `folder` in the state without a content key; with `forget`,
+ * their keys are dropped first (as a state written by an older twinbox
+ * has them). */
+static size_t keyless_pairs(const char *folder, bool forget)
+{
+	struct state *st;
+	struct state_folder sf;
+	struct state_pairs pairs = {0};
+	struct error err;
+	size_t n = 0;
+
+	cr_assert_eq(state_open(sh.db, 0, &st, &err), 0, "%s", err.text);
+	cr_assert_eq(state_folder_find_remote(st, folder, &sf, &err), 1, "folder %s not in the state",
+	             folder);
+	cr_assert_eq(state_pairs_load(st, sf.id, &pairs, &err), 0, "%s", err.text);
+	for (size_t i = 0; i < pairs.count; i++) {
+		struct state_pair p = pairs.pairs[i];
+		if (forget) {
+			p.content_key = NULL;
+			cr_assert_eq(state_pair_update(st, &p, &err), 0, "%s", err.text);
+		}
+		n += p.content_key == NULL;
+	}
+	state_pairs_free(&pairs);
+	state_folder_clear(&sf);
+	state_close(st);
+	return n;
+}
+
+/* A pull killed once its first batch was in the Maildir but not yet
+ * recorded: the next run records those pairs from the intents, with
+ * their content keys, so that a server that renumbers the folder later
+ * gets none of them downloaded again. */
+Test(sync_kill, pairs_recovered_after_a_kill_survive_a_uidvalidity_change)
+{
+	dovecot_seed(sh.d, "INBOX", 300, 51000, 0);
+	setenv("TWINBOX_TEST_CRASH_AT", "2", 1); /* 1: intents recorded, 2: the batch delivered */
+	cr_assert_eq(sync_run_args(NULL), 86, "%s", sh.r.err);
+	unsetenv("TWINBOX_TEST_CRASH_AT");
+	cr_assert_gt(local_count_of("INBOX"), 0, "the first batch should be in the Maildir");
+	sync_ok();
+	cr_assert(strstr(sh.r.err, "interrupted run"), "%s", sh.r.err);
+	assert_twins("INBOX", 300);
+	cr_assert_eq(keyless_pairs("INBOX", false), 0, "every pair should have its content key");
+	dovecot_set_uidvalidity(sh.d, "INBOX", 4343);
+	sync_ok();
+	assert_twins("INBOX", 300);
+	cr_assert_eq(server_count("INBOX"), 300, "nothing may be uploaded again");
+	cr_assert_eq(state_pair_count("INBOX"), 300);
+	sync_ok();
+	assert_nothing_done();
+}
+
+/* A state from before every pair had its content key: after a
+ * UIDVALIDITY change the keys come from the local files, and every
+ * message is matched again, none downloaded twice. */
+Test(sync_kill, pairs_without_content_keys_are_matched_after_a_uidvalidity_change)
+{
+	dovecot_seed(sh.d, "INBOX", 40, 52000, 0);
+	sync_ok();
+	cr_assert_eq(keyless_pairs("INBOX", true), 40);
+	dovecot_set_uidvalidity(sh.d, "INBOX", 4444);
+	sync_ok();
+	assert_twins("INBOX", 40);
+	cr_assert_eq(server_count("INBOX"), 40, "nothing may be uploaded again");
+	cr_assert_eq(state_pair_count("INBOX"), 40);
+	cr_assert_eq(keyless_pairs("INBOX", false), 0, "the keys should be in the state now");
+	sync_ok();
+	assert_nothing_done();
 }
