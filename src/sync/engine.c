@@ -118,7 +118,8 @@ static void clean_leftovers(struct folder_run *r, const char *name)
  * as the pair it was meant to be, what is left of the others removed;
  * everything else is dropped: an append that reached the server is
  * matched by content key below, like any message both sides hold, so
- * nothing is copied twice.
+ * nothing is copied twice; one whose local file is gone since is looked
+ * for on the server once the pairs are loaded (recover.c).
  */
 static int recover_intents(struct folder_run *r, struct error *err)
 {
@@ -134,6 +135,8 @@ static int recover_intents(struct folder_run *r, struct error *err)
 		const struct state_intent *in = &set.intents[i];
 		const struct store_msg *lm = NULL;
 
+		if (engine_append_orphaned(r, in))
+			continue; /* engine_recover_appends, once the pairs are loaded */
 		if (in->kind == STATE_INTENT_DELIVER_LOCAL && in->local_id) {
 			/* Its tmp/ file, or a second link of a file that made it. */
 			clean_leftovers(r, in->local_id);
@@ -406,6 +409,8 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 	if (r.folder_id && !o->dry_run && !told && recover_intents(&r, err) < 0)
 		goto out;
 	if (r.folder_id && !told && state_pairs_load(st, r.folder_id, &r.pairs, err) < 0)
+		goto out;
+	if (r.folder_id && !o->dry_run && !told && engine_recover_appends(&r, err) < 0)
 		goto out;
 	if (engine_fill_pair_keys(&r, err) < 0 || engine_content_keys(&r, err) < 0)
 		goto out;

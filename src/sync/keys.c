@@ -91,10 +91,11 @@ static int compute_keys(struct store *s, struct store_folder *f, const struct st
 	return rc;
 }
 
-int engine_local_keys(struct folder_run *r, const size_t *want, size_t n, char ***keys_r, struct error *err)
+int engine_keys_of(struct store *s, struct store_folder *f, const struct store_snapshot *snap,
+                   const size_t *want, size_t n, char ***keys_r, struct error *err)
 {
 	*keys_r = NULL;
-	return compute_keys(r->ls, r->lf, &r->lsnap, keys_r, want, n, err);
+	return compute_keys(s, f, snap, keys_r, want, n, err);
 }
 
 /*

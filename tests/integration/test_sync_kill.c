@@ -13,7 +13,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "support/sync_harness.h"
 #include "twinbox/state/folder.h"
@@ -165,6 +167,86 @@ Test(sync_kill, pairs_without_content_keys_are_matched_after_a_uidvalidity_chang
 	cr_assert_eq(server_count("INBOX"), 40, "nothing may be uploaded again");
 	cr_assert_eq(state_pair_count("INBOX"), 40);
 	cr_assert_eq(keyless_pairs("INBOX", false), 0, "the keys should be in the state now");
+	sync_ok();
+	assert_nothing_done();
+}
+
+/* A new local message in INBOX, appended to the server by a run killed
+ * before it recorded the new UID; then, before the next run, `after`
+ * moves the file or deletes it. */
+static void append_then_kill(void (*after)(const char *path))
+{
+	char *path;
+
+	dovecot_seed(sh.d, "INBOX", 3, 53000, 0);
+	dovecot_seed(sh.d, "Archive", 1, 53100, 0);
+	sync_ok();
+	write_local("INBOX", "1700000100.M1P1.laptop",
+	            "Message-ID: <appended@twinbox.test>\nSubject: appended\n\nkilled after the APPEND\n");
+	setenv("TWINBOX_TEST_CRASH_AT", "messages appended to the server", 1);
+	cr_assert_eq(sync_run_args(NULL), 86, "%s", sh.r.err);
+	unsetenv("TWINBOX_TEST_CRASH_AT");
+	cr_assert_eq(server_count("INBOX"), 4, "the APPEND should have reached the server");
+	path = local_find("INBOX", "<appended@twinbox.test>");
+	after(path);
+	free(path);
+	sync_ok();
+	sync_ok();
+}
+
+static void move_to_archive(const char *path)
+{
+	char *dir = folder_dir("Archive");
+	char *to = xasprintf("%s/cur/%s:2,S", dir, strrchr(path, '/') + 1);
+
+	cr_assert_eq(rename(path, to), 0, "cannot move %s to %s", path, to);
+	free(to);
+	free(dir);
+}
+
+static void delete_file(const char *path)
+{
+	cr_assert_eq(unlink(path), 0, "cannot delete %s", path);
+}
+
+/* The intent of the killed run finds the server's copy by its content
+ * key, although the local file is gone from INBOX: the server's INBOX
+ * copy goes (expunge: both), the moved file is uploaded to Archive. */
+Test(sync_kill, an_append_killed_then_moved_locally_ends_only_where_moved)
+{
+	char *flags = NULL;
+
+	append_then_kill(move_to_archive);
+	assert_twins("INBOX", 3);
+	assert_twins("Archive", 2);
+	server_find("Archive", "<appended@twinbox.test>", &flags);
+	cr_assert(strstr(flags, "\\Seen"), "the flags of the moved file: %s", flags);
+	free(flags);
+	cr_assert_eq(state_pair_count("INBOX"), 3);
+	cr_assert_eq(state_pair_count("Archive"), 2);
+	sync_ok();
+	assert_nothing_done();
+}
+
+Test(sync_kill, an_append_killed_then_deleted_locally_ends_nowhere)
+{
+	append_then_kill(delete_file);
+	assert_twins("INBOX", 3);
+	assert_twins("Archive", 1);
+	cr_assert_eq(state_pair_count("INBOX"), 3);
+	sync_ok();
+	assert_nothing_done();
+}
+
+/* With `expunge: none` a local deletion never reaches the server: the
+ * server's copy stays there, and is not downloaded back either. */
+Test(sync_kill, an_append_killed_then_deleted_locally_stays_on_the_server_with_expunge_none)
+{
+	write_config("    sync:\n      expunge: none\n");
+	append_then_kill(delete_file);
+	cr_assert_eq(server_count("INBOX"), 4);
+	server_find("INBOX", "<appended@twinbox.test>", NULL);
+	cr_assert_eq(local_count_of("INBOX"), 3, "the deleted message must not come back");
 	sync_ok();
 	assert_nothing_done();
 }
