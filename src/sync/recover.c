@@ -169,7 +169,12 @@ int engine_recover_appends(struct folder_run *r, struct error *err)
 		log_info("%s: %zu message%s appended by an interrupted run and since removed from this "
 		         "folder locally; carrying that over to the server",
 		         r->rep->name, added, added == 1 ? "" : "s");
-	rc = added ? state_pairs_load(r->st, r->folder_id, &r->pairs, err) : 0;
+	rc = 0;
+	if (added) {
+		/* state_pairs_load replaces a set without freeing it */
+		state_pairs_free(&r->pairs);
+		rc = state_pairs_load(r->st, r->folder_id, &r->pairs, err);
+	}
 out:
 	for (size_t i = 0; keys && i < r->rsnap.count; i++)
 		free(keys[i]);
