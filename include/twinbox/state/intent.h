@@ -27,9 +27,11 @@
  *   append-remote   local_id = source file, pair_id = its pair if any,
  *                   content_key (of the file, read before the append)
  *   deliver-local   uid = source UID, local_id = the file name chosen in
- *                   advance, pair_id = its pair if any, content_key
+ *                   advance (store reserve_name; a Maildir writes it as
+ *                   tmp/<local_id> first), pair_id = its pair if any,
+ *                   content_key
  *   pop3-download   remote = UIDL, local_id = the file name chosen in
- *                   advance, content_key if known
+ *                   advance (as for deliver-local), content_key if known
  *   delete-remote   uid, pair_id
  *   delete-local    local_id, pair_id
  *   pop3-delete     remote = UIDL
