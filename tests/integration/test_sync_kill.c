@@ -42,6 +42,12 @@ Test(sync_kill, imap_pull_killed_at_random_leaves_nothing_behind)
 	cr_assert_eq(tmp_count("INBOX"), 0, "seed %u: files were left in tmp/", first);
 	sync_ok();
 	assert_nothing_done();
+	/* The pairs the kills left to recovery have their content keys: a
+	 * renumbered server gets every message matched again. */
+	dovecot_set_uidvalidity(sh.d, "INBOX", 4545);
+	sync_ok();
+	assert_twins("INBOX", KILL_MESSAGES);
+	cr_assert_eq(server_count("INBOX"), KILL_MESSAGES, "seed %u", first);
 }
 
 static void in_hours(int hours)
