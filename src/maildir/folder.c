@@ -450,6 +450,19 @@ int maildir_folder_clean_tmp(struct maildir_folder *f, time_t now, size_t *remov
 	return 0;
 }
 
+int maildir_folder_drop_tmp(struct maildir_folder *f, const char *id, struct error *err)
+{
+	if (!maildir_id_valid(id))
+		return error_set(err, ERR_MESSAGE, "\"%s\" cannot be the id of a Maildir message", id);
+	if (unlinkat(f->sub_fd[SUB_TMP], id, 0) == 0) {
+		log_debug("maildir: removed %s/tmp/%s, left by an interrupted run", f->path, id);
+		return 0;
+	}
+	if (errno == ENOENT)
+		return 0;
+	return error_errno(err, ERR_MAILBOX, errno, "cannot remove %s/tmp/%s", f->path, id);
+}
+
 /* --- moving without replacing -------------------------------------------- */
 
 static int no_hard_links(int errnum)

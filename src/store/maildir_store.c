@@ -13,6 +13,7 @@
 #include "twinbox/maildir/maildir.h"
 #include "twinbox/maildir/name.h"
 #include "twinbox/state/flags.h"
+#include "twinbox/util/clock.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -415,6 +416,13 @@ static char *reserve_name(struct store_folder *f, uint64_t size)
 	return maildir_unique_id(MAILDIR_SIZE_UNKNOWN);
 }
 
+static int clean_leftovers(struct store_folder *f, const char *reserved, struct error *err)
+{
+	if (reserved)
+		return maildir_folder_drop_tmp(f->mf, reserved, err);
+	return maildir_folder_clean_tmp(f->mf, clock_now(), NULL, err);
+}
+
 /* Turn CRLF into LF in `len` bytes of `in` into `out` (room for len + 1),
  * carrying a CR at the end of one chunk over to the next. */
 size_t mds_crlf_to_lf(const char *in, size_t len, char *out, bool *pending_cr)
@@ -658,6 +666,7 @@ static const struct store_ops maildir_store_ops = {
     .fetch = fetch,
     .fetch_headers = fetch_headers,
     .reserve_name = reserve_name,
+    .clean_leftovers = clean_leftovers,
     .add = add,
     .write_begin = mds_write_begin,
     .write_chunk = mds_write_chunk,

@@ -102,11 +102,24 @@ const struct store_msg *run_local_msg(const struct folder_run *r, const char *na
 
 /* ---- recovery ------------------------------------------------------ */
 
+/* Remove what a killed run left of an add under the reserved name
+ * `name` (or, NULL, whatever is old enough to be abandoned): a failure
+ * leaves only litter behind, so it is told and the run goes on. */
+static void clean_leftovers(struct folder_run *r, const char *name)
+{
+	struct error err;
+
+	if (r->ls->ops->clean_leftovers && r->ls->ops->clean_leftovers(r->lf, name, &err) < 0)
+		log_warn("%s: %s", r->rep->name, err.text);
+}
+
 /*
  * A killed run left intents. A delivery whose file exists is recorded
- * as the pair it was meant to be; everything else is dropped: an append
- * that reached the server is matched by content key below, like any
- * message both sides hold, so nothing is copied twice.
+ * as the pair it was meant to be, what is left of the others removed;
+ * everything else is dropped: an append that reached the server is
+ * matched by content key below, like any message both sides hold, so
+ * nothing is copied twice; one whose local file is gone since is looked
+ * for on the server once the pairs are loaded (recover.c).
  */
 static int recover_intents(struct folder_run *r, struct error *err)
 {
@@ -121,8 +134,13 @@ static int recover_intents(struct folder_run *r, struct error *err)
 		const struct state_intent *in = &set.intents[i];
 		const struct store_msg *lm = NULL;
 
-		if (in->kind == STATE_INTENT_DELIVER_LOCAL && in->local_id)
+		if (engine_append_orphaned(r, in))
+			continue; /* engine_recover_appends, once the pairs are loaded */
+		if (in->kind == STATE_INTENT_DELIVER_LOCAL && in->local_id) {
+			/* Its tmp/ file, or a second link of a file that made it. */
+			clean_leftovers(r, in->local_id);
 			lm = run_local_msg(r, in->local_id, NULL);
+		}
 		if (lm) {
 			const struct store_msg *rm = run_remote_msg(r, in->uid, NULL);
 			struct state_pair p = {
@@ -423,6 +441,8 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 		goto out;
 	if (folder_row(&r, name, &rinfo, &rules, &since, err) < 0)
 		goto out;
+	if (!o->dry_run)
+		clean_leftovers(&r, NULL);
 	if (since && r.rf && rs->ops->changes && engine_remote_changes(&r, since, &told, err) < 0)
 		goto out;
 	if ((!told && r.rf && rs->ops->snapshot(r.rf, &r.rsnap, err) < 0) ||
@@ -434,7 +454,9 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 		goto out;
 	if (r.folder_id && !told && state_pairs_load(st, r.folder_id, &r.pairs, err) < 0)
 		goto out;
-	if (engine_content_keys(&r, err) < 0)
+	if (r.folder_id && !o->dry_run && !told && engine_recover_appends(&r, err) < 0)
+		goto out;
+	if (engine_fill_pair_keys(&r, err) < 0 || engine_content_keys(&r, err) < 0)
 		goto out;
 	plan_inputs(&r, &rm, &lm);
 	struct plan_input in = {r.pairs.pairs, r.pairs.count, rm, r.rsnap.count, lm, r.lsnap.count};
@@ -462,6 +484,7 @@ out:
 	free(rm);
 	free(lm);
 	engine_free_keys(&r);
+	engine_free_pair_keys(&r);
 	state_pairs_free(&r.pairs);
 	store_snapshot_free(&r.rsnap);
 	store_snapshot_free(&r.lsnap);

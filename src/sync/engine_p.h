@@ -3,6 +3,7 @@
 #ifndef TWINBOX_SYNC_ENGINE_P_H
 #define TWINBOX_SYNC_ENGINE_P_H
 
+#include "twinbox/state/intent.h"
 #include "twinbox/state/pair.h"
 #include "twinbox/sync/engine.h"
 
@@ -15,6 +16,7 @@ struct folder_run {
 	struct store_snapshot rsnap, lsnap; /* sorted by uid / name; entries dropped once planned */
 	char **rkeys, **lkeys;              /* content keys, parallel to the snapshots; NULL: none */
 	struct state_pairs pairs;
+	char **pair_keys; /* keys made for pairs that had none (recover.c), parallel to lsnap */
 	struct sync_folder_report *rep;
 };
 
@@ -29,6 +31,34 @@ const struct store_msg *run_local_msg(const struct folder_run *r, const char *na
  * that side. engine_free_keys releases them. */
 int engine_content_keys(struct folder_run *r, struct error *err);
 void engine_free_keys(struct folder_run *r);
+/* The content keys of the messages at `want` (indexes into `snap`, a
+ * snapshot of folder `f` of store `s`, or any array of its messages
+ * sorted as one) into *keys_r, an array parallel to `snap` (NULL when n
+ * is 0; a message gone meanwhile has none); the caller frees each key
+ * and the array. */
+int engine_keys_of(struct store *s, struct store_folder *f, const struct store_snapshot *snap,
+                   const size_t *want, size_t n, char ***keys_r, struct error *err);
+
+/* Every pair gets its content key (recover.c): the pairs loaded in r
+ * that have none (a state from an older twinbox) and whose local file
+ * is there get the key of that file, in r->pairs for the planner and,
+ * unless this is a dry run, in the state. r->pair_keys holds them;
+ * engine_free_pair_keys releases it. */
+int engine_fill_pair_keys(struct folder_run *r, struct error *err);
+void engine_free_pair_keys(struct folder_run *r);
+
+/* Whether recovery leaves append-remote intent `in` to
+ * engine_recover_appends: its local file is gone from the folder, and
+ * its content key can find the server's copy. */
+bool engine_append_orphaned(const struct folder_run *r, const struct state_intent *in);
+/* The append-remote intents of a killed run whose local file is gone
+ * since (moved to another folder, deleted): the server's copy, found by
+ * content key among the messages no pair knows, is recorded as a pair
+ * whose local side is gone, so the planner carries the move or deletion
+ * over to the server as the rules say, instead of copying the message
+ * back. An intent whose copy is not found is dropped. Needs r->pairs
+ * loaded; reloads them when pairs were added. */
+int engine_recover_appends(struct folder_run *r, struct error *err);
 
 /* The remote snapshot of r's folder from the state's pairs and what
  * changed on the server since modseq `since` (changes.c): *done_r set,

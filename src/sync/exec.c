@@ -221,7 +221,7 @@ static int add_intents(struct folder_run *r, struct copy *c, size_t n, enum stat
 		    .pair_id = c[i].a->pair_id,
 		    .uid = c[i].uid,
 		    .local_id = c[i].name,
-		    .content_key = c[i].a->content_key,
+		    .content_key = c[i].a->content_key ? c[i].a->content_key : c[i].key,
 		};
 		if (state_intent_add(r->st, &in, &c[i].intent, err) < 0) {
 			state_rollback(r->st);
@@ -412,6 +412,53 @@ static int up_rewind(void *ctx, struct error *err)
 	return u->src.rewind(u->src.ctx, err);
 }
 
+struct named {
+	const char *name;
+	size_t ix;
+};
+
+static int named_cmp(const void *x, const void *y)
+{
+	return strcmp(((const struct named *)x)->name, ((const struct named *)y)->name);
+}
+
+/* The content keys of the batch's local files whose action has none,
+ * into c[i].key: an append-remote intent carries one, so that a run
+ * killed after the APPEND finds the server's copy even if the local
+ * file is gone by then. A file that cannot be read goes without. */
+static void upload_keys(struct folder_run *r, struct copy *c, size_t n)
+{
+	struct named *order = xcalloc(n + 1, sizeof(*order));
+	struct store_msg *msgs;
+	size_t m = 0, *want;
+	char **keys = NULL;
+	struct error err;
+
+	for (size_t i = 0; i < n; i++)
+		if (!c[i].a->content_key)
+			order[m++] = (struct named){c[i].a->local_id, i};
+	if (m == 0) {
+		free(order);
+		return;
+	}
+	qsort(order, m, sizeof(*order), named_cmp);
+	msgs = xcalloc(m, sizeof(*msgs));
+	want = xcalloc(m, sizeof(*want));
+	for (size_t j = 0; j < m; j++) {
+		msgs[j].name = order[j].name;
+		want[j] = j;
+	}
+	if (engine_keys_of(r->ls, r->lf, &(struct store_snapshot){msgs, m, NULL, NULL}, want, m, &keys,
+	                   &err) < 0)
+		log_debug("%s: %s", r->rep->name, err.text);
+	for (size_t j = 0; keys && j < m; j++)
+		c[order[j].ix].key = keys[j];
+	free(keys);
+	free(want);
+	free(msgs);
+	free(order);
+}
+
 static int copy_to_remote(struct folder_run *r, const struct plan_action *a, size_t n, struct error *err)
 {
 	struct copy *c = xcalloc(n, sizeof(*c));
@@ -426,6 +473,7 @@ static int copy_to_remote(struct folder_run *r, const struct plan_action *a, siz
 		c[i].a = &a[i];
 		c[i].name = xstrdup(a[i].local_id);
 	}
+	upload_keys(r, c, n);
 	if (add_intents(r, c, n, STATE_INTENT_APPEND_REMOTE, err) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -462,6 +510,7 @@ static int copy_to_remote(struct folder_run *r, const struct plan_action *a, siz
 		}
 		cp->uid = m[j].uid_r;
 		cp->size = m[j].size;
+		free(cp->key); /* the one read ahead for the intent */
 		cp->key = content_key_finish(&u[idx[j]].kb, m[j].size);
 		cp->done = true;
 	}

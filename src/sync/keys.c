@@ -91,6 +91,13 @@ static int compute_keys(struct store *s, struct store_folder *f, const struct st
 	return rc;
 }
 
+int engine_keys_of(struct store *s, struct store_folder *f, const struct store_snapshot *snap,
+                   const size_t *want, size_t n, char ***keys_r, struct error *err)
+{
+	*keys_r = NULL;
+	return compute_keys(s, f, snap, keys_r, want, n, err);
+}
+
 /*
  * Keys are needed where the planner may match messages no pair knows:
  * on one side's unpaired messages when the other side has unpaired

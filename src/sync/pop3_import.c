@@ -61,8 +61,20 @@ static int commit(struct state *st, bool durable, const char *what, struct error
 	return 0;
 }
 
+/* What a killed run left of the add under the reserved name `name`, or
+ * (NULL) whatever is old enough to be abandoned: litter only, so a
+ * failure is told and the import goes on. */
+static void clean_leftovers(struct import *im, const char *name)
+{
+	struct error err;
+
+	if (im->local->ops->clean_leftovers && im->local->ops->clean_leftovers(im->lf, name, &err) < 0)
+		log_warn("%s: %s", im->o->folder, err.text);
+}
+
 /* A killed run's downloads: a file that exists is recorded, the rest
- * forgotten (they are downloaded again: nothing reached the Maildir). */
+ * forgotten (they are downloaded again: nothing reached the Maildir);
+ * what is left of them in tmp/ is removed. */
 static int recover(struct import *im, struct error *err)
 {
 	struct state_intents set = {0};
@@ -85,6 +97,8 @@ static int recover(struct import *im, struct error *err)
 		bool have = false;
 		if (in->kind != STATE_INTENT_POP3_DOWNLOAD)
 			continue;
+		if (in->local_id)
+			clean_leftovers(im, in->local_id);
 		for (size_t j = 0; j < snap.count && in->local_id && !have; j++)
 			have = strcmp(snap.msgs[j].name, in->local_id) == 0;
 		if ((have && state_pop3_record(im->st, in->remote, in->local_id, in->created, err) < 0) ||
@@ -403,6 +417,8 @@ int pop3_import(struct pop3_client *p, struct store *local, struct state *st,
 		goto out;
 	if (!o->dry_run && recover(&im, err) < 0)
 		goto out;
+	if (!o->dry_run)
+		clean_leftovers(&im, NULL);
 	if (state_pop3_load(st, &known, err) < 0)
 		goto out;
 	rep->on_server = nu;

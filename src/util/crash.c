@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "twinbox/util/log.h"
@@ -10,6 +11,7 @@
 /* Worker threads pass points too: the count is atomic. */
 static atomic_ulong passed;
 static unsigned long crash_at;
+static const char *crash_at_step; /* the step's name instead of its number */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void configure(void)
@@ -20,8 +22,10 @@ static void configure(void)
 	if (!v || !*v)
 		return;
 	crash_at = strtoul(v, &end, 10);
-	if (*end)
+	if (*end) {
 		crash_at = 0;
+		crash_at_step = v;
+	}
 }
 
 void crash_point(const char *what)
@@ -31,7 +35,7 @@ void crash_point(const char *what)
 	pthread_once(&once, configure);
 	n = atomic_fetch_add(&passed, 1) + 1;
 	log_debug("durable step %lu: %s", n, what);
-	if (crash_at && n == crash_at)
+	if ((crash_at && n == crash_at) || (crash_at_step && strcmp(crash_at_step, what) == 0))
 		_exit(CRASH_EXIT_CODE);
 }
 

@@ -259,10 +259,31 @@ Test(pop3_import, crash_at_every_step)
 		sync_ok();
 		cr_assert(strstr(sh.r.out, "0 downloaded"), "step %u: %s", step, sh.r.out);
 		cr_assert_eq(local_count(), 12);
+		cr_assert_eq(tmp_count("INBOX"), 0, "files left in tmp/ after a crash at step %u", step);
 	}
 	cr_log_info("pop3 crash test: killed at each of %u durable steps", step - 1);
 	cr_assert_gt(step, 4, "the hook fired at only %u steps", step - 1);
 	cr_assert_eq(local_count(), 12);
+}
+
+/* Killed with SIGKILL four times at random moments of an import of 2,000
+ * small messages (seeded: TWINBOX_TEST_SEED replays one), then run to the
+ * end: each message once, nothing left in tmp/. */
+Test(pop3_import, killed_at_random_leaves_nothing_behind)
+{
+	uint32_t seed = sync_test_seed(), first = seed;
+	unsigned killed;
+
+	pop3_config("implicit", NULL);
+	dovecot_seed(sh.d, "INBOX", 2000, 14000, 0);
+	killed = sync_kill_randomly(&seed, 4, "INBOX", 2000);
+	sync_ok();
+	cr_log_info("seed %u: %u of 4 runs killed while running", first, killed);
+	assert_imported(2000);
+	cr_assert_eq(state_uidls(), 2000, "seed %u", first);
+	cr_assert_eq(tmp_count("INBOX"), 0, "seed %u: files were left in tmp/", first);
+	sync_ok();
+	cr_assert(strstr(sh.r.out, "0 downloaded"), "%s", sh.r.out);
 }
 
 Test(pop3_import, local_deletions_never_reach_the_server)

@@ -295,6 +295,8 @@ Test(sync, crash_at_every_step_loses_and_duplicates_nothing)
 		assert_twins("INBOX", 19);
 		assert_twins("Archive", 3);
 		cr_assert_eq(state_pair_count("INBOX"), 19, "after a crash at step %u", step);
+		cr_assert_eq(tmp_count("INBOX") + tmp_count("Archive"), 0,
+		             "files left in tmp/ after a crash at step %u", step);
 		sync_ok();
 		assert_nothing_done();
 	}
@@ -303,6 +305,7 @@ Test(sync, crash_at_every_step_loses_and_duplicates_nothing)
 	cr_assert_lt(step, 100);
 	assert_twins("INBOX", 19);
 	assert_twins("Archive", 3);
+	cr_assert_eq(tmp_count("INBOX") + tmp_count("Archive"), 0, "files left in tmp/");
 	sync_ok();
 	assert_nothing_done();
 }

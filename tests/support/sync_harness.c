@@ -191,6 +191,27 @@ char *local_set_flags(const char *path, const char *letters)
 	return to;
 }
 
+size_t tmp_count(const char *folder)
+{
+	char *base = folder_dir(folder);
+	char *tmp = xasprintf("%s/tmp", base);
+	DIR *d = opendir(tmp);
+	struct dirent *de;
+	size_t n = 0;
+
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			if (n < 5)
+				cr_log_info("left in %s: %s", tmp, de->d_name);
+			n++;
+		}
+	if (d)
+		closedir(d);
+	free(tmp);
+	free(base);
+	return n;
+}
+
 /* ---- both sides ---- */
 
 char *message_id(const char *data)
@@ -441,4 +462,77 @@ void sync_wait(pid_t pid, const char *tag, int timeout_s, struct run_result *r, 
 	r->err = read_output(tag, "err");
 	if (maxrss_kb_r)
 		*maxrss_kb_r = ru.ru_maxrss;
+}
+
+uint32_t sync_test_seed(void)
+{
+	const char *v = getenv("TWINBOX_TEST_SEED");
+	uint32_t seed = v && *v ? (uint32_t)strtoul(v, NULL, 10) : (uint32_t)time(NULL) ^ (uint32_t)getpid();
+
+	if (seed == 0)
+		seed = 1; /* xorshift stays at 0 */
+	cr_log_info("seed %u (TWINBOX_TEST_SEED=%u replays it)", seed, seed);
+	fprintf(stderr, "seed %u\n", seed);
+	return seed;
+}
+
+static uint32_t next_random(uint32_t *seed)
+{
+	*seed ^= *seed << 13;
+	*seed ^= *seed >> 17;
+	*seed ^= *seed << 5;
+	return *seed;
+}
+
+/* Files in new/ and cur/ of `folder`, without reading them. */
+static size_t local_files(const char *folder)
+{
+	static const char *subs[] = {"new", "cur"};
+	char *base = folder_dir(folder);
+	size_t n = 0;
+
+	for (size_t s = 0; s < 2; s++) {
+		char *dir = xasprintf("%s/%s", base, subs[s]);
+		DIR *d = opendir(dir);
+		struct dirent *de;
+
+		while (d && (de = readdir(d)))
+			n += de->d_name[0] != '.';
+		if (d)
+			closedir(d);
+		free(dir);
+	}
+	free(base);
+	return n;
+}
+
+unsigned sync_kill_randomly(uint32_t *seed, unsigned kills, const char *folder, size_t total)
+{
+	unsigned killed = 0;
+
+	for (unsigned i = 0; i < kills; i++) {
+		size_t have = local_files(folder);
+		size_t target = have + (total > have ? next_random(seed) % (total - have) : 0);
+		long ms = (long)(next_random(seed) % 21);
+		struct run_result r = {0};
+		char tag[32];
+		pid_t pid;
+		siginfo_t info;
+
+		snprintf(tag, sizeof(tag), "killed-%u", i);
+		pid = sync_spawn(tag);
+		/* until it ends (not reaped: sync_wait does that) or gets there */
+		while ((info.si_pid = 0, waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT)) == 0 &&
+		       info.si_pid == 0 && local_files(folder) < target)
+			nanosleep(&(struct timespec){0, 1000000L}, NULL);
+		nanosleep(&(struct timespec){0, ms * 1000000L}, NULL);
+		kill(pid, SIGKILL);
+		sync_wait(pid, tag, 60, &r, NULL);
+		killed += r.status == 128 + SIGKILL;
+		cr_log_info("run %u: killed at %zu messages + %ld ms (exit %d)", i, target, ms, r.status);
+		cr_assert(r.status == 0 || r.status == 128 + SIGKILL, "run %u: exit %d: %s", i, r.status,
+		          r.err);
+		run_result_free(&r);
+	}
+	return killed;
 }

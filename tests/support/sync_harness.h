@@ -16,6 +16,7 @@
 #define TWINBOX_TESTS_SYNC_HARNESS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "support/dovecot.h"
@@ -72,6 +73,9 @@ char *local_find(const char *folder, const char *id);
 /* Rename the file at `path` as a mail reader marks it: into cur/ with
  * ":2,<letters>"; returns the new path (caller frees). */
 char *local_set_flags(const char *path, const char *letters);
+/* Files left in tmp/ of `folder` (0 for a missing folder); their names
+ * are logged (cr_log_info) so that a failure shows what was left. */
+size_t tmp_count(const char *folder);
 
 /* ---- both sides ---- */
 
@@ -104,5 +108,14 @@ pid_t sync_spawn(const char *tag);
  * like run_twinbox() and `*maxrss_kb_r` (may be NULL) with its peak
  * resident memory. */
 void sync_wait(pid_t pid, const char *tag, int timeout_s, struct run_result *r, long *maxrss_kb_r);
+/* The seed of a randomized test: TWINBOX_TEST_SEED if set, else a fresh
+ * one; logged either way, so that a failure can be replayed. */
+uint32_t sync_test_seed(void);
+/* `kills` runs of `twinbox sync`, each killed with SIGKILL at a moment
+ * drawn from *seed (xorshift): once `folder` holds a random number of
+ * messages between what it holds and `total`, plus a random pause of up
+ * to 20 ms; a run that ends before then just ends. Returns how many were
+ * killed while running. */
+unsigned sync_kill_randomly(uint32_t *seed, unsigned kills, const char *folder, size_t total);
 
 #endif

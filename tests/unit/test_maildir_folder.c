@@ -380,6 +380,29 @@ Test(maildir_folder, sub_second_times_settle_sooner)
 	maildir_free(md);
 }
 
+Test(maildir_folder, drop_tmp_removes_only_that_leftover)
+{
+	struct maildir *md = md_at("mail", MAILDIR_LAYOUT_MAILDIRPP);
+	struct maildir_folder *f;
+	struct error err;
+
+	cr_assert_eq(maildir_folder_create(md, "INBOX", &err), 0);
+	tm_write("mail/tmp/1700000000.M1P1.host", "half a message");
+	tm_write("mail/tmp/1700000001.M1P1.host", "another delivery");
+	tm_write("mail/new/1700000000.M1P1.host", "the whole message");
+	cr_assert_eq(maildir_folder_open(md, "INBOX", NULL, &f, &err), 0);
+	cr_assert_eq(maildir_folder_drop_tmp(f, "1700000000.M1P1.host", &err), 0, "%s", err.text);
+	cr_expect_not(tm_exists("mail/tmp/1700000000.M1P1.host"));
+	cr_expect(tm_exists("mail/new/1700000000.M1P1.host"), "a delivered message stays");
+	cr_expect(tm_exists("mail/tmp/1700000001.M1P1.host"), "other ids are not touched");
+	cr_assert_eq(maildir_folder_drop_tmp(f, "1700000000.M1P1.host", &err), 0, "gone is no error");
+	cr_assert_eq(maildir_folder_drop_tmp(f, "../new/1700000000.M1P1.host", &err), -1);
+	cr_expect_eq(err.scope, ERR_MESSAGE);
+	cr_expect(tm_exists("mail/new/1700000000.M1P1.host"));
+	maildir_folder_close(f);
+	maildir_free(md);
+}
+
 Test(maildir_folder, clean_tmp_removes_only_old_leftovers)
 {
 	struct maildir *md = md_at("mail", MAILDIR_LAYOUT_MAILDIRPP);

@@ -157,4 +157,11 @@ int maildir_folder_sync(struct maildir_folder *f, struct error *err);
  * their number. */
 int maildir_folder_clean_tmp(struct maildir_folder *f, time_t now, size_t *removed_r, struct error *err);
 
+/* Remove tmp/<id>, what a delivery of that id (maildir_delivery_opts.id,
+ * chosen beforehand) left when its process was killed: the file being
+ * written, or the one already linked into new/ or cur/ (which stays).
+ * Call it only for an id no delivery is using. A missing file is no
+ * error; an invalid id is ERR_MESSAGE. */
+int maildir_folder_drop_tmp(struct maildir_folder *f, const char *id, struct error *err);
+
 #endif

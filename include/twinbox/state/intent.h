@@ -19,15 +19,19 @@
  * them before planning: e.g. a deliver-local intent names the file that
  * was being written (found in new/ or cur/: record the pair; else: drop
  * the intent and remove what is left in tmp/); an append-remote intent is
- * looked for on the server by APPENDUID or by content key.
+ * looked for on the server by content key, also when its local file is
+ * gone since (the server's copy then becomes a pair whose local side was
+ * deleted, so the deletion or move reaches the server).
  *
  * Fields by kind (unused ones 0 / NULL):
  *   append-remote   local_id = source file, pair_id = its pair if any,
- *                   content_key
+ *                   content_key (of the file, read before the append)
  *   deliver-local   uid = source UID, local_id = the file name chosen in
- *                   advance, pair_id = its pair if any, content_key
+ *                   advance (store reserve_name; a Maildir writes it as
+ *                   tmp/<local_id> first), pair_id = its pair if any,
+ *                   content_key
  *   pop3-download   remote = UIDL, local_id = the file name chosen in
- *                   advance, content_key if known
+ *                   advance (as for deliver-local), content_key if known
  *   delete-remote   uid, pair_id
  *   delete-local    local_id, pair_id
  *   pop3-delete     remote = UIDL

@@ -191,6 +191,15 @@ struct store_ops {
 	/* A fresh unique name for the next add (STORE_CAP_NAME_AHEAD), so the
 	 * engine can write it into an intent first. Caller frees. */
 	char *(*reserve_name)(struct store_folder *f, uint64_t size);
+	/* Remove what adds that never finished left behind (a killed run).
+	 * `reserved`: a name from reserve_name whose add may have been cut
+	 * short, and that no add in progress uses: what is left of it
+	 * outside the folder goes (Maildir: tmp/<name>), a message that
+	 * made it into the folder stays. NULL: leftovers old enough that
+	 * nobody can still be writing them, whoever left them (Maildir: tmp/
+	 * files older than 36 hours, the Maildir convention). NULL op: the
+	 * store leaves nothing behind. */
+	int (*clean_leftovers)(struct store_folder *f, const char *reserved, struct error *err);
 	/* Add messages. With STORE_CAP_NAME_AHEAD, msgs[i].name_r may hold a
 	 * reserved name on entry, which is then used. Per-message failures
 	 * are ERR_MESSAGE in errs[i] (the rest go on); the return is -1 only
