@@ -17,26 +17,12 @@
 
 static const char list_usage[] = "Usage: twinbox list-folders ACCOUNT\n";
 
-/* A server's name is printed with control characters escaped, so that it
- * cannot drive the terminal. */
-static char *printable(const char *name)
-{
-	struct buf b = BUF_INIT;
-
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			buf_printf(&b, "\\x%02x", *p);
-		else
-			buf_append_byte(&b, (char)*p);
-	}
-	return buf_detach(&b, NULL);
-}
-
 static void print_folders(const struct imap_folder *f, size_t n)
 {
 	printf("%-40s %-12s %s\n", "FOLDER", "SPECIAL-USE", "MESSAGES");
 	for (size_t i = 0; i < n; i++) {
-		char *name = printable(f[i].name ? f[i].name : f[i].raw);
+		/* escaped here too: stdout keeps LF (util/log.h) */
+		char *name = log_escape(f[i].name ? f[i].name : f[i].raw);
 		char count[32];
 
 		if (f[i].attrs & IMAP_FOLDER_NOSELECT)

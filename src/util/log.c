@@ -1,11 +1,13 @@
 #include "twinbox/util/log.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "twinbox/util/buf.h"
+#include "twinbox/util/utf8.h"
 #include "twinbox/util/xmalloc.h"
 
 /* One logger per process: the CLI configures level and sink once at
@@ -108,6 +110,77 @@ char *log_redact(const char *text)
 	return buf_detach(&out, NULL);
 }
 
+/* Bytes of the UTF-8 sequence a lead byte starts (1 for ASCII and for
+ * bytes that cannot start one). */
+static size_t sequence_len(unsigned char c)
+{
+	if (c >= 0xc2 && c <= 0xdf)
+		return 2;
+	if (c >= 0xe0 && c <= 0xef)
+		return 3;
+	if (c >= 0xf0 && c <= 0xf4)
+		return 4;
+	return 1;
+}
+
+/* Whether the `len` bytes after a lead byte could still grow into a
+ * character (the full check is made once it is complete). */
+static bool continues(const unsigned char *p, size_t len)
+{
+	for (size_t i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return false;
+	return true;
+}
+
+static void escape_bytes(struct buf *out, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf_printf(out, "\\x%02x", p[i]);
+}
+
+size_t log_escape_append(struct buf *out, const char *data, size_t len, unsigned flags)
+{
+	bool final = flags & LOG_ESCAPE_FINAL, keep_lf = flags & LOG_ESCAPE_KEEP_LF;
+	const unsigned char *p = (const unsigned char *)data;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t n = sequence_len(p[i]);
+		if (p[i] < 0x80) {
+			if ((p[i] < 0x20 && !(p[i] == '\n' && keep_lf)) || p[i] == 0x7f)
+				escape_bytes(out, p + i, 1);
+			else
+				buf_append_byte(out, (char)p[i]);
+			i++;
+		} else if (n == 1) {
+			escape_bytes(out, p + i, 1);
+			i++;
+		} else if (i + n > len && !final && continues(p + i, len - i)) {
+			break; /* the rest of the character comes with the next call */
+		} else if (i + n <= len && utf8_valid(data + i, n)) {
+			/* C1 controls U+0080-U+009F are C2 80 - C2 9F. */
+			if (p[i] == 0xc2 && p[i + 1] < 0xa0)
+				escape_bytes(out, p + i, n);
+			else
+				buf_append(out, p + i, n);
+			i += n;
+		} else {
+			escape_bytes(out, p + i, 1);
+			i++;
+		}
+	}
+	return i;
+}
+
+char *log_escape(const char *text)
+{
+	struct buf out = BUF_INIT;
+
+	log_escape_append(&out, text, strlen(text), LOG_ESCAPE_FINAL);
+	return buf_detach(&out, NULL);
+}
+
 static void default_sink(enum log_level level, const char *line, void *ctx)
 {
 	(void)ctx;
@@ -119,20 +192,29 @@ static void default_sink(enum log_level level, const char *line, void *ctx)
 
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
-	char *raw, *clean;
+	char *raw, *redacted, *clean;
+	size_t cut;
 
 	if (!log_enabled(level))
 		return;
 	raw = xvasprintf(fmt, ap);
-	/* Redact before cutting, so a cut can never expose half a secret. */
-	clean = log_redact(raw);
-	if (strlen(clean) > LOG_LINE_MAX)
-		strcpy(clean + LOG_LINE_MAX - 4, "...");
+	/* Redact before cutting, so a cut can never expose half a secret;
+	 * escape before cutting, and cut between characters, so the line
+	 * stays well-formed UTF-8. */
+	redacted = log_redact(raw);
+	clean = log_escape(redacted);
+	if (strlen(clean) > LOG_LINE_MAX) {
+		cut = LOG_LINE_MAX - 4;
+		while (cut > 0 && ((unsigned char)clean[cut] & 0xc0) == 0x80)
+			cut--;
+		strcpy(clean + cut, "...");
+	}
 	if (current_sink)
 		current_sink(level, clean, current_ctx);
 	else
 		default_sink(level, clean, NULL);
 	free(clean);
+	free(redacted);
 	free(raw);
 }
 

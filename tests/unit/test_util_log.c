@@ -99,3 +99,42 @@ Test(util_log, very_long_line_is_cut_after_redaction)
 	cr_assert_leq(captured.len, 64 * 1024 + 4);
 	free(big);
 }
+
+Test(util_log, every_line_is_escaped_for_the_terminal)
+{
+	log_info("name \"a\x1b[31mb\r\nc\td\x7f\"");
+	cr_assert_str_eq(buf_cstr(&captured), "2:name \"a\\x1b[31mb\\x0d\\x0ac\\x09d\\x7f\"\n");
+}
+
+Test(util_log, escape_keeps_utf8_but_not_c1_controls)
+{
+	char *s;
+
+	/* valid UTF-8 kept; U+009B (C2 9B) and a lone 0x9b escaped; an
+	 * invalid lead byte and a truncated sequence escaped byte by byte */
+	s = log_escape("Gr\xc3\xbc\xc3\x9f"
+	               "e \xe2\x82\xac \xc2\x9b"
+	               "1m \x9b"
+	               "2J \xff \xe2\x82");
+	cr_assert_str_eq(s, "Gr\xc3\xbc\xc3\x9f"
+	                    "e \xe2\x82\xac \\xc2\\x9b1m \\x9b2J \\xff \\xe2\\x82");
+	free(s);
+}
+
+Test(util_log, escape_stream_keeps_a_character_cut_in_two)
+{
+	struct buf out = BUF_INIT;
+	const char *text = "a\xe2\x82";
+	size_t used;
+
+	used = log_escape_append(&out, text, 3, LOG_ESCAPE_KEEP_LF);
+	cr_assert_eq(used, 1);
+	used = log_escape_append(&out, "\xe2\x82\xac\n\r", 5, LOG_ESCAPE_KEEP_LF);
+	cr_assert_eq(used, 5);
+	cr_assert_str_eq(buf_cstr(&out), "a\xe2\x82\xac\n\\x0d");
+	buf_reset(&out);
+	used = log_escape_append(&out, "\xe2\x82", 2, LOG_ESCAPE_FINAL);
+	cr_assert_eq(used, 2);
+	cr_assert_str_eq(buf_cstr(&out), "\\xe2\\x82");
+	buf_free(&out);
+}

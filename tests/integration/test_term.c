@@ -1,0 +1,164 @@
+/*
+ * End-to-end: what reaches the terminal. The binary against a scripted
+ * server (tests/support/fake_server.h) that sends control bytes where a
+ * real server would not: in LIST names, in NO texts, in POP3 UIDLs.
+ * Nothing the binary prints may hold a raw control byte (LF ends lines
+ * and nothing else); the bytes show in an escaped form.
+ */
+#include <criterion/criterion.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support/fake_server.h"
+#include "support/run.h"
+#include "twinbox/util/xmalloc.h"
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static struct run_result r;
+static struct fake_server fs;
+static char *cfg_path;
+
+static void cleanup(void)
+{
+	run_result_free(&r);
+	if (fs.lfd > 0)
+		fake_server_stop(&fs);
+	fake_server_free(&fs);
+	memset(&fs, 0, sizeof(fs));
+	if (cfg_path) {
+		char *dir = xstrdup(cfg_path);
+		test_rmtree(dirname(dir));
+		free(dir);
+		free(cfg_path);
+		cfg_path = NULL;
+	}
+}
+
+TestSuite(term, .fini = cleanup, .timeout = 60);
+
+/* A config with account "t" of `kind` (imap or pop3) on the fake server;
+ * state and Maildir beside the config. */
+static const char *write_config(const char *kind, const char *password)
+{
+	char *text, *dir;
+
+	cfg_path = test_write_temp("config.yaml", "", 0600);
+	dir = xstrdup(cfg_path);
+	dirname(dir);
+	text = xasprintf("state_dir: %s/state\n"
+	                 "accounts:\n"
+	                 "  t:\n"
+	                 "    %s:\n"
+	                 "      host: \"127.0.0.1\"\n"
+	                 "      port: %u\n"
+	                 "      tls: none\n"
+	                 "      user: tbuser\n"
+	                 "      password: \"%s\"\n"
+	                 "      timeout: 5s\n"
+	                 "    maildir:\n"
+	                 "      path: %s/mail\n",
+	                 dir, kind, fs.port, password, dir);
+	FILE *f = fopen(cfg_path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	free(text);
+	free(dir);
+	return cfg_path;
+}
+
+/* No byte below 0x20 but LF, no DEL, no C1 control (raw or as UTF-8). */
+static void assert_no_controls(const char *what, const char *text)
+{
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		bool bad = (*p < 0x20 && *p != '\n') || *p == 0x7f ||
+		           (*p >= 0x80 && *p < 0xa0 && p[-1] != 0xc3) ||
+		           (*p == 0xc2 && p[1] >= 0x80 && p[1] < 0xa0);
+		cr_assert(!bad, "%s holds the raw byte 0x%02x at offset %zu:\n%s", what, *p,
+		          (size_t)((const char *)p - text), text);
+	}
+}
+
+static void assert_terminal_safe(void)
+{
+	assert_no_controls("stdout", r.out);
+	assert_no_controls("stderr", r.err);
+}
+
+#define IMAP_GREETING "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR LIST-STATUS] ready\r\n"
+
+Test(term, list_names_with_esc_and_crlf_are_escaped)
+{
+	static const struct fake_rule rules[] = {
+	    {"AUTHENTICATE", "$T OK logged in\r\n", false},
+	    {"LIST",
+	     "* LIST () \"/\" INBOX\r\n"
+	     "* STATUS INBOX (MESSAGES 1)\r\n"
+	     "* LIST () \"/\" \"Evil\x1b[31mRed\"\r\n"
+	     "* STATUS \"Evil\x1b[31mRed\" (MESSAGES 2)\r\n"
+	     "* LIST () \"/\" {20}\r\nForged\r\nfake line\x9b"
+	     "2J\r\n"
+	     "$T OK listed\r\n",
+	     false},
+	    {"LOGOUT", "* BYE bye\r\n$T OK\r\n", true},
+	    {NULL, NULL, false},
+	};
+
+	fs.greeting = IMAP_GREETING;
+	fs.rules = rules;
+	fs.no_rule = "$T OK\r\n";
+	fake_server_start(&fs);
+	run_twinbox(ARGS("-vv", "list-folders", "--config", write_config("imap", "pw-xyz"), "t"), 30, &r);
+	fake_server_stop(&fs);
+	cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+	assert_terminal_safe();
+	cr_assert(strstr(r.out, "Evil\\x1b[31mRed "), "%s", r.out);
+	cr_assert(strstr(r.out, "Forged\\x0d\\x0afake line\\x9b2J"), "%s", r.out);
+	/* the -vv trace shows the server's lines escaped as well */
+	cr_assert(strstr(r.err, "S: * LIST () \"/\" \"Evil\\x1b[31mRed\""), "%s", r.err);
+}
+
+Test(term, no_text_with_controls_is_escaped)
+{
+	static const struct fake_rule rules[] = {
+	    {"AUTHENTICATE", "$T NO [AUTHENTICATIONFAILED] bad\x1b]0;pwned\x07 pass\tword\x9b\r\n", false},
+	    {"LOGOUT", "* BYE bye\x1b[2J\r\n$T OK\r\n", true},
+	    {NULL, NULL, false},
+	};
+
+	fs.greeting = IMAP_GREETING;
+	fs.rules = rules;
+	fs.no_rule = "$T OK\r\n";
+	fake_server_start(&fs);
+	run_twinbox(ARGS("list-folders", "--config", write_config("imap", "pw-xyz"), "t"), 30, &r);
+	fake_server_stop(&fs);
+	cr_assert_eq(r.status, 2, "stdout: %s\nstderr: %s", r.out, r.err);
+	assert_terminal_safe();
+	cr_assert(strstr(r.err, "bad\\x1b]0;pwned\\x07 pass\\x09word\\x9b"), "%s", r.err);
+}
+
+Test(term, pop3_uidl_with_controls_is_escaped)
+{
+	static const struct fake_rule rules[] = {
+	    {"CAPA", "+OK\r\nUSER\r\nUIDL\r\n.\r\n", false},
+	    {"USER", "+OK\r\n", false},
+	    {"PASS", "+OK\r\n", false},
+	    {"STAT", "+OK 1 10\r\n", false},
+	    {"UIDL", "+OK\r\n1 abc\x1b[2Jdef\x9b\r\n.\r\n", false},
+	    {"LIST", "+OK\r\n1 10\r\n.\r\n", false},
+	    {"QUIT", "+OK bye\r\n", true},
+	    {NULL, NULL, false},
+	};
+
+	fs.greeting = "+OK ready\r\n";
+	fs.rules = rules;
+	fs.no_rule = "-ERR what\r\n";
+	fake_server_start(&fs);
+	run_twinbox(ARGS("-vv", "sync", "--config", write_config("pop3", "pw-xyz")), 30, &r);
+	fake_server_stop(&fs);
+	assert_terminal_safe();
+	cr_assert(strstr(r.err, "S: 1 abc\\x1b[2Jdef\\x9b"), "stdout: %s\nstderr: %s", r.out, r.err);
+}
