@@ -274,8 +274,8 @@ static void complete(struct imap_session *s, struct imap_cmd *cmd, const struct 
 	}
 	if (cmd->is_select && resp->cond == IMAP_COND_OK)
 		s->mbox.readonly = resp->code.type == IMAP_CODE_READ_ONLY;
-	if (resp->code.type == IMAP_CODE_ALERT && s->handlers.alert)
-		s->handlers.alert(s->handlers.ctx, resp->text);
+	if (resp->code.type == IMAP_CODE_ALERT)
+		imap_alert(s, resp);
 	unlink_cmd(s, cmd);
 }
 
@@ -352,8 +352,8 @@ static void on_greeting(struct imap_session *s, const struct imap_event *ev)
 	s->preauth = resp->cond == IMAP_COND_PREAUTH;
 	if (resp->code.type == IMAP_CODE_CAPABILITY)
 		imap_caps_set_atoms(s, &resp->code.atoms);
-	else if (resp->code.type == IMAP_CODE_ALERT && s->handlers.alert)
-		s->handlers.alert(s->handlers.ctx, resp->text);
+	else if (resp->code.type == IMAP_CODE_ALERT)
+		imap_alert(s, resp);
 }
 
 static void dispatch(struct imap_session *s, const struct imap_event *ev)

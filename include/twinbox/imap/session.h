@@ -106,7 +106,11 @@ struct imap_session_handlers {
 	/* A FETCH no running command claimed (flag changes by others,
 	 * FLAGS/MODSEQ after STORE). Bodies are never handed here. */
 	void (*fetch)(void *ctx, const struct imap_fetch *fetch);
-	/* [ALERT] text: the server wants a human to read it. */
+	/* [ALERT] text (greeting, tagged or untagged): the server wants a
+	 * human to read it. NULL: the session logs it as a warning (as RFC
+	 * 3501 7.1 requires; the log escapes it). Never called for an alert
+	 * that arrived in plain text before a STARTTLS upgrade: anyone on
+	 * the path could have written it, so it is only logged at debug. */
 	void (*alert)(void *ctx, const char *text);
 };
 
