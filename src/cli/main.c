@@ -224,6 +224,5 @@ int main(int argc, char **argv)
 		rc = EXIT_USAGE;
 	}
 	free(opts.argv);
-	log_forget_secrets();
 	return rc;
 }

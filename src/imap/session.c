@@ -30,8 +30,6 @@ struct imap_session *imap_session_new(struct conn *c, const struct imap_session_
 	s->opts.password = dup_or_null(opts->password);
 	if (s->opts.mech_count > IMAP_MECH_MAX)
 		s->opts.mech_count = IMAP_MECH_MAX;
-	if (opts->password)
-		log_add_secret(opts->password);
 	s->peer = opts->port ? xasprintf("%s:%u", s->opts.host, opts->port) : xstrdup(s->opts.host);
 	conn_set_peer(c, s->peer);
 	s->parser = imap_parser_new(NULL);

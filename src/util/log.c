@@ -1,6 +1,5 @@
 #include "twinbox/util/log.h"
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,14 +10,10 @@
 #include "twinbox/util/xmalloc.h"
 
 /* One logger per process: the CLI configures level and sink once at
- * start-up, before any thread starts. Secrets are added by whichever
- * thread logs in (parallel folders and accounts), so they are guarded. */
-static pthread_mutex_t secrets_lock = PTHREAD_MUTEX_INITIALIZER;
+ * start-up, before any thread starts. */
 static enum log_level current_level = LOG_INFO;
 static log_sink_fn current_sink;
 static void *current_ctx;
-static char **secrets;
-static size_t n_secrets, cap_secrets;
 
 #define LOG_LINE_MAX (64 * 1024)
 
@@ -41,73 +36,6 @@ void log_set_sink(log_sink_fn sink, void *ctx)
 {
 	current_sink = sink;
 	current_ctx = ctx;
-}
-
-void log_add_secret(const char *secret)
-{
-	if (!secret || strlen(secret) < 3)
-		return;
-	pthread_mutex_lock(&secrets_lock);
-	for (size_t i = 0; i < n_secrets; i++)
-		if (strcmp(secrets[i], secret) == 0) {
-			pthread_mutex_unlock(&secrets_lock);
-			return;
-		}
-	secrets = xgrow(secrets, &cap_secrets, n_secrets + 1, sizeof(*secrets));
-	secrets[n_secrets++] = xstrdup(secret);
-	pthread_mutex_unlock(&secrets_lock);
-}
-
-void log_forget_secrets(void)
-{
-	pthread_mutex_lock(&secrets_lock);
-	for (size_t i = 0; i < n_secrets; i++) {
-		/* volatile so the wipe is not optimised away */
-		volatile char *p = secrets[i];
-		while (*p)
-			*p++ = '\0';
-		free(secrets[i]);
-	}
-	free(secrets);
-	secrets = NULL;
-	n_secrets = cap_secrets = 0;
-	pthread_mutex_unlock(&secrets_lock);
-}
-
-/* Position and length of the earliest (then longest) secret in `text`. */
-static const char *find_secret(const char *text, size_t *len_r)
-{
-	const char *best = NULL;
-	size_t best_len = 0;
-
-	for (size_t i = 0; i < n_secrets; i++) {
-		const char *p = strstr(text, secrets[i]);
-		size_t len = strlen(secrets[i]);
-		if (p && (!best || p < best || (p == best && len > best_len))) {
-			best = p;
-			best_len = len;
-		}
-	}
-	*len_r = best_len;
-	return best;
-}
-
-char *log_redact(const char *text)
-{
-	struct buf out = BUF_INIT;
-	const char *p = text;
-	const char *hit;
-	size_t len;
-
-	pthread_mutex_lock(&secrets_lock);
-	while ((hit = find_secret(p, &len)) != NULL) {
-		buf_append(&out, p, (size_t)(hit - p));
-		buf_append_str(&out, "***");
-		p = hit + len;
-	}
-	pthread_mutex_unlock(&secrets_lock);
-	buf_append_str(&out, p);
-	return buf_detach(&out, NULL);
 }
 
 /* Bytes of the UTF-8 sequence a lead byte starts (1 for ASCII and for
@@ -192,17 +120,15 @@ static void default_sink(enum log_level level, const char *line, void *ctx)
 
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
-	char *raw, *redacted, *clean;
+	char *raw, *clean;
 	size_t cut;
 
 	if (!log_enabled(level))
 		return;
 	raw = xvasprintf(fmt, ap);
-	/* Redact before cutting, so a cut can never expose half a secret;
-	 * escape before cutting, and cut between characters, so the line
+	/* Escape before cutting, and cut between characters, so the line
 	 * stays well-formed UTF-8. */
-	redacted = log_redact(raw);
-	clean = log_escape(redacted);
+	clean = log_escape(raw);
 	if (strlen(clean) > LOG_LINE_MAX) {
 		cut = LOG_LINE_MAX - 4;
 		while (cut > 0 && ((unsigned char)clean[cut] & 0xc0) == 0x80)
@@ -214,7 +140,6 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	else
 		default_sink(level, clean, NULL);
 	free(clean);
-	free(redacted);
 	free(raw);
 }
 

@@ -29,8 +29,9 @@
  *
  * Protocol trace: at log_trace every command line ("C: ...") and every
  * response line ("S: ...") is logged; the LOGIN password and every SASL
- * payload appear as "***" (they are also registered with log_add_secret),
- * and literals appear as "{N bytes}", never their content.
+ * payload appear as "***" (the only place they are kept out of the log:
+ * the log rewrites nothing), and literals appear as "{N bytes}", never
+ * their content.
  */
 #ifndef TWINBOX_IMAP_SESSION_H
 #define TWINBOX_IMAP_SESSION_H

@@ -1,11 +1,14 @@
 /*
- * Logging with levels, redaction of secrets, and terminal safety.
+ * Logging with levels, and terminal safety.
  *
  * Lower layers log through these functions and never print directly; the
  * CLI decides where lines go by installing a sink (default: stderr).
- * Every registered secret (a password, a token, the base64 of an AUTH
- * exchange) is replaced by "***" in every line before it reaches the sink,
- * whatever level or layer produced it.
+ *
+ * Secrets are kept out at their source, not by rewriting lines: whoever
+ * logs a command that carries a password, a token or a SASL payload logs
+ * "***" in its place (the IMAP and POP3 traces do; see their headers).
+ * The log itself changes no text but control characters, so a path or an
+ * account name that happens to contain the password text shows as it is.
  *
  * Terminal safety: text from a server (folder names, response texts,
  * greetings, UIDLs) or from a file name may hold bytes that drive a
@@ -44,8 +47,8 @@ enum log_level {
 	LOG_TRACE, /* -vv: protocol trace */
 };
 
-/* A sink receives each finished line, already redacted and escaped (no
- * newline, no control character). */
+/* A sink receives each finished line, already escaped (no newline, no
+ * control character). */
 typedef void (*log_sink_fn)(enum log_level level, const char *line, void *ctx);
 
 void log_set_level(enum log_level level);
@@ -54,15 +57,6 @@ int log_enabled(enum log_level level);
 /* NULL restores the default sink (stderr, "twinbox: " prefix for
  * warnings and errors). */
 void log_set_sink(log_sink_fn sink, void *ctx);
-
-/* Register a secret to redact from now on. Strings shorter than 3 bytes
- * are ignored (they would redact ordinary text). The logger keeps its own
- * copy; log_forget_secrets() wipes and frees all of them. */
-void log_add_secret(const char *secret);
-void log_forget_secrets(void);
-
-/* Redact registered secrets in `text` into a fresh string (caller frees). */
-char *log_redact(const char *text);
 
 /* `text` escaped by the rule above, as a fresh string (caller frees). */
 char *log_escape(const char *text);
