@@ -162,3 +162,44 @@ Test(term, pop3_uidl_with_controls_is_escaped)
 	assert_terminal_safe();
 	cr_assert(strstr(r.err, "S: 1 abc\\x1b[2Jdef\\x9b"), "stdout: %s\nstderr: %s", r.out, r.err);
 }
+
+/* Each unusable UIDL is named, with the rule it breaks (RFC 1939: 1 to
+ * 70 characters 0x21-0x7E) or the reason a duplicate cannot be used. */
+Test(term, pop3_unusable_uidls_are_named_with_the_rule_they_break)
+{
+	static const struct fake_rule rules[] = {
+	    {"CAPA", "+OK\r\nUSER\r\nUIDL\r\n.\r\n", false},
+	    {"USER", "+OK\r\n", false},
+	    {"PASS", "+OK\r\n", false},
+	    {"STAT", "+OK 4 40\r\n", false},
+	    {"UIDL",
+	     "+OK\r\n1 ctl\x1b"
+	     "x\r\n"
+	     "2 12345678901234567890123456789012345678901234567890123456789012345678901\r\n"
+	     "3 same\r\n4 same\r\n.\r\n",
+	     false},
+	    {"LIST", "+OK\r\n1 10\r\n2 10\r\n3 10\r\n4 10\r\n.\r\n", false},
+	    {"QUIT", "+OK bye\r\n", true},
+	    {NULL, NULL, false},
+	};
+
+	fs.greeting = "+OK ready\r\n";
+	fs.rules = rules;
+	fs.no_rule = "-ERR what\r\n";
+	fake_server_start(&fs);
+	run_twinbox(ARGS("sync", "--config", write_config("pop3", "pw-xyz")), 30, &r);
+	fake_server_stop(&fs);
+	cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+	cr_assert(strstr(r.err, "message 1 is skipped: its UIDL \"ctl\\x1bx\" cannot be used: it contains a "
+	                        "character outside 0x21-0x7E, printable ASCII (RFC 1939 allows 1 to 70 "
+	                        "characters 0x21-0x7E); it is never downloaded or deleted"),
+	          "%s", r.err);
+	cr_assert(strstr(r.err, "message 2 is skipped: its UIDL \"1234567890"), "%s", r.err);
+	cr_assert(strstr(r.err, "cannot be used: it is longer than 70 characters (RFC 1939 allows 1 to 70 "
+	                        "characters 0x21-0x7E)"),
+	          "%s", r.err);
+	cr_assert(strstr(r.err, "message 3 is skipped: its UIDL \"same\" is used by another message too, so "
+	                        "the two cannot be told apart"),
+	          "%s", r.err);
+	cr_assert_null(strstr(r.err, "its UIDL it"), "%s", r.err);
+}
