@@ -169,9 +169,8 @@ static int read_greeting(struct imap_session *s, struct error *err)
 			if (!strstr(err->text, "greet"))
 				error_prefix(
 				    err,
-				    "waiting for the IMAP greeting (is %s an IMAP server? check host "
-				    "and port)",
-				    s->peer);
+				    "waiting for the IMAP greeting (is it an IMAP server? check host and "
+				    "port)");
 			return -1;
 		}
 	}
