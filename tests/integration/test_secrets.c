@@ -7,7 +7,6 @@
  * XOAUTH2 and OAUTHBEARER, which the fixture does not offer.
  */
 #include <criterion/criterion.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,66 +23,30 @@ static struct run_result r;
 static struct fake_server fs;
 static char *cfg_path;
 
-static void forget_config(void)
-{
-	if (cfg_path) {
-		char *dir = xstrdup(cfg_path);
-		test_rmtree(dirname(dir));
-		free(dir);
-		free(cfg_path);
-		cfg_path = NULL;
-	}
-}
-
 static void cleanup(void)
 {
 	run_result_free(&r);
 	memset(&r, 0, sizeof(r));
-	if (fs.lfd > 0)
-		fake_server_stop(&fs);
-	fake_server_free(&fs);
-	memset(&fs, 0, sizeof(fs));
-	forget_config();
+	fake_server_reset(&fs);
+	test_forget_temp(&cfg_path);
 }
 
 TestSuite(secrets, .fini = cleanup, .timeout = 120);
 
-/* A config with one account `name` of `kind` (imap, pop3); `tls` and
- * `ca_file` as given, `auth` the auth: list or "" for the default. The
- * Maildir is <config dir>/<name>. */
+/* A config with one account `name` of `kind` (imap, pop3); `auth` the
+ * auth: list or "" for the default. */
 static const char *write_config(const char *name, const char *kind, unsigned port, const char *tls,
                                 const char *ca_file, const char *user, const char *password, const char *auth)
 {
-	char *dir, *text;
-	FILE *f;
-
-	forget_config();
-	cfg_path = test_write_temp("config.yaml", "", 0600);
-	dir = xstrdup(cfg_path);
-	dirname(dir);
-	text = xasprintf("state_dir: %s/state\n"
-	                 "accounts:\n"
-	                 "  %s:\n"
-	                 "    %s:\n"
-	                 "      host: \"127.0.0.1\"\n"
-	                 "      port: %u\n"
-	                 "      tls: %s\n"
-	                 "%s%s%s"
-	                 "      user: %s\n"
-	                 "      password: \"%s\"\n"
-	                 "%s%s%s"
-	                 "      timeout: 10s\n"
-	                 "    maildir:\n"
-	                 "      path: %s/%s\n",
-	                 dir, name, kind, port, tls, ca_file ? "      ca_file: \"" : "",
-	                 ca_file ? ca_file : "", ca_file ? "\"\n" : "", user, password,
-	                 *auth ? "      auth: [" : "", auth, *auth ? "]\n" : "", dir, name);
-	f = fopen(cfg_path, "w");
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
-	free(text);
-	free(dir);
+	test_forget_temp(&cfg_path);
+	cfg_path = test_account_config(&(struct test_account){.name = name,
+	                                                      .kind = kind,
+	                                                      .port = port,
+	                                                      .tls = tls,
+	                                                      .ca_file = ca_file,
+	                                                      .user = user,
+	                                                      .password = password,
+	                                                      .auth = auth});
 	return cfg_path;
 }
 

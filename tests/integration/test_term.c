@@ -6,14 +6,12 @@
  * and nothing else); the bytes show in an escaped form.
  */
 #include <criterion/criterion.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "support/fake_server.h"
 #include "support/run.h"
-#include "twinbox/util/xmalloc.h"
 
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 
@@ -24,49 +22,21 @@ static char *cfg_path;
 static void cleanup(void)
 {
 	run_result_free(&r);
-	if (fs.lfd > 0)
-		fake_server_stop(&fs);
-	fake_server_free(&fs);
-	memset(&fs, 0, sizeof(fs));
-	if (cfg_path) {
-		char *dir = xstrdup(cfg_path);
-		test_rmtree(dirname(dir));
-		free(dir);
-		free(cfg_path);
-		cfg_path = NULL;
-	}
+	fake_server_reset(&fs);
+	test_forget_temp(&cfg_path);
 }
 
 TestSuite(term, .fini = cleanup, .timeout = 60);
 
-/* A config with account "t" of `kind` (imap or pop3) on the fake server;
- * state and Maildir beside the config. */
+/* A config with account "t" of `kind` (imap or pop3) on the fake server. */
 static const char *write_config(const char *kind, const char *password)
 {
-	char *text, *dir;
-
-	cfg_path = test_write_temp("config.yaml", "", 0600);
-	dir = xstrdup(cfg_path);
-	dirname(dir);
-	text = xasprintf("state_dir: %s/state\n"
-	                 "accounts:\n"
-	                 "  t:\n"
-	                 "    %s:\n"
-	                 "      host: \"127.0.0.1\"\n"
-	                 "      port: %u\n"
-	                 "      tls: none\n"
-	                 "      user: tbuser\n"
-	                 "      password: \"%s\"\n"
-	                 "      timeout: 5s\n"
-	                 "    maildir:\n"
-	                 "      path: %s/mail\n",
-	                 dir, kind, fs.port, password, dir);
-	FILE *f = fopen(cfg_path, "w");
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
-	free(text);
-	free(dir);
+	cfg_path = test_account_config(&(struct test_account){.name = "t",
+	                                                      .kind = kind,
+	                                                      .port = fs.port,
+	                                                      .tls = "none",
+	                                                      .user = "tbuser",
+	                                                      .password = password});
 	return cfg_path;
 }
 
@@ -140,25 +110,40 @@ Test(term, no_text_with_controls_is_escaped)
 	cr_assert(strstr(r.err, "bad\\x1b]0;pwned\\x07 pass\\x09word\\x9b"), "%s", r.err);
 }
 
-Test(term, pop3_uidl_with_controls_is_escaped)
+/* `sync` of a POP3 account on a scripted maildrop of `n` messages of 10
+ * bytes whose UIDL listing is `uidls` (lines, each CRLF-terminated). */
+static void pop3_sync(const char *verbosity, unsigned n, const char *uidls)
 {
-	static const struct fake_rule rules[] = {
+	static char stat[32], uidl[512], list[256];
+	static struct fake_rule rules[] = {
 	    {"CAPA", "+OK\r\nUSER\r\nUIDL\r\n.\r\n", false},
 	    {"USER", "+OK\r\n", false},
 	    {"PASS", "+OK\r\n", false},
-	    {"STAT", "+OK 1 10\r\n", false},
-	    {"UIDL", "+OK\r\n1 abc\x1b[2Jdef\x9b\r\n.\r\n", false},
-	    {"LIST", "+OK\r\n1 10\r\n.\r\n", false},
+	    {"STAT", stat, false},
+	    {"UIDL", uidl, false},
+	    {"LIST", list, false},
 	    {"QUIT", "+OK bye\r\n", true},
 	    {NULL, NULL, false},
 	};
+	size_t len;
 
+	snprintf(stat, sizeof(stat), "+OK %u %u\r\n", n, 10 * n);
+	snprintf(uidl, sizeof(uidl), "+OK\r\n%s.\r\n", uidls);
+	len = (size_t)snprintf(list, sizeof(list), "+OK\r\n");
+	for (unsigned i = 1; i <= n; i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%u 10\r\n", i);
+	snprintf(list + len, sizeof(list) - len, ".\r\n");
 	fs.greeting = "+OK ready\r\n";
 	fs.rules = rules;
 	fs.no_rule = "-ERR what\r\n";
 	fake_server_start(&fs);
-	run_twinbox(ARGS("-vv", "sync", "--config", write_config("pop3", "pw-xyz")), 30, &r);
+	run_twinbox(ARGS(verbosity, "sync", "--config", write_config("pop3", "pw-xyz")), 30, &r);
 	fake_server_stop(&fs);
+}
+
+Test(term, pop3_uidl_with_controls_is_escaped)
+{
+	pop3_sync("-vv", 1, "1 abc\x1b[2Jdef\x9b\r\n");
 	assert_terminal_safe();
 	cr_assert(strstr(r.err, "S: 1 abc\\x1b[2Jdef\\x9b"), "stdout: %s\nstderr: %s", r.out, r.err);
 }
@@ -167,28 +152,10 @@ Test(term, pop3_uidl_with_controls_is_escaped)
  * 70 characters 0x21-0x7E) or the reason a duplicate cannot be used. */
 Test(term, pop3_unusable_uidls_are_named_with_the_rule_they_break)
 {
-	static const struct fake_rule rules[] = {
-	    {"CAPA", "+OK\r\nUSER\r\nUIDL\r\n.\r\n", false},
-	    {"USER", "+OK\r\n", false},
-	    {"PASS", "+OK\r\n", false},
-	    {"STAT", "+OK 4 40\r\n", false},
-	    {"UIDL",
-	     "+OK\r\n1 ctl\x1b"
-	     "x\r\n"
-	     "2 12345678901234567890123456789012345678901234567890123456789012345678901\r\n"
-	     "3 same\r\n4 same\r\n.\r\n",
-	     false},
-	    {"LIST", "+OK\r\n1 10\r\n2 10\r\n3 10\r\n4 10\r\n.\r\n", false},
-	    {"QUIT", "+OK bye\r\n", true},
-	    {NULL, NULL, false},
-	};
-
-	fs.greeting = "+OK ready\r\n";
-	fs.rules = rules;
-	fs.no_rule = "-ERR what\r\n";
-	fake_server_start(&fs);
-	run_twinbox(ARGS("sync", "--config", write_config("pop3", "pw-xyz")), 30, &r);
-	fake_server_stop(&fs);
+	pop3_sync("-v", 4,
+	          "1 ctl\x1bx\r\n"
+	          "2 12345678901234567890123456789012345678901234567890123456789012345678901\r\n"
+	          "3 same\r\n4 same\r\n");
 	cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
 	cr_assert(strstr(r.err, "message 1 is skipped: its UIDL \"ctl\\x1bx\" cannot be used: it contains a "
 	                        "character outside 0x21-0x7E, printable ASCII (RFC 1939 allows 1 to 70 "

@@ -134,3 +134,12 @@ void fake_server_free(struct fake_server *f)
 	buf_free(&f->heard);
 	pthread_mutex_destroy(&f->lock);
 }
+
+void fake_server_reset(struct fake_server *f)
+{
+	if (f->lfd > 0)
+		fake_server_stop(f);
+	if (f->port)
+		fake_server_free(f);
+	memset(f, 0, sizeof(*f));
+}

@@ -44,5 +44,8 @@ void fake_server_start(struct fake_server *f);
  * the listener; `heard` stays until fake_server_free. */
 void fake_server_stop(struct fake_server *f);
 void fake_server_free(struct fake_server *f);
+/* Stop it if it runs, free it, and zero it for the next test (a zeroed
+ * server that never started is fine). */
+void fake_server_reset(struct fake_server *f);
 
 #endif
