@@ -35,7 +35,8 @@ static int put(struct term_out *t, const char *data, size_t len, unsigned final)
 	buf_append(&in, data, len);
 	used = log_escape_append(&out, in.data ? in.data : "", in.len, LOG_ESCAPE_KEEP_LF | final);
 	t->pending_len = in.len - used;
-	memcpy(t->pending, in.data + used, t->pending_len);
+	if (t->pending_len)
+		memcpy(t->pending, in.data + used, t->pending_len);
 	if (out.len && fwrite(out.data, 1, out.len, t->real) != out.len)
 		rc = -1;
 	if (fflush(t->real) != 0)
@@ -50,24 +51,18 @@ static ssize_t term_write(void *cookie, const char *data, size_t len)
 	return put(cookie, data, len, 0) < 0 ? -1 : (ssize_t)len;
 }
 
-static int term_close(void *cookie)
+/* At exit: out with what is buffered and a character left incomplete,
+ * and standard output is the real one again, for whatever runs later. */
+static void restore_at_exit(void)
 {
-	struct term_out *t = cookie;
-	int rc = put(t, "", 0, LOG_ESCAPE_FINAL);
-
-	if (fclose(t->real) != 0)
-		rc = -1;
-	return rc;
-}
-
-static void close_at_exit(void)
-{
-	fclose(stdout);
+	fflush(stdout);
+	put(&term, "", 0, LOG_ESCAPE_FINAL);
+	stdout = term.real;
 }
 
 void cli_escape_stdout(void)
 {
-	cookie_io_functions_t io = {.write = term_write, .close = term_close};
+	cookie_io_functions_t io = {.write = term_write};
 	FILE *f = fopencookie(&term, "w", io);
 
 	if (!f)
@@ -77,5 +72,5 @@ void cli_escape_stdout(void)
 	 * a pipe or file. */
 	setvbuf(f, NULL, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, BUFSIZ);
 	stdout = f;
-	atexit(close_at_exit);
+	atexit(restore_at_exit);
 }

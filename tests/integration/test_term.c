@@ -170,3 +170,39 @@ Test(term, pop3_unusable_uidls_are_named_with_the_rule_they_break)
 	          "%s", r.err);
 	cr_assert_null(strstr(r.err, "its UIDL it"), "%s", r.err);
 }
+
+/* Standard output goes through the escaping filter in blocks (it is a
+ * pipe here): a character cut by a block boundary must come out whole.
+ * 600 folder names of two-byte characters make some 40 KB of output. */
+Test(term, long_utf8_output_is_not_broken_at_block_boundaries)
+{
+	static char list[64 * 1024];
+	static struct fake_rule rules[] = {
+	    {"AUTHENTICATE", "$T OK logged in\r\n", false},
+	    {"LIST", list, false},
+	    {"LOGOUT", "* BYE bye\r\n$T OK\r\n", true},
+	    {NULL, NULL, false},
+	};
+	size_t len = 0;
+	char want[64];
+
+	for (int i = 0; i < 600; i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len,
+		                        "* LIST () \"/\" \"&AOkA6QDp-%03d\"\r\n"
+		                        "* STATUS \"&AOkA6QDp-%03d\" (MESSAGES %d)\r\n",
+		                        i, i, i);
+	snprintf(list + len, sizeof(list) - len, "$T OK listed\r\n");
+	fs.greeting = IMAP_GREETING;
+	fs.rules = rules;
+	fs.no_rule = "$T OK\r\n";
+	fake_server_start(&fs);
+	run_twinbox(ARGS("list-folders", "--config", write_config("imap", "pw-xyz"), "t"), 30, &r);
+	fake_server_stop(&fs);
+	cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+	cr_assert_gt(strlen(r.out), 3 * BUFSIZ);
+	cr_assert_null(strstr(r.out, "\\x"), "a character was escaped as broken:\n%s", r.out);
+	for (int i = 0; i < 600; i++) {
+		snprintf(want, sizeof(want), "\xc3\xa9\xc3\xa9\xc3\xa9%03d ", i);
+		cr_assert(strstr(r.out, want), "%s missing", want);
+	}
+}
