@@ -59,7 +59,7 @@ FUZZ_CC ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
         -std=c11 -D_GNU_SOURCE -Iinclude
 FUZZ_TARGETS := imap_parser pop3_reply
-FUZZ_UTIL := src/util/buf.c src/util/error.c src/util/xmalloc.c src/util/log.c
+FUZZ_UTIL := src/util/buf.c src/util/error.c src/util/xmalloc.c src/util/log.c src/util/utf8.c
 FUZZ_SRC_imap_parser := $(wildcard src/imap/parser*.c) src/imap/utf7.c $(FUZZ_UTIL)
 FUZZ_SRC_pop3_reply := src/pop3/reply.c $(FUZZ_UTIL)
 FUZZ_SECONDS ?= 300

@@ -56,6 +56,10 @@ int cli_account_command(struct cli_options *opts, const char *usage, enum config
                         const char *wrong_store,
                         int (*run)(const struct config *cfg, const struct config_account *a));
 
+/* From now on, standard output goes through the escaping rule of
+ * util/log.h (cli/term.c); call once, before any thread starts. */
+void cli_escape_stdout(void);
+
 int cmd_check_config(struct cli_options *opts);
 int cmd_list_folders(struct cli_options *opts);
 int cmd_sync(struct cli_options *opts);

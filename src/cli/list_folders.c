@@ -21,21 +21,6 @@
 
 static const char list_usage[] = "Usage: twinbox list-folders ACCOUNT\n";
 
-/* A server's name is printed with control characters escaped, so that it
- * cannot drive the terminal. */
-static char *printable(const char *name)
-{
-	struct buf b = BUF_INIT;
-
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f)
-			buf_printf(&b, "\\x%02x", *p);
-		else
-			buf_append_byte(&b, (char)*p);
-	}
-	return buf_detach(&b, NULL);
-}
-
 /* One line of the list. */
 struct row {
 	char *name;       /* as `twinbox sync ACCOUNT:NAME` takes it, or as sent */
@@ -99,7 +84,8 @@ static void print_folders(const struct imap_folder *f, size_t n, const char *pre
 	printf("%-40s %-12s %s\n", "FOLDER", "SPECIAL-USE", "MESSAGES");
 	for (size_t i = 0; i < n; i++) {
 		const struct imap_folder *fi = rows[i].f;
-		char *name = printable(rows[i].name);
+		/* escaped here too: stdout keeps LF (util/log.h) */
+		char *name = log_escape(rows[i].name);
 		char count[32];
 
 		if (fi->attrs & IMAP_FOLDER_NOSELECT)

@@ -205,6 +205,7 @@ int main(int argc, char **argv)
 
 	if (parse_global(argc, argv, &opts, &command) < 0)
 		return EXIT_USAGE;
+	cli_escape_stdout();
 	log_set_sink(cli_sink, NULL);
 	log_set_level(opts.verbosity < 0    ? LOG_ERROR
 	              : opts.verbosity == 0 ? LOG_INFO
@@ -233,6 +234,5 @@ int main(int argc, char **argv)
 		rc = EXIT_USAGE;
 	}
 	free(opts.argv);
-	log_forget_secrets();
 	return rc;
 }

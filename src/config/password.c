@@ -233,7 +233,6 @@ static int finish(const char *account, struct child_output *co, char **password_
 		    "only the password (for pass, use \"pass show NAME | head -n 1\")",
 		    account);
 	*password_r = xstrndup(co->out, len);
-	log_add_secret(*password_r);
 	return 0;
 }
 
@@ -316,7 +315,6 @@ char *config_resolve_password(const struct config_account *acct, struct error *e
 
 	if (c->password != NULL) {
 		password = xstrdup(c->password);
-		log_add_secret(password);
 		return password;
 	}
 	if (c->password_command == NULL) {

@@ -83,7 +83,7 @@ static void add_folder(struct list_ctx *l, const struct imap_list_data *d)
 	f->delimiter = d->delimiter;
 	if (imap_mailbox_decode(d->name, d->name_len, (l->s->enabled & IMAP_ENABLED_UTF8) != 0, &f->name,
 	                        &err) < 0)
-		log_debug("imap: %s", err.text);
+		f->why = xstrdup(err.text);
 	for (size_t i = 0; i < d->flags.count; i++) {
 		for (size_t k = 0; k < sizeof(list_attrs) / sizeof(list_attrs[0]); k++) {
 			if (strcasecmp(d->flags.v[i], list_attrs[k].name) != 0)
@@ -289,6 +289,7 @@ void imap_folders_free(struct imap_folder *folders, size_t count)
 {
 	for (size_t i = 0; i < count; i++) {
 		free(folders[i].name);
+		free(folders[i].why);
 		free(folders[i].raw);
 	}
 	free(folders);

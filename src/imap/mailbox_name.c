@@ -86,11 +86,6 @@ int imap_mailbox_decode(const char *wire, size_t len, bool utf8, char **name_r, 
 		*name_r = xstrndup(wire, len);
 		return 0;
 	}
-	if (imap_utf7_decode(wire, len, name_r, err) < 0) {
-		char *q = shown(wire, len);
-		error_prefix(err, "the server's mailbox name %s", q);
-		free(q);
-		return -1;
-	}
-	return 0;
+	/* Its message names the name already. */
+	return imap_utf7_decode(wire, len, name_r, err);
 }

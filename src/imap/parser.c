@@ -180,8 +180,10 @@ static int vfail(struct imap_parser *p, int with_ctx, const char *fmt, va_list a
 		for (size_t i = p->ctx_total - have; i < p->ctx_total; i++)
 			raw[n++] = p->ctx[i & (IMAP_CTX_SIZE - 1)];
 		char esc[IMAP_CTX_SIZE * 4 + 16];
-		imap_escape(raw, n, esc, sizeof(esc));
-		snprintf(near, sizeof(near), ", near \"%s\"", esc);
+		if (n > 0) {
+			imap_escape(raw, n, esc, sizeof(esc));
+			snprintf(near, sizeof(near), ", near \"%s\"", esc);
+		}
 	}
 	p->failed = 1;
 	error_set(&p->err, ERR_ACCOUNT, "malformed IMAP response from the server: %s%s%s", what, near,

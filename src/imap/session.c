@@ -30,8 +30,6 @@ struct imap_session *imap_session_new(struct conn *c, const struct imap_session_
 	s->opts.password = dup_or_null(opts->password);
 	if (s->opts.mech_count > IMAP_MECH_MAX)
 		s->opts.mech_count = IMAP_MECH_MAX;
-	if (opts->password)
-		log_add_secret(opts->password);
 	s->peer = opts->port ? xasprintf("%s:%u", s->opts.host, opts->port) : xstrdup(s->opts.host);
 	conn_set_peer(c, s->peer);
 	s->parser = imap_parser_new(NULL);
@@ -171,9 +169,8 @@ static int read_greeting(struct imap_session *s, struct error *err)
 			if (!strstr(err->text, "greet"))
 				error_prefix(
 				    err,
-				    "waiting for the IMAP greeting (is %s an IMAP server? check host "
-				    "and port)",
-				    s->peer);
+				    "waiting for the IMAP greeting (is it an IMAP server? check host and "
+				    "port)");
 			return -1;
 		}
 	}

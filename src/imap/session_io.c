@@ -29,7 +29,7 @@ int imap_flush(struct imap_session *s, struct error *err)
 		return 0;
 	error_clear(&werr);
 	if (conn_write(s->conn, s->wbuf.data, s->wbuf.len, &werr) < 0) {
-		error_prefix(&werr, "writing to %s", imap_peer(s));
+		/* The transport's message names the server already. */
 		imap_session_fail(s, &werr);
 		*err = s->fail_err;
 		return -1;
@@ -54,7 +54,6 @@ static int write_source(struct imap_session *s, const struct imap_literal_source
 			rc = error_set(err, ERR_MESSAGE, "the message to upload ended %llu bytes early",
 			               (unsigned long long)left);
 		} else if (conn_write(s->conn, chunk, got, err) < 0) {
-			error_prefix(err, "writing to %s", imap_peer(s));
 			rc = -1;
 		} else {
 			left -= got;
@@ -82,8 +81,6 @@ static int write_literal(struct imap_session *s, struct imap_cmd *cmd, struct er
 			return 0;
 	} else if (conn_write(s->conn, p->lit_data, (size_t)p->lit_len, &lerr) == 0) {
 		return 0;
-	} else {
-		error_prefix(&lerr, "writing to %s", imap_peer(s));
 	}
 	/* An announced literal cannot be taken back: the session is over. */
 	imap_session_fail(s, &lerr);
@@ -274,8 +271,8 @@ static void complete(struct imap_session *s, struct imap_cmd *cmd, const struct 
 	}
 	if (cmd->is_select && resp->cond == IMAP_COND_OK)
 		s->mbox.readonly = resp->code.type == IMAP_CODE_READ_ONLY;
-	if (resp->code.type == IMAP_CODE_ALERT && s->handlers.alert)
-		s->handlers.alert(s->handlers.ctx, resp->text);
+	if (resp->code.type == IMAP_CODE_ALERT)
+		imap_alert(s, resp);
 	unlink_cmd(s, cmd);
 }
 
@@ -352,8 +349,8 @@ static void on_greeting(struct imap_session *s, const struct imap_event *ev)
 	s->preauth = resp->cond == IMAP_COND_PREAUTH;
 	if (resp->code.type == IMAP_CODE_CAPABILITY)
 		imap_caps_set_atoms(s, &resp->code.atoms);
-	else if (resp->code.type == IMAP_CODE_ALERT && s->handlers.alert)
-		s->handlers.alert(s->handlers.ctx, resp->text);
+	else if (resp->code.type == IMAP_CODE_ALERT)
+		imap_alert(s, resp);
 }
 
 static void dispatch(struct imap_session *s, const struct imap_event *ev)
@@ -405,7 +402,6 @@ static int read_more(struct imap_session *s, struct error *err)
 	conn_expect(s->conn, s->careful ? 0 : imap_parser_literal_left(s->parser));
 	n = conn_read(s->conn, s->rbuf, s->careful ? 1 : IMAP_READ_CHUNK, &rerr);
 	if (n < 0) {
-		error_prefix(&rerr, "reading from %s", imap_peer(s));
 		imap_session_fail(s, &rerr);
 	} else if (n == 0) {
 		if (s->bye_text)

@@ -136,6 +136,10 @@ bool imap_cmd_is_move(const struct imap_cmd *c, unsigned unused);
 void imap_copy_code(struct imap_cmd_code *dst, const struct imap_resp_code *src);
 
 /* session_untagged.c */
+/* An [ALERT] (RFC 3501 7.1: it must be shown to the user): to the alert
+ * handler, else a warning; dropped (debug only) before a STARTTLS
+ * upgrade. */
+void imap_alert(struct imap_session *s, const struct imap_response *resp);
 void imap_on_untagged(struct imap_session *s, const struct imap_response *resp);
 void imap_on_fetch_event(struct imap_session *s, const struct imap_event *ev);
 

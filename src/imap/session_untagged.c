@@ -141,6 +141,22 @@ static void on_vanished(struct imap_session *s, const struct imap_vanished *v)
 		s->handlers.vanished(s->handlers.ctx, &v->uids, v->earlier != 0);
 }
 
+void imap_alert(struct imap_session *s, const struct imap_response *resp)
+{
+	/* Before the STARTTLS upgrade anyone on the path could have written
+	 * it (what follows the STARTTLS OK itself is never even parsed). */
+	if (s->opts.tls == TLS_STARTTLS && !conn_is_tls(s->conn)) {
+		log_debug("imap: %s sent an [ALERT] before TLS; not shown, anyone on the path could "
+		          "have sent it: %s",
+		          imap_peer(s), resp->text);
+		return;
+	}
+	if (s->handlers.alert)
+		s->handlers.alert(s->handlers.ctx, resp->text);
+	else
+		log_warn("%s sent an alert: %s", imap_peer(s), resp->text);
+}
+
 static void on_cond(struct imap_session *s, const struct imap_response *resp)
 {
 	const struct imap_resp_code *code = &resp->code;
@@ -156,8 +172,7 @@ static void on_cond(struct imap_session *s, const struct imap_response *resp)
 		imap_caps_set_atoms(s, &code->atoms);
 		return;
 	case IMAP_CODE_ALERT:
-		if (s->handlers.alert)
-			s->handlers.alert(s->handlers.ctx, resp->text);
+		imap_alert(s, resp);
 		return;
 	case IMAP_CODE_COPYUID:
 		/* UID MOVE reports COPYUID in an untagged OK (RFC 6851). */

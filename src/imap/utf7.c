@@ -198,6 +198,9 @@ static const char *decode_shift(const char *in, size_t len, size_t *i, struct bu
 			high = unit;
 		} else if (unit >= 0xdc00 && unit <= 0xdfff) {
 			return "a UTF-16 low surrogate comes without a high one";
+		} else if (unit == '/') {
+			return "a \"/\" is base64-encoded (&AC8-), which modified UTF-7 does not "
+			       "allow: the server may mean a \"/\" inside a level name";
 		} else if (unit >= 0x20 && unit <= 0x7e) {
 			return "a printable ASCII character is base64-encoded";
 		} else if (unit == 0) {
@@ -228,7 +231,9 @@ int imap_utf7_decode(const char *in, size_t len, char **out_r, struct error *err
 	*out_r = NULL;
 	while (i < len && !why) {
 		unsigned char c = (unsigned char)in[i];
-		if (c < 0x20 || c > 0x7e) {
+		if (c < 0x20 || c == 0x7f) {
+			why = "it contains a control character";
+		} else if (c > 0x7e) {
 			why = "it contains a byte outside printable US-ASCII";
 		} else if (c != '&') {
 			buf_append_byte(&b, (char)c);

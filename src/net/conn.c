@@ -20,6 +20,7 @@ struct conn {
 	char *peer;          /* "host:port" or NULL */
 	unsigned char buf[CONN_BUF_SIZE];
 	size_t start, end; /* unread bytes are buf[start..end) */
+	bool heard;        /* a byte came: the first ones were checked */
 };
 
 static struct conn *conn_new(struct transport *t)
@@ -90,6 +91,26 @@ static int check_usable(const struct conn *c, struct error *err)
 	                 peer_or_server(c));
 }
 
+/* A TLS record starts with its type (0x16 handshake, 0x15 alert) and
+ * the major version 3. No IMAP or POP3 greeting does: a server that
+ * sends one where plain text was expected speaks TLS from the first
+ * byte, and its parser would only say it met a control character. */
+static ssize_t first_read(struct conn *c, unsigned char *data, size_t len, struct error *err)
+{
+	ssize_t n = transport_read(c->t, data, len, err);
+
+	if (n <= 0 || c->heard)
+		return n;
+	c->heard = true;
+	if ((data[0] == 0x16 || data[0] == 0x15) && (n == 1 || data[1] == 0x03) && !conn_is_tls(c))
+		return error_set(err, ERR_ACCOUNT,
+		                 "%s answered with TLS on a connection twinbox opened in plain text: the "
+		                 "port looks like one for implicit TLS; use `tls: implicit` (usually port "
+		                 "993 for IMAP, 995 for POP3)",
+		                 peer_or_server(c));
+	return n;
+}
+
 /* Read more into the buffer. Returns bytes added, 0 at EOF, -1 error. */
 static ssize_t fill(struct conn *c, struct error *err)
 {
@@ -104,7 +125,7 @@ static ssize_t fill(struct conn *c, struct error *err)
 		c->end -= c->start;
 		c->start = 0;
 	}
-	n = transport_read(c->t, c->buf + c->end, CONN_BUF_SIZE - c->end, err);
+	n = first_read(c, c->buf + c->end, CONN_BUF_SIZE - c->end, err);
 	if (n > 0)
 		c->end += (size_t)n;
 	return n;
@@ -122,7 +143,7 @@ ssize_t conn_read(struct conn *c, void *data, size_t len, struct error *err)
 			return -1;
 		/* Big reads (message bodies) skip the copy through the buffer. */
 		if (len >= CONN_BUF_SIZE)
-			return transport_read(c->t, data, len, err);
+			return first_read(c, data, len, err);
 		n = fill(c, err);
 		if (n <= 0)
 			return n;

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "twinbox/util/buf.h"
-#include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
 const char *sasl_mech_name(enum sasl_mech mech)
@@ -46,13 +45,11 @@ char *sasl_base64(const void *data, size_t len)
 	return out;
 }
 
-/* base64 of a secret payload, registered for redaction; the plain
- * payload is wiped. */
+/* base64 of a secret payload; the plain payload is wiped. */
 static char *secret_base64(struct buf *payload)
 {
 	char *b = sasl_base64(payload->data ? payload->data : "", payload->len);
 
-	log_add_secret(b);
 	if (payload->data)
 		explicit_bzero(payload->data, payload->len);
 	buf_free(payload);

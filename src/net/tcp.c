@@ -168,8 +168,7 @@ static ssize_t tcp_read(struct transport *t, void *data, size_t len, struct erro
 		if (r == 0)
 			return error_set(
 			    err, ERR_ACCOUNT,
-			    "%s did not answer: timed out after %s waiting for data; if the server is "
-			    "just slow, raise `timeout:`",
+			    "%s did not answer within %s; if the server is just slow, raise `timeout:`",
 			    tt->peer, net_duration(tt->io_ms, dur));
 		if (r < 0)
 			return error_errno(err, ERR_ACCOUNT, errno, "waiting for data from %s failed",

@@ -47,6 +47,7 @@ struct tls_transport {
 	 * reported instead of GnuTLS's generic "pull/push error". */
 	struct error io_err;
 	bool io_failed;
+	bool eof; /* the inner transport reported the peer's close */
 	bool handshake_done;
 	bool broken; /* a fatal error: no close_notify at close */
 	char desc[96];
@@ -62,6 +63,8 @@ static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *data, size_t len)
 	if (n < 0) {
 		tt->io_failed = true;
 		gnutls_transport_set_errno(tt->session, EIO);
+	} else if (n == 0) {
+		tt->eof = true;
 	}
 	return n;
 }
@@ -580,6 +583,7 @@ static ssize_t tls_read(struct transport *t, void *data, size_t len, struct erro
 		ssize_t n;
 
 		tt->io_failed = false;
+		tt->eof = false;
 		n = gnutls_record_recv(tt->session, data, len);
 		if (n > 0) {
 			/* Hand out whole decrypted records already buffered
@@ -595,9 +599,15 @@ static ssize_t tls_read(struct transport *t, void *data, size_t len, struct erro
 			return n;
 		}
 		/* A missing close_notify is a plain EOF for IMAP and POP3:
-		 * their own framing shows any truncation. */
+		 * their own framing shows any truncation. So is a close in
+		 * the middle of a record, which GnuTLS reports as a record it
+		 * cannot decode: the peer hung up, whatever the record. */
 		if (n == 0 || n == GNUTLS_E_PREMATURE_TERMINATION)
 			return 0;
+		if (tt->eof && !tt->io_failed) {
+			tt->broken = true;
+			return 0;
+		}
 		if (!gnutls_error_is_fatal((int)n) && n != GNUTLS_E_TIMEDOUT &&
 		    ++nonfatal < MAX_NONFATAL_IN_A_ROW)
 			continue;

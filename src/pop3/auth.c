@@ -242,7 +242,6 @@ static int apop(struct pop3_client *p, struct error *err)
 		                 p->opts.user);
 	if (apop_digest(p->timestamp, p->opts.password, digest, err) < 0)
 		return -1;
-	log_add_secret(digest);
 	line = xasprintf("APOP %s %s", p->opts.user, digest);
 	trace = xasprintf("APOP %s ***", p->opts.user);
 	rc = login_step(p, line, trace, "APOP", err);

@@ -31,8 +31,6 @@ struct pop3_client *pop3_client_new(struct conn *c, const struct pop3_options *o
 		p->opts.mech_count = POP3_MECH_MAX;
 	if (!p->opts.max_messages)
 		p->opts.max_messages = POP3_DEFAULT_MAX_MESSAGES;
-	if (opts->password)
-		log_add_secret(opts->password);
 	p->peer = opts->port ? xasprintf("%s:%u", p->opts.host, opts->port) : xstrdup(p->opts.host);
 	conn_set_peer(c, p->peer);
 	p->parser = pop3_parser_new(NULL);

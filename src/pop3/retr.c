@@ -132,7 +132,8 @@ static int read_message(struct pop3_client *p, const char *command, uint32_t msg
 	}
 	return 0;
 broken:
-	error_prefix(err, "%s %u was cut short after %llu bytes, nothing of it is kept", command, msgno,
+	/* The cause says whether the server hung up or stalled. */
+	error_prefix(err, "%s %u broke off after %llu bytes, nothing of it is kept", command, msgno,
 	             (unsigned long long)got);
 	report_failed(sink, msgno, err);
 	return -1;

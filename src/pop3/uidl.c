@@ -22,11 +22,12 @@ const char *pop3_uidl_invalid(const char *uidl, size_t len)
 	if (len == 0)
 		return "it is empty";
 	if (len > POP3_UIDL_MAX)
-		return "it is longer than 70 bytes (RFC 1939)";
+		return "it is longer than 70 characters (RFC 1939 allows 1 to 70 characters 0x21-0x7E)";
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)uidl[i];
 		if (c < 0x21 || c > 0x7e)
-			return "it contains a byte outside printable ASCII 0x21-0x7E (RFC 1939)";
+			return "it contains a character outside 0x21-0x7E, printable ASCII (RFC 1939 allows "
+			       "1 to 70 characters 0x21-0x7E)";
 		if (c != '.')
 			dots_only = false;
 	}

@@ -177,9 +177,16 @@ static char *from_wire(struct imap_store *st, const char *wire)
 	}
 	if (st->delim) {
 		char d[3] = {st->delim, st->delim, 0};
-		if (rest[0] == st->delim || rest[len - 1] == st->delim || strstr(rest, d)) {
-			log_warn("the mailbox \"%s\" on %s has an empty level name; it is left out", wire,
-			         st->peer);
+		const char *where = rest[0] == st->delim         ? "starts with"
+		                    : rest[len - 1] == st->delim ? "ends with"
+		                    : strstr(rest, d)            ? "has"
+		                                                 : NULL;
+		if (where) {
+			log_warn(
+			    "the mailbox \"%s\" on %s is left out: %s%s%s it %s the level separator "
+			    "'%c'%s, so one of its levels has no name (a Maildir folder cannot have one)",
+			    wire, st->peer, plen ? "after the namespace prefix \"" : "", st->prefix,
+			    plen ? "\"" : "", where, st->delim, where[0] == 'h' ? " twice in a row" : "");
 			return NULL;
 		}
 	}
@@ -266,8 +273,8 @@ static int list_folders(struct store *base, char ***names_r, struct error *err)
 		if (v[i].attrs & IMAP_FOLDER_NOSELECT)
 			continue;
 		if (!v[i].name) {
-			log_warn("the mailbox name \"%s\" sent by %s cannot be decoded; it is left out",
-			         v[i].raw, st->peer);
+			log_warn("%s sent a mailbox name that cannot be used, so it is left out: %s",
+			         st->peer, v[i].why ? v[i].why : "it cannot be decoded");
 			continue;
 		}
 		char *name = from_wire(st, v[i].name);

@@ -340,11 +340,16 @@ static int open_folder(struct import *im, struct error *err)
 
 static void note_unusable(const struct pop3_import_options *o, const struct pop3_uidl_entry *u, size_t shown)
 {
-	if (shown < UNUSABLE_SHOWN)
-		log_warn(
-		    "%s: message %u is skipped: its UIDL %s (it cannot be told apart from others, so it is "
-		    "never downloaded or deleted)",
-		    o->folder, u->msgno, u->duplicate ? "is used by another message too" : u->invalid);
+	if (shown >= UNUSABLE_SHOWN)
+		return;
+	if (u->duplicate)
+		log_warn("%s: message %u is skipped: its UIDL \"%.80s\" is used by another message too, so "
+		         "the two cannot be told apart; it is never downloaded or deleted",
+		         o->folder, u->msgno, u->uidl);
+	else
+		log_warn("%s: message %u is skipped: its UIDL \"%.80s%s\" cannot be used: %s; it is never "
+		         "downloaded or deleted",
+		         o->folder, u->msgno, u->uidl, strlen(u->uidl) > 80 ? "..." : "", u->invalid);
 }
 
 /* The next up to POP3_BATCH messages to download, from UIDL entry *at

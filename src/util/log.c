@@ -1,22 +1,19 @@
 #include "twinbox/util/log.h"
 
-#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "twinbox/util/buf.h"
+#include "twinbox/util/utf8.h"
 #include "twinbox/util/xmalloc.h"
 
 /* One logger per process: the CLI configures level and sink once at
- * start-up, before any thread starts. Secrets are added by whichever
- * thread logs in (parallel folders and accounts), so they are guarded. */
-static pthread_mutex_t secrets_lock = PTHREAD_MUTEX_INITIALIZER;
+ * start-up, before any thread starts. */
 static enum log_level current_level = LOG_INFO;
 static log_sink_fn current_sink;
 static void *current_ctx;
-static char **secrets;
-static size_t n_secrets, cap_secrets;
 
 #define LOG_LINE_MAX (64 * 1024)
 
@@ -41,70 +38,74 @@ void log_set_sink(log_sink_fn sink, void *ctx)
 	current_ctx = ctx;
 }
 
-void log_add_secret(const char *secret)
+/* Bytes of the UTF-8 sequence a lead byte starts (1 for ASCII and for
+ * bytes that cannot start one). */
+static size_t sequence_len(unsigned char c)
 {
-	if (!secret || strlen(secret) < 3)
-		return;
-	pthread_mutex_lock(&secrets_lock);
-	for (size_t i = 0; i < n_secrets; i++)
-		if (strcmp(secrets[i], secret) == 0) {
-			pthread_mutex_unlock(&secrets_lock);
-			return;
+	if (c >= 0xc2 && c <= 0xdf)
+		return 2;
+	if (c >= 0xe0 && c <= 0xef)
+		return 3;
+	if (c >= 0xf0 && c <= 0xf4)
+		return 4;
+	return 1;
+}
+
+/* Whether the `len` bytes after a lead byte could still grow into a
+ * character (the full check is made once it is complete). */
+static bool continues(const unsigned char *p, size_t len)
+{
+	for (size_t i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return false;
+	return true;
+}
+
+static void escape_bytes(struct buf *out, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf_printf(out, "\\x%02x", p[i]);
+}
+
+size_t log_escape_append(struct buf *out, const char *data, size_t len, unsigned flags)
+{
+	bool final = flags & LOG_ESCAPE_FINAL, keep_lf = flags & LOG_ESCAPE_KEEP_LF;
+	const unsigned char *p = (const unsigned char *)data;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t n = sequence_len(p[i]);
+		if (p[i] < 0x80) {
+			if ((p[i] < 0x20 && !(p[i] == '\n' && keep_lf)) || p[i] == 0x7f)
+				escape_bytes(out, p + i, 1);
+			else
+				buf_append_byte(out, (char)p[i]);
+			i++;
+		} else if (n == 1) {
+			escape_bytes(out, p + i, 1);
+			i++;
+		} else if (i + n > len && !final && continues(p + i, len - i)) {
+			break; /* the rest of the character comes with the next call */
+		} else if (i + n <= len && utf8_valid(data + i, n)) {
+			/* C1 controls U+0080-U+009F are C2 80 - C2 9F. */
+			if (p[i] == 0xc2 && p[i + 1] < 0xa0)
+				escape_bytes(out, p + i, n);
+			else
+				buf_append(out, p + i, n);
+			i += n;
+		} else {
+			escape_bytes(out, p + i, 1);
+			i++;
 		}
-	secrets = xgrow(secrets, &cap_secrets, n_secrets + 1, sizeof(*secrets));
-	secrets[n_secrets++] = xstrdup(secret);
-	pthread_mutex_unlock(&secrets_lock);
-}
-
-void log_forget_secrets(void)
-{
-	pthread_mutex_lock(&secrets_lock);
-	for (size_t i = 0; i < n_secrets; i++) {
-		/* volatile so the wipe is not optimised away */
-		volatile char *p = secrets[i];
-		while (*p)
-			*p++ = '\0';
-		free(secrets[i]);
 	}
-	free(secrets);
-	secrets = NULL;
-	n_secrets = cap_secrets = 0;
-	pthread_mutex_unlock(&secrets_lock);
+	return i;
 }
 
-/* Position and length of the earliest (then longest) secret in `text`. */
-static const char *find_secret(const char *text, size_t *len_r)
-{
-	const char *best = NULL;
-	size_t best_len = 0;
-
-	for (size_t i = 0; i < n_secrets; i++) {
-		const char *p = strstr(text, secrets[i]);
-		size_t len = strlen(secrets[i]);
-		if (p && (!best || p < best || (p == best && len > best_len))) {
-			best = p;
-			best_len = len;
-		}
-	}
-	*len_r = best_len;
-	return best;
-}
-
-char *log_redact(const char *text)
+char *log_escape(const char *text)
 {
 	struct buf out = BUF_INIT;
-	const char *p = text;
-	const char *hit;
-	size_t len;
 
-	pthread_mutex_lock(&secrets_lock);
-	while ((hit = find_secret(p, &len)) != NULL) {
-		buf_append(&out, p, (size_t)(hit - p));
-		buf_append_str(&out, "***");
-		p = hit + len;
-	}
-	pthread_mutex_unlock(&secrets_lock);
-	buf_append_str(&out, p);
+	log_escape_append(&out, text, strlen(text), LOG_ESCAPE_FINAL);
 	return buf_detach(&out, NULL);
 }
 
@@ -120,14 +121,20 @@ static void default_sink(enum log_level level, const char *line, void *ctx)
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	char *raw, *clean;
+	size_t cut;
 
 	if (!log_enabled(level))
 		return;
 	raw = xvasprintf(fmt, ap);
-	/* Redact before cutting, so a cut can never expose half a secret. */
-	clean = log_redact(raw);
-	if (strlen(clean) > LOG_LINE_MAX)
-		strcpy(clean + LOG_LINE_MAX - 4, "...");
+	/* Escape before cutting, and cut between characters, so the line
+	 * stays well-formed UTF-8. */
+	clean = log_escape(raw);
+	if (strlen(clean) > LOG_LINE_MAX) {
+		cut = LOG_LINE_MAX - 4;
+		while (cut > 0 && ((unsigned char)clean[cut] & 0xc0) == 0x80)
+			cut--;
+		strcpy(clean + cut, "...");
+	}
 	if (current_sink)
 		current_sink(level, clean, current_ctx);
 	else

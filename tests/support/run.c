@@ -5,6 +5,7 @@
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,51 @@ char *test_write_temp(const char *name, const char *text, unsigned mode)
 	cr_assert_eq(fclose(f), 0);
 	cr_assert_eq(chmod(path, mode), 0);
 	return path;
+}
+
+char *test_account_config(const struct test_account *a)
+{
+	char *path = test_write_temp("config.yaml", "", 0600);
+	char *dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));
+	bool auth = a->auth && *a->auth;
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	fprintf(f,
+	        "state_dir: %s/state\n"
+	        "accounts:\n"
+	        "  %s:\n"
+	        "    %s:\n"
+	        "      host: \"127.0.0.1\"\n"
+	        "      port: %u\n"
+	        "      tls: %s\n"
+	        "      user: %s\n"
+	        "      password: \"%s\"\n"
+	        "      timeout: 10s\n",
+	        dir, a->name, a->kind, a->port, a->tls, a->user, a->password);
+	if (a->ca_file)
+		fprintf(f, "      ca_file: \"%s\"\n", a->ca_file);
+	if (auth)
+		fprintf(f, "      auth: [%s]\n", a->auth);
+	fprintf(f, "    maildir:\n      path: %s/%s\n", dir, a->name);
+	cr_assert_eq(fclose(f), 0);
+	free(dir);
+	return path;
+}
+
+void test_forget_temp(char **path)
+{
+	char *slash;
+
+	if (!*path)
+		return;
+	slash = strrchr(*path, '/');
+	if (slash) {
+		*slash = '\0';
+		test_rmtree(*path);
+	}
+	free(*path);
+	*path = NULL;
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)

@@ -23,6 +23,26 @@ void run_result_free(struct run_result *r);
  * `mode`; returns its path (caller frees; remove with test_rmtree of the
  * directory, see below). */
 char *test_write_temp(const char *name, const char *text, unsigned mode);
+/* One account on 127.0.0.1 for test_account_config(). */
+struct test_account {
+	const char *name;
+	const char *kind; /* "imap" or "pop3" */
+	unsigned port;
+	const char *tls;     /* "implicit", "starttls", "none" */
+	const char *ca_file; /* NULL: none */
+	const char *user, *password;
+	const char *auth; /* the auth: list without brackets; NULL or "": none */
+};
+
+/* A config file with that one account in a fresh temporary directory,
+ * with state_dir (state/) and the account's Maildir (its name) beside it,
+ * timeout 10 s; returns the file's path as test_write_temp() does. */
+char *test_account_config(const struct test_account *a);
+
+/* Remove the temporary directory of *path (from test_write_temp or
+ * test_account_config), free *path and set it to NULL; NULL is fine. */
+void test_forget_temp(char **path);
+
 /* Remove a directory tree created by the tests. */
 void test_rmtree(const char *dir);
 

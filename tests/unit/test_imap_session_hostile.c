@@ -192,6 +192,81 @@ Test(imap_hostile, timeout_becomes_an_error)
 	cr_assert_eq(imap_session_open(s, &err), -1);
 	cr_assert_eq(err.scope, ERR_ACCOUNT);
 	cr_assert(strstr(err.text, "AUTHENTICATE PLAIN ***"), "%s", err.text);
-	cr_assert(strstr(err.text, "reading from mail.test:143"), "%s", err.text);
+	cr_assert(strstr(err.text, "did not answer within 200 ms"), "%s", err.text);
+	cr_assert_null(strstr(err.text, "reading from"), "%s", err.text);
 	close(fds[1]);
+}
+
+/* How many times `needle` occurs in `text`. */
+static int occurrences(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* The transport's error names the server; the session adds no second
+ * "reading from" it. */
+Test(imap_hostile, a_read_error_names_the_server_once)
+{
+	static const char *const causes[] = {
+	    "mail.test:143 did not answer within 30 s; if the server is just slow, raise `timeout:`",
+	    "TLS error reading from mail.test:143: Decryption has failed.",
+	};
+
+	for (int i = 0; i < 2; i++) {
+		struct imap_session_options o = test_options();
+
+		start_session(&o);
+		script_send(sc, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] hi\r\n");
+		script_expect(sc, "A1 AUTHENTICATE PLAIN " PLAIN_IR "\r\n");
+		script_fail(sc, causes[i]);
+		cr_assert_eq(imap_session_open(s, &err), -1);
+		cr_assert(strstr(err.text, causes[i]), "%s", err.text);
+		cr_assert_eq(occurrences(err.text, "mail.test:143"), 1, "%s", err.text);
+		stop_session();
+	}
+	/* before the greeting too */
+	{
+		struct imap_session_options o = test_options();
+
+		start_session(&o);
+		script_fail(sc, causes[0]);
+		cr_assert_eq(imap_session_open(s, &err), -1);
+		cr_assert(strstr(err.text, "waiting for the IMAP greeting"), "%s", err.text);
+		cr_assert_eq(occurrences(err.text, "mail.test:143"), 1, "%s", err.text);
+	}
+}
+
+/* A server that answers a plain-text connection with a TLS record (its
+ * port wants TLS from the first byte) is told as such, not as a control
+ * character `near ""`. */
+Test(imap_hostile, tls_record_on_a_plain_text_connection)
+{
+	struct imap_session_options o = test_options();
+
+	start_session(&o);
+	script_send_bytes(sc, "\x15\x03\x03\x00\x02\x02\x32", 7);
+	script_close(sc);
+	cr_assert_eq(imap_session_open(s, &err), -1);
+	cr_assert(strstr(err.text, "mail.test:143 answered with TLS on a connection twinbox opened in plain "
+	                           "text"),
+	          "%s", err.text);
+	cr_assert(strstr(err.text, "use `tls: implicit`"), "%s", err.text);
+	cr_assert_null(strstr(err.text, "near \"\""), "%s", err.text);
+}
+
+/* Whatever else is malformed at the very first byte, no empty `near ""`. */
+Test(imap_hostile, malformed_first_byte_has_no_empty_context)
+{
+	struct imap_session_options o = test_options();
+
+	start_session(&o);
+	script_send_bytes(sc, "\x01hello\r\n", 8);
+	script_close(sc);
+	cr_assert_eq(imap_session_open(s, &err), -1);
+	cr_assert(strstr(err.text, "control character 0x01"), "%s", err.text);
+	cr_assert_null(strstr(err.text, "near \"\""), "%s", err.text);
 }

@@ -80,8 +80,9 @@ Test(imap_utf7, decode_refuses_malformed_names)
 	    {"&&-", "outside the modified base64 alphabet"},
 	    {"&AO/-", "outside the modified base64 alphabet"}, /* '/' is ',' here */
 	    {"caf\xc3\xa9", "outside printable US-ASCII"},
-	    {"a\tb", "outside printable US-ASCII"},
-	    {"a\x7f", "outside printable US-ASCII"},
+	    {"a\tb", "contains a control character"},
+	    {"a\x7f", "contains a control character"},
+	    {"a&AC8-b", "a \"/\" is base64-encoded (&AC8-)"},
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -4,6 +4,7 @@
  * the TLS forms of the tests in test_net_tcp.c. Handshakes with every
  * kind of certificate are in tests/integration/test_tls.c. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "support/dovecot.h"
 #include "test_net_tls.h"
+#include "twinbox/imap/session.h"
 #include "twinbox/net/conn.h"
 #include "twinbox/net/script.h"
 #include "twinbox/net/tls.h"
@@ -492,4 +494,58 @@ Test(net_tls, the_hint_to_tcp_counts_only_wire_bytes_still_to_come)
 	tls_peer_fini(&p);
 	free(want);
 	free(got);
+}
+
+/* A server that sends the greeting's first part in one record, then half
+ * of the next record's wire bytes, and hangs up (no close_notify). */
+struct cut_server {
+	struct tls_peer *peer;
+	bool ok;
+	pthread_t th;
+};
+
+static void *cut_mid_record(void *arg)
+{
+	static const char first[] = "* OK [CAPABILITY IMAP4rev1] hel", second[] = "lo there\r\n";
+	struct cut_server *cs = arg;
+	struct tls_peer_link l;
+	size_t w1;
+
+	if (tls_peer_accept(cs->peer, &l) < 0)
+		return NULL;
+	if (tls_peer_seal(&l, first, strlen(first)) == 0) {
+		w1 = l.sealed_len;
+		if (tls_peer_seal(&l, second, strlen(second)) == 0 &&
+		    tls_peer_write_wire(&l, l.sealed, w1 + (l.sealed_len - w1) / 2) == 0)
+			cs->ok = true;
+	}
+	tls_peer_close(&l);
+	return NULL;
+}
+
+/* Cut in the middle of a TLS record, the connection reads as closed by
+ * the server, as in plain text: the user is told the server closed the
+ * connection in the middle of a response, not of a TLS decoding error. */
+Test(net_tls, a_connection_cut_in_the_middle_of_a_record_reads_as_closed)
+{
+	struct tls_peer p;
+	struct cut_server cs = {.peer = &p};
+	struct imap_session_options o = {
+	    .host = "127.0.0.1", .tls = TLS_IMPLICIT, .user = "u", .password = "pw"};
+	struct imap_session *s;
+	struct error err = {0};
+
+	tls_peer_init(&p);
+	o.port = p.port;
+	cr_assert_eq(pthread_create(&cs.th, NULL, cut_mid_record, &cs), 0);
+	s = imap_session_new(tls_peer_connect(&p, 3000), &o);
+	cr_assert_eq(imap_session_open(s, &err), -1);
+	pthread_join(cs.th, NULL);
+	cr_assert(cs.ok, "the server did not send its part");
+	cr_assert(strstr(err.text, "127.0.0.1:"), "%s", err.text);
+	cr_assert(strstr(err.text, "closed the connection unexpectedly in the middle of a response"), "%s",
+	          err.text);
+	cr_assert_null(strstr(err.text, "TLS error"), "%s", err.text);
+	imap_session_free(s);
+	tls_peer_fini(&p);
 }

@@ -149,9 +149,9 @@ Test(pop3_commands, bad_uidl_values_are_refused_and_named)
 	cr_assert_null(list[1].invalid, "'/' is allowed: a UIDL never becomes a path");
 	cr_assert_str_eq(list[1].uidl, "a/b");
 	cr_assert(list[2].invalid && strstr(list[2].invalid, "dots only"));
-	cr_assert(list[3].invalid && strstr(list[3].invalid, "longer than 70 bytes"));
-	cr_assert(list[4].invalid && strstr(list[4].invalid, "printable ASCII"));
-	cr_assert(list[5].invalid && strstr(list[5].invalid, "printable ASCII"));
+	cr_assert(list[3].invalid && strstr(list[3].invalid, "longer than 70 characters"));
+	cr_assert(list[4].invalid && strstr(list[4].invalid, "outside 0x21-0x7E"));
+	cr_assert(list[5].invalid && strstr(list[5].invalid, "outside 0x21-0x7E"));
 	cr_assert_null(list[6].invalid, "70 bytes are allowed");
 	cr_assert_eq(pop3_uidl_check(list, n, &err), -1);
 	cr_assert_eq(err.scope, ERR_ACCOUNT);

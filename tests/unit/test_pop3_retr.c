@@ -76,7 +76,9 @@ Test(pop3_retr, retr_cut_before_the_final_dot_is_never_complete)
 	script_close(sc);
 	cr_assert_eq(pop3_retr(pc, 1, &sink, &err), -1);
 	cr_assert_eq(err.scope, ERR_ACCOUNT);
-	cr_assert(strstr(err.text, "RETR 1 was cut short after 28 bytes"), "%s", err.text);
+	cr_assert(strstr(err.text, "RETR 1 broke off after 28 bytes, nothing of it is kept: pop.test:110 "
+	                           "closed the connection in the middle of a POP3 reply"),
+	          "%s", err.text);
 	cr_assert_eq(g.begins, 1);
 	cr_assert_eq(g.ends, 0, "a cut message never reaches end()");
 	cr_assert_eq(g.fails, 1);
@@ -330,4 +332,24 @@ Test(pop3_retr, a_200_mb_message_streams_in_flat_memory)
 	/* Every line starts with a stuffing dot that is removed. */
 	cr_assert_eq(got, total - total / 64);
 	pop3_parser_free(p);
+}
+
+/* A server that stalls in the middle of a message did not answer; it
+ * did not cut the message short. */
+Test(pop3_retr, retr_stalled_says_the_server_did_not_answer)
+{
+	struct pop3_sink sink = got_sink(&g);
+
+	login_with_capa(CAPA_BASIC);
+	script_expect(sc, "RETR 1\r\n");
+	script_send(sc, "+OK\r\nSubject: slow\r\n\r\nfirst half\r\n");
+	script_fail(sc,
+	            "pop.test:110 did not answer within 30 s; if the server is just slow, raise `timeout:`");
+	cr_assert_eq(pop3_retr(pc, 1, &sink, &err), -1);
+	cr_assert(strstr(err.text, "RETR 1 broke off after 29 bytes, nothing of it is kept: pop.test:110 did "
+	                           "not answer within 30 s"),
+	          "%s", err.text);
+	cr_assert_null(strstr(err.text, "cut short"), "%s", err.text);
+	cr_assert_eq(g.ends, 0);
+	cr_assert_eq(g.fails, 1);
 }

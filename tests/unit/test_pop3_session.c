@@ -378,3 +378,16 @@ Test(pop3_session, too_many_capa_lines)
 	cr_assert(strstr(err.text, "more than 200 CAPA lines"), "%s", err.text);
 	buf_free(&capa);
 }
+
+/* A TLS record where the POP3 greeting should be: the port wants TLS. */
+Test(pop3_session, tls_record_instead_of_the_greeting)
+{
+	struct pop3_options o = test_options();
+
+	start_client(&o);
+	script_send_bytes(sc, "\x16\x03\x01\x00\x05hello", 10);
+	script_close(sc);
+	cr_assert_eq(pop3_client_open(pc, &err), -1);
+	cr_assert(strstr(err.text, "pop.test:110 answered with TLS"), "%s", err.text);
+	cr_assert(strstr(err.text, "use `tls: implicit`"), "%s", err.text);
+}

@@ -7,6 +7,7 @@
 #include "test_imap_session_support.h"
 
 #include "twinbox/store/imap_store.h"
+#include "twinbox/util/buf.h"
 
 TestSuite(store_imap_script, .fini = stop_session);
 
@@ -60,6 +61,60 @@ Test(store_imap_script, courier_namespace_prefix_is_not_part_of_names)
 	cr_assert_str_eq(names[3], "\xc3\xa9t\xc3\xa9", "modified UTF-7 is decoded");
 	cr_assert_null(names[4],
 	               "\\Noselect, '/' inside a level, other namespaces and INBOX.INBOX are left out");
+	store_names_free(names);
+	close_store("A4");
+}
+
+static struct buf warnings = BUF_INIT;
+
+static void capture(enum log_level level, const char *line, void *ctx)
+{
+	(void)ctx;
+	if (level == LOG_WARN)
+		buf_printf(&warnings, "%s\n", line);
+}
+
+/* Each name left out is named with its reason: a level with no name
+ * (the name starts or ends with the separator, or has it twice in a
+ * row), a control character, an encoded "/". */
+Test(store_imap_script, names_left_out_say_why)
+{
+	char **names;
+	const char *w;
+
+	courier();
+	buf_reset(&warnings);
+	log_set_sink(capture, NULL);
+	script_expect(sc, "A3 LIST \"\" \"*\"\r\n");
+	script_send(sc, "* LIST () \".\" INBOX\r\n"
+	                "* LIST () \".\" \"INBOX..lead\"\r\n"
+	                "* LIST () \".\" \"INBOX.trail.\"\r\n"
+	                "* LIST () \".\" \"INBOX.a..b\"\r\n"
+	                "* LIST () \".\" \"INBOX.bell\x07\"\r\n"
+	                "* LIST () \".\" \"INBOX.a&AC8-b\"\r\n"
+	                "A3 OK LIST done\r\n");
+	cr_assert_eq(st->ops->list_folders(st, &names, &err), 0, "%s", err.text);
+	log_set_sink(NULL, NULL);
+	w = buf_cstr(&warnings);
+	cr_assert_str_eq(names[0], "INBOX");
+	cr_assert_null(names[1], "%s", names[1]);
+	cr_assert(strstr(w, "the mailbox \"INBOX..lead\" on the IMAP server is left out: after the namespace "
+	                    "prefix \"INBOX.\" it starts with the level separator '.', so one of its "
+	                    "levels has no name"),
+	          "%s", w);
+	cr_assert(strstr(w, "\"INBOX.trail.\" on the IMAP server is left out: after the namespace prefix "
+	                    "\"INBOX.\" it ends with the level separator '.'"),
+	          "%s", w);
+	cr_assert(strstr(w, "it has the level separator '.' twice in a row"), "%s", w);
+	cr_assert(strstr(w, "the IMAP server sent a mailbox name that cannot be used, so it is left out: the "
+	                    "mailbox name \"INBOX.bell\\x07\" is not valid modified UTF-7: it contains a "
+	                    "control character"),
+	          "%s", w);
+	cr_assert(strstr(w, "\"INBOX.a&AC8-b\" is not valid modified UTF-7: a \"/\" is base64-encoded"), "%s",
+	          w);
+	cr_assert_null(strstr(w, "empty level name"), "%s", w);
+	cr_assert_null(strstr(w, "cannot be decoded;"), "%s", w);
+	buf_free(&warnings);
 	store_names_free(names);
 	close_store("A4");
 }

@@ -13,9 +13,6 @@
  * SIGKILL) is an error naming the account and quoting the first line of
  * the command's stderr (bounded, control characters escaped). Messages
  * never quote the command itself, which may embed a secret.
- *
- * Every password handed out is registered with log_add_secret() first, so
- * it is redacted from every log line from then on.
  */
 #ifndef TWINBOX_CONFIG_PASSWORD_H
 #define TWINBOX_CONFIG_PASSWORD_H

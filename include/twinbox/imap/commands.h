@@ -52,6 +52,7 @@ struct imap_status_info {
 
 struct imap_folder {
 	char *name;     /* UTF-8; NULL when the server's name cannot be decoded */
+	char *why;      /* when `name` is NULL: why, a sentence naming the name */
 	char *raw;      /* the name as sent (NUL-terminated; a name with NUL
 	                   bytes is refused) */
 	char delimiter; /* 0 for a flat namespace */

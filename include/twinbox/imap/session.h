@@ -29,8 +29,9 @@
  *
  * Protocol trace: at log_trace every command line ("C: ...") and every
  * response line ("S: ...") is logged; the LOGIN password and every SASL
- * payload appear as "***" (they are also registered with log_add_secret),
- * and literals appear as "{N bytes}", never their content.
+ * payload appear as "***" (the only place they are kept out of the log:
+ * the log rewrites nothing), and literals appear as "{N bytes}", never
+ * their content.
  */
 #ifndef TWINBOX_IMAP_SESSION_H
 #define TWINBOX_IMAP_SESSION_H
@@ -106,7 +107,11 @@ struct imap_session_handlers {
 	/* A FETCH no running command claimed (flag changes by others,
 	 * FLAGS/MODSEQ after STORE). Bodies are never handed here. */
 	void (*fetch)(void *ctx, const struct imap_fetch *fetch);
-	/* [ALERT] text: the server wants a human to read it. */
+	/* [ALERT] text (greeting, tagged or untagged): the server wants a
+	 * human to read it. NULL: the session logs it as a warning (as RFC
+	 * 3501 7.1 requires; the log escapes it). Never called for an alert
+	 * that arrived in plain text before a STARTTLS upgrade: anyone on
+	 * the path could have written it, so it is only logged at debug. */
 	void (*alert)(void *ctx, const char *text);
 };
 

@@ -4,10 +4,9 @@
  * (Google's), OAUTHBEARER (RFC 7628). Only the strings are built here;
  * each protocol runs its own exchange.
  *
- * Every payload carries a secret, so each function below returns base64
- * that is already registered with log_add_secret() (a protocol trace shows
- * it as "***"); the plain payload never outlives the call. Free results
- * with sasl_free(), which wipes them first.
+ * Every payload carries a secret: the protocols never log it (their
+ * traces show "***" in its place); the plain payload never outlives the
+ * call. Free results with sasl_free(), which wipes them first.
  */
 #ifndef TWINBOX_NET_SASL_H
 #define TWINBOX_NET_SASL_H
@@ -31,11 +30,11 @@ char *sasl_base64(const void *data, size_t len);
 /* The client's first message, base64: for PLAIN "\0user\0secret" (empty
  * authorization identity), for XOAUTH2 and OAUTHBEARER the bearer token
  * message (`secret` is the access token; `host` and `port` go into
- * OAUTHBEARER), for LOGIN the user name. Registered as a secret. */
+ * OAUTHBEARER), for LOGIN the user name. */
 char *sasl_initial_response(enum sasl_mech mech, const char *user, const char *secret, const char *host,
                             unsigned port);
 
-/* base64 of `secret` alone (LOGIN's second step), registered as a secret. */
+/* base64 of `secret` alone (LOGIN's second step). */
 char *sasl_secret_base64(const char *secret);
 
 /* Wipe and free a string from this module (NULL is fine). */

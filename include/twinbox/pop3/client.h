@@ -28,8 +28,8 @@
  *
  * Protocol trace: at log_trace every command ("C: ...") and every status
  * and list line ("S: ...") is logged; PASS, APOP digests and AUTH payloads
- * appear as "***" (the password and the SASL strings are also registered
- * with log_add_secret), message content appears as "S: {N bytes}".
+ * appear as "***" (the only place they are kept out of the log: the log
+ * rewrites nothing), message content appears as "S: {N bytes}".
  *
  * Error scopes: login, connection, protocol violations and refusals of
  * whole-maildrop commands (STAT, LIST, UIDL, QUIT) are ERR_ACCOUNT; a
