@@ -149,14 +149,19 @@ static void show_plan(void *ctx, const char *folder, const struct plan *plan)
 		printf("%s: %s: %s", c->account, folder, plan_kind_name(a->kind));
 		if (a->uid)
 			printf(" uid %u", a->uid);
-		if (a->local_id)
-			printf(" file %s", a->local_id);
+		if (a->local_id) {
+			/* A file name may hold any byte but '/' (util/log.h). */
+			char *name = log_escape(a->local_id);
+			printf(" file %s", name);
+			free(name);
+		}
 		if (a->kind == PLAN_SET_FLAGS_LOCAL || a->kind == PLAN_SET_FLAGS_REMOTE)
 			printf(" +%#x -%#x", a->change.add, a->change.remove);
 		printf("\n");
 	}
 	if (plan->status == PLAN_MASS_DELETE_BLOCKED)
-		printf("%s: %s: deletions blocked by the mass-delete limit (--allow-mass-delete)\n",
+		printf("%s: %s: deletions held back by a safety valve, the folder would not be synced "
+		       "(see the note above; --allow-mass-delete)\n",
 		       c->account, folder);
 	funlockfile(stdout);
 }
@@ -178,10 +183,12 @@ static void print_import(const struct sync_cli *c, const struct config_account *
 	if (r->too_big_count)
 		printf(", %zu over max_size (left on the server)", r->too_big_count);
 	printf("\n");
-	for (size_t i = 0; i < r->too_big_count; i++)
+	for (size_t i = 0; i < r->too_big_count; i++) {
+		char *uidl = log_escape(r->too_big[i].uidl);
 		printf("%s: %s: not downloaded, over max_size: message %u (%llu bytes, UIDL %s)\n", a->name,
-		       a->pop3.folder, r->too_big[i].msgno, (unsigned long long)r->too_big[i].size,
-		       r->too_big[i].uidl);
+		       a->pop3.folder, r->too_big[i].msgno, (unsigned long long)r->too_big[i].size, uidl);
+		free(uidl);
+	}
 	fflush(stdout);
 	funlockfile(stdout);
 }
