@@ -163,7 +163,11 @@ static int update_pairs(struct folder_run *r, const struct plan *plan, const str
 		if (!id || pair_failed(fp, id))
 			continue;
 		if (old) {
+			/* Its sides as the plan has them: a pair re-attached by
+			 * this plan has a new uid or local id. */
 			p = *old;
+			p.uid = a[i].uid;
+			p.local_id = a[i].local_id;
 		} else {
 			/* A pair recorded by this plan: its fields are in the action. */
 			p = (struct state_pair){id,         r->folder_id,    a[i].uid,

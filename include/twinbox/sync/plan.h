@@ -19,9 +19,14 @@
  * sides end up agreeing and stays the old one where they do not (a change
  * the direction kept back stays a change at the next run, too).
  *
- * No last-synced value (messages paired by content key, rules.first_sync,
- * a message re-attached to its pair after a UID or file name change):
- * the union is taken for \Seen \Answered \Flagged \Draft and keywords
+ * A new message re-attached to its pair (its UID or file name changed:
+ * a copy another device put back, a message moved out and back, a file
+ * renamed by a mail reader; see below) is merged the same way against
+ * the pair's last-synced flags, except under rules.first_sync.
+ *
+ * No last-synced value (messages paired by content key, every pair under
+ * rules.first_sync): the union is taken for \Seen \Answered \Flagged
+ * \Draft and keywords
  * (the set wins: no reading, flagging or answering is forgotten) and the
  * intersection for \Deleted (the clear wins: nothing is deleted by
  * accident). Each such merge where the sides differed is noted.
