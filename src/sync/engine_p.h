@@ -16,6 +16,7 @@ struct folder_run {
 	char **rkeys, **lkeys;              /* content keys, parallel to the snapshots; NULL: none */
 	struct state_pairs pairs;
 	struct sync_folder_report *rep;
+	bool renumber; /* dry run: forget the pairs' UIDs in memory once loaded */
 };
 
 /* The snapshot entry for `uid` / `name`, or NULL; only until the plan's

@@ -457,6 +457,27 @@ static void local_gone(struct plan_ctx *ctx, const struct state_pair *sp, size_t
 	              sp->local_id, rm->uid, why);
 }
 
+/* Pair sp lost its UID to a renumbering and the server has nothing with
+ * its content: local message l is uploaded again. */
+static void reupload(struct plan_ctx *ctx, const struct state_pair *sp, size_t l)
+{
+	const struct plan_local_msg *lm = &ctx->in->local[l];
+	struct plan_action *a;
+
+	if (!may_change_remote(ctx->rules))
+		return;
+	a = pair_action(ctx, too_big(ctx->rules, lm->size) ? PLAN_SKIP_TOO_BIG : PLAN_COPY_TO_REMOTE, sp->id,
+	                0, lm->local_id);
+	a->size = lm->size;
+	if (a->kind == PLAN_SKIP_TOO_BIG)
+		return;
+	a->reupload = true;
+	a->content_key = plan_pool_dup(ctx->plan->pool, lm->content_key ? lm->content_key : sp->content_key);
+	a->flags = lm->flags & STATE_FLAGS_ALL;
+	a->keywords = plan_pool_dup(ctx->plan->pool, lm->keywords);
+	a->time = lm->mtime;
+}
+
 static void decide_pair(struct plan_ctx *ctx, size_t p)
 {
 	const struct state_pair *sp = &ctx->in->pairs[p];
@@ -465,7 +486,9 @@ static void decide_pair(struct plan_ctx *ctx, size_t p)
 	if (ctx->attach_r[p] != PLAN_NONE || ctx->attach_l[p] != PLAN_NONE) {
 		r = ctx->attach_r[p] != PLAN_NONE ? ctx->attach_r[p] : r;
 		l = ctx->attach_l[p] != PLAN_NONE ? ctx->attach_l[p] : l;
-		if (ctx->rules->first_sync)
+		/* A renumbered pair's flags are of another numbering, maybe
+		 * of another server: no base to merge against. */
+		if (ctx->rules->first_sync || sp->renumbered)
 			pair_without_base(ctx, sp, r, l, true);
 		else
 			reattach_with_base(ctx, sp, r, l);
@@ -484,6 +507,8 @@ static void decide_pair(struct plan_ctx *ctx, size_t p)
 			local_gone(ctx, sp, r);
 	} else if (sp->uid) {
 		remote_gone(ctx, sp, l);
+	} else if (sp->renumbered) {
+		reupload(ctx, sp, l);
 	}
 }
 

@@ -59,19 +59,6 @@ static bool has_flag(const char *flags, const char *flag)
 	return has;
 }
 
-/* The summary line of `folder` in the last run's output, from after
- * "t: <folder>: " to the end of the line (fresh). */
-static char *summary_of(const char *folder)
-{
-	char *prefix = xasprintf("t: %s: ", folder);
-	const char *p = strstr(sh.r.out, prefix);
-
-	cr_assert_not_null(p, "no summary for %s in:\n%s", folder, sh.r.out);
-	p += strlen(prefix);
-	free(prefix);
-	return xstrndup(p, strcspn(p, "\n"));
-}
-
 static void assert_summary(const char *folder, const char *expect)
 {
 	char *s = summary_of(folder);

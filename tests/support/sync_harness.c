@@ -376,6 +376,17 @@ void assert_nothing_done(void)
 	free(copy);
 }
 
+char *summary_of(const char *folder)
+{
+	char *prefix = xasprintf("t: %s: ", folder);
+	const char *p = strstr(sh.r.out, prefix);
+
+	cr_assert_not_null(p, "no summary for %s in:\n%s", folder, sh.r.out);
+	p += strlen(prefix);
+	free(prefix);
+	return xstrndup(p, strcspn(p, "\n"));
+}
+
 /* ---- processes ---- */
 
 pid_t sync_spawn(const char *tag)

@@ -94,6 +94,9 @@ void assert_twins_ignoring(const char *folder, size_t expect, const char *field)
 size_t state_pair_count(const char *folder);
 /* Every folder's summary line in sh.r.out says nothing was done. */
 void assert_nothing_done(void);
+/* The summary line of `folder` in sh.r.out, from after "t: <folder>: "
+ * to the end of the line (fresh); fails the test if there is none. */
+char *summary_of(const char *folder);
 
 /* ---- processes ---- */
 

@@ -215,6 +215,30 @@ Test(sync_plan, a_message_put_back_by_another_device_is_re_attached_and_merged)
 	ROWS(rows);
 }
 
+/*
+ * Issue 13: after a UIDVALIDITY change (or another server), a message the
+ * server no longer has is uploaded again, whatever expunge says; one it
+ * still has is re-attached; one deleted on the server before (uid 0 but
+ * not renumbered) stays deleted there; nothing is deleted anywhere.
+ */
+Test(sync_plan, a_renumbered_server_gets_back_what_it_lost)
+{
+	static const struct plan_row rows[] = {
+	    {"lost: uploaded again", "?/a:S@k", "", "a:S", "", "copyR a:S p1 again"},
+	    {"whatever expunge says", "?/a:S@k", "", "a:S", "exp=none", "copyR a:S p1 again"},
+	    {"under first_sync too", "?/a:S@k", "", "a:S", "first", "copyR a:S p1 again"},
+	    {"still there: re-attached, flags merged without a base", "?/a:S@k", "3:F@k", "a:S", "",
+	     "pair p1 3/a:; setL a +F; setR 3 +S; upd p1 :FS"},
+	    {"deleted on the server before: not uploaded", "0/a:S@k", "", "a:S", "", ""},
+	    {"deleted locally too: forgotten", "?/a:S@k", "", "", "", "forget p1"},
+	    {"direction pull: kept back", "?/a:S@k", "", "a:S", "dir=pull", ""},
+	    {"over max_size", "?/a:S@k#500", "", "a:S#500", "max=100", "big L a"},
+	    {"new on the server: downloaded, nothing deleted", "?/a:S@k", "7@j", "a:S", "",
+	     "copyL 7:; copyR a:S p1 again"},
+	};
+	ROWS(rows);
+}
+
 Test(sync_plan, the_plan_is_grouped_by_kind_in_execution_order)
 {
 	struct plan plan;

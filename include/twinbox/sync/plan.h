@@ -51,6 +51,14 @@
  * with rules.first_sync every message counts as changed (no base).
  * The local-gone case is the mirror image.
  *
+ * Pair renumbered (state_pair.renumbered: its UID was forgotten because
+ * the server renumbered the folder or was replaced, not because the
+ * message was deleted there) with its local message present and no
+ * server message re-attached to it: the server no longer has it, so it
+ * is uploaded again (COPY_TO_REMOTE with `reupload`, the pair gets the
+ * new UID) whatever expunge says, unless the direction is pull or it is
+ * over max_size. Nothing is ever deleted because of a renumbering.
+ *
  * Pair whose only known side is gone, or both sides gone: FORGET.
  *
  * Messages that no pair knows: a remote and a local message with the same
@@ -228,6 +236,7 @@ struct plan_action {
 	const char *keywords;
 	struct plan_flag_change change;
 	int64_t time;
+	bool reupload; /* COPY_TO_REMOTE of a renumbered pair: the server lost it */
 };
 
 enum plan_status {

@@ -1,0 +1,204 @@
+/*
+ * The server under an account changed (issue 13), end to end against a
+ * real Dovecot: a folder restored without its recent mail (a new
+ * UIDVALIDITY), the config pointed at another server, or at the same
+ * server by another name. The local messages the server lacks are
+ * uploaded again, nothing is deleted or duplicated, the dry run plans
+ * what the real run does, and the summary counts the re-uploads.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support/dovecot.h"
+#include "support/run.h"
+#include "support/sync_harness.h"
+#include "twinbox/util/fs.h"
+#include "twinbox/util/xmalloc.h"
+
+TestSuite(sync_server, .init = sync_harness_setup, .fini = sync_harness_teardown, .timeout = 300);
+
+static const char expunge_both[] = "    sync:\n      expunge: both\n";
+
+/* Lines of `text` that contain both `a` and `b`. */
+static size_t lines_with(const char *text, const char *a, const char *b)
+{
+	size_t n = 0;
+
+	for (const char *p = text; *p;) {
+		size_t len = strcspn(p, "\n");
+		char *line = xstrndup(p, len);
+		n += strstr(line, a) && strstr(line, b);
+		free(line);
+		p += len + (p[len] == '\n');
+	}
+	return n;
+}
+
+/* The dry run plans for `folder`: `uploads` copies to the server, no
+ * download, no deletion; `sync -v --dry-run` lists every action. */
+static void assert_dry_run_plans(const char *folder, size_t uploads)
+{
+	char *prefix = xasprintf("t: %s: ", folder);
+
+	run_result_free(&sh.r);
+	run_twinbox(ARGS("--config", sh.cfg, "-v", "sync", "--dry-run"), 120, &sh.r);
+	cr_assert_eq(sh.r.status, 0, "%s", sh.r.err);
+	cr_assert_eq(lines_with(sh.r.out, prefix, "copy-to-remote"), uploads, "%s", sh.r.out);
+	cr_assert_eq(lines_with(sh.r.out, prefix, "copy-to-local"), 0, "%s", sh.r.out);
+	cr_assert_eq(lines_with(sh.r.out, prefix, "delete-"), 0, "%s", sh.r.out);
+	free(prefix);
+}
+
+/* The real run uploads `uploads` messages the server lacked, and does
+ * nothing else. */
+static void assert_reuploaded(const char *folder, size_t uploads)
+{
+	char *s = summary_of(folder);
+	char *pushed =
+	    xasprintf("0 pulled, %zu pushed, flags 0 local / 0 remote, deleted 0 local / 0 remote", uploads);
+	char *again = xasprintf(", %zu re-uploaded", uploads);
+
+	cr_assert(strncmp(s, pushed, strlen(pushed)) == 0, "%s: %s\nstderr: %s", folder, s, sh.r.err);
+	cr_assert(strstr(s, again), "the summary says how many were uploaded again: %s", s);
+	free(again);
+	free(pushed);
+	free(s);
+}
+
+/* Every message of `mailbox` with its raw bytes, in UID order. */
+static struct dovecot_msg *bodies_of(struct dovecot *d, const char *mailbox, size_t *n_r)
+{
+	return dovecot_list(d, mailbox, true, n_r);
+}
+
+Test(sync_server, a_folder_restored_without_recent_mail_gets_it_back)
+{
+	struct dovecot_msg *m;
+	size_t n;
+
+	dovecot_seed(sh.d, "INBOX", 2, 92000, 0);
+	dovecot_seed(sh.d, "Work", 5, 92100, 0);
+	sync_ok();
+	assert_twins("Work", 5);
+
+	/* Restored from a backup that lacks the last two messages. */
+	m = bodies_of(sh.d, "Work", &n);
+	cr_assert_eq(n, 5);
+	dovecot_delete_mailbox(sh.d, "Work");
+	dovecot_create_mailbox(sh.d, "Work");
+	dovecot_set_uidvalidity(sh.d, "Work", 4242);
+	for (size_t i = 0; i < 3; i++)
+		dovecot_append(sh.d, "Work", m[i].body, m[i].body_len, NULL);
+	dovecot_msgs_free(m, n);
+
+	assert_dry_run_plans("Work", 2);
+	cr_assert(strstr(sh.r.err, "UIDVALIDITY"), "%s", sh.r.err);
+	cr_assert_eq(server_count("Work"), 3, "the dry run changed nothing");
+
+	sync_ok();
+	assert_reuploaded("Work", 2);
+	assert_twins("Work", 5);
+	assert_twins("INBOX", 2);
+	cr_assert_eq(state_pair_count("Work"), 5);
+	sync_ok();
+	assert_nothing_done();
+}
+
+/* The account's config pointed at another server (here: a second
+ * Dovecot, on another port) that holds three of the five messages. */
+Test(sync_server, another_server_under_the_account_is_filled_again)
+{
+	struct dovecot *first = sh.d, *second = dovecot_start();
+	struct dovecot_msg *m;
+	char *old_name, *new_name;
+	size_t n;
+
+	dovecot_seed(first, "INBOX", 5, 93000, 0);
+	sync_ok();
+	m = bodies_of(first, "INBOX", &n);
+	for (size_t i = 0; i < 3; i++)
+		dovecot_append(second, "INBOX", m[i].body, m[i].body_len, NULL);
+	dovecot_msgs_free(m, n);
+
+	sh.d = second;
+	write_config(expunge_both);
+	old_name = xasprintf("%s@127.0.0.1:%u", first->user, first->imaps_port);
+	new_name = xasprintf("%s@127.0.0.1:%u", second->user, second->imaps_port);
+
+	assert_dry_run_plans("INBOX", 2);
+	cr_assert(strstr(sh.r.err, old_name) && strstr(sh.r.err, new_name),
+	          "the warning names the old and the new server: %s", sh.r.err);
+	cr_assert_eq(server_count("INBOX"), 3, "the dry run changed nothing");
+
+	sync_ok();
+	cr_assert(strstr(sh.r.err, old_name) && strstr(sh.r.err, new_name), "%s", sh.r.err);
+	cr_assert(strstr(sh.r.err, "nothing is deleted"), "and says what twinbox does: %s", sh.r.err);
+	assert_reuploaded("INBOX", 2);
+	assert_twins("INBOX", 5);
+	cr_assert_eq(state_pair_count("INBOX"), 5);
+	sync_ok();
+	assert_nothing_done();
+	cr_assert(!strstr(sh.r.err, old_name), "said once: %s", sh.r.err);
+
+	sh.d = first;
+	cr_assert_eq(server_count("INBOX"), 5, "the old server is left alone");
+	dovecot_stop(second);
+	free(old_name);
+	free(new_name);
+}
+
+/* Config text for the account on `host`, plain IMAP without TLS (the
+ * fixture's 127.0.0.4 offers no TLS at all). */
+static void write_plain_config(const char *host)
+{
+	char *text =
+	    xasprintf("state_dir: %s/state\n"
+	              "accounts:\n"
+	              "  t:\n"
+	              "    imap:\n"
+	              "      host: %s\n"
+	              "      port: %u\n"
+	              "      tls: none\n"
+	              "      user: %s\n"
+	              "      password: \"%s\"\n"
+	              "      timeout: 20s\n"
+	              "    maildir:\n"
+	              "      path: %s\n"
+	              "%s",
+	              sh.dir, host, sh.d->imap_port, sh.d->user, sh.d->password, sh.mail, expunge_both);
+	struct error err;
+
+	cr_assert_eq(fs_write_atomic(sh.cfg, text, strlen(text), 0600, &err), 0, "%s", err.text);
+	free(text);
+}
+
+/* `host:` edited to another address of the same server: twinbox cannot
+ * know it is the same, says so, and finds every message again by
+ * content: nothing copied, nothing deleted. */
+Test(sync_server, an_edited_host_is_said_and_copies_nothing_twice)
+{
+	char *old_name = xasprintf("%s@127.0.0.1:%u", sh.d->user, sh.d->imap_port);
+	char *new_name = xasprintf("%s@%s:%u", sh.d->user, DOVECOT_ADDR_NO_STARTTLS, sh.d->imap_port);
+	char *s;
+
+	dovecot_seed(sh.d, "INBOX", 3, 94000, 0);
+	write_plain_config("127.0.0.1");
+	sync_ok();
+	cr_assert(!strstr(sh.r.err, "describes the server"), "a first run records it quietly: %s", sh.r.err);
+	write_plain_config(DOVECOT_ADDR_NO_STARTTLS);
+	sync_ok();
+	cr_assert(strstr(sh.r.err, old_name) && strstr(sh.r.err, new_name),
+	          "the warning names the old and the new server: %s", sh.r.err);
+	s = summary_of("INBOX");
+	cr_assert_str_eq(
+	    s, "0 pulled, 0 pushed, flags 0 local / 0 remote, deleted 0 local / 0 remote, 3 matched", "%s",
+	    sh.r.err);
+	free(s);
+	assert_twins("INBOX", 3);
+	sync_ok();
+	assert_nothing_done();
+	free(old_name);
+	free(new_name);
+}
