@@ -73,7 +73,9 @@ static struct dovecot_msg *bodies_of(struct dovecot *d, const char *mailbox, siz
 	return dovecot_list(d, mailbox, true, n_r);
 }
 
-Test(sync_server, a_folder_restored_without_recent_mail_gets_it_back)
+/* Work (5 messages) synced, then restored on the server from a backup
+ * that lacks the last two: a new UIDVALIDITY, three messages. */
+static void restore_scenario(void)
 {
 	struct dovecot_msg *m;
 	size_t n;
@@ -83,7 +85,6 @@ Test(sync_server, a_folder_restored_without_recent_mail_gets_it_back)
 	sync_ok();
 	assert_twins("Work", 5);
 
-	/* Restored from a backup that lacks the last two messages. */
 	m = bodies_of(sh.d, "Work", &n);
 	cr_assert_eq(n, 5);
 	dovecot_delete_mailbox(sh.d, "Work");
@@ -92,7 +93,11 @@ Test(sync_server, a_folder_restored_without_recent_mail_gets_it_back)
 	for (size_t i = 0; i < 3; i++)
 		dovecot_append(sh.d, "Work", m[i].body, m[i].body_len, NULL);
 	dovecot_msgs_free(m, n);
+}
 
+Test(sync_server, a_folder_restored_without_recent_mail_gets_it_back)
+{
+	restore_scenario();
 	assert_dry_run_plans("Work", 2);
 	cr_assert(strstr(sh.r.err, "UIDVALIDITY"), "%s", sh.r.err);
 	cr_assert_eq(server_count("Work"), 3, "the dry run changed nothing");
@@ -104,6 +109,45 @@ Test(sync_server, a_folder_restored_without_recent_mail_gets_it_back)
 	cr_assert_eq(state_pair_count("Work"), 5);
 	sync_ok();
 	assert_nothing_done();
+}
+
+/* The run that re-uploads, killed at each of its durable steps (the
+ * first comes after the state forgot the old UIDs): the next run still
+ * uploads what the server lacks, once. */
+Test(sync_server, a_re_upload_killed_at_any_step_is_finished_by_the_next_run)
+{
+	unsigned step;
+
+	for (step = 1; step < 40; step++) {
+		char n[16];
+		int status;
+
+		if (step > 1) {
+			char *cmd = xasprintf("rm -rf '%s/mail' '%s/state'", sh.dir, sh.dir);
+			dovecot_stop(sh.d);
+			cr_assert_eq(system(cmd), 0);
+			free(cmd);
+			sh.d = dovecot_start();
+			write_config(expunge_both);
+		}
+		restore_scenario();
+		snprintf(n, sizeof(n), "%u", step);
+		setenv("TWINBOX_TEST_CRASH_AT", n, 1);
+		status = sync_run_args(NULL);
+		unsetenv("TWINBOX_TEST_CRASH_AT");
+		if (status == 0)
+			break;
+		cr_assert_eq(status, 86, "step %u: exit %d: %s", step, status, sh.r.err);
+		sync_ok();
+		assert_twins("Work", 5);
+		assert_twins("INBOX", 2);
+		cr_assert_eq(state_pair_count("Work"), 5, "after a kill at step %u", step);
+		sync_ok();
+		assert_nothing_done();
+	}
+	cr_log_info("re-upload crash test: killed at each of %u durable steps", step - 1);
+	cr_assert_gt(step, 2, "the hook fired at only %u steps", step - 1);
+	cr_assert_lt(step, 40);
 }
 
 /* The account's config pointed at another server (here: a second
