@@ -193,45 +193,44 @@ Test(sync_server, another_server_under_the_account_is_filled_again)
 	free(new_name);
 }
 
-/* Config text for the account on `host`, plain IMAP without TLS (the
- * fixture's 127.0.0.4 offers no TLS at all). */
-static void write_plain_config(const char *host)
+/* The config with the account on `host` and `user`, plain IMAP without
+ * TLS (the fixture's 127.0.0.4 offers no TLS at all). */
+static void write_account(const char *host, const char *user)
 {
-	char *text =
-	    xasprintf("state_dir: %s/state\n"
-	              "accounts:\n"
-	              "  t:\n"
-	              "    imap:\n"
-	              "      host: %s\n"
-	              "      port: %u\n"
-	              "      tls: none\n"
-	              "      user: %s\n"
-	              "      password: \"%s\"\n"
-	              "      timeout: 20s\n"
-	              "    maildir:\n"
-	              "      path: %s\n"
-	              "%s",
-	              sh.dir, host, sh.d->imap_port, sh.d->user, sh.d->password, sh.mail, expunge_both);
+	char *text = xasprintf("state_dir: %s/state\n"
+	                       "accounts:\n"
+	                       "  t:\n"
+	                       "    imap:\n"
+	                       "      host: %s\n"
+	                       "      port: %u\n"
+	                       "      tls: none\n"
+	                       "      user: \"%s\"\n"
+	                       "      password: \"%s\"\n"
+	                       "      timeout: 20s\n"
+	                       "    maildir:\n"
+	                       "      path: %s\n"
+	                       "%s",
+	                       sh.dir, host, sh.d->imap_port, user, sh.d->password, sh.mail, expunge_both);
 	struct error err;
 
 	cr_assert_eq(fs_write_atomic(sh.cfg, text, strlen(text), 0600, &err), 0, "%s", err.text);
 	free(text);
 }
 
-/* `host:` edited to another address of the same server: twinbox cannot
- * know it is the same, says so, and finds every message again by
- * content: nothing copied, nothing deleted. */
-Test(sync_server, an_edited_host_is_said_and_copies_nothing_twice)
+/* The account's server edited to `host` / `user` naming the same
+ * server: twinbox cannot know it is the same, says so (naming both), and
+ * finds every message again by content: nothing copied or deleted. */
+static void same_server_renamed(const char *host, const char *user)
 {
 	char *old_name = xasprintf("%s@127.0.0.1:%u", sh.d->user, sh.d->imap_port);
-	char *new_name = xasprintf("%s@%s:%u", sh.d->user, DOVECOT_ADDR_NO_STARTTLS, sh.d->imap_port);
+	char *new_name = xasprintf("%s@%s:%u", user, host, sh.d->imap_port);
 	char *s;
 
 	dovecot_seed(sh.d, "INBOX", 3, 94000, 0);
-	write_plain_config("127.0.0.1");
+	write_account("127.0.0.1", sh.d->user);
 	sync_ok();
 	cr_assert(!strstr(sh.r.err, "describes the server"), "a first run records it quietly: %s", sh.r.err);
-	write_plain_config(DOVECOT_ADDR_NO_STARTTLS);
+	write_account(host, user);
 	sync_ok();
 	cr_assert(strstr(sh.r.err, old_name) && strstr(sh.r.err, new_name),
 	          "the warning names the old and the new server: %s", sh.r.err);
@@ -243,6 +242,24 @@ Test(sync_server, an_edited_host_is_said_and_copies_nothing_twice)
 	assert_twins("INBOX", 3);
 	sync_ok();
 	assert_nothing_done();
+	cr_assert(!strstr(sh.r.err, "describes the server"), "said once: %s", sh.r.err);
 	free(old_name);
 	free(new_name);
+}
+
+Test(sync_server, an_edited_host_is_said_and_copies_nothing_twice)
+{
+	same_server_renamed(DOVECOT_ADDR_NO_STARTTLS, sh.d->user);
+}
+
+/* A server that takes "user@domain" for "user" (auth_username_format). */
+Test(sync_server, an_edited_user_is_said_and_copies_nothing_twice)
+{
+	char *user;
+
+	dovecot_stop(sh.d);
+	sh.d = dovecot_start_with("auth_username_format = %Ln");
+	user = xasprintf("%s@example.org", sh.d->user);
+	same_server_renamed("127.0.0.1", user);
+	free(user);
 }
