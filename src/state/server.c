@@ -55,6 +55,7 @@ static int forget_uids(struct state *st, const struct state_server *s, struct er
 	static const char sql[] =
 	    "DELETE FROM pair WHERE local_id IS NULL;"
 	    "UPDATE pair SET uid = NULL, renumbered = 1 WHERE uid IS NOT NULL;"
+	    "UPDATE intent SET uid = NULL WHERE uid IS NOT NULL;"
 	    "UPDATE folder SET uidvalidity = 0, uidnext = 0, highestmodseq = 0, messages = 0;";
 	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 

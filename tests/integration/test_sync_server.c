@@ -14,6 +14,8 @@
 #include "support/dovecot.h"
 #include "support/run.h"
 #include "support/sync_harness.h"
+#include "twinbox/state/folder.h"
+#include "twinbox/state/pair.h"
 #include "twinbox/util/fs.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -262,4 +264,79 @@ Test(sync_server, an_edited_user_is_said_and_copies_nothing_twice)
 	user = xasprintf("%s@example.org", sh.d->user);
 	same_server_renamed("127.0.0.1", user);
 	free(user);
+}
+
+/* Every pair of `folder` in the state joins a server message and a local
+ * file with the same Message-ID. */
+static void assert_pairs_join_the_same_messages(const char *folder)
+{
+	struct state *st;
+	struct state_folder sf;
+	struct state_pairs pairs = {0};
+	struct dovecot_msg *sm;
+	struct local_msg *lm;
+	size_t ns, nl;
+	struct error err;
+
+	sm = dovecot_list(sh.d, folder, true, &ns);
+	nl = local_list(folder, &lm);
+	cr_assert_eq(state_open(sh.db, 0, &st, &err), 0, "%s", err.text);
+	cr_assert_eq(state_folder_find_remote(st, folder, &sf, &err), 1);
+	cr_assert_eq(state_pairs_load(st, sf.id, &pairs, &err), 0, "%s", err.text);
+	for (size_t i = 0; i < pairs.count; i++) {
+		const struct state_pair *p = &pairs.pairs[i];
+		char *sid = NULL, *lid = NULL;
+		for (size_t k = 0; k < ns && !sid; k++)
+			if (sm[k].uid == p->uid)
+				sid = message_id(sm[k].body);
+		for (size_t k = 0; k < nl && !lid; k++)
+			if (strstr(lm[k].path, p->local_id))
+				lid = message_id(lm[k].data);
+		cr_assert(sid && lid, "pair UID %u / %s: a side is missing", p->uid, p->local_id);
+		cr_assert_str_eq(sid, lid, "pair UID %u / %s joins two different messages", p->uid,
+		                 p->local_id);
+		free(sid);
+		free(lid);
+	}
+	state_pairs_free(&pairs);
+	state_folder_clear(&sf);
+	state_close(st);
+	local_free(lm, nl);
+	dovecot_msgs_free(sm, ns);
+}
+
+/* A pull killed after its files were delivered, before the pairs were
+ * recorded; then the server renumbers the folder (restored, in another
+ * order). The next run must not pair each file with whatever message now
+ * has the UID it was downloaded from: the files are matched by content. */
+Test(sync_server, a_delivery_left_by_a_killed_run_is_matched_by_content_after_a_renumbering)
+{
+	struct dovecot_msg *m;
+	size_t n;
+
+	dovecot_seed(sh.d, "Work", 2, 95000, 0);
+	sync_ok();
+	dovecot_seed(sh.d, "Work", 4, 95100, 0);
+	setenv("TWINBOX_TEST_CRASH_AT", "2", 1);
+	run_result_free(&sh.r);
+	run_twinbox(ARGS("--config", sh.cfg, "-v", "sync", "--jobs", "1", "t:Work"), 120, &sh.r);
+	unsetenv("TWINBOX_TEST_CRASH_AT");
+	cr_assert_eq(sh.r.status, 86, "%s", sh.r.err);
+	cr_assert(strstr(sh.r.err, "durable step 2: messages delivered locally"), "%s", sh.r.err);
+
+	/* Restored in reverse order: every UID now names another message. */
+	m = dovecot_list(sh.d, "Work", true, &n);
+	cr_assert_eq(n, 6);
+	dovecot_delete_mailbox(sh.d, "Work");
+	dovecot_create_mailbox(sh.d, "Work");
+	dovecot_set_uidvalidity(sh.d, "Work", 4343);
+	for (size_t i = n; i-- > 0;)
+		dovecot_append(sh.d, "Work", m[i].body, m[i].body_len, NULL);
+	dovecot_msgs_free(m, n);
+
+	sync_ok();
+	assert_twins("Work", 6);
+	assert_pairs_join_the_same_messages("Work");
+	sync_ok();
+	assert_nothing_done();
 }

@@ -10,6 +10,7 @@
 
 #include "test_state.h"
 #include "twinbox/state/folder.h"
+#include "twinbox/state/intent.h"
 #include "twinbox/state/pair.h"
 #include "twinbox/state/server.h"
 
@@ -149,5 +150,41 @@ Test(state_server, another_server_forgets_every_folders_uids)
 	cr_assert_eq(f.highestmodseq, 0);
 	cr_assert_eq(f.messages, 0);
 	state_folder_clear(&f);
+	state_close(st);
+}
+
+/* A delivery a killed run left names a UID of the old numbering: after
+ * the reset it names none, so its file is matched by content, never
+ * paired with whatever message has that UID now. */
+Test(state_server, a_reset_forgets_the_uids_of_pending_intents)
+{
+	struct state *st = state_test_open("work.db");
+	int64_t inbox = state_test_folder(st, "INBOX", "INBOX");
+	int64_t work = state_test_folder(st, "Work", ".Work");
+	struct state_intent in = {.kind = STATE_INTENT_DELIVER_LOCAL, .uid = 7, .local_id = "f"};
+	struct state_server srv = {"new.example.org", 993, "alice"};
+	struct state_intents set;
+	int64_t id;
+	struct error err;
+
+	in.folder_id = inbox;
+	cr_assert_eq(state_intent_add(st, &in, &id, &err), 0, "%s", err.text);
+	in.folder_id = work;
+	cr_assert_eq(state_intent_add(st, &in, &id, &err), 0, "%s", err.text);
+
+	cr_assert_eq(state_folder_reset_uids(st, inbox, 9, &err), 0, "%s", err.text);
+	cr_assert_eq(state_intent_list(st, inbox, &set, &err), 0, "%s", err.text);
+	cr_assert_eq(set.count, 1);
+	cr_assert_eq(set.intents[0].uid, 0);
+	cr_assert_str_eq(set.intents[0].local_id, "f");
+	state_intents_free(&set);
+	cr_assert_eq(state_intent_list(st, work, &set, &err), 0, "%s", err.text);
+	cr_assert_eq(set.intents[0].uid, 7, "another folder's intents keep theirs");
+	state_intents_free(&set);
+
+	cr_assert_eq(state_server_replace(st, &srv, &err), 0, "%s", err.text);
+	cr_assert_eq(state_intent_list(st, work, &set, &err), 0, "%s", err.text);
+	cr_assert_eq(set.intents[0].uid, 0, "another server: every folder's");
+	state_intents_free(&set);
 	state_close(st);
 }

@@ -32,9 +32,9 @@ int state_server_set(struct state *st, const struct state_server *s, struct erro
 
 /* The server changed to `s`: in one step, forget every UID of every
  * folder as state_folder_reset_uids() does (pairs keep their local
- * side, marked renumbered; remote-only pairs go; every folder's
- * UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ become 0, "not known"), and
- * record `s`. */
+ * side, marked renumbered; remote-only pairs go; pending intents lose
+ * their UIDs; every folder's UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ
+ * become 0, "not known"), and record `s`. */
 int state_server_replace(struct state *st, const struct state_server *s, struct error *err);
 
 /* Whether two descriptions name the same server (host compared without
