@@ -247,7 +247,14 @@ static int folder_row(struct folder_run *r, const char *name, const struct store
 			r->folder_id = 0;
 			return 0;
 		}
-		return state_folder_add(r->st, name, name, &r->folder_id, err);
+		/* The UIDVALIDITY the pairs this run records belong to, known
+		 * from the start: a run killed before the end must not leave
+		 * pairs whose numbering a later change could not be told by. */
+		if (state_folder_add(r->st, name, name, &r->folder_id, err) < 0)
+			return -1;
+		return rinfo->uidvalidity
+		           ? state_folder_reset_uids(r->st, r->folder_id, rinfo->uidvalidity, err)
+		           : 0;
 	}
 	r->folder_id = sf.id;
 	if (r->o->renumber) {

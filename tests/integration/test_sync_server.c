@@ -340,3 +340,35 @@ Test(sync_server, a_delivery_left_by_a_killed_run_is_matched_by_content_after_a_
 	sync_ok();
 	assert_nothing_done();
 }
+
+/* The same when the killed run was the folder's first sync: the pairs it
+ * recorded belong to the UIDVALIDITY it saw, and a later change is told. */
+Test(sync_server, a_first_sync_killed_then_a_renumbering_pairs_nothing_wrongly)
+{
+	struct dovecot_msg *m;
+	size_t n;
+
+	dovecot_seed(sh.d, "Work", 6, 96000, 0);
+	setenv("TWINBOX_TEST_CRASH_AT", "3", 1);
+	run_result_free(&sh.r);
+	run_twinbox(ARGS("--config", sh.cfg, "-v", "sync", "--jobs", "1", "t:Work"), 120, &sh.r);
+	unsetenv("TWINBOX_TEST_CRASH_AT");
+	cr_assert_eq(sh.r.status, 86, "%s", sh.r.err);
+	cr_assert(strstr(sh.r.err, "durable step 3: copies recorded"), "%s", sh.r.err);
+
+	m = dovecot_list(sh.d, "Work", true, &n);
+	cr_assert_eq(n, 6);
+	dovecot_delete_mailbox(sh.d, "Work");
+	dovecot_create_mailbox(sh.d, "Work");
+	dovecot_set_uidvalidity(sh.d, "Work", 4444);
+	for (size_t i = n; i-- > 0;)
+		dovecot_append(sh.d, "Work", m[i].body, m[i].body_len, NULL);
+	dovecot_msgs_free(m, n);
+
+	sync_ok();
+	cr_assert(strstr(sh.r.err, "UIDVALIDITY"), "the renumbering is told: %s", sh.r.err);
+	assert_twins("Work", 6);
+	assert_pairs_join_the_same_messages("Work");
+	sync_ok();
+	assert_nothing_done();
+}
