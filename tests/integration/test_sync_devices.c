@@ -77,21 +77,6 @@ static void sync_device(int n)
 
 TestSuite(sync_devices, .init = devices_init, .fini = devices_fini, .timeout = 300);
 
-/* The Message-ID dovecot_seed(.., seed, ..) gives its i-th message. */
-static char *seeded_id(unsigned seed, unsigned i)
-{
-	return xasprintf("<seed.%u@twinbox.test>", seed + i);
-}
-
-static bool has_flag(const char *flags, const char *flag)
-{
-	struct dovecot_msg m = {.flags = xstrdup(flags)};
-	bool has = dovecot_msg_has_flag(&m, flag);
-
-	free(m.flags);
-	return has;
-}
-
 /* The Maildir flag letters of the one copy of `id` in `folder` of the
  * device in use (fresh). */
 static char *local_flags_of(const char *folder, const char *id)

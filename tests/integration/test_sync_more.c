@@ -44,21 +44,6 @@ static double seconds_since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* The Message-ID dovecot_seed(.., seed, ..) gives its i-th message. */
-static char *seeded_id(unsigned seed, unsigned i)
-{
-	return xasprintf("<seed.%u@twinbox.test>", seed + i);
-}
-
-static bool has_flag(const char *flags, const char *flag)
-{
-	struct dovecot_msg m = {.flags = xstrdup(flags)};
-	bool has = dovecot_msg_has_flag(&m, flag);
-
-	free(m.flags);
-	return has;
-}
-
 static void assert_summary(const char *folder, const char *expect)
 {
 	char *s = summary_of(folder);

@@ -69,32 +69,34 @@ static void assert_reuploaded(const char *folder, size_t uploads)
 	free(s);
 }
 
-/* Every message of `mailbox` with its raw bytes, in UID order. */
-static struct dovecot_msg *bodies_of(struct dovecot *d, const char *mailbox, size_t *n_r)
+/* `mailbox` (holding `had` messages) restored on the server as from a
+ * backup: a new UIDVALIDITY, only its first `keep` messages, in reverse
+ * order with `reversed` (every UID then names another message). */
+static void restore_mailbox(const char *mailbox, size_t had, size_t keep, bool reversed, unsigned uidvalidity)
 {
-	return dovecot_list(d, mailbox, true, n_r);
+	size_t n;
+	struct dovecot_msg *m = dovecot_list(sh.d, mailbox, true, &n);
+
+	cr_assert_eq(n, had);
+	dovecot_delete_mailbox(sh.d, mailbox);
+	dovecot_create_mailbox(sh.d, mailbox);
+	dovecot_set_uidvalidity(sh.d, mailbox, uidvalidity);
+	for (size_t i = 0; i < keep; i++) {
+		const struct dovecot_msg *one = &m[reversed ? keep - 1 - i : i];
+		dovecot_append(sh.d, mailbox, one->body, one->body_len, NULL);
+	}
+	dovecot_msgs_free(m, n);
 }
 
 /* Work (5 messages) synced, then restored on the server from a backup
- * that lacks the last two: a new UIDVALIDITY, three messages. */
+ * that lacks the last two. */
 static void restore_scenario(void)
 {
-	struct dovecot_msg *m;
-	size_t n;
-
 	dovecot_seed(sh.d, "INBOX", 2, 92000, 0);
 	dovecot_seed(sh.d, "Work", 5, 92100, 0);
 	sync_ok();
 	assert_twins("Work", 5);
-
-	m = bodies_of(sh.d, "Work", &n);
-	cr_assert_eq(n, 5);
-	dovecot_delete_mailbox(sh.d, "Work");
-	dovecot_create_mailbox(sh.d, "Work");
-	dovecot_set_uidvalidity(sh.d, "Work", 4242);
-	for (size_t i = 0; i < 3; i++)
-		dovecot_append(sh.d, "Work", m[i].body, m[i].body_len, NULL);
-	dovecot_msgs_free(m, n);
+	restore_mailbox("Work", 5, 3, false, 4242);
 }
 
 Test(sync_server, a_folder_restored_without_recent_mail_gets_it_back)
@@ -124,14 +126,8 @@ Test(sync_server, a_re_upload_killed_at_any_step_is_finished_by_the_next_run)
 		char n[16];
 		int status;
 
-		if (step > 1) {
-			char *cmd = xasprintf("rm -rf '%s/mail' '%s/state'", sh.dir, sh.dir);
-			dovecot_stop(sh.d);
-			cr_assert_eq(system(cmd), 0);
-			free(cmd);
-			sh.d = dovecot_start();
-			write_config(expunge_both);
-		}
+		if (step > 1)
+			restart_world();
 		restore_scenario();
 		snprintf(n, sizeof(n), "%u", step);
 		setenv("TWINBOX_TEST_CRASH_AT", n, 1);
@@ -163,7 +159,7 @@ Test(sync_server, another_server_under_the_account_is_filled_again)
 
 	dovecot_seed(first, "INBOX", 5, 93000, 0);
 	sync_ok();
-	m = bodies_of(first, "INBOX", &n);
+	m = dovecot_list(first, "INBOX", true, &n);
 	for (size_t i = 0; i < 3; i++)
 		dovecot_append(second, "INBOX", m[i].body, m[i].body_len, NULL);
 	dovecot_msgs_free(m, n);
@@ -311,9 +307,6 @@ static void assert_pairs_join_the_same_messages(const char *folder)
  * has the UID it was downloaded from: the files are matched by content. */
 Test(sync_server, a_delivery_left_by_a_killed_run_is_matched_by_content_after_a_renumbering)
 {
-	struct dovecot_msg *m;
-	size_t n;
-
 	dovecot_seed(sh.d, "Work", 2, 95000, 0);
 	sync_ok();
 	dovecot_seed(sh.d, "Work", 4, 95100, 0);
@@ -325,14 +318,7 @@ Test(sync_server, a_delivery_left_by_a_killed_run_is_matched_by_content_after_a_
 	cr_assert(strstr(sh.r.err, "durable step 2: messages delivered locally"), "%s", sh.r.err);
 
 	/* Restored in reverse order: every UID now names another message. */
-	m = dovecot_list(sh.d, "Work", true, &n);
-	cr_assert_eq(n, 6);
-	dovecot_delete_mailbox(sh.d, "Work");
-	dovecot_create_mailbox(sh.d, "Work");
-	dovecot_set_uidvalidity(sh.d, "Work", 4343);
-	for (size_t i = n; i-- > 0;)
-		dovecot_append(sh.d, "Work", m[i].body, m[i].body_len, NULL);
-	dovecot_msgs_free(m, n);
+	restore_mailbox("Work", 6, 6, true, 4343);
 
 	sync_ok();
 	assert_twins("Work", 6);
@@ -345,9 +331,6 @@ Test(sync_server, a_delivery_left_by_a_killed_run_is_matched_by_content_after_a_
  * recorded belong to the UIDVALIDITY it saw, and a later change is told. */
 Test(sync_server, a_first_sync_killed_then_a_renumbering_pairs_nothing_wrongly)
 {
-	struct dovecot_msg *m;
-	size_t n;
-
 	dovecot_seed(sh.d, "Work", 6, 96000, 0);
 	setenv("TWINBOX_TEST_CRASH_AT", "3", 1);
 	run_result_free(&sh.r);
@@ -356,14 +339,7 @@ Test(sync_server, a_first_sync_killed_then_a_renumbering_pairs_nothing_wrongly)
 	cr_assert_eq(sh.r.status, 86, "%s", sh.r.err);
 	cr_assert(strstr(sh.r.err, "durable step 3: copies recorded"), "%s", sh.r.err);
 
-	m = dovecot_list(sh.d, "Work", true, &n);
-	cr_assert_eq(n, 6);
-	dovecot_delete_mailbox(sh.d, "Work");
-	dovecot_create_mailbox(sh.d, "Work");
-	dovecot_set_uidvalidity(sh.d, "Work", 4444);
-	for (size_t i = n; i-- > 0;)
-		dovecot_append(sh.d, "Work", m[i].body, m[i].body_len, NULL);
-	dovecot_msgs_free(m, n);
+	restore_mailbox("Work", 6, 6, true, 4444);
 
 	sync_ok();
 	cr_assert(strstr(sh.r.err, "UIDVALIDITY"), "the renumbering is told: %s", sh.r.err);

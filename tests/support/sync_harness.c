@@ -74,6 +74,17 @@ void sync_harness_teardown(void)
 	unsetenv("TWINBOX_TEST_CRASH_AT");
 }
 
+void restart_world(void)
+{
+	char *cmd = xasprintf("rm -rf '%s/mail' '%s/state'", sh.dir, sh.dir);
+
+	dovecot_stop(sh.d);
+	cr_assert_eq(system(cmd), 0);
+	free(cmd);
+	sh.d = dovecot_start();
+	write_config("    sync:\n      expunge: both\n");
+}
+
 int sync_run_args(const char *extra)
 {
 	run_result_free(&sh.r);
@@ -192,6 +203,20 @@ char *local_set_flags(const char *path, const char *letters)
 }
 
 /* ---- both sides ---- */
+
+char *seeded_id(unsigned seed, unsigned i)
+{
+	return xasprintf("<seed.%u@twinbox.test>", seed + i);
+}
+
+bool has_flag(const char *flags, const char *flag)
+{
+	struct dovecot_msg m = {.flags = xstrdup(flags)};
+	bool has = dovecot_msg_has_flag(&m, flag);
+
+	free(m.flags);
+	return has;
+}
 
 char *message_id(const char *data)
 {
