@@ -301,30 +301,41 @@ static void assert_pairs_join_the_same_messages(const char *folder)
 	dovecot_msgs_free(sm, ns);
 }
 
+/* A run of Work killed at durable step `step` (which must be `what`),
+ * then Work restored in reverse order (every UID now names another
+ * message) under a new UIDVALIDITY; the next run must pair every file
+ * with its own message and duplicate nothing. */
+static void killed_then_renumbered(unsigned step, const char *what)
+{
+	char n[16], *said = xasprintf("durable step %u: %s", step, what);
+
+	snprintf(n, sizeof(n), "%u", step);
+	setenv("TWINBOX_TEST_CRASH_AT", n, 1);
+	run_result_free(&sh.r);
+	run_twinbox(ARGS("--config", sh.cfg, "-v", "sync", "--jobs", "1", "t:Work"), 120, &sh.r);
+	unsetenv("TWINBOX_TEST_CRASH_AT");
+	cr_assert_eq(sh.r.status, 86, "%s", sh.r.err);
+	cr_assert(strstr(sh.r.err, said), "%s", sh.r.err);
+	free(said);
+
+	restore_mailbox("Work", 6, 6, true, 4343);
+	sync_ok();
+	cr_assert(strstr(sh.r.err, "UIDVALIDITY"), "the renumbering is told: %s", sh.r.err);
+	assert_twins("Work", 6);
+	assert_pairs_join_the_same_messages("Work");
+	sync_ok();
+	assert_nothing_done();
+}
+
 /* A pull killed after its files were delivered, before the pairs were
- * recorded; then the server renumbers the folder (restored, in another
- * order). The next run must not pair each file with whatever message now
- * has the UID it was downloaded from: the files are matched by content. */
+ * recorded: the files must not be paired with whatever message now has
+ * the UID they were downloaded from; they are matched by content. */
 Test(sync_server, a_delivery_left_by_a_killed_run_is_matched_by_content_after_a_renumbering)
 {
 	dovecot_seed(sh.d, "Work", 2, 95000, 0);
 	sync_ok();
 	dovecot_seed(sh.d, "Work", 4, 95100, 0);
-	setenv("TWINBOX_TEST_CRASH_AT", "2", 1);
-	run_result_free(&sh.r);
-	run_twinbox(ARGS("--config", sh.cfg, "-v", "sync", "--jobs", "1", "t:Work"), 120, &sh.r);
-	unsetenv("TWINBOX_TEST_CRASH_AT");
-	cr_assert_eq(sh.r.status, 86, "%s", sh.r.err);
-	cr_assert(strstr(sh.r.err, "durable step 2: messages delivered locally"), "%s", sh.r.err);
-
-	/* Restored in reverse order: every UID now names another message. */
-	restore_mailbox("Work", 6, 6, true, 4343);
-
-	sync_ok();
-	assert_twins("Work", 6);
-	assert_pairs_join_the_same_messages("Work");
-	sync_ok();
-	assert_nothing_done();
+	killed_then_renumbered(2, "messages delivered locally");
 }
 
 /* The same when the killed run was the folder's first sync: the pairs it
@@ -332,19 +343,5 @@ Test(sync_server, a_delivery_left_by_a_killed_run_is_matched_by_content_after_a_
 Test(sync_server, a_first_sync_killed_then_a_renumbering_pairs_nothing_wrongly)
 {
 	dovecot_seed(sh.d, "Work", 6, 96000, 0);
-	setenv("TWINBOX_TEST_CRASH_AT", "3", 1);
-	run_result_free(&sh.r);
-	run_twinbox(ARGS("--config", sh.cfg, "-v", "sync", "--jobs", "1", "t:Work"), 120, &sh.r);
-	unsetenv("TWINBOX_TEST_CRASH_AT");
-	cr_assert_eq(sh.r.status, 86, "%s", sh.r.err);
-	cr_assert(strstr(sh.r.err, "durable step 3: copies recorded"), "%s", sh.r.err);
-
-	restore_mailbox("Work", 6, 6, true, 4444);
-
-	sync_ok();
-	cr_assert(strstr(sh.r.err, "UIDVALIDITY"), "the renumbering is told: %s", sh.r.err);
-	assert_twins("Work", 6);
-	assert_pairs_join_the_same_messages("Work");
-	sync_ok();
-	assert_nothing_done();
+	killed_then_renumbered(3, "copies recorded");
 }
