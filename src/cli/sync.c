@@ -128,6 +128,8 @@ static void print_report(void *ctx, const struct sync_folder_report *r)
 	       r->deleted_local, r->deleted_remote);
 	if (r->paired)
 		printf(", %zu matched", r->paired);
+	if (r->reuploaded)
+		printf(", %zu re-uploaded", r->reuploaded);
 	if (r->too_big)
 		printf(", %zu over max_size", r->too_big);
 	if (r->message_failures)
@@ -421,6 +423,7 @@ static int sync_account(struct account_job *j)
 {
 	const struct config_account *a = j->a;
 	struct sync_options o = {0};
+	struct state_server server;
 	struct imap_session_options io;
 	struct worker_ctx wc = {&io, j};
 	struct store *remote = NULL;
@@ -449,6 +452,8 @@ static int sync_account(struct account_job *j)
 	o.open_worker = open_worker;
 	o.close_worker = close_worker;
 	o.worker_ctx = &wc;
+	server = (struct state_server){a->conn.host, a->conn.port, a->conn.user};
+	o.server = &server;
 	if (sync_run(remote, j->local, j->st, &o, &res, &err) < 0)
 		goto fail;
 	rc = res.folders_failed == 0 ? EXIT_OK : EXIT_PARTIAL;

@@ -239,12 +239,24 @@ static int reset_uids(struct state *st, int64_t id, uint32_t uidvalidity, struct
 	if (state_step_done(st, stmt, "forget the remote-only messages of a folder", err) < 0)
 		return -1;
 
-	stmt = state_stmt(st, ST_FOLDER_UNSET_UIDS,
-	                  "UPDATE pair SET uid = NULL WHERE folder_id = ? AND uid IS NOT NULL", err);
+	stmt = state_stmt(
+	    st, ST_FOLDER_UNSET_UIDS,
+	    "UPDATE pair SET uid = NULL, renumbered = 1 WHERE folder_id = ? AND uid IS NOT NULL", err);
 	if (!stmt)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, id);
 	if (state_step_done(st, stmt, "forget the UIDs of a folder", err) < 0)
+		return -1;
+
+	/* A killed run's intents name UIDs of the old numbering too: a
+	 * delivery recovered later must not pair its file with whatever
+	 * message has that UID now (it is matched by content instead). */
+	stmt = state_stmt(st, ST_FOLDER_UNSET_INTENT_UIDS,
+	                  "UPDATE intent SET uid = NULL WHERE folder_id = ? AND uid IS NOT NULL", err);
+	if (!stmt)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	if (state_step_done(st, stmt, "forget the UIDs of a folder's pending operations", err) < 0)
 		return -1;
 
 	stmt =

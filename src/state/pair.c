@@ -49,8 +49,8 @@ static int check_pair(struct state *st, const struct state_pair *p, struct error
 	return 0;
 }
 
-/* Bind uid, local_id, flags, keywords, size, content_key from column
- * `first` on. */
+/* Bind uid, local_id, flags, keywords, size, content_key, renumbered
+ * (kept only while the pair has no uid) from column `first` on. */
 static void bind_fields(sqlite3_stmt *stmt, int first, const struct state_pair *p)
 {
 	if (p->uid)
@@ -62,6 +62,7 @@ static void bind_fields(sqlite3_stmt *stmt, int first, const struct state_pair *
 	state_bind_text(stmt, first + 3, none_if_empty(p->keywords));
 	sqlite3_bind_int64(stmt, first + 4, (sqlite3_int64)p->size);
 	state_bind_text(stmt, first + 5, none_if_empty(p->content_key));
+	sqlite3_bind_int64(stmt, first + 6, p->renumbered && !p->uid);
 }
 
 static int failed(const struct state_pair *p, struct error *err)
@@ -80,8 +81,8 @@ int state_pair_insert(struct state *st, struct state_pair *p, struct error *err)
 	if (check_pair(st, p, err) < 0)
 		return failed(p, err);
 	stmt = state_stmt(st, ST_PAIR_INSERT,
-	                  "INSERT INTO pair (folder_id, uid, local_id, flags, keywords, size, content_key) "
-	                  "VALUES (?, ?, ?, ?, ?, ?, ?)",
+	                  "INSERT INTO pair (folder_id, uid, local_id, flags, keywords, size, content_key, "
+	                  "renumbered) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 	                  err);
 	if (!stmt)
 		return -1;
@@ -101,13 +102,13 @@ int state_pair_update(struct state *st, const struct state_pair *p, struct error
 		return failed(p, err);
 	stmt = state_stmt(
 	    st, ST_PAIR_UPDATE,
-	    "UPDATE pair SET uid = ?, local_id = ?, flags = ?, keywords = ?, size = ?, content_key = ? "
-	    "WHERE id = ?",
+	    "UPDATE pair SET uid = ?, local_id = ?, flags = ?, keywords = ?, size = ?, content_key = ?, "
+	    "renumbered = ? WHERE id = ?",
 	    err);
 	if (!stmt)
 		return -1;
 	bind_fields(stmt, 1, p);
-	sqlite3_bind_int64(stmt, 7, p->id);
+	sqlite3_bind_int64(stmt, 8, p->id);
 	if (state_step_done(st, stmt, "update a message", err) < 0)
 		return failed(p, err);
 	if (sqlite3_changes(st->db) != 1) {

@@ -7,7 +7,7 @@
 #include "twinbox/state/pair.h"
 #include "twinbox/util/xmalloc.h"
 
-#define PAIR_COLS "id, folder_id, uid, local_id, flags, keywords, size, content_key"
+#define PAIR_COLS "id, folder_id, uid, local_id, flags, keywords, size, content_key, renumbered"
 
 static int by_local_cmp(const void *a, const void *b, void *ctx)
 {
@@ -64,6 +64,7 @@ static int read_set(struct state *st, sqlite3_stmt *stmt, bool sort, size_t expe
 		p->keywords = state_arena_column(&set.arena, stmt, 5);
 		p->size = (uint64_t)sqlite3_column_int64(stmt, 6);
 		p->content_key = state_arena_column(&set.arena, stmt, 7);
+		p->renumbered = sqlite3_column_int64(stmt, 8) != 0;
 	}
 	sqlite3_reset(stmt);
 	if (rc != SQLITE_DONE) {
@@ -155,6 +156,26 @@ const struct state_pair *state_pairs_find_local(const struct state_pairs *set, c
 			hi = mid;
 	}
 	return NULL;
+}
+
+void state_pairs_renumber(struct state_pairs *set)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < set->count; i++) {
+		struct state_pair p = set->pairs[i];
+		if (!p.local_id)
+			continue;
+		if (p.uid) {
+			p.uid = 0;
+			p.renumbered = true;
+		}
+		set->pairs[n++] = p;
+	}
+	set->count = n;
+	/* Every uid is 0 now: the set is in uid order as it stands. */
+	free(set->by_local);
+	index_by_local(set);
 }
 
 void state_pairs_free(struct state_pairs *set)

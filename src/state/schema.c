@@ -82,9 +82,26 @@ static const char schema_v2[] = "ALTER TABLE folder ADD COLUMN messages INTEGER 
                                 " CHECK (messages BETWEEN 0 AND 4294967295);"
                                 "ALTER TABLE folder ADD COLUMN rules TEXT CHECK (rules <> '');";
 
+/* Version 3: the server the state describes (an account's host, port
+ * and user: a different one is not the server whose UIDs the pairs
+ * hold), and per pair whether its UID was forgotten because the server
+ * renumbered the folder (UIDVALIDITY) or was replaced: such a message is
+ * matched by content again or, when the server no longer has it,
+ * uploaded again; a pair that lost its UID because the message was
+ * deleted on the server is not. */
+static const char schema_v3[] =
+    "CREATE TABLE server ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " host TEXT NOT NULL,"
+    " port INTEGER NOT NULL CHECK (port BETWEEN 0 AND 65535),"
+    " user TEXT NOT NULL"
+    ") STRICT;"
+    "ALTER TABLE pair ADD COLUMN renumbered INTEGER NOT NULL DEFAULT 0 CHECK (renumbered IN (0, 1));";
+
 static const struct migration migrations[] = {
     {1, schema_v1},
     {2, schema_v2},
+    {3, schema_v3},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STATE_SCHEMA_VERSION,

@@ -281,21 +281,34 @@ static int folder_row(struct folder_run *r, const char *name, const struct store
 			r->folder_id = 0;
 			return 0;
 		}
-		return state_folder_add(r->st, name, name, &r->folder_id, err);
+		/* The UIDVALIDITY the pairs this run records belong to, known
+		 * from the start: a run killed before the end must not leave
+		 * pairs whose numbering a later change could not be told by. */
+		if (state_folder_add(r->st, name, name, &r->folder_id, err) < 0)
+			return -1;
+		return rinfo->uidvalidity
+		           ? state_folder_reset_uids(r->st, r->folder_id, rinfo->uidvalidity, err)
+		           : 0;
 	}
 	r->folder_id = sf.id;
-	if (sf.uidvalidity && rinfo->uidvalidity && sf.uidvalidity != rinfo->uidvalidity) {
-		log_warn(
-		    "%s: the server's UIDVALIDITY changed from %u to %u: the server renumbered the "
-		    "folder; matching its messages again by content (nothing is copied twice or deleted)",
-		    name, sf.uidvalidity, rinfo->uidvalidity);
+	if (r->o->renumber) {
+		/* A dry run after a server change: sync_run's real run would
+		 * have forgotten the old server's UIDs and UIDVALIDITY. */
+		r->renumber = true;
+	} else if (sf.uidvalidity && rinfo->uidvalidity && sf.uidvalidity != rinfo->uidvalidity) {
+		log_warn("%s: the server's UIDVALIDITY changed from %u to %u: the server renumbered the "
+		         "folder, or was restored or replaced; matching its messages again by content, and "
+		         "uploading again the local messages it no longer has (nothing is deleted on either "
+		         "side)",
+		         name, sf.uidvalidity, rinfo->uidvalidity);
 		rules->first_sync = true;
+		r->renumber = r->o->dry_run;
 		if (!r->o->dry_run && state_folder_reset_uids(r->st, sf.id, rinfo->uidvalidity, err) < 0) {
 			state_folder_clear(&sf);
 			return -1;
 		}
 	}
-	*since_r = changes_since(&sf, rinfo, rules);
+	*since_r = r->renumber ? 0 : changes_since(&sf, rinfo, rules);
 	state_folder_clear(&sf);
 	return 0;
 }
@@ -456,6 +469,8 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 		goto out;
 	if (r.folder_id && !o->dry_run && !told && engine_recover_appends(&r, err) < 0)
 		goto out;
+	if (r.renumber)
+		state_pairs_renumber(&r.pairs);
 	if (engine_fill_pair_keys(&r, err) < 0 || engine_content_keys(&r, err) < 0)
 		goto out;
 	plan_inputs(&r, &rm, &lm);
@@ -676,9 +691,53 @@ static int only_folders(const struct sync_options *o, char **rnames, char **lnam
 	return 0;
 }
 
-int sync_run(struct store *remote, struct store *local, struct state *st, const struct sync_options *o,
+/*
+ * Whether the state describes the server the account names now. A state
+ * that records none (new, or from before twinbox recorded it) records
+ * it. Another one: the old server's UIDs mean nothing on this one, so
+ * they are forgotten (state_server_replace; a dry run plans as if), and
+ * *changed_r is set. Said plainly, since it can be a mistake in the
+ * config.
+ */
+static int check_server(struct state *st, const struct sync_options *o, bool *changed_r, struct error *err)
+{
+	struct state_server old;
+	int found;
+
+	*changed_r = false;
+	if (!o->server)
+		return 0;
+	found = state_server_get(st, &old, err);
+	if (found < 0)
+		return -1;
+	if (found && state_server_same(&old, o->server)) {
+		state_server_clear(&old);
+		return 0;
+	}
+	if (found) {
+		log_warn("the state of this account describes the server %s@%s:%u, but the account now names "
+		         "%s@%s:%u: %s every folder as renumbered: messages are matched with that server's "
+		         "by content, local messages it lacks are uploaded to it, its messages the Maildir "
+		         "lacks are downloaded, and nothing is deleted on either side",
+		         old.user, old.host, old.port, o->server->user, o->server->host, o->server->port,
+		         o->dry_run ? "a real run treats" : "treating");
+		*changed_r = true;
+		state_server_clear(&old);
+	}
+	if (o->dry_run)
+		return 0;
+	if ((found ? state_server_replace(st, o->server, err) : state_server_set(st, o->server, err)) < 0) {
+		error_prefix(err, "recording the account's server in its state");
+		return -1;
+	}
+	return 0;
+}
+
+int sync_run(struct store *remote, struct store *local, struct state *st, const struct sync_options *opts,
              struct sync_result *res, struct error *err)
 {
+	struct sync_options oo = *opts;
+	const struct sync_options *o = &oo;
 	char **rnames = NULL, **lnames = NULL;
 	struct state_folder *known = NULL;
 	struct plan_known_folder *kf = NULL;
@@ -691,11 +750,13 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	struct sync_options ro; /* o with the folder arguments resolved */
 	char **only = NULL;
 	bool first_sync = false;
+	bool server_changed = false;
 	int rc = -1;
 
 	memset(res, 0, sizeof(*res));
-	if (state_folder_list(st, &known, &nk, err) < 0)
+	if (check_server(st, o, &server_changed, err) < 0 || state_folder_list(st, &known, &nk, err) < 0)
 		goto out;
+	oo.renumber = server_changed && o->dry_run;
 	if (list_side(remote, st, "remote", false, &rnames, err) < 0 ||
 	    list_side(local, st, "local", o->dry_run, &lnames, err) < 0)
 		goto out;
@@ -716,7 +777,10 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 		bool on_remote, on_local;
 		struct plan_known_folder *k = &kf[nkf];
 
-		if (!selected(o, known[i].remote_name))
+		/* On another server no folder is known at this level: one it
+		 * lacks is created there (and filled again), never read as
+		 * removed. */
+		if (server_changed || !selected(o, known[i].remote_name))
 			continue;
 		on_remote = listed(rnames, nr, known[i].remote_name);
 		on_local = listed(lnames, nl, known[i].remote_name);
@@ -778,7 +842,7 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 			continue;
 		case PLAN_FOLDER_SYNC: {
 			const struct state_folder *sf = known_folder(known, nk, a->name);
-			if (unchanged(remote, local, sf, &o->rules)) {
+			if (!o->renumber && unchanged(remote, local, sf, &o->rules)) {
 				log_debug("%s: unchanged on both sides since the last sync", a->name);
 				res->folders_synced++;
 				engine_report(o, &rep);

@@ -18,6 +18,7 @@ struct folder_run {
 	struct state_pairs pairs;
 	char **pair_keys; /* keys made for pairs that had none (recover.c), parallel to lsnap */
 	struct sync_folder_report *rep;
+	bool renumber; /* dry run: forget the pairs' UIDs in memory once loaded */
 };
 
 /* The snapshot entry for `uid` / `name`, or NULL; only until the plan's

@@ -59,8 +59,9 @@ static int record_pairs(struct folder_run *r, const struct plan *plan, struct ne
 	if (state_begin(r->st, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		struct state_pair p = {a[i].pair_id,  r->folder_id,  a[i].uid,  a[i].flags,
-		                       a[i].local_id, a[i].keywords, a[i].size, a[i].content_key};
+		struct state_pair p = {a[i].pair_id, r->folder_id,     a[i].uid,
+		                       a[i].flags,   a[i].local_id,    a[i].keywords,
+		                       a[i].size,    a[i].content_key, false};
 		int rc = p.id ? state_pair_update(r->st, &p, err) : state_pair_insert(r->st, &p, err);
 		if (rc < 0) {
 			state_rollback(r->st);
@@ -163,12 +164,16 @@ static int update_pairs(struct folder_run *r, const struct plan *plan, const str
 		if (!id || pair_failed(fp, id))
 			continue;
 		if (old) {
+			/* Its sides as the plan has them: a pair re-attached by
+			 * this plan has a new uid or local id. */
 			p = *old;
+			p.uid = a[i].uid;
+			p.local_id = a[i].local_id;
 		} else {
 			/* A pair recorded by this plan: its fields are in the action. */
-			p = (struct state_pair){id,         r->folder_id,    a[i].uid,
-			                        a[i].flags, a[i].local_id,   a[i].keywords,
-			                        a[i].size,  a[i].content_key};
+			p = (struct state_pair){id,         r->folder_id,     a[i].uid,
+			                        a[i].flags, a[i].local_id,    a[i].keywords,
+			                        a[i].size,  a[i].content_key, false};
 		}
 		if (a[i].update & PLAN_UPDATE_FLAGS) {
 			p.flags = a[i].flags;
@@ -240,8 +245,9 @@ static int resolve_copies(struct folder_run *r, struct copy *c, size_t n, struct
 	for (size_t i = 0; i < n; i++) {
 		int rc;
 		if (c[i].done && c[i].uid && c[i].name) {
-			struct state_pair p = {c[i].a->pair_id, r->folder_id,     c[i].uid,  c[i].a->flags,
-			                       c[i].name,       c[i].a->keywords, c[i].size, c[i].key};
+			struct state_pair p = {c[i].a->pair_id, r->folder_id, c[i].uid,
+			                       c[i].a->flags,   c[i].name,    c[i].a->keywords,
+			                       c[i].size,       c[i].key,     false};
 			rc = state_intent_resolve_pair(r->st, c[i].intent, &p, err);
 		} else {
 			/* Failed, gone, or appended without a UID (no UIDPLUS):
@@ -517,10 +523,12 @@ static int copy_to_remote(struct folder_run *r, const struct plan_action *a, siz
 	if (resolve_copies(r, c, n, err) < 0)
 		goto close;
 	for (size_t i = 0; i < n; i++) {
-		if (c[i].done)
+		if (c[i].done) {
 			r->rep->to_remote++;
-		else
+			r->rep->reuploaded += c[i].a->reupload;
+		} else {
 			r->rep->message_failures++;
+		}
 	}
 	rc = 0;
 close:

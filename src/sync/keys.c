@@ -98,32 +98,62 @@ int engine_keys_of(struct store *s, struct store_folder *f, const struct store_s
 	return compute_keys(s, f, snap, keys_r, want, n, err);
 }
 
+/* Whether pair `p` lost its remote side while its local side is still
+ * there (uid 0, or a UID the server no longer lists), and the mirror
+ * image: a new message on the lost side may be the same one again. */
+static bool lost_remote(const struct folder_run *r, const struct state_pair *p)
+{
+	return p->local_id && run_local_msg(r, p->local_id, NULL) &&
+	       (p->uid == 0 || !run_remote_msg(r, p->uid, NULL));
+}
+
+static bool lost_local(const struct folder_run *r, const struct state_pair *p)
+{
+	return p->uid && run_remote_msg(r, p->uid, NULL) &&
+	       (!p->local_id || !run_local_msg(r, p->local_id, NULL));
+}
+
 /*
  * Keys are needed where the planner may match messages no pair knows:
  * on one side's unpaired messages when the other side has unpaired
- * messages, or pairs that lost their partner on that side (re-attach).
+ * messages, or when a pair lost its partner on that side (re-attach: a
+ * UID changed, a message another device put back, a renamed file). A
+ * pair that may be re-attached but has no key of its own gets the key
+ * of the message it still has.
  */
 int engine_content_keys(struct folder_run *r, struct error *err)
 {
 	size_t *rwant = xmalloc((r->rsnap.count + 1) * sizeof(size_t));
 	size_t *lwant = xmalloc((r->lsnap.count + 1) * sizeof(size_t));
-	size_t nr = 0, nl = 0;
+	size_t nr = 0, nl = 0, nr_new, nl_new;
 	bool pair_without_remote = false, pair_without_local = false;
 	int rc = 0;
 
-	for (size_t i = 0; i < r->pairs.count; i++) {
-		pair_without_remote |= r->pairs.pairs[i].uid == 0;
-		pair_without_local |= r->pairs.pairs[i].local_id == NULL;
-	}
 	for (size_t i = 0; i < r->rsnap.count; i++)
 		if (!state_pairs_find_uid(&r->pairs, r->rsnap.msgs[i].uid))
 			rwant[nr++] = i;
 	for (size_t i = 0; i < r->lsnap.count; i++)
 		if (!state_pairs_find_local(&r->pairs, r->lsnap.msgs[i].name))
 			lwant[nl++] = i;
-	if (nr && (nl || pair_without_remote))
+	nr_new = nr;
+	nl_new = nl;
+	for (size_t i = 0; i < r->pairs.count; i++) {
+		const struct state_pair *p = &r->pairs.pairs[i];
+		size_t at;
+
+		if (lost_remote(r, p)) {
+			pair_without_remote = true;
+			if (!p->content_key && nr_new && run_local_msg(r, p->local_id, &at))
+				lwant[nl++] = at;
+		} else if (lost_local(r, p)) {
+			pair_without_local = true;
+			if (!p->content_key && nl_new && run_remote_msg(r, p->uid, &at))
+				rwant[nr++] = at;
+		}
+	}
+	if (nr && (nl_new || pair_without_remote || nr > nr_new))
 		rc = compute_keys(r->rs, r->rf, &r->rsnap, &r->rkeys, rwant, nr, err);
-	if (rc == 0 && nl && (nr || pair_without_local))
+	if (rc == 0 && nl && (nr_new || pair_without_local || nl > nl_new))
 		rc = compute_keys(r->ls, r->lf, &r->lsnap, &r->lkeys, lwant, nl, err);
 	if (rc < 0)
 		error_prefix(err, "reading message headers to match messages");

@@ -238,6 +238,15 @@ static void update_flags(struct plan_ctx *ctx, int64_t pair_id, uint32_t uid, co
 	a->keywords = plan_pool_dup(ctx->plan->pool, synced->keywords);
 }
 
+static void note_reattached(struct plan_ctx *ctx, int64_t pair_id, const struct plan_remote_msg *rm,
+                            const struct plan_local_msg *lm)
+{
+	plan_add_note(ctx, PLAN_NOTE_REATTACHED, pair_id, rm->uid, lm->local_id,
+	              "UID %" PRIu32 " and local message %s have the same content and were known "
+	              "before under another id; keeping them paired instead of deleting and copying",
+	              rm->uid, lm->local_id);
+}
+
 /*
  * Remote message r and local message l are one message with no usable
  * last-synced flags: a new match by content key (sp NULL), a pair that a
@@ -273,10 +282,7 @@ static void pair_without_base(struct plan_ctx *ctx, const struct state_pair *sp,
 	}
 
 	if (reattach)
-		plan_add_note(ctx, PLAN_NOTE_REATTACHED, pair_id, rm->uid, lm->local_id,
-		              "UID %" PRIu32 " and local message %s have the same content and were known "
-		              "before under another id; keeping them paired instead of deleting and copying",
-		              rm->uid, lm->local_id);
+		note_reattached(ctx, pair_id, rm, lm);
 	if (!rules->flags)
 		return;
 	set_flags_actions(ctx, pair_id, rm->uid, lm->local_id, &m);
@@ -308,9 +314,35 @@ static void pair_with_base(struct plan_ctx *ctx, const struct state_pair *sp, si
 		return;
 	plan_merge_flags(ctx->plan->pool, &rf, &lf, &base, may_change_remote(rules), may_change_local(rules),
 	                 &m);
-	set_flags_actions(ctx, sp->id, sp->uid, sp->local_id, &m);
+	set_flags_actions(ctx, sp->id, rm->uid, lm->local_id, &m);
 	if (!plan_flags_equal(&m.synced, &base))
-		update_flags(ctx, sp->id, sp->uid, sp->local_id, &m.synced);
+		update_flags(ctx, sp->id, rm->uid, lm->local_id, &m.synced);
+}
+
+/*
+ * A new message re-attached to pair sp, which lost its partner on that
+ * side, while the pair's last-synced flags still hold: a message put
+ * back by another device (its copy carries that device's changes since
+ * the last sync), moved out and back by a mail program, a file renamed
+ * by a mail reader. Record the new id with the last-synced flags, then
+ * merge three-way like any pair, so a flag cleared on one side since
+ * the last sync stays cleared (a union would set it again).
+ */
+static void reattach_with_base(struct plan_ctx *ctx, const struct state_pair *sp, size_t r, size_t l)
+{
+	const struct plan_remote_msg *rm = &ctx->in->remote[r];
+	const struct plan_local_msg *lm = &ctx->in->local[l];
+	struct plan_pool *pool = ctx->plan->pool;
+	struct plan_action *a = pair_action(ctx, PLAN_PAIR_EXISTING, sp->id, rm->uid, lm->local_id);
+
+	a->size = rm->size;
+	a->content_key = plan_pool_dup(pool, rm->content_key ? rm->content_key : lm->content_key);
+	if (!a->content_key)
+		a->content_key = plan_pool_dup(pool, sp->content_key);
+	a->flags = sp->flags & STATE_FLAGS_ALL;
+	a->keywords = plan_pool_dup(pool, sp->keywords);
+	note_reattached(ctx, sp->id, rm, lm);
+	pair_with_base(ctx, sp, r, l);
 }
 
 static void drop_side(struct plan_ctx *ctx, const struct state_pair *sp, unsigned update)
@@ -425,14 +457,41 @@ static void local_gone(struct plan_ctx *ctx, const struct state_pair *sp, size_t
 	              sp->local_id, rm->uid, why);
 }
 
+/* Pair sp lost its UID to a renumbering and the server has nothing with
+ * its content: local message l is uploaded again. */
+static void reupload(struct plan_ctx *ctx, const struct state_pair *sp, size_t l)
+{
+	const struct plan_local_msg *lm = &ctx->in->local[l];
+	struct plan_action *a;
+
+	if (!may_change_remote(ctx->rules))
+		return;
+	a = pair_action(ctx, too_big(ctx->rules, lm->size) ? PLAN_SKIP_TOO_BIG : PLAN_COPY_TO_REMOTE, sp->id,
+	                0, lm->local_id);
+	a->size = lm->size;
+	if (a->kind == PLAN_SKIP_TOO_BIG)
+		return;
+	a->reupload = true;
+	a->content_key = plan_pool_dup(ctx->plan->pool, lm->content_key ? lm->content_key : sp->content_key);
+	a->flags = lm->flags & STATE_FLAGS_ALL;
+	a->keywords = plan_pool_dup(ctx->plan->pool, lm->keywords);
+	a->time = lm->mtime;
+}
+
 static void decide_pair(struct plan_ctx *ctx, size_t p)
 {
 	const struct state_pair *sp = &ctx->in->pairs[p];
 	size_t r = ctx->pair_r[p], l = ctx->pair_l[p];
 
 	if (ctx->attach_r[p] != PLAN_NONE || ctx->attach_l[p] != PLAN_NONE) {
-		pair_without_base(ctx, sp, ctx->attach_r[p] != PLAN_NONE ? ctx->attach_r[p] : r,
-		                  ctx->attach_l[p] != PLAN_NONE ? ctx->attach_l[p] : l, true);
+		r = ctx->attach_r[p] != PLAN_NONE ? ctx->attach_r[p] : r;
+		l = ctx->attach_l[p] != PLAN_NONE ? ctx->attach_l[p] : l;
+		/* A renumbered pair's flags are of another numbering, maybe
+		 * of another server: no base to merge against. */
+		if (ctx->rules->first_sync || sp->renumbered)
+			pair_without_base(ctx, sp, r, l, true);
+		else
+			reattach_with_base(ctx, sp, r, l);
 		return;
 	}
 	if (r != PLAN_NONE && l != PLAN_NONE) {
@@ -448,6 +507,8 @@ static void decide_pair(struct plan_ctx *ctx, size_t p)
 			local_gone(ctx, sp, r);
 	} else if (sp->uid) {
 		remote_gone(ctx, sp, l);
+	} else if (sp->renumbered) {
+		reupload(ctx, sp, l);
 	}
 }
 

@@ -126,8 +126,14 @@ static int resolve_orphans(struct folder_run *r, const struct state_intents *set
 		at = find_copy(r, keys, in->content_key, claimed);
 		if (at < r->rsnap.count) {
 			const struct store_msg *rm = &r->rsnap.msgs[at];
-			struct state_pair p = {in->pair_id,  r->folder_id, rm->uid,  rm->flags,
-			                       in->local_id, rm->keywords, rm->size, in->content_key};
+			struct state_pair p = {.id = in->pair_id,
+			                       .folder_id = r->folder_id,
+			                       .uid = rm->uid,
+			                       .flags = rm->flags,
+			                       .local_id = in->local_id,
+			                       .keywords = rm->keywords,
+			                       .size = rm->size,
+			                       .content_key = in->content_key};
 			claimed[at] = true;
 			rc = state_intent_resolve_pair(r->st, in->id, &p, err);
 			*added_r += rc == 0;

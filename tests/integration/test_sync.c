@@ -257,17 +257,6 @@ static void crash_scenario(void)
 }
 
 /* Fresh server, Maildir and state for the next round. */
-static void restart_world(void)
-{
-	char *cmd = xasprintf("rm -rf '%s/mail' '%s/state'", sh.dir, sh.dir);
-
-	dovecot_stop(sh.d);
-	cr_assert_eq(system(cmd), 0);
-	free(cmd);
-	sh.d = dovecot_start();
-	write_config("    sync:\n      expunge: both\n");
-}
-
 /*
  * For N = 1, 2, ...: run the scenario, kill the run at its N-th durable
  * step, resume; after every resume nothing may be lost or doubled and a

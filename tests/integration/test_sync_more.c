@@ -44,34 +44,6 @@ static double seconds_since(const struct timespec *t0)
 	return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/* The Message-ID dovecot_seed(.., seed, ..) gives its i-th message. */
-static char *seeded_id(unsigned seed, unsigned i)
-{
-	return xasprintf("<seed.%u@twinbox.test>", seed + i);
-}
-
-static bool has_flag(const char *flags, const char *flag)
-{
-	struct dovecot_msg m = {.flags = xstrdup(flags)};
-	bool has = dovecot_msg_has_flag(&m, flag);
-
-	free(m.flags);
-	return has;
-}
-
-/* The summary line of `folder` in the last run's output, from after
- * "t: <folder>: " to the end of the line (fresh). */
-static char *summary_of(const char *folder)
-{
-	char *prefix = xasprintf("t: %s: ", folder);
-	const char *p = strstr(sh.r.out, prefix);
-
-	cr_assert_not_null(p, "no summary for %s in:\n%s", folder, sh.r.out);
-	p += strlen(prefix);
-	free(prefix);
-	return xstrndup(p, strcspn(p, "\n"));
-}
-
 static void assert_summary(const char *folder, const char *expect)
 {
 	char *s = summary_of(folder);

@@ -74,6 +74,17 @@ void sync_harness_teardown(void)
 	unsetenv("TWINBOX_TEST_CRASH_AT");
 }
 
+void restart_world(void)
+{
+	char *cmd = xasprintf("rm -rf '%s/mail' '%s/state'", sh.dir, sh.dir);
+
+	dovecot_stop(sh.d);
+	cr_assert_eq(system(cmd), 0);
+	free(cmd);
+	sh.d = dovecot_start();
+	write_config("    sync:\n      expunge: both\n");
+}
+
 int sync_run_args(const char *extra)
 {
 	run_result_free(&sh.r);
@@ -213,6 +224,20 @@ size_t tmp_count(const char *folder)
 }
 
 /* ---- both sides ---- */
+
+char *seeded_id(unsigned seed, unsigned i)
+{
+	return xasprintf("<seed.%u@twinbox.test>", seed + i);
+}
+
+bool has_flag(const char *flags, const char *flag)
+{
+	struct dovecot_msg m = {.flags = xstrdup(flags)};
+	bool has = dovecot_msg_has_flag(&m, flag);
+
+	free(m.flags);
+	return has;
+}
 
 char *message_id(const char *data)
 {
@@ -395,6 +420,17 @@ void assert_nothing_done(void)
 	}
 	cr_assert_gt(lines, 0, "no summary printed");
 	free(copy);
+}
+
+char *summary_of(const char *folder)
+{
+	char *prefix = xasprintf("t: %s: ", folder);
+	const char *p = strstr(sh.r.out, prefix);
+
+	cr_assert_not_null(p, "no summary for %s in:\n%s", folder, sh.r.out);
+	p += strlen(prefix);
+	free(prefix);
+	return xstrndup(p, strcspn(p, "\n"));
 }
 
 /* ---- processes ---- */

@@ -15,6 +15,7 @@
 #ifndef TWINBOX_TESTS_SYNC_HARNESS_H
 #define TWINBOX_TESTS_SYNC_HARNESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -44,6 +45,11 @@ void sync_harness_teardown(void);
 char *account_config(const char *name, const char *maildir);
 /* (Re)write the config; `sync_section` is appended verbatim (NULL: none). */
 void write_config(const char *sync_section);
+
+/* Stop the harness's Dovecot, start a fresh one, remove the Maildir and
+ * the state, write the config again (`expunge: both`): a clean world in
+ * the same test. */
+void restart_world(void);
 
 /* Run `twinbox --config CFG sync [extra]` into sh.r; returns its status. */
 int sync_run_args(const char *extra);
@@ -79,6 +85,10 @@ size_t tmp_count(const char *folder);
 
 /* ---- both sides ---- */
 
+/* The Message-ID dovecot_seed(.., seed, ..) gives its i-th message (fresh). */
+char *seeded_id(unsigned seed, unsigned i);
+/* Whether `flags` (as doveadm prints them) hold `flag`, case-insensitively. */
+bool has_flag(const char *flags, const char *flag);
 /* The Message-ID of a raw message (fresh), or "". */
 char *message_id(const char *data);
 /* CRLF -> LF copy of a server body (fresh). */
@@ -98,6 +108,9 @@ void assert_twins_ignoring(const char *folder, size_t expect, const char *field)
 size_t state_pair_count(const char *folder);
 /* Every folder's summary line in sh.r.out says nothing was done. */
 void assert_nothing_done(void);
+/* The summary line of `folder` in sh.r.out, from after "t: <folder>: "
+ * to the end of the line (fresh); fails the test if there is none. */
+char *summary_of(const char *folder);
 
 /* ---- processes ---- */
 

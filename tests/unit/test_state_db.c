@@ -12,6 +12,7 @@
 #include "test_state.h"
 #include "twinbox/state/folder.h"
 #include "twinbox/state/pair.h"
+#include "twinbox/state/server.h"
 #include "twinbox/state/state.h"
 #include "twinbox/util/fs.h"
 #include "twinbox/util/xmalloc.h"
@@ -121,14 +122,17 @@ Test(state_db, version_1_file_is_upgraded_keeping_its_folders)
 
 	state_test_folder(st, "Archive", ".Archive");
 	state_close(st);
-	/* What a version-1 file looks like: no messages or rules columns. */
+	/* What a version-1 file looks like: no messages or rules columns
+	 * (nor what version 3 added). */
+	state_test_sql(path, "DROP TABLE server");
+	state_test_sql(path, "ALTER TABLE pair DROP COLUMN renumbered");
 	state_test_sql(path, "ALTER TABLE folder DROP COLUMN messages");
 	state_test_sql(path, "ALTER TABLE folder DROP COLUMN rules");
 	state_test_sql(path, "UPDATE folder SET uidvalidity = 7, highestmodseq = 9");
 	state_test_sql(path, "PRAGMA user_version = 1");
 
 	st = state_test_open("work.db");
-	cr_assert_eq(state_test_sql_int(path, "PRAGMA user_version"), 2);
+	cr_assert_eq(state_test_sql_int(path, "PRAGMA user_version"), STATE_SCHEMA_VERSION);
 	cr_assert_eq(state_folder_find_remote(st, "Archive", &f, &err), 1, "%s", err.text);
 	cr_assert_eq(f.uidvalidity, 7);
 	cr_assert_eq(f.highestmodseq, 9);
@@ -142,6 +146,37 @@ Test(state_db, version_1_file_is_upgraded_keeping_its_folders)
 	cr_assert_eq(f.messages, 12);
 	cr_assert_str_eq(f.rules, "both");
 	state_folder_clear(&f);
+	state_close(st);
+	free(path);
+}
+
+/* Version 3 (issue 13): the server the state describes, and renumbered
+ * pairs. A version-2 file keeps its pairs, none of them renumbered, and
+ * records no server until a sync does. */
+Test(state_db, version_2_file_is_upgraded_keeping_its_pairs)
+{
+	char *path = state_test_path("work.db");
+	struct state *st = state_test_open("work.db");
+	int64_t folder = state_test_folder(st, "INBOX", "INBOX");
+	struct state_pair p = {.folder_id = folder, .uid = 4, .local_id = "a", .content_key = "k"};
+	struct state_pairs set;
+	struct state_server srv;
+	struct error err;
+
+	cr_assert_eq(state_pair_insert(st, &p, &err), 0, "%s", err.text);
+	state_close(st);
+	state_test_sql(path, "DROP TABLE server");
+	state_test_sql(path, "ALTER TABLE pair DROP COLUMN renumbered");
+	state_test_sql(path, "PRAGMA user_version = 2");
+
+	st = state_test_open("work.db");
+	cr_assert_eq(state_test_sql_int(path, "PRAGMA user_version"), 3);
+	cr_assert_eq(state_server_get(st, &srv, &err), 0, "no server recorded yet");
+	cr_assert_eq(state_pairs_load(st, folder, &set, &err), 0, "%s", err.text);
+	cr_assert_eq(set.count, 1);
+	cr_assert_eq(set.pairs[0].uid, 4);
+	cr_assert(!set.pairs[0].renumbered);
+	state_pairs_free(&set);
 	state_close(st);
 	free(path);
 }

@@ -190,6 +190,55 @@ Test(sync_plan, a_new_message_re_attaches_to_a_pair_that_lost_its_partner)
 	ROWS(rows);
 }
 
+/*
+ * Issue 13: device 1 changed X's flags, X left the server, device 1 put
+ * it back (a new UID, device 1's flags); device 2 changed X's flags too
+ * and syncs now. Its pair lost UID 5; the server's UID 9 has the pair's
+ * content key: it is X again, so X is re-attached (not copied back a
+ * second time), and the flags merge against the last-synced ones, each
+ * device's change kept (a cleared \Seen stays cleared).
+ */
+Test(sync_plan, a_message_put_back_by_another_device_is_re_attached_and_merged)
+{
+	static const struct plan_row rows[] = {
+	    {"put back with \\Flagged; here \\Answered set, \\Seen cleared", "5/a:S@k", "9:FS@k", "a:R", "",
+	     "pair p1 9/a:S; setL a +F; setR 9 +R-S; upd p1 :FR"},
+	    {"whatever expunge says", "5/a:S@k", "9:FS@k", "a:R", "exp=none",
+	     "pair p1 9/a:S; setL a +F; setR 9 +R-S; upd p1 :FR"},
+	    {"the other device cleared a flag", "5/a:FS@k", "9:S@k", "a:FS", "",
+	     "pair p1 9/a:FS; setL a -F; upd p1 :S"},
+	    {"a file renamed by a mail reader keeps its changes", "5/a:FS@k", "5:S@k", "b:FRS@k", "",
+	     "pair p1 5/b:FS; setL b -F; setR 5 +R; upd p1 :RS"},
+	    {"first sync: no base, the set wins", "5/a:S@k", "9:FS@k", "a:R", "first",
+	     "pair p1 9/a:; setL a +FS; setR 9 +R; upd p1 :FRS"},
+	};
+	ROWS(rows);
+}
+
+/*
+ * Issue 13: after a UIDVALIDITY change (or another server), a message the
+ * server no longer has is uploaded again, whatever expunge says; one it
+ * still has is re-attached; one deleted on the server before (uid 0 but
+ * not renumbered) stays deleted there; nothing is deleted anywhere.
+ */
+Test(sync_plan, a_renumbered_server_gets_back_what_it_lost)
+{
+	static const struct plan_row rows[] = {
+	    {"lost: uploaded again", "?/a:S@k", "", "a:S", "", "copyR a:S p1 again"},
+	    {"whatever expunge says", "?/a:S@k", "", "a:S", "exp=none", "copyR a:S p1 again"},
+	    {"under first_sync too", "?/a:S@k", "", "a:S", "first", "copyR a:S p1 again"},
+	    {"still there: re-attached, flags merged without a base", "?/a:S@k", "3:F@k", "a:S", "",
+	     "pair p1 3/a:; setL a +F; setR 3 +S; upd p1 :FS"},
+	    {"deleted on the server before: not uploaded", "0/a:S@k", "", "a:S", "", ""},
+	    {"deleted locally too: forgotten", "?/a:S@k", "", "", "", "forget p1"},
+	    {"direction pull: kept back", "?/a:S@k", "", "a:S", "dir=pull", ""},
+	    {"over max_size", "?/a:S@k#500", "", "a:S#500", "max=100", "big L a"},
+	    {"new on the server: downloaded, nothing deleted", "?/a:S@k", "7@j", "a:S", "",
+	     "copyL 7:; copyR a:S p1 again"},
+	};
+	ROWS(rows);
+}
+
 Test(sync_plan, the_plan_is_grouped_by_kind_in_execution_order)
 {
 	struct plan plan;

@@ -3,7 +3,8 @@
  *
  * Worlds. Each side is a space-separated list of messages:
  *   state   "<uid>/<local>[:flags][@key][#size]"  uid 0 or "-" = no remote
- *           side, local "-" = no local side; pair ids are 1, 2, ... in order
+ *           side, "?" = none because the server renumbered the folder;
+ *           local "-" = no local side; pair ids are 1, 2, ... in order
  *   remote  "<uid>[:flags][@key][#size]"
  *   local   "<local id>[:flags][@key][#size]"
  * Flags are Maildir letters D F R S T (\Draft \Flagged \Answered \Seen
@@ -20,7 +21,7 @@
  *   pair [pN ]<uid>/<local>:<recorded flags>
  *   setR <uid> <change>      setL <local> <change>     change: +DF-S +kw -kw
  *   upd pN :<flags> | upd pN -R | upd pN -L
- *   copyL <uid>:<flags>[ pN]   copyR <local>:<flags>[ pN]
+ *   copyL <uid>:<flags>[ pN]   copyR <local>:<flags>[ pN][ again]  (again: reupload)
  *   delR <uid> pN   delL <local> pN   forget pN   big R <uid> | big L <local>
  */
 #ifndef TEST_SYNC_PLAN_H

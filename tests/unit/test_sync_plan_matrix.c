@@ -276,12 +276,13 @@ static bool one_ok(struct expect *e, enum state_kind st, enum side_kind rk, enum
 	const char *uid = rk >= SD_NEW_K ? "9" : "5", *lid = lk >= SD_NEW_K ? "b" : "a";
 
 	if (attached) {
-		unsigned rec = (rb & lb & ~STATE_FLAG_DELETED) | ((rb | lb) & STATE_FLAG_DELETED);
-		char *f = flags_text(rec, NULL);
+		/* The pair's last-synced flags still hold: recorded as they
+		 * were, then a three-way merge like any pair. */
+		char *f = flags_text(base, NULL);
 		expect_add(e, xasprintf("pair p1 %s/%s:%s", uid, lid, f));
 		free(f);
 		if (flags_on)
-			merge_oracle(e, rb, lb, NULL, dir, uid, lid, "p1");
+			merge_oracle(e, rb, lb, &base, dir, uid, lid, "p1");
 	} else if (st != ST_NONE) {
 		if (r_here && l_here) {
 			if (flags_on)

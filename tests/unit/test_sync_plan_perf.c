@@ -50,8 +50,8 @@ static void make(struct big *b, bool paired)
 		unsigned flags = i % 3 ? STATE_FLAG_SEEN : 0;
 
 		if (paired)
-			b->pairs[b->np++] = (struct state_pair){(int64_t)i + 1, 1,    uid,      flags,
-			                                        b->ids[i],      NULL, 1000 + i, b->keys[i]};
+			b->pairs[b->np++] = (struct state_pair){
+			    (int64_t)i + 1, 1, uid, flags, b->ids[i], NULL, 1000 + i, b->keys[i], false};
 		/* 0.5% deleted on each side, 1% flags changed on each side. */
 		if (i % 200 != 1)
 			b->remote[b->nr++] = (struct plan_remote_msg){

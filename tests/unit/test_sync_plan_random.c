@@ -86,10 +86,15 @@ static void build_input(struct sim *s)
 			                            s->local[i].size, nz(s->local[i].key), 2};
 	for (size_t i = 0; i < s->np; i++)
 		if (s->pairs[i].alive)
-			s->in_p[np++] = (struct state_pair){s->pairs[i].id,        1,
-			                                    s->pairs[i].uid,       s->pairs[i].flags,
-			                                    nz(s->pairs[i].local), nz(s->pairs[i].kw),
-			                                    s->pairs[i].size,      nz(s->pairs[i].key)};
+			s->in_p[np++] = (struct state_pair){s->pairs[i].id,
+			                                    1,
+			                                    s->pairs[i].uid,
+			                                    s->pairs[i].flags,
+			                                    nz(s->pairs[i].local),
+			                                    nz(s->pairs[i].kw),
+			                                    s->pairs[i].size,
+			                                    nz(s->pairs[i].key),
+			                                    false};
 	s->in = (struct plan_input){s->in_p, np, s->in_r, nr, s->in_l, nl};
 }
 

@@ -112,7 +112,8 @@ static void add_pair(struct world *w, const char *tok)
 	                         .local_id = strcmp(slash + 1, "-") ? slash + 1 : NULL,
 	                         .keywords = t.keywords,
 	                         .size = t.size,
-	                         .content_key = t.key};
+	                         .content_key = t.key,
+	                         .renumbered = t.id[0] == '?'};
 }
 
 static void add_remote(struct world *w, const char *tok)
@@ -308,6 +309,8 @@ static char *action_text(const struct plan_action *a)
 		buf_printf(&b, "copyR %s:%s", a->local_id, f);
 		if (a->pair_id)
 			buf_printf(&b, " p%" PRId64, a->pair_id);
+		if (a->reupload)
+			buf_append_str(&b, " again");
 		break;
 	case PLAN_DELETE_REMOTE:
 		buf_printf(&b, "delR %" PRIu32 " p%" PRId64, a->uid, a->pair_id);

@@ -68,9 +68,11 @@ int state_folder_update(struct state *st, const struct state_folder *f, struct e
 int state_folder_delete(struct state *st, int64_t id, struct error *err);
 
 /* After a UIDVALIDITY change: forget every remote UID of the folder.
- * Pairs with a local side keep it and lose their uid; pairs that only had
- * the remote side are deleted. Sets the folder's uidvalidity to
- * `uidvalidity` and its uidnext and highestmodseq to 0. Run it in the
+ * Pairs with a local side keep it and lose their uid (marked renumbered,
+ * see state_pair); pairs that only had the remote side are deleted; the
+ * folder's pending intents lose their uids. Sets the folder's
+ * uidvalidity to `uidvalidity` and its uidnext and highestmodseq to 0.
+ * Run it in the
  * same transaction as the updates that give re-matched pairs (by content
  * key) their new UIDs, so a crash never leaves the folder half-mapped. */
 int state_folder_reset_uids(struct state *st, int64_t id, uint32_t uidvalidity, struct error *err);

@@ -29,6 +29,7 @@
 #ifndef TWINBOX_STATE_PAIR_H
 #define TWINBOX_STATE_PAIR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,11 @@ struct state_pair {
 	const char *keywords;    /* canonical keyword text, NULL = none */
 	uint64_t size;           /* bytes, as the engine counts them; at most INT64_MAX */
 	const char *content_key; /* NULL = unknown */
+	/* uid 0 because the server renumbered the folder or was replaced
+	 * (state_folder_reset_uids), not because the message was deleted
+	 * there: the message is to be found on the server by content again,
+	 * or uploaded again. Stored only while uid is 0. */
+	bool renumbered;
 };
 
 struct state_arena;
@@ -94,6 +100,11 @@ int state_pairs_find_key(struct state *st, int64_t folder_id, const char *key, s
  * uid 0 / a NULL local id. Valid while the set is. */
 const struct state_pair *state_pairs_find_uid(const struct state_pairs *set, uint32_t uid);
 const struct state_pair *state_pairs_find_local(const struct state_pairs *set, const char *local_id);
+
+/* In memory, what state_folder_reset_uids() does to the folder's rows:
+ * pairs with no local side are dropped, the others lose their uid and
+ * are marked renumbered (a dry run plans with this, writing nothing). */
+void state_pairs_renumber(struct state_pairs *set);
 
 void state_pairs_free(struct state_pairs *set);
 

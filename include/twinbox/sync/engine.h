@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "twinbox/state/server.h"
 #include "twinbox/state/state.h"
 #include "twinbox/store/store.h"
 #include "twinbox/sync/plan.h"
@@ -42,6 +43,7 @@ struct sync_folder_report {
 	size_t flags_local, flags_remote;   /* messages whose flags were changed */
 	size_t deleted_local, deleted_remote;
 	size_t paired;           /* matched by content, nothing copied */
+	size_t reuploaded;       /* of to_remote: what a renumbered or replaced server had lost */
 	size_t too_big;          /* over max_size, not copied */
 	size_t message_failures; /* messages that failed (tried again next run) */
 	bool failed;             /* the folder could not be synced */
@@ -97,6 +99,15 @@ struct sync_options {
 	int (*open_worker)(void *worker_ctx, struct sync_worker *w, struct error *err);
 	void (*close_worker)(void *worker_ctx, struct sync_worker *w);
 	void *worker_ctx;
+	/* The server the remote store is (the account's host, port and
+	 * user), checked against the one the state describes (state/server.h).
+	 * When it changed, the old server's UIDs are forgotten: every folder
+	 * is matched again by content, what the server lacks is uploaded
+	 * again, nothing is deleted. NULL: not checked. */
+	const struct state_server *server;
+	/* Set by sync_run for a dry run after such a change, so that every
+	 * folder is planned as the real run plans it; callers leave it false. */
+	bool renumber;
 };
 
 struct sync_result {

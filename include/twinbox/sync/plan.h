@@ -19,9 +19,14 @@
  * sides end up agreeing and stays the old one where they do not (a change
  * the direction kept back stays a change at the next run, too).
  *
- * No last-synced value (messages paired by content key, rules.first_sync,
- * a message re-attached to its pair after a UID or file name change):
- * the union is taken for \Seen \Answered \Flagged \Draft and keywords
+ * A new message re-attached to its pair (its UID or file name changed:
+ * a copy another device put back, a message moved out and back, a file
+ * renamed by a mail reader; see below) is merged the same way against
+ * the pair's last-synced flags, except under rules.first_sync.
+ *
+ * No last-synced value (messages paired by content key, every pair under
+ * rules.first_sync): the union is taken for \Seen \Answered \Flagged
+ * \Draft and keywords
  * (the set wins: no reading, flagging or answering is forgotten) and the
  * intersection for \Deleted (the clear wins: nothing is deleted by
  * accident). Each such merge where the sides differed is noted.
@@ -45,6 +50,14 @@
  * deletion); with rules.flags false flag changes do not count at all;
  * with rules.first_sync every message counts as changed (no base).
  * The local-gone case is the mirror image.
+ *
+ * Pair renumbered (state_pair.renumbered: its UID was forgotten because
+ * the server renumbered the folder or was replaced, not because the
+ * message was deleted there) with its local message present and no
+ * server message re-attached to it: the server no longer has it, so it
+ * is uploaded again (COPY_TO_REMOTE with `reupload`, the pair gets the
+ * new UID) whatever expunge says, unless the direction is pull or it is
+ * over max_size. Nothing is ever deleted because of a renumbering.
  *
  * Pair whose only known side is gone, or both sides gone: FORGET.
  *
@@ -244,6 +257,7 @@ struct plan_action {
 	const char *keywords;
 	struct plan_flag_change change;
 	int64_t time;
+	bool reupload; /* COPY_TO_REMOTE of a renumbered pair: the server lost it */
 };
 
 enum plan_status {
