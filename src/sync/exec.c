@@ -215,15 +215,21 @@ static int add_intents(struct folder_run *r, struct copy *c, size_t n, enum stat
 	if (state_begin(r->st, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
+		char *delivered = kind == STATE_INTENT_DELIVER_LOCAL
+		                      ? state_intent_flags_format(c[i].a->flags, c[i].a->keywords)
+		                      : NULL;
 		struct state_intent in = {
 		    .folder_id = r->folder_id,
 		    .kind = kind,
 		    .pair_id = c[i].a->pair_id,
 		    .uid = c[i].uid,
 		    .local_id = c[i].name,
+		    .remote = delivered,
 		    .content_key = c[i].a->content_key,
 		};
-		if (state_intent_add(r->st, &in, &c[i].intent, err) < 0) {
+		int rc = state_intent_add(r->st, &in, &c[i].intent, err);
+		free(delivered);
+		if (rc < 0) {
 			state_rollback(r->st);
 			return -1;
 		}

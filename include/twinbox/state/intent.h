@@ -25,7 +25,11 @@
  *   append-remote   local_id = source file, pair_id = its pair if any,
  *                   content_key
  *   deliver-local   uid = source UID, local_id = the file name chosen in
- *                   advance, pair_id = its pair if any, content_key
+ *                   advance, pair_id = its pair if any, content_key,
+ *                   remote = the flags the file is written with
+ *                   (state_intent_flags_format()): the pair's
+ *                   last-synced flags if the run is killed before it
+ *                   records the pair
  *   pop3-download   remote = UIDL, local_id = the file name chosen in
  *                   advance, content_key if known
  *   delete-remote   uid, pair_id
@@ -38,6 +42,7 @@
 #ifndef TWINBOX_STATE_INTENT_H
 #define TWINBOX_STATE_INTENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -96,5 +101,14 @@ int state_intent_resolve_delete(struct state *st, int64_t id, int64_t pair_id, s
 int state_intent_list(struct state *st, int64_t folder_id, struct state_intents *set_r, struct error *err);
 
 void state_intents_free(struct state_intents *set);
+
+/* The flags of a deliver-local intent as `remote` holds them: the IMAP
+ * list in parentheses, "()" for none (fresh; NULL when longer than
+ * STATE_NAME_MAX, and the intent then goes without). */
+char *state_intent_flags_format(unsigned bits, const char *keywords);
+/* Back from that text: true with *bits_r and *keywords_r (canonical,
+ * fresh or NULL) set; false, both untouched, when `remote` is NULL or
+ * not such a list (an intent written by an older version). */
+bool state_intent_flags_parse(const char *remote, unsigned *bits_r, char **keywords_r);
 
 #endif
