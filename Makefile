@@ -55,12 +55,14 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(BUILD)/twinbox-tests
 
 # Criterion options for the suite; override e.g. CRITERION_ARGS='--filter=net/*'
-# CHECK_FILTER leaves out of `make check` what is known to be red and runs
-# in its own target: the randomized test's SIGKILL variant finds the tmp/
-# files a killed pull leaves behind (issue 13, "tmp/ leftovers after a
-# kill"); `make check-random` runs it. Empty it (CHECK_FILTER='*') to run
-# everything.
-CHECK_FILTER ?= !(sync_random/three_devices_killed_by_sigkill)
+# CHECK_FILTER leaves out of `make check` what is known to be red (issue
+# 13), each to be let in once its fix is merged: the randomized test's
+# SIGKILL variant finds the tmp/ files a killed pull leaves behind ("tmp/
+# leftovers after a kill"; `make check-random` runs it);
+# sync_killed_putback repeats a put-back whose run was killed after the
+# APPEND (the cause of "a put-back message duplicated by a second
+# device"). CHECK_FILTER='*' runs everything.
+CHECK_FILTER ?= !(sync_random/three_devices_killed_by_sigkill|sync_killed_putback/*)
 CRITERION_ARGS ?= --jobs 2 --short-filename --filter='$(CHECK_FILTER)'
 
 # libFuzzer targets (clang). `make fuzz` runs each for FUZZ_SECONDS;
@@ -165,9 +167,9 @@ check: deps
 # The randomized three-device test (tests/integration/test_sync_random.c)
 # runs briefly in `make check` (3 seeds of 10 rounds); here many rounds of
 # many seeds, each seed in a run of its own, so one failure does not hide
-# the next. The variant killed at durable steps replays a seed exactly;
-# the SIGKILL variant replays its changes, not always where the signal
-# lands.
+# the next. A seed replays its changes and, in the variant killed at
+# durable steps, the step numbers of its kills; where a SIGKILL lands
+# depends on timing.
 RANDOM_SEEDS ?= 20
 RANDOM_ROUNDS ?= 40
 RANDOM_SEED ?=

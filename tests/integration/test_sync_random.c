@@ -10,12 +10,12 @@
  * nothing duplicated, flags merged, tmp/ empty.
  *
  * Seeded: a failure names its seed and prints the steps; replay it with
- *   TWINBOX_RANDOM_SEED=S TWINBOX_RANDOM_SEEDS=1 build/twinbox-tests \
- *       --filter='sync_random/TEST'
- * (fewer TWINBOX_RANDOM_ROUNDS shrink it; the test named in the failure
- * says whether real SIGKILLs were among the kills). Without TWINBOX_RANDOM_SEED the
- * seeds start at 1, so `make check` runs the same short run every time;
- * `make check-random` runs many rounds of many seeds from a fresh start.
+ *   TWINBOX_RANDOM_SEED=S TWINBOX_RANDOM_SEEDS=1 [TWINBOX_RANDOM_ROUNDS=R] \
+ *       build/twinbox-tests --filter='sync_random/TEST'
+ * (TEST as named in the failure; fewer rounds shrink it, the steps before
+ * the failing one stay the same). Without TWINBOX_RANDOM_SEED the seeds
+ * start at 1, so `make check` runs the same short run every time; `make
+ * check-random` runs many rounds of many seeds from a seed of the clock.
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
@@ -86,8 +86,10 @@ static void run_seeds(bool sigkill)
 		one_seed(first + i, rounds, sigkill);
 }
 
-/* Runs killed only at durable steps (the crash hook): a seed replays
- * exactly. */
+/* Runs killed only at durable steps (the crash hook), one folder at a
+ * time: a seed replays its changes and the step numbers of its kills.
+ * (Which durable steps a run has can still depend on time: a Maildir
+ * folder whose times are a few seconds old may be skipped as unchanged.) */
 Test(sync_random, three_devices_killed_at_durable_steps)
 {
 	run_seeds(false);
