@@ -187,7 +187,9 @@ check-random: deps
 		   >$(BUILD)/check-random-$$s.log 2>&1; then \
 			echo "seed $$s: passed"; rm -f $(BUILD)/check-random-$$s.log; \
 		else \
-			echo "seed $$s: FAILED: $$(grep -o "seed $$s: .*" $(BUILD)/check-random-$$s.log | \
+			echo "seed $$s: FAILED in $$(grep -o 'FAIL\] sync_random::[a-z_]*' \
+				$(BUILD)/check-random-$$s.log | sed 's/.*:://' | tr '\n' ' ')"; \
+			echo "    $$(grep -o "seed $$s: .*" $(BUILD)/check-random-$$s.log | \
 				grep -v 'the steps' | head -1) (steps in $(BUILD)/check-random-$$s.log)"; \
 			failed="$$failed $$s"; \
 		fi; \
