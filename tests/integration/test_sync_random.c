@@ -13,7 +13,8 @@
  *   TWINBOX_RANDOM_SEED=S TWINBOX_RANDOM_SEEDS=1 [TWINBOX_RANDOM_ROUNDS=R] \
  *       build/twinbox-tests --filter='sync_random/TEST'
  * (TEST as named in the failure; fewer rounds shrink it, the steps before
- * the failing one stay the same). Without TWINBOX_RANDOM_SEED the seeds
+ * the failing one stay the same; TWINBOX_RANDOM_VERBOSE=1 runs twinbox
+ * with -v, its lines in the printed steps). Without TWINBOX_RANDOM_SEED the seeds
  * start at 1, so `make check` runs the same short run every time; `make
  * check-random` runs many rounds of many seeds from a seed of the clock.
  */

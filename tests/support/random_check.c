@@ -12,6 +12,7 @@
 #include "support/dovecot.h"
 #include "support/random_world.h"
 #include "support/sync_harness.h"
+#include "twinbox/util/buf.h"
 #include "twinbox/util/xmalloc.h"
 
 /* One copy of a message on one side, text with LF line ends. */
@@ -75,30 +76,67 @@ static struct copy *device_copies(struct rw_world *w, unsigned dev, const char *
 	return c;
 }
 
-/* The device's copies equal the server's, message by message. */
-static void compare(struct rw_world *w, unsigned dev, const char *folder, const struct copy *s, size_t ns,
-                    const struct copy *l, size_t nl)
+/* The device has the server's messages, no other: else fail naming
+ * every message on one side only. */
+static void compare_sets(struct rw_world *w, unsigned dev, const char *folder, const struct copy *s,
+                         size_t ns, const struct copy *l, size_t nl)
 {
+	struct buf only_s = BUF_INIT, only_l = BUF_INIT;
 	size_t i = 0, j = 0;
 
 	while (i < ns || j < nl) {
 		int c = i == ns ? 1 : j == nl ? -1 : strcmp(s[i].id, l[j].id);
-		char fs[RW_FLAGS + 1], fl[RW_FLAGS + 1];
 		if (c < 0)
-			rw_fail(w, "%s: %s is on the server but not on dev%u (%zu on the server, %zu there)",
-			        folder, s[i].id, dev + 1, ns, nl);
-		if (c > 0)
-			rw_fail(w, "%s: %s is on dev%u but not on the server (%zu on the server, %zu there)",
-			        folder, l[j].id, dev + 1, ns, nl);
-		if (strcmp(s[i].text, l[j].text) != 0)
+			buf_printf(&only_s, " %s", s[i++].id);
+		else if (c > 0)
+			buf_printf(&only_l, " %s", l[j++].id);
+		else
+			i++, j++;
+	}
+	if (only_s.len || only_l.len)
+		rw_fail(w,
+		        "%s: dev%u differs from the server (%zu messages there, %zu on the server); only on "
+		        "the server:%s; only on dev%u:%s",
+		        folder, dev + 1, nl, ns, only_s.len ? only_s.data : " -", dev + 1,
+		        only_l.len ? only_l.data : " -");
+	buf_free(&only_s);
+	buf_free(&only_l);
+}
+
+/* Every copy of `id` with its flags on both sides, for a failure (in a
+ * static buffer). */
+static const char *copies_text(const struct copy *s, const struct copy *l, size_t n, const char *id)
+{
+	static char text[256];
+	size_t used = 0;
+
+	text[0] = '\0';
+	for (size_t i = 0; i < n && used < sizeof(text); i++)
+		if (strcmp(s[i].id, id) == 0) {
+			char fs[RW_FLAGS + 1], fl[RW_FLAGS + 1];
+			rw_letters(s[i].flags, fs);
+			rw_letters(l[i].flags, fl);
+			used += (size_t)snprintf(text + used, sizeof(text) - used,
+			                         "%sserver \"%s\" / device \"%s\"", used ? ", " : "", fs, fl);
+		}
+	return text;
+}
+
+/* The device's copies equal the server's, message by message. */
+static void compare(struct rw_world *w, unsigned dev, const char *folder, const struct copy *s, size_t ns,
+                    const struct copy *l, size_t nl)
+{
+	compare_sets(w, dev, folder, s, ns, l, nl);
+	for (size_t i = 0; i < ns; i++) {
+		char fs[RW_FLAGS + 1], fl[RW_FLAGS + 1];
+		if (strcmp(s[i].text, l[i].text) != 0)
 			rw_fail(w, "%s: %s differs between the server and dev%u", folder, s[i].id, dev + 1);
 		rw_letters(s[i].flags, fs);
-		rw_letters(l[j].flags, fl);
-		if (s[i].flags != l[j].flags)
-			rw_fail(w, "%s: %s has flags \"%s\" on the server, \"%s\" on dev%u", folder, s[i].id,
-			        fs, fl, dev + 1);
-		i++;
-		j++;
+		rw_letters(l[i].flags, fl);
+		if (s[i].flags != l[i].flags)
+			rw_fail(w,
+			        "%s: %s has flags \"%s\" on the server, \"%s\" on dev%u (copies there: %s)",
+			        folder, s[i].id, fs, fl, dev + 1, copies_text(s, l, ns, s[i].id));
 	}
 }
 

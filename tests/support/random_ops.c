@@ -297,9 +297,27 @@ void rw_server_steps(struct rw_world *w)
 
 /* ---- syncs ---- */
 
-/* `twinbox sync` of the current device. One folder at a time, so the
- * N-th durable step is the same one when a seed is replayed. */
-#define SYNC_ARGS(cfg) "--config", cfg, "sync", "--allow-mass-delete", "--jobs", "1"
+/* `twinbox sync` of the current device (NULL-terminated, in a static
+ * array). One folder at a time, so the N-th durable step is the same
+ * one when a seed is replayed; with TWINBOX_RANDOM_VERBOSE set, -v (its
+ * per-message lines go to the step log). */
+static const char *const *sync_args(void)
+{
+	static const char *args[8];
+	const char *verbose = getenv("TWINBOX_RANDOM_VERBOSE");
+	size_t n = 0;
+
+	if (verbose && *verbose)
+		args[n++] = "-v";
+	args[n++] = "--config";
+	args[n++] = sh.cfg;
+	args[n++] = "sync";
+	args[n++] = "--allow-mass-delete";
+	args[n++] = "--jobs";
+	args[n++] = "1";
+	args[n] = NULL;
+	return args;
+}
 
 /* Start the sync, SIGKILL it after `delay_ms`, wait for it. */
 static void sync_sigkilled(struct rw_world *w, unsigned delay_ms, struct run_result *r)
@@ -309,7 +327,7 @@ static void sync_sigkilled(struct rw_world *w, unsigned delay_ms, struct run_res
 	pid_t pid;
 
 	snprintf(tag, sizeof(tag), "run%u", w->runs);
-	pid = sync_spawn_args(tag, ARGS(SYNC_ARGS(sh.cfg)));
+	pid = sync_spawn_args(tag, sync_args());
 	nanosleep(&pause, NULL);
 	kill(pid, SIGKILL); /* a zombie if it ended already: still ours */
 	sync_wait(pid, tag, 120, r, NULL);
@@ -345,11 +363,11 @@ void rw_sync(struct rw_world *w, unsigned dev, bool may_kill)
 		snprintf(n, sizeof(n), "%u", crash_at);
 		expect_killed = CRASH_EXIT_CODE;
 		setenv("TWINBOX_TEST_CRASH_AT", n, 1);
-		run_twinbox(ARGS(SYNC_ARGS(sh.cfg)), 120, &sh.r);
+		run_twinbox(sync_args(), 120, &sh.r);
 		unsetenv("TWINBOX_TEST_CRASH_AT");
 	} else {
 		snprintf(how, sizeof(how), "not killed");
-		run_twinbox(ARGS(SYNC_ARGS(sh.cfg)), 120, &sh.r);
+		run_twinbox(sync_args(), 120, &sh.r);
 	}
 	if (expect_killed && sh.r.status == expect_killed)
 		w->kills++;
