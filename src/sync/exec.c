@@ -137,6 +137,15 @@ static int set_flags(struct folder_run *r, const struct plan *plan, enum plan_ki
 	return rc;
 }
 
+/* Whether record_pairs() wrote pair `id` in this run. */
+static bool pair_recorded(const struct new_pairs *np, int64_t id)
+{
+	for (size_t i = 0; i < np->count; i++)
+		if (np->ids[i] == id)
+			return true;
+	return false;
+}
+
 static const struct state_pair *loaded_pair(const struct folder_run *r, int64_t id)
 {
 	for (size_t i = 0; i < r->pairs.count; i++)
@@ -164,6 +173,12 @@ static int update_pairs(struct folder_run *r, const struct plan *plan, const str
 			continue;
 		if (old) {
 			p = *old;
+			/* A pair this plan re-attached by content (PAIR_EXISTING
+			 * with its id) has its new ids in the action: keep them. */
+			if (pair_recorded(np, id)) {
+				p.uid = a[i].uid;
+				p.local_id = a[i].local_id;
+			}
 		} else {
 			/* A pair recorded by this plan: its fields are in the action. */
 			p = (struct state_pair){id,         r->folder_id,    a[i].uid,
