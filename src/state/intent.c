@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "state_p.h"
+#include "twinbox/state/flags.h"
 #include "twinbox/state/folder.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -174,4 +175,33 @@ void state_intents_free(struct state_intents *set)
 	free(set->intents);
 	state_arena_free(set->arena);
 	memset(set, 0, sizeof(*set));
+}
+
+char *state_intent_flags_format(unsigned bits, const char *keywords)
+{
+	char *list = state_flags_format(bits, keywords);
+	char *text = strlen(list) + 2 <= STATE_NAME_MAX ? xasprintf("(%s)", list) : NULL;
+
+	free(list);
+	return text;
+}
+
+bool state_intent_flags_parse(const char *remote, unsigned *bits_r, char **keywords_r)
+{
+	size_t len = remote ? strlen(remote) : 0;
+	unsigned bits;
+	char *keywords = NULL, *list;
+	struct error err;
+	int rc;
+
+	if (len < 2 || remote[0] != '(' || remote[len - 1] != ')')
+		return false;
+	list = xstrndup(remote + 1, len - 2);
+	rc = state_flags_parse(list, &bits, &keywords, &err);
+	free(list);
+	if (rc < 0)
+		return false;
+	*bits_r = bits;
+	*keywords_r = keywords;
+	return true;
 }

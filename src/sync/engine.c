@@ -115,11 +115,14 @@ static void clean_leftovers(struct folder_run *r, const char *name)
 
 /*
  * A killed run left intents. A delivery whose file exists is recorded
- * as the pair it was meant to be, what is left of the others removed;
- * everything else is dropped: an append that reached the server is
- * matched by content key below, like any message both sides hold, so
- * nothing is copied twice; one whose local file is gone since is looked
- * for on the server once the pairs are loaded (recover.c).
+ * as the pair it was meant to be, with the flags it was delivered with
+ * as the last-synced ones (the user may have changed the file's since,
+ * the server its own: both are changes to carry over), what is left of
+ * the others removed; everything else is dropped: an append that reached
+ * the server is matched by content key below, like any message both
+ * sides hold, so nothing is copied twice; one whose local file is gone
+ * since is looked for on the server once the pairs are loaded
+ * (recover.c).
  */
 static int recover_intents(struct folder_run *r, struct error *err)
 {
@@ -143,18 +146,23 @@ static int recover_intents(struct folder_run *r, struct error *err)
 		}
 		if (lm) {
 			const struct store_msg *rm = run_remote_msg(r, in->uid, NULL);
+			unsigned flags = lm->flags;
+			char *keywords = NULL;
+			/* An intent of an older version has no flags: the file's. */
+			bool delivered = state_intent_flags_parse(in->remote, &flags, &keywords);
 			struct state_pair p = {
 			    .id = in->pair_id,
 			    .folder_id = r->folder_id,
 			    .uid = in->uid,
-			    .flags = lm->flags,
+			    .flags = flags,
 			    .local_id = lm->name,
-			    .keywords = lm->keywords,
+			    .keywords = delivered ? keywords : lm->keywords,
 			    .size = rm ? rm->size : 0,
 			    .content_key = in->content_key,
 			};
 			rc = state_intent_resolve_pair(r->st, in->id, &p, err);
 			found++;
+			free(keywords);
 		} else {
 			rc = state_intent_resolve(r->st, in->id, err);
 		}

@@ -138,6 +138,15 @@ static int set_flags(struct folder_run *r, const struct plan *plan, enum plan_ki
 	return rc;
 }
 
+/* Whether record_pairs() wrote pair `id` in this run. */
+static bool pair_recorded(const struct new_pairs *np, int64_t id)
+{
+	for (size_t i = 0; i < np->count; i++)
+		if (np->ids[i] == id)
+			return true;
+	return false;
+}
+
 static const struct state_pair *loaded_pair(const struct folder_run *r, int64_t id)
 {
 	for (size_t i = 0; i < r->pairs.count; i++)
@@ -164,11 +173,13 @@ static int update_pairs(struct folder_run *r, const struct plan *plan, const str
 		if (!id || pair_failed(fp, id))
 			continue;
 		if (old) {
-			/* Its sides as the plan has them: a pair re-attached by
-			 * this plan has a new uid or local id. */
 			p = *old;
-			p.uid = a[i].uid;
-			p.local_id = a[i].local_id;
+			/* A pair this plan re-attached by content (PAIR_EXISTING
+			 * with its id) has its new ids in the action: keep them. */
+			if (pair_recorded(np, id)) {
+				p.uid = a[i].uid;
+				p.local_id = a[i].local_id;
+			}
 		} else {
 			/* A pair recorded by this plan: its fields are in the action. */
 			p = (struct state_pair){id,         r->folder_id,     a[i].uid,
@@ -220,15 +231,21 @@ static int add_intents(struct folder_run *r, struct copy *c, size_t n, enum stat
 	if (state_begin(r->st, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
+		char *delivered = kind == STATE_INTENT_DELIVER_LOCAL
+		                      ? state_intent_flags_format(c[i].a->flags, c[i].a->keywords)
+		                      : NULL;
 		struct state_intent in = {
 		    .folder_id = r->folder_id,
 		    .kind = kind,
 		    .pair_id = c[i].a->pair_id,
 		    .uid = c[i].uid,
 		    .local_id = c[i].name,
+		    .remote = delivered,
 		    .content_key = c[i].a->content_key ? c[i].a->content_key : c[i].key,
 		};
-		if (state_intent_add(r->st, &in, &c[i].intent, err) < 0) {
+		int rc = state_intent_add(r->st, &in, &c[i].intent, err);
+		free(delivered);
+		if (rc < 0) {
 			state_rollback(r->st);
 			return -1;
 		}

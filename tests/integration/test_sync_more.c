@@ -146,18 +146,6 @@ static char *big_message(size_t size)
 	return buf_detach(&b, NULL);
 }
 
-static char *crlf_of(const char *lf, size_t *len_r)
-{
-	struct buf b = BUF_INIT;
-
-	for (const char *p = lf; *p; p++) {
-		if (*p == '\n')
-			buf_append_byte(&b, '\r');
-		buf_append_byte(&b, *p);
-	}
-	return buf_detach(&b, len_r);
-}
-
 Test(sync_more, push_of_new_local_messages_with_a_30_mb_one)
 {
 	const size_t big_size = 30u << 20;

@@ -257,6 +257,18 @@ char *lf_of(const char *crlf, size_t len)
 	return buf_detach(&b, NULL);
 }
 
+char *crlf_of(const char *lf, size_t *len_r)
+{
+	struct buf b = BUF_INIT;
+
+	for (const char *p = lf; *p; p++) {
+		if (*p == '\n')
+			buf_append_byte(&b, '\r');
+		buf_append_byte(&b, *p);
+	}
+	return buf_detach(&b, len_r);
+}
+
 size_t server_count(const char *mailbox)
 {
 	size_t n;
@@ -437,13 +449,25 @@ char *summary_of(const char *folder)
 
 pid_t sync_spawn(const char *tag)
 {
+	return sync_spawn_args(tag, ARGS("--config", sh.cfg, "sync"));
+}
+
+pid_t sync_spawn_args(const char *tag, const char *const *args)
+{
 	const char *bin = getenv("TWINBOX_BIN");
 	char *out = xasprintf("%s/%s.out", sh.dir, tag);
 	char *errf = xasprintf("%s/%s.err", sh.dir, tag);
+	const char *argv[16];
+	size_t argc = 0;
 	pid_t pid;
 
 	if (!bin || !*bin)
 		bin = "build/twinbox";
+	argv[argc++] = bin;
+	while (*args && argc + 1 < sizeof(argv) / sizeof(*argv))
+		argv[argc++] = *args++;
+	cr_assert_null(*args, "too many arguments for sync_spawn_args");
+	argv[argc] = NULL;
 	pid = fork();
 	cr_assert_neq(pid, -1);
 	if (pid == 0) {
@@ -455,7 +479,7 @@ pid_t sync_spawn(const char *tag)
 		dup2(in, 0);
 		dup2(o, 1);
 		dup2(e, 2);
-		execl(bin, bin, "--config", sh.cfg, "sync", (char *)NULL);
+		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
 	free(out);

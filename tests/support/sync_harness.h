@@ -93,6 +93,9 @@ bool has_flag(const char *flags, const char *flag);
 char *message_id(const char *data);
 /* CRLF -> LF copy of a server body (fresh). */
 char *lf_of(const char *crlf, size_t len);
+/* LF -> CRLF copy of a NUL-terminated text (fresh), `*len_r` bytes (may
+ * be NULL). */
+char *crlf_of(const char *lf, size_t *len_r);
 /* Number of messages in a server mailbox. */
 size_t server_count(const char *mailbox);
 /* The server's message with Message-ID `id` in `mailbox`; fails the test
@@ -117,6 +120,9 @@ char *summary_of(const char *folder);
 /* Start `twinbox --config CFG sync` without waiting; its output goes to
  * files in the test directory named after `tag`. */
 pid_t sync_spawn(const char *tag);
+/* The same with `args` (NULL-terminated, not including argv[0], at most
+ * 14) instead of `--config CFG sync`. */
+pid_t sync_spawn_args(const char *tag, const char *const *args);
 /* Wait (at most `timeout_s`) for a process from sync_spawn(); fills `r`
  * like run_twinbox() and `*maxrss_kb_r` (may be NULL) with its peak
  * resident memory. */

@@ -29,7 +29,10 @@
  *   deliver-local   uid = source UID, local_id = the file name chosen in
  *                   advance (store reserve_name; a Maildir writes it as
  *                   tmp/<local_id> first), pair_id = its pair if any,
- *                   content_key
+ *                   content_key, remote = the flags the file is written
+ *                   with (state_intent_flags_format()): the pair's
+ *                   last-synced flags if the run is killed before it
+ *                   records the pair
  *   pop3-download   remote = UIDL, local_id = the file name chosen in
  *                   advance (as for deliver-local), content_key if known
  *   delete-remote   uid, pair_id
@@ -42,6 +45,7 @@
 #ifndef TWINBOX_STATE_INTENT_H
 #define TWINBOX_STATE_INTENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -100,5 +104,14 @@ int state_intent_resolve_delete(struct state *st, int64_t id, int64_t pair_id, s
 int state_intent_list(struct state *st, int64_t folder_id, struct state_intents *set_r, struct error *err);
 
 void state_intents_free(struct state_intents *set);
+
+/* The flags of a deliver-local intent as `remote` holds them: the IMAP
+ * list in parentheses, "()" for none (fresh; NULL when longer than
+ * STATE_NAME_MAX, and the intent then goes without). */
+char *state_intent_flags_format(unsigned bits, const char *keywords);
+/* Back from that text: true with *bits_r and *keywords_r (canonical,
+ * fresh or NULL) set; false, both untouched, when `remote` is NULL or
+ * not such a list (an intent written by an older version). */
+bool state_intent_flags_parse(const char *remote, unsigned *bits_r, char **keywords_r);
 
 #endif
