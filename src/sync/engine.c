@@ -393,10 +393,10 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 		goto out;
 	if (folder_row(&r, name, &rinfo, &rules, &since, err) < 0)
 		goto out;
-	if (since && rs->ops->changes && engine_remote_changes(&r, since, &told, err) < 0)
+	if (since && rs->ops->changes && engine_remote_changes(&r, since, &rinfo, &linfo, &told, err) < 0)
 		goto out;
 	if ((!told && rs->ops->snapshot(r.rf, &r.rsnap, err) < 0) ||
-	    ls->ops->snapshot(r.lf, &r.lsnap, err) < 0)
+	    (!r.partial && ls->ops->snapshot(r.lf, &r.lsnap, err) < 0))
 		goto out;
 	/* With the server's changes told there was no intent to recover
 	 * (changes_since), and the pairs are loaded. */
@@ -408,6 +408,8 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 		goto out;
 	plan_inputs(&r, &rm, &lm);
 	struct plan_input in = {r.pairs.pairs, r.pairs.count, rm, r.rsnap.count, lm, r.lsnap.count};
+	rules.remote_total = r.remote_total;
+	rules.local_total = r.local_total;
 	if (plan_build(&in, &rules, &plan, err) < 0)
 		goto out;
 	for (size_t i = 0; i < plan.note_count; i++)

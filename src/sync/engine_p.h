@@ -16,6 +16,10 @@ struct folder_run {
 	char **rkeys, **lkeys;              /* content keys, parallel to the snapshots; NULL: none */
 	struct state_pairs pairs;
 	struct sync_folder_report *rep;
+	/* The snapshots and pairs are those of the changes alone
+	 * (changes.c), the folder's totals below. */
+	bool partial;
+	size_t remote_total, local_total;
 };
 
 /* The snapshot entry for `uid` / `name`, or NULL; only until the plan's
@@ -35,8 +39,14 @@ void engine_free_keys(struct folder_run *r);
  * r->rsnap made and r->pairs loaded, when the server told and the two
  * agree; else nothing is made (read the whole folder). `since` must be
  * the HIGHESTMODSEQ at the start of the last run that reconciled the
- * whole folder with the same rules. -1 when the folder must stop. */
-int engine_remote_changes(struct folder_run *r, uint64_t since, bool *done_r, struct error *err);
+ * whole folder with the same rules. Where the server (opened with
+ * `rinfo`) shows the markers the state recorded, it is not asked at all.
+ * Where the local folder (opened with `linfo`) is as the last sync left
+ * it, r->partial is set too: r->pairs, r->rsnap and r->lsnap (made here,
+ * no scan) are those of the changed messages alone, r->remote_total and
+ * r->local_total the folder's counts. -1 when the folder must stop. */
+int engine_remote_changes(struct folder_run *r, uint64_t since, const struct store_folder_info *rinfo,
+                          const struct store_folder_info *linfo, bool *done_r, struct error *err);
 
 struct sync_pool;
 

@@ -539,8 +539,10 @@ static void valve(struct plan_ctx *ctx)
 	struct plan *plan = ctx->plan;
 	size_t kept = 0;
 
-	plan->remote.total = ctx->in->remote_count;
-	plan->local.total = ctx->in->local_count;
+	plan->remote.total = ctx->rules->remote_total > ctx->in->remote_count ? ctx->rules->remote_total
+	                                                                      : ctx->in->remote_count;
+	plan->local.total =
+	    ctx->rules->local_total > ctx->in->local_count ? ctx->rules->local_total : ctx->in->local_count;
 	for (size_t i = 0; i < plan->action_count; i++) {
 		plan->remote.deletions += plan->actions[i].kind == PLAN_DELETE_REMOTE;
 		plan->local.deletions += plan->actions[i].kind == PLAN_DELETE_LOCAL;

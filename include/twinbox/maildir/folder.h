@@ -125,6 +125,14 @@ void maildir_folder_file_name(const struct maildir_folder *f, size_t i, char out
  * no file has this id, -1 on error. */
 int maildir_folder_locate(struct maildir_folder *f, const char *id, struct error *err);
 
+/* Enter message `id` in the index without reading the directories,
+ * for a caller that knows the folder is as it left it: its file is
+ * looked for where a sync leaves a message with `flags` (cur/ with those
+ * flags, new/), and only then by maildir_folder_locate(). 1 with *i_r
+ * its entry, 0 when no file has this id, -1 on error. */
+int maildir_folder_adopt(struct maildir_folder *f, const char *id, uint64_t flags, size_t *i_r,
+                         struct error *err);
+
 /* Size and mtime of a message (one stat, remembered). Either pointer may
  * be NULL. */
 int maildir_folder_stat(struct maildir_folder *f, const char *id, uint64_t *size_r, time_t *mtime_r,

@@ -141,6 +141,11 @@ struct plan_rules {
 	unsigned mass_delete_percent; /* block when deletions on a side are more than this % ... */
 	size_t mass_delete_min;       /* ... and more than this many */
 	bool first_sync;              /* no usable last-synced flags for this folder */
+	/* The messages each side of this folder holds in all, where the
+	 * input is only part of it (a resync of what changed): the
+	 * mass-delete valve counts against these. A count below the input's
+	 * (0 included) means the input is the whole folder. */
+	size_t remote_total, local_total;
 };
 
 /* The default rules (the config's defaults): direction both, flags
