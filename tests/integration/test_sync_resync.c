@@ -228,7 +228,7 @@ Test(sync_resync, the_mass_delete_valve_counts_the_whole_folder)
 
 /* Memory and work go with the changes: 10 flag changes and 2 expunges
  * in a folder of 3,000 load 12 pairs. */
-Test(sync_resync, pairs_loaded_are_the_changes_alone, .timeout = 600)
+Test(sync_resync, pairs_loaded_are_the_changes_alone)
 {
 	char *path;
 
