@@ -289,3 +289,35 @@ int maildir_folder_adopt(struct maildir_folder *f, const char *id, uint64_t flag
 	}
 	return maildir_folder_find(f, id, i_r);
 }
+
+int maildir_folder_count_files(struct maildir_folder *f, size_t *count_r, struct error *err)
+{
+	size_t n = 0;
+
+	*count_r = 0;
+	if (maildir_folder_check(f, err) < 0)
+		return -1;
+	for (int sd = MAILDIR_NEW; sd <= MAILDIR_CUR; sd++) {
+		DIR *d = open_stream(f, sd, err);
+		struct dirent *de;
+
+		if (!d)
+			return -1;
+		while ((errno = 0, de = readdir(d))) {
+			struct maildir_name pn;
+			struct stat st;
+			int stated;
+
+			n += is_message_file(d, de, &st, &stated) && maildir_name_parse(de->d_name, &pn) == 0;
+		}
+		if (errno) {
+			error_errno(err, ERR_MAILBOX, errno, "cannot read %s/%s", f->path,
+			            maildir_subdir_names[sd]);
+			closedir(d);
+			return -1;
+		}
+		closedir(d);
+	}
+	*count_r = n;
+	return 0;
+}

@@ -245,6 +245,11 @@ static int find_msgs(struct store_folder *f, struct store_msg *msgs, size_t coun
 	return 1;
 }
 
+static int count_msgs(struct store_folder *f, size_t *count_r, struct error *err)
+{
+	return maildir_folder_count_files(f->mf, count_r, err);
+}
+
 /* --- reading: LF on disk -> CRLF ------------------------------------------ */
 
 ssize_t mds_read_some(int fd, void *buf, size_t len)
@@ -672,6 +677,7 @@ static const struct store_ops maildir_store_ops = {
     .open_folder = open_folder,
     .snapshot = snapshot,
     .find = find_msgs,
+    .count = count_msgs,
     .fetch = fetch,
     .fetch_headers = fetch_headers,
     .reserve_name = reserve_name,

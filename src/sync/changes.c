@@ -175,11 +175,18 @@ static int local_side(struct folder_run *r, struct error *err)
 static int all_local_paired(struct folder_run *r, size_t with_local, bool *all_r, struct error *err)
 {
 	struct store_snapshot snap;
+	size_t n;
 
-	if (r->ls->ops->snapshot(r->lf, &snap, err) < 0)
-		return -1;
-	*all_r = snap.count == with_local;
-	store_snapshot_free(&snap);
+	if (r->ls->ops->count) {
+		if (r->ls->ops->count(r->lf, &n, err) < 0)
+			return -1;
+	} else {
+		if (r->ls->ops->snapshot(r->lf, &snap, err) < 0)
+			return -1;
+		n = snap.count;
+		store_snapshot_free(&snap);
+	}
+	*all_r = n == with_local;
 	return 0;
 }
 

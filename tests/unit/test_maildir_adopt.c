@@ -78,3 +78,17 @@ Test(maildir_adopt, finds_messages_by_id_without_a_scan)
 	cr_assert_not(tm_exists("mail/Box/cur/a:2,FS"));
 	cr_assert(tm_exists("mail/Box/cur/other:2,S"));
 }
+
+Test(maildir_adopt, counts_message_files_without_an_index)
+{
+	struct error err;
+	size_t n;
+
+	tm_write("mail/Box/cur/a:2,S", "a");
+	tm_write("mail/Box/new/b", "b");
+	tm_write("mail/Box/new/.hidden", "not a message");
+	tm_mkdir("mail/Box/cur/subdir");
+	cr_assert_eq(maildir_folder_count_files(f, &n, &err), 0, "%s", err.text);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(maildir_folder_count(f), 0, "nothing entered in the index");
+}

@@ -90,6 +90,10 @@ int maildir_times_equal(const struct maildir_times *a, const struct maildir_time
  * messages deleted"); the snapshot is then empty. Indexes and strings from
  * an earlier snapshot become invalid. */
 int maildir_folder_scan(struct maildir_folder *f, unsigned flags, struct error *err);
+/* How many message files new/ and cur/ hold, by the rules of a scan but
+ * without keeping anything of them (a file that repeats an id counts
+ * too): one readdir pass each, no index. */
+int maildir_folder_count_files(struct maildir_folder *f, size_t *count_r, struct error *err);
 /* The times read at the start of the last successful scan (zeroes before). */
 const struct maildir_times *maildir_folder_scan_times(const struct maildir_folder *f);
 size_t maildir_folder_duplicates(const struct maildir_folder *f);

@@ -170,6 +170,10 @@ struct store_ops {
 	 * found, 0 when one was not (take a snapshot), -1 on failure. NULL:
 	 * never offered. */
 	int (*find)(struct store_folder *f, struct store_msg *msgs, size_t count, struct error *err);
+	/* How many messages the open folder holds, cheaply and in constant
+	 * memory (Maildir: its directory entries, no file read). NULL: not
+	 * offered (a snapshot tells). */
+	int (*count)(struct store_folder *f, size_t *count_r, struct error *err);
 	/* What changed in the open folder since `modseq`, a HIGHESTMODSEQ it
 	 * reported earlier (store_folder_info): 1 with *changes_r filled, 0
 	 * when the store cannot tell (IMAP: no QRESYNC, NOMODSEQ, or a
