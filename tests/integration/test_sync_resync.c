@@ -276,3 +276,28 @@ Test(sync_resync, a_local_change_alone_reads_no_server_message_without_qresync)
 	sync_ok();
 	assert_nothing_done();
 }
+
+/* A pair that lost its server side (expunge: none keeps the local copy)
+ * and the same message put back on the server: a resync of the changes
+ * alone loads the pairs without a server side too, and re-pairs the
+ * new UID with the local copy instead of copying it down again. */
+Test(sync_resync, a_message_put_back_on_the_server_pairs_with_its_local_copy)
+{
+	size_t len;
+	char *crlf = test_message(101, 0, &len); /* UID 2's message */
+
+	write_config("    sync:\n      expunge: none\n");
+	steady(5);
+	dovecot_expunge(sh.d, "INBOX", 2);
+	sync_traced();
+	cr_assert_not_null(strstr(sh.r.err, ALONE "not read;"), "%s", sh.r.err);
+	cr_assert_eq(local_count(), 5, "expunge: none deleted the local copy");
+
+	dovecot_append(sh.d, "INBOX", crlf, len, NULL);
+	sync_traced();
+	cr_assert_not_null(strstr(sh.r.err, ALONE "its messages counted, none read;"), "%s", sh.r.err);
+	cr_assert_eq(local_count(), 5, "the message put back was copied again:\n%s", sh.r.out);
+	assert_twins("INBOX", 5);
+	cr_assert_eq(state_pair_count("INBOX"), 5);
+	free(crlf);
+}
