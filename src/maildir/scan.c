@@ -247,3 +247,77 @@ int maildir_folder_locate(struct maildir_folder *f, const char *id, struct error
 		maildir_index_rename(f, i, name, &pn, where);
 	return 1;
 }
+
+/* Whether `name` is a regular file in `sd`: then it is entered in the
+ * index (a new entry: the caller found none for its id). */
+static int adopt_at(struct maildir_folder *f, enum maildir_subdir sd, const char *name)
+{
+	struct maildir_name pn;
+	struct stat st;
+
+	if (fstatat(f->sub_fd[sd], name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+	    maildir_name_parse(name, &pn) < 0)
+		return 0;
+	maildir_index_add(f, name, &pn, sd);
+	return 1;
+}
+
+int maildir_folder_adopt(struct maildir_folder *f, const char *id, uint64_t flags, size_t *i_r,
+                         struct error *err)
+{
+	size_t len = strnlen(id, MAILDIR_NAME_MAX + 1);
+	char name[MAILDIR_NAME_MAX + 1];
+	int found;
+
+	if (maildir_folder_find(f, id, i_r))
+		return 1;
+	if (len == 0 || len > MAILDIR_NAME_MAX || strchr(id, '/') || strchr(id, ':') || id[0] == '.')
+		return 0;
+	if (maildir_folder_check_recent(f, err) < 0)
+		return -1;
+	/* Where a sync leaves a message: cur/ with its flags, or new/ as
+	 * delivered (with or without an info part). */
+	found = maildir_name_build(id, len, flags, NULL, name) >= 0 &&
+	        (adopt_at(f, MAILDIR_CUR, name) || adopt_at(f, MAILDIR_NEW, name));
+	if (!found)
+		found = adopt_at(f, MAILDIR_NEW, id);
+	if (!found) {
+		log_debug("maildir: %s: message %s is not where its flags say; looking for it", f->path, id);
+		found = maildir_folder_locate(f, id, err);
+		if (found <= 0)
+			return found;
+	}
+	return maildir_folder_find(f, id, i_r);
+}
+
+int maildir_folder_count_files(struct maildir_folder *f, size_t *count_r, struct error *err)
+{
+	size_t n = 0;
+
+	*count_r = 0;
+	if (maildir_folder_check(f, err) < 0)
+		return -1;
+	for (int sd = MAILDIR_NEW; sd <= MAILDIR_CUR; sd++) {
+		DIR *d = open_stream(f, sd, err);
+		struct dirent *de;
+
+		if (!d)
+			return -1;
+		while ((errno = 0, de = readdir(d))) {
+			struct maildir_name pn;
+			struct stat st;
+			int stated;
+
+			n += is_message_file(d, de, &st, &stated) && maildir_name_parse(de->d_name, &pn) == 0;
+		}
+		if (errno) {
+			error_errno(err, ERR_MAILBOX, errno, "cannot read %s/%s", f->path,
+			            maildir_subdir_names[sd]);
+			closedir(d);
+			return -1;
+		}
+		closedir(d);
+	}
+	*count_r = n;
+	return 0;
+}

@@ -35,6 +35,34 @@ static void index_by_local(struct state_pairs *set)
 	set->local_count = n;
 }
 
+/* Append every row of `stmt` (bound by the caller) to `set` (`*cap`
+ * entries of room). */
+static int read_rows(struct state *st, sqlite3_stmt *stmt, const char *what, struct state_pairs *set,
+                     size_t *cap, struct error *err)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct state_pair *p;
+		sqlite3_int64 uid = sqlite3_column_int64(stmt, 2);
+
+		set->pairs = xgrow(set->pairs, cap, set->count + 1, sizeof(*set->pairs));
+		p = &set->pairs[set->count++];
+		p->id = sqlite3_column_int64(stmt, 0);
+		p->folder_id = sqlite3_column_int64(stmt, 1);
+		/* The schema keeps uids in 1..2^32-1; NULL reads as 0. */
+		p->uid = (uint32_t)uid;
+		p->local_id = state_arena_column(&set->arena, stmt, 3);
+		p->flags = (unsigned)sqlite3_column_int64(stmt, 4);
+		p->keywords = state_arena_column(&set->arena, stmt, 5);
+		p->size = (uint64_t)sqlite3_column_int64(stmt, 6);
+		p->content_key = state_arena_column(&set->arena, stmt, 7);
+		p->renumbered = sqlite3_column_int64(stmt, 8) != 0;
+	}
+	sqlite3_reset(stmt);
+	return rc == SQLITE_DONE ? 0 : state_fail(st, rc, err, "%s", what);
+}
+
 /* Read every row of `stmt` (bound by the caller) into *set_r; with
  * `sort`, put them in uid order (else the query did). `expect` rows are
  * room made at once (a folder's pairs are counted first, so that 100,000
@@ -44,32 +72,12 @@ static int read_set(struct state *st, sqlite3_stmt *stmt, bool sort, size_t expe
 {
 	struct state_pairs set = {0};
 	size_t cap = expect;
-	int rc;
 
 	if (cap)
 		set.pairs = xmalloc(cap * sizeof(*set.pairs));
-
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct state_pair *p;
-		sqlite3_int64 uid = sqlite3_column_int64(stmt, 2);
-
-		set.pairs = xgrow(set.pairs, &cap, set.count + 1, sizeof(*set.pairs));
-		p = &set.pairs[set.count++];
-		p->id = sqlite3_column_int64(stmt, 0);
-		p->folder_id = sqlite3_column_int64(stmt, 1);
-		/* The schema keeps uids in 1..2^32-1; NULL reads as 0. */
-		p->uid = (uint32_t)uid;
-		p->local_id = state_arena_column(&set.arena, stmt, 3);
-		p->flags = (unsigned)sqlite3_column_int64(stmt, 4);
-		p->keywords = state_arena_column(&set.arena, stmt, 5);
-		p->size = (uint64_t)sqlite3_column_int64(stmt, 6);
-		p->content_key = state_arena_column(&set.arena, stmt, 7);
-		p->renumbered = sqlite3_column_int64(stmt, 8) != 0;
-	}
-	sqlite3_reset(stmt);
-	if (rc != SQLITE_DONE) {
+	if (read_rows(st, stmt, what, &set, &cap, err) < 0) {
 		state_pairs_free(&set);
-		return state_fail(st, rc, err, "%s", what);
+		return -1;
 	}
 	if (sort && set.count > 1)
 		qsort(set.pairs, set.count, sizeof(*set.pairs), by_uid_cmp);
@@ -95,6 +103,66 @@ int state_pairs_load(struct state *st, int64_t folder_id, struct state_pairs *se
 		return -1;
 	sqlite3_bind_int64(stmt, 1, folder_id);
 	return read_set(st, stmt, false, (size_t)count, "load the messages of a folder", set_r, err);
+}
+
+int state_pairs_load_uids(struct state *st, int64_t folder_id, const struct state_uid_range *ranges,
+                          size_t count, bool no_uid, struct state_pairs *set_r, struct error *err)
+{
+	static const char what[] = "load messages of a folder by UID";
+	struct state_pairs set = {0};
+	size_t cap = 0;
+	sqlite3_stmt *stmt;
+
+	memset(set_r, 0, sizeof(*set_r));
+	/* Those without a remote side first, then the ranges in order: the
+	 * set comes out in uid order, as state_pairs_load() gives it. */
+	if (no_uid) {
+		stmt = state_stmt(st, ST_PAIR_NO_UID,
+		                  "SELECT " PAIR_COLS " FROM pair WHERE folder_id = ? AND uid IS NULL", err);
+		if (!stmt)
+			goto fail;
+		sqlite3_bind_int64(stmt, 1, folder_id);
+		if (read_rows(st, stmt, what, &set, &cap, err) < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < count; i++) {
+		stmt = state_stmt(st, ST_PAIR_BY_UIDS,
+		                  "SELECT " PAIR_COLS " FROM pair WHERE folder_id = ? AND uid BETWEEN ? AND ?"
+		                  " ORDER BY uid",
+		                  err);
+		if (!stmt)
+			goto fail;
+		sqlite3_bind_int64(stmt, 1, folder_id);
+		sqlite3_bind_int64(stmt, 2, ranges[i].first);
+		sqlite3_bind_int64(stmt, 3, ranges[i].last);
+		if (read_rows(st, stmt, what, &set, &cap, err) < 0)
+			goto fail;
+	}
+	index_by_local(&set);
+	*set_r = set;
+	return 0;
+fail:
+	state_pairs_free(&set);
+	return -1;
+}
+
+int state_pairs_count(struct state *st, int64_t folder_id, size_t *remote_r, size_t *local_r,
+                      struct error *err)
+{
+	int64_t remote, local;
+
+	/* One count per side, each read from its index alone: a few pages
+	 * where the rows of 100,000 pairs would be thousands. */
+	if (state_count_of(st, ST_PAIR_REMOTE_SIDES,
+	                   "SELECT count(*) FROM pair WHERE folder_id = ? AND uid IS NOT NULL", folder_id,
+	                   "count the messages of a folder", &remote, err) < 0 ||
+	    state_count_of(st, ST_PAIR_LOCAL_SIDES,
+	                   "SELECT count(*) FROM pair WHERE folder_id = ? AND local_id IS NOT NULL",
+	                   folder_id, "count the messages of a folder", &local, err) < 0)
+		return -1;
+	*remote_r = (size_t)remote;
+	*local_r = (size_t)local;
+	return 0;
 }
 
 int state_pairs_find_key(struct state *st, int64_t folder_id, const char *key, struct state_pairs *set_r,

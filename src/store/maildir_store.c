@@ -230,6 +230,27 @@ static int snapshot(struct store_folder *f, struct store_snapshot *snap_r, struc
 	return 0;
 }
 
+static int find_msgs(struct store_folder *f, struct store_msg *msgs, size_t count, struct error *err)
+{
+	for (size_t i = 0; i < count; i++) {
+		struct maildir_msg m;
+		size_t at;
+		int found = maildir_folder_adopt(f->mf, msgs[i].name,
+		                                 mds_letters_of(msgs[i].flags, msgs[i].keywords), &at, err);
+		if (found <= 0)
+			return found;
+		maildir_folder_msg(f->mf, at, &m);
+		msgs[i].flags = mds_flags_of(m.flags);
+		msgs[i].keywords = mds_keywords_of(m.flags);
+	}
+	return 1;
+}
+
+static int count_msgs(struct store_folder *f, size_t *count_r, struct error *err)
+{
+	return maildir_folder_count_files(f->mf, count_r, err);
+}
+
 /* --- reading: LF on disk -> CRLF ------------------------------------------ */
 
 ssize_t mds_read_some(int fd, void *buf, size_t len)
@@ -663,6 +684,8 @@ static const struct store_ops maildir_store_ops = {
     .delete_folder = delete_folder,
     .open_folder = open_folder,
     .snapshot = snapshot,
+    .find = find_msgs,
+    .count = count_msgs,
     .fetch = fetch,
     .fetch_headers = fetch_headers,
     .reserve_name = reserve_name,

@@ -3,10 +3,19 @@
  * server since the last sync (QRESYNC), instead of every message's flags:
  * the state's pairs are the server's messages as they were then, and
  * the server tells which of them changed or went, and which came.
+ *
+ * Where the Maildir folder is also as the last sync left it (its times
+ * are those the state recorded), the run goes further: only the pairs of
+ * the changed and expunged UIDs are loaded, their local files are found
+ * by name instead of a scan, and the plan is made over those alone
+ * (changes_alone). Time and memory then go with the changes, not with
+ * the folder.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine_p.h"
+#include "twinbox/state/folder.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -57,15 +66,222 @@ static size_t merge(const struct state_pairs *ps, const struct store_changes *c,
 	return n;
 }
 
-int engine_remote_changes(struct folder_run *r, uint64_t since, bool *done_r, struct error *err)
+/* ---- the changes alone --------------------------------------------- */
+
+static bool same_time(const struct timespec *a, const struct timespec *b)
 {
-	struct store_changes c;
-	struct store_msg *msgs;
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* Whether each side is as the last sync left it, by the markers the
+ * state recorded for it. The server (opened with `rinfo`): the same
+ * UIDVALIDITY, UIDNEXT, count and HIGHESTMODSEQ (any change moves one:
+ * a flag the modseq, an expunge the count, an expunge and an append
+ * UIDNEXT). The local folder (`linfo`): the same times of new/ and cur/
+ * (settled when recorded: finish_folder), so no message came, went or
+ * changed there; and its store can find messages without reading it. */
+static int sides_same(struct folder_run *r, const struct store_folder_info *rinfo,
+                      const struct store_folder_info *linfo, bool *remote_r, bool *local_r, struct error *err)
+{
+	struct state_folder sf;
+	struct timespec zero = {0, 0};
+	int found = state_folder_get(r->st, r->folder_id, &sf, err);
+
+	*remote_r = *local_r = false;
+	if (found <= 0)
+		return found;
+	*remote_r = sf.uidnext && sf.highestmodseq && sf.uidvalidity == rinfo->uidvalidity &&
+	            sf.uidnext == rinfo->uidnext && sf.messages == rinfo->exists &&
+	            sf.highestmodseq == rinfo->highestmodseq;
+	*local_r = r->ls->ops->find && r->ls->ops->key == STORE_KEY_NAME &&
+	           !(same_time(&sf.new_mtime, &zero) && same_time(&sf.cur_mtime, &zero)) &&
+	           same_time(&sf.new_mtime, &linfo->marks[0]) && same_time(&sf.cur_mtime, &linfo->marks[1]);
+	state_folder_clear(&sf);
+	return 0;
+}
+
+static int by_first(const void *a, const void *b)
+{
+	uint32_t x = ((const struct state_uid_range *)a)->first,
+	         y = ((const struct state_uid_range *)b)->first;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The UIDs the server named, changed or expunged, as sorted, disjoint
+ * ranges (a run of consecutive changed UIDs is one range). */
+static struct state_uid_range *uid_ranges(const struct store_changes *c, size_t *count_r)
+{
+	const struct store_snapshot *ch = &c->changed;
+	struct state_uid_range *v = xcalloc(ch->count + c->gone_count + 1, sizeof(*v));
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < ch->count; i++) {
+		uint32_t uid = ch->msgs[i].uid;
+		if (n && v[n - 1].last + 1 == uid)
+			v[n - 1].last = uid;
+		else
+			v[n++] = (struct state_uid_range){uid, uid};
+	}
+	for (size_t i = 0; i < c->gone_count; i++)
+		v[n++] = (struct state_uid_range){c->gone[i].first, c->gone[i].last};
+	qsort(v, n, sizeof(*v), by_first);
+	for (size_t i = 0; i < n; i++) {
+		if (k && (uint64_t)v[k - 1].last + 1 >= v[i].first) {
+			if (v[i].last > v[k - 1].last)
+				v[k - 1].last = v[i].last;
+		} else {
+			v[k++] = v[i];
+		}
+	}
+	*count_r = k;
+	return v;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct store_msg *)a)->name, ((const struct store_msg *)b)->name);
+}
+
+/* The local side of the loaded pairs, found by name where the last sync
+ * left them, with their current flags: 1 (r->lsnap made, sorted by
+ * name), 0 when one is missing, -1. */
+static int local_side(struct folder_run *r, struct error *err)
+{
+	struct store_msg *msgs = xcalloc(r->pairs.count + 1, sizeof(*msgs));
+	size_t n = 0;
+	int found;
+
+	for (size_t i = 0; i < r->pairs.count; i++) {
+		const struct state_pair *p = &r->pairs.pairs[i];
+		if (p->local_id)
+			msgs[n++] = (struct store_msg){
+			    .name = p->local_id, .flags = p->flags, .keywords = p->keywords, .size = p->size};
+	}
+	found = n ? r->ls->ops->find(r->lf, msgs, n, err) : 1;
+	if (found <= 0) {
+		free(msgs);
+		return found;
+	}
+	r->lsnap = (struct store_snapshot){msgs, n, NULL, NULL};
+	if (n > 1)
+		qsort(msgs, n, sizeof(*msgs), by_name);
+	return 1;
+}
+
+/* The Maildir folder holds only messages the state pairs (none that a
+ * new server message could match by content): its count, read without
+ * a look at any file, is the pairs' count with a local side. */
+static int all_local_paired(struct folder_run *r, size_t with_local, bool *all_r, struct error *err)
+{
+	struct store_snapshot snap;
 	size_t n;
-	int told;
+
+	if (r->ls->ops->count) {
+		if (r->ls->ops->count(r->lf, &n, err) < 0)
+			return -1;
+	} else {
+		if (r->ls->ops->snapshot(r->lf, &snap, err) < 0)
+			return -1;
+		n = snap.count;
+		store_snapshot_free(&snap);
+	}
+	*all_r = n == with_local;
+	return 0;
+}
+
+/*
+ * Plan over the changes alone, the Maildir being unchanged: r->pairs
+ * only the pairs of the UIDs the server named (and, when new messages
+ * came, those without a remote side, which a new message may re-attach
+ * to by content key), r->rsnap the changed and new messages, r->lsnap
+ * the local side of those pairs as found by name. Returns 1 when made,
+ * 0 when they cannot stand for the folder (nothing kept: the caller
+ * goes on with the whole folder), -1 on failure.
+ */
+static int changes_alone(struct folder_run *r, uint64_t since, struct store_changes *c, struct error *err)
+{
+	struct store_snapshot *ch = &c->changed;
+	size_t nranges, with_uid, with_local, gone_pairs = 0, fresh = 0, n = 0, at = 0;
+	struct state_uid_range *ranges = uid_ranges(c, &nranges);
+	bool all_paired = true;
+	int rc = -1;
+
+	if (state_pairs_count(r->st, r->folder_id, &with_uid, &with_local, err) < 0 ||
+	    state_pairs_load_uids(r->st, r->folder_id, ranges, nranges, false, &r->pairs, err) < 0)
+		goto out;
+	for (size_t i = 0; i < r->pairs.count; i++)
+		gone_pairs += r->pairs.pairs[i].uid && gone(c, &at, r->pairs.pairs[i].uid);
+	at = 0;
+	for (size_t i = 0; i < ch->count; i++)
+		if (!gone(c, &at, ch->msgs[i].uid)) {
+			fresh += !state_pairs_find_uid(&r->pairs, ch->msgs[i].uid);
+			ch->msgs[n++] = ch->msgs[i];
+		}
+	ch->count = n;
+	rc = 0;
+	/* As in the merge below: the state and the changes must make the
+	 * server's count, else the state missed something. */
+	if (with_uid - gone_pairs + fresh != c->exists)
+		goto out;
+	if (fresh) {
+		state_pairs_free(&r->pairs);
+		if (state_pairs_load_uids(r->st, r->folder_id, ranges, nranges, true, &r->pairs, err) < 0 ||
+		    all_local_paired(r, with_local, &all_paired, err) < 0) {
+			rc = -1;
+			goto out;
+		}
+		if (!all_paired) {
+			log_debug(
+			    "%s: the Maildir folder holds messages the state does not pair; reading it whole",
+			    r->rep->name);
+			goto out;
+		}
+	}
+	rc = local_side(r, err);
+	if (rc <= 0)
+		goto out;
+	r->rsnap = *ch;
+	*ch = (struct store_snapshot){0};
+	r->remote_total = c->exists;
+	r->local_total = with_local;
+	r->partial = true;
+	log_debug("%s: the Maildir folder is unchanged: %s; syncing only the %zu messages changed or new on "
+	          "the server and %zu UID ranges expunged since modseq %llu (%zu pairs loaded)",
+	          r->rep->name, fresh ? "its messages counted, none read" : "not read", r->rsnap.count,
+	          c->gone_count, (unsigned long long)since, r->pairs.count);
+out:
+	if (rc <= 0)
+		state_pairs_free(&r->pairs);
+	if (rc == 0)
+		log_debug("%s: the changes alone cannot stand for the folder; syncing it whole",
+		          r->rep->name);
+	free(ranges);
+	return rc;
+}
+
+/* ---- the changes merged with every pair ----------------------------- */
+
+int engine_remote_changes(struct folder_run *r, uint64_t since, const struct store_folder_info *rinfo,
+                          const struct store_folder_info *linfo, bool *done_r, struct error *err)
+{
+	struct store_changes c = {0};
+	struct store_msg *msgs;
+	bool remote_same, local_same;
+	size_t n;
+	int told = 1;
 
 	*done_r = false;
-	told = r->rs->ops->changes(r->rf, since, &c, err);
+	if (sides_same(r, rinfo, linfo, &remote_same, &local_same, err) < 0)
+		return -1;
+	if (remote_same) {
+		/* Nothing to ask the server: no change since the last sync. */
+		c.exists = rinfo->exists;
+		log_debug("%s: unchanged on the server since the last sync: its messages are not read",
+		          r->rep->name);
+	} else {
+		told = r->rs->ops->changes(r->rf, since, &c, err);
+	}
 	if (told <= 0) {
 		if (told < 0 && err->scope > ERR_MAILBOX)
 			return -1;
@@ -74,6 +290,13 @@ int engine_remote_changes(struct folder_run *r, uint64_t since, bool *done_r, st
 		if (told < 0)
 			log_warn("%s: %s; reading the whole folder instead", r->rep->name, err->text);
 		return 0;
+	}
+	/* The Maildir as the last sync left it too: the changes alone. */
+	told = local_same ? changes_alone(r, since, &c, err) : 0;
+	if (told != 0) {
+		store_changes_free(&c);
+		*done_r = told > 0;
+		return told < 0 ? -1 : 0;
 	}
 	if (state_pairs_load(r->st, r->folder_id, &r->pairs, err) < 0) {
 		store_changes_free(&c);

@@ -462,12 +462,13 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 		goto out;
 	if (folder_row(&r, name, &rinfo, &rules, &since, err) < 0)
 		goto out;
-	if (!o->dry_run)
+	if (!o->dry_run && !r.partial)
 		clean_leftovers(&r, NULL);
-	if (since && r.rf && rs->ops->changes && engine_remote_changes(&r, since, &told, err) < 0)
+	if (since && r.rf && rs->ops->changes &&
+	    engine_remote_changes(&r, since, &rinfo, &linfo, &told, err) < 0)
 		goto out;
 	if ((!told && r.rf && rs->ops->snapshot(r.rf, &r.rsnap, err) < 0) ||
-	    (r.lf && ls->ops->snapshot(r.lf, &r.lsnap, err) < 0))
+	    (r.lf && !r.partial && ls->ops->snapshot(r.lf, &r.lsnap, err) < 0))
 		goto out;
 	/* With the server's changes told there was no intent to recover
 	 * (changes_since), and the pairs are loaded. */
@@ -483,6 +484,8 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 		goto out;
 	plan_inputs(&r, &rm, &lm);
 	struct plan_input in = {r.pairs.pairs, r.pairs.count, rm, r.rsnap.count, lm, r.lsnap.count};
+	rules.remote_total = r.remote_total;
+	rules.local_total = r.local_total;
 	if (plan_build(&in, &rules, &plan, err) < 0)
 		goto out;
 	engine_planned_counts(&plan, &rep->planned);

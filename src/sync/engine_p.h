@@ -19,6 +19,10 @@ struct folder_run {
 	char **pair_keys; /* keys made for pairs that had none (recover.c), parallel to lsnap */
 	struct sync_folder_report *rep;
 	bool renumber; /* dry run: forget the pairs' UIDs in memory once loaded */
+	/* The snapshots and pairs are those of the changes alone
+	 * (changes.c), the folder's totals below. */
+	bool partial;
+	size_t remote_total, local_total;
 };
 
 /* The snapshot entry for `uid` / `name`, or NULL; only until the plan's
@@ -66,8 +70,14 @@ int engine_recover_appends(struct folder_run *r, struct error *err);
  * r->rsnap made and r->pairs loaded, when the server told and the two
  * agree; else nothing is made (read the whole folder). `since` must be
  * the HIGHESTMODSEQ at the start of the last run that reconciled the
- * whole folder with the same rules. -1 when the folder must stop. */
-int engine_remote_changes(struct folder_run *r, uint64_t since, bool *done_r, struct error *err);
+ * whole folder with the same rules. Where the server (opened with
+ * `rinfo`) shows the markers the state recorded, it is not asked at all.
+ * Where the local folder (opened with `linfo`) is as the last sync left
+ * it, r->partial is set too: r->pairs, r->rsnap and r->lsnap (made here,
+ * no scan) are those of the changed messages alone, r->remote_total and
+ * r->local_total the folder's counts. -1 when the folder must stop. */
+int engine_remote_changes(struct folder_run *r, uint64_t since, const struct store_folder_info *rinfo,
+                          const struct store_folder_info *linfo, bool *done_r, struct error *err);
 
 struct sync_pool;
 

@@ -648,8 +648,8 @@ static void valve_notes(struct plan_ctx *ctx)
 	static const struct side_words local = {"local messages", "on the server", "locally",
 	                                        "the folder is now empty on the server", ""};
 
-	side_note(ctx, &ctx->plan->remote, ctx->in->local_count, &remote);
-	side_note(ctx, &ctx->plan->local, ctx->in->remote_count, &local);
+	side_note(ctx, &ctx->plan->remote, ctx->plan->local.total, &remote);
+	side_note(ctx, &ctx->plan->local, ctx->plan->remote.total, &local);
 }
 
 static void valve(struct plan_ctx *ctx)
@@ -658,16 +658,18 @@ static void valve(struct plan_ctx *ctx)
 	struct plan *plan = ctx->plan;
 	size_t kept = 0;
 
-	plan->remote.total = ctx->in->remote_count;
-	plan->local.total = ctx->in->local_count;
+	plan->remote.total = ctx->rules->remote_total > ctx->in->remote_count ? ctx->rules->remote_total
+	                                                                      : ctx->in->remote_count;
+	plan->local.total =
+	    ctx->rules->local_total > ctx->in->local_count ? ctx->rules->local_total : ctx->in->local_count;
 	for (size_t i = 0; i < plan->action_count; i++) {
 		plan->remote.deletions += plan->actions[i].kind == PLAN_DELETE_REMOTE;
 		plan->local.deletions += plan->actions[i].kind == PLAN_DELETE_LOCAL;
 	}
 	if (rules->allow_mass_delete)
 		return;
-	plan->remote.emptied = empties(rules, &plan->remote, ctx->in->local_count);
-	plan->local.emptied = empties(rules, &plan->local, ctx->in->remote_count);
+	plan->remote.emptied = empties(rules, &plan->remote, plan->local.total);
+	plan->local.emptied = empties(rules, &plan->local, plan->remote.total);
 	plan->remote.blocked =
 	    plan->remote.emptied || over_threshold(rules, plan->remote.deletions, plan->remote.total);
 	plan->local.blocked =

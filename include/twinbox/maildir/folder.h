@@ -90,6 +90,10 @@ int maildir_times_equal(const struct maildir_times *a, const struct maildir_time
  * messages deleted"); the snapshot is then empty. Indexes and strings from
  * an earlier snapshot become invalid. */
 int maildir_folder_scan(struct maildir_folder *f, unsigned flags, struct error *err);
+/* How many message files new/ and cur/ hold, by the rules of a scan but
+ * without keeping anything of them (a file that repeats an id counts
+ * too): one readdir pass each, no index. */
+int maildir_folder_count_files(struct maildir_folder *f, size_t *count_r, struct error *err);
 /* The times read at the start of the last successful scan (zeroes before). */
 const struct maildir_times *maildir_folder_scan_times(const struct maildir_folder *f);
 size_t maildir_folder_duplicates(const struct maildir_folder *f);
@@ -124,6 +128,14 @@ void maildir_folder_file_name(const struct maildir_folder *f, size_t i, char out
 /* Read the disk afresh for `id`: 1 (and the entry updated or added), 0 when
  * no file has this id, -1 on error. */
 int maildir_folder_locate(struct maildir_folder *f, const char *id, struct error *err);
+
+/* Enter message `id` in the index without reading the directories,
+ * for a caller that knows the folder is as it left it: its file is
+ * looked for where a sync leaves a message with `flags` (cur/ with those
+ * flags, new/), and only then by maildir_folder_locate(). 1 with *i_r
+ * its entry, 0 when no file has this id, -1 on error. */
+int maildir_folder_adopt(struct maildir_folder *f, const char *id, uint64_t flags, size_t *i_r,
+                         struct error *err);
 
 /* Size and mtime of a message (one stat, remembered). Either pointer may
  * be NULL. */

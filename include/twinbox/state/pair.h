@@ -89,6 +89,24 @@ int state_pair_delete(struct state *st, int64_t id, struct error *err);
  * it is replaced). */
 int state_pairs_load(struct state *st, int64_t folder_id, struct state_pairs *set_r, struct error *err);
 
+/* UIDs first..last (first <= last). */
+struct state_uid_range {
+	uint32_t first, last;
+};
+
+/* Only the pairs of `folder_id` whose uid is in one of the `count`
+ * ranges (sorted, disjoint) and, with `no_uid`, those without a remote
+ * side, into *set_r like state_pairs_load(): for a resync of what
+ * changed, in memory and time for those pairs alone (the (folder_id,
+ * uid) index finds each range). */
+int state_pairs_load_uids(struct state *st, int64_t folder_id, const struct state_uid_range *ranges,
+                          size_t count, bool no_uid, struct state_pairs *set_r, struct error *err);
+
+/* How many pairs of `folder_id` have a remote side (*remote_r) and a
+ * local side (*local_r), without loading them. */
+int state_pairs_count(struct state *st, int64_t folder_id, size_t *remote_r, size_t *local_r,
+                      struct error *err);
+
 /* The pairs with content key `key` in `folder_id` (0: in every folder;
  * uids may then repeat and state_pairs_find_uid() returns any of them),
  * into *set_r like state_pairs_load(). An empty set when there is none.

@@ -172,6 +172,19 @@ struct store_ops {
 	                   struct store_folder_info *info_r, bool *missing_r, struct error *err);
 	/* Every message of the folder (uid or name, flags, size, date). */
 	int (*snapshot)(struct store_folder *f, struct store_snapshot *snap_r, struct error *err);
+	/* Name-keyed stores: find messages of the open folder by name
+	 * without reading all of it, for a run that knows the folder is as
+	 * the last sync left it (its markers). msgs[i].name, with the flags
+	 * and keywords last known as a hint where to look; on return the
+	 * flags and keywords are the messages' current ones, and later
+	 * operations on them need no snapshot. 1 when every message was
+	 * found, 0 when one was not (take a snapshot), -1 on failure. NULL:
+	 * never offered. */
+	int (*find)(struct store_folder *f, struct store_msg *msgs, size_t count, struct error *err);
+	/* How many messages the open folder holds, cheaply and in constant
+	 * memory (Maildir: its directory entries, no file read). NULL: not
+	 * offered (a snapshot tells). */
+	int (*count)(struct store_folder *f, size_t *count_r, struct error *err);
 	/* What changed in the open folder since `modseq`, a HIGHESTMODSEQ it
 	 * reported earlier (store_folder_info): 1 with *changes_r filled, 0
 	 * when the store cannot tell (IMAP: no QRESYNC, NOMODSEQ, or a

@@ -173,6 +173,11 @@ struct plan_rules {
 	size_t mass_delete_min;       /* ... and more than this many */
 	bool first_sync;              /* no usable last-synced flags for this folder */
 	enum plan_special_use use;    /* this folder's special use: \Trash and \Junk may be emptied */
+	/* The messages each side of this folder holds in all, where the
+	 * input is only part of it (a resync of what changed): the
+	 * mass-delete valve counts against these. A count below the input's
+	 * (0 included) means the input is the whole folder. */
+	size_t remote_total, local_total;
 };
 
 /* The default rules (the config's defaults): direction both, flags

@@ -1,0 +1,303 @@
+/*
+ * A resync costs what changed, not what exists, against a real Dovecot.
+ * When the server tells its changes (QRESYNC) and the Maildir folder's
+ * times are those the last sync recorded, the run reads neither the
+ * Maildir folder nor every pair: only the changed messages. Proofs: the
+ * -vv line that names the path and counts the pairs loaded, and a
+ * Maildir file the state does not know, planted with the directory
+ * times put back, which such a run does not see (and a run after a real
+ * local change does). What depends on the whole folder stays right: the
+ * mass-delete valve counts the whole folder, and a new server message
+ * that a local file no pair knows could match is never copied twice.
+ * Where only the Maildir changed, the server's messages are not read
+ * even without QRESYNC. The harness is support/sync_harness.h.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "support/dovecot.h"
+#include "support/run.h"
+#include "support/sync_harness.h"
+#include "twinbox/util/xmalloc.h"
+
+TestSuite(sync_resync, .init = sync_harness_setup, .fini = sync_harness_teardown, .timeout = 300);
+
+/* The -vv line of a resync of the changes alone. */
+#define ALONE "INBOX: the Maildir folder is unchanged: "
+
+/* In the -vv trace: a client line containing `what`. */
+static size_t sent(const char *what)
+{
+	size_t n = 0;
+
+	for (const char *p = sh.r.err; (p = strstr(p, "\nC: ")) != NULL; p++) {
+		const char *end = strchr(p + 1, '\n');
+		const char *hit = strstr(p, what);
+		n += hit && (!end || hit < end);
+	}
+	return n;
+}
+
+static void sync_traced(void)
+{
+	cr_assert_eq(sync_run_args("-vv"), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+}
+
+/* Set the times of INBOX's new/ and cur/ a minute back (so that a sync
+ * records them as settled), or to `t` (two per directory). */
+static void set_times(const struct timespec t[2][2])
+{
+	struct timespec old[2];
+
+	clock_gettime(CLOCK_REALTIME, &old[0]);
+	old[0].tv_sec -= 60;
+	old[1] = old[0];
+	for (int k = 0; k < 2; k++) {
+		char *sub = xasprintf("%s/%s", sh.mail, k ? "cur" : "new");
+		cr_assert_eq(utimensat(AT_FDCWD, sub, t ? t[k] : old, 0), 0, "%s", sub);
+		free(sub);
+	}
+}
+
+static void get_times(struct timespec t_r[2][2])
+{
+	for (int k = 0; k < 2; k++) {
+		char *sub = xasprintf("%s/%s", sh.mail, k ? "cur" : "new");
+		struct stat st;
+		cr_assert_eq(stat(sub, &st), 0, "%s", sub);
+		t_r[k][0] = st.st_atim;
+		t_r[k][1] = st.st_mtim;
+		free(sub);
+	}
+}
+
+/* `count` messages seeded from 100 in INBOX, pulled, and a second run
+ * that records the settled times of the Maildir folder. */
+static void steady(unsigned count)
+{
+	dovecot_seed(sh.d, "INBOX", count, 100, 0);
+	sync_ok();
+	set_times(NULL);
+	sync_ok();
+	assert_nothing_done();
+}
+
+/* A message file in INBOX's new/ that no sync made, the directory times
+ * put back so that the folder still looks as the last sync left it. */
+static void plant(const char *name, const char *text)
+{
+	struct timespec t[2][2];
+
+	get_times(t);
+	write_local("INBOX", name, text);
+	set_times((const struct timespec(*)[2])t);
+}
+
+static bool local_has(const char *id)
+{
+	struct local_msg *lm;
+	size_t n = local_list("INBOX", &lm);
+	bool found = false;
+
+	for (size_t i = 0; i < n && !found; i++) {
+		char *mid = message_id(lm[i].data);
+		found = strcmp(mid, id) == 0;
+		free(mid);
+	}
+	local_free(lm, n);
+	return found;
+}
+
+static size_t local_count(void)
+{
+	struct local_msg *lm;
+	size_t n = local_list("INBOX", &lm);
+
+	local_free(lm, n);
+	return n;
+}
+
+#define PLANTED "From: a@b.c\nMessage-ID: <planted.1@twinbox.test>\n\nnobody synced me\n"
+
+Test(sync_resync, server_changes_alone_leave_the_maildir_unread)
+{
+	char *path, *flags = NULL;
+
+	steady(10); /* UID i+1 is <seed.(100+i)> */
+	plant("planted.1", PLANTED);
+	dovecot_flags(sh.d, "INBOX", 2, "add", "\\Flagged");
+	dovecot_flags(sh.d, "INBOX", 5, "add", "\\Seen \\Answered");
+	dovecot_expunge(sh.d, "INBOX", 3);
+
+	sync_traced();
+	cr_assert_not_null(strstr(sh.r.err, ALONE "not read;"), "not a resync of the changes alone:\n%s",
+	                   sh.r.err);
+	cr_assert_not_null(strstr(sh.r.err, "(3 pairs loaded)"), "%s", sh.r.err);
+	path = local_find("INBOX", "<seed.101@twinbox.test>");
+	cr_assert_not_null(strstr(path, ":2,F"), "the server's flag is missing: %s", path);
+	free(path);
+	path = local_find("INBOX", "<seed.104@twinbox.test>");
+	cr_assert_not_null(strstr(path, ":2,RS"), "the server's flags are missing: %s", path);
+	free(path);
+	cr_assert(!local_has("<seed.102@twinbox.test>"), "the expunged message is still local");
+	/* The planted file was not seen: the folder was not read. */
+	cr_assert_eq(server_count("INBOX"), 9);
+	cr_assert(local_has("<planted.1@twinbox.test>"));
+
+	/* A real local change: the next run reads the folder, and finds the
+	 * planted message too. */
+	path = local_find("INBOX", "<seed.105@twinbox.test>");
+	free(local_set_flags(path, "S"));
+	free(path);
+	sync_traced();
+	cr_assert_null(strstr(sh.r.err, ALONE), "the changed Maildir was not read:\n%s", sh.r.err);
+	cr_assert_eq(server_count("INBOX"), 10, "%s", sh.r.out);
+	server_find("INBOX", "<seed.105@twinbox.test>", &flags);
+	cr_assert_not_null(strstr(flags, "\\Seen"), "server flags: %s", flags);
+	server_find("INBOX", "<planted.1@twinbox.test>", &flags);
+	free(flags);
+	assert_twins("INBOX", 10);
+}
+
+Test(sync_resync, new_server_mail_alone_is_delivered)
+{
+	steady(10);
+	dovecot_seed(sh.d, "INBOX", 2, 200, 0);
+	dovecot_flags(sh.d, "INBOX", 1, "add", "\\Flagged");
+
+	sync_traced();
+	cr_assert_not_null(strstr(sh.r.err, ALONE), "not a resync of the changes alone:\n%s", sh.r.err);
+	cr_assert_not_null(strstr(sh.r.err, "(1 pairs loaded)"), "%s", sh.r.err);
+	cr_assert_not_null(strstr(sh.r.out, "t: INBOX: 2 pulled"), "%s", sh.r.out);
+	cr_assert(local_has("<seed.200@twinbox.test>") && local_has("<seed.201@twinbox.test>"));
+	assert_twins("INBOX", 12);
+	cr_assert_eq(state_pair_count("INBOX"), 12);
+	sync_ok();
+	assert_nothing_done();
+}
+
+/* A local file no pair knows, and the same message arriving on the
+ * server: a resync of the changes alone could not match them, so it
+ * must not be taken; the whole folder is read and they are paired. */
+Test(sync_resync, new_server_mail_a_local_file_matches_is_not_copied_twice)
+{
+	size_t len;
+	char *crlf = test_message(300, 0, &len);
+	char *lf = lf_of(crlf, len);
+
+	steady(5);
+	plant("same.1", lf);
+	dovecot_append(sh.d, "INBOX", crlf, len, NULL);
+
+	sync_traced();
+	cr_assert_null(strstr(sh.r.err, ALONE), "%s", sh.r.err);
+	cr_assert_not_null(strstr(sh.r.err, "the Maildir folder holds messages the state does not pair"),
+	                   "%s", sh.r.err);
+	assert_twins("INBOX", 6);
+	cr_assert_eq(local_count(), 6);
+	free(crlf);
+	free(lf);
+}
+
+/* The valve counts against the whole folder, not the changes: 22 of 100
+ * expunged on the server is below its 25 %, 30 of the 78 left is not. */
+Test(sync_resync, the_mass_delete_valve_counts_the_whole_folder)
+{
+	steady(100);
+	for (unsigned uid = 1; uid <= 22; uid++)
+		dovecot_expunge(sh.d, "INBOX", uid);
+	sync_traced();
+	cr_assert_not_null(strstr(sh.r.err, ALONE), "not a resync of the changes alone:\n%s", sh.r.err);
+	cr_assert_eq(local_count(), 78, "%s\n%s", sh.r.out, sh.r.err);
+	cr_assert_not_null(strstr(sh.r.out, "deleted 22 local"), "%s", sh.r.out);
+
+	sync_ok();
+	set_times(NULL);
+	sync_ok();
+	for (unsigned uid = 23; uid <= 52; uid++)
+		dovecot_expunge(sh.d, "INBOX", uid);
+	cr_assert_neq(sync_run_args("-vv"), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	cr_assert_not_null(strstr(sh.r.err, ALONE), "not a resync of the changes alone:\n%s", sh.r.err);
+	cr_assert_eq(local_count(), 78, "the valve let 30 of 78 deletions through");
+}
+
+/* Memory and work go with the changes: 10 flag changes and 2 expunges
+ * in a folder of 3,000 load 12 pairs. */
+Test(sync_resync, pairs_loaded_are_the_changes_alone)
+{
+	char *path;
+
+	steady(3000);
+	for (unsigned i = 0; i < 10; i++)
+		dovecot_flags(sh.d, "INBOX", 1 + i * 297, "add", "\\Flagged");
+	dovecot_expunge(sh.d, "INBOX", 1500);
+	dovecot_expunge(sh.d, "INBOX", 3000);
+
+	sync_traced();
+	cr_assert_not_null(strstr(sh.r.err, ALONE "not read; syncing only the 10 messages changed"), "%s",
+	                   sh.r.err);
+	cr_assert_not_null(strstr(sh.r.err, "(12 pairs loaded)"), "%s", sh.r.err);
+	path = local_find("INBOX", "<seed.397@twinbox.test>"); /* UID 298 */
+	cr_assert_not_null(strstr(path, ":2,F"), "%s", path);
+	free(path);
+	cr_assert_eq(local_count(), 2998);
+	cr_assert_eq(state_pair_count("INBOX"), 2998);
+}
+
+/* Without QRESYNC the server cannot tell its changes, but its markers
+ * (UIDNEXT, count, HIGHESTMODSEQ) tell that there are none: a local
+ * change alone reads none of the server's messages. */
+Test(sync_resync, a_local_change_alone_reads_no_server_message_without_qresync)
+{
+	char *path, *flags = NULL;
+
+	dovecot_stop(sh.d);
+	sh.d = dovecot_start_with("imap_capability = IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE "
+	                          "UIDPLUS LIST-EXTENDED SPECIAL-USE MOVE CHILDREN UNSELECT CONDSTORE");
+	write_config("    sync:\n      expunge: both\n");
+	dovecot_seed(sh.d, "INBOX", 5, 300, 0);
+	sync_ok();
+	path = local_find("INBOX", "<seed.302@twinbox.test>");
+	free(local_set_flags(path, "FS"));
+	free(path);
+
+	sync_traced();
+	cr_assert_null(strstr(sh.r.err, "QRESYNC"), "the server still offers QRESYNC:\n%s", sh.r.err);
+	cr_assert_eq(sent("UID FETCH"), 0, "the server's messages were read:\n%s", sh.r.err);
+	server_find("INBOX", "<seed.302@twinbox.test>", &flags);
+	cr_assert(strstr(flags, "\\Seen") && strstr(flags, "\\Flagged"), "server flags: %s", flags);
+	free(flags);
+	assert_twins("INBOX", 5);
+	sync_ok();
+	assert_nothing_done();
+}
+
+/* A pair that lost its server side (expunge: none keeps the local copy)
+ * and the same message put back on the server: a resync of the changes
+ * alone loads the pairs without a server side too, and re-pairs the
+ * new UID with the local copy instead of copying it down again. */
+Test(sync_resync, a_message_put_back_on_the_server_pairs_with_its_local_copy)
+{
+	size_t len;
+	char *crlf = test_message(101, 0, &len); /* UID 2's message */
+
+	write_config("    sync:\n      expunge: none\n");
+	steady(5);
+	dovecot_expunge(sh.d, "INBOX", 2);
+	sync_traced();
+	cr_assert_not_null(strstr(sh.r.err, ALONE "not read;"), "%s", sh.r.err);
+	cr_assert_eq(local_count(), 5, "expunge: none deleted the local copy");
+
+	dovecot_append(sh.d, "INBOX", crlf, len, NULL);
+	sync_traced();
+	cr_assert_not_null(strstr(sh.r.err, ALONE "its messages counted, none read;"), "%s", sh.r.err);
+	cr_assert_eq(local_count(), 5, "the message put back was copied again:\n%s", sh.r.out);
+	assert_twins("INBOX", 5);
+	cr_assert_eq(state_pair_count("INBOX"), 5);
+	free(crlf);
+}
