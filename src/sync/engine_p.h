@@ -3,6 +3,7 @@
 #ifndef TWINBOX_SYNC_ENGINE_P_H
 #define TWINBOX_SYNC_ENGINE_P_H
 
+#include "twinbox/state/folder.h"
 #include "twinbox/state/intent.h"
 #include "twinbox/state/pair.h"
 #include "twinbox/sync/engine.h"
@@ -80,6 +81,13 @@ int engine_remote_changes(struct folder_run *r, uint64_t since, const struct sto
                           const struct store_folder_info *linfo, bool *done_r, struct error *err);
 
 struct sync_pool;
+
+/* Whether a folder's markers in the state may be used at all: taken
+ * under these rules, with a UIDVALIDITY, and no intent of a killed run
+ * pending (engine.c). */
+bool engine_markers_apply(const struct state_folder *sf, const struct plan_rules *rules);
+/* Whether two times are equal to the nanosecond. */
+bool engine_same_time(const struct timespec *a, const struct timespec *b);
 
 /* Sync one folder (engine.c), whose special use is `use`: 0, or -1
  * with `err` (its scope says whether the run goes on). Once its plan
