@@ -24,4 +24,12 @@ void tm_maildir(const char *rel);
 /* Entries of tm_dir/rel that are not "." or "..". */
 size_t tm_count(const char *rel);
 
+/* A suite's fixture: tm_setup(), then a nested-layout Maildir at
+ * tm_dir/mail whose folder "Box" is created and opened. tm_box_close()
+ * closes both and runs tm_teardown(). */
+struct maildir;
+struct maildir_folder;
+void tm_box_open(struct maildir **md_r, struct maildir_folder **f_r);
+void tm_box_close(struct maildir *md, struct maildir_folder *f);
+
 #endif

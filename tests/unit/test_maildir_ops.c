@@ -15,22 +15,12 @@ static struct maildir_folder *f;
 
 static void setup(void)
 {
-	char *root;
-	struct error err;
-
-	tm_setup();
-	root = tm_path("mail");
-	md = maildir_new(root, MAILDIR_LAYOUT_NESTED, '/');
-	free(root);
-	cr_assert_eq(maildir_folder_create(md, "Box", &err), 0, "%s", err.text);
-	cr_assert_eq(maildir_folder_open(md, "Box", NULL, &f, &err), 0, "%s", err.text);
+	tm_box_open(&md, &f);
 }
 
 static void teardown(void)
 {
-	maildir_folder_close(f);
-	maildir_free(md);
-	tm_teardown();
+	tm_box_close(md, f);
 }
 
 TestSuite(maildir_ops, .init = setup, .fini = teardown);

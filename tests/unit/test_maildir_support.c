@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "test_maildir.h"
+#include "twinbox/maildir/folder.h"
+#include "twinbox/maildir/maildir.h"
 #include "twinbox/util/fs.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -98,4 +100,24 @@ size_t tm_count(const char *rel)
 	closedir(d);
 	free(p);
 	return n;
+}
+
+void tm_box_open(struct maildir **md_r, struct maildir_folder **f_r)
+{
+	char *root;
+	struct error err;
+
+	tm_setup();
+	root = tm_path("mail");
+	*md_r = maildir_new(root, MAILDIR_LAYOUT_NESTED, '/');
+	free(root);
+	cr_assert_eq(maildir_folder_create(*md_r, "Box", &err), 0, "%s", err.text);
+	cr_assert_eq(maildir_folder_open(*md_r, "Box", NULL, f_r, &err), 0, "%s", err.text);
+}
+
+void tm_box_close(struct maildir *md, struct maildir_folder *f)
+{
+	maildir_folder_close(f);
+	maildir_free(md);
+	tm_teardown();
 }
