@@ -98,7 +98,7 @@ static int recover_intents(struct folder_run *r, struct error *err)
 		const struct state_intent *in = &set.intents[i];
 		const struct store_msg *lm = NULL;
 
-		if (engine_append_orphaned(r, in))
+		if (engine_append_pending(r, in))
 			continue; /* engine_recover_appends, once the pairs are loaded */
 		if (in->kind == STATE_INTENT_DELIVER_LOCAL && in->local_id) {
 			/* Its tmp/ file, or a second link of a file that made it. */

@@ -53,17 +53,23 @@ int engine_keys_of(struct store *s, struct store_folder *f, const struct store_s
 int engine_fill_pair_keys(struct folder_run *r, struct error *err);
 void engine_free_pair_keys(struct folder_run *r);
 
-/* Whether recovery leaves append-remote intent `in` to
- * engine_recover_appends: its local file is gone from the folder, and
- * its content key can find the server's copy. */
+/* Whether append-remote intent `in` has its local file gone from the
+ * folder (and a content key to find the server's copy by). */
 bool engine_append_orphaned(const struct folder_run *r, const struct state_intent *in);
-/* The append-remote intents of a killed run whose local file is gone
- * since (moved to another folder, deleted): the server's copy, found by
- * content key among the messages no pair knows, is recorded as a pair
- * whose local side is gone, so the planner carries the move or deletion
- * over to the server as the rules say, instead of copying the message
- * back. An intent whose copy is not found is dropped. Needs r->pairs
- * loaded; reloads them when pairs were added. */
+/* Whether recovery leaves append-remote intent `in` to
+ * engine_recover_appends: orphaned, or it recorded the flags it was
+ * appended with (and has a content key). */
+bool engine_append_pending(const struct folder_run *r, const struct state_intent *in);
+/* The pending append-remote intents of a killed run: the server's copy,
+ * found by content key among the messages no pair knows, is recorded as
+ * the intent's pair. Where the local file is gone since (moved to
+ * another folder, deleted), the pair's local side is gone, so the
+ * planner carries the move or deletion over to the server as the rules
+ * say, instead of copying the message back; else its last-synced flags
+ * are those it was appended with, so that a flag changed since on
+ * either side is carried over as a change. An intent whose copy is not
+ * found is dropped (the content match of the plan may still pair it).
+ * Needs r->pairs loaded; reloads them when pairs were added. */
 int engine_recover_appends(struct folder_run *r, struct error *err);
 
 /* The remote snapshot of r's folder from the state's pairs and what

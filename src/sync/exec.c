@@ -231,9 +231,9 @@ static int add_intents(struct folder_run *r, struct copy *c, size_t n, enum stat
 	if (state_begin(r->st, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		char *delivered = kind == STATE_INTENT_DELIVER_LOCAL
-		                      ? state_intent_flags_format(c[i].a->flags, c[i].a->keywords)
-		                      : NULL;
+		/* The flags the copy is made with: the pair's base if the
+		 * run is killed before it records the pair. */
+		char *delivered = state_intent_flags_format(c[i].a->flags, c[i].a->keywords);
 		struct state_intent in = {
 		    .folder_id = r->folder_id,
 		    .kind = kind,

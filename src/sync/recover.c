@@ -3,8 +3,11 @@
  * incomplete in a folder's pairs, made whole before planning: pairs
  * without a content key get the key of their local file, so that a
  * server that renumbers the folder later (UIDVALIDITY) has every
- * message matched again instead of copied twice; appends whose local
- * file went away before the next run are found on the server.
+ * message matched again instead of copied twice; appends of a killed
+ * run are found on the server by content key: those whose local file
+ * went away since, and those that recorded the flags they were appended
+ * with (the pair's base, so that a flag changed on either side since is
+ * a change, not a difference merged by "set wins").
  */
 #include <stdlib.h>
 #include <string.h>
@@ -91,12 +94,27 @@ void engine_free_pair_keys(struct folder_run *r)
 	r->pair_keys = NULL;
 }
 
-/* ---- appends whose local file is gone ------------------------------- */
+/* ---- appends of a killed run --------------------------------------- */
 
 bool engine_append_orphaned(const struct folder_run *r, const struct state_intent *in)
 {
 	return in->kind == STATE_INTENT_APPEND_REMOTE && in->local_id && in->content_key &&
 	       !run_local_msg(r, in->local_id, NULL);
+}
+
+bool engine_append_pending(const struct folder_run *r, const struct state_intent *in)
+{
+	unsigned bits;
+	char *keywords = NULL;
+	bool based;
+
+	if (in->kind != STATE_INTENT_APPEND_REMOTE || !in->local_id || !in->content_key)
+		return false;
+	if (engine_append_orphaned(r, in))
+		return true;
+	based = state_intent_flags_parse(in->remote, &bits, &keywords);
+	free(keywords);
+	return based;
 }
 
 /* The remote message no pair knows (and not yet claimed) whose key is
@@ -109,34 +127,44 @@ static size_t find_copy(const struct folder_run *r, char **keys, const char *key
 	return r->rsnap.count;
 }
 
-/* Resolve each orphaned intent of `set`: the pair of its server copy,
- * or nothing. *added_r counts the pairs. */
-static int resolve_orphans(struct folder_run *r, const struct state_intents *set, char **keys,
-                           size_t *added_r, struct error *err)
+/* Resolve each pending append of `set`: the pair of its server copy
+ * (with the flags it was appended with as the last-synced ones, where
+ * its local file is still there), or nothing. *moved_r counts the pairs
+ * whose file went away, *found_r the others. */
+static int resolve_appends(struct folder_run *r, const struct state_intents *set, char **keys,
+                           size_t *moved_r, size_t *found_r, struct error *err)
 {
 	bool *claimed = xcalloc(r->rsnap.count + 1, sizeof(*claimed));
 	int rc = 0;
 
 	for (size_t i = 0; i < set->count && rc == 0; i++) {
 		const struct state_intent *in = &set->intents[i];
+		bool orphan = engine_append_orphaned(r, in);
 		size_t at;
 
-		if (!engine_append_orphaned(r, in))
+		if (!engine_append_pending(r, in))
 			continue;
 		at = find_copy(r, keys, in->content_key, claimed);
 		if (at < r->rsnap.count) {
 			const struct store_msg *rm = &r->rsnap.msgs[at];
+			unsigned flags = rm->flags;
+			char *keywords = NULL;
 			struct state_pair p = {.id = in->pair_id,
 			                       .folder_id = r->folder_id,
 			                       .uid = rm->uid,
-			                       .flags = rm->flags,
 			                       .local_id = in->local_id,
-			                       .keywords = rm->keywords,
 			                       .size = rm->size,
 			                       .content_key = in->content_key};
+
+			if (!orphan)
+				state_intent_flags_parse(in->remote, &flags, &keywords);
+			p.flags = flags;
+			p.keywords = orphan ? rm->keywords : keywords;
 			claimed[at] = true;
 			rc = state_intent_resolve_pair(r->st, in->id, &p, err);
-			*added_r += rc == 0;
+			free(keywords);
+			if (rc == 0)
+				*(orphan ? moved_r : found_r) += 1;
 		} else {
 			rc = state_intent_resolve(r->st, in->id, err);
 		}
@@ -148,15 +176,15 @@ static int resolve_orphans(struct folder_run *r, const struct state_intents *set
 int engine_recover_appends(struct folder_run *r, struct error *err)
 {
 	struct state_intents set = {0};
-	size_t *want = NULL, n = 0, orphans = 0, added = 0;
+	size_t *want = NULL, n = 0, pending = 0, moved = 0, found = 0;
 	char **keys = NULL;
 	int rc = -1;
 
 	if (state_intent_list(r->st, r->folder_id, &set, err) < 0)
 		return -1;
 	for (size_t i = 0; i < set.count; i++)
-		orphans += engine_append_orphaned(r, &set.intents[i]);
-	if (orphans == 0) {
+		pending += engine_append_pending(r, &set.intents[i]);
+	if (pending == 0) {
 		state_intents_free(&set);
 		return 0;
 	}
@@ -168,15 +196,18 @@ int engine_recover_appends(struct folder_run *r, struct error *err)
 		error_prefix(err, "looking on the server for messages an interrupted run appended");
 		goto out;
 	}
-	if (resolve_orphans(r, &set, keys, &added, err) < 0)
+	if (resolve_appends(r, &set, keys, &moved, &found, err) < 0)
 		goto out;
 	crash_point("appends of an interrupted run looked for on the server");
-	if (added)
+	if (moved)
 		log_info("%s: %zu message%s appended by an interrupted run and since removed from this "
 		         "folder locally; carrying that over to the server",
-		         r->rep->name, added, added == 1 ? "" : "s");
+		         r->rep->name, moved, moved == 1 ? "" : "s");
+	if (found)
+		log_debug("%s: %zu message%s appended by an interrupted run found on the server",
+		          r->rep->name, found, found == 1 ? "" : "s");
 	rc = 0;
-	if (added) {
+	if (moved || found) {
 		/* state_pairs_load replaces a set without freeing it */
 		state_pairs_free(&r->pairs);
 		rc = state_pairs_load(r->st, r->folder_id, &r->pairs, err);

@@ -256,3 +256,41 @@ Test(sync_kill, an_append_killed_then_deleted_locally_stays_on_the_server_with_e
 	sync_ok();
 	assert_nothing_done();
 }
+
+/* An append killed before its UID was recorded, then a flag of the file
+ * cleared: the next run finds the server's copy with the flags it was
+ * appended with as the base, so the clear reaches the server (without a
+ * base, "set wins" would bring \Seen back). */
+Test(sync_kill, an_append_killed_then_a_flag_cleared_clears_it_on_the_server)
+{
+	char *path, *flagged, *flags = NULL;
+
+	dovecot_seed(sh.d, "INBOX", 3, 54000, 0);
+	sync_ok();
+	write_local("INBOX", "1700000200.M1P1.laptop",
+	            "Message-ID: <cleared@twinbox.test>\nSubject: cleared\n\nkilled after the APPEND\n");
+	path = local_find("INBOX", "<cleared@twinbox.test>");
+	flagged = local_set_flags(path, "FS");
+	setenv("TWINBOX_TEST_CRASH_AT", "messages appended to the server", 1);
+	cr_assert_eq(sync_run_args(NULL), 86, "%s", sh.r.err);
+	unsetenv("TWINBOX_TEST_CRASH_AT");
+	server_find("INBOX", "<cleared@twinbox.test>", &flags);
+	cr_assert(strstr(flags, "\\Seen"), "appended with \\Seen: %s", flags);
+	free(flags);
+	flags = NULL;
+	free(local_set_flags(flagged, "F"));
+	sync_ok();
+	server_find("INBOX", "<cleared@twinbox.test>", &flags);
+	cr_assert_null(strstr(flags, "\\Seen"), "the clear must reach the server: %s\n%s", flags, sh.r.err);
+	cr_assert(strstr(flags, "\\Flagged"), "%s", flags);
+	free(flags);
+	free(path);
+	path = local_find("INBOX", "<cleared@twinbox.test>");
+	cr_assert(strstr(path, ":2,F") && !strstr(path, ":2,FS"), "local file: %s", path);
+	assert_twins("INBOX", 4);
+	cr_assert_eq(state_pair_count("INBOX"), 4);
+	sync_ok();
+	assert_nothing_done();
+	free(path);
+	free(flagged);
+}

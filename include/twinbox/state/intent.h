@@ -25,7 +25,9 @@
  *
  * Fields by kind (unused ones 0 / NULL):
  *   append-remote   local_id = source file, pair_id = its pair if any,
- *                   content_key (of the file, read before the append)
+ *                   content_key (of the file, read before the append),
+ *                   remote = the flags it is appended with, as for
+ *                   deliver-local
  *   deliver-local   uid = source UID, local_id = the file name chosen in
  *                   advance (store reserve_name; a Maildir writes it as
  *                   tmp/<local_id> first), pair_id = its pair if any,
