@@ -48,49 +48,73 @@ static int is_message_file(DIR *d, const struct dirent *de, struct stat *st_r, i
 	return S_ISREG(st_r->st_mode);
 }
 
-static int scan_dir(struct maildir_folder *f, enum maildir_subdir sd, struct error *err)
+/* One message file of a directory: its name parsed; `st` filled when
+ * `stated` (the directory entry did not tell the type). */
+struct dir_entry {
+	const char *name;
+	struct maildir_name pn;
+	struct stat st;
+	int stated;
+};
+
+/* Call `visit` for each message file of `sd` (a regular file, not a
+ * dotfile, with a name that parses), until it returns non-zero: -1 is a
+ * failure it set in `err`, passed on. */
+static int each_message_file(struct maildir_folder *f, enum maildir_subdir sd,
+                             int (*visit)(struct maildir_folder *f, enum maildir_subdir sd,
+                                          const struct dir_entry *e, void *ctx, struct error *err),
+                             void *ctx, struct error *err)
 {
 	DIR *d = open_stream(f, sd, err);
 	struct dirent *de;
+	int rc = 0;
 
 	if (!d)
 		return -1;
-	while ((errno = 0, de = readdir(d))) {
-		struct maildir_name pn;
-		struct stat st;
-		size_t i;
-		int stated;
+	while (rc == 0 && (errno = 0, de = readdir(d))) {
+		struct dir_entry e = {.name = de->d_name};
 
-		if (!is_message_file(d, de, &st, &stated) || maildir_name_parse(de->d_name, &pn) < 0)
+		if (!is_message_file(d, de, &e.st, &e.stated) || maildir_name_parse(de->d_name, &e.pn) < 0)
 			continue;
-		i = maildir_index_find(f, de->d_name, pn.id_len);
-		if (i != NO_ENTRY) {
-			/* Moved from new/ to cur/ while both were read, or a
-			 * second copy: the cur/ one is the later state. */
-			if (f->entries[i].subdir == MAILDIR_NEW && sd == MAILDIR_CUR)
-				maildir_index_rename(f, i, de->d_name, &pn, sd);
-			f->duplicates++;
-			log_debug("maildir: %s/%s/%s repeats the id of another message", f->path,
-			          maildir_subdir_names[sd], de->d_name);
-			continue;
-		}
-		if (f->count >= MAILDIR_MESSAGES_MAX) {
-			closedir(d);
-			return error_set(err, ERR_MAILBOX,
-			                 "%s holds more than %d messages, more than twinbox handles", f->path,
-			                 MAILDIR_MESSAGES_MAX);
-		}
-		i = maildir_index_add(f, de->d_name, &pn, sd);
-		if (stated && f->entries[i].size == MAILDIR_SIZE_UNKNOWN)
-			f->entries[i].size = (uint64_t)st.st_size;
+		rc = visit(f, sd, &e, ctx, err);
 	}
-	if (errno) {
+	if (rc == 0 && errno) {
 		error_errno(err, ERR_MAILBOX, errno, "cannot read %s/%s", f->path, maildir_subdir_names[sd]);
-		closedir(d);
-		return -1;
+		rc = -1;
 	}
 	closedir(d);
+	return rc < 0 ? -1 : 0;
+}
+
+static int index_file(struct maildir_folder *f, enum maildir_subdir sd, const struct dir_entry *e, void *ctx,
+                      struct error *err)
+{
+	size_t i = maildir_index_find(f, e->name, e->pn.id_len);
+
+	(void)ctx;
+	if (i != NO_ENTRY) {
+		/* Moved from new/ to cur/ while both were read, or a second
+		 * copy: the cur/ one is the later state. */
+		if (f->entries[i].subdir == MAILDIR_NEW && sd == MAILDIR_CUR)
+			maildir_index_rename(f, i, e->name, &e->pn, sd);
+		f->duplicates++;
+		log_debug("maildir: %s/%s/%s repeats the id of another message", f->path,
+		          maildir_subdir_names[sd], e->name);
+		return 0;
+	}
+	if (f->count >= MAILDIR_MESSAGES_MAX)
+		return error_set(err, ERR_MAILBOX,
+		                 "%s holds more than %d messages, more than twinbox handles", f->path,
+		                 MAILDIR_MESSAGES_MAX);
+	i = maildir_index_add(f, e->name, &e->pn, sd);
+	if (e->stated && f->entries[i].size == MAILDIR_SIZE_UNKNOWN)
+		f->entries[i].size = (uint64_t)e->st.st_size;
 	return 0;
+}
+
+static int scan_dir(struct maildir_folder *f, enum maildir_subdir sd, struct error *err)
+{
+	return each_message_file(f, sd, index_file, NULL, err);
 }
 
 static void stat_sizes(struct maildir_folder *f)
@@ -290,6 +314,14 @@ int maildir_folder_adopt(struct maildir_folder *f, const char *id, uint64_t flag
 	return maildir_folder_find(f, id, i_r);
 }
 
+static int count_file(struct maildir_folder *f, enum maildir_subdir sd, const struct dir_entry *e, void *ctx,
+                      struct error *err)
+{
+	(void)f, (void)sd, (void)e, (void)err;
+	++*(size_t *)ctx;
+	return 0;
+}
+
 int maildir_folder_count_files(struct maildir_folder *f, size_t *count_r, struct error *err)
 {
 	size_t n = 0;
@@ -297,27 +329,9 @@ int maildir_folder_count_files(struct maildir_folder *f, size_t *count_r, struct
 	*count_r = 0;
 	if (maildir_folder_check(f, err) < 0)
 		return -1;
-	for (int sd = MAILDIR_NEW; sd <= MAILDIR_CUR; sd++) {
-		DIR *d = open_stream(f, sd, err);
-		struct dirent *de;
-
-		if (!d)
+	for (int sd = MAILDIR_NEW; sd <= MAILDIR_CUR; sd++)
+		if (each_message_file(f, (enum maildir_subdir)sd, count_file, &n, err) < 0)
 			return -1;
-		while ((errno = 0, de = readdir(d))) {
-			struct maildir_name pn;
-			struct stat st;
-			int stated;
-
-			n += is_message_file(d, de, &st, &stated) && maildir_name_parse(de->d_name, &pn) == 0;
-		}
-		if (errno) {
-			error_errno(err, ERR_MAILBOX, errno, "cannot read %s/%s", f->path,
-			            maildir_subdir_names[sd]);
-			closedir(d);
-			return -1;
-		}
-		closedir(d);
-	}
 	*count_r = n;
 	return 0;
 }
