@@ -342,6 +342,7 @@ void maildir_delivery_finish(struct maildir_delivery *d)
 		i = maildir_index_add(f, d->name, &pn, d->subdir);
 		f->entries[i].size = d->written;
 	}
+	maildir_listing_count(f, d->subdir, d->name, +1);
 	f->dirty[d->subdir] = 1;
 	free(d->wbuf);
 	free(d->id);

@@ -153,6 +153,57 @@ void maildir_entry_name(const struct maildir_entry *e, char out[MAILDIR_NAME_MAX
 		snprintf(out, MAILDIR_NAME_MAX + 1, "%s", e->id);
 }
 
+/* --- the listing ---------------------------------------------------------- */
+
+/* A file's share of a listing digest: FNV-1a over the subdirectory and
+ * the name, then a finalizer that spreads every input bit over the word,
+ * so that sums of many shares differ whenever the sets of names do. */
+static uint64_t listing_share(enum maildir_subdir sd, const char *name)
+{
+	uint64_t h = (1469598103934665603ull ^ (uint64_t)(sd + 1)) * 1099511628211ull;
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+void maildir_listing_add(struct maildir_listing *l, enum maildir_subdir sd, const char *name)
+{
+	l->digest += listing_share(sd, name);
+	l->files++;
+}
+
+void maildir_listing_count(struct maildir_folder *f, enum maildir_subdir sd, const char *name, int sign)
+{
+	if (!f->listing_known)
+		return;
+	if (sign > 0) {
+		maildir_listing_add(&f->listing, sd, name);
+	} else {
+		f->listing.digest -= listing_share(sd, name);
+		f->listing.files--;
+	}
+}
+
+void maildir_folder_assume_listing(struct maildir_folder *f, const struct maildir_listing *l)
+{
+	f->listing = *l;
+	f->listing_known = true;
+}
+
+int maildir_folder_listing(const struct maildir_folder *f, struct maildir_listing *l_r)
+{
+	if (!f->listing_known)
+		return 0;
+	*l_r = f->listing;
+	return 1;
+}
+
 size_t maildir_folder_count(const struct maildir_folder *f)
 {
 	return f->count;

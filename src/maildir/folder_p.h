@@ -62,6 +62,10 @@ struct maildir_folder {
 	/* CLOCK_MONOTONIC_COARSE ms of the last passed maildir_folder_check(),
 	 * 0 after a failed one; the committer thread checks too. */
 	atomic_llong checked_ms;
+	/* maildir_folder_listing(): kept through the handle's own changes
+	 * while `listing_known`. */
+	struct maildir_listing listing;
+	bool listing_known;
 };
 
 #define SUB_TMP  2
@@ -85,6 +89,12 @@ void maildir_index_rename(struct maildir_folder *f, size_t i, const char *fname,
 size_t maildir_index_find(const struct maildir_folder *f, const char *id, size_t len);
 /* The file name of entry i into out. */
 void maildir_entry_name(const struct maildir_entry *e, char out[MAILDIR_NAME_MAX + 1]);
+
+/* Count file `name` of `sd` into the folder's listing (`sign` +1) or
+ * out of it (-1), while the listing is known. */
+void maildir_listing_count(struct maildir_folder *f, enum maildir_subdir sd, const char *name, int sign);
+/* Add file `name` of `sd` to listing `l`. */
+void maildir_listing_add(struct maildir_listing *l, enum maildir_subdir sd, const char *name);
 
 /* Fail (ERR_MAILBOX) unless the folder's path still leads to the very
  * directories the handle has open (six stat calls). Any thread. */

@@ -141,6 +141,8 @@ int maildir_folder_set_flags(struct maildir_folder *f, const char *id, uint64_t 
 			                 "with the flags added",
 			                 id);
 		if (maildir_move_noreplace(f->sub_fd[old_sd], from, f->sub_fd[MAILDIR_CUR], to) == 0) {
+			maildir_listing_count(f, old_sd, from, -1);
+			maildir_listing_count(f, MAILDIR_CUR, to, +1);
 			maildir_name_parse(to, &pn);
 			maildir_index_rename(f, i, to, &pn, MAILDIR_CUR);
 			f->dirty[MAILDIR_CUR] = 1;
@@ -184,6 +186,7 @@ int maildir_folder_delete(struct maildir_folder *f, const char *id, struct error
 
 		maildir_entry_name(e, name);
 		if (unlinkat(f->sub_fd[e->subdir], name, 0) == 0) {
+			maildir_listing_count(f, (enum maildir_subdir)e->subdir, name, -1);
 			e->bits |= ENTRY_GONE;
 			f->dirty[e->subdir] = 1;
 			return 0;

@@ -86,12 +86,14 @@ static int each_message_file(struct maildir_folder *f, enum maildir_subdir sd,
 	return rc < 0 ? -1 : 0;
 }
 
+/* Every message file goes into the scan's listing (`ctx`), a repeated id
+ * too: the listing is what the directories hold. */
 static int index_file(struct maildir_folder *f, enum maildir_subdir sd, const struct dir_entry *e, void *ctx,
                       struct error *err)
 {
 	size_t i = maildir_index_find(f, e->name, e->pn.id_len);
 
-	(void)ctx;
+	maildir_listing_add(ctx, sd, e->name);
 	if (i != NO_ENTRY) {
 		/* Moved from new/ to cur/ while both were read, or a second
 		 * copy: the cur/ one is the later state. */
@@ -112,9 +114,10 @@ static int index_file(struct maildir_folder *f, enum maildir_subdir sd, const st
 	return 0;
 }
 
-static int scan_dir(struct maildir_folder *f, enum maildir_subdir sd, struct error *err)
+static int scan_dir(struct maildir_folder *f, enum maildir_subdir sd, struct maildir_listing *l,
+                    struct error *err)
 {
-	return each_message_file(f, sd, index_file, NULL, err);
+	return each_message_file(f, sd, index_file, l, err);
 }
 
 static void stat_sizes(struct maildir_folder *f)
@@ -156,15 +159,18 @@ static void trim_entries(struct maildir_folder *f)
 
 int maildir_folder_scan(struct maildir_folder *f, unsigned flags, struct error *err)
 {
+	f->listing_known = false;
 	for (int attempt = 0; attempt < SCAN_ATTEMPTS; attempt++) {
 		struct maildir_times before, after;
+		struct maildir_listing listing = {0, 0};
 
 		if (attempt)
 			pause_before(attempt);
 		if (maildir_folder_check(f, err) < 0 || maildir_folder_times(f, &before, err) < 0)
 			goto fail;
 		maildir_index_reset(f);
-		if (scan_dir(f, MAILDIR_NEW, err) < 0 || scan_dir(f, MAILDIR_CUR, err) < 0)
+		if (scan_dir(f, MAILDIR_NEW, &listing, err) < 0 ||
+		    scan_dir(f, MAILDIR_CUR, &listing, err) < 0)
 			goto fail;
 		if (flags & MAILDIR_SCAN_SIZES)
 			stat_sizes(f);
@@ -173,6 +179,7 @@ int maildir_folder_scan(struct maildir_folder *f, unsigned flags, struct error *
 		if (maildir_times_equal(&before, &after)) {
 			f->scan_times = before;
 			f->scanned = true;
+			maildir_folder_assume_listing(f, &listing);
 			trim_entries(f);
 			if (f->duplicates)
 				log_warn("%s: %zu message files repeat the id of another one; only one file "
@@ -233,6 +240,9 @@ int maildir_folder_locate(struct maildir_folder *f, const char *id, struct error
 		return 0;
 	if (maildir_folder_check(f, err) < 0)
 		return -1;
+	/* A message not where the handle expected it: another program's
+	 * doing, which the listing cannot tell. */
+	f->listing_known = false;
 	for (int attempt = 0; attempt < LOCATE_ATTEMPTS && !found; attempt++) {
 		struct maildir_times before, after;
 
@@ -334,4 +344,31 @@ int maildir_folder_count_files(struct maildir_folder *f, size_t *count_r, struct
 			return -1;
 	*count_r = n;
 	return 0;
+}
+
+static int list_file(struct maildir_folder *f, enum maildir_subdir sd, const struct dir_entry *e, void *ctx,
+                     struct error *err)
+{
+	(void)f, (void)err;
+	maildir_listing_add(ctx, sd, e->name);
+	return 0;
+}
+
+int maildir_folder_read_listing(struct maildir_folder *f, struct maildir_listing *l_r, struct error *err)
+{
+	struct maildir_times before, after;
+
+	*l_r = (struct maildir_listing){0, 0};
+	f->listing_known = false;
+	if (maildir_folder_check(f, err) < 0 || maildir_folder_times(f, &before, err) < 0)
+		return -1;
+	for (int sd = MAILDIR_NEW; sd <= MAILDIR_CUR; sd++)
+		if (each_message_file(f, (enum maildir_subdir)sd, list_file, l_r, err) < 0)
+			return -1;
+	if (maildir_folder_times(f, &after, err) < 0)
+		return -1;
+	if (!maildir_times_equal(&before, &after))
+		return 0;
+	maildir_folder_assume_listing(f, l_r);
+	return 1;
 }

@@ -10,7 +10,7 @@
 #define FOLDER_COLS                                                                                          \
 	"id, remote_name, local_path, uidvalidity, uidnext, highestmodseq, cur_mtime_sec, cur_mtime_nsec, "  \
 	"new_mtime_sec, new_mtime_nsec, last_sync, messages, rules, "                                        \
-	"(SELECT count(*) FROM intent WHERE intent.folder_id = folder.id)"
+	"(SELECT count(*) FROM intent WHERE intent.folder_id = folder.id), local_digest, local_files"
 
 static void read_row(sqlite3_stmt *stmt, struct state_folder *f)
 {
@@ -32,6 +32,8 @@ static void read_row(sqlite3_stmt *stmt, struct state_folder *f)
 	f->rules =
 	    sqlite3_column_text(stmt, 12) ? xstrdup((const char *)sqlite3_column_text(stmt, 12)) : NULL;
 	f->pending = sqlite3_column_int64(stmt, 13);
+	f->local_digest = (uint64_t)sqlite3_column_int64(stmt, 14);
+	f->local_files = sqlite3_column_int64(stmt, 15);
 }
 
 static int check_names(struct state *st, const char *remote_name, const char *local_path, struct error *err)
@@ -172,7 +174,8 @@ int state_folder_update(struct state *st, const struct state_folder *f, struct e
 	stmt = state_stmt(st, ST_FOLDER_UPDATE,
 	                  "UPDATE folder SET remote_name = ?, local_path = ?, uidvalidity = ?, uidnext = ?, "
 	                  "highestmodseq = ?, cur_mtime_sec = ?, cur_mtime_nsec = ?, new_mtime_sec = ?, "
-	                  "new_mtime_nsec = ?, last_sync = ?, messages = ?, rules = ? WHERE id = ?",
+	                  "new_mtime_nsec = ?, last_sync = ?, messages = ?, rules = ?, local_digest = ?, "
+	                  "local_files = ? WHERE id = ?",
 	                  err);
 	if (!stmt)
 		return -1;
@@ -188,7 +191,9 @@ int state_folder_update(struct state *st, const struct state_folder *f, struct e
 	sqlite3_bind_int64(stmt, 10, f->last_sync);
 	sqlite3_bind_int64(stmt, 11, f->messages);
 	state_bind_text(stmt, 12, f->rules && *f->rules ? f->rules : NULL);
-	sqlite3_bind_int64(stmt, 13, f->id);
+	sqlite3_bind_int64(stmt, 13, (sqlite3_int64)f->local_digest);
+	sqlite3_bind_int64(stmt, 14, f->local_files < 0 ? -1 : f->local_files);
+	sqlite3_bind_int64(stmt, 15, f->id);
 	if (state_step_done(st, stmt, "update folder", err) < 0) {
 		error_prefix(err, "folder \"%s\"", f->remote_name);
 		return -1;
@@ -203,6 +208,17 @@ static int count_intents(struct state *st, int64_t id, int64_t *count_r, struct 
 {
 	return state_count_of(st, ST_FOLDER_INTENTS, "SELECT count(*) FROM intent WHERE folder_id = ?", id,
 	                      "count the intents of a folder", count_r, err);
+}
+
+int state_folder_drop_listing(struct state *st, int64_t id, struct error *err)
+{
+	sqlite3_stmt *stmt =
+	    state_stmt(st, ST_FOLDER_DROP_LISTING, "UPDATE folder SET local_files = -1 WHERE id = ?", err);
+
+	if (!stmt)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	return state_step_done(st, stmt, "forget a folder's listing", err);
 }
 
 int state_folder_delete(struct state *st, int64_t id, struct error *err)

@@ -98,10 +98,19 @@ static const char schema_v3[] =
     ") STRICT;"
     "ALTER TABLE pair ADD COLUMN renumbered INTEGER NOT NULL DEFAULT 0 CHECK (renumbered IN (0, 1));";
 
+/* Version 4: the Maildir folder's listing as the last sync left it
+ * (store_listing: a digest of its file names and their count; -1 files:
+ * not known), which proves it unchanged where its directory times, just
+ * changed by that sync, cannot. */
+static const char schema_v4[] = "ALTER TABLE folder ADD COLUMN local_digest INTEGER NOT NULL DEFAULT 0;"
+                                "ALTER TABLE folder ADD COLUMN local_files INTEGER NOT NULL DEFAULT -1"
+                                " CHECK (local_files >= -1);";
+
 static const struct migration migrations[] = {
     {1, schema_v1},
     {2, schema_v2},
     {3, schema_v3},
+    {4, schema_v4},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STATE_SCHEMA_VERSION,

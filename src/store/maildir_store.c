@@ -251,6 +251,30 @@ static int count_msgs(struct store_folder *f, size_t *count_r, struct error *err
 	return maildir_folder_count_files(f->mf, count_r, err);
 }
 
+static int read_listing(struct store_folder *f, struct store_listing *l_r, struct error *err)
+{
+	struct maildir_listing l;
+	int rc = maildir_folder_read_listing(f->mf, &l, err);
+
+	*l_r = (struct store_listing){l.digest, l.files};
+	return rc;
+}
+
+static void assume_listing(struct store_folder *f, const struct store_listing *l)
+{
+	maildir_folder_assume_listing(f->mf, &(struct maildir_listing){l->digest, l->files});
+}
+
+static int listing(struct store_folder *f, struct store_listing *l_r)
+{
+	struct maildir_listing l;
+
+	if (!maildir_folder_listing(f->mf, &l))
+		return 0;
+	*l_r = (struct store_listing){l.digest, l.files};
+	return 1;
+}
+
 /* --- reading: LF on disk -> CRLF ------------------------------------------ */
 
 ssize_t mds_read_some(int fd, void *buf, size_t len)
@@ -686,6 +710,9 @@ static const struct store_ops maildir_store_ops = {
     .snapshot = snapshot,
     .find = find_msgs,
     .count = count_msgs,
+    .read_listing = read_listing,
+    .assume_listing = assume_listing,
+    .listing = listing,
     .fetch = fetch,
     .fetch_headers = fetch_headers,
     .reserve_name = reserve_name,

@@ -73,18 +73,53 @@ static bool same_time(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
+/* Whether the local folder is as the last sync left it: the same times
+ * of new/ and cur/ (settled when recorded: finish_folder), or else the
+ * same listing (store_listing) as recorded, read afresh; so no message
+ * came, went or changed there. The store then keeps the listing through
+ * this run's changes, for finish_folder to record. */
+static int local_same(struct folder_run *r, const struct state_folder *sf,
+                      const struct store_folder_info *linfo, bool *same_r, struct error *err)
+{
+	const struct store_ops *ops = r->ls->ops;
+	struct timespec zero = {0, 0};
+	struct store_listing now, then = {sf->local_digest, (uint64_t)sf->local_files};
+	bool listed = sf->local_files >= 0 && ops->read_listing;
+	int rc;
+
+	*same_r = false;
+	if (!ops->find || ops->key != STORE_KEY_NAME)
+		return 0;
+	if (!(same_time(&sf->new_mtime, &zero) && same_time(&sf->cur_mtime, &zero)) &&
+	    same_time(&sf->new_mtime, &linfo->marks[0]) && same_time(&sf->cur_mtime, &linfo->marks[1])) {
+		if (listed)
+			ops->assume_listing(r->lf, &then);
+		*same_r = true;
+		return 0;
+	}
+	if (!listed)
+		return 0;
+	rc = ops->read_listing(r->lf, &now, err);
+	if (rc < 0)
+		return -1;
+	*same_r = rc > 0 && now.digest == then.digest && now.files == then.files;
+	if (rc > 0)
+		r->files_read = (int64_t)now.files;
+	log_debug("%s: the Maildir folder's times changed; its file names %s as the last sync left them",
+	          r->rep->name, *same_r ? "are" : "are not");
+	return 0;
+}
+
 /* Whether each side is as the last sync left it, by the markers the
  * state recorded for it. The server (opened with `rinfo`): the same
  * UIDVALIDITY, UIDNEXT, count and HIGHESTMODSEQ (any change moves one:
  * a flag the modseq, an expunge the count, an expunge and an append
- * UIDNEXT). The local folder (`linfo`): the same times of new/ and cur/
- * (settled when recorded: finish_folder), so no message came, went or
- * changed there; and its store can find messages without reading it. */
+ * UIDNEXT). The local folder (`linfo`): local_same(), and its store can
+ * find messages without reading it. */
 static int sides_same(struct folder_run *r, const struct store_folder_info *rinfo,
                       const struct store_folder_info *linfo, bool *remote_r, bool *local_r, struct error *err)
 {
 	struct state_folder sf;
-	struct timespec zero = {0, 0};
 	int found = state_folder_get(r->st, r->folder_id, &sf, err);
 
 	*remote_r = *local_r = false;
@@ -93,11 +128,9 @@ static int sides_same(struct folder_run *r, const struct store_folder_info *rinf
 	*remote_r = sf.uidnext && sf.highestmodseq && sf.uidvalidity == rinfo->uidvalidity &&
 	            sf.uidnext == rinfo->uidnext && sf.messages == rinfo->exists &&
 	            sf.highestmodseq == rinfo->highestmodseq;
-	*local_r = r->ls->ops->find && r->ls->ops->key == STORE_KEY_NAME &&
-	           !(same_time(&sf.new_mtime, &zero) && same_time(&sf.cur_mtime, &zero)) &&
-	           same_time(&sf.new_mtime, &linfo->marks[0]) && same_time(&sf.cur_mtime, &linfo->marks[1]);
+	found = local_same(r, &sf, linfo, local_r, err);
 	state_folder_clear(&sf);
-	return 0;
+	return found;
 }
 
 static int by_first(const void *a, const void *b)
@@ -177,7 +210,9 @@ static int all_local_paired(struct folder_run *r, size_t with_local, bool *all_r
 	struct store_snapshot snap;
 	size_t n;
 
-	if (r->ls->ops->count) {
+	if (r->files_read >= 0) {
+		n = (size_t)r->files_read; /* local_same() read the directories */
+	} else if (r->ls->ops->count) {
 		if (r->ls->ops->count(r->lf, &n, err) < 0)
 			return -1;
 	} else {

@@ -296,7 +296,10 @@ bool engine_same_time(const struct timespec *a, const struct timespec *b)
  * whole folder again (and records them then). HIGHESTMODSEQ is the
  * exception: it is kept whenever every message went through, since the
  * next run asks the server what changed after it (changes_since); with
- * UIDNEXT 0 it never makes the folder look unchanged (unchanged()).
+ * UIDNEXT 0 it never makes the folder look unchanged (unchanged()). So
+ * is the Maildir folder's listing, which its store kept through this
+ * run's own changes: equal to the folder's next time, it proves that
+ * nobody else changed it, however soon that is (changes.c).
  */
 static int finish_folder(struct folder_run *r, const struct store_folder_info *rinfo,
                          const struct store_folder_info *linfo, const struct plan_rules *rules,
@@ -309,6 +312,8 @@ static int finish_folder(struct folder_run *r, const struct store_folder_info *r
 	bool local_same =
 	    clean && !rep->to_local && !rep->flags_local && !rep->deleted_local && linfo->marks_settled;
 	struct timespec zero = {0, 0};
+	struct store_listing listing;
+	bool listed = clean && r->ls->ops->listing && r->ls->ops->listing(r->lf, &listing);
 	char text[96];
 	struct state_folder sf;
 	int found;
@@ -327,6 +332,8 @@ static int finish_folder(struct folder_run *r, const struct store_folder_info *r
 	sf.messages = remote_same ? rinfo->exists : 0;
 	sf.new_mtime = local_same ? linfo->marks[0] : zero;
 	sf.cur_mtime = local_same ? linfo->marks[1] : zero;
+	sf.local_digest = listed ? listing.digest : 0;
+	sf.local_files = listed ? (int64_t)listing.files : -1;
 	free(sf.rules);
 	sf.rules = xstrdup(text);
 	sf.last_sync = (int64_t)time(NULL);
@@ -350,6 +357,22 @@ static bool plan_has_work(const struct plan *plan)
 	return false;
 }
 
+/* Before a plan changes anything: the listing the state holds for the
+ * Maildir folder goes with the pairs as they are, so it is forgotten
+ * before either changes (state_folder_drop_listing) and recorded again
+ * by finish_folder. A plain commit: the stores' first change comes after
+ * it in the log or behind a durable intent. */
+static int drop_listing(struct folder_run *r, struct error *err)
+{
+	if (state_begin(r->st, err) < 0)
+		return -1;
+	if (state_folder_drop_listing(r->st, r->folder_id, err) < 0 || state_commit(r->st, err) < 0) {
+		state_rollback(r->st);
+		return -1;
+	}
+	return 0;
+}
+
 /* The folder is not synced: the valve held deletions back (plan.h); its
  * notes say why and what to do. */
 static void blocked_error(const struct plan *plan, struct error *err)
@@ -367,7 +390,7 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
                        const char *name, enum plan_special_use use, struct sync_pool *pool,
                        struct sync_folder_report *rep, struct error *err)
 {
-	struct folder_run r = {.o = o, .st = st, .rs = rs, .ls = ls, .rep = rep};
+	struct folder_run r = {.o = o, .st = st, .rs = rs, .ls = ls, .rep = rep, .files_read = -1};
 	struct plan_rules rules = o->rules;
 	struct store_folder_info rinfo, linfo;
 	struct plan_remote_msg *rm = NULL;
@@ -423,7 +446,7 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 		blocked_error(&plan, err);
 		goto out;
 	}
-	if (exec_plan(&r, &plan, err) < 0)
+	if ((plan_has_work(&plan) && drop_listing(&r, err) < 0) || exec_plan(&r, &plan, err) < 0)
 		goto out;
 	rc = finish_folder(&r, &rinfo, &linfo, &rules, err);
 out:

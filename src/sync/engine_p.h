@@ -24,6 +24,7 @@ struct folder_run {
 	 * (changes.c), the folder's totals below. */
 	bool partial;
 	size_t remote_total, local_total;
+	int64_t files_read; /* the Maildir folder's files, as read to compare listings; -1 */
 };
 
 /* The snapshot entry for `uid` / `name`, or NULL; only until the plan's

@@ -10,7 +10,10 @@
  * mass-delete valve counts the whole folder, and a new server message
  * that a local file no pair knows could match is never copied twice.
  * Where only the Maildir changed, the server's messages are not read
- * even without QRESYNC. The harness is support/sync_harness.h.
+ * even without QRESYNC. Right after a run that changed the Maildir, its
+ * times prove nothing, but the file names it left (the listing) do; a
+ * change by the user at once after that run is still seen, and a killed
+ * run leaves no listing behind. The harness is support/sync_harness.h.
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -300,4 +303,93 @@ Test(sync_resync, a_message_put_back_on_the_server_pairs_with_its_local_copy)
 	assert_twins("INBOX", 5);
 	cr_assert_eq(state_pair_count("INBOX"), 5);
 	free(crlf);
+}
+
+/* A run that changed the Maildir leaves its directory times too fresh
+ * to prove anything, but it records the folder's listing (its file
+ * names, kept through its own changes): the next run, however soon,
+ * finds the names as that run left them and reads the changes alone. */
+Test(sync_resync, a_resync_right_after_one_that_changed_the_maildir_reads_the_changes_alone)
+{
+	char *path;
+
+	steady(10);
+	dovecot_flags(sh.d, "INBOX", 2, "add", "\\Flagged");
+	dovecot_seed(sh.d, "INBOX", 1, 200, 0);
+	sync_ok();
+	cr_assert_not_null(strstr(sh.r.out, "1 pulled"), "%s", sh.r.out);
+
+	dovecot_flags(sh.d, "INBOX", 5, "add", "\\Flagged");
+	sync_traced();
+	cr_assert_not_null(strstr(sh.r.err, "its file names are as the last sync left them"), "%s", sh.r.err);
+	cr_assert_not_null(strstr(sh.r.err, ALONE "not read;"), "not a resync of the changes alone:\n%s",
+	                   sh.r.err);
+	path = local_find("INBOX", "<seed.104@twinbox.test>");
+	cr_assert_not_null(strstr(path, ":2,F"), "the server's flag is missing: %s", path);
+	free(path);
+	assert_twins("INBOX", 11);
+}
+
+/* The listing is what proves the folder unchanged, not the times: a
+ * flag the user changes at once after a sync (within the same tick of
+ * the directory's clock), and a new file dropped in, are both seen. */
+Test(sync_resync, a_local_change_right_after_a_sync_is_seen)
+{
+	char *path, *flags = NULL;
+
+	steady(10);
+	dovecot_flags(sh.d, "INBOX", 2, "add", "\\Flagged");
+	sync_ok();
+	path = local_find("INBOX", "<seed.106@twinbox.test>");
+	free(local_set_flags(path, "FS"));
+	free(path);
+	write_local("INBOX", "dropped.1", PLANTED);
+	dovecot_flags(sh.d, "INBOX", 5, "add", "\\Flagged");
+
+	sync_traced();
+	cr_assert_null(strstr(sh.r.err, ALONE), "the changed Maildir was not read:\n%s", sh.r.err);
+	cr_assert_not_null(strstr(sh.r.err, "its file names are not as the last sync left them"), "%s",
+	                   sh.r.err);
+	server_find("INBOX", "<seed.106@twinbox.test>", &flags);
+	cr_assert(strstr(flags, "\\Seen") && strstr(flags, "\\Flagged"), "server flags: %s", flags);
+	free(flags);
+	cr_assert(server_find("INBOX", "<planted.1@twinbox.test>", NULL), "the new file was not pushed");
+	assert_twins("INBOX", 11);
+}
+
+/* A run killed after it renamed a file and recorded the pair, before it
+ * recorded the listing; the user then puts the file back under its old
+ * name, which makes the folder's names those the last complete sync
+ * left. They must not pass for "as the last sync left them", since the
+ * pairs changed since: the run forgot the listing before it changed
+ * anything, so the next one reads the folder, and the user's change
+ * reaches the server. */
+Test(sync_resync, a_killed_run_leaves_no_listing_the_folder_could_return_to)
+{
+	char *before, *path, *flags = NULL;
+
+	steady(10);
+	dovecot_flags(sh.d, "INBOX", 2, "add", "\\Flagged");
+	sync_ok();
+	before = local_find("INBOX", "<seed.102@twinbox.test>");
+	dovecot_flags(sh.d, "INBOX", 3, "add", "\\Flagged");
+	setenv("TWINBOX_TEST_CRASH_AT", "pair updates recorded", 1);
+	sync_run_args(NULL);
+	unsetenv("TWINBOX_TEST_CRASH_AT");
+	cr_assert_eq(sh.r.status, 86, "the run should be killed: %d %s", sh.r.status, sh.r.err);
+	path = local_find("INBOX", "<seed.102@twinbox.test>");
+	cr_assert_not_null(strstr(path, ":2,F"), "the killed run did not rename: %s", path);
+	/* Back under its very name of before (new/, no flags). */
+	cr_assert_eq(rename(path, before), 0, "%s -> %s", path, before);
+	free(before);
+	free(path);
+	dovecot_flags(sh.d, "INBOX", 7, "add", "\\Flagged");
+
+	sync_traced();
+	cr_assert_null(strstr(sh.r.err, ALONE), "the changed Maildir was not read:\n%s", sh.r.err);
+	server_find("INBOX", "<seed.102@twinbox.test>", &flags);
+	cr_assert_null(strstr(flags, "\\Flagged"), "the user's cleared flag did not reach the server: %s",
+	               flags);
+	free(flags);
+	assert_twins("INBOX", 10);
 }

@@ -124,6 +124,8 @@ Test(state_db, version_1_file_is_upgraded_keeping_its_folders)
 	state_close(st);
 	/* What a version-1 file looks like: no messages or rules columns
 	 * (nor what version 3 added). */
+	state_test_sql(path, "ALTER TABLE folder DROP COLUMN local_digest");
+	state_test_sql(path, "ALTER TABLE folder DROP COLUMN local_files");
 	state_test_sql(path, "DROP TABLE server");
 	state_test_sql(path, "ALTER TABLE pair DROP COLUMN renumbered");
 	state_test_sql(path, "ALTER TABLE folder DROP COLUMN messages");
@@ -165,12 +167,14 @@ Test(state_db, version_2_file_is_upgraded_keeping_its_pairs)
 
 	cr_assert_eq(state_pair_insert(st, &p, &err), 0, "%s", err.text);
 	state_close(st);
+	state_test_sql(path, "ALTER TABLE folder DROP COLUMN local_digest");
+	state_test_sql(path, "ALTER TABLE folder DROP COLUMN local_files");
 	state_test_sql(path, "DROP TABLE server");
 	state_test_sql(path, "ALTER TABLE pair DROP COLUMN renumbered");
 	state_test_sql(path, "PRAGMA user_version = 2");
 
 	st = state_test_open("work.db");
-	cr_assert_eq(state_test_sql_int(path, "PRAGMA user_version"), 3);
+	cr_assert_eq(state_test_sql_int(path, "PRAGMA user_version"), STATE_SCHEMA_VERSION);
 	cr_assert_eq(state_server_get(st, &srv, &err), 0, "no server recorded yet");
 	cr_assert_eq(state_pairs_load(st, folder, &set, &err), 0, "%s", err.text);
 	cr_assert_eq(set.count, 1);

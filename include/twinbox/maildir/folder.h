@@ -94,6 +94,36 @@ int maildir_folder_scan(struct maildir_folder *f, unsigned flags, struct error *
  * without keeping anything of them (a file that repeats an id counts
  * too): one readdir pass each, no index. */
 int maildir_folder_count_files(struct maildir_folder *f, size_t *count_r, struct error *err);
+/*
+ * The folder's listing: the names of all message files in new/ and cur/
+ * (by the rules of maildir_folder_count_files(), "new/" or "cur/"
+ * included), as an order-free digest and a count. Equal listings prove
+ * that no message came, went, moved or changed flags in between, at any
+ * speed, where directory times prove it only once they are settled.
+ *
+ * A scan or maildir_folder_read_listing() makes the folder's listing
+ * known; from then on the handle keeps it up to date through its own
+ * changes (flags, deletions, deliveries), and any sign of another
+ * program's change (maildir_folder_locate()) makes it unknown. So the
+ * listing a handle tells at the end is what the folder holds if nobody
+ * else touched it, and a later read shows whether somebody did.
+ */
+struct maildir_listing {
+	uint64_t digest;
+	uint64_t files;
+};
+
+/* Read new/ and cur/ (one readdir pass each, no index) into *l_r and make
+ * it the folder's known listing: 1, or 0 when the folder changed while it
+ * was read (*l_r is then not usable and the listing stays unknown), -1. */
+int maildir_folder_read_listing(struct maildir_folder *f, struct maildir_listing *l_r, struct error *err);
+/* Take `l` as the folder's listing, for a caller that proved the folder
+ * unchanged since `l` was true (settled directory times). */
+void maildir_folder_assume_listing(struct maildir_folder *f, const struct maildir_listing *l);
+/* The folder's listing as its handle's changes left it: 1 with *l_r, or
+ * 0 when not known. */
+int maildir_folder_listing(const struct maildir_folder *f, struct maildir_listing *l_r);
+
 /* The times read at the start of the last successful scan (zeroes before). */
 const struct maildir_times *maildir_folder_scan_times(const struct maildir_folder *f);
 size_t maildir_folder_duplicates(const struct maildir_folder *f);

@@ -5,7 +5,8 @@
  * a comparison per folder:
  *   remote: UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ (CONDSTORE/QRESYNC) and
  *           the message count;
- *   local:  the mtimes of cur/ and new/ with nanoseconds;
+ *   local:  the mtimes of cur/ and new/ with nanoseconds, and the
+ *           folder's listing (store_listing) as the sync left it;
  * and the sync rules they were taken under (a change of rules is a
  * reason to look again). A marker of 0 means "not known"; nothing is
  * ever skipped because of it. HIGHESTMODSEQ is also where the next run
@@ -35,10 +36,12 @@ struct state_folder {
 	uint64_t highestmodseq;    /* at most INT64_MAX (RFC 7162: 63 bits) */
 	struct timespec cur_mtime; /* Maildir cur/ and new/ as of the last sync */
 	struct timespec new_mtime;
-	int64_t last_sync; /* Unix time of the last completed sync; 0 = never */
-	uint32_t messages; /* the remote message count with the markers above */
-	char *rules;       /* the engine's text for the rules; NULL = none */
-	int64_t pending;   /* intents not yet resolved (read only) */
+	int64_t last_sync;     /* Unix time of the last completed sync; 0 = never */
+	uint32_t messages;     /* the remote message count with the markers above */
+	uint64_t local_digest; /* the Maildir folder's listing (store_listing) */
+	int64_t local_files;   /* ... and its file count; -1 = not known */
+	char *rules;           /* the engine's text for the rules; NULL = none */
+	int64_t pending;       /* intents not yet resolved (read only) */
 };
 
 /* Add a folder with both names; all markers start at 0. *id_r gets its
@@ -62,6 +65,12 @@ int state_folder_list(struct state *st, struct state_folder **folders_r, size_t 
 /* Write every field of `f` except the id to row f->id: a rename and new
  * markers alike. A missing row is a bug (ERR_FATAL). */
 int state_folder_update(struct state *st, const struct state_folder *f, struct error *err);
+
+/* Forget folder `id`'s local listing (local_files -1): before a run
+ * changes the Maildir folder, so that a run killed half-way never leaves
+ * a listing that the folder could come back to while the pairs describe
+ * something else. */
+int state_folder_drop_listing(struct state *st, int64_t id, struct error *err);
 
 /* Delete the folder with all its message pairs. A folder that still has
  * pending intents is refused (ERR_FATAL): resolve them first. */

@@ -96,6 +96,14 @@ struct store_folder_info {
 	bool marks_settled;       /* the marks may be trusted next time */
 };
 
+/* A name-keyed folder's listing (Maildir: maildir_folder_read_listing):
+ * a digest of the names of its message files, and their count. Equal
+ * listings mean no message came, went or changed flags in between. */
+struct store_listing {
+	uint64_t digest;
+	uint64_t files;
+};
+
 /* A folder's special use (RFC 6154 LIST attributes), as far as syncing
  * cares: emptying \Trash or \Junk is routine. */
 enum store_special_use {
@@ -185,6 +193,14 @@ struct store_ops {
 	 * memory (Maildir: its directory entries, no file read). NULL: not
 	 * offered (a snapshot tells). */
 	int (*count)(struct store_folder *f, size_t *count_r, struct error *err);
+	/* The open folder's listing (store_listing): read afresh (1, 0 when
+	 * the folder changed while it was read, -1); taken as current from
+	 * a caller that proved it so; or as the store's own changes since
+	 * either left it (1, 0 when not known: read afresh, or another
+	 * program's change seen). NULL: never offered. */
+	int (*read_listing)(struct store_folder *f, struct store_listing *l_r, struct error *err);
+	void (*assume_listing)(struct store_folder *f, const struct store_listing *l);
+	int (*listing)(struct store_folder *f, struct store_listing *l_r);
 	/* What changed in the open folder since `modseq`, a HIGHESTMODSEQ it
 	 * reported earlier (store_folder_info): 1 with *changes_r filled, 0
 	 * when the store cannot tell (IMAP: no QRESYNC, NOMODSEQ, or a
