@@ -246,6 +246,18 @@ void state_pairs_renumber(struct state_pairs *set)
 	index_by_local(set);
 }
 
+void state_pairs_keep(struct state_pairs *set, const bool *keep)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < set->count; i++)
+		if (keep[i])
+			set->pairs[n++] = set->pairs[i];
+	set->count = n;
+	free(set->by_local);
+	index_by_local(set);
+}
+
 void state_pairs_free(struct state_pairs *set)
 {
 	free(set->pairs);

@@ -295,6 +295,146 @@ out:
 	return rc;
 }
 
+/* ---- the Maildir's changes alone ------------------------------------ */
+
+static bool same_text(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0) || (!a && !*b) || (!b && !*a);
+}
+
+/* Whether pair `p` is plainly both sides of one message (so that, with
+ * neither side changed, a plan would do nothing with it). */
+static bool plain_pair(const struct state_pair *p)
+{
+	return p->uid && p->local_id && !p->renumbered;
+}
+
+/* Keep (in `keep`, parallel to the pairs) those of the UIDs the server
+ * named; returns how many messages the pairs and the changes make on
+ * the server. */
+static size_t keep_server_changes(const struct state_pairs *ps, const struct store_changes *c, bool *keep)
+{
+	const struct store_snapshot *ch = &c->changed;
+	size_t total = 0, j = 0, at = 0;
+
+	for (size_t i = 0; i < ps->count; i++) {
+		uint32_t uid = ps->pairs[i].uid;
+		bool went;
+
+		if (!uid)
+			continue;
+		while (j < ch->count && ch->msgs[j].uid < uid)
+			j++;
+		went = gone(c, &at, uid);
+		keep[i] = went || (j < ch->count && ch->msgs[j].uid == uid);
+		total += !went;
+	}
+	at = 0;
+	for (j = 0; j < ch->count; j++)
+		total += !gone(c, &at, ch->msgs[j].uid) && !state_pairs_find_uid(ps, ch->msgs[j].uid);
+	return total;
+}
+
+/*
+ * Plan over what changed on either side, the Maildir folder having
+ * changed: it is read (its file names tell every message's flags) and
+ * compared with the pairs; the plan is made over the files that came or
+ * whose flags changed, the pairs whose file went, the pairs of the UIDs
+ * the server named (`c`: its changes, or none when it is as the last
+ * sync left it), and the pairs that are not plainly both sides of one
+ * message; the server's side of the others is as the state holds it.
+ * Every pair left out is a message changed on neither side, for which a
+ * plan does nothing. Returns 1 when made, 0 when the state and the
+ * changes do not make the server's count (the caller reads the whole
+ * folder), -1.
+ */
+static int maildir_changes(struct folder_run *r, struct store_changes *c, struct error *err)
+{
+	struct store_snapshot *ls = &r->lsnap;
+	struct store_msg *msgs;
+	size_t *at, nl = 0, came = 0, changed = 0, went = 0, pairs, total, named = c->changed.count;
+	bool *keep, *lkeep;
+	int rc = 0;
+
+	if (state_pairs_load(r->st, r->folder_id, &r->pairs, err) < 0 ||
+	    r->ls->ops->snapshot(r->lf, ls, err) < 0) {
+		state_pairs_free(&r->pairs);
+		return -1;
+	}
+	pairs = r->pairs.count;
+	at = xmalloc((pairs + 1) * sizeof(*at));
+	keep = xcalloc(pairs + 1, sizeof(*keep));
+	lkeep = xcalloc(ls->count + 1, sizeof(*lkeep));
+	for (size_t i = 0; i < pairs; i++)
+		at[i] = SIZE_MAX;
+	total = keep_server_changes(&r->pairs, c, keep);
+	if (total != c->exists) {
+		log_debug("%s: the state and the server's changes make %zu messages, the server holds %u; "
+		          "reading the whole folder",
+		          r->rep->name, total, c->exists);
+		goto out;
+	}
+	/* Files that came or whose flags changed, and their pairs. */
+	for (size_t j = 0; j < ls->count; j++) {
+		const struct store_msg *m = &ls->msgs[j];
+		const struct state_pair *p = state_pairs_find_local(&r->pairs, m->name);
+		size_t i;
+
+		if (!p) {
+			lkeep[j] = true;
+			came++;
+			continue;
+		}
+		i = (size_t)(p - r->pairs.pairs);
+		at[i] = j;
+		if (p->flags != m->flags || !same_text(p->keywords, m->keywords)) {
+			changed++;
+			keep[i] = lkeep[j] = true;
+		}
+	}
+	/* Pairs whose file went, those not plain, and those the server
+	 * named, each with its file. */
+	for (size_t i = 0; i < pairs; i++) {
+		const struct state_pair *p = &r->pairs.pairs[i];
+
+		if (!keep[i] && plain_pair(p) && at[i] != SIZE_MAX)
+			continue;
+		went += !keep[i] && plain_pair(p);
+		keep[i] = true;
+		if (at[i] != SIZE_MAX)
+			lkeep[at[i]] = true;
+	}
+	r->local_total = ls->count;
+	for (size_t j = 0; j < ls->count; j++)
+		if (lkeep[j])
+			ls->msgs[nl++] = ls->msgs[j];
+	ls->count = nl;
+	state_pairs_keep(&r->pairs, keep);
+	/* The server's side: the kept pairs as the state has them, merged
+	 * with its changes. */
+	msgs = xcalloc(r->pairs.count + c->changed.count + 1, sizeof(*msgs));
+	r->rsnap =
+	    (struct store_snapshot){msgs, merge(&r->pairs, c, msgs), c->changed.priv, c->changed.free_priv};
+	free(c->changed.msgs);
+	c->changed = (struct store_snapshot){0};
+	r->remote_total = c->exists;
+	r->partial = true;
+	rc = 1;
+	log_debug("%s: syncing only what changed: in the Maildir folder %zu new files, %zu with other flags, "
+	          "%zu gone; on the server %zu messages changed or new, %zu UID ranges expunged (%zu "
+	          "pairs kept of %zu)",
+	          r->rep->name, came, changed, went, named, c->gone_count, r->pairs.count, pairs);
+out:
+	free(at);
+	free(keep);
+	free(lkeep);
+	if (rc == 0) {
+		state_pairs_free(&r->pairs);
+		store_snapshot_free(ls);
+	}
+	return rc;
+}
+
 /* ---- the changes merged with every pair ----------------------------- */
 
 int engine_remote_changes(struct folder_run *r, uint64_t since, const struct store_folder_info *rinfo,
@@ -326,8 +466,14 @@ int engine_remote_changes(struct folder_run *r, uint64_t since, const struct sto
 			log_warn("%s: %s; reading the whole folder instead", r->rep->name, err->text);
 		return 0;
 	}
-	/* The Maildir as the last sync left it too: the changes alone. */
-	told = local_same ? changes_alone(r, since, &c, err) : 0;
+	/* The Maildir as the last sync left it too: the changes alone; the
+	 * server as it left it: the Maildir's changes alone. */
+	if (local_same)
+		told = changes_alone(r, since, &c, err);
+	else if (r->ls->ops->key == STORE_KEY_NAME)
+		told = maildir_changes(r, &c, err);
+	else
+		told = 0;
 	if (told != 0) {
 		store_changes_free(&c);
 		*done_r = told > 0;

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "support/dovecot.h"
 #include "support/run.h"
@@ -392,4 +393,45 @@ Test(sync_resync, a_killed_run_leaves_no_listing_the_folder_could_return_to)
 	               flags);
 	free(flags);
 	assert_twins("INBOX", 10);
+}
+
+/* Where the Maildir folder changed, it is read, but the plan is made
+ * over what changed on either side: the files that came, went or got
+ * other flags, and the UIDs the server named; the other pairs are left
+ * out (and no message of the server is read). */
+Test(sync_resync, a_maildir_change_plans_over_what_changed_alone)
+{
+	char *path, *flags = NULL;
+
+	steady(10);
+	path = local_find("INBOX", "<seed.101@twinbox.test>");
+	free(local_set_flags(path, "FS"));
+	free(path);
+	path = local_find("INBOX", "<seed.102@twinbox.test>");
+	free(local_set_flags(path, "R"));
+	free(path);
+	path = local_find("INBOX", "<seed.103@twinbox.test>");
+	cr_assert_eq(unlink(path), 0, "%s", path);
+	free(path);
+	write_local("INBOX", "dropped.1", PLANTED);
+	dovecot_flags(sh.d, "INBOX", 9, "add", "\\Flagged");
+
+	sync_traced();
+	cr_assert_not_null(strstr(sh.r.err, "INBOX: syncing only what changed: in the Maildir folder 1 new "
+	                                    "files, 2 with other flags, 1 gone; on the server 1 messages"),
+	                   "%s", sh.r.err);
+	cr_assert_not_null(strstr(sh.r.err, "(4 pairs kept of 10)"), "%s", sh.r.err);
+	cr_assert_eq(sent("BODY"), 0, "a server message was read:\n%s", sh.r.err);
+	server_find("INBOX", "<seed.101@twinbox.test>", &flags);
+	cr_assert(strstr(flags, "\\Seen") && strstr(flags, "\\Flagged"), "server flags: %s", flags);
+	server_find("INBOX", "<seed.102@twinbox.test>", &flags);
+	cr_assert(strstr(flags, "\\Answered") && !strstr(flags, "\\Seen"), "server flags: %s", flags);
+	free(flags);
+	path = local_find("INBOX", "<seed.108@twinbox.test>");
+	cr_assert_not_null(strstr(path, ":2,F"), "the server's flag is missing: %s", path);
+	free(path);
+	cr_assert(server_find("INBOX", "<planted.1@twinbox.test>", NULL));
+	assert_twins("INBOX", 10);
+	sync_ok();
+	assert_nothing_done();
 }

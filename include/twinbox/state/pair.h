@@ -124,6 +124,10 @@ const struct state_pair *state_pairs_find_local(const struct state_pairs *set, c
  * are marked renumbered (a dry run plans with this, writing nothing). */
 void state_pairs_renumber(struct state_pairs *set);
 
+/* Keep the pairs whose `keep[i]` is set (in their order), drop the
+ * others; their strings stay with the set. */
+void state_pairs_keep(struct state_pairs *set, const bool *keep);
+
 void state_pairs_free(struct state_pairs *set);
 
 /* The content key of a message: "<size> <header-hash> <message-id>",
