@@ -468,12 +468,19 @@ pid_t sync_spawn_args(const char *tag, const char *const *args)
 		argv[argc++] = *args++;
 	cr_assert_null(*args, "too many arguments for sync_spawn_args");
 	argv[argc] = NULL;
+	/* The output files exist before the child does: a run killed at
+	 * once, before it could open them, has empty ones. */
+	for (int k = 0; k < 2; k++) {
+		int fd = open(k ? errf : out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		cr_assert_geq(fd, 0, "cannot create %s", k ? errf : out);
+		close(fd);
+	}
 	pid = fork();
 	cr_assert_neq(pid, -1);
 	if (pid == 0) {
 		int in = open("/dev/null", O_RDONLY);
-		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int e = open(errf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		int o = open(out, O_WRONLY | O_TRUNC);
+		int e = open(errf, O_WRONLY | O_TRUNC);
 		if (in < 0 || o < 0 || e < 0)
 			_exit(127);
 		dup2(in, 0);
