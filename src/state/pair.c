@@ -142,6 +142,21 @@ int state_pair_set_flags(struct state *st, int64_t id, unsigned flags, const cha
 	return 0;
 }
 
+int state_pair_drop_local(struct state *st, int64_t id, struct error *err)
+{
+	sqlite3_stmt *stmt = state_stmt(
+	    st, ST_PAIR_DROP_LOCAL, "UPDATE pair SET local_id = NULL WHERE id = ? AND uid IS NOT NULL", err);
+
+	if (!stmt)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	if (state_step_done(st, stmt, "forget the local side of a message", err) < 0)
+		return -1;
+	if (sqlite3_changes(st->db) != 1)
+		return state_bug(st, err, "message pair %" PRId64 " has no UID or is not stored", id);
+	return 0;
+}
+
 int state_pair_delete(struct state *st, int64_t id, struct error *err)
 {
 	sqlite3_stmt *stmt = state_stmt(st, ST_PAIR_DELETE, "DELETE FROM pair WHERE id = ?", err);

@@ -85,6 +85,25 @@ static void clean_leftovers(struct folder_run *r, const char *name)
  * since is looked for on the server once the pairs are loaded
  * (recover.c).
  */
+/* A deletion the killed run was carrying to the server (its local file
+ * was gone). Where the server's copy went, the pair's local side is
+ * forgotten with the intent: a file put back under its name since is a
+ * message to upload, not the pair's, unchanged, to delete as well.
+ * Where the server still has it, the plan decides again. */
+static int recover_delete(struct folder_run *r, const struct state_intent *in, struct error *err)
+{
+	if (!in->pair_id || !in->uid || run_remote_msg(r, in->uid, NULL))
+		return state_intent_resolve(r->st, in->id, err);
+	if (state_begin(r->st, err) < 0)
+		return -1;
+	if (state_pair_drop_local(r->st, in->pair_id, err) < 0 ||
+	    state_intent_resolve(r->st, in->id, err) < 0 || state_commit(r->st, err) < 0) {
+		state_rollback(r->st);
+		return -1;
+	}
+	return 0;
+}
+
 static int recover_intents(struct folder_run *r, struct error *err)
 {
 	struct state_intents set = {0};
@@ -100,6 +119,10 @@ static int recover_intents(struct folder_run *r, struct error *err)
 
 		if (engine_append_pending(r, in))
 			continue; /* engine_recover_appends, once the pairs are loaded */
+		if (in->kind == STATE_INTENT_DELETE_REMOTE) {
+			rc = recover_delete(r, in, err);
+			continue;
+		}
 		if (in->kind == STATE_INTENT_DELIVER_LOCAL && in->local_id) {
 			/* Its tmp/ file, or a second link of a file that made it. */
 			clean_leftovers(r, in->local_id);

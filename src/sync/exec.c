@@ -595,6 +595,47 @@ static int forget_pairs(struct folder_run *r, const struct plan_action *a, size_
 	return commit(r, false, what, err);
 }
 
+/* Before a local deletion is carried to the server: a delete-remote
+ * intent per message, durably. A run killed after the server deleted
+ * its copies, before the pairs are forgotten, would otherwise leave
+ * pairs that still name the files: a file put back under its name
+ * meanwhile would pass for the pair's, unchanged, whose server copy
+ * went, and be deleted too. The next run reconciles the intents first
+ * (engine.c, recover_intents). */
+static int add_delete_intents(struct folder_run *r, const struct plan_action *a, size_t n, int64_t *ids,
+                              struct error *err)
+{
+	if (state_begin(r->st, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct state_intent in = {.folder_id = r->folder_id,
+		                          .kind = STATE_INTENT_DELETE_REMOTE,
+		                          .pair_id = a[i].pair_id,
+		                          .uid = a[i].uid};
+		if (state_intent_add(r->st, &in, &ids[i], err) < 0) {
+			state_rollback(r->st);
+			return -1;
+		}
+	}
+	return commit(r, true, "deletion intents recorded", err);
+}
+
+/* The intents of deletions done (with their pairs forgotten: `forget`)
+ * or not done (the pairs stay: the next run tries again). */
+static int resolve_deletes(struct folder_run *r, const struct plan_action *a, size_t n, const int64_t *ids,
+                           bool forget, const char *what, struct error *err)
+{
+	if (state_begin(r->st, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if ((ids && state_intent_resolve(r->st, ids[i], err) < 0) ||
+		    (forget && a[i].pair_id && state_pair_delete(r->st, a[i].pair_id, err) < 0)) {
+			state_rollback(r->st);
+			return -1;
+		}
+	return commit(r, false, what, err);
+}
+
 static int deletions(struct folder_run *r, const struct plan *plan, enum plan_kind kind, struct error *err)
 {
 	bool remote = kind == PLAN_DELETE_REMOTE;
@@ -604,9 +645,18 @@ static int deletions(struct folder_run *r, const struct plan *plan, enum plan_ki
 	const struct plan_action *a = plan_actions(plan, kind, &n);
 	struct store_msg *msgs;
 	struct error derr;
+	int64_t *ids = NULL;
+	int rc;
 
 	if (n == 0)
 		return 0;
+	if (remote) {
+		ids = xcalloc(n, sizeof(*ids));
+		if (add_delete_intents(r, a, n, ids, err) < 0) {
+			free(ids);
+			return -1;
+		}
+	}
 	msgs = xcalloc(n, sizeof(*msgs));
 	for (size_t i = 0; i < n; i++) {
 		msgs[i].uid = remote ? a[i].uid : 0;
@@ -615,6 +665,15 @@ static int deletions(struct folder_run *r, const struct plan *plan, enum plan_ki
 	error_clear(&derr);
 	if (s->ops->delete (f, msgs, n, &derr) < 0 || s->ops->flush(f, &derr) < 0) {
 		free(msgs);
+		/* The server refused: the pairs stay, and the next run tries
+		 * again. The run stops: which went is not known, and the next
+		 * run reconciles the intents. */
+		rc = ids && derr.scope <= ERR_MESSAGE
+		         ? resolve_deletes(r, a, n, ids, false, "deletion intents dropped", err)
+		         : 0;
+		free(ids);
+		if (rc < 0)
+			return -1;
 		if (derr.scope > ERR_MESSAGE) {
 			*err = derr;
 			return -1;
@@ -630,7 +689,9 @@ static int deletions(struct folder_run *r, const struct plan *plan, enum plan_ki
 		r->rep->deleted_remote += n;
 	else
 		r->rep->deleted_local += n;
-	return forget_pairs(r, a, n, "deletions recorded", err);
+	rc = resolve_deletes(r, a, n, ids, true, "deletions recorded", err);
+	free(ids);
+	return rc;
 }
 
 int exec_plan(struct folder_run *r, const struct plan *plan, struct error *err)

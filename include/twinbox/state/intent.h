@@ -21,7 +21,10 @@
  * the intent and remove what is left in tmp/); an append-remote intent is
  * looked for on the server by content key, also when its local file is
  * gone since (the server's copy then becomes a pair whose local side was
- * deleted, so the deletion or move reaches the server).
+ * deleted, so the deletion or move reaches the server); a delete-remote
+ * intent (a local deletion being carried to the server) whose UID the
+ * server no longer has makes its pair forget its local side, so that a
+ * file put back under that name meanwhile is uploaded, not deleted.
  *
  * Fields by kind (unused ones 0 / NULL):
  *   append-remote   local_id = source file, pair_id = its pair if any,
