@@ -150,11 +150,7 @@ int state_pair_drop_local(struct state *st, int64_t id, struct error *err)
 	if (!stmt)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, id);
-	if (state_step_done(st, stmt, "forget the local side of a message", err) < 0)
-		return -1;
-	if (sqlite3_changes(st->db) != 1)
-		return state_bug(st, err, "message pair %" PRId64 " has no UID or is not stored", id);
-	return 0;
+	return state_step_done(st, stmt, "forget the local side of a message", err);
 }
 
 int state_pair_delete(struct state *st, int64_t id, struct error *err)

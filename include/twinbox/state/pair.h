@@ -81,9 +81,10 @@ int state_pair_update(struct state *st, const struct state_pair *p, struct error
 int state_pair_set_flags(struct state *st, int64_t id, unsigned flags, const char *keywords,
                          struct error *err);
 
-/* Forget pair `id`'s local side (local_id NULL), keeping its uid: a
- * message whose local file is gone, before its deletion is carried to
- * the server. A pair without a uid, or a missing row, is a bug. */
+/* Forget pair `id`'s local side (local_id NULL), keeping its uid: the
+ * pair of a deletion a killed run carried to the server, whose file may
+ * have been put back since. A pair without a uid (renumbered since) or
+ * no longer stored is left as it is. */
 int state_pair_drop_local(struct state *st, int64_t id, struct error *err);
 
 /* Delete pair `id` (a message gone from both sides, or forgotten). A
