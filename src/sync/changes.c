@@ -74,10 +74,11 @@ static bool same_time(const struct timespec *a, const struct timespec *b)
 }
 
 /* Whether the local folder is as the last sync left it: the same times
- * of new/ and cur/ (settled when recorded: finish_folder), or else the
- * same listing (store_listing) as recorded, read afresh; so no message
- * came, went or changed there. The store then keeps the listing through
- * this run's changes, for finish_folder to record. */
+ * of new/ and cur/ (settled when recorded: finish_folder), or else,
+ * where the last sync changed the folder itself (so it recorded no
+ * times), the same listing (store_listing) as recorded, read afresh; so
+ * no message came, went or changed there. The store then keeps the
+ * listing through this run's changes, for finish_folder to record. */
 static int local_same(struct folder_run *r, const struct state_folder *sf,
                       const struct store_folder_info *linfo, bool *same_r, struct error *err)
 {
@@ -87,14 +88,23 @@ static int local_same(struct folder_run *r, const struct state_folder *sf,
 	bool listed = sf->local_files >= 0 && ops->read_listing;
 	int rc;
 
+	bool marked = !(same_time(&sf->new_mtime, &zero) && same_time(&sf->cur_mtime, &zero));
+
 	*same_r = false;
 	if (!ops->find || ops->key != STORE_KEY_NAME)
 		return 0;
-	if (!(same_time(&sf->new_mtime, &zero) && same_time(&sf->cur_mtime, &zero)) &&
-	    same_time(&sf->new_mtime, &linfo->marks[0]) && same_time(&sf->cur_mtime, &linfo->marks[1])) {
+	if (marked && same_time(&sf->new_mtime, &linfo->marks[0]) &&
+	    same_time(&sf->cur_mtime, &linfo->marks[1])) {
 		if (listed)
 			ops->assume_listing(r->lf, &then);
 		*same_r = true;
+		return 0;
+	}
+	/* Times recorded by a sync that left the folder as it found it,
+	 * and other times now: another program changed it. The names
+	 * would only say so again; the folder is read whole anyway. */
+	if (marked) {
+		log_debug("%s: the Maildir folder changed since the last sync (its times)", r->rep->name);
 		return 0;
 	}
 	if (!listed)

@@ -435,3 +435,25 @@ Test(sync_resync, a_maildir_change_plans_over_what_changed_alone)
 	sync_ok();
 	assert_nothing_done();
 }
+
+/* After a sync that left the folder as it found it (its settled times
+ * recorded), other times mean another program changed it: the folder
+ * is read once, for the plan, without first comparing its names. */
+Test(sync_resync, a_change_after_a_settled_sync_reads_the_folder_once)
+{
+	char *path, *flags = NULL;
+
+	steady(10);
+	path = local_find("INBOX", "<seed.104@twinbox.test>");
+	free(local_set_flags(path, "FS"));
+	free(path);
+	sync_traced();
+	cr_assert_not_null(
+	    strstr(sh.r.err, "INBOX: the Maildir folder changed since the last sync (its times)"), "%s",
+	    sh.r.err);
+	cr_assert_null(strstr(sh.r.err, "its file names are"), "the names were compared:\n%s", sh.r.err);
+	server_find("INBOX", "<seed.104@twinbox.test>", &flags);
+	cr_assert(strstr(flags, "\\Flagged"), "server flags: %s", flags);
+	free(flags);
+	assert_twins("INBOX", 10);
+}
