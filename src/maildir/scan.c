@@ -324,33 +324,34 @@ int maildir_folder_adopt(struct maildir_folder *f, const char *id, uint64_t flag
 	return maildir_folder_find(f, id, i_r);
 }
 
-static int count_file(struct maildir_folder *f, enum maildir_subdir sd, const struct dir_entry *e, void *ctx,
-                      struct error *err)
-{
-	(void)f, (void)sd, (void)e, (void)err;
-	++*(size_t *)ctx;
-	return 0;
-}
-
-int maildir_folder_count_files(struct maildir_folder *f, size_t *count_r, struct error *err)
-{
-	size_t n = 0;
-
-	*count_r = 0;
-	if (maildir_folder_check(f, err) < 0)
-		return -1;
-	for (int sd = MAILDIR_NEW; sd <= MAILDIR_CUR; sd++)
-		if (each_message_file(f, (enum maildir_subdir)sd, count_file, &n, err) < 0)
-			return -1;
-	*count_r = n;
-	return 0;
-}
-
 static int list_file(struct maildir_folder *f, enum maildir_subdir sd, const struct dir_entry *e, void *ctx,
                      struct error *err)
 {
 	(void)f, (void)err;
 	maildir_listing_add(ctx, sd, e->name);
+	return 0;
+}
+
+/* The message files of new/ and cur/ into *l_r (one readdir pass each). */
+static int list_both(struct maildir_folder *f, struct maildir_listing *l_r, struct error *err)
+{
+	*l_r = (struct maildir_listing){0, 0};
+	if (maildir_folder_check(f, err) < 0)
+		return -1;
+	for (int sd = MAILDIR_NEW; sd <= MAILDIR_CUR; sd++)
+		if (each_message_file(f, (enum maildir_subdir)sd, list_file, l_r, err) < 0)
+			return -1;
+	return 0;
+}
+
+int maildir_folder_count_files(struct maildir_folder *f, size_t *count_r, struct error *err)
+{
+	struct maildir_listing l;
+
+	*count_r = 0;
+	if (list_both(f, &l, err) < 0)
+		return -1;
+	*count_r = (size_t)l.files;
 	return 0;
 }
 
@@ -360,12 +361,8 @@ int maildir_folder_read_listing(struct maildir_folder *f, struct maildir_listing
 
 	*l_r = (struct maildir_listing){0, 0};
 	f->listing_known = false;
-	if (maildir_folder_check(f, err) < 0 || maildir_folder_times(f, &before, err) < 0)
-		return -1;
-	for (int sd = MAILDIR_NEW; sd <= MAILDIR_CUR; sd++)
-		if (each_message_file(f, (enum maildir_subdir)sd, list_file, l_r, err) < 0)
-			return -1;
-	if (maildir_folder_times(f, &after, err) < 0)
+	if (maildir_folder_times(f, &before, err) < 0 || list_both(f, l_r, err) < 0 ||
+	    maildir_folder_times(f, &after, err) < 0)
 		return -1;
 	if (!maildir_times_equal(&before, &after))
 		return 0;

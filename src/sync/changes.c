@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "engine_p.h"
+#include "twinbox/state/flags.h"
 #include "twinbox/state/folder.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
@@ -68,11 +69,6 @@ static size_t merge(const struct state_pairs *ps, const struct store_changes *c,
 
 /* ---- the changes alone --------------------------------------------- */
 
-static bool same_time(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
-}
-
 /* Whether the local folder is as the last sync left it: the same times
  * of new/ and cur/ (settled when recorded: finish_folder), or else,
  * where the last sync changed the folder itself (so it recorded no
@@ -88,13 +84,13 @@ static int local_same(struct folder_run *r, const struct state_folder *sf,
 	bool listed = sf->local_files >= 0 && ops->read_listing;
 	int rc;
 
-	bool marked = !(same_time(&sf->new_mtime, &zero) && same_time(&sf->cur_mtime, &zero));
+	bool marked = !(engine_same_time(&sf->new_mtime, &zero) && engine_same_time(&sf->cur_mtime, &zero));
 
 	*same_r = false;
 	if (!ops->find || ops->key != STORE_KEY_NAME)
 		return 0;
-	if (marked && same_time(&sf->new_mtime, &linfo->marks[0]) &&
-	    same_time(&sf->cur_mtime, &linfo->marks[1])) {
+	if (marked && engine_same_time(&sf->new_mtime, &linfo->marks[0]) &&
+	    engine_same_time(&sf->cur_mtime, &linfo->marks[1])) {
 		if (listed)
 			ops->assume_listing(r->lf, &then);
 		*same_r = true;
@@ -307,11 +303,6 @@ out:
 
 /* ---- the Maildir's changes alone ------------------------------------ */
 
-static bool same_text(const char *a, const char *b)
-{
-	return a == b || (a && b && strcmp(a, b) == 0) || (!a && !*b) || (!b && !*a);
-}
-
 /* Whether pair `p` is plainly both sides of one message (so that, with
  * neither side changed, a plan would do nothing with it). */
 static bool plain_pair(const struct state_pair *p)
@@ -397,7 +388,7 @@ static int maildir_changes(struct folder_run *r, struct store_changes *c, struct
 		}
 		i = (size_t)(p - r->pairs.pairs);
 		at[i] = j;
-		if (p->flags != m->flags || !same_text(p->keywords, m->keywords)) {
+		if (p->flags != m->flags || !state_keywords_equal(p->keywords, m->keywords)) {
 			changed++;
 			keep[i] = lkeep[j] = true;
 		}

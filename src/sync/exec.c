@@ -580,15 +580,20 @@ static int copies(struct folder_run *r, const struct plan *plan, enum plan_kind 
 
 /* ---- deletions and forgetting -------------------------------------- */
 
-static int forget_pairs(struct folder_run *r, const struct plan_action *a, size_t n, const char *what,
-                        struct error *err)
+/* In one transaction: resolve the intents `ids` (NULL: none) of the
+ * actions' deletions, and with `forget` delete the actions' pairs (gone
+ * from both sides). Without `forget` the pairs stay, and the next run
+ * tries again. */
+static int forget_pairs(struct folder_run *r, const struct plan_action *a, size_t n, const int64_t *ids,
+                        bool forget, const char *what, struct error *err)
 {
 	if (n == 0)
 		return 0;
 	if (state_begin(r->st, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
-		if (a[i].pair_id && state_pair_delete(r->st, a[i].pair_id, err) < 0) {
+		if ((ids && state_intent_resolve(r->st, ids[i], err) < 0) ||
+		    (forget && a[i].pair_id && state_pair_delete(r->st, a[i].pair_id, err) < 0)) {
 			state_rollback(r->st);
 			return -1;
 		}
@@ -620,22 +625,6 @@ static int add_delete_intents(struct folder_run *r, const struct plan_action *a,
 	return commit(r, true, "deletion intents recorded", err);
 }
 
-/* The intents of deletions done (with their pairs forgotten: `forget`)
- * or not done (the pairs stay: the next run tries again). */
-static int resolve_deletes(struct folder_run *r, const struct plan_action *a, size_t n, const int64_t *ids,
-                           bool forget, const char *what, struct error *err)
-{
-	if (state_begin(r->st, err) < 0)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		if ((ids && state_intent_resolve(r->st, ids[i], err) < 0) ||
-		    (forget && a[i].pair_id && state_pair_delete(r->st, a[i].pair_id, err) < 0)) {
-			state_rollback(r->st);
-			return -1;
-		}
-	return commit(r, false, what, err);
-}
-
 static int deletions(struct folder_run *r, const struct plan *plan, enum plan_kind kind, struct error *err)
 {
 	bool remote = kind == PLAN_DELETE_REMOTE;
@@ -665,11 +654,11 @@ static int deletions(struct folder_run *r, const struct plan *plan, enum plan_ki
 	error_clear(&derr);
 	if (s->ops->delete (f, msgs, n, &derr) < 0 || s->ops->flush(f, &derr) < 0) {
 		free(msgs);
-		/* The server refused: the pairs stay, and the next run tries
-		 * again. The run stops: which went is not known, and the next
-		 * run reconciles the intents. */
+		/* A run stopped by the error leaves its intents to the next
+		 * one: which messages went is not known. A refusal drops them,
+		 * and the pairs stay: the next run tries again. */
 		rc = ids && derr.scope <= ERR_MESSAGE
-		         ? resolve_deletes(r, a, n, ids, false, "deletion intents dropped", err)
+		         ? forget_pairs(r, a, n, ids, false, "deletion intents dropped", err)
 		         : 0;
 		free(ids);
 		if (rc < 0)
@@ -678,7 +667,6 @@ static int deletions(struct folder_run *r, const struct plan *plan, enum plan_ki
 			*err = derr;
 			return -1;
 		}
-		/* The pairs stay: the next run tries again. */
 		log_warn("%s: %s", r->rep->name, derr.text);
 		r->rep->message_failures += n;
 		return 0;
@@ -689,7 +677,7 @@ static int deletions(struct folder_run *r, const struct plan *plan, enum plan_ki
 		r->rep->deleted_remote += n;
 	else
 		r->rep->deleted_local += n;
-	rc = resolve_deletes(r, a, n, ids, true, "deletions recorded", err);
+	rc = forget_pairs(r, a, n, ids, true, "deletions recorded", err);
 	free(ids);
 	return rc;
 }
@@ -715,7 +703,7 @@ int exec_plan(struct folder_run *r, const struct plan *plan, struct error *err)
 	    deletions(r, plan, PLAN_DELETE_REMOTE, err) < 0 || deletions(r, plan, PLAN_DELETE_LOCAL, err) < 0)
 		goto out;
 	a = plan_actions(plan, PLAN_FORGET, &n);
-	if (forget_pairs(r, a, n, "forgotten pairs recorded", err) < 0)
+	if (forget_pairs(r, a, n, NULL, true, "forgotten pairs recorded", err) < 0)
 		goto out;
 	plan_actions(plan, PLAN_SKIP_TOO_BIG, &n);
 	r->rep->too_big = n;
