@@ -58,15 +58,6 @@ static void at(long long t)
 	setenv("TWINBOX_TEST_NOW", v, 1);
 }
 
-static size_t local_count(void)
-{
-	struct local_msg *lm;
-	size_t n = local_list("INBOX", &lm);
-
-	local_free(lm, n);
-	return n;
-}
-
 /* Every server message is in the Maildir exactly once, byte for byte
  * (CRLF -> LF), and the state knows its UIDL. */
 static void assert_imported(size_t expect_local)
@@ -151,11 +142,11 @@ Test(pop3_import, delete_after_days_counts_from_the_download)
 	sync_ok();
 	cr_assert(strstr(sh.r.out, "6 deleted from the server"), "%s", sh.r.out);
 	cr_assert_eq(server_count("INBOX"), 2, "only the first six were downloaded three days ago");
-	cr_assert_eq(local_count(), 8, "the local copies stay");
+	cr_assert_eq(local_message_count("INBOX"), 8, "the local copies stay");
 	at(T0 + 6 * 86400);
 	sync_ok();
 	cr_assert_eq(server_count("INBOX"), 0);
-	cr_assert_eq(local_count(), 8);
+	cr_assert_eq(local_message_count("INBOX"), 8);
 	unsetenv("TWINBOX_TEST_NOW");
 }
 
@@ -165,7 +156,7 @@ Test(pop3_import, delete_after_download_empties_the_server)
 	dovecot_seed(sh.d, "INBOX", 7, 7000, 0);
 	sync_ok();
 	cr_assert_eq(server_count("INBOX"), 0);
-	cr_assert_eq(local_count(), 7);
+	cr_assert_eq(local_message_count("INBOX"), 7);
 }
 
 Test(pop3_import, max_size_skips_and_lists_never_deletes)
@@ -175,7 +166,7 @@ Test(pop3_import, max_size_skips_and_lists_never_deletes)
 	sync_ok();
 	cr_assert(strstr(sh.r.out, "2 over max_size"), "%s", sh.r.out);
 	cr_assert(strstr(sh.r.out, "not downloaded, over max_size: message 5"), "%s", sh.r.out);
-	cr_assert_eq(local_count(), 8);
+	cr_assert_eq(local_message_count("INBOX"), 8);
 	cr_assert_eq(server_count("INBOX"), 2, "skipped messages stay on the server");
 }
 
@@ -188,7 +179,7 @@ Test(pop3_import, preview_lists_what_is_new)
 	cr_assert_eq(sh.r.status, 0, "%s", sh.r.err);
 	cr_assert(strstr(sh.r.out, "SUBJECT"), "%s", sh.r.out);
 	cr_assert(strstr(sh.r.out, "3 of 3 messages on the server not downloaded yet"), "%s", sh.r.out);
-	cr_assert_eq(local_count(), 0, "preview downloads nothing");
+	cr_assert_eq(local_message_count("INBOX"), 0, "preview downloads nothing");
 	sync_ok();
 	run_result_free(&sh.r);
 	run_twinbox(ARGS("--config", sh.cfg, "preview", "t"), 60, &sh.r);
@@ -201,11 +192,11 @@ Test(pop3_import, mark_seen_adopts_without_downloading)
 	dovecot_seed(sh.d, "INBOX", 4, 10000, 0);
 	cr_assert_eq(sync_run_args("--mark-seen"), 0, "%s", sh.r.err);
 	cr_assert(strstr(sh.r.out, "4 marked"), "%s", sh.r.out);
-	cr_assert_eq(local_count(), 0);
+	cr_assert_eq(local_message_count("INBOX"), 0);
 	dovecot_seed(sh.d, "INBOX", 1, 11000, 0);
 	sync_ok();
 	cr_assert(strstr(sh.r.out, "1 downloaded"), "%s", sh.r.out);
-	cr_assert_eq(local_count(), 1);
+	cr_assert_eq(local_message_count("INBOX"), 1);
 }
 
 Test(pop3_import, wrong_password_is_a_clear_error)
@@ -225,7 +216,7 @@ Test(pop3_import, wrong_password_is_a_clear_error)
 	free(data);
 	cr_assert_eq(sync_run_args(NULL), 2);
 	cr_assert(strstr(sh.r.err, "t: "), "%s", sh.r.err);
-	cr_assert_eq(local_count(), 0);
+	cr_assert_eq(local_message_count("INBOX"), 0);
 }
 
 /* Killed at each durable step in turn, resumed: never lost, never
@@ -254,16 +245,16 @@ Test(pop3_import, crash_at_every_step)
 			break;
 		cr_assert_eq(status, 86, "step %u: exit %d: %s", step, status, sh.r.err);
 		sync_ok();
-		cr_assert_eq(local_count(), 12, "after a crash at step %u", step);
+		cr_assert_eq(local_message_count("INBOX"), 12, "after a crash at step %u", step);
 		cr_assert_eq(server_count("INBOX"), 0, "after a crash at step %u", step);
 		sync_ok();
 		cr_assert(strstr(sh.r.out, "0 downloaded"), "step %u: %s", step, sh.r.out);
-		cr_assert_eq(local_count(), 12);
+		cr_assert_eq(local_message_count("INBOX"), 12);
 		cr_assert_eq(tmp_count("INBOX"), 0, "files left in tmp/ after a crash at step %u", step);
 	}
 	cr_log_info("pop3 crash test: killed at each of %u durable steps", step - 1);
 	cr_assert_gt(step, 4, "the hook fired at only %u steps", step - 1);
-	cr_assert_eq(local_count(), 12);
+	cr_assert_eq(local_message_count("INBOX"), 12);
 }
 
 /* Killed with SIGKILL four times at random moments of an import of 2,000
@@ -301,7 +292,7 @@ Test(pop3_import, local_deletions_never_reach_the_server)
 	sync_ok();
 	cr_assert(strstr(sh.r.out, "0 downloaded, 0 deleted from the server"), "%s", sh.r.out);
 	cr_assert_eq(server_count("INBOX"), 4, "a local deletion must not delete on the server");
-	cr_assert_eq(local_count(), 3, "nor bring the message back");
+	cr_assert_eq(local_message_count("INBOX"), 3, "nor bring the message back");
 }
 
 Test(pop3_import, list_folders_refuses_a_pop3_account)

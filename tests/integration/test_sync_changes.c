@@ -41,36 +41,6 @@ static void sync_traced(void)
 	cr_assert_eq(sync_run_args("-vv"), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
 }
 
-static bool server_has(const char *mailbox, const char *id)
-{
-	size_t n;
-	struct dovecot_msg *m = dovecot_list(sh.d, mailbox, true, &n);
-	bool found = false;
-
-	for (size_t i = 0; i < n && !found; i++) {
-		char *mid = message_id(m[i].body);
-		found = strcmp(mid, id) == 0;
-		free(mid);
-	}
-	dovecot_msgs_free(m, n);
-	return found;
-}
-
-static bool local_has(const char *folder, const char *id)
-{
-	struct local_msg *lm;
-	size_t n = local_list(folder, &lm);
-	bool found = false;
-
-	for (size_t i = 0; i < n && !found; i++) {
-		char *mid = message_id(lm[i].data);
-		found = strcmp(mid, id) == 0;
-		free(mid);
-	}
-	local_free(lm, n);
-	return found;
-}
-
 Test(sync_changes, every_kind_of_change_is_read_from_the_servers_changes)
 {
 	char *path, *moved, *flags = NULL;
@@ -104,15 +74,16 @@ Test(sync_changes, every_kind_of_change_is_read_from_the_servers_changes)
 	path = local_find("INBOX", "<seed.101@twinbox.test>");
 	cr_assert_not_null(strstr(path, ":2,F"), "the server's flag is missing: %s", path);
 	free(path);
-	cr_assert(!local_has("INBOX", "<seed.102@twinbox.test>"), "the expunged message is still local");
-	cr_assert(local_has("INBOX", "<seed.200@twinbox.test>"), "the new message was not pulled");
+	cr_assert(!local_has_id("INBOX", "<seed.102@twinbox.test>"), "the expunged message is still local");
+	cr_assert(local_has_id("INBOX", "<seed.200@twinbox.test>"), "the new message was not pulled");
 	path = local_find("INBOX", "<seed.106@twinbox.test>");
 	cr_assert_not_null(strstr(path, ":2,R"), "the changed message did not come back: %s", path);
 	free(path);
 	server_find("INBOX", "<seed.104@twinbox.test>", &flags);
 	cr_assert_not_null(strstr(flags, "\\Seen"), "server flags: %s", flags);
 	free(flags);
-	cr_assert(!server_has("INBOX", "<seed.107@twinbox.test>"), "the local deletion was not carried over");
+	cr_assert(!server_has_id("INBOX", "<seed.107@twinbox.test>"),
+	          "the local deletion was not carried over");
 	assert_twins("INBOX", 9);
 	cr_assert_eq(state_pair_count("INBOX"), 9);
 
@@ -168,7 +139,7 @@ Test(sync_changes, a_message_the_state_lacks_makes_a_whole_read)
 		cr_assert_not_null(strstr(path, ":2,F"), "%s", path);
 		free(path);
 	}
-	cr_assert(!local_has("INBOX", "<seed.404@twinbox.test>"), "the big message was copied");
+	cr_assert(!local_has_id("INBOX", "<seed.404@twinbox.test>"), "the big message was copied");
 	cr_assert_eq(server_count("INBOX"), 5);
 	cr_assert_eq(state_pair_count("INBOX"), 4);
 }

@@ -77,15 +77,6 @@ static void write_pop3_config(void)
 	free(text);
 }
 
-static size_t local_count(const char *folder)
-{
-	struct local_msg *lm;
-	size_t n = local_list(folder, &lm);
-
-	local_free(lm, n);
-	return n;
-}
-
 /* ---- each error once ---- */
 
 /* The state database cannot grow: the error stops the whole run (not
@@ -236,10 +227,10 @@ Test(sync_cli, list_folders_shows_the_names_sync_takes_and_sync_takes_both_spell
 
 	/* (The harness reads the server with '/' names: look at the Maildir.) */
 	cr_assert_eq(run_cmd("sync", "t:Lists.dev"), 0, "%s", sh.r.err);
-	cr_assert_eq(local_count("Lists/dev"), 2, "%s", sh.r.out);
+	cr_assert_eq(local_message_count("Lists/dev"), 2, "%s", sh.r.out);
 	cr_assert_eq(run_cmd("sync", "t:Lists/announce"), 0, "%s", sh.r.err);
-	cr_assert_eq(local_count("Lists/announce"), 1, "%s", sh.r.out);
-	cr_assert_eq(local_count("Archive"), 0, "only the folders named were synced");
+	cr_assert_eq(local_message_count("Lists/announce"), 1, "%s", sh.r.out);
+	cr_assert_eq(local_message_count("Archive"), 0, "only the folders named were synced");
 }
 
 /* ---- the dry run ---- */
@@ -403,7 +394,7 @@ Test(sync_cli, a_run_after_one_stopped_by_an_error_says_what_it_finds)
 	dovecot_seed(sh.d, "INBOX", 5, 1600, 400000); /* the last one is too big for the disk */
 	cr_assert_eq(sync_on_full_disk(), 1, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
 	pulled = said_before(" of 305 messages pulled");
-	n = local_count("INBOX");
+	n = local_message_count("INBOX");
 	sync_ok();
 	cr_assert_null(strstr(sh.r.err, "interrupted run"), "%s", sh.r.err);
 	cr_assert(strstr(sh.r.err, "the last run stopped part-way"), "out: %s\nerr: %s", sh.r.out, sh.r.err);
@@ -422,7 +413,7 @@ Test(sync_cli, a_pop3_run_after_one_stopped_by_an_error_says_what_it_finds)
 	sync_ok();
 	cr_assert_null(strstr(sh.r.err, "interrupted run"), "%s", sh.r.err);
 	cr_assert(strstr(sh.r.err, "the last run stopped part-way"), "%s", sh.r.err);
-	cr_assert_eq(local_count("INBOX"), 605);
+	cr_assert_eq(local_message_count("INBOX"), 605);
 }
 
 /* A server that puts every folder below INBOX (namespace prefix
@@ -439,8 +430,8 @@ Test(sync_cli, a_namespace_prefix_is_left_out_of_the_names_and_taken_in_argument
 	cr_assert(strstr(sh.r.out, "\nLists/dev "), "%s", sh.r.out);
 	cr_assert(strstr(sh.r.out, "\nINBOX "), "%s", sh.r.out);
 	cr_assert_eq(run_cmd("sync", "t:INBOX.Lists.dev"), 0, "%s", sh.r.err);
-	cr_assert_eq(local_count("Lists/dev"), 2, "%s", sh.r.out);
-	cr_assert_eq(local_count("INBOX"), 0, "only the folder named was synced");
+	cr_assert_eq(local_message_count("Lists/dev"), 2, "%s", sh.r.out);
+	cr_assert_eq(local_message_count("INBOX"), 0, "only the folder named was synced");
 }
 
 /* A dry run while a run holds the account: it says so and reads no

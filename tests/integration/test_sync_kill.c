@@ -97,15 +97,6 @@ Test(sync_kill, tmp_files_older_than_36_hours_are_removed)
 	assert_twins("Work", 4);
 }
 
-static size_t local_count_of(const char *folder)
-{
-	struct local_msg *lm;
-	size_t n = local_list(folder, &lm);
-
-	local_free(lm, n);
-	return n;
-}
-
 /* Pairs of `folder` in the state without a content key; with `forget`,
  * their keys are dropped first (as a state written by an older twinbox
  * has them). */
@@ -145,7 +136,7 @@ Test(sync_kill, pairs_recovered_after_a_kill_survive_a_uidvalidity_change)
 	setenv("TWINBOX_TEST_CRASH_AT", "2", 1); /* 1: intents recorded, 2: the batch delivered */
 	cr_assert_eq(sync_run_args(NULL), 86, "%s", sh.r.err);
 	unsetenv("TWINBOX_TEST_CRASH_AT");
-	cr_assert_gt(local_count_of("INBOX"), 0, "the first batch should be in the Maildir");
+	cr_assert_gt(local_message_count("INBOX"), 0, "the first batch should be in the Maildir");
 	sync_ok();
 	cr_assert(strstr(sh.r.err, "the last run stopped part-way"), "%s", sh.r.err);
 	assert_twins("INBOX", 300);
@@ -252,7 +243,7 @@ Test(sync_kill, an_append_killed_then_deleted_locally_stays_on_the_server_with_e
 	append_then_kill(delete_file);
 	cr_assert_eq(server_count("INBOX"), 4);
 	server_find("INBOX", "<appended@twinbox.test>", NULL);
-	cr_assert_eq(local_count_of("INBOX"), 3, "the deleted message must not come back");
+	cr_assert_eq(local_message_count("INBOX"), 3, "the deleted message must not come back");
 	sync_ok();
 	assert_nothing_done();
 }

@@ -102,30 +102,6 @@ static void plant(const char *name, const char *text)
 	set_times((const struct timespec(*)[2])t);
 }
 
-static bool local_has(const char *id)
-{
-	struct local_msg *lm;
-	size_t n = local_list("INBOX", &lm);
-	bool found = false;
-
-	for (size_t i = 0; i < n && !found; i++) {
-		char *mid = message_id(lm[i].data);
-		found = strcmp(mid, id) == 0;
-		free(mid);
-	}
-	local_free(lm, n);
-	return found;
-}
-
-static size_t local_count(void)
-{
-	struct local_msg *lm;
-	size_t n = local_list("INBOX", &lm);
-
-	local_free(lm, n);
-	return n;
-}
-
 #define PLANTED "From: a@b.c\nMessage-ID: <planted.1@twinbox.test>\n\nnobody synced me\n"
 
 Test(sync_resync, server_changes_alone_leave_the_maildir_unread)
@@ -148,10 +124,10 @@ Test(sync_resync, server_changes_alone_leave_the_maildir_unread)
 	path = local_find("INBOX", "<seed.104@twinbox.test>");
 	cr_assert_not_null(strstr(path, ":2,RS"), "the server's flags are missing: %s", path);
 	free(path);
-	cr_assert(!local_has("<seed.102@twinbox.test>"), "the expunged message is still local");
+	cr_assert(!local_has_id("INBOX", "<seed.102@twinbox.test>"), "the expunged message is still local");
 	/* The planted file was not seen: the folder was not read. */
 	cr_assert_eq(server_count("INBOX"), 9);
-	cr_assert(local_has("<planted.1@twinbox.test>"));
+	cr_assert(local_has_id("INBOX", "<planted.1@twinbox.test>"));
 
 	/* A real local change: the next run reads the folder, and finds the
 	 * planted message too. */
@@ -178,7 +154,8 @@ Test(sync_resync, new_server_mail_alone_is_delivered)
 	cr_assert_not_null(strstr(sh.r.err, ALONE), "not a resync of the changes alone:\n%s", sh.r.err);
 	cr_assert_not_null(strstr(sh.r.err, "(1 pairs loaded)"), "%s", sh.r.err);
 	cr_assert_not_null(strstr(sh.r.out, "t: INBOX: 2 pulled"), "%s", sh.r.out);
-	cr_assert(local_has("<seed.200@twinbox.test>") && local_has("<seed.201@twinbox.test>"));
+	cr_assert(local_has_id("INBOX", "<seed.200@twinbox.test>") &&
+	          local_has_id("INBOX", "<seed.201@twinbox.test>"));
 	assert_twins("INBOX", 12);
 	cr_assert_eq(state_pair_count("INBOX"), 12);
 	sync_ok();
@@ -203,7 +180,7 @@ Test(sync_resync, new_server_mail_a_local_file_matches_is_not_copied_twice)
 	cr_assert_not_null(strstr(sh.r.err, "the Maildir folder holds messages the state does not pair"),
 	                   "%s", sh.r.err);
 	assert_twins("INBOX", 6);
-	cr_assert_eq(local_count(), 6);
+	cr_assert_eq(local_message_count("INBOX"), 6);
 	free(crlf);
 	free(lf);
 }
@@ -217,7 +194,7 @@ Test(sync_resync, the_mass_delete_valve_counts_the_whole_folder)
 		dovecot_expunge(sh.d, "INBOX", uid);
 	sync_traced();
 	cr_assert_not_null(strstr(sh.r.err, ALONE), "not a resync of the changes alone:\n%s", sh.r.err);
-	cr_assert_eq(local_count(), 78, "%s\n%s", sh.r.out, sh.r.err);
+	cr_assert_eq(local_message_count("INBOX"), 78, "%s\n%s", sh.r.out, sh.r.err);
 	cr_assert_not_null(strstr(sh.r.out, "deleted 22 local"), "%s", sh.r.out);
 
 	sync_ok();
@@ -227,7 +204,7 @@ Test(sync_resync, the_mass_delete_valve_counts_the_whole_folder)
 		dovecot_expunge(sh.d, "INBOX", uid);
 	cr_assert_neq(sync_run_args("-vv"), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
 	cr_assert_not_null(strstr(sh.r.err, ALONE), "not a resync of the changes alone:\n%s", sh.r.err);
-	cr_assert_eq(local_count(), 78, "the valve let 30 of 78 deletions through");
+	cr_assert_eq(local_message_count("INBOX"), 78, "the valve let 30 of 78 deletions through");
 }
 
 /* Memory and work go with the changes: 10 flag changes and 2 expunges
@@ -249,7 +226,7 @@ Test(sync_resync, pairs_loaded_are_the_changes_alone)
 	path = local_find("INBOX", "<seed.397@twinbox.test>"); /* UID 298 */
 	cr_assert_not_null(strstr(path, ":2,F"), "%s", path);
 	free(path);
-	cr_assert_eq(local_count(), 2998);
+	cr_assert_eq(local_message_count("INBOX"), 2998);
 	cr_assert_eq(state_pair_count("INBOX"), 2998);
 }
 
@@ -295,12 +272,12 @@ Test(sync_resync, a_message_put_back_on_the_server_pairs_with_its_local_copy)
 	dovecot_expunge(sh.d, "INBOX", 2);
 	sync_traced();
 	cr_assert_not_null(strstr(sh.r.err, ALONE "not read;"), "%s", sh.r.err);
-	cr_assert_eq(local_count(), 5, "expunge: none deleted the local copy");
+	cr_assert_eq(local_message_count("INBOX"), 5, "expunge: none deleted the local copy");
 
 	dovecot_append(sh.d, "INBOX", crlf, len, NULL);
 	sync_traced();
 	cr_assert_not_null(strstr(sh.r.err, ALONE "its messages counted, none read;"), "%s", sh.r.err);
-	cr_assert_eq(local_count(), 5, "the message put back was copied again:\n%s", sh.r.out);
+	cr_assert_eq(local_message_count("INBOX"), 5, "the message put back was copied again:\n%s", sh.r.out);
 	assert_twins("INBOX", 5);
 	cr_assert_eq(state_pair_count("INBOX"), 5);
 	free(crlf);

@@ -17,15 +17,6 @@
 
 TestSuite(sync_valve, .init = sync_harness_setup, .fini = sync_harness_teardown, .timeout = 300);
 
-static size_t local_count(const char *folder)
-{
-	struct local_msg *lm;
-	size_t n = local_list(folder, &lm);
-
-	local_free(lm, n);
-	return n;
-}
-
 /* Expunge every message of `mailbox` on the server, as another client. */
 static void empty_on_server(const char *mailbox)
 {
@@ -58,7 +49,7 @@ Test(sync_valve, a_folder_emptied_on_the_server_is_kept_until_allowed)
 	/* The folder is held back: exit non-zero (it is not in sync), the
 	 * local copies stay, and stderr says why and what to do. */
 	cr_assert_neq(sync_run_args(NULL), 0, "%s", sh.r.err);
-	cr_assert_eq(local_count("INBOX"), 5, "the local copies were deleted");
+	cr_assert_eq(local_message_count("INBOX"), 5, "the local copies were deleted");
 	cr_assert(strstr(sh.r.err, "INBOX"), "%s", sh.r.err);
 	cr_assert(strstr(sh.r.err, "delete all 5 local messages"), "%s", sh.r.err);
 	cr_assert(strstr(sh.r.err, "empty on the server"), "%s", sh.r.err);
@@ -67,10 +58,10 @@ Test(sync_valve, a_folder_emptied_on_the_server_is_kept_until_allowed)
 
 	/* Still held back at the next run: nothing was forgotten. */
 	cr_assert_neq(sync_run_args(NULL), 0, "%s", sh.r.err);
-	cr_assert_eq(local_count("INBOX"), 5);
+	cr_assert_eq(local_message_count("INBOX"), 5);
 
 	cr_assert_eq(sync_run_args("--allow-mass-delete"), 0, "%s", sh.r.err);
-	cr_assert_eq(local_count("INBOX"), 0, "--allow-mass-delete did not carry the emptying over");
+	cr_assert_eq(local_message_count("INBOX"), 0, "--allow-mass-delete did not carry the emptying over");
 	cr_assert_eq(server_count("INBOX"), 0);
 	sync_ok();
 	assert_nothing_done();
@@ -89,7 +80,7 @@ Test(sync_valve, a_folder_emptied_locally_is_kept_on_the_server_until_allowed)
 
 	cr_assert_eq(sync_run_args("--allow-mass-delete"), 0, "%s", sh.r.err);
 	cr_assert_eq(server_count("INBOX"), 0);
-	cr_assert_eq(local_count("INBOX"), 0);
+	cr_assert_eq(local_message_count("INBOX"), 0);
 }
 
 Test(sync_valve, emptying_trash_goes_through_both_ways)
@@ -102,13 +93,13 @@ Test(sync_valve, emptying_trash_goes_through_both_ways)
 	/* Emptied on the server (the fixture lists Trash as \Trash). */
 	empty_on_server("Trash");
 	sync_ok();
-	cr_assert_eq(local_count("Trash"), 0, "%s%s", sh.r.out, sh.r.err);
-	cr_assert_eq(local_count("INBOX"), 2);
+	cr_assert_eq(local_message_count("Trash"), 0, "%s%s", sh.r.out, sh.r.err);
+	cr_assert_eq(local_message_count("INBOX"), 2);
 
 	/* And emptied locally. */
 	dovecot_seed(sh.d, "Trash", 4, 940, 0);
 	sync_ok();
-	cr_assert_eq(local_count("Trash"), 4);
+	cr_assert_eq(local_message_count("Trash"), 4);
 	empty_locally("Trash");
 	sync_ok();
 	cr_assert_eq(server_count("Trash"), 0, "%s%s", sh.r.out, sh.r.err);
@@ -121,7 +112,7 @@ Test(sync_valve, one_message_deleted_on_the_server_goes_without_the_flag)
 	sync_ok();
 	empty_on_server("INBOX");
 	sync_ok();
-	cr_assert_eq(local_count("INBOX"), 0);
+	cr_assert_eq(local_message_count("INBOX"), 0);
 }
 
 /* The README's minimal config (no sync: section): a deletion on one

@@ -47,38 +47,6 @@ static unsigned new_flags(struct rw_world *w)
 	return rw_rand(w, 2) ? rw_rand(w, 1u << RW_FLAGS) : 0;
 }
 
-/* Whether `folder` of the current device / of the server has a copy of
- * `id`: a move there makes a second copy the user asked for. */
-static bool local_has(const char *folder, const char *id)
-{
-	struct local_msg *lm;
-	size_t n = local_list(folder, &lm);
-	bool found = false;
-
-	for (size_t i = 0; i < n && !found; i++) {
-		char *lid = message_id(lm[i].data);
-		found = strcmp(lid, id) == 0;
-		free(lid);
-	}
-	local_free(lm, n);
-	return found;
-}
-
-static bool server_has(const char *folder, const char *id)
-{
-	size_t n;
-	struct dovecot_msg *sm = dovecot_list(sh.d, folder, true, &n);
-	bool found = false;
-
-	for (size_t i = 0; i < n && !found; i++) {
-		char *sid = message_id(sm[i].body);
-		found = strcmp(sid, id) == 0;
-		free(sid);
-	}
-	dovecot_msgs_free(sm, n);
-	return found;
-}
-
 static struct rw_msg *known(struct rw_world *w, const char *who, const char *id)
 {
 	struct rw_msg *m = rw_msg_find(w, id);
@@ -185,7 +153,9 @@ static void local_step(struct rw_world *w, unsigned dev)
 		char *dir = folder_dir(rw_folder_names[g]);
 		char *to = strstr(name, ":2,") ? xasprintf("%s/cur/%s", dir, name)
 		                               : xasprintf("%s/cur/%s:2,", dir, name);
-		bool twice = local_has(rw_folder_names[g], id);
+		/* A copy there already: the move makes a second one, which the
+		 * user asked for. */
+		bool twice = local_has_id(rw_folder_names[g], id);
 		m->doubled |= twice;
 		if (rename(lm[i].path, to) != 0)
 			rw_fail(w, "dev%u cannot move %s to %s", dev + 1, lm[i].path, to);
@@ -271,7 +241,7 @@ static void server_step(struct rw_world *w)
 	} else {
 		unsigned g = other_folder(w, f);
 		struct imap_copy_result r = {0};
-		bool twice = server_has(rw_folder_names[g], id);
+		bool twice = server_has_id(rw_folder_names[g], id);
 		m->doubled |= twice;
 		rc = imap_copy(w->imap, &set, rw_folder_names[g], true, &r, &err);
 		imap_copy_result_free(&r);

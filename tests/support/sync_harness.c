@@ -157,6 +157,45 @@ void local_free(struct local_msg *m, size_t n)
 	free(m);
 }
 
+size_t local_message_count(const char *folder)
+{
+	struct local_msg *lm;
+	size_t n = local_list(folder, &lm);
+
+	local_free(lm, n);
+	return n;
+}
+
+bool local_has_id(const char *folder, const char *id)
+{
+	struct local_msg *lm;
+	size_t n = local_list(folder, &lm);
+	bool found = false;
+
+	for (size_t i = 0; i < n && !found; i++) {
+		char *mid = message_id(lm[i].data);
+		found = strcmp(mid, id) == 0;
+		free(mid);
+	}
+	local_free(lm, n);
+	return found;
+}
+
+bool server_has_id(const char *mailbox, const char *id)
+{
+	size_t n;
+	struct dovecot_msg *m = dovecot_list(sh.d, mailbox, true, &n);
+	bool found = false;
+
+	for (size_t i = 0; i < n && !found; i++) {
+		char *mid = message_id(m[i].body);
+		found = strcmp(mid, id) == 0;
+		free(mid);
+	}
+	dovecot_msgs_free(m, n);
+	return found;
+}
+
 void write_local(const char *folder, const char *name, const char *text)
 {
 	char *base = folder_dir(folder);

@@ -71,6 +71,10 @@ char *folder_dir(const char *folder);
  * folder has none. Free with local_free(). */
 size_t local_list(const char *folder, struct local_msg **msgs_r);
 void local_free(struct local_msg *m, size_t n);
+/* How many message files `folder` holds (0 for a missing folder). */
+size_t local_message_count(const char *folder);
+/* Whether a message file of `folder` has Message-ID `id`. */
+bool local_has_id(const char *folder, const char *id);
 /* Write a message file `name` into new/ of `folder`. */
 void write_local(const char *folder, const char *name, const char *text);
 /* The path of the one local message of `folder` with Message-ID `id`
@@ -98,6 +102,8 @@ char *lf_of(const char *crlf, size_t len);
 char *crlf_of(const char *lf, size_t *len_r);
 /* Number of messages in a server mailbox. */
 size_t server_count(const char *mailbox);
+/* Whether a message of server mailbox `mailbox` has Message-ID `id`. */
+bool server_has_id(const char *mailbox, const char *id);
 /* The server's message with Message-ID `id` in `mailbox`; fails the test
  * unless there is exactly one. `*flags_r` gets its flags (fresh). */
 unsigned server_find(const char *mailbox, const char *id, char **flags_r);
