@@ -433,9 +433,6 @@ static int sync_account(struct account_job *j)
 
 	error_clear(&err);
 	cli_imap_options(a, j->password, &io);
-	remote = imap_store_open(&io, &err);
-	if (!remote)
-		goto fail;
 	cli_plan_rules(a, &o.rules);
 	o.rules.allow_mass_delete = j->c.allow_mass_delete;
 	o.dry_run = j->c.dry_run;
@@ -454,6 +451,12 @@ static int sync_account(struct account_job *j)
 	o.worker_ctx = &wc;
 	server = (struct state_server){a->conn.host, a->conn.port, a->conn.user};
 	o.server = &server;
+	/* The local side of a changed folder is read while the server is
+	 * connected to, logged in to and listed. */
+	o.prefetch = sync_prefetch_start(j->local, j->db, &o);
+	remote = imap_store_open(&io, &err);
+	if (!remote)
+		goto fail;
 	if (sync_run(remote, j->local, j->st, &o, &res, &err) < 0)
 		goto fail;
 	rc = res.folders_failed == 0 ? EXIT_OK : EXIT_PARTIAL;
@@ -466,6 +469,7 @@ out:
 	/* "Nothing could be done" only when nothing was. */
 	if (rc == EXIT_PARTIAL && !res.folders_synced && !j->c.done)
 		rc = EXIT_FAILED;
+	sync_prefetch_stop(o.prefetch);
 	if (remote)
 		remote->ops->close(remote);
 	return rc;

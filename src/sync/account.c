@@ -41,7 +41,7 @@ bool sync_pattern_match(const char *pattern, const char *name)
 	}
 }
 
-static bool selected(const struct sync_options *o, const char *name)
+bool engine_folder_selected(const struct sync_options *o, const char *name)
 {
 	bool in = o->include_count == 0;
 
@@ -207,7 +207,7 @@ static char **selected_names(char **names, const struct sync_options *o, size_t 
 	size_t n = 0;
 
 	for (char **p = names; *p; p++)
-		if (selected(o, *p))
+		if (engine_folder_selected(o, *p))
 			names[n++] = *p;
 		else
 			free(*p);
@@ -270,7 +270,7 @@ static int only_folders(const struct sync_options *o, char **rnames, char **lnam
 	*ro = *o;
 	ro->only_count = 0;
 	for (size_t i = 0; i < n; i++)
-		if (!selected(ro, (*only_r)[i]))
+		if (!engine_folder_selected(ro, (*only_r)[i]))
 			return error_set(err, ERR_ACCOUNT,
 			                 "the folder \"%s\" is left out by the account's `folders:` include "
 			                 "and exclude patterns; change them to sync it",
@@ -369,7 +369,7 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 		/* On another server no folder is known at this level: one it
 		 * lacks is created there (and filled again), never read as
 		 * removed. */
-		if (server_changed || !selected(o, known[i].remote_name))
+		if (server_changed || !engine_folder_selected(o, known[i].remote_name))
 			continue;
 		on_remote = listed(rnames, nr, known[i].remote_name);
 		on_local = listed(lnames, nl, known[i].remote_name);

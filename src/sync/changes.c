@@ -105,7 +105,8 @@ static int local_same(struct folder_run *r, const struct state_folder *sf,
 	}
 	if (!listed)
 		return 0;
-	rc = ops->read_listing(r->lf, &now, err);
+	/* The read-ahead may have read it already (prefetch.c). */
+	rc = r->pre.listed && ops->listing ? ops->listing(r->lf, &now) : ops->read_listing(r->lf, &now, err);
 	if (rc < 0)
 		return -1;
 	*same_r = rc > 0 && now.digest == then.digest && now.files == then.files;
@@ -357,8 +358,7 @@ static int maildir_changes(struct folder_run *r, struct store_changes *c, struct
 	bool *keep, *lkeep;
 	int rc = 0;
 
-	if (state_pairs_load(r->st, r->folder_id, &r->pairs, err) < 0 ||
-	    r->ls->ops->snapshot(r->lf, ls, err) < 0) {
+	if (engine_load_pairs(r, err) < 0 || engine_local_snapshot(r, err) < 0) {
 		state_pairs_free(&r->pairs);
 		return -1;
 	}
@@ -480,7 +480,7 @@ int engine_remote_changes(struct folder_run *r, uint64_t since, const struct sto
 		*done_r = told > 0;
 		return told < 0 ? -1 : 0;
 	}
-	if (state_pairs_load(r->st, r->folder_id, &r->pairs, err) < 0) {
+	if (engine_load_pairs(r, err) < 0) {
 		store_changes_free(&c);
 		return -1;
 	}

@@ -301,8 +301,38 @@ static int folder_row(struct folder_run *r, const char *name, const struct store
 		}
 	}
 	*since_r = r->renumber ? 0 : changes_since(&sf, rinfo, rules);
+	/* The read-ahead's pairs, unless the state's changed under them
+	 * (prefetch.c) or are about to be read otherwise. */
+	if (r->pre.have_pairs && (r->pre.folder_id != sf.id || r->pre.uidvalidity != sf.uidvalidity ||
+	                          sf.pending || rules->first_sync || r->renumber)) {
+		state_pairs_free(&r->pre.pairs);
+		r->pre.have_pairs = false;
+	}
 	state_folder_clear(&sf);
 	return 0;
+}
+
+int engine_local_snapshot(struct folder_run *r, struct error *err)
+{
+	if (r->pre.scanned) {
+		r->lsnap = r->pre.lsnap;
+		r->pre.lsnap = (struct store_snapshot){0};
+		r->pre.scanned = false;
+		return 0;
+	}
+	return r->ls->ops->snapshot(r->lf, &r->lsnap, err);
+}
+
+int engine_load_pairs(struct folder_run *r, struct error *err)
+{
+	if (r->pre.have_pairs && r->pre.folder_id == r->folder_id) {
+		state_pairs_free(&r->pairs);
+		r->pairs = r->pre.pairs;
+		r->pre.pairs = (struct state_pairs){0};
+		r->pre.have_pairs = false;
+		return 0;
+	}
+	return state_pairs_load(r->st, r->folder_id, &r->pairs, err);
 }
 
 bool engine_same_time(const struct timespec *a, const struct timespec *b)
@@ -424,9 +454,14 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 	int rc = -1;
 
 	rules.use = use;
-	if (open_side(rs, name, "remote", o->dry_run && rep->created_remote, &r.rf, &rinfo, err) < 0 ||
-	    open_side(ls, name, "local", o->dry_run && rep->created_local, &r.lf, &linfo, err) < 0)
+	if (open_side(rs, name, "remote", o->dry_run && rep->created_remote, &r.rf, &rinfo, err) < 0)
 		goto out;
+	if (prefetch_take(o->prefetch, name, &r.pre)) {
+		r.lf = r.pre.lf;
+		linfo = r.pre.linfo;
+	} else if (open_side(ls, name, "local", o->dry_run && rep->created_local, &r.lf, &linfo, err) < 0) {
+		goto out;
+	}
 	if (folder_row(&r, name, &rinfo, &rules, &since, err) < 0)
 		goto out;
 	if (!o->dry_run && !r.partial)
@@ -435,13 +470,13 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 	    engine_remote_changes(&r, since, &rinfo, &linfo, &told, err) < 0)
 		goto out;
 	if ((!told && r.rf && rs->ops->snapshot(r.rf, &r.rsnap, err) < 0) ||
-	    (r.lf && !r.partial && ls->ops->snapshot(r.lf, &r.lsnap, err) < 0))
+	    (r.lf && !r.partial && engine_local_snapshot(&r, err) < 0))
 		goto out;
 	/* With the server's changes told there was no intent to recover
 	 * (changes_since), and the pairs are loaded. */
 	if (r.folder_id && !o->dry_run && !told && recover_intents(&r, err) < 0)
 		goto out;
-	if (r.folder_id && !told && state_pairs_load(st, r.folder_id, &r.pairs, err) < 0)
+	if (r.folder_id && !told && engine_load_pairs(&r, err) < 0)
 		goto out;
 	if (r.folder_id && !o->dry_run && !told && engine_recover_appends(&r, err) < 0)
 		goto out;
@@ -483,6 +518,8 @@ out:
 	store_snapshot_free(&r.lsnap);
 	if (r.rf)
 		rs->ops->close_folder(r.rf);
+	r.pre.lf = NULL; /* r.lf */
+	prefetched_free(ls, &r.pre);
 	if (r.lf)
 		ls->ops->close_folder(r.lf);
 	return rc;

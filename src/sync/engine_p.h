@@ -8,6 +8,31 @@
 #include "twinbox/state/pair.h"
 #include "twinbox/sync/engine.h"
 
+/* A folder's local side as the read-ahead read it (prefetch.c): the
+ * folder opened (with its times then), its listing read (`listed`: the
+ * store's listing() tells it), the folder read whole (`scanned`: lsnap,
+ * sorted by name) and its pairs (`have_pairs`), loaded when the folder's
+ * UIDVALIDITY in the state was `uidvalidity`. */
+struct prefetched {
+	struct store_folder *lf;
+	struct store_folder_info linfo;
+	bool listed, scanned, have_pairs;
+	struct store_snapshot lsnap;
+	struct state_pairs pairs;
+	int64_t folder_id;
+	uint32_t uidvalidity;
+};
+
+/* Folder `name` as the read-ahead read it, into *pf_r (the caller owns
+ * it: prefetched_free); false when it has not (then it never will). Waits
+ * while it reads that folder. `p` may be NULL. */
+bool prefetch_take(struct sync_prefetch *p, const char *name, struct prefetched *pf_r);
+/* Close and free what *pf holds (of store `local`); *pf is zeroed. */
+void prefetched_free(struct store *local, struct prefetched *pf);
+
+/* Whether folder `name` is one of the run's (include, exclude, only). */
+bool engine_folder_selected(const struct sync_options *o, const char *name);
+
 struct folder_run {
 	const struct sync_options *o;
 	struct state *st;
@@ -24,8 +49,15 @@ struct folder_run {
 	 * (changes.c), the folder's totals below. */
 	bool partial;
 	size_t remote_total, local_total;
-	int64_t files_read; /* the Maildir folder's files, as read to compare listings; -1 */
+	int64_t files_read;    /* the Maildir folder's files, as read to compare listings; -1 */
+	struct prefetched pre; /* what the read-ahead read, until taken (its lf is r->lf) */
 };
+
+/* The local folder read whole into r->lsnap, or the pairs of r's folder
+ * into r->pairs: what the read-ahead read, where it did (and, for the
+ * pairs, folder_row found them still the state's), else read now. */
+int engine_local_snapshot(struct folder_run *r, struct error *err);
+int engine_load_pairs(struct folder_run *r, struct error *err);
 
 /* The snapshot entry for `uid` / `name`, or NULL; only until the plan's
  * inputs are made (they replace the entries). */

@@ -33,6 +33,8 @@ TestSuite(sync_resync, .init = sync_harness_setup, .fini = sync_harness_teardown
 
 /* The -vv line of a resync of the changes alone. */
 #define ALONE "INBOX: the Maildir folder is unchanged: "
+/* ... of a run that read the folder ahead (prefetch.c). */
+#define AHEAD "INBOX: read ahead while the server answers: "
 
 /* In the -vv trace: a client line containing `what`. */
 static size_t sent(const char *what)
@@ -91,6 +93,16 @@ static void steady(unsigned count)
 	assert_nothing_done();
 }
 
+/* The INBOX file with Message-ID `id` given the flags `letters`, as a
+ * mail reader does. */
+static void flag_local(const char *id, const char *letters)
+{
+	char *path = local_find("INBOX", id);
+
+	free(local_set_flags(path, letters));
+	free(path);
+}
+
 /* A message file in INBOX's new/ that no sync made, the directory times
  * put back so that the folder still looks as the last sync left it. */
 static void plant(const char *name, const char *text)
@@ -131,9 +143,7 @@ Test(sync_resync, server_changes_alone_leave_the_maildir_unread)
 
 	/* A real local change: the next run reads the folder, and finds the
 	 * planted message too. */
-	path = local_find("INBOX", "<seed.105@twinbox.test>");
-	free(local_set_flags(path, "S"));
-	free(path);
+	flag_local("<seed.105@twinbox.test>", "S");
 	sync_traced();
 	cr_assert_null(strstr(sh.r.err, ALONE), "the changed Maildir was not read:\n%s", sh.r.err);
 	cr_assert_eq(server_count("INBOX"), 10, "%s", sh.r.out);
@@ -235,7 +245,7 @@ Test(sync_resync, pairs_loaded_are_the_changes_alone)
  * change alone reads none of the server's messages. */
 Test(sync_resync, a_local_change_alone_reads_no_server_message_without_qresync)
 {
-	char *path, *flags = NULL;
+	char *flags = NULL;
 
 	dovecot_stop(sh.d);
 	sh.d = dovecot_start_with("imap_capability = IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE "
@@ -243,9 +253,7 @@ Test(sync_resync, a_local_change_alone_reads_no_server_message_without_qresync)
 	write_config("    sync:\n      expunge: both\n");
 	dovecot_seed(sh.d, "INBOX", 5, 300, 0);
 	sync_ok();
-	path = local_find("INBOX", "<seed.302@twinbox.test>");
-	free(local_set_flags(path, "FS"));
-	free(path);
+	flag_local("<seed.302@twinbox.test>", "FS");
 
 	sync_traced();
 	cr_assert_null(strstr(sh.r.err, "QRESYNC"), "the server still offers QRESYNC:\n%s", sh.r.err);
@@ -287,19 +295,16 @@ Test(sync_resync, a_message_put_back_on_the_server_pairs_with_its_local_copy)
  * to prove anything, but it records the folder's listing (its file
  * names, kept through its own changes): the next run, however soon,
  * finds the names as that run left them and reads the changes alone. */
-Test(sync_resync, a_resync_right_after_one_that_changed_the_maildir_reads_the_changes_alone)
+/* The server flags the message of UID 5 (INBOX holding 11); the next
+ * run, whose -vv trace says `said`, syncs the changes alone and pulls
+ * the flag. */
+static void flag_on_server_alone(const char *said)
 {
 	char *path;
 
-	steady(10);
-	dovecot_flags(sh.d, "INBOX", 2, "add", "\\Flagged");
-	dovecot_seed(sh.d, "INBOX", 1, 200, 0);
-	sync_ok();
-	cr_assert_not_null(strstr(sh.r.out, "1 pulled"), "%s", sh.r.out);
-
 	dovecot_flags(sh.d, "INBOX", 5, "add", "\\Flagged");
 	sync_traced();
-	cr_assert_not_null(strstr(sh.r.err, "its file names are as the last sync left them"), "%s", sh.r.err);
+	cr_assert_not_null(strstr(sh.r.err, said), "%s", sh.r.err);
 	cr_assert_not_null(strstr(sh.r.err, ALONE "not read;"), "not a resync of the changes alone:\n%s",
 	                   sh.r.err);
 	path = local_find("INBOX", "<seed.104@twinbox.test>");
@@ -308,19 +313,39 @@ Test(sync_resync, a_resync_right_after_one_that_changed_the_maildir_reads_the_ch
 	assert_twins("INBOX", 11);
 }
 
+Test(sync_resync, a_resync_right_after_one_that_changed_the_maildir_reads_the_changes_alone)
+{
+	steady(10);
+	dovecot_flags(sh.d, "INBOX", 2, "add", "\\Flagged");
+	dovecot_seed(sh.d, "INBOX", 1, 200, 0);
+	sync_ok();
+	cr_assert_not_null(strstr(sh.r.out, "1 pulled"), "%s", sh.r.out);
+
+	flag_on_server_alone("its file names are as the last sync left them");
+}
+
+/* The user's flags (seen, flagged) on message `id` and the planted
+ * file reached the server; both sides hold the same 11 messages. */
+static void assert_pushed(const char *id)
+{
+	char *flags = NULL;
+
+	server_find("INBOX", id, &flags);
+	cr_assert(strstr(flags, "\\Seen") && strstr(flags, "\\Flagged"), "server flags: %s", flags);
+	free(flags);
+	cr_assert(server_find("INBOX", "<planted.1@twinbox.test>", NULL), "the new file was not pushed");
+	assert_twins("INBOX", 11);
+}
+
 /* The listing is what proves the folder unchanged, not the times: a
  * flag the user changes at once after a sync (within the same tick of
  * the directory's clock), and a new file dropped in, are both seen. */
 Test(sync_resync, a_local_change_right_after_a_sync_is_seen)
 {
-	char *path, *flags = NULL;
-
 	steady(10);
 	dovecot_flags(sh.d, "INBOX", 2, "add", "\\Flagged");
 	sync_ok();
-	path = local_find("INBOX", "<seed.106@twinbox.test>");
-	free(local_set_flags(path, "FS"));
-	free(path);
+	flag_local("<seed.106@twinbox.test>", "FS");
 	write_local("INBOX", "dropped.1", PLANTED);
 	dovecot_flags(sh.d, "INBOX", 5, "add", "\\Flagged");
 
@@ -328,11 +353,7 @@ Test(sync_resync, a_local_change_right_after_a_sync_is_seen)
 	cr_assert_null(strstr(sh.r.err, ALONE), "the changed Maildir was not read:\n%s", sh.r.err);
 	cr_assert_not_null(strstr(sh.r.err, "its file names are not as the last sync left them"), "%s",
 	                   sh.r.err);
-	server_find("INBOX", "<seed.106@twinbox.test>", &flags);
-	cr_assert(strstr(flags, "\\Seen") && strstr(flags, "\\Flagged"), "server flags: %s", flags);
-	free(flags);
-	cr_assert(server_find("INBOX", "<planted.1@twinbox.test>", NULL), "the new file was not pushed");
-	assert_twins("INBOX", 11);
+	assert_pushed("<seed.106@twinbox.test>");
 }
 
 /* A run killed after it renamed a file and recorded the pair, before it
@@ -381,12 +402,8 @@ Test(sync_resync, a_maildir_change_plans_over_what_changed_alone)
 	char *path, *flags = NULL;
 
 	steady(10);
-	path = local_find("INBOX", "<seed.101@twinbox.test>");
-	free(local_set_flags(path, "FS"));
-	free(path);
-	path = local_find("INBOX", "<seed.102@twinbox.test>");
-	free(local_set_flags(path, "R"));
-	free(path);
+	flag_local("<seed.101@twinbox.test>", "FS");
+	flag_local("<seed.102@twinbox.test>", "R");
 	path = local_find("INBOX", "<seed.103@twinbox.test>");
 	cr_assert_eq(unlink(path), 0, "%s", path);
 	free(path);
@@ -418,12 +435,10 @@ Test(sync_resync, a_maildir_change_plans_over_what_changed_alone)
  * is read once, for the plan, without first comparing its names. */
 Test(sync_resync, a_change_after_a_settled_sync_reads_the_folder_once)
 {
-	char *path, *flags = NULL;
+	char *flags = NULL;
 
 	steady(10);
-	path = local_find("INBOX", "<seed.104@twinbox.test>");
-	free(local_set_flags(path, "FS"));
-	free(path);
+	flag_local("<seed.104@twinbox.test>", "FS");
 	sync_traced();
 	cr_assert_not_null(
 	    strstr(sh.r.err, "INBOX: the Maildir folder changed since the last sync (its times)"), "%s",
@@ -433,4 +448,24 @@ Test(sync_resync, a_change_after_a_settled_sync_reads_the_folder_once)
 	cr_assert(strstr(flags, "\\Flagged"), "server flags: %s", flags);
 	free(flags);
 	assert_twins("INBOX", 10);
+}
+
+/* While the server is connected to and listed, the local side of a
+ * changed folder is read ahead (prefetch.c): read whole with its pairs
+ * after a change by the user, its listing alone right after a run that
+ * changed it. Each run does what a run that read the folder itself does. */
+Test(sync_resync, a_changed_maildir_folder_is_read_ahead)
+{
+	steady(10);
+	flag_local("<seed.103@twinbox.test>", "FS");
+	write_local("INBOX", "dropped.1", PLANTED);
+	sync_traced();
+	cr_assert_not_null(strstr(sh.r.err, AHEAD "the Maildir folder read whole and its pairs loaded"), "%s",
+	                   sh.r.err);
+	assert_pushed("<seed.103@twinbox.test>");
+	cr_assert_eq(state_pair_count("INBOX"), 11);
+
+	flag_on_server_alone(AHEAD "its listing read");
+	sync_ok();
+	assert_nothing_done();
 }

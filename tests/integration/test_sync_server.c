@@ -345,3 +345,38 @@ Test(sync_server, a_first_sync_killed_then_a_renumbering_pairs_nothing_wrongly)
 	dovecot_seed(sh.d, "Work", 6, 96000, 0);
 	killed_then_renumbered(3, "copies recorded");
 }
+
+/* A folder changed locally (so the run reads it ahead, pairs and all,
+ * while it connects) and restored on the server with every UID naming
+ * another message: the pairs read ahead belong to the old numbering and
+ * must not be planned with; the messages are matched again by content. */
+Test(sync_server, a_folder_read_ahead_then_found_renumbered_is_matched_again)
+{
+	char *path, *flags = NULL;
+
+	dovecot_seed(sh.d, "Work", 5, 94000, 0);
+	sync_ok();
+	path = local_find("Work", "<seed.94001@twinbox.test>");
+	free(local_set_flags(path, "FS"));
+	free(path);
+	restore_mailbox("Work", 5, 5, true, 4343);
+	cr_assert_eq(sync_run_args("-vv"), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	cr_assert_not_null(strstr(sh.r.err,
+	                          "Work: read ahead while the server answers: the Maildir folder read "
+	                          "whole and its pairs loaded"),
+	                   "%s", sh.r.err);
+	cr_assert(strstr(sh.r.err, "UIDVALIDITY"), "%s", sh.r.err);
+	assert_twins("Work", 5);
+	cr_assert_eq(state_pair_count("Work"), 5);
+	assert_pairs_join_the_same_messages("Work");
+	for (unsigned i = 0; i < 5; i++) {
+		char *id = seeded_id(94000, i);
+		server_find("Work", id, &flags);
+		cr_assert_eq(has_flag(flags, "\\Flagged"), i == 1, "%s: %s", id, flags);
+		free(flags);
+		flags = NULL;
+		free(id);
+	}
+	sync_ok();
+	assert_nothing_done();
+}

@@ -108,7 +108,26 @@ struct sync_options {
 	/* Set by sync_run for a dry run after such a change, so that every
 	 * folder is planned as the real run plans it; callers leave it false. */
 	bool renumber;
+	/* The read-ahead of the local side (sync_prefetch_start), or NULL. */
+	struct sync_prefetch *prefetch;
 };
+
+/*
+ * The local read-ahead (prefetch.c): a thread that reads the local side
+ * of the first folder the state knows whose Maildir changed since the
+ * last sync (`local`'s folder, and its pairs from the state at
+ * `db_path` over a connection of its own), while the run waits on the
+ * server; the engine takes it instead of reading the folder itself.
+ * Start it before connecting, with the options' include, exclude and
+ * only set (the rest is not used); pass it in sync_options.prefetch and
+ * stop it (sync_prefetch_stop: joins the thread, frees what was not
+ * taken) after sync_run(), before `local` is closed. NULL when it cannot
+ * start (nothing is lost: every folder is read as usual).
+ */
+struct sync_prefetch;
+struct sync_prefetch *sync_prefetch_start(struct store *local, const char *db_path,
+                                          const struct sync_options *o);
+void sync_prefetch_stop(struct sync_prefetch *p);
 
 struct sync_result {
 	size_t folders_synced, folders_failed;
