@@ -67,7 +67,12 @@ struct state {
 	bool is_new;
 	sqlite3_stmt *stmts[ST_COUNT];
 	bool writer; /* holds the process's writer lock (state_writer_take) */
+	bool wrote;  /* has written since it was opened: state_close syncs the log */
 };
+
+/* Sync the write-ahead log, if one is open, to disk: every commit made
+ * so far survives a power loss. */
+int state_sync_log(struct state *st, struct error *err);
 
 /*
  * The process's writer lock. Several connections of this process may

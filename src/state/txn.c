@@ -37,11 +37,16 @@ int state_commit(struct state *st, struct error *err)
  * is sequential, so syncing it makes every earlier commit durable too. */
 int state_commit_durable(struct state *st, struct error *err)
 {
+	if (state_commit(st, err) < 0)
+		return -1;
+	return state_sync_log(st, err);
+}
+
+int state_sync_log(struct state *st, struct error *err)
+{
 	sqlite3_file *log = NULL;
 	int rc;
 
-	if (state_commit(st, err) < 0)
-		return -1;
 	rc = sqlite3_file_control(st->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &log);
 	if (rc != SQLITE_OK)
 		return state_fail(st, rc, err, "find the write-ahead log to flush it");

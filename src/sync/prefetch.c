@@ -22,6 +22,9 @@
  * ahead): the engine takes them only when the folder's UIDVALIDITY in
  * the state is still the one read before them (engine.c).
  *
+ * Then the thread copies what the last run left in the state's log into
+ * its file (state_checkpoint), which closing the state leaves undone.
+ *
  * One folder at most is read whole, so memory stays that of one folder;
  * a few more may have their listing read (PREFETCH_FOLDERS open folders
  * in all). A folder the engine asks for first is not read ahead any more
@@ -167,6 +170,10 @@ static void *prefetch_main(void *arg)
 		pthread_mutex_unlock(&p->lock);
 	}
 	state_folder_list_free(known, n);
+	/* What the last run left in the state's log goes into its file
+	 * now, while the run still waits on the server (state_close). */
+	if (st)
+		state_checkpoint(st);
 	state_close(st);
 	return NULL;
 }

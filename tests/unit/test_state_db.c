@@ -1,6 +1,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,77 @@ Test(state_db, reopen_keeps_data)
 	cr_assert_str_eq(f.local_path, ".Archive.2024");
 	state_folder_clear(&f);
 	state_close(st);
+}
+
+/* Folders in the database file as it is on disk, without its log. */
+static int64_t folders_in_file(const char *path)
+{
+	char *uri = xasprintf("file:%s?immutable=1", path);
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	int64_t n;
+
+	cr_assert_eq(sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL), SQLITE_OK);
+	cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM folder", -1, &stmt, NULL), SQLITE_OK, "%s",
+	             sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_step(stmt), SQLITE_ROW);
+	n = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	free(uri);
+	return n;
+}
+
+/* Closing leaves what was written in the log (synced, not copied into
+ * the file: a run does not wait for the copy); a connection sees it all
+ * the same, and state_checkpoint() copies it into the file. */
+Test(state_db, close_leaves_the_log_for_a_checkpoint)
+{
+	char *path = state_test_path("work.db");
+	struct state *st = state_test_open("work.db");
+
+	state_test_folder(st, "INBOX", "INBOX");
+	state_checkpoint(st);
+	cr_assert_eq(folders_in_file(path), 1);
+	state_test_folder(st, "Work", ".Work");
+	state_close(st);
+	cr_assert_eq(folders_in_file(path), 1, "the close copied the log into the file");
+
+	st = state_test_open("work.db");
+	cr_assert_eq(state_test_sql_int(path, "SELECT count(*) FROM folder"), 2);
+	state_checkpoint(st);
+	cr_assert_eq(folders_in_file(path), 2, "the checkpoint left the log uncopied");
+	state_close(st);
+	free(path);
+}
+
+/* Deleting the state is safe (README) though a run leaves its last
+ * commits in the log beside it: a new state does not take them up. */
+Test(state_db, a_deleted_state_starts_afresh_whatever_it_left_beside_it)
+{
+	char *path = state_test_path("work.db");
+	struct state *st = state_test_open("work.db");
+	struct state_folder *list;
+	struct error err;
+	size_t n;
+
+	state_test_folder(st, "INBOX", "INBOX");
+	state_checkpoint(st);
+	state_test_folder(st, "Work", ".Work");
+	state_close(st);
+	cr_assert_eq(unlink(path), 0);
+
+	st = state_test_open("work.db");
+	cr_assert(state_is_new(st));
+	state_test_folder(st, "Lists", ".Lists");
+	state_close(st);
+	st = state_test_open("work.db");
+	cr_assert_eq(state_folder_list(st, &list, &n, &err), 0, "%s", err.text);
+	cr_assert_eq(n, 1, "%zu folders", n);
+	cr_assert_str_eq(list[0].remote_name, "Lists");
+	state_folder_list_free(list, n);
+	state_close(st);
+	free(path);
 }
 
 Test(state_db, uses_wal_mode_and_records_version)
@@ -435,7 +507,9 @@ Test(state_db, damaged_pages_are_reported_with_advice)
 		cr_assert_eq(state_pair_insert(st, &p, &err), 0, "%s", err.text);
 	}
 	cr_assert_eq(state_commit(st, &err), 0);
-	state_close(st); /* the last close folds the log into the file */
+	state_close(st);
+	/* Another program folds the log into the file (and removes it). */
+	state_test_sql(path, "PRAGMA wal_checkpoint(TRUNCATE)");
 
 	memset(junk, 0x5a, sizeof(junk));
 	fd = open(path, O_WRONLY);

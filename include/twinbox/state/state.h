@@ -33,7 +33,8 @@
  *     page cache once state_commit() returns;
  *   - with state_commit() it may be lost if the machine itself loses
  *     power or the kernel crashes soon after (the log is synced to disk
- *     only at checkpoints: SQLite's synchronous=NORMAL);
+ *     only at checkpoints and at state_close(): SQLite's
+ *     synchronous=NORMAL);
  *   - state_commit_durable() returns only when this transaction and every
  *     one before it is on disk: the write-ahead log is fsynced after the
  *     commit, as synchronous=FULL would do. Use it where a later side
@@ -71,8 +72,18 @@ enum {
  * *st_r is the handle (state_close it); on failure *st_r is NULL. */
 int state_open(const char *path, unsigned flags, struct state **st_r, struct error *err);
 
-/* Close; an open transaction is rolled back. NULL is fine. */
+/* Close; an open transaction is rolled back. NULL is fine. What this
+ * connection committed is synced to disk first (the write-ahead log),
+ * but not copied into the database file: closing costs one fsync, and
+ * the copy is left to state_checkpoint() or to SQLite, once the log has
+ * grown past 1,000 pages (4 MB). */
 void state_close(struct state *st);
+
+/* Copy what the write-ahead log holds into the database file as far as
+ * no reader needs it, without waiting for anyone (SQLite's PASSIVE
+ * checkpoint); best effort: a failure is only logged. For a thread that
+ * has time while the run waits on the network. */
+void state_checkpoint(struct state *st);
 
 /* The path given to state_open(); valid until state_close(). */
 const char *state_path(const struct state *st);
