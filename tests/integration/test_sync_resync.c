@@ -13,7 +13,9 @@
  * even without QRESYNC. Right after a run that changed the Maildir, its
  * times prove nothing, but the file names it left (the listing) do; a
  * change by the user at once after that run is still seen, and a killed
- * run leaves no listing behind. The harness is support/sync_harness.h.
+ * run leaves no listing behind. A changed folder's local side is read
+ * ahead while the run connects (prefetch.c), to the same end. The
+ * harness is support/sync_harness.h.
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -291,10 +293,6 @@ Test(sync_resync, a_message_put_back_on_the_server_pairs_with_its_local_copy)
 	free(crlf);
 }
 
-/* A run that changed the Maildir leaves its directory times too fresh
- * to prove anything, but it records the folder's listing (its file
- * names, kept through its own changes): the next run, however soon,
- * finds the names as that run left them and reads the changes alone. */
 /* The server flags the message of UID 5 (INBOX holding 11); the next
  * run, whose -vv trace says `said`, syncs the changes alone and pulls
  * the flag. */
@@ -313,6 +311,10 @@ static void flag_on_server_alone(const char *said)
 	assert_twins("INBOX", 11);
 }
 
+/* A run that changed the Maildir leaves its directory times too fresh
+ * to prove anything, but it records the folder's listing (its file
+ * names, kept through its own changes): the next run, however soon,
+ * finds the names as that run left them and reads the changes alone. */
 Test(sync_resync, a_resync_right_after_one_that_changed_the_maildir_reads_the_changes_alone)
 {
 	steady(10);
