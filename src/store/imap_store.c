@@ -255,11 +255,16 @@ static void keep_status(struct imap_store *st, const char *name, const struct im
 	e->info.exists = si->messages;
 }
 
+static void list_markers(struct store *base, bool want)
+{
+	((struct imap_store *)base)->no_markers = !want;
+}
+
 static int list_folders(struct store *base, char ***names_r, struct error *err)
 {
 	struct imap_store *st = (struct imap_store *)base;
 	/* HIGHESTMODSEQ is what makes a folder's STATUS tell "unchanged". */
-	unsigned flags = imap_has_cap(st->s, "CONDSTORE") ? IMAP_LIST_STATUS : 0;
+	unsigned flags = imap_has_cap(st->s, "CONDSTORE") && !st->no_markers ? IMAP_LIST_STATUS : 0;
 	struct imap_folder *v;
 	size_t n, out = 0;
 	char **names;
@@ -642,7 +647,7 @@ static void store_close(struct store *base)
 		.fetch_headers = istore_fetch_headers, .reserve_name = NULL, .add = istore_add,              \
 		.set_flags = istore_set_flags, .delete = istore_delete, .flush = flush,                      \
 		.close_folder = close_folder, .close = store_close, .folder_status = folder_status,          \
-		.special_use = special_use,                                                                  \
+		.special_use = special_use, .list_markers = list_markers,                                    \
 	}
 
 static const struct store_ops imap_store_ops = ISTORE_OPS(STORE_CAP_WRITE | STORE_CAP_KEYWORDS);

@@ -28,6 +28,7 @@ struct imap_store {
 	 * here, sorted by name; special_use too, for any server. */
 	struct istore_status *status;
 	size_t status_count;
+	bool no_markers;  /* list_markers(false): the next list asks no STATUS */
 	bool names_known; /* prefix and delim below are set */
 	char *prefix;     /* personal namespace prefix ("" or "INBOX.") */
 	char delim;       /* hierarchy delimiter; 0 for a flat namespace */

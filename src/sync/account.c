@@ -322,6 +322,26 @@ static int check_server(struct state *st, const struct sync_options *o, bool *ch
 	return 0;
 }
 
+/*
+ * Whether the server's list should tell each folder's markers (IMAP:
+ * LIST-STATUS), so that unchanged folders are skipped unopened and the
+ * largest start first: unless the state knows exactly one of the run's
+ * folders. A run of one folder opens it anyway when anything changed,
+ * and then a server such as Dovecot reads the folder twice, for the
+ * STATUS and for the SELECT (60 ms more at 50,000 messages after new
+ * mail); when nothing changed, the SELECT costs about what the STATUS
+ * would have. A first run lists with them: its folders' sizes order
+ * the parallel ones.
+ */
+static bool markers_worth_it(const struct sync_options *o, const struct state_folder *known, size_t nk)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < nk && n < 2; i++)
+		n += engine_folder_selected(o, known[i].remote_name);
+	return n != 1;
+}
+
 int sync_run(struct store *remote, struct store *local, struct state *st, const struct sync_options *opts,
              struct sync_result *res, struct error *err)
 {
@@ -346,6 +366,8 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	if (check_server(st, o, &server_changed, err) < 0 || state_folder_list(st, &known, &nk, err) < 0)
 		goto out;
 	oo.renumber = server_changed && o->dry_run;
+	if (remote->ops->list_markers)
+		remote->ops->list_markers(remote, markers_worth_it(o, known, nk));
 	if (list_side(remote, st, "remote", false, &rnames, err) < 0 ||
 	    list_side(local, st, "local", o->dry_run, &lnames, err) < 0)
 		goto out;

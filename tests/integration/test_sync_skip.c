@@ -163,6 +163,9 @@ Test(sync_skip, each_kind_of_change_still_syncs_its_folder)
 	assert_twins("Lists", 6);
 }
 
+/* Two folders: a run of one opens it anyway (one_folder_is_listed_
+ * without_status); the rules are each folder's, so both are looked at
+ * again. */
 Test(sync_skip, a_change_of_rules_looks_again)
 {
 	char *cfg = xstrdup("    sync:\n      expunge: both\n      max_size: 10KB\n");
@@ -170,6 +173,7 @@ Test(sync_skip, a_change_of_rules_looks_again)
 	size_t len;
 	char *big = test_message(200, 50000, &len); /* over max_size */
 
+	dovecot_seed(sh.d, "Archive", 2, 300, 0);
 	dovecot_seed(sh.d, "INBOX", 3, 100, 0);
 	dovecot_append(sh.d, "INBOX", big, len, NULL);
 	free(big);
@@ -189,7 +193,7 @@ Test(sync_skip, a_change_of_rules_looks_again)
 
 	/* Without the limit, the same unchanged folder now has work. */
 	write_config("    sync:\n      expunge: both\n");
-	cr_assert_eq(selects("INBOX"), 1, "stderr: %s", sh.r.err);
+	cr_assert_eq(selects("INBOX"), 2, "stderr: %s", sh.r.err);
 	assert_twins("INBOX", 4);
 	free(cfg);
 }
@@ -238,5 +242,53 @@ Test(sync_skip, a_run_right_after_a_sync_opens_no_folder)
 	assert_nothing_done();
 	n = selects(NULL);
 	cr_assert_eq(n, 0, "%zu folders opened right after a quiet run; stderr:\n%s", n, sh.r.err);
+	assert_nothing_done();
+}
+
+/* Whether the last run's folder list (its -vv trace) asked each
+ * folder's STATUS. */
+static bool listed_with_status(void)
+{
+	const char *p = strstr(sh.r.err, " LIST \"\" ");
+	const char *end = p ? strchr(p, '\n') : NULL;
+	const char *status = p ? strstr(p, "STATUS (") : NULL;
+
+	cr_assert_not_null(p, "no LIST in the trace:\n%s", sh.r.err);
+	return status && (!end || status < end);
+}
+
+/* The folder list asks each folder's STATUS unless the state knows one
+ * folder of the run only: a run of one folder opens it whenever
+ * anything changed, and then the STATUS makes the server read it twice.
+ * With one folder, a run with nothing to do still does nothing and a
+ * server change still reaches the Maildir; with two, an unchanged
+ * folder is not opened. */
+Test(sync_skip, one_folder_is_listed_without_status)
+{
+	char *path;
+	size_t n;
+
+	dovecot_seed(sh.d, "INBOX", 5, 100, 0);
+	sync_ok();
+	n = selects("INBOX");
+	cr_assert_not(listed_with_status(), "%s", sh.r.err);
+	cr_assert_eq(n, 1, "%zu selects", n);
+	assert_nothing_done();
+
+	dovecot_flags(sh.d, "INBOX", 2, "add", "\\Flagged");
+	cr_assert_eq(selects("INBOX"), 1);
+	cr_assert_not(listed_with_status(), "%s", sh.r.err);
+	path = local_find("INBOX", "<seed.101@twinbox.test>");
+	cr_assert_not_null(strstr(path, ":2,F"), "the server's flag is missing: %s", path);
+	free(path);
+	assert_twins("INBOX", 5);
+
+	dovecot_seed(sh.d, "Archive", 3, 200, 0);
+	sync_ok();
+	age_maildir(NULL);
+	sync_ok();
+	n = selects(NULL);
+	cr_assert(listed_with_status(), "%s", sh.r.err);
+	cr_assert_eq(n, 0, "%zu folders opened with nothing changed; stderr:\n%s", n, sh.r.err);
 	assert_nothing_done();
 }

@@ -171,6 +171,11 @@ struct store_ops {
 	 * new/ and cur/. NULL: never known. */
 	int (*folder_status)(struct store *st, const char *name, struct store_folder_info *info_r,
 	                     struct error *err);
+	/* Whether the next list_folders asks each folder's markers too (for
+	 * folder_status): worth it where they can spare opening several
+	 * folders; where the run syncs one folder anyway it only makes the
+	 * server read that folder twice. On by default. NULL: no choice. */
+	void (*list_markers)(struct store *st, bool want);
 	/* The special use the last list_folders saw for folder `name`
 	 * (IMAP: from the LIST attributes). NULL: the store has none. */
 	enum store_special_use (*special_use)(struct store *st, const char *name);
