@@ -15,6 +15,7 @@
 #include "engine_p.h"
 #include "twinbox/state/folder.h"
 #include "twinbox/state/server.h"
+#include "twinbox/util/clock.h"
 #include "twinbox/util/crash.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
@@ -72,7 +73,7 @@ static bool unchanged(struct store *remote, struct store *local, const struct st
 	struct error err;
 
 	if (!sf || !engine_markers_apply(sf, rules) || !sf->uidnext || !sf->highestmodseq ||
-	    (engine_same_time(&sf->new_mtime, &zero) && engine_same_time(&sf->cur_mtime, &zero)))
+	    (clock_same_time(&sf->new_mtime, &zero) && clock_same_time(&sf->cur_mtime, &zero)))
 		return false;
 	if (!remote->ops->folder_status ||
 	    remote->ops->folder_status(remote, sf->remote_name, &ri, &err) != 1 ||
@@ -82,8 +83,7 @@ static bool unchanged(struct store *remote, struct store *local, const struct st
 	 * recorded (finish_folder): any later change gives a later time. */
 	return ri.uidvalidity == sf->uidvalidity && ri.uidnext == sf->uidnext &&
 	       ri.highestmodseq == sf->highestmodseq && ri.exists == sf->messages &&
-	       engine_same_time(&li.marks[0], &sf->new_mtime) &&
-	       engine_same_time(&li.marks[1], &sf->cur_mtime);
+	       clock_same_time(&li.marks[0], &sf->new_mtime) && clock_same_time(&li.marks[1], &sf->cur_mtime);
 }
 
 /* The messages a folder is expected to hold, for the memory budget of

@@ -17,6 +17,7 @@
 #include "engine_p.h"
 #include "twinbox/state/flags.h"
 #include "twinbox/state/folder.h"
+#include "twinbox/util/clock.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -84,13 +85,13 @@ static int local_same(struct folder_run *r, const struct state_folder *sf,
 	bool listed = sf->local_files >= 0 && ops->read_listing;
 	int rc;
 
-	bool marked = !(engine_same_time(&sf->new_mtime, &zero) && engine_same_time(&sf->cur_mtime, &zero));
+	bool marked = !(clock_same_time(&sf->new_mtime, &zero) && clock_same_time(&sf->cur_mtime, &zero));
 
 	*same_r = false;
 	if (!ops->find || ops->key != STORE_KEY_NAME)
 		return 0;
-	if (marked && engine_same_time(&sf->new_mtime, &linfo->marks[0]) &&
-	    engine_same_time(&sf->cur_mtime, &linfo->marks[1])) {
+	if (marked && clock_same_time(&sf->new_mtime, &linfo->marks[0]) &&
+	    clock_same_time(&sf->cur_mtime, &linfo->marks[1])) {
 		if (listed)
 			ops->assume_listing(r->lf, &then);
 		*same_r = true;

@@ -335,11 +335,6 @@ int engine_load_pairs(struct folder_run *r, struct error *err)
 	return state_pairs_load(r->st, r->folder_id, &r->pairs, err);
 }
 
-bool engine_same_time(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
-}
-
 /*
  * Record the folder as synced. Its markers are those read when it was
  * opened, before anything was read or changed, so they can only be older
@@ -440,7 +435,7 @@ static void blocked_error(const struct plan *plan, struct error *err)
 }
 
 int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, const struct sync_options *o,
-                       const char *name, enum plan_special_use use, struct sync_pool *pool,
+                       const char *name, enum plan_special_use use, const struct engine_wake *wake,
                        struct sync_folder_report *rep, struct error *err)
 {
 	struct folder_run r = {.o = o, .st = st, .rs = rs, .ls = ls, .rep = rep, .files_read = -1};
@@ -493,7 +488,8 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 	engine_planned_counts(&plan, &rep->planned);
 	engine_log_notes(name, &plan, o->dry_run);
 	if (plan.status == PLAN_OK && plan_has_work(&plan))
-		pool_wake(pool);
+		if (wake)
+			wake->fn(wake->ctx);
 	if (o->dry_run) {
 		if (o->show_plan)
 			o->show_plan(o->ctx, name, &plan);

@@ -125,31 +125,34 @@ struct sync_pool;
  * under these rules, with a UIDVALIDITY, and no intent of a killed run
  * pending (engine.c). */
 bool engine_markers_apply(const struct state_folder *sf, const struct plan_rules *rules);
-/* Whether two times are equal to the nanosecond. */
-bool engine_same_time(const struct timespec *a, const struct timespec *b);
+
+/* Told when a folder's plan turns out to change a store (the pool of
+ * parallel folders starts its workers then). */
+struct engine_wake {
+	void (*fn)(void *ctx);
+	void *ctx;
+};
 
 /* Sync one folder (engine.c), whose special use is `use`: 0, or -1
  * with `err` (its scope says whether the run goes on). Once its plan
- * changes a store, `pool` (may be NULL) is woken: the other folders may
+ * changes a store, `wake` (may be NULL) is told: the other folders may
  * be worth workers. */
 int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, const struct sync_options *o,
-                       const char *name, enum plan_special_use use, struct sync_pool *pool,
+                       const char *name, enum plan_special_use use, const struct engine_wake *wake,
                        struct sync_folder_report *rep, struct error *err);
 
 /* Parallel folders (parallel.c). A pool's workers start when there is
- * work to share (at once, or at pool_wake()), so that their connections
- * are made while this thread carries out a plan. */
+ * work to share (at once, or when a folder's plan has work: its
+ * engine_wake), so that their connections are made while this thread
+ * carries out a plan. */
 /* The workers worth starting for folders expected to hold `weights`
  * messages (0 = unknown): one fewer than the most folders that can be in
  * flight at once within the memory budget. */
 size_t pool_workers_for(const size_t *weights, size_t count);
 /* A pool for up to `workers` worker threads (none when the options allow
- * no parallelism: NULL). They start now when `at_once`, else at the first
- * pool_wake() that finds folders waiting. */
+ * no parallelism: NULL). They start now when `at_once`, else when a
+ * folder's plan has work while folders wait. */
 struct sync_pool *pool_start(const struct sync_options *o, size_t workers, bool at_once);
-/* A folder's plan has work for a store: start the workers if they have
- * not started and folders wait for them. `p` may be NULL. */
-void pool_wake(struct sync_pool *p);
 /* Sync `names` on this thread's stores and the pool's workers (`p` may
  * be NULL: one at a time here), reporting each folder. `weights` are the
  * messages each folder is expected to hold (0 = unknown), to keep the

@@ -128,6 +128,8 @@ static size_t next_folder(struct sync_pool *p)
 	return SIZE_MAX;
 }
 
+static void pool_wake(void *ctx);
+
 /* Sync folders from the queue until it is empty or the run stops. */
 static void take_folders(struct sync_pool *p, struct store *rs, struct store *ls, struct state *st)
 {
@@ -153,7 +155,8 @@ static void take_folders(struct sync_pool *p, struct store *rs, struct store *ls
 			log_debug("%s: starting (%zu messages on the server)", name, p->weights[i]);
 		pthread_mutex_unlock(&p->lock);
 		error_clear(&rep.err);
-		rc = engine_sync_folder(rs, ls, st, &p->wo, name, p->uses[i], p, &rep, &rep.err);
+		rc = engine_sync_folder(rs, ls, st, &p->wo, name, p->uses[i],
+		                        &(struct engine_wake){pool_wake, p}, &rep, &rep.err);
 		pthread_mutex_lock(&p->lock);
 		p->active[i] = false;
 		pthread_cond_broadcast(&p->ready);
@@ -248,12 +251,13 @@ struct sync_pool *pool_start(const struct sync_options *o, size_t workers, bool 
 	return p;
 }
 
-void pool_wake(struct sync_pool *p)
+/* A folder's plan has work for a store (engine_wake): start the
+ * workers if they have not started and folders wait for them. */
+static void pool_wake(void *ctx)
 {
+	struct sync_pool *p = ctx;
 	size_t left = 0;
 
-	if (!p)
-		return;
 	pthread_mutex_lock(&p->lock);
 	if (!p->started && p->published) {
 		for (size_t k = p->next; k < p->count; k++)

@@ -37,6 +37,7 @@
 
 #include "engine_p.h"
 #include "twinbox/state/folder.h"
+#include "twinbox/util/clock.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -102,7 +103,7 @@ static bool read_ahead(struct sync_prefetch *p, struct state *st, const struct s
 {
 	const struct store_ops *ops = p->local->ops;
 	struct timespec zero = {0, 0};
-	bool marked = !(engine_same_time(&sf->new_mtime, &zero) && engine_same_time(&sf->cur_mtime, &zero));
+	bool marked = !(clock_same_time(&sf->new_mtime, &zero) && clock_same_time(&sf->cur_mtime, &zero));
 	struct store_listing now;
 	struct error err;
 	bool missing;
@@ -110,8 +111,8 @@ static bool read_ahead(struct sync_prefetch *p, struct state *st, const struct s
 	memset(pf, 0, sizeof(*pf));
 	if (ops->open_folder(p->local, sf->remote_name, &pf->lf, &pf->linfo, &missing, &err) < 0)
 		return false;
-	if (marked && engine_same_time(&sf->new_mtime, &pf->linfo.marks[0]) &&
-	    engine_same_time(&sf->cur_mtime, &pf->linfo.marks[1]))
+	if (marked && clock_same_time(&sf->new_mtime, &pf->linfo.marks[0]) &&
+	    clock_same_time(&sf->cur_mtime, &pf->linfo.marks[1]))
 		goto none;
 	if (!marked && sf->local_files >= 0 && ops->read_listing) {
 		if (ops->read_listing(pf->lf, &now, &err) <= 0)

@@ -15,3 +15,8 @@ time_t clock_now(void)
 	}
 	return time(NULL);
 }
+
+bool clock_same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}

@@ -6,8 +6,12 @@
 #ifndef TWINBOX_UTIL_CLOCK_H
 #define TWINBOX_UTIL_CLOCK_H
 
+#include <stdbool.h>
 #include <time.h>
 
 time_t clock_now(void);
+
+/* Whether two times are equal to the nanosecond. */
+bool clock_same_time(const struct timespec *a, const struct timespec *b);
 
 #endif
