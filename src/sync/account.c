@@ -15,7 +15,6 @@
 #include "engine_p.h"
 #include "twinbox/state/folder.h"
 #include "twinbox/state/server.h"
-#include "twinbox/util/clock.h"
 #include "twinbox/util/crash.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
@@ -53,8 +52,7 @@ bool engine_folder_selected(const struct sync_options *o, const char *name)
 	if (in && o->only_count) {
 		in = false;
 		for (size_t i = 0; i < o->only_count && !in; i++)
-			in = strcmp(o->only[i], name) == 0 ||
-			     (strcasecmp(name, "INBOX") == 0 && strcasecmp(o->only[i], "INBOX") == 0);
+			in = engine_same_folder(o->only[i], name);
 	}
 	return in;
 }
@@ -69,11 +67,10 @@ static bool unchanged(struct store *remote, struct store *local, const struct st
                       const struct plan_rules *rules)
 {
 	struct store_folder_info ri, li;
-	struct timespec zero = {0, 0};
 	struct error err;
 
 	if (!sf || !engine_markers_apply(sf, rules) || !sf->uidnext || !sf->highestmodseq ||
-	    (clock_same_time(&sf->new_mtime, &zero) && clock_same_time(&sf->cur_mtime, &zero)))
+	    !engine_times_recorded(sf))
 		return false;
 	if (!remote->ops->folder_status ||
 	    remote->ops->folder_status(remote, sf->remote_name, &ri, &err) != 1 ||
@@ -83,7 +80,7 @@ static bool unchanged(struct store *remote, struct store *local, const struct st
 	 * recorded (finish_folder): any later change gives a later time. */
 	return ri.uidvalidity == sf->uidvalidity && ri.uidnext == sf->uidnext &&
 	       ri.highestmodseq == sf->highestmodseq && ri.exists == sf->messages &&
-	       clock_same_time(&li.marks[0], &sf->new_mtime) && clock_same_time(&li.marks[1], &sf->cur_mtime);
+	       engine_times_same(sf, &li);
 }
 
 /* The messages a folder is expected to hold, for the memory budget of
@@ -104,8 +101,7 @@ static size_t folder_weight(struct store *remote, const struct state_folder *sf,
 static bool listed(char **names, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(names[i], name) == 0 ||
-		    (strcasecmp(name, "INBOX") == 0 && strcasecmp(names[i], "INBOX") == 0))
+		if (engine_same_folder(names[i], name))
 			return true;
 	return false;
 }

@@ -70,6 +70,25 @@ static size_t merge(const struct state_pairs *ps, const struct store_changes *c,
 
 /* ---- the changes alone --------------------------------------------- */
 
+bool engine_times_recorded(const struct state_folder *sf)
+{
+	struct timespec zero = {0, 0};
+
+	return !(clock_same_time(&sf->new_mtime, &zero) && clock_same_time(&sf->cur_mtime, &zero));
+}
+
+bool engine_times_same(const struct state_folder *sf, const struct store_folder_info *linfo)
+{
+	return engine_times_recorded(sf) && clock_same_time(&sf->new_mtime, &linfo->marks[0]) &&
+	       clock_same_time(&sf->cur_mtime, &linfo->marks[1]);
+}
+
+bool engine_listing_same(const struct state_folder *sf, const struct store_listing *now)
+{
+	return sf->local_files >= 0 && now->digest == sf->local_digest &&
+	       now->files == (uint64_t)sf->local_files;
+}
+
 /* Whether the local folder is as the last sync left it: the same times
  * of new/ and cur/ (settled when recorded: finish_folder), or else,
  * where the last sync changed the folder itself (so it recorded no
@@ -80,18 +99,14 @@ static int local_same(struct folder_run *r, const struct state_folder *sf,
                       const struct store_folder_info *linfo, bool *same_r, struct error *err)
 {
 	const struct store_ops *ops = r->ls->ops;
-	struct timespec zero = {0, 0};
 	struct store_listing now, then = {sf->local_digest, (uint64_t)sf->local_files};
 	bool listed = sf->local_files >= 0 && ops->read_listing;
 	int rc;
 
-	bool marked = !(clock_same_time(&sf->new_mtime, &zero) && clock_same_time(&sf->cur_mtime, &zero));
-
 	*same_r = false;
 	if (!ops->find || ops->key != STORE_KEY_NAME)
 		return 0;
-	if (marked && clock_same_time(&sf->new_mtime, &linfo->marks[0]) &&
-	    clock_same_time(&sf->cur_mtime, &linfo->marks[1])) {
+	if (engine_times_same(sf, linfo)) {
 		if (listed)
 			ops->assume_listing(r->lf, &then);
 		*same_r = true;
@@ -100,7 +115,7 @@ static int local_same(struct folder_run *r, const struct state_folder *sf,
 	/* Times recorded by a sync that left the folder as it found it,
 	 * and other times now: another program changed it. The names
 	 * would only say so again; the folder is read whole anyway. */
-	if (marked) {
+	if (engine_times_recorded(sf)) {
 		log_debug("%s: the Maildir folder changed since the last sync (its times)", r->rep->name);
 		return 0;
 	}
@@ -110,7 +125,7 @@ static int local_same(struct folder_run *r, const struct state_folder *sf,
 	rc = r->pre.listed && ops->listing ? ops->listing(r->lf, &now) : ops->read_listing(r->lf, &now, err);
 	if (rc < 0)
 		return -1;
-	*same_r = rc > 0 && now.digest == then.digest && now.files == then.files;
+	*same_r = rc > 0 && engine_listing_same(sf, &now);
 	if (rc > 0)
 		r->files_read = (int64_t)now.files;
 	log_debug("%s: the Maildir folder's times changed; its file names %s as the last sync left them",

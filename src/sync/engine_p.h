@@ -30,6 +30,19 @@ bool prefetch_take(struct sync_prefetch *p, const char *name, struct prefetched 
 /* Close and free what *pf holds (of store `local`); *pf is zeroed. */
 void prefetched_free(struct store *local, struct prefetched *pf);
 
+/* The Maildir side of folder `sf` by what the state recorded of it
+ * (changes.c): whether the state holds its times (a sync that left it
+ * as it found it recorded them, settled); whether they are those of
+ * `linfo`, the folder as opened (then nobody changed it); and whether
+ * listing `now` is the one the state holds (a sync that changed the
+ * folder recorded it instead of times). */
+bool engine_times_recorded(const struct state_folder *sf);
+bool engine_times_same(const struct state_folder *sf, const struct store_folder_info *linfo);
+bool engine_listing_same(const struct state_folder *sf, const struct store_listing *now);
+
+/* Whether `a` and `b` name the same folder: equal, or both INBOX in any
+ * case (RFC 3501 5.1) (folder_args.c). */
+bool engine_same_folder(const char *a, const char *b);
 /* Whether folder `name` is one of the run's (include, exclude, only). */
 bool engine_folder_selected(const struct sync_options *o, const char *name);
 

@@ -21,9 +21,9 @@
 
 #define NEAR_SHOWN 5 /* near matches named in the error */
 
-static bool same_name(const char *arg, const char *name)
+bool engine_same_folder(const char *a, const char *b)
 {
-	return strcmp(arg, name) == 0 || (strcasecmp(arg, "INBOX") == 0 && strcasecmp(name, "INBOX") == 0);
+	return strcmp(a, b) == 0 || (strcasecmp(a, "INBOX") == 0 && strcasecmp(b, "INBOX") == 0);
 }
 
 /* Whether `arg` is `name` with its '/' written as `d`. */
@@ -68,7 +68,7 @@ static const char **all_names(char **rnames, char **lnames, size_t *count_r)
 		for (char **p = side ? lnames : rnames; *p; p++) {
 			bool seen = false;
 			for (size_t i = 0; i < n && !seen; i++)
-				seen = same_name(v[i], *p);
+				seen = engine_same_folder(v[i], *p);
 			if (!seen)
 				v[n++] = *p;
 		}
@@ -202,7 +202,7 @@ int engine_resolve_only(const struct sync_options *o, char **rnames, char **lnam
 		bool found = false;
 
 		for (size_t i = 0; i < n_all; i++)
-			if (same_name(arg, names[i]))
+			if (engine_same_folder(arg, names[i]))
 				found = add_name(&out, &n, names[i]);
 		for (size_t i = 0; i < n_all && !found; i++)
 			if (other_spelling(arg, names[i]))

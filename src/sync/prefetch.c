@@ -33,11 +33,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "engine_p.h"
 #include "twinbox/state/folder.h"
-#include "twinbox/util/clock.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -64,15 +62,10 @@ struct sync_prefetch {
 	size_t ready_count;
 };
 
-static bool same_name(const char *a, const char *b)
-{
-	return strcmp(a, b) == 0 || (strcasecmp(a, "INBOX") == 0 && strcasecmp(b, "INBOX") == 0);
-}
-
 static bool claimed(const struct sync_prefetch *p, const char *name)
 {
 	for (size_t i = 0; i < p->claimed_count; i++)
-		if (same_name(p->claimed[i], name))
+		if (engine_same_folder(p->claimed[i], name))
 			return true;
 	return p->stop;
 }
@@ -102,8 +95,6 @@ static bool read_ahead(struct sync_prefetch *p, struct state *st, const struct s
                        struct prefetched *pf)
 {
 	const struct store_ops *ops = p->local->ops;
-	struct timespec zero = {0, 0};
-	bool marked = !(clock_same_time(&sf->new_mtime, &zero) && clock_same_time(&sf->cur_mtime, &zero));
 	struct store_listing now;
 	struct error err;
 	bool missing;
@@ -111,14 +102,13 @@ static bool read_ahead(struct sync_prefetch *p, struct state *st, const struct s
 	memset(pf, 0, sizeof(*pf));
 	if (ops->open_folder(p->local, sf->remote_name, &pf->lf, &pf->linfo, &missing, &err) < 0)
 		return false;
-	if (marked && clock_same_time(&sf->new_mtime, &pf->linfo.marks[0]) &&
-	    clock_same_time(&sf->cur_mtime, &pf->linfo.marks[1]))
+	if (engine_times_same(sf, &pf->linfo))
 		goto none;
-	if (!marked && sf->local_files >= 0 && ops->read_listing) {
+	if (!engine_times_recorded(sf) && sf->local_files >= 0 && ops->read_listing) {
 		if (ops->read_listing(pf->lf, &now, &err) <= 0)
 			goto none;
 		pf->listed = true;
-		if (now.digest == sf->local_digest && now.files == (uint64_t)sf->local_files)
+		if (engine_listing_same(sf, &now))
 			return true;
 	}
 	if (!whole || ops->snapshot(pf->lf, &pf->lsnap, &err) < 0)
@@ -210,11 +200,11 @@ bool prefetch_take(struct sync_prefetch *p, const char *name, struct prefetched 
 		return false;
 	pthread_mutex_lock(&p->lock);
 	/* The folder being read: wait for it, it is the quicker way. */
-	while (p->working && same_name(p->working, name))
+	while (p->working && engine_same_folder(p->working, name))
 		pthread_cond_wait(&p->done, &p->lock);
 	for (size_t i = 0; i < p->ready_count && !got; i++) {
 		struct prefetch_entry *e = &p->ready[i];
-		if (e->name && same_name(e->name, name)) {
+		if (e->name && engine_same_folder(e->name, name)) {
 			*pf_r = e->pf;
 			memset(&e->pf, 0, sizeof(e->pf));
 			free(e->name);
