@@ -162,10 +162,10 @@ int state_pairs_count(struct state *st, int64_t folder_id, size_t *remote_r, siz
 	 * counting the local side on its own index would read every local
 	 * id (three times the pages at 50,000 pairs). */
 	if (count_pairs(st, folder_id, &all, err) < 0 ||
-	    state_count_of(st, ST_PAIR_REMOTE_SIDES,
+	    state_count_of(st, ST_PAIR_NO_REMOTE,
 	                   "SELECT count(*) FROM pair WHERE folder_id = ? AND uid IS NULL", folder_id,
 	                   "count the messages of a folder", &no_remote, err) < 0 ||
-	    state_count_of(st, ST_PAIR_LOCAL_SIDES,
+	    state_count_of(st, ST_PAIR_NO_LOCAL,
 	                   "SELECT count(*) FROM pair WHERE folder_id = ? AND local_id IS NULL", folder_id,
 	                   "count the messages of a folder", &no_local, err) < 0)
 		return -1;

@@ -74,17 +74,6 @@ static void clean_leftovers(struct folder_run *r, const char *name)
 		log_warn("%s: %s", r->rep->name, err.text);
 }
 
-/*
- * A killed run left intents. A delivery whose file exists is recorded
- * as the pair it was meant to be, with the flags it was delivered with
- * as the last-synced ones (the user may have changed the file's since,
- * the server its own: both are changes to carry over), what is left of
- * the others removed; everything else is dropped: an append that reached
- * the server is matched by content key below, like any message both
- * sides hold, so nothing is copied twice; one whose local file is gone
- * since is looked for on the server once the pairs are loaded
- * (recover.c).
- */
 /* A deletion the killed run was carrying to the server (its local file
  * was gone). Where the server's copy went, the pair's local side is
  * forgotten with the intent: a file put back under its name since is a
@@ -104,6 +93,17 @@ static int recover_delete(struct folder_run *r, const struct state_intent *in, s
 	return 0;
 }
 
+/*
+ * A killed run left intents. A delivery whose file exists is recorded
+ * as the pair it was meant to be, with the flags it was delivered with
+ * as the last-synced ones (the user may have changed the file's since,
+ * the server its own: both are changes to carry over), what is left of
+ * the others removed; everything else is dropped: an append that reached
+ * the server is matched by content key below, like any message both
+ * sides hold, so nothing is copied twice; one whose local file is gone
+ * since is looked for on the server once the pairs are loaded
+ * (recover.c).
+ */
 static int recover_intents(struct folder_run *r, struct error *err)
 {
 	struct state_intents set = {0};
@@ -487,9 +487,8 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 		goto out;
 	engine_planned_counts(&plan, &rep->planned);
 	engine_log_notes(name, &plan, o->dry_run);
-	if (plan.status == PLAN_OK && plan_has_work(&plan))
-		if (wake)
-			wake->fn(wake->ctx);
+	if (plan.status == PLAN_OK && plan_has_work(&plan) && wake)
+		wake->fn(wake->ctx);
 	if (o->dry_run) {
 		if (o->show_plan)
 			o->show_plan(o->ctx, name, &plan);
