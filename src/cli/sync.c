@@ -148,16 +148,18 @@ static void show_plan(void *ctx, const char *folder, const struct plan *plan)
 	flockfile(stdout);
 	for (size_t i = 0; i < plan->action_count && c->verbose; i++) {
 		const struct plan_action *a = &plan->actions[i];
-		printf("%s: %s: %s", c->account, folder, plan_kind_name(a->kind));
-		if (a->uid)
-			printf(" uid %u", a->uid);
-		if (a->local_id) {
-			/* A file name may hold any byte but '/' (util/log.h). */
-			char *name = log_escape(a->local_id);
-			printf(" file %s", name);
-			free(name);
+		printf("%s: %s: %s", c->account, folder, plan_kind_name(a->kind, a->side));
+		for (int s = 0; s < PLAN_SIDES; s++) {
+			if (a->id[s].uid)
+				printf(" uid %u", a->id[s].uid);
+			if (a->id[s].name) {
+				/* A file name may hold any byte but '/' (util/log.h). */
+				char *name = log_escape(a->id[s].name);
+				printf(" file %s", name);
+				free(name);
+			}
 		}
-		if (a->kind == PLAN_SET_FLAGS_LOCAL || a->kind == PLAN_SET_FLAGS_REMOTE)
+		if (a->kind == PLAN_SET_FLAGS)
 			printf(" +%#x -%#x", a->change.add, a->change.remove);
 		printf("\n");
 	}

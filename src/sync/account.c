@@ -397,13 +397,13 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 		 * other, and only with remove_folders: look no further else. */
 		if (o->rules.remove_folders && on_remote != on_local) {
 			if (on_remote)
-				k->remote_unchanged = side_unchanged(remote, st, &known[i], true);
+				k->unchanged[PLAN_A] = side_unchanged(remote, st, &known[i], true);
 			else
-				k->local_unchanged = side_unchanged(local, st, &known[i], false);
+				k->unchanged[PLAN_B] = side_unchanged(local, st, &known[i], false);
 		}
 	}
 	struct plan_folders_input in = {
-	    (const char *const *)rnames, nr, (const char *const *)lnames, nl, kf, nkf};
+	    {(const char *const *)rnames, (const char *const *)lnames}, {nr, nl}, kf, nkf};
 	plan_folders_build(&in, &o->rules, &fp);
 	queue = xcalloc(fp.action_count + 1, sizeof(*queue));
 	weights = xcalloc(fp.action_count + 1, sizeof(*weights));
@@ -413,12 +413,11 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	for (size_t i = 0; i < fp.action_count; i++) {
 		const struct plan_folder_action *a = &fp.actions[i];
 		struct sync_folder_report rep = {.name = a->name, .dry_run = o->dry_run};
-		struct store *side = a->kind == PLAN_FOLDER_CREATE_REMOTE ? remote : local;
+		struct store *side = a->side == PLAN_A ? remote : local;
 
 		error_clear(&rep.err);
 		switch (a->kind) {
-		case PLAN_FOLDER_CREATE_REMOTE:
-		case PLAN_FOLDER_CREATE_LOCAL:
+		case PLAN_FOLDER_CREATE:
 			if (o->dry_run) {
 				/* Planned here against an empty side: its SYNC
 				 * cannot open what does not exist yet. */
@@ -470,10 +469,9 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 					    state_folder_delete(st, known[k].id, &rep.err) < 0)
 						log_warn("%s: %s", a->name, rep.err.text);
 			continue;
-		case PLAN_FOLDER_DELETE_REMOTE:
-		case PLAN_FOLDER_DELETE_LOCAL:
+		case PLAN_FOLDER_DELETE:
 			for (size_t k = 0; k < nk; k++) {
-				bool remote_side = a->kind == PLAN_FOLDER_DELETE_REMOTE;
+				bool remote_side = a->side == PLAN_A;
 				if (strcmp(known[k].remote_name, a->name) != 0)
 					continue;
 				if (remove_folder(remote_side ? remote : local, st, &known[k], remote_side, o,

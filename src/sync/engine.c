@@ -171,28 +171,24 @@ static int recover_intents(struct folder_run *r, struct error *err)
  * entries after this (their strings stay, the plan points into them), so
  * each side's entries are dropped as soon as they are converted: the
  * plan is built with one copy of a large folder's messages, not two. */
-static void plan_inputs(struct folder_run *r, struct plan_remote_msg **rm_r, struct plan_local_msg **lm_r)
+static struct plan_msg *plan_msgs(struct store_snapshot *snap, char **keys)
 {
-	struct plan_remote_msg *rm = xcalloc(r->rsnap.count + 1, sizeof(*rm));
-	struct plan_local_msg *lm;
+	struct plan_msg *pm = xcalloc(snap->count + 1, sizeof(*pm));
 
-	for (size_t i = 0; i < r->rsnap.count; i++) {
-		const struct store_msg *m = &r->rsnap.msgs[i];
-		rm[i] = (struct plan_remote_msg){
-		    m->uid, m->flags, m->keywords, m->size, r->rkeys ? r->rkeys[i] : NULL, m->date};
+	for (size_t i = 0; i < snap->count; i++) {
+		const struct store_msg *m = &snap->msgs[i];
+		pm[i] = (struct plan_msg){{m->uid, m->name},     m->flags, m->keywords, m->size,
+		                          keys ? keys[i] : NULL, m->date};
 	}
-	free(r->rsnap.msgs);
-	r->rsnap.msgs = NULL;
-	lm = xcalloc(r->lsnap.count + 1, sizeof(*lm));
-	for (size_t i = 0; i < r->lsnap.count; i++) {
-		const struct store_msg *m = &r->lsnap.msgs[i];
-		lm[i] = (struct plan_local_msg){
-		    m->name, m->flags, m->keywords, m->size, r->lkeys ? r->lkeys[i] : NULL, m->date};
-	}
-	free(r->lsnap.msgs);
-	r->lsnap.msgs = NULL;
-	*rm_r = rm;
-	*lm_r = lm;
+	free(snap->msgs);
+	snap->msgs = NULL;
+	return pm;
+}
+
+static void plan_inputs(struct folder_run *r, struct plan_msg **rm_r, struct plan_msg **lm_r)
+{
+	*rm_r = plan_msgs(&r->rsnap, r->rkeys);
+	*lm_r = plan_msgs(&r->lsnap, r->lkeys);
 }
 
 /* Open one side of folder `name`. A dry run's folder that would be
@@ -395,12 +391,10 @@ static int finish_folder(struct folder_run *r, const struct store_folder_info *r
 /* Whether carrying the plan out changes a store (not only the state). */
 static bool plan_has_work(const struct plan *plan)
 {
-	static const enum plan_kind work[] = {PLAN_SET_FLAGS_REMOTE, PLAN_SET_FLAGS_LOCAL, PLAN_COPY_TO_LOCAL,
-	                                      PLAN_COPY_TO_REMOTE,   PLAN_DELETE_REMOTE,   PLAN_DELETE_LOCAL};
-	size_t n;
+	static const enum plan_kind work[] = {PLAN_SET_FLAGS, PLAN_COPY, PLAN_DELETE};
 
 	for (size_t i = 0; i < sizeof(work) / sizeof(work[0]); i++)
-		if (plan_actions(plan, work[i], &n) && n > 0)
+		if (plan_count(plan, work[i]) > 0)
 			return true;
 	return false;
 }
@@ -441,8 +435,7 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 	struct folder_run r = {.o = o, .st = st, .rs = rs, .ls = ls, .rep = rep, .files_read = -1};
 	struct plan_rules rules = o->rules;
 	struct store_folder_info rinfo, linfo;
-	struct plan_remote_msg *rm = NULL;
-	struct plan_local_msg *lm = NULL;
+	struct plan_msg *rm = NULL, *lm = NULL;
 	struct plan plan = {0};
 	uint64_t since;
 	bool told = false;
@@ -480,9 +473,9 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 	if (engine_fill_pair_keys(&r, err) < 0 || engine_content_keys(&r, err) < 0)
 		goto out;
 	plan_inputs(&r, &rm, &lm);
-	struct plan_input in = {r.pairs.pairs, r.pairs.count, rm, r.rsnap.count, lm, r.lsnap.count};
-	rules.remote_total = r.remote_total;
-	rules.local_total = r.local_total;
+	struct plan_input in = {r.pairs.pairs, r.pairs.count, {rm, lm}, {r.rsnap.count, r.lsnap.count}};
+	rules.total[PLAN_A] = r.remote_total;
+	rules.total[PLAN_B] = r.local_total;
 	if (plan_build(&in, &rules, &plan, err) < 0)
 		goto out;
 	engine_planned_counts(&plan, &rep->planned);

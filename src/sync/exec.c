@@ -29,7 +29,7 @@ static int64_t pair_of(const struct new_pairs *np, const struct plan_action *a)
 	if (a->pair_id)
 		return a->pair_id;
 	for (size_t i = 0; i < np->count; i++)
-		if (np->uids[i] == a->uid)
+		if (np->uids[i] == a->id[PLAN_A].uid)
 			return np->ids[i];
 	return 0;
 }
@@ -50,7 +50,7 @@ static int record_pairs(struct folder_run *r, const struct plan *plan, struct ne
                         struct error *err)
 {
 	size_t n;
-	const struct plan_action *a = plan_actions(plan, PLAN_PAIR_EXISTING, &n);
+	const struct plan_action *a = plan_actions(plan, PLAN_PAIR_EXISTING, PLAN_A, &n);
 
 	if (n == 0)
 		return 0;
@@ -59,15 +59,15 @@ static int record_pairs(struct folder_run *r, const struct plan *plan, struct ne
 	if (state_begin(r->st, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		struct state_pair p = {a[i].pair_id, r->folder_id,     a[i].uid,
-		                       a[i].flags,   a[i].local_id,    a[i].keywords,
-		                       a[i].size,    a[i].content_key, false};
+		struct state_pair p = {a[i].pair_id, r->folder_id,         a[i].id[PLAN_A].uid,
+		                       a[i].flags,   a[i].id[PLAN_B].name, a[i].keywords,
+		                       a[i].size,    a[i].content_key,     false};
 		int rc = p.id ? state_pair_update(r->st, &p, err) : state_pair_insert(r->st, &p, err);
 		if (rc < 0) {
 			state_rollback(r->st);
 			return -1;
 		}
-		np->uids[np->count] = a[i].uid;
+		np->uids[np->count] = a[i].id[PLAN_A].uid;
 		np->ids[np->count++] = p.id;
 	}
 	r->rep->paired += n;
@@ -96,14 +96,14 @@ static bool pair_failed(const struct failed_pairs *fp, int64_t id)
 	return false;
 }
 
-static int set_flags(struct folder_run *r, const struct plan *plan, enum plan_kind kind,
+static int set_flags(struct folder_run *r, const struct plan *plan, enum plan_side side,
                      const struct new_pairs *np, struct failed_pairs *fp, struct error *err)
 {
-	bool remote = kind == PLAN_SET_FLAGS_REMOTE;
+	bool remote = side == PLAN_A;
 	struct store *s = remote ? r->rs : r->ls;
 	struct store_folder *f = remote ? r->rf : r->lf;
 	struct plan_flag_group *groups;
-	size_t ng = plan_flag_groups(plan, kind, &groups);
+	size_t ng = plan_flag_groups(plan, side, &groups);
 	int rc = 0;
 
 	for (size_t g = 0; g < ng && rc == 0; g++) {
@@ -112,8 +112,8 @@ static int set_flags(struct folder_run *r, const struct plan *plan, enum plan_ki
 		struct error ferr;
 
 		for (size_t i = 0; i < groups[g].count; i++) {
-			msgs[i].uid = remote ? groups[g].actions[i].uid : 0;
-			msgs[i].name = remote ? NULL : groups[g].actions[i].local_id;
+			msgs[i].uid = remote ? groups[g].actions[i].id[PLAN_A].uid : 0;
+			msgs[i].name = remote ? NULL : groups[g].actions[i].id[PLAN_B].name;
 		}
 		error_clear(&ferr);
 		if (s->ops->set_flags(f, msgs, groups[g].count, c->add, c->add_keywords, c->remove,
@@ -159,7 +159,7 @@ static int update_pairs(struct folder_run *r, const struct plan *plan, const str
                         const struct failed_pairs *fp, struct error *err)
 {
 	size_t n;
-	const struct plan_action *a = plan_actions(plan, PLAN_UPDATE_PAIR, &n);
+	const struct plan_action *a = plan_actions(plan, PLAN_UPDATE_PAIR, PLAN_A, &n);
 
 	if (n == 0)
 		return 0;
@@ -177,22 +177,22 @@ static int update_pairs(struct folder_run *r, const struct plan *plan, const str
 			/* A pair this plan re-attached by content (PAIR_EXISTING
 			 * with its id) has its new ids in the action: keep them. */
 			if (pair_recorded(np, id)) {
-				p.uid = a[i].uid;
-				p.local_id = a[i].local_id;
+				p.uid = a[i].id[PLAN_A].uid;
+				p.local_id = a[i].id[PLAN_B].name;
 			}
 		} else {
 			/* A pair recorded by this plan: its fields are in the action. */
-			p = (struct state_pair){id,         r->folder_id,     a[i].uid,
-			                        a[i].flags, a[i].local_id,    a[i].keywords,
-			                        a[i].size,  a[i].content_key, false};
+			p = (struct state_pair){id,         r->folder_id,         a[i].id[PLAN_A].uid,
+			                        a[i].flags, a[i].id[PLAN_B].name, a[i].keywords,
+			                        a[i].size,  a[i].content_key,     false};
 		}
 		if (a[i].update & PLAN_UPDATE_FLAGS) {
 			p.flags = a[i].flags;
 			p.keywords = a[i].keywords;
 		}
-		if (a[i].update & PLAN_UPDATE_DROP_REMOTE)
+		if (a[i].update & plan_update_drop(PLAN_A))
 			p.uid = 0;
-		if (a[i].update & PLAN_UPDATE_DROP_LOCAL)
+		if (a[i].update & plan_update_drop(PLAN_B))
 			p.local_id = NULL;
 		if (state_pair_update(r->st, &p, err) < 0) {
 			state_rollback(r->st);
@@ -375,9 +375,9 @@ static int copy_to_local(struct folder_run *r, const struct plan_action *a, size
 	error_clear(&d.failure);
 	for (size_t i = 0; i < n; i++) {
 		c[i].a = &a[i];
-		c[i].uid = a[i].uid;
+		c[i].uid = a[i].id[PLAN_A].uid;
 		c[i].name = r->ls->ops->reserve_name(r->lf, a[i].size);
-		msgs[i].uid = a[i].uid;
+		msgs[i].uid = a[i].id[PLAN_A].uid;
 	}
 	if (add_intents(r, c, n, STATE_INTENT_DELIVER_LOCAL, err) < 0)
 		goto out;
@@ -459,7 +459,7 @@ static void upload_keys(struct folder_run *r, struct copy *c, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		if (!c[i].a->content_key)
-			order[m++] = (struct named){c[i].a->local_id, i};
+			order[m++] = (struct named){c[i].a->id[PLAN_B].name, i};
 	if (m == 0) {
 		free(order);
 		return;
@@ -494,14 +494,14 @@ static int copy_to_remote(struct folder_run *r, const struct plan_action *a, siz
 
 	for (size_t i = 0; i < n; i++) {
 		c[i].a = &a[i];
-		c[i].name = xstrdup(a[i].local_id);
+		c[i].name = xstrdup(a[i].id[PLAN_B].name);
 	}
 	upload_keys(r, c, n);
 	if (add_intents(r, c, n, STATE_INTENT_APPEND_REMOTE, err) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct store_msg want = {
-		    .name = a[i].local_id, .flags = a[i].flags, .keywords = a[i].keywords};
+		    .name = a[i].id[PLAN_B].name, .flags = a[i].flags, .keywords = a[i].keywords};
 		struct error serr;
 		if (r->ls->ops->open_source(r->lf, &want, &u[i].src, &serr) < 0) {
 			if (serr.scope > ERR_MESSAGE) {
@@ -563,15 +563,14 @@ out:
 	return rc;
 }
 
-static int copies(struct folder_run *r, const struct plan *plan, enum plan_kind kind, struct error *err)
+static int copies(struct folder_run *r, const struct plan *plan, enum plan_side to, struct error *err)
 {
 	size_t n;
-	const struct plan_action *a = plan_actions(plan, kind, &n);
+	const struct plan_action *a = plan_actions(plan, PLAN_COPY, to, &n);
 
 	for (size_t i = 0; i < n; i += COPY_BATCH) {
 		size_t b = n - i < COPY_BATCH ? n - i : COPY_BATCH;
-		int rc = kind == PLAN_COPY_TO_LOCAL ? copy_to_local(r, a + i, b, err)
-		                                    : copy_to_remote(r, a + i, b, err);
+		int rc = to == PLAN_B ? copy_to_local(r, a + i, b, err) : copy_to_remote(r, a + i, b, err);
 		if (rc < 0)
 			return -1;
 	}
@@ -616,7 +615,7 @@ static int add_delete_intents(struct folder_run *r, const struct plan_action *a,
 		struct state_intent in = {.folder_id = r->folder_id,
 		                          .kind = STATE_INTENT_DELETE_REMOTE,
 		                          .pair_id = a[i].pair_id,
-		                          .uid = a[i].uid};
+		                          .uid = a[i].id[PLAN_A].uid};
 		if (state_intent_add(r->st, &in, &ids[i], err) < 0) {
 			state_rollback(r->st);
 			return -1;
@@ -625,13 +624,13 @@ static int add_delete_intents(struct folder_run *r, const struct plan_action *a,
 	return commit(r, true, "deletion intents recorded", err);
 }
 
-static int deletions(struct folder_run *r, const struct plan *plan, enum plan_kind kind, struct error *err)
+static int deletions(struct folder_run *r, const struct plan *plan, enum plan_side side, struct error *err)
 {
-	bool remote = kind == PLAN_DELETE_REMOTE;
+	bool remote = side == PLAN_A;
 	struct store *s = remote ? r->rs : r->ls;
 	struct store_folder *f = remote ? r->rf : r->lf;
 	size_t n;
-	const struct plan_action *a = plan_actions(plan, kind, &n);
+	const struct plan_action *a = plan_actions(plan, PLAN_DELETE, side, &n);
 	struct store_msg *msgs;
 	struct error derr;
 	int64_t *ids = NULL;
@@ -648,8 +647,8 @@ static int deletions(struct folder_run *r, const struct plan *plan, enum plan_ki
 	}
 	msgs = xcalloc(n, sizeof(*msgs));
 	for (size_t i = 0; i < n; i++) {
-		msgs[i].uid = remote ? a[i].uid : 0;
-		msgs[i].name = remote ? NULL : a[i].local_id;
+		msgs[i].uid = remote ? a[i].id[PLAN_A].uid : 0;
+		msgs[i].name = remote ? NULL : a[i].id[PLAN_B].name;
 	}
 	error_clear(&derr);
 	if (s->ops->delete (f, msgs, n, &derr) < 0 || s->ops->flush(f, &derr) < 0) {
@@ -690,22 +689,21 @@ int exec_plan(struct folder_run *r, const struct plan *plan, struct error *err)
 	const struct plan_action *a;
 	int rc = -1;
 
-	if (record_pairs(r, plan, &np, err) < 0 ||
-	    set_flags(r, plan, PLAN_SET_FLAGS_REMOTE, &np, &fp, err) < 0 ||
-	    set_flags(r, plan, PLAN_SET_FLAGS_LOCAL, &np, &fp, err) < 0)
+	if (record_pairs(r, plan, &np, err) < 0 || set_flags(r, plan, PLAN_A, &np, &fp, err) < 0 ||
+	    set_flags(r, plan, PLAN_B, &np, &fp, err) < 0)
 		goto out;
-	if ((plan_actions(plan, PLAN_SET_FLAGS_REMOTE, &n), n) && r->rs->ops->flush(r->rf, err) < 0)
+	if ((plan_actions(plan, PLAN_SET_FLAGS, PLAN_A, &n), n) && r->rs->ops->flush(r->rf, err) < 0)
 		goto out;
-	if ((plan_actions(plan, PLAN_SET_FLAGS_LOCAL, &n), n) && r->ls->ops->flush(r->lf, err) < 0)
+	if ((plan_actions(plan, PLAN_SET_FLAGS, PLAN_B, &n), n) && r->ls->ops->flush(r->lf, err) < 0)
 		goto out;
-	if (update_pairs(r, plan, &np, &fp, err) < 0 || copies(r, plan, PLAN_COPY_TO_LOCAL, err) < 0 ||
-	    copies(r, plan, PLAN_COPY_TO_REMOTE, err) < 0 ||
-	    deletions(r, plan, PLAN_DELETE_REMOTE, err) < 0 || deletions(r, plan, PLAN_DELETE_LOCAL, err) < 0)
+	if (update_pairs(r, plan, &np, &fp, err) < 0 || copies(r, plan, PLAN_B, err) < 0 ||
+	    copies(r, plan, PLAN_A, err) < 0 || deletions(r, plan, PLAN_A, err) < 0 ||
+	    deletions(r, plan, PLAN_B, err) < 0)
 		goto out;
-	a = plan_actions(plan, PLAN_FORGET, &n);
+	a = plan_actions(plan, PLAN_FORGET, PLAN_A, &n);
 	if (forget_pairs(r, a, n, NULL, true, "forgotten pairs recorded", err) < 0)
 		goto out;
-	plan_actions(plan, PLAN_SKIP_TOO_BIG, &n);
+	n = plan_count(plan, PLAN_SKIP_TOO_BIG);
 	r->rep->too_big = n;
 	rc = 0;
 out:

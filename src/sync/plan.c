@@ -13,6 +13,14 @@
 #include "plan_p.h"
 #include "twinbox/util/xmalloc.h"
 
+static const struct plan_side_words default_words[PLAN_SIDES] = {
+    [PLAN_A] = {"UID", "on the server", "the server", "messages on the server",
+                "the folder is now empty on the server", "", "remote"},
+    [PLAN_B] = {"local message", "locally", "the local side", "local messages",
+                "the local folder is now empty",
+                " (if the Maildir was moved or is not mounted, put it back first)", "local"},
+};
+
 void plan_rules_init(struct plan_rules *rules)
 {
 	memset(rules, 0, sizeof(*rules));
@@ -22,16 +30,24 @@ void plan_rules_init(struct plan_rules *rules)
 	rules->create = PLAN_WHERE_BOTH;
 	rules->mass_delete_percent = PLAN_MASS_DELETE_PERCENT;
 	rules->mass_delete_min = PLAN_MASS_DELETE_MIN;
+	rules->words[PLAN_A] = default_words[PLAN_A];
+	rules->words[PLAN_B] = default_words[PLAN_B];
 }
 
-static bool may_change_remote(const struct plan_rules *rules)
+bool plan_may_change(const struct plan_rules *rules, enum plan_side side)
 {
-	return rules->direction != PLAN_DIRECTION_PULL;
+	return rules->direction != (side == PLAN_A ? PLAN_DIRECTION_PULL : PLAN_DIRECTION_PUSH);
 }
 
-static bool may_change_local(const struct plan_rules *rules)
+/* The direction that never changes `side`. */
+static const char *direction_keeping(enum plan_side side)
 {
-	return rules->direction != PLAN_DIRECTION_PUSH;
+	return side == PLAN_A ? "pull" : "push";
+}
+
+struct store_id plan_pair_id(const struct state_pair *p, enum plan_side side)
+{
+	return side == PLAN_A ? (struct store_id){p->uid, NULL} : (struct store_id){0, p->local_id};
 }
 
 static bool too_big(const struct plan_rules *rules, uint64_t size)
@@ -41,160 +57,139 @@ static bool too_big(const struct plan_rules *rules, uint64_t size)
 
 /* ---- indexing ---- */
 
-/* 8 bytes, not 16: a folder of 100,000 messages has two such indexes
- * (a snapshot's index fits in 32 bits: it is in memory). */
-struct uid_ix {
-	uint32_t uid;
+/* The ids of one side with where they came from. 16 bytes: the index
+ * fits in 32 bits (a snapshot is in memory). */
+struct id_ix {
+	struct store_id id;
 	uint32_t ix;
 };
-
-struct id_ix {
-	const char *id;
-	size_t ix;
-};
-
-static int uid_ix_cmp(const void *a, const void *b)
-{
-	const struct uid_ix *x = a, *y = b;
-
-	return x->uid < y->uid ? -1 : x->uid > y->uid;
-}
 
 static int id_ix_cmp(const void *a, const void *b)
 {
 	const struct id_ix *x = a, *y = b;
 
-	return strcmp(x->id, y->id);
+	/* Most ids are UIDs: compare those without a call. */
+	if (x->id.uid != y->id.uid)
+		return x->id.uid < y->id.uid ? -1 : 1;
+	return store_id_cmp(x->id, y->id);
 }
 
-static int check_uids(struct uid_ix *v, size_t n, const char *what, struct error *err)
-{
-	qsort(v, n, sizeof(*v), uid_ix_cmp);
-	for (size_t i = 1; i < n; i++)
-		if (v[i].uid == v[i - 1].uid)
-			return error_set(err, ERR_MAILBOX,
-			                 "%s lists UID %" PRIu32 " twice; skipping this folder so that no "
-			                 "message is lost or copied twice",
-			                 what, v[i].uid);
-	return 0;
-}
-
-static int check_ids(struct id_ix *v, size_t n, const char *what, struct error *err)
+static int check_ids(struct id_ix *v, size_t n, const struct plan_side_words *w, const char *what,
+                     struct error *err)
 {
 	qsort(v, n, sizeof(*v), id_ix_cmp);
-	for (size_t i = 1; i < n; i++)
-		if (strcmp(v[i].id, v[i - 1].id) == 0)
+	for (size_t i = 1; i < n; i++) {
+		if (store_id_cmp(v[i].id, v[i - 1].id) != 0)
+			continue;
+		if (v[i].id.name)
 			return error_set(err, ERR_MAILBOX,
-			                 "%s lists the local message \"%s\" twice; skipping this folder so "
-			                 "that no message is lost or copied twice",
-			                 what, v[i].id);
+			                 "%s lists the %s \"%s\" twice; skipping this folder so that no "
+			                 "message is lost or copied twice",
+			                 what, w->noun, v[i].id.name);
+		return error_set(err, ERR_MAILBOX,
+		                 "%s lists %s %" PRIu32 " twice; skipping this folder so that no "
+		                 "message is lost or copied twice",
+		                 what, w->noun, v[i].id.uid);
+	}
 	return 0;
 }
 
-static int index_inputs(struct plan_ctx *ctx, struct error *err)
+/* What the notes call a side's snapshot. */
+static const char *listing_name(const struct plan_rules *rules, enum plan_side s)
+{
+	return s == PLAN_A && strcmp(rules->words[s].noun, "UID") == 0 ? "the server's listing of this folder"
+	                                                               : "the listing of this folder";
+}
+
+/* The messages of side s and its pairs, joined: msg_pair and pair_msg. */
+static int index_side(struct plan_ctx *ctx, enum plan_side s, struct id_ix *mi, struct id_ix *pi,
+                      struct error *err)
 {
 	const struct plan_input *in = ctx->in;
-	struct uid_ix *ru;
-	struct uid_ix *pu;
-	struct id_ix *li;
-	struct id_ix *pl;
-	size_t npu = 0, npl = 0;
-	int ret = -1;
+	const struct plan_side_words *w = &ctx->rules->words[s];
+	size_t np = 0;
 
-	if (in->remote_count >= PLAN_NONE || in->local_count >= PLAN_NONE || in->pair_count >= PLAN_NONE)
-		return error_set(err, ERR_MAILBOX,
-		                 "this folder has more than 4294967294 messages; skipping it");
-	ru = xcalloc(in->remote_count + 1, sizeof(*ru));
-	pu = xcalloc(in->pair_count + 1, sizeof(*pu));
-	li = xcalloc(in->local_count + 1, sizeof(*li));
-	pl = xcalloc(in->pair_count + 1, sizeof(*pl));
+	for (size_t i = 0; i < in->count[s]; i++) {
+		struct store_id id = in->msgs[s][i].id;
 
-	for (size_t i = 0; i < in->remote_count; i++) {
-		if (in->remote[i].uid == 0) {
-			error_set(err, ERR_MAILBOX,
-			          "the server's listing of this folder has a message with UID 0, "
-			          "which IMAP does not allow; skipping this folder");
-			goto out;
-		}
-		ru[i] = (struct uid_ix){in->remote[i].uid, (uint32_t)i};
-	}
-	for (size_t i = 0; i < in->local_count; i++) {
-		const char *id = in->local[i].local_id;
-
-		if (!id || !*id) {
-			error_set(err, ERR_MAILBOX,
-			          "a local message has no id (a bug in the Maildir scan); "
-			          "skipping this folder");
-			goto out;
-		}
-		li[i] = (struct id_ix){id, i};
+		if (!store_id_known(id) || (id.name && !*id.name))
+			return error_set(err, ERR_MAILBOX,
+			                 "%s has a message without an id (%s 0 or an empty name); "
+			                 "skipping this folder",
+			                 listing_name(ctx->rules, s), w->noun);
+		mi[i] = (struct id_ix){id, (uint32_t)i};
 	}
 	for (size_t i = 0; i < in->pair_count; i++) {
-		const struct state_pair *p = &in->pairs[i];
+		struct store_id id = plan_pair_id(&in->pairs[i], s);
 
-		if (p->uid == 0 && !p->local_id) {
-			error_set(err, ERR_MAILBOX,
-			          "the state has a message (pair %" PRId64
-			          ") with neither a remote nor a local "
-			          "side; the state database is damaged: skipping this folder",
-			          p->id);
-			goto out;
-		}
-		if (p->uid)
-			pu[npu++] = (struct uid_ix){p->uid, (uint32_t)i};
-		if (p->local_id)
-			pl[npl++] = (struct id_ix){p->local_id, i};
+		if (store_id_known(id))
+			pi[np++] = (struct id_ix){id, (uint32_t)i};
 	}
-	if (check_uids(ru, in->remote_count, "the server's listing of this folder", err) < 0 ||
-	    check_uids(pu, npu, "the state of this folder", err) < 0 ||
-	    check_ids(li, in->local_count, "the Maildir scan of this folder", err) < 0 ||
-	    check_ids(pl, npl, "the state of this folder", err) < 0)
-		goto out;
+	if (check_ids(mi, in->count[s], w, listing_name(ctx->rules, s), err) < 0 ||
+	    check_ids(pi, np, w, "the state of this folder", err) < 0)
+		return -1;
 
-	/* Merge joins of the sorted lists: pairs <-> messages. */
-	for (size_t a = 0, b = 0; a < in->remote_count && b < npu;) {
-		if (ru[a].uid < pu[b].uid) {
-			a++;
-		} else if (ru[a].uid > pu[b].uid) {
-			b++;
-		} else {
-			ctx->remote_pair[ru[a].ix] = pu[b].ix;
-			ctx->pair_r[pu[b].ix] = ru[a].ix;
-			a++, b++;
-		}
-	}
-	for (size_t a = 0, b = 0; a < in->local_count && b < npl;) {
-		int c = strcmp(li[a].id, pl[b].id);
+	/* A merge join of the sorted lists: pairs <-> messages. */
+	for (size_t a = 0, b = 0; a < in->count[s] && b < np;) {
+		int c = id_ix_cmp(&mi[a], &pi[b]);
 
 		if (c < 0) {
 			a++;
 		} else if (c > 0) {
 			b++;
 		} else {
-			ctx->local_pair[li[a].ix] = pl[b].ix;
-			ctx->pair_l[pl[b].ix] = li[a].ix;
+			ctx->msg_pair[s][mi[a].ix] = pi[b].ix;
+			ctx->pair_msg[s][pi[b].ix] = mi[a].ix;
 			a++, b++;
 		}
 	}
-	ret = 0;
-out:
-	free(ru);
-	free(pu);
-	free(li);
-	free(pl);
+	return 0;
+}
+
+static int index_inputs(struct plan_ctx *ctx, struct error *err)
+{
+	const struct plan_input *in = ctx->in;
+	int ret = 0;
+
+	if (in->count[PLAN_A] >= PLAN_NONE || in->count[PLAN_B] >= PLAN_NONE || in->pair_count >= PLAN_NONE)
+		return error_set(err, ERR_MAILBOX,
+		                 "this folder has more than 4294967294 messages; skipping it");
+	for (size_t i = 0; i < in->pair_count; i++) {
+		const struct state_pair *p = &in->pairs[i];
+
+		if (!store_id_known(plan_pair_id(p, PLAN_A)) && !store_id_known(plan_pair_id(p, PLAN_B)))
+			return error_set(err, ERR_MAILBOX,
+			                 "the state has a message (pair %" PRId64
+			                 ") with neither a remote nor a local "
+			                 "side; the state database is damaged: skipping this folder",
+			                 p->id);
+	}
+	for (int s = 0; s < PLAN_SIDES && ret == 0; s++) {
+		struct id_ix *mi = xcalloc(in->count[s] + 1, sizeof(*mi));
+		struct id_ix *pi = xcalloc(in->pair_count + 1, sizeof(*pi));
+
+		ret = index_side(ctx, (enum plan_side)s, mi, pi, err);
+		free(mi);
+		free(pi);
+	}
 	return ret;
 }
 
 /* ---- per-message decisions ---- */
 
-static struct plan_flags remote_flags(const struct plan_remote_msg *m)
+static struct plan_flags msg_flags(const struct plan_msg *m)
 {
 	return (struct plan_flags){m->flags & STATE_FLAGS_ALL, m->keywords};
 }
 
-static struct plan_flags local_flags(const struct plan_local_msg *m)
+static struct plan_flags pair_flags(const struct state_pair *sp)
 {
-	return (struct plan_flags){m->flags & STATE_FLAGS_ALL, m->keywords};
+	return (struct plan_flags){sp->flags & STATE_FLAGS_ALL, sp->keywords};
+}
+
+static const struct plan_msg *msg_at(const struct plan_ctx *ctx, enum plan_side s, size_t i)
+{
+	return &ctx->in->msgs[s][i];
 }
 
 static struct plan_flag_change dup_change(struct plan_pool *pool, const struct plan_flag_change *c)
@@ -203,120 +198,144 @@ static struct plan_flag_change dup_change(struct plan_pool *pool, const struct p
 	                                 plan_pool_dup(pool, c->remove_keywords)};
 }
 
-/* An action about pair `pair_id`, whose sides are `uid` and `local_id`. */
-static struct plan_action *pair_action(struct plan_ctx *ctx, enum plan_kind kind, int64_t pair_id,
-                                       uint32_t uid, const char *local_id)
+static struct store_id dup_id(struct plan_pool *pool, struct store_id id)
+{
+	return (struct store_id){id.uid, plan_pool_dup(pool, id.name)};
+}
+
+/* An action on `side` about pair `pair_id`, whose ids are `id` (NULL:
+ * none yet). */
+static struct plan_action *pair_action(struct plan_ctx *ctx, enum plan_kind kind, enum plan_side side,
+                                       int64_t pair_id, const struct store_id id[PLAN_SIDES])
 {
 	struct plan_action *a = plan_add_action(ctx, kind);
 
+	a->side = side;
 	a->pair_id = pair_id;
-	a->uid = uid;
-	a->local_id = plan_pool_dup(ctx->plan->pool, local_id);
+	if (id)
+		for (int s = 0; s < PLAN_SIDES; s++)
+			a->id[s] = dup_id(ctx->plan->pool, id[s]);
 	return a;
 }
 
-static void set_flags_actions(struct plan_ctx *ctx, int64_t pair_id, uint32_t uid, const char *local_id,
+static void set_flags_actions(struct plan_ctx *ctx, int64_t pair_id, const struct store_id id[PLAN_SIDES],
                               const struct plan_merge *m)
 {
-	struct plan_pool *pool = ctx->plan->pool;
-
-	if (!plan_change_empty(&m->to_remote))
-		pair_action(ctx, PLAN_SET_FLAGS_REMOTE, pair_id, uid, local_id)->change =
-		    dup_change(pool, &m->to_remote);
-	if (!plan_change_empty(&m->to_local))
-		pair_action(ctx, PLAN_SET_FLAGS_LOCAL, pair_id, uid, local_id)->change =
-		    dup_change(pool, &m->to_local);
+	for (int s = 0; s < PLAN_SIDES; s++)
+		if (!plan_change_empty(&m->to[s]))
+			pair_action(ctx, PLAN_SET_FLAGS, (enum plan_side)s, pair_id, id)->change =
+			    dup_change(ctx->plan->pool, &m->to[s]);
 }
 
-static void update_flags(struct plan_ctx *ctx, int64_t pair_id, uint32_t uid, const char *local_id,
+static void update_flags(struct plan_ctx *ctx, int64_t pair_id, const struct store_id id[PLAN_SIDES],
                          const struct plan_flags *synced)
 {
-	struct plan_action *a = pair_action(ctx, PLAN_UPDATE_PAIR, pair_id, uid, local_id);
+	struct plan_action *a = pair_action(ctx, PLAN_UPDATE_PAIR, PLAN_A, pair_id, id);
 
 	a->update = PLAN_UPDATE_FLAGS;
 	a->flags = synced->bits;
 	a->keywords = plan_pool_dup(ctx->plan->pool, synced->keywords);
 }
 
-static void note_reattached(struct plan_ctx *ctx, int64_t pair_id, const struct plan_remote_msg *rm,
-                            const struct plan_local_msg *lm)
+static void note_reattached(struct plan_ctx *ctx, int64_t pair_id, const struct store_id id[PLAN_SIDES])
 {
-	plan_add_note(ctx, PLAN_NOTE_REATTACHED, pair_id, rm->uid, lm->local_id,
-	              "UID %" PRIu32 " and local message %s have the same content and were known "
-	              "before under another id; keeping them paired instead of deleting and copying",
-	              rm->uid, lm->local_id);
+	plan_add_note(ctx, PLAN_NOTE_REATTACHED, pair_id, id,
+	              "%s and %s have the same content and were known before under another id; "
+	              "keeping them paired instead of deleting and copying",
+	              plan_id_text(ctx, PLAN_A, id[PLAN_A]), plan_id_text(ctx, PLAN_B, id[PLAN_B]));
+}
+
+/* The messages at `m` (one index per side) as a pair of ids, flags and
+ * whether the direction may change each side. */
+struct both {
+	const struct plan_msg *msg[PLAN_SIDES];
+	struct store_id id[PLAN_SIDES];
+	struct plan_flags flags[PLAN_SIDES];
+	bool allow[PLAN_SIDES];
+};
+
+static void both_at(const struct plan_ctx *ctx, const size_t m[PLAN_SIDES], struct both *b)
+{
+	for (int s = 0; s < PLAN_SIDES; s++) {
+		b->msg[s] = msg_at(ctx, (enum plan_side)s, m[s]);
+		b->id[s] = b->msg[s]->id;
+		b->flags[s] = msg_flags(b->msg[s]);
+		b->allow[s] = plan_may_change(ctx->rules, (enum plan_side)s);
+	}
+}
+
+/* The content key a pair recorded now gets: side A's, else side B's. */
+static const char *both_key(const struct both *b)
+{
+	return b->msg[PLAN_A]->content_key ? b->msg[PLAN_A]->content_key : b->msg[PLAN_B]->content_key;
 }
 
 /*
- * Remote message r and local message l are one message with no usable
- * last-synced flags: a new match by content key (sp NULL), a pair that a
- * message re-attached to, or a pair under rules.first_sync. Record the
- * pair with flags that make a failed flag change repeat at the next run,
- * then merge with the set winning (the clear for \Deleted).
+ * The messages at m[] are one message with no usable last-synced flags:
+ * a new match by content key (sp NULL), a pair that a message
+ * re-attached to, or a pair under rules.first_sync. Record the pair with
+ * flags that make a failed flag change repeat at the next run, then
+ * merge with the set winning (the clear for \Deleted).
  */
-static void pair_without_base(struct plan_ctx *ctx, const struct state_pair *sp, size_t r, size_t l,
+static void pair_without_base(struct plan_ctx *ctx, const struct state_pair *sp, const size_t m[PLAN_SIDES],
                               bool reattach)
 {
 	const struct plan_rules *rules = ctx->rules;
-	const struct plan_remote_msg *rm = &ctx->in->remote[r];
-	const struct plan_local_msg *lm = &ctx->in->local[l];
-	struct plan_flags rf = remote_flags(rm), lf = local_flags(lm);
 	struct plan_pool *pool = ctx->plan->pool;
 	int64_t pair_id = sp ? sp->id : 0;
-	struct plan_merge m;
+	struct plan_merge mg;
+	struct both b;
 
-	plan_merge_flags(pool, &rf, &lf, NULL, may_change_remote(rules), may_change_local(rules), &m);
+	both_at(ctx, m, &b);
+	plan_merge_flags(pool, b.flags, NULL, b.allow, &mg);
 
 	/* rules.first_sync on a known pair: with flags off, leave it be;
 	 * else record only what differs from what the pair holds. */
-	struct plan_flags base = sp ? (struct plan_flags){sp->flags & STATE_FLAGS_ALL, sp->keywords}
-	                            : (struct plan_flags){0, NULL};
+	struct plan_flags base = sp ? pair_flags(sp) : (struct plan_flags){0, NULL};
 	if (sp && !reattach && !rules->flags)
 		return;
-	if (!sp || reattach || !plan_flags_equal(&m.record, &base)) {
-		struct plan_action *a = pair_action(ctx, PLAN_PAIR_EXISTING, pair_id, rm->uid, lm->local_id);
-		a->size = rm->size;
-		a->content_key = plan_pool_dup(pool, rm->content_key ? rm->content_key : lm->content_key);
-		a->flags = m.record.bits;
-		a->keywords = plan_pool_dup(pool, m.record.keywords);
+	if (!sp || reattach || !plan_flags_equal(&mg.record, &base)) {
+		struct plan_action *a = pair_action(ctx, PLAN_PAIR_EXISTING, PLAN_A, pair_id, b.id);
+		a->size = b.msg[PLAN_A]->size;
+		a->content_key = plan_pool_dup(pool, both_key(&b));
+		a->flags = mg.record.bits;
+		a->keywords = plan_pool_dup(pool, mg.record.keywords);
 	}
 
 	if (reattach)
-		note_reattached(ctx, pair_id, rm, lm);
+		note_reattached(ctx, pair_id, b.id);
 	if (!rules->flags)
 		return;
-	set_flags_actions(ctx, pair_id, rm->uid, lm->local_id, &m);
-	if (!plan_flags_equal(&m.synced, &m.record))
-		update_flags(ctx, pair_id, rm->uid, lm->local_id, &m.synced);
-	if (m.differed)
-		plan_add_note(ctx, PLAN_NOTE_FLAGS_MERGED, pair_id, rm->uid, lm->local_id,
-		              "UID %" PRIu32
-		              " (flags %s) and local message %s (flags %s) had different flags "
-		              "and no earlier sync to compare with; merged them: set flags win, except "
-		              "\\Deleted, which stays only where both sides have it",
-		              rm->uid, plan_flags_text(pool, &rf), lm->local_id, plan_flags_text(pool, &lf));
+	set_flags_actions(ctx, pair_id, b.id, &mg);
+	if (!plan_flags_equal(&mg.synced, &mg.record))
+		update_flags(ctx, pair_id, b.id, &mg.synced);
+	if (mg.differed)
+		plan_add_note(
+		    ctx, PLAN_NOTE_FLAGS_MERGED, pair_id, b.id,
+		    "%s (flags %s) and %s (flags %s) had different flags "
+		    "and no earlier sync to compare with; merged them: set flags win, except "
+		    "\\Deleted, which stays only where both sides have it",
+		    plan_id_text(ctx, PLAN_A, b.id[PLAN_A]), plan_flags_text(pool, &b.flags[PLAN_A]),
+		    plan_id_text(ctx, PLAN_B, b.id[PLAN_B]), plan_flags_text(pool, &b.flags[PLAN_B]));
 }
 
 /* Both sides present with a last-synced base: a three-way merge. */
-static void pair_with_base(struct plan_ctx *ctx, const struct state_pair *sp, size_t r, size_t l)
+static void pair_with_base(struct plan_ctx *ctx, const struct state_pair *sp, const size_t m[PLAN_SIDES])
 {
-	const struct plan_rules *rules = ctx->rules;
-	const struct plan_remote_msg *rm = &ctx->in->remote[r];
-	const struct plan_local_msg *lm = &ctx->in->local[l];
-	struct plan_flags rf = remote_flags(rm), lf = local_flags(lm);
-	struct plan_flags base = {sp->flags & STATE_FLAGS_ALL, sp->keywords};
-	struct plan_merge m;
+	struct plan_flags base = pair_flags(sp);
+	struct plan_merge mg;
+	struct both b;
 
-	if (!rules->flags)
+	if (!ctx->rules->flags)
 		return;
+	both_at(ctx, m, &b);
 	/* The common case at 100,000 messages: nothing changed. */
-	if (plan_flags_equal(&rf, &base) && plan_flags_equal(&lf, &base))
+	if (plan_flags_equal(&b.flags[PLAN_A], &base) && plan_flags_equal(&b.flags[PLAN_B], &base))
 		return;
-	plan_merge_flags(ctx->plan->pool, &rf, &lf, &base, may_change_remote(rules), may_change_local(rules),
-	                 &m);
-	set_flags_actions(ctx, sp->id, rm->uid, lm->local_id, &m);
-	if (!plan_flags_equal(&m.synced, &base))
-		update_flags(ctx, sp->id, rm->uid, lm->local_id, &m.synced);
+	plan_merge_flags(ctx->plan->pool, b.flags, &base, b.allow, &mg);
+	set_flags_actions(ctx, sp->id, b.id, &mg);
+	if (!plan_flags_equal(&mg.synced, &base))
+		update_flags(ctx, sp->id, b.id, &mg.synced);
 }
 
 /*
@@ -328,26 +347,28 @@ static void pair_with_base(struct plan_ctx *ctx, const struct state_pair *sp, si
  * merge three-way like any pair, so a flag cleared on one side since
  * the last sync stays cleared (a union would set it again).
  */
-static void reattach_with_base(struct plan_ctx *ctx, const struct state_pair *sp, size_t r, size_t l)
+static void reattach_with_base(struct plan_ctx *ctx, const struct state_pair *sp, const size_t m[PLAN_SIDES])
 {
-	const struct plan_remote_msg *rm = &ctx->in->remote[r];
-	const struct plan_local_msg *lm = &ctx->in->local[l];
 	struct plan_pool *pool = ctx->plan->pool;
-	struct plan_action *a = pair_action(ctx, PLAN_PAIR_EXISTING, sp->id, rm->uid, lm->local_id);
+	struct both b;
 
-	a->size = rm->size;
-	a->content_key = plan_pool_dup(pool, rm->content_key ? rm->content_key : lm->content_key);
+	both_at(ctx, m, &b);
+	struct plan_action *a = pair_action(ctx, PLAN_PAIR_EXISTING, PLAN_A, sp->id, b.id);
+	a->size = b.msg[PLAN_A]->size;
+	a->content_key = plan_pool_dup(pool, both_key(&b));
 	if (!a->content_key)
 		a->content_key = plan_pool_dup(pool, sp->content_key);
 	a->flags = sp->flags & STATE_FLAGS_ALL;
 	a->keywords = plan_pool_dup(pool, sp->keywords);
-	note_reattached(ctx, sp->id, rm, lm);
-	pair_with_base(ctx, sp, r, l);
+	note_reattached(ctx, sp->id, b.id);
+	pair_with_base(ctx, sp, m);
 }
 
-static void drop_side(struct plan_ctx *ctx, const struct state_pair *sp, unsigned update)
+static void drop_side(struct plan_ctx *ctx, const struct state_pair *sp, enum plan_side side)
 {
-	pair_action(ctx, PLAN_UPDATE_PAIR, sp->id, sp->uid, sp->local_id)->update = update;
+	struct store_id id[PLAN_SIDES] = {plan_pair_id(sp, PLAN_A), plan_pair_id(sp, PLAN_B)};
+
+	pair_action(ctx, PLAN_UPDATE_PAIR, PLAN_A, sp->id, id)->update = plan_update_drop(side);
 }
 
 static const char *since(const struct plan_rules *rules)
@@ -356,235 +377,180 @@ static const char *since(const struct plan_rules *rules)
 	                         : "changed since the last sync";
 }
 
-/* The pair had both sides; the remote one is gone, local message l is
- * still there. */
-static void remote_gone(struct plan_ctx *ctx, const struct state_pair *sp, size_t l)
+/* A copy of message `m` of the other side to `side`: the fields every
+ * copy has. */
+static struct plan_action *copy_action(struct plan_ctx *ctx, enum plan_side side, int64_t pair_id,
+                                       const struct plan_msg *m, const char *fallback_key)
 {
-	const struct plan_rules *rules = ctx->rules;
-	const struct plan_local_msg *lm = &ctx->in->local[l];
-	struct plan_flags lf = local_flags(lm), base = {sp->flags & STATE_FLAGS_ALL, sp->keywords};
-	bool changed = rules->first_sync || (rules->flags && plan_flags_changed(&lf, &base));
-	bool expunge = rules->expunge & PLAN_WHERE_LOCAL;
-	const char *why;
-
-	if (expunge && !changed && may_change_local(rules)) {
-		struct plan_action *a = pair_action(ctx, PLAN_DELETE_LOCAL, sp->id, 0, lm->local_id);
-		a->size = lm->size;
-		return;
-	}
-	if (expunge && changed && may_change_remote(rules) && !too_big(rules, lm->size)) {
-		struct plan_action *a = pair_action(ctx, PLAN_COPY_TO_REMOTE, sp->id, 0, lm->local_id);
-		a->size = lm->size;
-		a->content_key =
-		    plan_pool_dup(ctx->plan->pool, lm->content_key ? lm->content_key : sp->content_key);
-		a->flags = lf.bits;
-		a->keywords = plan_pool_dup(ctx->plan->pool, lf.keywords);
-		a->time = lm->mtime;
-		plan_add_note(ctx, PLAN_NOTE_CHANGED_WINS, sp->id, sp->uid, lm->local_id,
-		              "UID %" PRIu32
-		              " was deleted on the server, but local message %s %s; copying it "
-		              "back to the server instead of deleting it",
-		              sp->uid, lm->local_id, since(rules));
-		return;
-	}
-	if (!expunge)
-		why = "expunge does not include local";
-	else if (!changed)
-		why = "direction push never changes the local side";
-	else if (!may_change_remote(rules))
-		why = "it changed locally since the last sync, and direction pull does not copy it back";
-	else
-		why = "it changed locally since the last sync, and it is larger than max_size, so it is not "
-		      "copied back";
-	if (too_big(rules, lm->size) && expunge && changed && may_change_remote(rules)) {
-		struct plan_action *a = pair_action(ctx, PLAN_SKIP_TOO_BIG, sp->id, 0, lm->local_id);
-		a->size = lm->size;
-	}
-	drop_side(ctx, sp, PLAN_UPDATE_DROP_REMOTE);
-	plan_add_note(ctx, PLAN_NOTE_NOT_DELETED, sp->id, sp->uid, lm->local_id,
-	              "UID %" PRIu32 " was deleted on the server; keeping local message %s (%s)", sp->uid,
-	              lm->local_id, why);
-}
-
-/* The mirror image: the local side is gone, remote message r is there. */
-static void local_gone(struct plan_ctx *ctx, const struct state_pair *sp, size_t r)
-{
-	const struct plan_rules *rules = ctx->rules;
-	const struct plan_remote_msg *rm = &ctx->in->remote[r];
-	struct plan_flags rf = remote_flags(rm), base = {sp->flags & STATE_FLAGS_ALL, sp->keywords};
-	bool changed = rules->first_sync || (rules->flags && plan_flags_changed(&rf, &base));
-	bool expunge = rules->expunge & PLAN_WHERE_REMOTE;
-	const char *why;
-
-	if (expunge && !changed && may_change_remote(rules)) {
-		struct plan_action *a = pair_action(ctx, PLAN_DELETE_REMOTE, sp->id, rm->uid, NULL);
-		a->size = rm->size;
-		return;
-	}
-	if (expunge && changed && may_change_local(rules) && !too_big(rules, rm->size)) {
-		struct plan_action *a = pair_action(ctx, PLAN_COPY_TO_LOCAL, sp->id, rm->uid, NULL);
-		a->size = rm->size;
-		a->content_key =
-		    plan_pool_dup(ctx->plan->pool, rm->content_key ? rm->content_key : sp->content_key);
-		a->flags = rf.bits;
-		a->keywords = plan_pool_dup(ctx->plan->pool, rf.keywords);
-		a->time = rm->internal_date;
-		plan_add_note(ctx, PLAN_NOTE_CHANGED_WINS, sp->id, rm->uid, sp->local_id,
-		              "local message %s was deleted, but UID %" PRIu32
-		              " on the server %s; copying it "
-		              "back instead of deleting it on the server",
-		              sp->local_id, rm->uid, since(rules));
-		return;
-	}
-	if (!expunge)
-		why = "expunge does not include remote";
-	else if (!changed)
-		why = "direction pull never changes the server";
-	else if (!may_change_local(rules))
-		why =
-		    "it changed on the server since the last sync, and direction push does not copy it back";
-	else
-		why =
-		    "it changed on the server since the last sync, and it is larger than max_size, so it is "
-		    "not copied back";
-	if (too_big(rules, rm->size) && expunge && changed && may_change_local(rules)) {
-		struct plan_action *a = pair_action(ctx, PLAN_SKIP_TOO_BIG, sp->id, rm->uid, NULL);
-		a->size = rm->size;
-	}
-	drop_side(ctx, sp, PLAN_UPDATE_DROP_LOCAL);
-	plan_add_note(ctx, PLAN_NOTE_NOT_DELETED, sp->id, rm->uid, sp->local_id,
-	              "local message %s was deleted; keeping UID %" PRIu32 " on the server (%s)",
-	              sp->local_id, rm->uid, why);
-}
-
-/* Pair sp lost its UID to a renumbering and the server has nothing with
- * its content: local message l is uploaded again. */
-static void reupload(struct plan_ctx *ctx, const struct state_pair *sp, size_t l)
-{
-	const struct plan_local_msg *lm = &ctx->in->local[l];
+	struct store_id id[PLAN_SIDES] = {{0, NULL}, {0, NULL}};
 	struct plan_action *a;
 
-	if (!may_change_remote(ctx->rules))
-		return;
-	a = pair_action(ctx, too_big(ctx->rules, lm->size) ? PLAN_SKIP_TOO_BIG : PLAN_COPY_TO_REMOTE, sp->id,
-	                0, lm->local_id);
-	a->size = lm->size;
+	id[plan_other(side)] = m->id;
+	a = pair_action(ctx, too_big(ctx->rules, m->size) ? PLAN_SKIP_TOO_BIG : PLAN_COPY, side, pair_id, id);
+	a->size = m->size;
 	if (a->kind == PLAN_SKIP_TOO_BIG)
+		return a;
+	a->content_key = plan_pool_dup(ctx->plan->pool, m->content_key ? m->content_key : fallback_key);
+	a->flags = m->flags & STATE_FLAGS_ALL;
+	a->keywords = plan_pool_dup(ctx->plan->pool, m->keywords);
+	a->time = m->time;
+	return a;
+}
+
+/* The pair had both sides; side g is gone, message `m` of the other side
+ * is still there. */
+static void side_gone(struct plan_ctx *ctx, const struct state_pair *sp, enum plan_side g, size_t m)
+{
+	const struct plan_rules *rules = ctx->rules;
+	enum plan_side s = plan_other(g);
+	const struct plan_msg *msg = msg_at(ctx, s, m);
+	struct plan_flags f = msg_flags(msg), base = pair_flags(sp);
+	bool changed = rules->first_sync || (rules->flags && plan_flags_changed(&f, &base));
+	bool expunge = rules->expunge & (1u << s);
+	struct store_id id[PLAN_SIDES];
+	const char *why;
+
+	id[g] = plan_pair_id(sp, g);
+	id[s] = msg->id;
+	if (expunge && !changed && plan_may_change(rules, s)) {
+		struct store_id del[PLAN_SIDES] = {{0, NULL}, {0, NULL}};
+
+		del[s] = msg->id;
+		pair_action(ctx, PLAN_DELETE, s, sp->id, del)->size = msg->size;
 		return;
-	a->reupload = true;
-	a->content_key = plan_pool_dup(ctx->plan->pool, lm->content_key ? lm->content_key : sp->content_key);
-	a->flags = lm->flags & STATE_FLAGS_ALL;
-	a->keywords = plan_pool_dup(ctx->plan->pool, lm->keywords);
-	a->time = lm->mtime;
+	}
+	if (expunge && changed && plan_may_change(rules, g) && !too_big(rules, msg->size)) {
+		copy_action(ctx, g, sp->id, msg, sp->content_key);
+		plan_add_note(ctx, PLAN_NOTE_CHANGED_WINS, sp->id, id,
+		              "%s was deleted %s, but %s %s %s; copying it back instead of deleting it",
+		              plan_id_text(ctx, g, id[g]), rules->words[g].where, plan_id_text(ctx, s, id[s]),
+		              rules->words[s].where, since(rules));
+		return;
+	}
+	if (!expunge)
+		why =
+		    plan_pool_printf(ctx->plan->pool, "expunge does not include %s", rules->words[s].config);
+	else if (!changed)
+		why = plan_pool_printf(ctx->plan->pool, "direction %s never changes %s", direction_keeping(s),
+		                       rules->words[s].the_side);
+	else if (!plan_may_change(rules, g))
+		why = plan_pool_printf(
+		    ctx->plan->pool,
+		    "it changed %s since the last sync, and direction %s does not copy it back",
+		    rules->words[s].where, direction_keeping(g));
+	else
+		why = plan_pool_printf(
+		    ctx->plan->pool,
+		    "it changed %s since the last sync, and it is larger than max_size, so it "
+		    "is not copied back",
+		    rules->words[s].where);
+	if (too_big(rules, msg->size) && expunge && changed && plan_may_change(rules, g))
+		copy_action(ctx, g, sp->id, msg, NULL);
+	drop_side(ctx, sp, g);
+	plan_add_note(ctx, PLAN_NOTE_NOT_DELETED, sp->id, id, "%s was deleted %s; keeping %s %s (%s)",
+	              plan_id_text(ctx, g, id[g]), rules->words[g].where, plan_id_text(ctx, s, id[s]),
+	              rules->words[s].where, why);
+}
+
+/* Pair sp lost its id on side g to a renumbering and g has nothing with
+ * its content: message `m` of the other side is copied there again. */
+static void reupload(struct plan_ctx *ctx, const struct state_pair *sp, enum plan_side g, size_t m)
+{
+	struct plan_action *a;
+
+	if (!plan_may_change(ctx->rules, g))
+		return;
+	a = copy_action(ctx, g, sp->id, msg_at(ctx, plan_other(g), m), sp->content_key);
+	a->reupload = a->kind == PLAN_COPY;
 }
 
 static void decide_pair(struct plan_ctx *ctx, size_t p)
 {
 	const struct state_pair *sp = &ctx->in->pairs[p];
-	size_t r = ctx->pair_r[p], l = ctx->pair_l[p];
+	size_t m[PLAN_SIDES] = {ctx->pair_msg[PLAN_A][p], ctx->pair_msg[PLAN_B][p]};
 
-	if (ctx->attach_r[p] != PLAN_NONE || ctx->attach_l[p] != PLAN_NONE) {
-		r = ctx->attach_r[p] != PLAN_NONE ? ctx->attach_r[p] : r;
-		l = ctx->attach_l[p] != PLAN_NONE ? ctx->attach_l[p] : l;
+	if (ctx->attach[PLAN_A][p] != PLAN_NONE || ctx->attach[PLAN_B][p] != PLAN_NONE) {
+		for (int s = 0; s < PLAN_SIDES; s++)
+			if (ctx->attach[s][p] != PLAN_NONE)
+				m[s] = ctx->attach[s][p];
 		/* A renumbered pair's flags are of another numbering, maybe
 		 * of another server: no base to merge against. */
 		if (ctx->rules->first_sync || sp->renumbered)
-			pair_without_base(ctx, sp, r, l, true);
+			pair_without_base(ctx, sp, m, true);
 		else
-			reattach_with_base(ctx, sp, r, l);
+			reattach_with_base(ctx, sp, m);
 		return;
 	}
-	if (r != PLAN_NONE && l != PLAN_NONE) {
+	if (m[PLAN_A] != PLAN_NONE && m[PLAN_B] != PLAN_NONE) {
 		if (ctx->rules->first_sync)
-			pair_without_base(ctx, sp, r, l, false);
+			pair_without_base(ctx, sp, m, false);
 		else
-			pair_with_base(ctx, sp, r, l);
-	} else if (r == PLAN_NONE && l == PLAN_NONE) {
-		pair_action(ctx, PLAN_FORGET, sp->id, sp->uid, sp->local_id);
-	} else if (r != PLAN_NONE) {
-		/* A pair that never had (or lost) its local side stays as it is. */
-		if (sp->local_id)
-			local_gone(ctx, sp, r);
-	} else if (sp->uid) {
-		remote_gone(ctx, sp, l);
-	} else if (sp->renumbered) {
-		reupload(ctx, sp, l);
+			pair_with_base(ctx, sp, m);
+		return;
 	}
+	if (m[PLAN_A] == PLAN_NONE && m[PLAN_B] == PLAN_NONE) {
+		pair_action(
+		    ctx, PLAN_FORGET, PLAN_A, sp->id,
+		    (struct store_id[PLAN_SIDES]){plan_pair_id(sp, PLAN_A), plan_pair_id(sp, PLAN_B)});
+		return;
+	}
+	enum plan_side s = m[PLAN_A] != PLAN_NONE ? PLAN_A : PLAN_B, g = plan_other(s);
+
+	/* A pair that never had (or lost) side g stays as it is, unless g
+	 * lost it to a renumbering. */
+	if (store_id_known(plan_pair_id(sp, g)))
+		side_gone(ctx, sp, g, m[s]);
+	else if (sp->renumbered)
+		reupload(ctx, sp, g, m[s]);
 }
 
 /* ---- new messages ---- */
 
-/* Returns whether the message was copied. */
-static bool new_remote(struct plan_ctx *ctx, size_t r)
+/* Message i of side s, new: copied to the other side when the rules
+ * allow. Returns whether it was. */
+static bool new_message(struct plan_ctx *ctx, enum plan_side s, size_t i)
 {
-	const struct plan_remote_msg *rm = &ctx->in->remote[r];
-	struct plan_action *a;
+	enum plan_side to = plan_other(s);
 
-	if (!may_change_local(ctx->rules))
+	if (!plan_may_change(ctx->rules, to))
 		return false;
-	a = plan_add_action(ctx, too_big(ctx->rules, rm->size) ? PLAN_SKIP_TOO_BIG : PLAN_COPY_TO_LOCAL);
-	a->uid = rm->uid;
-	a->size = rm->size;
-	if (a->kind == PLAN_SKIP_TOO_BIG)
-		return false;
-	a->content_key = plan_pool_dup(ctx->plan->pool, rm->content_key);
-	a->flags = rm->flags & STATE_FLAGS_ALL;
-	a->keywords = plan_pool_dup(ctx->plan->pool, rm->keywords);
-	a->time = rm->internal_date;
-	return true;
-}
-
-static bool new_local(struct plan_ctx *ctx, size_t l)
-{
-	const struct plan_local_msg *lm = &ctx->in->local[l];
-	struct plan_action *a;
-
-	if (!may_change_remote(ctx->rules))
-		return false;
-	a = plan_add_action(ctx, too_big(ctx->rules, lm->size) ? PLAN_SKIP_TOO_BIG : PLAN_COPY_TO_REMOTE);
-	a->local_id = plan_pool_dup(ctx->plan->pool, lm->local_id);
-	a->size = lm->size;
-	if (a->kind == PLAN_SKIP_TOO_BIG)
-		return false;
-	a->content_key = plan_pool_dup(ctx->plan->pool, lm->content_key);
-	a->flags = lm->flags & STATE_FLAGS_ALL;
-	a->keywords = plan_pool_dup(ctx->plan->pool, lm->keywords);
-	a->time = lm->mtime;
-	return true;
+	return copy_action(ctx, to, 0, msg_at(ctx, s, i), NULL)->kind == PLAN_COPY;
 }
 
 static void new_messages(struct plan_ctx *ctx)
 {
 	const struct plan_input *in = ctx->in;
-	size_t unkeyed_r = 0, unkeyed_l = 0, unpaired = 0;
+	size_t unkeyed[PLAN_SIDES] = {0, 0}, unpaired = 0;
 
-	for (size_t r = 0; r < in->remote_count; r++)
-		unpaired += ctx->remote_pair[r] == PLAN_NONE && ctx->remote_match[r] == PLAN_NONE;
-	for (size_t l = 0; l < in->local_count; l++)
-		unpaired += ctx->local_pair[l] == PLAN_NONE && !ctx->local_matched[l];
+	for (int s = 0; s < PLAN_SIDES; s++)
+		for (size_t i = 0; i < in->count[s]; i++)
+			unpaired += ctx->msg_pair[s][i] == PLAN_NONE && ctx->match[s][i] == PLAN_NONE;
 	plan_reserve_actions(ctx, unpaired);
-	for (size_t r = 0; r < in->remote_count; r++) {
-		if (ctx->remote_pair[r] != PLAN_NONE)
-			continue;
-		if (ctx->remote_match[r] != PLAN_NONE)
-			pair_without_base(ctx, NULL, r, ctx->remote_match[r], false);
-		else if (new_remote(ctx, r) && !in->remote[r].content_key)
-			unkeyed_r++;
+	for (int s = 0; s < PLAN_SIDES; s++) {
+		for (size_t i = 0; i < in->count[s]; i++) {
+			if (ctx->msg_pair[s][i] != PLAN_NONE)
+				continue;
+			if (ctx->match[s][i] != PLAN_NONE) {
+				/* A match is recorded once, from side A. */
+				if (s == PLAN_A)
+					pair_without_base(ctx, NULL,
+					                  (size_t[PLAN_SIDES]){i, ctx->match[s][i]}, false);
+			} else if (new_message(ctx, (enum plan_side)s, i) && !in->msgs[s][i].content_key) {
+				unkeyed[s]++;
+			}
+		}
 	}
-	for (size_t l = 0; l < in->local_count; l++)
-		if (ctx->local_pair[l] == PLAN_NONE && !ctx->local_matched[l] && new_local(ctx, l) &&
-		    !in->local[l].content_key)
-			unkeyed_l++;
 
 	/* Without a key nothing can tell whether the other side already has
 	 * the message: say so when the other side is not empty. */
-	if (ctx->rules->first_sync && ((unkeyed_r && in->local_count) || (unkeyed_l && in->remote_count)))
-		plan_add_note(
-		    ctx, PLAN_NOTE_NO_KEY, 0, 0, NULL,
-		    "first sync of this folder: %zu messages on the server and %zu local messages have "
-		    "no content key and cannot be matched with the other side; they are copied, which "
-		    "duplicates any that the other side already has",
-		    unkeyed_r, unkeyed_l);
+	if (ctx->rules->first_sync &&
+	    ((unkeyed[PLAN_A] && in->count[PLAN_B]) || (unkeyed[PLAN_B] && in->count[PLAN_A])))
+		plan_add_note(ctx, PLAN_NOTE_NO_KEY, 0, NULL,
+		              "first sync of this folder: %zu %s and %zu %s have "
+		              "no content key and cannot be matched with the other side; they are copied, "
+		              "which duplicates any that the other side already has",
+		              unkeyed[PLAN_A], ctx->rules->words[PLAN_A].messages, unkeyed[PLAN_B],
+		              ctx->rules->words[PLAN_B].messages);
 }
 
 /* ---- the valves ---- */
@@ -611,83 +577,63 @@ static const char *how_many(struct plan_ctx *ctx, const struct plan_side_count *
 	return plan_pool_printf(ctx->plan->pool, "%zu of the %zu", c->deletions, c->total);
 }
 
-/* How the notes of one side speak of it. */
-struct side_words {
-	const char *messages;    /* "local messages" */
-	const char *gone_there;  /* where they were deleted: "on the server" */
-	const char *here;        /* where they would be deleted: "locally" */
-	const char *other_empty; /* "the folder is now empty on the server" */
-	const char *hint;        /* more to say when the other side is empty, or "" */
-};
-
-static void side_note(struct plan_ctx *ctx, const struct plan_side_count *c, size_t other,
-                      const struct side_words *w)
+/* The note of side s, when its deletions were blocked. */
+static void side_note(struct plan_ctx *ctx, enum plan_side s)
 {
+	const struct plan_side_count *c = &ctx->plan->side[s];
+	const struct plan_side_words *w = &ctx->rules->words[s], *o = &ctx->rules->words[plan_other(s)];
+	size_t other = ctx->plan->side[plan_other(s)].total;
+
 	if (c->emptied)
-		plan_add_note(ctx, PLAN_NOTE_MASS_DELETE, 0, 0, NULL,
+		plan_add_note(ctx, PLAN_NOTE_MASS_DELETE, 0, NULL,
 		              "this run would delete %s %s, because %s; a folder emptied by accident looks "
 		              "just like one emptied on purpose, so none is deleted%s. If the folder was "
 		              "emptied on purpose, run again with --allow-mass-delete",
 		              how_many(ctx, c), w->messages,
-		              other ? plan_pool_printf(ctx->plan->pool, "they were deleted %s", w->gone_there)
-		                    : w->other_empty,
-		              other ? "" : w->hint);
+		              other ? plan_pool_printf(ctx->plan->pool, "they were deleted %s", o->where)
+		                    : o->empty,
+		              other ? "" : o->empty_hint);
 	else if (c->blocked)
-		plan_add_note(ctx, PLAN_NOTE_MASS_DELETE, 0, 0, NULL,
+		plan_add_note(ctx, PLAN_NOTE_MASS_DELETE, 0, NULL,
 		              "%zu of the %zu %s were deleted %s since the last sync; deleting that many at "
 		              "once looks like a mistake, so none is deleted %s. If it is what you want, run "
 		              "again with --allow-mass-delete",
-		              c->deletions, c->total, w->messages, w->gone_there, w->here);
-}
-
-static void valve_notes(struct plan_ctx *ctx)
-{
-	static const struct side_words remote = {
-	    "messages on the server", "locally", "on the server", "the local folder is now empty",
-	    " (if the Maildir was moved or is not mounted, put it back first)"};
-	static const struct side_words local = {"local messages", "on the server", "locally",
-	                                        "the folder is now empty on the server", ""};
-
-	side_note(ctx, &ctx->plan->remote, ctx->plan->local.total, &remote);
-	side_note(ctx, &ctx->plan->local, ctx->plan->remote.total, &local);
+		              c->deletions, c->total, w->messages, o->where, w->where);
 }
 
 static void valve(struct plan_ctx *ctx)
 {
 	const struct plan_rules *rules = ctx->rules;
 	struct plan *plan = ctx->plan;
+	struct plan_side_count *c = plan->side;
 	size_t kept = 0;
 
-	plan->remote.total = ctx->rules->remote_total > ctx->in->remote_count ? ctx->rules->remote_total
-	                                                                      : ctx->in->remote_count;
-	plan->local.total =
-	    ctx->rules->local_total > ctx->in->local_count ? ctx->rules->local_total : ctx->in->local_count;
-	for (size_t i = 0; i < plan->action_count; i++) {
-		plan->remote.deletions += plan->actions[i].kind == PLAN_DELETE_REMOTE;
-		plan->local.deletions += plan->actions[i].kind == PLAN_DELETE_LOCAL;
-	}
+	for (int s = 0; s < PLAN_SIDES; s++)
+		c[s].total = rules->total[s] > ctx->in->count[s] ? rules->total[s] : ctx->in->count[s];
+	for (size_t i = 0; i < plan->action_count; i++)
+		if (plan->actions[i].kind == PLAN_DELETE)
+			c[plan->actions[i].side].deletions++;
 	if (rules->allow_mass_delete)
 		return;
-	plan->remote.emptied = empties(rules, &plan->remote, plan->local.total);
-	plan->local.emptied = empties(rules, &plan->local, plan->remote.total);
-	plan->remote.blocked =
-	    plan->remote.emptied || over_threshold(rules, plan->remote.deletions, plan->remote.total);
-	plan->local.blocked =
-	    plan->local.emptied || over_threshold(rules, plan->local.deletions, plan->local.total);
-	if (!plan->remote.blocked && !plan->local.blocked)
+	for (int s = 0; s < PLAN_SIDES; s++) {
+		c[s].emptied = empties(rules, &c[s], c[plan_other((enum plan_side)s)].total);
+		c[s].blocked = c[s].emptied || over_threshold(rules, c[s].deletions, c[s].total);
+	}
+	if (!c[PLAN_A].blocked && !c[PLAN_B].blocked)
 		return;
 
 	plan->status = PLAN_MASS_DELETE_BLOCKED;
 	for (size_t i = 0; i < plan->action_count; i++) {
-		enum plan_kind k = plan->actions[i].kind;
+		const struct plan_action *a = &plan->actions[i];
 
-		if ((k == PLAN_DELETE_REMOTE && plan->remote.blocked) ||
-		    (k == PLAN_DELETE_LOCAL && plan->local.blocked))
+		if (a->kind == PLAN_DELETE && c[a->side].blocked)
 			continue;
-		plan->actions[kept++] = plan->actions[i];
+		plan->actions[kept++] = *a;
 	}
 	plan->action_count = kept;
-	valve_notes(ctx);
+	/* The server's note first, as the user reads them. */
+	side_note(ctx, PLAN_A);
+	side_note(ctx, PLAN_B);
 }
 
 /* ---- the whole ---- */
@@ -704,21 +650,15 @@ static uint32_t *none_array(size_t n)
 int plan_build(const struct plan_input *in, const struct plan_rules *rules, struct plan *plan_r,
                struct error *err)
 {
-	struct plan_ctx ctx = {
-	    .in = in,
-	    .rules = rules,
-	    .plan = plan_r,
-	    .pair_r = none_array(in->pair_count),
-	    .pair_l = none_array(in->pair_count),
-	    .remote_pair = none_array(in->remote_count),
-	    .local_pair = none_array(in->local_count),
-	    .attach_r = none_array(in->pair_count),
-	    .attach_l = none_array(in->pair_count),
-	    .remote_match = none_array(in->remote_count),
-	    .local_matched = xcalloc(in->local_count + 1, sizeof(bool)),
-	};
+	struct plan_ctx ctx = {.in = in, .rules = rules, .plan = plan_r};
 	int ret = 0;
 
+	for (int s = 0; s < PLAN_SIDES; s++) {
+		ctx.pair_msg[s] = none_array(in->pair_count);
+		ctx.msg_pair[s] = none_array(in->count[s]);
+		ctx.attach[s] = none_array(in->pair_count);
+		ctx.match[s] = none_array(in->count[s]);
+	}
 	memset(plan_r, 0, sizeof(*plan_r));
 	plan_r->pool = plan_pool_new();
 	if (index_inputs(&ctx, err) < 0) {
@@ -733,13 +673,11 @@ int plan_build(const struct plan_input *in, const struct plan_rules *rules, stru
 		plan_sort(plan_r);
 	}
 
-	free(ctx.pair_r);
-	free(ctx.pair_l);
-	free(ctx.remote_pair);
-	free(ctx.local_pair);
-	free(ctx.attach_r);
-	free(ctx.attach_l);
-	free(ctx.remote_match);
-	free(ctx.local_matched);
+	for (int s = 0; s < PLAN_SIDES; s++) {
+		free(ctx.pair_msg[s]);
+		free(ctx.msg_pair[s]);
+		free(ctx.attach[s]);
+		free(ctx.match[s]);
+	}
 	return ret;
 }

@@ -1,7 +1,7 @@
 /*
  * Merging the flags of one message. System flags are bits; keywords are
  * treated as more bits, one per keyword, found by merging the three
- * canonical keyword lists (remote, local, base). Both go through the
+ * canonical keyword lists (side A, side B, base). Both go through the
  * same per-flag decision, decide().
  */
 #include <stdlib.h>
@@ -12,38 +12,42 @@
 #include "twinbox/util/buf.h"
 #include "twinbox/util/xmalloc.h"
 
-enum { IN_REMOTE = 1, IN_LOCAL = 2, IN_BASE = 4 };
+/* Where a keyword was found: IN_SIDE(s) on side s, or in the base. */
+#define IN_SIDE(s) (1u << (s))
+enum { IN_BASE = 4 };
 
 struct decision {
-	bool remote, local; /* the value each side ends up with */
-	bool record;        /* what the pair records now (no base) */
-	bool synced;        /* the last-synced value once both sides are done */
+	bool side[PLAN_SIDES]; /* the value each side ends up with */
+	bool record;           /* what the pair records now (no base) */
+	bool synced;           /* the last-synced value once both sides are done */
 };
 
 /*
- * One flag. With a base, the side that changed wins; without one, the set
- * wins (`clear_wins` false) or the clear wins (\Deleted). A side the
- * direction keeps unchanged keeps its value. Where the sides end up
- * different, the last-synced value stays what it was (with a base) or
- * what recording now gives: in both cases the next run sees the same
- * side as "changed" again and decides the same way, so plans are stable.
+ * One flag, `v[s]` on side s, `b` in the base. With a base, the side that
+ * changed wins; without one, the set wins (`clear_wins` false) or the
+ * clear wins (\Deleted). A side the direction keeps unchanged keeps its
+ * value. Where the sides end up different, the last-synced value stays
+ * what it was (with a base) or what recording now gives: in both cases
+ * the next run sees the same side as "changed" again and decides the
+ * same way, so plans are stable.
  */
-static struct decision decide(bool r, bool l, bool b, bool has_base, bool clear_wins, bool allow_remote,
-                              bool allow_local)
+static struct decision decide(const bool v[PLAN_SIDES], bool b, bool has_base, bool clear_wins,
+                              const bool allow[PLAN_SIDES])
 {
 	struct decision d;
 	bool want;
 
 	if (has_base) {
 		d.record = b;
-		want = r != b ? r : l;
+		/* Both changed means both changed it the same way. */
+		want = v[PLAN_A] != b ? v[PLAN_A] : v[PLAN_B];
 	} else {
-		d.record = clear_wins ? r || l : r && l;
-		want = clear_wins ? r && l : r || l;
+		d.record = clear_wins ? v[PLAN_A] || v[PLAN_B] : v[PLAN_A] && v[PLAN_B];
+		want = clear_wins ? v[PLAN_A] && v[PLAN_B] : v[PLAN_A] || v[PLAN_B];
 	}
-	d.remote = allow_remote ? want : r;
-	d.local = allow_local ? want : l;
-	d.synced = d.remote == d.local ? d.remote : d.record;
+	for (int s = 0; s < PLAN_SIDES; s++)
+		d.side[s] = allow[s] ? want : v[s];
+	d.synced = d.side[PLAN_A] == d.side[PLAN_B] ? d.side[PLAN_A] : d.record;
 	return d;
 }
 
@@ -122,19 +126,22 @@ static const char *kw_finish(struct plan_pool *pool, struct buf *b)
 	return s;
 }
 
-enum { OUT_ADD_R, OUT_DEL_R, OUT_ADD_L, OUT_DEL_L, OUT_RECORD, OUT_SYNCED, OUT_COUNT };
+/* The keyword lists merge_keywords() writes: per side what to add and
+ * what to remove, then the two recorded ones. */
+#define OUT_ADD(s) (2 * (s))
+#define OUT_DEL(s) (2 * (s) + 1)
+enum { OUT_RECORD = 2 * PLAN_SIDES, OUT_SYNCED, OUT_COUNT };
 
-static void merge_keywords(struct plan_pool *pool, const struct plan_flags *r, const struct plan_flags *l,
-                           const struct plan_flags *base, bool allow_remote, bool allow_local,
-                           struct plan_merge *m)
+static void merge_keywords(struct plan_pool *pool, const struct plan_flags f[PLAN_SIDES],
+                           const struct plan_flags *base, const bool allow[PLAN_SIDES], struct plan_merge *m)
 {
 	struct kw_list list = {NULL, 0, 0};
 	struct buf out[OUT_COUNT];
 
 	for (int i = 0; i < OUT_COUNT; i++)
 		buf_init(&out[i], 0);
-	kw_split(&list, r->keywords, IN_REMOTE);
-	kw_split(&list, l->keywords, IN_LOCAL);
+	for (int s = 0; s < PLAN_SIDES; s++)
+		kw_split(&list, f[s].keywords, IN_SIDE(s));
 	if (base)
 		kw_split(&list, base->keywords, IN_BASE);
 	if (list.n)
@@ -151,64 +158,60 @@ static void merge_keywords(struct plan_pool *pool, const struct plan_flags *r, c
 			in |= list.v[j++].in;
 		i = j;
 
-		bool rr = in & IN_REMOTE, ll = in & IN_LOCAL;
-		struct decision d =
-		    decide(rr, ll, in & IN_BASE, base != NULL, false, allow_remote, allow_local);
+		bool has[PLAN_SIDES] = {in & IN_SIDE(PLAN_A), in & IN_SIDE(PLAN_B)};
+		struct decision d = decide(has, in & IN_BASE, base != NULL, false, allow);
 
-		if (d.remote && !rr)
-			kw_out(&out[OUT_ADD_R], k);
-		if (!d.remote && rr)
-			kw_out(&out[OUT_DEL_R], k);
-		if (d.local && !ll)
-			kw_out(&out[OUT_ADD_L], k);
-		if (!d.local && ll)
-			kw_out(&out[OUT_DEL_L], k);
+		for (int s = 0; s < PLAN_SIDES; s++) {
+			if (d.side[s] && !has[s])
+				kw_out(&out[OUT_ADD(s)], k);
+			if (!d.side[s] && has[s])
+				kw_out(&out[OUT_DEL(s)], k);
+		}
 		if (d.record)
 			kw_out(&out[OUT_RECORD], k);
 		if (d.synced)
 			kw_out(&out[OUT_SYNCED], k);
 	}
 	free(list.v);
-	m->to_remote.add_keywords = kw_finish(pool, &out[OUT_ADD_R]);
-	m->to_remote.remove_keywords = kw_finish(pool, &out[OUT_DEL_R]);
-	m->to_local.add_keywords = kw_finish(pool, &out[OUT_ADD_L]);
-	m->to_local.remove_keywords = kw_finish(pool, &out[OUT_DEL_L]);
+	for (int s = 0; s < PLAN_SIDES; s++) {
+		m->to[s].add_keywords = kw_finish(pool, &out[OUT_ADD(s)]);
+		m->to[s].remove_keywords = kw_finish(pool, &out[OUT_DEL(s)]);
+	}
 	m->record.keywords = kw_finish(pool, &out[OUT_RECORD]);
 	m->synced.keywords = kw_finish(pool, &out[OUT_SYNCED]);
 }
 
-void plan_merge_flags(struct plan_pool *pool, const struct plan_flags *r, const struct plan_flags *l,
-                      const struct plan_flags *base, bool allow_remote, bool allow_local,
-                      struct plan_merge *m)
+void plan_merge_flags(struct plan_pool *pool, const struct plan_flags f[PLAN_SIDES],
+                      const struct plan_flags *base, const bool allow[PLAN_SIDES], struct plan_merge *m)
 {
-	unsigned target_r = 0, target_l = 0;
+	unsigned target[PLAN_SIDES] = {0, 0};
 
 	memset(m, 0, sizeof(*m));
-	m->differed = !plan_flags_equal(r, l);
+	m->differed = !plan_flags_equal(&f[PLAN_A], &f[PLAN_B]);
 	for (unsigned bit = 1; bit & STATE_FLAGS_ALL; bit <<= 1) {
+		bool v[PLAN_SIDES] = {f[PLAN_A].bits & bit, f[PLAN_B].bits & bit};
 		struct decision d =
-		    decide(r->bits & bit, l->bits & bit, base && (base->bits & bit), base != NULL,
-		           bit == STATE_FLAG_DELETED, allow_remote, allow_local);
+		    decide(v, base && (base->bits & bit), base != NULL, bit == STATE_FLAG_DELETED, allow);
 
-		target_r |= d.remote ? bit : 0;
-		target_l |= d.local ? bit : 0;
+		for (int s = 0; s < PLAN_SIDES; s++)
+			target[s] |= d.side[s] ? bit : 0;
 		m->record.bits |= d.record ? bit : 0;
 		m->synced.bits |= d.synced ? bit : 0;
 	}
-	m->to_remote.add = target_r & ~r->bits;
-	m->to_remote.remove = r->bits & ~target_r;
-	m->to_local.add = target_l & ~l->bits;
-	m->to_local.remove = l->bits & ~target_l;
+	for (int s = 0; s < PLAN_SIDES; s++) {
+		m->to[s].add = target[s] & ~f[s].bits;
+		m->to[s].remove = f[s].bits & ~target[s];
+	}
 
 	/* Most messages have no keywords, or the same on every side: then
 	 * nothing needs the keyword merge or a new string. */
-	bool same_kw = state_keywords_equal(r->keywords, l->keywords) &&
-	               (!base || state_keywords_equal(r->keywords, base->keywords));
+	bool same_kw = state_keywords_equal(f[PLAN_A].keywords, f[PLAN_B].keywords) &&
+	               (!base || state_keywords_equal(f[PLAN_A].keywords, base->keywords));
 	if (same_kw) {
-		m->record.keywords = r->keywords;
-		m->synced.keywords = r->keywords;
+		m->record.keywords = f[PLAN_A].keywords;
+		m->synced.keywords = f[PLAN_A].keywords;
 	} else {
-		merge_keywords(pool, r, l, base, allow_remote, allow_local, m);
+		merge_keywords(pool, f, base, allow, m);
 	}
 }
 

@@ -12,21 +12,23 @@
 #include "plan_p.h"
 #include "twinbox/util/xmalloc.h"
 
-static const char *const folder_kind_names[] = {
-    [PLAN_FOLDER_CREATE_REMOTE] = "create-remote",
-    [PLAN_FOLDER_CREATE_LOCAL] = "create-local",
-    [PLAN_FOLDER_SYNC] = "sync",
-    [PLAN_FOLDER_DELETE_REMOTE] = "delete-remote",
-    [PLAN_FOLDER_DELETE_LOCAL] = "delete-local",
-    [PLAN_FOLDER_FORGET] = "forget",
+static const char *const folder_kind_names[][PLAN_SIDES] = {
+    [PLAN_FOLDER_CREATE] = {"create-remote", "create-local"},
+    [PLAN_FOLDER_SYNC] = {"sync", "sync"},
+    [PLAN_FOLDER_DELETE] = {"delete-remote", "delete-local"},
+    [PLAN_FOLDER_FORGET] = {"forget", "forget"},
 };
 
-const char *plan_folder_kind_name(enum plan_folder_kind kind)
+const char *plan_folder_kind_name(enum plan_folder_kind kind, enum plan_side side)
 {
-	return (unsigned)kind <= PLAN_FOLDER_FORGET ? folder_kind_names[kind] : "unknown";
+	return (unsigned)kind <= PLAN_FOLDER_FORGET && (unsigned)side < PLAN_SIDES
+	           ? folder_kind_names[kind][side]
+	           : "unknown";
 }
 
-enum { ON_REMOTE = 1, ON_LOCAL = 2, KNOWN = 4 };
+/* Where a name was found: ON(s) on side s, or in the state. */
+#define ON(s) (1u << (s))
+enum { KNOWN = 4 };
 
 struct entry {
 	const char *name;
@@ -62,13 +64,14 @@ static void add(struct entry **v, size_t *n, size_t *cap, const char *name, unsi
 	(*v)[(*n)++] = (struct entry){norm(name), where, known};
 }
 
-static void action(struct builder *b, enum plan_folder_kind kind, const char *name, bool first_sync)
+static void action(struct builder *b, enum plan_folder_kind kind, enum plan_side side, const char *name,
+                   bool first_sync)
 {
 	struct plan_folders *plan = b->plan;
 
 	plan->actions = xgrow(plan->actions, &b->action_cap, plan->action_count + 1, sizeof(*plan->actions));
 	plan->actions[plan->action_count++] =
-	    (struct plan_folder_action){kind, plan_pool_dup(plan->pool, name), first_sync};
+	    (struct plan_folder_action){kind, side, plan_pool_dup(plan->pool, name), first_sync};
 }
 
 static void note(struct builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -87,37 +90,35 @@ static void note(struct builder *b, const char *fmt, ...)
 	free(text);
 }
 
-/* A folder on one side only that the state does not know: new there. */
-static void new_folder(struct builder *b, const struct plan_rules *rules, const char *name, bool on_remote)
+/* A folder only on side `on` that the state does not know: new there. */
+static void new_folder(struct builder *b, const struct plan_rules *rules, const char *name, enum plan_side on)
 {
-	enum plan_where target = on_remote ? PLAN_WHERE_LOCAL : PLAN_WHERE_REMOTE;
-	bool may =
-	    on_remote ? rules->direction != PLAN_DIRECTION_PUSH : rules->direction != PLAN_DIRECTION_PULL;
+	enum plan_side to = plan_other(on);
+	bool may = plan_may_change(rules, to);
 
-	if ((rules->create & target) && may) {
-		action(b, on_remote ? PLAN_FOLDER_CREATE_LOCAL : PLAN_FOLDER_CREATE_REMOTE, name, false);
-		action(b, PLAN_FOLDER_SYNC, name, true);
+	if ((rules->create & (1u << to)) && may) {
+		action(b, PLAN_FOLDER_CREATE, to, name, false);
+		action(b, PLAN_FOLDER_SYNC, PLAN_A, name, true);
 		return;
 	}
-	note(b, "folder \"%s\" exists only %s; not creating it %s (%s)", name,
-	     on_remote ? "on the server" : "locally", on_remote ? "locally" : "on the server",
-	     !may ? (on_remote ? "direction push" : "direction pull")
-	          : (on_remote ? "create does not include local" : "create does not include remote"));
+	if (!may)
+		note(b, "folder \"%s\" exists only %s; not creating it %s (direction %s)", name,
+		     rules->words[on].where, rules->words[to].where, to == PLAN_A ? "pull" : "push");
+	else
+		note(b, "folder \"%s\" exists only %s; not creating it %s (create does not include %s)", name,
+		     rules->words[on].where, rules->words[to].where, rules->words[to].config);
 }
 
-/* A folder synced before that is gone from one side: `gone_remote` says
- * which. */
+/* A folder synced before that is gone from side `gone`. */
 static void lost_folder(struct builder *b, const struct plan_rules *rules, const struct entry *e,
-                        bool gone_remote)
+                        enum plan_side gone)
 {
-	const char *gone = gone_remote ? "on the server" : "locally";
-	const char *other = gone_remote ? "locally" : "on the server";
-	bool unchanged = gone_remote ? e->known->local_unchanged : e->known->remote_unchanged;
-	bool may =
-	    gone_remote ? rules->direction != PLAN_DIRECTION_PUSH : rules->direction != PLAN_DIRECTION_PULL;
+	enum plan_side kept = plan_other(gone);
+	const char *there = rules->words[gone].where, *other = rules->words[kept].where;
+	bool may = plan_may_change(rules, kept);
 
-	if (rules->remove_folders && unchanged && may) {
-		action(b, gone_remote ? PLAN_FOLDER_DELETE_LOCAL : PLAN_FOLDER_DELETE_REMOTE, e->name, false);
+	if (rules->remove_folders && e->known->unchanged[kept] && may) {
+		action(b, PLAN_FOLDER_DELETE, kept, e->name, false);
 		return;
 	}
 	if (rules->remove_folders && !may)
@@ -125,18 +126,18 @@ static void lost_folder(struct builder *b, const struct plan_rules *rules, const
 		    b,
 		    "folder \"%s\" was synced before but is gone %s; direction %s does not allow deleting it "
 		    "%s, so it is not synced",
-		    e->name, gone, gone_remote ? "push" : "pull", other);
+		    e->name, there, kept == PLAN_A ? "pull" : "push", other);
 	else if (rules->remove_folders)
 		note(b,
 		     "folder \"%s\" was synced before but is gone %s, and it changed %s since the last sync; "
 		     "not deleting it %s and not syncing it. Delete it %s yourself if you do not need it",
-		     e->name, gone, other, other, other);
+		     e->name, there, other, other, other);
 	else
 		note(b,
 		     "folder \"%s\" was synced before but is gone %s; not syncing it, so that nothing in it "
 		     "is deleted %s. Delete it %s as well if that is what you want, or set remove_folders: "
 		     "true to let twinbox do so when that copy is unchanged",
-		     e->name, gone, other, other);
+		     e->name, there, other, other);
 }
 
 void plan_folders_build(const struct plan_folders_input *in, const struct plan_rules *rules,
@@ -148,10 +149,9 @@ void plan_folders_build(const struct plan_folders_input *in, const struct plan_r
 
 	memset(plan_r, 0, sizeof(*plan_r));
 	plan_r->pool = plan_pool_new();
-	for (size_t i = 0; i < in->remote_count; i++)
-		add(&v, &n, &cap, in->remote[i], ON_REMOTE, NULL);
-	for (size_t i = 0; i < in->local_count; i++)
-		add(&v, &n, &cap, in->local[i], ON_LOCAL, NULL);
+	for (int s = 0; s < PLAN_SIDES; s++)
+		for (size_t i = 0; i < in->count[s]; i++)
+			add(&v, &n, &cap, in->names[s][i], ON(s), NULL);
 	for (size_t i = 0; i < in->known_count; i++)
 		add(&v, &n, &cap, in->known[i].name, KNOWN, &in->known[i]);
 	if (n)
@@ -168,15 +168,15 @@ void plan_folders_build(const struct plan_folders_input *in, const struct plan_r
 		}
 		i = j;
 
-		bool r = e.where & ON_REMOTE, l = e.where & ON_LOCAL;
-		if (r && l)
-			action(&b, PLAN_FOLDER_SYNC, e.name, !e.known);
+		bool on_a = e.where & ON(PLAN_A), on_b = e.where & ON(PLAN_B);
+		if (on_a && on_b)
+			action(&b, PLAN_FOLDER_SYNC, PLAN_A, e.name, !e.known);
 		else if (!e.known)
-			new_folder(&b, rules, e.name, r);
-		else if (!r && !l)
-			action(&b, PLAN_FOLDER_FORGET, e.name, false);
+			new_folder(&b, rules, e.name, on_a ? PLAN_A : PLAN_B);
+		else if (!on_a && !on_b)
+			action(&b, PLAN_FOLDER_FORGET, PLAN_A, e.name, false);
 		else
-			lost_folder(&b, rules, &e, !r);
+			lost_folder(&b, rules, &e, on_a ? PLAN_B : PLAN_A);
 	}
 	free(v);
 }

@@ -8,10 +8,10 @@
  * before new messages, id) brings each key's candidates together; each
  * key is then matched count-wise, never two into one:
  *
- *   1. a new remote message re-attaches to a pair that has only a local
- *      message left (the UID changed: UIDVALIDITY, a server that
- *      renumbered, the message put back), and the mirror image (a Maildir
- *      file renamed to a new unique name);
+ *   1. a new message of one side re-attaches to a pair that has only the
+ *      other side's message left (its id changed: UIDVALIDITY, a server
+ *      that renumbered, the message put back, a Maildir file renamed to
+ *      a new unique name);
  *   2. new messages left on both sides pair up with each other.
  *
  * Pairs go first because keeping a pair keeps its history and needs
@@ -24,14 +24,12 @@
 #include "plan_p.h"
 #include "twinbox/util/xmalloc.h"
 
-enum { SIDE_REMOTE = 0, SIDE_LOCAL = 1 };
-
 struct cand {
 	const char *key;
 	unsigned char side;
 	unsigned char is_new; /* pairs (0) sort before new messages (1) */
-	int64_t order;        /* pair id, or uid of a new remote message */
-	const char *order_id; /* local id of a new local message */
+	int64_t pair;         /* pair id (pairs) */
+	struct store_id id;   /* the message's id (new messages) */
 	size_t ix;            /* pair index or message index */
 };
 
@@ -46,11 +44,9 @@ static int cand_cmp(const void *a, const void *b)
 		return x->side < y->side ? -1 : 1;
 	if (x->is_new != y->is_new)
 		return x->is_new < y->is_new ? -1 : 1;
-	if (x->order != y->order)
-		return x->order < y->order ? -1 : 1;
-	if (x->order_id && y->order_id)
-		return strcmp(x->order_id, y->order_id);
-	return 0;
+	if (x->pair != y->pair)
+		return x->pair < y->pair ? -1 : 1;
+	return store_id_cmp(x->id, y->id);
 }
 
 static void push(struct cand **v, size_t *n, size_t *cap, struct cand c)
@@ -69,28 +65,24 @@ static size_t collect(const struct plan_ctx *ctx, struct cand **v_r)
 
 	for (size_t p = 0; p < in->pair_count; p++) {
 		const struct state_pair *pair = &in->pairs[p];
-		size_t r = ctx->pair_r[p], l = ctx->pair_l[p];
 
-		if (r != PLAN_NONE && l == PLAN_NONE) {
-			const char *key = in->remote[r].content_key;
+		for (int s = 0; s < PLAN_SIDES; s++) {
+			size_t m = ctx->pair_msg[s][p];
+
+			if (m == PLAN_NONE || ctx->pair_msg[plan_other((enum plan_side)s)][p] != PLAN_NONE)
+				continue;
+			const char *key = in->msgs[s][m].content_key;
 			push(&v, &n, &cap,
-			     (struct cand){key ? key : pair->content_key, SIDE_REMOTE, 0, pair->id, NULL, p});
-		} else if (l != PLAN_NONE && r == PLAN_NONE) {
-			const char *key = in->local[l].content_key;
-			push(&v, &n, &cap,
-			     (struct cand){key ? key : pair->content_key, SIDE_LOCAL, 0, pair->id, NULL, p});
+			     (struct cand){
+			         key ? key : pair->content_key, (unsigned char)s, 0, pair->id, {0, NULL}, p});
 		}
 	}
-	for (size_t i = 0; i < in->remote_count; i++)
-		if (ctx->remote_pair[i] == PLAN_NONE)
-			push(&v, &n, &cap,
-			     (struct cand){in->remote[i].content_key, SIDE_REMOTE, 1, in->remote[i].uid, NULL,
-			                   i});
-	for (size_t i = 0; i < in->local_count; i++)
-		if (ctx->local_pair[i] == PLAN_NONE)
-			push(&v, &n, &cap,
-			     (struct cand){in->local[i].content_key, SIDE_LOCAL, 1, 0, in->local[i].local_id,
-			                   i});
+	for (int s = 0; s < PLAN_SIDES; s++)
+		for (size_t i = 0; i < in->count[s]; i++)
+			if (ctx->msg_pair[s][i] == PLAN_NONE)
+				push(&v, &n, &cap,
+				     (struct cand){in->msgs[s][i].content_key, (unsigned char)s, 1, 0,
+				                   in->msgs[s][i].id, i});
 	*v_r = v;
 	return n;
 }
@@ -112,27 +104,31 @@ static struct range take(const struct cand *v, size_t *i, size_t end, unsigned s
 
 static void match_group(struct plan_ctx *ctx, const struct cand *v, size_t start, size_t end)
 {
+	struct range pairs[PLAN_SIDES], news[PLAN_SIDES];
 	size_t i = start;
-	struct range rp = take(v, &i, end, SIDE_REMOTE, 0);
-	struct range rn = take(v, &i, end, SIDE_REMOTE, 1);
-	struct range lp = take(v, &i, end, SIDE_LOCAL, 0);
-	struct range ln = take(v, &i, end, SIDE_LOCAL, 1);
 
-	for (; rn.next < rn.end && lp.next < lp.end; rn.next++, lp.next++) {
-		size_t p = v[lp.next].ix, r = v[rn.next].ix;
-
-		ctx->attach_r[p] = r;
-		ctx->remote_pair[r] = p;
+	for (int s = 0; s < PLAN_SIDES; s++) {
+		pairs[s] = take(v, &i, end, (unsigned)s, 0);
+		news[s] = take(v, &i, end, (unsigned)s, 1);
 	}
-	for (; ln.next < ln.end && rp.next < rp.end; ln.next++, rp.next++) {
-		size_t p = v[rp.next].ix, l = v[ln.next].ix;
+	/* New messages of side s re-attach to pairs left with the other
+	 * side only. */
+	for (int s = 0; s < PLAN_SIDES; s++) {
+		struct range *rn = &news[s], *op = &pairs[plan_other((enum plan_side)s)];
 
-		ctx->attach_l[p] = l;
-		ctx->local_pair[l] = p;
+		for (; rn->next < rn->end && op->next < op->end; rn->next++, op->next++) {
+			size_t p = v[op->next].ix, m = v[rn->next].ix;
+
+			ctx->attach[s][p] = (uint32_t)m;
+			ctx->msg_pair[s][m] = (uint32_t)p;
+		}
 	}
-	for (; rn.next < rn.end && ln.next < ln.end; rn.next++, ln.next++) {
-		ctx->remote_match[v[rn.next].ix] = v[ln.next].ix;
-		ctx->local_matched[v[ln.next].ix] = true;
+	for (; news[PLAN_A].next < news[PLAN_A].end && news[PLAN_B].next < news[PLAN_B].end;
+	     news[PLAN_A].next++, news[PLAN_B].next++) {
+		size_t a = v[news[PLAN_A].next].ix, b = v[news[PLAN_B].next].ix;
+
+		ctx->match[PLAN_A][a] = (uint32_t)b;
+		ctx->match[PLAN_B][b] = (uint32_t)a;
 	}
 }
 

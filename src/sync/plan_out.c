@@ -2,28 +2,27 @@
  * The plan as a result: appending actions and notes while planning,
  * putting the actions into execution order, and reading them back.
  */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "plan_p.h"
 #include "twinbox/util/xmalloc.h"
 
-static const char *const kind_names[PLAN_KIND_COUNT] = {
-    [PLAN_PAIR_EXISTING] = "pair-existing",
-    [PLAN_SET_FLAGS_REMOTE] = "set-flags-remote",
-    [PLAN_SET_FLAGS_LOCAL] = "set-flags-local",
-    [PLAN_UPDATE_PAIR] = "update-pair",
-    [PLAN_COPY_TO_LOCAL] = "copy-to-local",
-    [PLAN_COPY_TO_REMOTE] = "copy-to-remote",
-    [PLAN_DELETE_REMOTE] = "delete-remote",
-    [PLAN_DELETE_LOCAL] = "delete-local",
-    [PLAN_FORGET] = "forget",
-    [PLAN_SKIP_TOO_BIG] = "skip-too-big",
+static const char *const kind_names[PLAN_KIND_COUNT][PLAN_SIDES] = {
+    [PLAN_PAIR_EXISTING] = {"pair-existing", "pair-existing"},
+    [PLAN_SET_FLAGS] = {"set-flags-remote", "set-flags-local"},
+    [PLAN_UPDATE_PAIR] = {"update-pair", "update-pair"},
+    [PLAN_COPY] = {"copy-to-remote", "copy-to-local"},
+    [PLAN_DELETE] = {"delete-remote", "delete-local"},
+    [PLAN_FORGET] = {"forget", "forget"},
+    [PLAN_SKIP_TOO_BIG] = {"skip-too-big", "skip-too-big"},
 };
 
-const char *plan_kind_name(enum plan_kind kind)
+const char *plan_kind_name(enum plan_kind kind, enum plan_side side)
 {
-	return (unsigned)kind < PLAN_KIND_COUNT ? kind_names[kind] : "unknown";
+	return (unsigned)kind < PLAN_KIND_COUNT && (unsigned)side < PLAN_SIDES ? kind_names[kind][side]
+	                                                                       : "unknown";
 }
 
 struct plan_action *plan_add_action(struct plan_ctx *ctx, enum plan_kind kind)
@@ -50,8 +49,8 @@ void plan_reserve_actions(struct plan_ctx *ctx, size_t more)
 	ctx->action_cap = need;
 }
 
-void plan_add_note(struct plan_ctx *ctx, enum plan_note_kind kind, int64_t pair_id, uint32_t uid,
-                   const char *local_id, const char *fmt, ...)
+void plan_add_note(struct plan_ctx *ctx, enum plan_note_kind kind, int64_t pair_id,
+                   const struct store_id id[PLAN_SIDES], const char *fmt, ...)
 {
 	struct plan *plan = ctx->plan;
 	struct plan_note *n;
@@ -63,9 +62,22 @@ void plan_add_note(struct plan_ctx *ctx, enum plan_note_kind kind, int64_t pair_
 	va_start(ap, fmt);
 	text = xvasprintf(fmt, ap);
 	va_end(ap);
-	*n = (struct plan_note){kind, pair_id, uid, plan_pool_dup(plan->pool, local_id),
-	                        plan_pool_dup(plan->pool, text)};
+	memset(n, 0, sizeof(*n));
+	n->kind = kind;
+	n->pair_id = pair_id;
+	for (int s = 0; id && s < PLAN_SIDES; s++)
+		n->id[s] = (struct store_id){id[s].uid, plan_pool_dup(plan->pool, id[s].name)};
+	n->text = plan_pool_dup(plan->pool, text);
 	free(text);
+}
+
+const char *plan_id_text(struct plan_ctx *ctx, enum plan_side side, struct store_id id)
+{
+	const char *noun = ctx->rules->words[side].noun;
+
+	if (id.name)
+		return plan_pool_printf(ctx->plan->pool, "%s %s", noun, id.name);
+	return plan_pool_printf(ctx->plan->pool, "%s %" PRIu32, noun, id.uid);
 }
 
 static int str_cmp(const char *a, const char *b)
@@ -95,16 +107,22 @@ static int action_cmp(const void *pa, const void *pb)
 
 	if (a->kind != b->kind)
 		return a->kind < b->kind ? -1 : 1;
-	if (a->kind == PLAN_SET_FLAGS_REMOTE || a->kind == PLAN_SET_FLAGS_LOCAL)
+	if (a->side != b->side)
+		return a->side < b->side ? -1 : 1;
+	if (a->kind == PLAN_SET_FLAGS)
 		if ((c = change_cmp(&a->change, &b->change)))
 			return c;
-	if (a->uid != b->uid)
-		return a->uid < b->uid ? -1 : 1;
-	if ((c = str_cmp(a->local_id, b->local_id)))
-		return c;
+	for (int s = 0; s < PLAN_SIDES; s++)
+		if ((c = store_id_cmp(a->id[s], b->id[s])))
+			return c;
 	if (a->pair_id != b->pair_id)
 		return a->pair_id < b->pair_id ? -1 : 1;
 	return 0;
+}
+
+static size_t slot_of(const struct plan_action *a)
+{
+	return PLAN_SLOT(a->kind, a->side);
 }
 
 void plan_sort(struct plan *plan)
@@ -113,33 +131,43 @@ void plan_sort(struct plan *plan)
 
 	if (plan->action_count)
 		qsort(plan->actions, plan->action_count, sizeof(*plan->actions), action_cmp);
-	for (int k = 0; k < PLAN_KIND_COUNT; k++) {
-		plan->kind_start[k] = i;
-		while (i < plan->action_count && plan->actions[i].kind == (enum plan_kind)k)
+	for (size_t k = 0; k < PLAN_SLOTS; k++) {
+		plan->slot_start[k] = i;
+		while (i < plan->action_count && slot_of(&plan->actions[i]) == k)
 			i++;
 	}
-	plan->kind_start[PLAN_KIND_COUNT] = i;
+	plan->slot_start[PLAN_SLOTS] = i;
 }
 
-const struct plan_action *plan_actions(const struct plan *plan, enum plan_kind kind, size_t *count_r)
+const struct plan_action *plan_actions(const struct plan *plan, enum plan_kind kind, enum plan_side side,
+                                       size_t *count_r)
 {
-	if ((unsigned)kind >= PLAN_KIND_COUNT || !plan->actions) {
+	size_t k = PLAN_SLOT(kind, side);
+
+	if ((unsigned)kind >= PLAN_KIND_COUNT || (unsigned)side >= PLAN_SIDES || !plan->actions) {
 		*count_r = 0;
 		return NULL;
 	}
-	*count_r = plan->kind_start[kind + 1] - plan->kind_start[kind];
-	return plan->actions + plan->kind_start[kind];
+	*count_r = plan->slot_start[k + 1] - plan->slot_start[k];
+	return plan->actions + plan->slot_start[k];
 }
 
-size_t plan_flag_groups(const struct plan *plan, enum plan_kind kind, struct plan_flag_group **groups_r)
+size_t plan_count(const struct plan *plan, enum plan_kind kind)
+{
+	size_t a, b;
+
+	plan_actions(plan, kind, PLAN_A, &a);
+	plan_actions(plan, kind, PLAN_B, &b);
+	return a + b;
+}
+
+size_t plan_flag_groups(const struct plan *plan, enum plan_side side, struct plan_flag_group **groups_r)
 {
 	struct plan_flag_group *groups = NULL;
 	size_t n = 0, cap = 0, count;
-	const struct plan_action *a = plan_actions(plan, kind, &count);
+	const struct plan_action *a = plan_actions(plan, PLAN_SET_FLAGS, side, &count);
 
 	*groups_r = NULL;
-	if (kind != PLAN_SET_FLAGS_REMOTE && kind != PLAN_SET_FLAGS_LOCAL)
-		return 0;
 	for (size_t i = 0; i < count;) {
 		size_t j = i + 1;
 

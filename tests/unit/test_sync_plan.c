@@ -254,17 +254,17 @@ Test(sync_plan, the_plan_is_grouped_by_kind_in_execution_order)
 		cr_assert_geq(plan.actions[i].kind, last, "actions are sorted by kind");
 		last = plan.actions[i].kind;
 	}
-	cr_assert_eq(plan.kind_start[PLAN_KIND_COUNT], plan.action_count);
-	const struct plan_action *a = plan_actions(&plan, PLAN_SET_FLAGS_REMOTE, &n);
+	cr_assert_eq(plan.slot_start[PLAN_SLOTS], plan.action_count);
+	const struct plan_action *a = plan_actions(&plan, PLAN_SET_FLAGS, PLAN_A, &n);
 	cr_assert_eq(n, 3);
-	cr_assert_eq(a[0].kind, PLAN_SET_FLAGS_REMOTE);
-	cr_assert_eq(a[2].uid, 4);
-	plan_actions(&plan, PLAN_PAIR_EXISTING, &n);
+	cr_assert_eq(PLAN_SLOT(a[0].kind, a[0].side), PLAN_SLOT(PLAN_SET_FLAGS, PLAN_A));
+	cr_assert_eq(a[2].id[PLAN_A].uid, 4);
+	plan_actions(&plan, PLAN_PAIR_EXISTING, PLAN_A, &n);
 	cr_assert_eq(n, 1);
-	plan_actions(&plan, PLAN_FORGET, &n);
+	plan_actions(&plan, PLAN_FORGET, PLAN_A, &n);
 	cr_assert_eq(n, 0);
-	cr_assert_str_eq(plan_kind_name(PLAN_COPY_TO_LOCAL), "copy-to-local");
-	cr_assert_str_eq(plan_kind_name(PLAN_SKIP_TOO_BIG), "skip-too-big");
+	cr_assert_str_eq(plan_kind_name(PLAN_COPY, PLAN_B), "copy-to-local");
+	cr_assert_str_eq(plan_kind_name(PLAN_SKIP_TOO_BIG, PLAN_B), "skip-too-big");
 	plan_free(&plan);
 }
 
@@ -274,7 +274,7 @@ Test(sync_plan, remote_flag_changes_group_into_one_store_per_change)
 	struct plan_flag_group *g;
 	char *text = plan_world("1/a 2/b 3/c 4/d 5/e:S+x 6/f:S+x", "1 2 3 4 5:S+x 6:S+x",
 	                        "a:S b:S c:F d:S e:+x f:+x", "", &plan);
-	size_t n = plan_flag_groups(&plan, PLAN_SET_FLAGS_REMOTE, &g);
+	size_t n = plan_flag_groups(&plan, PLAN_A, &g);
 
 	free(text);
 	cr_assert_eq(n, 3, "+S, +F and -S make three groups");
@@ -282,18 +282,19 @@ Test(sync_plan, remote_flag_changes_group_into_one_store_per_change)
 	for (size_t i = 0; i < n; i++) {
 		total += g[i].count;
 		for (size_t j = 0; j < g[i].count; j++) {
-			cr_assert_eq(g[i].actions[j].kind, PLAN_SET_FLAGS_REMOTE);
+			cr_assert_eq(PLAN_SLOT(g[i].actions[j].kind, g[i].actions[j].side),
+			             PLAN_SLOT(PLAN_SET_FLAGS, PLAN_A));
 			cr_assert_eq(g[i].actions[j].change.add, g[i].change->add);
 			cr_assert_eq(g[i].actions[j].change.remove, g[i].change->remove);
 			if (j)
-				cr_assert_gt(g[i].actions[j].uid, g[i].actions[j - 1].uid,
-				             "uids ascend in a group");
+				cr_assert_gt(g[i].actions[j].id[PLAN_A].uid,
+				             g[i].actions[j - 1].id[PLAN_A].uid, "uids ascend in a group");
 		}
 		if (g[i].change->add == STATE_FLAG_SEEN) {
 			cr_assert_eq(g[i].count, 3);
-			cr_assert_eq(g[i].actions[0].uid, 1);
-			cr_assert_eq(g[i].actions[1].uid, 2);
-			cr_assert_eq(g[i].actions[2].uid, 4);
+			cr_assert_eq(g[i].actions[0].id[PLAN_A].uid, 1);
+			cr_assert_eq(g[i].actions[1].id[PLAN_A].uid, 2);
+			cr_assert_eq(g[i].actions[2].id[PLAN_A].uid, 4);
 		} else if (g[i].change->remove == STATE_FLAG_SEEN) {
 			cr_assert_eq(g[i].count, 2);
 			cr_assert_null(g[i].change->add_keywords);
@@ -304,9 +305,8 @@ Test(sync_plan, remote_flag_changes_group_into_one_store_per_change)
 	}
 	cr_assert_eq(total, 6);
 	free(g);
-	cr_assert_eq(plan_flag_groups(&plan, PLAN_SET_FLAGS_LOCAL, &g), 0);
+	cr_assert_eq(plan_flag_groups(&plan, PLAN_B, &g), 0);
 	cr_assert_null(g);
-	cr_assert_eq(plan_flag_groups(&plan, PLAN_COPY_TO_LOCAL, &g), 0);
 	plan_free(&plan);
 }
 
@@ -315,20 +315,20 @@ Test(sync_plan, copies_carry_what_the_executor_needs)
 	struct plan plan;
 	char *text = plan_world("", "9:S+$Junk@key9#1234", "b:F@keyb#77", "", &plan);
 	size_t n;
-	const struct plan_action *a = plan_actions(&plan, PLAN_COPY_TO_LOCAL, &n);
+	const struct plan_action *a = plan_actions(&plan, PLAN_COPY, PLAN_B, &n);
 
 	free(text);
 	cr_assert_eq(n, 1);
-	cr_assert_eq(a->uid, 9);
+	cr_assert_eq(a->id[PLAN_A].uid, 9);
 	cr_assert_eq(a->size, 1234);
 	cr_assert_str_eq(a->content_key, "key9");
 	cr_assert_eq(a->flags, STATE_FLAG_SEEN);
 	cr_assert_str_eq(a->keywords, "$Junk");
 	cr_assert_eq(a->time, 1000, "the server's internal date is kept");
 	cr_assert_eq(a->pair_id, 0, "a new pair");
-	a = plan_actions(&plan, PLAN_COPY_TO_REMOTE, &n);
+	a = plan_actions(&plan, PLAN_COPY, PLAN_A, &n);
 	cr_assert_eq(n, 1);
-	cr_assert_str_eq(a->local_id, "b");
+	cr_assert_str_eq(a->id[PLAN_B].name, "b");
 	cr_assert_eq(a->size, 77);
 	cr_assert_eq(a->time, 2000, "the file's mtime becomes the internal date");
 	cr_assert_null(a->keywords);

@@ -34,9 +34,9 @@
 struct world {
 	struct state_pair *pairs;
 	size_t pair_count;
-	struct plan_remote_msg *remote;
+	struct plan_msg *remote; /* side A: ids are UIDs */
 	size_t remote_count;
-	struct plan_local_msg *local;
+	struct plan_msg *local; /* side B: ids are names */
 	size_t local_count;
 	char **strings; /* every string the world owns */
 	size_t string_count, string_cap;

@@ -40,18 +40,18 @@ static void check_folders(const struct folder_row *rows, size_t count)
 		char *rt = xstrdup(row->remote), *lt = xstrdup(row->local), *kt = xstrdup(row->known);
 		const char *remote[16], *local[16], *known_text[16];
 		struct plan_known_folder known[16];
-		struct plan_folders_input in = {remote, 0, local, 0, known, 0};
+		struct plan_folders_input in = {{remote, local}, {0, 0}, known, 0};
 		struct plan_rules rules;
 		struct plan_folders plan;
 		struct buf got = BUF_INIT, notes = BUF_INIT;
 
-		in.remote_count = split(rt, remote, 16);
-		in.local_count = split(lt, local, 16);
+		in.count[PLAN_A] = split(rt, remote, 16);
+		in.count[PLAN_B] = split(lt, local, 16);
 		in.known_count = split(kt, known_text, 16);
 		for (size_t k = 0; k < in.known_count; k++) {
 			char *eq = strchr(known_text[k], '=');
-			known[k] = (struct plan_known_folder){known_text[k], eq && strchr(eq, 'r'),
-			                                      eq && strchr(eq, 'l')};
+			known[k] = (struct plan_known_folder){known_text[k],
+			                                      {eq && strchr(eq, 'r'), eq && strchr(eq, 'l')}};
 			if (eq)
 				*eq = '\0';
 		}
@@ -59,8 +59,8 @@ static void check_folders(const struct folder_row *rows, size_t count)
 		plan_folders_build(&in, &rules, &plan);
 		for (size_t a = 0; a < plan.action_count; a++)
 			buf_printf(&got, "%s%s %s%s", a ? "; " : "",
-			           plan_folder_kind_name(plan.actions[a].kind), plan.actions[a].name,
-			           plan.actions[a].first_sync ? "*" : "");
+			           plan_folder_kind_name(plan.actions[a].kind, plan.actions[a].side),
+			           plan.actions[a].name, plan.actions[a].first_sync ? "*" : "");
 		for (size_t k = 0; k < plan.note_count; k++)
 			buf_printf(&notes, "%s%s", k ? " | " : "", plan.notes[k]);
 		cr_expect_str_eq(buf_cstr(&got), row->expect, "row \"%s\"\n   got: %s\nwanted: %s", row->name,
@@ -144,17 +144,17 @@ Test(sync_plan_folders, a_missing_known_folder_is_never_read_as_all_deleted)
 
 Test(sync_plan_folders, kind_names)
 {
-	cr_assert_str_eq(plan_folder_kind_name(PLAN_FOLDER_CREATE_LOCAL), "create-local");
-	cr_assert_str_eq(plan_folder_kind_name(PLAN_FOLDER_DELETE_REMOTE), "delete-remote");
-	cr_assert_str_eq(plan_folder_kind_name(PLAN_FOLDER_FORGET), "forget");
-	cr_assert_str_eq(plan_folder_kind_name((enum plan_folder_kind)99), "unknown");
+	cr_assert_str_eq(plan_folder_kind_name(PLAN_FOLDER_CREATE, PLAN_B), "create-local");
+	cr_assert_str_eq(plan_folder_kind_name(PLAN_FOLDER_DELETE, PLAN_A), "delete-remote");
+	cr_assert_str_eq(plan_folder_kind_name(PLAN_FOLDER_FORGET, PLAN_A), "forget");
+	cr_assert_str_eq(plan_folder_kind_name((enum plan_folder_kind)99, PLAN_A), "unknown");
 }
 
 Test(sync_plan_folders, the_plan_owns_its_names)
 {
 	char *name = xstrdup("Archive/2024");
 	const char *remote[] = {name};
-	struct plan_folders_input in = {remote, 1, NULL, 0, NULL, 0};
+	struct plan_folders_input in = {{remote, NULL}, {1, 0}, NULL, 0};
 	struct plan_rules rules;
 	struct plan_folders plan;
 
@@ -163,7 +163,8 @@ Test(sync_plan_folders, the_plan_owns_its_names)
 	free(name);
 	cr_assert_eq(plan.action_count, 2);
 	cr_assert_str_eq(plan.actions[0].name, "Archive/2024");
-	cr_assert_eq(plan.actions[0].kind, PLAN_FOLDER_CREATE_LOCAL);
+	cr_assert_eq(plan.actions[0].kind, PLAN_FOLDER_CREATE);
+	cr_assert_eq(plan.actions[0].side, PLAN_B);
 	cr_assert_eq(plan.actions[1].kind, PLAN_FOLDER_SYNC);
 	cr_assert(plan.actions[1].first_sync);
 	plan_folders_free(&plan);

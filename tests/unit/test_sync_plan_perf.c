@@ -15,8 +15,8 @@
 
 struct big {
 	struct state_pair *pairs;
-	struct plan_remote_msg *remote;
-	struct plan_local_msg *local;
+	struct plan_msg *remote;
+	struct plan_msg *local;
 	char **ids, **keys;
 	size_t np, nr, nl;
 };
@@ -54,32 +54,32 @@ static void make(struct big *b, bool paired)
 			    (int64_t)i + 1, 1, uid, flags, b->ids[i], NULL, 1000 + i, b->keys[i], false};
 		/* 0.5% deleted on each side, 1% flags changed on each side. */
 		if (i % 200 != 1)
-			b->remote[b->nr++] = (struct plan_remote_msg){
-			    uid,        i % 100 == 3 ? flags | STATE_FLAG_FLAGGED : flags,
-			    NULL,       1000 + i,
-			    b->keys[i], 0};
+			b->remote[b->nr++] =
+			    (struct plan_msg){{uid, NULL}, i % 100 == 3 ? flags | STATE_FLAG_FLAGGED : flags,
+			                      NULL,        1000 + i,
+			                      b->keys[i],  0};
 		if (i % 200 != 2)
-			b->local[b->nl++] = (struct plan_local_msg){
-			    b->ids[i],  i % 100 == 4 ? flags ^ STATE_FLAG_SEEN : flags,
-			    NULL,       1000 + i,
-			    b->keys[i], 0};
+			b->local[b->nl++] =
+			    (struct plan_msg){{0, b->ids[i]}, i % 100 == 4 ? flags ^ STATE_FLAG_SEEN : flags,
+			                      NULL,           1000 + i,
+			                      b->keys[i],     0};
 	}
 	/* 1% new on each side. */
 	for (size_t i = N; i < N + N / 100; i++) {
 		b->remote[b->nr++] =
-		    (struct plan_remote_msg){(uint32_t)(i + 1), 0, NULL, 1000 + i, b->keys[i], 0};
-		b->local[b->nl++] = (struct plan_local_msg){b->ids[i], 0, NULL, 1000 + i, NULL, 0};
+		    (struct plan_msg){{(uint32_t)(i + 1), NULL}, 0, NULL, 1000 + i, b->keys[i], 0};
+		b->local[b->nl++] = (struct plan_msg){{0, b->ids[i]}, 0, NULL, 1000 + i, NULL, 0};
 	}
 	srand(7);
 	for (size_t i = b->nr - 1; i > 0; i--) {
 		size_t j = (size_t)rand() % (i + 1);
-		struct plan_remote_msg t = b->remote[i];
+		struct plan_msg t = b->remote[i];
 		b->remote[i] = b->remote[j];
 		b->remote[j] = t;
 	}
 	for (size_t i = b->nl - 1; i > 0; i--) {
 		size_t j = (size_t)rand() % (i + 1);
-		struct plan_local_msg t = b->local[i];
+		struct plan_msg t = b->local[i];
 		b->local[i] = b->local[j];
 		b->local[j] = t;
 	}
@@ -98,11 +98,11 @@ static void unmake(struct big *b)
 	free(b->local);
 }
 
-static size_t count(const struct plan *plan, enum plan_kind kind)
+static size_t count(const struct plan *plan, enum plan_kind kind, enum plan_side side)
 {
 	size_t n;
 
-	plan_actions(plan, kind, &n);
+	plan_actions(plan, kind, side, &n);
 	return n;
 }
 
@@ -117,7 +117,7 @@ Test(sync_plan_perf, one_hundred_thousand_messages_in_a_synced_folder)
 	make(&b, true);
 	plan_rules_init(&rules);
 	rules.expunge = PLAN_WHERE_BOTH;
-	struct plan_input in = {b.pairs, b.np, b.remote, b.nr, b.local, b.nl};
+	struct plan_input in = {b.pairs, b.np, {b.remote, b.local}, {b.nr, b.nl}};
 	t = now();
 	cr_assert_eq(plan_build(&in, &rules, &plan, &err), 0, "%s", err.text);
 	t = now() - t;
@@ -125,12 +125,12 @@ Test(sync_plan_perf, one_hundred_thousand_messages_in_a_synced_folder)
 	    stderr,
 	    "sync_plan_perf: %zu pairs, %zu remote, %zu local messages: planned in %.3f s (%zu actions)\n",
 	    b.np, b.nr, b.nl, t, plan.action_count);
-	cr_assert_eq(count(&plan, PLAN_DELETE_LOCAL), N / 200);
-	cr_assert_eq(count(&plan, PLAN_DELETE_REMOTE), N / 200);
-	cr_assert_eq(count(&plan, PLAN_SET_FLAGS_LOCAL), N / 100);
-	cr_assert_eq(count(&plan, PLAN_SET_FLAGS_REMOTE), N / 100);
-	cr_assert_eq(count(&plan, PLAN_COPY_TO_LOCAL), N / 100);
-	cr_assert_eq(count(&plan, PLAN_COPY_TO_REMOTE), N / 100);
+	cr_assert_eq(count(&plan, PLAN_DELETE, PLAN_B), N / 200);
+	cr_assert_eq(count(&plan, PLAN_DELETE, PLAN_A), N / 200);
+	cr_assert_eq(count(&plan, PLAN_SET_FLAGS, PLAN_B), N / 100);
+	cr_assert_eq(count(&plan, PLAN_SET_FLAGS, PLAN_A), N / 100);
+	cr_assert_eq(count(&plan, PLAN_COPY, PLAN_B), N / 100);
+	cr_assert_eq(count(&plan, PLAN_COPY, PLAN_A), N / 100);
 	plan_free(&plan);
 	unmake(&b);
 }
@@ -146,19 +146,19 @@ Test(sync_plan_perf, one_hundred_thousand_messages_matched_by_content_on_a_first
 	make(&b, false);
 	plan_rules_init(&rules);
 	rules.first_sync = true;
-	struct plan_input in = {NULL, 0, b.remote, b.nr, b.local, b.nl};
+	struct plan_input in = {NULL, 0, {b.remote, b.local}, {b.nr, b.nl}};
 	t = now();
 	cr_assert_eq(plan_build(&in, &rules, &plan, &err), 0, "%s", err.text);
 	t = now() - t;
 	fprintf(stderr,
 	        "sync_plan_perf: first sync of %zu remote and %zu local messages: planned in %.3f s "
 	        "(%zu pairs by content key)\n",
-	        b.nr, b.nl, t, count(&plan, PLAN_PAIR_EXISTING));
+	        b.nr, b.nl, t, count(&plan, PLAN_PAIR_EXISTING, PLAN_A));
 	/* Both sides have the message except the 0.5% missing on either. */
-	cr_assert_eq(count(&plan, PLAN_PAIR_EXISTING), N - N / 100);
-	cr_assert_eq(count(&plan, PLAN_COPY_TO_LOCAL), N / 200 + N / 100);
-	cr_assert_eq(count(&plan, PLAN_COPY_TO_REMOTE), N / 200 + N / 100);
-	cr_assert_eq(count(&plan, PLAN_DELETE_LOCAL) + count(&plan, PLAN_DELETE_REMOTE), 0);
+	cr_assert_eq(count(&plan, PLAN_PAIR_EXISTING, PLAN_A), N - N / 100);
+	cr_assert_eq(count(&plan, PLAN_COPY, PLAN_B), N / 200 + N / 100);
+	cr_assert_eq(count(&plan, PLAN_COPY, PLAN_A), N / 200 + N / 100);
+	cr_assert_eq(count(&plan, PLAN_DELETE, PLAN_B) + count(&plan, PLAN_DELETE, PLAN_A), 0);
 	plan_free(&plan);
 	unmake(&b);
 }

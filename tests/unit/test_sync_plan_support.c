@@ -122,8 +122,8 @@ static void add_remote(struct world *w, const char *tok)
 
 	parse_token(w, tok, &t);
 	w->remote = xgrow(w->remote, &remote_cap, w->remote_count + 1, sizeof(*w->remote));
-	w->remote[w->remote_count++] = (struct plan_remote_msg){
-	    (uint32_t)strtoul(t.id, NULL, 10), t.flags, t.keywords, t.size, t.key, 1000};
+	w->remote[w->remote_count++] = (struct plan_msg){
+	    {(uint32_t)strtoul(t.id, NULL, 10), NULL}, t.flags, t.keywords, t.size, t.key, 1000};
 }
 
 static void add_local(struct world *w, const char *tok)
@@ -132,7 +132,7 @@ static void add_local(struct world *w, const char *tok)
 
 	parse_token(w, tok, &t);
 	w->local = xgrow(w->local, &local_cap, w->local_count + 1, sizeof(*w->local));
-	w->local[w->local_count++] = (struct plan_local_msg){t.id, t.flags, t.keywords, t.size, t.key, 2000};
+	w->local[w->local_count++] = (struct plan_msg){{0, t.id}, t.flags, t.keywords, t.size, t.key, 2000};
 }
 
 void world_parse(struct world *w, const char *state, const char *remote, const char *local)
@@ -157,8 +157,8 @@ void world_free(struct world *w)
 
 struct plan_input world_input(const struct world *w)
 {
-	return (struct plan_input){w->pairs,        w->pair_count, w->remote,
-	                           w->remote_count, w->local,      w->local_count};
+	return (struct plan_input){
+	    w->pairs, w->pair_count, {w->remote, w->local}, {w->remote_count, w->local_count}};
 }
 
 static enum plan_where parse_where(const char *v)
@@ -262,32 +262,52 @@ static void change_out(struct buf *b, const struct plan_flag_change *c)
 	free(del);
 }
 
+/* The notation names side A "R" (its ids are UIDs) and side B "L". */
+static const char side_letter[PLAN_SIDES] = {'R', 'L'};
+
+static uint32_t uid_of(const struct plan_action *a)
+{
+	return a->id[PLAN_A].uid;
+}
+
+static const char *name_of(const struct plan_action *a)
+{
+	return a->id[PLAN_B].name;
+}
+
 static void pair_ref(struct buf *b, const struct plan_action *a)
 {
 	if (a->pair_id)
 		buf_printf(b, "p%" PRId64, a->pair_id);
 	else
-		buf_printf(b, "%" PRIu32 "/%s", a->uid, a->local_id ? a->local_id : "-");
+		buf_printf(b, "%" PRIu32 "/%s", uid_of(a), name_of(a) ? name_of(a) : "-");
+}
+
+/* Message `id` of side s: "5" or "a". */
+static void id_out(struct buf *b, enum plan_side s, const struct plan_action *a)
+{
+	if (s == PLAN_A)
+		buf_printf(b, "%" PRIu32, uid_of(a));
+	else
+		buf_append_str(b, name_of(a));
 }
 
 static char *action_text(const struct plan_action *a)
 {
 	struct buf b = BUF_INIT;
 	char *f = flags_text(a->flags, a->keywords);
+	enum plan_side from = plan_other(a->side);
 
 	switch (a->kind) {
 	case PLAN_PAIR_EXISTING:
 		buf_append_str(&b, "pair ");
 		if (a->pair_id)
 			buf_printf(&b, "p%" PRId64 " ", a->pair_id);
-		buf_printf(&b, "%" PRIu32 "/%s:%s", a->uid, a->local_id, f);
+		buf_printf(&b, "%" PRIu32 "/%s:%s", uid_of(a), name_of(a), f);
 		break;
-	case PLAN_SET_FLAGS_REMOTE:
-		buf_printf(&b, "setR %" PRIu32, a->uid);
-		change_out(&b, &a->change);
-		break;
-	case PLAN_SET_FLAGS_LOCAL:
-		buf_printf(&b, "setL %s", a->local_id);
+	case PLAN_SET_FLAGS:
+		buf_printf(&b, "set%c ", side_letter[a->side]);
+		id_out(&b, a->side, a);
 		change_out(&b, &a->change);
 		break;
 	case PLAN_UPDATE_PAIR:
@@ -295,37 +315,31 @@ static char *action_text(const struct plan_action *a)
 		pair_ref(&b, a);
 		if (a->update & PLAN_UPDATE_FLAGS)
 			buf_printf(&b, " :%s", f);
-		if (a->update & PLAN_UPDATE_DROP_REMOTE)
+		if (a->update & plan_update_drop(PLAN_A))
 			buf_append_str(&b, " -R");
-		if (a->update & PLAN_UPDATE_DROP_LOCAL)
+		if (a->update & plan_update_drop(PLAN_B))
 			buf_append_str(&b, " -L");
 		break;
-	case PLAN_COPY_TO_LOCAL:
-		buf_printf(&b, "copyL %" PRIu32 ":%s", a->uid, f);
-		if (a->pair_id)
-			buf_printf(&b, " p%" PRId64, a->pair_id);
-		break;
-	case PLAN_COPY_TO_REMOTE:
-		buf_printf(&b, "copyR %s:%s", a->local_id, f);
+	case PLAN_COPY:
+		buf_printf(&b, "copy%c ", side_letter[a->side]);
+		id_out(&b, from, a);
+		buf_printf(&b, ":%s", f);
 		if (a->pair_id)
 			buf_printf(&b, " p%" PRId64, a->pair_id);
 		if (a->reupload)
 			buf_append_str(&b, " again");
 		break;
-	case PLAN_DELETE_REMOTE:
-		buf_printf(&b, "delR %" PRIu32 " p%" PRId64, a->uid, a->pair_id);
-		break;
-	case PLAN_DELETE_LOCAL:
-		buf_printf(&b, "delL %s p%" PRId64, a->local_id, a->pair_id);
+	case PLAN_DELETE:
+		buf_printf(&b, "del%c ", side_letter[a->side]);
+		id_out(&b, a->side, a);
+		buf_printf(&b, " p%" PRId64, a->pair_id);
 		break;
 	case PLAN_FORGET:
 		buf_printf(&b, "forget p%" PRId64, a->pair_id);
 		break;
 	case PLAN_SKIP_TOO_BIG:
-		if (a->local_id)
-			buf_printf(&b, "big L %s", a->local_id);
-		else
-			buf_printf(&b, "big R %" PRIu32, a->uid);
+		buf_printf(&b, "big %c ", side_letter[from]);
+		id_out(&b, from, a);
 		break;
 	default:
 		cr_assert_fail("unknown action kind %d", a->kind);

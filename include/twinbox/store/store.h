@@ -37,6 +37,26 @@
 struct store;
 struct store_folder;
 
+/* A message's id on a store, opaque above this layer: a UID in stores
+ * keyed by UID (the folder's UIDVALIDITY goes with the folder), a name
+ * in stores keyed by name (Maildir: the unique base name; POP3: the
+ * UIDL); the other member is 0 / NULL. Neither: no message (a side a
+ * pair does not have). The strings are never owned by the struct. */
+struct store_id {
+	uint32_t uid;
+	const char *name;
+};
+
+/* Whether `id` names a message. */
+static inline bool store_id_known(struct store_id id)
+{
+	return id.uid || id.name;
+}
+
+/* The order of ids on one store: unknown first, then by UID, then by
+ * name (strcmp). <0, 0 or >0 as for strcmp. */
+int store_id_cmp(struct store_id a, struct store_id b);
+
 enum store_key {
 	STORE_KEY_UID,  /* messages named by uid (IMAP) */
 	STORE_KEY_NAME, /* messages named by name (Maildir, POP3) */

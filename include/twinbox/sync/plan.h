@@ -2,10 +2,13 @@
  * The sync planner: what to do to make two sides of a folder twins again.
  *
  * A pure function with no I/O: (the state's pairs of one folder, a
- * snapshot of the remote folder, a snapshot of the local folder, rules)
- * -> a plan. The executor (sync/exec) carries the plan out through the
- * stores and records each step in the state. A second planner, just as
- * pure, decides which folders to create, sync or delete.
+ * snapshot of each side's folder, rules) -> a plan. The two sides, A and
+ * B, are treated alike: every rule below is one rule applied to each
+ * side, and a message is named by its store's own id (store_id), which
+ * the planner only compares. The executor (sync/exec) carries the plan
+ * out through the stores and records each step in the state. A second
+ * planner, just as pure, decides which folders to create, sync or
+ * delete.
  *
  * How each message is decided (the contract the tests check):
  *
@@ -14,15 +17,15 @@
  * pair holds. A side that changed a flag wins over a side that did not;
  * if both changed it, they changed it the same way (a flag is either set
  * or clear), so there is nothing to merge. The direction rule limits
- * where changes go: `pull` never changes flags on the server, `push` never
- * locally. The new last-synced value of a flag is its value where both
+ * where changes go: `pull` never changes flags on side A, `push` never
+ * on side B. The new last-synced value of a flag is its value where both
  * sides end up agreeing and stays the old one where they do not (a change
  * the direction kept back stays a change at the next run, too).
  *
- * A new message re-attached to its pair (its UID or file name changed:
- * a copy another device put back, a message moved out and back, a file
- * renamed by a mail reader; see below) is merged the same way against
- * the pair's last-synced flags, except under rules.first_sync.
+ * A new message re-attached to its pair (its id changed: a copy another
+ * device put back, a message moved out and back, a file renamed by a
+ * mail reader; see below) is merged the same way against the pair's
+ * last-synced flags, except under rules.first_sync.
  *
  * No last-synced value (messages paired by content key, every pair under
  * rules.first_sync): the union is taken for \Seen \Answered \Flagged
@@ -34,45 +37,44 @@
  * With rules.flags false there are no flag actions and the last-synced
  * flags stay as they were.
  *
- * Pair in the state, one side gone (say the remote one), the other side
- * present: if expunge includes the other side (LOCAL), the direction may
- * change it (both/pull) and the local message did not change since the
- * last sync, it is deleted (DELETE_LOCAL). If it did change and expunge
- * includes LOCAL, "changed wins": it is copied back (COPY_TO_REMOTE,
- * when the direction allows; the pair gets the new UID). Without LOCAL in
- * expunge nothing is deleted, so there is nothing to win against and the
- * server's deletion is not undone either. In every other
- * case the pair loses its remote side (UPDATE_PAIR) and the local copy
- * stays; from then on it is left alone: it is not a new message and it
- * is never uploaded again, which would undo the deletion. "Changed"
- * means flags or keywords differ from the last-synced ones, except that
- * a change that only sets \Deleted does not count (it agrees with the
- * deletion); with rules.flags false flag changes do not count at all;
- * with rules.first_sync every message counts as changed (no base).
- * The local-gone case is the mirror image.
+ * Pair in the state, one side gone (call it g), the other side (s)
+ * present: if expunge includes s, the direction may change s and the
+ * message on s did not change since the last sync, it is deleted
+ * (DELETE on s). If it did change and expunge includes s, "changed
+ * wins": it is copied back (COPY to g, when the direction allows; the
+ * pair gets the new id). Without s in expunge nothing is deleted, so
+ * there is nothing to win against and the deletion on g is not undone
+ * either. In every other case the pair loses side g (UPDATE_PAIR) and
+ * the copy on s stays; from then on it is left alone: it is not a new
+ * message and it is never copied to g again, which would undo the
+ * deletion. "Changed" means flags or keywords differ from the
+ * last-synced ones, except that a change that only sets \Deleted does
+ * not count (it agrees with the deletion); with rules.flags false flag
+ * changes do not count at all; with rules.first_sync every message
+ * counts as changed (no base).
  *
- * Pair renumbered (state_pair.renumbered: its UID was forgotten because
- * the server renumbered the folder or was replaced, not because the
- * message was deleted there) with its local message present and no
- * server message re-attached to it: the server no longer has it, so it
- * is uploaded again (COPY_TO_REMOTE with `reupload`, the pair gets the
- * new UID) whatever expunge says, unless the direction is pull or it is
- * over max_size. Nothing is ever deleted because of a renumbering.
+ * Pair renumbered (state_pair.renumbered: its id on a side was forgotten
+ * because the store renumbered the folder or was replaced, not because
+ * the message was deleted there) with its message on the other side
+ * present and no new message re-attached to it: that side no longer has
+ * it, so it is copied there again (COPY with `reupload`, the pair gets
+ * the new id) whatever expunge says, unless the direction forbids
+ * changing that side or it is over max_size. Nothing is ever deleted
+ * because of a renumbering.
  *
  * Pair whose only known side is gone, or both sides gone: FORGET.
  *
- * Messages that no pair knows: a remote and a local message with the same
+ * Messages that no pair knows: a message on each side with the same
  * non-NULL content key are recorded as one (PAIR_EXISTING, nothing
- * copied); several identical copies pair up one to one in UID / local id
- * order and the extra ones are copied, never merged into one. Before
- * that, a new message may re-attach to a pair whose partner on the same
- * side disappeared (a UIDVALIDITY change, a Maildir file renamed by a
- * mail reader) or that has only the other side: PAIR_EXISTING with the
+ * copied); several identical copies pair up one to one in id order and
+ * the extra ones are copied, never merged into one. Before that, a new
+ * message may re-attach to a pair whose partner on the same side
+ * disappeared (a UIDVALIDITY change, a Maildir file renamed by a mail
+ * reader) or that has only the other side: PAIR_EXISTING with the
  * pair's id, instead of a delete plus a copy (only while the pair's
  * other side is present; two pairs that each lost a side are never
- * merged). The rest is copied
- * (COPY_TO_LOCAL when the direction is both/pull, COPY_TO_REMOTE when
- * both/push) unless it is larger than max_size (SKIP_TOO_BIG: reported,
+ * merged). The rest is copied to the other side when the direction may
+ * change it, unless it is larger than max_size (SKIP_TOO_BIG: reported,
  * never deleted).
  *
  * Mass-delete valve: if the deletions on one side exceed both
@@ -100,53 +102,61 @@
 
 #include "twinbox/state/flags.h"
 #include "twinbox/state/pair.h"
+#include "twinbox/store/store.h"
 #include "twinbox/util/error.h"
 
 /* ---- inputs (filled by the engine; the planner only reads them) ---- */
 
-/* One message of the remote folder. Flags as in state/flags.h. */
-struct plan_remote_msg {
-	uint32_t uid;            /* > 0, unique in the snapshot */
+/* The two sides of a sync. The planner treats them alike; the config
+ * calls side A the remote side (the server an account syncs with) and
+ * side B the local one (its Maildir), and directions and words follow
+ * that (plan_rules). */
+enum plan_side {
+	PLAN_A = 0,
+	PLAN_B = 1,
+};
+#define PLAN_SIDES 2
+
+static inline enum plan_side plan_other(enum plan_side s)
+{
+	return s == PLAN_A ? PLAN_B : PLAN_A;
+}
+
+/* One message of a side. Flags as in state/flags.h. */
+struct plan_msg {
+	struct store_id id;      /* known, unique in the side's snapshot */
 	unsigned flags;          /* STATE_FLAG_* bits */
 	const char *keywords;    /* canonical keyword text, NULL = none */
 	uint64_t size;           /* bytes */
 	const char *content_key; /* NULL = unknown (never matched by content) */
-	int64_t internal_date;   /* seconds since the epoch; 0 = unknown */
-};
-
-/* One message of the local folder. */
-struct plan_local_msg {
-	const char *local_id; /* Maildir unique base name; non-empty, unique in the snapshot */
-	unsigned flags;
-	const char *keywords;
-	uint64_t size;
-	const char *content_key;
-	int64_t mtime; /* seconds since the epoch; 0 = unknown */
+	int64_t time;            /* internal date or mtime, seconds since the epoch; 0 = unknown */
 };
 
 struct plan_input {
 	const struct state_pair *pairs; /* this folder's pairs, any order */
 	size_t pair_count;
-	const struct plan_remote_msg *remote; /* any order */
-	size_t remote_count;
-	const struct plan_local_msg *local; /* any order */
-	size_t local_count;
+	const struct plan_msg *msgs[PLAN_SIDES]; /* each side's messages, any order */
+	size_t count[PLAN_SIDES];
 };
+
+/* The message id of pair `p` on `side` (none when it has no message
+ * there). */
+struct store_id plan_pair_id(const struct state_pair *p, enum plan_side side);
 
 /* Which way changes may go (the config's sync.direction). */
 enum plan_direction {
 	PLAN_DIRECTION_BOTH,
-	PLAN_DIRECTION_PULL, /* remote -> local only */
-	PLAN_DIRECTION_PUSH, /* local -> remote only */
+	PLAN_DIRECTION_PULL, /* side A -> side B only (remote -> local) */
+	PLAN_DIRECTION_PUSH, /* side B -> side A only */
 };
 
 /* Where an action is carried out (the config's sync.expunge and
  * sync.create); a bit set, so `where & PLAN_WHERE_REMOTE` reads
- * naturally. */
+ * naturally. Side s is bit 1 << s. */
 enum plan_where {
 	PLAN_WHERE_NONE = 0,
-	PLAN_WHERE_REMOTE = 1,
-	PLAN_WHERE_LOCAL = 2,
+	PLAN_WHERE_REMOTE = 1 << PLAN_A,
+	PLAN_WHERE_LOCAL = 1 << PLAN_B,
 	PLAN_WHERE_BOTH = 3,
 };
 
@@ -160,6 +170,18 @@ enum plan_special_use {
 
 #define PLAN_MASS_DELETE_PERCENT 25
 #define PLAN_MASS_DELETE_MIN     20
+
+/* How the notes speak of a side (defaults: side A is the server, side B
+ * the local Maildir). */
+struct plan_side_words {
+	const char *noun;       /* before a message's id: "UID", "local message" */
+	const char *where;      /* "on the server", "locally" */
+	const char *the_side;   /* "the server", "the local side" */
+	const char *messages;   /* "messages on the server", "local messages" */
+	const char *empty;      /* "the folder is now empty on the server" */
+	const char *empty_hint; /* more to say when this side is found empty, or "" */
+	const char *config;     /* the config's word for it (sync.expunge): "remote", "local" */
+};
 
 struct plan_rules {
 	enum plan_direction direction;
@@ -177,42 +199,50 @@ struct plan_rules {
 	 * input is only part of it (a resync of what changed): the
 	 * mass-delete valve counts against these. A count below the input's
 	 * (0 included) means the input is the whole folder. */
-	size_t remote_total, local_total;
+	size_t total[PLAN_SIDES];
+	struct plan_side_words words[PLAN_SIDES];
 };
 
 /* The default rules (the config's defaults): direction both, flags
  * synced, deletions carried out on both sides (the valves guard them),
  * folders created on both sides, no size limit,
  * remove_folders, allow_mass_delete and first_sync false, the default
- * mass-delete thresholds, no special use. The CLI then applies the
- * account's `sync:`; the engine sets first_sync and use per folder. */
+ * mass-delete thresholds, no special use, the default words. The CLI
+ * then applies the account's `sync:`; the engine sets first_sync and
+ * use per folder. */
 void plan_rules_init(struct plan_rules *rules);
+
+/* Whether the rules' direction lets the sync change `side`. */
+bool plan_may_change(const struct plan_rules *rules, enum plan_side side);
 
 /* ---- the plan of one folder ---- */
 
 /* Kinds in the order the executor should carry them out: records first,
  * flags before the pair updates that depend on them, copies before
- * deletions; SKIP_TOO_BIG is a report only. */
+ * deletions; SKIP_TOO_BIG is a report only. A kind marked "on a side"
+ * has its `side`; the others have side A. */
 enum plan_kind {
-	PLAN_PAIR_EXISTING,    /* record uid + local_id as one message; nothing is copied */
-	PLAN_SET_FLAGS_REMOTE, /* change flags of `uid` */
-	PLAN_SET_FLAGS_LOCAL,  /* change flags of `local_id` */
-	PLAN_UPDATE_PAIR,      /* change pair `pair_id` as `update` says */
-	PLAN_COPY_TO_LOCAL,    /* fetch `uid`, deliver it locally */
-	PLAN_COPY_TO_REMOTE,   /* append `local_id` to the server */
-	PLAN_DELETE_REMOTE,    /* delete (flag \Deleted + expunge) `uid` */
-	PLAN_DELETE_LOCAL,     /* delete the file `local_id` */
-	PLAN_FORGET,           /* drop pair `pair_id`: both sides are gone */
-	PLAN_SKIP_TOO_BIG,     /* `uid` or `local_id` is over max_size: not copied */
+	PLAN_PAIR_EXISTING, /* record id[A] + id[B] as one message; nothing is copied */
+	PLAN_SET_FLAGS,     /* on a side: change flags of id[side] */
+	PLAN_UPDATE_PAIR,   /* change pair `pair_id` as `update` says */
+	PLAN_COPY,          /* on a side: copy id[other side] to `side` */
+	PLAN_DELETE,        /* on a side: delete id[side] */
+	PLAN_FORGET,        /* drop pair `pair_id`: both sides are gone */
+	PLAN_SKIP_TOO_BIG,  /* on a side: id[other side] is over max_size, not copied to `side` */
 	PLAN_KIND_COUNT
 };
 
 /* PLAN_UPDATE_PAIR: what changes (bits). */
 enum plan_update {
-	PLAN_UPDATE_FLAGS = 1u << 0,       /* last-synced flags := flags/keywords */
-	PLAN_UPDATE_DROP_REMOTE = 1u << 1, /* uid := 0 (the remote side is gone for good) */
-	PLAN_UPDATE_DROP_LOCAL = 1u << 2,  /* local_id := NULL */
+	PLAN_UPDATE_FLAGS = 1u << 0, /* last-synced flags := flags/keywords */
 };
+
+/* The PLAN_UPDATE_PAIR bit for "the pair's side `side` is gone for good"
+ * (its id there := none). */
+static inline unsigned plan_update_drop(enum plan_side side)
+{
+	return 1u << (1 + side);
+}
 
 /* A flag change: keyword texts are canonical (flags.h), NULL = none. */
 struct plan_flag_change {
@@ -221,53 +251,54 @@ struct plan_flag_change {
 };
 
 /*
- * One action. Every string is owned by the plan. Field use per kind:
+ * One action. Every string is owned by the plan. `id` holds the
+ * message's id on each side as far as it is known. Field use per kind:
  *
- * PAIR_EXISTING  uid, local_id, size, content_key; flags/keywords: the
- *                last-synced flags to record now. pair_id 0: insert a new
- *                pair; else the pair to re-attach (write its uid and
- *                local_id). Flag actions for the same message follow, and
- *                an UPDATE_PAIR with the merged flags.
- * SET_FLAGS_*    uid (REMOTE) or local_id (LOCAL) is the target, `change`
- *                what to do; pair_id and the other id name the pair (pair_id
- *                0: the one this plan's PAIR_EXISTING records for uid).
- * UPDATE_PAIR    pair_id (0 as above), uid, local_id: the pair as it is;
- *                `update` bits; flags/keywords with PLAN_UPDATE_FLAGS. Such
- *                an update must be skipped when a SET_FLAGS action of the
+ * PAIR_EXISTING  id, size, content_key; flags/keywords: the last-synced
+ *                flags to record now. pair_id 0: insert a new pair; else
+ *                the pair to re-attach (write both ids). Flag actions for
+ *                the same message follow, and an UPDATE_PAIR with the
+ *                merged flags.
+ * SET_FLAGS      id[side] is the target, `change` what to do; pair_id and
+ *                the other id name the pair (pair_id 0: the one this
+ *                plan's PAIR_EXISTING records for these ids).
+ * UPDATE_PAIR    pair_id (0 as above), id: the pair as it is; `update`
+ *                bits; flags/keywords with PLAN_UPDATE_FLAGS. Such an
+ *                update must be skipped when a SET_FLAGS action of the
  *                same pair failed: the old last-synced flags then make the
  *                next run repeat the merge instead of undoing one side.
- * COPY_TO_*      uid (TO_LOCAL) or local_id (TO_REMOTE) is the source; size,
- *                content_key; flags/keywords: the flags the copy gets and the
- *                pair records; time: internal date / mtime to keep (0 =
- *                unknown). pair_id 0: insert a new pair; else a pair that lost
- *                this side: give it the new id ("changed wins").
- * DELETE_*       uid (REMOTE) or local_id (LOCAL) to delete (the other is
- *                0 / NULL); pair_id: after the deletion succeeded, forget
- *                that pair (its other side is already gone). If it fails,
- *                keep the pair: the next run tries again.
- * FORGET         pair_id (uid / local_id as the state had them).
- * SKIP_TOO_BIG   uid (the message is on the server) or local_id; size;
- *                pair_id when it is a copy back that was too big (the pair
- *                then also loses the other side by an UPDATE_PAIR).
+ * COPY           id[other side] is the source; size, content_key;
+ *                flags/keywords: the flags the copy gets and the pair
+ *                records; time: internal date / mtime to keep (0 =
+ *                unknown). pair_id 0: insert a new pair; else a pair that
+ *                lost `side`: give it the new id ("changed wins").
+ * DELETE         id[side] to delete (the other id is none); pair_id: after
+ *                the deletion succeeded, forget that pair (its other side
+ *                is already gone). If it fails, keep the pair: the next
+ *                run tries again.
+ * FORGET         pair_id (id as the state had them).
+ * SKIP_TOO_BIG   id[other side]: the message; size; pair_id when it is a
+ *                copy back that was too big (the pair then also loses
+ *                `side` by an UPDATE_PAIR).
  */
 struct plan_action {
 	enum plan_kind kind;
+	enum plan_side side;
 	unsigned flags;
 	int64_t pair_id;
-	uint32_t uid;
+	struct store_id id[PLAN_SIDES];
 	unsigned update; /* PLAN_UPDATE_* bits */
-	const char *local_id;
 	uint64_t size;
 	const char *content_key;
 	const char *keywords;
 	struct plan_flag_change change;
 	int64_t time;
-	bool reupload; /* COPY_TO_REMOTE of a renumbered pair: the server lost it */
+	bool reupload; /* COPY of a renumbered pair: the side lost it */
 };
 
 enum plan_status {
 	PLAN_OK,
-	PLAN_MASS_DELETE_BLOCKED, /* see plan.remote.blocked / plan.local.blocked */
+	PLAN_MASS_DELETE_BLOCKED, /* see plan.side[s].blocked */
 };
 
 /* Why a note was written; the engine logs them (text says it all). */
@@ -282,10 +313,9 @@ enum plan_note_kind {
 
 struct plan_note {
 	enum plan_note_kind kind;
-	int64_t pair_id; /* 0 = none */
-	uint32_t uid;    /* 0 = none */
-	const char *local_id;
-	const char *text; /* a full sentence, owned by the plan */
+	int64_t pair_id;                /* 0 = none */
+	struct store_id id[PLAN_SIDES]; /* the message, where the note is about one */
+	const char *text;               /* a full sentence, owned by the plan */
 };
 
 /* The deletions on one side and the size of that side. */
@@ -299,51 +329,62 @@ struct plan_side_count {
 
 struct plan_pool;
 
+/* Where the actions of a kind on a side start: see plan_actions(). */
+#define PLAN_SLOT(kind, side) ((size_t)(kind)*PLAN_SIDES + (size_t)(side))
+#define PLAN_SLOTS            ((size_t)PLAN_KIND_COUNT * PLAN_SIDES)
+
 struct plan {
 	enum plan_status status;
-	struct plan_side_count remote, local;
-	/* Sorted by kind (enum order); within a kind by uid, then local id,
-	 * then pair id, except SET_FLAGS_*: by change first, so that equal
-	 * changes are neighbours (plan_flag_groups()). */
+	struct plan_side_count side[PLAN_SIDES];
+	/* Sorted by kind (enum order), then side; within those by id[A],
+	 * then id[B], then pair id, except SET_FLAGS: by change first, so
+	 * that equal changes are neighbours (plan_flag_groups()). */
 	struct plan_action *actions;
 	size_t action_count;
-	/* The actions of kind k are actions[kind_start[k] .. kind_start[k + 1]). */
-	size_t kind_start[PLAN_KIND_COUNT + 1];
+	/* The actions of kind k on side s are actions[slot_start[PLAN_SLOT(k, s)] ..
+	 * slot_start[PLAN_SLOT(k, s) + 1]). */
+	size_t slot_start[PLAN_SLOTS + 1];
 	struct plan_note *notes; /* in message order */
 	size_t note_count;
 	struct plan_pool *pool; /* private: the plan's strings */
 };
 
 /* Plan one folder. Returns 0 and fills *plan_r (plan_free() it), or -1
- * with ERR_MAILBOX when the input contradicts itself (a UID or local id
- * twice in a snapshot or in the pairs, UID 0 or an empty local id in a
- * snapshot, a pair with no side): acting on such data could lose mail,
- * so the folder must be skipped. *plan_r is then empty. Runs in
- * O(n log n) for n messages and pairs. */
+ * with ERR_MAILBOX when the input contradicts itself (an id twice in a
+ * snapshot or in the pairs, an unknown id in a snapshot, a pair with no
+ * side): acting on such data could lose mail, so the folder must be
+ * skipped. *plan_r is then empty. Runs in O(n log n) for n messages and
+ * pairs. */
 int plan_build(const struct plan_input *in, const struct plan_rules *rules, struct plan *plan_r,
                struct error *err);
 
 void plan_free(struct plan *plan);
 
-/* The actions of one kind: *count_r of them from the returned pointer. */
-const struct plan_action *plan_actions(const struct plan *plan, enum plan_kind kind, size_t *count_r);
+/* The actions of one kind on one side (side A for the kinds without
+ * one): *count_r of them from the returned pointer. */
+const struct plan_action *plan_actions(const struct plan *plan, enum plan_kind kind, enum plan_side side,
+                                       size_t *count_r);
+/* The actions of one kind on both sides together. */
+size_t plan_count(const struct plan *plan, enum plan_kind kind);
 
-/* "copy-to-local" etc. */
-const char *plan_kind_name(enum plan_kind kind);
+/* The name of an action of `kind` on `side`, in the config's words
+ * (side A is "remote", side B "local"): "copy-to-local",
+ * "set-flags-remote", "forget". */
+const char *plan_kind_name(enum plan_kind kind, enum plan_side side);
 
-/* SET_FLAGS_REMOTE (or _LOCAL) actions with an identical change, so that
- * one UID STORE per group (two when it both adds and removes) serves
- * them all. */
+/* SET_FLAGS actions on one side with an identical change, so that one
+ * UID STORE per group (two when it both adds and removes) serves them
+ * all. */
 struct plan_flag_group {
 	const struct plan_flag_change *change; /* shared by the group */
-	const struct plan_action *actions;     /* `count` consecutive actions, uids ascending */
+	const struct plan_action *actions;     /* `count` consecutive actions, ids ascending */
 	size_t count;
 };
 
-/* The groups of `kind` (PLAN_SET_FLAGS_REMOTE or _LOCAL) into *groups_r
- * (fresh array, free() it; NULL when there are none); returns their
- * number. Valid while the plan is. */
-size_t plan_flag_groups(const struct plan *plan, enum plan_kind kind, struct plan_flag_group **groups_r);
+/* The groups of the SET_FLAGS actions on `side` into *groups_r (fresh
+ * array, free() it; NULL when there are none); returns their number.
+ * Valid while the plan is. */
+size_t plan_flag_groups(const struct plan *plan, enum plan_side side, struct plan_flag_group **groups_r);
 
 /* ---- the folder-level plan ---- */
 
@@ -351,33 +392,30 @@ size_t plan_flag_groups(const struct plan *plan, enum plan_kind kind, struct pla
  * found out about each side since then. */
 struct plan_known_folder {
 	const char *name;
-	bool remote_unchanged; /* the remote copy is as the last sync left it (or empty) */
-	bool local_unchanged;  /* the same for the local copy */
+	bool unchanged[PLAN_SIDES]; /* that side's copy is as the last sync left it (or empty) */
 };
 
-/* Folder names are remote-style names (the caller maps local ones);
- * "INBOX" is matched without regard to case, other names byte for byte.
- * A name listed twice counts once. */
+/* Folder names are side A's names (the caller maps side B's); "INBOX"
+ * is matched without regard to case, other names byte for byte. A name
+ * listed twice counts once. */
 struct plan_folders_input {
-	const char *const *remote;
-	size_t remote_count;
-	const char *const *local;
-	size_t local_count;
+	const char *const *names[PLAN_SIDES];
+	size_t count[PLAN_SIDES];
 	const struct plan_known_folder *known; /* in the state */
 	size_t known_count;
 };
 
+/* A kind marked "on a side" has its `side`; the others have side A. */
 enum plan_folder_kind {
-	PLAN_FOLDER_CREATE_REMOTE, /* create it on the server, then sync */
-	PLAN_FOLDER_CREATE_LOCAL,  /* create it locally, then sync */
-	PLAN_FOLDER_SYNC,          /* plan_build() and execute it */
-	PLAN_FOLDER_DELETE_REMOTE, /* gone locally, unchanged on the server, remove_folders set */
-	PLAN_FOLDER_DELETE_LOCAL,
+	PLAN_FOLDER_CREATE, /* on a side: create it there, then sync */
+	PLAN_FOLDER_SYNC,   /* plan_build() and execute it */
+	PLAN_FOLDER_DELETE, /* on a side: gone on the other, unchanged here, remove_folders set */
 	PLAN_FOLDER_FORGET, /* gone on both sides: drop it from the state */
 };
 
 struct plan_folder_action {
 	enum plan_folder_kind kind;
+	enum plan_side side;
 	const char *name;
 	bool first_sync; /* SYNC: the state does not know the folder yet */
 };
@@ -408,6 +446,8 @@ void plan_folders_build(const struct plan_folders_input *in, const struct plan_r
 
 void plan_folders_free(struct plan_folders *plan);
 
-const char *plan_folder_kind_name(enum plan_folder_kind kind);
+/* "create-local", "sync", "delete-remote", "forget" (side words as for
+ * plan_kind_name). */
+const char *plan_folder_kind_name(enum plan_folder_kind kind, enum plan_side side);
 
 #endif
