@@ -189,12 +189,12 @@ out:
 
 static struct plan_flags remote_flags(const struct plan_remote_msg *m)
 {
-	return (struct plan_flags){m->flags & STATE_FLAGS_ALL, m->keywords};
+	return (struct plan_flags){m->flags & MAIL_FLAGS_ALL, m->keywords};
 }
 
 static struct plan_flags local_flags(const struct plan_local_msg *m)
 {
-	return (struct plan_flags){m->flags & STATE_FLAGS_ALL, m->keywords};
+	return (struct plan_flags){m->flags & MAIL_FLAGS_ALL, m->keywords};
 }
 
 static struct plan_flag_change dup_change(struct plan_pool *pool, const struct plan_flag_change *c)
@@ -269,8 +269,8 @@ static void pair_without_base(struct plan_ctx *ctx, const struct state_pair *sp,
 
 	/* rules.first_sync on a known pair: with flags off, leave it be;
 	 * else record only what differs from what the pair holds. */
-	struct plan_flags base = sp ? (struct plan_flags){sp->flags & STATE_FLAGS_ALL, sp->keywords}
-	                            : (struct plan_flags){0, NULL};
+	struct plan_flags base =
+	    sp ? (struct plan_flags){sp->flags & MAIL_FLAGS_ALL, sp->keywords} : (struct plan_flags){0, NULL};
 	if (sp && !reattach && !rules->flags)
 		return;
 	if (!sp || reattach || !plan_flags_equal(&m.record, &base)) {
@@ -304,7 +304,7 @@ static void pair_with_base(struct plan_ctx *ctx, const struct state_pair *sp, si
 	const struct plan_remote_msg *rm = &ctx->in->remote[r];
 	const struct plan_local_msg *lm = &ctx->in->local[l];
 	struct plan_flags rf = remote_flags(rm), lf = local_flags(lm);
-	struct plan_flags base = {sp->flags & STATE_FLAGS_ALL, sp->keywords};
+	struct plan_flags base = {sp->flags & MAIL_FLAGS_ALL, sp->keywords};
 	struct plan_merge m;
 
 	if (!rules->flags)
@@ -339,7 +339,7 @@ static void reattach_with_base(struct plan_ctx *ctx, const struct state_pair *sp
 	a->content_key = plan_pool_dup(pool, rm->content_key ? rm->content_key : lm->content_key);
 	if (!a->content_key)
 		a->content_key = plan_pool_dup(pool, sp->content_key);
-	a->flags = sp->flags & STATE_FLAGS_ALL;
+	a->flags = sp->flags & MAIL_FLAGS_ALL;
 	a->keywords = plan_pool_dup(pool, sp->keywords);
 	note_reattached(ctx, sp->id, rm, lm);
 	pair_with_base(ctx, sp, r, l);
@@ -362,7 +362,7 @@ static void remote_gone(struct plan_ctx *ctx, const struct state_pair *sp, size_
 {
 	const struct plan_rules *rules = ctx->rules;
 	const struct plan_local_msg *lm = &ctx->in->local[l];
-	struct plan_flags lf = local_flags(lm), base = {sp->flags & STATE_FLAGS_ALL, sp->keywords};
+	struct plan_flags lf = local_flags(lm), base = {sp->flags & MAIL_FLAGS_ALL, sp->keywords};
 	bool changed = rules->first_sync || (rules->flags && plan_flags_changed(&lf, &base));
 	bool expunge = rules->expunge & PLAN_WHERE_LOCAL;
 	const char *why;
@@ -411,7 +411,7 @@ static void local_gone(struct plan_ctx *ctx, const struct state_pair *sp, size_t
 {
 	const struct plan_rules *rules = ctx->rules;
 	const struct plan_remote_msg *rm = &ctx->in->remote[r];
-	struct plan_flags rf = remote_flags(rm), base = {sp->flags & STATE_FLAGS_ALL, sp->keywords};
+	struct plan_flags rf = remote_flags(rm), base = {sp->flags & MAIL_FLAGS_ALL, sp->keywords};
 	bool changed = rules->first_sync || (rules->flags && plan_flags_changed(&rf, &base));
 	bool expunge = rules->expunge & PLAN_WHERE_REMOTE;
 	const char *why;
@@ -473,7 +473,7 @@ static void reupload(struct plan_ctx *ctx, const struct state_pair *sp, size_t l
 		return;
 	a->reupload = true;
 	a->content_key = plan_pool_dup(ctx->plan->pool, lm->content_key ? lm->content_key : sp->content_key);
-	a->flags = lm->flags & STATE_FLAGS_ALL;
+	a->flags = lm->flags & MAIL_FLAGS_ALL;
 	a->keywords = plan_pool_dup(ctx->plan->pool, lm->keywords);
 	a->time = lm->mtime;
 }
@@ -528,7 +528,7 @@ static bool new_remote(struct plan_ctx *ctx, size_t r)
 	if (a->kind == PLAN_SKIP_TOO_BIG)
 		return false;
 	a->content_key = plan_pool_dup(ctx->plan->pool, rm->content_key);
-	a->flags = rm->flags & STATE_FLAGS_ALL;
+	a->flags = rm->flags & MAIL_FLAGS_ALL;
 	a->keywords = plan_pool_dup(ctx->plan->pool, rm->keywords);
 	a->time = rm->internal_date;
 	return true;
@@ -547,7 +547,7 @@ static bool new_local(struct plan_ctx *ctx, size_t l)
 	if (a->kind == PLAN_SKIP_TOO_BIG)
 		return false;
 	a->content_key = plan_pool_dup(ctx->plan->pool, lm->content_key);
-	a->flags = lm->flags & STATE_FLAGS_ALL;
+	a->flags = lm->flags & MAIL_FLAGS_ALL;
 	a->keywords = plan_pool_dup(ctx->plan->pool, lm->keywords);
 	a->time = lm->mtime;
 	return true;

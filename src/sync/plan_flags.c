@@ -54,17 +54,17 @@ bool plan_change_empty(const struct plan_flag_change *c)
 
 bool plan_flags_equal(const struct plan_flags *a, const struct plan_flags *b)
 {
-	return a->bits == b->bits && state_keywords_equal(a->keywords, b->keywords);
+	return a->bits == b->bits && mail_keywords_equal(a->keywords, b->keywords);
 }
 
 bool plan_flags_changed(const struct plan_flags *cur, const struct plan_flags *base)
 {
 	unsigned diff = cur->bits ^ base->bits;
 
-	if (!state_keywords_equal(cur->keywords, base->keywords))
+	if (!mail_keywords_equal(cur->keywords, base->keywords))
 		return true;
 	/* Setting \Deleted is on the way to the deletion, not against it. */
-	if (diff == STATE_FLAG_DELETED && (cur->bits & STATE_FLAG_DELETED))
+	if (diff == MAIL_FLAG_DELETED && (cur->bits & MAIL_FLAG_DELETED))
 		return false;
 	return diff != 0;
 }
@@ -104,7 +104,7 @@ static int kw_cmp(const void *a, const void *b)
 {
 	const struct kw *x = a, *y = b;
 
-	return state_keyword_cmp(x->s, x->len, y->s, y->len);
+	return mail_keyword_cmp(x->s, x->len, y->s, y->len);
 }
 
 static void kw_out(struct buf *b, const struct kw *k)
@@ -185,10 +185,9 @@ void plan_merge_flags(struct plan_pool *pool, const struct plan_flags *r, const 
 
 	memset(m, 0, sizeof(*m));
 	m->differed = !plan_flags_equal(r, l);
-	for (unsigned bit = 1; bit & STATE_FLAGS_ALL; bit <<= 1) {
-		struct decision d =
-		    decide(r->bits & bit, l->bits & bit, base && (base->bits & bit), base != NULL,
-		           bit == STATE_FLAG_DELETED, allow_remote, allow_local);
+	for (unsigned bit = 1; bit & MAIL_FLAGS_ALL; bit <<= 1) {
+		struct decision d = decide(r->bits & bit, l->bits & bit, base && (base->bits & bit),
+		                           base != NULL, bit == MAIL_FLAG_DELETED, allow_remote, allow_local);
 
 		target_r |= d.remote ? bit : 0;
 		target_l |= d.local ? bit : 0;
@@ -202,8 +201,8 @@ void plan_merge_flags(struct plan_pool *pool, const struct plan_flags *r, const 
 
 	/* Most messages have no keywords, or the same on every side: then
 	 * nothing needs the keyword merge or a new string. */
-	bool same_kw = state_keywords_equal(r->keywords, l->keywords) &&
-	               (!base || state_keywords_equal(r->keywords, base->keywords));
+	bool same_kw = mail_keywords_equal(r->keywords, l->keywords) &&
+	               (!base || mail_keywords_equal(r->keywords, base->keywords));
 	if (same_kw) {
 		m->record.keywords = r->keywords;
 		m->synced.keywords = r->keywords;
@@ -214,7 +213,7 @@ void plan_merge_flags(struct plan_pool *pool, const struct plan_flags *r, const 
 
 const char *plan_flags_text(struct plan_pool *pool, const struct plan_flags *f)
 {
-	char *s = state_flags_format(f->bits, f->keywords);
+	char *s = mail_flags_format(f->bits, f->keywords);
 	const char *p = plan_pool_dup(pool, *s ? s : "(none)");
 
 	free(s);

@@ -161,9 +161,9 @@ static void apply_keywords(char *kw, size_t cap, const char *add, const char *de
 	char *joined = xasprintf("%s %s", kw, add ? add : ""), *canon, *out = xstrdup(""), *save = NULL;
 	struct error err;
 
-	cr_assert_eq(state_keywords_canon(joined, &canon, &err), 0);
+	cr_assert_eq(mail_keywords_canon(joined, &canon, &err), 0);
 	for (char *t = canon ? strtok_r(canon, " ", &save) : NULL; t; t = strtok_r(NULL, " ", &save)) {
-		if (del && state_keywords_has(del, t))
+		if (del && mail_keywords_has(del, t))
 			continue;
 		char *next = xasprintf("%s%s%s", out, *out ? " " : "", t);
 		free(out);
@@ -344,7 +344,7 @@ static void random_world(struct sim *s, struct plan_rules *rules)
 				m->alive = false;
 				break;
 			case 3:
-				m->flags |= STATE_FLAG_DELETED;
+				m->flags |= MAIL_FLAG_DELETED;
 				break;
 			case 4:
 				if (!side) { /* renumbered: UIDVALIDITY, a MOVE back */
@@ -421,8 +421,8 @@ static bool changed(unsigned flags, const char *kw, const struct state_pair *p)
 {
 	unsigned diff = flags ^ p->flags;
 
-	return !state_keywords_equal(kw, p->keywords) ||
-	       (diff && !(diff == STATE_FLAG_DELETED && (flags & STATE_FLAG_DELETED)));
+	return !mail_keywords_equal(kw, p->keywords) ||
+	       (diff && !(diff == MAIL_FLAG_DELETED && (flags & MAIL_FLAG_DELETED)));
 }
 
 static void check_invariants(const struct plan_input *in, const struct plan_rules *rules,

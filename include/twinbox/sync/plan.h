@@ -98,16 +98,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "twinbox/state/flags.h"
 #include "twinbox/state/pair.h"
 #include "twinbox/util/error.h"
+#include "twinbox/util/mailflags.h"
 
 /* ---- inputs (filled by the engine; the planner only reads them) ---- */
 
-/* One message of the remote folder. Flags as in state/flags.h. */
+/* One message of the remote folder. Flags as in util/mailflags.h. */
 struct plan_remote_msg {
 	uint32_t uid;            /* > 0, unique in the snapshot */
-	unsigned flags;          /* STATE_FLAG_* bits */
+	unsigned flags;          /* MAIL_FLAG_* bits */
 	const char *keywords;    /* canonical keyword text, NULL = none */
 	uint64_t size;           /* bytes */
 	const char *content_key; /* NULL = unknown (never matched by content) */
