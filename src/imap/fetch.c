@@ -16,28 +16,20 @@
 
 unsigned imap_flags_parse(const struct imap_atoms *flags, char **keywords_r)
 {
-	static const struct {
-		const char *name;
-		unsigned bit;
-	} sys[] = {
-	    {"\\Seen", IMAP_FLAG_SEEN},       {"\\Answered", IMAP_FLAG_ANSWERED},
-	    {"\\Flagged", IMAP_FLAG_FLAGGED}, {"\\Deleted", IMAP_FLAG_DELETED},
-	    {"\\Draft", IMAP_FLAG_DRAFT},     {"\\Recent", IMAP_FLAG_RECENT},
-	};
 	struct buf kw = BUF_INIT;
 	unsigned bits = 0;
 
 	for (size_t i = 0; i < flags->count; i++) {
 		const char *f = flags->v[i];
-		bool known = false;
-		for (size_t k = 0; k < sizeof(sys) / sizeof(sys[0]) && !known; k++) {
-			if (strcasecmp(f, sys[k].name) == 0) {
-				bits |= sys[k].bit;
-				known = true;
-			}
-		}
-		if (!known && f[0] != '\\')
+		const struct mail_flag_def *d;
+
+		if (f[0] != '\\') {
 			buf_printf(&kw, "%s%s", kw.len ? " " : "", f);
+		} else if (strcasecmp(f, "\\Recent") == 0) {
+			bits |= IMAP_FLAG_RECENT;
+		} else if ((d = mail_flag_by_imap(f, strlen(f))) != NULL) {
+			bits |= d->bit;
+		}
 	}
 	*keywords_r = kw.len ? buf_detach(&kw, NULL) : NULL;
 	buf_free(&kw);

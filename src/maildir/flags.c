@@ -1,14 +1,8 @@
 #include "twinbox/maildir/flags.h"
 
-#include <strings.h>
+#include <string.h>
 
-static const struct {
-	char letter;
-	const char *imap;
-} imap_flags[] = {
-    {'D', "\\Draft"},    {'F', "\\Flagged"}, {'P', "$Forwarded"},
-    {'R', "\\Answered"}, {'S', "\\Seen"},    {'T', "\\Deleted"},
-};
+#include "twinbox/util/mailflags.h"
 
 uint64_t maildir_flag_bit(char c)
 {
@@ -39,16 +33,14 @@ size_t maildir_flags_format(uint64_t flags, char out[MAILDIR_FLAGS_MAX + 1])
 
 const char *maildir_flag_to_imap(char letter)
 {
-	for (size_t i = 0; i < sizeof(imap_flags) / sizeof(imap_flags[0]); i++)
-		if (imap_flags[i].letter == letter)
-			return imap_flags[i].imap;
-	return NULL;
+	const struct mail_flag_def *d = mail_flag_by_letter(letter);
+
+	return d ? d->imap : NULL;
 }
 
 char maildir_flag_from_imap(const char *flag)
 {
-	for (size_t i = 0; i < sizeof(imap_flags) / sizeof(imap_flags[0]); i++)
-		if (strcasecmp(imap_flags[i].imap, flag) == 0)
-			return imap_flags[i].letter;
-	return 0;
+	const struct mail_flag_def *d = mail_flag_by_imap(flag, strlen(flag));
+
+	return d ? d->letter : 0;
 }

@@ -7,8 +7,8 @@
 #include <time.h>
 
 #include "state_p.h"
-#include "twinbox/state/flags.h"
 #include "twinbox/state/folder.h"
+#include "twinbox/util/mailflags.h"
 #include "twinbox/util/xmalloc.h"
 
 /* Stored as text so that the file reads plainly in an sqlite3 shell and
@@ -179,7 +179,7 @@ void state_intents_free(struct state_intents *set)
 
 char *state_intent_flags_format(unsigned bits, const char *keywords)
 {
-	char *list = state_flags_format(bits, keywords);
+	char *list = mail_flags_format(bits, keywords);
 	char *text = strlen(list) + 2 <= STATE_NAME_MAX ? xasprintf("(%s)", list) : NULL;
 
 	free(list);
@@ -197,7 +197,7 @@ bool state_intent_flags_parse(const char *remote, unsigned *bits_r, char **keywo
 	if (len < 2 || remote[0] != '(' || remote[len - 1] != ')')
 		return false;
 	list = xstrndup(remote + 1, len - 2);
-	rc = state_flags_parse(list, &bits, &keywords, &err);
+	rc = mail_flags_parse(list, &bits, &keywords, &err);
 	free(list);
 	if (rc < 0)
 		return false;

@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "state_p.h"
-#include "twinbox/state/flags.h"
 #include "twinbox/util/buf.h"
+#include "twinbox/util/mailflags.h"
 #include "twinbox/util/xmalloc.h"
 
 /* "" means "none" for the optional texts, like NULL. */
@@ -32,9 +32,9 @@ static int check_pair(struct state *st, const struct state_pair *p, struct error
 	if (p->uid == 0 && !p->local_id)
 		return state_bug(st, err,
 		                 "a message pair with neither a UID nor a local id was to be stored");
-	if (p->flags & ~STATE_FLAGS_ALL)
+	if (p->flags & ~MAIL_FLAGS_ALL)
 		return state_bug(st, err, "unknown flag bits 0x%x in a message pair",
-		                 p->flags & ~STATE_FLAGS_ALL);
+		                 p->flags & ~MAIL_FLAGS_ALL);
 	if (p->size > INT64_MAX)
 		return error_set(err, ERR_MESSAGE,
 		                 "state database %s: refusing a message size of %" PRIu64 " bytes", st->path,
@@ -123,9 +123,9 @@ int state_pair_set_flags(struct state *st, int64_t id, unsigned flags, const cha
 {
 	sqlite3_stmt *stmt;
 
-	if (flags & ~STATE_FLAGS_ALL)
+	if (flags & ~MAIL_FLAGS_ALL)
 		return state_bug(st, err, "unknown flag bits 0x%x for message pair %" PRId64,
-		                 flags & ~STATE_FLAGS_ALL, id);
+		                 flags & ~MAIL_FLAGS_ALL, id);
 	if (state_check_text(st, "keyword list", none_if_empty(keywords), STATE_KEYWORD_TEXT_MAX, false,
 	                     err) < 0)
 		return -1;

@@ -13,9 +13,9 @@
 #include <strings.h>
 
 #include "twinbox/imap/commands.h"
-#include "twinbox/state/flags.h"
 #include "twinbox/util/buf.h"
 #include "twinbox/util/log.h"
+#include "twinbox/util/mailflags.h"
 #include "twinbox/util/xmalloc.h"
 
 /* --- helpers shared with imap_store_msgs.c -------------------------------- */
@@ -66,23 +66,23 @@ void istore_keywords(const char *keywords, char **canon_r)
 	*canon_r = NULL;
 	if (!keywords || !keywords[0])
 		return;
-	if (state_keywords_canon(keywords, canon_r, &err) == 0)
+	if (mail_keywords_canon(keywords, canon_r, &err) == 0)
 		return;
 	/* Some keyword breaks the state's rules (too long, too many): keep
 	 * the good ones rather than losing every keyword of the message. */
 	log_debug("imap store: %s; keeping the valid keywords only", err.text);
 	copy = xstrdup(keywords);
-	for (char *w = strtok_r(copy, " ", &save); w && kept < STATE_KEYWORDS_MAX;
+	for (char *w = strtok_r(copy, " ", &save); w && kept < MAIL_KEYWORDS_MAX;
 	     w = strtok_r(NULL, " ", &save)) {
 		char *one = NULL;
-		if (state_keywords_canon(w, &one, &err) == 0 && one) {
+		if (mail_keywords_canon(w, &one, &err) == 0 && one) {
 			buf_printf(&ok, "%s%s", ok.len ? " " : "", one);
 			kept++;
 		}
 		free(one);
 	}
 	free(copy);
-	if (ok.len && state_keywords_canon(buf_cstr(&ok), canon_r, &err) < 0)
+	if (ok.len && mail_keywords_canon(buf_cstr(&ok), canon_r, &err) < 0)
 		*canon_r = NULL;
 	buf_free(&ok);
 }
@@ -528,7 +528,7 @@ static void to_snapshot(struct imap_msg_info *info, size_t n, struct store_snaps
 		struct store_msg *m = &snap_r->msgs[i];
 		char *kw = NULL;
 		m->uid = info[i].uid;
-		m->flags = info[i].flags & STATE_FLAGS_ALL; /* \Recent is the server's business */
+		m->flags = info[i].flags & MAIL_FLAGS_ALL; /* \Recent is the server's business */
 		istore_keywords(info[i].keywords, &kw);
 		if (kw) {
 			strs->v = xgrow(strs->v, &strs->cap, strs->count + 1, sizeof(*strs->v));

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "twinbox/imap/commands.h"
-#include "twinbox/state/flags.h"
 #include "twinbox/util/log.h"
+#include "twinbox/util/mailflags.h"
 #include "twinbox/util/xmalloc.h"
 
 #define FETCH_WINDOW    32             /* UID FETCH commands in flight */
@@ -162,7 +162,7 @@ static int fetch_begin(void *ctx, const struct imap_fetch *fetch, uint32_t uid, 
 	m = r->msgs[w->idx];
 	if (fetch->have & IMAP_FETCH_FLAGS) {
 		char *kw = NULL;
-		m.flags = imap_flags_parse(&fetch->flags, &kw) & STATE_FLAGS_ALL;
+		m.flags = imap_flags_parse(&fetch->flags, &kw) & MAIL_FLAGS_ALL;
 		free(r->keywords);
 		istore_keywords(kw, &r->keywords);
 		free(kw);
@@ -361,7 +361,7 @@ int istore_add(struct store_folder *f, struct store_new_msg *msgs, size_t count,
 		src[i].lit.read = source_read;
 		src[i].lit.ctx = &src[i];
 		am[i].source = &src[i].lit;
-		flags[i] = state_flags_format(m->flags & STATE_FLAGS_ALL, m->keywords);
+		flags[i] = mail_flags_format(m->flags & MAIL_FLAGS_ALL, m->keywords);
 		am[i].flags = flags[i];
 		am[i].has_date = m->date > 0 && m->date <= APPEND_DATE_MAX;
 		am[i].internaldate = m->date;
@@ -416,8 +416,8 @@ int istore_set_flags(struct store_folder *f, const struct store_msg *msgs, size_
                      const char *add_keywords, unsigned remove, const char *remove_keywords,
                      struct error *err)
 {
-	char *addf = state_flags_format(add & STATE_FLAGS_ALL, add_keywords);
-	char *remf = state_flags_format(remove & STATE_FLAGS_ALL, remove_keywords);
+	char *addf = mail_flags_format(add & MAIL_FLAGS_ALL, add_keywords);
+	char *remf = mail_flags_format(remove & MAIL_FLAGS_ALL, remove_keywords);
 	struct imap_uidset *chunks = NULL;
 	struct store_job *jobs;
 	size_t n, nchunks = 0, njobs = 0;

@@ -12,32 +12,20 @@
 #include "twinbox/maildir/folder.h"
 #include "twinbox/maildir/maildir.h"
 #include "twinbox/maildir/name.h"
-#include "twinbox/state/flags.h"
 #include "twinbox/util/clock.h"
 #include "twinbox/util/log.h"
+#include "twinbox/util/mailflags.h"
 #include "twinbox/util/xmalloc.h"
 
-#define KEYWORD_FORWARDED "$Forwarded"
-
 /* --- flags ---------------------------------------------------------------- */
-
-static const struct {
-	unsigned bit;
-	char letter;
-} flag_map[] = {
-    {STATE_FLAG_SEEN, 'S'},    {STATE_FLAG_ANSWERED, 'R'}, {STATE_FLAG_FLAGGED, 'F'},
-    {STATE_FLAG_DELETED, 'T'}, {STATE_FLAG_DRAFT, 'D'},
-};
 
 uint64_t mds_letters_of(unsigned flags, const char *keywords)
 {
 	uint64_t letters = 0;
 
-	for (size_t i = 0; i < sizeof(flag_map) / sizeof(flag_map[0]); i++)
-		if (flags & flag_map[i].bit)
-			letters |= maildir_flag_bit(flag_map[i].letter);
-	if (keywords && state_keywords_has(keywords, KEYWORD_FORWARDED))
-		letters |= MAILDIR_FLAG_PASSED;
+	for (const struct mail_flag_def *d = mail_flag_defs; d->imap; d++)
+		if (d->bit ? (flags & d->bit) != 0 : mail_keywords_has(keywords, d->imap))
+			letters |= maildir_flag_bit(d->letter);
 	return letters;
 }
 
@@ -45,15 +33,20 @@ unsigned mds_flags_of(uint64_t letters)
 {
 	unsigned flags = 0;
 
-	for (size_t i = 0; i < sizeof(flag_map) / sizeof(flag_map[0]); i++)
-		if (letters & maildir_flag_bit(flag_map[i].letter))
-			flags |= flag_map[i].bit;
+	for (const struct mail_flag_def *d = mail_flag_defs; d->imap; d++)
+		if (d->bit && (letters & maildir_flag_bit(d->letter)))
+			flags |= d->bit;
 	return flags;
 }
 
+/* The table has one keyword row ($Forwarded), so the letters carry at
+ * most one keyword and a static string is canonical text. */
 const char *mds_keywords_of(uint64_t letters)
 {
-	return letters & MAILDIR_FLAG_PASSED ? KEYWORD_FORWARDED : NULL;
+	for (const struct mail_flag_def *d = mail_flag_defs; d->imap; d++)
+		if (!d->bit && (letters & maildir_flag_bit(d->letter)))
+			return d->imap;
+	return NULL;
 }
 
 /* --- folders -------------------------------------------------------------- */

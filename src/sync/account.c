@@ -138,7 +138,7 @@ static bool side_unchanged(struct store *s, struct state *st, const struct state
 		/* A Maildir keeps no keywords but $Forwarded: compare the flag
 		 * bits there, bits and keywords on the server. */
 		same =
-		    p && p->flags == m->flags && (!remote || state_keywords_equal(p->keywords, m->keywords));
+		    p && p->flags == m->flags && (!remote || mail_keywords_equal(p->keywords, m->keywords));
 	}
 out:
 	state_pairs_free(&pairs);

@@ -15,10 +15,10 @@
 #include <string.h>
 
 #include "engine_p.h"
-#include "twinbox/state/flags.h"
 #include "twinbox/state/folder.h"
 #include "twinbox/util/clock.h"
 #include "twinbox/util/log.h"
+#include "twinbox/util/mailflags.h"
 #include "twinbox/util/xmalloc.h"
 
 /* Whether `uid` is in the sorted ranges from *at on; `uid` ascends from
@@ -404,7 +404,7 @@ static int maildir_changes(struct folder_run *r, struct store_changes *c, struct
 		}
 		i = (size_t)(p - r->pairs.pairs);
 		at[i] = j;
-		if (p->flags != m->flags || !state_keywords_equal(p->keywords, m->keywords)) {
+		if (p->flags != m->flags || !mail_keywords_equal(p->keywords, m->keywords)) {
 			changed++;
 			keep[i] = lkeep[j] = true;
 		}

@@ -14,11 +14,11 @@
 #include <time.h>
 
 #include "engine_p.h"
-#include "twinbox/state/flags.h"
 #include "twinbox/state/folder.h"
 #include "twinbox/state/intent.h"
 #include "twinbox/util/crash.h"
 #include "twinbox/util/log.h"
+#include "twinbox/util/mailflags.h"
 #include "twinbox/util/xmalloc.h"
 
 const struct store_msg *run_remote_msg(const struct folder_run *r, uint32_t uid, size_t *index_r)

@@ -179,12 +179,12 @@ static int index_inputs(struct plan_ctx *ctx, struct error *err)
 
 static struct plan_flags msg_flags(const struct plan_msg *m)
 {
-	return (struct plan_flags){m->flags & STATE_FLAGS_ALL, m->keywords};
+	return (struct plan_flags){m->flags & MAIL_FLAGS_ALL, m->keywords};
 }
 
 static struct plan_flags pair_flags(const struct state_pair *sp)
 {
-	return (struct plan_flags){sp->flags & STATE_FLAGS_ALL, sp->keywords};
+	return (struct plan_flags){sp->flags & MAIL_FLAGS_ALL, sp->keywords};
 }
 
 static const struct plan_msg *msg_at(const struct plan_ctx *ctx, enum plan_side s, size_t i)
@@ -358,7 +358,7 @@ static void reattach_with_base(struct plan_ctx *ctx, const struct state_pair *sp
 	a->content_key = plan_pool_dup(pool, both_key(&b));
 	if (!a->content_key)
 		a->content_key = plan_pool_dup(pool, sp->content_key);
-	a->flags = sp->flags & STATE_FLAGS_ALL;
+	a->flags = sp->flags & MAIL_FLAGS_ALL;
 	a->keywords = plan_pool_dup(pool, sp->keywords);
 	note_reattached(ctx, sp->id, b.id);
 	pair_with_base(ctx, sp, m);
@@ -391,7 +391,7 @@ static struct plan_action *copy_action(struct plan_ctx *ctx, enum plan_side side
 	if (a->kind == PLAN_SKIP_TOO_BIG)
 		return a;
 	a->content_key = plan_pool_dup(ctx->plan->pool, m->content_key ? m->content_key : fallback_key);
-	a->flags = m->flags & STATE_FLAGS_ALL;
+	a->flags = m->flags & MAIL_FLAGS_ALL;
 	a->keywords = plan_pool_dup(ctx->plan->pool, m->keywords);
 	a->time = m->time;
 	return a;

@@ -58,17 +58,17 @@ bool plan_change_empty(const struct plan_flag_change *c)
 
 bool plan_flags_equal(const struct plan_flags *a, const struct plan_flags *b)
 {
-	return a->bits == b->bits && state_keywords_equal(a->keywords, b->keywords);
+	return a->bits == b->bits && mail_keywords_equal(a->keywords, b->keywords);
 }
 
 bool plan_flags_changed(const struct plan_flags *cur, const struct plan_flags *base)
 {
 	unsigned diff = cur->bits ^ base->bits;
 
-	if (!state_keywords_equal(cur->keywords, base->keywords))
+	if (!mail_keywords_equal(cur->keywords, base->keywords))
 		return true;
 	/* Setting \Deleted is on the way to the deletion, not against it. */
-	if (diff == STATE_FLAG_DELETED && (cur->bits & STATE_FLAG_DELETED))
+	if (diff == MAIL_FLAG_DELETED && (cur->bits & MAIL_FLAG_DELETED))
 		return false;
 	return diff != 0;
 }
@@ -108,7 +108,7 @@ static int kw_cmp(const void *a, const void *b)
 {
 	const struct kw *x = a, *y = b;
 
-	return state_keyword_cmp(x->s, x->len, y->s, y->len);
+	return mail_keyword_cmp(x->s, x->len, y->s, y->len);
 }
 
 static void kw_out(struct buf *b, const struct kw *k)
@@ -188,10 +188,10 @@ void plan_merge_flags(struct plan_pool *pool, const struct plan_flags f[PLAN_SID
 
 	memset(m, 0, sizeof(*m));
 	m->differed = !plan_flags_equal(&f[PLAN_A], &f[PLAN_B]);
-	for (unsigned bit = 1; bit & STATE_FLAGS_ALL; bit <<= 1) {
+	for (unsigned bit = 1; bit & MAIL_FLAGS_ALL; bit <<= 1) {
 		bool v[PLAN_SIDES] = {f[PLAN_A].bits & bit, f[PLAN_B].bits & bit};
 		struct decision d =
-		    decide(v, base && (base->bits & bit), base != NULL, bit == STATE_FLAG_DELETED, allow);
+		    decide(v, base && (base->bits & bit), base != NULL, bit == MAIL_FLAG_DELETED, allow);
 
 		for (int s = 0; s < PLAN_SIDES; s++)
 			target[s] |= d.side[s] ? bit : 0;
@@ -205,8 +205,8 @@ void plan_merge_flags(struct plan_pool *pool, const struct plan_flags f[PLAN_SID
 
 	/* Most messages have no keywords, or the same on every side: then
 	 * nothing needs the keyword merge or a new string. */
-	bool same_kw = state_keywords_equal(f[PLAN_A].keywords, f[PLAN_B].keywords) &&
-	               (!base || state_keywords_equal(f[PLAN_A].keywords, base->keywords));
+	bool same_kw = mail_keywords_equal(f[PLAN_A].keywords, f[PLAN_B].keywords) &&
+	               (!base || mail_keywords_equal(f[PLAN_A].keywords, base->keywords));
 	if (same_kw) {
 		m->record.keywords = f[PLAN_A].keywords;
 		m->synced.keywords = f[PLAN_A].keywords;
@@ -217,7 +217,7 @@ void plan_merge_flags(struct plan_pool *pool, const struct plan_flags f[PLAN_SID
 
 const char *plan_flags_text(struct plan_pool *pool, const struct plan_flags *f)
 {
-	char *s = state_flags_format(f->bits, f->keywords);
+	char *s = mail_flags_format(f->bits, f->keywords);
 	const char *p = plan_pool_dup(pool, *s ? s : "(none)");
 
 	free(s);

@@ -330,7 +330,7 @@ Test(imap_dovecot, store_flags_and_unchangedsince)
 	             err.text);
 	cr_assert_eq(imap_fetch_info(s, 1, 0, IMAP_FETCH_MODSEQ, 0, &mi, &n, &err), 0, "%s", err.text);
 	cr_assert_eq(n, 5);
-	cr_assert_eq(mi[1].flags & ~(unsigned)IMAP_FLAG_RECENT, IMAP_FLAG_FLAGGED);
+	cr_assert_eq(mi[1].flags & ~(unsigned)IMAP_FLAG_RECENT, MAIL_FLAG_FLAGGED);
 	cr_assert_str_eq(mi[1].keywords, "$Work");
 	/* a store conditional on an old modseq is refused for that UID */
 	struct imap_uidset u1 = one(2);

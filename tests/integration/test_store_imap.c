@@ -15,9 +15,9 @@
 
 #include "support/dovecot.h"
 #include "twinbox/imap/commands.h"
-#include "twinbox/state/flags.h"
 #include "twinbox/store/imap_store.h"
 #include "twinbox/util/buf.h"
+#include "twinbox/util/mailflags.h"
 #include "twinbox/util/xmalloc.h"
 
 TestSuite(store_imap, .timeout = 120);
@@ -192,19 +192,19 @@ Test(store_imap, snapshot_matches_the_server)
 		cr_assert_eq(m->size, dm[i].size, "uid %u", m->uid);
 		cr_assert_neq(m->date, 0);
 		cr_assert_neq(m->modseq, 0);
-		cr_assert_eq((m->flags & STATE_FLAG_SEEN) != 0, dovecot_msg_has_flag(&dm[i], "\\Seen"));
-		cr_assert_eq((m->flags & STATE_FLAG_FLAGGED) != 0, dovecot_msg_has_flag(&dm[i], "\\Flagged"));
-		cr_assert_eq((m->flags & STATE_FLAG_ANSWERED) != 0,
+		cr_assert_eq((m->flags & MAIL_FLAG_SEEN) != 0, dovecot_msg_has_flag(&dm[i], "\\Seen"));
+		cr_assert_eq((m->flags & MAIL_FLAG_FLAGGED) != 0, dovecot_msg_has_flag(&dm[i], "\\Flagged"));
+		cr_assert_eq((m->flags & MAIL_FLAG_ANSWERED) != 0,
 		             dovecot_msg_has_flag(&dm[i], "\\Answered"));
-		cr_assert_eq((m->flags & STATE_FLAG_DRAFT) != 0, dovecot_msg_has_flag(&dm[i], "\\Draft"));
-		cr_assert_eq((m->flags & STATE_FLAG_DELETED) != 0, dovecot_msg_has_flag(&dm[i], "\\Deleted"));
-		cr_assert_eq(m->flags & ~STATE_FLAGS_ALL, 0, "\\Recent and the like are not flags");
+		cr_assert_eq((m->flags & MAIL_FLAG_DRAFT) != 0, dovecot_msg_has_flag(&dm[i], "\\Draft"));
+		cr_assert_eq((m->flags & MAIL_FLAG_DELETED) != 0, dovecot_msg_has_flag(&dm[i], "\\Deleted"));
+		cr_assert_eq(m->flags & ~MAIL_FLAGS_ALL, 0, "\\Recent and the like are not flags");
 		if (i < 12)
 			cr_assert_null(m->keywords);
 	}
-	cr_assert_eq(snap.msgs[12].flags, STATE_FLAG_SEEN | STATE_FLAG_FLAGGED);
+	cr_assert_eq(snap.msgs[12].flags, MAIL_FLAG_SEEN | MAIL_FLAG_FLAGGED);
 	cr_assert_str_eq(snap.msgs[12].keywords, "$Label1 Work", "canonical keyword text");
-	cr_assert_eq(snap.msgs[13].flags, STATE_FLAG_ANSWERED | STATE_FLAG_DRAFT | STATE_FLAG_DELETED);
+	cr_assert_eq(snap.msgs[13].flags, MAIL_FLAG_ANSWERED | MAIL_FLAG_DRAFT | MAIL_FLAG_DELETED);
 	dovecot_msgs_free(dm, n);
 	store_snapshot_free(&snap);
 	cr_assert_eq(snap.count, 0);
@@ -336,7 +336,7 @@ Test(store_imap, fetch_gives_the_bytes_the_server_has)
 	const struct got *last = got_uid(&c, dm[10].uid);
 	cr_assert_not_null(last);
 	if (last) {
-		cr_assert_eq(last->msg.flags, STATE_FLAG_SEEN, "begin carries the server's flags");
+		cr_assert_eq(last->msg.flags, MAIL_FLAG_SEEN, "begin carries the server's flags");
 		cr_assert_str_eq(last->msg.keywords, "$Label2");
 	}
 	dovecot_msgs_free(dm, n);
@@ -449,9 +449,9 @@ Test(store_imap, add_stores_bytes_flags_keywords_and_date)
 	st = open_store(d);
 	cr_assert_eq(st->ops->create_folder(st, "IStoreAdd", &err), 0, "%s", err.text);
 	f = open_folder(st, "IStoreAdd", NULL);
-	m[0] = new_msg(&r[0], texts[0], STATE_FLAG_SEEN | STATE_FLAG_FLAGGED, "$Label1 Work", 1700000000);
+	m[0] = new_msg(&r[0], texts[0], MAIL_FLAG_SEEN | MAIL_FLAG_FLAGGED, "$Label1 Work", 1700000000);
 	m[1] = new_msg(&r[1], texts[1], 0, NULL, 1500000000);
-	m[2] = new_msg(&r[2], texts[2], STATE_FLAG_ANSWERED | STATE_FLAG_DRAFT, "$Forwarded", 0);
+	m[2] = new_msg(&r[2], texts[2], MAIL_FLAG_ANSWERED | MAIL_FLAG_DRAFT, "$Forwarded", 0);
 	cr_assert_eq(st->ops->add(f, m, 3, errs, &err), 0, "%s", err.text);
 	cr_assert_eq(st->ops->flush(f, &err), 0, "%s", err.text);
 	for (int i = 0; i < 3; i++) {
@@ -505,7 +505,7 @@ Test(store_imap, a_refused_message_fails_alone)
 	f = open_folder(st, "IStoreAddBad", NULL);
 	m[0] = new_msg(&r[0], text, 0, NULL, 0);
 	m[1] = new_msg(&r[1], text, 0, "bad(keyword", 0);
-	m[2] = new_msg(&r[2], text, STATE_FLAG_SEEN, NULL, 0);
+	m[2] = new_msg(&r[2], text, MAIL_FLAG_SEEN, NULL, 0);
 	cr_assert_eq(st->ops->add(f, m, 3, errs, &err), 0, "only a message failed: %s", err.text);
 	cr_assert_eq(errs[0].scope, ERR_NONE);
 	cr_assert_eq(errs[1].scope, ERR_MESSAGE);
@@ -543,8 +543,8 @@ Test(store_imap, a_message_refused_in_a_group_fails_alone)
 	cr_assert_eq(st->ops->create_folder(st, "IStoreAddGroup", &err), 0, "%s", err.text);
 	f = open_folder(st, "IStoreAddGroup", NULL);
 	for (int i = 0; i < N; i++) {
-		texts[i] = xasprintf("Subject: %d\r\nMessage-ID: <group.%d@twinbox.test>\r\n\r\nbody %d\r\n", i,
-		                     i, i);
+		texts[i] = xasprintf("Subject: %d\r\nMessage-ID: <group.%d@twinbox.test>\r\n\r\nbody %d\r\n",
+		                     i, i, i);
 		m[i] = new_msg(&r[i], texts[i], 0, i == BAD ? long_kw : NULL, 0);
 		m[i].rewind = mem_rewind;
 	}
@@ -637,12 +637,12 @@ Test(store_imap, set_flags_adds_and_removes_on_the_server)
 	dovecot_seed(d, "IStoreFlags", 6, 1100, 0);
 	st = open_store(d);
 	f = open_folder(st, "IStoreFlags", NULL);
-	cr_assert_eq(st->ops->set_flags(f, some, 3, STATE_FLAG_SEEN | STATE_FLAG_FLAGGED, "$Label1 Todo", 0,
-	                                NULL, &err),
-	             0, "%s", err.text);
 	cr_assert_eq(
-	    st->ops->set_flags(f, some + 1, 1, STATE_FLAG_ANSWERED, NULL, STATE_FLAG_FLAGGED, "Todo", &err),
+	    st->ops->set_flags(f, some, 3, MAIL_FLAG_SEEN | MAIL_FLAG_FLAGGED, "$Label1 Todo", 0, NULL, &err),
 	    0, "%s", err.text);
+	cr_assert_eq(
+	    st->ops->set_flags(f, some + 1, 1, MAIL_FLAG_ANSWERED, NULL, MAIL_FLAG_FLAGGED, "Todo", &err), 0,
+	    "%s", err.text);
 	cr_assert_eq(st->ops->flush(f, &err), 0, "%s", err.text);
 	dm = dovecot_list(d, "IStoreFlags", false, &n);
 	cr_assert_eq(n, 6);
@@ -678,7 +678,7 @@ Test(store_imap, delete_removes_exactly_those_messages)
 	/* Another client marks 5 \Deleted and leaves it there. */
 	st2 = open_store(d);
 	f2 = open_folder(st2, "IStoreDel", NULL);
-	cr_assert_eq(st2->ops->set_flags(f2, &other, 1, STATE_FLAG_DELETED, NULL, 0, NULL, &err), 0, "%s",
+	cr_assert_eq(st2->ops->set_flags(f2, &other, 1, MAIL_FLAG_DELETED, NULL, 0, NULL, &err), 0, "%s",
 	             err.text);
 
 	st = open_store(d);
@@ -720,7 +720,7 @@ Test(store_imap, delete_keeps_a_message_changed_since_the_snapshot)
 	/* Meanwhile another client flags message 2. */
 	st2 = open_store(d);
 	f2 = open_folder(st2, "IStoreDelChanged", NULL);
-	cr_assert_eq(st2->ops->set_flags(f2, &snap.msgs[1], 1, STATE_FLAG_FLAGGED, NULL, 0, NULL, &err), 0,
+	cr_assert_eq(st2->ops->set_flags(f2, &snap.msgs[1], 1, MAIL_FLAG_FLAGGED, NULL, 0, NULL, &err), 0,
 	             "%s", err.text);
 	st2->ops->close_folder(f2);
 	st2->ops->close(st2);
@@ -759,7 +759,7 @@ Test(store_imap, add_500_messages_in_one_call)
 
 	for (unsigned i = 0; i < N; i++) {
 		texts[i] = test_message(2000 + i, 0, &len);
-		m[i] = new_msg(&r[i], texts[i], i % 3 ? 0 : STATE_FLAG_SEEN, i % 7 ? NULL : "$Label3", 0);
+		m[i] = new_msg(&r[i], texts[i], i % 3 ? 0 : MAIL_FLAG_SEEN, i % 7 ? NULL : "$Label3", 0);
 	}
 	st = open_store(d);
 	cr_assert_eq(st->ops->create_folder(st, "IStoreMany", &err), 0, "%s", err.text);
@@ -885,7 +885,7 @@ Test(store_imap, add_and_fetch_20_mb_with_flat_memory)
 {
 	struct dovecot *d = dovecot_shared();
 	struct big_reader r = {0};
-	struct store_new_msg m = {.flags = STATE_FLAG_SEEN, .size = BIG_SIZE, .ctx = &r, .read = big_read};
+	struct store_new_msg m = {.flags = MAIL_FLAG_SEEN, .size = BIG_SIZE, .ctx = &r, .read = big_read};
 	struct big_check c = {.same = true};
 	struct store_sink sink = {.ctx = &c, .begin = big_begin, .chunk = big_chunk, .end = big_end};
 	struct store_msg want = {0};

@@ -39,14 +39,14 @@ Test(imap_fetch, fetch_info_keeps_map_right_through_expunge_and_exists)
 	             0, "%s", err.text);
 	cr_assert_eq(n, 4);
 	cr_assert_eq(m[0].uid, 10);
-	cr_assert_eq(m[0].flags, IMAP_FLAG_SEEN);
+	cr_assert_eq(m[0].flags, MAIL_FLAG_SEEN);
 	cr_assert_str_eq(m[0].keywords, "$Label1");
 	cr_assert_eq(m[0].size, 100);
 	cr_assert_eq(m[0].modseq, 7);
 	cr_assert_eq(m[0].internaldate, 837596665); /* 1996-07-17 09:44:25 UTC */
-	cr_assert_eq(m[1].flags, IMAP_FLAG_DELETED | IMAP_FLAG_FLAGGED);
+	cr_assert_eq(m[1].flags, MAIL_FLAG_DELETED | MAIL_FLAG_FLAGGED);
 	cr_assert_null(m[2].keywords);
-	cr_assert_eq(m[3].flags, IMAP_FLAG_ANSWERED);
+	cr_assert_eq(m[3].flags, MAIL_FLAG_ANSWERED);
 	/* UID 10 was expunged: seq 1 is now UID 11 */
 	cr_assert_eq(imap_selected(s)->exists, 3);
 	cr_assert_eq(imap_seq_to_uid(s, 1), 11);
@@ -520,7 +520,7 @@ Test(imap_fetch, fetch_changes_gives_changed_messages_and_vanished_uids)
 	             "%s", err.text);
 	cr_assert_eq(n, 2);
 	cr_assert_eq(m[0].uid, 8);
-	cr_assert_eq(m[0].flags, IMAP_FLAG_SEEN);
+	cr_assert_eq(m[0].flags, MAIL_FLAG_SEEN);
 	cr_assert_eq(m[1].uid, 12);
 	cr_assert_eq(m[1].modseq, 19);
 	imap_uidset_format(&gone, &text);

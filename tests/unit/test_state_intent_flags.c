@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "twinbox/state/flags.h"
 #include "twinbox/state/intent.h"
+#include "twinbox/util/mailflags.h"
 #include "twinbox/util/xmalloc.h"
 
 Test(state_intent_flags, round_trip_with_and_without_keywords)
@@ -18,9 +18,9 @@ Test(state_intent_flags, round_trip_with_and_without_keywords)
 		const char *keywords;
 	} cases[] = {
 	    {0, NULL},
-	    {STATE_FLAG_SEEN, NULL},
-	    {STATE_FLAGS_ALL, NULL},
-	    {STATE_FLAG_FLAGGED | STATE_FLAG_DRAFT, "$Forwarded $Label1"},
+	    {MAIL_FLAG_SEEN, NULL},
+	    {MAIL_FLAGS_ALL, NULL},
+	    {MAIL_FLAG_FLAGGED | MAIL_FLAG_DRAFT, "$Forwarded $Label1"},
 	    {0, "$Junk"},
 	};
 
@@ -63,8 +63,9 @@ Test(state_intent_flags, too_long_for_an_intent_is_left_out)
 	char *text;
 
 	for (int i = 0; i < 128; i++)
-		sprintf(keywords + strlen(keywords), "%s$Keyword%03d_padding_padding_padding", i ? " " : "", i);
-	text = state_intent_flags_format(STATE_FLAG_SEEN, keywords);
+		sprintf(keywords + strlen(keywords), "%s$Keyword%03d_padding_padding_padding", i ? " " : "",
+		        i);
+	text = state_intent_flags_format(MAIL_FLAG_SEEN, keywords);
 	cr_assert_null(text, "%zu bytes of flags cannot be an intent's remote text", strlen(keywords));
 	free(keywords);
 }

@@ -5,8 +5,8 @@
 #include <time.h>
 
 #include "test_state.h"
-#include "twinbox/state/flags.h"
 #include "twinbox/state/pair.h"
+#include "twinbox/util/mailflags.h"
 
 TestSuite(state_pair, .init = state_test_setup, .fini = state_test_teardown, .timeout = 120);
 
@@ -15,10 +15,10 @@ Test(state_pair, insert_load_and_find)
 	struct state *st = state_test_open("work.db");
 	int64_t folder = state_test_folder(st, "INBOX", "INBOX");
 	struct state_pair pairs[] = {
-	    {.folder_id = folder, .uid = 30, .local_id = "c", .flags = STATE_FLAG_SEEN, .size = 300},
+	    {.folder_id = folder, .uid = 30, .local_id = "c", .flags = MAIL_FLAG_SEEN, .size = 300},
 	    {.folder_id = folder, .local_id = "local-only", .keywords = "$Junk", .size = 5},
 	    {.folder_id = folder, .uid = 10, .local_id = "a", .content_key = "100 h1 <a@x>"},
-	    {.folder_id = folder, .uid = 20, .flags = STATE_FLAG_FLAGGED | STATE_FLAG_DRAFT},
+	    {.folder_id = folder, .uid = 20, .flags = MAIL_FLAG_FLAGGED | MAIL_FLAG_DRAFT},
 	};
 	const struct state_pair *p;
 	struct state_pairs set;
@@ -41,7 +41,7 @@ Test(state_pair, insert_load_and_find)
 	cr_assert_not_null(p);
 	cr_assert_eq(p->id, pairs[3].id);
 	cr_assert_null(p->local_id);
-	cr_assert_eq(p->flags, STATE_FLAG_FLAGGED | STATE_FLAG_DRAFT);
+	cr_assert_eq(p->flags, MAIL_FLAG_FLAGGED | MAIL_FLAG_DRAFT);
 	cr_assert_eq(p->folder_id, folder);
 
 	p = state_pairs_find_local(&set, "local-only");
@@ -81,15 +81,14 @@ Test(state_pair, update_set_flags_and_delete)
 	p.size = 1234;
 	p.content_key = "k";
 	cr_assert_eq(state_pair_update(st, &p, &err), 0, "%s", err.text);
-	cr_assert_eq(
-	    state_pair_set_flags(st, p.id, STATE_FLAG_SEEN | STATE_FLAG_ANSWERED, "$Forwarded", &err), 0,
-	    "%s", err.text);
+	cr_assert_eq(state_pair_set_flags(st, p.id, MAIL_FLAG_SEEN | MAIL_FLAG_ANSWERED, "$Forwarded", &err),
+	             0, "%s", err.text);
 	cr_assert_eq(state_pairs_load(st, folder, &set, &err), 0);
 	q = state_pairs_find_uid(&set, 5);
 	cr_assert_not_null(q);
 	cr_assert_str_eq(q->local_id, "1732243879.M1P2.host");
 	cr_assert_eq(q->size, 1234);
-	cr_assert_eq(q->flags, STATE_FLAG_SEEN | STATE_FLAG_ANSWERED);
+	cr_assert_eq(q->flags, MAIL_FLAG_SEEN | MAIL_FLAG_ANSWERED);
 	cr_assert_str_eq(q->keywords, "$Forwarded");
 	state_pairs_free(&set);
 
@@ -230,7 +229,7 @@ Test(state_pair, hundred_thousand_pairs_insert_and_load)
 		                       .uid = uid,
 		                       .local_id = local,
 		                       .content_key = key,
-		                       .flags = uid & STATE_FLAGS_ALL,
+		                       .flags = uid & MAIL_FLAGS_ALL,
 		                       .size = 1000 + uid};
 		snprintf(local, sizeof(local), "1732243879.M%uP4242Q%u.host.example.com", uid, i);
 		snprintf(key, sizeof(key), "%u 0123456789abcdef0123456789abcdef <%u@example.com>", 1000 + uid,
@@ -252,7 +251,7 @@ Test(state_pair, hundred_thousand_pairs_insert_and_load)
 	for (size_t i = 0; i < set.count; i++)
 		cr_assert_eq(set.pairs[i].uid, i + 1, "sorted by uid");
 	cr_assert_eq(set.pairs[41].size, 1042);
-	cr_assert_eq(set.pairs[41].flags, 42u & STATE_FLAGS_ALL);
+	cr_assert_eq(set.pairs[41].flags, 42u & MAIL_FLAGS_ALL);
 	for (uint32_t uid = 1; uid <= N; uid += 997) {
 		const struct state_pair *p = state_pairs_find_uid(&set, uid);
 		cr_assert_not_null(p);

@@ -8,12 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "twinbox/state/flags.h"
 #include "twinbox/store/content_key.h"
 #include "twinbox/store/maildir_store.h"
 #include "twinbox/store/store.h"
 #include "twinbox/util/buf.h"
 #include "twinbox/util/fs.h"
+#include "twinbox/util/mailflags.h"
 #include "twinbox/util/xmalloc.h"
 
 static char dir[64];
@@ -250,7 +250,7 @@ Test(store_maildir, crlf_files_of_other_programs_are_sent_unchanged)
 	cr_expect_str_eq(buf_cstr(&c.data), "Subject: mixed\r\n\r\nline one\r\nline two\r\n",
 	                 "no CR CR LF, every LF with a CR");
 	cr_expect_eq(c.last.size, c.data.len);
-	cr_expect_eq(c.last.flags, STATE_FLAG_SEEN, "begin reports the file's flags");
+	cr_expect_eq(c.last.flags, MAIL_FLAG_SEEN, "begin reports the file's flags");
 	buf_free(&c.data);
 	free(path);
 	st->ops->close_folder(f);
@@ -275,7 +275,7 @@ Test(store_maildir, fetch_headers_gives_the_header_block_and_the_full_size)
 Test(store_maildir, content_key_agrees_between_original_and_stored_file)
 {
 	struct store_folder *f = open_inbox();
-	char *name = add_msg(f, msg1, STATE_FLAG_SEEN, NULL, 0, NULL);
+	char *name = add_msg(f, msg1, MAIL_FLAG_SEEN, NULL, 0, NULL);
 	struct content_key_builder b;
 	struct collect c;
 	char *k_orig, *k_stored;
@@ -386,7 +386,7 @@ Test(store_maildir, reserved_name_is_the_final_name)
 Test(store_maildir, flags_round_trip)
 {
 	struct store_folder *f = open_inbox();
-	char *name = add_msg(f, msg1, STATE_FLAG_SEEN | STATE_FLAG_FLAGGED, "$Forwarded $Junk", 0, NULL);
+	char *name = add_msg(f, msg1, MAIL_FLAG_SEEN | MAIL_FLAG_FLAGGED, "$Forwarded $Junk", 0, NULL);
 	char *path = find_file("", name);
 	struct store_snapshot snap;
 	struct store_msg m = {0};
@@ -396,20 +396,20 @@ Test(store_maildir, flags_round_trip)
 	cr_expect(strstr(path, "/cur/") && strcmp(strrchr(path, ':'), ":2,FPS") == 0, "%s", path);
 	cr_assert_eq(st->ops->snapshot(f, &snap, &err), 0, "%s", err.text);
 	cr_assert_eq(snap.count, 1);
-	cr_expect_eq(snap.msgs[0].flags, STATE_FLAG_SEEN | STATE_FLAG_FLAGGED);
+	cr_expect_eq(snap.msgs[0].flags, MAIL_FLAG_SEEN | MAIL_FLAG_FLAGGED);
 	cr_expect_str_eq(snap.msgs[0].keywords, "$Forwarded", "$Junk has no letter");
 	store_snapshot_free(&snap);
 
 	m.name = name;
-	cr_assert_eq(st->ops->set_flags(f, &m, 1, STATE_FLAG_ANSWERED | STATE_FLAG_DRAFT | STATE_FLAG_DELETED,
-	                                NULL, STATE_FLAG_SEEN, "$Forwarded", &err),
+	cr_assert_eq(st->ops->set_flags(f, &m, 1, MAIL_FLAG_ANSWERED | MAIL_FLAG_DRAFT | MAIL_FLAG_DELETED,
+	                                NULL, MAIL_FLAG_SEEN, "$Forwarded", &err),
 	             0, "%s", err.text);
 	free(path);
 	path = find_file("", name);
 	cr_expect_str_eq(strrchr(path, ':'), ":2,DFRT");
 	cr_assert_eq(st->ops->snapshot(f, &snap, &err), 0, "%s", err.text);
 	cr_expect_eq(snap.msgs[0].flags,
-	             STATE_FLAG_ANSWERED | STATE_FLAG_DRAFT | STATE_FLAG_DELETED | STATE_FLAG_FLAGGED);
+	             MAIL_FLAG_ANSWERED | MAIL_FLAG_DRAFT | MAIL_FLAG_DELETED | MAIL_FLAG_FLAGGED);
 	cr_expect_null(snap.msgs[0].keywords);
 	store_snapshot_free(&snap);
 	free(path);
@@ -428,12 +428,11 @@ Test(store_maildir, unknown_letters_are_not_flags_but_stay_on_disk)
 	write_file(path, "Subject: x\n\nbody\n");
 	cr_assert_eq(st->ops->snapshot(f, &snap, &err), 0, "%s", err.text);
 	cr_assert_eq(snap.count, 1);
-	cr_expect_eq(snap.msgs[0].flags, STATE_FLAG_SEEN);
+	cr_expect_eq(snap.msgs[0].flags, MAIL_FLAG_SEEN);
 	cr_expect_null(snap.msgs[0].keywords);
 	store_snapshot_free(&snap);
 	m.name = "1700000000.2_1.other";
-	cr_assert_eq(st->ops->set_flags(f, &m, 1, STATE_FLAG_FLAGGED, NULL, 0, NULL, &err), 0, "%s",
-	             err.text);
+	cr_assert_eq(st->ops->set_flags(f, &m, 1, MAIL_FLAG_FLAGGED, NULL, 0, NULL, &err), 0, "%s", err.text);
 	now = find_file("", m.name);
 	cr_expect_str_eq(strrchr(now, ':'), ":2,FSab");
 	free(now);
@@ -485,7 +484,7 @@ Test(store_maildir, date_becomes_the_mtime)
 Test(store_maildir, delete_removes_and_is_idempotent)
 {
 	struct store_folder *f = open_inbox();
-	char *a = add_msg(f, msg1, 0, NULL, 0, NULL), *b = add_msg(f, msg1, STATE_FLAG_SEEN, NULL, 0, NULL);
+	char *a = add_msg(f, msg1, 0, NULL, 0, NULL), *b = add_msg(f, msg1, MAIL_FLAG_SEEN, NULL, 0, NULL);
 	struct store_msg m = {0};
 	struct store_snapshot snap;
 	struct error err;
@@ -522,7 +521,7 @@ Test(store_maildir, messages_gone_meanwhile_are_skipped)
 	cr_assert_eq(st->ops->fetch(f, m, 2, &sink, &err), 0, "%s", err.text);
 	cr_expect_eq(c.begins, 1, "no begin for the gone message");
 	cr_expect_str_eq(c.names[0], b);
-	cr_expect_eq(st->ops->set_flags(f, m, 1, STATE_FLAG_SEEN, NULL, 0, NULL, &err), 0, "%s", err.text);
+	cr_expect_eq(st->ops->set_flags(f, m, 1, MAIL_FLAG_SEEN, NULL, 0, NULL, &err), 0, "%s", err.text);
 	buf_free(&c.data);
 	free(pa);
 	free(a);

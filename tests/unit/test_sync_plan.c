@@ -290,16 +290,16 @@ Test(sync_plan, remote_flag_changes_group_into_one_store_per_change)
 				cr_assert_gt(g[i].actions[j].id[PLAN_A].uid,
 				             g[i].actions[j - 1].id[PLAN_A].uid, "uids ascend in a group");
 		}
-		if (g[i].change->add == STATE_FLAG_SEEN) {
+		if (g[i].change->add == MAIL_FLAG_SEEN) {
 			cr_assert_eq(g[i].count, 3);
 			cr_assert_eq(g[i].actions[0].id[PLAN_A].uid, 1);
 			cr_assert_eq(g[i].actions[1].id[PLAN_A].uid, 2);
 			cr_assert_eq(g[i].actions[2].id[PLAN_A].uid, 4);
-		} else if (g[i].change->remove == STATE_FLAG_SEEN) {
+		} else if (g[i].change->remove == MAIL_FLAG_SEEN) {
 			cr_assert_eq(g[i].count, 2);
 			cr_assert_null(g[i].change->add_keywords);
 		} else {
-			cr_assert_eq(g[i].change->add, STATE_FLAG_FLAGGED);
+			cr_assert_eq(g[i].change->add, MAIL_FLAG_FLAGGED);
 			cr_assert_eq(g[i].count, 1);
 		}
 	}
@@ -322,7 +322,7 @@ Test(sync_plan, copies_carry_what_the_executor_needs)
 	cr_assert_eq(a->id[PLAN_A].uid, 9);
 	cr_assert_eq(a->size, 1234);
 	cr_assert_str_eq(a->content_key, "key9");
-	cr_assert_eq(a->flags, STATE_FLAG_SEEN);
+	cr_assert_eq(a->flags, MAIL_FLAG_SEEN);
 	cr_assert_str_eq(a->keywords, "$Junk");
 	cr_assert_eq(a->time, 1000, "the server's internal date is kept");
 	cr_assert_eq(a->pair_id, 0, "a new pair");

@@ -89,7 +89,7 @@ static char *change(unsigned bit, bool add)
 static void flag_oracle(struct expect *e, unsigned bit, bool r, bool l, const bool *base, const char *dir,
                         const char *uid, const char *local, const char *pair)
 {
-	bool clear_wins = bit == STATE_FLAG_DELETED;
+	bool clear_wins = bit == MAIL_FLAG_DELETED;
 	bool want = base ? (r != *base ? r : l) : clear_wins ? r && l : r || l;
 	bool record = base ? *base : clear_wins ? r || l : r && l;
 	bool tr = strcmp(dir, "pull") ? want : r;
@@ -113,8 +113,8 @@ static void flag_oracle(struct expect *e, unsigned bit, bool r, bool l, const bo
 	}
 }
 
-static const unsigned matrix_flags[] = {STATE_FLAG_SEEN,    STATE_FLAG_ANSWERED, STATE_FLAG_FLAGGED,
-                                        STATE_FLAG_DELETED, STATE_FLAG_DRAFT,    0};
+static const unsigned matrix_flags[] = {MAIL_FLAG_SEEN,    MAIL_FLAG_ANSWERED, MAIL_FLAG_FLAGGED,
+                                        MAIL_FLAG_DELETED, MAIL_FLAG_DRAFT,    0};
 
 Test(sync_plan_matrix, every_flag_three_way_with_a_base)
 {
@@ -151,7 +151,7 @@ Test(sync_plan_matrix, every_flag_without_a_base)
 				for (int flags_on = 0; flags_on < 2; flags_on++) {
 					unsigned bit = matrix_flags[f];
 					bool r = v & 1, l = v & 2;
-					bool record = bit == STATE_FLAG_DELETED ? r || l : r && l;
+					bool record = bit == MAIL_FLAG_DELETED ? r || l : r && l;
 					char *fr = one(bit, r), *fl = one(bit, l), *fp = one(bit, record);
 					char *remote = xasprintf("9:%s@k", fr),
 					     *local = xasprintf("b:%s@k", fl);
@@ -177,19 +177,19 @@ enum side_kind { SD_ABSENT, SD_SAME, SD_CHANGED, SD_TRASHED, SD_NEW_K, SD_NEW_J,
 static const char *const remote_text[] = {"", "5:S@k", "5:FS@k", "5:ST@k", "9:S@k", "9:S@j", "9:S"};
 static const char *const local_text[] = {"", "a:S@k", "a:RS@k", "a:ST@k", "b:S@k", "b:S@j", "b:S"};
 static const unsigned remote_bits[] = {0,
-                                       STATE_FLAG_SEEN,
-                                       STATE_FLAG_SEEN | STATE_FLAG_FLAGGED,
-                                       STATE_FLAG_SEEN | STATE_FLAG_DELETED,
-                                       STATE_FLAG_SEEN,
-                                       STATE_FLAG_SEEN,
-                                       STATE_FLAG_SEEN};
+                                       MAIL_FLAG_SEEN,
+                                       MAIL_FLAG_SEEN | MAIL_FLAG_FLAGGED,
+                                       MAIL_FLAG_SEEN | MAIL_FLAG_DELETED,
+                                       MAIL_FLAG_SEEN,
+                                       MAIL_FLAG_SEEN,
+                                       MAIL_FLAG_SEEN};
 static const unsigned local_bits[] = {0,
-                                      STATE_FLAG_SEEN,
-                                      STATE_FLAG_SEEN | STATE_FLAG_ANSWERED,
-                                      STATE_FLAG_SEEN | STATE_FLAG_DELETED,
-                                      STATE_FLAG_SEEN,
-                                      STATE_FLAG_SEEN,
-                                      STATE_FLAG_SEEN};
+                                      MAIL_FLAG_SEEN,
+                                      MAIL_FLAG_SEEN | MAIL_FLAG_ANSWERED,
+                                      MAIL_FLAG_SEEN | MAIL_FLAG_DELETED,
+                                      MAIL_FLAG_SEEN,
+                                      MAIL_FLAG_SEEN,
+                                      MAIL_FLAG_SEEN};
 
 static bool known(enum side_kind k)
 {
@@ -213,9 +213,9 @@ static void merge_oracle(struct expect *e, unsigned r, unsigned l, const unsigne
 	unsigned add_r = 0, del_r = 0, add_l = 0, del_l = 0, synced = 0, record = 0;
 
 	/* Per bit, then merged into one action per side, as the planner does. */
-	for (unsigned bit = 1; bit & STATE_FLAGS_ALL; bit <<= 1) {
+	for (unsigned bit = 1; bit & MAIL_FLAGS_ALL; bit <<= 1) {
 		bool b = base && (*base & bit), rr = r & bit, ll = l & bit,
-		     clear_wins = bit == STATE_FLAG_DELETED;
+		     clear_wins = bit == MAIL_FLAG_DELETED;
 		bool want = base ? (rr != b ? rr : ll) : clear_wins ? rr && ll : rr || ll;
 		bool rec = base ? b : clear_wins ? rr || ll : rr && ll;
 		bool tr = strcmp(dir, "pull") ? want : rr, tl = strcmp(dir, "push") ? want : ll;
@@ -253,7 +253,7 @@ static bool one_ok(struct expect *e, enum state_kind st, enum side_kind rk, enum
 	bool exp_l = !strcmp(exp, "local") || !strcmp(exp, "both");
 	bool r_here = known(rk), l_here = known(lk);
 	bool r_new = is_new(rk), l_new = is_new(lk);
-	unsigned rb = remote_bits[rk], lb = local_bits[lk], base = STATE_FLAG_SEEN;
+	unsigned rb = remote_bits[rk], lb = local_bits[lk], base = MAIL_FLAG_SEEN;
 	bool attached = false;
 
 	if ((known(rk) && !had_r) || (known(lk) && !had_l))

@@ -47,7 +47,7 @@ static void make(struct big *b, bool paired)
 	}
 	for (size_t i = 0; i < N; i++) {
 		uint32_t uid = (uint32_t)(i + 1);
-		unsigned flags = i % 3 ? STATE_FLAG_SEEN : 0;
+		unsigned flags = i % 3 ? MAIL_FLAG_SEEN : 0;
 
 		if (paired)
 			b->pairs[b->np++] = (struct state_pair){
@@ -55,12 +55,12 @@ static void make(struct big *b, bool paired)
 		/* 0.5% deleted on each side, 1% flags changed on each side. */
 		if (i % 200 != 1)
 			b->remote[b->nr++] =
-			    (struct plan_msg){{uid, NULL}, i % 100 == 3 ? flags | STATE_FLAG_FLAGGED : flags,
+			    (struct plan_msg){{uid, NULL}, i % 100 == 3 ? flags | MAIL_FLAG_FLAGGED : flags,
 			                      NULL,        1000 + i,
 			                      b->keys[i],  0};
 		if (i % 200 != 2)
 			b->local[b->nl++] =
-			    (struct plan_msg){{0, b->ids[i]}, i % 100 == 4 ? flags ^ STATE_FLAG_SEEN : flags,
+			    (struct plan_msg){{0, b->ids[i]}, i % 100 == 4 ? flags ^ MAIL_FLAG_SEEN : flags,
 			                      NULL,           1000 + i,
 			                      b->keys[i],     0};
 	}

@@ -188,9 +188,9 @@ static void apply_keywords(char *kw, size_t cap, const char *add, const char *de
 	char *joined = xasprintf("%s %s", kw, add ? add : ""), *canon, *out = xstrdup(""), *save = NULL;
 	struct error err;
 
-	cr_assert_eq(state_keywords_canon(joined, &canon, &err), 0);
+	cr_assert_eq(mail_keywords_canon(joined, &canon, &err), 0);
 	for (char *t = canon ? strtok_r(canon, " ", &save) : NULL; t; t = strtok_r(NULL, " ", &save)) {
-		if (del && state_keywords_has(del, t))
+		if (del && mail_keywords_has(del, t))
 			continue;
 		char *next = xasprintf("%s%s%s", out, *out ? " " : "", t);
 		free(out);
@@ -350,7 +350,7 @@ static void random_world(struct sim *s, const enum sim_key key[PLAN_SIDES], stru
 				m[d]->alive = false;
 				break;
 			case 3:
-				m[d]->flags |= STATE_FLAG_DELETED;
+				m[d]->flags |= MAIL_FLAG_DELETED;
 				break;
 			case 4: {
 				/* A new id for the same message: UIDVALIDITY, a MOVE
@@ -414,8 +414,8 @@ static bool changed(unsigned flags, const char *kw, const struct state_pair *p)
 {
 	unsigned diff = flags ^ p->flags;
 
-	return !state_keywords_equal(kw, p->keywords) ||
-	       (diff && !(diff == STATE_FLAG_DELETED && (flags & STATE_FLAG_DELETED)));
+	return !mail_keywords_equal(kw, p->keywords) ||
+	       (diff && !(diff == MAIL_FLAG_DELETED && (flags & MAIL_FLAG_DELETED)));
 }
 
 /* Whether action `a` takes message id[d] of side d: copies it, pairs it

@@ -13,8 +13,8 @@ static const struct {
 	char letter;
 	unsigned bit;
 } letters[] = {
-    {'D', STATE_FLAG_DRAFT}, {'F', STATE_FLAG_FLAGGED}, {'R', STATE_FLAG_ANSWERED},
-    {'S', STATE_FLAG_SEEN},  {'T', STATE_FLAG_DELETED},
+    {'D', MAIL_FLAG_DRAFT}, {'F', MAIL_FLAG_FLAGGED}, {'R', MAIL_FLAG_ANSWERED},
+    {'S', MAIL_FLAG_SEEN},  {'T', MAIL_FLAG_DELETED},
 };
 
 char *world_keep(struct world *w, char *s)
@@ -46,7 +46,7 @@ static void parse_flags(struct world *w, const char *s, size_t len, unsigned *bi
 	}
 	for (; i < len; i++)
 		buf_append_byte(&kw, s[i] == '+' ? ' ' : s[i]);
-	cr_assert_eq(state_keywords_canon(buf_cstr(&kw), &canon, &err), 0, "%s", err.text);
+	cr_assert_eq(mail_keywords_canon(buf_cstr(&kw), &canon, &err), 0, "%s", err.text);
 	buf_free(&kw);
 	*kw_r = world_keep(w, canon);
 }

@@ -18,6 +18,7 @@
 
 #include "twinbox/imap/session.h"
 #include "twinbox/imap/uidset.h"
+#include "twinbox/util/mailflags.h"
 
 /* ---- folders ------------------------------------------------------- */
 
@@ -114,23 +115,20 @@ int imap_unselect(struct imap_session *s, struct error *err);
 
 /* ---- messages ------------------------------------------------------ */
 
-enum {
-	IMAP_FLAG_SEEN = 1 << 0,
-	IMAP_FLAG_ANSWERED = 1 << 1,
-	IMAP_FLAG_FLAGGED = 1 << 2,
-	IMAP_FLAG_DELETED = 1 << 3,
-	IMAP_FLAG_DRAFT = 1 << 4,
-	IMAP_FLAG_RECENT = 1 << 5,
-};
+/* \Recent: a flag of this session, not of the message, so outside the
+ * vocabulary of util/mailflags.h; its bit sits above MAIL_FLAGS_ALL. */
+#define IMAP_FLAG_RECENT (1u << 5)
+_Static_assert((IMAP_FLAG_RECENT & MAIL_FLAGS_ALL) == 0, "\\Recent must stay outside the vocabulary");
 
-/* Split a FETCH FLAGS list into system flag bits and keywords (space
- * separated in *keywords_r, fresh, NULL when none). */
+/* Split a FETCH FLAGS list into MAIL_FLAG_* bits (plus IMAP_FLAG_RECENT)
+ * and keywords (space separated in *keywords_r, fresh, NULL when none).
+ * Unknown system flags are dropped. */
 unsigned imap_flags_parse(const struct imap_atoms *flags, char **keywords_r);
 
 struct imap_msg_info {
 	uint32_t uid;
 	unsigned have;  /* IMAP_FETCH_* bits (parser.h) of what was sent */
-	unsigned flags; /* IMAP_FLAG_* */
+	unsigned flags; /* MAIL_FLAG_* | IMAP_FLAG_RECENT */
 	char *keywords; /* owned; NULL when none */
 	uint64_t modseq;
 	uint64_t size;

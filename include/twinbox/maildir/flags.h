@@ -8,7 +8,8 @@
  * letters 'a'..'z', private uppercase letters of other programs), so a
  * set read from a file name and written back is unchanged.
  *
- * The six letters with an IMAP meaning:
+ * The letters with an IMAP meaning are those of the flag vocabulary's
+ * table (util/mailflags.h, mail_flag_defs):
  *
  *   D \Draft   F \Flagged   P $Forwarded   R \Answered   S \Seen   T \Deleted
  */

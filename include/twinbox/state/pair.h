@@ -45,7 +45,7 @@ struct state_pair {
 	int64_t id;              /* row id, > 0; 0 = not stored yet */
 	int64_t folder_id;       /* the folder (state_folder.id) */
 	uint32_t uid;            /* remote UID; 0 = no remote side */
-	unsigned flags;          /* STATE_FLAG_* bits, see flags.h */
+	unsigned flags;          /* MAIL_FLAG_* bits, see util/mailflags.h */
 	const char *local_id;    /* NULL = no local side */
 	const char *keywords;    /* canonical keyword text, NULL = none */
 	uint64_t size;           /* bytes, as the engine counts them; at most INT64_MAX */

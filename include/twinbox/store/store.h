@@ -13,7 +13,7 @@
  * (Maildir: the unique base name; POP3: the UIDL). Exactly one is used,
  * per store_caps().
  *
- * Flags are STATE_FLAG_* bits plus canonical keyword text (state/flags.h).
+ * Flags are MAIL_FLAG_* bits plus canonical keyword text (util/mailflags.h).
  *
  * Errors: -1 with `err`; the scope says what to abandon (util/error.h).
  * A store never prints.
@@ -67,7 +67,7 @@ enum store_key {
  * into its own index of the folder), whichever comes first. */
 struct store_msg {
 	uint32_t uid;         /* STORE_KEY_UID stores; else 0 */
-	unsigned flags;       /* STATE_FLAG_* */
+	unsigned flags;       /* MAIL_FLAG_* */
 	const char *name;     /* STORE_KEY_NAME stores; else NULL */
 	const char *keywords; /* canonical text or NULL */
 	uint64_t size;        /* canonical (CRLF) size; 0 = not known cheaply */

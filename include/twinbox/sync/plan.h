@@ -100,10 +100,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "twinbox/state/flags.h"
 #include "twinbox/state/pair.h"
 #include "twinbox/store/store.h"
 #include "twinbox/util/error.h"
+#include "twinbox/util/mailflags.h"
 
 /* ---- inputs (filled by the engine; the planner only reads them) ---- */
 
@@ -122,10 +122,10 @@ static inline enum plan_side plan_other(enum plan_side s)
 	return s == PLAN_A ? PLAN_B : PLAN_A;
 }
 
-/* One message of a side. Flags as in state/flags.h. */
+/* One message of a side. Flags as in util/mailflags.h. */
 struct plan_msg {
 	struct store_id id;      /* known, unique in the side's snapshot */
-	unsigned flags;          /* STATE_FLAG_* bits */
+	unsigned flags;          /* MAIL_FLAG_* bits */
 	const char *keywords;    /* canonical keyword text, NULL = none */
 	uint64_t size;           /* bytes */
 	const char *content_key; /* NULL = unknown (never matched by content) */

@@ -1,4 +1,4 @@
-#include "twinbox/state/flags.h"
+#include "twinbox/util/mailflags.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -7,26 +7,42 @@
 #include "twinbox/util/buf.h"
 #include "twinbox/util/xmalloc.h"
 
-static const struct {
-	unsigned bit;
-	const char *name;
-} system_flags[] = {
-    {STATE_FLAG_SEEN, "\\Seen"},       {STATE_FLAG_ANSWERED, "\\Answered"}, {STATE_FLAG_FLAGGED, "\\Flagged"},
-    {STATE_FLAG_DELETED, "\\Deleted"}, {STATE_FLAG_DRAFT, "\\Draft"},
+const struct mail_flag_def mail_flag_defs[] = {
+    {MAIL_FLAG_SEEN, "\\Seen", 'S'},
+    {MAIL_FLAG_ANSWERED, "\\Answered", 'R'},
+    {MAIL_FLAG_FLAGGED, "\\Flagged", 'F'},
+    {MAIL_FLAG_DELETED, "\\Deleted", 'T'},
+    {MAIL_FLAG_DRAFT, "\\Draft", 'D'},
+    {0, "$Forwarded", 'P'},
+    {0, NULL, 0},
 };
-
-#define N_SYSTEM_FLAGS (sizeof(system_flags) / sizeof(system_flags[0]))
 
 struct token {
 	const char *s;
 	size_t len;
 };
 
-const char *state_flag_name(unsigned flag)
+const struct mail_flag_def *mail_flag_by_letter(char letter)
 {
-	for (size_t i = 0; i < N_SYSTEM_FLAGS; i++)
-		if (system_flags[i].bit == flag)
-			return system_flags[i].name;
+	for (const struct mail_flag_def *d = mail_flag_defs; d->imap; d++)
+		if (d->letter == letter)
+			return d;
+	return NULL;
+}
+
+const struct mail_flag_def *mail_flag_by_imap(const char *name, size_t len)
+{
+	for (const struct mail_flag_def *d = mail_flag_defs; d->imap; d++)
+		if (strlen(d->imap) == len && strncasecmp(d->imap, name, len) == 0)
+			return d;
+	return NULL;
+}
+
+const char *mail_flag_name(unsigned flag)
+{
+	for (const struct mail_flag_def *d = mail_flag_defs; d->imap; d++)
+		if (d->bit && d->bit == flag)
+			return d->imap;
 	return NULL;
 }
 
@@ -62,9 +78,9 @@ static bool next_token(const char **p, struct token *t)
 
 static int check_keyword(const struct token *t, struct error *err)
 {
-	if (t->len > STATE_KEYWORD_MAX)
+	if (t->len > MAIL_KEYWORD_MAX)
 		return error_set(err, ERR_MESSAGE, "refusing a keyword longer than %d bytes (\"%.40s...\")",
-		                 STATE_KEYWORD_MAX, t->s);
+		                 MAIL_KEYWORD_MAX, t->s);
 	for (size_t i = 0; i < t->len; i++)
 		if (!is_atom_char((unsigned char)t->s[i]))
 			return error_set(
@@ -75,7 +91,7 @@ static int check_keyword(const struct token *t, struct error *err)
 	return 0;
 }
 
-int state_keyword_cmp(const char *a, size_t alen, const char *b, size_t blen)
+int mail_keyword_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
 	size_t n = alen < blen ? alen : blen;
 	int c = strncasecmp(a, b, n);
@@ -93,7 +109,7 @@ static int token_cmp(const void *a, const void *b)
 {
 	const struct token *x = a, *y = b;
 
-	return state_keyword_cmp(x->s, x->len, y->s, y->len);
+	return mail_keyword_cmp(x->s, x->len, y->s, y->len);
 }
 
 static bool same_keyword(const struct token *x, const struct token *y)
@@ -130,26 +146,25 @@ static int split(const char *text, unsigned *bits_r, struct token *tokens, size_
 
 	while (next_token(&p, &t)) {
 		if (t.s[0] == '\\' && bits_r) {
-			for (size_t i = 0; i < N_SYSTEM_FLAGS; i++)
-				if (strlen(system_flags[i].name) == t.len &&
-				    strncasecmp(system_flags[i].name, t.s, t.len) == 0)
-					*bits_r |= system_flags[i].bit;
+			const struct mail_flag_def *d = mail_flag_by_imap(t.s, t.len);
+			if (d)
+				*bits_r |= d->bit;
 			continue; /* \Recent, \*, extensions: not a message's lasting state */
 		}
 		if (check_keyword(&t, err) < 0)
 			return -1;
-		if (n == STATE_KEYWORDS_MAX)
+		if (n == MAIL_KEYWORDS_MAX)
 			return error_set(err, ERR_MESSAGE, "refusing more than %d keywords on one message",
-			                 STATE_KEYWORDS_MAX);
+			                 MAIL_KEYWORDS_MAX);
 		tokens[n++] = t;
 	}
 	*n_r = n;
 	return 0;
 }
 
-int state_flags_parse(const char *text, unsigned *bits_r, char **keywords_r, struct error *err)
+int mail_flags_parse(const char *text, unsigned *bits_r, char **keywords_r, struct error *err)
 {
-	struct token tokens[STATE_KEYWORDS_MAX];
+	struct token tokens[MAIL_KEYWORDS_MAX];
 	unsigned bits = 0;
 	size_t n;
 
@@ -162,9 +177,9 @@ int state_flags_parse(const char *text, unsigned *bits_r, char **keywords_r, str
 	return 0;
 }
 
-int state_keywords_canon(const char *text, char **canon_r, struct error *err)
+int mail_keywords_canon(const char *text, char **canon_r, struct error *err)
 {
-	struct token tokens[STATE_KEYWORDS_MAX];
+	struct token tokens[MAIL_KEYWORDS_MAX];
 	size_t n;
 
 	*canon_r = NULL;
@@ -174,18 +189,18 @@ int state_keywords_canon(const char *text, char **canon_r, struct error *err)
 	return 0;
 }
 
-char *state_flags_format(unsigned bits, const char *keywords)
+char *mail_flags_format(unsigned bits, const char *keywords)
 {
 	struct buf out = BUF_INIT;
 	const char *p = keywords ? keywords : "";
 	struct token t;
 
-	for (size_t i = 0; i < N_SYSTEM_FLAGS; i++) {
-		if (!(bits & system_flags[i].bit))
+	for (const struct mail_flag_def *d = mail_flag_defs; d->imap; d++) {
+		if (!(bits & d->bit))
 			continue;
 		if (out.len)
 			buf_append_byte(&out, ' ');
-		buf_append_str(&out, system_flags[i].name);
+		buf_append_str(&out, d->imap);
 	}
 	while (next_token(&p, &t)) {
 		if (out.len)
@@ -195,12 +210,12 @@ char *state_flags_format(unsigned bits, const char *keywords)
 	return buf_detach(&out, NULL);
 }
 
-bool state_keywords_equal(const char *a, const char *b)
+bool mail_keywords_equal(const char *a, const char *b)
 {
 	return strcasecmp(a ? a : "", b ? b : "") == 0;
 }
 
-bool state_keywords_has(const char *keywords, const char *keyword)
+bool mail_keywords_has(const char *keywords, const char *keyword)
 {
 	const char *p = keywords ? keywords : "";
 	struct token want = {keyword, strlen(keyword)}, t;
