@@ -11,6 +11,7 @@
 
 #include "session_p.h"
 #include "twinbox/imap/commands.h"
+#include "twinbox/imap/pipeline.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -54,13 +55,12 @@ static bool mailbox_problem(enum imap_code_type t)
 	       t == IMAP_CODE_NOPERM;
 }
 
-static void finish(struct imap_session *s, struct imap_cmd *cmd, struct imap_append_msg *msgs, size_t n,
-                   int rc, const struct error *e)
+static void finish(const struct imap_cmd *cmd, struct imap_append_msg *msgs, size_t n, int rc,
+                   const struct error *e)
 {
 	const struct imap_cmd_code *c = &cmd->code;
 	bool have_uids = rc == 0 && c->type == IMAP_CODE_APPENDUID && imap_uidset_size(&c->dst) == n;
 
-	(void)s;
 	for (size_t i = 0; i < n; i++) {
 		if (rc < 0) {
 			msgs[i].failed = true;
@@ -89,72 +89,88 @@ static int build(struct imap_session *s, struct imap_cmd *cmd, const char *mailb
 	return 0;
 }
 
+struct append_run {
+	struct imap_session *s;
+	const char *mailbox;
+	struct imap_append_msg *msgs;
+	size_t count, next;
+	unsigned per;
+	bool any_failed;
+	struct error first; /* the first failure */
+};
+
+/* A failure of msgs[first..first+n): recorded; true when it ends the
+ * run (the session or the mailbox is the problem, not the message). */
+static bool append_failed(struct append_run *r, const struct imap_cmd *cmd, size_t first, size_t n,
+                          const struct error *e)
+{
+	finish(cmd, r->msgs + first, n, -1, e);
+	if (!r->any_failed)
+		r->first = *e;
+	r->any_failed = true;
+	return r->s->failed || e->scope >= ERR_MAILBOX;
+}
+
+static int append_next(void *ctx, struct imap_window_cmd *wc, struct error *err)
+{
+	struct append_run *r = ctx;
+
+	while (r->next < r->count) {
+		size_t n = r->count - r->next < r->per ? r->count - r->next : r->per;
+		error_clear(err);
+		wc->first = r->next;
+		wc->count = n;
+		r->next += n;
+		if (build(r->s, &wc->cmd, r->mailbox, r->msgs + wc->first, n, err) == 0)
+			return 1;
+		if (append_failed(r, &wc->cmd, wc->first, n, err))
+			return -1;
+		imap_cmd_free(&wc->cmd);
+	}
+	return 0;
+}
+
+static int append_done(void *ctx, struct imap_window_cmd *wc, int rc, const struct error *err)
+{
+	struct append_run *r = ctx;
+	struct error e = *err;
+
+	if (rc == 0) {
+		finish(&wc->cmd, r->msgs + wc->first, wc->count, 0, &e);
+		return 0;
+	}
+	if (mailbox_problem(wc->cmd.code.type))
+		error_escalate(&e, ERR_MAILBOX);
+	return append_failed(r, &wc->cmd, wc->first, wc->count, &e) ? -1 : 0;
+}
+
 int imap_append_many(struct imap_session *s, const char *mailbox, struct imap_append_msg *msgs, size_t count,
                      const struct imap_pipeline *p, struct error *err)
 {
-	unsigned window = p && p->window ? p->window : DEFAULT_WINDOW;
-	unsigned per = p && p->per_command && imap_has_cap(s, "MULTIAPPEND") ? p->per_command : 1;
-	struct imap_cmd *cmds = xcalloc(window, sizeof(*cmds));
-	size_t *first = xcalloc(window, sizeof(*first)), *num = xcalloc(window, sizeof(*num));
-	size_t next = 0, slot = 0, busy = 0;
-	bool any_failed = false, stop = false;
-	int rc;
+	struct append_run r = {
+	    .s = s,
+	    .mailbox = mailbox,
+	    .msgs = msgs,
+	    .count = count,
+	    .per = p && p->per_command && imap_has_cap(s, "MULTIAPPEND") ? p->per_command : 1,
+	};
+	struct imap_window_ops ops = {.ctx = &r, .next = append_next, .done = append_done};
+	struct error e;
 
 	for (size_t i = 0; i < count; i++) {
 		msgs[i].failed = false;
 		msgs[i].uid = msgs[i].uidvalidity = 0;
 		error_clear(&msgs[i].err);
 	}
-	for (;;) {
-		if (num[slot]) {
-			struct error e;
-			rc = imap_wait(s, &cmds[slot], &e);
-			if (rc < 0 && mailbox_problem(cmds[slot].code.type))
-				error_escalate(&e, ERR_MAILBOX);
-			finish(s, &cmds[slot], msgs + first[slot], num[slot], rc, &e);
-			if (rc < 0) {
-				if (!any_failed)
-					*err = e;
-				any_failed = true;
-				stop = stop || s->failed || e.scope >= ERR_MAILBOX;
-			}
-			imap_cmd_free(&cmds[slot]);
-			num[slot] = 0;
-			busy--;
-		}
-		if (!stop && next < count) {
-			struct error e;
-			size_t n = count - next < per ? count - next : per;
-			error_clear(&e);
-			if (build(s, &cmds[slot], mailbox, msgs + next, n, &e) < 0 ||
-			    imap_send(s, &cmds[slot], &e) < 0) {
-				struct imap_cmd dummy = {0};
-				finish(s, &dummy, msgs + next, n, -1, &e);
-				imap_cmd_free(&cmds[slot]);
-				if (!any_failed)
-					*err = e;
-				any_failed = true;
-				stop = stop || s->failed || e.scope >= ERR_MAILBOX;
-			} else {
-				first[slot] = next;
-				num[slot] = n;
-				busy++;
-			}
-			next += n;
-		} else if (busy == 0) {
-			break;
-		}
-		slot = (slot + 1) % window;
-	}
+	imap_window_run(s, p && p->window ? p->window : DEFAULT_WINDOW, &ops, &e);
+	if (r.any_failed)
+		*err = r.first;
 	/* Messages never tried because the run stopped. */
-	for (size_t i = next; i < count; i++) {
+	for (size_t i = r.next; i < count; i++) {
 		msgs[i].failed = true;
 		msgs[i].err = *err;
 	}
-	free(cmds);
-	free(first);
-	free(num);
-	return any_failed ? -1 : 0;
+	return r.any_failed ? -1 : 0;
 }
 
 int imap_append(struct imap_session *s, const char *mailbox, struct imap_append_msg *msg, struct error *err)

@@ -9,6 +9,7 @@
 
 #include "session_p.h"
 #include "twinbox/imap/commands.h"
+#include "twinbox/imap/pipeline.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -238,69 +239,68 @@ static int body_fetch(struct imap_cmd *cmd, const struct imap_event *ev, struct 
 
 static const struct imap_cmd_ops body_ops = {.fetch = body_fetch};
 
+struct bodies_run {
+	struct body_run *run;
+	const uint32_t *uids;
+	size_t count, next;
+	unsigned per;
+};
+
+static int bodies_next(void *ctx, struct imap_window_cmd *wc, struct error *err)
+{
+	struct bodies_run *b = ctx;
+	const struct imap_body_handler *h = b->run->h;
+	struct imap_uidset set = IMAP_UIDSET_INIT;
+	struct buf text = BUF_INIT;
+
+	(void)err;
+	/* After a callback failed, nothing more is asked for. */
+	if (b->run->failed || b->next >= b->count)
+		return 0;
+	wc->first = b->next;
+	for (unsigned k = 0; k < b->per && b->next < b->count; k++)
+		imap_uidset_add(&set, b->uids[b->next++]);
+	wc->count = b->next - wc->first;
+	imap_uidset_format(&set, &text);
+	imap_cmd_init(&wc->cmd, "UID FETCH");
+	imap_cmd_add(&wc->cmd, " %s (UID FLAGS%s%s%s BODY.PEEK[%s])", buf_cstr(&text),
+	             (h->items & IMAP_FETCH_SIZE) ? " RFC822.SIZE" : "",
+	             (h->items & IMAP_FETCH_INTERNALDATE) ? " INTERNALDATE" : "",
+	             (h->items & IMAP_FETCH_MODSEQ) && imap_has_cap(b->run->s, "CONDSTORE") ? " MODSEQ" : "",
+	             b->run->section);
+	wc->cmd.ops = &body_ops;
+	wc->cmd.ctx = b->run;
+	wc->cmd.scope = ERR_MAILBOX;
+	buf_free(&text);
+	imap_uidset_free(&set);
+	return 1;
+}
+
+/* The first failure stops the run; it is the one reported. */
+static int bodies_done(void *ctx, struct imap_window_cmd *wc, int rc, const struct error *err)
+{
+	(void)ctx;
+	(void)wc;
+	(void)err;
+	return rc;
+}
+
 int imap_fetch_bodies(struct imap_session *s, const uint32_t *uids, size_t count,
                       const struct imap_body_handler *h, const struct imap_pipeline *p, struct error *err)
 {
-	unsigned window = p && p->window ? p->window : DEFAULT_WINDOW;
-	unsigned per = p && p->per_command ? p->per_command : 1;
-	struct imap_cmd *cmds = xcalloc(window, sizeof(*cmds));
-	bool *used = xcalloc(window, sizeof(*used));
 	struct body_run run = {.s = s, .h = h, .section = h->section ? h->section : ""};
-	size_t next = 0, slot = 0, busy = 0;
-	int rc = 0;
+	struct bodies_run b = {
+	    .run = &run, .uids = uids, .count = count, .per = p && p->per_command ? p->per_command : 1};
+	struct imap_window_ops ops = {.ctx = &b, .next = bodies_next, .done = bodies_done};
+	int rc;
 
 	if (strspn(run.section, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.") !=
-	    strlen(run.section)) {
-		free(cmds);
-		free(used);
+	    strlen(run.section))
 		return error_set(err, ERR_MAILBOX,
 		                 "the body section \"%.100s\" cannot be fetched (only "
 		                 "letters, digits and '.' are allowed)",
 		                 run.section);
-	}
-	for (;;) {
-		if (used[slot]) {
-			struct error e;
-			if (imap_wait(s, &cmds[slot], &e) < 0 && rc == 0) {
-				*err = e;
-				rc = -1;
-			}
-			imap_cmd_free(&cmds[slot]);
-			used[slot] = false;
-			busy--;
-		}
-		if (rc == 0 && !run.failed && next < count) {
-			struct imap_uidset set = IMAP_UIDSET_INIT;
-			struct buf text = BUF_INIT;
-			for (unsigned k = 0; k < per && next < count; k++)
-				imap_uidset_add(&set, uids[next++]);
-			imap_uidset_format(&set, &text);
-			imap_cmd_init(&cmds[slot], "UID FETCH");
-			imap_cmd_add(
-			    &cmds[slot], " %s (UID FLAGS%s%s%s BODY.PEEK[%s])", buf_cstr(&text),
-			    (h->items & IMAP_FETCH_SIZE) ? " RFC822.SIZE" : "",
-			    (h->items & IMAP_FETCH_INTERNALDATE) ? " INTERNALDATE" : "",
-			    (h->items & IMAP_FETCH_MODSEQ) && imap_has_cap(s, "CONDSTORE") ? " MODSEQ" : "",
-			    run.section);
-			cmds[slot].ops = &body_ops;
-			cmds[slot].ctx = &run;
-			cmds[slot].scope = ERR_MAILBOX;
-			buf_free(&text);
-			imap_uidset_free(&set);
-			if (imap_send(s, &cmds[slot], err) < 0) {
-				imap_cmd_free(&cmds[slot]);
-				rc = -1;
-			} else {
-				used[slot] = true;
-				busy++;
-			}
-		} else if (busy == 0) {
-			break;
-		}
-		slot = (slot + 1) % window;
-	}
-	free(cmds);
-	free(used);
+	rc = imap_window_run(s, p && p->window ? p->window : DEFAULT_WINDOW, &ops, err);
 	if (rc == 0 && run.failed) {
 		*err = run.err;
 		rc = -1;

@@ -10,6 +10,7 @@
 #include "session_p.h"
 #include "twinbox/imap/commands.h"
 #include "twinbox/imap/mailbox_name.h"
+#include "twinbox/imap/pipeline.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -184,53 +185,52 @@ int imap_status(struct imap_session *s, const char *name, unsigned items, struct
 	return rc;
 }
 
+struct status_run {
+	struct imap_session *s;
+	struct imap_folder *v;
+	size_t count, next;
+};
+
+static int status_next(void *ctx, struct imap_window_cmd *wc, struct error *err)
+{
+	struct status_run *r = ctx;
+
+	(void)err;
+	for (; r->next < r->count; r->next++) {
+		struct imap_folder *f = &r->v[r->next];
+		struct error e;
+		if (!f->name || (f->attrs & IMAP_FOLDER_NOSELECT))
+			continue;
+		if (build_status(r->s, &wc->cmd, f->name, status_items(r->s), &f->status, &e) == 0) {
+			wc->first = r->next++;
+			wc->count = 1;
+			return 1;
+		}
+		log_debug("imap: %s", e.text);
+		imap_cmd_free(&wc->cmd);
+	}
+	return 0;
+}
+
+/* A folder whose STATUS fails is left out; only a lost session ends the
+ * run (the window stops at it by itself). */
+static int status_done(void *ctx, struct imap_window_cmd *wc, int rc, const struct error *err)
+{
+	(void)ctx;
+	(void)wc;
+	if (rc < 0)
+		log_debug("imap: %s", err->text);
+	return 0;
+}
+
 /* STATUS of every selectable folder, pipelined; a folder whose STATUS
  * fails keeps status.have == 0. Only a broken session is an error. */
 static int status_each(struct imap_session *s, struct imap_folder *v, size_t count, struct error *err)
 {
-	struct imap_cmd cmds[STATUS_WINDOW];
-	bool used[STATUS_WINDOW] = {false};
-	size_t next = 0, slot = 0;
-	int rc = 0;
+	struct status_run r = {.s = s, .v = v, .count = count};
+	struct imap_window_ops ops = {.ctx = &r, .next = status_next, .done = status_done};
 
-	for (;;) {
-		if (used[slot]) {
-			struct error e;
-			if (imap_wait(s, &cmds[slot], &e) < 0) {
-				log_debug("imap: %s", e.text);
-				if (s->failed && rc == 0) {
-					*err = e;
-					rc = -1;
-				}
-			}
-			imap_cmd_free(&cmds[slot]);
-			used[slot] = false;
-		}
-		while (rc == 0 && next < count && (!v[next].name || (v[next].attrs & IMAP_FOLDER_NOSELECT)))
-			next++;
-		if (rc == 0 && next < count) {
-			struct error e;
-			if (build_status(s, &cmds[slot], v[next].name, status_items(s), &v[next].status, &e) <
-			    0) {
-				log_debug("imap: %s", e.text);
-				imap_cmd_free(&cmds[slot]);
-			} else if (imap_send(s, &cmds[slot], err) < 0) {
-				imap_cmd_free(&cmds[slot]);
-				rc = -1;
-			} else {
-				used[slot] = true;
-			}
-			next++;
-		} else {
-			bool any = false;
-			for (size_t i = 0; i < STATUS_WINDOW; i++)
-				any = any || used[i];
-			if (!any)
-				break;
-		}
-		slot = (slot + 1) % STATUS_WINDOW;
-	}
-	return rc;
+	return imap_window_run(s, STATUS_WINDOW, &ops, err);
 }
 
 int imap_list(struct imap_session *s, const char *pattern, unsigned flags, struct imap_folder **folders_r,

@@ -12,6 +12,7 @@
  *   fetch.c            UID FETCH helpers
  *   message_cmds.c     UID STORE, UID EXPUNGE, UID COPY/MOVE
  *   append.c           APPEND, pipelined and MULTIAPPEND
+ *   pipeline.c         the window of pipelined commands the bulk helpers share
  *   idle.c             IDLE
  */
 #ifndef TWINBOX_IMAP_SESSION_P_H

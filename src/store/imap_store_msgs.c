@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "twinbox/imap/commands.h"
+#include "twinbox/imap/pipeline.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/mailflags.h"
 #include "twinbox/util/xmalloc.h"
@@ -56,52 +57,49 @@ struct store_job {
 	uint64_t unchangedsince; /* 0: unconditional */
 };
 
+struct jobs_run {
+	const struct store_job *jobs;
+	size_t n, next;
+	struct imap_uidset *modified;
+};
+
+static int job_next(void *ctx, struct imap_window_cmd *wc, struct error *err)
+{
+	struct jobs_run *r = ctx;
+	const struct store_job *j;
+
+	if (r->next >= r->n)
+		return 0;
+	wc->first = r->next;
+	wc->count = 1;
+	j = &r->jobs[r->next++];
+	return imap_cmd_uid_store(&wc->cmd, j->uids, j->op, j->flags, j->unchangedsince, err) < 0 ? -1 : 1;
+}
+
+static int job_done(void *ctx, struct imap_window_cmd *wc, int rc, const struct error *err)
+{
+	struct jobs_run *r = ctx;
+	const struct imap_cmd_code *code = &wc->cmd.code;
+
+	(void)err;
+	if (rc < 0)
+		return -1;
+	if (r->modified && code->type == IMAP_CODE_MODIFIED)
+		for (size_t i = 0; i < code->src.count; i++)
+			imap_uidset_add_range(r->modified, code->src.v[i].first, code->src.v[i].last);
+	return 0;
+}
+
 /* Run the UID STOREs of `jobs` in order, STORE_WINDOW in flight. UIDs a
  * server did not change because of UNCHANGEDSINCE are added to
  * `modified`. Every command is waited for; -1 with the first failure. */
 static int run_jobs(struct imap_session *s, const struct store_job *jobs, size_t n,
                     struct imap_uidset *modified, struct error *err)
 {
-	struct imap_cmd *cmds = xcalloc(STORE_WINDOW, sizeof(*cmds));
-	bool used[STORE_WINDOW] = {false};
-	size_t next = 0, slot = 0, busy = 0;
-	int rc = 0;
+	struct jobs_run r = {.jobs = jobs, .n = n, .modified = modified};
+	struct imap_window_ops ops = {.ctx = &r, .next = job_next, .done = job_done};
 
-	for (;;) {
-		if (used[slot]) {
-			struct error e;
-			struct imap_cmd *c = &cmds[slot];
-			if (imap_wait(s, c, &e) < 0) {
-				if (rc == 0)
-					*err = e;
-				rc = -1;
-			} else if (modified && c->code.type == IMAP_CODE_MODIFIED) {
-				for (size_t i = 0; i < c->code.src.count; i++)
-					imap_uidset_add_range(modified, c->code.src.v[i].first,
-					                      c->code.src.v[i].last);
-			}
-			imap_cmd_free(c);
-			used[slot] = false;
-			busy--;
-		}
-		if (rc == 0 && next < n) {
-			const struct store_job *j = &jobs[next++];
-			if (imap_cmd_uid_store(&cmds[slot], j->uids, j->op, j->flags, j->unchangedsince,
-			                       err) < 0 ||
-			    imap_send(s, &cmds[slot], err) < 0) {
-				imap_cmd_free(&cmds[slot]);
-				rc = -1;
-			} else {
-				used[slot] = true;
-				busy++;
-			}
-		} else if (busy == 0) {
-			break;
-		}
-		slot = (slot + 1) % STORE_WINDOW;
-	}
-	free(cmds);
-	return rc;
+	return imap_window_run(s, STORE_WINDOW, &ops, err);
 }
 
 /* --- fetch ---------------------------------------------------------------- */

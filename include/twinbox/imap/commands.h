@@ -5,8 +5,9 @@
  * a broken session ERR_ACCOUNT). Mailbox names are UTF-8 here; the wire
  * encoding (modified UTF-7 or UTF-8) is handled inside.
  *
- * The bulk helpers (imap_fetch_info, imap_fetch_bodies, imap_append_many)
- * pipeline: many commands in flight, one round trip per window.
+ * The bulk helpers (imap_fetch_bodies, imap_append_many, and the STATUS
+ * commands of imap_list without LIST-STATUS) pipeline: many commands in
+ * flight, one round trip per window (the window is pipeline.h's).
  */
 #ifndef TWINBOX_IMAP_COMMANDS_H
 #define TWINBOX_IMAP_COMMANDS_H
@@ -182,7 +183,7 @@ struct imap_body_handler {
 };
 
 struct imap_pipeline {
-	unsigned window;      /* commands in flight; 0 = 32 */
+	unsigned window;      /* commands in flight; 0 = 32 for FETCH, 16 for APPEND */
 	unsigned per_command; /* UIDs (or messages, for MULTIAPPEND) per command; 0 = 1 */
 };
 
