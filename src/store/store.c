@@ -32,12 +32,3 @@ void store_names_free(char **names)
 		free(*p);
 	free(names);
 }
-
-int store_id_cmp(struct store_id a, struct store_id b)
-{
-	if (a.uid != b.uid)
-		return a.uid < b.uid ? -1 : 1;
-	if (!a.name || !b.name)
-		return a.name ? 1 : b.name ? -1 : 0;
-	return strcmp(a.name, b.name);
-}

@@ -28,8 +28,9 @@ struct cand {
 	const char *key;
 	unsigned char side;
 	unsigned char is_new; /* pairs (0) sort before new messages (1) */
+	uint32_t uid;         /* a new message's id: uid ... */
 	int64_t pair;         /* pair id (pairs) */
-	struct store_id id;   /* the message's id (new messages) */
+	const char *name;     /* ... or name */
 	size_t ix;            /* pair index or message index */
 };
 
@@ -46,7 +47,7 @@ static int cand_cmp(const void *a, const void *b)
 		return x->is_new < y->is_new ? -1 : 1;
 	if (x->pair != y->pair)
 		return x->pair < y->pair ? -1 : 1;
-	return store_id_cmp(x->id, y->id);
+	return store_id_cmp((struct store_id){x->uid, x->name}, (struct store_id){y->uid, y->name});
 }
 
 static void push(struct cand **v, size_t *n, size_t *cap, struct cand c)
@@ -73,16 +74,16 @@ static size_t collect(const struct plan_ctx *ctx, struct cand **v_r)
 				continue;
 			const char *key = in->msgs[s][m].content_key;
 			push(&v, &n, &cap,
-			     (struct cand){
-			         key ? key : pair->content_key, (unsigned char)s, 0, pair->id, {0, NULL}, p});
+			     (struct cand){key ? key : pair->content_key, (unsigned char)s, 0, 0, pair->id,
+			                   NULL, p});
 		}
 	}
 	for (int s = 0; s < PLAN_SIDES; s++)
 		for (size_t i = 0; i < in->count[s]; i++)
 			if (ctx->msg_pair[s][i] == PLAN_NONE)
 				push(&v, &n, &cap,
-				     (struct cand){in->msgs[s][i].content_key, (unsigned char)s, 1, 0,
-				                   in->msgs[s][i].id, i});
+				     (struct cand){in->msgs[s][i].content_key, (unsigned char)s, 1,
+				                   in->msgs[s][i].id.uid, 0, in->msgs[s][i].id.name, i});
 	*v_r = v;
 	return n;
 }

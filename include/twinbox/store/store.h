@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #include "twinbox/util/error.h"
@@ -54,8 +55,16 @@ static inline bool store_id_known(struct store_id id)
 }
 
 /* The order of ids on one store: unknown first, then by UID, then by
- * name (strcmp). <0, 0 or >0 as for strcmp. */
-int store_id_cmp(struct store_id a, struct store_id b);
+ * name (strcmp). <0, 0 or >0 as for strcmp. Inline: planning sorts
+ * hundreds of thousands of ids with it. */
+static inline int store_id_cmp(struct store_id a, struct store_id b)
+{
+	if (a.uid != b.uid)
+		return a.uid < b.uid ? -1 : 1;
+	if (!a.name || !b.name)
+		return a.name ? 1 : b.name ? -1 : 0;
+	return strcmp(a.name, b.name);
+}
 
 enum store_key {
 	STORE_KEY_UID,  /* messages named by uid (IMAP) */
