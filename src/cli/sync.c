@@ -149,7 +149,7 @@ static void show_plan(void *ctx, const char *folder, const struct plan *plan)
 	for (size_t i = 0; i < plan->action_count && c->verbose; i++) {
 		const struct plan_action *a = &plan->actions[i];
 		printf("%s: %s: %s", c->account, folder, plan_kind_name(a->kind, a->side));
-		for (int s = 0; s < PLAN_SIDES; s++) {
+		for (int s = 0; s < SIDES; s++) {
 			if (a->id[s].uid)
 				printf(" uid %u", a->id[s].uid);
 			if (a->id[s].name) {

@@ -248,16 +248,18 @@ static int reset_uids(struct state *st, int64_t id, uint32_t uidvalidity, struct
 	sqlite3_stmt *stmt;
 
 	stmt = state_stmt(st, ST_FOLDER_DROP_REMOTE_ONLY,
-	                  "DELETE FROM pair WHERE folder_id = ? AND local_id IS NULL", err);
+	                  "DELETE FROM pair WHERE folder_id = ? AND b_uid IS NULL AND b_name IS NULL", err);
 	if (!stmt)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, id);
 	if (state_step_done(st, stmt, "forget the remote-only messages of a folder", err) < 0)
 		return -1;
 
-	stmt = state_stmt(
-	    st, ST_FOLDER_UNSET_UIDS,
-	    "UPDATE pair SET uid = NULL, renumbered = 1 WHERE folder_id = ? AND uid IS NOT NULL", err);
+	stmt =
+	    state_stmt(st, ST_FOLDER_UNSET_UIDS,
+	               "UPDATE pair SET a_uid = NULL, a_name = NULL, renumbered = 1 WHERE folder_id = ? AND "
+	               "(a_uid IS NOT NULL OR a_name IS NOT NULL)",
+	               err);
 	if (!stmt)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, id);

@@ -16,22 +16,39 @@ static const char *none_if_empty(const char *s)
 	return s && *s ? s : NULL;
 }
 
+/* One side's id for a message: "UID 5" or the name. */
+static void id_text(struct store_id id, char *out, size_t size)
+{
+	if (id.name)
+		snprintf(out, size, "%.50s", id.name);
+	else
+		snprintf(out, size, "UID %" PRIu32, id.uid);
+}
+
 /* Which message a failure is about, for error prefixes. */
 static void describe(const struct state_pair *p, char *out, size_t size)
 {
-	if (p->uid && p->local_id)
-		snprintf(out, size, "message UID %" PRIu32 " / %.80s", p->uid, p->local_id);
-	else if (p->uid)
-		snprintf(out, size, "message UID %" PRIu32, p->uid);
+	char a[56], b[56];
+
+	id_text(p->side[SIDE_A], a, sizeof(a));
+	id_text(p->side[SIDE_B], b, sizeof(b));
+	if (store_id_known(p->side[SIDE_A]) && store_id_known(p->side[SIDE_B]))
+		snprintf(out, size, "message %s / %s", a, b);
+	else if (store_id_known(p->side[SIDE_A]))
+		snprintf(out, size, "message %s", a);
+	else if (store_id_known(p->side[SIDE_B]))
+		snprintf(out, size, "message %s", b);
 	else
-		snprintf(out, size, "message %.80s", p->local_id ? p->local_id : "(none)");
+		snprintf(out, size, "message (none)");
 }
 
 static int check_pair(struct state *st, const struct state_pair *p, struct error *err)
 {
-	if (p->uid == 0 && !p->local_id)
-		return state_bug(st, err,
-		                 "a message pair with neither a UID nor a local id was to be stored");
+	if (!store_id_known(p->side[SIDE_A]) && !store_id_known(p->side[SIDE_B]))
+		return state_bug(st, err, "a message pair with no id on either side was to be stored");
+	for (int s = 0; s < SIDES; s++)
+		if (p->side[s].uid && p->side[s].name)
+			return state_bug(st, err, "a message pair with both a UID and a name on one side");
 	if (p->flags & ~MAIL_FLAGS_ALL)
 		return state_bug(st, err, "unknown flag bits 0x%x in a message pair",
 		                 p->flags & ~MAIL_FLAGS_ALL);
@@ -39,8 +56,10 @@ static int check_pair(struct state *st, const struct state_pair *p, struct error
 		return error_set(err, ERR_MESSAGE,
 		                 "state database %s: refusing a message size of %" PRIu64 " bytes", st->path,
 		                 p->size);
-	if (state_check_text(st, "local message id", p->local_id, STATE_LOCAL_ID_MAX, true, err) < 0)
-		return -1;
+	for (int s = 0; s < SIDES; s++)
+		if (state_check_text(st, "local message id", p->side[s].name, STATE_LOCAL_ID_MAX, true, err) <
+		    0)
+			return -1;
 	if (state_check_text(st, "keyword list", none_if_empty(p->keywords), STATE_KEYWORD_TEXT_MAX, false,
 	                     err) < 0 ||
 	    state_check_text(st, "content key", none_if_empty(p->content_key), STATE_CONTENT_KEY_MAX, false,
@@ -49,20 +68,27 @@ static int check_pair(struct state *st, const struct state_pair *p, struct error
 	return 0;
 }
 
-/* Bind uid, local_id, flags, keywords, size, content_key, renumbered
- * (kept only while the pair has no uid) from column `first` on. */
+static void bind_id(sqlite3_stmt *stmt, int col, struct store_id id)
+{
+	if (id.uid)
+		sqlite3_bind_int64(stmt, col, id.uid);
+	else
+		sqlite3_bind_null(stmt, col);
+	state_bind_text(stmt, col + 1, id.name);
+}
+
+/* Bind a_uid, a_name, b_uid, b_name, flags, keywords, size, content_key,
+ * renumbered (kept only while side A has no id) from column `first`
+ * on. */
 static void bind_fields(sqlite3_stmt *stmt, int first, const struct state_pair *p)
 {
-	if (p->uid)
-		sqlite3_bind_int64(stmt, first, p->uid);
-	else
-		sqlite3_bind_null(stmt, first);
-	state_bind_text(stmt, first + 1, p->local_id);
-	sqlite3_bind_int64(stmt, first + 2, p->flags);
-	state_bind_text(stmt, first + 3, none_if_empty(p->keywords));
-	sqlite3_bind_int64(stmt, first + 4, (sqlite3_int64)p->size);
-	state_bind_text(stmt, first + 5, none_if_empty(p->content_key));
-	sqlite3_bind_int64(stmt, first + 6, p->renumbered && !p->uid);
+	bind_id(stmt, first, p->side[SIDE_A]);
+	bind_id(stmt, first + 2, p->side[SIDE_B]);
+	sqlite3_bind_int64(stmt, first + 4, p->flags);
+	state_bind_text(stmt, first + 5, none_if_empty(p->keywords));
+	sqlite3_bind_int64(stmt, first + 6, (sqlite3_int64)p->size);
+	state_bind_text(stmt, first + 7, none_if_empty(p->content_key));
+	sqlite3_bind_int64(stmt, first + 8, p->renumbered && !store_id_known(p->side[SIDE_A]));
 }
 
 static int failed(const struct state_pair *p, struct error *err)
@@ -81,8 +107,8 @@ int state_pair_insert(struct state *st, struct state_pair *p, struct error *err)
 	if (check_pair(st, p, err) < 0)
 		return failed(p, err);
 	stmt = state_stmt(st, ST_PAIR_INSERT,
-	                  "INSERT INTO pair (folder_id, uid, local_id, flags, keywords, size, content_key, "
-	                  "renumbered) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	                  "INSERT INTO pair (folder_id, a_uid, a_name, b_uid, b_name, flags, keywords, size, "
+	                  "content_key, renumbered) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	                  err);
 	if (!stmt)
 		return -1;
@@ -102,13 +128,13 @@ int state_pair_update(struct state *st, const struct state_pair *p, struct error
 		return failed(p, err);
 	stmt = state_stmt(
 	    st, ST_PAIR_UPDATE,
-	    "UPDATE pair SET uid = ?, local_id = ?, flags = ?, keywords = ?, size = ?, content_key = ?, "
-	    "renumbered = ? WHERE id = ?",
+	    "UPDATE pair SET a_uid = ?, a_name = ?, b_uid = ?, b_name = ?, flags = ?, keywords = ?, "
+	    "size = ?, content_key = ?, renumbered = ? WHERE id = ?",
 	    err);
 	if (!stmt)
 		return -1;
 	bind_fields(stmt, 1, p);
-	sqlite3_bind_int64(stmt, 8, p->id);
+	sqlite3_bind_int64(stmt, 10, p->id);
 	if (state_step_done(st, stmt, "update a message", err) < 0)
 		return failed(p, err);
 	if (sqlite3_changes(st->db) != 1) {
@@ -142,15 +168,22 @@ int state_pair_set_flags(struct state *st, int64_t id, unsigned flags, const cha
 	return 0;
 }
 
-int state_pair_drop_local(struct state *st, int64_t id, struct error *err)
+int state_pair_drop_side(struct state *st, int64_t id, enum side side, struct error *err)
 {
-	sqlite3_stmt *stmt = state_stmt(
-	    st, ST_PAIR_DROP_LOCAL, "UPDATE pair SET local_id = NULL WHERE id = ? AND uid IS NOT NULL", err);
+	sqlite3_stmt *stmt = side == SIDE_A
+	                         ? state_stmt(st, ST_PAIR_DROP_A,
+	                                      "UPDATE pair SET a_uid = NULL, a_name = NULL WHERE id = ? AND "
+	                                      "(b_uid IS NOT NULL OR b_name IS NOT NULL)",
+	                                      err)
+	                         : state_stmt(st, ST_PAIR_DROP_B,
+	                                      "UPDATE pair SET b_uid = NULL, b_name = NULL WHERE id = ? AND "
+	                                      "(a_uid IS NOT NULL OR a_name IS NOT NULL)",
+	                                      err);
 
 	if (!stmt)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, id);
-	return state_step_done(st, stmt, "forget the local side of a message", err);
+	return state_step_done(st, stmt, "forget one side of a message", err);
 }
 
 int state_pair_delete(struct state *st, int64_t id, struct error *err)

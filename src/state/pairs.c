@@ -7,32 +7,40 @@
 #include "twinbox/state/pair.h"
 #include "twinbox/util/xmalloc.h"
 
-#define PAIR_COLS "id, folder_id, uid, local_id, flags, keywords, size, content_key, renumbered"
+#define PAIR_COLS                                                                                            \
+	"id, folder_id, a_uid, a_name, b_uid, b_name, flags, keywords, size, content_key, renumbered"
 
-static int by_local_cmp(const void *a, const void *b, void *ctx)
+static int by_b_cmp(const void *a, const void *b, void *ctx)
 {
 	const struct state_pair *pairs = ctx;
 
-	return strcmp(pairs[*(const size_t *)a].local_id, pairs[*(const size_t *)b].local_id);
+	return store_id_cmp(pairs[*(const size_t *)a].side[SIDE_B], pairs[*(const size_t *)b].side[SIDE_B]);
 }
 
-static int by_uid_cmp(const void *a, const void *b)
+static int by_a_cmp(const void *a, const void *b)
 {
-	uint32_t x = ((const struct state_pair *)a)->uid, y = ((const struct state_pair *)b)->uid;
-
-	return x < y ? -1 : x > y;
+	return store_id_cmp(((const struct state_pair *)a)->side[SIDE_A],
+	                    ((const struct state_pair *)b)->side[SIDE_A]);
 }
 
-static void index_by_local(struct state_pairs *set)
+static void index_by_b(struct state_pairs *set)
 {
 	size_t n = 0;
 
-	set->by_local = xmalloc((set->count ? set->count : 1) * sizeof(*set->by_local));
+	set->by_b = xmalloc((set->count ? set->count : 1) * sizeof(*set->by_b));
 	for (size_t i = 0; i < set->count; i++)
-		if (set->pairs[i].local_id)
-			set->by_local[n++] = i;
-	qsort_r(set->by_local, n, sizeof(*set->by_local), by_local_cmp, set->pairs);
-	set->local_count = n;
+		if (store_id_known(set->pairs[i].side[SIDE_B]))
+			set->by_b[n++] = i;
+	qsort_r(set->by_b, n, sizeof(*set->by_b), by_b_cmp, set->pairs);
+	set->b_count = n;
+}
+
+/* An id from the columns at `col` (its UID) and `col + 1` (its name).
+ * The schema keeps UIDs in 1..2^32-1; NULL reads as 0. */
+static struct store_id read_id(struct state_pairs *set, sqlite3_stmt *stmt, int col)
+{
+	return (struct store_id){(uint32_t)sqlite3_column_int64(stmt, col),
+	                         state_arena_column(&set->arena, stmt, col + 1)};
 }
 
 /* Append every row of `stmt` (bound by the caller) to `set` (`*cap`
@@ -44,27 +52,39 @@ static int read_rows(struct state *st, sqlite3_stmt *stmt, const char *what, str
 
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct state_pair *p;
-		sqlite3_int64 uid = sqlite3_column_int64(stmt, 2);
 
 		set->pairs = xgrow(set->pairs, cap, set->count + 1, sizeof(*set->pairs));
 		p = &set->pairs[set->count++];
 		p->id = sqlite3_column_int64(stmt, 0);
 		p->folder_id = sqlite3_column_int64(stmt, 1);
-		/* The schema keeps uids in 1..2^32-1; NULL reads as 0. */
-		p->uid = (uint32_t)uid;
-		p->local_id = state_arena_column(&set->arena, stmt, 3);
-		p->flags = (unsigned)sqlite3_column_int64(stmt, 4);
-		p->keywords = state_arena_column(&set->arena, stmt, 5);
-		p->size = (uint64_t)sqlite3_column_int64(stmt, 6);
-		p->content_key = state_arena_column(&set->arena, stmt, 7);
-		p->renumbered = sqlite3_column_int64(stmt, 8) != 0;
+		p->side[SIDE_A] = read_id(set, stmt, 2);
+		p->side[SIDE_B] = read_id(set, stmt, 4);
+		p->flags = (unsigned)sqlite3_column_int64(stmt, 6);
+		p->keywords = state_arena_column(&set->arena, stmt, 7);
+		p->size = (uint64_t)sqlite3_column_int64(stmt, 8);
+		p->content_key = state_arena_column(&set->arena, stmt, 9);
+		p->renumbered = sqlite3_column_int64(stmt, 10) != 0;
 	}
 	sqlite3_reset(stmt);
 	return rc == SQLITE_DONE ? 0 : state_fail(st, rc, err, "%s", what);
 }
 
+/* Rows read in side A UID order (NULLs first) are in side A order but
+ * for those without a UID there: the pairs known on side A by name (a
+ * POP3 or Maildir side A), which sort among themselves by name. */
+static void sort_unnumbered(struct state_pairs *set)
+{
+	size_t n = 0;
+
+	while (n < set->count && set->pairs[n].side[SIDE_A].uid == 0)
+		n++;
+	if (n > 1)
+		qsort(set->pairs, n, sizeof(*set->pairs), by_a_cmp);
+}
+
 /* Read every row of `stmt` (bound by the caller) into *set_r; with
- * `sort`, put them in uid order (else the query did). `expect` rows are
+ * `sort`, put them in side A order (else the query gave them in side A
+ * UID order). `expect` rows are
  * room made at once (a folder's pairs are counted first, so that 100,000
  * of them are not grown into twice their size). */
 static int read_set(struct state *st, sqlite3_stmt *stmt, bool sort, size_t expect, const char *what,
@@ -80,13 +100,15 @@ static int read_set(struct state *st, sqlite3_stmt *stmt, bool sort, size_t expe
 		return -1;
 	}
 	if (sort && set.count > 1)
-		qsort(set.pairs, set.count, sizeof(*set.pairs), by_uid_cmp);
-	index_by_local(&set);
+		qsort(set.pairs, set.count, sizeof(*set.pairs), by_a_cmp);
+	else
+		sort_unnumbered(&set);
+	index_by_b(&set);
 	*set_r = set;
 	return 0;
 }
 
-/* The pairs of `folder_id`, counted on the (folder_id, uid) index. */
+/* The pairs of `folder_id`, counted on the (folder_id, a_uid) index. */
 static int count_pairs(struct state *st, int64_t folder_id, int64_t *count_r, struct error *err)
 {
 	return state_count_of(st, ST_PAIR_COUNT, "SELECT count(*) FROM pair WHERE folder_id = ?", folder_id,
@@ -101,10 +123,10 @@ int state_pairs_load(struct state *st, int64_t folder_id, struct state_pairs *se
 	memset(set_r, 0, sizeof(*set_r));
 	if (count_pairs(st, folder_id, &count, err) < 0)
 		return -1;
-	/* The (folder_id, uid) index yields the rows in uid order, NULLs
-	 * (no remote side) first: no sorting step. */
-	stmt = state_stmt(st, ST_PAIR_LOAD, "SELECT " PAIR_COLS " FROM pair WHERE folder_id = ? ORDER BY uid",
-	                  err);
+	/* The (folder_id, a_uid) index yields the rows in UID order, NULLs
+	 * (no UID on side A) first: only those are sorted after. */
+	stmt = state_stmt(st, ST_PAIR_LOAD,
+	                  "SELECT " PAIR_COLS " FROM pair WHERE folder_id = ? ORDER BY a_uid", err);
 	if (!stmt)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, folder_id);
@@ -120,11 +142,13 @@ int state_pairs_load_uids(struct state *st, int64_t folder_id, const struct stat
 	sqlite3_stmt *stmt;
 
 	memset(set_r, 0, sizeof(*set_r));
-	/* Those without a remote side first, then the ranges in order: the
-	 * set comes out in uid order, as state_pairs_load() gives it. */
+	/* Those without a UID on side A first, then the ranges in order:
+	 * the set comes out in side A order, as state_pairs_load() gives
+	 * it. */
 	if (no_uid) {
-		stmt = state_stmt(st, ST_PAIR_NO_UID,
-		                  "SELECT " PAIR_COLS " FROM pair WHERE folder_id = ? AND uid IS NULL", err);
+		stmt =
+		    state_stmt(st, ST_PAIR_NO_UID,
+		               "SELECT " PAIR_COLS " FROM pair WHERE folder_id = ? AND a_uid IS NULL", err);
 		if (!stmt)
 			goto fail;
 		sqlite3_bind_int64(stmt, 1, folder_id);
@@ -132,10 +156,11 @@ int state_pairs_load_uids(struct state *st, int64_t folder_id, const struct stat
 			goto fail;
 	}
 	for (size_t i = 0; i < count; i++) {
-		stmt = state_stmt(st, ST_PAIR_BY_UIDS,
-		                  "SELECT " PAIR_COLS " FROM pair WHERE folder_id = ? AND uid BETWEEN ? AND ?"
-		                  " ORDER BY uid",
-		                  err);
+		stmt =
+		    state_stmt(st, ST_PAIR_BY_UIDS,
+		               "SELECT " PAIR_COLS " FROM pair WHERE folder_id = ? AND a_uid BETWEEN ? AND ?"
+		               " ORDER BY a_uid",
+		               err);
 		if (!stmt)
 			goto fail;
 		sqlite3_bind_int64(stmt, 1, folder_id);
@@ -144,7 +169,8 @@ int state_pairs_load_uids(struct state *st, int64_t folder_id, const struct stat
 		if (read_rows(st, stmt, what, &set, &cap, err) < 0)
 			goto fail;
 	}
-	index_by_local(&set);
+	sort_unnumbered(&set);
+	index_by_b(&set);
 	*set_r = set;
 	return 0;
 fail:
@@ -152,25 +178,26 @@ fail:
 	return -1;
 }
 
-int state_pairs_count(struct state *st, int64_t folder_id, size_t *remote_r, size_t *local_r,
-                      struct error *err)
+int state_pairs_count(struct state *st, int64_t folder_id, size_t with_r[SIDES], struct error *err)
 {
-	int64_t all, no_remote, no_local;
+	int64_t all, none_a, none_b;
 
-	/* Every pair counted once, on the index of integers (uid), and the
+	/* Every pair counted once, on the index of side A's UIDs, and the
 	 * few without one side or the other, which each index keeps first:
-	 * counting the local side on its own index would read every local
-	 * id (three times the pages at 50,000 pairs). */
+	 * counting side B on an index of names would read every name (three
+	 * times the pages at 50,000 pairs). */
 	if (count_pairs(st, folder_id, &all, err) < 0 ||
-	    state_count_of(st, ST_PAIR_NO_REMOTE,
-	                   "SELECT count(*) FROM pair WHERE folder_id = ? AND uid IS NULL", folder_id,
-	                   "count the messages of a folder", &no_remote, err) < 0 ||
-	    state_count_of(st, ST_PAIR_NO_LOCAL,
-	                   "SELECT count(*) FROM pair WHERE folder_id = ? AND local_id IS NULL", folder_id,
-	                   "count the messages of a folder", &no_local, err) < 0)
+	    state_count_of(
+	        st, ST_PAIR_NO_A,
+	        "SELECT count(*) FROM pair WHERE folder_id = ? AND a_uid IS NULL AND a_name IS NULL",
+	        folder_id, "count the messages of a folder", &none_a, err) < 0 ||
+	    state_count_of(
+	        st, ST_PAIR_NO_B,
+	        "SELECT count(*) FROM pair WHERE folder_id = ? AND b_name IS NULL AND b_uid IS NULL",
+	        folder_id, "count the messages of a folder", &none_b, err) < 0)
 		return -1;
-	*remote_r = (size_t)(all - no_remote);
-	*local_r = (size_t)(all - no_local);
+	with_r[SIDE_A] = (size_t)(all - none_a);
+	with_r[SIDE_B] = (size_t)(all - none_b);
 	return 0;
 }
 
@@ -180,7 +207,7 @@ int state_pairs_find_key(struct state *st, int64_t folder_id, const char *key, s
 	sqlite3_stmt *stmt;
 
 	/* No ORDER BY: it would tempt the planner into walking the whole
-	 * folder in uid order instead of using the content index; the few
+	 * folder in UID order instead of using the content index; the few
 	 * matches are sorted here. */
 	memset(set_r, 0, sizeof(*set_r));
 	if (folder_id) {
@@ -200,33 +227,19 @@ int state_pairs_find_key(struct state *st, int64_t folder_id, const char *key, s
 	return read_set(st, stmt, true, 0, "look messages up by content", set_r, err);
 }
 
-const struct state_pair *state_pairs_find_uid(const struct state_pairs *set, uint32_t uid)
+const struct state_pair *state_pairs_find(const struct state_pairs *set, enum side side, struct store_id id)
 {
-	size_t lo = 0, hi = set->count;
+	size_t lo = 0, hi = side == SIDE_A ? set->count : set->b_count;
 
-	if (uid == 0)
+	if (!store_id_known(id))
 		return NULL;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (set->pairs[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < set->count && set->pairs[lo].uid == uid ? &set->pairs[lo] : NULL;
-}
+		const struct state_pair *p = &set->pairs[side == SIDE_A ? mid : set->by_b[mid]];
+		int c = store_id_cmp(p->side[side], id);
 
-const struct state_pair *state_pairs_find_local(const struct state_pairs *set, const char *local_id)
-{
-	size_t lo = 0, hi = set->local_count;
-
-	if (!local_id)
-		return NULL;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(set->pairs[set->by_local[mid]].local_id, local_id);
 		if (c == 0)
-			return &set->pairs[set->by_local[mid]];
+			return p;
 		if (c < 0)
 			lo = mid + 1;
 		else
@@ -241,18 +254,18 @@ void state_pairs_renumber(struct state_pairs *set)
 
 	for (size_t i = 0; i < set->count; i++) {
 		struct state_pair p = set->pairs[i];
-		if (!p.local_id)
+		if (!store_id_known(p.side[SIDE_B]))
 			continue;
-		if (p.uid) {
-			p.uid = 0;
+		if (store_id_known(p.side[SIDE_A])) {
+			p.side[SIDE_A] = (struct store_id){0, NULL};
 			p.renumbered = true;
 		}
 		set->pairs[n++] = p;
 	}
 	set->count = n;
-	/* Every uid is 0 now: the set is in uid order as it stands. */
-	free(set->by_local);
-	index_by_local(set);
+	/* No side A id is left: the set is in side A order as it stands. */
+	free(set->by_b);
+	index_by_b(set);
 }
 
 void state_pairs_keep(struct state_pairs *set, const bool *keep)
@@ -263,14 +276,14 @@ void state_pairs_keep(struct state_pairs *set, const bool *keep)
 		if (keep[i])
 			set->pairs[n++] = set->pairs[i];
 	set->count = n;
-	free(set->by_local);
-	index_by_local(set);
+	free(set->by_b);
+	index_by_b(set);
 }
 
 void state_pairs_free(struct state_pairs *set)
 {
 	free(set->pairs);
-	free(set->by_local);
+	free(set->by_b);
 	state_arena_free(set->arena);
 	memset(set, 0, sizeof(*set));
 }

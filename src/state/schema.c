@@ -106,35 +106,107 @@ static const char schema_v4[] = "ALTER TABLE folder ADD COLUMN local_digest INTE
                                 "ALTER TABLE folder ADD COLUMN local_files INTEGER NOT NULL DEFAULT -1"
                                 " CHECK (local_files >= -1);";
 
+/* Version 5: a message's id on each side as that side's store names it,
+ * a UID or a name on either side (two IMAP sides, a POP3 side), where
+ * version 1 had a remote UID and a local name. The table is rebuilt: its
+ * check that a pair has a side named the old columns. Dropping the old
+ * table lets go of the intents' pairs (ON DELETE SET NULL), so they are
+ * put back from a copy. The indexes of the kinds of id version 4 had
+ * hold every row (loading walks side A's in order, NULLs first); those
+ * of the new kinds only the rows that use them, so that an account of
+ * today's kind writes no more than before. */
+static const char schema_v5[] =
+    "CREATE TABLE pair_v5 ("
+    " id INTEGER PRIMARY KEY,"
+    " folder_id INTEGER NOT NULL REFERENCES folder(id) ON DELETE CASCADE,"
+    " a_uid INTEGER CHECK (a_uid BETWEEN 1 AND 4294967295),"
+    " a_name TEXT CHECK (a_name <> ''),"
+    " b_uid INTEGER CHECK (b_uid BETWEEN 1 AND 4294967295),"
+    " b_name TEXT CHECK (b_name <> ''),"
+    " flags INTEGER NOT NULL DEFAULT 0 CHECK (flags >= 0),"
+    " keywords TEXT CHECK (keywords <> ''),"
+    " size INTEGER NOT NULL DEFAULT 0 CHECK (size >= 0),"
+    " content_key TEXT CHECK (content_key <> ''),"
+    " renumbered INTEGER NOT NULL DEFAULT 0 CHECK (renumbered IN (0, 1)),"
+    " CHECK (a_uid IS NULL OR a_name IS NULL),"
+    " CHECK (b_uid IS NULL OR b_name IS NULL),"
+    " CHECK (coalesce(a_uid, a_name, b_uid, b_name) IS NOT NULL)"
+    ") STRICT;"
+    "INSERT INTO pair_v5 (id, folder_id, a_uid, b_name, flags, keywords, size, content_key, renumbered)"
+    " SELECT id, folder_id, uid, local_id, flags, keywords, size, content_key, renumbered FROM pair;"
+    "CREATE TEMP TABLE intent_pair AS SELECT id, pair_id FROM intent WHERE pair_id IS NOT NULL;"
+    "DROP TABLE pair;"
+    "ALTER TABLE pair_v5 RENAME TO pair;"
+    "UPDATE intent SET pair_id = (SELECT t.pair_id FROM temp.intent_pair t WHERE t.id = intent.id)"
+    " WHERE id IN (SELECT id FROM temp.intent_pair);"
+    "DROP TABLE temp.intent_pair;"
+    "CREATE UNIQUE INDEX pair_a_uid ON pair (folder_id, a_uid);"
+    "CREATE UNIQUE INDEX pair_a_name ON pair (folder_id, a_name) WHERE a_name IS NOT NULL;"
+    "CREATE UNIQUE INDEX pair_b_uid ON pair (folder_id, b_uid) WHERE b_uid IS NOT NULL;"
+    "CREATE UNIQUE INDEX pair_b_name ON pair (folder_id, b_name);"
+    "CREATE INDEX pair_content ON pair (content_key, folder_id) WHERE content_key IS NOT NULL;";
+
 static const struct migration migrations[] = {
-    {1, schema_v1},
-    {2, schema_v2},
-    {3, schema_v3},
-    {4, schema_v4},
+    {1, schema_v1}, {2, schema_v2}, {3, schema_v3}, {4, schema_v4}, {5, schema_v5},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STATE_SCHEMA_VERSION,
                "one migration step per schema version");
 _Static_assert(STATE_APPLICATION_ID == 1415004760, "schema_v1 spells the application id in decimal");
 
-int state_migrate(struct state *st, int from, struct error *err)
+/* Run the steps after `from` up to and including `to` on `db`, then
+ * record `to` as its version. An SQLite result code. */
+static int migrate(sqlite3 *db, int from, int to, int *failed_r)
 {
 	char sql[64];
 	int rc;
 
 	for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++) {
-		if (migrations[i].version <= from)
+		if (migrations[i].version <= from || migrations[i].version > to)
 			continue;
-		rc = sqlite3_exec(st->db, migrations[i].sql, NULL, NULL, NULL);
-		if (rc != SQLITE_OK)
-			return state_fail(st, rc, err, "upgrade the schema to version %d",
-			                  migrations[i].version);
+		rc = sqlite3_exec(db, migrations[i].sql, NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			*failed_r = migrations[i].version;
+			return rc;
+		}
 	}
 	/* user_version lives in the file header and is written by this
 	 * transaction, so the version and the tables change together. */
-	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", STATE_SCHEMA_VERSION);
-	rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", to);
+	*failed_r = 0;
+	return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+int state_migrate(struct state *st, int from, struct error *err)
+{
+	int failed;
+	int rc = migrate(st->db, from, STATE_SCHEMA_VERSION, &failed);
+
+	if (rc == SQLITE_OK)
+		return 0;
+	if (failed)
+		return state_fail(st, rc, err, "upgrade the schema to version %d", failed);
+	return state_fail(st, rc, err, "record the schema version");
+}
+
+int state_create_version(const char *path, int version, struct error *err)
+{
+	sqlite3 *db = NULL;
+	int failed = 0, rc;
+
+	if (version < 1 || version > STATE_SCHEMA_VERSION)
+		return error_set(err, ERR_FATAL, "state database %s: there is no schema version %d", path,
+		                 version);
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = migrate(db, 0, version, &failed);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
-		return state_fail(st, rc, err, "record the schema version");
-	return 0;
+		error_set(err, ERR_FATAL, "state database %s: could not create schema version %d: %s", path,
+		          version, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
 }

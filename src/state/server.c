@@ -53,8 +53,9 @@ int state_server_set(struct state *st, const struct state_server *s, struct erro
 static int forget_uids(struct state *st, const struct state_server *s, struct error *err)
 {
 	static const char sql[] =
-	    "DELETE FROM pair WHERE local_id IS NULL;"
-	    "UPDATE pair SET uid = NULL, renumbered = 1 WHERE uid IS NOT NULL;"
+	    "DELETE FROM pair WHERE b_uid IS NULL AND b_name IS NULL;"
+	    "UPDATE pair SET a_uid = NULL, a_name = NULL, renumbered = 1"
+	    " WHERE a_uid IS NOT NULL OR a_name IS NOT NULL;"
 	    "UPDATE intent SET uid = NULL WHERE uid IS NOT NULL;"
 	    "UPDATE folder SET uidvalidity = 0, uidnext = 0, highestmodseq = 0, messages = 0;";
 	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);

@@ -112,7 +112,7 @@ static bool listed(char **names, size_t n, const char *name)
  * flags. Only such a copy may be removed when the other side removed the
  * folder; anything new or changed in it keeps it. Any doubt is "changed".
  */
-static bool side_unchanged(struct store *s, struct state *st, const struct state_folder *sf, bool remote)
+static bool side_unchanged(struct store *s, struct state *st, const struct state_folder *sf, enum side side)
 {
 	struct store_folder *f = NULL;
 	struct store_folder_info info;
@@ -126,19 +126,20 @@ static bool side_unchanged(struct store *s, struct state *st, const struct state
 		return false;
 	if (s->ops->snapshot(f, &snap, &err) < 0 || state_pairs_load(st, sf->id, &pairs, &err) < 0)
 		goto out;
-	if (remote && sf->uidvalidity && info.uidvalidity != sf->uidvalidity)
+	if (side == SIDE_A && sf->uidvalidity && info.uidvalidity != sf->uidvalidity)
 		goto out;
 	for (size_t i = 0; i < pairs.count; i++)
-		sides += remote ? pairs.pairs[i].uid != 0 : pairs.pairs[i].local_id != NULL;
+		sides += store_id_known(pairs.pairs[i].side[side]);
 	same = sides == snap.count;
 	for (size_t i = 0; i < snap.count && same; i++) {
 		const struct store_msg *m = &snap.msgs[i];
 		const struct state_pair *p =
-		    remote ? state_pairs_find_uid(&pairs, m->uid) : state_pairs_find_local(&pairs, m->name);
+		    state_pairs_find(&pairs, side, (struct store_id){m->uid, m->name});
 		/* A Maildir keeps no keywords but $Forwarded: compare the flag
-		 * bits there, bits and keywords on the server. */
+		 * bits there, bits and keywords where the store keeps them. */
 		same =
-		    p && p->flags == m->flags && (!remote || mail_keywords_equal(p->keywords, m->keywords));
+		    p && p->flags == m->flags &&
+		    (!(s->ops->caps & STORE_CAP_KEYWORDS) || mail_keywords_equal(p->keywords, m->keywords));
 	}
 out:
 	state_pairs_free(&pairs);
@@ -397,9 +398,9 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 		 * other, and only with remove_folders: look no further else. */
 		if (o->rules.remove_folders && on_remote != on_local) {
 			if (on_remote)
-				k->unchanged[PLAN_A] = side_unchanged(remote, st, &known[i], true);
+				k->unchanged[SIDE_A] = side_unchanged(remote, st, &known[i], SIDE_A);
 			else
-				k->unchanged[PLAN_B] = side_unchanged(local, st, &known[i], false);
+				k->unchanged[SIDE_B] = side_unchanged(local, st, &known[i], SIDE_B);
 		}
 	}
 	struct plan_folders_input in = {
@@ -413,7 +414,7 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	for (size_t i = 0; i < fp.action_count; i++) {
 		const struct plan_folder_action *a = &fp.actions[i];
 		struct sync_folder_report rep = {.name = a->name, .dry_run = o->dry_run};
-		struct store *side = a->side == PLAN_A ? remote : local;
+		struct store *side = a->side == SIDE_A ? remote : local;
 
 		error_clear(&rep.err);
 		switch (a->kind) {
@@ -471,7 +472,7 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 			continue;
 		case PLAN_FOLDER_DELETE:
 			for (size_t k = 0; k < nk; k++) {
-				bool remote_side = a->side == PLAN_A;
+				bool remote_side = a->side == SIDE_A;
 				if (strcmp(known[k].remote_name, a->name) != 0)
 					continue;
 				if (remove_folder(remote_side ? remote : local, st, &known[k], remote_side, o,

@@ -43,7 +43,7 @@ static size_t merge(const struct state_pairs *ps, const struct store_changes *c,
 	const struct store_snapshot *ch = &c->changed;
 	size_t i = 0, j = 0, at = 0, n = 0;
 
-	while (i < ps->count && ps->pairs[i].uid == 0)
+	while (i < ps->count && ps->pairs[i].side[SIDE_A].uid == 0)
 		i++;
 	while (i < ps->count || j < ch->count) {
 		const struct state_pair *p = i < ps->count ? &ps->pairs[i] : NULL;
@@ -51,13 +51,15 @@ static size_t merge(const struct state_pairs *ps, const struct store_changes *c,
 		struct store_msg from_pair;
 		uint32_t uid;
 
-		if (m && (!p || m->uid <= p->uid)) {
-			if (p && p->uid == m->uid)
+		if (m && (!p || m->uid <= p->side[SIDE_A].uid)) {
+			if (p && p->side[SIDE_A].uid == m->uid)
 				i++;
 			j++;
 		} else {
-			from_pair = (struct store_msg){
-			    .uid = p->uid, .flags = p->flags, .keywords = p->keywords, .size = p->size};
+			from_pair = (struct store_msg){.uid = p->side[SIDE_A].uid,
+			                               .flags = p->flags,
+			                               .keywords = p->keywords,
+			                               .size = p->size};
 			m = &from_pair;
 			i++;
 		}
@@ -210,9 +212,11 @@ static int local_side(struct folder_run *r, struct error *err)
 
 	for (size_t i = 0; i < r->pairs.count; i++) {
 		const struct state_pair *p = &r->pairs.pairs[i];
-		if (p->local_id)
-			msgs[n++] = (struct store_msg){
-			    .name = p->local_id, .flags = p->flags, .keywords = p->keywords, .size = p->size};
+		if (p->side[SIDE_B].name)
+			msgs[n++] = (struct store_msg){.name = p->side[SIDE_B].name,
+			                               .flags = p->flags,
+			                               .keywords = p->keywords,
+			                               .size = p->size};
 	}
 	found = n ? r->ls->ops->find(r->lf, msgs, n, err) : 1;
 	if (found <= 0) {
@@ -260,32 +264,34 @@ static int all_local_paired(struct folder_run *r, size_t with_local, bool *all_r
 static int changes_alone(struct folder_run *r, uint64_t since, struct store_changes *c, struct error *err)
 {
 	struct store_snapshot *ch = &c->changed;
-	size_t nranges, with_uid, with_local, gone_pairs = 0, fresh = 0, n = 0, at = 0;
+	size_t nranges, with[SIDES], gone_pairs = 0, fresh = 0, n = 0, at = 0;
 	struct state_uid_range *ranges = uid_ranges(c, &nranges);
 	bool all_paired = true;
 	int rc = -1;
 
-	if (state_pairs_count(r->st, r->folder_id, &with_uid, &with_local, err) < 0 ||
+	if (state_pairs_count(r->st, r->folder_id, with, err) < 0 ||
 	    state_pairs_load_uids(r->st, r->folder_id, ranges, nranges, false, &r->pairs, err) < 0)
 		goto out;
 	for (size_t i = 0; i < r->pairs.count; i++)
-		gone_pairs += r->pairs.pairs[i].uid && gone(c, &at, r->pairs.pairs[i].uid);
+		gone_pairs +=
+		    r->pairs.pairs[i].side[SIDE_A].uid && gone(c, &at, r->pairs.pairs[i].side[SIDE_A].uid);
 	at = 0;
 	for (size_t i = 0; i < ch->count; i++)
 		if (!gone(c, &at, ch->msgs[i].uid)) {
-			fresh += !state_pairs_find_uid(&r->pairs, ch->msgs[i].uid);
+			fresh +=
+			    !state_pairs_find(&r->pairs, SIDE_A, (struct store_id){ch->msgs[i].uid, NULL});
 			ch->msgs[n++] = ch->msgs[i];
 		}
 	ch->count = n;
 	rc = 0;
 	/* As in the merge below: the state and the changes must make the
 	 * server's count, else the state missed something. */
-	if (with_uid - gone_pairs + fresh != c->exists)
+	if (with[SIDE_A] - gone_pairs + fresh != c->exists)
 		goto out;
 	if (fresh) {
 		state_pairs_free(&r->pairs);
 		if (state_pairs_load_uids(r->st, r->folder_id, ranges, nranges, true, &r->pairs, err) < 0 ||
-		    all_local_paired(r, with_local, &all_paired, err) < 0) {
+		    all_local_paired(r, with[SIDE_B], &all_paired, err) < 0) {
 			rc = -1;
 			goto out;
 		}
@@ -302,7 +308,7 @@ static int changes_alone(struct folder_run *r, uint64_t since, struct store_chan
 	r->rsnap = *ch;
 	*ch = (struct store_snapshot){0};
 	r->remote_total = c->exists;
-	r->local_total = with_local;
+	r->local_total = with[SIDE_B];
 	r->partial = true;
 	log_debug("%s: the Maildir folder is unchanged: %s; syncing only the %zu messages changed or new on "
 	          "the server and %zu UID ranges expunged since modseq %llu (%zu pairs loaded)",
@@ -324,7 +330,7 @@ out:
  * neither side changed, a plan would do nothing with it). */
 static bool plain_pair(const struct state_pair *p)
 {
-	return p->uid && p->local_id && !p->renumbered;
+	return p->side[SIDE_A].uid && p->side[SIDE_B].name && !p->renumbered;
 }
 
 /* Keep (in `keep`, parallel to the pairs) those of the UIDs the server
@@ -336,7 +342,7 @@ static size_t keep_server_changes(const struct state_pairs *ps, const struct sto
 	size_t total = 0, j = 0, at = 0;
 
 	for (size_t i = 0; i < ps->count; i++) {
-		uint32_t uid = ps->pairs[i].uid;
+		uint32_t uid = ps->pairs[i].side[SIDE_A].uid;
 		bool went;
 
 		if (!uid)
@@ -349,7 +355,8 @@ static size_t keep_server_changes(const struct state_pairs *ps, const struct sto
 	}
 	at = 0;
 	for (j = 0; j < ch->count; j++)
-		total += !gone(c, &at, ch->msgs[j].uid) && !state_pairs_find_uid(ps, ch->msgs[j].uid);
+		total += !gone(c, &at, ch->msgs[j].uid) &&
+		         !state_pairs_find(ps, SIDE_A, (struct store_id){ch->msgs[j].uid, NULL});
 	return total;
 }
 
@@ -394,7 +401,8 @@ static int maildir_changes(struct folder_run *r, struct store_changes *c, struct
 	/* Files that came or whose flags changed, and their pairs. */
 	for (size_t j = 0; j < ls->count; j++) {
 		const struct store_msg *m = &ls->msgs[j];
-		const struct state_pair *p = state_pairs_find_local(&r->pairs, m->name);
+		const struct state_pair *p =
+		    state_pairs_find(&r->pairs, SIDE_B, (struct store_id){0, m->name});
 		size_t i;
 
 		if (!p) {

@@ -85,7 +85,7 @@ static int recover_delete(struct folder_run *r, const struct state_intent *in, s
 		return state_intent_resolve(r->st, in->id, err);
 	if (state_begin(r->st, err) < 0)
 		return -1;
-	if (state_pair_drop_local(r->st, in->pair_id, err) < 0 ||
+	if (state_pair_drop_side(r->st, in->pair_id, SIDE_B, err) < 0 ||
 	    state_intent_resolve(r->st, in->id, err) < 0 || state_commit(r->st, err) < 0) {
 		state_rollback(r->st);
 		return -1;
@@ -137,9 +137,8 @@ static int recover_intents(struct folder_run *r, struct error *err)
 			struct state_pair p = {
 			    .id = in->pair_id,
 			    .folder_id = r->folder_id,
-			    .uid = in->uid,
+			    .side = {{in->uid, NULL}, {0, lm->name}},
 			    .flags = flags,
-			    .local_id = lm->name,
 			    .keywords = delivered ? keywords : lm->keywords,
 			    .size = rm ? rm->size : 0,
 			    .content_key = in->content_key,
@@ -474,8 +473,8 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 		goto out;
 	plan_inputs(&r, &rm, &lm);
 	struct plan_input in = {r.pairs.pairs, r.pairs.count, {rm, lm}, {r.rsnap.count, r.lsnap.count}};
-	rules.total[PLAN_A] = r.remote_total;
-	rules.total[PLAN_B] = r.local_total;
+	rules.total[SIDE_A] = r.remote_total;
+	rules.total[SIDE_B] = r.local_total;
 	if (plan_build(&in, &rules, &plan, err) < 0)
 		goto out;
 	engine_planned_counts(&plan, &rep->planned);

@@ -29,9 +29,21 @@ static int64_t pair_of(const struct new_pairs *np, const struct plan_action *a)
 	if (a->pair_id)
 		return a->pair_id;
 	for (size_t i = 0; i < np->count; i++)
-		if (np->uids[i] == a->id[PLAN_A].uid)
+		if (np->uids[i] == a->id[SIDE_A].uid)
 			return np->ids[i];
 	return 0;
+}
+
+/* The pair action `a` describes, as row `id` of r's folder. */
+static struct state_pair action_pair(const struct folder_run *r, const struct plan_action *a, int64_t id)
+{
+	return (struct state_pair){.id = id,
+	                           .folder_id = r->folder_id,
+	                           .side = {a->id[SIDE_A], a->id[SIDE_B]},
+	                           .flags = a->flags,
+	                           .keywords = a->keywords,
+	                           .size = a->size,
+	                           .content_key = a->content_key};
 }
 
 static int commit(struct folder_run *r, bool durable, const char *what, struct error *err)
@@ -50,7 +62,7 @@ static int record_pairs(struct folder_run *r, const struct plan *plan, struct ne
                         struct error *err)
 {
 	size_t n;
-	const struct plan_action *a = plan_actions(plan, PLAN_PAIR_EXISTING, PLAN_A, &n);
+	const struct plan_action *a = plan_actions(plan, PLAN_PAIR_EXISTING, SIDE_A, &n);
 
 	if (n == 0)
 		return 0;
@@ -59,15 +71,13 @@ static int record_pairs(struct folder_run *r, const struct plan *plan, struct ne
 	if (state_begin(r->st, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		struct state_pair p = {a[i].pair_id, r->folder_id,         a[i].id[PLAN_A].uid,
-		                       a[i].flags,   a[i].id[PLAN_B].name, a[i].keywords,
-		                       a[i].size,    a[i].content_key,     false};
+		struct state_pair p = action_pair(r, &a[i], a[i].pair_id);
 		int rc = p.id ? state_pair_update(r->st, &p, err) : state_pair_insert(r->st, &p, err);
 		if (rc < 0) {
 			state_rollback(r->st);
 			return -1;
 		}
-		np->uids[np->count] = a[i].id[PLAN_A].uid;
+		np->uids[np->count] = a[i].id[SIDE_A].uid;
 		np->ids[np->count++] = p.id;
 	}
 	r->rep->paired += n;
@@ -96,10 +106,10 @@ static bool pair_failed(const struct failed_pairs *fp, int64_t id)
 	return false;
 }
 
-static int set_flags(struct folder_run *r, const struct plan *plan, enum plan_side side,
+static int set_flags(struct folder_run *r, const struct plan *plan, enum side side,
                      const struct new_pairs *np, struct failed_pairs *fp, struct error *err)
 {
-	bool remote = side == PLAN_A;
+	bool remote = side == SIDE_A;
 	struct store *s = remote ? r->rs : r->ls;
 	struct store_folder *f = remote ? r->rf : r->lf;
 	struct plan_flag_group *groups;
@@ -112,8 +122,8 @@ static int set_flags(struct folder_run *r, const struct plan *plan, enum plan_si
 		struct error ferr;
 
 		for (size_t i = 0; i < groups[g].count; i++) {
-			msgs[i].uid = remote ? groups[g].actions[i].id[PLAN_A].uid : 0;
-			msgs[i].name = remote ? NULL : groups[g].actions[i].id[PLAN_B].name;
+			msgs[i].uid = remote ? groups[g].actions[i].id[SIDE_A].uid : 0;
+			msgs[i].name = remote ? NULL : groups[g].actions[i].id[SIDE_B].name;
 		}
 		error_clear(&ferr);
 		if (s->ops->set_flags(f, msgs, groups[g].count, c->add, c->add_keywords, c->remove,
@@ -159,7 +169,7 @@ static int update_pairs(struct folder_run *r, const struct plan *plan, const str
                         const struct failed_pairs *fp, struct error *err)
 {
 	size_t n;
-	const struct plan_action *a = plan_actions(plan, PLAN_UPDATE_PAIR, PLAN_A, &n);
+	const struct plan_action *a = plan_actions(plan, PLAN_UPDATE_PAIR, SIDE_A, &n);
 
 	if (n == 0)
 		return 0;
@@ -176,24 +186,20 @@ static int update_pairs(struct folder_run *r, const struct plan *plan, const str
 			p = *old;
 			/* A pair this plan re-attached by content (PAIR_EXISTING
 			 * with its id) has its new ids in the action: keep them. */
-			if (pair_recorded(np, id)) {
-				p.uid = a[i].id[PLAN_A].uid;
-				p.local_id = a[i].id[PLAN_B].name;
-			}
+			if (pair_recorded(np, id))
+				for (int s = 0; s < SIDES; s++)
+					p.side[s] = a[i].id[s];
 		} else {
 			/* A pair recorded by this plan: its fields are in the action. */
-			p = (struct state_pair){id,         r->folder_id,         a[i].id[PLAN_A].uid,
-			                        a[i].flags, a[i].id[PLAN_B].name, a[i].keywords,
-			                        a[i].size,  a[i].content_key,     false};
+			p = action_pair(r, &a[i], id);
 		}
 		if (a[i].update & PLAN_UPDATE_FLAGS) {
 			p.flags = a[i].flags;
 			p.keywords = a[i].keywords;
 		}
-		if (a[i].update & plan_update_drop(PLAN_A))
-			p.uid = 0;
-		if (a[i].update & plan_update_drop(PLAN_B))
-			p.local_id = NULL;
+		for (int s = 0; s < SIDES; s++)
+			if (a[i].update & plan_update_drop((enum side)s))
+				p.side[s] = (struct store_id){0, NULL};
 		if (state_pair_update(r->st, &p, err) < 0) {
 			state_rollback(r->st);
 			return -1;
@@ -262,9 +268,13 @@ static int resolve_copies(struct folder_run *r, struct copy *c, size_t n, struct
 	for (size_t i = 0; i < n; i++) {
 		int rc;
 		if (c[i].done && c[i].uid && c[i].name) {
-			struct state_pair p = {c[i].a->pair_id, r->folder_id, c[i].uid,
-			                       c[i].a->flags,   c[i].name,    c[i].a->keywords,
-			                       c[i].size,       c[i].key,     false};
+			struct state_pair p = {.id = c[i].a->pair_id,
+			                       .folder_id = r->folder_id,
+			                       .side = {{c[i].uid, NULL}, {0, c[i].name}},
+			                       .flags = c[i].a->flags,
+			                       .keywords = c[i].a->keywords,
+			                       .size = c[i].size,
+			                       .content_key = c[i].key};
 			rc = state_intent_resolve_pair(r->st, c[i].intent, &p, err);
 		} else {
 			/* Failed, gone, or appended without a UID (no UIDPLUS):
@@ -375,9 +385,9 @@ static int copy_to_local(struct folder_run *r, const struct plan_action *a, size
 	error_clear(&d.failure);
 	for (size_t i = 0; i < n; i++) {
 		c[i].a = &a[i];
-		c[i].uid = a[i].id[PLAN_A].uid;
+		c[i].uid = a[i].id[SIDE_A].uid;
 		c[i].name = r->ls->ops->reserve_name(r->lf, a[i].size);
-		msgs[i].uid = a[i].id[PLAN_A].uid;
+		msgs[i].uid = a[i].id[SIDE_A].uid;
 	}
 	if (add_intents(r, c, n, STATE_INTENT_DELIVER_LOCAL, err) < 0)
 		goto out;
@@ -459,7 +469,7 @@ static void upload_keys(struct folder_run *r, struct copy *c, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		if (!c[i].a->content_key)
-			order[m++] = (struct named){c[i].a->id[PLAN_B].name, i};
+			order[m++] = (struct named){c[i].a->id[SIDE_B].name, i};
 	if (m == 0) {
 		free(order);
 		return;
@@ -494,14 +504,14 @@ static int copy_to_remote(struct folder_run *r, const struct plan_action *a, siz
 
 	for (size_t i = 0; i < n; i++) {
 		c[i].a = &a[i];
-		c[i].name = xstrdup(a[i].id[PLAN_B].name);
+		c[i].name = xstrdup(a[i].id[SIDE_B].name);
 	}
 	upload_keys(r, c, n);
 	if (add_intents(r, c, n, STATE_INTENT_APPEND_REMOTE, err) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct store_msg want = {
-		    .name = a[i].id[PLAN_B].name, .flags = a[i].flags, .keywords = a[i].keywords};
+		    .name = a[i].id[SIDE_B].name, .flags = a[i].flags, .keywords = a[i].keywords};
 		struct error serr;
 		if (r->ls->ops->open_source(r->lf, &want, &u[i].src, &serr) < 0) {
 			if (serr.scope > ERR_MESSAGE) {
@@ -563,14 +573,14 @@ out:
 	return rc;
 }
 
-static int copies(struct folder_run *r, const struct plan *plan, enum plan_side to, struct error *err)
+static int copies(struct folder_run *r, const struct plan *plan, enum side to, struct error *err)
 {
 	size_t n;
 	const struct plan_action *a = plan_actions(plan, PLAN_COPY, to, &n);
 
 	for (size_t i = 0; i < n; i += COPY_BATCH) {
 		size_t b = n - i < COPY_BATCH ? n - i : COPY_BATCH;
-		int rc = to == PLAN_B ? copy_to_local(r, a + i, b, err) : copy_to_remote(r, a + i, b, err);
+		int rc = to == SIDE_B ? copy_to_local(r, a + i, b, err) : copy_to_remote(r, a + i, b, err);
 		if (rc < 0)
 			return -1;
 	}
@@ -615,7 +625,7 @@ static int add_delete_intents(struct folder_run *r, const struct plan_action *a,
 		struct state_intent in = {.folder_id = r->folder_id,
 		                          .kind = STATE_INTENT_DELETE_REMOTE,
 		                          .pair_id = a[i].pair_id,
-		                          .uid = a[i].id[PLAN_A].uid};
+		                          .uid = a[i].id[SIDE_A].uid};
 		if (state_intent_add(r->st, &in, &ids[i], err) < 0) {
 			state_rollback(r->st);
 			return -1;
@@ -624,9 +634,9 @@ static int add_delete_intents(struct folder_run *r, const struct plan_action *a,
 	return commit(r, true, "deletion intents recorded", err);
 }
 
-static int deletions(struct folder_run *r, const struct plan *plan, enum plan_side side, struct error *err)
+static int deletions(struct folder_run *r, const struct plan *plan, enum side side, struct error *err)
 {
-	bool remote = side == PLAN_A;
+	bool remote = side == SIDE_A;
 	struct store *s = remote ? r->rs : r->ls;
 	struct store_folder *f = remote ? r->rf : r->lf;
 	size_t n;
@@ -647,8 +657,8 @@ static int deletions(struct folder_run *r, const struct plan *plan, enum plan_si
 	}
 	msgs = xcalloc(n, sizeof(*msgs));
 	for (size_t i = 0; i < n; i++) {
-		msgs[i].uid = remote ? a[i].id[PLAN_A].uid : 0;
-		msgs[i].name = remote ? NULL : a[i].id[PLAN_B].name;
+		msgs[i].uid = remote ? a[i].id[SIDE_A].uid : 0;
+		msgs[i].name = remote ? NULL : a[i].id[SIDE_B].name;
 	}
 	error_clear(&derr);
 	if (s->ops->delete (f, msgs, n, &derr) < 0 || s->ops->flush(f, &derr) < 0) {
@@ -689,18 +699,18 @@ int exec_plan(struct folder_run *r, const struct plan *plan, struct error *err)
 	const struct plan_action *a;
 	int rc = -1;
 
-	if (record_pairs(r, plan, &np, err) < 0 || set_flags(r, plan, PLAN_A, &np, &fp, err) < 0 ||
-	    set_flags(r, plan, PLAN_B, &np, &fp, err) < 0)
+	if (record_pairs(r, plan, &np, err) < 0 || set_flags(r, plan, SIDE_A, &np, &fp, err) < 0 ||
+	    set_flags(r, plan, SIDE_B, &np, &fp, err) < 0)
 		goto out;
-	if ((plan_actions(plan, PLAN_SET_FLAGS, PLAN_A, &n), n) && r->rs->ops->flush(r->rf, err) < 0)
+	if ((plan_actions(plan, PLAN_SET_FLAGS, SIDE_A, &n), n) && r->rs->ops->flush(r->rf, err) < 0)
 		goto out;
-	if ((plan_actions(plan, PLAN_SET_FLAGS, PLAN_B, &n), n) && r->ls->ops->flush(r->lf, err) < 0)
+	if ((plan_actions(plan, PLAN_SET_FLAGS, SIDE_B, &n), n) && r->ls->ops->flush(r->lf, err) < 0)
 		goto out;
-	if (update_pairs(r, plan, &np, &fp, err) < 0 || copies(r, plan, PLAN_B, err) < 0 ||
-	    copies(r, plan, PLAN_A, err) < 0 || deletions(r, plan, PLAN_A, err) < 0 ||
-	    deletions(r, plan, PLAN_B, err) < 0)
+	if (update_pairs(r, plan, &np, &fp, err) < 0 || copies(r, plan, SIDE_B, err) < 0 ||
+	    copies(r, plan, SIDE_A, err) < 0 || deletions(r, plan, SIDE_A, err) < 0 ||
+	    deletions(r, plan, SIDE_B, err) < 0)
 		goto out;
-	a = plan_actions(plan, PLAN_FORGET, PLAN_A, &n);
+	a = plan_actions(plan, PLAN_FORGET, SIDE_A, &n);
 	if (forget_pairs(r, a, n, NULL, true, "forgotten pairs recorded", err) < 0)
 		goto out;
 	n = plan_count(plan, PLAN_SKIP_TOO_BIG);

@@ -54,12 +54,12 @@ void engine_log_notes(const char *name, const struct plan *plan, bool dry_run)
 
 void engine_planned_counts(const struct plan *plan, struct sync_counts *c)
 {
-	plan_actions(plan, PLAN_COPY, PLAN_B, &c->to_local);
-	plan_actions(plan, PLAN_COPY, PLAN_A, &c->to_remote);
-	plan_actions(plan, PLAN_SET_FLAGS, PLAN_B, &c->flags_local);
-	plan_actions(plan, PLAN_SET_FLAGS, PLAN_A, &c->flags_remote);
-	plan_actions(plan, PLAN_DELETE, PLAN_B, &c->deleted_local);
-	plan_actions(plan, PLAN_DELETE, PLAN_A, &c->deleted_remote);
-	plan_actions(plan, PLAN_PAIR_EXISTING, PLAN_A, &c->paired);
+	plan_actions(plan, PLAN_COPY, SIDE_B, &c->to_local);
+	plan_actions(plan, PLAN_COPY, SIDE_A, &c->to_remote);
+	plan_actions(plan, PLAN_SET_FLAGS, SIDE_B, &c->flags_local);
+	plan_actions(plan, PLAN_SET_FLAGS, SIDE_A, &c->flags_remote);
+	plan_actions(plan, PLAN_DELETE, SIDE_B, &c->deleted_local);
+	plan_actions(plan, PLAN_DELETE, SIDE_A, &c->deleted_remote);
+	plan_actions(plan, PLAN_PAIR_EXISTING, SIDE_A, &c->paired);
 	c->too_big = plan_count(plan, PLAN_SKIP_TOO_BIG);
 }

@@ -103,14 +103,14 @@ int engine_keys_of(struct store *s, struct store_folder *f, const struct store_s
  * image: a new message on the lost side may be the same one again. */
 static bool lost_remote(const struct folder_run *r, const struct state_pair *p)
 {
-	return p->local_id && run_local_msg(r, p->local_id, NULL) &&
-	       (p->uid == 0 || !run_remote_msg(r, p->uid, NULL));
+	return p->side[SIDE_B].name && run_local_msg(r, p->side[SIDE_B].name, NULL) &&
+	       (p->side[SIDE_A].uid == 0 || !run_remote_msg(r, p->side[SIDE_A].uid, NULL));
 }
 
 static bool lost_local(const struct folder_run *r, const struct state_pair *p)
 {
-	return p->uid && run_remote_msg(r, p->uid, NULL) &&
-	       (!p->local_id || !run_local_msg(r, p->local_id, NULL));
+	return p->side[SIDE_A].uid && run_remote_msg(r, p->side[SIDE_A].uid, NULL) &&
+	       (!p->side[SIDE_B].name || !run_local_msg(r, p->side[SIDE_B].name, NULL));
 }
 
 /*
@@ -130,10 +130,10 @@ int engine_content_keys(struct folder_run *r, struct error *err)
 	int rc = 0;
 
 	for (size_t i = 0; i < r->rsnap.count; i++)
-		if (!state_pairs_find_uid(&r->pairs, r->rsnap.msgs[i].uid))
+		if (!state_pairs_find(&r->pairs, SIDE_A, (struct store_id){r->rsnap.msgs[i].uid, NULL}))
 			rwant[nr++] = i;
 	for (size_t i = 0; i < r->lsnap.count; i++)
-		if (!state_pairs_find_local(&r->pairs, r->lsnap.msgs[i].name))
+		if (!state_pairs_find(&r->pairs, SIDE_B, (struct store_id){0, r->lsnap.msgs[i].name}))
 			lwant[nl++] = i;
 	nr_new = nr;
 	nl_new = nl;
@@ -143,11 +143,11 @@ int engine_content_keys(struct folder_run *r, struct error *err)
 
 		if (lost_remote(r, p)) {
 			pair_without_remote = true;
-			if (!p->content_key && nr_new && run_local_msg(r, p->local_id, &at))
+			if (!p->content_key && nr_new && run_local_msg(r, p->side[SIDE_B].name, &at))
 				lwant[nl++] = at;
 		} else if (lost_local(r, p)) {
 			pair_without_local = true;
-			if (!p->content_key && nl_new && run_remote_msg(r, p->uid, &at))
+			if (!p->content_key && nl_new && run_remote_msg(r, p->side[SIDE_A].uid, &at))
 				rwant[nr++] = at;
 		}
 	}

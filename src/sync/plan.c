@@ -13,10 +13,10 @@
 #include "plan_p.h"
 #include "twinbox/util/xmalloc.h"
 
-static const struct plan_side_words default_words[PLAN_SIDES] = {
-    [PLAN_A] = {"UID", "on the server", "the server", "messages on the server",
+static const struct plan_side_words default_words[SIDES] = {
+    [SIDE_A] = {"UID", "on the server", "the server", "messages on the server",
                 "the folder is now empty on the server", "", "remote"},
-    [PLAN_B] = {"local message", "locally", "the local side", "local messages",
+    [SIDE_B] = {"local message", "locally", "the local side", "local messages",
                 "the local folder is now empty",
                 " (if the Maildir was moved or is not mounted, put it back first)", "local"},
 };
@@ -30,24 +30,19 @@ void plan_rules_init(struct plan_rules *rules)
 	rules->create = PLAN_WHERE_BOTH;
 	rules->mass_delete_percent = PLAN_MASS_DELETE_PERCENT;
 	rules->mass_delete_min = PLAN_MASS_DELETE_MIN;
-	rules->words[PLAN_A] = default_words[PLAN_A];
-	rules->words[PLAN_B] = default_words[PLAN_B];
+	rules->words[SIDE_A] = default_words[SIDE_A];
+	rules->words[SIDE_B] = default_words[SIDE_B];
 }
 
-bool plan_may_change(const struct plan_rules *rules, enum plan_side side)
+bool plan_may_change(const struct plan_rules *rules, enum side side)
 {
-	return rules->direction != (side == PLAN_A ? PLAN_DIRECTION_PULL : PLAN_DIRECTION_PUSH);
+	return rules->direction != (side == SIDE_A ? PLAN_DIRECTION_PULL : PLAN_DIRECTION_PUSH);
 }
 
 /* The direction that never changes `side`. */
-static const char *direction_keeping(enum plan_side side)
+static const char *direction_keeping(enum side side)
 {
-	return side == PLAN_A ? "pull" : "push";
-}
-
-struct store_id plan_pair_id(const struct state_pair *p, enum plan_side side)
-{
-	return side == PLAN_A ? (struct store_id){p->uid, NULL} : (struct store_id){0, p->local_id};
+	return side == SIDE_A ? "pull" : "push";
 }
 
 static bool too_big(const struct plan_rules *rules, uint64_t size)
@@ -99,14 +94,14 @@ static int check_ids(struct id_ix *v, size_t n, const struct plan_side_words *w,
 }
 
 /* What the notes call a side's snapshot. */
-static const char *listing_name(const struct plan_rules *rules, enum plan_side s)
+static const char *listing_name(const struct plan_rules *rules, enum side s)
 {
-	return s == PLAN_A && strcmp(rules->words[s].noun, "UID") == 0 ? "the server's listing of this folder"
+	return s == SIDE_A && strcmp(rules->words[s].noun, "UID") == 0 ? "the server's listing of this folder"
 	                                                               : "the listing of this folder";
 }
 
 /* The messages of side s and its pairs, joined: msg_pair and pair_msg. */
-static int index_side(struct plan_ctx *ctx, enum plan_side s, struct id_ix *mi, struct id_ix *pi,
+static int index_side(struct plan_ctx *ctx, enum side s, struct id_ix *mi, struct id_ix *pi,
                       struct error *err)
 {
 	const struct plan_input *in = ctx->in;
@@ -124,7 +119,7 @@ static int index_side(struct plan_ctx *ctx, enum plan_side s, struct id_ix *mi, 
 		mi[i] = (struct id_ix){id.name, id.uid, (uint32_t)i};
 	}
 	for (size_t i = 0; i < in->pair_count; i++) {
-		struct store_id id = plan_pair_id(&in->pairs[i], s);
+		struct store_id id = in->pairs[i].side[s];
 
 		if (store_id_known(id))
 			pi[np++] = (struct id_ix){id.name, id.uid, (uint32_t)i};
@@ -155,24 +150,24 @@ static int index_inputs(struct plan_ctx *ctx, struct error *err)
 	const struct plan_input *in = ctx->in;
 	int ret = 0;
 
-	if (in->count[PLAN_A] >= PLAN_NONE || in->count[PLAN_B] >= PLAN_NONE || in->pair_count >= PLAN_NONE)
+	if (in->count[SIDE_A] >= PLAN_NONE || in->count[SIDE_B] >= PLAN_NONE || in->pair_count >= PLAN_NONE)
 		return error_set(err, ERR_MAILBOX,
 		                 "this folder has more than 4294967294 messages; skipping it");
 	for (size_t i = 0; i < in->pair_count; i++) {
 		const struct state_pair *p = &in->pairs[i];
 
-		if (!store_id_known(plan_pair_id(p, PLAN_A)) && !store_id_known(plan_pair_id(p, PLAN_B)))
+		if (!store_id_known(p->side[SIDE_A]) && !store_id_known(p->side[SIDE_B]))
 			return error_set(err, ERR_MAILBOX,
 			                 "the state has a message (pair %" PRId64
 			                 ") with neither a remote nor a local "
 			                 "side; the state database is damaged: skipping this folder",
 			                 p->id);
 	}
-	for (int s = 0; s < PLAN_SIDES && ret == 0; s++) {
+	for (int s = 0; s < SIDES && ret == 0; s++) {
 		struct id_ix *mi = xcalloc(in->count[s] + 1, sizeof(*mi));
 		struct id_ix *pi = xcalloc(in->pair_count + 1, sizeof(*pi));
 
-		ret = index_side(ctx, (enum plan_side)s, mi, pi, err);
+		ret = index_side(ctx, (enum side)s, mi, pi, err);
 		free(mi);
 		free(pi);
 	}
@@ -191,7 +186,7 @@ static struct plan_flags pair_flags(const struct state_pair *sp)
 	return (struct plan_flags){sp->flags & MAIL_FLAGS_ALL, sp->keywords};
 }
 
-static const struct plan_msg *msg_at(const struct plan_ctx *ctx, enum plan_side s, size_t i)
+static const struct plan_msg *msg_at(const struct plan_ctx *ctx, enum side s, size_t i)
 {
 	return &ctx->in->msgs[s][i];
 }
@@ -209,69 +204,69 @@ static struct store_id dup_id(struct plan_pool *pool, struct store_id id)
 
 /* An action on `side` about pair `pair_id`, whose ids are `id` (NULL:
  * none yet). */
-static struct plan_action *pair_action(struct plan_ctx *ctx, enum plan_kind kind, enum plan_side side,
-                                       int64_t pair_id, const struct store_id id[PLAN_SIDES])
+static struct plan_action *pair_action(struct plan_ctx *ctx, enum plan_kind kind, enum side side,
+                                       int64_t pair_id, const struct store_id id[SIDES])
 {
 	struct plan_action *a = plan_add_action(ctx, kind);
 
 	a->side = side;
 	a->pair_id = pair_id;
 	if (id)
-		for (int s = 0; s < PLAN_SIDES; s++)
+		for (int s = 0; s < SIDES; s++)
 			a->id[s] = dup_id(ctx->plan->pool, id[s]);
 	return a;
 }
 
-static void set_flags_actions(struct plan_ctx *ctx, int64_t pair_id, const struct store_id id[PLAN_SIDES],
+static void set_flags_actions(struct plan_ctx *ctx, int64_t pair_id, const struct store_id id[SIDES],
                               const struct plan_merge *m)
 {
-	for (int s = 0; s < PLAN_SIDES; s++)
+	for (int s = 0; s < SIDES; s++)
 		if (!plan_change_empty(&m->to[s]))
-			pair_action(ctx, PLAN_SET_FLAGS, (enum plan_side)s, pair_id, id)->change =
+			pair_action(ctx, PLAN_SET_FLAGS, (enum side)s, pair_id, id)->change =
 			    dup_change(ctx->plan->pool, &m->to[s]);
 }
 
-static void update_flags(struct plan_ctx *ctx, int64_t pair_id, const struct store_id id[PLAN_SIDES],
+static void update_flags(struct plan_ctx *ctx, int64_t pair_id, const struct store_id id[SIDES],
                          const struct plan_flags *synced)
 {
-	struct plan_action *a = pair_action(ctx, PLAN_UPDATE_PAIR, PLAN_A, pair_id, id);
+	struct plan_action *a = pair_action(ctx, PLAN_UPDATE_PAIR, SIDE_A, pair_id, id);
 
 	a->update = PLAN_UPDATE_FLAGS;
 	a->flags = synced->bits;
 	a->keywords = plan_pool_dup(ctx->plan->pool, synced->keywords);
 }
 
-static void note_reattached(struct plan_ctx *ctx, int64_t pair_id, const struct store_id id[PLAN_SIDES])
+static void note_reattached(struct plan_ctx *ctx, int64_t pair_id, const struct store_id id[SIDES])
 {
 	plan_add_note(ctx, PLAN_NOTE_REATTACHED, pair_id, id,
 	              "%s and %s have the same content and were known before under another id; "
 	              "keeping them paired instead of deleting and copying",
-	              plan_id_text(ctx, PLAN_A, id[PLAN_A]), plan_id_text(ctx, PLAN_B, id[PLAN_B]));
+	              plan_id_text(ctx, SIDE_A, id[SIDE_A]), plan_id_text(ctx, SIDE_B, id[SIDE_B]));
 }
 
 /* The messages at `m` (one index per side) as a pair of ids, flags and
  * whether the direction may change each side. */
 struct both {
-	const struct plan_msg *msg[PLAN_SIDES];
-	struct store_id id[PLAN_SIDES];
-	struct plan_flags flags[PLAN_SIDES];
-	bool allow[PLAN_SIDES];
+	const struct plan_msg *msg[SIDES];
+	struct store_id id[SIDES];
+	struct plan_flags flags[SIDES];
+	bool allow[SIDES];
 };
 
-static void both_at(const struct plan_ctx *ctx, const size_t m[PLAN_SIDES], struct both *b)
+static void both_at(const struct plan_ctx *ctx, const size_t m[SIDES], struct both *b)
 {
-	for (int s = 0; s < PLAN_SIDES; s++) {
-		b->msg[s] = msg_at(ctx, (enum plan_side)s, m[s]);
+	for (int s = 0; s < SIDES; s++) {
+		b->msg[s] = msg_at(ctx, (enum side)s, m[s]);
 		b->id[s] = b->msg[s]->id;
 		b->flags[s] = msg_flags(b->msg[s]);
-		b->allow[s] = plan_may_change(ctx->rules, (enum plan_side)s);
+		b->allow[s] = plan_may_change(ctx->rules, (enum side)s);
 	}
 }
 
 /* The content key a pair recorded now gets: side A's, else side B's. */
 static const char *both_key(const struct both *b)
 {
-	return b->msg[PLAN_A]->content_key ? b->msg[PLAN_A]->content_key : b->msg[PLAN_B]->content_key;
+	return b->msg[SIDE_A]->content_key ? b->msg[SIDE_A]->content_key : b->msg[SIDE_B]->content_key;
 }
 
 /*
@@ -281,7 +276,7 @@ static const char *both_key(const struct both *b)
  * flags that make a failed flag change repeat at the next run, then
  * merge with the set winning (the clear for \Deleted).
  */
-static void pair_without_base(struct plan_ctx *ctx, const struct state_pair *sp, const size_t m[PLAN_SIDES],
+static void pair_without_base(struct plan_ctx *ctx, const struct state_pair *sp, const size_t m[SIDES],
                               bool reattach)
 {
 	const struct plan_rules *rules = ctx->rules;
@@ -299,8 +294,8 @@ static void pair_without_base(struct plan_ctx *ctx, const struct state_pair *sp,
 	if (sp && !reattach && !rules->flags)
 		return;
 	if (!sp || reattach || !plan_flags_equal(&mg.record, &base)) {
-		struct plan_action *a = pair_action(ctx, PLAN_PAIR_EXISTING, PLAN_A, pair_id, b.id);
-		a->size = b.msg[PLAN_A]->size;
+		struct plan_action *a = pair_action(ctx, PLAN_PAIR_EXISTING, SIDE_A, pair_id, b.id);
+		a->size = b.msg[SIDE_A]->size;
 		a->content_key = plan_pool_dup(pool, both_key(&b));
 		a->flags = mg.record.bits;
 		a->keywords = plan_pool_dup(pool, mg.record.keywords);
@@ -319,12 +314,12 @@ static void pair_without_base(struct plan_ctx *ctx, const struct state_pair *sp,
 		    "%s (flags %s) and %s (flags %s) had different flags "
 		    "and no earlier sync to compare with; merged them: set flags win, except "
 		    "\\Deleted, which stays only where both sides have it",
-		    plan_id_text(ctx, PLAN_A, b.id[PLAN_A]), plan_flags_text(pool, &b.flags[PLAN_A]),
-		    plan_id_text(ctx, PLAN_B, b.id[PLAN_B]), plan_flags_text(pool, &b.flags[PLAN_B]));
+		    plan_id_text(ctx, SIDE_A, b.id[SIDE_A]), plan_flags_text(pool, &b.flags[SIDE_A]),
+		    plan_id_text(ctx, SIDE_B, b.id[SIDE_B]), plan_flags_text(pool, &b.flags[SIDE_B]));
 }
 
 /* Both sides present with a last-synced base: a three-way merge. */
-static void pair_with_base(struct plan_ctx *ctx, const struct state_pair *sp, const size_t m[PLAN_SIDES])
+static void pair_with_base(struct plan_ctx *ctx, const struct state_pair *sp, const size_t m[SIDES])
 {
 	struct plan_flags base = pair_flags(sp);
 	struct plan_merge mg;
@@ -333,8 +328,8 @@ static void pair_with_base(struct plan_ctx *ctx, const struct state_pair *sp, co
 	if (!ctx->rules->flags)
 		return;
 	/* The common case at 100,000 messages: nothing changed. */
-	struct plan_flags fa = msg_flags(msg_at(ctx, PLAN_A, m[PLAN_A]));
-	struct plan_flags fb = msg_flags(msg_at(ctx, PLAN_B, m[PLAN_B]));
+	struct plan_flags fa = msg_flags(msg_at(ctx, SIDE_A, m[SIDE_A]));
+	struct plan_flags fb = msg_flags(msg_at(ctx, SIDE_B, m[SIDE_B]));
 	if (plan_flags_equal(&fa, &base) && plan_flags_equal(&fb, &base))
 		return;
 	both_at(ctx, m, &b);
@@ -353,14 +348,14 @@ static void pair_with_base(struct plan_ctx *ctx, const struct state_pair *sp, co
  * merge three-way like any pair, so a flag cleared on one side since
  * the last sync stays cleared (a union would set it again).
  */
-static void reattach_with_base(struct plan_ctx *ctx, const struct state_pair *sp, const size_t m[PLAN_SIDES])
+static void reattach_with_base(struct plan_ctx *ctx, const struct state_pair *sp, const size_t m[SIDES])
 {
 	struct plan_pool *pool = ctx->plan->pool;
 	struct both b;
 
 	both_at(ctx, m, &b);
-	struct plan_action *a = pair_action(ctx, PLAN_PAIR_EXISTING, PLAN_A, sp->id, b.id);
-	a->size = b.msg[PLAN_A]->size;
+	struct plan_action *a = pair_action(ctx, PLAN_PAIR_EXISTING, SIDE_A, sp->id, b.id);
+	a->size = b.msg[SIDE_A]->size;
 	a->content_key = plan_pool_dup(pool, both_key(&b));
 	if (!a->content_key)
 		a->content_key = plan_pool_dup(pool, sp->content_key);
@@ -370,11 +365,11 @@ static void reattach_with_base(struct plan_ctx *ctx, const struct state_pair *sp
 	pair_with_base(ctx, sp, m);
 }
 
-static void drop_side(struct plan_ctx *ctx, const struct state_pair *sp, enum plan_side side)
+static void drop_side(struct plan_ctx *ctx, const struct state_pair *sp, enum side side)
 {
-	struct store_id id[PLAN_SIDES] = {plan_pair_id(sp, PLAN_A), plan_pair_id(sp, PLAN_B)};
+	struct store_id id[SIDES] = {sp->side[SIDE_A], sp->side[SIDE_B]};
 
-	pair_action(ctx, PLAN_UPDATE_PAIR, PLAN_A, sp->id, id)->update = plan_update_drop(side);
+	pair_action(ctx, PLAN_UPDATE_PAIR, SIDE_A, sp->id, id)->update = plan_update_drop(side);
 }
 
 static const char *since(const struct plan_rules *rules)
@@ -385,13 +380,13 @@ static const char *since(const struct plan_rules *rules)
 
 /* A copy of message `m` of the other side to `side`: the fields every
  * copy has. */
-static struct plan_action *copy_action(struct plan_ctx *ctx, enum plan_side side, int64_t pair_id,
+static struct plan_action *copy_action(struct plan_ctx *ctx, enum side side, int64_t pair_id,
                                        const struct plan_msg *m, const char *fallback_key)
 {
-	struct store_id id[PLAN_SIDES] = {{0, NULL}, {0, NULL}};
+	struct store_id id[SIDES] = {{0, NULL}, {0, NULL}};
 	struct plan_action *a;
 
-	id[plan_other(side)] = m->id;
+	id[side_other(side)] = m->id;
 	a = pair_action(ctx, too_big(ctx->rules, m->size) ? PLAN_SKIP_TOO_BIG : PLAN_COPY, side, pair_id, id);
 	a->size = m->size;
 	if (a->kind == PLAN_SKIP_TOO_BIG)
@@ -405,21 +400,21 @@ static struct plan_action *copy_action(struct plan_ctx *ctx, enum plan_side side
 
 /* The pair had both sides; side g is gone, message `m` of the other side
  * is still there. */
-static void side_gone(struct plan_ctx *ctx, const struct state_pair *sp, enum plan_side g, size_t m)
+static void side_gone(struct plan_ctx *ctx, const struct state_pair *sp, enum side g, size_t m)
 {
 	const struct plan_rules *rules = ctx->rules;
-	enum plan_side s = plan_other(g);
+	enum side s = side_other(g);
 	const struct plan_msg *msg = msg_at(ctx, s, m);
 	struct plan_flags f = msg_flags(msg), base = pair_flags(sp);
 	bool changed = rules->first_sync || (rules->flags && plan_flags_changed(&f, &base));
 	bool expunge = rules->expunge & (1u << s);
-	struct store_id id[PLAN_SIDES];
+	struct store_id id[SIDES];
 	const char *why;
 
-	id[g] = plan_pair_id(sp, g);
+	id[g] = sp->side[g];
 	id[s] = msg->id;
 	if (expunge && !changed && plan_may_change(rules, s)) {
-		struct store_id del[PLAN_SIDES] = {{0, NULL}, {0, NULL}};
+		struct store_id del[SIDES] = {{0, NULL}, {0, NULL}};
 
 		del[s] = msg->id;
 		pair_action(ctx, PLAN_DELETE, s, sp->id, del)->size = msg->size;
@@ -460,23 +455,23 @@ static void side_gone(struct plan_ctx *ctx, const struct state_pair *sp, enum pl
 
 /* Pair sp lost its id on side g to a renumbering and g has nothing with
  * its content: message `m` of the other side is copied there again. */
-static void reupload(struct plan_ctx *ctx, const struct state_pair *sp, enum plan_side g, size_t m)
+static void reupload(struct plan_ctx *ctx, const struct state_pair *sp, enum side g, size_t m)
 {
 	struct plan_action *a;
 
 	if (!plan_may_change(ctx->rules, g))
 		return;
-	a = copy_action(ctx, g, sp->id, msg_at(ctx, plan_other(g), m), sp->content_key);
+	a = copy_action(ctx, g, sp->id, msg_at(ctx, side_other(g), m), sp->content_key);
 	a->reupload = a->kind == PLAN_COPY;
 }
 
 static void decide_pair(struct plan_ctx *ctx, size_t p)
 {
 	const struct state_pair *sp = &ctx->in->pairs[p];
-	size_t m[PLAN_SIDES] = {ctx->pair_msg[PLAN_A][p], ctx->pair_msg[PLAN_B][p]};
+	size_t m[SIDES] = {ctx->pair_msg[SIDE_A][p], ctx->pair_msg[SIDE_B][p]};
 
-	if (ctx->attach[PLAN_A][p] != PLAN_NONE || ctx->attach[PLAN_B][p] != PLAN_NONE) {
-		for (int s = 0; s < PLAN_SIDES; s++)
+	if (ctx->attach[SIDE_A][p] != PLAN_NONE || ctx->attach[SIDE_B][p] != PLAN_NONE) {
+		for (int s = 0; s < SIDES; s++)
 			if (ctx->attach[s][p] != PLAN_NONE)
 				m[s] = ctx->attach[s][p];
 		/* A renumbered pair's flags are of another numbering, maybe
@@ -487,24 +482,23 @@ static void decide_pair(struct plan_ctx *ctx, size_t p)
 			reattach_with_base(ctx, sp, m);
 		return;
 	}
-	if (m[PLAN_A] != PLAN_NONE && m[PLAN_B] != PLAN_NONE) {
+	if (m[SIDE_A] != PLAN_NONE && m[SIDE_B] != PLAN_NONE) {
 		if (ctx->rules->first_sync)
 			pair_without_base(ctx, sp, m, false);
 		else
 			pair_with_base(ctx, sp, m);
 		return;
 	}
-	if (m[PLAN_A] == PLAN_NONE && m[PLAN_B] == PLAN_NONE) {
-		pair_action(
-		    ctx, PLAN_FORGET, PLAN_A, sp->id,
-		    (struct store_id[PLAN_SIDES]){plan_pair_id(sp, PLAN_A), plan_pair_id(sp, PLAN_B)});
+	if (m[SIDE_A] == PLAN_NONE && m[SIDE_B] == PLAN_NONE) {
+		pair_action(ctx, PLAN_FORGET, SIDE_A, sp->id,
+		            (struct store_id[SIDES]){sp->side[SIDE_A], sp->side[SIDE_B]});
 		return;
 	}
-	enum plan_side s = m[PLAN_A] != PLAN_NONE ? PLAN_A : PLAN_B, g = plan_other(s);
+	enum side s = m[SIDE_A] != PLAN_NONE ? SIDE_A : SIDE_B, g = side_other(s);
 
 	/* A pair that never had (or lost) side g stays as it is, unless g
 	 * lost it to a renumbering. */
-	if (store_id_known(plan_pair_id(sp, g)))
+	if (store_id_known(sp->side[g]))
 		side_gone(ctx, sp, g, m[s]);
 	else if (sp->renumbered)
 		reupload(ctx, sp, g, m[s]);
@@ -514,9 +508,9 @@ static void decide_pair(struct plan_ctx *ctx, size_t p)
 
 /* Message i of side s, new: copied to the other side when the rules
  * allow. Returns whether it was. */
-static bool new_message(struct plan_ctx *ctx, enum plan_side s, size_t i)
+static bool new_message(struct plan_ctx *ctx, enum side s, size_t i)
 {
-	enum plan_side to = plan_other(s);
+	enum side to = side_other(s);
 
 	if (!plan_may_change(ctx->rules, to))
 		return false;
@@ -526,22 +520,22 @@ static bool new_message(struct plan_ctx *ctx, enum plan_side s, size_t i)
 static void new_messages(struct plan_ctx *ctx)
 {
 	const struct plan_input *in = ctx->in;
-	size_t unkeyed[PLAN_SIDES] = {0, 0}, unpaired = 0;
+	size_t unkeyed[SIDES] = {0, 0}, unpaired = 0;
 
-	for (int s = 0; s < PLAN_SIDES; s++)
+	for (int s = 0; s < SIDES; s++)
 		for (size_t i = 0; i < in->count[s]; i++)
 			unpaired += ctx->msg_pair[s][i] == PLAN_NONE && ctx->match[s][i] == PLAN_NONE;
 	plan_reserve_actions(ctx, unpaired);
-	for (int s = 0; s < PLAN_SIDES; s++) {
+	for (int s = 0; s < SIDES; s++) {
 		for (size_t i = 0; i < in->count[s]; i++) {
 			if (ctx->msg_pair[s][i] != PLAN_NONE)
 				continue;
 			if (ctx->match[s][i] != PLAN_NONE) {
 				/* A match is recorded once, from side A. */
-				if (s == PLAN_A)
-					pair_without_base(ctx, NULL,
-					                  (size_t[PLAN_SIDES]){i, ctx->match[s][i]}, false);
-			} else if (new_message(ctx, (enum plan_side)s, i) && !in->msgs[s][i].content_key) {
+				if (s == SIDE_A)
+					pair_without_base(ctx, NULL, (size_t[SIDES]){i, ctx->match[s][i]},
+					                  false);
+			} else if (new_message(ctx, (enum side)s, i) && !in->msgs[s][i].content_key) {
 				unkeyed[s]++;
 			}
 		}
@@ -550,13 +544,13 @@ static void new_messages(struct plan_ctx *ctx)
 	/* Without a key nothing can tell whether the other side already has
 	 * the message: say so when the other side is not empty. */
 	if (ctx->rules->first_sync &&
-	    ((unkeyed[PLAN_A] && in->count[PLAN_B]) || (unkeyed[PLAN_B] && in->count[PLAN_A])))
+	    ((unkeyed[SIDE_A] && in->count[SIDE_B]) || (unkeyed[SIDE_B] && in->count[SIDE_A])))
 		plan_add_note(ctx, PLAN_NOTE_NO_KEY, 0, NULL,
 		              "first sync of this folder: %zu %s and %zu %s have "
 		              "no content key and cannot be matched with the other side; they are copied, "
 		              "which duplicates any that the other side already has",
-		              unkeyed[PLAN_A], ctx->rules->words[PLAN_A].messages, unkeyed[PLAN_B],
-		              ctx->rules->words[PLAN_B].messages);
+		              unkeyed[SIDE_A], ctx->rules->words[SIDE_A].messages, unkeyed[SIDE_B],
+		              ctx->rules->words[SIDE_B].messages);
 }
 
 /* ---- the valves ---- */
@@ -584,11 +578,11 @@ static const char *how_many(struct plan_ctx *ctx, const struct plan_side_count *
 }
 
 /* The note of side s, when its deletions were blocked. */
-static void side_note(struct plan_ctx *ctx, enum plan_side s)
+static void side_note(struct plan_ctx *ctx, enum side s)
 {
 	const struct plan_side_count *c = &ctx->plan->side[s];
-	const struct plan_side_words *w = &ctx->rules->words[s], *o = &ctx->rules->words[plan_other(s)];
-	size_t other = ctx->plan->side[plan_other(s)].total;
+	const struct plan_side_words *w = &ctx->rules->words[s], *o = &ctx->rules->words[side_other(s)];
+	size_t other = ctx->plan->side[side_other(s)].total;
 
 	if (c->emptied)
 		plan_add_note(ctx, PLAN_NOTE_MASS_DELETE, 0, NULL,
@@ -614,18 +608,18 @@ static void valve(struct plan_ctx *ctx)
 	struct plan_side_count *c = plan->side;
 	size_t kept = 0;
 
-	for (int s = 0; s < PLAN_SIDES; s++)
+	for (int s = 0; s < SIDES; s++)
 		c[s].total = rules->total[s] > ctx->in->count[s] ? rules->total[s] : ctx->in->count[s];
 	for (size_t i = 0; i < plan->action_count; i++)
 		if (plan->actions[i].kind == PLAN_DELETE)
 			c[plan->actions[i].side].deletions++;
 	if (rules->allow_mass_delete)
 		return;
-	for (int s = 0; s < PLAN_SIDES; s++) {
-		c[s].emptied = empties(rules, &c[s], c[plan_other((enum plan_side)s)].total);
+	for (int s = 0; s < SIDES; s++) {
+		c[s].emptied = empties(rules, &c[s], c[side_other((enum side)s)].total);
 		c[s].blocked = c[s].emptied || over_threshold(rules, c[s].deletions, c[s].total);
 	}
-	if (!c[PLAN_A].blocked && !c[PLAN_B].blocked)
+	if (!c[SIDE_A].blocked && !c[SIDE_B].blocked)
 		return;
 
 	plan->status = PLAN_MASS_DELETE_BLOCKED;
@@ -638,8 +632,8 @@ static void valve(struct plan_ctx *ctx)
 	}
 	plan->action_count = kept;
 	/* The server's note first, as the user reads them. */
-	side_note(ctx, PLAN_A);
-	side_note(ctx, PLAN_B);
+	side_note(ctx, SIDE_A);
+	side_note(ctx, SIDE_B);
 }
 
 /* ---- the whole ---- */
@@ -659,7 +653,7 @@ int plan_build(const struct plan_input *in, const struct plan_rules *rules, stru
 	struct plan_ctx ctx = {.in = in, .rules = rules, .plan = plan_r};
 	int ret = 0;
 
-	for (int s = 0; s < PLAN_SIDES; s++) {
+	for (int s = 0; s < SIDES; s++) {
 		ctx.pair_msg[s] = none_array(in->pair_count);
 		ctx.msg_pair[s] = none_array(in->count[s]);
 		ctx.attach[s] = none_array(in->pair_count);
@@ -679,7 +673,7 @@ int plan_build(const struct plan_input *in, const struct plan_rules *rules, stru
 		plan_sort(plan_r);
 	}
 
-	for (int s = 0; s < PLAN_SIDES; s++) {
+	for (int s = 0; s < SIDES; s++) {
 		free(ctx.pair_msg[s]);
 		free(ctx.msg_pair[s]);
 		free(ctx.attach[s]);

@@ -17,9 +17,9 @@
 enum { IN_BASE = 4 };
 
 struct decision {
-	bool side[PLAN_SIDES]; /* the value each side ends up with */
-	bool record;           /* what the pair records now (no base) */
-	bool synced;           /* the last-synced value once both sides are done */
+	bool side[SIDES]; /* the value each side ends up with */
+	bool record;      /* what the pair records now (no base) */
+	bool synced;      /* the last-synced value once both sides are done */
 };
 
 /*
@@ -31,8 +31,8 @@ struct decision {
  * the next run sees the same side as "changed" again and decides the
  * same way, so plans are stable.
  */
-static struct decision decide(const bool v[PLAN_SIDES], bool b, bool has_base, bool clear_wins,
-                              const bool allow[PLAN_SIDES])
+static struct decision decide(const bool v[SIDES], bool b, bool has_base, bool clear_wins,
+                              const bool allow[SIDES])
 {
 	struct decision d;
 	bool want;
@@ -40,14 +40,14 @@ static struct decision decide(const bool v[PLAN_SIDES], bool b, bool has_base, b
 	if (has_base) {
 		d.record = b;
 		/* Both changed means both changed it the same way. */
-		want = v[PLAN_A] != b ? v[PLAN_A] : v[PLAN_B];
+		want = v[SIDE_A] != b ? v[SIDE_A] : v[SIDE_B];
 	} else {
-		d.record = clear_wins ? v[PLAN_A] || v[PLAN_B] : v[PLAN_A] && v[PLAN_B];
-		want = clear_wins ? v[PLAN_A] && v[PLAN_B] : v[PLAN_A] || v[PLAN_B];
+		d.record = clear_wins ? v[SIDE_A] || v[SIDE_B] : v[SIDE_A] && v[SIDE_B];
+		want = clear_wins ? v[SIDE_A] && v[SIDE_B] : v[SIDE_A] || v[SIDE_B];
 	}
-	for (int s = 0; s < PLAN_SIDES; s++)
+	for (int s = 0; s < SIDES; s++)
 		d.side[s] = allow[s] ? want : v[s];
-	d.synced = d.side[PLAN_A] == d.side[PLAN_B] ? d.side[PLAN_A] : d.record;
+	d.synced = d.side[SIDE_A] == d.side[SIDE_B] ? d.side[SIDE_A] : d.record;
 	return d;
 }
 
@@ -130,17 +130,17 @@ static const char *kw_finish(struct plan_pool *pool, struct buf *b)
  * what to remove, then the two recorded ones. */
 #define OUT_ADD(s) (2 * (s))
 #define OUT_DEL(s) (2 * (s) + 1)
-enum { OUT_RECORD = 2 * PLAN_SIDES, OUT_SYNCED, OUT_COUNT };
+enum { OUT_RECORD = 2 * SIDES, OUT_SYNCED, OUT_COUNT };
 
-static void merge_keywords(struct plan_pool *pool, const struct plan_flags f[PLAN_SIDES],
-                           const struct plan_flags *base, const bool allow[PLAN_SIDES], struct plan_merge *m)
+static void merge_keywords(struct plan_pool *pool, const struct plan_flags f[SIDES],
+                           const struct plan_flags *base, const bool allow[SIDES], struct plan_merge *m)
 {
 	struct kw_list list = {NULL, 0, 0};
 	struct buf out[OUT_COUNT];
 
 	for (int i = 0; i < OUT_COUNT; i++)
 		buf_init(&out[i], 0);
-	for (int s = 0; s < PLAN_SIDES; s++)
+	for (int s = 0; s < SIDES; s++)
 		kw_split(&list, f[s].keywords, IN_SIDE(s));
 	if (base)
 		kw_split(&list, base->keywords, IN_BASE);
@@ -158,10 +158,10 @@ static void merge_keywords(struct plan_pool *pool, const struct plan_flags f[PLA
 			in |= list.v[j++].in;
 		i = j;
 
-		bool has[PLAN_SIDES] = {in & IN_SIDE(PLAN_A), in & IN_SIDE(PLAN_B)};
+		bool has[SIDES] = {in & IN_SIDE(SIDE_A), in & IN_SIDE(SIDE_B)};
 		struct decision d = decide(has, in & IN_BASE, base != NULL, false, allow);
 
-		for (int s = 0; s < PLAN_SIDES; s++) {
+		for (int s = 0; s < SIDES; s++) {
 			if (d.side[s] && !has[s])
 				kw_out(&out[OUT_ADD(s)], k);
 			if (!d.side[s] && has[s])
@@ -173,7 +173,7 @@ static void merge_keywords(struct plan_pool *pool, const struct plan_flags f[PLA
 			kw_out(&out[OUT_SYNCED], k);
 	}
 	free(list.v);
-	for (int s = 0; s < PLAN_SIDES; s++) {
+	for (int s = 0; s < SIDES; s++) {
 		m->to[s].add_keywords = kw_finish(pool, &out[OUT_ADD(s)]);
 		m->to[s].remove_keywords = kw_finish(pool, &out[OUT_DEL(s)]);
 	}
@@ -181,35 +181,35 @@ static void merge_keywords(struct plan_pool *pool, const struct plan_flags f[PLA
 	m->synced.keywords = kw_finish(pool, &out[OUT_SYNCED]);
 }
 
-void plan_merge_flags(struct plan_pool *pool, const struct plan_flags f[PLAN_SIDES],
-                      const struct plan_flags *base, const bool allow[PLAN_SIDES], struct plan_merge *m)
+void plan_merge_flags(struct plan_pool *pool, const struct plan_flags f[SIDES], const struct plan_flags *base,
+                      const bool allow[SIDES], struct plan_merge *m)
 {
-	unsigned target[PLAN_SIDES] = {0, 0};
+	unsigned target[SIDES] = {0, 0};
 
 	memset(m, 0, sizeof(*m));
-	m->differed = !plan_flags_equal(&f[PLAN_A], &f[PLAN_B]);
+	m->differed = !plan_flags_equal(&f[SIDE_A], &f[SIDE_B]);
 	for (unsigned bit = 1; bit & MAIL_FLAGS_ALL; bit <<= 1) {
-		bool v[PLAN_SIDES] = {f[PLAN_A].bits & bit, f[PLAN_B].bits & bit};
+		bool v[SIDES] = {f[SIDE_A].bits & bit, f[SIDE_B].bits & bit};
 		struct decision d =
 		    decide(v, base && (base->bits & bit), base != NULL, bit == MAIL_FLAG_DELETED, allow);
 
-		for (int s = 0; s < PLAN_SIDES; s++)
+		for (int s = 0; s < SIDES; s++)
 			target[s] |= d.side[s] ? bit : 0;
 		m->record.bits |= d.record ? bit : 0;
 		m->synced.bits |= d.synced ? bit : 0;
 	}
-	for (int s = 0; s < PLAN_SIDES; s++) {
+	for (int s = 0; s < SIDES; s++) {
 		m->to[s].add = target[s] & ~f[s].bits;
 		m->to[s].remove = f[s].bits & ~target[s];
 	}
 
 	/* Most messages have no keywords, or the same on every side: then
 	 * nothing needs the keyword merge or a new string. */
-	bool same_kw = mail_keywords_equal(f[PLAN_A].keywords, f[PLAN_B].keywords) &&
-	               (!base || mail_keywords_equal(f[PLAN_A].keywords, base->keywords));
+	bool same_kw = mail_keywords_equal(f[SIDE_A].keywords, f[SIDE_B].keywords) &&
+	               (!base || mail_keywords_equal(f[SIDE_A].keywords, base->keywords));
 	if (same_kw) {
-		m->record.keywords = f[PLAN_A].keywords;
-		m->synced.keywords = f[PLAN_A].keywords;
+		m->record.keywords = f[SIDE_A].keywords;
+		m->synced.keywords = f[SIDE_A].keywords;
 	} else {
 		merge_keywords(pool, f, base, allow, m);
 	}

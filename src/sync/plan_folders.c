@@ -12,18 +12,17 @@
 #include "plan_p.h"
 #include "twinbox/util/xmalloc.h"
 
-static const char *const folder_kind_names[][PLAN_SIDES] = {
+static const char *const folder_kind_names[][SIDES] = {
     [PLAN_FOLDER_CREATE] = {"create-remote", "create-local"},
     [PLAN_FOLDER_SYNC] = {"sync", "sync"},
     [PLAN_FOLDER_DELETE] = {"delete-remote", "delete-local"},
     [PLAN_FOLDER_FORGET] = {"forget", "forget"},
 };
 
-const char *plan_folder_kind_name(enum plan_folder_kind kind, enum plan_side side)
+const char *plan_folder_kind_name(enum plan_folder_kind kind, enum side side)
 {
-	return (unsigned)kind <= PLAN_FOLDER_FORGET && (unsigned)side < PLAN_SIDES
-	           ? folder_kind_names[kind][side]
-	           : "unknown";
+	return (unsigned)kind <= PLAN_FOLDER_FORGET && (unsigned)side < SIDES ? folder_kind_names[kind][side]
+	                                                                      : "unknown";
 }
 
 /* Where a name was found: ON(s) on side s, or in the state. */
@@ -64,7 +63,7 @@ static void add(struct entry **v, size_t *n, size_t *cap, const char *name, unsi
 	(*v)[(*n)++] = (struct entry){norm(name), where, known};
 }
 
-static void action(struct builder *b, enum plan_folder_kind kind, enum plan_side side, const char *name,
+static void action(struct builder *b, enum plan_folder_kind kind, enum side side, const char *name,
                    bool first_sync)
 {
 	struct plan_folders *plan = b->plan;
@@ -91,19 +90,19 @@ static void note(struct builder *b, const char *fmt, ...)
 }
 
 /* A folder only on side `on` that the state does not know: new there. */
-static void new_folder(struct builder *b, const struct plan_rules *rules, const char *name, enum plan_side on)
+static void new_folder(struct builder *b, const struct plan_rules *rules, const char *name, enum side on)
 {
-	enum plan_side to = plan_other(on);
+	enum side to = side_other(on);
 	bool may = plan_may_change(rules, to);
 
 	if ((rules->create & (1u << to)) && may) {
 		action(b, PLAN_FOLDER_CREATE, to, name, false);
-		action(b, PLAN_FOLDER_SYNC, PLAN_A, name, true);
+		action(b, PLAN_FOLDER_SYNC, SIDE_A, name, true);
 		return;
 	}
 	if (!may)
 		note(b, "folder \"%s\" exists only %s; not creating it %s (direction %s)", name,
-		     rules->words[on].where, rules->words[to].where, to == PLAN_A ? "pull" : "push");
+		     rules->words[on].where, rules->words[to].where, to == SIDE_A ? "pull" : "push");
 	else
 		note(b, "folder \"%s\" exists only %s; not creating it %s (create does not include %s)", name,
 		     rules->words[on].where, rules->words[to].where, rules->words[to].config);
@@ -111,9 +110,9 @@ static void new_folder(struct builder *b, const struct plan_rules *rules, const 
 
 /* A folder synced before that is gone from side `gone`. */
 static void lost_folder(struct builder *b, const struct plan_rules *rules, const struct entry *e,
-                        enum plan_side gone)
+                        enum side gone)
 {
-	enum plan_side kept = plan_other(gone);
+	enum side kept = side_other(gone);
 	const char *there = rules->words[gone].where, *other = rules->words[kept].where;
 	bool may = plan_may_change(rules, kept);
 
@@ -126,7 +125,7 @@ static void lost_folder(struct builder *b, const struct plan_rules *rules, const
 		    b,
 		    "folder \"%s\" was synced before but is gone %s; direction %s does not allow deleting it "
 		    "%s, so it is not synced",
-		    e->name, there, kept == PLAN_A ? "pull" : "push", other);
+		    e->name, there, kept == SIDE_A ? "pull" : "push", other);
 	else if (rules->remove_folders)
 		note(b,
 		     "folder \"%s\" was synced before but is gone %s, and it changed %s since the last sync; "
@@ -149,7 +148,7 @@ void plan_folders_build(const struct plan_folders_input *in, const struct plan_r
 
 	memset(plan_r, 0, sizeof(*plan_r));
 	plan_r->pool = plan_pool_new();
-	for (int s = 0; s < PLAN_SIDES; s++)
+	for (int s = 0; s < SIDES; s++)
 		for (size_t i = 0; i < in->count[s]; i++)
 			add(&v, &n, &cap, in->names[s][i], ON(s), NULL);
 	for (size_t i = 0; i < in->known_count; i++)
@@ -168,15 +167,15 @@ void plan_folders_build(const struct plan_folders_input *in, const struct plan_r
 		}
 		i = j;
 
-		bool on_a = e.where & ON(PLAN_A), on_b = e.where & ON(PLAN_B);
+		bool on_a = e.where & ON(SIDE_A), on_b = e.where & ON(SIDE_B);
 		if (on_a && on_b)
-			action(&b, PLAN_FOLDER_SYNC, PLAN_A, e.name, !e.known);
+			action(&b, PLAN_FOLDER_SYNC, SIDE_A, e.name, !e.known);
 		else if (!e.known)
-			new_folder(&b, rules, e.name, on_a ? PLAN_A : PLAN_B);
+			new_folder(&b, rules, e.name, on_a ? SIDE_A : SIDE_B);
 		else if (!on_a && !on_b)
-			action(&b, PLAN_FOLDER_FORGET, PLAN_A, e.name, false);
+			action(&b, PLAN_FOLDER_FORGET, SIDE_A, e.name, false);
 		else
-			lost_folder(&b, rules, &e, on_a ? PLAN_B : PLAN_A);
+			lost_folder(&b, rules, &e, on_a ? SIDE_B : SIDE_A);
 	}
 	free(v);
 }

@@ -67,10 +67,10 @@ static size_t collect(const struct plan_ctx *ctx, struct cand **v_r)
 	for (size_t p = 0; p < in->pair_count; p++) {
 		const struct state_pair *pair = &in->pairs[p];
 
-		for (int s = 0; s < PLAN_SIDES; s++) {
+		for (int s = 0; s < SIDES; s++) {
 			size_t m = ctx->pair_msg[s][p];
 
-			if (m == PLAN_NONE || ctx->pair_msg[plan_other((enum plan_side)s)][p] != PLAN_NONE)
+			if (m == PLAN_NONE || ctx->pair_msg[side_other((enum side)s)][p] != PLAN_NONE)
 				continue;
 			const char *key = in->msgs[s][m].content_key;
 			push(&v, &n, &cap,
@@ -78,7 +78,7 @@ static size_t collect(const struct plan_ctx *ctx, struct cand **v_r)
 			                   NULL, p});
 		}
 	}
-	for (int s = 0; s < PLAN_SIDES; s++)
+	for (int s = 0; s < SIDES; s++)
 		for (size_t i = 0; i < in->count[s]; i++)
 			if (ctx->msg_pair[s][i] == PLAN_NONE)
 				push(&v, &n, &cap,
@@ -105,17 +105,17 @@ static struct range take(const struct cand *v, size_t *i, size_t end, unsigned s
 
 static void match_group(struct plan_ctx *ctx, const struct cand *v, size_t start, size_t end)
 {
-	struct range pairs[PLAN_SIDES], news[PLAN_SIDES];
+	struct range pairs[SIDES], news[SIDES];
 	size_t i = start;
 
-	for (int s = 0; s < PLAN_SIDES; s++) {
+	for (int s = 0; s < SIDES; s++) {
 		pairs[s] = take(v, &i, end, (unsigned)s, 0);
 		news[s] = take(v, &i, end, (unsigned)s, 1);
 	}
 	/* New messages of side s re-attach to pairs left with the other
 	 * side only. */
-	for (int s = 0; s < PLAN_SIDES; s++) {
-		struct range *rn = &news[s], *op = &pairs[plan_other((enum plan_side)s)];
+	for (int s = 0; s < SIDES; s++) {
+		struct range *rn = &news[s], *op = &pairs[side_other((enum side)s)];
 
 		for (; rn->next < rn->end && op->next < op->end; rn->next++, op->next++) {
 			size_t p = v[op->next].ix, m = v[rn->next].ix;
@@ -124,12 +124,12 @@ static void match_group(struct plan_ctx *ctx, const struct cand *v, size_t start
 			ctx->msg_pair[s][m] = (uint32_t)p;
 		}
 	}
-	for (; news[PLAN_A].next < news[PLAN_A].end && news[PLAN_B].next < news[PLAN_B].end;
-	     news[PLAN_A].next++, news[PLAN_B].next++) {
-		size_t a = v[news[PLAN_A].next].ix, b = v[news[PLAN_B].next].ix;
+	for (; news[SIDE_A].next < news[SIDE_A].end && news[SIDE_B].next < news[SIDE_B].end;
+	     news[SIDE_A].next++, news[SIDE_B].next++) {
+		size_t a = v[news[SIDE_A].next].ix, b = v[news[SIDE_B].next].ix;
 
-		ctx->match[PLAN_A][a] = (uint32_t)b;
-		ctx->match[PLAN_B][b] = (uint32_t)a;
+		ctx->match[SIDE_A][a] = (uint32_t)b;
+		ctx->match[SIDE_B][b] = (uint32_t)a;
 	}
 }
 

@@ -9,7 +9,7 @@
 #include "plan_p.h"
 #include "twinbox/util/xmalloc.h"
 
-static const char *const kind_names[PLAN_KIND_COUNT][PLAN_SIDES] = {
+static const char *const kind_names[PLAN_KIND_COUNT][SIDES] = {
     [PLAN_PAIR_EXISTING] = {"pair-existing", "pair-existing"},
     [PLAN_SET_FLAGS] = {"set-flags-remote", "set-flags-local"},
     [PLAN_UPDATE_PAIR] = {"update-pair", "update-pair"},
@@ -19,10 +19,10 @@ static const char *const kind_names[PLAN_KIND_COUNT][PLAN_SIDES] = {
     [PLAN_SKIP_TOO_BIG] = {"skip-too-big", "skip-too-big"},
 };
 
-const char *plan_kind_name(enum plan_kind kind, enum plan_side side)
+const char *plan_kind_name(enum plan_kind kind, enum side side)
 {
-	return (unsigned)kind < PLAN_KIND_COUNT && (unsigned)side < PLAN_SIDES ? kind_names[kind][side]
-	                                                                       : "unknown";
+	return (unsigned)kind < PLAN_KIND_COUNT && (unsigned)side < SIDES ? kind_names[kind][side]
+	                                                                  : "unknown";
 }
 
 struct plan_action *plan_add_action(struct plan_ctx *ctx, enum plan_kind kind)
@@ -50,7 +50,7 @@ void plan_reserve_actions(struct plan_ctx *ctx, size_t more)
 }
 
 void plan_add_note(struct plan_ctx *ctx, enum plan_note_kind kind, int64_t pair_id,
-                   const struct store_id id[PLAN_SIDES], const char *fmt, ...)
+                   const struct store_id id[SIDES], const char *fmt, ...)
 {
 	struct plan *plan = ctx->plan;
 	struct plan_note *n;
@@ -65,13 +65,13 @@ void plan_add_note(struct plan_ctx *ctx, enum plan_note_kind kind, int64_t pair_
 	memset(n, 0, sizeof(*n));
 	n->kind = kind;
 	n->pair_id = pair_id;
-	for (int s = 0; id && s < PLAN_SIDES; s++)
+	for (int s = 0; id && s < SIDES; s++)
 		n->id[s] = (struct store_id){id[s].uid, plan_pool_dup(plan->pool, id[s].name)};
 	n->text = plan_pool_dup(plan->pool, text);
 	free(text);
 }
 
-const char *plan_id_text(struct plan_ctx *ctx, enum plan_side side, struct store_id id)
+const char *plan_id_text(struct plan_ctx *ctx, enum side side, struct store_id id)
 {
 	const char *noun = ctx->rules->words[side].noun;
 
@@ -112,7 +112,7 @@ static int action_cmp(const void *pa, const void *pb)
 	if (a->kind == PLAN_SET_FLAGS)
 		if ((c = change_cmp(&a->change, &b->change)))
 			return c;
-	for (int s = 0; s < PLAN_SIDES; s++)
+	for (int s = 0; s < SIDES; s++)
 		if ((c = store_id_cmp(a->id[s], b->id[s])))
 			return c;
 	if (a->pair_id != b->pair_id)
@@ -139,12 +139,12 @@ void plan_sort(struct plan *plan)
 	plan->slot_start[PLAN_SLOTS] = i;
 }
 
-const struct plan_action *plan_actions(const struct plan *plan, enum plan_kind kind, enum plan_side side,
+const struct plan_action *plan_actions(const struct plan *plan, enum plan_kind kind, enum side side,
                                        size_t *count_r)
 {
 	size_t k = PLAN_SLOT(kind, side);
 
-	if ((unsigned)kind >= PLAN_KIND_COUNT || (unsigned)side >= PLAN_SIDES || !plan->actions) {
+	if ((unsigned)kind >= PLAN_KIND_COUNT || (unsigned)side >= SIDES || !plan->actions) {
 		*count_r = 0;
 		return NULL;
 	}
@@ -156,12 +156,12 @@ size_t plan_count(const struct plan *plan, enum plan_kind kind)
 {
 	size_t a, b;
 
-	plan_actions(plan, kind, PLAN_A, &a);
-	plan_actions(plan, kind, PLAN_B, &b);
+	plan_actions(plan, kind, SIDE_A, &a);
+	plan_actions(plan, kind, SIDE_B, &b);
 	return a + b;
 }
 
-size_t plan_flag_groups(const struct plan *plan, enum plan_side side, struct plan_flag_group **groups_r)
+size_t plan_flag_groups(const struct plan *plan, enum side side, struct plan_flag_group **groups_r)
 {
 	struct plan_flag_group *groups = NULL;
 	size_t n = 0, cap = 0, count;

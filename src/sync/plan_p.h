@@ -30,18 +30,18 @@ struct plan_flags {
 
 /* The outcome of merging one message's flags. */
 struct plan_merge {
-	struct plan_flag_change to[PLAN_SIDES]; /* per side; empty when nothing to do */
+	struct plan_flag_change to[SIDES]; /* per side; empty when nothing to do */
 	struct plan_flags record;               /* no base: what to record with the pair now */
 	struct plan_flags synced;               /* the last-synced flags once both changes are done */
 	bool differed;                          /* the two sides did not have the same flags */
 };
 
-/* Merge side A's flags `f[PLAN_A]` and side B's `f[PLAN_B]` against
+/* Merge side A's flags `f[SIDE_A]` and side B's `f[SIDE_B]` against
  * `base` (NULL: no base; see plan.h). `allow[s]`: whether flags may
  * change on side s. Strings in the result live in `pool` (or are the
  * inputs'). */
-void plan_merge_flags(struct plan_pool *pool, const struct plan_flags f[PLAN_SIDES],
-                      const struct plan_flags *base, const bool allow[PLAN_SIDES], struct plan_merge *m_r);
+void plan_merge_flags(struct plan_pool *pool, const struct plan_flags f[SIDES],
+                      const struct plan_flags *base, const bool allow[SIDES], struct plan_merge *m_r);
 
 bool plan_change_empty(const struct plan_flag_change *c);
 bool plan_flags_equal(const struct plan_flags *a, const struct plan_flags *b);
@@ -63,12 +63,12 @@ struct plan_ctx {
 
 	/* Indexes into the inputs, 32 bits (a folder's messages are in
 	 * memory) to halve these per-message arrays. */
-	uint32_t *pair_msg[PLAN_SIDES]; /* per pair: index of its message on a side, PLAN_NONE = absent */
-	uint32_t *msg_pair[PLAN_SIDES]; /* per message of a side: its pair, PLAN_NONE = none */
+	uint32_t *pair_msg[SIDES]; /* per pair: index of its message on a side, PLAN_NONE = absent */
+	uint32_t *msg_pair[SIDES]; /* per message of a side: its pair, PLAN_NONE = none */
 
 	/* Content-key matching (plan_match.c). */
-	uint32_t *attach[PLAN_SIDES]; /* per pair: a new message of a side re-attached to it */
-	uint32_t *match[PLAN_SIDES];  /* per message of a side: the new message of the other side it
+	uint32_t *attach[SIDES]; /* per pair: a new message of a side re-attached to it */
+	uint32_t *match[SIDES];  /* per message of a side: the new message of the other side it
 	                                 pairs with */
 };
 
@@ -86,11 +86,11 @@ void plan_sort(struct plan *plan);
 /* A note about pair `pair_id` (0: none) and the message `id` (NULL:
  * none). */
 void plan_add_note(struct plan_ctx *ctx, enum plan_note_kind kind, int64_t pair_id,
-                   const struct store_id id[PLAN_SIDES], const char *fmt, ...)
+                   const struct store_id id[SIDES], const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
 /* "UID 5", "local message a": message `id` of `side` for a note; lives
  * in the pool. */
-const char *plan_id_text(struct plan_ctx *ctx, enum plan_side side, struct store_id id);
+const char *plan_id_text(struct plan_ctx *ctx, enum side side, struct store_id id);
 
 #endif

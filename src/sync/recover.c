@@ -54,7 +54,7 @@ int engine_fill_pair_keys(struct folder_run *r, struct error *err)
 		const struct state_pair *p = &r->pairs.pairs[i];
 		size_t at;
 
-		if (p->content_key || !p->local_id || !run_local_msg(r, p->local_id, &at))
+		if (p->content_key || !p->side[SIDE_B].name || !run_local_msg(r, p->side[SIDE_B].name, &at))
 			continue;
 		if (!want) {
 			pair_ix = xmalloc(r->pairs.count * sizeof(*pair_ix));
@@ -151,8 +151,7 @@ static int resolve_appends(struct folder_run *r, const struct state_intents *set
 			char *keywords = NULL;
 			struct state_pair p = {.id = in->pair_id,
 			                       .folder_id = r->folder_id,
-			                       .uid = rm->uid,
-			                       .local_id = in->local_id,
+			                       .side = {{rm->uid, NULL}, {0, in->local_id}},
 			                       .size = rm->size,
 			                       .content_key = in->content_key};
 
@@ -190,7 +189,7 @@ int engine_recover_appends(struct folder_run *r, struct error *err)
 	}
 	want = xmalloc((r->rsnap.count + 1) * sizeof(*want));
 	for (size_t i = 0; i < r->rsnap.count; i++)
-		if (!state_pairs_find_uid(&r->pairs, r->rsnap.msgs[i].uid))
+		if (!state_pairs_find(&r->pairs, SIDE_A, (struct store_id){r->rsnap.msgs[i].uid, NULL}))
 			want[n++] = i;
 	if (engine_keys_of(r->rs, r->rf, &r->rsnap, want, n, &keys, err) < 0) {
 		error_prefix(err, "looking on the server for messages an interrupted run appended");

@@ -42,9 +42,9 @@ static void assert_pairs_are_on_the_server(const char *folder)
 	for (size_t i = 0; i < pairs.count; i++) {
 		bool found = false;
 		for (size_t k = 0; k < n && !found; k++)
-			found = sm[k].uid == pairs.pairs[i].uid;
+			found = sm[k].uid == pairs.pairs[i].side[SIDE_A].uid;
 		cr_assert(found, "the state pairs %s with UID %u, which the server no longer has",
-		          pairs.pairs[i].local_id, pairs.pairs[i].uid);
+		          pairs.pairs[i].side[SIDE_B].name, pairs.pairs[i].side[SIDE_A].uid);
 	}
 	state_pairs_free(&pairs);
 	state_folder_clear(&sf);

@@ -283,14 +283,15 @@ static void assert_pairs_join_the_same_messages(const char *folder)
 		const struct state_pair *p = &pairs.pairs[i];
 		char *sid = NULL, *lid = NULL;
 		for (size_t k = 0; k < ns && !sid; k++)
-			if (sm[k].uid == p->uid)
+			if (sm[k].uid == p->side[SIDE_A].uid)
 				sid = message_id(sm[k].body);
 		for (size_t k = 0; k < nl && !lid; k++)
-			if (strstr(lm[k].path, p->local_id))
+			if (strstr(lm[k].path, p->side[SIDE_B].name))
 				lid = message_id(lm[k].data);
-		cr_assert(sid && lid, "pair UID %u / %s: a side is missing", p->uid, p->local_id);
-		cr_assert_str_eq(sid, lid, "pair UID %u / %s joins two different messages", p->uid,
-		                 p->local_id);
+		cr_assert(sid && lid, "pair UID %u / %s: a side is missing", p->side[SIDE_A].uid,
+		          p->side[SIDE_B].name);
+		cr_assert_str_eq(sid, lid, "pair UID %u / %s joins two different messages",
+		                 p->side[SIDE_A].uid, p->side[SIDE_B].name);
 		free(sid);
 		free(lid);
 	}

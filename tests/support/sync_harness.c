@@ -444,8 +444,8 @@ size_t state_pair_count(const char *folder)
 	cr_assert_eq(state_pairs_load(st, sf.id, &pairs, &err), 0, "%s", err.text);
 	n = pairs.count;
 	for (size_t i = 0; i < n; i++) {
-		cr_assert_neq(pairs.pairs[i].uid, 0, "pair without a server side");
-		cr_assert_not_null(pairs.pairs[i].local_id, "pair without a local side");
+		cr_assert_neq(pairs.pairs[i].side[SIDE_A].uid, 0, "pair without a server side");
+		cr_assert_not_null(pairs.pairs[i].side[SIDE_B].name, "pair without a local side");
 	}
 	state_pairs_free(&pairs);
 	state_folder_clear(&sf);

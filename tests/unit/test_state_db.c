@@ -12,6 +12,7 @@
 
 #include "test_state.h"
 #include "twinbox/state/folder.h"
+#include "twinbox/state/intent.h"
 #include "twinbox/state/pair.h"
 #include "twinbox/state/server.h"
 #include "twinbox/state/state.h"
@@ -188,22 +189,15 @@ Test(state_db, empty_file_is_initialised)
 Test(state_db, version_1_file_is_upgraded_keeping_its_folders)
 {
 	char *path = state_test_path("work.db");
-	struct state *st = state_test_open("work.db");
+	struct state *st;
 	struct state_folder f;
 	struct error err;
 
-	state_test_folder(st, "Archive", ".Archive");
-	state_close(st);
-	/* What a version-1 file looks like: no messages or rules columns
-	 * (nor what version 3 added). */
-	state_test_sql(path, "ALTER TABLE folder DROP COLUMN local_digest");
-	state_test_sql(path, "ALTER TABLE folder DROP COLUMN local_files");
-	state_test_sql(path, "DROP TABLE server");
-	state_test_sql(path, "ALTER TABLE pair DROP COLUMN renumbered");
-	state_test_sql(path, "ALTER TABLE folder DROP COLUMN messages");
-	state_test_sql(path, "ALTER TABLE folder DROP COLUMN rules");
-	state_test_sql(path, "UPDATE folder SET uidvalidity = 7, highestmodseq = 9");
-	state_test_sql(path, "PRAGMA user_version = 1");
+	/* A version-1 file: no messages or rules columns (nor what later
+	 * versions added). */
+	cr_assert_eq(state_create_version(path, 1, &err), 0, "%s", err.text);
+	state_test_sql(path, "INSERT INTO folder (remote_name, local_path, uidvalidity, highestmodseq)"
+	                     " VALUES ('Archive', '.Archive', 7, 9)");
 
 	st = state_test_open("work.db");
 	cr_assert_eq(state_test_sql_int(path, "PRAGMA user_version"), STATE_SCHEMA_VERSION);
@@ -230,29 +224,75 @@ Test(state_db, version_1_file_is_upgraded_keeping_its_folders)
 Test(state_db, version_2_file_is_upgraded_keeping_its_pairs)
 {
 	char *path = state_test_path("work.db");
-	struct state *st = state_test_open("work.db");
-	int64_t folder = state_test_folder(st, "INBOX", "INBOX");
-	struct state_pair p = {.folder_id = folder, .uid = 4, .local_id = "a", .content_key = "k"};
+	struct state *st;
+	int64_t folder;
 	struct state_pairs set;
 	struct state_server srv;
 	struct error err;
 
-	cr_assert_eq(state_pair_insert(st, &p, &err), 0, "%s", err.text);
-	state_close(st);
-	state_test_sql(path, "ALTER TABLE folder DROP COLUMN local_digest");
-	state_test_sql(path, "ALTER TABLE folder DROP COLUMN local_files");
-	state_test_sql(path, "DROP TABLE server");
-	state_test_sql(path, "ALTER TABLE pair DROP COLUMN renumbered");
-	state_test_sql(path, "PRAGMA user_version = 2");
+	cr_assert_eq(state_create_version(path, 2, &err), 0, "%s", err.text);
+	state_test_sql(path,
+	               "INSERT INTO folder (remote_name, local_path) VALUES ('INBOX', 'INBOX');"
+	               "INSERT INTO pair (folder_id, uid, local_id, content_key) VALUES (1, 4, 'a', 'k')");
+	folder = state_test_sql_int(path, "SELECT id FROM folder WHERE remote_name = 'INBOX'");
 
 	st = state_test_open("work.db");
 	cr_assert_eq(state_test_sql_int(path, "PRAGMA user_version"), STATE_SCHEMA_VERSION);
 	cr_assert_eq(state_server_get(st, &srv, &err), 0, "no server recorded yet");
 	cr_assert_eq(state_pairs_load(st, folder, &set, &err), 0, "%s", err.text);
 	cr_assert_eq(set.count, 1);
-	cr_assert_eq(set.pairs[0].uid, 4);
+	cr_assert_eq(set.pairs[0].side[SIDE_A].uid, 4);
 	cr_assert(!set.pairs[0].renumbered);
 	state_pairs_free(&set);
+	state_close(st);
+	free(path);
+}
+
+/* Version 5 (issue 14): each side's id as its store names it. A
+ * version-4 file keeps every pair, its UID on side A and its local name
+ * on side B, and an intent of a killed run keeps its pair. */
+Test(state_db, version_4_file_is_upgraded_keeping_pairs_and_intents)
+{
+	char *path = state_test_path("work.db");
+	struct state *st;
+	struct state_pairs set;
+	struct state_intents intents;
+	struct error err;
+
+	cr_assert_eq(state_create_version(path, 4, &err), 0, "%s", err.text);
+	state_test_sql(
+	    path, "INSERT INTO folder (remote_name, local_path, uidvalidity) VALUES ('INBOX', 'INBOX', 3);"
+	          "INSERT INTO pair (id, folder_id, uid, local_id, flags, keywords, size, content_key)"
+	          " VALUES (5, 1, 4, 'a', 1, '$Junk', 120, 'k4'),"
+	          " (6, 1, NULL, 'only-local', 0, NULL, 7, NULL),"
+	          " (7, 1, 9, NULL, 4, NULL, 8, 'k9');"
+	          "UPDATE pair SET renumbered = 1 WHERE id = 6;"
+	          "INSERT INTO intent (folder_id, kind, pair_id, local_id, created)"
+	          " VALUES (1, 'delete-local', 5, 'a', 1)");
+
+	st = state_test_open("work.db");
+	cr_assert_eq(state_test_sql_int(path, "PRAGMA user_version"), STATE_SCHEMA_VERSION);
+	cr_assert_eq(state_pairs_load(st, 1, &set, &err), 0, "%s", err.text);
+	cr_assert_eq(set.count, 3);
+	cr_assert_eq(set.pairs[0].id, 6, "the pair without a UID first");
+	cr_assert(!store_id_known(set.pairs[0].side[SIDE_A]));
+	cr_assert_str_eq(set.pairs[0].side[SIDE_B].name, "only-local");
+	cr_assert(set.pairs[0].renumbered);
+	cr_assert_eq(set.pairs[1].side[SIDE_A].uid, 4);
+	cr_assert_null(set.pairs[1].side[SIDE_A].name);
+	cr_assert_str_eq(set.pairs[1].side[SIDE_B].name, "a");
+	cr_assert_eq(set.pairs[1].side[SIDE_B].uid, 0);
+	cr_assert_eq(set.pairs[1].flags, 1);
+	cr_assert_str_eq(set.pairs[1].keywords, "$Junk");
+	cr_assert_eq(set.pairs[1].size, 120);
+	cr_assert_str_eq(set.pairs[1].content_key, "k4");
+	cr_assert_eq(set.pairs[2].side[SIDE_A].uid, 9);
+	cr_assert(!store_id_known(set.pairs[2].side[SIDE_B]));
+	state_pairs_free(&set);
+	cr_assert_eq(state_intent_list(st, 1, &intents, &err), 0, "%s", err.text);
+	cr_assert_eq(intents.count, 1);
+	cr_assert_eq(intents.intents[0].pair_id, 5, "the intent keeps its pair");
+	state_intents_free(&intents);
 	state_close(st);
 	free(path);
 }
@@ -422,8 +462,8 @@ Test(state_db, constraint_violation_is_a_fatal_bug_with_context)
 {
 	struct state *st = state_test_open("work.db");
 	int64_t folder = state_test_folder(st, "INBOX", "INBOX");
-	struct state_pair a = {.folder_id = folder, .uid = 7, .local_id = "one"};
-	struct state_pair b = {.folder_id = folder, .uid = 7, .local_id = "two"};
+	struct state_pair a = {.folder_id = folder, .side = {{7, NULL}, {0, "one"}}};
+	struct state_pair b = {.folder_id = folder, .side = {{7, NULL}, {0, "two"}}};
 	struct error err;
 
 	cr_assert_eq(state_pair_insert(st, &a, &err), 0, "%s", err.text);
@@ -450,7 +490,7 @@ Test(state_db, write_failure_is_fatal_and_names_the_file)
 	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
 	cr_assert_eq(state_begin(st, &err), 0);
 	for (uint32_t uid = 1; uid <= 100000 && rc == 0; uid++) {
-		struct state_pair p = {.folder_id = folder, .uid = uid, .local_id = id};
+		struct state_pair p = {.folder_id = folder, .side = {{uid, NULL}, {0, id}}};
 		snprintf(id, sizeof(id), "%u.M1P2.host", uid);
 		rc = state_pair_insert(st, &p, &err);
 	}
@@ -502,7 +542,7 @@ Test(state_db, damaged_pages_are_reported_with_advice)
 
 	cr_assert_eq(state_begin(st, &err), 0);
 	for (uint32_t uid = 1; uid <= 2000; uid++) {
-		struct state_pair p = {.folder_id = folder, .uid = uid, .local_id = id};
+		struct state_pair p = {.folder_id = folder, .side = {{uid, NULL}, {0, id}}};
 		snprintf(id, sizeof(id), "%u.M1P2.host", uid);
 		cr_assert_eq(state_pair_insert(st, &p, &err), 0, "%s", err.text);
 	}

@@ -165,8 +165,8 @@ Test(state_folder, delete_removes_its_pairs_only)
 	struct state *st = state_test_open("work.db");
 	int64_t a = state_test_folder(st, "A", "A");
 	int64_t b = state_test_folder(st, "B", "B");
-	struct state_pair pa = {.folder_id = a, .uid = 1, .local_id = "x"};
-	struct state_pair pb = {.folder_id = b, .uid = 1, .local_id = "x"};
+	struct state_pair pa = {.folder_id = a, .side = {{1, NULL}, {0, "x"}}};
+	struct state_pair pb = {.folder_id = b, .side = {{1, NULL}, {0, "x"}}};
 	struct state_pairs set;
 	struct state_folder f;
 	struct error err;
@@ -211,9 +211,11 @@ Test(state_folder, reset_uids_after_uidvalidity_change)
 {
 	struct state *st = state_test_open("work.db");
 	int64_t id = state_test_folder(st, "INBOX", "INBOX");
-	struct state_pair both = {.folder_id = id, .uid = 10, .local_id = "both", .content_key = "k1"};
-	struct state_pair remote_only = {.folder_id = id, .uid = 11, .content_key = "k2"};
-	struct state_pair local_only = {.folder_id = id, .local_id = "local", .content_key = "k3"};
+	struct state_pair both = {.folder_id = id, .side = {{10, NULL}, {0, "both"}}, .content_key = "k1"};
+	struct state_pair remote_only = {
+	    .folder_id = id, .side = {{11, NULL}, {0, NULL}}, .content_key = "k2"};
+	struct state_pair local_only = {
+	    .folder_id = id, .side = {{0, NULL}, {0, "local"}}, .content_key = "k3"};
 	struct state_pairs set;
 	struct state_folder f;
 	struct error err;
@@ -231,7 +233,7 @@ Test(state_folder, reset_uids_after_uidvalidity_change)
 	/* The caller's pattern: reset and re-map in one transaction. */
 	cr_assert_eq(state_begin(st, &err), 0);
 	cr_assert_eq(state_folder_reset_uids(st, id, 200, &err), 0, "%s", err.text);
-	both.uid = 1; /* re-matched by content key */
+	both.side[SIDE_A].uid = 1; /* re-matched by content key */
 	cr_assert_eq(state_pair_update(st, &both, &err), 0, "%s", err.text);
 	cr_assert_eq(state_commit(st, &err), 0);
 
@@ -242,11 +244,11 @@ Test(state_folder, reset_uids_after_uidvalidity_change)
 	state_folder_clear(&f);
 	cr_assert_eq(state_pairs_load(st, id, &set, &err), 0);
 	cr_assert_eq(set.count, 2, "the remote-only pair is forgotten");
-	cr_assert_eq(set.pairs[0].uid, 0);
-	cr_assert_str_eq(set.pairs[0].local_id, "local");
-	cr_assert_eq(set.pairs[1].uid, 1);
-	cr_assert_str_eq(set.pairs[1].local_id, "both");
-	cr_assert_null(state_pairs_find_uid(&set, 10));
+	cr_assert_eq(set.pairs[0].side[SIDE_A].uid, 0);
+	cr_assert_str_eq(set.pairs[0].side[SIDE_B].name, "local");
+	cr_assert_eq(set.pairs[1].side[SIDE_A].uid, 1);
+	cr_assert_str_eq(set.pairs[1].side[SIDE_B].name, "both");
+	cr_assert_null(state_pairs_find(&set, SIDE_A, (struct store_id){10, NULL}));
 	state_pairs_free(&set);
 	state_close(st);
 }

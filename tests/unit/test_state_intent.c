@@ -168,10 +168,10 @@ Test(state_intent, resolve_with_pair_is_atomic)
 {
 	struct state *st = state_test_open("work.db");
 	int64_t inbox = state_test_folder(st, "INBOX", "INBOX");
-	struct state_pair existing = {.folder_id = inbox, .uid = 7, .local_id = "old"};
+	struct state_pair existing = {.folder_id = inbox, .side = {{7, NULL}, {0, "old"}}};
 	struct state_intent in = {
 	    .folder_id = inbox, .kind = STATE_INTENT_DELIVER_LOCAL, .uid = 7, .local_id = "new"};
-	struct state_pair result = {.folder_id = inbox, .uid = 7, .local_id = "new"};
+	struct state_pair result = {.folder_id = inbox, .side = {{7, NULL}, {0, "new"}}};
 	struct state_pairs set;
 	struct error err;
 	int64_t id;
@@ -186,13 +186,14 @@ Test(state_intent, resolve_with_pair_is_atomic)
 	cr_assert_eq(pending(st, inbox), 1, "the intent was not resolved either");
 	cr_assert_not(state_in_transaction(st), "the savepoint is gone");
 
-	result.uid = 8;
+	result.side[SIDE_A].uid = 8;
 	cr_assert_eq(state_intent_resolve_pair(st, id, &result, &err), 0, "%s", err.text);
 	cr_assert_gt(result.id, 0);
 	cr_assert_eq(pending(st, inbox), 0);
 	cr_assert_eq(state_pairs_load(st, inbox, &set, &err), 0);
 	cr_assert_eq(set.count, 2);
-	cr_assert_str_eq(state_pairs_find_uid(&set, 8)->local_id, "new");
+	cr_assert_str_eq(state_pairs_find(&set, SIDE_A, (struct store_id){8, NULL})->side[SIDE_B].name,
+	                 "new");
 	state_pairs_free(&set);
 
 	/* An update of an existing pair, inside the caller's transaction. */
@@ -201,13 +202,14 @@ Test(state_intent, resolve_with_pair_is_atomic)
 	in.pair_id = existing.id;
 	id = add_intent(st, &in);
 	cr_assert_eq(state_begin(st, &err), 0);
-	existing.uid = 9;
+	existing.side[SIDE_A].uid = 9;
 	cr_assert_eq(state_intent_resolve_pair(st, id, &existing, &err), 0, "%s", err.text);
 	cr_assert(state_in_transaction(st), "the caller's transaction stays open");
 	state_rollback(st);
 	cr_assert_eq(pending(st, inbox), 1, "rolled back with the caller's transaction");
 	cr_assert_eq(state_pairs_load(st, inbox, &set, &err), 0);
-	cr_assert_not_null(state_pairs_find_uid(&set, 7), "update rolled back too");
+	cr_assert_not_null(state_pairs_find(&set, SIDE_A, (struct store_id){7, NULL}),
+	                   "update rolled back too");
 	state_pairs_free(&set);
 	state_close(st);
 }
@@ -216,7 +218,7 @@ Test(state_intent, resolve_with_delete_is_atomic)
 {
 	struct state *st = state_test_open("work.db");
 	int64_t inbox = state_test_folder(st, "INBOX", "INBOX");
-	struct state_pair p = {.folder_id = inbox, .uid = 3, .local_id = "m"};
+	struct state_pair p = {.folder_id = inbox, .side = {{3, NULL}, {0, "m"}}};
 	struct state_intent in = {.folder_id = inbox, .kind = STATE_INTENT_DELETE_REMOTE, .uid = 3};
 	struct state_intents set;
 	struct state_pairs pairs;

@@ -15,10 +15,12 @@ Test(state_pair, insert_load_and_find)
 	struct state *st = state_test_open("work.db");
 	int64_t folder = state_test_folder(st, "INBOX", "INBOX");
 	struct state_pair pairs[] = {
-	    {.folder_id = folder, .uid = 30, .local_id = "c", .flags = MAIL_FLAG_SEEN, .size = 300},
-	    {.folder_id = folder, .local_id = "local-only", .keywords = "$Junk", .size = 5},
-	    {.folder_id = folder, .uid = 10, .local_id = "a", .content_key = "100 h1 <a@x>"},
-	    {.folder_id = folder, .uid = 20, .flags = MAIL_FLAG_FLAGGED | MAIL_FLAG_DRAFT},
+	    {.folder_id = folder, .side = {{30, NULL}, {0, "c"}}, .flags = MAIL_FLAG_SEEN, .size = 300},
+	    {.folder_id = folder, .side = {{0, NULL}, {0, "local-only"}}, .keywords = "$Junk", .size = 5},
+	    {.folder_id = folder, .side = {{10, NULL}, {0, "a"}}, .content_key = "100 h1 <a@x>"},
+	    {.folder_id = folder,
+	     .side = {{20, NULL}, {0, NULL}},
+	     .flags = MAIL_FLAG_FLAGGED | MAIL_FLAG_DRAFT},
 	};
 	const struct state_pair *p;
 	struct state_pairs set;
@@ -32,35 +34,35 @@ Test(state_pair, insert_load_and_find)
 	st = state_test_open("work.db");
 	cr_assert_eq(state_pairs_load(st, folder, &set, &err), 0, "%s", err.text);
 	cr_assert_eq(set.count, 4);
-	cr_assert_eq(set.pairs[0].uid, 0, "pairs without a remote side first");
-	cr_assert_eq(set.pairs[1].uid, 10);
-	cr_assert_eq(set.pairs[2].uid, 20);
-	cr_assert_eq(set.pairs[3].uid, 30);
+	cr_assert_eq(set.pairs[0].side[SIDE_A].uid, 0, "pairs without a remote side first");
+	cr_assert_eq(set.pairs[1].side[SIDE_A].uid, 10);
+	cr_assert_eq(set.pairs[2].side[SIDE_A].uid, 20);
+	cr_assert_eq(set.pairs[3].side[SIDE_A].uid, 30);
 
-	p = state_pairs_find_uid(&set, 20);
+	p = state_pairs_find(&set, SIDE_A, (struct store_id){20, NULL});
 	cr_assert_not_null(p);
 	cr_assert_eq(p->id, pairs[3].id);
-	cr_assert_null(p->local_id);
+	cr_assert_null(p->side[SIDE_B].name);
 	cr_assert_eq(p->flags, MAIL_FLAG_FLAGGED | MAIL_FLAG_DRAFT);
 	cr_assert_eq(p->folder_id, folder);
 
-	p = state_pairs_find_local(&set, "local-only");
+	p = state_pairs_find(&set, SIDE_B, (struct store_id){0, "local-only"});
 	cr_assert_not_null(p);
-	cr_assert_eq(p->uid, 0);
+	cr_assert_eq(p->side[SIDE_A].uid, 0);
 	cr_assert_str_eq(p->keywords, "$Junk");
 	cr_assert_eq(p->size, 5);
 
-	p = state_pairs_find_local(&set, "a");
+	p = state_pairs_find(&set, SIDE_B, (struct store_id){0, "a"});
 	cr_assert_not_null(p);
-	cr_assert_eq(p->uid, 10);
+	cr_assert_eq(p->side[SIDE_A].uid, 10);
 	cr_assert_str_eq(p->content_key, "100 h1 <a@x>");
 	cr_assert_null(p->keywords);
 
-	cr_assert_null(state_pairs_find_uid(&set, 0));
-	cr_assert_null(state_pairs_find_uid(&set, 15));
-	cr_assert_null(state_pairs_find_uid(&set, 31));
-	cr_assert_null(state_pairs_find_local(&set, "b"));
-	cr_assert_null(state_pairs_find_local(&set, NULL));
+	cr_assert_null(state_pairs_find(&set, SIDE_A, (struct store_id){0, NULL}));
+	cr_assert_null(state_pairs_find(&set, SIDE_A, (struct store_id){15, NULL}));
+	cr_assert_null(state_pairs_find(&set, SIDE_A, (struct store_id){31, NULL}));
+	cr_assert_null(state_pairs_find(&set, SIDE_B, (struct store_id){0, "b"}));
+	cr_assert_null(state_pairs_find(&set, SIDE_B, (struct store_id){0, NULL}));
 	state_pairs_free(&set);
 	cr_assert_eq(set.count, 0);
 	state_pairs_free(&set); /* twice is fine */
@@ -71,22 +73,22 @@ Test(state_pair, update_set_flags_and_delete)
 {
 	struct state *st = state_test_open("work.db");
 	int64_t folder = state_test_folder(st, "INBOX", "INBOX");
-	struct state_pair p = {.folder_id = folder, .uid = 5};
+	struct state_pair p = {.folder_id = folder, .side = {{5, NULL}, {0, NULL}}};
 	const struct state_pair *q;
 	struct state_pairs set;
 	struct error err;
 
 	cr_assert_eq(state_pair_insert(st, &p, &err), 0);
-	p.local_id = "1732243879.M1P2.host";
+	p.side[SIDE_B].name = "1732243879.M1P2.host";
 	p.size = 1234;
 	p.content_key = "k";
 	cr_assert_eq(state_pair_update(st, &p, &err), 0, "%s", err.text);
 	cr_assert_eq(state_pair_set_flags(st, p.id, MAIL_FLAG_SEEN | MAIL_FLAG_ANSWERED, "$Forwarded", &err),
 	             0, "%s", err.text);
 	cr_assert_eq(state_pairs_load(st, folder, &set, &err), 0);
-	q = state_pairs_find_uid(&set, 5);
+	q = state_pairs_find(&set, SIDE_A, (struct store_id){5, NULL});
 	cr_assert_not_null(q);
-	cr_assert_str_eq(q->local_id, "1732243879.M1P2.host");
+	cr_assert_str_eq(q->side[SIDE_B].name, "1732243879.M1P2.host");
 	cr_assert_eq(q->size, 1234);
 	cr_assert_eq(q->flags, MAIL_FLAG_SEEN | MAIL_FLAG_ANSWERED);
 	cr_assert_str_eq(q->keywords, "$Forwarded");
@@ -114,13 +116,13 @@ Test(state_pair, invalid_pairs_are_refused)
 	struct state *st = state_test_open("work.db");
 	int64_t folder = state_test_folder(st, "INBOX", "INBOX");
 	struct state_pair none = {.folder_id = folder};
-	struct state_pair slash = {.folder_id = folder, .local_id = "../../etc/passwd"};
-	struct state_pair bits = {.folder_id = folder, .uid = 1, .flags = 0x100};
-	struct state_pair nofolder = {.folder_id = 999, .uid = 1};
-	struct state_pair dup_local_a = {.folder_id = folder, .uid = 1, .local_id = "same"};
-	struct state_pair dup_local_b = {.folder_id = folder, .uid = 2, .local_id = "same"};
+	struct state_pair slash = {.folder_id = folder, .side = {{0, NULL}, {0, "../../etc/passwd"}}};
+	struct state_pair bits = {.folder_id = folder, .side = {{1, NULL}, {0, NULL}}, .flags = 0x100};
+	struct state_pair nofolder = {.folder_id = 999, .side = {{1, NULL}, {0, NULL}}};
+	struct state_pair dup_local_a = {.folder_id = folder, .side = {{1, NULL}, {0, "same"}}};
+	struct state_pair dup_local_b = {.folder_id = folder, .side = {{2, NULL}, {0, "same"}}};
 	char long_id[STATE_LOCAL_ID_MAX + 2];
-	struct state_pair too_long = {.folder_id = folder, .local_id = long_id};
+	struct state_pair too_long = {.folder_id = folder, .side = {{0, NULL}, {0, long_id}}};
 	struct error err;
 
 	cr_assert_eq(state_pair_insert(st, &none, &err), -1);
@@ -149,9 +151,9 @@ Test(state_pair, lookup_by_content_key)
 	int64_t a = state_test_folder(st, "A", "A");
 	int64_t b = state_test_folder(st, "B", "B");
 	char *key = state_content_key("<m1@example.com>", 2048, "ab12");
-	struct state_pair p1 = {.folder_id = a, .uid = 1, .content_key = key};
-	struct state_pair p2 = {.folder_id = a, .uid = 2, .content_key = "other"};
-	struct state_pair p3 = {.folder_id = b, .local_id = "dup", .content_key = key};
+	struct state_pair p1 = {.folder_id = a, .side = {{1, NULL}, {0, NULL}}, .content_key = key};
+	struct state_pair p2 = {.folder_id = a, .side = {{2, NULL}, {0, NULL}}, .content_key = "other"};
+	struct state_pair p3 = {.folder_id = b, .side = {{0, NULL}, {0, "dup"}}, .content_key = key};
 	struct state_pairs set;
 	struct error err;
 
@@ -166,7 +168,7 @@ Test(state_pair, lookup_by_content_key)
 
 	cr_assert_eq(state_pairs_find_key(st, 0, key, &set, &err), 0);
 	cr_assert_eq(set.count, 2, "across folders");
-	cr_assert_not_null(state_pairs_find_local(&set, "dup"));
+	cr_assert_not_null(state_pairs_find(&set, SIDE_B, (struct store_id){0, "dup"}));
 	state_pairs_free(&set);
 
 	cr_assert_eq(state_pairs_find_key(st, b, "nothing", &set, &err), 0);
@@ -226,8 +228,7 @@ Test(state_pair, hundred_thousand_pairs_insert_and_load)
 	for (uint32_t i = 0; i < N; i++) {
 		uint32_t uid = (i * 7919u) % N + 1;
 		struct state_pair p = {.folder_id = folder,
-		                       .uid = uid,
-		                       .local_id = local,
+		                       .side = {{uid, NULL}, {0, local}},
 		                       .content_key = key,
 		                       .flags = uid & MAIL_FLAGS_ALL,
 		                       .size = 1000 + uid};
@@ -249,13 +250,13 @@ Test(state_pair, hundred_thousand_pairs_insert_and_load)
 
 	cr_assert_eq(set.count, N);
 	for (size_t i = 0; i < set.count; i++)
-		cr_assert_eq(set.pairs[i].uid, i + 1, "sorted by uid");
+		cr_assert_eq(set.pairs[i].side[SIDE_A].uid, i + 1, "sorted by uid");
 	cr_assert_eq(set.pairs[41].size, 1042);
 	cr_assert_eq(set.pairs[41].flags, 42u & MAIL_FLAGS_ALL);
 	for (uint32_t uid = 1; uid <= N; uid += 997) {
-		const struct state_pair *p = state_pairs_find_uid(&set, uid);
+		const struct state_pair *p = state_pairs_find(&set, SIDE_A, (struct store_id){uid, NULL});
 		cr_assert_not_null(p);
-		cr_assert_eq(state_pairs_find_local(&set, p->local_id), p);
+		cr_assert_eq(state_pairs_find(&set, SIDE_B, (struct store_id){0, p->side[SIDE_B].name}), p);
 	}
 	state_pairs_free(&set);
 	state_close(st);

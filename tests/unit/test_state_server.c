@@ -46,9 +46,12 @@ Test(state_server, recorded_read_back_and_compared)
 
 static void add_pairs(struct state *st, int64_t folder)
 {
-	struct state_pair both = {.folder_id = folder, .uid = 10, .local_id = "both", .content_key = "k1"};
-	struct state_pair remote_only = {.folder_id = folder, .uid = 11, .content_key = "k2"};
-	struct state_pair deleted_there = {.folder_id = folder, .local_id = "kept", .content_key = "k3"};
+	struct state_pair both = {
+	    .folder_id = folder, .side = {{10, NULL}, {0, "both"}}, .content_key = "k1"};
+	struct state_pair remote_only = {
+	    .folder_id = folder, .side = {{11, NULL}, {0, NULL}}, .content_key = "k2"};
+	struct state_pair deleted_there = {
+	    .folder_id = folder, .side = {{0, NULL}, {0, "kept"}}, .content_key = "k3"};
 	struct error err;
 
 	cr_assert_eq(state_pair_insert(st, &both, &err), 0, "%s", err.text);
@@ -63,11 +66,12 @@ static void assert_reset(const struct state_pairs *set)
 	cr_assert_eq(set->count, 2, "the remote-only pair is forgotten");
 	for (size_t i = 0; i < set->count; i++) {
 		const struct state_pair *p = &set->pairs[i];
-		cr_assert_eq(p->uid, 0);
-		cr_assert_eq(p->renumbered, strcmp(p->local_id, "both") == 0, "%s", p->local_id);
+		cr_assert_eq(p->side[SIDE_A].uid, 0);
+		cr_assert_eq(p->renumbered, strcmp(p->side[SIDE_B].name, "both") == 0, "%s",
+		             p->side[SIDE_B].name);
 	}
-	cr_assert_not_null(state_pairs_find_local(set, "both"));
-	cr_assert_not_null(state_pairs_find_local(set, "kept"));
+	cr_assert_not_null(state_pairs_find(set, SIDE_B, (struct store_id){0, "both"}));
+	cr_assert_not_null(state_pairs_find(set, SIDE_B, (struct store_id){0, "kept"}));
 }
 
 Test(state_server, a_reset_marks_the_pairs_it_takes_the_uid_of)
@@ -83,12 +87,12 @@ Test(state_server, a_reset_marks_the_pairs_it_takes_the_uid_of)
 	cr_assert_eq(state_pairs_load(st, id, &set, &err), 0, "%s", err.text);
 	assert_reset(&set);
 	/* Re-attached (or uploaded again): a UID, no longer renumbered. */
-	p = *state_pairs_find_local(&set, "both");
-	p.uid = 3;
+	p = *state_pairs_find(&set, SIDE_B, (struct store_id){0, "both"});
+	p.side[SIDE_A].uid = 3;
 	cr_assert_eq(state_pair_update(st, &p, &err), 0, "%s", err.text);
 	state_pairs_free(&set);
 	cr_assert_eq(state_pairs_load(st, id, &set, &err), 0, "%s", err.text);
-	cr_assert(!state_pairs_find_uid(&set, 3)->renumbered);
+	cr_assert(!state_pairs_find(&set, SIDE_A, (struct store_id){3, NULL})->renumbered);
 	state_pairs_free(&set);
 	state_close(st);
 }
@@ -108,7 +112,7 @@ Test(state_server, the_same_reset_in_memory_for_a_dry_run)
 	/* Nothing written. */
 	cr_assert_eq(state_pairs_load(st, id, &set, &err), 0, "%s", err.text);
 	cr_assert_eq(set.count, 3);
-	cr_assert_not_null(state_pairs_find_uid(&set, 10));
+	cr_assert_not_null(state_pairs_find(&set, SIDE_A, (struct store_id){10, NULL}));
 	state_pairs_free(&set);
 	state_close(st);
 }

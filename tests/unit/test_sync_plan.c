@@ -255,16 +255,16 @@ Test(sync_plan, the_plan_is_grouped_by_kind_in_execution_order)
 		last = plan.actions[i].kind;
 	}
 	cr_assert_eq(plan.slot_start[PLAN_SLOTS], plan.action_count);
-	const struct plan_action *a = plan_actions(&plan, PLAN_SET_FLAGS, PLAN_A, &n);
+	const struct plan_action *a = plan_actions(&plan, PLAN_SET_FLAGS, SIDE_A, &n);
 	cr_assert_eq(n, 3);
-	cr_assert_eq(PLAN_SLOT(a[0].kind, a[0].side), PLAN_SLOT(PLAN_SET_FLAGS, PLAN_A));
-	cr_assert_eq(a[2].id[PLAN_A].uid, 4);
-	plan_actions(&plan, PLAN_PAIR_EXISTING, PLAN_A, &n);
+	cr_assert_eq(PLAN_SLOT(a[0].kind, a[0].side), PLAN_SLOT(PLAN_SET_FLAGS, SIDE_A));
+	cr_assert_eq(a[2].id[SIDE_A].uid, 4);
+	plan_actions(&plan, PLAN_PAIR_EXISTING, SIDE_A, &n);
 	cr_assert_eq(n, 1);
-	plan_actions(&plan, PLAN_FORGET, PLAN_A, &n);
+	plan_actions(&plan, PLAN_FORGET, SIDE_A, &n);
 	cr_assert_eq(n, 0);
-	cr_assert_str_eq(plan_kind_name(PLAN_COPY, PLAN_B), "copy-to-local");
-	cr_assert_str_eq(plan_kind_name(PLAN_SKIP_TOO_BIG, PLAN_B), "skip-too-big");
+	cr_assert_str_eq(plan_kind_name(PLAN_COPY, SIDE_B), "copy-to-local");
+	cr_assert_str_eq(plan_kind_name(PLAN_SKIP_TOO_BIG, SIDE_B), "skip-too-big");
 	plan_free(&plan);
 }
 
@@ -274,7 +274,7 @@ Test(sync_plan, remote_flag_changes_group_into_one_store_per_change)
 	struct plan_flag_group *g;
 	char *text = plan_world("1/a 2/b 3/c 4/d 5/e:S+x 6/f:S+x", "1 2 3 4 5:S+x 6:S+x",
 	                        "a:S b:S c:F d:S e:+x f:+x", "", &plan);
-	size_t n = plan_flag_groups(&plan, PLAN_A, &g);
+	size_t n = plan_flag_groups(&plan, SIDE_A, &g);
 
 	free(text);
 	cr_assert_eq(n, 3, "+S, +F and -S make three groups");
@@ -283,18 +283,18 @@ Test(sync_plan, remote_flag_changes_group_into_one_store_per_change)
 		total += g[i].count;
 		for (size_t j = 0; j < g[i].count; j++) {
 			cr_assert_eq(PLAN_SLOT(g[i].actions[j].kind, g[i].actions[j].side),
-			             PLAN_SLOT(PLAN_SET_FLAGS, PLAN_A));
+			             PLAN_SLOT(PLAN_SET_FLAGS, SIDE_A));
 			cr_assert_eq(g[i].actions[j].change.add, g[i].change->add);
 			cr_assert_eq(g[i].actions[j].change.remove, g[i].change->remove);
 			if (j)
-				cr_assert_gt(g[i].actions[j].id[PLAN_A].uid,
-				             g[i].actions[j - 1].id[PLAN_A].uid, "uids ascend in a group");
+				cr_assert_gt(g[i].actions[j].id[SIDE_A].uid,
+				             g[i].actions[j - 1].id[SIDE_A].uid, "uids ascend in a group");
 		}
 		if (g[i].change->add == MAIL_FLAG_SEEN) {
 			cr_assert_eq(g[i].count, 3);
-			cr_assert_eq(g[i].actions[0].id[PLAN_A].uid, 1);
-			cr_assert_eq(g[i].actions[1].id[PLAN_A].uid, 2);
-			cr_assert_eq(g[i].actions[2].id[PLAN_A].uid, 4);
+			cr_assert_eq(g[i].actions[0].id[SIDE_A].uid, 1);
+			cr_assert_eq(g[i].actions[1].id[SIDE_A].uid, 2);
+			cr_assert_eq(g[i].actions[2].id[SIDE_A].uid, 4);
 		} else if (g[i].change->remove == MAIL_FLAG_SEEN) {
 			cr_assert_eq(g[i].count, 2);
 			cr_assert_null(g[i].change->add_keywords);
@@ -305,7 +305,7 @@ Test(sync_plan, remote_flag_changes_group_into_one_store_per_change)
 	}
 	cr_assert_eq(total, 6);
 	free(g);
-	cr_assert_eq(plan_flag_groups(&plan, PLAN_B, &g), 0);
+	cr_assert_eq(plan_flag_groups(&plan, SIDE_B, &g), 0);
 	cr_assert_null(g);
 	plan_free(&plan);
 }
@@ -315,20 +315,20 @@ Test(sync_plan, copies_carry_what_the_executor_needs)
 	struct plan plan;
 	char *text = plan_world("", "9:S+$Junk@key9#1234", "b:F@keyb#77", "", &plan);
 	size_t n;
-	const struct plan_action *a = plan_actions(&plan, PLAN_COPY, PLAN_B, &n);
+	const struct plan_action *a = plan_actions(&plan, PLAN_COPY, SIDE_B, &n);
 
 	free(text);
 	cr_assert_eq(n, 1);
-	cr_assert_eq(a->id[PLAN_A].uid, 9);
+	cr_assert_eq(a->id[SIDE_A].uid, 9);
 	cr_assert_eq(a->size, 1234);
 	cr_assert_str_eq(a->content_key, "key9");
 	cr_assert_eq(a->flags, MAIL_FLAG_SEEN);
 	cr_assert_str_eq(a->keywords, "$Junk");
 	cr_assert_eq(a->time, 1000, "the server's internal date is kept");
 	cr_assert_eq(a->pair_id, 0, "a new pair");
-	a = plan_actions(&plan, PLAN_COPY, PLAN_A, &n);
+	a = plan_actions(&plan, PLAN_COPY, SIDE_A, &n);
 	cr_assert_eq(n, 1);
-	cr_assert_str_eq(a->id[PLAN_B].name, "b");
+	cr_assert_str_eq(a->id[SIDE_B].name, "b");
 	cr_assert_eq(a->size, 77);
 	cr_assert_eq(a->time, 2000, "the file's mtime becomes the internal date");
 	cr_assert_null(a->keywords);

@@ -45,8 +45,8 @@ static void check_folders(const struct folder_row *rows, size_t count)
 		struct plan_folders plan;
 		struct buf got = BUF_INIT, notes = BUF_INIT;
 
-		in.count[PLAN_A] = split(rt, remote, 16);
-		in.count[PLAN_B] = split(lt, local, 16);
+		in.count[SIDE_A] = split(rt, remote, 16);
+		in.count[SIDE_B] = split(lt, local, 16);
 		in.known_count = split(kt, known_text, 16);
 		for (size_t k = 0; k < in.known_count; k++) {
 			char *eq = strchr(known_text[k], '=');
@@ -144,10 +144,10 @@ Test(sync_plan_folders, a_missing_known_folder_is_never_read_as_all_deleted)
 
 Test(sync_plan_folders, kind_names)
 {
-	cr_assert_str_eq(plan_folder_kind_name(PLAN_FOLDER_CREATE, PLAN_B), "create-local");
-	cr_assert_str_eq(plan_folder_kind_name(PLAN_FOLDER_DELETE, PLAN_A), "delete-remote");
-	cr_assert_str_eq(plan_folder_kind_name(PLAN_FOLDER_FORGET, PLAN_A), "forget");
-	cr_assert_str_eq(plan_folder_kind_name((enum plan_folder_kind)99, PLAN_A), "unknown");
+	cr_assert_str_eq(plan_folder_kind_name(PLAN_FOLDER_CREATE, SIDE_B), "create-local");
+	cr_assert_str_eq(plan_folder_kind_name(PLAN_FOLDER_DELETE, SIDE_A), "delete-remote");
+	cr_assert_str_eq(plan_folder_kind_name(PLAN_FOLDER_FORGET, SIDE_A), "forget");
+	cr_assert_str_eq(plan_folder_kind_name((enum plan_folder_kind)99, SIDE_A), "unknown");
 }
 
 Test(sync_plan_folders, the_plan_owns_its_names)
@@ -164,7 +164,7 @@ Test(sync_plan_folders, the_plan_owns_its_names)
 	cr_assert_eq(plan.action_count, 2);
 	cr_assert_str_eq(plan.actions[0].name, "Archive/2024");
 	cr_assert_eq(plan.actions[0].kind, PLAN_FOLDER_CREATE);
-	cr_assert_eq(plan.actions[0].side, PLAN_B);
+	cr_assert_eq(plan.actions[0].side, SIDE_B);
 	cr_assert_eq(plan.actions[1].kind, PLAN_FOLDER_SYNC);
 	cr_assert(plan.actions[1].first_sync);
 	plan_folders_free(&plan);

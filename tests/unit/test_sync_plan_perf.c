@@ -51,7 +51,8 @@ static void make(struct big *b, bool paired)
 
 		if (paired)
 			b->pairs[b->np++] = (struct state_pair){
-			    (int64_t)i + 1, 1, uid, flags, b->ids[i], NULL, 1000 + i, b->keys[i], false};
+			    (int64_t)i + 1, 1,    {{uid, NULL}, {0, b->ids[i]}}, flags, NULL, 1000 + i,
+			    b->keys[i],     false};
 		/* 0.5% deleted on each side, 1% flags changed on each side. */
 		if (i % 200 != 1)
 			b->remote[b->nr++] =
@@ -98,7 +99,7 @@ static void unmake(struct big *b)
 	free(b->local);
 }
 
-static size_t count(const struct plan *plan, enum plan_kind kind, enum plan_side side)
+static size_t count(const struct plan *plan, enum plan_kind kind, enum side side)
 {
 	size_t n;
 
@@ -125,12 +126,12 @@ Test(sync_plan_perf, one_hundred_thousand_messages_in_a_synced_folder)
 	    stderr,
 	    "sync_plan_perf: %zu pairs, %zu remote, %zu local messages: planned in %.3f s (%zu actions)\n",
 	    b.np, b.nr, b.nl, t, plan.action_count);
-	cr_assert_eq(count(&plan, PLAN_DELETE, PLAN_B), N / 200);
-	cr_assert_eq(count(&plan, PLAN_DELETE, PLAN_A), N / 200);
-	cr_assert_eq(count(&plan, PLAN_SET_FLAGS, PLAN_B), N / 100);
-	cr_assert_eq(count(&plan, PLAN_SET_FLAGS, PLAN_A), N / 100);
-	cr_assert_eq(count(&plan, PLAN_COPY, PLAN_B), N / 100);
-	cr_assert_eq(count(&plan, PLAN_COPY, PLAN_A), N / 100);
+	cr_assert_eq(count(&plan, PLAN_DELETE, SIDE_B), N / 200);
+	cr_assert_eq(count(&plan, PLAN_DELETE, SIDE_A), N / 200);
+	cr_assert_eq(count(&plan, PLAN_SET_FLAGS, SIDE_B), N / 100);
+	cr_assert_eq(count(&plan, PLAN_SET_FLAGS, SIDE_A), N / 100);
+	cr_assert_eq(count(&plan, PLAN_COPY, SIDE_B), N / 100);
+	cr_assert_eq(count(&plan, PLAN_COPY, SIDE_A), N / 100);
 	plan_free(&plan);
 	unmake(&b);
 }
@@ -153,12 +154,12 @@ Test(sync_plan_perf, one_hundred_thousand_messages_matched_by_content_on_a_first
 	fprintf(stderr,
 	        "sync_plan_perf: first sync of %zu remote and %zu local messages: planned in %.3f s "
 	        "(%zu pairs by content key)\n",
-	        b.nr, b.nl, t, count(&plan, PLAN_PAIR_EXISTING, PLAN_A));
+	        b.nr, b.nl, t, count(&plan, PLAN_PAIR_EXISTING, SIDE_A));
 	/* Both sides have the message except the 0.5% missing on either. */
-	cr_assert_eq(count(&plan, PLAN_PAIR_EXISTING, PLAN_A), N - N / 100);
-	cr_assert_eq(count(&plan, PLAN_COPY, PLAN_B), N / 200 + N / 100);
-	cr_assert_eq(count(&plan, PLAN_COPY, PLAN_A), N / 200 + N / 100);
-	cr_assert_eq(count(&plan, PLAN_DELETE, PLAN_B) + count(&plan, PLAN_DELETE, PLAN_A), 0);
+	cr_assert_eq(count(&plan, PLAN_PAIR_EXISTING, SIDE_A), N - N / 100);
+	cr_assert_eq(count(&plan, PLAN_COPY, SIDE_B), N / 200 + N / 100);
+	cr_assert_eq(count(&plan, PLAN_COPY, SIDE_A), N / 200 + N / 100);
+	cr_assert_eq(count(&plan, PLAN_DELETE, SIDE_B) + count(&plan, PLAN_DELETE, SIDE_A), 0);
 	plan_free(&plan);
 	unmake(&b);
 }

@@ -40,7 +40,7 @@ struct sim_msg {
 struct sim_pair {
 	bool alive;
 	int64_t id;
-	struct sim_id side[PLAN_SIDES]; /* uid 0 / "" = none */
+	struct sim_id side[SIDES]; /* uid 0 / "" = none */
 	unsigned flags;
 	char kw[64];
 	uint64_t size;
@@ -48,15 +48,15 @@ struct sim_pair {
 };
 
 struct sim {
-	enum sim_key key[PLAN_SIDES];
-	struct sim_msg msg[PLAN_SIDES][SIM_MAX];
-	size_t n[PLAN_SIDES];
+	enum sim_key key[SIDES];
+	struct sim_msg msg[SIDES][SIM_MAX];
+	size_t n[SIDES];
 	struct sim_pair pairs[SIM_MAX];
 	size_t np;
-	uint32_t next[PLAN_SIDES]; /* the next UID or name number of each side */
+	uint32_t next[SIDES]; /* the next UID or name number of each side */
 	int64_t pairnext;
 	/* the input handed to the planner */
-	struct plan_msg in_m[PLAN_SIDES][SIM_MAX];
+	struct plan_msg in_m[SIDES][SIM_MAX];
 	struct state_pair in_p[SIM_MAX];
 	struct plan_input in;
 };
@@ -103,9 +103,9 @@ static const char *id_text(struct store_id id, char *buf, size_t cap)
 
 static void build_input(struct sim *s)
 {
-	size_t np = 0, n[PLAN_SIDES] = {0, 0};
+	size_t np = 0, n[SIDES] = {0, 0};
 
-	for (int d = 0; d < PLAN_SIDES; d++)
+	for (int d = 0; d < SIDES; d++)
 		for (size_t i = 0; i < s->n[d]; i++) {
 			const struct sim_msg *m = &s->msg[d][i];
 			if (m->alive)
@@ -114,19 +114,19 @@ static void build_input(struct sim *s)
 		}
 	for (size_t i = 0; i < s->np; i++)
 		if (s->pairs[i].alive)
-			s->in_p[np++] = (struct state_pair){s->pairs[i].id,
-			                                    1,
-			                                    s->pairs[i].side[PLAN_A].uid,
-			                                    s->pairs[i].flags,
-			                                    nz(s->pairs[i].side[PLAN_B].name),
-			                                    nz(s->pairs[i].kw),
-			                                    s->pairs[i].size,
-			                                    nz(s->pairs[i].key),
-			                                    false};
-	s->in = (struct plan_input){s->in_p, np, {s->in_m[PLAN_A], s->in_m[PLAN_B]}, {n[PLAN_A], n[PLAN_B]}};
+			s->in_p[np++] = (struct state_pair){
+			    s->pairs[i].id,
+			    1,
+			    {store_id_of(&s->pairs[i].side[SIDE_A]), store_id_of(&s->pairs[i].side[SIDE_B])},
+			    s->pairs[i].flags,
+			    nz(s->pairs[i].kw),
+			    s->pairs[i].size,
+			    nz(s->pairs[i].key),
+			    false};
+	s->in = (struct plan_input){s->in_p, np, {s->in_m[SIDE_A], s->in_m[SIDE_B]}, {n[SIDE_A], n[SIDE_B]}};
 }
 
-static struct sim_msg *find_msg(struct sim *s, enum plan_side d, struct store_id id)
+static struct sim_msg *find_msg(struct sim *s, enum side d, struct store_id id)
 {
 	for (size_t i = 0; i < s->n[d]; i++)
 		if (s->msg[d][i].alive && sim_id_is(&s->msg[d][i].id, id))
@@ -134,7 +134,7 @@ static struct sim_msg *find_msg(struct sim *s, enum plan_side d, struct store_id
 	return NULL;
 }
 
-static struct sim_pair *find_pair(struct sim *s, int64_t id, enum plan_side d, struct store_id side_id)
+static struct sim_pair *find_pair(struct sim *s, int64_t id, enum side d, struct store_id side_id)
 {
 	for (size_t i = 0; i < s->np; i++)
 		if (s->pairs[i].alive &&
@@ -155,7 +155,7 @@ static void set_id(struct sim_id *dst, struct store_id id)
 	set_text(dst->name, sizeof(dst->name), id.name);
 }
 
-static struct sim_msg *new_msg(struct sim *s, enum plan_side d)
+static struct sim_msg *new_msg(struct sim *s, enum side d)
 {
 	struct sim_msg *m;
 
@@ -215,8 +215,8 @@ static void apply(struct sim *s, const struct plan *plan)
 {
 	for (size_t i = 0; i < plan->action_count; i++) {
 		const struct plan_action *a = &plan->actions[i];
-		struct sim_pair *p = a->pair_id ? find_pair(s, a->pair_id, PLAN_A, a->id[PLAN_A]) : NULL;
-		enum plan_side d = a->side, o = plan_other(a->side);
+		struct sim_pair *p = a->pair_id ? find_pair(s, a->pair_id, SIDE_A, a->id[SIDE_A]) : NULL;
+		enum side d = a->side, o = side_other(a->side);
 		struct sim_msg *m;
 
 		if (a->pair_id)
@@ -224,10 +224,10 @@ static void apply(struct sim *s, const struct plan *plan)
 			          plan_kind_name(a->kind, a->side), a->pair_id);
 		switch (a->kind) {
 		case PLAN_PAIR_EXISTING:
-			cr_assert(find_msg(s, PLAN_A, a->id[PLAN_A]) && find_msg(s, PLAN_B, a->id[PLAN_B]));
+			cr_assert(find_msg(s, SIDE_A, a->id[SIDE_A]) && find_msg(s, SIDE_B, a->id[SIDE_B]));
 			if (!p)
 				p = new_pair(s);
-			for (int k = 0; k < PLAN_SIDES; k++)
+			for (int k = 0; k < SIDES; k++)
 				set_id(&p->side[k], a->id[k]);
 			p->flags = a->flags;
 			set_text(p->kw, sizeof(p->kw), a->keywords);
@@ -239,16 +239,16 @@ static void apply(struct sim *s, const struct plan *plan)
 			break;
 		case PLAN_UPDATE_PAIR:
 			if (!p)
-				p = find_pair(s, 0, PLAN_A, a->id[PLAN_A]);
+				p = find_pair(s, 0, SIDE_A, a->id[SIDE_A]);
 			cr_assert(p, "update of a pair that is not there");
 			if (a->update & PLAN_UPDATE_FLAGS) {
 				p->flags = a->flags;
 				set_text(p->kw, sizeof(p->kw), a->keywords);
 			}
-			for (int k = 0; k < PLAN_SIDES; k++)
-				if (a->update & plan_update_drop((enum plan_side)k))
+			for (int k = 0; k < SIDES; k++)
+				if (a->update & plan_update_drop((enum side)k))
 					memset(&p->side[k], 0, sizeof(p->side[k]));
-			cr_assert(sim_id_known(&p->side[PLAN_A]) || sim_id_known(&p->side[PLAN_B]),
+			cr_assert(sim_id_known(&p->side[SIDE_A]) || sim_id_known(&p->side[SIDE_B]),
 			          "an update left a pair with no side");
 			break;
 		case PLAN_COPY: {
@@ -296,12 +296,12 @@ static void random_flags(unsigned *flags, char *kw, size_t cap)
 
 /* A synced past, then random changes on each side, for sides keyed as
  * `key` says. */
-static void random_world(struct sim *s, const enum sim_key key[PLAN_SIDES], struct plan_rules *rules)
+static void random_world(struct sim *s, const enum sim_key key[SIDES], struct plan_rules *rules)
 {
 	size_t n = rnd(7);
 
 	memset(s, 0, sizeof(*s));
-	for (int d = 0; d < PLAN_SIDES; d++) {
+	for (int d = 0; d < SIDES; d++) {
 		s->key[d] = key[d];
 		s->next[d] = 1;
 	}
@@ -312,14 +312,14 @@ static void random_world(struct sim *s, const enum sim_key key[PLAN_SIDES], stru
 		const char *key_text = keys[rnd(5)];
 		uint64_t size = 1 + rnd(200);
 		unsigned form = rnd(8); /* 0-3 paired, 4 A-only pair, 5 B-only pair, 6-7 unpaired */
-		struct sim_msg *m[PLAN_SIDES] = {NULL, NULL};
+		struct sim_msg *m[SIDES] = {NULL, NULL};
 
 		random_flags(&flags, kw, sizeof(kw));
 		if (form <= 4 || (form >= 6 && rnd(3)))
-			m[PLAN_A] = new_msg(s, PLAN_A);
+			m[SIDE_A] = new_msg(s, SIDE_A);
 		if (form <= 3 || form == 5 || (form >= 6 && rnd(3)))
-			m[PLAN_B] = new_msg(s, PLAN_B);
-		for (int d = 0; d < PLAN_SIDES; d++) {
+			m[SIDE_B] = new_msg(s, SIDE_B);
+		for (int d = 0; d < SIDES; d++) {
 			if (!m[d])
 				continue;
 			m[d]->flags = flags;
@@ -329,7 +329,7 @@ static void random_world(struct sim *s, const enum sim_key key[PLAN_SIDES], stru
 		}
 		if (form <= 5) {
 			struct sim_pair *p = new_pair(s);
-			for (int d = 0; d < PLAN_SIDES; d++)
+			for (int d = 0; d < SIDES; d++)
 				if (m[d])
 					p->side[d] = m[d]->id;
 			p->flags = flags;
@@ -338,7 +338,7 @@ static void random_world(struct sim *s, const enum sim_key key[PLAN_SIDES], stru
 			set_text(p->key, sizeof(p->key), key_text);
 		}
 		/* What happened since: each side on its own. */
-		for (int d = 0; d < PLAN_SIDES; d++) {
+		for (int d = 0; d < SIDES; d++) {
 			if (!m[d])
 				continue;
 			switch (rnd(8)) {
@@ -357,7 +357,7 @@ static void random_world(struct sim *s, const enum sim_key key[PLAN_SIDES], stru
 				 * back, a mail reader that renamed the file. */
 				struct sim_msg copy = *m[d];
 				m[d]->alive = false;
-				struct sim_msg *again = new_msg(s, (enum plan_side)d);
+				struct sim_msg *again = new_msg(s, (enum side)d);
 				copy.id = again->id;
 				*again = copy;
 				break;
@@ -369,13 +369,13 @@ static void random_world(struct sim *s, const enum sim_key key[PLAN_SIDES], stru
 	}
 	/* Sometimes one side was emptied (on purpose, or by accident). */
 	if (rnd(8) == 0) {
-		enum plan_side d = rnd(2) ? PLAN_A : PLAN_B;
+		enum side d = rnd(2) ? SIDE_A : SIDE_B;
 		for (size_t i = 0; i < s->n[d]; i++)
 			s->msg[d][i].alive = false;
 	}
 	/* New mail on either side, sometimes the same message on both. */
 	for (size_t i = rnd(4); i > 0; i--) {
-		struct sim_msg *m = new_msg(s, rnd(2) ? PLAN_A : PLAN_B);
+		struct sim_msg *m = new_msg(s, rnd(2) ? SIDE_A : SIDE_B);
 		random_flags(&m->flags, m->kw, sizeof(m->kw));
 		m->size = 1 + rnd(200);
 		set_text(m->key, sizeof(m->key), keys[rnd(5)]);
@@ -401,7 +401,7 @@ static const struct state_pair *pair_by_id(const struct plan_input *in, int64_t 
 	return NULL;
 }
 
-static const struct plan_msg *in_msg(const struct plan_input *in, enum plan_side d, struct store_id id)
+static const struct plan_msg *in_msg(const struct plan_input *in, enum side d, struct store_id id)
 {
 	for (size_t i = 0; store_id_known(id) && i < in->count[d]; i++)
 		if (store_id_cmp(in->msgs[d][i].id, id) == 0)
@@ -420,7 +420,7 @@ static bool changed(unsigned flags, const char *kw, const struct state_pair *p)
 
 /* Whether action `a` takes message id[d] of side d: copies it, pairs it
  * or deletes it. */
-static bool takes(const struct plan_action *a, enum plan_side d)
+static bool takes(const struct plan_action *a, enum side d)
 {
 	return a->kind == PLAN_PAIR_EXISTING || (a->kind == PLAN_COPY && a->side != d) ||
 	       (a->kind == PLAN_DELETE && a->side == d);
@@ -429,26 +429,26 @@ static bool takes(const struct plan_action *a, enum plan_side d)
 static void check_invariants(const struct plan_input *in, const struct plan_rules *rules,
                              const struct plan *plan, unsigned world)
 {
-	static const char *const where[PLAN_SIDES] = {"on the server", "locally"};
+	static const char *const where[SIDES] = {"on the server", "locally"};
 	char t1[32], t2[32];
 
 	for (size_t i = 0; i < plan->action_count; i++) {
 		const struct plan_action *a = &plan->actions[i];
 		const struct state_pair *p = a->pair_id ? pair_by_id(in, a->pair_id) : NULL;
-		enum plan_side d = a->side, o = plan_other(a->side);
+		enum side d = a->side, o = side_other(a->side);
 
 		cr_assert(!a->pair_id || p, "world %u: action on an unknown pair", world);
 		for (size_t j = 0; j < i; j++) {
 			const struct plan_action *b = &plan->actions[j];
-			for (int k = 0; k < PLAN_SIDES; k++)
-				cr_assert(!(takes(a, (enum plan_side)k) && takes(b, (enum plan_side)k) &&
+			for (int k = 0; k < SIDES; k++)
+				cr_assert(!(takes(a, (enum side)k) && takes(b, (enum side)k) &&
 				            store_id_cmp(a->id[k], b->id[k]) == 0),
 				          "world %u: %s copied, paired or deleted twice", world,
 				          id_text(a->id[k], t1, sizeof(t1)));
 		}
 		if (a->kind == PLAN_DELETE) {
-			struct store_id pd = p ? plan_pair_id(p, d) : (struct store_id){0, NULL};
-			struct store_id po = p ? plan_pair_id(p, o) : (struct store_id){0, NULL};
+			struct store_id pd = p ? p->side[d] : (struct store_id){0, NULL};
+			struct store_id po = p ? p->side[o] : (struct store_id){0, NULL};
 			cr_assert(p && store_id_known(pd) && store_id_known(po),
 			          "world %u: a deletion the state cannot justify", world);
 			cr_assert(!rules->first_sync, "world %u: a deletion without a base", world);
@@ -469,15 +469,15 @@ static void check_invariants(const struct plan_input *in, const struct plan_rule
 			          "world %u: a folder emptied %s emptied %s", world, where[o], where[d]);
 		}
 		if (a->kind == PLAN_COPY) {
-			struct store_id pd = p ? plan_pair_id(p, d) : (struct store_id){0, NULL};
-			struct store_id po = p ? plan_pair_id(p, o) : (struct store_id){0, NULL};
+			struct store_id pd = p ? p->side[d] : (struct store_id){0, NULL};
+			struct store_id po = p ? p->side[o] : (struct store_id){0, NULL};
 			cr_assert(plan_may_change(rules, d));
 			cr_assert(!p || (store_id_cmp(po, a->id[o]) == 0 && store_id_known(pd) &&
 			                 !in_msg(in, d, pd)),
 			          "world %u: copying %s, which the state pairs with a present message", world,
 			          id_text(a->id[o], t1, sizeof(t1)));
 			for (size_t k = 0; !p && k < in->pair_count; k++)
-				cr_assert(store_id_cmp(plan_pair_id(&in->pairs[k], o), a->id[o]) != 0,
+				cr_assert(store_id_cmp(in->pairs[k].side[o], a->id[o]) != 0,
 				          "world %u: copying a paired message (%s) as new", world,
 				          id_text(a->id[o], t2, sizeof(t2)));
 			cr_assert(!rules->max_size || a->size <= rules->max_size);
@@ -497,7 +497,7 @@ static void key_counts(const struct sim *s, const char *key, size_t had[3])
 	had[0] = had[1] = had[2] = 0;
 	for (size_t i = 0; i < s->np; i++)
 		had[2] += s->pairs[i].alive && strcmp(s->pairs[i].key, key) == 0;
-	for (int d = 0; d < PLAN_SIDES; d++)
+	for (int d = 0; d < SIDES; d++)
 		for (size_t i = 0; i < s->n[d]; i++)
 			had[d] += s->msg[d][i].alive && strcmp(s->msg[d][i].key, key) == 0;
 }
@@ -515,7 +515,7 @@ static void id_out(struct buf *b, struct store_id id)
 /* The world in the notation of test_sync_plan.h, for failure messages. */
 static char *world_text(const struct plan_input *in, const struct plan_rules *r)
 {
-	static const char *const names[PLAN_SIDES] = {" ] remote [", " ] local ["};
+	static const char *const names[SIDES] = {" ] remote [", " ] local ["};
 	struct buf b = BUF_INIT;
 
 	buf_append_str(&b, "state [");
@@ -523,13 +523,13 @@ static char *world_text(const struct plan_input *in, const struct plan_rules *r)
 		const struct state_pair *p = &in->pairs[i];
 		char *f = flags_text(p->flags, p->keywords);
 		buf_append_byte(&b, ' ');
-		id_out(&b, plan_pair_id(p, PLAN_A));
+		id_out(&b, p->side[SIDE_A]);
 		buf_append_byte(&b, '/');
-		id_out(&b, plan_pair_id(p, PLAN_B));
+		id_out(&b, p->side[SIDE_B]);
 		buf_printf(&b, ":%s@%s#%" PRIu64, f, p->content_key ? p->content_key : "", p->size);
 		free(f);
 	}
-	for (int d = 0; d < PLAN_SIDES; d++) {
+	for (int d = 0; d < SIDES; d++) {
 		buf_append_str(&b, names[d]);
 		for (size_t i = 0; i < in->count[d]; i++) {
 			const struct plan_msg *m = &in->msgs[d][i];
@@ -548,7 +548,7 @@ static char *world_text(const struct plan_input *in, const struct plan_rules *r)
 }
 
 /* Ten thousand worlds whose sides are keyed as `key` says. */
-static void run_worlds(const enum sim_key key[PLAN_SIDES])
+static void run_worlds(const enum sim_key key[SIDES])
 {
 	struct sim *s = xmalloc(sizeof(*s));
 	struct plan_rules rules;
@@ -572,7 +572,7 @@ static void run_worlds(const enum sim_key key[PLAN_SIDES])
 		for (size_t i = 0; i < plan.action_count; i++)
 			kinds[plan.actions[i].kind]++;
 		bool was_blocked = plan.status == PLAN_MASS_DELETE_BLOCKED;
-		bool blocked_side[PLAN_SIDES] = {plan.side[PLAN_A].blocked, plan.side[PLAN_B].blocked};
+		bool blocked_side[SIDES] = {plan.side[SIDE_A].blocked, plan.side[SIDE_B].blocked};
 		blocked += was_blocked;
 		apply(s, &plan);
 		plan_free(&plan);
@@ -629,11 +629,21 @@ static void run_worlds(const enum sim_key key[PLAN_SIDES])
 	cr_assert_gt(blocked, 10, "some worlds trip the valve (%zu)", blocked);
 	for (int k = 0; k < PLAN_KIND_COUNT; k++)
 		cr_assert_gt(kinds[k], 10, "the worlds produce %s actions (%zu)",
-		             plan_kind_name((enum plan_kind)k, PLAN_A), kinds[k]);
+		             plan_kind_name((enum plan_kind)k, SIDE_A), kinds[k]);
 }
 
 Test(sync_plan_random, ten_thousand_worlds_keep_the_invariants_and_converge)
 {
 	/* IMAP <-> Maildir */
-	run_worlds((enum sim_key[PLAN_SIDES]){KEY_UID, KEY_NAME});
+	run_worlds((enum sim_key[SIDES]){KEY_UID, KEY_NAME});
+}
+
+/* The same worlds between the other pairings of stores: IMAP <-> IMAP
+ * (provider migration), POP3 or Maildir <-> Maildir (names on both
+ * sides), and a store keyed by name against an IMAP side B. */
+Test(sync_plan_random, the_worlds_converge_for_every_pairing_of_stores)
+{
+	run_worlds((enum sim_key[SIDES]){KEY_UID, KEY_UID});
+	run_worlds((enum sim_key[SIDES]){KEY_NAME, KEY_NAME});
+	run_worlds((enum sim_key[SIDES]){KEY_NAME, KEY_UID});
 }

@@ -107,9 +107,9 @@ static void add_pair(struct world *w, const char *tok)
 	p = &w->pairs[w->pair_count++];
 	*p = (struct state_pair){.id = (int64_t)w->pair_count,
 	                         .folder_id = 1,
-	                         .uid = (uint32_t)strtoul(t.id, NULL, 10),
+	                         .side = {{(uint32_t)strtoul(t.id, NULL, 10), NULL},
+	                                  {0, strcmp(slash + 1, "-") ? slash + 1 : NULL}},
 	                         .flags = t.flags,
-	                         .local_id = strcmp(slash + 1, "-") ? slash + 1 : NULL,
 	                         .keywords = t.keywords,
 	                         .size = t.size,
 	                         .content_key = t.key,
@@ -263,47 +263,46 @@ static void change_out(struct buf *b, const struct plan_flag_change *c)
 }
 
 /* The notation names side A "R" (its ids are UIDs) and side B "L". */
-static const char side_letter[PLAN_SIDES] = {'R', 'L'};
+static const char side_letter[SIDES] = {'R', 'L'};
 
-static uint32_t uid_of(const struct plan_action *a)
+/* Message id[s] of the action: its UID or its name ("5" or "a"); an
+ * unknown id prints as "0" on side A and "-" on side B. */
+static void id_out(struct buf *b, enum side s, const struct plan_action *a)
 {
-	return a->id[PLAN_A].uid;
-}
-
-static const char *name_of(const struct plan_action *a)
-{
-	return a->id[PLAN_B].name;
+	if (a->id[s].name)
+		buf_append_str(b, a->id[s].name);
+	else if (a->id[s].uid || s == SIDE_A)
+		buf_printf(b, "%" PRIu32, a->id[s].uid);
+	else
+		buf_append_str(b, "-");
 }
 
 static void pair_ref(struct buf *b, const struct plan_action *a)
 {
-	if (a->pair_id)
+	if (a->pair_id) {
 		buf_printf(b, "p%" PRId64, a->pair_id);
-	else
-		buf_printf(b, "%" PRIu32 "/%s", uid_of(a), name_of(a) ? name_of(a) : "-");
-}
-
-/* Message `id` of side s: "5" or "a". */
-static void id_out(struct buf *b, enum plan_side s, const struct plan_action *a)
-{
-	if (s == PLAN_A)
-		buf_printf(b, "%" PRIu32, uid_of(a));
-	else
-		buf_append_str(b, name_of(a));
+		return;
+	}
+	id_out(b, SIDE_A, a);
+	buf_append_byte(b, '/');
+	id_out(b, SIDE_B, a);
 }
 
 static char *action_text(const struct plan_action *a)
 {
 	struct buf b = BUF_INIT;
 	char *f = flags_text(a->flags, a->keywords);
-	enum plan_side from = plan_other(a->side);
+	enum side from = side_other(a->side);
 
 	switch (a->kind) {
 	case PLAN_PAIR_EXISTING:
 		buf_append_str(&b, "pair ");
 		if (a->pair_id)
 			buf_printf(&b, "p%" PRId64 " ", a->pair_id);
-		buf_printf(&b, "%" PRIu32 "/%s:%s", uid_of(a), name_of(a), f);
+		id_out(&b, SIDE_A, a);
+		buf_append_byte(&b, '/');
+		id_out(&b, SIDE_B, a);
+		buf_printf(&b, ":%s", f);
 		break;
 	case PLAN_SET_FLAGS:
 		buf_printf(&b, "set%c ", side_letter[a->side]);
@@ -315,9 +314,9 @@ static char *action_text(const struct plan_action *a)
 		pair_ref(&b, a);
 		if (a->update & PLAN_UPDATE_FLAGS)
 			buf_printf(&b, " :%s", f);
-		if (a->update & plan_update_drop(PLAN_A))
+		if (a->update & plan_update_drop(SIDE_A))
 			buf_append_str(&b, " -R");
-		if (a->update & plan_update_drop(PLAN_B))
+		if (a->update & plan_update_drop(SIDE_B))
 			buf_append_str(&b, " -L");
 		break;
 	case PLAN_COPY:

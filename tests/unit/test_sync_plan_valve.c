@@ -30,7 +30,7 @@ static void plan_deletions(size_t total, size_t gone_remote, size_t gone_local, 
 	buf_free(&local);
 }
 
-static size_t count(const struct plan *plan, enum plan_kind kind, enum plan_side side)
+static size_t count(const struct plan *plan, enum plan_kind kind, enum side side)
 {
 	size_t n;
 
@@ -53,22 +53,22 @@ Test(sync_plan_valve, deletions_under_either_threshold_go_ahead)
 	/* 21 deletions, but only 21% of 100. */
 	plan_deletions(100, 21, 0, "", &plan);
 	cr_assert_eq(plan.status, PLAN_OK);
-	cr_assert_eq(count(&plan, PLAN_DELETE, PLAN_B), 21);
-	cr_assert_eq(plan.side[PLAN_B].deletions, 21);
-	cr_assert_eq(plan.side[PLAN_B].total, 100);
-	cr_assert_not(plan.side[PLAN_B].blocked);
+	cr_assert_eq(count(&plan, PLAN_DELETE, SIDE_B), 21);
+	cr_assert_eq(plan.side[SIDE_B].deletions, 21);
+	cr_assert_eq(plan.side[SIDE_B].total, 100);
+	cr_assert_not(plan.side[SIDE_B].blocked);
 	plan_free(&plan);
 
 	/* 50% of the folder, but only 20 messages. */
 	plan_deletions(40, 20, 0, "", &plan);
 	cr_assert_eq(plan.status, PLAN_OK);
-	cr_assert_eq(count(&plan, PLAN_DELETE, PLAN_B), 20);
+	cr_assert_eq(count(&plan, PLAN_DELETE, SIDE_B), 20);
 	plan_free(&plan);
 
 	/* Exactly 25% is not more than 25%. */
 	plan_deletions(84, 21, 0, "", &plan);
 	cr_assert_eq(plan.status, PLAN_OK);
-	cr_assert_eq(count(&plan, PLAN_DELETE, PLAN_B), 21);
+	cr_assert_eq(count(&plan, PLAN_DELETE, SIDE_B), 21);
 	plan_free(&plan);
 }
 
@@ -78,12 +78,12 @@ Test(sync_plan_valve, deletions_over_both_thresholds_are_blocked_and_kept)
 
 	plan_deletions(80, 21, 0, "", &plan);
 	cr_assert_eq(plan.status, PLAN_MASS_DELETE_BLOCKED);
-	cr_assert(plan.side[PLAN_B].blocked);
-	cr_assert_not(plan.side[PLAN_A].blocked);
-	cr_assert_eq(plan.side[PLAN_B].deletions, 21, "the count the user is told about");
-	cr_assert_eq(count(&plan, PLAN_DELETE, PLAN_B), 0, "no local deletion in the plan");
-	cr_assert_eq(count(&plan, PLAN_UPDATE_PAIR, PLAN_A), 0, "the pairs are kept as they were");
-	cr_assert_eq(count(&plan, PLAN_FORGET, PLAN_A), 0);
+	cr_assert(plan.side[SIDE_B].blocked);
+	cr_assert_not(plan.side[SIDE_A].blocked);
+	cr_assert_eq(plan.side[SIDE_B].deletions, 21, "the count the user is told about");
+	cr_assert_eq(count(&plan, PLAN_DELETE, SIDE_B), 0, "no local deletion in the plan");
+	cr_assert_eq(count(&plan, PLAN_UPDATE_PAIR, SIDE_A), 0, "the pairs are kept as they were");
+	cr_assert_eq(count(&plan, PLAN_FORGET, SIDE_A), 0);
 	cr_assert(has_note(&plan, PLAN_NOTE_MASS_DELETE, "--allow-mass-delete"));
 	cr_assert(has_note(&plan, PLAN_NOTE_MASS_DELETE, "21 of the 80 local messages"));
 	plan_free(&plan);
@@ -97,12 +97,12 @@ Test(sync_plan_valve, each_side_is_judged_on_its_own)
 	 * the server (of 70 local: fine). */
 	plan_deletions(100, 5, 30, "", &plan);
 	cr_assert_eq(plan.status, PLAN_MASS_DELETE_BLOCKED);
-	cr_assert(plan.side[PLAN_A].blocked);
-	cr_assert_not(plan.side[PLAN_B].blocked);
-	cr_assert_eq(plan.side[PLAN_A].deletions, 30);
-	cr_assert_eq(plan.side[PLAN_A].total, 95);
-	cr_assert_eq(count(&plan, PLAN_DELETE, PLAN_A), 0);
-	cr_assert_eq(count(&plan, PLAN_DELETE, PLAN_B), 5, "the other side's deletions still happen");
+	cr_assert(plan.side[SIDE_A].blocked);
+	cr_assert_not(plan.side[SIDE_B].blocked);
+	cr_assert_eq(plan.side[SIDE_A].deletions, 30);
+	cr_assert_eq(plan.side[SIDE_A].total, 95);
+	cr_assert_eq(count(&plan, PLAN_DELETE, SIDE_A), 0);
+	cr_assert_eq(count(&plan, PLAN_DELETE, SIDE_B), 5, "the other side's deletions still happen");
 	cr_assert(has_note(&plan, PLAN_NOTE_MASS_DELETE, "on the server"));
 	plan_free(&plan);
 }
@@ -113,8 +113,8 @@ Test(sync_plan_valve, allow_mass_delete_and_thresholds_from_the_rules)
 
 	plan_deletions(80, 60, 0, "allow", &plan);
 	cr_assert_eq(plan.status, PLAN_OK);
-	cr_assert_eq(count(&plan, PLAN_DELETE, PLAN_B), 60);
-	cr_assert_eq(plan.side[PLAN_B].deletions, 60);
+	cr_assert_eq(count(&plan, PLAN_DELETE, SIDE_B), 60);
+	cr_assert_eq(plan.side[SIDE_B].deletions, 60);
 	plan_free(&plan);
 
 	plan_deletions(10, 3, 0, "pct=10 min=2", &plan);
@@ -141,8 +141,8 @@ Test(sync_plan_valve, copies_back_are_not_deletions)
 	free(plan_world(buf_cstr(&state), "51:S 52:S 53:S 54:S 55:S 56:S 57:S 58:S 59:S 60:S",
 	                buf_cstr(&local), "", &plan));
 	cr_assert_eq(plan.status, PLAN_OK);
-	cr_assert_eq(count(&plan, PLAN_COPY, PLAN_A), 50);
-	cr_assert_eq(plan.side[PLAN_B].deletions, 0);
+	cr_assert_eq(count(&plan, PLAN_COPY, SIDE_A), 50);
+	cr_assert_eq(plan.side[SIDE_B].deletions, 0);
 	buf_free(&state);
 	buf_free(&local);
 	plan_free(&plan);
@@ -184,9 +184,9 @@ Test(sync_plan_valve, an_emptied_side_says_why_and_what_to_do)
 
 	free(plan_world("5/a:S 6/b:S 7/c:S 8/d:S 9/e:S", "", "a:S b:S c:S d:S e:S", "", &plan));
 	cr_assert_eq(plan.status, PLAN_MASS_DELETE_BLOCKED);
-	cr_assert(plan.side[PLAN_B].blocked && plan.side[PLAN_B].emptied);
-	cr_assert_not(plan.side[PLAN_A].blocked);
-	cr_assert_eq(plan.side[PLAN_B].deletions, 5, "the count the user is told about");
+	cr_assert(plan.side[SIDE_B].blocked && plan.side[SIDE_B].emptied);
+	cr_assert_not(plan.side[SIDE_A].blocked);
+	cr_assert_eq(plan.side[SIDE_B].deletions, 5, "the count the user is told about");
 	cr_assert_eq(plan.action_count, 0, "the pairs stay as they were: nothing forgotten");
 	cr_assert(has_note(&plan, PLAN_NOTE_MASS_DELETE, "delete all 5 local messages"));
 	cr_assert(has_note(&plan, PLAN_NOTE_MASS_DELETE, "empty on the server"));
@@ -194,8 +194,8 @@ Test(sync_plan_valve, an_emptied_side_says_why_and_what_to_do)
 	plan_free(&plan);
 
 	free(plan_world("5/a:S 6/b:S", "5:S 6:S", "", "", &plan));
-	cr_assert(plan.side[PLAN_A].blocked && plan.side[PLAN_A].emptied);
-	cr_assert_not(plan.side[PLAN_B].blocked);
+	cr_assert(plan.side[SIDE_A].blocked && plan.side[SIDE_A].emptied);
+	cr_assert_not(plan.side[SIDE_B].blocked);
 	cr_assert(has_note(&plan, PLAN_NOTE_MASS_DELETE, "delete all 2 messages on the server"));
 	cr_assert(has_note(&plan, PLAN_NOTE_MASS_DELETE, "local folder is now empty"));
 	cr_assert(has_note(&plan, PLAN_NOTE_MASS_DELETE, "--allow-mass-delete"));
@@ -203,25 +203,25 @@ Test(sync_plan_valve, an_emptied_side_says_why_and_what_to_do)
 
 	/* A new local message: the server's emptying is still what counts. */
 	free(plan_world("5/a:S 6/b:S", "", "a:S b:S n:S", "", &plan));
-	cr_assert(plan.side[PLAN_B].emptied);
+	cr_assert(plan.side[SIDE_B].emptied);
 	cr_assert(has_note(&plan, PLAN_NOTE_MASS_DELETE, "delete 2 of the 3 local messages"));
 	plan_free(&plan);
 
 	/* Over the old threshold too: the emptied wording wins. */
 	plan_deletions(500, 0, 500, "", &plan);
-	cr_assert(plan.side[PLAN_A].emptied);
+	cr_assert(plan.side[SIDE_A].emptied);
 	cr_assert_eq(plan.note_count, 1);
 	plan_free(&plan);
 
 	/* Over the threshold only: not emptied. */
 	plan_deletions(80, 21, 0, "", &plan);
-	cr_assert(plan.side[PLAN_B].blocked);
-	cr_assert_not(plan.side[PLAN_B].emptied);
+	cr_assert(plan.side[SIDE_B].blocked);
+	cr_assert_not(plan.side[SIDE_B].emptied);
 	plan_free(&plan);
 
 	free(plan_world("5/a:S 6/b:S", "", "a:S b:S", "use=trash", &plan));
 	cr_assert_eq(plan.status, PLAN_OK);
-	cr_assert_not(plan.side[PLAN_B].emptied);
+	cr_assert_not(plan.side[SIDE_B].emptied);
 	cr_assert_eq(plan.note_count, 0);
 	plan_free(&plan);
 }
@@ -281,8 +281,8 @@ Test(sync_plan_valve, notes_explain_what_was_not_done)
 	free(plan_world("5/a:S", "", "a:S", "exp=none", &plan));
 	cr_assert(has_note(&plan, PLAN_NOTE_NOT_DELETED, "expunge does not include local"));
 	cr_assert_eq(plan.notes[0].pair_id, 1);
-	cr_assert_eq(plan.notes[0].id[PLAN_A].uid, 5);
-	cr_assert_str_eq(plan.notes[0].id[PLAN_B].name, "a");
+	cr_assert_eq(plan.notes[0].id[SIDE_A].uid, 5);
+	cr_assert_str_eq(plan.notes[0].id[SIDE_B].name, "a");
 	plan_free(&plan);
 
 	free(plan_world("5/a:S", "5:S", "", "dir=pull", &plan));

@@ -55,7 +55,7 @@
 #include "twinbox/util/error.h"
 
 /* The schema this twinbox writes; older files are migrated forward. */
-#define STATE_SCHEMA_VERSION 4
+#define STATE_SCHEMA_VERSION 5
 /* How long a call waits for another connection's write lock. */
 #define STATE_BUSY_TIMEOUT_MS 10000
 
@@ -113,5 +113,11 @@ bool state_in_transaction(const struct state *st);
 /* Check the whole file for damage (SQLite's quick_check; reads every
  * page, so it is not done on open). Returns 0 if sound. */
 int state_check(struct state *st, struct error *err);
+
+/* Create a new file at `path` holding schema `version` (1 ..
+ * STATE_SCHEMA_VERSION) as the twinbox of that version wrote it, empty:
+ * for tests of the upgrade from older files. Not for use on a file that
+ * exists. */
+int state_create_version(const char *path, int version, struct error *err);
 
 #endif

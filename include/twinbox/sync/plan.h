@@ -101,26 +101,12 @@
 #include <stdint.h>
 
 #include "twinbox/state/pair.h"
+#include "twinbox/state/side.h"
 #include "twinbox/store/store.h"
 #include "twinbox/util/error.h"
 #include "twinbox/util/mailflags.h"
 
 /* ---- inputs (filled by the engine; the planner only reads them) ---- */
-
-/* The two sides of a sync. The planner treats them alike; the config
- * calls side A the remote side (the server an account syncs with) and
- * side B the local one (its Maildir), and directions and words follow
- * that (plan_rules). */
-enum plan_side {
-	PLAN_A = 0,
-	PLAN_B = 1,
-};
-#define PLAN_SIDES 2
-
-static inline enum plan_side plan_other(enum plan_side s)
-{
-	return s == PLAN_A ? PLAN_B : PLAN_A;
-}
 
 /* One message of a side. Flags as in util/mailflags.h. */
 struct plan_msg {
@@ -135,13 +121,9 @@ struct plan_msg {
 struct plan_input {
 	const struct state_pair *pairs; /* this folder's pairs, any order */
 	size_t pair_count;
-	const struct plan_msg *msgs[PLAN_SIDES]; /* each side's messages, any order */
-	size_t count[PLAN_SIDES];
+	const struct plan_msg *msgs[SIDES]; /* each side's messages, any order */
+	size_t count[SIDES];
 };
-
-/* The message id of pair `p` on `side` (none when it has no message
- * there). */
-struct store_id plan_pair_id(const struct state_pair *p, enum plan_side side);
 
 /* Which way changes may go (the config's sync.direction). */
 enum plan_direction {
@@ -155,8 +137,8 @@ enum plan_direction {
  * naturally. Side s is bit 1 << s. */
 enum plan_where {
 	PLAN_WHERE_NONE = 0,
-	PLAN_WHERE_REMOTE = 1 << PLAN_A,
-	PLAN_WHERE_LOCAL = 1 << PLAN_B,
+	PLAN_WHERE_REMOTE = 1 << SIDE_A,
+	PLAN_WHERE_LOCAL = 1 << SIDE_B,
 	PLAN_WHERE_BOTH = 3,
 };
 
@@ -199,8 +181,8 @@ struct plan_rules {
 	 * input is only part of it (a resync of what changed): the
 	 * mass-delete valve counts against these. A count below the input's
 	 * (0 included) means the input is the whole folder. */
-	size_t total[PLAN_SIDES];
-	struct plan_side_words words[PLAN_SIDES];
+	size_t total[SIDES];
+	struct plan_side_words words[SIDES];
 };
 
 /* The default rules (the config's defaults): direction both, flags
@@ -213,7 +195,7 @@ struct plan_rules {
 void plan_rules_init(struct plan_rules *rules);
 
 /* Whether the rules' direction lets the sync change `side`. */
-bool plan_may_change(const struct plan_rules *rules, enum plan_side side);
+bool plan_may_change(const struct plan_rules *rules, enum side side);
 
 /* ---- the plan of one folder ---- */
 
@@ -239,7 +221,7 @@ enum plan_update {
 
 /* The PLAN_UPDATE_PAIR bit for "the pair's side `side` is gone for good"
  * (its id there := none). */
-static inline unsigned plan_update_drop(enum plan_side side)
+static inline unsigned plan_update_drop(enum side side)
 {
 	return 1u << (1 + side);
 }
@@ -283,10 +265,10 @@ struct plan_flag_change {
  */
 struct plan_action {
 	enum plan_kind kind;
-	enum plan_side side;
+	enum side side;
 	unsigned flags;
 	int64_t pair_id;
-	struct store_id id[PLAN_SIDES];
+	struct store_id id[SIDES];
 	unsigned update; /* PLAN_UPDATE_* bits */
 	uint64_t size;
 	const char *content_key;
@@ -313,9 +295,9 @@ enum plan_note_kind {
 
 struct plan_note {
 	enum plan_note_kind kind;
-	int64_t pair_id;                /* 0 = none */
-	struct store_id id[PLAN_SIDES]; /* the message, where the note is about one */
-	const char *text;               /* a full sentence, owned by the plan */
+	int64_t pair_id;           /* 0 = none */
+	struct store_id id[SIDES]; /* the message, where the note is about one */
+	const char *text;          /* a full sentence, owned by the plan */
 };
 
 /* The deletions on one side and the size of that side. */
@@ -330,12 +312,12 @@ struct plan_side_count {
 struct plan_pool;
 
 /* Where the actions of a kind on a side start: see plan_actions(). */
-#define PLAN_SLOT(kind, side) ((size_t)(kind)*PLAN_SIDES + (size_t)(side))
-#define PLAN_SLOTS            ((size_t)PLAN_KIND_COUNT * PLAN_SIDES)
+#define PLAN_SLOT(kind, side) ((size_t)(kind)*SIDES + (size_t)(side))
+#define PLAN_SLOTS            ((size_t)PLAN_KIND_COUNT * SIDES)
 
 struct plan {
 	enum plan_status status;
-	struct plan_side_count side[PLAN_SIDES];
+	struct plan_side_count side[SIDES];
 	/* Sorted by kind (enum order), then side; within those by id[A],
 	 * then id[B], then pair id, except SET_FLAGS: by change first, so
 	 * that equal changes are neighbours (plan_flag_groups()). */
@@ -362,7 +344,7 @@ void plan_free(struct plan *plan);
 
 /* The actions of one kind on one side (side A for the kinds without
  * one): *count_r of them from the returned pointer. */
-const struct plan_action *plan_actions(const struct plan *plan, enum plan_kind kind, enum plan_side side,
+const struct plan_action *plan_actions(const struct plan *plan, enum plan_kind kind, enum side side,
                                        size_t *count_r);
 /* The actions of one kind on both sides together. */
 size_t plan_count(const struct plan *plan, enum plan_kind kind);
@@ -370,7 +352,7 @@ size_t plan_count(const struct plan *plan, enum plan_kind kind);
 /* The name of an action of `kind` on `side`, in the config's words
  * (side A is "remote", side B "local"): "copy-to-local",
  * "set-flags-remote", "forget". */
-const char *plan_kind_name(enum plan_kind kind, enum plan_side side);
+const char *plan_kind_name(enum plan_kind kind, enum side side);
 
 /* SET_FLAGS actions on one side with an identical change, so that one
  * UID STORE per group (two when it both adds and removes) serves them
@@ -384,7 +366,7 @@ struct plan_flag_group {
 /* The groups of the SET_FLAGS actions on `side` into *groups_r (fresh
  * array, free() it; NULL when there are none); returns their number.
  * Valid while the plan is. */
-size_t plan_flag_groups(const struct plan *plan, enum plan_side side, struct plan_flag_group **groups_r);
+size_t plan_flag_groups(const struct plan *plan, enum side side, struct plan_flag_group **groups_r);
 
 /* ---- the folder-level plan ---- */
 
@@ -392,15 +374,15 @@ size_t plan_flag_groups(const struct plan *plan, enum plan_side side, struct pla
  * found out about each side since then. */
 struct plan_known_folder {
 	const char *name;
-	bool unchanged[PLAN_SIDES]; /* that side's copy is as the last sync left it (or empty) */
+	bool unchanged[SIDES]; /* that side's copy is as the last sync left it (or empty) */
 };
 
 /* Folder names are side A's names (the caller maps side B's); "INBOX"
  * is matched without regard to case, other names byte for byte. A name
  * listed twice counts once. */
 struct plan_folders_input {
-	const char *const *names[PLAN_SIDES];
-	size_t count[PLAN_SIDES];
+	const char *const *names[SIDES];
+	size_t count[SIDES];
 	const struct plan_known_folder *known; /* in the state */
 	size_t known_count;
 };
@@ -415,7 +397,7 @@ enum plan_folder_kind {
 
 struct plan_folder_action {
 	enum plan_folder_kind kind;
-	enum plan_side side;
+	enum side side;
 	const char *name;
 	bool first_sync; /* SYNC: the state does not know the folder yet */
 };
@@ -448,6 +430,6 @@ void plan_folders_free(struct plan_folders *plan);
 
 /* "create-local", "sync", "delete-remote", "forget" (side words as for
  * plan_kind_name). */
-const char *plan_folder_kind_name(enum plan_folder_kind kind, enum plan_side side);
+const char *plan_folder_kind_name(enum plan_folder_kind kind, enum side side);
 
 #endif
