@@ -23,14 +23,15 @@ struct imap_session *imap_session_new(struct conn *c, const struct imap_session_
 
 	s->conn = c;
 	s->opts = *opts;
-	s->opts.host = xstrdup(opts->host ? opts->host : "the server");
-	s->opts.ca_file = dup_or_null(opts->ca_file);
-	s->opts.fingerprint = dup_or_null(opts->fingerprint);
+	s->opts.conn.host = xstrdup(opts->conn.host ? opts->conn.host : "the server");
+	s->opts.conn.ca_file = dup_or_null(opts->conn.ca_file);
+	s->opts.conn.fingerprint = dup_or_null(opts->conn.fingerprint);
 	s->opts.user = dup_or_null(opts->user);
 	s->opts.password = dup_or_null(opts->password);
 	if (s->opts.mech_count > IMAP_MECH_MAX)
 		s->opts.mech_count = IMAP_MECH_MAX;
-	s->peer = opts->port ? xasprintf("%s:%u", s->opts.host, opts->port) : xstrdup(s->opts.host);
+	s->peer = opts->conn.port ? xasprintf("%s:%u", s->opts.conn.host, opts->conn.port)
+	                          : xstrdup(s->opts.conn.host);
 	conn_set_peer(c, s->peer);
 	s->parser = imap_parser_new(NULL);
 	s->rbuf = xmalloc(IMAP_READ_CHUNK);
@@ -50,9 +51,9 @@ void imap_session_free(struct imap_session *s)
 	imap_parser_free(s->parser);
 	free(s->rbuf);
 	buf_free(&s->wbuf);
-	free((char *)s->opts.host);
-	free((char *)s->opts.ca_file);
-	free((char *)s->opts.fingerprint);
+	free((char *)s->opts.conn.host);
+	free((char *)s->opts.conn.ca_file);
+	free((char *)s->opts.conn.fingerprint);
 	free((char *)s->opts.user);
 	if (s->opts.password) {
 		explicit_bzero((char *)s->opts.password, strlen(s->opts.password));
@@ -179,13 +180,7 @@ static int read_greeting(struct imap_session *s, struct error *err)
 
 static int starttls(struct imap_session *s, struct error *err)
 {
-	struct tls_options tls = {
-	    .host = s->opts.host,
-	    .port = s->opts.port,
-	    .ca_file = s->opts.ca_file,
-	    .fingerprint = s->opts.fingerprint,
-	    .timeout_ms = s->opts.timeouts.io_ms,
-	};
+	struct tls_options tls = conn_tls_options(&s->opts.conn, s->opts.conn.timeouts.io_ms);
 	struct imap_cmd cmd;
 	int rc;
 
@@ -224,7 +219,7 @@ int imap_session_open(struct imap_session *s, struct error *err)
 {
 	if (read_greeting(s, err) < 0)
 		return -1;
-	if (s->preauth && s->opts.tls != TLS_NONE && !conn_is_tls(s->conn))
+	if (s->preauth && s->opts.conn.tls != TLS_NONE && !conn_is_tls(s->conn))
 		return error_set(
 		    err, ERR_ACCOUNT,
 		    "%s sent PREAUTH on a connection without TLS: the session would run "
@@ -233,7 +228,7 @@ int imap_session_open(struct imap_session *s, struct error *err)
 		    s->peer);
 	if (!s->caps_known && imap_capability(s, err) < 0)
 		return -1;
-	if (s->opts.tls == TLS_STARTTLS && !conn_is_tls(s->conn) && starttls(s, err) < 0)
+	if (s->opts.conn.tls == TLS_STARTTLS && !conn_is_tls(s->conn) && starttls(s, err) < 0)
 		return -1;
 	if (s->preauth) {
 		imap_set_state(s, IMAP_STATE_AUTHENTICATED);
@@ -248,16 +243,8 @@ int imap_session_open(struct imap_session *s, struct error *err)
 
 struct imap_session *imap_connect(const struct imap_session_options *opts, struct error *err)
 {
-	struct conn_options co = {
-	    .host = opts->host,
-	    .port = opts->port,
-	    .tls = opts->tls,
-	    .timeouts = opts->timeouts,
-	    .ca_file = opts->ca_file,
-	    .fingerprint = opts->fingerprint,
-	};
 	struct imap_session *s;
-	struct conn *c = conn_open(&co, err);
+	struct conn *c = conn_open(&opts->conn, err);
 
 	if (!c)
 		return NULL;

@@ -71,12 +71,10 @@ enum imap_mech {
 #define IMAP_MECH_MAX 8
 
 struct imap_session_options {
-	const char *host;        /* for messages, TLS verification, OAUTHBEARER */
-	unsigned port;           /* for messages and OAUTHBEARER */
-	enum tls_mode tls;       /* as the connection was opened */
-	const char *ca_file;     /* STARTTLS verification (see tls.h) */
-	const char *fingerprint; /* idem */
-	struct net_timeouts timeouts;
+	/* How to connect (imap_connect passes it to conn_open); the session
+	 * also takes host and port for messages and OAUTHBEARER, tls as the
+	 * connection was opened, and ca_file and fingerprint for STARTTLS. */
+	struct conn_options conn;
 	const char *user;                    /* NULL: do not log in (connection checks) */
 	const char *password;                /* password, or the OAuth2 access token */
 	enum imap_mech mechs[IMAP_MECH_MAX]; /* in order of preference */
