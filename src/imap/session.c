@@ -33,7 +33,9 @@ struct imap_session *imap_session_new(struct conn *c, const struct imap_session_
 	s->peer = opts->conn.port ? xasprintf("%s:%u", s->opts.conn.host, opts->conn.port)
 	                          : xstrdup(s->opts.conn.host);
 	conn_set_peer(c, s->peer);
-	s->parser = imap_parser_new(NULL);
+	snprintf(s->tag_prefix, sizeof(s->tag_prefix), "%s", opts->tag_prefix ? opts->tag_prefix : "A");
+	s->opts.tag_prefix = s->tag_prefix;
+	s->parser = imap_parser_new(&opts->limits);
 	s->rbuf = xmalloc(IMAP_READ_CHUNK);
 	s->state = IMAP_STATE_NOT_AUTHENTICATED;
 	return s;
@@ -159,8 +161,19 @@ int imap_capability(struct imap_session *s, struct error *err)
 
 	imap_cmd_init(&cmd, "CAPABILITY");
 	rc = imap_run(s, &cmd, err);
+	if (rc < 0 && (cmd.cond == IMAP_COND_NO || cmd.cond == IMAP_COND_BAD))
+		error_set(err, ERR_ACCOUNT, "%s refused CAPABILITY: %s", s->peer, cmd.status);
 	imap_cmd_free(&cmd);
 	return rc;
+}
+
+void imap_bad_greeting(struct imap_session *s, struct error *err)
+{
+	char *got = imap_quote_for_message(s->greet_head, s->greet_head_len);
+
+	error_set(err, ERR_ACCOUNT, "%s did not greet like an IMAP server (got %s); check host and port",
+	          s->peer, got);
+	free(got);
 }
 
 static int read_greeting(struct imap_session *s, struct error *err)
@@ -226,18 +239,16 @@ int imap_session_open(struct imap_session *s, struct error *err)
 		    "unencrypted; refusing (use tls: implicit, or tls: none if plain text is really "
 		    "intended)",
 		    s->peer);
-	if (!s->caps_known && imap_capability(s, err) < 0)
+	if ((!s->caps_known || s->opts.ask_capability) && imap_capability(s, err) < 0)
 		return -1;
 	if (s->opts.conn.tls == TLS_STARTTLS && !conn_is_tls(s->conn) && starttls(s, err) < 0)
 		return -1;
-	if (s->preauth) {
+	if (s->preauth)
 		imap_set_state(s, IMAP_STATE_AUTHENTICATED);
-	} else if (s->opts.user) {
-		if (imap_authenticate(s, err) < 0)
-			return -1;
-	} else {
-		return 0;
-	}
+	if (!s->opts.user)
+		return 0; /* a connection check */
+	if (!s->preauth && imap_authenticate(s, err) < 0)
+		return -1;
 	return imap_after_login(s, err);
 }
 
