@@ -92,6 +92,21 @@ Test(probe, imap_preauth_on_plaintext_when_tls_required)
 	assert_script_played(); /* nothing was sent */
 }
 
+/* With tls: none a PREAUTH greeting is fine; the check still logs in to
+ * nothing and asks for nothing beyond CAPABILITY. */
+Test(probe, imap_preauth_on_plaintext_when_allowed)
+{
+	script_send(s, "* PREAUTH [CAPABILITY IMAP4rev1 ENABLE ID NAMESPACE] logged in\r\n");
+	script_expect(s, "T1 CAPABILITY\r\n");
+	script_send(s, "* CAPABILITY IMAP4rev1 ENABLE ID NAMESPACE\r\nT1 OK done\r\n");
+	script_expect(s, "T2 LOGOUT\r\n");
+	script_send(s, "* BYE bye\r\nT2 OK bye\r\n");
+	cr_assert_eq(imap_probe_conn(c, &plain_opts, &probe, &err), 0, "%s", err.text);
+	cr_assert_str_eq(probe.greeting, "* PREAUTH [CAPABILITY IMAP4rev1 ENABLE ID NAMESPACE] logged in");
+	cr_assert_str_eq(probe.capabilities, "IMAP4rev1 ENABLE ID NAMESPACE");
+	assert_script_played();
+}
+
 Test(probe, imap_starttls_missing_from_capabilities)
 {
 	script_send(s, "* OK hi\r\n");
