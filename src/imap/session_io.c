@@ -18,6 +18,8 @@
 
 /* Bigger memory literals are written straight from the caller's memory. */
 #define INLINE_LITERAL_MAX (16 * 1024)
+/* Untagged responses accepted before login. */
+#define PRELOGIN_UNTAGGED_MAX 1000
 
 int imap_flush(struct imap_session *s, struct error *err)
 {
@@ -388,9 +390,9 @@ static void dispatch(struct imap_session *s, const struct imap_event *ev)
 		/* Before login nothing needs many (a CAPABILITY, an ALERT): a
 		 * server that streams them would keep the session waiting. */
 		if (s->state == IMAP_STATE_NOT_AUTHENTICATED &&
-		    ++s->prelogin_untagged > IMAP_PRELOGIN_UNTAGGED_MAX) {
+		    ++s->prelogin_untagged > PRELOGIN_UNTAGGED_MAX) {
 			imap_fail_protocol(s, "%s sent more than %d untagged responses before login",
-			                   imap_peer(s), IMAP_PRELOGIN_UNTAGGED_MAX);
+			                   imap_peer(s), PRELOGIN_UNTAGGED_MAX);
 			return;
 		}
 		imap_on_untagged(s, resp);

@@ -24,15 +24,14 @@
 #include "twinbox/imap/session.h"
 #include "twinbox/util/buf.h"
 
-#define IMAP_READ_CHUNK            (64 * 1024)
-#define IMAP_WRITE_FLUSH           (64 * 1024) /* write buffer flushed beyond this */
-#define IMAP_LITERAL_MINUS_MAX     4096        /* LITERAL-: largest non-synchronizing literal */
-#define IMAP_CAPS_MAX              1000        /* capabilities kept */
-#define IMAP_SEQMAP_MAX            50000000u   /* messages in the selected mailbox we track */
-#define IMAP_TRACE_LINE_MAX        2000        /* bytes of one traced line shown */
-#define IMAP_PRELOGIN_UNTAGGED_MAX 1000        /* untagged responses accepted before login */
-#define IMAP_GREETING_HEAD         101         /* bytes of a bad greeting kept for its message */
-#define IMAP_TAG_PREFIX_MAX        4           /* characters of opts.tag_prefix used */
+#define IMAP_READ_CHUNK        (64 * 1024)
+#define IMAP_WRITE_FLUSH       (64 * 1024) /* write buffer flushed beyond this */
+#define IMAP_LITERAL_MINUS_MAX 4096        /* LITERAL-: largest non-synchronizing literal */
+#define IMAP_CAPS_MAX          1000        /* capabilities kept */
+#define IMAP_SEQMAP_MAX        50000000u   /* messages in the selected mailbox we track */
+#define IMAP_TRACE_LINE_MAX    2000        /* bytes of one traced line shown */
+#define IMAP_GREETING_HEAD     101         /* bytes of a bad greeting kept for its message */
+#define IMAP_TAG_PREFIX_MAX    4           /* characters of opts.tag_prefix used */
 
 enum imap_lit_kind {
 	IMAP_LIT_NONE = 0,
