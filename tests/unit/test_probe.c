@@ -92,8 +92,8 @@ Test(probe, imap_preauth_on_plaintext_when_tls_required)
 	assert_script_played(); /* nothing was sent */
 }
 
-/* With tls: none a PREAUTH greeting is fine; the check still logs in to
- * nothing and asks for nothing beyond CAPABILITY. */
+/* With tls: none a PREAUTH greeting is fine; the check asks for nothing
+ * beyond CAPABILITY (no ENABLE, ID or NAMESPACE). */
 Test(probe, imap_preauth_on_plaintext_when_allowed)
 {
 	script_send(s, "* PREAUTH [CAPABILITY IMAP4rev1 ENABLE ID NAMESPACE] logged in\r\n");
