@@ -1,6 +1,6 @@
 /*
- * From an account's config to what the lower layers take: TLS mode and
- * IMAP session options. The config layer sits above the protocol and
+ * From an account's config to what the lower layers take: TLS mode,
+ * connection, IMAP session and POP3 client options. The config layer sits above the protocol and
  * sync layers, so the translation lives here.
  */
 #include <string.h>
@@ -20,18 +20,27 @@ enum tls_mode cli_tls_mode(enum config_tls tls)
 	return TLS_IMPLICIT;
 }
 
+struct conn_options cli_conn_options(const struct config_account *a)
+{
+	const struct config_conn *c = &a->conn;
+	struct conn_options o = {
+	    .host = c->host,
+	    .port = c->port,
+	    .tls = cli_tls_mode(c->tls),
+	    .timeouts = {.connect_ms = c->timeout_ms, .io_ms = c->timeout_ms},
+	    .ca_file = c->ca_file,
+	    .fingerprint = c->fingerprint,
+	};
+
+	return o;
+}
+
 void cli_imap_options(const struct config_account *a, const char *password, struct imap_session_options *o)
 {
 	const struct config_conn *c = &a->conn;
 
 	memset(o, 0, sizeof(*o));
-	o->host = c->host;
-	o->port = c->port;
-	o->tls = cli_tls_mode(c->tls);
-	o->ca_file = c->ca_file;
-	o->fingerprint = c->fingerprint;
-	o->timeouts.connect_ms = c->timeout_ms;
-	o->timeouts.io_ms = c->timeout_ms;
+	o->conn = cli_conn_options(a);
 	o->user = c->user;
 	o->password = password;
 	for (size_t i = 0; i < c->auth_count && o->mech_count < IMAP_MECH_MAX; i++) {
@@ -80,13 +89,7 @@ void cli_pop3_options(const struct config_account *a, const char *password, stru
 	const struct config_conn *c = &a->conn;
 
 	memset(o, 0, sizeof(*o));
-	o->host = c->host;
-	o->port = c->port;
-	o->tls = cli_tls_mode(c->tls);
-	o->ca_file = c->ca_file;
-	o->fingerprint = c->fingerprint;
-	o->timeouts.connect_ms = c->timeout_ms;
-	o->timeouts.io_ms = c->timeout_ms;
+	o->conn = cli_conn_options(a);
 	o->user = c->user;
 	o->password = password;
 	for (size_t i = 0; i < c->auth_count && o->mech_count < POP3_MECH_MAX; i++) {

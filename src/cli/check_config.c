@@ -157,14 +157,7 @@ static int login(const struct config_account *a, const char *password, struct er
 static int connect_account(const struct config *cfg, const struct config_account *a)
 {
 	const struct config_conn *c = &a->conn;
-	struct conn_options opts = {
-	    .host = c->host,
-	    .port = c->port,
-	    .tls = cli_tls_mode(c->tls),
-	    .timeouts = {.connect_ms = c->timeout_ms, .io_ms = c->timeout_ms},
-	    .ca_file = c->ca_file,
-	    .fingerprint = c->fingerprint,
-	};
+	struct conn_options opts = cli_conn_options(a);
 	struct server_probe probe;
 	struct error err;
 	char *password;

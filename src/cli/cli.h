@@ -35,6 +35,9 @@ char *cli_config_path(const struct cli_options *opts);
 
 /* The lower layers' TLS mode for a config's `tls:`. */
 enum tls_mode cli_tls_mode(enum config_tls tls);
+/* How to connect to an account's server (its `imap:` or `pop3:`
+ * section); the strings are the config's. */
+struct conn_options cli_conn_options(const struct config_account *a);
 /* Session options for an IMAP account; `password` is referenced, not
  * copied (keep it alive while `o` is used). */
 void cli_imap_options(const struct config_account *a, const char *password, struct imap_session_options *o);

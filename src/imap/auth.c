@@ -58,8 +58,8 @@ static enum sasl_mech sasl_of(enum imap_mech mech)
 
 static char *first_payload(struct imap_session *s, enum imap_mech mech)
 {
-	return sasl_initial_response(sasl_of(mech), s->opts.user, s->opts.password, s->opts.host,
-	                             s->opts.port);
+	return sasl_initial_response(sasl_of(mech), s->opts.user, s->opts.password, s->opts.conn.host,
+	                             s->opts.conn.port);
 }
 
 static int sasl_continue(struct imap_cmd *cmd, const char *text, struct buf *out, bool *secret_r,
@@ -176,7 +176,7 @@ int imap_authenticate(struct imap_session *s, struct error *err)
 	if (!s->opts.password)
 		return error_set(err, ERR_ACCOUNT, "no password to log in to %s as \"%s\"", imap_peer(s),
 		                 s->opts.user);
-	if (s->opts.tls != TLS_NONE && !conn_is_tls(s->conn))
+	if (s->opts.conn.tls != TLS_NONE && !conn_is_tls(s->conn))
 		return error_set(
 		    err, ERR_ACCOUNT,
 		    "refusing to send the password to %s over a connection without TLS (use tls: "

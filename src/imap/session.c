@@ -23,16 +23,19 @@ struct imap_session *imap_session_new(struct conn *c, const struct imap_session_
 
 	s->conn = c;
 	s->opts = *opts;
-	s->opts.host = xstrdup(opts->host ? opts->host : "the server");
-	s->opts.ca_file = dup_or_null(opts->ca_file);
-	s->opts.fingerprint = dup_or_null(opts->fingerprint);
+	s->opts.conn.host = xstrdup(opts->conn.host ? opts->conn.host : "the server");
+	s->opts.conn.ca_file = dup_or_null(opts->conn.ca_file);
+	s->opts.conn.fingerprint = dup_or_null(opts->conn.fingerprint);
 	s->opts.user = dup_or_null(opts->user);
 	s->opts.password = dup_or_null(opts->password);
 	if (s->opts.mech_count > IMAP_MECH_MAX)
 		s->opts.mech_count = IMAP_MECH_MAX;
-	s->peer = opts->port ? xasprintf("%s:%u", s->opts.host, opts->port) : xstrdup(s->opts.host);
+	s->peer = opts->conn.port ? xasprintf("%s:%u", s->opts.conn.host, opts->conn.port)
+	                          : xstrdup(s->opts.conn.host);
 	conn_set_peer(c, s->peer);
-	s->parser = imap_parser_new(NULL);
+	snprintf(s->tag_prefix, sizeof(s->tag_prefix), "%s", opts->tag_prefix ? opts->tag_prefix : "A");
+	s->opts.tag_prefix = s->tag_prefix;
+	s->parser = imap_parser_new(&opts->limits);
 	s->rbuf = xmalloc(IMAP_READ_CHUNK);
 	s->state = IMAP_STATE_NOT_AUTHENTICATED;
 	return s;
@@ -50,9 +53,9 @@ void imap_session_free(struct imap_session *s)
 	imap_parser_free(s->parser);
 	free(s->rbuf);
 	buf_free(&s->wbuf);
-	free((char *)s->opts.host);
-	free((char *)s->opts.ca_file);
-	free((char *)s->opts.fingerprint);
+	free((char *)s->opts.conn.host);
+	free((char *)s->opts.conn.ca_file);
+	free((char *)s->opts.conn.fingerprint);
 	free((char *)s->opts.user);
 	if (s->opts.password) {
 		explicit_bzero((char *)s->opts.password, strlen(s->opts.password));
@@ -158,8 +161,19 @@ int imap_capability(struct imap_session *s, struct error *err)
 
 	imap_cmd_init(&cmd, "CAPABILITY");
 	rc = imap_run(s, &cmd, err);
+	if (rc < 0 && (cmd.cond == IMAP_COND_NO || cmd.cond == IMAP_COND_BAD))
+		error_set(err, ERR_ACCOUNT, "%s refused CAPABILITY: %s", s->peer, cmd.status);
 	imap_cmd_free(&cmd);
 	return rc;
+}
+
+void imap_bad_greeting(struct imap_session *s, struct error *err)
+{
+	char *got = imap_quote_for_message(s->greet_head, s->greet_head_len);
+
+	error_set(err, ERR_ACCOUNT, "%s did not greet like an IMAP server (got %s); check host and port",
+	          s->peer, got);
+	free(got);
 }
 
 static int read_greeting(struct imap_session *s, struct error *err)
@@ -179,13 +193,7 @@ static int read_greeting(struct imap_session *s, struct error *err)
 
 static int starttls(struct imap_session *s, struct error *err)
 {
-	struct tls_options tls = {
-	    .host = s->opts.host,
-	    .port = s->opts.port,
-	    .ca_file = s->opts.ca_file,
-	    .fingerprint = s->opts.fingerprint,
-	    .timeout_ms = s->opts.timeouts.io_ms,
-	};
+	struct tls_options tls = conn_tls_options(&s->opts.conn, s->opts.conn.timeouts.io_ms);
 	struct imap_cmd cmd;
 	int rc;
 
@@ -224,40 +232,30 @@ int imap_session_open(struct imap_session *s, struct error *err)
 {
 	if (read_greeting(s, err) < 0)
 		return -1;
-	if (s->preauth && s->opts.tls != TLS_NONE && !conn_is_tls(s->conn))
+	if (s->preauth && s->opts.conn.tls != TLS_NONE && !conn_is_tls(s->conn))
 		return error_set(
 		    err, ERR_ACCOUNT,
 		    "%s sent PREAUTH on a connection without TLS: the session would run "
 		    "unencrypted; refusing (use tls: implicit, or tls: none if plain text is really "
 		    "intended)",
 		    s->peer);
-	if (!s->caps_known && imap_capability(s, err) < 0)
+	if ((!s->caps_known || s->opts.ask_capability) && imap_capability(s, err) < 0)
 		return -1;
-	if (s->opts.tls == TLS_STARTTLS && !conn_is_tls(s->conn) && starttls(s, err) < 0)
+	if (s->opts.conn.tls == TLS_STARTTLS && !conn_is_tls(s->conn) && starttls(s, err) < 0)
 		return -1;
-	if (s->preauth) {
+	if (s->preauth)
 		imap_set_state(s, IMAP_STATE_AUTHENTICATED);
-	} else if (s->opts.user) {
-		if (imap_authenticate(s, err) < 0)
-			return -1;
-	} else {
-		return 0;
-	}
+	if (!s->opts.user)
+		return 0; /* a connection check */
+	if (!s->preauth && imap_authenticate(s, err) < 0)
+		return -1;
 	return imap_after_login(s, err);
 }
 
 struct imap_session *imap_connect(const struct imap_session_options *opts, struct error *err)
 {
-	struct conn_options co = {
-	    .host = opts->host,
-	    .port = opts->port,
-	    .tls = opts->tls,
-	    .timeouts = opts->timeouts,
-	    .ca_file = opts->ca_file,
-	    .fingerprint = opts->fingerprint,
-	};
 	struct imap_session *s;
-	struct conn *c = conn_open(&co, err);
+	struct conn *c = conn_open(&opts->conn, err);
 
 	if (!c)
 		return NULL;

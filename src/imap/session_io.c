@@ -18,6 +18,8 @@
 
 /* Bigger memory literals are written straight from the caller's memory. */
 #define INLINE_LITERAL_MAX (16 * 1024)
+/* Untagged responses accepted before login. */
+#define PRELOGIN_UNTAGGED_MAX 1000
 
 int imap_flush(struct imap_session *s, struct error *err)
 {
@@ -127,7 +129,7 @@ int imap_send(struct imap_session *s, struct imap_cmd *cmd, struct error *err)
 	if (s->failed)
 		return error_set(err, s->fail_err.scope, "%s: %s", buf_cstr(&cmd->what), s->fail_err.text);
 	imap_cmd_seal(cmd);
-	snprintf(cmd->tag, sizeof(cmd->tag), "A%u", ++s->next_tag);
+	snprintf(cmd->tag, sizeof(cmd->tag), "%s%u", s->tag_prefix, ++s->next_tag);
 	/* The tag goes in front of the first part's text. */
 	{
 		struct buf t = BUF_INIT;
@@ -334,8 +336,9 @@ static void on_greeting(struct imap_session *s, const struct imap_event *ev)
 	if (ev->type != IMAP_EV_RESPONSE || resp->kind != IMAP_RESP_UNTAGGED ||
 	    resp->type != IMAP_DATA_COND ||
 	    (resp->cond != IMAP_COND_OK && resp->cond != IMAP_COND_PREAUTH && resp->cond != IMAP_COND_BYE)) {
-		imap_fail_protocol(s, "%s did not greet like an IMAP server; check host and port",
-		                   imap_peer(s));
+		struct error e;
+		imap_bad_greeting(s, &e);
+		imap_session_fail(s, &e);
 		return;
 	}
 	s->greeted = true;
@@ -384,8 +387,27 @@ static void dispatch(struct imap_session *s, const struct imap_event *ev)
 		on_continuation(s, resp);
 		return;
 	case IMAP_RESP_UNTAGGED:
+		/* Before login nothing needs many (a CAPABILITY, an ALERT): a
+		 * server that streams them would keep the session waiting. */
+		if (s->state == IMAP_STATE_NOT_AUTHENTICATED &&
+		    ++s->prelogin_untagged > PRELOGIN_UNTAGGED_MAX) {
+			imap_fail_protocol(s, "%s sent more than %d untagged responses before login",
+			                   imap_peer(s), PRELOGIN_UNTAGGED_MAX);
+			return;
+		}
 		imap_on_untagged(s, resp);
 		return;
+	}
+}
+
+/* Keep the first line's head: the message for a bad greeting quotes it. */
+static void keep_greeting_head(struct imap_session *s, const unsigned char *data, size_t len)
+{
+	for (size_t i = 0; i < len && !s->greet_head_done; i++) {
+		if (data[i] == '\r' || data[i] == '\n' || s->greet_head_len == sizeof(s->greet_head))
+			s->greet_head_done = true;
+		else
+			s->greet_head[s->greet_head_len++] = (char)data[i];
 	}
 }
 
@@ -412,6 +434,8 @@ static int read_more(struct imap_session *s, struct error *err)
 			          imap_parser_idle(s->parser) ? "" : " in the middle of a response");
 		imap_session_fail(s, &rerr);
 	} else {
+		if (!s->greet_head_done)
+			keep_greeting_head(s, s->rbuf, (size_t)n);
 		if (log_enabled(LOG_TRACE))
 			imap_trace_server(s, s->rbuf, (size_t)n);
 		imap_parser_feed(s->parser, s->rbuf, (size_t)n);
@@ -419,6 +443,19 @@ static int read_more(struct imap_session *s, struct error *err)
 	}
 	*err = s->fail_err;
 	return -1;
+}
+
+/* The parser refused what the server sent: the session is over. */
+static void parse_failed(struct imap_session *s, struct error *perr)
+{
+	if (!s->greeted) {
+		struct error e;
+		imap_bad_greeting(s, &e);
+		error_prefix(perr, "%s", e.text);
+	} else {
+		error_prefix(perr, "malformed response from %s", imap_peer(s));
+	}
+	imap_session_fail(s, perr);
 }
 
 int imap_step(struct imap_session *s, struct error *err)
@@ -434,8 +471,7 @@ int imap_step(struct imap_session *s, struct error *err)
 	error_clear(&perr);
 	r = imap_parser_next(s->parser, &ev, &perr);
 	if (r < 0) {
-		error_prefix(&perr, "malformed response from %s", imap_peer(s));
-		imap_session_fail(s, &perr);
+		parse_failed(s, &perr);
 		*err = s->fail_err;
 		return -1;
 	}
@@ -462,8 +498,7 @@ int imap_step_nowait(struct imap_session *s, struct error *err)
 	error_clear(&perr);
 	r = imap_parser_next(s->parser, &ev, &perr);
 	if (r < 0) {
-		error_prefix(&perr, "malformed response from %s", imap_peer(s));
-		imap_session_fail(s, &perr);
+		parse_failed(s, &perr);
 		*err = s->fail_err;
 		return -1;
 	}

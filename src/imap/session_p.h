@@ -31,6 +31,8 @@
 #define IMAP_CAPS_MAX          1000        /* capabilities kept */
 #define IMAP_SEQMAP_MAX        50000000u   /* messages in the selected mailbox we track */
 #define IMAP_TRACE_LINE_MAX    2000        /* bytes of one traced line shown */
+#define IMAP_GREETING_HEAD     101         /* bytes of a bad greeting kept for its message */
+#define IMAP_TAG_PREFIX_MAX    4           /* characters of opts.tag_prefix used */
 
 enum imap_lit_kind {
 	IMAP_LIT_NONE = 0,
@@ -68,6 +70,7 @@ struct imap_session {
 	bool careful;        /* read one byte at a time (STARTTLS reply) */
 	struct buf wbuf;     /* bytes not yet written */
 
+	char tag_prefix[IMAP_TAG_PREFIX_MAX + 1];
 	unsigned next_tag;
 	struct imap_cmd *queue_head, *queue_tail; /* every QUEUED command, in order */
 	struct imap_cmd *write_cursor;            /* first command not fully written */
@@ -83,6 +86,10 @@ struct imap_session {
 	struct buf caps_text;
 	bool caps_known; /* caps set since the last clear */
 	bool greeted;
+	char greet_head[IMAP_GREETING_HEAD]; /* the first bytes received, up to a line end */
+	size_t greet_head_len;
+	bool greet_head_done;       /* the line end was seen */
+	unsigned prelogin_untagged; /* untagged responses while NOT_AUTHENTICATED */
 	unsigned enabled;
 	char *greeting;
 	bool preauth;
@@ -112,6 +119,9 @@ void imap_session_fail(struct imap_session *s, const struct error *err);
 const char *imap_peer(const struct imap_session *s);
 /* ask for CAPABILITY again */
 int imap_capability(struct imap_session *s, struct error *err);
+/* "<peer> did not greet like an IMAP server (got \"...\"); check host and
+ * port" into err, quoting the first line received. */
+void imap_bad_greeting(struct imap_session *s, struct error *err);
 
 /* session_io.c */
 int imap_flush(struct imap_session *s, struct error *err);

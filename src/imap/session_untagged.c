@@ -145,7 +145,7 @@ void imap_alert(struct imap_session *s, const struct imap_response *resp)
 {
 	/* Before the STARTTLS upgrade anyone on the path could have written
 	 * it (what follows the STARTTLS OK itself is never even parsed). */
-	if (s->opts.tls == TLS_STARTTLS && !conn_is_tls(s->conn)) {
+	if (s->opts.conn.tls == TLS_STARTTLS && !conn_is_tls(s->conn)) {
 		log_debug("imap: %s sent an [ALERT] before TLS; not shown, anyone on the path could "
 		          "have sent it: %s",
 		          imap_peer(s), resp->text);

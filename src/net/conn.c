@@ -47,6 +47,19 @@ static const char *peer_or_server(const struct conn *c)
 	return c->peer ? c->peer : "the server";
 }
 
+struct tls_options conn_tls_options(const struct conn_options *opts, int timeout_ms)
+{
+	struct tls_options tls = {
+	    .host = opts->host,
+	    .port = opts->port,
+	    .ca_file = opts->ca_file,
+	    .fingerprint = opts->fingerprint,
+	    .timeout_ms = timeout_ms,
+	};
+
+	return tls;
+}
+
 struct conn *conn_open(const struct conn_options *opts, struct error *err)
 {
 	struct transport *t;
@@ -56,13 +69,7 @@ struct conn *conn_open(const struct conn_options *opts, struct error *err)
 	if (!t)
 		return NULL;
 	if (opts->tls == TLS_IMPLICIT) {
-		struct tls_options tls = {
-		    .host = opts->host,
-		    .port = opts->port,
-		    .ca_file = opts->ca_file,
-		    .fingerprint = opts->fingerprint,
-		    .timeout_ms = opts->timeouts.connect_ms,
-		};
+		struct tls_options tls = conn_tls_options(opts, opts->timeouts.connect_ms);
 
 		t = tls_wrap(t, &tls, err);
 		if (!t)

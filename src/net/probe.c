@@ -17,13 +17,10 @@ int server_probe_run(const struct conn_options *opts, server_probe_fn fn, struct
                      struct error *err)
 {
 	struct conn *c = conn_open(opts, err);
-	int rc;
 
 	if (!c) {
 		memset(probe_r, 0, sizeof(*probe_r));
 		return -1;
 	}
-	rc = fn(c, opts, probe_r, err);
-	conn_close(c);
-	return rc;
+	return fn(c, opts, probe_r, err);
 }

@@ -256,8 +256,8 @@ static int apop(struct pop3_client *p, struct error *err)
 static int sasl(struct pop3_client *p, enum pop3_mech m, struct error *err)
 {
 	const char *name = mech_name(m);
-	char *first =
-	    sasl_initial_response(sasl_of(m), p->opts.user, p->opts.password, p->opts.host, p->opts.port);
+	char *first = sasl_initial_response(sasl_of(m), p->opts.user, p->opts.password, p->opts.conn.host,
+	                                    p->opts.conn.port);
 	char *second = m == POP3_MECH_LOGIN ? sasl_secret_base64(p->opts.password) : NULL;
 	char *line = xasprintf("AUTH %s %s", name, first), *trace = xasprintf("AUTH %s ***", name);
 	bool first_sent = true;
@@ -329,7 +329,7 @@ int pop3_login(struct pop3_client *p, struct error *err)
 		                 "the user name or password for %s contains a line break, which POP3 "
 		                 "cannot carry; check user and password (or password_command's output)",
 		                 p->peer);
-	if (p->opts.tls != TLS_NONE && !conn_is_tls(p->conn))
+	if (p->opts.conn.tls != TLS_NONE && !conn_is_tls(p->conn))
 		return error_set(err, ERR_ACCOUNT,
 		                 "refusing to send the password to %s over a connection without TLS (use "
 		                 "tls: implicit or starttls; tls: none allows plain text explicitly)",

@@ -22,16 +22,17 @@ struct pop3_client *pop3_client_new(struct conn *c, const struct pop3_options *o
 
 	p->conn = c;
 	p->opts = *opts;
-	p->opts.host = xstrdup(opts->host ? opts->host : "the server");
-	p->opts.ca_file = dup_or_null(opts->ca_file);
-	p->opts.fingerprint = dup_or_null(opts->fingerprint);
+	p->opts.conn.host = xstrdup(opts->conn.host ? opts->conn.host : "the server");
+	p->opts.conn.ca_file = dup_or_null(opts->conn.ca_file);
+	p->opts.conn.fingerprint = dup_or_null(opts->conn.fingerprint);
 	p->opts.user = dup_or_null(opts->user);
 	p->opts.password = dup_or_null(opts->password);
 	if (p->opts.mech_count > POP3_MECH_MAX)
 		p->opts.mech_count = POP3_MECH_MAX;
 	if (!p->opts.max_messages)
 		p->opts.max_messages = POP3_DEFAULT_MAX_MESSAGES;
-	p->peer = opts->port ? xasprintf("%s:%u", p->opts.host, opts->port) : xstrdup(p->opts.host);
+	p->peer = opts->conn.port ? xasprintf("%s:%u", p->opts.conn.host, opts->conn.port)
+	                          : xstrdup(p->opts.conn.host);
 	conn_set_peer(c, p->peer);
 	p->parser = pop3_parser_new(NULL);
 	p->rbuf = xmalloc(POP3_READ_CHUNK);
@@ -57,9 +58,9 @@ void pop3_close(struct pop3_client *p)
 	conn_close(p->conn);
 	pop3_parser_free(p->parser);
 	free(p->rbuf);
-	free((char *)p->opts.host);
-	free((char *)p->opts.ca_file);
-	free((char *)p->opts.fingerprint);
+	free((char *)p->opts.conn.host);
+	free((char *)p->opts.conn.ca_file);
+	free((char *)p->opts.conn.fingerprint);
 	free((char *)p->opts.user);
 	if (p->opts.password) {
 		explicit_bzero((char *)p->opts.password, strlen(p->opts.password));
@@ -340,13 +341,7 @@ const char *pop3_capabilities(const struct pop3_client *p)
 
 static int stls(struct pop3_client *p, struct error *err)
 {
-	struct tls_options tls = {
-	    .host = p->opts.host,
-	    .port = p->opts.port,
-	    .ca_file = p->opts.ca_file,
-	    .fingerprint = p->opts.fingerprint,
-	    .timeout_ms = p->opts.timeouts.io_ms,
-	};
+	struct tls_options tls = conn_tls_options(&p->opts.conn, p->opts.conn.timeouts.io_ms);
 	struct pop3_event ev;
 	int rc;
 
@@ -384,7 +379,7 @@ int pop3_client_open(struct pop3_client *p, struct error *err)
 {
 	if (read_greeting(p, err) < 0 || pop3_capa(p, err) < 0)
 		return -1;
-	if (p->opts.tls == TLS_STARTTLS && !conn_is_tls(p->conn) && stls(p, err) < 0)
+	if (p->opts.conn.tls == TLS_STARTTLS && !conn_is_tls(p->conn) && stls(p, err) < 0)
 		return -1;
 	if (!p->opts.user)
 		return 0;
@@ -396,16 +391,8 @@ int pop3_client_open(struct pop3_client *p, struct error *err)
 
 struct pop3_client *pop3_connect(const struct pop3_options *opts, struct error *err)
 {
-	struct conn_options co = {
-	    .host = opts->host,
-	    .port = opts->port,
-	    .tls = opts->tls,
-	    .timeouts = opts->timeouts,
-	    .ca_file = opts->ca_file,
-	    .fingerprint = opts->fingerprint,
-	};
 	struct pop3_client *p;
-	struct conn *c = conn_open(&co, err);
+	struct conn *c = conn_open(&opts->conn, err);
 
 	if (!c)
 		return NULL;

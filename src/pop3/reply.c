@@ -252,8 +252,11 @@ static int status_line(struct pop3_parser *p, struct pop3_event *ev, struct erro
 	} else {
 		char esc[100];
 		pop3_escape(s, strlen(s), esc, sizeof(esc));
-		return fail(p, err, "the server sent \"%s\" where a POP3 status (+OK or -ERR) was expected",
-		            esc);
+		return fail(
+		    p, err,
+		    "the server sent \"%s\" where a POP3 status (+OK or -ERR) was expected (not a POP3 "
+		    "status: is it a POP3 server? check host and port)",
+		    esc);
 	}
 	while (*text == ' ')
 		text++;

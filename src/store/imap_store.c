@@ -673,8 +673,9 @@ struct store *imap_store_open(const struct imap_session_options *opts, struct er
 
 	if (!s)
 		return NULL;
-	peer = opts->port ? xasprintf("%s:%u", opts->host ? opts->host : "the IMAP server", opts->port)
-	                  : xstrdup(opts->host ? opts->host : "the IMAP server");
+	peer = opts->conn.port ? xasprintf("%s:%u", opts->conn.host ? opts->conn.host : "the IMAP server",
+	                                   opts->conn.port)
+	                       : xstrdup(opts->conn.host ? opts->conn.host : "the IMAP server");
 	st = wrap(s, peer);
 	free(peer);
 	return st;

@@ -26,11 +26,11 @@ static struct error err;
 static struct imap_session_options opts_for(struct dovecot *d, enum tls_mode tls)
 {
 	struct imap_session_options o = {
-	    .host = "127.0.0.1",
-	    .port = tls == TLS_IMPLICIT ? d->imaps_port : d->imap_port,
-	    .tls = tls,
-	    .ca_file = tls == TLS_NONE ? NULL : d->ca_file,
-	    .timeouts = {.connect_ms = 5000, .io_ms = 10000},
+	    .conn.host = "127.0.0.1",
+	    .conn.port = tls == TLS_IMPLICIT ? d->imaps_port : d->imap_port,
+	    .conn.tls = tls,
+	    .conn.ca_file = tls == TLS_NONE ? NULL : d->ca_file,
+	    .conn.timeouts = {.connect_ms = 5000, .io_ms = 10000},
 	    .user = d->user,
 	    .password = d->password,
 	};

@@ -23,11 +23,11 @@ static struct error err;
 static struct pop3_options opts_for(enum tls_mode tls, enum pop3_mech mech)
 {
 	struct pop3_options o = {
-	    .host = "127.0.0.1",
-	    .port = tls == TLS_IMPLICIT ? d->pop3s_port : d->pop3_port,
-	    .tls = tls,
-	    .ca_file = tls == TLS_NONE ? NULL : d->ca_file,
-	    .timeouts = {.connect_ms = 5000, .io_ms = 10000},
+	    .conn.host = "127.0.0.1",
+	    .conn.port = tls == TLS_IMPLICIT ? d->pop3s_port : d->pop3_port,
+	    .conn.tls = tls,
+	    .conn.ca_file = tls == TLS_NONE ? NULL : d->ca_file,
+	    .conn.timeouts = {.connect_ms = 5000, .io_ms = 10000},
 	    .user = d->user,
 	    .password = d->password,
 	};

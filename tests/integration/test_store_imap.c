@@ -27,11 +27,11 @@ static struct error err;
 static struct imap_session_options opts_for(struct dovecot *d)
 {
 	struct imap_session_options o = {
-	    .host = "127.0.0.1",
-	    .port = d->imaps_port,
-	    .tls = TLS_IMPLICIT,
-	    .ca_file = d->ca_file,
-	    .timeouts = {.connect_ms = 5000, .io_ms = 20000},
+	    .conn.host = "127.0.0.1",
+	    .conn.port = d->imaps_port,
+	    .conn.tls = TLS_IMPLICIT,
+	    .conn.ca_file = d->ca_file,
+	    .conn.timeouts = {.connect_ms = 5000, .io_ms = 20000},
 	    .user = d->user,
 	    .password = d->password,
 	};

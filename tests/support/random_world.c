@@ -189,11 +189,11 @@ static void make_device(struct rw_world *w, unsigned dev)
 static struct imap_session *second_client(void)
 {
 	struct imap_session_options o = {
-	    .host = "127.0.0.1",
-	    .port = sh.d->imaps_port,
-	    .tls = TLS_IMPLICIT,
-	    .ca_file = sh.d->ca_file,
-	    .timeouts = {.connect_ms = 5000, .io_ms = 20000},
+	    .conn.host = "127.0.0.1",
+	    .conn.port = sh.d->imaps_port,
+	    .conn.tls = TLS_IMPLICIT,
+	    .conn.ca_file = sh.d->ca_file,
+	    .conn.timeouts = {.connect_ms = 5000, .io_ms = 20000},
 	    .user = sh.d->user,
 	    .password = sh.d->password,
 	};

@@ -55,7 +55,7 @@ Test(imap_session, preauth_on_plaintext_refused_when_tls_required)
 {
 	struct imap_session_options o = test_options();
 
-	o.tls = TLS_STARTTLS;
+	o.conn.tls = TLS_STARTTLS;
 	start_session(&o);
 	script_send(sc, "* PREAUTH [CAPABILITY IMAP4rev1 STARTTLS] welcome\r\n");
 	cr_assert_eq(imap_session_open(s, &err), -1);
@@ -103,7 +103,7 @@ Test(imap_session, starttls_missing_from_capabilities)
 {
 	struct imap_session_options o = test_options();
 
-	o.tls = TLS_STARTTLS;
+	o.conn.tls = TLS_STARTTLS;
 	start_session(&o);
 	script_send(sc, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n");
 	cr_assert_eq(imap_session_open(s, &err), -1);
@@ -117,7 +117,7 @@ Test(imap_session, starttls_response_injection_is_discarded)
 	static const char injected[] = "A3 OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] injected\r\n* 5 EXISTS\r\n";
 	struct imap_session_options o = test_options();
 
-	o.tls = TLS_STARTTLS;
+	o.conn.tls = TLS_STARTTLS;
 	start_session(&o);
 	script_send(sc, "* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n");
 	script_expect(sc, "A1 STARTTLS\r\n");
@@ -138,7 +138,7 @@ Test(imap_session, no_password_in_clear_unless_tls_none)
 {
 	struct imap_session_options o = test_options();
 
-	o.tls = TLS_IMPLICIT; /* claimed, but this connection is plain */
+	o.conn.tls = TLS_IMPLICIT; /* claimed, but this connection is plain */
 	start_session(&o);
 	script_send(sc, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n");
 	cr_assert_eq(imap_session_open(s, &err), -1);

@@ -71,7 +71,7 @@ Test(imap_alert, alerts_before_starttls_are_never_shown)
 {
 	struct imap_session_options o = test_options();
 
-	o.tls = TLS_STARTTLS;
+	o.conn.tls = TLS_STARTTLS;
 	start_session(&o);
 	log_set_level(LOG_TRACE);
 	script_send(sc, "* OK [ALERT] plaintext greeting alert\r\n");

@@ -56,6 +56,25 @@ Test(imap_hostile, literal_announcing_4_gb)
 	assert_session_over();
 }
 
+/* Before login nothing legitimately streams: a server that keeps
+ * sending untagged lines instead of answering is cut off, not waited
+ * for forever. */
+Test(imap_hostile, endless_untagged_lines_before_login)
+{
+	struct imap_session_options o = test_options();
+
+	start_session(&o);
+	script_send(sc, "* OK hi\r\n");
+	script_expect(sc, "A1 CAPABILITY\r\n");
+	for (int i = 0; i < 1001; i++)
+		script_send(sc, "* OK still here\r\n");
+	script_send(sc, "* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\nA1 OK done\r\n");
+	cr_assert_eq(imap_session_open(s, &err), -1);
+	cr_assert(strstr(err.text, "mail.test:143 sent more than 1000 untagged responses before login"), "%s",
+	          err.text);
+	assert_session_over();
+}
+
 Test(imap_hostile, ten_megabyte_line)
 {
 	size_t n = 10 * 1024 * 1024;

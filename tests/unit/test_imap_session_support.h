@@ -23,9 +23,9 @@ static struct error err;
 static inline struct imap_session_options test_options(void)
 {
 	struct imap_session_options o = {
-	    .host = "mail.test",
-	    .port = 143,
-	    .tls = TLS_NONE,
+	    .conn.host = "mail.test",
+	    .conn.port = 143,
+	    .conn.tls = TLS_NONE,
 	    .user = "tbuser",
 	    .password = "secret",
 	};

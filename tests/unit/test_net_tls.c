@@ -531,12 +531,12 @@ Test(net_tls, a_connection_cut_in_the_middle_of_a_record_reads_as_closed)
 	struct tls_peer p;
 	struct cut_server cs = {.peer = &p};
 	struct imap_session_options o = {
-	    .host = "127.0.0.1", .tls = TLS_IMPLICIT, .user = "u", .password = "pw"};
+	    .conn.host = "127.0.0.1", .conn.tls = TLS_IMPLICIT, .user = "u", .password = "pw"};
 	struct imap_session *s;
 	struct error err = {0};
 
 	tls_peer_init(&p);
-	o.port = p.port;
+	o.conn.port = p.port;
 	cr_assert_eq(pthread_create(&cs.th, NULL, cut_mid_record, &cs), 0);
 	s = imap_session_new(tls_peer_connect(&p, 3000), &o);
 	cr_assert_eq(imap_session_open(s, &err), -1);

@@ -268,7 +268,7 @@ Test(pop3_session, stls_missing_while_required)
 {
 	struct pop3_options o = test_options();
 
-	o.tls = TLS_STARTTLS;
+	o.conn.tls = TLS_STARTTLS;
 	start_client(&o);
 	script_send(sc, GREETING);
 	script_expect(sc, "CAPA\r\n");
@@ -283,7 +283,7 @@ Test(pop3_session, stls_refused_is_an_error)
 {
 	struct pop3_options o = test_options();
 
-	o.tls = TLS_STARTTLS;
+	o.conn.tls = TLS_STARTTLS;
 	start_client(&o);
 	script_send(sc, GREETING);
 	script_expect(sc, "CAPA\r\n");
@@ -300,7 +300,7 @@ Test(pop3_session, stls_injection_is_discarded)
 	static const char injected[] = "+OK\r\nSTLS\r\nUSER\r\n.\r\n+OK injected\r\n";
 	struct pop3_options o = test_options();
 
-	o.tls = TLS_STARTTLS;
+	o.conn.tls = TLS_STARTTLS;
 	start_client(&o);
 	script_send(sc, GREETING);
 	script_expect(sc, "CAPA\r\n");
@@ -323,7 +323,7 @@ Test(pop3_session, no_password_without_tls_unless_tls_none)
 	struct pop3_options o = test_options();
 
 	/* Claims implicit TLS, but the connection (a script) is plain. */
-	o.tls = TLS_IMPLICIT;
+	o.conn.tls = TLS_IMPLICIT;
 	start_client(&o);
 	script_send(sc, GREETING);
 	script_expect(sc, "CAPA\r\n");

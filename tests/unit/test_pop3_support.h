@@ -39,9 +39,9 @@ static inline void keep_trace(enum log_level level, const char *line, void *ctx)
 static inline struct pop3_options test_options(void)
 {
 	struct pop3_options o = {
-	    .host = "pop.test",
-	    .port = 110,
-	    .tls = TLS_NONE,
+	    .conn.host = "pop.test",
+	    .conn.port = 110,
+	    .conn.tls = TLS_NONE,
 	    .user = "tbuser",
 	    .password = "secret",
 	};

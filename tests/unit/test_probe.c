@@ -28,7 +28,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	conn_close(c);
+	/* The probe took the connection over and closed it. */
 	script_free(s);
 	server_probe_free(&probe);
 }
@@ -47,8 +47,8 @@ Test(probe, imap_plain_reads_capabilities_and_logs_out)
 	script_send(s, "* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n");
 	script_expect(s, "T1 CAPABILITY\r\n");
 	script_send(s, "* CAPABILITY IMAP4rev1 IDLE UIDPLUS\r\nT1 OK done\r\n");
-	script_expect(s, "T4 LOGOUT\r\n");
-	script_send(s, "* BYE bye\r\nT4 OK bye\r\n");
+	script_expect(s, "T2 LOGOUT\r\n");
+	script_send(s, "* BYE bye\r\nT2 OK bye\r\n");
 	cr_assert_eq(imap_probe_conn(c, &plain_opts, &probe, &err), 0, "%s", err.text);
 	cr_assert_str_eq(probe.capabilities, "IMAP4rev1 IDLE UIDPLUS");
 	cr_assert_str_eq(probe.greeting, "* OK [CAPABILITY IMAP4rev1 STARTTLS] ready");
@@ -62,8 +62,8 @@ Test(probe, imap_byte_at_a_time)
 	script_send(s, "* OK hi\r\n");
 	script_expect(s, "T1 CAPABILITY\r\n");
 	script_send(s, "* CAPABILITY IMAP4rev1\r\nT1 OK done\r\n");
-	script_expect(s, "T4 LOGOUT\r\n");
-	script_send(s, "T4 OK bye\r\n");
+	script_expect(s, "T2 LOGOUT\r\n");
+	script_send(s, "T2 OK bye\r\n");
 	cr_assert_eq(imap_probe_conn(c, &plain_opts, &probe, &err), 0, "%s", err.text);
 	cr_assert_str_eq(probe.capabilities, "IMAP4rev1");
 }
@@ -90,6 +90,21 @@ Test(probe, imap_preauth_on_plaintext_when_tls_required)
 	cr_assert_eq(imap_probe_conn(c, &starttls_opts, &probe, &err), -1);
 	cr_assert(strstr(err.text, "PREAUTH"), "%s", err.text);
 	assert_script_played(); /* nothing was sent */
+}
+
+/* With tls: none a PREAUTH greeting is fine; the check asks for nothing
+ * beyond CAPABILITY (no ENABLE, ID or NAMESPACE). */
+Test(probe, imap_preauth_on_plaintext_when_allowed)
+{
+	script_send(s, "* PREAUTH [CAPABILITY IMAP4rev1 ENABLE ID NAMESPACE] logged in\r\n");
+	script_expect(s, "T1 CAPABILITY\r\n");
+	script_send(s, "* CAPABILITY IMAP4rev1 ENABLE ID NAMESPACE\r\nT1 OK done\r\n");
+	script_expect(s, "T2 LOGOUT\r\n");
+	script_send(s, "* BYE bye\r\nT2 OK bye\r\n");
+	cr_assert_eq(imap_probe_conn(c, &plain_opts, &probe, &err), 0, "%s", err.text);
+	cr_assert_str_eq(probe.greeting, "* PREAUTH [CAPABILITY IMAP4rev1 ENABLE ID NAMESPACE] logged in");
+	cr_assert_str_eq(probe.capabilities, "IMAP4rev1 ENABLE ID NAMESPACE");
+	assert_script_played();
 }
 
 Test(probe, imap_starttls_missing_from_capabilities)
@@ -150,6 +165,17 @@ Test(probe, imap_connection_cut_in_the_middle)
 	cr_assert_eq(imap_probe_conn(c, &plain_opts, &probe, &err), -1);
 	cr_assert(strstr(err.text, "CAPABILITY"), "%s", err.text);
 	cr_assert(strstr(err.text, "closed"), "%s", err.text);
+}
+
+Test(probe, imap_endless_untagged_lines_are_an_error)
+{
+	script_send(s, "* OK hi\r\n");
+	script_expect(s, "T1 CAPABILITY\r\n");
+	for (int i = 0; i < 1001; i++)
+		script_send(s, "* OK still here\r\n");
+	script_send(s, "T1 OK done\r\n");
+	cr_assert_eq(imap_probe_conn(c, &plain_opts, &probe, &err), -1);
+	cr_assert(strstr(err.text, "more than 1000"), "%s", err.text);
 }
 
 Test(probe, pop3_capa_and_quit)

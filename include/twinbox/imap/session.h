@@ -71,12 +71,10 @@ enum imap_mech {
 #define IMAP_MECH_MAX 8
 
 struct imap_session_options {
-	const char *host;        /* for messages, TLS verification, OAUTHBEARER */
-	unsigned port;           /* for messages and OAUTHBEARER */
-	enum tls_mode tls;       /* as the connection was opened */
-	const char *ca_file;     /* STARTTLS verification (see tls.h) */
-	const char *fingerprint; /* idem */
-	struct net_timeouts timeouts;
+	/* How to connect (imap_connect passes it to conn_open); the session
+	 * also takes host and port for messages and OAUTHBEARER, tls as the
+	 * connection was opened, and ca_file and fingerprint for STARTTLS. */
+	struct conn_options conn;
 	const char *user;                    /* NULL: do not log in (connection checks) */
 	const char *password;                /* password, or the OAuth2 access token */
 	enum imap_mech mechs[IMAP_MECH_MAX]; /* in order of preference */
@@ -84,6 +82,11 @@ struct imap_session_options {
 	bool no_sasl_ir;                     /* never send an initial response (tests) */
 	bool no_enable;                      /* send no ENABLE (CONDSTORE, QRESYNC, UTF8=ACCEPT) */
 	bool no_id;                          /* send no ID */
+	/* Connection checks (imap/probe.h) set these: */
+	const char *tag_prefix;           /* tags are this and a number; NULL: "A" ("A1", "A2"...);
+	                                     letters only, at most 4 of them are used */
+	bool ask_capability;              /* ask CAPABILITY even when the greeting listed them */
+	struct imap_parser_limits limits; /* for the responses; a field left 0 takes its default */
 };
 
 /* Extensions enabled with ENABLE (imap_session_enabled). */
@@ -224,11 +227,14 @@ struct imap_session;
  * Strings in `opts` are copied. Nothing is read or written yet. */
 struct imap_session *imap_session_new(struct conn *c, const struct imap_session_options *opts);
 
-/* Read the greeting, CAPABILITY, STARTTLS when configured, authenticate
- * (unless opts->user is NULL or the greeting was PREAUTH), then ENABLE
- * what is offered of CONDSTORE/QRESYNC/UTF8=ACCEPT, ID and NAMESPACE.
+/* Read the greeting, CAPABILITY, STARTTLS when configured; unless
+ * opts->user is NULL (a connection check, which ends here), authenticate
+ * (unless the greeting was PREAUTH), then ENABLE what is offered of
+ * CONDSTORE/QRESYNC/UTF8=ACCEPT, ID and NAMESPACE.
  * -1 with ERR_ACCOUNT on any failure, with a message naming host:port
- * and the cause; an authentication failure says whether the server
+ * and the cause (a greeting that is not one quotes what came instead;
+ * more than 1000 untagged responses before login end the session); an
+ * authentication failure says whether the server
  * refused the user name or password ([AUTHENTICATIONFAILED]), is
  * temporarily unavailable ([UNAVAILABLE]), or forbids LOGIN
  * (LOGINDISABLED). */
@@ -254,7 +260,8 @@ bool imap_has_cap(const struct imap_session *s, const char *cap);
  * change. */
 const char *imap_capabilities(const struct imap_session *s);
 unsigned imap_session_enabled(const struct imap_session *s);
-/* The greeting's text (after "* OK "), for display. */
+/* The greeting as the session read it, without the leading "* "
+ * ("OK [CAPABILITY IMAP4rev1] ready"), for display; "" before it came. */
 const char *imap_greeting(const struct imap_session *s);
 /* Bytes discarded after the STARTTLS OK (see above). */
 size_t imap_starttls_discarded(const struct imap_session *s);

@@ -33,6 +33,10 @@ struct conn_options {
 
 struct conn;
 
+/* The TLS settings of `opts` (host, port, ca_file, fingerprint), the
+ * handshake bounded by `timeout_ms`. Strings are borrowed from `opts`. */
+struct tls_options conn_tls_options(const struct conn_options *opts, int timeout_ms);
+
 /* Connect; with TLS_IMPLICIT also handshake and verify. NULL on failure
  * (ERR_ACCOUNT) with a message naming host:port and the cause. */
 struct conn *conn_open(const struct conn_options *opts, struct error *err);

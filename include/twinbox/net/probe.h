@@ -22,11 +22,12 @@ void server_probe_free(struct server_probe *p);
 struct conn;
 struct conn_options;
 
-/* The exchange of one protocol over an open connection. */
+/* The check of one protocol over an open connection, which it takes
+ * over (closed when it returns). */
 typedef int (*server_probe_fn)(struct conn *c, const struct conn_options *opts, struct server_probe *probe_r,
                                struct error *err);
 
-/* Connect with `opts`, run `fn`, close. *probe_r is zeroed on failure. */
+/* Connect with `opts` and run `fn`. *probe_r is zeroed on failure. */
 int server_probe_run(const struct conn_options *opts, server_probe_fn fn, struct server_probe *probe_r,
                      struct error *err);
 

@@ -73,12 +73,10 @@ enum pop3_mech {
 #define POP3_CAPA_MAX             200      /* CAPA lines */
 
 struct pop3_options {
-	const char *host;        /* for messages and TLS verification */
-	unsigned port;           /* for messages */
-	enum tls_mode tls;       /* as the connection was opened */
-	const char *ca_file;     /* STLS verification (see tls.h) */
-	const char *fingerprint; /* idem */
-	struct net_timeouts timeouts;
+	/* How to connect (pop3_connect passes it to conn_open); the client
+	 * also takes host and port for messages, tls as the connection was
+	 * opened, and ca_file and fingerprint for STLS. */
+	struct conn_options conn;
 	const char *user;     /* NULL: do not log in */
 	const char *password; /* password, or the OAuth2 access token */
 	/* Mechanisms in order of preference; the first one the server offers
