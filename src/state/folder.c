@@ -7,10 +7,49 @@
 #include "state_p.h"
 #include "twinbox/util/xmalloc.h"
 
+/* A side's markers in the order read_marks() and bind_marks() take them. */
+#define MARK_COLS(s)                                                                                         \
+	s "uidvalidity, " s "uidnext, " s "highestmodseq, " s "messages, " s "mark0_sec, " s                 \
+	  "mark0_nsec, " s "mark1_sec, " s "mark1_nsec, " s "digest, " s "files"
+#define MARK_COUNT 10
+#define MARK_SET(s)                                                                                          \
+	s "uidvalidity = ?, " s "uidnext = ?, " s "highestmodseq = ?, " s "messages = ?, " s                 \
+	  "mark0_sec = ?, " s "mark0_nsec = ?, " s "mark1_sec = ?, " s "mark1_nsec = ?, " s "digest = ?, " s \
+	  "files = ?"
+
 #define FOLDER_COLS                                                                                          \
-	"id, remote_name, local_path, uidvalidity, uidnext, highestmodseq, cur_mtime_sec, cur_mtime_nsec, "  \
-	"new_mtime_sec, new_mtime_nsec, last_sync, messages, rules, "                                        \
-	"(SELECT count(*) FROM intent WHERE intent.folder_id = folder.id), local_digest, local_files"
+	"id, remote_name, local_path, last_sync, rules, "                                                    \
+	"(SELECT count(*) FROM intent WHERE intent.folder_id = folder.id), " MARK_COLS("a_") ", " MARK_COLS( \
+	    "b_")
+#define FIRST_MARK 6
+
+static void read_marks(sqlite3_stmt *stmt, int col, struct state_marks *m)
+{
+	m->uidvalidity = (uint32_t)sqlite3_column_int64(stmt, col);
+	m->uidnext = (uint32_t)sqlite3_column_int64(stmt, col + 1);
+	m->highestmodseq = (uint64_t)sqlite3_column_int64(stmt, col + 2);
+	m->messages = (uint32_t)sqlite3_column_int64(stmt, col + 3);
+	for (int k = 0; k < 2; k++) {
+		m->marks[k].tv_sec = (time_t)sqlite3_column_int64(stmt, col + 4 + 2 * k);
+		m->marks[k].tv_nsec = (long)sqlite3_column_int64(stmt, col + 5 + 2 * k);
+	}
+	m->digest = (uint64_t)sqlite3_column_int64(stmt, col + 8);
+	m->files = sqlite3_column_int64(stmt, col + 9);
+}
+
+static void bind_marks(sqlite3_stmt *stmt, int col, const struct state_marks *m)
+{
+	sqlite3_bind_int64(stmt, col, m->uidvalidity);
+	sqlite3_bind_int64(stmt, col + 1, m->uidnext);
+	sqlite3_bind_int64(stmt, col + 2, (sqlite3_int64)m->highestmodseq);
+	sqlite3_bind_int64(stmt, col + 3, m->messages);
+	for (int k = 0; k < 2; k++) {
+		sqlite3_bind_int64(stmt, col + 4 + 2 * k, m->marks[k].tv_sec);
+		sqlite3_bind_int64(stmt, col + 5 + 2 * k, m->marks[k].tv_nsec);
+	}
+	sqlite3_bind_int64(stmt, col + 8, (sqlite3_int64)m->digest);
+	sqlite3_bind_int64(stmt, col + 9, m->files < 0 ? -1 : m->files);
+}
 
 static void read_row(sqlite3_stmt *stmt, struct state_folder *f)
 {
@@ -20,20 +59,11 @@ static void read_row(sqlite3_stmt *stmt, struct state_folder *f)
 	f->id = sqlite3_column_int64(stmt, 0);
 	f->remote_name = xstrdup(remote ? remote : "");
 	f->local_path = xstrdup(local ? local : "");
-	f->uidvalidity = (uint32_t)sqlite3_column_int64(stmt, 3);
-	f->uidnext = (uint32_t)sqlite3_column_int64(stmt, 4);
-	f->highestmodseq = (uint64_t)sqlite3_column_int64(stmt, 5);
-	f->cur_mtime.tv_sec = (time_t)sqlite3_column_int64(stmt, 6);
-	f->cur_mtime.tv_nsec = (long)sqlite3_column_int64(stmt, 7);
-	f->new_mtime.tv_sec = (time_t)sqlite3_column_int64(stmt, 8);
-	f->new_mtime.tv_nsec = (long)sqlite3_column_int64(stmt, 9);
-	f->last_sync = sqlite3_column_int64(stmt, 10);
-	f->messages = (uint32_t)sqlite3_column_int64(stmt, 11);
-	f->rules =
-	    sqlite3_column_text(stmt, 12) ? xstrdup((const char *)sqlite3_column_text(stmt, 12)) : NULL;
-	f->pending = sqlite3_column_int64(stmt, 13);
-	f->local_digest = (uint64_t)sqlite3_column_int64(stmt, 14);
-	f->local_files = sqlite3_column_int64(stmt, 15);
+	f->last_sync = sqlite3_column_int64(stmt, 3);
+	f->rules = sqlite3_column_text(stmt, 4) ? xstrdup((const char *)sqlite3_column_text(stmt, 4)) : NULL;
+	f->pending = sqlite3_column_int64(stmt, 5);
+	for (int s = 0; s < SIDES; s++)
+		read_marks(stmt, FIRST_MARK + MARK_COUNT * s, &f->side[s]);
 }
 
 static int check_names(struct state *st, const char *remote_name, const char *local_path, struct error *err)
@@ -153,15 +183,20 @@ int state_folder_list(struct state *st, struct state_folder **folders_r, size_t 
 
 static int check_markers(struct state *st, const struct state_folder *f, struct error *err)
 {
-	if (f->highestmodseq > INT64_MAX)
-		return error_set(err, ERR_MAILBOX,
-		                 "state database %s: refusing HIGHESTMODSEQ %" PRIu64
-		                 " of folder \"%s\": it passes the 63 bits RFC 7162 allows",
-		                 st->path, f->highestmodseq, f->remote_name);
-	if (f->cur_mtime.tv_nsec < 0 || f->cur_mtime.tv_nsec > 999999999 || f->new_mtime.tv_nsec < 0 ||
-	    f->new_mtime.tv_nsec > 999999999)
-		return state_bug(st, err, "folder \"%s\" has a directory time with invalid nanoseconds",
-		                 f->remote_name);
+	for (int s = 0; s < SIDES; s++) {
+		const struct state_marks *m = &f->side[s];
+
+		if (m->highestmodseq > INT64_MAX)
+			return error_set(err, ERR_MAILBOX,
+			                 "state database %s: refusing HIGHESTMODSEQ %" PRIu64
+			                 " of folder \"%s\": it passes the 63 bits RFC 7162 allows",
+			                 st->path, m->highestmodseq, f->remote_name);
+		for (int k = 0; k < 2; k++)
+			if (m->marks[k].tv_nsec < 0 || m->marks[k].tv_nsec > 999999999)
+				return state_bug(
+				    st, err, "folder \"%s\" has a directory time with invalid nanoseconds",
+				    f->remote_name);
+	}
 	return 0;
 }
 
@@ -171,29 +206,20 @@ int state_folder_update(struct state *st, const struct state_folder *f, struct e
 
 	if (check_names(st, f->remote_name, f->local_path, err) < 0 || check_markers(st, f, err) < 0)
 		return -1;
-	stmt = state_stmt(st, ST_FOLDER_UPDATE,
-	                  "UPDATE folder SET remote_name = ?, local_path = ?, uidvalidity = ?, uidnext = ?, "
-	                  "highestmodseq = ?, cur_mtime_sec = ?, cur_mtime_nsec = ?, new_mtime_sec = ?, "
-	                  "new_mtime_nsec = ?, last_sync = ?, messages = ?, rules = ?, local_digest = ?, "
-	                  "local_files = ? WHERE id = ?",
-	                  err);
+	stmt = state_stmt(
+	    st, ST_FOLDER_UPDATE,
+	    "UPDATE folder SET remote_name = ?, local_path = ?, last_sync = ?, rules = ?, " MARK_SET(
+	        "a_") ", " MARK_SET("b_") " WHERE id = ?",
+	    err);
 	if (!stmt)
 		return -1;
 	state_bind_text(stmt, 1, f->remote_name);
 	state_bind_text(stmt, 2, f->local_path);
-	sqlite3_bind_int64(stmt, 3, f->uidvalidity);
-	sqlite3_bind_int64(stmt, 4, f->uidnext);
-	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)f->highestmodseq);
-	sqlite3_bind_int64(stmt, 6, f->cur_mtime.tv_sec);
-	sqlite3_bind_int64(stmt, 7, f->cur_mtime.tv_nsec);
-	sqlite3_bind_int64(stmt, 8, f->new_mtime.tv_sec);
-	sqlite3_bind_int64(stmt, 9, f->new_mtime.tv_nsec);
-	sqlite3_bind_int64(stmt, 10, f->last_sync);
-	sqlite3_bind_int64(stmt, 11, f->messages);
-	state_bind_text(stmt, 12, f->rules && *f->rules ? f->rules : NULL);
-	sqlite3_bind_int64(stmt, 13, (sqlite3_int64)f->local_digest);
-	sqlite3_bind_int64(stmt, 14, f->local_files < 0 ? -1 : f->local_files);
-	sqlite3_bind_int64(stmt, 15, f->id);
+	sqlite3_bind_int64(stmt, 3, f->last_sync);
+	state_bind_text(stmt, 4, f->rules && *f->rules ? f->rules : NULL);
+	for (int s = 0; s < SIDES; s++)
+		bind_marks(stmt, 5 + MARK_COUNT * s, &f->side[s]);
+	sqlite3_bind_int64(stmt, 5 + MARK_COUNT * SIDES, f->id);
 	if (state_step_done(st, stmt, "update folder", err) < 0) {
 		error_prefix(err, "folder \"%s\"", f->remote_name);
 		return -1;
@@ -210,10 +236,12 @@ static int count_intents(struct state *st, int64_t id, int64_t *count_r, struct 
 	                      "count the intents of a folder", count_r, err);
 }
 
-int state_folder_drop_listing(struct state *st, int64_t id, struct error *err)
+int state_folder_drop_listing(struct state *st, int64_t id, enum side side, struct error *err)
 {
-	sqlite3_stmt *stmt =
-	    state_stmt(st, ST_FOLDER_DROP_LISTING, "UPDATE folder SET local_files = -1 WHERE id = ?", err);
+	sqlite3_stmt *stmt = side == SIDE_A ? state_stmt(st, ST_FOLDER_DROP_LISTING_A,
+	                                                 "UPDATE folder SET a_files = -1 WHERE id = ?", err)
+	                                    : state_stmt(st, ST_FOLDER_DROP_LISTING_B,
+	                                                 "UPDATE folder SET b_files = -1 WHERE id = ?", err);
 
 	if (!stmt)
 		return -1;
@@ -277,9 +305,9 @@ static int reset_uids(struct state *st, int64_t id, uint32_t uidvalidity, struct
 	if (state_step_done(st, stmt, "forget the UIDs of a folder's pending operations", err) < 0)
 		return -1;
 
-	stmt =
-	    state_stmt(st, ST_FOLDER_SET_UIDVALIDITY,
-	               "UPDATE folder SET uidvalidity = ?, uidnext = 0, highestmodseq = 0 WHERE id = ?", err);
+	stmt = state_stmt(
+	    st, ST_FOLDER_SET_UIDVALIDITY,
+	    "UPDATE folder SET a_uidvalidity = ?, a_uidnext = 0, a_highestmodseq = 0 WHERE id = ?", err);
 	if (!stmt)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, uidvalidity);

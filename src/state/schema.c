@@ -106,7 +106,8 @@ static const char schema_v4[] = "ALTER TABLE folder ADD COLUMN local_digest INTE
                                 "ALTER TABLE folder ADD COLUMN local_files INTEGER NOT NULL DEFAULT -1"
                                 " CHECK (local_files >= -1);";
 
-/* Version 5: a message's id on each side as that side's store names it,
+/* Version 5: the state written once for two sides, A and B. A
+ * message's id on each side as that side's store names it,
  * a UID or a name on either side (two IMAP sides, a POP3 side), where
  * version 1 had a remote UID and a local name. The table is rebuilt: its
  * check that a pair has a side named the old columns. Dropping the old
@@ -144,7 +145,38 @@ static const char schema_v5[] =
     "CREATE UNIQUE INDEX pair_a_name ON pair (folder_id, a_name) WHERE a_name IS NOT NULL;"
     "CREATE UNIQUE INDEX pair_b_uid ON pair (folder_id, b_uid) WHERE b_uid IS NOT NULL;"
     "CREATE UNIQUE INDEX pair_b_name ON pair (folder_id, b_name);"
-    "CREATE INDEX pair_content ON pair (content_key, folder_id) WHERE content_key IS NOT NULL;";
+    "CREATE INDEX pair_content ON pair (content_key, folder_id) WHERE content_key IS NOT NULL;"
+
+    /* Each side's folder markers, whatever its store: those version 1
+     * kept for the remote side become side A's, those of the Maildir
+     * side B's (its new/ and cur/ times in the order of
+     * store_folder_info.marks), and each side gets the kind it lacked. */
+    "ALTER TABLE folder RENAME COLUMN uidvalidity TO a_uidvalidity;"
+    "ALTER TABLE folder RENAME COLUMN uidnext TO a_uidnext;"
+    "ALTER TABLE folder RENAME COLUMN highestmodseq TO a_highestmodseq;"
+    "ALTER TABLE folder RENAME COLUMN messages TO a_messages;"
+    "ALTER TABLE folder RENAME COLUMN new_mtime_sec TO b_mark0_sec;"
+    "ALTER TABLE folder RENAME COLUMN new_mtime_nsec TO b_mark0_nsec;"
+    "ALTER TABLE folder RENAME COLUMN cur_mtime_sec TO b_mark1_sec;"
+    "ALTER TABLE folder RENAME COLUMN cur_mtime_nsec TO b_mark1_nsec;"
+    "ALTER TABLE folder RENAME COLUMN local_digest TO b_digest;"
+    "ALTER TABLE folder RENAME COLUMN local_files TO b_files;"
+    "ALTER TABLE folder ADD COLUMN a_mark0_sec INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE folder ADD COLUMN a_mark0_nsec INTEGER NOT NULL DEFAULT 0"
+    " CHECK (a_mark0_nsec BETWEEN 0 AND 999999999);"
+    "ALTER TABLE folder ADD COLUMN a_mark1_sec INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE folder ADD COLUMN a_mark1_nsec INTEGER NOT NULL DEFAULT 0"
+    " CHECK (a_mark1_nsec BETWEEN 0 AND 999999999);"
+    "ALTER TABLE folder ADD COLUMN a_digest INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE folder ADD COLUMN a_files INTEGER NOT NULL DEFAULT -1 CHECK (a_files >= -1);"
+    "ALTER TABLE folder ADD COLUMN b_uidvalidity INTEGER NOT NULL DEFAULT 0"
+    " CHECK (b_uidvalidity BETWEEN 0 AND 4294967295);"
+    "ALTER TABLE folder ADD COLUMN b_uidnext INTEGER NOT NULL DEFAULT 0"
+    " CHECK (b_uidnext BETWEEN 0 AND 4294967295);"
+    "ALTER TABLE folder ADD COLUMN b_highestmodseq INTEGER NOT NULL DEFAULT 0"
+    " CHECK (b_highestmodseq >= 0);"
+    "ALTER TABLE folder ADD COLUMN b_messages INTEGER NOT NULL DEFAULT 0"
+    " CHECK (b_messages BETWEEN 0 AND 4294967295);";
 
 static const struct migration migrations[] = {
     {1, schema_v1}, {2, schema_v2}, {3, schema_v3}, {4, schema_v4}, {5, schema_v5},

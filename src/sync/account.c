@@ -69,8 +69,8 @@ static bool unchanged(struct store *remote, struct store *local, const struct st
 	struct store_folder_info ri, li;
 	struct error err;
 
-	if (!sf || !engine_markers_apply(sf, rules) || !sf->uidnext || !sf->highestmodseq ||
-	    !engine_times_recorded(sf))
+	if (!sf || !engine_markers_apply(sf, rules) || !sf->side[SIDE_A].uidnext ||
+	    !sf->side[SIDE_A].highestmodseq || !engine_times_recorded(sf))
 		return false;
 	if (!remote->ops->folder_status ||
 	    remote->ops->folder_status(remote, sf->remote_name, &ri, &err) != 1 ||
@@ -78,8 +78,8 @@ static bool unchanged(struct store *remote, struct store *local, const struct st
 		return false;
 	/* Equal times prove "no change" because they were settled when
 	 * recorded (finish_folder): any later change gives a later time. */
-	return ri.uidvalidity == sf->uidvalidity && ri.uidnext == sf->uidnext &&
-	       ri.highestmodseq == sf->highestmodseq && ri.exists == sf->messages &&
+	return ri.uidvalidity == sf->side[SIDE_A].uidvalidity && ri.uidnext == sf->side[SIDE_A].uidnext &&
+	       ri.highestmodseq == sf->side[SIDE_A].highestmodseq && ri.exists == sf->side[SIDE_A].messages &&
 	       engine_times_same(sf, &li);
 }
 
@@ -93,7 +93,7 @@ static size_t folder_weight(struct store *remote, const struct state_folder *sf,
 
 	if (remote->ops->folder_status && remote->ops->folder_status(remote, name, &ri, &err) == 1)
 		return ri.exists;
-	return sf ? sf->messages : 0;
+	return sf ? sf->side[SIDE_A].messages : 0;
 }
 
 /* ---- the account --------------------------------------------------- */
@@ -126,7 +126,8 @@ static bool side_unchanged(struct store *s, struct state *st, const struct state
 		return false;
 	if (s->ops->snapshot(f, &snap, &err) < 0 || state_pairs_load(st, sf->id, &pairs, &err) < 0)
 		goto out;
-	if (side == SIDE_A && sf->uidvalidity && info.uidvalidity != sf->uidvalidity)
+	if (side == SIDE_A && sf->side[SIDE_A].uidvalidity &&
+	    info.uidvalidity != sf->side[SIDE_A].uidvalidity)
 		goto out;
 	for (size_t i = 0; i < pairs.count; i++)
 		sides += store_id_known(pairs.pairs[i].side[side]);

@@ -76,19 +76,20 @@ bool engine_times_recorded(const struct state_folder *sf)
 {
 	struct timespec zero = {0, 0};
 
-	return !(clock_same_time(&sf->new_mtime, &zero) && clock_same_time(&sf->cur_mtime, &zero));
+	return !(clock_same_time(&sf->side[SIDE_B].marks[0], &zero) &&
+	         clock_same_time(&sf->side[SIDE_B].marks[1], &zero));
 }
 
 bool engine_times_same(const struct state_folder *sf, const struct store_folder_info *linfo)
 {
-	return engine_times_recorded(sf) && clock_same_time(&sf->new_mtime, &linfo->marks[0]) &&
-	       clock_same_time(&sf->cur_mtime, &linfo->marks[1]);
+	return engine_times_recorded(sf) && clock_same_time(&sf->side[SIDE_B].marks[0], &linfo->marks[0]) &&
+	       clock_same_time(&sf->side[SIDE_B].marks[1], &linfo->marks[1]);
 }
 
 bool engine_listing_same(const struct state_folder *sf, const struct store_listing *now)
 {
-	return sf->local_files >= 0 && now->digest == sf->local_digest &&
-	       now->files == (uint64_t)sf->local_files;
+	return sf->side[SIDE_B].files >= 0 && now->digest == sf->side[SIDE_B].digest &&
+	       now->files == (uint64_t)sf->side[SIDE_B].files;
 }
 
 /* Whether the local folder is as the last sync left it: the same times
@@ -101,8 +102,8 @@ static int local_same(struct folder_run *r, const struct state_folder *sf,
                       const struct store_folder_info *linfo, bool *same_r, struct error *err)
 {
 	const struct store_ops *ops = r->ls->ops;
-	struct store_listing now, then = {sf->local_digest, (uint64_t)sf->local_files};
-	bool listed = sf->local_files >= 0 && ops->read_listing;
+	struct store_listing now, then = {sf->side[SIDE_B].digest, (uint64_t)sf->side[SIDE_B].files};
+	bool listed = sf->side[SIDE_B].files >= 0 && ops->read_listing;
 	int rc;
 
 	*same_r = false;
@@ -150,9 +151,10 @@ static int sides_same(struct folder_run *r, const struct store_folder_info *rinf
 	*remote_r = *local_r = false;
 	if (found <= 0)
 		return found;
-	*remote_r = sf.uidnext && sf.highestmodseq && sf.uidvalidity == rinfo->uidvalidity &&
-	            sf.uidnext == rinfo->uidnext && sf.messages == rinfo->exists &&
-	            sf.highestmodseq == rinfo->highestmodseq;
+	*remote_r = sf.side[SIDE_A].uidnext && sf.side[SIDE_A].highestmodseq &&
+	            sf.side[SIDE_A].uidvalidity == rinfo->uidvalidity &&
+	            sf.side[SIDE_A].uidnext == rinfo->uidnext && sf.side[SIDE_A].messages == rinfo->exists &&
+	            sf.side[SIDE_A].highestmodseq == rinfo->highestmodseq;
 	found = local_same(r, &sf, linfo, local_r, err);
 	state_folder_clear(&sf);
 	return found;

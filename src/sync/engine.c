@@ -227,7 +227,7 @@ bool engine_markers_apply(const struct state_folder *sf, const struct plan_rules
 	char text[96];
 
 	rules_text(rules, text);
-	return !sf->pending && sf->rules && strcmp(sf->rules, text) == 0 && sf->uidvalidity;
+	return !sf->pending && sf->rules && strcmp(sf->rules, text) == 0 && sf->side[SIDE_A].uidvalidity;
 }
 
 /*
@@ -245,10 +245,10 @@ static uint64_t changes_since(const struct state_folder *sf, const struct store_
                               const struct plan_rules *rules)
 {
 	if (rules->first_sync || rules->direction == PLAN_DIRECTION_PUSH || !rules->flags ||
-	    !engine_markers_apply(sf, rules) || sf->uidvalidity != rinfo->uidvalidity ||
-	    sf->highestmodseq > rinfo->highestmodseq)
+	    !engine_markers_apply(sf, rules) || sf->side[SIDE_A].uidvalidity != rinfo->uidvalidity ||
+	    sf->side[SIDE_A].highestmodseq > rinfo->highestmodseq)
 		return 0;
-	return sf->highestmodseq;
+	return sf->side[SIDE_A].highestmodseq;
 }
 
 /* The folder's state row (made on first sync), a UIDVALIDITY check, and
@@ -282,12 +282,13 @@ static int folder_row(struct folder_run *r, const char *name, const struct store
 		/* A dry run after a server change: sync_run's real run would
 		 * have forgotten the old server's UIDs and UIDVALIDITY. */
 		r->renumber = true;
-	} else if (sf.uidvalidity && rinfo->uidvalidity && sf.uidvalidity != rinfo->uidvalidity) {
+	} else if (sf.side[SIDE_A].uidvalidity && rinfo->uidvalidity &&
+	           sf.side[SIDE_A].uidvalidity != rinfo->uidvalidity) {
 		log_warn("%s: the server's UIDVALIDITY changed from %u to %u: the server renumbered the "
 		         "folder, or was restored or replaced; matching its messages again by content, and "
 		         "uploading again the local messages it no longer has (nothing is deleted on either "
 		         "side)",
-		         name, sf.uidvalidity, rinfo->uidvalidity);
+		         name, sf.side[SIDE_A].uidvalidity, rinfo->uidvalidity);
 		rules->first_sync = true;
 		r->renumber = r->o->dry_run;
 		if (!r->o->dry_run && state_folder_reset_uids(r->st, sf.id, rinfo->uidvalidity, err) < 0) {
@@ -298,8 +299,9 @@ static int folder_row(struct folder_run *r, const char *name, const struct store
 	*since_r = r->renumber ? 0 : changes_since(&sf, rinfo, rules);
 	/* The read-ahead's pairs, unless the state's changed under them
 	 * (prefetch.c) or are about to be read otherwise. */
-	if (r->pre.have_pairs && (r->pre.folder_id != sf.id || r->pre.uidvalidity != sf.uidvalidity ||
-	                          sf.pending || rules->first_sync || r->renumber)) {
+	if (r->pre.have_pairs &&
+	    (r->pre.folder_id != sf.id || r->pre.uidvalidity != sf.side[SIDE_A].uidvalidity || sf.pending ||
+	     rules->first_sync || r->renumber)) {
 		state_pairs_free(&r->pre.pairs);
 		r->pre.have_pairs = false;
 	}
@@ -369,14 +371,14 @@ static int finish_folder(struct folder_run *r, const struct store_folder_info *r
 		           ? -1
 		           : error_set(err, ERR_FATAL, "folder %s vanished from the state", r->rep->name);
 	rules_text(rules, text);
-	sf.uidvalidity = rinfo->uidvalidity;
-	sf.uidnext = remote_same ? rinfo->uidnext : 0;
-	sf.highestmodseq = clean ? rinfo->highestmodseq : 0;
-	sf.messages = remote_same ? rinfo->exists : 0;
-	sf.new_mtime = local_same ? linfo->marks[0] : zero;
-	sf.cur_mtime = local_same ? linfo->marks[1] : zero;
-	sf.local_digest = listed ? listing.digest : 0;
-	sf.local_files = listed ? (int64_t)listing.files : -1;
+	sf.side[SIDE_A].uidvalidity = rinfo->uidvalidity;
+	sf.side[SIDE_A].uidnext = remote_same ? rinfo->uidnext : 0;
+	sf.side[SIDE_A].highestmodseq = clean ? rinfo->highestmodseq : 0;
+	sf.side[SIDE_A].messages = remote_same ? rinfo->exists : 0;
+	sf.side[SIDE_B].marks[0] = local_same ? linfo->marks[0] : zero;
+	sf.side[SIDE_B].marks[1] = local_same ? linfo->marks[1] : zero;
+	sf.side[SIDE_B].digest = listed ? listing.digest : 0;
+	sf.side[SIDE_B].files = listed ? (int64_t)listing.files : -1;
 	free(sf.rules);
 	sf.rules = xstrdup(text);
 	sf.last_sync = (int64_t)time(NULL);
@@ -407,7 +409,7 @@ static int drop_listing(struct folder_run *r, struct error *err)
 {
 	if (state_begin(r->st, err) < 0)
 		return -1;
-	if (state_folder_drop_listing(r->st, r->folder_id, err) < 0 || state_commit(r->st, err) < 0) {
+	if (state_folder_drop_listing(r->st, r->folder_id, SIDE_B, err) < 0 || state_commit(r->st, err) < 0) {
 		state_rollback(r->st);
 		return -1;
 	}

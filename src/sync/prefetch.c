@@ -104,7 +104,7 @@ static bool read_ahead(struct sync_prefetch *p, struct state *st, const struct s
 		return false;
 	if (engine_times_same(sf, &pf->linfo))
 		goto none;
-	if (!engine_times_recorded(sf) && sf->local_files >= 0 && ops->read_listing) {
+	if (!engine_times_recorded(sf) && sf->side[SIDE_B].files >= 0 && ops->read_listing) {
 		if (ops->read_listing(pf->lf, &now, &err) <= 0)
 			goto none;
 		pf->listed = true;
@@ -118,7 +118,7 @@ static bool read_ahead(struct sync_prefetch *p, struct state *st, const struct s
 	if (state_pairs_load(st, sf->id, &pf->pairs, &err) == 0) {
 		pf->have_pairs = true;
 		pf->folder_id = sf->id;
-		pf->uidvalidity = sf->uidvalidity;
+		pf->uidvalidity = sf->side[SIDE_A].uidvalidity;
 	}
 	return true;
 none:

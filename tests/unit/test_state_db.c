@@ -202,16 +202,16 @@ Test(state_db, version_1_file_is_upgraded_keeping_its_folders)
 	st = state_test_open("work.db");
 	cr_assert_eq(state_test_sql_int(path, "PRAGMA user_version"), STATE_SCHEMA_VERSION);
 	cr_assert_eq(state_folder_find_remote(st, "Archive", &f, &err), 1, "%s", err.text);
-	cr_assert_eq(f.uidvalidity, 7);
-	cr_assert_eq(f.highestmodseq, 9);
-	cr_assert_eq(f.messages, 0);
+	cr_assert_eq(f.side[SIDE_A].uidvalidity, 7);
+	cr_assert_eq(f.side[SIDE_A].highestmodseq, 9);
+	cr_assert_eq(f.side[SIDE_A].messages, 0);
 	cr_assert_null(f.rules);
-	f.messages = 12;
+	f.side[SIDE_A].messages = 12;
 	f.rules = xstrdup("both");
 	cr_assert_eq(state_folder_update(st, &f, &err), 0, "%s", err.text);
 	state_folder_clear(&f);
 	cr_assert_eq(state_folder_find_remote(st, "Archive", &f, &err), 1, "%s", err.text);
-	cr_assert_eq(f.messages, 12);
+	cr_assert_eq(f.side[SIDE_A].messages, 12);
 	cr_assert_str_eq(f.rules, "both");
 	state_folder_clear(&f);
 	state_close(st);
@@ -249,29 +249,49 @@ Test(state_db, version_2_file_is_upgraded_keeping_its_pairs)
 }
 
 /* Version 5 (issue 14): each side's id as its store names it. A
- * version-4 file keeps every pair, its UID on side A and its local name
- * on side B, and an intent of a killed run keeps its pair. */
+ * version-4 file keeps its folders' markers, now per side, every pair,
+ * its UID on side A and its local name on side B, and an intent of a
+ * killed run keeps its pair. */
 Test(state_db, version_4_file_is_upgraded_keeping_pairs_and_intents)
 {
 	char *path = state_test_path("work.db");
 	struct state *st;
+	struct state_folder f;
 	struct state_pairs set;
 	struct state_intents intents;
 	struct error err;
 
 	cr_assert_eq(state_create_version(path, 4, &err), 0, "%s", err.text);
 	state_test_sql(
-	    path, "INSERT INTO folder (remote_name, local_path, uidvalidity) VALUES ('INBOX', 'INBOX', 3);"
-	          "INSERT INTO pair (id, folder_id, uid, local_id, flags, keywords, size, content_key)"
-	          " VALUES (5, 1, 4, 'a', 1, '$Junk', 120, 'k4'),"
-	          " (6, 1, NULL, 'only-local', 0, NULL, 7, NULL),"
-	          " (7, 1, 9, NULL, 4, NULL, 8, 'k9');"
-	          "UPDATE pair SET renumbered = 1 WHERE id = 6;"
-	          "INSERT INTO intent (folder_id, kind, pair_id, local_id, created)"
-	          " VALUES (1, 'delete-local', 5, 'a', 1)");
+	    path,
+	    "INSERT INTO folder (remote_name, local_path, uidvalidity, uidnext, highestmodseq, messages,"
+	    " cur_mtime_sec, cur_mtime_nsec, new_mtime_sec, new_mtime_nsec, local_digest, local_files)"
+	    " VALUES ('INBOX', 'INBOX', 3, 11, 40, 3, 1700000001, 2, 1700000003, 4, 99, 3);"
+	    "INSERT INTO pair (id, folder_id, uid, local_id, flags, keywords, size, content_key)"
+	    " VALUES (5, 1, 4, 'a', 1, '$Junk', 120, 'k4'),"
+	    " (6, 1, NULL, 'only-local', 0, NULL, 7, NULL),"
+	    " (7, 1, 9, NULL, 4, NULL, 8, 'k9');"
+	    "UPDATE pair SET renumbered = 1 WHERE id = 6;"
+	    "INSERT INTO intent (folder_id, kind, pair_id, local_id, created)"
+	    " VALUES (1, 'delete-local', 5, 'a', 1)");
 
 	st = state_test_open("work.db");
 	cr_assert_eq(state_test_sql_int(path, "PRAGMA user_version"), STATE_SCHEMA_VERSION);
+	/* The remote side's markers are side A's, the Maildir's side B's. */
+	cr_assert_eq(state_folder_find_remote(st, "INBOX", &f, &err), 1, "%s", err.text);
+	cr_assert_eq(f.side[SIDE_A].uidvalidity, 3);
+	cr_assert_eq(f.side[SIDE_A].uidnext, 11);
+	cr_assert_eq(f.side[SIDE_A].highestmodseq, 40);
+	cr_assert_eq(f.side[SIDE_A].messages, 3);
+	cr_assert_eq(f.side[SIDE_A].files, -1, "side A had no listing");
+	cr_assert_eq(f.side[SIDE_B].marks[0].tv_sec, 1700000003, "new/ first, as the store gives it");
+	cr_assert_eq(f.side[SIDE_B].marks[0].tv_nsec, 4);
+	cr_assert_eq(f.side[SIDE_B].marks[1].tv_sec, 1700000001);
+	cr_assert_eq(f.side[SIDE_B].marks[1].tv_nsec, 2);
+	cr_assert_eq(f.side[SIDE_B].digest, 99);
+	cr_assert_eq(f.side[SIDE_B].files, 3);
+	cr_assert_eq(f.side[SIDE_B].uidvalidity, 0);
+	state_folder_clear(&f);
 	cr_assert_eq(state_pairs_load(st, 1, &set, &err), 0, "%s", err.text);
 	cr_assert_eq(set.count, 3);
 	cr_assert_eq(set.pairs[0].id, 6, "the pair without a UID first");

@@ -24,8 +24,8 @@ Test(state_folder, add_get_find_and_list)
 	cr_assert_eq(f.id, archive);
 	cr_assert_str_eq(f.remote_name, "Archive/2024");
 	cr_assert_str_eq(f.local_path, ".Archive.2024");
-	cr_assert_eq(f.uidvalidity, 0, "markers start unknown");
-	cr_assert_eq(f.highestmodseq, 0);
+	cr_assert_eq(f.side[SIDE_A].uidvalidity, 0, "markers start unknown");
+	cr_assert_eq(f.side[SIDE_A].highestmodseq, 0);
 	cr_assert_eq(f.last_sync, 0);
 	state_folder_clear(&f);
 	cr_assert_null(f.remote_name);
@@ -69,13 +69,13 @@ Test(state_folder, update_keeps_markers_exactly)
 	struct error err;
 
 	cr_assert_eq(state_folder_get(st, id, &f, &err), 1);
-	f.uidvalidity = 4294967295u;
-	f.uidnext = 4294967295u;
-	f.highestmodseq = INT64_MAX;
-	f.cur_mtime.tv_sec = 1732243879;
-	f.cur_mtime.tv_nsec = 123456789;
-	f.new_mtime.tv_sec = 1732243880;
-	f.new_mtime.tv_nsec = 999999999;
+	f.side[SIDE_A].uidvalidity = 4294967295u;
+	f.side[SIDE_A].uidnext = 4294967295u;
+	f.side[SIDE_A].highestmodseq = INT64_MAX;
+	f.side[SIDE_B].marks[1].tv_sec = 1732243879;
+	f.side[SIDE_B].marks[1].tv_nsec = 123456789;
+	f.side[SIDE_B].marks[0].tv_sec = 1732243880;
+	f.side[SIDE_B].marks[0].tv_nsec = 999999999;
 	f.last_sync = 1732243881;
 	free(f.remote_name);
 	f.remote_name = strdup("Renamed");
@@ -85,13 +85,13 @@ Test(state_folder, update_keeps_markers_exactly)
 	st = state_test_open("work.db");
 	cr_assert_eq(state_folder_get(st, id, &back, &err), 1);
 	cr_assert_str_eq(back.remote_name, "Renamed");
-	cr_assert_eq(back.uidvalidity, 4294967295u);
-	cr_assert_eq(back.uidnext, 4294967295u);
-	cr_assert_eq(back.highestmodseq, (uint64_t)INT64_MAX);
-	cr_assert_eq(back.cur_mtime.tv_sec, 1732243879);
-	cr_assert_eq(back.cur_mtime.tv_nsec, 123456789);
-	cr_assert_eq(back.new_mtime.tv_sec, 1732243880);
-	cr_assert_eq(back.new_mtime.tv_nsec, 999999999);
+	cr_assert_eq(back.side[SIDE_A].uidvalidity, 4294967295u);
+	cr_assert_eq(back.side[SIDE_A].uidnext, 4294967295u);
+	cr_assert_eq(back.side[SIDE_A].highestmodseq, (uint64_t)INT64_MAX);
+	cr_assert_eq(back.side[SIDE_B].marks[1].tv_sec, 1732243879);
+	cr_assert_eq(back.side[SIDE_B].marks[1].tv_nsec, 123456789);
+	cr_assert_eq(back.side[SIDE_B].marks[0].tv_sec, 1732243880);
+	cr_assert_eq(back.side[SIDE_B].marks[0].tv_nsec, 999999999);
 	cr_assert_eq(back.last_sync, 1732243881);
 	state_folder_clear(&back);
 	state_folder_clear(&f);
@@ -108,19 +108,19 @@ Test(state_folder, listing_is_kept_and_dropped)
 	struct error err;
 
 	cr_assert_eq(state_folder_get(st, id, &f, &err), 1);
-	cr_assert_eq(f.local_files, -1);
-	f.local_digest = UINT64_MAX - 5;
-	f.local_files = 0;
-	f.uidnext = 9;
+	cr_assert_eq(f.side[SIDE_B].files, -1);
+	f.side[SIDE_B].digest = UINT64_MAX - 5;
+	f.side[SIDE_B].files = 0;
+	f.side[SIDE_A].uidnext = 9;
 	cr_assert_eq(state_folder_update(st, &f, &err), 0, "%s", err.text);
 	cr_assert_eq(state_folder_get(st, id, &back, &err), 1);
-	cr_assert_eq(back.local_digest, UINT64_MAX - 5);
-	cr_assert_eq(back.local_files, 0);
+	cr_assert_eq(back.side[SIDE_B].digest, UINT64_MAX - 5);
+	cr_assert_eq(back.side[SIDE_B].files, 0);
 	state_folder_clear(&back);
-	cr_assert_eq(state_folder_drop_listing(st, id, &err), 0, "%s", err.text);
+	cr_assert_eq(state_folder_drop_listing(st, id, SIDE_B, &err), 0, "%s", err.text);
 	cr_assert_eq(state_folder_get(st, id, &back, &err), 1);
-	cr_assert_eq(back.local_files, -1);
-	cr_assert_eq(back.uidnext, 9);
+	cr_assert_eq(back.side[SIDE_B].files, -1);
+	cr_assert_eq(back.side[SIDE_A].uidnext, 9);
 	state_folder_clear(&back);
 	state_folder_clear(&f);
 	state_close(st);
@@ -136,12 +136,12 @@ Test(state_folder, bad_markers_and_names_are_refused)
 	int64_t other;
 
 	cr_assert_eq(state_folder_get(st, id, &f, &err), 1);
-	f.highestmodseq = (uint64_t)INT64_MAX + 1;
+	f.side[SIDE_A].highestmodseq = (uint64_t)INT64_MAX + 1;
 	cr_assert_eq(state_folder_update(st, &f, &err), -1);
 	cr_assert_eq(err.scope, ERR_MAILBOX);
 	cr_assert(strstr(err.text, "HIGHESTMODSEQ"), "%s", err.text);
-	f.highestmodseq = 0;
-	f.cur_mtime.tv_nsec = 1000000000;
+	f.side[SIDE_A].highestmodseq = 0;
+	f.side[SIDE_B].marks[1].tv_nsec = 1000000000;
 	cr_assert_eq(state_folder_update(st, &f, &err), -1);
 	cr_assert_eq(err.scope, ERR_FATAL);
 	state_folder_clear(&f);
@@ -221,9 +221,9 @@ Test(state_folder, reset_uids_after_uidvalidity_change)
 	struct error err;
 
 	cr_assert_eq(state_folder_get(st, id, &f, &err), 1);
-	f.uidvalidity = 100;
-	f.uidnext = 12;
-	f.highestmodseq = 500;
+	f.side[SIDE_A].uidvalidity = 100;
+	f.side[SIDE_A].uidnext = 12;
+	f.side[SIDE_A].highestmodseq = 500;
 	cr_assert_eq(state_folder_update(st, &f, &err), 0);
 	state_folder_clear(&f);
 	cr_assert_eq(state_pair_insert(st, &both, &err), 0);
@@ -238,9 +238,9 @@ Test(state_folder, reset_uids_after_uidvalidity_change)
 	cr_assert_eq(state_commit(st, &err), 0);
 
 	cr_assert_eq(state_folder_get(st, id, &f, &err), 1);
-	cr_assert_eq(f.uidvalidity, 200);
-	cr_assert_eq(f.uidnext, 0);
-	cr_assert_eq(f.highestmodseq, 0);
+	cr_assert_eq(f.side[SIDE_A].uidvalidity, 200);
+	cr_assert_eq(f.side[SIDE_A].uidnext, 0);
+	cr_assert_eq(f.side[SIDE_A].highestmodseq, 0);
 	state_folder_clear(&f);
 	cr_assert_eq(state_pairs_load(st, id, &set, &err), 0);
 	cr_assert_eq(set.count, 2, "the remote-only pair is forgotten");

@@ -131,10 +131,10 @@ Test(state_server, another_server_forgets_every_folders_uids)
 	add_pairs(st, inbox);
 	add_pairs(st, work);
 	cr_assert_eq(state_folder_get(st, work, &f, &err), 1);
-	f.uidvalidity = 100;
-	f.uidnext = 12;
-	f.highestmodseq = 500;
-	f.messages = 2;
+	f.side[SIDE_A].uidvalidity = 100;
+	f.side[SIDE_A].uidnext = 12;
+	f.side[SIDE_A].highestmodseq = 500;
+	f.side[SIDE_A].messages = 2;
 	cr_assert_eq(state_folder_update(st, &f, &err), 0);
 	state_folder_clear(&f);
 	cr_assert_eq(state_server_set(st, &old, &err), 0, "%s", err.text);
@@ -149,10 +149,10 @@ Test(state_server, another_server_forgets_every_folders_uids)
 		state_pairs_free(&set);
 	}
 	cr_assert_eq(state_folder_get(st, work, &f, &err), 1);
-	cr_assert_eq(f.uidvalidity, 0, "the new server's UIDVALIDITY is not known yet");
-	cr_assert_eq(f.uidnext, 0);
-	cr_assert_eq(f.highestmodseq, 0);
-	cr_assert_eq(f.messages, 0);
+	cr_assert_eq(f.side[SIDE_A].uidvalidity, 0, "the new server's UIDVALIDITY is not known yet");
+	cr_assert_eq(f.side[SIDE_A].uidnext, 0);
+	cr_assert_eq(f.side[SIDE_A].highestmodseq, 0);
+	cr_assert_eq(f.side[SIDE_A].messages, 0);
 	state_folder_clear(&f);
 	state_close(st);
 }

@@ -1,11 +1,12 @@
 /*
- * Folders in the state: one row per folder pair (a remote mailbox and the
- * local Maildir folder it is synced with), holding the change markers of
- * both sides as of the last sync, so that a sync with nothing to do costs
- * a comparison per folder:
- *   remote: UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ (CONDSTORE/QRESYNC) and
- *           the message count;
- *   local:  the mtimes of cur/ and new/ with nanoseconds, and the
+ * Folders in the state: one row per folder pair (a folder of side A and
+ * the folder of side B it is synced with), holding the change markers
+ * of each side as of the last sync, so that a sync with nothing to do
+ * costs a comparison per folder (struct state_marks: what the side's
+ * store reports, store_folder_info):
+ *   a store keyed by UID: UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ
+ *           (CONDSTORE/QRESYNC) and the message count;
+ *   a Maildir: the mtimes of new/ and cur/ with nanoseconds, and the
  *           folder's listing (store_listing) as the sync left it;
  * and the sync rules they were taken under (a change of rules is a
  * reason to look again). A marker of 0 means "not known"; nothing is
@@ -23,25 +24,30 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "twinbox/state/side.h"
 #include "twinbox/state/state.h"
 
 #define STATE_NAME_MAX 4096 /* bytes in a folder name or path */
 
-struct state_folder {
-	int64_t id;        /* > 0; stable for the life of the row */
-	char *remote_name; /* the mailbox name as the remote store names it; unique */
-	char *local_path;  /* the local folder, as the local store names it; unique */
+/* One side of a folder as the last sync left it. */
+struct state_marks {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
-	uint64_t highestmodseq;    /* at most INT64_MAX (RFC 7162: 63 bits) */
-	struct timespec cur_mtime; /* Maildir cur/ and new/ as of the last sync */
-	struct timespec new_mtime;
-	int64_t last_sync;     /* Unix time of the last completed sync; 0 = never */
-	uint32_t messages;     /* the remote message count with the markers above */
-	uint64_t local_digest; /* the Maildir folder's listing (store_listing) */
-	int64_t local_files;   /* ... and its file count; -1 = not known */
-	char *rules;           /* the engine's text for the rules; NULL = none */
-	int64_t pending;       /* intents not yet resolved (read only) */
+	uint64_t highestmodseq;   /* at most INT64_MAX (RFC 7162: 63 bits) */
+	uint32_t messages;        /* the message count with the markers above */
+	struct timespec marks[2]; /* the store's own (store_folder_info.marks: Maildir new/, cur/) */
+	uint64_t digest;          /* the folder's listing (store_listing) */
+	int64_t files;            /* ... and its file count; -1 = not known */
+};
+
+struct state_folder {
+	int64_t id;                     /* > 0; stable for the life of the row */
+	char *remote_name;              /* side A's name of the folder; unique */
+	char *local_path;               /* side B's name of the folder; unique */
+	struct state_marks side[SIDES]; /* each side's markers */
+	int64_t last_sync;              /* Unix time of the last completed sync; 0 = never */
+	char *rules;                    /* the engine's text for the rules; NULL = none */
+	int64_t pending;                /* intents not yet resolved (read only) */
 };
 
 /* Add a folder with both names; all markers start at 0. *id_r gets its
@@ -66,20 +72,20 @@ int state_folder_list(struct state *st, struct state_folder **folders_r, size_t 
  * markers alike. A missing row is a bug (ERR_FATAL). */
 int state_folder_update(struct state *st, const struct state_folder *f, struct error *err);
 
-/* Forget folder `id`'s local listing (local_files -1): before a run
- * changes the Maildir folder, so that a run killed half-way never leaves
- * a listing that the folder could come back to while the pairs describe
+/* Forget the listing of folder `id`'s side `side` (files -1): before a
+ * run changes that folder, so that a run killed half-way never leaves a
+ * listing that the folder could come back to while the pairs describe
  * something else. */
-int state_folder_drop_listing(struct state *st, int64_t id, struct error *err);
+int state_folder_drop_listing(struct state *st, int64_t id, enum side side, struct error *err);
 
 /* Delete the folder with all its message pairs. A folder that still has
  * pending intents is refused (ERR_FATAL): resolve them first. */
 int state_folder_delete(struct state *st, int64_t id, struct error *err);
 
-/* After a UIDVALIDITY change: forget every remote UID of the folder.
- * Pairs with a local side keep it and lose their uid (marked renumbered,
- * see state_pair); pairs that only had the remote side are deleted; the
- * folder's pending intents lose their uids. Sets the folder's
+/* After a UIDVALIDITY change of side A: forget every side A id of the
+ * folder. Pairs with a side B id keep it and lose their side A id
+ * (marked renumbered, see state_pair); pairs that only had side A are
+ * deleted; the folder's pending intents lose their uids. Sets side A's
  * uidvalidity to `uidvalidity` and its uidnext and highestmodseq to 0.
  * Run it in the
  * same transaction as the updates that give re-matched pairs (by content

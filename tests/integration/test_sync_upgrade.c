@@ -1,0 +1,111 @@
+/*
+ * A state file of the previous release (schema version 4: a remote UID
+ * and a local name per pair, the remote side's markers and the Maildir's
+ * in columns of their own) is upgraded in place by the first run that
+ * opens it: that run copies nothing and changes nothing, and changes
+ * made afterwards still go both ways. The harness is
+ * support/sync_harness.h.
+ */
+#include <criterion/criterion.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "support/dovecot.h"
+#include "support/sync_harness.h"
+#include "twinbox/state/state.h"
+#include "twinbox/util/xmalloc.h"
+
+TestSuite(sync_upgrade, .init = sync_harness_setup, .fini = sync_harness_teardown, .timeout = 300);
+
+static void sql(const char *path, const char *text)
+{
+	sqlite3 *db;
+	char *msg = NULL;
+
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK, "%s", path);
+	cr_assert_eq(sqlite3_exec(db, text, NULL, NULL, &msg), SQLITE_OK, "%s", msg ? msg : "?");
+	sqlite3_close(db);
+}
+
+static long long sql_int(const char *path, const char *text)
+{
+	sqlite3 *db;
+	sqlite3_stmt *stmt;
+	long long v;
+
+	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK, "%s", path);
+	cr_assert_eq(sqlite3_prepare_v2(db, text, -1, &stmt, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+	cr_assert_eq(sqlite3_step(stmt), SQLITE_ROW, "%s", text);
+	v = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Replace the harness's state file by the one the previous release
+ * would have written after the same runs: an empty version-4 file
+ * (state_create_version) filled from it, column by column. */
+static void write_as_version_4(void)
+{
+	char *old = xasprintf("%s.v4", sh.db);
+	char *copy = xasprintf(
+	    "ATTACH '%s' AS cur;"
+	    "INSERT INTO main.folder (id, remote_name, local_path, uidvalidity, uidnext, highestmodseq,"
+	    " messages, cur_mtime_sec, cur_mtime_nsec, new_mtime_sec, new_mtime_nsec, last_sync, rules,"
+	    " local_digest, local_files)"
+	    " SELECT id, remote_name, local_path, a_uidvalidity, a_uidnext, a_highestmodseq, a_messages,"
+	    " b_mark1_sec, b_mark1_nsec, b_mark0_sec, b_mark0_nsec, last_sync, rules, b_digest, b_files"
+	    " FROM cur.folder;"
+	    "INSERT INTO main.pair (id, folder_id, uid, local_id, flags, keywords, size, content_key,"
+	    " renumbered)"
+	    " SELECT id, folder_id, a_uid, b_name, flags, keywords, size, content_key, renumbered"
+	    " FROM cur.pair;"
+	    "INSERT INTO main.server SELECT * FROM cur.server;",
+	    sh.db);
+	struct error err;
+
+	cr_assert_eq(state_create_version(old, 4, &err), 0, "%s", err.text);
+	sql(old, copy);
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		char *p = xasprintf("%s%s", sh.db, suffixes[i]);
+		unlink(p);
+		free(p);
+	}
+	cr_assert_eq(rename(old, sh.db), 0);
+	free(copy);
+	free(old);
+}
+
+Test(sync_upgrade, a_state_of_the_previous_release_is_upgraded_and_the_next_run_copies_nothing)
+{
+	dovecot_seed(sh.d, "INBOX", 12, 700, 0);
+	dovecot_create_mailbox(sh.d, "Archive");
+	dovecot_seed(sh.d, "Archive", 5, 710, 0);
+	dovecot_flags(sh.d, "INBOX", 2, "add", "\\Seen \\Flagged");
+	sync_ok();
+	write_local("INBOX", "1700000000.M1P1.devbox", "Message-ID: <up1@twinbox.test>\nSubject: local\n\nbody\n");
+	sync_ok();
+
+	write_as_version_4();
+	cr_assert_eq(sql_int(sh.db, "PRAGMA user_version"), 4);
+	cr_assert_eq(sql_int(sh.db, "SELECT count(*) FROM pair"), 18, "the old file holds every pair");
+
+	sync_ok();
+	assert_nothing_done();
+	cr_assert_eq(sql_int(sh.db, "PRAGMA user_version"), STATE_SCHEMA_VERSION);
+	assert_twins("INBOX", 13);
+	assert_twins("Archive", 5);
+	cr_assert_eq(state_pair_count("INBOX"), 13);
+	cr_assert_eq(state_pair_count("Archive"), 5);
+
+	/* After the upgrade changes still go both ways. */
+	dovecot_seed(sh.d, "Archive", 2, 720, 0);
+	write_local("INBOX", "1700000001.M2P2.devbox", "Message-ID: <up2@twinbox.test>\nSubject: later\n\nbody\n");
+	sync_ok();
+	assert_twins("INBOX", 14);
+	assert_twins("Archive", 7);
+}
