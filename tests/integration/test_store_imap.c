@@ -16,6 +16,7 @@
 #include "support/dovecot.h"
 #include "twinbox/imap/commands.h"
 #include "twinbox/store/imap_store.h"
+#include "twinbox/store/source.h"
 #include "twinbox/util/buf.h"
 #include "twinbox/util/mailflags.h"
 #include "twinbox/util/xmalloc.h"
@@ -816,16 +817,18 @@ static char big_byte(uint64_t off)
 
 struct big_reader {
 	uint64_t off;
+	uint64_t size; /* 0: BIG_SIZE */
 };
 
 static long long big_read(void *ctx, void *data, size_t len, struct error *e)
 {
 	struct big_reader *r = ctx;
+	uint64_t size = r->size ? r->size : BIG_SIZE;
 	char *out = data;
 	size_t n = 0;
 
 	(void)e;
-	while (n < len && r->off < BIG_SIZE)
+	while (n < len && r->off < size)
 		out[n++] = big_byte(r->off++);
 	return (long long)n;
 }
@@ -917,4 +920,68 @@ Test(store_imap, add_and_fetch_20_mb_with_flat_memory)
 #endif
 	st->ops->close_folder(f);
 	st->ops->close(st);
+}
+
+/* IMAP to IMAP (store/source.h): a 200 MB message goes from one
+ * server's FETCH into another server's APPEND through a bounded buffer,
+ * never held whole, and arrives byte for byte. */
+#define HUGE_SIZE (200u * 1024 * 1024)
+
+Test(store_imap, a_200_mb_message_is_copied_imap_to_imap_with_flat_memory, .timeout = 600)
+{
+	struct dovecot *d1 = dovecot_shared(), *d2 = dovecot_start();
+	struct big_reader r = {.size = HUGE_SIZE};
+	struct store_new_msg m = {.flags = MAIL_FLAG_FLAGGED, .size = HUGE_SIZE, .ctx = &r, .read = big_read};
+	struct big_check c = {.same = true};
+	struct store_sink sink = {.ctx = &c, .begin = big_begin, .chunk = big_chunk, .end = big_end};
+	struct store_snapshot snap = {0};
+	struct store_new_msg src;
+	struct store_msg want = {0};
+	struct error errs[1];
+	struct store *a = open_store(d1), *b = open_store(d2);
+	struct store_folder *fa, *fb;
+	long before, after;
+
+	cr_assert_eq(a->ops->create_folder(a, "IStoreHuge", &err), 0, "%s", err.text);
+	cr_assert_eq(b->ops->create_folder(b, "IStoreHugeCopy", &err), 0, "%s", err.text);
+	fa = open_folder(a, "IStoreHuge", NULL);
+	fb = open_folder(b, "IStoreHugeCopy", NULL);
+	cr_assert_eq(a->ops->add(fa, &m, 1, errs, &err), 0, "%s", err.text);
+	cr_assert_eq(errs[0].scope, ERR_NONE, "%s", errs[0].text);
+	cr_assert_eq(a->ops->snapshot(fa, &snap, &err), 0, "%s", err.text);
+	cr_assert_eq(snap.count, 1);
+
+	before = vm_hwm_kb();
+	cr_assert_eq(store_source_open(a, fa, &snap.msgs[0], &src, &err), 0, "%s", err.text);
+	cr_assert_eq(src.size, HUGE_SIZE, "the size the fetch announced");
+	cr_assert_null(src.rewind, "a fetched message cannot start again");
+	cr_assert_eq(b->ops->add(fb, &src, 1, errs, &err), 0, "%s", err.text);
+	cr_assert_eq(errs[0].scope, ERR_NONE, "%s", errs[0].text);
+	cr_assert_neq(src.uid_r, 0, "the target said the new UID");
+	want.uid = src.uid_r;
+	store_source_close(a, &src);
+	after = vm_hwm_kb();
+
+	cr_assert_eq(b->ops->fetch(fb, &want, 1, &sink, &err), 0, "%s", err.text);
+	cr_assert_eq(c.begins, 1);
+	cr_assert_eq(c.begun_size, HUGE_SIZE);
+	cr_assert_eq(c.off, HUGE_SIZE);
+	cr_assert(c.same, "the copy differs from the original");
+	cr_log_info("200 MB IMAP to IMAP through the store: peak RSS grew by %ld kB", after - before);
+#if defined(__SANITIZE_ADDRESS__)
+	(void)before;
+#else
+	cr_assert_lt(after - before, 16 * 1024, "peak RSS grew by %ld kB", after - before);
+#endif
+	/* A message gone meanwhile is a message failure, before any byte. */
+	struct store_msg gone = snap.msgs[0];
+	gone.uid = snap.msgs[0].uid + 1000;
+	cr_assert_eq(store_source_open(a, fa, &gone, &src, &err), -1);
+	cr_assert_eq(err.scope, ERR_MESSAGE, "%s", err.text);
+	store_snapshot_free(&snap);
+	a->ops->close_folder(fa);
+	b->ops->close_folder(fb);
+	a->ops->close(a);
+	b->ops->close(b);
+	dovecot_stop(d2);
 }
