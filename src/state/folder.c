@@ -298,7 +298,9 @@ static int reset_uids(struct state *st, int64_t id, uint32_t uidvalidity, struct
 	 * delivery recovered later must not pair its file with whatever
 	 * message has that UID now (it is matched by content instead). */
 	stmt = state_stmt(st, ST_FOLDER_UNSET_INTENT_UIDS,
-	                  "UPDATE intent SET uid = NULL WHERE folder_id = ? AND uid IS NOT NULL", err);
+	                  "UPDATE intent SET a_uid = NULL, a_name = NULL WHERE folder_id = ? AND "
+	                  "(a_uid IS NOT NULL OR a_name IS NOT NULL)",
+	                  err);
 	if (!stmt)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, id);

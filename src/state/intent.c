@@ -14,16 +14,27 @@
 /* Stored as text so that the file reads plainly in an sqlite3 shell and
  * the enum's numbering is free to change. */
 static const char *const kind_names[] = {
-    [STATE_INTENT_APPEND_REMOTE] = "append-remote", [STATE_INTENT_DELIVER_LOCAL] = "deliver-local",
-    [STATE_INTENT_POP3_DOWNLOAD] = "pop3-download", [STATE_INTENT_DELETE_REMOTE] = "delete-remote",
-    [STATE_INTENT_DELETE_LOCAL] = "delete-local",   [STATE_INTENT_POP3_DELETE] = "pop3-delete",
+    [STATE_INTENT_COPY] = "copy",
+    [STATE_INTENT_DELETE] = "delete",
+    [STATE_INTENT_POP3_DOWNLOAD] = "pop3-download",
+    [STATE_INTENT_POP3_DELETE] = "pop3-delete",
 };
 
 #define N_KINDS (sizeof(kind_names) / sizeof(kind_names[0]))
 
-const char *state_intent_kind_name(enum state_intent_kind kind)
+/* The names people know them by, per side. */
+static const char *const people_names[][SIDES] = {
+    [STATE_INTENT_COPY] = {"append-remote", "deliver-local"},
+    [STATE_INTENT_DELETE] = {"delete-remote", "delete-local"},
+    [STATE_INTENT_POP3_DOWNLOAD] = {"pop3-download", "pop3-download"},
+    [STATE_INTENT_POP3_DELETE] = {"pop3-delete", "pop3-delete"},
+};
+
+const char *state_intent_kind_name(enum state_intent_kind kind, enum side side)
 {
-	return (size_t)kind < N_KINDS ? kind_names[kind] : NULL;
+	if ((size_t)kind >= N_KINDS || kind == 0 || (unsigned)side >= SIDES)
+		return NULL;
+	return people_names[kind][side];
 }
 
 static enum state_intent_kind kind_from_name(const char *name)
@@ -34,12 +45,21 @@ static enum state_intent_kind kind_from_name(const char *name)
 	return 0;
 }
 
+static void bind_id(sqlite3_stmt *stmt, int col, struct store_id id)
+{
+	state_bind_id(stmt, col, id.uid);
+	state_bind_text(stmt, col + 1, id.name);
+}
+
 static int check_intent(struct state *st, const struct state_intent *in, struct error *err)
 {
-	if (!state_intent_kind_name(in->kind))
+	if (!state_intent_kind_name(in->kind, in->side))
 		return state_bug(st, err, "an intent of unknown kind %d was to be recorded", (int)in->kind);
-	if (state_check_text(st, "local message id", in->local_id, STATE_LOCAL_ID_MAX, true, err) < 0 ||
-	    state_check_text(st, "remote message detail", in->remote, STATE_NAME_MAX, false, err) < 0 ||
+	for (int s = 0; s < SIDES; s++)
+		if (state_check_text(st, "local message id", in->msg[s].name, STATE_LOCAL_ID_MAX, true, err) <
+		    0)
+			return -1;
+	if (state_check_text(st, "remote message detail", in->remote, STATE_NAME_MAX, false, err) < 0 ||
 	    state_check_text(st, "content key", in->content_key, STATE_CONTENT_KEY_MAX, false, err) < 0)
 		return -1;
 	return 0;
@@ -54,21 +74,22 @@ int state_intent_add(struct state *st, const struct state_intent *in, int64_t *i
 		return -1;
 	stmt = state_stmt(
 	    st, ST_INTENT_INSERT,
-	    "INSERT INTO intent (folder_id, kind, pair_id, uid, local_id, remote, content_key, created) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	    "INSERT INTO intent (folder_id, kind, side, pair_id, a_uid, a_name, b_uid, b_name, remote, "
+	    "content_key, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	    err);
 	if (!stmt)
 		return -1;
 	state_bind_id(stmt, 1, in->folder_id);
-	state_bind_text(stmt, 2, state_intent_kind_name(in->kind));
-	state_bind_id(stmt, 3, in->pair_id);
-	state_bind_id(stmt, 4, in->uid);
-	state_bind_text(stmt, 5, in->local_id);
-	state_bind_text(stmt, 6, in->remote);
-	state_bind_text(stmt, 7, in->content_key);
-	sqlite3_bind_int64(stmt, 8, (sqlite3_int64)time(NULL));
+	state_bind_text(stmt, 2, kind_names[in->kind]);
+	sqlite3_bind_int64(stmt, 3, in->side);
+	state_bind_id(stmt, 4, in->pair_id);
+	bind_id(stmt, 5, in->msg[SIDE_A]);
+	bind_id(stmt, 7, in->msg[SIDE_B]);
+	state_bind_text(stmt, 9, in->remote);
+	state_bind_text(stmt, 10, in->content_key);
+	sqlite3_bind_int64(stmt, 11, (sqlite3_int64)time(NULL));
 	if (state_step_done(st, stmt, "record an intent", err) < 0) {
-		error_prefix(err, "%s intent in folder %" PRId64, state_intent_kind_name(in->kind),
+		error_prefix(err, "%s intent in folder %" PRId64, state_intent_kind_name(in->kind, in->side),
 		             in->folder_id);
 		return -1;
 	}
@@ -127,7 +148,8 @@ int state_intent_resolve_delete(struct state *st, int64_t id, int64_t pair_id, s
 int state_intent_list(struct state *st, int64_t folder_id, struct state_intents *set_r, struct error *err)
 {
 	static const char cols[] =
-	    "id, folder_id, kind, pair_id, uid, local_id, remote, content_key, created";
+	    "id, folder_id, kind, side, pair_id, a_uid, a_name, b_uid, b_name, remote, "
+	    "content_key, created";
 	struct state_intents set = {0};
 	sqlite3_stmt *stmt;
 	size_t cap = 0;
@@ -154,12 +176,14 @@ int state_intent_list(struct state *st, int64_t folder_id, struct state_intents 
 		in->id = sqlite3_column_int64(stmt, 0);
 		in->folder_id = sqlite3_column_int64(stmt, 1);
 		in->kind = kind_from_name((const char *)sqlite3_column_text(stmt, 2));
-		in->pair_id = sqlite3_column_int64(stmt, 3);
-		in->uid = (uint32_t)sqlite3_column_int64(stmt, 4);
-		in->local_id = state_arena_column(&set.arena, stmt, 5);
-		in->remote = state_arena_column(&set.arena, stmt, 6);
-		in->content_key = state_arena_column(&set.arena, stmt, 7);
-		in->created = sqlite3_column_int64(stmt, 8);
+		in->side = sqlite3_column_int64(stmt, 3) ? SIDE_B : SIDE_A;
+		in->pair_id = sqlite3_column_int64(stmt, 4);
+		for (int s = 0; s < SIDES; s++)
+			in->msg[s] = (struct store_id){(uint32_t)sqlite3_column_int64(stmt, 5 + 2 * s),
+			                               state_arena_column(&set.arena, stmt, 6 + 2 * s)};
+		in->remote = state_arena_column(&set.arena, stmt, 9);
+		in->content_key = state_arena_column(&set.arena, stmt, 10);
+		in->created = sqlite3_column_int64(stmt, 11);
 	}
 	sqlite3_reset(stmt);
 	if (rc != SQLITE_DONE) {

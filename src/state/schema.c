@@ -176,7 +176,39 @@ static const char schema_v5[] =
     "ALTER TABLE folder ADD COLUMN b_highestmodseq INTEGER NOT NULL DEFAULT 0"
     " CHECK (b_highestmodseq >= 0);"
     "ALTER TABLE folder ADD COLUMN b_messages INTEGER NOT NULL DEFAULT 0"
-    " CHECK (b_messages BETWEEN 0 AND 4294967295);";
+    " CHECK (b_messages BETWEEN 0 AND 4294967295);"
+
+    /* Intents name the side they act on and the message's id per side:
+     * append-remote and deliver-local are copies to side A and to side
+     * B, delete-remote and delete-local deletions on either; the remote
+     * UID was side A's id, the local name side B's. Rebuilt after the
+     * pairs, whose ids they keep. */
+    "CREATE TABLE intent_v5 ("
+    " id INTEGER PRIMARY KEY,"
+    " folder_id INTEGER REFERENCES folder(id) ON DELETE RESTRICT,"
+    " kind TEXT NOT NULL CHECK (kind IN ('copy', 'delete', 'pop3-download', 'pop3-delete')),"
+    " side INTEGER NOT NULL CHECK (side IN (0, 1)),"
+    " pair_id INTEGER REFERENCES pair(id) ON DELETE SET NULL,"
+    " a_uid INTEGER CHECK (a_uid BETWEEN 1 AND 4294967295),"
+    " a_name TEXT,"
+    " b_uid INTEGER CHECK (b_uid BETWEEN 1 AND 4294967295),"
+    " b_name TEXT,"
+    " remote TEXT,"
+    " content_key TEXT,"
+    " created INTEGER NOT NULL"
+    ") STRICT;"
+    "INSERT INTO intent_v5 (id, folder_id, kind, side, pair_id, a_uid, b_name, remote, content_key,"
+    " created)"
+    " SELECT id, folder_id,"
+    "  CASE kind WHEN 'append-remote' THEN 'copy' WHEN 'deliver-local' THEN 'copy'"
+    "   WHEN 'delete-remote' THEN 'delete' WHEN 'delete-local' THEN 'delete' ELSE kind END,"
+    "  CASE kind WHEN 'append-remote' THEN 0 WHEN 'delete-remote' THEN 0 WHEN 'pop3-delete' THEN 0"
+    "   ELSE 1 END,"
+    "  pair_id, uid, local_id, remote, content_key, created FROM intent;"
+    "DROP TABLE intent;"
+    "ALTER TABLE intent_v5 RENAME TO intent;"
+    "CREATE INDEX intent_folder ON intent (folder_id);"
+    "CREATE INDEX intent_pair ON intent (pair_id) WHERE pair_id IS NOT NULL;";
 
 static const struct migration migrations[] = {
     {1, schema_v1}, {2, schema_v2}, {3, schema_v3}, {4, schema_v4}, {5, schema_v5},

@@ -56,7 +56,7 @@ static int forget_uids(struct state *st, const struct state_server *s, struct er
 	    "DELETE FROM pair WHERE b_uid IS NULL AND b_name IS NULL;"
 	    "UPDATE pair SET a_uid = NULL, a_name = NULL, renumbered = 1"
 	    " WHERE a_uid IS NOT NULL OR a_name IS NOT NULL;"
-	    "UPDATE intent SET uid = NULL WHERE uid IS NOT NULL;"
+	    "UPDATE intent SET a_uid = NULL, a_name = NULL WHERE a_uid IS NOT NULL OR a_name IS NOT NULL;"
 	    "UPDATE folder SET a_uidvalidity = 0, a_uidnext = 0, a_highestmodseq = 0, a_messages = 0;";
 	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
 

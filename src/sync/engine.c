@@ -81,7 +81,7 @@ static void clean_leftovers(struct folder_run *r, const char *name)
  * Where the server still has it, the plan decides again. */
 static int recover_delete(struct folder_run *r, const struct state_intent *in, struct error *err)
 {
-	if (!in->pair_id || !in->uid || run_remote_msg(r, in->uid, NULL))
+	if (!in->pair_id || !in->msg[SIDE_A].uid || run_remote_msg(r, in->msg[SIDE_A].uid, NULL))
 		return state_intent_resolve(r->st, in->id, err);
 	if (state_begin(r->st, err) < 0)
 		return -1;
@@ -119,17 +119,17 @@ static int recover_intents(struct folder_run *r, struct error *err)
 
 		if (engine_append_pending(r, in))
 			continue; /* engine_recover_appends, once the pairs are loaded */
-		if (in->kind == STATE_INTENT_DELETE_REMOTE) {
+		if (state_intent_is(in, STATE_INTENT_DELETE, SIDE_A)) {
 			rc = recover_delete(r, in, err);
 			continue;
 		}
-		if (in->kind == STATE_INTENT_DELIVER_LOCAL && in->local_id) {
+		if (state_intent_is(in, STATE_INTENT_COPY, SIDE_B) && in->msg[SIDE_B].name) {
 			/* Its tmp/ file, or a second link of a file that made it. */
-			clean_leftovers(r, in->local_id);
-			lm = run_local_msg(r, in->local_id, NULL);
+			clean_leftovers(r, in->msg[SIDE_B].name);
+			lm = run_local_msg(r, in->msg[SIDE_B].name, NULL);
 		}
 		if (lm) {
-			const struct store_msg *rm = run_remote_msg(r, in->uid, NULL);
+			const struct store_msg *rm = run_remote_msg(r, in->msg[SIDE_A].uid, NULL);
 			unsigned flags = lm->flags;
 			char *keywords = NULL;
 			/* An intent of an older version has no flags: the file's. */
@@ -137,7 +137,7 @@ static int recover_intents(struct folder_run *r, struct error *err)
 			struct state_pair p = {
 			    .id = in->pair_id,
 			    .folder_id = r->folder_id,
-			    .side = {{in->uid, NULL}, {0, lm->name}},
+			    .side = {{in->msg[SIDE_A].uid, NULL}, {0, lm->name}},
 			    .flags = flags,
 			    .keywords = delivered ? keywords : lm->keywords,
 			    .size = rm ? rm->size : 0,

@@ -231,8 +231,7 @@ static void free_copies(struct copy *c, size_t n)
 }
 
 /* Write the intents of a batch durably: before any store is touched. */
-static int add_intents(struct folder_run *r, struct copy *c, size_t n, enum state_intent_kind kind,
-                       struct error *err)
+static int add_intents(struct folder_run *r, struct copy *c, size_t n, enum side to, struct error *err)
 {
 	if (state_begin(r->st, err) < 0)
 		return -1;
@@ -242,10 +241,10 @@ static int add_intents(struct folder_run *r, struct copy *c, size_t n, enum stat
 		char *delivered = state_intent_flags_format(c[i].a->flags, c[i].a->keywords);
 		struct state_intent in = {
 		    .folder_id = r->folder_id,
-		    .kind = kind,
+		    .kind = STATE_INTENT_COPY,
+		    .side = to,
 		    .pair_id = c[i].a->pair_id,
-		    .uid = c[i].uid,
-		    .local_id = c[i].name,
+		    .msg = {{c[i].uid, NULL}, {0, c[i].name}},
 		    .remote = delivered,
 		    .content_key = c[i].a->content_key ? c[i].a->content_key : c[i].key,
 		};
@@ -389,7 +388,7 @@ static int copy_to_local(struct folder_run *r, const struct plan_action *a, size
 		c[i].name = r->ls->ops->reserve_name(r->lf, a[i].size);
 		msgs[i].uid = a[i].id[SIDE_A].uid;
 	}
-	if (add_intents(r, c, n, STATE_INTENT_DELIVER_LOCAL, err) < 0)
+	if (add_intents(r, c, n, SIDE_B, err) < 0)
 		goto out;
 	if (r->rs->ops->fetch(r->rf, msgs, n, &(struct store_sink){&d, dl_begin, dl_chunk, dl_end}, err) <
 	    0) {
@@ -507,7 +506,7 @@ static int copy_to_remote(struct folder_run *r, const struct plan_action *a, siz
 		c[i].name = xstrdup(a[i].id[SIDE_B].name);
 	}
 	upload_keys(r, c, n);
-	if (add_intents(r, c, n, STATE_INTENT_APPEND_REMOTE, err) < 0)
+	if (add_intents(r, c, n, SIDE_A, err) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct store_msg want = {
@@ -623,9 +622,10 @@ static int add_delete_intents(struct folder_run *r, const struct plan_action *a,
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		struct state_intent in = {.folder_id = r->folder_id,
-		                          .kind = STATE_INTENT_DELETE_REMOTE,
+		                          .kind = STATE_INTENT_DELETE,
+		                          .side = SIDE_A,
 		                          .pair_id = a[i].pair_id,
-		                          .uid = a[i].id[SIDE_A].uid};
+		                          .msg = {a[i].id[SIDE_A], {0, NULL}}};
 		if (state_intent_add(r->st, &in, &ids[i], err) < 0) {
 			state_rollback(r->st);
 			return -1;

@@ -97,11 +97,12 @@ static int recover(struct import *im, struct error *err)
 		bool have = false;
 		if (in->kind != STATE_INTENT_POP3_DOWNLOAD)
 			continue;
-		if (in->local_id)
-			clean_leftovers(im, in->local_id);
-		for (size_t j = 0; j < snap.count && in->local_id && !have; j++)
-			have = strcmp(snap.msgs[j].name, in->local_id) == 0;
-		if ((have && state_pop3_record(im->st, in->remote, in->local_id, in->created, err) < 0) ||
+		if (in->msg[SIDE_B].name)
+			clean_leftovers(im, in->msg[SIDE_B].name);
+		for (size_t j = 0; j < snap.count && in->msg[SIDE_B].name && !have; j++)
+			have = strcmp(snap.msgs[j].name, in->msg[SIDE_B].name) == 0;
+		if ((have &&
+		     state_pop3_record(im->st, in->remote, in->msg[SIDE_B].name, in->created, err) < 0) ||
 		    state_intent_resolve(im->st, in->id, err) < 0) {
 			state_rollback(im->st);
 			goto out;
@@ -193,9 +194,10 @@ static int download_batch(struct import *im, struct pop3_client *p, struct want 
 	if (state_begin(im->st, err) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		struct state_intent in = {.kind = STATE_INTENT_POP3_DOWNLOAD, .remote = w[i].uidl};
+		struct state_intent in = {
+		    .kind = STATE_INTENT_POP3_DOWNLOAD, .side = SIDE_B, .remote = w[i].uidl};
 		w[i].name = im->local->ops->reserve_name(im->lf, w[i].size);
-		in.local_id = w[i].name;
+		in.msg[SIDE_B].name = w[i].name;
 		msgnos[i] = w[i].msgno;
 		if (state_intent_add(im->st, &in, &w[i].intent, err) < 0) {
 			state_rollback(im->st);

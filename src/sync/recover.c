@@ -98,8 +98,8 @@ void engine_free_pair_keys(struct folder_run *r)
 
 bool engine_append_orphaned(const struct folder_run *r, const struct state_intent *in)
 {
-	return in->kind == STATE_INTENT_APPEND_REMOTE && in->local_id && in->content_key &&
-	       !run_local_msg(r, in->local_id, NULL);
+	return state_intent_is(in, STATE_INTENT_COPY, SIDE_A) && in->msg[SIDE_B].name && in->content_key &&
+	       !run_local_msg(r, in->msg[SIDE_B].name, NULL);
 }
 
 bool engine_append_pending(const struct folder_run *r, const struct state_intent *in)
@@ -108,7 +108,7 @@ bool engine_append_pending(const struct folder_run *r, const struct state_intent
 	char *keywords = NULL;
 	bool based;
 
-	if (in->kind != STATE_INTENT_APPEND_REMOTE || !in->local_id || !in->content_key)
+	if (!state_intent_is(in, STATE_INTENT_COPY, SIDE_A) || !in->msg[SIDE_B].name || !in->content_key)
 		return false;
 	if (engine_append_orphaned(r, in))
 		return true;
@@ -151,7 +151,7 @@ static int resolve_appends(struct folder_run *r, const struct state_intents *set
 			char *keywords = NULL;
 			struct state_pair p = {.id = in->pair_id,
 			                       .folder_id = r->folder_id,
-			                       .side = {{rm->uid, NULL}, {0, in->local_id}},
+			                       .side = {{rm->uid, NULL}, {0, in->msg[SIDE_B].name}},
 			                       .size = rm->size,
 			                       .content_key = in->content_key};
 

@@ -202,7 +202,8 @@ Test(sync_skip, an_intent_left_by_a_killed_run_opens_the_folder)
 {
 	struct state *st;
 	struct state_folder f;
-	struct state_intent in = {.kind = STATE_INTENT_DELIVER_LOCAL, .uid = 3, .local_id = "gone.1"};
+	struct state_intent in = {
+	    .kind = STATE_INTENT_COPY, .side = SIDE_B, .msg = {{3, NULL}, {0, "gone.1"}}};
 	struct state_intents set;
 	struct error err;
 	int64_t id;

@@ -273,7 +273,9 @@ Test(state_db, version_4_file_is_upgraded_keeping_pairs_and_intents)
 	    " (7, 1, 9, NULL, 4, NULL, 8, 'k9');"
 	    "UPDATE pair SET renumbered = 1 WHERE id = 6;"
 	    "INSERT INTO intent (folder_id, kind, pair_id, local_id, created)"
-	    " VALUES (1, 'delete-local', 5, 'a', 1)");
+	    " VALUES (1, 'delete-local', 5, 'a', 1), (1, 'deliver-local', NULL, 'b', 2),"
+	    " (1, 'append-remote', NULL, 'c', 3), (1, 'delete-remote', 7, NULL, 4);"
+	    "UPDATE intent SET uid = 9 WHERE kind IN ('deliver-local', 'delete-remote')");
 
 	st = state_test_open("work.db");
 	cr_assert_eq(state_test_sql_int(path, "PRAGMA user_version"), STATE_SCHEMA_VERSION);
@@ -310,8 +312,19 @@ Test(state_db, version_4_file_is_upgraded_keeping_pairs_and_intents)
 	cr_assert(!store_id_known(set.pairs[2].side[SIDE_B]));
 	state_pairs_free(&set);
 	cr_assert_eq(state_intent_list(st, 1, &intents, &err), 0, "%s", err.text);
-	cr_assert_eq(intents.count, 1);
+	cr_assert_eq(intents.count, 4);
 	cr_assert_eq(intents.intents[0].pair_id, 5, "the intent keeps its pair");
+	cr_assert(state_intent_is(&intents.intents[0], STATE_INTENT_DELETE, SIDE_B), "delete-local");
+	cr_assert_str_eq(intents.intents[0].msg[SIDE_B].name, "a");
+	cr_assert_eq(intents.intents[0].msg[SIDE_A].uid, 0);
+	cr_assert(state_intent_is(&intents.intents[1], STATE_INTENT_COPY, SIDE_B), "deliver-local");
+	cr_assert_eq(intents.intents[1].msg[SIDE_A].uid, 9, "the UID it copies from");
+	cr_assert_str_eq(intents.intents[1].msg[SIDE_B].name, "b", "the name chosen for the copy");
+	cr_assert(state_intent_is(&intents.intents[2], STATE_INTENT_COPY, SIDE_A), "append-remote");
+	cr_assert_str_eq(intents.intents[2].msg[SIDE_B].name, "c");
+	cr_assert(state_intent_is(&intents.intents[3], STATE_INTENT_DELETE, SIDE_A), "delete-remote");
+	cr_assert_eq(intents.intents[3].msg[SIDE_A].uid, 9);
+	cr_assert_eq(intents.intents[3].pair_id, 7);
 	state_intents_free(&intents);
 	state_close(st);
 	free(path);

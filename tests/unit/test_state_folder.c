@@ -191,7 +191,7 @@ Test(state_folder, delete_with_pending_intent_is_refused)
 	struct state *st = state_test_open("work.db");
 	int64_t a = state_test_folder(st, "A", "A");
 	struct state_intent in = {
-	    .folder_id = a, .kind = STATE_INTENT_DELIVER_LOCAL, .uid = 3, .local_id = "f"};
+	    .folder_id = a, .kind = STATE_INTENT_COPY, .side = SIDE_B, .msg = {{3, NULL}, {0, "f"}}};
 	struct state_folder f;
 	struct error err;
 	int64_t id;

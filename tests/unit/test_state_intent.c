@@ -41,13 +41,13 @@ Test(state_intent, add_list_and_resolve)
 	int64_t inbox = state_test_folder(st, "INBOX", "INBOX");
 	int64_t other = state_test_folder(st, "Other", "Other");
 	struct state_intent deliver = {.folder_id = inbox,
-	                               .kind = STATE_INTENT_DELIVER_LOCAL,
-	                               .uid = 42,
-	                               .local_id = "1732243879.M5P6.host",
+	                               .kind = STATE_INTENT_COPY,
+	                               .side = SIDE_B,
+	                               .msg = {{42, NULL}, {0, "1732243879.M5P6.host"}},
 	                               .content_key = "10 h <x@y>"};
 	struct state_intent append = {
-	    .folder_id = other, .kind = STATE_INTENT_APPEND_REMOTE, .local_id = "src"};
-	struct state_intent pop3 = {.kind = STATE_INTENT_POP3_DELETE, .remote = "UIDL-1"};
+	    .folder_id = other, .kind = STATE_INTENT_COPY, .side = SIDE_A, .msg = {{0, NULL}, {0, "src"}}};
+	struct state_intent pop3 = {.kind = STATE_INTENT_POP3_DELETE, .side = SIDE_A, .remote = "UIDL-1"};
 	struct state_intents set;
 	struct error err;
 	time_t before = time(NULL);
@@ -59,9 +59,9 @@ Test(state_intent, add_list_and_resolve)
 	cr_assert_eq(set.count, 1);
 	cr_assert_eq(set.intents[0].id, id1);
 	cr_assert_eq(set.intents[0].folder_id, inbox);
-	cr_assert_eq(set.intents[0].kind, STATE_INTENT_DELIVER_LOCAL);
-	cr_assert_eq(set.intents[0].uid, 42);
-	cr_assert_str_eq(set.intents[0].local_id, "1732243879.M5P6.host");
+	cr_assert(state_intent_is(&set.intents[0], STATE_INTENT_COPY, SIDE_B));
+	cr_assert_eq(set.intents[0].msg[SIDE_A].uid, 42);
+	cr_assert_str_eq(set.intents[0].msg[SIDE_B].name, "1732243879.M5P6.host");
 	cr_assert_str_eq(set.intents[0].content_key, "10 h <x@y>");
 	cr_assert_null(set.intents[0].remote);
 	cr_assert_eq(set.intents[0].pair_id, 0);
@@ -75,7 +75,7 @@ Test(state_intent, add_list_and_resolve)
 	cr_assert_eq(set.intents[2].id, id3);
 	cr_assert_eq(set.intents[2].folder_id, 0);
 	cr_assert_str_eq(set.intents[2].remote, "UIDL-1");
-	cr_assert_str_eq(state_intent_kind_name(set.intents[2].kind), "pop3-delete");
+	cr_assert_str_eq(state_intent_kind_name(set.intents[2].kind, set.intents[2].side), "pop3-delete");
 	state_intents_free(&set);
 
 	cr_assert_eq(state_intent_resolve(st, id2, &err), 0, "%s", err.text);
@@ -88,13 +88,13 @@ Test(state_intent, add_list_and_resolve)
 
 Test(state_intent, kind_names)
 {
-	cr_assert_str_eq(state_intent_kind_name(STATE_INTENT_APPEND_REMOTE), "append-remote");
-	cr_assert_str_eq(state_intent_kind_name(STATE_INTENT_DELIVER_LOCAL), "deliver-local");
-	cr_assert_str_eq(state_intent_kind_name(STATE_INTENT_POP3_DOWNLOAD), "pop3-download");
-	cr_assert_str_eq(state_intent_kind_name(STATE_INTENT_DELETE_REMOTE), "delete-remote");
-	cr_assert_str_eq(state_intent_kind_name(STATE_INTENT_DELETE_LOCAL), "delete-local");
-	cr_assert_null(state_intent_kind_name(0));
-	cr_assert_null(state_intent_kind_name(99));
+	cr_assert_str_eq(state_intent_kind_name(STATE_INTENT_COPY, SIDE_A), "append-remote");
+	cr_assert_str_eq(state_intent_kind_name(STATE_INTENT_COPY, SIDE_B), "deliver-local");
+	cr_assert_str_eq(state_intent_kind_name(STATE_INTENT_POP3_DOWNLOAD, SIDE_B), "pop3-download");
+	cr_assert_str_eq(state_intent_kind_name(STATE_INTENT_DELETE, SIDE_A), "delete-remote");
+	cr_assert_str_eq(state_intent_kind_name(STATE_INTENT_DELETE, SIDE_B), "delete-local");
+	cr_assert_null(state_intent_kind_name(0, SIDE_A));
+	cr_assert_null(state_intent_kind_name(99, SIDE_A));
 }
 
 Test(state_intent, uncommitted_intent_is_gone_after_close_committed_one_stays)
@@ -102,7 +102,7 @@ Test(state_intent, uncommitted_intent_is_gone_after_close_committed_one_stays)
 	struct state *st = state_test_open("work.db");
 	int64_t inbox = state_test_folder(st, "INBOX", "INBOX");
 	struct state_intent in = {
-	    .folder_id = inbox, .kind = STATE_INTENT_DELIVER_LOCAL, .uid = 1, .local_id = "f"};
+	    .folder_id = inbox, .kind = STATE_INTENT_COPY, .side = SIDE_B, .msg = {{1, NULL}, {0, "f"}}};
 	struct error err;
 
 	cr_assert_eq(state_begin(st, &err), 0);
@@ -137,10 +137,14 @@ Test(state_intent, killed_process_keeps_committed_intents_only)
 	cr_assert_neq(pid, -1);
 	if (pid == 0) {
 		struct state *child = state_test_open("work.db");
-		struct state_intent a = {
-		    .folder_id = inbox, .kind = STATE_INTENT_APPEND_REMOTE, .local_id = "a"};
-		struct state_intent b = {
-		    .folder_id = inbox, .kind = STATE_INTENT_APPEND_REMOTE, .local_id = "b"};
+		struct state_intent a = {.folder_id = inbox,
+		                         .kind = STATE_INTENT_COPY,
+		                         .side = SIDE_A,
+		                         .msg = {{0, NULL}, {0, "a"}}};
+		struct state_intent b = {.folder_id = inbox,
+		                         .kind = STATE_INTENT_COPY,
+		                         .side = SIDE_A,
+		                         .msg = {{0, NULL}, {0, "b"}}};
 		int64_t id;
 		if (state_begin(child, &err) < 0 || state_intent_add(child, &a, &id, &err) < 0 ||
 		    state_commit(child, &err) < 0 || state_begin(child, &err) < 0 ||
@@ -159,7 +163,7 @@ Test(state_intent, killed_process_keeps_committed_intents_only)
 	st = state_test_open("work.db");
 	cr_assert_eq(state_intent_list(st, inbox, &set, &err), 0, "%s", err.text);
 	cr_assert_eq(set.count, 1);
-	cr_assert_str_eq(set.intents[0].local_id, "a");
+	cr_assert_str_eq(set.intents[0].msg[SIDE_B].name, "a");
 	state_intents_free(&set);
 	state_close(st);
 }
@@ -170,7 +174,7 @@ Test(state_intent, resolve_with_pair_is_atomic)
 	int64_t inbox = state_test_folder(st, "INBOX", "INBOX");
 	struct state_pair existing = {.folder_id = inbox, .side = {{7, NULL}, {0, "old"}}};
 	struct state_intent in = {
-	    .folder_id = inbox, .kind = STATE_INTENT_DELIVER_LOCAL, .uid = 7, .local_id = "new"};
+	    .folder_id = inbox, .kind = STATE_INTENT_COPY, .side = SIDE_B, .msg = {{7, NULL}, {0, "new"}}};
 	struct state_pair result = {.folder_id = inbox, .side = {{7, NULL}, {0, "new"}}};
 	struct state_pairs set;
 	struct error err;
@@ -197,8 +201,9 @@ Test(state_intent, resolve_with_pair_is_atomic)
 	state_pairs_free(&set);
 
 	/* An update of an existing pair, inside the caller's transaction. */
-	in.uid = 0;
-	in.kind = STATE_INTENT_APPEND_REMOTE;
+	in.msg[SIDE_A].uid = 0;
+	in.kind = STATE_INTENT_COPY;
+	in.side = SIDE_A;
 	in.pair_id = existing.id;
 	id = add_intent(st, &in);
 	cr_assert_eq(state_begin(st, &err), 0);
@@ -219,7 +224,8 @@ Test(state_intent, resolve_with_delete_is_atomic)
 	struct state *st = state_test_open("work.db");
 	int64_t inbox = state_test_folder(st, "INBOX", "INBOX");
 	struct state_pair p = {.folder_id = inbox, .side = {{3, NULL}, {0, "m"}}};
-	struct state_intent in = {.folder_id = inbox, .kind = STATE_INTENT_DELETE_REMOTE, .uid = 3};
+	struct state_intent in = {
+	    .folder_id = inbox, .kind = STATE_INTENT_DELETE, .side = SIDE_A, .msg = {{3, NULL}, {0, NULL}}};
 	struct state_intents set;
 	struct state_pairs pairs;
 	struct error err;
@@ -253,9 +259,10 @@ Test(state_intent, invalid_intents_are_refused)
 {
 	struct state *st = state_test_open("work.db");
 	struct state_intent bad_kind = {.kind = 77};
-	struct state_intent bad_name = {.kind = STATE_INTENT_DELIVER_LOCAL, .local_id = "a/b"};
+	struct state_intent bad_name = {
+	    .kind = STATE_INTENT_COPY, .side = SIDE_B, .msg = {{0, NULL}, {0, "a/b"}}};
 	struct state_intent bad_folder = {
-	    .folder_id = 55, .kind = STATE_INTENT_DELETE_LOCAL, .local_id = "x"};
+	    .folder_id = 55, .kind = STATE_INTENT_DELETE, .side = SIDE_B, .msg = {{0, NULL}, {0, "x"}}};
 	struct error err;
 	int64_t id;
 

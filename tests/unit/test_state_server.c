@@ -165,7 +165,7 @@ Test(state_server, a_reset_forgets_the_uids_of_pending_intents)
 	struct state *st = state_test_open("work.db");
 	int64_t inbox = state_test_folder(st, "INBOX", "INBOX");
 	int64_t work = state_test_folder(st, "Work", ".Work");
-	struct state_intent in = {.kind = STATE_INTENT_DELIVER_LOCAL, .uid = 7, .local_id = "f"};
+	struct state_intent in = {.kind = STATE_INTENT_COPY, .side = SIDE_B, .msg = {{7, NULL}, {0, "f"}}};
 	struct state_server srv = {"new.example.org", 993, "alice"};
 	struct state_intents set;
 	int64_t id;
@@ -179,16 +179,16 @@ Test(state_server, a_reset_forgets_the_uids_of_pending_intents)
 	cr_assert_eq(state_folder_reset_uids(st, inbox, 9, &err), 0, "%s", err.text);
 	cr_assert_eq(state_intent_list(st, inbox, &set, &err), 0, "%s", err.text);
 	cr_assert_eq(set.count, 1);
-	cr_assert_eq(set.intents[0].uid, 0);
-	cr_assert_str_eq(set.intents[0].local_id, "f");
+	cr_assert_eq(set.intents[0].msg[SIDE_A].uid, 0);
+	cr_assert_str_eq(set.intents[0].msg[SIDE_B].name, "f");
 	state_intents_free(&set);
 	cr_assert_eq(state_intent_list(st, work, &set, &err), 0, "%s", err.text);
-	cr_assert_eq(set.intents[0].uid, 7, "another folder's intents keep theirs");
+	cr_assert_eq(set.intents[0].msg[SIDE_A].uid, 7, "another folder's intents keep theirs");
 	state_intents_free(&set);
 
 	cr_assert_eq(state_server_replace(st, &srv, &err), 0, "%s", err.text);
 	cr_assert_eq(state_intent_list(st, work, &set, &err), 0, "%s", err.text);
-	cr_assert_eq(set.intents[0].uid, 0, "another server: every folder's");
+	cr_assert_eq(set.intents[0].msg[SIDE_A].uid, 0, "another server: every folder's");
 	state_intents_free(&set);
 	state_close(st);
 }

@@ -16,7 +16,8 @@
  * inside the function).
  *
  * A run that starts with pending intents (state_intent_list()) reconciles
- * them before planning: e.g. a deliver-local intent names the file that
+ * them before planning: e.g. a copy to a Maildir (deliver-local) names
+ * the file that
  * was being written (found in new/ or cur/: record the pair; else: drop
  * the intent and remove what is left in tmp/); an append-remote intent is
  * looked for on the server by content key, also when its local file is
@@ -26,22 +27,23 @@
  * server no longer has makes its pair forget its local side, so that a
  * file put back under that name meanwhile is uploaded, not deleted.
  *
- * Fields by kind (unused ones 0 / NULL):
- *   append-remote   local_id = source file, pair_id = its pair if any,
- *                   content_key (of the file, read before the append),
- *                   remote = the flags it is appended with, as for
- *                   deliver-local
- *   deliver-local   uid = source UID, local_id = the file name chosen in
- *                   advance (store reserve_name; a Maildir writes it as
- *                   tmp/<local_id> first), pair_id = its pair if any,
- *                   content_key, remote = the flags the file is written
- *                   with (state_intent_flags_format()): the pair's
+ * Fields by kind (unused ones 0 / NULL); `side` is the side acted on,
+ * msg[s] the message's id on side s:
+ *   copy            to `side`: msg[other side] = the source, msg[side]
+ *                   = the id chosen in advance where its store can
+ *                   (store reserve_name: a Maildir writes it as
+ *                   tmp/<name> first; an IMAP copy learns its UID only
+ *                   from the APPEND), pair_id = its pair if any,
+ *                   content_key (of the source, read before the copy),
+ *                   remote = the flags the copy gets
+ *                   (state_intent_flags_format()): the pair's
  *                   last-synced flags if the run is killed before it
- *                   records the pair
- *   pop3-download   remote = UIDL, local_id = the file name chosen in
- *                   advance (as for deliver-local), content_key if known
- *   delete-remote   uid, pair_id
- *   delete-local    local_id, pair_id
+ *                   records the pair. Named "append-remote" (to side A)
+ *                   and "deliver-local" (to side B) for people.
+ *   delete          on `side`: msg[side], pair_id ("delete-remote",
+ *                   "delete-local")
+ *   pop3-download   remote = UIDL, msg[SIDE_B] = the file name chosen in
+ *                   advance (as for a copy), content_key if known
  *   pop3-delete     remote = UIDL
  *
  * Errors as in state.h. Strings bounded as for pairs (pair.h);
@@ -58,11 +60,9 @@
 #include "twinbox/state/state.h"
 
 enum state_intent_kind {
-	STATE_INTENT_APPEND_REMOTE = 1,
-	STATE_INTENT_DELIVER_LOCAL,
+	STATE_INTENT_COPY = 1,
+	STATE_INTENT_DELETE,
 	STATE_INTENT_POP3_DOWNLOAD,
-	STATE_INTENT_DELETE_REMOTE,
-	STATE_INTENT_DELETE_LOCAL,
 	STATE_INTENT_POP3_DELETE,
 };
 
@@ -71,13 +71,19 @@ struct state_intent {
 	int64_t id;        /* > 0 once added */
 	int64_t folder_id; /* 0 = not tied to a folder */
 	enum state_intent_kind kind;
-	int64_t pair_id; /* 0 = none; set to 0 when that pair is deleted */
-	uint32_t uid;    /* 0 = none */
-	const char *local_id;
+	enum side side;             /* the side acted on: copied to, deleted on */
+	int64_t pair_id;            /* 0 = none; set to 0 when that pair is deleted */
+	struct store_id msg[SIDES]; /* the message's id on each side, as far as known */
 	const char *remote;
 	const char *content_key;
 	int64_t created; /* Unix time, set by state_intent_add() */
 };
+
+/* Whether `in` is of `kind` on `side`. */
+static inline bool state_intent_is(const struct state_intent *in, enum state_intent_kind kind, enum side side)
+{
+	return in->kind == kind && in->side == side;
+}
 
 /* A loaded list, oldest first; owned by the set (state_intents_free()). */
 struct state_intents {
@@ -86,8 +92,10 @@ struct state_intents {
 	struct state_arena *arena; /* private */
 };
 
-/* "append-remote", "deliver-local", ...; NULL for an unknown kind. */
-const char *state_intent_kind_name(enum state_intent_kind kind);
+/* The name of an intent of `kind` on `side` for people: "append-remote"
+ * (a copy to side A), "deliver-local", "delete-remote", "delete-local",
+ * "pop3-download", "pop3-delete"; NULL for an unknown kind. */
+const char *state_intent_kind_name(enum state_intent_kind kind, enum side side);
 
 /* Record `in` (its id and created are ignored); *id_r gets the new id. */
 int state_intent_add(struct state *st, const struct state_intent *in, int64_t *id_r, struct error *err);
@@ -110,7 +118,7 @@ int state_intent_list(struct state *st, int64_t folder_id, struct state_intents 
 
 void state_intents_free(struct state_intents *set);
 
-/* The flags of a deliver-local intent as `remote` holds them: the IMAP
+/* The flags of a copy intent as `remote` holds them: the IMAP
  * list in parentheses, "()" for none (fresh; NULL when longer than
  * STATE_NAME_MAX, and the intent then goes without). */
 char *state_intent_flags_format(unsigned bits, const char *keywords);
