@@ -176,6 +176,8 @@ enum {
 	STORE_CAP_MODSEQ = 1 << 1,     /* snapshots carry modseq (CONDSTORE) */
 	STORE_CAP_KEYWORDS = 1 << 2,   /* keeps arbitrary keywords */
 	STORE_CAP_NAME_AHEAD = 1 << 3, /* store_reserve_name gives the final name */
+	STORE_CAP_DELETE = 1 << 4,     /* delete (implied by WRITE): a read-only store that can
+	                                  remove what it holds (POP3) */
 };
 
 struct store_ops {
