@@ -66,6 +66,17 @@ struct folder_run {
 	struct prefetched pre; /* what the read-ahead read, until taken (its lf is r->lf) */
 };
 
+/* Side s's store and open folder in r (side A is the remote one). */
+static inline struct store *run_store(const struct folder_run *r, enum side s)
+{
+	return s == SIDE_A ? r->rs : r->ls;
+}
+
+static inline struct store_folder *run_folder(const struct folder_run *r, enum side s)
+{
+	return s == SIDE_A ? r->rf : r->lf;
+}
+
 /* The local folder read whole into r->lsnap, or the pairs of r's folder
  * into r->pairs: what the read-ahead read, where it did (and, for the
  * pairs, folder_row found them still the state's), else read now. */

@@ -10,6 +10,7 @@
 #include "engine_p.h"
 #include "twinbox/state/intent.h"
 #include "twinbox/store/content_key.h"
+#include "twinbox/store/source.h"
 #include "twinbox/util/crash.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
@@ -210,29 +211,50 @@ static int update_pairs(struct folder_run *r, const struct plan *plan, const str
 
 /* ---- copies --------------------------------------------------------- */
 
+/*
+ * A copy goes from side `from` to side `to` whatever the stores: pushed
+ * from the source's fetch into the target's writer where the target has
+ * one (a Maildir: each message written as it arrives), else pulled by
+ * the target's add from a source of the message (store_source_open: a
+ * Maildir file, or an IMAP or POP3 fetch bridged through a bounded
+ * buffer). Each batch is announced by durable intents first and
+ * recorded as pairs once the target made it durable.
+ */
+
 /* One message being copied. */
 struct copy {
 	const struct plan_action *a;
 	int64_t intent;
-	char *name;    /* local name (reserved, then final) */
-	uint32_t uid;  /* remote uid (source or new) */
-	char *key;     /* content key as copied */
-	uint64_t size; /* canonical size */
+	struct store_id src; /* the message on the source side */
+	uint32_t dst_uid;    /* the copy: its UID on a UID store, once told */
+	char *dst_name;      /* or its name on a name store (reserved ahead, then final) */
+	char *key;           /* content key as copied */
+	uint64_t size;       /* canonical size */
 	bool done;
+};
+
+/* The two sides of a batch of copies. */
+struct copy_run {
+	struct folder_run *r;
+	enum side from, to;
+	struct store *src, *dst;
+	struct store_folder *sf, *df;
 };
 
 static void free_copies(struct copy *c, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		free(c[i].name);
+		free(c[i].dst_name);
 		free(c[i].key);
 	}
 	free(c);
 }
 
 /* Write the intents of a batch durably: before any store is touched. */
-static int add_intents(struct folder_run *r, struct copy *c, size_t n, enum side to, struct error *err)
+static int add_intents(const struct copy_run *cr, struct copy *c, size_t n, struct error *err)
 {
+	struct folder_run *r = cr->r;
+
 	if (state_begin(r->st, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
@@ -242,12 +264,13 @@ static int add_intents(struct folder_run *r, struct copy *c, size_t n, enum side
 		struct state_intent in = {
 		    .folder_id = r->folder_id,
 		    .kind = STATE_INTENT_COPY,
-		    .side = to,
+		    .side = cr->to,
 		    .pair_id = c[i].a->pair_id,
-		    .msg = {{c[i].uid, NULL}, {0, c[i].name}},
 		    .remote = delivered,
 		    .content_key = c[i].a->content_key ? c[i].a->content_key : c[i].key,
 		};
+		in.msg[cr->from] = c[i].src;
+		in.msg[cr->to] = (struct store_id){0, c[i].dst_name};
 		int rc = state_intent_add(r->st, &in, &c[i].intent, err);
 		free(delivered);
 		if (rc < 0) {
@@ -258,26 +281,29 @@ static int add_intents(struct folder_run *r, struct copy *c, size_t n, enum side
 	return commit(r, true, "copy intents recorded", err);
 }
 
-/* After the stores made a batch durable: record its pairs, drop the
+/* After the target made a batch durable: record its pairs, drop the
  * intents of what failed. */
-static int resolve_copies(struct folder_run *r, struct copy *c, size_t n, struct error *err)
+static int resolve_copies(const struct copy_run *cr, struct copy *c, size_t n, struct error *err)
 {
+	struct folder_run *r = cr->r;
+
 	if (state_begin(r->st, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		int rc;
-		if (c[i].done && c[i].uid && c[i].name) {
+		if (c[i].done && (c[i].dst_uid || c[i].dst_name)) {
 			struct state_pair p = {.id = c[i].a->pair_id,
 			                       .folder_id = r->folder_id,
-			                       .side = {{c[i].uid, NULL}, {0, c[i].name}},
 			                       .flags = c[i].a->flags,
 			                       .keywords = c[i].a->keywords,
 			                       .size = c[i].size,
 			                       .content_key = c[i].key};
+			p.side[cr->from] = c[i].src;
+			p.side[cr->to] = (struct store_id){c[i].dst_uid, c[i].dst_name};
 			rc = state_intent_resolve_pair(r->st, c[i].intent, &p, err);
 		} else {
-			/* Failed, gone, or appended without a UID (no UIDPLUS):
-			 * the next run matches it by content key. */
+			/* Failed, gone, or added without its id (IMAP without
+			 * UIDPLUS): the next run matches it by content key. */
 			rc = state_intent_resolve(r->st, c[i].intent, err);
 		}
 		if (rc < 0) {
@@ -288,9 +314,33 @@ static int resolve_copies(struct folder_run *r, struct copy *c, size_t n, struct
 	return commit(r, false, "copies recorded", err);
 }
 
-/* The sink of a remote fetch: each message into the local writer. */
+/* Count the batch in the folder's report. */
+static void count_copies(const struct copy_run *cr, const struct copy *c, size_t n)
+{
+	struct sync_folder_report *rep = cr->r->rep;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!c[i].done) {
+			rep->message_failures++;
+			continue;
+		}
+		if (cr->to == SIDE_B)
+			rep->to_local++;
+		else
+			rep->to_remote++;
+		rep->reuploaded += c[i].a->reupload;
+	}
+}
+
+/* The target made the batch durable: the crash point that says so. */
+static void copies_durable(const struct copy_run *cr)
+{
+	crash_point(cr->to == SIDE_B ? "messages delivered locally" : "messages appended to the server");
+}
+
+/* The sink of the source's fetch: each message into the target's writer. */
 struct download {
-	struct folder_run *r;
+	const struct copy_run *cr;
 	struct copy *c;
 	size_t n;
 	struct copy *cur;
@@ -299,10 +349,12 @@ struct download {
 	struct error failure; /* the first message-level failure */
 };
 
-static struct copy *find_copy(struct download *d, uint32_t uid)
+static struct copy *find_copy(struct download *d, const struct store_msg *msg)
 {
+	struct store_id id = {msg->uid, msg->name};
+
 	for (size_t i = 0; i < d->n; i++)
-		if (d->c[i].uid == uid && !d->c[i].done)
+		if (!d->c[i].done && store_id_cmp(d->c[i].src, id) == 0)
 			return &d->c[i];
 	return NULL;
 }
@@ -312,17 +364,17 @@ static int dl_begin(void *ctx, const struct store_msg *msg, struct error *err)
 	struct download *d = ctx;
 	struct store_new_msg meta = {0};
 
-	d->cur = find_copy(d, msg->uid);
+	d->cur = find_copy(d, msg);
 	d->writer = NULL;
 	if (!d->cur)
 		return 0; /* not asked for: ignore its bytes */
 	meta.flags = d->cur->a->flags;
 	meta.keywords = d->cur->a->keywords;
 	meta.date = msg->date ? msg->date : (time_t)d->cur->a->time;
-	meta.name_r = d->cur->name;
+	meta.name_r = d->cur->dst_name;
 	d->cur->size = msg->size;
 	content_key_init(&d->kb);
-	if (d->r->ls->ops->write_begin(d->r->lf, &meta, &d->writer, err) < 0) {
+	if (d->cr->dst->ops->write_begin(d->cr->df, &meta, &d->writer, err) < 0) {
 		d->writer = NULL;
 		content_key_free(&d->kb);
 		return err->scope > ERR_MESSAGE ? -1 : (d->failure = *err, d->cur = NULL, 0);
@@ -337,9 +389,9 @@ static int dl_chunk(void *ctx, const void *data, size_t len, struct error *err)
 	if (!d->writer)
 		return 0;
 	content_key_feed(&d->kb, data, len);
-	if (d->r->ls->ops->write_chunk(d->writer, data, len, err) < 0) {
+	if (d->cr->dst->ops->write_chunk(d->writer, data, len, err) < 0) {
 		struct error ignored;
-		d->r->ls->ops->write_end(d->writer, false, NULL, NULL, &ignored);
+		d->cr->dst->ops->write_end(d->writer, false, NULL, NULL, &ignored);
 		d->writer = NULL;
 		content_key_free(&d->kb);
 		if (err->scope > ERR_MESSAGE)
@@ -354,10 +406,11 @@ static int dl_end(void *ctx, struct error *err)
 {
 	struct download *d = ctx;
 	char *name = NULL;
+	uint32_t uid = 0;
 
 	if (!d->writer)
 		return 0;
-	if (d->r->ls->ops->write_end(d->writer, true, &name, NULL, err) < 0) {
+	if (d->cr->dst->ops->write_end(d->writer, true, &name, &uid, err) < 0) {
 		d->writer = NULL;
 		content_key_free(&d->kb);
 		if (err->scope > ERR_MESSAGE)
@@ -366,56 +419,53 @@ static int dl_end(void *ctx, struct error *err)
 		return 0;
 	}
 	d->writer = NULL;
-	free(d->cur->name);
-	d->cur->name = name;
+	free(d->cur->dst_name);
+	d->cur->dst_name = name;
+	d->cur->dst_uid = uid;
 	d->cur->key = content_key_finish(&d->kb, d->cur->size);
 	content_key_free(&d->kb);
 	d->cur->done = true;
 	return 0;
 }
 
-static int copy_to_local(struct folder_run *r, const struct plan_action *a, size_t n, struct error *err)
+/* Push: the source's fetch streams each message into the target's
+ * writer, under names reserved ahead (in the intents). */
+static int copy_push(const struct copy_run *cr, struct copy *c, size_t n, struct error *err)
 {
-	struct copy *c = xcalloc(n, sizeof(*c));
+	struct folder_run *r = cr->r;
 	struct store_msg *msgs = xcalloc(n, sizeof(*msgs));
-	struct download d = {.r = r, .c = c, .n = n};
+	struct download d = {.cr = cr, .c = c, .n = n};
 	int rc = -1;
 
 	error_clear(&d.failure);
 	for (size_t i = 0; i < n; i++) {
-		c[i].a = &a[i];
-		c[i].uid = a[i].id[SIDE_A].uid;
-		c[i].name = r->ls->ops->reserve_name(r->lf, a[i].size);
-		msgs[i].uid = a[i].id[SIDE_A].uid;
+		if (cr->dst->ops->reserve_name)
+			c[i].dst_name = cr->dst->ops->reserve_name(cr->df, c[i].a->size);
+		msgs[i].uid = c[i].src.uid;
+		msgs[i].name = c[i].src.name;
 	}
-	if (add_intents(r, c, n, SIDE_B, err) < 0)
+	if (add_intents(cr, c, n, err) < 0)
 		goto out;
-	if (r->rs->ops->fetch(r->rf, msgs, n, &(struct store_sink){&d, dl_begin, dl_chunk, dl_end}, err) <
+	if (cr->src->ops->fetch(cr->sf, msgs, n, &(struct store_sink){&d, dl_begin, dl_chunk, dl_end}, err) <
 	    0) {
 		if (d.writer) {
 			struct error ignored;
-			r->ls->ops->write_end(d.writer, false, NULL, NULL, &ignored);
+			cr->dst->ops->write_end(d.writer, false, NULL, NULL, &ignored);
 			content_key_free(&d.kb);
 		}
 		goto out;
 	}
-	if (r->ls->ops->flush(r->lf, err) < 0)
+	if (cr->dst->ops->flush(cr->df, err) < 0)
 		goto out;
-	crash_point("messages delivered locally");
+	copies_durable(cr);
 	if (d.failure.scope != ERR_NONE)
 		log_warn("%s: %s", r->rep->name, d.failure.text);
-	if (resolve_copies(r, c, n, err) < 0)
+	if (resolve_copies(cr, c, n, err) < 0)
 		goto out;
-	for (size_t i = 0; i < n; i++) {
-		if (c[i].done)
-			r->rep->to_local++;
-		else
-			r->rep->message_failures++;
-	}
+	count_copies(cr, c, n);
 	rc = 0;
 out:
 	free(msgs);
-	free_copies(c, n);
 	return rc;
 }
 
@@ -444,23 +494,23 @@ static int up_rewind(void *ctx, struct error *err)
 	return u->src.rewind(u->src.ctx, err);
 }
 
-struct named {
-	const char *name;
+struct ordered {
+	struct store_id id;
 	size_t ix;
 };
 
-static int named_cmp(const void *x, const void *y)
+static int ordered_cmp(const void *x, const void *y)
 {
-	return strcmp(((const struct named *)x)->name, ((const struct named *)y)->name);
+	return store_id_cmp(((const struct ordered *)x)->id, ((const struct ordered *)y)->id);
 }
 
-/* The content keys of the batch's local files whose action has none,
- * into c[i].key: an append-remote intent carries one, so that a run
- * killed after the APPEND finds the server's copy even if the local
- * file is gone by then. A file that cannot be read goes without. */
-static void upload_keys(struct folder_run *r, struct copy *c, size_t n)
+/* The content keys of the batch's sources whose action has none, into
+ * c[i].key: a copy intent carries one, so that a run killed after the
+ * copy finds the target's copy even if the source is gone by then. A
+ * message that cannot be read goes without. */
+static void source_keys(const struct copy_run *cr, struct copy *c, size_t n)
 {
-	struct named *order = xcalloc(n + 1, sizeof(*order));
+	struct ordered *order = xcalloc(n + 1, sizeof(*order));
 	struct store_msg *msgs;
 	size_t m = 0, *want;
 	char **keys = NULL;
@@ -468,21 +518,22 @@ static void upload_keys(struct folder_run *r, struct copy *c, size_t n)
 
 	for (size_t i = 0; i < n; i++)
 		if (!c[i].a->content_key)
-			order[m++] = (struct named){c[i].a->id[SIDE_B].name, i};
+			order[m++] = (struct ordered){c[i].src, i};
 	if (m == 0) {
 		free(order);
 		return;
 	}
-	qsort(order, m, sizeof(*order), named_cmp);
+	qsort(order, m, sizeof(*order), ordered_cmp);
 	msgs = xcalloc(m, sizeof(*msgs));
 	want = xcalloc(m, sizeof(*want));
 	for (size_t j = 0; j < m; j++) {
-		msgs[j].name = order[j].name;
+		msgs[j].uid = order[j].id.uid;
+		msgs[j].name = order[j].id.name;
 		want[j] = j;
 	}
-	if (engine_keys_of(r->ls, r->lf, &(struct store_snapshot){msgs, m, NULL, NULL}, want, m, &keys,
+	if (engine_keys_of(cr->src, cr->sf, &(struct store_snapshot){msgs, m, NULL, NULL}, want, m, &keys,
 	                   &err) < 0)
-		log_debug("%s: %s", r->rep->name, err.text);
+		log_debug("%s: %s", cr->r->rep->name, err.text);
 	for (size_t j = 0; keys && j < m; j++)
 		c[order[j].ix].key = keys[j];
 	free(keys);
@@ -491,80 +542,85 @@ static void upload_keys(struct folder_run *r, struct copy *c, size_t n)
 	free(order);
 }
 
-static int copy_to_remote(struct folder_run *r, const struct plan_action *a, size_t n, struct error *err)
+/* Pull: sources of the messages for the target's add. A store with
+ * sources of its own opens the whole batch at once (one add, grouped
+ * where the target can); a bridged source holds its store's connection,
+ * so those go one at a time. */
+static int copy_pull(const struct copy_run *cr, struct copy *c, size_t n, struct error *err)
 {
-	struct copy *c = xcalloc(n, sizeof(*c));
+	struct folder_run *r = cr->r;
 	struct upload_src *u = xcalloc(n, sizeof(*u));
 	struct store_new_msg *m = xcalloc(n, sizeof(*m));
 	struct error *errs = xcalloc(n, sizeof(*errs));
 	size_t *idx = xcalloc(n, sizeof(*idx));
-	size_t nm = 0;
+	size_t step = cr->src->ops->open_source ? n : 1;
 	int rc = -1;
 
-	for (size_t i = 0; i < n; i++) {
-		c[i].a = &a[i];
-		c[i].name = xstrdup(a[i].id[SIDE_B].name);
-	}
-	upload_keys(r, c, n);
-	if (add_intents(r, c, n, SIDE_A, err) < 0)
+	source_keys(cr, c, n);
+	if (add_intents(cr, c, n, err) < 0)
 		goto out;
-	for (size_t i = 0; i < n; i++) {
-		struct store_msg want = {
-		    .name = a[i].id[SIDE_B].name, .flags = a[i].flags, .keywords = a[i].keywords};
-		struct error serr;
-		if (r->ls->ops->open_source(r->lf, &want, &u[i].src, &serr) < 0) {
-			if (serr.scope > ERR_MESSAGE) {
-				*err = serr;
-				goto close;
+	for (size_t at = 0; at < n; at += step) {
+		size_t end = at + step < n ? at + step : n, nm = 0;
+		int arc = 0;
+
+		for (size_t i = at; i < end; i++) {
+			struct store_msg want = {.uid = c[i].src.uid,
+			                         .name = c[i].src.name,
+			                         .flags = c[i].a->flags,
+			                         .keywords = c[i].a->keywords,
+			                         .date = (time_t)c[i].a->time,
+			                         .size = c[i].a->size};
+			struct error serr;
+			if (store_source_open(cr->src, cr->sf, &want, &u[i].src, &serr) < 0) {
+				if (serr.scope > ERR_MESSAGE) {
+					*err = serr;
+					arc = -1;
+					break;
+				}
+				log_warn("%s: %s", r->rep->name, serr.text);
+				continue;
 			}
-			log_warn("%s: %s", r->rep->name, serr.text);
-			continue;
+			content_key_init(&u[i].kb);
+			m[nm] = u[i].src;
+			m[nm].flags = c[i].a->flags;
+			m[nm].keywords = c[i].a->keywords;
+			m[nm].ctx = &u[i];
+			m[nm].read = up_read;
+			m[nm].rewind = u[i].src.rewind ? up_rewind : NULL;
+			m[nm].name_r = NULL;
+			idx[nm++] = i;
 		}
-		content_key_init(&u[i].kb);
-		m[nm] = u[i].src;
-		m[nm].flags = a[i].flags;
-		m[nm].keywords = a[i].keywords;
-		m[nm].ctx = &u[i];
-		m[nm].read = up_read;
-		m[nm].rewind = u[i].src.rewind ? up_rewind : NULL;
-		idx[nm++] = i;
-	}
-	if (nm && r->rs->ops->add(r->rf, m, nm, errs, err) < 0)
-		goto close;
-	if (r->rs->ops->flush(r->rf, err) < 0)
-		goto close;
-	crash_point("messages appended to the server");
-	for (size_t j = 0; j < nm; j++) {
-		struct copy *cp = &c[idx[j]];
-		if (errs[j].scope != ERR_NONE) {
-			log_warn("%s: %s", r->rep->name, errs[j].text);
-			continue;
+		if (arc == 0 && nm && cr->dst->ops->add(cr->df, m, nm, errs, err) < 0)
+			arc = -1;
+		for (size_t j = 0; j < nm; j++) {
+			struct copy *cp = &c[idx[j]];
+			if (arc == 0 && errs[j].scope != ERR_NONE) {
+				log_warn("%s: %s", r->rep->name, errs[j].text);
+			} else if (arc == 0) {
+				cp->dst_uid = m[j].uid_r;
+				free(cp->dst_name);
+				cp->dst_name = m[j].name_r;
+				m[j].name_r = NULL;
+				cp->size = m[j].size;
+				free(cp->key); /* the one read ahead for the intent */
+				cp->key = content_key_finish(&u[idx[j]].kb, m[j].size);
+				cp->done = true;
+			}
+			store_source_close(cr->src, &u[idx[j]].src);
+			content_key_free(&u[idx[j]].kb);
+			free(m[j].name_r);
 		}
-		cp->uid = m[j].uid_r;
-		cp->size = m[j].size;
-		free(cp->key); /* the one read ahead for the intent */
-		cp->key = content_key_finish(&u[idx[j]].kb, m[j].size);
-		cp->done = true;
+		if (arc < 0)
+			goto out;
 	}
-	if (resolve_copies(r, c, n, err) < 0)
-		goto close;
-	for (size_t i = 0; i < n; i++) {
-		if (c[i].done) {
-			r->rep->to_remote++;
-			r->rep->reuploaded += c[i].a->reupload;
-		} else {
-			r->rep->message_failures++;
-		}
-	}
+	if (cr->dst->ops->flush(cr->df, err) < 0)
+		goto out;
+	copies_durable(cr);
+	if (resolve_copies(cr, c, n, err) < 0)
+		goto out;
+	count_copies(cr, c, n);
 	rc = 0;
-close:
-	for (size_t j = 0; j < nm; j++) {
-		r->ls->ops->close_source(&u[idx[j]].src);
-		content_key_free(&u[idx[j]].kb);
-		free(m[j].name_r);
-	}
 out:
-	free_copies(c, n);
 	free(u);
 	free(m);
 	free(errs);
@@ -576,10 +632,25 @@ static int copies(struct folder_run *r, const struct plan *plan, enum side to, s
 {
 	size_t n;
 	const struct plan_action *a = plan_actions(plan, PLAN_COPY, to, &n);
+	struct copy_run cr = {r,
+	                      side_other(to),
+	                      to,
+	                      run_store(r, side_other(to)),
+	                      run_store(r, to),
+	                      run_folder(r, side_other(to)),
+	                      run_folder(r, to)};
 
 	for (size_t i = 0; i < n; i += COPY_BATCH) {
 		size_t b = n - i < COPY_BATCH ? n - i : COPY_BATCH;
-		int rc = to == SIDE_B ? copy_to_local(r, a + i, b, err) : copy_to_remote(r, a + i, b, err);
+		struct copy *c = xcalloc(b, sizeof(*c));
+		int rc;
+
+		for (size_t k = 0; k < b; k++) {
+			c[k].a = &a[i + k];
+			c[k].src = a[i + k].id[cr.from];
+		}
+		rc = cr.dst->ops->write_begin ? copy_push(&cr, c, b, err) : copy_pull(&cr, c, b, err);
+		free_copies(c, b);
 		if (rc < 0)
 			return -1;
 	}
