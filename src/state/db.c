@@ -415,6 +415,11 @@ static int upgrade(struct state *st, int64_t version, struct error *err)
 		return -1;
 	}
 	state_writer_settle(st);
+	/* A new file's tables, or an upgrade that rebuilt some, fill the
+	 * log with pages the next writes would carry along: they go into
+	 * the database file now, and the log starts empty. Only a busy
+	 * reader can keep them in the log; then the next checkpoint will. */
+	sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	if (version == 0)
 		st->is_new = true;
 	else

@@ -21,37 +21,23 @@
 #include "twinbox/util/mailflags.h"
 #include "twinbox/util/xmalloc.h"
 
-const struct store_msg *run_remote_msg(const struct folder_run *r, uint32_t uid, size_t *index_r)
+const struct store_msg *run_msg(const struct folder_run *r, enum side side, struct store_id id,
+                                size_t *index_r)
 {
-	size_t lo = 0, hi = r->rsnap.count;
+	const struct store_snapshot *snap = side == SIDE_A ? &r->rsnap : &r->lsnap;
+	size_t lo = 0, hi = snap->count;
 
+	if (!store_id_known(id))
+		return NULL;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		uint32_t u = r->rsnap.msgs[mid].uid;
-		if (u == uid) {
-			if (index_r)
-				*index_r = mid;
-			return &r->rsnap.msgs[mid];
-		}
-		if (u < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
+		const struct store_msg *m = &snap->msgs[mid];
+		int c = store_id_cmp((struct store_id){m->uid, m->name}, id);
 
-const struct store_msg *run_local_msg(const struct folder_run *r, const char *name, size_t *index_r)
-{
-	size_t lo = 0, hi = r->lsnap.count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(r->lsnap.msgs[mid].name, name);
 		if (c == 0) {
 			if (index_r)
 				*index_r = mid;
-			return &r->lsnap.msgs[mid];
+			return m;
 		}
 		if (c < 0)
 			lo = mid + 1;
@@ -81,7 +67,7 @@ static void clean_leftovers(struct folder_run *r, const char *name)
  * Where the server still has it, the plan decides again. */
 static int recover_delete(struct folder_run *r, const struct state_intent *in, struct error *err)
 {
-	if (!in->pair_id || !in->msg[SIDE_A].uid || run_remote_msg(r, in->msg[SIDE_A].uid, NULL))
+	if (!in->pair_id || !store_id_known(in->msg[SIDE_A]) || run_msg(r, SIDE_A, in->msg[SIDE_A], NULL))
 		return state_intent_resolve(r->st, in->id, err);
 	if (state_begin(r->st, err) < 0)
 		return -1;
@@ -126,10 +112,10 @@ static int recover_intents(struct folder_run *r, struct error *err)
 		if (state_intent_is(in, STATE_INTENT_COPY, SIDE_B) && in->msg[SIDE_B].name) {
 			/* Its tmp/ file, or a second link of a file that made it. */
 			clean_leftovers(r, in->msg[SIDE_B].name);
-			lm = run_local_msg(r, in->msg[SIDE_B].name, NULL);
+			lm = run_msg(r, SIDE_B, in->msg[SIDE_B], NULL);
 		}
 		if (lm) {
-			const struct store_msg *rm = run_remote_msg(r, in->msg[SIDE_A].uid, NULL);
+			const struct store_msg *rm = run_msg(r, SIDE_A, in->msg[SIDE_A], NULL);
 			unsigned flags = lm->flags;
 			char *keywords = NULL;
 			/* An intent of an older version has no flags: the file's. */

@@ -83,10 +83,11 @@ static inline struct store_folder *run_folder(const struct folder_run *r, enum s
 int engine_local_snapshot(struct folder_run *r, struct error *err);
 int engine_load_pairs(struct folder_run *r, struct error *err);
 
-/* The snapshot entry for `uid` / `name`, or NULL; only until the plan's
- * inputs are made (they replace the entries). */
-const struct store_msg *run_remote_msg(const struct folder_run *r, uint32_t uid, size_t *index_r);
-const struct store_msg *run_local_msg(const struct folder_run *r, const char *name, size_t *index_r);
+/* The entry of side `side`'s snapshot for message `id` (NULL for none
+ * or an unknown id); only until the plan's inputs are made (they
+ * replace the entries). */
+const struct store_msg *run_msg(const struct folder_run *r, enum side side, struct store_id id,
+                                size_t *index_r);
 
 /* Content keys (keys.c) into r->rkeys / r->lkeys where the planner may
  * match messages no pair knows: one side's unpaired messages when the

@@ -17,10 +17,11 @@
 
 #define COPY_BATCH 200 /* messages per batch of intents, copies and records */
 
-/* Pair ids that PAIR_EXISTING actions with pair_id 0 created, by uid, for
- * the flag and update actions that refer to "the pair of this uid". */
+/* Pair ids that PAIR_EXISTING actions with pair_id 0 created, by side A
+ * id, for the flag and update actions that refer to "the pair of these
+ * ids". */
 struct new_pairs {
-	uint32_t *uids;
+	struct store_id *ids_a;
 	int64_t *ids;
 	size_t count;
 };
@@ -30,7 +31,7 @@ static int64_t pair_of(const struct new_pairs *np, const struct plan_action *a)
 	if (a->pair_id)
 		return a->pair_id;
 	for (size_t i = 0; i < np->count; i++)
-		if (np->uids[i] == a->id[SIDE_A].uid)
+		if (store_id_cmp(np->ids_a[i], a->id[SIDE_A]) == 0)
 			return np->ids[i];
 	return 0;
 }
@@ -67,7 +68,7 @@ static int record_pairs(struct folder_run *r, const struct plan *plan, struct ne
 
 	if (n == 0)
 		return 0;
-	np->uids = xcalloc(n, sizeof(*np->uids));
+	np->ids_a = xcalloc(n, sizeof(*np->ids_a));
 	np->ids = xcalloc(n, sizeof(*np->ids));
 	if (state_begin(r->st, err) < 0)
 		return -1;
@@ -78,7 +79,7 @@ static int record_pairs(struct folder_run *r, const struct plan *plan, struct ne
 			state_rollback(r->st);
 			return -1;
 		}
-		np->uids[np->count] = a[i].id[SIDE_A].uid;
+		np->ids_a[np->count] = a[i].id[SIDE_A];
 		np->ids[np->count++] = p.id;
 	}
 	r->rep->paired += n;
@@ -111,8 +112,8 @@ static int set_flags(struct folder_run *r, const struct plan *plan, enum side si
                      const struct new_pairs *np, struct failed_pairs *fp, struct error *err)
 {
 	bool remote = side == SIDE_A;
-	struct store *s = remote ? r->rs : r->ls;
-	struct store_folder *f = remote ? r->rf : r->lf;
+	struct store *s = run_store(r, side);
+	struct store_folder *f = run_folder(r, side);
 	struct plan_flag_group *groups;
 	size_t ng = plan_flag_groups(plan, side, &groups);
 	int rc = 0;
@@ -123,8 +124,8 @@ static int set_flags(struct folder_run *r, const struct plan *plan, enum side si
 		struct error ferr;
 
 		for (size_t i = 0; i < groups[g].count; i++) {
-			msgs[i].uid = remote ? groups[g].actions[i].id[SIDE_A].uid : 0;
-			msgs[i].name = remote ? NULL : groups[g].actions[i].id[SIDE_B].name;
+			msgs[i].uid = groups[g].actions[i].id[side].uid;
+			msgs[i].name = groups[g].actions[i].id[side].name;
 		}
 		error_clear(&ferr);
 		if (s->ops->set_flags(f, msgs, groups[g].count, c->add, c->add_keywords, c->remove,
@@ -708,8 +709,8 @@ static int add_delete_intents(struct folder_run *r, const struct plan_action *a,
 static int deletions(struct folder_run *r, const struct plan *plan, enum side side, struct error *err)
 {
 	bool remote = side == SIDE_A;
-	struct store *s = remote ? r->rs : r->ls;
-	struct store_folder *f = remote ? r->rf : r->lf;
+	struct store *s = run_store(r, side);
+	struct store_folder *f = run_folder(r, side);
 	size_t n;
 	const struct plan_action *a = plan_actions(plan, PLAN_DELETE, side, &n);
 	struct store_msg *msgs;
@@ -728,8 +729,8 @@ static int deletions(struct folder_run *r, const struct plan *plan, enum side si
 	}
 	msgs = xcalloc(n, sizeof(*msgs));
 	for (size_t i = 0; i < n; i++) {
-		msgs[i].uid = remote ? a[i].id[SIDE_A].uid : 0;
-		msgs[i].name = remote ? NULL : a[i].id[SIDE_B].name;
+		msgs[i].uid = a[i].id[side].uid;
+		msgs[i].name = a[i].id[side].name;
 	}
 	error_clear(&derr);
 	if (s->ops->delete (f, msgs, n, &derr) < 0 || s->ops->flush(f, &derr) < 0) {
@@ -788,7 +789,7 @@ int exec_plan(struct folder_run *r, const struct plan *plan, struct error *err)
 	r->rep->too_big = n;
 	rc = 0;
 out:
-	free(np.uids);
+	free(np.ids_a);
 	free(np.ids);
 	free(fp.ids);
 	return rc;

@@ -98,19 +98,14 @@ int engine_keys_of(struct store *s, struct store_folder *f, const struct store_s
 	return compute_keys(s, f, snap, keys_r, want, n, err);
 }
 
-/* Whether pair `p` lost its remote side while its local side is still
- * there (uid 0, or a UID the server no longer lists), and the mirror
- * image: a new message on the lost side may be the same one again. */
-static bool lost_remote(const struct folder_run *r, const struct state_pair *p)
+/* Whether pair `p` lost its message on side `s` (no id there, or one
+ * the side no longer lists) while its message on the other side is
+ * still there: a new message on side `s` may be the same one again. */
+static bool lost_side(const struct folder_run *r, const struct state_pair *p, enum side s)
 {
-	return p->side[SIDE_B].name && run_local_msg(r, p->side[SIDE_B].name, NULL) &&
-	       (p->side[SIDE_A].uid == 0 || !run_remote_msg(r, p->side[SIDE_A].uid, NULL));
-}
+	enum side o = side_other(s);
 
-static bool lost_local(const struct folder_run *r, const struct state_pair *p)
-{
-	return p->side[SIDE_A].uid && run_remote_msg(r, p->side[SIDE_A].uid, NULL) &&
-	       (!p->side[SIDE_B].name || !run_local_msg(r, p->side[SIDE_B].name, NULL));
+	return run_msg(r, o, p->side[o], NULL) && !run_msg(r, s, p->side[s], NULL);
 }
 
 /*
@@ -141,13 +136,13 @@ int engine_content_keys(struct folder_run *r, struct error *err)
 		const struct state_pair *p = &r->pairs.pairs[i];
 		size_t at;
 
-		if (lost_remote(r, p)) {
+		if (lost_side(r, p, SIDE_A)) {
 			pair_without_remote = true;
-			if (!p->content_key && nr_new && run_local_msg(r, p->side[SIDE_B].name, &at))
+			if (!p->content_key && nr_new && run_msg(r, SIDE_B, p->side[SIDE_B], &at))
 				lwant[nl++] = at;
-		} else if (lost_local(r, p)) {
+		} else if (lost_side(r, p, SIDE_B)) {
 			pair_without_local = true;
-			if (!p->content_key && nl_new && run_remote_msg(r, p->side[SIDE_A].uid, &at))
+			if (!p->content_key && nl_new && run_msg(r, SIDE_A, p->side[SIDE_A], &at))
 				rwant[nr++] = at;
 		}
 	}

@@ -31,17 +31,17 @@ struct plan_flags {
 /* The outcome of merging one message's flags. */
 struct plan_merge {
 	struct plan_flag_change to[SIDES]; /* per side; empty when nothing to do */
-	struct plan_flags record;               /* no base: what to record with the pair now */
-	struct plan_flags synced;               /* the last-synced flags once both changes are done */
-	bool differed;                          /* the two sides did not have the same flags */
+	struct plan_flags record;          /* no base: what to record with the pair now */
+	struct plan_flags synced;          /* the last-synced flags once both changes are done */
+	bool differed;                     /* the two sides did not have the same flags */
 };
 
 /* Merge side A's flags `f[SIDE_A]` and side B's `f[SIDE_B]` against
  * `base` (NULL: no base; see plan.h). `allow[s]`: whether flags may
  * change on side s. Strings in the result live in `pool` (or are the
  * inputs'). */
-void plan_merge_flags(struct plan_pool *pool, const struct plan_flags f[SIDES],
-                      const struct plan_flags *base, const bool allow[SIDES], struct plan_merge *m_r);
+void plan_merge_flags(struct plan_pool *pool, const struct plan_flags f[SIDES], const struct plan_flags *base,
+                      const bool allow[SIDES], struct plan_merge *m_r);
 
 bool plan_change_empty(const struct plan_flag_change *c);
 bool plan_flags_equal(const struct plan_flags *a, const struct plan_flags *b);

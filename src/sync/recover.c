@@ -54,7 +54,7 @@ int engine_fill_pair_keys(struct folder_run *r, struct error *err)
 		const struct state_pair *p = &r->pairs.pairs[i];
 		size_t at;
 
-		if (p->content_key || !p->side[SIDE_B].name || !run_local_msg(r, p->side[SIDE_B].name, &at))
+		if (p->content_key || !run_msg(r, SIDE_B, p->side[SIDE_B], &at))
 			continue;
 		if (!want) {
 			pair_ix = xmalloc(r->pairs.count * sizeof(*pair_ix));
@@ -99,7 +99,7 @@ void engine_free_pair_keys(struct folder_run *r)
 bool engine_append_orphaned(const struct folder_run *r, const struct state_intent *in)
 {
 	return state_intent_is(in, STATE_INTENT_COPY, SIDE_A) && in->msg[SIDE_B].name && in->content_key &&
-	       !run_local_msg(r, in->msg[SIDE_B].name, NULL);
+	       !run_msg(r, SIDE_B, in->msg[SIDE_B], NULL);
 }
 
 bool engine_append_pending(const struct folder_run *r, const struct state_intent *in)

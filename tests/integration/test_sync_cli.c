@@ -34,13 +34,16 @@ static size_t occurrences(const char *hay, const char *needle)
 }
 
 /* Run sync through a wrapper that limits the files it may write to
- * 256 kB (as a full disk would; SIGXFSZ ignored so writes fail). */
-static int sync_on_full_disk(void)
+ * `blocks` blocks (as a full disk would; SIGXFSZ ignored so writes
+ * fail): 256 (256 kB) fills the state database itself; 512 leaves room
+ * for the state and its log and stops at the 400 kB attachment the
+ * tests put last. */
+static int sync_on_full_disk_at(unsigned blocks)
 {
 	char *wrapper = xasprintf("%s/limited.sh", sh.dir);
 	const char *bin = getenv("TWINBOX_BIN") ? getenv("TWINBOX_BIN") : "build/twinbox";
 	char *real = xstrdup(bin);
-	char *script = xasprintf("#!/bin/sh\ntrap '' XFSZ\nulimit -f 256\nexec '%s' \"$@\"\n", real);
+	char *script = xasprintf("#!/bin/sh\ntrap '' XFSZ\nulimit -f %u\nexec '%s' \"$@\"\n", blocks, real);
 	struct error err;
 	int status;
 
@@ -52,6 +55,12 @@ static int sync_on_full_disk(void)
 	free(script);
 	free(real);
 	return status;
+}
+
+/* A full disk that stops the run at the last, big message. */
+static int sync_on_full_disk(void)
+{
+	return sync_on_full_disk_at(512);
 }
 
 /* The config with a POP3 account "p" on the harness's server, delivering
@@ -89,7 +98,7 @@ Test(sync_cli, an_error_that_stops_the_run_is_said_once)
 	dovecot_seed(sh.d, "INBOX", 5, 1500, 0);
 	sync_ok();
 	dovecot_seed(sh.d, "INBOX", 3000, 2000, 0);
-	cr_assert_neq(sync_on_full_disk(), 0);
+	cr_assert_neq(sync_on_full_disk_at(256), 0);
 	cr_assert_eq(occurrences(sh.r.err, what), 1, "said %zu times:\n%s", occurrences(sh.r.err, what),
 	             sh.r.err);
 }
