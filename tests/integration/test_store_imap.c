@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "support/dovecot.h"
+#include "support/dovecot_imap.h"
 #include "twinbox/imap/commands.h"
 #include "twinbox/store/imap_store.h"
 #include "twinbox/store/source.h"
@@ -27,16 +28,7 @@ static struct error err;
 
 static struct imap_session_options opts_for(struct dovecot *d)
 {
-	struct imap_session_options o = {
-	    .conn.host = "127.0.0.1",
-	    .conn.port = d->imaps_port,
-	    .conn.tls = TLS_IMPLICIT,
-	    .conn.ca_file = d->ca_file,
-	    .conn.timeouts = {.connect_ms = 5000, .io_ms = 20000},
-	    .user = d->user,
-	    .password = d->password,
-	};
-	return o;
+	return dovecot_imap_options(d);
 }
 
 static struct store *open_store(struct dovecot *d)

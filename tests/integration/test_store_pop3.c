@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "support/dovecot.h"
+#include "support/dovecot_imap.h"
 #include "twinbox/store/imap_store.h"
 #include "twinbox/store/pop3_store.h"
 #include "twinbox/store/source.h"
@@ -241,15 +242,7 @@ Test(store_pop3, a_message_is_copied_pop3_to_imap_through_a_source)
 {
 	struct dovecot *d = dovecot_start();
 	struct pop3_options o;
-	struct imap_session_options io = {
-	    .conn.host = "127.0.0.1",
-	    .conn.port = d->imaps_port,
-	    .conn.tls = TLS_IMPLICIT,
-	    .conn.ca_file = d->ca_file,
-	    .conn.timeouts = {.connect_ms = 5000, .io_ms = 20000},
-	    .user = d->user,
-	    .password = d->password,
-	};
+	struct imap_session_options io = dovecot_imap_options(d);
 	struct store *p, *im;
 	struct store_folder *pf, *imf = NULL;
 	struct store_folder_info info;

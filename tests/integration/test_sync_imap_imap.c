@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "support/dovecot.h"
+#include "support/dovecot_imap.h"
 #include "twinbox/state/state.h"
 #include "twinbox/store/imap_store.h"
 #include "twinbox/sync/engine.h"
@@ -22,15 +23,7 @@ static struct error err;
 
 static struct store *open_imap(struct dovecot *d)
 {
-	struct imap_session_options o = {
-	    .conn.host = "127.0.0.1",
-	    .conn.port = d->imaps_port,
-	    .conn.tls = TLS_IMPLICIT,
-	    .conn.ca_file = d->ca_file,
-	    .conn.timeouts = {.connect_ms = 5000, .io_ms = 20000},
-	    .user = d->user,
-	    .password = d->password,
-	};
+	struct imap_session_options o = dovecot_imap_options(d);
 	struct store *st = imap_store_open(&o, &err);
 
 	cr_assert_not_null(st, "imap_store_open: %s", err.text);
