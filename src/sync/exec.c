@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine_p.h"
+#include "events_p.h"
 #include "twinbox/state/intent.h"
 #include "twinbox/store/content_key.h"
 #include "twinbox/util/crash.h"
@@ -81,7 +82,10 @@ static int record_pairs(struct folder_run *r, const struct plan *plan, struct ne
 		np->ids[np->count++] = p.id;
 	}
 	r->rep->paired += n;
-	return commit(r, false, "pairs matched by content recorded", err);
+	if (commit(r, false, "pairs matched by content recorded", err) < 0)
+		return -1;
+	engine_actions_done(r->o, r->rep, a, n);
+	return 0;
 }
 
 /* ---- flags ---------------------------------------------------------- */
@@ -136,11 +140,12 @@ static int set_flags(struct folder_run *r, const struct plan *plan, enum side si
 			} else {
 				log_warn("%s: %s", r->rep->name, ferr.text);
 				r->rep->message_failures += groups[g].count;
+				engine_actions_failed(r->o, r->rep, groups[g].actions, groups[g].count,
+				                      ferr.text);
 			}
-		} else if (remote) {
-			r->rep->flags_remote += groups[g].count;
 		} else {
-			r->rep->flags_local += groups[g].count;
+			*(remote ? &r->rep->flags_remote : &r->rep->flags_local) += groups[g].count;
+			engine_actions_done(r->o, r->rep, groups[g].actions, groups[g].count);
 		}
 		free(msgs);
 	}
@@ -372,6 +377,7 @@ static int dl_end(void *ctx, struct error *err)
 	d->cur->key = content_key_finish(&d->kb, d->cur->size);
 	content_key_free(&d->kb);
 	d->cur->done = true;
+	engine_progress(d->r->o, d->r->rep, 1, d->cur->size);
 	return 0;
 }
 
@@ -408,10 +414,16 @@ static int copy_to_local(struct folder_run *r, const struct plan_action *a, size
 	if (resolve_copies(r, c, n, err) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		if (c[i].done)
+		if (c[i].done) {
 			r->rep->to_local++;
-		else
+			engine_copy_done(r->o, r->rep, c[i].a, 0, c[i].name);
+		} else {
 			r->rep->message_failures++;
+			engine_actions_failed(r->o, r->rep, c[i].a, 1,
+			                      d.failure.scope != ERR_NONE
+			                          ? d.failure.text
+			                          : "not copied: gone from the server");
+		}
 	}
 	rc = 0;
 out:
@@ -519,6 +531,7 @@ static int copy_to_remote(struct folder_run *r, const struct plan_action *a, siz
 				goto close;
 			}
 			log_warn("%s: %s", r->rep->name, serr.text);
+			engine_actions_failed(r->o, r->rep, &a[i], 1, serr.text);
 			continue;
 		}
 		content_key_init(&u[i].kb);
@@ -539,6 +552,7 @@ static int copy_to_remote(struct folder_run *r, const struct plan_action *a, siz
 		struct copy *cp = &c[idx[j]];
 		if (errs[j].scope != ERR_NONE) {
 			log_warn("%s: %s", r->rep->name, errs[j].text);
+			engine_actions_failed(r->o, r->rep, cp->a, 1, errs[j].text);
 			continue;
 		}
 		cp->uid = m[j].uid_r;
@@ -546,6 +560,7 @@ static int copy_to_remote(struct folder_run *r, const struct plan_action *a, siz
 		free(cp->key); /* the one read ahead for the intent */
 		cp->key = content_key_finish(&u[idx[j]].kb, m[j].size);
 		cp->done = true;
+		engine_progress(r->o, r->rep, 1, cp->size);
 	}
 	if (resolve_copies(r, c, n, err) < 0)
 		goto close;
@@ -553,6 +568,7 @@ static int copy_to_remote(struct folder_run *r, const struct plan_action *a, siz
 		if (c[i].done) {
 			r->rep->to_remote++;
 			r->rep->reuploaded += c[i].a->reupload;
+			engine_copy_done(r->o, r->rep, c[i].a, c[i].uid, NULL);
 		} else {
 			r->rep->message_failures++;
 		}
@@ -678,6 +694,7 @@ static int deletions(struct folder_run *r, const struct plan *plan, enum side si
 		}
 		log_warn("%s: %s", r->rep->name, derr.text);
 		r->rep->message_failures += n;
+		engine_actions_failed(r->o, r->rep, a, n, derr.text);
 		return 0;
 	}
 	free(msgs);
@@ -688,6 +705,8 @@ static int deletions(struct folder_run *r, const struct plan *plan, enum side si
 		r->rep->deleted_local += n;
 	rc = forget_pairs(r, a, n, ids, true, "deletions recorded", err);
 	free(ids);
+	if (rc == 0)
+		engine_actions_done(r->o, r->rep, a, n);
 	return rc;
 }
 
@@ -713,6 +732,7 @@ int exec_plan(struct folder_run *r, const struct plan *plan, struct error *err)
 	a = plan_actions(plan, PLAN_FORGET, SIDE_A, &n);
 	if (forget_pairs(r, a, n, NULL, true, "forgotten pairs recorded", err) < 0)
 		goto out;
+	engine_actions_done(r->o, r->rep, a, n);
 	n = plan_count(plan, PLAN_SKIP_TOO_BIG);
 	r->rep->too_big = n;
 	rc = 0;
