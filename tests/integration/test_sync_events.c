@@ -118,29 +118,35 @@ Test(sync_events, json_stream_counts_match_the_maildir_and_the_server)
 	free(mkdirs);
 	write_local("INBOX", "1700000000.local1.host",
 	            "From: a@example.org\nMessage-ID: <local.1@twinbox.test>\nSubject: up\n\nbody\n");
+	/* A file name no terminal or JSON line may carry raw: a C1 control
+	 * (CSI as UTF-8), and a byte that is not UTF-8. */
+	write_local("INBOX", "1700000001.bad\xc2\x9b\xff.host",
+	            "From: b@example.org\nMessage-ID: <local.2@twinbox.test>\nSubject: odd\n\nbody\n");
 	cr_assert_eq(sync_run_args("--json"), 0, "stderr: %s", sh.r.err);
 	got = read_json();
 	cr_log_info("%s", got);
+	cr_assert(strstr(sh.r.out, "\"name\":\"1700000001.bad\\\\xc2\\\\x9b\\\\xff.host"),
+	          "the name escaped as in the log: %s", sh.r.out);
 	/* What the events say was pulled is in the Maildir, what was pushed
 	 * on the server. */
-	cr_assert_eq(local_message_count("INBOX"), 6);
+	cr_assert_eq(local_message_count("INBOX"), 7);
 	cr_assert_eq(local_message_count("Work"), 3);
-	cr_assert_eq(server_count("INBOX"), 6);
+	cr_assert_eq(server_count("INBOX"), 7);
 	cr_assert_eq(value_of(got, "folder:INBOX:pulled"), 5, "%s", got);
-	cr_assert_eq(value_of(got, "folder:INBOX:pushed"), 1, "%s", got);
+	cr_assert_eq(value_of(got, "folder:INBOX:pushed"), 2, "%s", got);
 	cr_assert_eq(value_of(got, "folder:Work:pulled"), 3, "%s", got);
 	cr_assert_eq(value_of(got, "folder:Work:pushed"), 0, "%s", got);
 	cr_assert_eq(value_of(got, "account:pulled"), 8, "%s", got);
-	cr_assert_eq(value_of(got, "account:pushed"), 1, "%s", got);
+	cr_assert_eq(value_of(got, "account:pushed"), 2, "%s", got);
 	cr_assert_eq(value_of(got, "account:folders_failed"), 0, "%s", got);
 	cr_assert_eq(value_of(got, "planned:copy-to-local"), 8, "%s", got);
 	cr_assert_eq(value_of(got, "done:copy-to-local"), 8, "%s", got);
-	cr_assert_eq(value_of(got, "planned:copy-to-remote"), 1, "%s", got);
-	cr_assert_eq(value_of(got, "done:copy-to-remote"), 1, "%s", got);
+	cr_assert_eq(value_of(got, "planned:copy-to-remote"), 2, "%s", got);
+	cr_assert_eq(value_of(got, "done:copy-to-remote"), 2, "%s", got);
 	cr_assert_eq(value_of(got, "event:account_begin"), 1, "%s", got);
 	cr_assert_eq(value_of(got, "event:account_end"), 1, "%s", got);
 	cr_assert_eq(value_of(got, "event:folder_end"), 2, "%s", got);
-	cr_assert(strstr(got, "progress:9/9"), "the progress reaches every copy: %s", got);
+	cr_assert(strstr(got, "progress:10/10"), "the progress reaches every copy: %s", got);
 	/* Nothing but events on stdout: no summary line. */
 	cr_assert_null(strstr(sh.r.out, "t: INBOX: "), "%s", sh.r.out);
 	free(got);
@@ -181,6 +187,42 @@ Test(sync_events, json_error_is_an_event_and_the_exit_code_stays)
 	got = read_json();
 	cr_assert(strncmp(got, "error:", 6) == 0, "%s", got);
 	free(got);
+}
+
+/* ---- the human summary ---------------------------------------------- */
+
+/* Lines of sh.r.out that start with `prefix`. */
+static size_t lines_starting(const char *prefix)
+{
+	size_t n = 0;
+
+	for (const char *p = sh.r.out; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		n += strncmp(p, prefix, strlen(prefix)) == 0;
+	return n;
+}
+
+Test(sync_events, summary_names_only_folders_where_something_happened)
+{
+	dovecot_seed(sh.d, "INBOX", 2, 600, 0);
+	dovecot_create_mailbox(sh.d, "Work");
+	dovecot_seed(sh.d, "Work", 2, 700, 0);
+	dovecot_create_mailbox(sh.d, "Quiet");
+	sync_ok();
+	cr_assert(strstr(sh.r.out, "t: INBOX: 2 pulled"), "%s", sh.r.out);
+	cr_assert(strstr(sh.r.out, "t: Work: 2 pulled"), "%s", sh.r.out);
+	cr_assert_eq(lines_starting("t: Quiet: "), 0, "an empty folder has nothing to say:\n%s", sh.r.out);
+
+	/* New mail in one folder: its line alone. */
+	dovecot_seed(sh.d, "Work", 1, 800, 0);
+	sync_ok();
+	cr_assert(strstr(sh.r.out, "t: Work: 1 pulled"), "%s", sh.r.out);
+	cr_assert_eq(lines_starting("t: "), 1, "one line, for Work:\n%s", sh.r.out);
+
+	/* Nothing to do: one line for the account. */
+	sync_ok();
+	cr_assert_str_eq(sh.r.out,
+	                 "t: 0 pulled, 0 pushed, flags 0 local / 0 remote, deleted 0 local / 0 remote\n");
+	assert_nothing_done();
 }
 
 /* ---- the progress line ---------------------------------------------- */
