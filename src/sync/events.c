@@ -74,6 +74,8 @@ static void account_view(struct engine_hub *hub, struct sync_event *ev)
 	case SYNC_EVENT_PROGRESS:
 		p->messages_done += ev->step_messages;
 		p->bytes_done += ev->step_bytes;
+		if (p->bytes_done > p->bytes_total)
+			p->bytes_total = p->bytes_done;
 		break;
 	case SYNC_EVENT_FOLDER_END:
 		/* What a failed folder did not copy is no longer to come. */
@@ -174,7 +176,7 @@ void engine_actions_failed(const struct sync_options *o, struct sync_folder_repo
 }
 
 void engine_copy_done(const struct sync_options *o, const struct sync_folder_report *rep,
-                      const struct plan_action *a, uint32_t uid, const char *name)
+                      const struct plan_action *a, uint32_t uid, const char *name, uint64_t size)
 {
 	struct sync_event ev;
 
@@ -182,6 +184,8 @@ void engine_copy_done(const struct sync_options *o, const struct sync_folder_rep
 		return;
 	ev = engine_action_event(SYNC_EVENT_DONE, rep, a);
 	ev.id[a->side] = (struct store_id){uid, name};
+	if (size)
+		ev.size = size;
 	engine_emit(o, &ev);
 }
 
@@ -190,6 +194,8 @@ void engine_progress(const struct sync_options *o, struct sync_folder_report *re
 {
 	rep->progress.messages_done += messages;
 	rep->progress.bytes_done += bytes;
+	if (rep->progress.bytes_done > rep->progress.bytes_total)
+		rep->progress.bytes_total = rep->progress.bytes_done;
 	engine_emit(o, &(struct sync_event){.kind = SYNC_EVENT_PROGRESS,
 	                                    .folder = rep->name,
 	                                    .progress = rep->progress,

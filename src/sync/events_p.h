@@ -40,10 +40,12 @@ void engine_actions_done(const struct sync_options *o, const struct sync_folder_
                          const struct plan_action *a, size_t n);
 void engine_actions_failed(const struct sync_options *o, struct sync_folder_report *rep,
                            const struct plan_action *a, size_t n, const char *why);
-/* Copy `a` is done: its message is `uid` / `name` on the target side. */
+/* Copy `a` is done: its message is `uid` / `name` on the target side,
+ * of `size` bytes. */
 void engine_copy_done(const struct sync_options *o, const struct sync_folder_report *rep,
-                      const struct plan_action *a, uint32_t uid, const char *name);
-/* `messages` more copies of `bytes` reached their target store. */
+                      const struct plan_action *a, uint32_t uid, const char *name, uint64_t size);
+/* `messages` more copies of `bytes` reached their target store (the
+ * total grows where the plan did not know a size: local files). */
 void engine_progress(const struct sync_options *o, struct sync_folder_report *rep, size_t messages,
                      uint64_t bytes);
 

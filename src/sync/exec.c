@@ -416,7 +416,7 @@ static int copy_to_local(struct folder_run *r, const struct plan_action *a, size
 	for (size_t i = 0; i < n; i++) {
 		if (c[i].done) {
 			r->rep->to_local++;
-			engine_copy_done(r->o, r->rep, c[i].a, 0, c[i].name);
+			engine_copy_done(r->o, r->rep, c[i].a, 0, c[i].name, c[i].size);
 		} else {
 			r->rep->message_failures++;
 			engine_actions_failed(r->o, r->rep, c[i].a, 1,
@@ -568,7 +568,7 @@ static int copy_to_remote(struct folder_run *r, const struct plan_action *a, siz
 		if (c[i].done) {
 			r->rep->to_remote++;
 			r->rep->reuploaded += c[i].a->reupload;
-			engine_copy_done(r->o, r->rep, c[i].a, c[i].uid, NULL);
+			engine_copy_done(r->o, r->rep, c[i].a, c[i].uid, NULL, c[i].size);
 		} else {
 			r->rep->message_failures++;
 		}
