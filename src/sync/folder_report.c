@@ -89,7 +89,8 @@ void engine_plan_events(const struct sync_options *o, struct sync_folder_report 
 	size_t n;
 	const struct plan_action *a;
 
-	for (int s = 0; s < SIDES; s++) {
+	/* A dry run copies nothing: no progress to tell. */
+	for (int s = 0; s < SIDES && !o->dry_run; s++) {
 		a = plan_actions(plan, PLAN_COPY, (enum side)s, &n);
 		rep->progress.messages_total += n;
 		for (size_t i = 0; i < n; i++)
@@ -110,7 +111,7 @@ void engine_plan_events(const struct sync_options *o, struct sync_folder_report 
 		struct sync_event ev = engine_action_event(SYNC_EVENT_PLANNED, rep, &plan->actions[i]);
 		engine_emit(o, &ev);
 	}
-	if (rep->progress.messages_total && !o->dry_run)
+	if (rep->progress.messages_total)
 		engine_emit(o, &(struct sync_event){.kind = SYNC_EVENT_PROGRESS,
 		                                    .folder = rep->name,
 		                                    .progress = rep->progress});

@@ -158,6 +158,19 @@ Test(sync_events, json_stream_counts_match_the_maildir_and_the_server)
 	cr_assert_eq(value_of(got, "account:pushed"), 0, "%s", got);
 	cr_assert_null(strstr(got, "done:copy"), "%s", got);
 	free(got);
+
+	/* A dry run: the plan's actions, nothing done, no progress. */
+	dovecot_seed(sh.d, "Work", 2, 900, 0);
+	run_result_free(&sh.r);
+	run_twinbox(ARGS("--config", sh.cfg, "sync", "--dry-run", "--json"), 120, &sh.r);
+	cr_assert_eq(sh.r.status, 0, "stderr: %s", sh.r.err);
+	got = read_json();
+	cr_assert_eq(value_of(got, "planned:copy-to-local"), 2, "%s", got);
+	cr_assert_eq(value_of(got, "account:pulled"), 0, "%s", got);
+	cr_assert_null(strstr(got, "done:"), "%s", got);
+	cr_assert_null(strstr(got, "progress:"), "%s", got);
+	cr_assert_eq(local_message_count("Work"), 3);
+	free(got);
 }
 
 Test(sync_events, json_error_is_an_event_and_the_exit_code_stays)
