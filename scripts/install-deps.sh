@@ -9,7 +9,8 @@ set -eu
 # Tests: Criterion; a real Dovecot (IMAP + POP3) and its doveadm
 # (dovecot-core also creates the unprivileged users the fixture runs mail
 # processes as when started by root); clang and its runtime for the
-# libFuzzer targets; isync (mbsync), whose Maildir twinbox must adopt.
+# libFuzzer targets; isync (mbsync), whose Maildir twinbox must adopt;
+# python3, whose json module reads the output of `sync --json`.
 PACKAGES="
 gcc
 make
@@ -25,6 +26,7 @@ isync
 clang
 libclang-rt-14-dev
 ca-certificates
+python3
 "
 
 [ $# -gt 0 ] && PACKAGES="$*"

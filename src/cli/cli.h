@@ -11,6 +11,7 @@
 #include "twinbox/net/conn.h"
 #include "twinbox/pop3/client.h"
 #include "twinbox/sync/plan.h"
+#include "twinbox/util/log.h"
 
 /* Exit codes (documented in --help, the man page and the README). */
 enum exit_code {
@@ -28,6 +29,10 @@ struct cli_options {
 	int argc;
 	char **argv;
 };
+
+/* The log sink of every command (main.c): standard error, "twinbox:
+ * error: " and "twinbox: warning: " before those lines. */
+void cli_log_sink(enum log_level level, const char *line, void *ctx);
 
 /* Path of the config file to read (caller frees); NULL when no default
  * can be made (neither XDG_CONFIG_HOME nor HOME set). */

@@ -28,7 +28,7 @@ static const char usage_text[] =
     "                       names sync ACCOUNT:FOLDER takes (levels joined\n"
     "                       by '/'), INBOX first\n"
     "  sync [--dry-run] [--allow-mass-delete] [--mark-seen] [--jobs N]\n"
-    "       [ACCOUNT[:FOLDER]...]\n"
+    "       [--json] [ACCOUNT[:FOLDER]...]\n"
     "                       two-way sync of IMAP accounts with their Maildir,\n"
     "                       import of POP3 accounts (no argument: every\n"
     "                       account; FOLDER as list-folders shows it, or\n"
@@ -43,7 +43,13 @@ static const char usage_text[] =
     "                       a POP3 account's current mail as downloaded\n"
     "                       without fetching it; --jobs N (-j, default 4):\n"
     "                       up to N folders at once, each over its own\n"
-    "                       connection, and up to N accounts at once\n"
+    "                       connection, and up to N accounts at once;\n"
+    "                       a line per folder where something happened (one\n"
+    "                       per account when nothing did), and on a terminal\n"
+    "                       a progress line (messages, bytes, rate, time\n"
+    "                       left); --json: one JSON object per line on\n"
+    "                       stdout for every event, errors included\n"
+    "                       (docs/json.md), same exit codes\n"
     "  preview ACCOUNT      a POP3 account's messages not yet downloaded:\n"
     "                       From, Subject, Date and size (headers only)\n"
     "  help                 show this text\n"
@@ -135,7 +141,7 @@ int cli_account_command(struct cli_options *opts, const char *usage, enum config
 	return rc;
 }
 
-static void cli_sink(enum log_level level, const char *line, void *ctx)
+void cli_log_sink(enum log_level level, const char *line, void *ctx)
 {
 	(void)ctx;
 	if (level == LOG_ERROR)
@@ -206,7 +212,7 @@ int main(int argc, char **argv)
 	if (parse_global(argc, argv, &opts, &command) < 0)
 		return EXIT_USAGE;
 	cli_escape_stdout();
-	log_set_sink(cli_sink, NULL);
+	log_set_sink(cli_log_sink, NULL);
 	log_set_level(opts.verbosity < 0    ? LOG_ERROR
 	              : opts.verbosity == 0 ? LOG_INFO
 	              : opts.verbosity == 1 ? LOG_DEBUG

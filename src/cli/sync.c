@@ -1,6 +1,6 @@
 /*
  * twinbox sync [--dry-run] [--allow-mass-delete] [--mark-seen] [--jobs N]
- *              [ACCOUNT[:FOLDER]...]
+ *              [--json] [ACCOUNT[:FOLDER]...]
  *
  * Every account is opened first, one after the other (lock, state,
  * Maildir, password: a password_command may ask the user), then the
@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "render.h"
 #include "twinbox/config/password.h"
 #include "twinbox/state/lock.h"
 #include "twinbox/state/state.h"
@@ -31,113 +32,10 @@
 #include "twinbox/util/xmalloc.h"
 
 static const char sync_usage[] = "Usage: twinbox sync [--dry-run] [--allow-mass-delete] [--mark-seen] "
-                                 "[--jobs N] [ACCOUNT[:FOLDER]...]\n";
+                                 "[--jobs N] [--json] [ACCOUNT[:FOLDER]...]\n";
 
 #define DEFAULT_JOBS 4
 #define MAX_JOBS     32
-
-struct sync_cli {
-	bool dry_run, allow_mass_delete, mark_seen;
-	bool quiet, verbose;
-	unsigned jobs;
-	const char *account; /* for report lines */
-	size_t done;         /* messages changed in the account's folders, failed ones too */
-};
-
-/* The messages a folder's run changed in any way. */
-static size_t changed(const struct sync_folder_report *r)
-{
-	return r->to_local + r->to_remote + r->flags_local + r->flags_remote + r->deleted_local +
-	       r->deleted_remote + r->paired;
-}
-
-/* "200 of 305 messages pulled, 3 of 3 pushed" for a folder that failed
- * part-way: each kind of change its plan held, done of planned. */
-static void print_done(struct buf *b, const struct sync_folder_report *r)
-{
-	const struct {
-		size_t done, planned;
-		const char *what;
-	} kinds[] = {
-	    {r->to_local, r->planned.to_local, "pulled"},
-	    {r->to_remote, r->planned.to_remote, "pushed"},
-	    {r->flags_local, r->planned.flags_local, "with flags changed locally"},
-	    {r->flags_remote, r->planned.flags_remote, "with flags changed on the server"},
-	    {r->deleted_local, r->planned.deleted_local, "deleted locally"},
-	    {r->deleted_remote, r->planned.deleted_remote, "deleted on the server"},
-	    {r->paired, r->planned.paired, "matched by content"},
-	};
-	const char *sep = "";
-
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		if (!kinds[i].planned && !kinds[i].done)
-			continue;
-		buf_printf(b, "%s%zu of %zu%s %s", sep, kinds[i].done, kinds[i].planned,
-		           *sep ? "" : " messages", kinds[i].what);
-		sep = ", ";
-	}
-}
-
-/* A dry run's line for a folder: what the run would do. */
-static void print_planned(const struct sync_cli *c, const struct sync_folder_report *r)
-{
-	const struct sync_counts *p = &r->planned;
-
-	flockfile(stdout);
-	printf("%s: %s: ", c->account, r->name);
-	if (r->created_local || r->created_remote)
-		printf("would be created %s; ", r->created_local ? "locally" : "on the server");
-	printf("would pull %zu, push %zu, change flags of %zu local / %zu remote, delete %zu local / %zu "
-	       "remote",
-	       p->to_local, p->to_remote, p->flags_local, p->flags_remote, p->deleted_local,
-	       p->deleted_remote);
-	if (p->paired)
-		printf(", match %zu by content", p->paired);
-	if (p->too_big)
-		printf(", skip %zu over max_size", p->too_big);
-	printf("\n");
-	fflush(stdout);
-	funlockfile(stdout);
-}
-
-static void print_report(void *ctx, const struct sync_folder_report *r)
-{
-	struct sync_cli *c = ctx;
-
-	c->done += changed(r);
-	if (r->failed) {
-		struct buf b = BUF_INIT;
-		if (changed(r)) {
-			buf_printf(&b, " (before that, ");
-			print_done(&b, r);
-			buf_printf(&b, "; what was done is kept, the next run does the rest)");
-		}
-		log_error("%s: %s: %s%s", c->account, r->name, r->err.text, b.len ? b.data : "");
-		buf_free(&b);
-		return;
-	}
-	if (c->quiet)
-		return;
-	if (r->dry_run) {
-		print_planned(c, r);
-		return;
-	}
-	flockfile(stdout); /* one line, whatever the other threads print */
-	printf("%s: %s: %zu pulled, %zu pushed, flags %zu local / %zu remote, deleted %zu local / %zu remote",
-	       c->account, r->name, r->to_local, r->to_remote, r->flags_local, r->flags_remote,
-	       r->deleted_local, r->deleted_remote);
-	if (r->paired)
-		printf(", %zu matched", r->paired);
-	if (r->reuploaded)
-		printf(", %zu re-uploaded", r->reuploaded);
-	if (r->too_big)
-		printf(", %zu over max_size", r->too_big);
-	if (r->message_failures)
-		printf(", %zu failed (retried next run)", r->message_failures);
-	printf("\n");
-	fflush(stdout);
-	funlockfile(stdout);
-}
 
 /* A dry run's plan of a folder: one line per message with -v (the
  * folder's counts come with its report). */
@@ -145,6 +43,8 @@ static void show_plan(void *ctx, const char *folder, const struct plan *plan)
 {
 	struct sync_cli *c = ctx;
 
+	if (c->json)
+		return; /* its planned events say it */
 	flockfile(stdout);
 	for (size_t i = 0; i < plan->action_count && c->verbose; i++) {
 		const struct plan_action *a = &plan->actions[i];
@@ -173,6 +73,10 @@ static void show_plan(void *ctx, const char *folder, const struct plan *plan)
 static void print_import(const struct sync_cli *c, const struct config_account *a,
                          const struct pop3_import_report *r)
 {
+	if (c->json) {
+		json_import(a->name, a->pop3.folder, r, c->dry_run);
+		return;
+	}
 	if (c->quiet)
 		return;
 	flockfile(stdout);
@@ -444,7 +348,7 @@ static int sync_account(struct account_job *j)
 	o.exclude_count = a->folders.exclude_count;
 	o.only = j->only;
 	o.only_count = j->only_count;
-	o.report = print_report;
+	o.observer = (struct sync_observer){render_event, &j->c};
 	o.show_plan = show_plan;
 	o.ctx = &j->c;
 	o.jobs = j->c.jobs;
@@ -574,6 +478,8 @@ int cmd_sync(struct cli_options *opts)
 			c.allow_mass_delete = true;
 		} else if (strcmp(a, "--mark-seen") == 0) {
 			c.mark_seen = true;
+		} else if (strcmp(a, "--json") == 0) {
+			c.json = true;
 		} else if (strcmp(a, "--jobs") == 0 || strcmp(a, "-j") == 0 ||
 		           strncmp(a, "--jobs=", 7) == 0) {
 			const char *v = a[1] == '-' && a[6] == '=' ? a + 7
@@ -591,8 +497,10 @@ int cmd_sync(struct cli_options *opts)
 			targets[n_targets++] = a;
 		}
 	}
+	render_start(c.json, !c.json && !c.quiet && isatty(STDERR_FILENO));
 	cfg = cli_load_config(opts, &path);
 	if (!cfg) {
+		render_end();
 		free(path);
 		free(targets);
 		return EXIT_CONFIG;
@@ -658,5 +566,6 @@ int cmd_sync(struct cli_options *opts)
 	config_free(cfg);
 	free(path);
 	free(targets);
+	render_end();
 	return rc;
 }

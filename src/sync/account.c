@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "engine_p.h"
+#include "events_p.h"
 #include "twinbox/state/folder.h"
 #include "twinbox/state/server.h"
 #include "twinbox/util/crash.h"
@@ -180,6 +181,8 @@ static int remove_folder(struct store *s, struct state *st, const struct state_f
 	if (o->dry_run) {
 		log_info("%s: would be removed from %s (removed on the other side, unchanged here)",
 		         sf->remote_name, where);
+		engine_event_folder(o, SYNC_EVENT_FOLDER_REMOVED, sf->remote_name, remote ? SIDE_A : SIDE_B,
+		                    NULL);
 		return 0;
 	}
 	if (s->ops->delete_folder(s, sf->remote_name, err) < 0)
@@ -189,6 +192,7 @@ static int remove_folder(struct store *s, struct state *st, const struct state_f
 		return -1;
 	log_info("%s: removed from %s: it was removed on the other side and was unchanged here",
 	         sf->remote_name, where);
+	engine_event_folder(o, SYNC_EVENT_FOLDER_REMOVED, sf->remote_name, remote ? SIDE_A : SIDE_B, NULL);
 	return 0;
 }
 
@@ -238,6 +242,8 @@ static int list_side(struct store *s, struct state *st, const char *side, bool d
 
 void engine_report(const struct sync_options *o, const struct sync_folder_report *rep)
 {
+	engine_emit(o,
+	            &(struct sync_event){.kind = SYNC_EVENT_FOLDER_END, .folder = rep->name, .report = rep});
 	if (o->report)
 		o->report(o->ctx, rep);
 }
@@ -340,8 +346,8 @@ static bool markers_worth_it(const struct sync_options *o, const struct state_fo
 	return n != 1;
 }
 
-int sync_run(struct store *remote, struct store *local, struct state *st, const struct sync_options *opts,
-             struct sync_result *res, struct error *err)
+static int run_account(struct store *remote, struct store *local, struct state *st,
+                       const struct sync_options *opts, struct sync_result *res, struct error *err)
 {
 	struct sync_options oo = *opts;
 	const struct sync_options *o = &oo;
@@ -410,8 +416,10 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	queue = xcalloc(fp.action_count + 1, sizeof(*queue));
 	weights = xcalloc(fp.action_count + 1, sizeof(*weights));
 	uses = xcalloc(fp.action_count + 1, sizeof(*uses));
-	for (size_t i = 0; i < fp.note_count; i++)
+	for (size_t i = 0; i < fp.note_count; i++) {
 		log_warn("%s", fp.notes[i]);
+		engine_event_note(o, NULL, "folder", fp.notes[i]);
+	}
 	for (size_t i = 0; i < fp.action_count; i++) {
 		const struct plan_folder_action *a = &fp.actions[i];
 		struct sync_folder_report rep = {.name = a->name, .dry_run = o->dry_run};
@@ -428,6 +436,8 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 					i++;
 				rep.created_remote = side == remote;
 				rep.created_local = side == local;
+				engine_event_folder(o, SYNC_EVENT_FOLDER_CREATED, a->name, a->side, NULL);
+				engine_event_folder(o, SYNC_EVENT_FOLDER_BEGIN, a->name, a->side, NULL);
 				if (engine_sync_folder(remote, local, st, o, a->name,
 				                       folder_use(remote, local, a->name), NULL, &rep,
 				                       &rep.err) == 0) {
@@ -447,11 +457,14 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 				continue;
 			}
 			log_info("%s: created on the %s side", a->name, side == remote ? "remote" : "local");
+			engine_event_folder(o, SYNC_EVENT_FOLDER_CREATED, a->name, a->side, NULL);
 			continue;
 		case PLAN_FOLDER_SYNC: {
 			const struct state_folder *sf = known_folder(known, nk, a->name);
 			if (!o->renumber && unchanged(remote, local, sf, &o->rules)) {
 				log_debug("%s: unchanged on both sides since the last sync", a->name);
+				engine_event_folder(o, SYNC_EVENT_FOLDER_SKIPPED, a->name, SIDE_A,
+				                    "unchanged on both sides since the last sync");
 				res->folders_synced++;
 				engine_report(o, &rep);
 				continue;
@@ -499,5 +512,24 @@ out:
 	store_names_free(rnames);
 	store_names_free(lnames);
 	store_names_free(only);
+	return rc;
+}
+
+int sync_run(struct store *remote, struct store *local, struct state *st, const struct sync_options *opts,
+             struct sync_result *res, struct error *err)
+{
+	struct sync_options o = *opts;
+	struct engine_hub hub;
+	struct sync_event end = {.kind = SYNC_EVENT_ACCOUNT_END};
+	int rc;
+
+	engine_hub_start(&hub, &o);
+	engine_emit(&o, &(struct sync_event){.kind = SYNC_EVENT_ACCOUNT_BEGIN});
+	rc = run_account(remote, local, st, &o, res, err);
+	end.folders_synced = res->folders_synced;
+	end.folders_failed = res->folders_failed;
+	end.text = rc < 0 ? err->text : NULL;
+	engine_emit(&o, &end);
+	engine_hub_end(&hub, &o);
 	return rc;
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "engine_p.h"
+#include "events_p.h"
 #include "twinbox/state/folder.h"
 #include "twinbox/state/intent.h"
 #include "twinbox/util/crash.h"
@@ -270,11 +271,15 @@ static int folder_row(struct folder_run *r, const char *name, const struct store
 		r->renumber = true;
 	} else if (sf.side[SIDE_A].uidvalidity && rinfo->uidvalidity &&
 	           sf.side[SIDE_A].uidvalidity != rinfo->uidvalidity) {
-		log_warn("%s: the server's UIDVALIDITY changed from %u to %u: the server renumbered the "
-		         "folder, or was restored or replaced; matching its messages again by content, and "
-		         "uploading again the local messages it no longer has (nothing is deleted on either "
-		         "side)",
-		         name, sf.side[SIDE_A].uidvalidity, rinfo->uidvalidity);
+		char *why =
+		    xasprintf("the server's UIDVALIDITY changed from %u to %u: the server renumbered "
+		              "the folder, or was restored or replaced; matching its messages again by "
+		              "content, and uploading again the local messages it no longer has "
+		              "(nothing is deleted on either side)",
+		              sf.side[SIDE_A].uidvalidity, rinfo->uidvalidity);
+		log_warn("%s: %s", name, why);
+		engine_event_note(r->o, name, "uidvalidity-changed", why);
+		free(why);
 		rules->first_sync = true;
 		r->renumber = r->o->dry_run;
 		if (!r->o->dry_run && state_folder_reset_uids(r->st, sf.id, rinfo->uidvalidity, err) < 0) {
@@ -466,6 +471,7 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 	if (plan_build(&in, &rules, &plan, err) < 0)
 		goto out;
 	engine_planned_counts(&plan, &rep->planned);
+	engine_plan_events(o, rep, &plan);
 	engine_log_notes(name, &plan, o->dry_run);
 	if (plan.status == PLAN_OK && plan_has_work(&plan) && wake)
 		wake->fn(wake->ctx);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine_p.h"
+#include "events_p.h"
 #include "twinbox/state/intent.h"
 #include "twinbox/store/content_key.h"
 #include "twinbox/store/source.h"
@@ -83,7 +84,10 @@ static int record_pairs(struct folder_run *r, const struct plan *plan, struct ne
 		np->ids[np->count++] = p.id;
 	}
 	r->rep->paired += n;
-	return commit(r, false, "pairs matched by content recorded", err);
+	if (commit(r, false, "pairs matched by content recorded", err) < 0)
+		return -1;
+	engine_actions_done(r->o, r->rep, a, n);
+	return 0;
 }
 
 /* ---- flags ---------------------------------------------------------- */
@@ -138,11 +142,12 @@ static int set_flags(struct folder_run *r, const struct plan *plan, enum side si
 			} else {
 				log_warn("%s: %s", r->rep->name, ferr.text);
 				r->rep->message_failures += groups[g].count;
+				engine_actions_failed(r->o, r->rep, groups[g].actions, groups[g].count,
+				                      ferr.text);
 			}
-		} else if (remote) {
-			r->rep->flags_remote += groups[g].count;
 		} else {
-			r->rep->flags_local += groups[g].count;
+			*(remote ? &r->rep->flags_remote : &r->rep->flags_local) += groups[g].count;
+			engine_actions_done(r->o, r->rep, groups[g].actions, groups[g].count);
 		}
 		free(msgs);
 	}
@@ -330,6 +335,7 @@ static void count_copies(const struct copy_run *cr, const struct copy *c, size_t
 		else
 			rep->to_remote++;
 		rep->reuploaded += c[i].a->reupload;
+		engine_copy_done(cr->r->o, rep, c[i].a, c[i].dst_uid, c[i].dst_name, c[i].size);
 	}
 }
 
@@ -426,6 +432,7 @@ static int dl_end(void *ctx, struct error *err)
 	d->cur->key = content_key_finish(&d->kb, d->cur->size);
 	content_key_free(&d->kb);
 	d->cur->done = true;
+	engine_progress(d->cr->r->o, d->cr->r->rep, 1, d->cur->size);
 	return 0;
 }
 
@@ -464,6 +471,11 @@ static int copy_push(const struct copy_run *cr, struct copy *c, size_t n, struct
 	if (resolve_copies(cr, c, n, err) < 0)
 		goto out;
 	count_copies(cr, c, n);
+	for (size_t i = 0; i < n; i++)
+		if (!c[i].done)
+			engine_actions_failed(r->o, r->rep, c[i].a, 1,
+			                      d.failure.scope != ERR_NONE ? d.failure.text
+			                                                  : "not copied: gone from its side");
 	rc = 0;
 out:
 	free(msgs);
@@ -579,6 +591,7 @@ static int copy_pull(const struct copy_run *cr, struct copy *c, size_t n, struct
 					break;
 				}
 				log_warn("%s: %s", r->rep->name, serr.text);
+				engine_actions_failed(r->o, r->rep, c[i].a, 1, serr.text);
 				continue;
 			}
 			content_key_init(&u[i].kb);
@@ -597,6 +610,7 @@ static int copy_pull(const struct copy_run *cr, struct copy *c, size_t n, struct
 			struct copy *cp = &c[idx[j]];
 			if (arc == 0 && errs[j].scope != ERR_NONE) {
 				log_warn("%s: %s", r->rep->name, errs[j].text);
+				engine_actions_failed(r->o, r->rep, cp->a, 1, errs[j].text);
 			} else if (arc == 0) {
 				cp->dst_uid = m[j].uid_r;
 				free(cp->dst_name);
@@ -606,6 +620,7 @@ static int copy_pull(const struct copy_run *cr, struct copy *c, size_t n, struct
 				free(cp->key); /* the one read ahead for the intent */
 				cp->key = content_key_finish(&u[idx[j]].kb, m[j].size);
 				cp->done = true;
+				engine_progress(r->o, r->rep, 1, cp->size);
 			}
 			store_source_close(cr->src, &u[idx[j]].src);
 			content_key_free(&u[idx[j]].kb);
@@ -750,6 +765,7 @@ static int deletions(struct folder_run *r, const struct plan *plan, enum side si
 		}
 		log_warn("%s: %s", r->rep->name, derr.text);
 		r->rep->message_failures += n;
+		engine_actions_failed(r->o, r->rep, a, n, derr.text);
 		return 0;
 	}
 	free(msgs);
@@ -760,6 +776,8 @@ static int deletions(struct folder_run *r, const struct plan *plan, enum side si
 		r->rep->deleted_local += n;
 	rc = forget_pairs(r, a, n, ids, true, "deletions recorded", err);
 	free(ids);
+	if (rc == 0)
+		engine_actions_done(r->o, r->rep, a, n);
 	return rc;
 }
 
@@ -785,6 +803,7 @@ int exec_plan(struct folder_run *r, const struct plan *plan, struct error *err)
 	a = plan_actions(plan, PLAN_FORGET, SIDE_A, &n);
 	if (forget_pairs(r, a, n, NULL, true, "forgotten pairs recorded", err) < 0)
 		goto out;
+	engine_actions_done(r->o, r->rep, a, n);
 	n = plan_count(plan, PLAN_SKIP_TOO_BIG);
 	r->rep->too_big = n;
 	rc = 0;

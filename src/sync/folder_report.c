@@ -6,6 +6,7 @@
 #include "twinbox/util/log.h"
 
 #include "engine_p.h"
+#include "events_p.h"
 
 /* The notes about one message each, summed up per kind in one line
  * where there are several. */
@@ -62,4 +63,56 @@ void engine_planned_counts(const struct plan *plan, struct sync_counts *c)
 	plan_actions(plan, PLAN_DELETE, SIDE_A, &c->deleted_remote);
 	plan_actions(plan, PLAN_PAIR_EXISTING, SIDE_A, &c->paired);
 	c->too_big = plan_count(plan, PLAN_SKIP_TOO_BIG);
+}
+
+static const char *note_name(enum plan_note_kind kind)
+{
+	switch (kind) {
+	case PLAN_NOTE_FLAGS_MERGED:
+		return "flags-merged";
+	case PLAN_NOTE_CHANGED_WINS:
+		return "changed-wins";
+	case PLAN_NOTE_NOT_DELETED:
+		return "not-deleted";
+	case PLAN_NOTE_REATTACHED:
+		return "reattached";
+	case PLAN_NOTE_NO_KEY:
+		return "no-key";
+	case PLAN_NOTE_MASS_DELETE:
+		return "mass-delete";
+	}
+	return "unknown";
+}
+
+void engine_plan_events(const struct sync_options *o, struct sync_folder_report *rep, const struct plan *plan)
+{
+	size_t n;
+	const struct plan_action *a;
+
+	/* A dry run copies nothing: no progress to tell. */
+	for (int s = 0; s < SIDES && !o->dry_run; s++) {
+		a = plan_actions(plan, PLAN_COPY, (enum side)s, &n);
+		rep->progress.messages_total += n;
+		for (size_t i = 0; i < n; i++)
+			rep->progress.bytes_total += a[i].size;
+	}
+	if (!o->observer.fn)
+		return;
+	for (size_t i = 0; i < plan->note_count; i++) {
+		const struct plan_note *pn = &plan->notes[i];
+		struct sync_event ev = {.kind = SYNC_EVENT_NOTE,
+		                        .folder = rep->name,
+		                        .note = note_name(pn->kind),
+		                        .id = {pn->id[SIDE_A], pn->id[SIDE_B]},
+		                        .text = pn->text};
+		engine_emit(o, &ev);
+	}
+	for (size_t i = 0; i < plan->action_count; i++) {
+		struct sync_event ev = engine_action_event(SYNC_EVENT_PLANNED, rep, &plan->actions[i]);
+		engine_emit(o, &ev);
+	}
+	if (rep->progress.messages_total)
+		engine_emit(o, &(struct sync_event){.kind = SYNC_EVENT_PROGRESS,
+		                                    .folder = rep->name,
+		                                    .progress = rep->progress});
 }

@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "engine_p.h"
+#include "events_p.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -155,6 +156,7 @@ static void take_folders(struct sync_pool *p, struct store *rs, struct store *ls
 			log_debug("%s: starting (%zu messages on the server)", name, p->weights[i]);
 		pthread_mutex_unlock(&p->lock);
 		error_clear(&rep.err);
+		engine_event_folder(p->o, SYNC_EVENT_FOLDER_BEGIN, name, SIDE_A, NULL);
 		rc = engine_sync_folder(rs, ls, st, &p->wo, name, p->uses[i],
 		                        &(struct engine_wake){pool_wake, p}, &rep, &rep.err);
 		pthread_mutex_lock(&p->lock);

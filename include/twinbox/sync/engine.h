@@ -23,6 +23,7 @@
 #include "twinbox/state/server.h"
 #include "twinbox/state/state.h"
 #include "twinbox/store/store.h"
+#include "twinbox/sync/events.h"
 #include "twinbox/sync/plan.h"
 #include "twinbox/util/error.h"
 
@@ -54,6 +55,8 @@ struct sync_folder_report {
 	 * (the fields above count what was done). All 0 when the folder
 	 * failed before it was planned. */
 	struct sync_counts planned;
+	/* The copies of the folder's plan: done of total (events.h). */
+	struct sync_progress progress;
 };
 
 /* A worker's own handles for parallel folders (sync_options.jobs). */
@@ -87,6 +90,9 @@ struct sync_options {
 	/* Dry run: called with each folder's plan. */
 	void (*show_plan)(void *ctx, const char *folder, const struct plan *plan);
 	void *ctx;
+	/* Told every event of the run (events.h), one call at a time; fn
+	 * NULL: none. */
+	struct sync_observer observer;
 	/* Parallel folders: up to `jobs` folders at once. The run's own
 	 * stores take one; every further one runs in a worker thread over
 	 * handles of its own, opened by open_worker (another connection to
