@@ -529,9 +529,9 @@ static int fetch_folder(struct imap_session *s, const char *name, struct raw_cou
 int bench_raw_fetch_main(int argc, char **argv)
 {
 	struct imap_session_options o = {
-	    .host = "localhost",
-	    .tls = TLS_IMPLICIT,
-	    .timeouts = {.connect_ms = 10000, .io_ms = 60000},
+	    .conn.host = "localhost",
+	    .conn.tls = TLS_IMPLICIT,
+	    .conn.timeouts = {.connect_ms = 10000, .io_ms = 60000},
 	};
 	size_t expect;
 	struct raw_count n = {0, 0};
@@ -546,8 +546,8 @@ int bench_raw_fetch_main(int argc, char **argv)
 		        BENCH_RAW_FETCH_ARG);
 		return 2;
 	}
-	o.port = (unsigned)strtoul(argv[2], NULL, 10);
-	o.ca_file = argv[3];
+	o.conn.port = (unsigned)strtoul(argv[2], NULL, 10);
+	o.conn.ca_file = argv[3];
 	o.user = argv[4];
 	o.password = argv[5];
 	expect = (size_t)strtoull(argv[6], NULL, 10);
