@@ -155,8 +155,10 @@ bench-scale: deps
 # judged by scripts/sanitizer-gate.sh; the runner's own exit status is then
 # 1 for its own (allowed) leak even when every test passed, so a clean gate
 # with no failing or crashing test counts as success.
+# The bench and the demo are built too (not run), so that a change that
+# breaks them is seen here and not at the next `make bench`.
 check: deps
-	@$(MAKE) --no-print-directory $(BIN) $(TEST_BIN)
+	@$(MAKE) --no-print-directory $(BIN) $(TEST_BIN) $(BENCH_BIN) $(DEMO_BIN)
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@{ TWINBOX_BIN=$(abspath $(BIN)) TWINBOX_SRCDIR=$(CURDIR) $(TEST_BIN) $(CRITERION_ARGS); \
 	   echo $$? >$(BUILD)/check.rc; } 2>&1 | tee $(BUILD)/check.log
