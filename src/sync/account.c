@@ -346,171 +346,231 @@ static bool markers_worth_it(const struct sync_options *o, const struct state_fo
 	return n != 1;
 }
 
-static int run_account(struct store *remote, struct store *local, struct state *st,
-                       const struct sync_options *opts, struct sync_result *res, struct error *err)
-{
-	struct sync_options oo = *opts;
-	const struct sync_options *o = &oo;
-	char **rnames = NULL, **lnames = NULL;
-	struct state_folder *known = NULL;
-	struct plan_known_folder *kf = NULL;
-	struct plan_folders fp = {0};
-	struct sync_pool *pool = NULL;
-	const char **queue = NULL;          /* the folders to sync, in plan order */
-	size_t *weights = NULL;             /* and the messages each is expected to hold */
-	enum plan_special_use *uses = NULL; /* and its special use */
-	size_t nr, nl, nk = 0, nkf = 0, queued = 0;
-	struct sync_options ro; /* o with the folder arguments resolved */
-	char **only = NULL;
-	bool first_sync = false;
-	bool server_changed = false;
-	int rc = -1;
+/* One account's run: what its phases share. */
+struct account_run {
+	struct store *remote, *local;
+	struct state *st;
+	const struct sync_options *o;
+	struct sync_result *res;
+	char **rnames, **lnames; /* each side's folders; the selected ones first */
+	size_t nr, nl;
+	struct state_folder *known; /* the folders the state knows */
+	size_t nk;
+	bool server_changed;
+	/* The folders to sync, in plan order, with the messages each is
+	 * expected to hold and its special use, for the pool. */
+	const char **queue;
+	size_t *weights;
+	enum plan_special_use *uses;
+	size_t queued;
+	bool first_sync; /* one of them is new to the state */
+};
 
-	memset(res, 0, sizeof(*res));
-	if (check_server(st, o, &server_changed, err) < 0 || state_folder_list(st, &known, &nk, err) < 0)
-		goto out;
-	oo.renumber = server_changed && o->dry_run;
-	if (remote->ops->list_markers)
-		remote->ops->list_markers(remote, markers_worth_it(o, known, nk));
-	if (list_side(remote, st, "remote", false, &rnames, err) < 0 ||
-	    list_side(local, st, "local", o->dry_run, &lnames, err) < 0)
-		goto out;
-	if (o->only_count) {
-		if (only_folders(o, rnames, lnames, &only, &ro, err) < 0) {
-			res->unknown_folder = true;
-			goto out;
-		}
-		o = &ro;
-	}
-	selected_names(rnames, o, &nr);
-	selected_names(lnames, o, &nl);
-	/* Only the selected known folders: one left out of this run (by
-	 * ACCOUNT:FOLDER or the folder patterns) is on neither side's list,
-	 * and must not read as gone from both and be forgotten. */
-	kf = xcalloc(nk + 1, sizeof(*kf));
-	for (size_t i = 0; i < nk; i++) {
+/* The selected folders the state knows, for the folder planner (fresh
+ * array of *n_r). Only those: one left out of this run (by
+ * ACCOUNT:FOLDER or the folder patterns) is on neither side's list, and
+ * must not read as gone from both and be forgotten. */
+static struct plan_known_folder *known_folders(const struct account_run *ar, size_t *n_r)
+{
+	const struct sync_options *o = ar->o;
+	struct plan_known_folder *kf = xcalloc(ar->nk + 1, sizeof(*kf));
+	size_t n = 0;
+
+	for (size_t i = 0; i < ar->nk; i++) {
+		const struct state_folder *sf = &ar->known[i];
+		struct plan_known_folder *k = &kf[n];
 		bool on_remote, on_local;
-		struct plan_known_folder *k = &kf[nkf];
 
 		/* On another server no folder is known at this level: one it
 		 * lacks is created there (and filled again), never read as
 		 * removed. */
-		if (server_changed || !engine_folder_selected(o, known[i].remote_name))
+		if (ar->server_changed || !engine_folder_selected(o, sf->remote_name))
 			continue;
-		on_remote = listed(rnames, nr, known[i].remote_name);
-		on_local = listed(lnames, nl, known[i].remote_name);
-		nkf++;
-		k->name = known[i].remote_name;
+		on_remote = listed(ar->rnames, ar->nr, sf->remote_name);
+		on_local = listed(ar->lnames, ar->nl, sf->remote_name);
+		n++;
+		k->name = sf->remote_name;
 		/* Only a folder gone from one side can be removed from the
 		 * other, and only with remove_folders: look no further else. */
 		if (o->rules.remove_folders && on_remote != on_local) {
 			if (on_remote)
-				k->unchanged[SIDE_A] = side_unchanged(remote, st, &known[i], SIDE_A);
+				k->unchanged[SIDE_A] = side_unchanged(ar->remote, ar->st, sf, SIDE_A);
 			else
-				k->unchanged[SIDE_B] = side_unchanged(local, st, &known[i], SIDE_B);
+				k->unchanged[SIDE_B] = side_unchanged(ar->local, ar->st, sf, SIDE_B);
 		}
 	}
+	*n_r = n;
+	return kf;
+}
+
+/* Past the actions after *i that are about the same folder as it. */
+static void skip_folder(const struct plan_folders *fp, size_t *i)
+{
+	while (*i + 1 < fp->action_count && strcmp(fp->actions[*i + 1].name, fp->actions[*i].name) == 0)
+		(*i)++;
+}
+
+/* Create a folder on the side the plan says (a dry run plans and reports
+ * its sync against the empty side at once, and *i moves past it). */
+static int create_folder(struct account_run *ar, const struct plan_folders *fp, size_t *i,
+                         struct sync_folder_report *rep, struct error *err)
+{
+	const struct sync_options *o = ar->o;
+	const struct plan_folder_action *a = &fp->actions[*i];
+	struct store *side = a->side == SIDE_A ? ar->remote : ar->local;
+
+	if (o->dry_run) {
+		/* Planned here against an empty side: its SYNC cannot open
+		 * what does not exist yet. */
+		skip_folder(fp, i);
+		rep->created_remote = side == ar->remote;
+		rep->created_local = side == ar->local;
+		engine_event_folder(o, SYNC_EVENT_FOLDER_CREATED, a->name, a->side, NULL);
+		engine_event_folder(o, SYNC_EVENT_FOLDER_BEGIN, a->name, a->side, NULL);
+		if (engine_sync_folder(ar->remote, ar->local, ar->st, o, a->name,
+		                       folder_use(ar->remote, ar->local, a->name), NULL, rep,
+		                       &rep->err) == 0) {
+			ar->res->folders_synced++;
+			engine_report(o, rep);
+			return 0;
+		}
+		return engine_folder_failed(o, ar->res, rep, err);
+	}
+	if (side->ops->create_folder(side, a->name, &rep->err) < 0) {
+		skip_folder(fp, i);
+		return engine_folder_failed(o, ar->res, rep, err);
+	}
+	log_info("%s: created on the %s side", a->name, side == ar->remote ? "remote" : "local");
+	engine_event_folder(o, SYNC_EVENT_FOLDER_CREATED, a->name, a->side, NULL);
+	return 0;
+}
+
+/* A folder to sync: skipped when neither side changed since the last
+ * sync, else queued for the pool. */
+static void queue_folder(struct account_run *ar, const struct plan_folder_action *a,
+                         struct sync_folder_report *rep)
+{
+	const struct sync_options *o = ar->o;
+	const struct state_folder *sf = known_folder(ar->known, ar->nk, a->name);
+
+	if (!o->renumber && unchanged(ar->remote, ar->local, sf, &o->rules)) {
+		log_debug("%s: unchanged on both sides since the last sync", a->name);
+		engine_event_folder(o, SYNC_EVENT_FOLDER_SKIPPED, a->name, SIDE_A,
+		                    "unchanged on both sides since the last sync");
+		ar->res->folders_synced++;
+		engine_report(o, rep);
+		return;
+	}
+	ar->weights[ar->queued] = folder_weight(ar->remote, sf, a->name);
+	ar->uses[ar->queued] = folder_use(ar->remote, ar->local, a->name);
+	ar->queue[ar->queued++] = a->name;
+	/* A folder new to the state has its messages to copy: the workers
+	 * are worth their connections at once. */
+	ar->first_sync |= a->first_sync;
+}
+
+/* Carry out folder action *i of the plan (it may move *i past the
+ * folder's other actions): -1 with `err` when the run must stop. */
+static int folder_action(struct account_run *ar, const struct plan_folders *fp, size_t *i, struct error *err)
+{
+	const struct sync_options *o = ar->o;
+	const struct plan_folder_action *a = &fp->actions[*i];
+	struct sync_folder_report rep = {.name = a->name, .dry_run = o->dry_run};
+
+	error_clear(&rep.err);
+	switch (a->kind) {
+	case PLAN_FOLDER_CREATE:
+		return create_folder(ar, fp, i, &rep, err);
+	case PLAN_FOLDER_SYNC:
+		queue_folder(ar, a, &rep);
+		return 0;
+	case PLAN_FOLDER_FORGET:
+		if (!o->dry_run)
+			for (size_t k = 0; k < ar->nk; k++)
+				if (strcmp(ar->known[k].remote_name, a->name) == 0 &&
+				    state_folder_delete(ar->st, ar->known[k].id, &rep.err) < 0)
+					log_warn("%s: %s", a->name, rep.err.text);
+		return 0;
+	case PLAN_FOLDER_DELETE:
+		for (size_t k = 0; k < ar->nk; k++) {
+			bool remote_side = a->side == SIDE_A;
+			if (strcmp(ar->known[k].remote_name, a->name) != 0)
+				continue;
+			if (remove_folder(remote_side ? ar->remote : ar->local, ar->st, &ar->known[k],
+			                  remote_side, o, &rep.err) < 0 &&
+			    engine_folder_failed(o, ar->res, &rep, err) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/* The run in three phases: both sides' folders listed (and the folder
+ * arguments resolved), the folders planned and their actions carried
+ * out (creations, removals; the folders to sync queued), then the queue
+ * synced by the pool. */
+static int run_account(struct store *remote, struct store *local, struct state *st,
+                       const struct sync_options *opts, struct sync_result *res, struct error *err)
+{
+	struct sync_options oo = *opts;
+	struct account_run ar = {.remote = remote, .local = local, .st = st, .o = &oo, .res = res};
+	struct plan_known_folder *kf = NULL;
+	struct plan_folders fp = {0};
+	struct sync_pool *pool = NULL;
+	struct sync_options ro; /* the options with the folder arguments resolved */
+	char **only = NULL;
+	size_t nkf = 0;
+	int rc = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (check_server(st, ar.o, &ar.server_changed, err) < 0 ||
+	    state_folder_list(st, &ar.known, &ar.nk, err) < 0)
+		goto out;
+	oo.renumber = ar.server_changed && oo.dry_run;
+	if (remote->ops->list_markers)
+		remote->ops->list_markers(remote, markers_worth_it(ar.o, ar.known, ar.nk));
+	if (list_side(remote, st, "remote", false, &ar.rnames, err) < 0 ||
+	    list_side(local, st, "local", oo.dry_run, &ar.lnames, err) < 0)
+		goto out;
+	if (oo.only_count) {
+		if (only_folders(ar.o, ar.rnames, ar.lnames, &only, &ro, err) < 0) {
+			res->unknown_folder = true;
+			goto out;
+		}
+		ar.o = &ro;
+	}
+	selected_names(ar.rnames, ar.o, &ar.nr);
+	selected_names(ar.lnames, ar.o, &ar.nl);
+
+	kf = known_folders(&ar, &nkf);
 	struct plan_folders_input in = {
-	    {(const char *const *)rnames, (const char *const *)lnames}, {nr, nl}, kf, nkf};
-	plan_folders_build(&in, &o->rules, &fp);
-	queue = xcalloc(fp.action_count + 1, sizeof(*queue));
-	weights = xcalloc(fp.action_count + 1, sizeof(*weights));
-	uses = xcalloc(fp.action_count + 1, sizeof(*uses));
+	    {(const char *const *)ar.rnames, (const char *const *)ar.lnames}, {ar.nr, ar.nl}, kf, nkf};
+	plan_folders_build(&in, &ar.o->rules, &fp);
+	ar.queue = xcalloc(fp.action_count + 1, sizeof(*ar.queue));
+	ar.weights = xcalloc(fp.action_count + 1, sizeof(*ar.weights));
+	ar.uses = xcalloc(fp.action_count + 1, sizeof(*ar.uses));
 	for (size_t i = 0; i < fp.note_count; i++) {
 		log_warn("%s", fp.notes[i]);
-		engine_event_note(o, NULL, "folder", fp.notes[i]);
+		engine_event_note(ar.o, NULL, "folder", fp.notes[i]);
 	}
-	for (size_t i = 0; i < fp.action_count; i++) {
-		const struct plan_folder_action *a = &fp.actions[i];
-		struct sync_folder_report rep = {.name = a->name, .dry_run = o->dry_run};
-		struct store *side = a->side == SIDE_A ? remote : local;
+	for (size_t i = 0; i < fp.action_count; i++)
+		if (folder_action(&ar, &fp, &i, err) < 0)
+			goto out;
 
-		error_clear(&rep.err);
-		switch (a->kind) {
-		case PLAN_FOLDER_CREATE:
-			if (o->dry_run) {
-				/* Planned here against an empty side: its SYNC
-				 * cannot open what does not exist yet. */
-				while (i + 1 < fp.action_count &&
-				       strcmp(fp.actions[i + 1].name, a->name) == 0)
-					i++;
-				rep.created_remote = side == remote;
-				rep.created_local = side == local;
-				engine_event_folder(o, SYNC_EVENT_FOLDER_CREATED, a->name, a->side, NULL);
-				engine_event_folder(o, SYNC_EVENT_FOLDER_BEGIN, a->name, a->side, NULL);
-				if (engine_sync_folder(remote, local, st, o, a->name,
-				                       folder_use(remote, local, a->name), NULL, &rep,
-				                       &rep.err) == 0) {
-					res->folders_synced++;
-					engine_report(o, &rep);
-				} else if (engine_folder_failed(o, res, &rep, err) < 0) {
-					goto out;
-				}
-				continue;
-			}
-			if (side->ops->create_folder(side, a->name, &rep.err) < 0) {
-				while (i + 1 < fp.action_count &&
-				       strcmp(fp.actions[i + 1].name, a->name) == 0)
-					i++;
-				if (engine_folder_failed(o, res, &rep, err) < 0)
-					goto out;
-				continue;
-			}
-			log_info("%s: created on the %s side", a->name, side == remote ? "remote" : "local");
-			engine_event_folder(o, SYNC_EVENT_FOLDER_CREATED, a->name, a->side, NULL);
-			continue;
-		case PLAN_FOLDER_SYNC: {
-			const struct state_folder *sf = known_folder(known, nk, a->name);
-			if (!o->renumber && unchanged(remote, local, sf, &o->rules)) {
-				log_debug("%s: unchanged on both sides since the last sync", a->name);
-				engine_event_folder(o, SYNC_EVENT_FOLDER_SKIPPED, a->name, SIDE_A,
-				                    "unchanged on both sides since the last sync");
-				res->folders_synced++;
-				engine_report(o, &rep);
-				continue;
-			}
-			weights[queued] = folder_weight(remote, sf, a->name);
-			uses[queued] = folder_use(remote, local, a->name);
-			queue[queued++] = a->name;
-			/* A folder new to the state has its messages to copy:
-			 * the workers are worth their connections at once. */
-			first_sync |= a->first_sync;
-			continue;
-		}
-		case PLAN_FOLDER_FORGET:
-			if (!o->dry_run)
-				for (size_t k = 0; k < nk; k++)
-					if (strcmp(known[k].remote_name, a->name) == 0 &&
-					    state_folder_delete(st, known[k].id, &rep.err) < 0)
-						log_warn("%s: %s", a->name, rep.err.text);
-			continue;
-		case PLAN_FOLDER_DELETE:
-			for (size_t k = 0; k < nk; k++) {
-				bool remote_side = a->side == SIDE_A;
-				if (strcmp(known[k].remote_name, a->name) != 0)
-					continue;
-				if (remove_folder(remote_side ? remote : local, st, &known[k], remote_side, o,
-				                  &rep.err) < 0) {
-					if (engine_folder_failed(o, res, &rep, err) < 0)
-						goto out;
-				}
-			}
-			continue;
-		}
-	}
-	pool = pool_start(o, pool_workers_for(weights, queued), first_sync);
-	rc = pool_run(pool, o, remote, local, st, queue, weights, uses, queued, res, err);
+	pool = pool_start(ar.o, pool_workers_for(ar.weights, ar.queued), ar.first_sync);
+	rc = pool_run(pool, ar.o, remote, local, st, ar.queue, ar.weights, ar.uses, ar.queued, res, err);
 	pool = NULL;
 out:
 	pool_abandon(pool);
-	free(queue);
-	free(weights);
-	free(uses);
+	free(ar.queue);
+	free(ar.weights);
+	free(ar.uses);
 	plan_folders_free(&fp);
 	free(kf);
-	state_folder_list_free(known, nk);
-	store_names_free(rnames);
-	store_names_free(lnames);
+	state_folder_list_free(ar.known, ar.nk);
+	store_names_free(ar.rnames);
+	store_names_free(ar.lnames);
 	store_names_free(only);
 	return rc;
 }
