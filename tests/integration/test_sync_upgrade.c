@@ -7,7 +7,6 @@
  * support/sync_harness.h.
  */
 #include <criterion/criterion.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,33 +16,9 @@
 #include "support/sync_harness.h"
 #include "twinbox/state/state.h"
 #include "twinbox/util/xmalloc.h"
+#include "unit/test_state.h"
 
 TestSuite(sync_upgrade, .init = sync_harness_setup, .fini = sync_harness_teardown, .timeout = 300);
-
-static void sql(const char *path, const char *text)
-{
-	sqlite3 *db;
-	char *msg = NULL;
-
-	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK, "%s", path);
-	cr_assert_eq(sqlite3_exec(db, text, NULL, NULL, &msg), SQLITE_OK, "%s", msg ? msg : "?");
-	sqlite3_close(db);
-}
-
-static long long sql_int(const char *path, const char *text)
-{
-	sqlite3 *db;
-	sqlite3_stmt *stmt;
-	long long v;
-
-	cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK, "%s", path);
-	cr_assert_eq(sqlite3_prepare_v2(db, text, -1, &stmt, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
-	cr_assert_eq(sqlite3_step(stmt), SQLITE_ROW, "%s", text);
-	v = sqlite3_column_int64(stmt, 0);
-	sqlite3_finalize(stmt);
-	sqlite3_close(db);
-	return v;
-}
 
 /* Replace the harness's state file by the one the previous release
  * would have written after the same runs: an empty version-4 file
@@ -68,7 +43,7 @@ static void write_as_version_4(void)
 	struct error err;
 
 	cr_assert_eq(state_create_version(old, 4, &err), 0, "%s", err.text);
-	sql(old, copy);
+	state_test_sql(old, copy);
 	static const char *const suffixes[] = {"", "-wal", "-shm"};
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		char *p = xasprintf("%s%s", sh.db, suffixes[i]);
@@ -87,16 +62,18 @@ Test(sync_upgrade, a_state_of_the_previous_release_is_upgraded_and_the_next_run_
 	dovecot_seed(sh.d, "Archive", 5, 710, 0);
 	dovecot_flags(sh.d, "INBOX", 2, "add", "\\Seen \\Flagged");
 	sync_ok();
-	write_local("INBOX", "1700000000.M1P1.devbox", "Message-ID: <up1@twinbox.test>\nSubject: local\n\nbody\n");
+	write_local("INBOX", "1700000000.M1P1.devbox",
+	            "Message-ID: <up1@twinbox.test>\nSubject: local\n\nbody\n");
 	sync_ok();
 
 	write_as_version_4();
-	cr_assert_eq(sql_int(sh.db, "PRAGMA user_version"), 4);
-	cr_assert_eq(sql_int(sh.db, "SELECT count(*) FROM pair"), 18, "the old file holds every pair");
+	cr_assert_eq(state_test_sql_int(sh.db, "PRAGMA user_version"), 4);
+	cr_assert_eq(state_test_sql_int(sh.db, "SELECT count(*) FROM pair"), 18,
+	             "the old file holds every pair");
 
 	sync_ok();
 	assert_nothing_done();
-	cr_assert_eq(sql_int(sh.db, "PRAGMA user_version"), STATE_SCHEMA_VERSION);
+	cr_assert_eq(state_test_sql_int(sh.db, "PRAGMA user_version"), STATE_SCHEMA_VERSION);
 	assert_twins("INBOX", 13);
 	assert_twins("Archive", 5);
 	cr_assert_eq(state_pair_count("INBOX"), 13);
@@ -104,7 +81,8 @@ Test(sync_upgrade, a_state_of_the_previous_release_is_upgraded_and_the_next_run_
 
 	/* After the upgrade changes still go both ways. */
 	dovecot_seed(sh.d, "Archive", 2, 720, 0);
-	write_local("INBOX", "1700000001.M2P2.devbox", "Message-ID: <up2@twinbox.test>\nSubject: later\n\nbody\n");
+	write_local("INBOX", "1700000001.M2P2.devbox",
+	            "Message-ID: <up2@twinbox.test>\nSubject: later\n\nbody\n");
 	sync_ok();
 	assert_twins("INBOX", 14);
 	assert_twins("Archive", 7);
