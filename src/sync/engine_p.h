@@ -216,5 +216,11 @@ void engine_report(const struct sync_options *o, const struct sync_folder_report
 /* Carry the plan out (exec.c). Message failures are counted in the
  * report; -1 only when the folder (or more) must stop. */
 int exec_plan(struct folder_run *r, const struct plan *plan, struct error *err);
+/* Commit r's open transaction (state_commit_durable with `durable`),
+ * rolling back on failure, then pass crash point `what` (exec.c). */
+int engine_commit(struct folder_run *r, bool durable, const char *what, struct error *err);
+/* The plan's copies to side `to` (copy.c): -1 when the folder (or more)
+ * must stop; message failures are counted in the report. */
+int engine_copies(struct folder_run *r, const struct plan *plan, enum side to, struct error *err);
 
 #endif
