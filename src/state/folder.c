@@ -271,61 +271,68 @@ int state_folder_delete(struct state *st, int64_t id, struct error *err)
 	return 0;
 }
 
-static int reset_uids(struct state *st, int64_t id, uint32_t uidvalidity, struct error *err)
+/* One statement of reset_ids() for side `side`, `sql[side]`. */
+static int reset_step(struct state *st, enum state_stmt first, const char *const sql[SIDES], enum side side,
+                      int64_t a, int64_t b, const char *what, struct error *err)
 {
-	sqlite3_stmt *stmt;
+	sqlite3_stmt *stmt = state_stmt(st, (enum state_stmt)(first + side), sql[side], err);
 
-	stmt = state_stmt(st, ST_FOLDER_DROP_REMOTE_ONLY,
-	                  "DELETE FROM pair WHERE folder_id = ? AND b_uid IS NULL AND b_name IS NULL", err);
 	if (!stmt)
 		return -1;
-	sqlite3_bind_int64(stmt, 1, id);
-	if (state_step_done(st, stmt, "forget the remote-only messages of a folder", err) < 0)
-		return -1;
+	sqlite3_bind_int64(stmt, 1, a);
+	if (b >= 0)
+		sqlite3_bind_int64(stmt, 2, b);
+	return state_step_done(st, stmt, what, err);
+}
 
-	stmt =
-	    state_stmt(st, ST_FOLDER_UNSET_UIDS,
-	               "UPDATE pair SET a_uid = NULL, a_name = NULL, renumbered = 1 WHERE folder_id = ? AND "
-	               "(a_uid IS NOT NULL OR a_name IS NOT NULL)",
-	               err);
-	if (!stmt)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, id);
-	if (state_step_done(st, stmt, "forget the UIDs of a folder", err) < 0)
-		return -1;
+static int reset_ids(struct state *st, int64_t id, enum side side, uint32_t uidvalidity, struct error *err)
+{
+	static const char *const drop_only[SIDES] = {
+	    "DELETE FROM pair WHERE folder_id = ? AND b_uid IS NULL AND b_name IS NULL",
+	    "DELETE FROM pair WHERE folder_id = ? AND a_uid IS NULL AND a_name IS NULL"};
+	static const char *const unset[SIDES] = {
+	    "UPDATE pair SET a_uid = NULL, a_name = NULL, renumbered = 1 WHERE folder_id = ? AND "
+	    "(a_uid IS NOT NULL OR a_name IS NOT NULL)",
+	    "UPDATE pair SET b_uid = NULL, b_name = NULL, renumbered = 1 WHERE folder_id = ? AND "
+	    "(b_uid IS NOT NULL OR b_name IS NOT NULL)"};
+	static const char *const unset_intents[SIDES] = {
+	    "UPDATE intent SET a_uid = NULL, a_name = NULL WHERE folder_id = ? AND "
+	    "(a_uid IS NOT NULL OR a_name IS NOT NULL)",
+	    "UPDATE intent SET b_uid = NULL, b_name = NULL WHERE folder_id = ? AND "
+	    "(b_uid IS NOT NULL OR b_name IS NOT NULL)"};
+	static const char *const set_validity[SIDES] = {
+	    "UPDATE folder SET a_uidvalidity = ?, a_uidnext = 0, a_highestmodseq = 0 WHERE id = ?",
+	    "UPDATE folder SET b_uidvalidity = ?, b_uidnext = 0, b_highestmodseq = 0 WHERE id = ?"};
 
+	if (reset_step(st, ST_FOLDER_DROP_ONLY_A, drop_only, side, id, -1,
+	               "forget the messages a folder had only on the renumbered side", err) < 0 ||
+	    reset_step(st, ST_FOLDER_UNSET_IDS_A, unset, side, id, -1, "forget the UIDs of a folder", err) <
+	        0)
+		return -1;
 	/* A killed run's intents name UIDs of the old numbering too: a
 	 * delivery recovered later must not pair its file with whatever
 	 * message has that UID now (it is matched by content instead). */
-	stmt = state_stmt(st, ST_FOLDER_UNSET_INTENT_UIDS,
-	                  "UPDATE intent SET a_uid = NULL, a_name = NULL WHERE folder_id = ? AND "
-	                  "(a_uid IS NOT NULL OR a_name IS NOT NULL)",
-	                  err);
-	if (!stmt)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, id);
-	if (state_step_done(st, stmt, "forget the UIDs of a folder's pending operations", err) < 0)
-		return -1;
-
-	stmt = state_stmt(
-	    st, ST_FOLDER_SET_UIDVALIDITY,
-	    "UPDATE folder SET a_uidvalidity = ?, a_uidnext = 0, a_highestmodseq = 0 WHERE id = ?", err);
-	if (!stmt)
-		return -1;
-	sqlite3_bind_int64(stmt, 1, uidvalidity);
-	sqlite3_bind_int64(stmt, 2, id);
-	if (state_step_done(st, stmt, "record a new UIDVALIDITY", err) < 0)
+	if (reset_step(st, ST_FOLDER_UNSET_INTENT_IDS_A, unset_intents, side, id, -1,
+	               "forget the UIDs of a folder's pending operations", err) < 0 ||
+	    reset_step(st, ST_FOLDER_SET_UIDVALIDITY_A, set_validity, side, uidvalidity, id,
+	               "record a new UIDVALIDITY", err) < 0)
 		return -1;
 	if (sqlite3_changes(st->db) != 1)
 		return state_bug(st, err, "folder %" PRId64 " got a new UIDVALIDITY but is not stored", id);
 	return 0;
 }
 
-int state_folder_reset_uids(struct state *st, int64_t id, uint32_t uidvalidity, struct error *err)
+int state_folder_reset_ids(struct state *st, int64_t id, enum side side, uint32_t uidvalidity,
+                           struct error *err)
 {
 	if (state_savepoint(st, err) < 0)
 		return -1;
-	return state_release_savepoint(st, reset_uids(st, id, uidvalidity, err), err);
+	return state_release_savepoint(st, reset_ids(st, id, side, uidvalidity, err), err);
+}
+
+int state_folder_reset_uids(struct state *st, int64_t id, uint32_t uidvalidity, struct error *err)
+{
+	return state_folder_reset_ids(st, id, SIDE_A, uidvalidity, err);
 }
 
 void state_folder_clear(struct state_folder *f)

@@ -78,7 +78,7 @@ static void bind_id(sqlite3_stmt *stmt, int col, struct store_id id)
 }
 
 /* Bind a_uid, a_name, b_uid, b_name, flags, keywords, size, content_key,
- * renumbered (kept only while side A has no id) from column `first`
+ * renumbered (kept only while a side has no id) from column `first`
  * on. */
 static void bind_fields(sqlite3_stmt *stmt, int first, const struct state_pair *p)
 {
@@ -88,7 +88,9 @@ static void bind_fields(sqlite3_stmt *stmt, int first, const struct state_pair *
 	state_bind_text(stmt, first + 5, none_if_empty(p->keywords));
 	sqlite3_bind_int64(stmt, first + 6, (sqlite3_int64)p->size);
 	state_bind_text(stmt, first + 7, none_if_empty(p->content_key));
-	sqlite3_bind_int64(stmt, first + 8, p->renumbered && !store_id_known(p->side[SIDE_A]));
+	sqlite3_bind_int64(stmt, first + 8,
+	                   p->renumbered &&
+	                       !(store_id_known(p->side[SIDE_A]) && store_id_known(p->side[SIDE_B])));
 }
 
 static int failed(const struct state_pair *p, struct error *err)

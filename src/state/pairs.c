@@ -248,24 +248,30 @@ const struct state_pair *state_pairs_find(const struct state_pairs *set, enum si
 	return NULL;
 }
 
-void state_pairs_renumber(struct state_pairs *set)
+void state_pairs_renumber_side(struct state_pairs *set, enum side side)
 {
+	enum side other = side_other(side);
 	size_t n = 0;
 
 	for (size_t i = 0; i < set->count; i++) {
 		struct state_pair p = set->pairs[i];
-		if (!store_id_known(p.side[SIDE_B]))
+		if (!store_id_known(p.side[other]))
 			continue;
-		if (store_id_known(p.side[SIDE_A])) {
-			p.side[SIDE_A] = (struct store_id){0, NULL};
+		if (store_id_known(p.side[side])) {
+			p.side[side] = (struct store_id){0, NULL};
 			p.renumbered = true;
 		}
 		set->pairs[n++] = p;
 	}
 	set->count = n;
-	/* No side A id is left: the set is in side A order as it stands. */
+	/* Side A's order holds: with no side A id left, any order is. */
 	free(set->by_b);
 	index_by_b(set);
+}
+
+void state_pairs_renumber(struct state_pairs *set)
+{
+	state_pairs_renumber_side(set, SIDE_A);
 }
 
 void state_pairs_keep(struct state_pairs *set, const bool *keep)

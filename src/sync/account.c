@@ -58,30 +58,37 @@ bool engine_folder_selected(const struct sync_options *o, const char *name)
 	return in;
 }
 
-/*
- * Whether folder `name` is just as the last sync left it on both sides,
- * so that syncing it could do nothing: both stores tell its markers
- * without opening it, the state holds markers for both sides taken under
- * the same rules, they are equal, and no intent of a killed run waits.
- */
-static bool unchanged(struct store *remote, struct store *local, const struct state_folder *sf,
-                      const struct plan_rules *rules)
+/* Whether side s of folder `sf` is as the last sync left it, by what its
+ * store tells without opening it: its counts, or its directory times
+ * (equal times prove "no change" because they were settled when
+ * recorded, finish_folder: any later change gives a later time). */
+static bool side_as_left(struct store *s, const struct state_marks *m, const char *name)
 {
-	struct store_folder_info ri, li;
+	struct store_folder_info info;
 	struct error err;
 
-	if (!sf || !engine_markers_apply(sf, rules) || !sf->side[SIDE_A].uidnext ||
-	    !sf->side[SIDE_A].highestmodseq || !engine_times_recorded(sf))
+	if ((!m->uidnext || !m->highestmodseq) && !engine_times_recorded(m))
 		return false;
-	if (!remote->ops->folder_status ||
-	    remote->ops->folder_status(remote, sf->remote_name, &ri, &err) != 1 ||
-	    !local->ops->folder_status || local->ops->folder_status(local, sf->remote_name, &li, &err) != 1)
+	if (!s->ops->folder_status || s->ops->folder_status(s, name, &info, &err) != 1)
 		return false;
-	/* Equal times prove "no change" because they were settled when
-	 * recorded (finish_folder): any later change gives a later time. */
-	return ri.uidvalidity == sf->side[SIDE_A].uidvalidity && ri.uidnext == sf->side[SIDE_A].uidnext &&
-	       ri.highestmodseq == sf->side[SIDE_A].highestmodseq && ri.exists == sf->side[SIDE_A].messages &&
-	       engine_times_same(sf, &li);
+	return engine_counts_same(m, &info) || engine_times_same(m, &info);
+}
+
+/*
+ * Whether folder `name` is just as the last sync left it on both sides,
+ * so that syncing it could do nothing: the state holds markers for both
+ * sides taken under the same rules, each store tells its side's without
+ * opening it, they are equal, and no intent of a killed run waits.
+ */
+static bool unchanged(struct store *const store[SIDES], const struct state_folder *sf,
+                      const struct plan_rules *rules)
+{
+	if (!sf || !engine_markers_apply(sf, rules))
+		return false;
+	for (int s = 0; s < SIDES; s++)
+		if (!side_as_left(store[s], &sf->side[s], sf->remote_name))
+			return false;
+	return true;
 }
 
 /* The messages a folder is expected to hold, for the memory budget of
@@ -127,8 +134,7 @@ static bool side_unchanged(struct store *s, struct state *st, const struct state
 		return false;
 	if (s->ops->snapshot(f, &snap, &err) < 0 || state_pairs_load(st, sf->id, &pairs, &err) < 0)
 		goto out;
-	if (side == SIDE_A && sf->side[SIDE_A].uidvalidity &&
-	    info.uidvalidity != sf->side[SIDE_A].uidvalidity)
+	if (sf->side[side].uidvalidity && info.uidvalidity != sf->side[side].uidvalidity)
 		goto out;
 	for (size_t i = 0; i < pairs.count; i++)
 		sides += store_id_known(pairs.pairs[i].side[side]);
@@ -453,7 +459,7 @@ static void queue_folder(struct account_run *ar, const struct plan_folder_action
 	const struct sync_options *o = ar->o;
 	const struct state_folder *sf = known_folder(ar->known, ar->nk, a->name);
 
-	if (!o->renumber && unchanged(ar->remote, ar->local, sf, &o->rules)) {
+	if (!o->renumber && unchanged((struct store *const[SIDES]){ar->remote, ar->local}, sf, &o->rules)) {
 		log_debug("%s: unchanged on both sides since the last sync", a->name);
 		engine_event_folder(o, SYNC_EVENT_FOLDER_SKIPPED, a->name, SIDE_A,
 		                    "unchanged on both sides since the last sync");

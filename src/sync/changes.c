@@ -72,24 +72,29 @@ static size_t merge(const struct state_pairs *ps, const struct store_changes *c,
 
 /* ---- the changes alone --------------------------------------------- */
 
-bool engine_times_recorded(const struct state_folder *sf)
+bool engine_times_recorded(const struct state_marks *m)
 {
 	struct timespec zero = {0, 0};
 
-	return !(clock_same_time(&sf->side[SIDE_B].marks[0], &zero) &&
-	         clock_same_time(&sf->side[SIDE_B].marks[1], &zero));
+	return !(clock_same_time(&m->marks[0], &zero) && clock_same_time(&m->marks[1], &zero));
 }
 
-bool engine_times_same(const struct state_folder *sf, const struct store_folder_info *linfo)
+bool engine_times_same(const struct state_marks *m, const struct store_folder_info *info)
 {
-	return engine_times_recorded(sf) && clock_same_time(&sf->side[SIDE_B].marks[0], &linfo->marks[0]) &&
-	       clock_same_time(&sf->side[SIDE_B].marks[1], &linfo->marks[1]);
+	return engine_times_recorded(m) && clock_same_time(&m->marks[0], &info->marks[0]) &&
+	       clock_same_time(&m->marks[1], &info->marks[1]);
 }
 
-bool engine_listing_same(const struct state_folder *sf, const struct store_listing *now)
+bool engine_counts_same(const struct state_marks *m, const struct store_folder_info *info)
 {
-	return sf->side[SIDE_B].files >= 0 && now->digest == sf->side[SIDE_B].digest &&
-	       now->files == (uint64_t)sf->side[SIDE_B].files;
+	return m->uidnext && m->highestmodseq && m->uidvalidity == info->uidvalidity &&
+	       m->uidnext == info->uidnext && m->messages == info->exists &&
+	       m->highestmodseq == info->highestmodseq;
+}
+
+bool engine_listing_same(const struct state_marks *m, const struct store_listing *now)
+{
+	return m->files >= 0 && now->digest == m->digest && now->files == (uint64_t)m->files;
 }
 
 /* Whether the local folder is as the last sync left it: the same times
@@ -101,7 +106,7 @@ bool engine_listing_same(const struct state_folder *sf, const struct store_listi
 static int local_same(struct folder_run *r, const struct state_folder *sf,
                       const struct store_folder_info *linfo, bool *same_r, struct error *err)
 {
-	const struct store_ops *ops = r->ls->ops;
+	const struct store_ops *ops = r->store[SIDE_B]->ops;
 	struct store_listing now, then = {sf->side[SIDE_B].digest, (uint64_t)sf->side[SIDE_B].files};
 	bool listed = sf->side[SIDE_B].files >= 0 && ops->read_listing;
 	int rc;
@@ -109,26 +114,27 @@ static int local_same(struct folder_run *r, const struct state_folder *sf,
 	*same_r = false;
 	if (!ops->find || ops->key != STORE_KEY_NAME)
 		return 0;
-	if (engine_times_same(sf, linfo)) {
+	if (engine_times_same(&sf->side[SIDE_B], linfo)) {
 		if (listed)
-			ops->assume_listing(r->lf, &then);
+			ops->assume_listing(r->folder[SIDE_B], &then);
 		*same_r = true;
 		return 0;
 	}
 	/* Times recorded by a sync that left the folder as it found it,
 	 * and other times now: another program changed it. The names
 	 * would only say so again; the folder is read whole anyway. */
-	if (engine_times_recorded(sf)) {
+	if (engine_times_recorded(&sf->side[SIDE_B])) {
 		log_debug("%s: the Maildir folder changed since the last sync (its times)", r->rep->name);
 		return 0;
 	}
 	if (!listed)
 		return 0;
 	/* The read-ahead may have read it already (prefetch.c). */
-	rc = r->pre.listed && ops->listing ? ops->listing(r->lf, &now) : ops->read_listing(r->lf, &now, err);
+	rc = r->pre.listed && ops->listing ? ops->listing(r->folder[SIDE_B], &now)
+	                                   : ops->read_listing(r->folder[SIDE_B], &now, err);
 	if (rc < 0)
 		return -1;
-	*same_r = rc > 0 && engine_listing_same(sf, &now);
+	*same_r = rc > 0 && engine_listing_same(&sf->side[SIDE_B], &now);
 	if (rc > 0)
 		r->files_read = (int64_t)now.files;
 	log_debug("%s: the Maildir folder's times changed; its file names %s as the last sync left them",
@@ -151,10 +157,7 @@ static int sides_same(struct folder_run *r, const struct store_folder_info *rinf
 	*remote_r = *local_r = false;
 	if (found <= 0)
 		return found;
-	*remote_r = sf.side[SIDE_A].uidnext && sf.side[SIDE_A].highestmodseq &&
-	            sf.side[SIDE_A].uidvalidity == rinfo->uidvalidity &&
-	            sf.side[SIDE_A].uidnext == rinfo->uidnext && sf.side[SIDE_A].messages == rinfo->exists &&
-	            sf.side[SIDE_A].highestmodseq == rinfo->highestmodseq;
+	*remote_r = engine_counts_same(&sf.side[SIDE_A], rinfo);
 	found = local_same(r, &sf, linfo, local_r, err);
 	state_folder_clear(&sf);
 	return found;
@@ -204,7 +207,7 @@ static int by_name(const void *a, const void *b)
 }
 
 /* The local side of the loaded pairs, found by name where the last sync
- * left them, with their current flags: 1 (r->lsnap made, sorted by
+ * left them, with their current flags: 1 (r->snap[SIDE_B] made, sorted by
  * name), 0 when one is missing, -1. */
 static int local_side(struct folder_run *r, struct error *err)
 {
@@ -220,12 +223,12 @@ static int local_side(struct folder_run *r, struct error *err)
 			                               .keywords = p->keywords,
 			                               .size = p->size};
 	}
-	found = n ? r->ls->ops->find(r->lf, msgs, n, err) : 1;
+	found = n ? r->store[SIDE_B]->ops->find(r->folder[SIDE_B], msgs, n, err) : 1;
 	if (found <= 0) {
 		free(msgs);
 		return found;
 	}
-	r->lsnap = (struct store_snapshot){msgs, n, NULL, NULL};
+	r->snap[SIDE_B] = (struct store_snapshot){msgs, n, NULL, NULL};
 	if (n > 1)
 		qsort(msgs, n, sizeof(*msgs), by_name);
 	return 1;
@@ -241,11 +244,11 @@ static int all_local_paired(struct folder_run *r, size_t with_local, bool *all_r
 
 	if (r->files_read >= 0) {
 		n = (size_t)r->files_read; /* local_same() read the directories */
-	} else if (r->ls->ops->count) {
-		if (r->ls->ops->count(r->lf, &n, err) < 0)
+	} else if (r->store[SIDE_B]->ops->count) {
+		if (r->store[SIDE_B]->ops->count(r->folder[SIDE_B], &n, err) < 0)
 			return -1;
 	} else {
-		if (r->ls->ops->snapshot(r->lf, &snap, err) < 0)
+		if (r->store[SIDE_B]->ops->snapshot(r->folder[SIDE_B], &snap, err) < 0)
 			return -1;
 		n = snap.count;
 		store_snapshot_free(&snap);
@@ -258,7 +261,7 @@ static int all_local_paired(struct folder_run *r, size_t with_local, bool *all_r
  * Plan over the changes alone, the Maildir being unchanged: r->pairs
  * only the pairs of the UIDs the server named (and, when new messages
  * came, those without a remote side, which a new message may re-attach
- * to by content key), r->rsnap the changed and new messages, r->lsnap
+ * to by content key), r->snap[SIDE_A] the changed and new messages, r->snap[SIDE_B]
  * the local side of those pairs as found by name. Returns 1 when made,
  * 0 when they cannot stand for the folder (nothing kept: the caller
  * goes on with the whole folder), -1 on failure.
@@ -307,14 +310,14 @@ static int changes_alone(struct folder_run *r, uint64_t since, struct store_chan
 	rc = local_side(r, err);
 	if (rc <= 0)
 		goto out;
-	r->rsnap = *ch;
+	r->snap[SIDE_A] = *ch;
 	*ch = (struct store_snapshot){0};
-	r->remote_total = c->exists;
-	r->local_total = with[SIDE_B];
+	r->total[SIDE_A] = c->exists;
+	r->total[SIDE_B] = with[SIDE_B];
 	r->partial = true;
 	log_debug("%s: the Maildir folder is unchanged: %s; syncing only the %zu messages changed or new on "
 	          "the server and %zu UID ranges expunged since modseq %llu (%zu pairs loaded)",
-	          r->rep->name, fresh ? "its messages counted, none read" : "not read", r->rsnap.count,
+	          r->rep->name, fresh ? "its messages counted, none read" : "not read", r->snap[SIDE_A].count,
 	          c->gone_count, (unsigned long long)since, r->pairs.count);
 out:
 	if (rc <= 0)
@@ -377,7 +380,7 @@ static size_t keep_server_changes(const struct state_pairs *ps, const struct sto
  */
 static int maildir_changes(struct folder_run *r, struct store_changes *c, struct error *err)
 {
-	struct store_snapshot *ls = &r->lsnap;
+	struct store_snapshot *ls = &r->snap[SIDE_B];
 	struct store_msg *msgs;
 	size_t *at, nl = 0, came = 0, changed = 0, went = 0, pairs, total, named = c->changed.count;
 	bool *keep, *lkeep;
@@ -431,7 +434,7 @@ static int maildir_changes(struct folder_run *r, struct store_changes *c, struct
 		if (at[i] != SIZE_MAX)
 			lkeep[at[i]] = true;
 	}
-	r->local_total = ls->count;
+	r->total[SIDE_B] = ls->count;
 	for (size_t j = 0; j < ls->count; j++)
 		if (lkeep[j])
 			ls->msgs[nl++] = ls->msgs[j];
@@ -440,11 +443,11 @@ static int maildir_changes(struct folder_run *r, struct store_changes *c, struct
 	/* The server's side: the kept pairs as the state has them, merged
 	 * with its changes. */
 	msgs = xcalloc(r->pairs.count + c->changed.count + 1, sizeof(*msgs));
-	r->rsnap =
+	r->snap[SIDE_A] =
 	    (struct store_snapshot){msgs, merge(&r->pairs, c, msgs), c->changed.priv, c->changed.free_priv};
 	free(c->changed.msgs);
 	c->changed = (struct store_snapshot){0};
-	r->remote_total = c->exists;
+	r->total[SIDE_A] = c->exists;
 	r->partial = true;
 	rc = 1;
 	log_debug("%s: syncing only what changed: in the Maildir folder %zu new files, %zu with other flags, "
@@ -482,7 +485,7 @@ int engine_remote_changes(struct folder_run *r, uint64_t since, const struct sto
 		log_debug("%s: unchanged on the server since the last sync: its messages are not read",
 		          r->rep->name);
 	} else {
-		told = r->rs->ops->changes(r->rf, since, &c, err);
+		told = r->store[SIDE_A]->ops->changes(r->folder[SIDE_A], since, &c, err);
 	}
 	if (told <= 0) {
 		if (told < 0 && err->scope > ERR_MAILBOX)
@@ -497,7 +500,7 @@ int engine_remote_changes(struct folder_run *r, uint64_t since, const struct sto
 	 * server as it left it: the Maildir's changes alone. */
 	if (local_same)
 		told = changes_alone(r, since, &c, err);
-	else if (r->ls->ops->key == STORE_KEY_NAME)
+	else if (r->store[SIDE_B]->ops->key == STORE_KEY_NAME)
 		told = maildir_changes(r, &c, err);
 	else
 		told = 0;
@@ -527,7 +530,7 @@ int engine_remote_changes(struct folder_run *r, uint64_t since, const struct sto
 	log_debug("%s: %zu messages changed or new on the server, %zu UID ranges expunged since modseq %llu",
 	          r->rep->name, c.changed.count, c.gone_count, (unsigned long long)since);
 	free(c.changed.msgs);
-	r->rsnap = (struct store_snapshot){msgs, n, c.changed.priv, c.changed.free_priv};
+	r->snap[SIDE_A] = (struct store_snapshot){msgs, n, c.changed.priv, c.changed.free_priv};
 	c.changed = (struct store_snapshot){0};
 	store_changes_free(&c);
 	*done_r = true;

@@ -25,7 +25,7 @@
 const struct store_msg *run_msg(const struct folder_run *r, enum side side, struct store_id id,
                                 size_t *index_r)
 {
-	const struct store_snapshot *snap = side == SIDE_A ? &r->rsnap : &r->lsnap;
+	const struct store_snapshot *snap = side == SIDE_A ? &r->snap[SIDE_A] : &r->snap[SIDE_B];
 	size_t lo = 0, hi = snap->count;
 
 	if (!store_id_known(id))
@@ -57,7 +57,8 @@ static void clean_leftovers(struct folder_run *r, const char *name)
 {
 	struct error err;
 
-	if (r->ls->ops->clean_leftovers && r->ls->ops->clean_leftovers(r->lf, name, &err) < 0)
+	if (r->store[SIDE_B]->ops->clean_leftovers &&
+	    r->store[SIDE_B]->ops->clean_leftovers(r->folder[SIDE_B], name, &err) < 0)
 		log_warn("%s: %s", r->rep->name, err.text);
 }
 
@@ -171,12 +172,6 @@ static struct plan_msg *plan_msgs(struct store_snapshot *snap, char **keys)
 	return pm;
 }
 
-static void plan_inputs(struct folder_run *r, struct plan_msg **rm_r, struct plan_msg **lm_r)
-{
-	*rm_r = plan_msgs(&r->rsnap, r->rkeys);
-	*lm_r = plan_msgs(&r->lsnap, r->lkeys);
-}
-
 /* Open one side of folder `name`. A dry run's folder that would be
  * created on that side (`absent`, as the folder lists said) is taken as
  * empty (*f_r NULL). */
@@ -238,9 +233,30 @@ static uint64_t changes_since(const struct state_folder *sf, const struct store_
 	return sf->side[SIDE_A].highestmodseq;
 }
 
-/* The folder's state row (made on first sync), a UIDVALIDITY check, and
- * the modseq to read the server's changes from (*since_r, 0: none). */
-static int folder_row(struct folder_run *r, const char *name, const struct store_folder_info *rinfo,
+/* Side s of the folder renumbered (its UIDVALIDITY in the state was
+ * `was`, it is `now`): told, and its ids forgotten (a dry run forgets
+ * them in memory once the pairs are loaded). */
+static int side_renumbered(struct folder_run *r, const char *name, enum side s, uint32_t was, uint32_t now,
+                           struct plan_rules *rules, struct error *err)
+{
+	const struct plan_side_words *w = &rules->words[s];
+	char *why = xasprintf("%s's UIDVALIDITY changed from %u to %u: %s renumbered the folder, or was "
+	                      "restored or replaced; matching its messages again by content, and copying "
+	                      "there again the %s it no longer has (nothing is deleted on either side)",
+	                      w->the_side, was, now, w->the_side, rules->words[side_other(s)].messages);
+
+	log_warn("%s: %s", name, why);
+	engine_event_note(r->o, name, "uidvalidity-changed", why);
+	free(why);
+	rules->first_sync = true;
+	r->renumber[s] = r->o->dry_run;
+	return r->o->dry_run ? 0 : state_folder_reset_ids(r->st, r->folder_id, s, now, err);
+}
+
+/* The folder's state row (made on first sync), each side's UIDVALIDITY
+ * checked, and the modseq to read side A's changes from (*since_r, 0:
+ * none). `info` is each side's folder as opened. */
+static int folder_row(struct folder_run *r, const char *name, const struct store_folder_info info[SIDES],
                       struct plan_rules *rules, uint64_t *since_r, struct error *err)
 {
 	struct state_folder sf;
@@ -260,39 +276,31 @@ static int folder_row(struct folder_run *r, const char *name, const struct store
 		 * pairs whose numbering a later change could not be told by. */
 		if (state_folder_add(r->st, name, name, &r->folder_id, err) < 0)
 			return -1;
-		return rinfo->uidvalidity
-		           ? state_folder_reset_uids(r->st, r->folder_id, rinfo->uidvalidity, err)
-		           : 0;
+		for (int s = 0; s < SIDES; s++)
+			if (info[s].uidvalidity &&
+			    state_folder_reset_ids(r->st, r->folder_id, s, info[s].uidvalidity, err) < 0)
+				return -1;
+		return 0;
 	}
 	r->folder_id = sf.id;
-	if (r->o->renumber) {
-		/* A dry run after a server change: sync_run's real run would
-		 * have forgotten the old server's UIDs and UIDVALIDITY. */
-		r->renumber = true;
-	} else if (sf.side[SIDE_A].uidvalidity && rinfo->uidvalidity &&
-	           sf.side[SIDE_A].uidvalidity != rinfo->uidvalidity) {
-		char *why =
-		    xasprintf("the server's UIDVALIDITY changed from %u to %u: the server renumbered "
-		              "the folder, or was restored or replaced; matching its messages again by "
-		              "content, and uploading again the local messages it no longer has "
-		              "(nothing is deleted on either side)",
-		              sf.side[SIDE_A].uidvalidity, rinfo->uidvalidity);
-		log_warn("%s: %s", name, why);
-		engine_event_note(r->o, name, "uidvalidity-changed", why);
-		free(why);
-		rules->first_sync = true;
-		r->renumber = r->o->dry_run;
-		if (!r->o->dry_run && state_folder_reset_uids(r->st, sf.id, rinfo->uidvalidity, err) < 0) {
-			state_folder_clear(&sf);
-			return -1;
-		}
+	/* A dry run after a server change: sync_run's real run would have
+	 * forgotten the old server's UIDs and UIDVALIDITY. */
+	r->renumber[SIDE_A] = r->o->renumber;
+	for (int s = 0; s < SIDES && found >= 0; s++) {
+		uint32_t was = sf.side[s].uidvalidity, now = info[s].uidvalidity;
+		if (!r->renumber[s] && was && now && was != now)
+			found = side_renumbered(r, name, s, was, now, rules, err);
 	}
-	*since_r = r->renumber ? 0 : changes_since(&sf, rinfo, rules);
+	if (found < 0) {
+		state_folder_clear(&sf);
+		return -1;
+	}
+	*since_r = r->renumber[SIDE_A] || r->renumber[SIDE_B] ? 0 : changes_since(&sf, &info[SIDE_A], rules);
 	/* The read-ahead's pairs, unless the state's changed under them
 	 * (prefetch.c) or are about to be read otherwise. */
 	if (r->pre.have_pairs &&
 	    (r->pre.folder_id != sf.id || r->pre.uidvalidity != sf.side[SIDE_A].uidvalidity || sf.pending ||
-	     rules->first_sync || r->renumber)) {
+	     rules->first_sync || r->renumber[SIDE_A] || r->renumber[SIDE_B])) {
 		state_pairs_free(&r->pre.pairs);
 		r->pre.have_pairs = false;
 	}
@@ -303,12 +311,12 @@ static int folder_row(struct folder_run *r, const char *name, const struct store
 int engine_local_snapshot(struct folder_run *r, struct error *err)
 {
 	if (r->pre.scanned) {
-		r->lsnap = r->pre.lsnap;
+		r->snap[SIDE_B] = r->pre.lsnap;
 		r->pre.lsnap = (struct store_snapshot){0};
 		r->pre.scanned = false;
 		return 0;
 	}
-	return r->ls->ops->snapshot(r->lf, &r->lsnap, err);
+	return r->store[SIDE_B]->ops->snapshot(r->folder[SIDE_B], &r->snap[SIDE_B], err);
 }
 
 int engine_load_pairs(struct folder_run *r, struct error *err)
@@ -326,9 +334,10 @@ int engine_load_pairs(struct folder_run *r, struct error *err)
 /*
  * Record the folder as synced. Its markers are those read when it was
  * opened, before anything was read or changed, so they can only be older
- * than what the sync saw. A side's markers are kept only when this run
- * changed nothing there, every message went through, and (Maildir) the
- * times were settled; else 0, "not known", and the next run looks at the
+ * than what the sync saw. A side's markers (UIDNEXT and count, or the
+ * directory times) are kept only when this run changed nothing there,
+ * every message went through, and the store says they tell (an IMAP
+ * folder with a HIGHESTMODSEQ; Maildir times settled); else 0, "not known", and the next run looks at the
  * whole folder again (and records them then). HIGHESTMODSEQ is the
  * exception: it is kept whenever every message went through, since the
  * next run asks the server what changed after it (changes_since); with
@@ -337,19 +346,39 @@ int engine_load_pairs(struct folder_run *r, struct error *err)
  * run's own changes: equal to the folder's next time, it proves that
  * nobody else changed it, however soon that is (changes.c).
  */
-static int finish_folder(struct folder_run *r, const struct store_folder_info *rinfo,
-                         const struct store_folder_info *linfo, const struct plan_rules *rules,
-                         struct error *err)
+/* Whether r's run changed side s (copied, flagged or deleted there). */
+static bool changed_side(const struct sync_folder_report *rep, enum side s)
 {
-	const struct sync_folder_report *rep = r->rep;
-	bool clean = rep->message_failures == 0;
-	bool remote_same = clean && !rep->to_remote && !rep->flags_remote && !rep->deleted_remote &&
-	                   rinfo->uidnext && rinfo->highestmodseq;
-	bool local_same =
-	    clean && !rep->to_local && !rep->flags_local && !rep->deleted_local && linfo->marks_settled;
+	return s == SIDE_A ? rep->to_remote || rep->flags_remote || rep->deleted_remote
+	                   : rep->to_local || rep->flags_local || rep->deleted_local;
+}
+
+/* Side s's markers in `m` as `info` (the folder as opened) shows them,
+ * where they can be trusted (finish_folder). */
+static void side_markers(struct folder_run *r, enum side s, const struct store_folder_info *info,
+                         struct state_marks *m)
+{
+	const struct store_ops *ops = r->store[s]->ops;
+	bool clean = r->rep->message_failures == 0;
+	bool same = clean && !changed_side(r->rep, s);
+	bool counted = same && info->uidnext && info->highestmodseq;
 	struct timespec zero = {0, 0};
 	struct store_listing listing;
-	bool listed = clean && r->ls->ops->listing && r->ls->ops->listing(r->lf, &listing);
+	bool listed = clean && ops->listing && ops->listing(r->folder[s], &listing);
+
+	m->uidvalidity = info->uidvalidity;
+	m->uidnext = counted ? info->uidnext : 0;
+	m->highestmodseq = clean ? info->highestmodseq : 0;
+	m->messages = counted ? info->exists : 0;
+	for (int i = 0; i < 2; i++)
+		m->marks[i] = same && info->marks_settled ? info->marks[i] : zero;
+	m->digest = listed ? listing.digest : 0;
+	m->files = listed ? (int64_t)listing.files : -1;
+}
+
+static int finish_folder(struct folder_run *r, const struct store_folder_info info[SIDES],
+                         const struct plan_rules *rules, struct error *err)
+{
 	char text[96];
 	struct state_folder sf;
 	int found;
@@ -362,14 +391,8 @@ static int finish_folder(struct folder_run *r, const struct store_folder_info *r
 		           ? -1
 		           : error_set(err, ERR_FATAL, "folder %s vanished from the state", r->rep->name);
 	rules_text(rules, text);
-	sf.side[SIDE_A].uidvalidity = rinfo->uidvalidity;
-	sf.side[SIDE_A].uidnext = remote_same ? rinfo->uidnext : 0;
-	sf.side[SIDE_A].highestmodseq = clean ? rinfo->highestmodseq : 0;
-	sf.side[SIDE_A].messages = remote_same ? rinfo->exists : 0;
-	sf.side[SIDE_B].marks[0] = local_same ? linfo->marks[0] : zero;
-	sf.side[SIDE_B].marks[1] = local_same ? linfo->marks[1] : zero;
-	sf.side[SIDE_B].digest = listed ? listing.digest : 0;
-	sf.side[SIDE_B].files = listed ? (int64_t)listing.files : -1;
+	for (int s = 0; s < SIDES; s++)
+		side_markers(r, s, &info[s], &sf.side[s]);
 	free(sf.rules);
 	sf.rules = xstrdup(text);
 	sf.last_sync = (int64_t)time(NULL);
@@ -391,8 +414,8 @@ static bool plan_has_work(const struct plan *plan)
 	return false;
 }
 
-/* Before a plan changes anything: the listing the state holds for the
- * Maildir folder goes with the pairs as they are, so it is forgotten
+/* Before a plan changes anything: the listing the state holds for a
+ * side's folder (a Maildir's) goes with the pairs as they are, so it is forgotten
  * before either changes (state_folder_drop_listing) and recorded again
  * by finish_folder. A plain commit: the stores' first change comes after
  * it in the log or behind a durable intent. */
@@ -400,7 +423,12 @@ static int drop_listing(struct folder_run *r, struct error *err)
 {
 	if (state_begin(r->st, err) < 0)
 		return -1;
-	if (state_folder_drop_listing(r->st, r->folder_id, SIDE_B, err) < 0 || state_commit(r->st, err) < 0) {
+	for (int s = 0; s < SIDES; s++)
+		if (r->store[s]->ops->listing && state_folder_drop_listing(r->st, r->folder_id, s, err) < 0) {
+			state_rollback(r->st);
+			return -1;
+		}
+	if (state_commit(r->st, err) < 0) {
 		state_rollback(r->st);
 		return -1;
 	}
@@ -424,33 +452,35 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
                        const char *name, enum plan_special_use use, const struct engine_wake *wake,
                        struct sync_folder_report *rep, struct error *err)
 {
-	struct folder_run r = {.o = o, .st = st, .rs = rs, .ls = ls, .rep = rep, .files_read = -1};
+	struct folder_run r = {.o = o, .st = st, .store = {rs, ls}, .rep = rep, .files_read = -1};
 	struct plan_rules rules = o->rules;
-	struct store_folder_info rinfo, linfo;
-	struct plan_msg *rm = NULL, *lm = NULL;
+	struct store_folder_info info[SIDES];
+	struct plan_msg *pm[SIDES] = {NULL, NULL};
 	struct plan plan = {0};
 	uint64_t since;
 	bool told = false;
 	int rc = -1;
 
 	rules.use = use;
-	if (open_side(rs, name, "remote", o->dry_run && rep->created_remote, &r.rf, &rinfo, err) < 0)
+	if (open_side(rs, name, "remote", o->dry_run && rep->created_remote, &r.folder[SIDE_A], &info[SIDE_A],
+	              err) < 0)
 		goto out;
 	if (prefetch_take(o->prefetch, name, &r.pre)) {
-		r.lf = r.pre.lf;
-		linfo = r.pre.linfo;
-	} else if (open_side(ls, name, "local", o->dry_run && rep->created_local, &r.lf, &linfo, err) < 0) {
+		r.folder[SIDE_B] = r.pre.lf;
+		info[SIDE_B] = r.pre.linfo;
+	} else if (open_side(ls, name, "local", o->dry_run && rep->created_local, &r.folder[SIDE_B],
+	                     &info[SIDE_B], err) < 0) {
 		goto out;
 	}
-	if (folder_row(&r, name, &rinfo, &rules, &since, err) < 0)
+	if (folder_row(&r, name, info, &rules, &since, err) < 0)
 		goto out;
 	if (!o->dry_run && !r.partial)
 		clean_leftovers(&r, NULL);
-	if (since && r.rf && rs->ops->changes &&
-	    engine_remote_changes(&r, since, &rinfo, &linfo, &told, err) < 0)
+	if (since && r.folder[SIDE_A] && rs->ops->changes &&
+	    engine_remote_changes(&r, since, &info[SIDE_A], &info[SIDE_B], &told, err) < 0)
 		goto out;
-	if ((!told && r.rf && rs->ops->snapshot(r.rf, &r.rsnap, err) < 0) ||
-	    (r.lf && !r.partial && engine_local_snapshot(&r, err) < 0))
+	if ((!told && r.folder[SIDE_A] && rs->ops->snapshot(r.folder[SIDE_A], &r.snap[SIDE_A], err) < 0) ||
+	    (r.folder[SIDE_B] && !r.partial && engine_local_snapshot(&r, err) < 0))
 		goto out;
 	/* With the server's changes told there was no intent to recover
 	 * (changes_since), and the pairs are loaded. */
@@ -460,14 +490,17 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 		goto out;
 	if (r.folder_id && !o->dry_run && !told && engine_recover_appends(&r, err) < 0)
 		goto out;
-	if (r.renumber)
-		state_pairs_renumber(&r.pairs);
+	for (int s = 0; s < SIDES; s++)
+		if (r.renumber[s])
+			state_pairs_renumber_side(&r.pairs, s);
 	if (engine_fill_pair_keys(&r, err) < 0 || engine_content_keys(&r, err) < 0)
 		goto out;
-	plan_inputs(&r, &rm, &lm);
-	struct plan_input in = {r.pairs.pairs, r.pairs.count, {rm, lm}, {r.rsnap.count, r.lsnap.count}};
-	rules.total[SIDE_A] = r.remote_total;
-	rules.total[SIDE_B] = r.local_total;
+	struct plan_input in = {
+	    r.pairs.pairs, r.pairs.count, {NULL, NULL}, {r.snap[SIDE_A].count, r.snap[SIDE_B].count}};
+	for (int s = 0; s < SIDES; s++) {
+		in.msgs[s] = pm[s] = plan_msgs(&r.snap[s], r.keys[s]);
+		rules.total[s] = r.total[s];
+	}
 	if (plan_build(&in, &rules, &plan, err) < 0)
 		goto out;
 	engine_planned_counts(&plan, &rep->planned);
@@ -487,21 +520,19 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 	}
 	if ((plan_has_work(&plan) && drop_listing(&r, err) < 0) || exec_plan(&r, &plan, err) < 0)
 		goto out;
-	rc = finish_folder(&r, &rinfo, &linfo, &rules, err);
+	rc = finish_folder(&r, info, &rules, err);
 out:
 	plan_free(&plan);
-	free(rm);
-	free(lm);
 	engine_free_keys(&r);
 	engine_free_pair_keys(&r);
 	state_pairs_free(&r.pairs);
-	store_snapshot_free(&r.rsnap);
-	store_snapshot_free(&r.lsnap);
-	if (r.rf)
-		rs->ops->close_folder(r.rf);
-	r.pre.lf = NULL; /* r.lf */
+	r.pre.lf = NULL; /* r.folder[SIDE_B] */
 	prefetched_free(ls, &r.pre);
-	if (r.lf)
-		ls->ops->close_folder(r.lf);
+	for (int s = 0; s < SIDES; s++) {
+		free(pm[s]);
+		store_snapshot_free(&r.snap[s]);
+		if (r.folder[s])
+			r.store[s]->ops->close_folder(r.folder[s]);
+	}
 	return rc;
 }

@@ -30,15 +30,18 @@ bool prefetch_take(struct sync_prefetch *p, const char *name, struct prefetched 
 /* Close and free what *pf holds (of store `local`); *pf is zeroed. */
 void prefetched_free(struct store *local, struct prefetched *pf);
 
-/* The Maildir side of folder `sf` by what the state recorded of it
- * (changes.c): whether the state holds its times (a sync that left it
- * as it found it recorded them, settled); whether they are those of
- * `linfo`, the folder as opened (then nobody changed it); and whether
- * listing `now` is the one the state holds (a sync that changed the
+/* A side of a folder by the markers the state recorded for it (`m`)
+ * (changes.c): whether they hold its directory times (a sync that left
+ * it as it found it recorded them, settled); whether they are those of
+ * `info`, the folder as opened (then nobody changed it); whether its
+ * UIDVALIDITY, UIDNEXT, count and HIGHESTMODSEQ are (any change moves
+ * one: a flag the modseq, an expunge the count, an append UIDNEXT); and
+ * whether listing `now` is the one recorded (a sync that changed the
  * folder recorded it instead of times). */
-bool engine_times_recorded(const struct state_folder *sf);
-bool engine_times_same(const struct state_folder *sf, const struct store_folder_info *linfo);
-bool engine_listing_same(const struct state_folder *sf, const struct store_listing *now);
+bool engine_times_recorded(const struct state_marks *m);
+bool engine_times_same(const struct state_marks *m, const struct store_folder_info *info);
+bool engine_counts_same(const struct state_marks *m, const struct store_folder_info *info);
+bool engine_listing_same(const struct state_marks *m, const struct store_listing *now);
 
 /* Whether `a` and `b` name the same folder: equal, or both INBOX in any
  * case (RFC 3501 5.1) (folder_args.c). */
@@ -50,34 +53,36 @@ struct folder_run {
 	const struct sync_options *o;
 	struct state *st;
 	int64_t folder_id;
-	struct store *rs, *ls;
-	struct store_folder *rf, *lf;
-	struct store_snapshot rsnap, lsnap; /* sorted by uid / name; entries dropped once planned */
-	char **rkeys, **lkeys;              /* content keys, parallel to the snapshots; NULL: none */
+	struct store *store[SIDES];
+	struct store_folder *folder[SIDES];
+	struct store_snapshot snap[SIDES]; /* sorted by id; entries dropped once planned */
+	char **keys[SIDES];                /* content keys, parallel to the snapshots; NULL: none */
 	struct state_pairs pairs;
-	char **pair_keys; /* keys made for pairs that had none (recover.c), parallel to lsnap */
+	char **pair_keys; /* keys made for pairs that had none (recover.c), parallel to snap[SIDE_B] */
 	struct sync_folder_report *rep;
-	bool renumber; /* dry run: forget the pairs' UIDs in memory once loaded */
+	/* Dry run: forget the pairs' ids on a side in memory once loaded,
+	 * as the real run forgets them in the state (a renumbered folder). */
+	bool renumber[SIDES];
 	/* The snapshots and pairs are those of the changes alone
 	 * (changes.c), the folder's totals below. */
 	bool partial;
-	size_t remote_total, local_total;
+	size_t total[SIDES];
 	int64_t files_read;    /* the Maildir folder's files, as read to compare listings; -1 */
-	struct prefetched pre; /* what the read-ahead read, until taken (its lf is r->lf) */
+	struct prefetched pre; /* what the read-ahead read, until taken (its lf is folder[SIDE_B]) */
 };
 
-/* Side s's store and open folder in r (side A is the remote one). */
+/* Side s's store and open folder in r. */
 static inline struct store *run_store(const struct folder_run *r, enum side s)
 {
-	return s == SIDE_A ? r->rs : r->ls;
+	return r->store[s];
 }
 
 static inline struct store_folder *run_folder(const struct folder_run *r, enum side s)
 {
-	return s == SIDE_A ? r->rf : r->lf;
+	return r->folder[s];
 }
 
-/* The local folder read whole into r->lsnap, or the pairs of r's folder
+/* The local folder read whole into r->snap[SIDE_B], or the pairs of r's folder
  * into r->pairs: what the read-ahead read, where it did (and, for the
  * pairs, folder_row found them still the state's), else read now. */
 int engine_local_snapshot(struct folder_run *r, struct error *err);
@@ -89,7 +94,7 @@ int engine_load_pairs(struct folder_run *r, struct error *err);
 const struct store_msg *run_msg(const struct folder_run *r, enum side side, struct store_id id,
                                 size_t *index_r);
 
-/* Content keys (keys.c) into r->rkeys / r->lkeys where the planner may
+/* Content keys (keys.c) into r->keys[SIDE_A] / r->keys[SIDE_B] where the planner may
  * match messages no pair knows: one side's unpaired messages when the
  * other side has unpaired ones, or pairs that lost their partner on
  * that side. engine_free_keys releases them. */
@@ -132,15 +137,15 @@ int engine_recover_appends(struct folder_run *r, struct error *err);
 
 /* The remote snapshot of r's folder from the state's pairs and what
  * changed on the server since modseq `since` (changes.c): *done_r set,
- * r->rsnap made and r->pairs loaded, when the server told and the two
+ * r->snap[SIDE_A] made and r->pairs loaded, when the server told and the two
  * agree; else nothing is made (read the whole folder). `since` must be
  * the HIGHESTMODSEQ at the start of the last run that reconciled the
  * whole folder with the same rules. Where the server (opened with
  * `rinfo`) shows the markers the state recorded, it is not asked at all.
  * Where the local folder (opened with `linfo`) is as the last sync left
- * it, r->partial is set too: r->pairs, r->rsnap and r->lsnap (made here,
- * no scan) are those of the changed messages alone, r->remote_total and
- * r->local_total the folder's counts. -1 when the folder must stop. */
+ * it, r->partial is set too: r->pairs, r->snap[SIDE_A] and r->snap[SIDE_B] (made here,
+ * no scan) are those of the changed messages alone, r->total[SIDE_A] and
+ * r->total[SIDE_B] the folder's counts. -1 when the folder must stop. */
 int engine_remote_changes(struct folder_run *r, uint64_t since, const struct store_folder_info *rinfo,
                           const struct store_folder_info *linfo, bool *done_r, struct error *err);
 

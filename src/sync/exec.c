@@ -329,9 +329,11 @@ int exec_plan(struct folder_run *r, const struct plan *plan, struct error *err)
 	if (record_pairs(r, plan, &np, err) < 0 || set_flags(r, plan, SIDE_A, &np, &fp, err) < 0 ||
 	    set_flags(r, plan, SIDE_B, &np, &fp, err) < 0)
 		goto out;
-	if ((plan_actions(plan, PLAN_SET_FLAGS, SIDE_A, &n), n) && r->rs->ops->flush(r->rf, err) < 0)
+	if ((plan_actions(plan, PLAN_SET_FLAGS, SIDE_A, &n), n) &&
+	    r->store[SIDE_A]->ops->flush(r->folder[SIDE_A], err) < 0)
 		goto out;
-	if ((plan_actions(plan, PLAN_SET_FLAGS, SIDE_B, &n), n) && r->ls->ops->flush(r->lf, err) < 0)
+	if ((plan_actions(plan, PLAN_SET_FLAGS, SIDE_B, &n), n) &&
+	    r->store[SIDE_B]->ops->flush(r->folder[SIDE_B], err) < 0)
 		goto out;
 	if (update_pairs(r, plan, &np, &fp, err) < 0 || engine_copies(r, plan, SIDE_B, err) < 0 ||
 	    engine_copies(r, plan, SIDE_A, err) < 0 || deletions(r, plan, SIDE_A, err) < 0 ||

@@ -118,17 +118,18 @@ static bool lost_side(const struct folder_run *r, const struct state_pair *p, en
  */
 int engine_content_keys(struct folder_run *r, struct error *err)
 {
-	size_t *rwant = xmalloc((r->rsnap.count + 1) * sizeof(size_t));
-	size_t *lwant = xmalloc((r->lsnap.count + 1) * sizeof(size_t));
+	size_t *rwant = xmalloc((r->snap[SIDE_A].count + 1) * sizeof(size_t));
+	size_t *lwant = xmalloc((r->snap[SIDE_B].count + 1) * sizeof(size_t));
 	size_t nr = 0, nl = 0, nr_new, nl_new;
 	bool pair_without_remote = false, pair_without_local = false;
 	int rc = 0;
 
-	for (size_t i = 0; i < r->rsnap.count; i++)
-		if (!state_pairs_find(&r->pairs, SIDE_A, (struct store_id){r->rsnap.msgs[i].uid, NULL}))
+	for (size_t i = 0; i < r->snap[SIDE_A].count; i++)
+		if (!state_pairs_find(&r->pairs, SIDE_A,
+		                      (struct store_id){r->snap[SIDE_A].msgs[i].uid, NULL}))
 			rwant[nr++] = i;
-	for (size_t i = 0; i < r->lsnap.count; i++)
-		if (!state_pairs_find(&r->pairs, SIDE_B, (struct store_id){0, r->lsnap.msgs[i].name}))
+	for (size_t i = 0; i < r->snap[SIDE_B].count; i++)
+		if (!state_pairs_find(&r->pairs, SIDE_B, (struct store_id){0, r->snap[SIDE_B].msgs[i].name}))
 			lwant[nl++] = i;
 	nr_new = nr;
 	nl_new = nl;
@@ -147,9 +148,11 @@ int engine_content_keys(struct folder_run *r, struct error *err)
 		}
 	}
 	if (nr && (nl_new || pair_without_remote || nr > nr_new))
-		rc = compute_keys(r->rs, r->rf, &r->rsnap, &r->rkeys, rwant, nr, err);
+		rc = compute_keys(r->store[SIDE_A], r->folder[SIDE_A], &r->snap[SIDE_A], &r->keys[SIDE_A],
+		                  rwant, nr, err);
 	if (rc == 0 && nl && (nr_new || pair_without_local || nl > nl_new))
-		rc = compute_keys(r->ls, r->lf, &r->lsnap, &r->lkeys, lwant, nl, err);
+		rc = compute_keys(r->store[SIDE_B], r->folder[SIDE_B], &r->snap[SIDE_B], &r->keys[SIDE_B],
+		                  lwant, nl, err);
 	if (rc < 0)
 		error_prefix(err, "reading message headers to match messages");
 	free(rwant);
@@ -159,13 +162,13 @@ int engine_content_keys(struct folder_run *r, struct error *err)
 
 void engine_free_keys(struct folder_run *r)
 {
-	char **sides[2] = {r->rkeys, r->lkeys};
-	size_t counts[2] = {r->rsnap.count, r->lsnap.count};
+	char **sides[2] = {r->keys[SIDE_A], r->keys[SIDE_B]};
+	size_t counts[2] = {r->snap[SIDE_A].count, r->snap[SIDE_B].count};
 
 	for (size_t k = 0; k < 2; k++) {
 		for (size_t i = 0; sides[k] && i < counts[k]; i++)
 			free(sides[k][i]);
 		free(sides[k]);
 	}
-	r->rkeys = r->lkeys = NULL;
+	r->keys[SIDE_A] = r->keys[SIDE_B] = NULL;
 }

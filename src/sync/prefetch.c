@@ -102,13 +102,13 @@ static bool read_ahead(struct sync_prefetch *p, struct state *st, const struct s
 	memset(pf, 0, sizeof(*pf));
 	if (ops->open_folder(p->local, sf->remote_name, &pf->lf, &pf->linfo, &missing, &err) < 0)
 		return false;
-	if (engine_times_same(sf, &pf->linfo))
+	if (engine_times_same(&sf->side[SIDE_B], &pf->linfo))
 		goto none;
-	if (!engine_times_recorded(sf) && sf->side[SIDE_B].files >= 0 && ops->read_listing) {
+	if (!engine_times_recorded(&sf->side[SIDE_B]) && sf->side[SIDE_B].files >= 0 && ops->read_listing) {
 		if (ops->read_listing(pf->lf, &now, &err) <= 0)
 			goto none;
 		pf->listed = true;
-		if (engine_listing_same(sf, &now))
+		if (engine_listing_same(&sf->side[SIDE_B], &now))
 			return true;
 	}
 	if (!whole || ops->snapshot(pf->lf, &pf->lsnap, &err) < 0)

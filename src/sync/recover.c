@@ -65,7 +65,8 @@ int engine_fill_pair_keys(struct folder_run *r, struct error *err)
 	}
 	if (n == 0)
 		return 0;
-	if (engine_keys_of(r->ls, r->lf, &r->lsnap, want, n, &r->pair_keys, &kerr) < 0) {
+	if (engine_keys_of(r->store[SIDE_B], r->folder[SIDE_B], &r->snap[SIDE_B], want, n, &r->pair_keys,
+	                   &kerr) < 0) {
 		/* A file gone or unreadable meanwhile: the others keep their
 		 * keys, and that one is tried again next run. */
 		error_prefix(&kerr, "reading message headers for the content keys of known messages");
@@ -88,7 +89,7 @@ out:
 
 void engine_free_pair_keys(struct folder_run *r)
 {
-	for (size_t i = 0; r->pair_keys && i < r->lsnap.count; i++)
+	for (size_t i = 0; r->pair_keys && i < r->snap[SIDE_B].count; i++)
 		free(r->pair_keys[i]);
 	free(r->pair_keys);
 	r->pair_keys = NULL;
@@ -118,13 +119,13 @@ bool engine_append_pending(const struct folder_run *r, const struct state_intent
 }
 
 /* The remote message no pair knows (and not yet claimed) whose key is
- * `key`; its index in r->rsnap, or r->rsnap.count. */
+ * `key`; its index in r->snap[SIDE_A], or r->snap[SIDE_A].count. */
 static size_t find_copy(const struct folder_run *r, char **keys, const char *key, bool *claimed)
 {
-	for (size_t i = r->rsnap.count; keys && i-- > 0;)
+	for (size_t i = r->snap[SIDE_A].count; keys && i-- > 0;)
 		if (keys[i] && !claimed[i] && strcmp(keys[i], key) == 0)
 			return i;
-	return r->rsnap.count;
+	return r->snap[SIDE_A].count;
 }
 
 /* Resolve each pending append of `set`: the pair of its server copy
@@ -134,7 +135,7 @@ static size_t find_copy(const struct folder_run *r, char **keys, const char *key
 static int resolve_appends(struct folder_run *r, const struct state_intents *set, char **keys,
                            size_t *moved_r, size_t *found_r, struct error *err)
 {
-	bool *claimed = xcalloc(r->rsnap.count + 1, sizeof(*claimed));
+	bool *claimed = xcalloc(r->snap[SIDE_A].count + 1, sizeof(*claimed));
 	int rc = 0;
 
 	for (size_t i = 0; i < set->count && rc == 0; i++) {
@@ -145,8 +146,8 @@ static int resolve_appends(struct folder_run *r, const struct state_intents *set
 		if (!engine_append_pending(r, in))
 			continue;
 		at = find_copy(r, keys, in->content_key, claimed);
-		if (at < r->rsnap.count) {
-			const struct store_msg *rm = &r->rsnap.msgs[at];
+		if (at < r->snap[SIDE_A].count) {
+			const struct store_msg *rm = &r->snap[SIDE_A].msgs[at];
 			unsigned flags = rm->flags;
 			char *keywords = NULL;
 			struct state_pair p = {.id = in->pair_id,
@@ -187,11 +188,12 @@ int engine_recover_appends(struct folder_run *r, struct error *err)
 		state_intents_free(&set);
 		return 0;
 	}
-	want = xmalloc((r->rsnap.count + 1) * sizeof(*want));
-	for (size_t i = 0; i < r->rsnap.count; i++)
-		if (!state_pairs_find(&r->pairs, SIDE_A, (struct store_id){r->rsnap.msgs[i].uid, NULL}))
+	want = xmalloc((r->snap[SIDE_A].count + 1) * sizeof(*want));
+	for (size_t i = 0; i < r->snap[SIDE_A].count; i++)
+		if (!state_pairs_find(&r->pairs, SIDE_A,
+		                      (struct store_id){r->snap[SIDE_A].msgs[i].uid, NULL}))
 			want[n++] = i;
-	if (engine_keys_of(r->rs, r->rf, &r->rsnap, want, n, &keys, err) < 0) {
+	if (engine_keys_of(r->store[SIDE_A], r->folder[SIDE_A], &r->snap[SIDE_A], want, n, &keys, err) < 0) {
 		error_prefix(err, "looking on the server for messages an interrupted run appended");
 		goto out;
 	}
@@ -212,7 +214,7 @@ int engine_recover_appends(struct folder_run *r, struct error *err)
 		rc = state_pairs_load(r->st, r->folder_id, &r->pairs, err);
 	}
 out:
-	for (size_t i = 0; keys && i < r->rsnap.count; i++)
+	for (size_t i = 0; keys && i < r->snap[SIDE_A].count; i++)
 		free(keys[i]);
 	free(keys);
 	free(want);

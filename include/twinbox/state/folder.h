@@ -82,14 +82,17 @@ int state_folder_drop_listing(struct state *st, int64_t id, enum side side, stru
  * pending intents is refused (ERR_FATAL): resolve them first. */
 int state_folder_delete(struct state *st, int64_t id, struct error *err);
 
-/* After a UIDVALIDITY change of side A: forget every side A id of the
- * folder. Pairs with a side B id keep it and lose their side A id
- * (marked renumbered, see state_pair); pairs that only had side A are
- * deleted; the folder's pending intents lose their uids. Sets side A's
- * uidvalidity to `uidvalidity` and its uidnext and highestmodseq to 0.
- * Run it in the
- * same transaction as the updates that give re-matched pairs (by content
- * key) their new UIDs, so a crash never leaves the folder half-mapped. */
+/* After a UIDVALIDITY change of side `side`: forget every id the folder
+ * has on that side. Pairs with an id on the other side keep it and lose
+ * theirs on `side` (marked renumbered, see state_pair); pairs that only
+ * had `side` are deleted; the folder's pending intents lose their ids on
+ * `side`. Sets that side's uidvalidity to `uidvalidity` and its uidnext
+ * and highestmodseq to 0. Run it in the same transaction as the updates
+ * that give re-matched pairs (by content key) their new UIDs, so a crash
+ * never leaves the folder half-mapped. */
+int state_folder_reset_ids(struct state *st, int64_t id, enum side side, uint32_t uidvalidity,
+                           struct error *err);
+/* state_folder_reset_ids() of side A. */
 int state_folder_reset_uids(struct state *st, int64_t id, uint32_t uidvalidity, struct error *err);
 
 /* Free the strings of `f` and zero it. */

@@ -53,11 +53,11 @@ struct state_pair {
 	const char *keywords;        /* canonical keyword text, NULL = none */
 	uint64_t size;               /* bytes, as the engine counts them; at most INT64_MAX */
 	const char *content_key;     /* NULL = unknown */
-	/* Side A's id unknown because that store renumbered the folder or
-	 * was replaced (state_folder_reset_uids), not because the message
-	 * was deleted there: the message is to be found there by content
-	 * again, or copied there again. Stored only while side A's id is
-	 * unknown. */
+	/* The id of the side that has none is unknown because that store
+	 * renumbered the folder or was replaced (state_folder_reset_ids),
+	 * not because the message was deleted there: the message is to be
+	 * found there by content again, or copied there again. Stored only
+	 * while a side's id is unknown. */
 	bool renumbered;
 };
 
@@ -128,10 +128,11 @@ int state_pairs_find_key(struct state *st, int64_t folder_id, const char *key, s
  * NULL if absent or for an unknown id. Valid while the set is. */
 const struct state_pair *state_pairs_find(const struct state_pairs *set, enum side side, struct store_id id);
 
-/* In memory, what state_folder_reset_uids() does to the folder's rows:
- * pairs with no side B id are dropped, the others lose their side A id
- * and are marked renumbered (a dry run plans with this, writing
- * nothing). */
+/* In memory, what state_folder_reset_ids() does to the folder's rows:
+ * pairs with no id on the other side are dropped, the others lose their
+ * id on `side` and are marked renumbered (a dry run plans with this,
+ * writing nothing). state_pairs_renumber: side A. */
+void state_pairs_renumber_side(struct state_pairs *set, enum side side);
 void state_pairs_renumber(struct state_pairs *set);
 
 /* Keep the pairs whose `keep[i]` is set (in their order), drop the
