@@ -3,7 +3,7 @@
  * exclude patterns, folder arguments), the server the state describes,
  * the folder-level plan (create, remove, forget), and the queue of
  * folders that may need work, which parallel.c hands to
- * engine_sync_folder() (engine.c).
+ * sync_folder() (engine.c).
  */
 #include "twinbox/sync/engine.h"
 
@@ -433,9 +433,10 @@ static int create_folder(struct account_run *ar, const struct plan_folders *fp, 
 		rep->created_local = side == ar->local;
 		engine_event_folder(o, SYNC_EVENT_FOLDER_CREATED, a->name, a->side, NULL);
 		engine_event_folder(o, SYNC_EVENT_FOLDER_BEGIN, a->name, a->side, NULL);
-		if (engine_sync_folder(ar->remote, ar->local, ar->st, o, a->name,
-		                       folder_use(ar->remote, ar->local, a->name), NULL, rep,
-		                       &rep->err) == 0) {
+		if (sync_folder(ar->remote, ar->local, ar->st, o,
+		                &(struct sync_folder_job){a->name, folder_use(ar->remote, ar->local, a->name),
+		                                          NULL, NULL},
+		                rep, &rep->err) == 0) {
 			ar->res->folders_synced++;
 			engine_report(o, rep);
 			return 0;

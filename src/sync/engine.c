@@ -448,10 +448,10 @@ static void blocked_error(const struct plan *plan, struct error *err)
 	error_set(err, ERR_MAILBOX, "not synced: %s%s%s", why[0], n > 1 ? ". Also: " : "", why[1]);
 }
 
-int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, const struct sync_options *o,
-                       const char *name, enum plan_special_use use, const struct engine_wake *wake,
-                       struct sync_folder_report *rep, struct error *err)
+int sync_folder(struct store *rs, struct store *ls, struct state *st, const struct sync_options *o,
+                const struct sync_folder_job *job, struct sync_folder_report *rep, struct error *err)
 {
+	const char *name = job->name;
 	struct folder_run r = {.o = o, .st = st, .store = {rs, ls}, .rep = rep, .files_read = -1};
 	struct plan_rules rules = o->rules;
 	struct store_folder_info info[SIDES];
@@ -461,7 +461,7 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 	bool told = false;
 	int rc = -1;
 
-	rules.use = use;
+	rules.use = job->use;
 	if (open_side(rs, name, "remote", o->dry_run && rep->created_remote, &r.folder[SIDE_A], &info[SIDE_A],
 	              err) < 0)
 		goto out;
@@ -506,8 +506,8 @@ int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, con
 	engine_planned_counts(&plan, &rep->planned);
 	engine_plan_events(o, rep, &plan);
 	engine_log_notes(name, &plan, o->dry_run);
-	if (plan.status == PLAN_OK && plan_has_work(&plan) && wake)
-		wake->fn(wake->ctx);
+	if (plan.status == PLAN_OK && plan_has_work(&plan) && job->has_work)
+		job->has_work(job->ctx);
 	if (o->dry_run) {
 		if (o->show_plan)
 			o->show_plan(o->ctx, name, &plan);

@@ -156,24 +156,9 @@ struct sync_pool;
  * pending (engine.c). */
 bool engine_markers_apply(const struct state_folder *sf, const struct plan_rules *rules);
 
-/* Told when a folder's plan turns out to change a store (the pool of
- * parallel folders starts its workers then). */
-struct engine_wake {
-	void (*fn)(void *ctx);
-	void *ctx;
-};
-
-/* Sync one folder (engine.c), whose special use is `use`: 0, or -1
- * with `err` (its scope says whether the run goes on). Once its plan
- * changes a store, `wake` (may be NULL) is told: the other folders may
- * be worth workers. */
-int engine_sync_folder(struct store *rs, struct store *ls, struct state *st, const struct sync_options *o,
-                       const char *name, enum plan_special_use use, const struct engine_wake *wake,
-                       struct sync_folder_report *rep, struct error *err);
-
 /* Parallel folders (parallel.c). A pool's workers start when there is
  * work to share (at once, or when a folder's plan has work: its
- * engine_wake), so that their connections are made while this thread
+ * sync_folder_job.has_work), so that their connections are made while this thread
  * carries out a plan. */
 /* The workers worth starting for folders expected to hold `weights`
  * messages (0 = unknown): one fewer than the most folders that can be in

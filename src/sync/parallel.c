@@ -157,8 +157,8 @@ static void take_folders(struct sync_pool *p, struct store *rs, struct store *ls
 		pthread_mutex_unlock(&p->lock);
 		error_clear(&rep.err);
 		engine_event_folder(p->o, SYNC_EVENT_FOLDER_BEGIN, name, SIDE_A, NULL);
-		rc = engine_sync_folder(rs, ls, st, &p->wo, name, p->uses[i],
-		                        &(struct engine_wake){pool_wake, p}, &rep, &rep.err);
+		rc = sync_folder(rs, ls, st, &p->wo,
+		                 &(struct sync_folder_job){name, p->uses[i], pool_wake, p}, &rep, &rep.err);
 		pthread_mutex_lock(&p->lock);
 		p->active[i] = false;
 		pthread_cond_broadcast(&p->ready);
@@ -253,7 +253,7 @@ struct sync_pool *pool_start(const struct sync_options *o, size_t workers, bool 
 	return p;
 }
 
-/* A folder's plan has work for a store (engine_wake): start the
+/* A folder's plan has work for a store (sync_folder_job.has_work): start the
  * workers if they have not started and folders wait for them. */
 static void pool_wake(void *ctx)
 {

@@ -3,7 +3,7 @@
  * folder: TLS, login, the folder list, SELECT (tens of milliseconds on
  * a fast server, more on a far one). Meanwhile a thread reads the local
  * side of the first folder the state knows whose Maildir changed since
- * the last sync, as engine_sync_folder would read it: the folder opened
+ * the last sync, as sync_folder would read it: the folder opened
  * (its times then), its listing read and, where that differs from the
  * state's, the folder read whole and its pairs loaded from the state
  * over a connection of the thread's own. The engine then takes the

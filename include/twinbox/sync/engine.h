@@ -153,6 +153,28 @@ struct sync_result {
 int sync_run(struct store *remote, struct store *local, struct state *st, const struct sync_options *o,
              struct sync_result *res, struct error *err);
 
+/* One folder for sync_folder(): its name (both stores' name for it),
+ * its special use, and whom to tell once its plan turns out to change a
+ * store (a pool of workers may start more of them then; NULL: nobody). */
+struct sync_folder_job {
+	const char *name;
+	enum plan_special_use use;
+	void (*has_work)(void *ctx);
+	void *ctx;
+};
+
+/* Sync one folder that both stores hold (sync_run creates folders and
+ * then calls this for each; a worker pool or a watch loop may call it
+ * for the folders it takes from its queue, each thread over stores and
+ * a state of its own). Snapshots both sides, recovers what a killed run
+ * left, plans, carries the plan out and records it; only `o`'s rules,
+ * dry_run, observer, show_plan, ctx, server checks (renumber) and
+ * prefetch are used. Returns 0 (messages may have failed: see `rep`,
+ * whose name the caller sets), or -1 with `err`, whose scope says
+ * whether the run can go on (ERR_MAILBOX: the next folder). */
+int sync_folder(struct store *a, struct store *b, struct state *st, const struct sync_options *o,
+                const struct sync_folder_job *job, struct sync_folder_report *rep, struct error *err);
+
 /* Whether `name` matches the IMAP LIST-style `pattern`. */
 bool sync_pattern_match(const char *pattern, const char *name);
 
