@@ -20,9 +20,8 @@ enum tls_mode cli_tls_mode(enum config_tls tls)
 	return TLS_IMPLICIT;
 }
 
-struct conn_options cli_conn_options(const struct config_account *a)
+struct conn_options cli_conn_options(const struct config_conn *c)
 {
-	const struct config_conn *c = &a->conn;
 	struct conn_options o = {
 	    .host = c->host,
 	    .port = c->port,
@@ -35,12 +34,10 @@ struct conn_options cli_conn_options(const struct config_account *a)
 	return o;
 }
 
-void cli_imap_options(const struct config_account *a, const char *password, struct imap_session_options *o)
+void cli_imap_options(const struct config_conn *c, const char *password, struct imap_session_options *o)
 {
-	const struct config_conn *c = &a->conn;
-
 	memset(o, 0, sizeof(*o));
-	o->conn = cli_conn_options(a);
+	o->conn = cli_conn_options(c);
 	o->user = c->user;
 	o->password = password;
 	for (size_t i = 0; i < c->auth_count && o->mech_count < IMAP_MECH_MAX; i++) {
@@ -82,14 +79,24 @@ void cli_plan_rules(const struct config_account *a, struct plan_rules *rules)
 	rules->create = where_of(s->create);
 	rules->max_size = s->max_size;
 	rules->remove_folders = s->remove_folders;
+	if (a->two_servers) {
+		static const struct plan_side_words servers[SIDES] = {
+		    [SIDE_A] = {"source UID", "on the source server", "the source server",
+		                "messages on the source server",
+		                "the folder is now empty on the source server", "", "remote"},
+		    [SIDE_B] = {"target UID", "on the target server", "the target server",
+		                "messages on the target server",
+		                "the folder is now empty on the target server", "", "local"},
+		};
+		rules->words[SIDE_A] = servers[SIDE_A];
+		rules->words[SIDE_B] = servers[SIDE_B];
+	}
 }
 
-void cli_pop3_options(const struct config_account *a, const char *password, struct pop3_options *o)
+void cli_pop3_options(const struct config_conn *c, const char *password, struct pop3_options *o)
 {
-	const struct config_conn *c = &a->conn;
-
 	memset(o, 0, sizeof(*o));
-	o->conn = cli_conn_options(a);
+	o->conn = cli_conn_options(c);
 	o->user = c->user;
 	o->password = password;
 	for (size_t i = 0; i < c->auth_count && o->mech_count < POP3_MECH_MAX; i++) {

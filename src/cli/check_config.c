@@ -38,16 +38,31 @@ static const char *security_label(enum config_tls tls)
 	return "TLS";
 }
 
-static void describe_account(const struct config_account *a)
+/* "imap host:port as user (TLS, pinned)" of a server side. */
+static void describe_server(const struct config_side *side)
 {
-	const struct config_conn *c = &a->conn;
+	const struct config_conn *c = &side->conn;
 
-	printf("%s: %s %s:%u as %s (%s%s) -> %s (%s)\n", a->name, config_store_name(a->store), c->host,
-	       c->port, c->user, security_label(c->tls),
+	printf("%s %s:%u as %s (%s%s)", config_store_name(side->store), c->host, c->port, c->user,
+	       security_label(c->tls),
 	       c->fingerprint ? ", pinned"
 	       : c->ca_file   ? ", own CA"
-	                      : "",
-	       a->maildir.path, a->maildir.layout == CONFIG_LAYOUT_NESTED ? "nested" : "maildir++");
+	                      : "");
+}
+
+static void describe_account(const struct config_account *a)
+{
+	const struct config_side *b = &a->side[SIDE_B];
+
+	printf("%s: ", a->name);
+	describe_server(&a->side[SIDE_A]);
+	printf(" -> ");
+	if (b->store == CONFIG_STORE_MAILDIR)
+		printf("%s (%s)", b->maildir.path,
+		       b->maildir.layout == CONFIG_LAYOUT_NESTED ? "nested" : "maildir++");
+	else
+		describe_server(b);
+	printf("\n");
 }
 
 /*
@@ -97,24 +112,28 @@ static int check_dir(const char *what, const char *path, bool *exists_r, struct 
 	return rc;
 }
 
-/* The account's Maildir and state can be used. 0 or -1 (said why). */
+/* The account's Maildir (if it has one) and state can be used. 0 or -1
+ * (said why). */
 static int check_paths(const struct config *cfg, const struct config_account *a)
 {
+	const char *maildir =
+	    a->side[SIDE_B].store == CONFIG_STORE_MAILDIR ? a->side[SIDE_B].maildir.path : NULL;
 	char *db = config_state_path(cfg, a);
 	struct error err;
-	bool maildir_exists, state_exists;
+	bool maildir_exists = false, state_exists;
 	int rc = -1;
 
 	error_clear(&err);
-	if (check_dir("the Maildir", a->maildir.path, &maildir_exists, &err) < 0 ||
+	if ((maildir && check_dir("the Maildir", maildir, &maildir_exists, &err) < 0) ||
 	    check_dir("the state directory", cfg->state_dir, &state_exists, &err) < 0)
 		goto out;
 	if (access(db, F_OK) == 0 && access(db, R_OK | W_OK) != 0) {
 		error_errno(&err, ERR_ACCOUNT, errno, "the state database %s cannot be written to", db);
 		goto out;
 	}
-	printf("  maildir: %s%s\n", a->maildir.path,
-	       maildir_exists ? "" : " (does not exist yet; the first sync makes it)");
+	if (maildir)
+		printf("  maildir: %s%s\n", maildir,
+		       maildir_exists ? "" : " (does not exist yet; the first sync makes it)");
 	printf("  state: %s%s\n", db,
 	       state_exists ? "" : " (its directory does not exist yet; the first sync makes it)");
 	rc = 0;
@@ -125,14 +144,15 @@ out:
 	return rc;
 }
 
-/* Log in with `password` and leave again. 0, or -1 with err. */
-static int login(const struct config_account *a, const char *password, struct error *err)
+/* Log in to server side `side` with `password` and leave again. 0, or
+ * -1 with err. */
+static int login(const struct config_side *side, const char *password, struct error *err)
 {
-	if (a->store == CONFIG_STORE_IMAP) {
+	if (side->store == CONFIG_STORE_IMAP) {
 		struct imap_session_options o;
 		struct imap_session *s;
 
-		cli_imap_options(a, password, &o);
+		cli_imap_options(&side->conn, password, &o);
 		s = imap_connect(&o, err);
 		if (!s)
 			return -1;
@@ -142,7 +162,7 @@ static int login(const struct config_account *a, const char *password, struct er
 		struct pop3_client *p;
 		struct error ignored;
 
-		cli_pop3_options(a, password, &o);
+		cli_pop3_options(&side->conn, password, &o);
 		p = pop3_connect(&o, err);
 		if (!p)
 			return -1;
@@ -152,45 +172,57 @@ static int login(const struct config_account *a, const char *password, struct er
 	return 0;
 }
 
-/* Resolve the password, run the connection check, log in, check the
- * paths. 0 or -1. */
-static int connect_account(const struct config *cfg, const struct config_account *a)
+/* Resolve the password of server side `s`, run the connection check,
+ * log in. 0 or -1. */
+static int connect_side(const struct config_account *a, enum side s)
 {
-	const struct config_conn *c = &a->conn;
-	struct conn_options opts = cli_conn_options(a);
+	const struct config_side *side = &a->side[s];
+	const struct config_conn *c = &side->conn;
+	const char *label = !a->two_servers ? "" : s == SIDE_A ? " (source)" : " (target)";
+	struct conn_options opts = cli_conn_options(c);
 	struct server_probe probe;
 	struct error err;
 	char *password;
 	int rc;
 
 	error_clear(&err);
-	password = config_resolve_password(a, &err);
+	password = config_side_password(a, s, &err);
 	if (!password) {
 		log_error("%s: %s", a->name, err.text);
 		return -1;
 	}
-	if (a->store == CONFIG_STORE_IMAP)
+	if (side->store == CONFIG_STORE_IMAP)
 		rc = imap_probe(&opts, &probe, &err);
 	else
 		rc = pop3_probe(&opts, &probe, &err);
 	if (rc < 0) {
 		password_free(password);
-		log_error("%s: %s", a->name, err.text);
+		log_error("%s%s: %s", a->name, label, err.text);
 		return -1;
 	}
-	printf("%s: connected to %s:%u, %s%s\n", a->name, c->host, c->port, probe.security,
+	printf("%s%s: connected to %s:%u, %s%s\n", a->name, label, c->host, c->port, probe.security,
 	       opts.tls == TLS_NONE ? "" : ", certificate verified");
 	printf("  greeting: %s\n", probe.greeting);
 	printf("  capabilities: %s\n", probe.capabilities[0] ? probe.capabilities : "(none)");
 	server_probe_free(&probe);
 	fflush(stdout);
-	rc = login(a, password, &err);
+	rc = login(side, password, &err);
 	password_free(password);
 	if (rc < 0) {
-		log_error("%s: %s", a->name, err.text);
+		log_error("%s%s: %s", a->name, label, err.text);
 		return -1;
 	}
 	printf("  login: accepted for %s\n", c->user);
+	return 0;
+}
+
+/* Each server side connected to and logged in to, the paths checked.
+ * 0 or -1. */
+static int connect_account(const struct config *cfg, const struct config_account *a)
+{
+	for (int s = 0; s < SIDES; s++)
+		if (a->side[s].store != CONFIG_STORE_MAILDIR && connect_side(a, s) < 0)
+			return -1;
 	return check_paths(cfg, a);
 }
 

@@ -40,15 +40,15 @@ char *cli_config_path(const struct cli_options *opts);
 
 /* The lower layers' TLS mode for a config's `tls:`. */
 enum tls_mode cli_tls_mode(enum config_tls tls);
-/* How to connect to an account's server (its `imap:` or `pop3:`
- * section); the strings are the config's. */
-struct conn_options cli_conn_options(const struct config_account *a);
-/* Session options for an IMAP account; `password` is referenced, not
+/* How to connect to a server an account names (its `imap:` or `pop3:`
+ * section, `c`); the strings are the config's. */
+struct conn_options cli_conn_options(const struct config_conn *c);
+/* Session options for an IMAP server; `password` is referenced, not
  * copied (keep it alive while `o` is used). */
-void cli_imap_options(const struct config_account *a, const char *password, struct imap_session_options *o);
+void cli_imap_options(const struct config_conn *c, const char *password, struct imap_session_options *o);
 
-/* POP3 client options for a POP3 account (password referenced). */
-void cli_pop3_options(const struct config_account *a, const char *password, struct pop3_options *o);
+/* POP3 client options for a POP3 server (password referenced). */
+void cli_pop3_options(const struct config_conn *c, const char *password, struct pop3_options *o);
 /* The sync rules of an account (the config's `sync:` section). */
 void cli_plan_rules(const struct config_account *a, struct plan_rules *rules);
 

@@ -118,15 +118,15 @@ static int list_account(const struct config *cfg, const struct config_account *a
 		log_error("%s: %s", a->name, err.text);
 		return EXIT_FAILED;
 	}
-	cli_imap_options(a, password, &o);
+	cli_imap_options(&a->side[SIDE_A].conn, password, &o);
 	s = imap_connect(&o, &err);
 	password_free(password);
 	if (!s) {
 		log_error("%s: %s", a->name, err.text);
 		return EXIT_FAILED;
 	}
-	log_info("%s: logged in to %s:%u as %s (%s)", a->name, a->conn.host, a->conn.port, a->conn.user,
-	         conn_security(imap_session_conn(s)));
+	log_info("%s: logged in to %s:%u as %s (%s)", a->name, a->side[SIDE_A].conn.host,
+	         a->side[SIDE_A].conn.port, a->side[SIDE_A].conn.user, conn_security(imap_session_conn(s)));
 	if (imap_list(s, "*", IMAP_LIST_STATUS, &folders, &count, &err) < 0) {
 		log_error("%s: %s", a->name, err.text);
 		imap_session_free(s);

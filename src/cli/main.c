@@ -130,7 +130,7 @@ int cli_account_command(struct cli_options *opts, const char *usage, enum config
 	if (!a) {
 		log_error("%s: no account named \"%s\"", path, opts->argv[0]);
 		rc = EXIT_USAGE;
-	} else if (a->store != store) {
+	} else if (a->side[SIDE_A].store != store) {
 		log_error("%s: %s", a->name, wrong_store);
 		rc = EXIT_USAGE;
 	} else {

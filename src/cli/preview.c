@@ -89,7 +89,7 @@ static int preview_account(const struct config *cfg, const struct config_account
 	error_clear(&err);
 	if (!(password = config_resolve_password(a, &err)))
 		goto fail;
-	cli_pop3_options(a, password, &po);
+	cli_pop3_options(&a->side[SIDE_A].conn, password, &po);
 	if (!(p = pop3_connect(&po, &err)) || pop3_uidl(p, &ul, &nu, &err) < 0 ||
 	    pop3_list(p, &ll, &nl, &err) < 0)
 		goto fail;

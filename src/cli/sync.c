@@ -23,6 +23,7 @@
 #include "twinbox/state/state.h"
 #include "twinbox/store/imap_store.h"
 #include "twinbox/store/maildir_store.h"
+#include "twinbox/store/pop3_store.h"
 #include "twinbox/sync/engine.h"
 #include "twinbox/sync/pop3_import.h"
 #include "twinbox/util/buf.h"
@@ -114,9 +115,10 @@ struct account_job {
 	enum maildir_layout layout;
 	struct state_lock *lock;
 	struct state *st;
-	struct store *local;
-	char *password;
-	int rc; /* EXIT_OK, EXIT_PARTIAL, EXIT_FAILED or EXIT_USAGE */
+	struct store *local; /* side B when it is a Maildir (opened first) */
+	char *password[SIDES];
+	struct imap_session_options io[SIDES]; /* of each IMAP side */
+	int rc;                                /* EXIT_OK, EXIT_PARTIAL, EXIT_FAILED or EXIT_USAGE */
 };
 
 /* Copy file `from` (if it exists) to a new file `to`. */
@@ -218,32 +220,54 @@ static int open_state(struct account_job *j, struct error *err)
 }
 
 /* Lock the account (a second run exits naming the first), open its
- * state and Maildir, resolve its password. -1 with err on failure;
+ * state and Maildir, resolve its passwords. -1 with err on failure;
  * account_close() in every case. */
 static int account_open(struct account_job *j, struct error *err)
 {
 	const struct config_account *a = j->a;
+	const struct config_side *b = &a->side[SIDE_B];
 
 	j->db = config_state_path(j->cfg, a);
 	j->layout =
-	    a->maildir.layout == CONFIG_LAYOUT_NESTED ? MAILDIR_LAYOUT_NESTED : MAILDIR_LAYOUT_MAILDIRPP;
-	if (open_state(j, err) == 0 &&
-	    (j->local = maildir_store_open(a->maildir.path, j->layout, err)) != NULL &&
-	    (j->password = config_resolve_password(a, err)) != NULL)
-		return 0;
-	return -1;
+	    b->maildir.layout == CONFIG_LAYOUT_NESTED ? MAILDIR_LAYOUT_NESTED : MAILDIR_LAYOUT_MAILDIRPP;
+	if (open_state(j, err) < 0)
+		return -1;
+	if (b->store == CONFIG_STORE_MAILDIR &&
+	    !(j->local = maildir_store_open(b->maildir.path, j->layout, err)))
+		return -1;
+	for (int s = 0; s < SIDES; s++) {
+		if (a->side[s].store == CONFIG_STORE_MAILDIR)
+			continue;
+		if (!(j->password[s] = config_side_password(a, s, err)))
+			return -1;
+		if (a->side[s].store == CONFIG_STORE_IMAP)
+			cli_imap_options(&a->side[s].conn, j->password[s], &j->io[s]);
+	}
+	return 0;
 }
 
 static void account_close(struct account_job *j)
 {
 	if (j->local)
 		j->local->ops->close(j->local);
-	password_free(j->password);
+	for (int s = 0; s < SIDES; s++)
+		password_free(j->password[s]);
 	state_close(j->st);
 	state_lock_release(j->lock);
 	remove_scratch(j);
 	free(j->db);
 	free(j->only);
+}
+
+/* A store of side `s` of the account: its server connected to, or its
+ * Maildir opened. NULL with err. */
+static struct store *open_side_store(const struct account_job *j, enum side s, struct error *err)
+{
+	const struct config_side *side = &j->a->side[s];
+
+	if (side->store == CONFIG_STORE_MAILDIR)
+		return maildir_store_open(side->maildir.path, j->layout, err);
+	return imap_store_open(&j->io[s], err);
 }
 
 /* Import a POP3 account; EXIT_OK, EXIT_PARTIAL (stopped after some
@@ -263,15 +287,15 @@ static int import_account(struct account_job *j)
 	};
 	struct pop3_import_report rep = {0};
 	struct pop3_options po;
-	struct pop3_client *p = NULL;
+	struct store *server = NULL;
 	struct error err;
 	int rc = EXIT_FAILED;
 
 	error_clear(&err);
-	cli_pop3_options(a, j->password, &po);
+	cli_pop3_options(&a->side[SIDE_A].conn, j->password[SIDE_A], &po);
 	po.max_message_size = 0; /* max_size skips by LIST size; nothing is cut */
-	p = pop3_connect(&po, &err);
-	if (!p || pop3_import(p, j->local, j->st, &io, &rep, &err) < 0)
+	server = pop3_store_open(&po, &err);
+	if (!server || pop3_import(server, j->local, j->st, &io, &rep, &err) < 0)
 		goto fail;
 	print_import(&j->c, a, &rep);
 	rc = EXIT_OK;
@@ -288,15 +312,10 @@ fail:
 	}
 out:
 	pop3_import_report_free(&rep);
-	pop3_close(p);
+	if (server)
+		server->ops->close(server); /* QUIT */
 	return rc;
 }
-
-/* What a parallel folder's worker opens: the account again. */
-struct worker_ctx {
-	const struct imap_session_options *io;
-	const struct account_job *j;
-};
 
 static void close_worker(void *ctx, struct sync_worker *w)
 {
@@ -309,14 +328,14 @@ static void close_worker(void *ctx, struct sync_worker *w)
 	memset(w, 0, sizeof(*w));
 }
 
+/* What a parallel folder's worker opens: the account again. */
 static int open_worker(void *ctx, struct sync_worker *w, struct error *err)
 {
-	struct worker_ctx *wc = ctx;
+	const struct account_job *j = ctx;
 
 	memset(w, 0, sizeof(*w));
-	if ((w->remote = imap_store_open(wc->io, err)) != NULL &&
-	    (w->local = maildir_store_open(wc->j->a->maildir.path, wc->j->layout, err)) != NULL &&
-	    state_open(wc->j->db, 0, &w->st, err) == 0)
+	if ((w->remote = open_side_store(j, SIDE_A, err)) != NULL &&
+	    (w->local = open_side_store(j, SIDE_B, err)) != NULL && state_open(j->db, 0, &w->st, err) == 0)
 		return 0;
 	close_worker(ctx, w);
 	return -1;
@@ -328,17 +347,15 @@ static int open_worker(void *ctx, struct sync_worker *w, struct error *err)
 static int sync_account(struct account_job *j)
 {
 	const struct config_account *a = j->a;
+	const struct config_conn *ac = &a->side[SIDE_A].conn;
 	struct sync_options o = {0};
 	struct state_server server;
-	struct imap_session_options io;
-	struct worker_ctx wc = {&io, j};
-	struct store *remote = NULL;
+	struct store *remote = NULL, *local = j->local;
 	struct sync_result res = {0};
 	struct error err;
 	int rc = EXIT_FAILED;
 
 	error_clear(&err);
-	cli_imap_options(a, j->password, &io);
 	cli_plan_rules(a, &o.rules);
 	o.rules.allow_mass_delete = j->c.allow_mass_delete;
 	o.dry_run = j->c.dry_run;
@@ -354,16 +371,17 @@ static int sync_account(struct account_job *j)
 	o.jobs = j->c.jobs;
 	o.open_worker = open_worker;
 	o.close_worker = close_worker;
-	o.worker_ctx = &wc;
-	server = (struct state_server){a->conn.host, a->conn.port, a->conn.user};
+	o.worker_ctx = j;
+	server = (struct state_server){ac->host, ac->port, ac->user};
 	o.server = &server;
-	/* The local side of a changed folder is read while the server is
-	 * connected to, logged in to and listed. */
-	o.prefetch = sync_prefetch_start(j->local, j->db, &o);
-	remote = imap_store_open(&io, &err);
-	if (!remote)
+	/* A local Maildir is read while the server is connected to, logged
+	 * in to and listed. */
+	if (local)
+		o.prefetch = sync_prefetch_start(local, j->db, &o);
+	remote = open_side_store(j, SIDE_A, &err);
+	if (!remote || (!local && !(local = open_side_store(j, SIDE_B, &err))))
 		goto fail;
-	if (sync_run(remote, j->local, j->st, &o, &res, &err) < 0)
+	if (sync_run(remote, local, j->st, &o, &res, &err) < 0)
 		goto fail;
 	rc = res.folders_failed == 0 ? EXIT_OK : EXIT_PARTIAL;
 	goto out;
@@ -378,6 +396,8 @@ out:
 	sync_prefetch_stop(o.prefetch);
 	if (remote)
 		remote->ops->close(remote);
+	if (local && local != j->local)
+		local->ops->close(local);
 	return rc;
 }
 
@@ -404,7 +424,7 @@ static void *take_accounts(void *arg)
 		pthread_mutex_unlock(&q->lock);
 		if (!j)
 			return NULL;
-		j->rc = j->a->store == CONFIG_STORE_POP3 ? import_account(j) : sync_account(j);
+		j->rc = j->a->side[SIDE_A].store == CONFIG_STORE_POP3 ? import_account(j) : sync_account(j);
 	}
 }
 
@@ -432,7 +452,7 @@ static void prepare_account(struct account_job *j)
 	error_clear(&err);
 	j->c.account = j->a->name;
 	j->rc = EXIT_OK;
-	if (j->a->store != CONFIG_STORE_POP3 && j->c.mark_seen) {
+	if (j->a->side[SIDE_A].store != CONFIG_STORE_POP3 && j->c.mark_seen) {
 		log_error(
 		    "%s: --mark-seen is for POP3 accounts (IMAP accounts match existing mail by content)",
 		    j->a->name);

@@ -13,7 +13,8 @@
 #include "twinbox/util/xmalloc.h"
 
 static const char *const top_keys[] = {"accounts", "state_dir", NULL};
-static const char *const account_keys[] = {"imap", "pop3", "maildir", "folders", "sync", NULL};
+static const char *const account_keys[] = {"imap",   "pop3",    "maildir", "source",
+                                           "target", "folders", "sync",    NULL};
 static const char *const maildir_keys[] = {"path", "layout", NULL};
 static const char *const folders_keys[] = {"include", "exclude", NULL};
 static const char *const sync_keys[] = {"direction",      "flags",    "expunge", "create",
@@ -61,28 +62,32 @@ static const char *top_hint(const char *key)
 static int check_maildir_overlap(struct loader *ld, const struct config *cfg, const struct config_account *a,
                                  const struct ynode *at)
 {
-	const char *p = a->maildir.path;
+	const char *p = a->side[SIDE_B].maildir.path;
 
 	for (size_t i = 0; i < cfg->account_count; i++) {
 		const struct config_account *o = &cfg->accounts[i];
-		const char *q = o->maildir.path;
-		size_t lp = strlen(p), lq = strlen(q);
+		const char *q = o->side[SIDE_B].maildir.path;
+		size_t lp, lq;
 
-		if (o == a || o->store == CONFIG_STORE_POP3 || a->store == CONFIG_STORE_POP3)
+		if (o == a || o->side[SIDE_A].store == CONFIG_STORE_POP3 ||
+		    a->side[SIDE_A].store == CONFIG_STORE_POP3 ||
+		    o->side[SIDE_B].store != CONFIG_STORE_MAILDIR)
 			continue;
+		lp = strlen(p);
+		lq = strlen(q);
 		if (strcmp(p, q) == 0)
 			return ld_fail(
 			    ld, at,
 			    "maildir path %s is also used by account \"%s\" (line %u); each account needs "
 			    "its own Maildir",
-			    p, o->name, o->maildir.pos.line);
+			    p, o->name, o->side[SIDE_B].maildir.pos.line);
 		if ((lq < lp && strncmp(p, q, lq) == 0 && (p[lq] == '/' || lq == 1)) ||
 		    (lp < lq && strncmp(p, q, lp) == 0 && (q[lp] == '/' || lp == 1)))
 			return ld_fail(
 			    ld, at,
 			    "maildir path %s overlaps the Maildir %s of account \"%s\" (line %u); each "
 			    "account needs its own Maildir, not one inside another",
-			    p, q, o->name, o->maildir.pos.line);
+			    p, q, o->name, o->side[SIDE_B].maildir.pos.line);
 	}
 	return 0;
 }
@@ -98,19 +103,20 @@ static int load_maildir(struct loader *ld, const struct section *acct, struct co
 
 	if (v == NULL)
 		return ld_missing(ld, acct, "maildir");
+	a->side[SIDE_B].store = CONFIG_STORE_MAILDIR;
 	if (ld_section(ld, key, v, where, &s) < 0 || ld_check_keys(ld, &s, maildir_keys, NULL) < 0)
 		return -1;
-	rc = ld_path(ld, &s, "path", &a->maildir.path);
+	rc = ld_path(ld, &s, "path", &a->side[SIDE_B].maildir.path);
 	if (rc <= 0)
 		return rc < 0 ? -1 : ld_missing(ld, &s, "path");
 	v = ld_find(&s, "path", NULL);
-	a->maildir.pos.line = v->line;
-	a->maildir.pos.column = v->column;
+	a->side[SIDE_B].maildir.pos.line = v->line;
+	a->side[SIDE_B].maildir.pos.column = v->column;
 	if (check_maildir_overlap(ld, ld->cfg, a, v) < 0)
 		return -1;
 	if (ld_enum(ld, &s, "layout", layouts, &layout) < 0)
 		return -1;
-	a->maildir.layout = (enum config_layout)layout;
+	a->side[SIDE_B].maildir.layout = (enum config_layout)layout;
 	return 0;
 }
 
@@ -125,7 +131,7 @@ static int load_folders(struct loader *ld, const struct section *acct, struct co
 	a->folders.include_count = 1;
 	if (v == NULL)
 		return 0;
-	if (a->store == CONFIG_STORE_POP3)
+	if (a->side[SIDE_A].store == CONFIG_STORE_POP3)
 		return ld_fail(ld, key,
 		               "\"folders\" is not used for POP3 accounts: POP3 has one folder; set "
 		               "\"folder:\" under pop3: to choose the local folder instead");
@@ -149,7 +155,7 @@ static int load_sync(struct loader *ld, const struct section *acct, struct confi
 	struct section s;
 	int direction = CONFIG_DIRECTION_BOTH, expunge = CONFIG_WHERE_BOTH, create = CONFIG_WHERE_BOTH;
 
-	if (a->store == CONFIG_STORE_POP3) {
+	if (a->side[SIDE_A].store == CONFIG_STORE_POP3) {
 		a->sync.direction = CONFIG_DIRECTION_PULL;
 		a->sync.flags = false;
 		a->sync.expunge = CONFIG_WHERE_NONE;
@@ -166,7 +172,7 @@ static int load_sync(struct loader *ld, const struct section *acct, struct confi
 		return 0;
 	if (ld_section(ld, key, v, where, &s) < 0 || ld_check_keys(ld, &s, sync_keys, NULL) < 0)
 		return -1;
-	if (a->store == CONFIG_STORE_POP3) {
+	if (a->side[SIDE_A].store == CONFIG_STORE_POP3) {
 		for (size_t i = 0; i < s.map->count; i++) {
 			const struct ynode *k = s.map->items[2 * i];
 			if (strcmp(k->text, "max_size") != 0)
@@ -207,13 +213,83 @@ static int load_remote(struct loader *ld, const struct section *acct, struct con
 		    a->name);
 	if (iv == NULL && pv == NULL)
 		return ld_fail(ld, acct->key,
-		               "account \"%s\" has no remote side; add imap: or pop3:", a->name);
-	a->store = iv != NULL ? CONFIG_STORE_IMAP : CONFIG_STORE_POP3;
+		               "account \"%s\" has no remote side; add imap: or pop3: (or source: and "
+		               "target: for two servers)",
+		               a->name);
+	a->side[SIDE_A].store = iv != NULL ? CONFIG_STORE_IMAP : CONFIG_STORE_POP3;
 	key = iv != NULL ? ik : pk;
 	v = iv != NULL ? iv : pv;
-	if (ld_section(ld, key, v, a->store == CONFIG_STORE_IMAP ? "in imap" : "in pop3", &s) < 0)
+	if (ld_section(ld, key, v, a->side[SIDE_A].store == CONFIG_STORE_IMAP ? "in imap" : "in pop3", &s) <
+	    0)
 		return -1;
-	return config_load_conn(ld, &s, a);
+	return config_load_conn(ld, &s, a, SIDE_A);
+}
+
+/* Side `side` of a two-server account: `source:` or `target:` (`what`),
+ * a mapping with one `imap:` in it. */
+static int load_server_side(struct loader *ld, const struct section *acct, struct config_account *a,
+                            enum side side, const char *what)
+{
+	static const char *const side_keys[] = {"imap", NULL};
+	const struct ynode *key = NULL, *v = ld_find(acct, what, &key), *ik = NULL, *iv;
+	char where[CONFIG_NAME_MAX + 32];
+	struct section s, is;
+
+	snprintf(where, sizeof(where), "in %s of account \"%s\"", what, a->name);
+	if (v == NULL)
+		return ld_fail(ld, acct->key,
+		               "account \"%s\" has %s but no %s:; an account with two servers names both, "
+		               "each with an imap: section",
+		               a->name, side == SIDE_A ? "target:" : "source:", what);
+	if (ld_section(ld, key, v, where, &s) < 0)
+		return -1;
+	for (size_t i = 0; i < s.map->count; i++) {
+		const struct ynode *k = s.map->items[2 * i];
+		if (strcmp(k->text, "pop3") == 0 || strcmp(k->text, "maildir") == 0)
+			return ld_fail(ld, k,
+			               "%s: takes imap: only (a %s as %s is not supported yet; for a "
+			               "Maildir, write the account as imap: + maildir:)",
+			               what, strcmp(k->text, "pop3") == 0 ? "POP3 server" : "Maildir", what);
+	}
+	if (ld_check_keys(ld, &s, side_keys, NULL) < 0)
+		return -1;
+	iv = ld_find(&s, "imap", &ik);
+	if (iv == NULL)
+		return ld_missing(ld, &s, "imap");
+	a->side[side].store = CONFIG_STORE_IMAP;
+	snprintf(where, sizeof(where), "in imap of %s", what);
+	if (ld_section(ld, ik, iv, where, &is) < 0)
+		return -1;
+	return config_load_conn(ld, &is, a, side);
+}
+
+/* The account's two sides: imap: or pop3: with maildir:, or source: and
+ * target: (config.h). */
+static int load_sides(struct loader *ld, const struct section *acct, struct config_account *a)
+{
+	static const char *const classic[] = {"imap", "pop3", "maildir", NULL};
+	const struct ynode *src = ld_find(acct, "source", NULL), *dst = ld_find(acct, "target", NULL);
+	char sub[CONFIG_NAME_MAX + 32];
+
+	if (src == NULL && dst == NULL) {
+		if (load_remote(ld, acct, a) < 0)
+			return -1;
+		snprintf(sub, sizeof(sub), "in maildir of account \"%s\"", a->name);
+		return load_maildir(ld, acct, a, sub);
+	}
+	for (size_t i = 0; classic[i] != NULL; i++) {
+		const struct ynode *k = NULL;
+		if (ld_find(acct, classic[i], &k) != NULL)
+			return ld_fail(ld, k,
+			               "account \"%s\" has source:/target: and %s:; an account is either "
+			               "imap: or pop3: with maildir:, or source: with target:",
+			               a->name, classic[i]);
+	}
+	a->two_servers = true;
+	return load_server_side(ld, acct, a, SIDE_A, "source") < 0 ||
+	               load_server_side(ld, acct, a, SIDE_B, "target") < 0
+	           ? -1
+	           : 0;
 }
 
 static int load_account(struct loader *ld, const struct ynode *name, const struct ynode *value)
@@ -242,10 +318,7 @@ static int load_account(struct loader *ld, const struct ynode *name, const struc
 	if (ld_section(ld, name, value, where, &s) < 0 ||
 	    ld_check_keys(ld, &s, account_keys, account_hint) < 0)
 		return -1;
-	if (load_remote(ld, &s, a) < 0)
-		return -1;
-	snprintf(sub, sizeof(sub), "in maildir of account \"%s\"", a->name);
-	if (load_maildir(ld, &s, a, sub) < 0)
+	if (load_sides(ld, &s, a) < 0)
 		return -1;
 	snprintf(sub, sizeof(sub), "in folders of account \"%s\"", a->name);
 	if (load_folders(ld, &s, a, sub) < 0)
@@ -346,8 +419,9 @@ struct config *config_load(const char *path, struct error *err)
 	/* A password in a file others can read is worth a warning at each
 	 * place it is written, not a refusal: the user may have reasons
 	 * (a single-user machine) and the fix is theirs to choose. */
-	for (size_t i = 0; i < cfg->account_count; i++) {
-		const struct config_conn *c = &cfg->accounts[i].conn;
+	for (size_t n = 0; n < cfg->account_count * SIDES; n++) {
+		size_t i = n / SIDES;
+		const struct config_conn *c = &cfg->accounts[i].side[n % SIDES].conn;
 		char *w;
 
 		if (c->password == NULL)
@@ -371,7 +445,7 @@ void config_free(struct config *cfg)
 		struct config_account *a = &cfg->accounts[i];
 		free(a->name);
 		config_free_conn(a);
-		free(a->maildir.path);
+		free(a->side[SIDE_B].maildir.path);
 		ld_free_strings(a->folders.include, a->folders.include_count);
 		ld_free_strings(a->folders.exclude, a->folders.exclude_count);
 	}

@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include "twinbox/state/side.h"
+
 /* Longest piece of a user's value quoted back in a message. */
 #define CONFIG_QUOTE_MAX 60
 
@@ -20,12 +22,15 @@ struct loader;
 struct section;
 struct config_account;
 
-/* Load the keys of `imap:` or `pop3:` (section `s`) into `acct->conn` and,
- * for POP3, `acct->pop3`; acct->store and acct->name are already set.
- * Returns 0 or -1 (loader error set). (conn.c) */
-int config_load_conn(struct loader *ld, const struct section *s, struct config_account *acct);
+/* Load the keys of `imap:` or `pop3:` (section `s`) into side `side`'s
+ * conn of `acct` and, for POP3, `acct->pop3`; that side's store and
+ * acct->name are already set. Returns 0 or -1 (loader error set).
+ * (conn.c) */
+int config_load_conn(struct loader *ld, const struct section *s, struct config_account *acct,
+                     enum side side);
 
-/* Free what config_load_conn allocated, wiping the password. */
+/* Free what config_load_conn allocated (both sides), wiping the
+ * passwords. */
 void config_free_conn(struct config_account *acct);
 
 #endif

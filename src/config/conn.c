@@ -286,11 +286,11 @@ static int load_pop3(struct loader *ld, const struct section *s, struct config_a
 	return 0;
 }
 
-int config_load_conn(struct loader *ld, const struct section *s, struct config_account *a)
+int config_load_conn(struct loader *ld, const struct section *s, struct config_account *a, enum side side)
 {
 	static const char *const tls_names[] = {"implicit", "starttls", "none", NULL};
-	struct config_conn *c = &a->conn;
-	bool pop3 = a->store == CONFIG_STORE_POP3;
+	struct config_conn *c = &a->side[side].conn;
+	bool pop3 = a->side[side].store == CONFIG_STORE_POP3;
 	int tls = CONFIG_TLS_IMPLICIT;
 	uint64_t n;
 
@@ -306,7 +306,8 @@ int config_load_conn(struct loader *ld, const struct section *s, struct config_a
 	if (ld_uint(ld, s, "port", 1, 65535, &n) < 0)
 		return -1;
 	c->port = (unsigned)n;
-	if (load_host_user(ld, s, c) < 0 || load_password(ld, s, c) < 0 || load_auth(ld, s, a->store, c) < 0)
+	if (load_host_user(ld, s, c) < 0 || load_password(ld, s, c) < 0 ||
+	    load_auth(ld, s, a->side[side].store, c) < 0)
 		return -1;
 	if (load_tls_extras(ld, s, c) < 0)
 		return -1;
@@ -326,16 +327,18 @@ int config_load_conn(struct loader *ld, const struct section *s, struct config_a
 
 void config_free_conn(struct config_account *a)
 {
-	struct config_conn *c = &a->conn;
+	for (int side = 0; side < SIDES; side++) {
+		struct config_conn *c = &a->side[side].conn;
 
-	free(c->host);
-	free(c->user);
-	if (c->password != NULL) {
-		explicit_bzero(c->password, strlen(c->password));
-		free(c->password);
+		free(c->host);
+		free(c->user);
+		if (c->password != NULL) {
+			explicit_bzero(c->password, strlen(c->password));
+			free(c->password);
+		}
+		free(c->password_command);
+		free(c->ca_file);
+		free(c->fingerprint);
 	}
-	free(c->password_command);
-	free(c->ca_file);
-	free(c->fingerprint);
 	free(a->pop3.folder);
 }

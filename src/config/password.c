@@ -307,9 +307,9 @@ char *password_run_command(const char *account, const char *command, int timeout
 	return password;
 }
 
-char *config_resolve_password(const struct config_account *acct, struct error *err)
+char *config_side_password(const struct config_account *acct, enum side side, struct error *err)
 {
-	const struct config_conn *c = &acct->conn;
+	const struct config_conn *c = &acct->side[side].conn;
 	int timeout_ms = c->password_command_timeout_ms > 0 ? c->password_command_timeout_ms : 30000;
 	char *password;
 
@@ -318,9 +318,17 @@ char *config_resolve_password(const struct config_account *acct, struct error *e
 		return password;
 	}
 	if (c->password_command == NULL) {
-		error_set(err, ERR_ACCOUNT, "account \"%s\" has neither password nor password_command",
+		error_set(err, ERR_ACCOUNT, "%saccount \"%s\" has neither password nor password_command",
+		          !acct->two_servers ? ""
+		          : side == SIDE_A   ? "the source of "
+		                             : "the target of ",
 		          acct->name);
 		return NULL;
 	}
 	return password_run_command(acct->name, c->password_command, timeout_ms, err);
+}
+
+char *config_resolve_password(const struct config_account *acct, struct error *err)
+{
+	return config_side_password(acct, SIDE_A, err);
 }

@@ -14,6 +14,7 @@
 #define POP3_FOLDER "INBOX"
 
 struct p3_msg {
+	const char *name; /* the store's id (into names) */
 	const char *uidl; /* into the UIDL list */
 	uint32_t msgno;
 	uint64_t size;
@@ -22,30 +23,77 @@ struct p3_msg {
 struct pop3_store {
 	struct store base;
 	struct pop3_options opts;
+	bool can_connect; /* opts hold what connects (pop3_store_open) */
 	struct pop3_client *p;
 	struct store_folder *open; /* the one folder, when open */
+	bool dele_sent;            /* DELE sent since the last QUIT (the folder may be closed since) */
 };
 
 struct store_folder {
 	struct pop3_store *st;
 	struct pop3_uidl_entry *uidls; /* owns the UIDL strings */
-	struct p3_msg *msgs;           /* the usable ones, by UIDL */
+	size_t uidl_count;
+	char **names;        /* parallel to uidls: the store's id (the UIDL, '/' and '%' escaped), or NULL */
+	struct p3_msg *msgs; /* the usable ones, by UIDL */
 	size_t count, unusable;
 	bool deleted; /* DELE sent since the last QUIT */
+	bool stale;   /* QUIT sent: connect and list again before use */
 };
 
 static int p3_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct p3_msg *)a)->uidl, ((const struct p3_msg *)b)->uidl);
+	return strcmp(((const struct p3_msg *)a)->name, ((const struct p3_msg *)b)->name);
+}
+
+/* The store's id of `uidl`: '%' as "%25" and '/' as "%2F" (fresh). */
+static char *name_of(const char *uidl)
+{
+	size_t n = strlen(uidl), extra = 0;
+	char *out, *o;
+
+	for (size_t i = 0; i < n; i++)
+		extra += uidl[i] == '/' || uidl[i] == '%';
+	o = out = xmalloc(n + 2 * extra + 1);
+	for (size_t i = 0; i < n; i++) {
+		if (uidl[i] == '/' || uidl[i] == '%') {
+			*o++ = '%';
+			*o++ = '2';
+			*o++ = uidl[i] == '/' ? 'F' : '5';
+		} else {
+			*o++ = uidl[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+char *pop3_store_uidl(const char *name)
+{
+	char *out = xstrdup(name), *o = out;
+
+	for (const char *p = name; *p; p++) {
+		if (p[0] == '%' && p[1] == '2' && (p[2] == 'F' || p[2] == '5')) {
+			*o++ = p[2] == 'F' ? '/' : '%';
+			p += 2;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return out;
 }
 
 static void listing_free(struct store_folder *f)
 {
+	for (size_t i = 0; f->names && i < f->uidl_count; i++)
+		free(f->names[i]);
+	free(f->names);
+	f->names = NULL;
 	free(f->uidls);
 	free(f->msgs);
 	f->uidls = NULL;
 	f->msgs = NULL;
-	f->count = f->unusable = 0;
+	f->count = f->unusable = f->uidl_count = 0;
 }
 
 /* UIDL and LIST into f's listing. */
@@ -58,6 +106,8 @@ static int read_listing(struct store_folder *f, struct error *err)
 	listing_free(f);
 	if (pop3_uidl(p, &f->uidls, &nu, err) < 0 || pop3_list(p, &list, &nl, err) < 0)
 		return -1;
+	f->uidl_count = nu;
+	f->names = xcalloc(nu + 1, sizeof(*f->names));
 	f->msgs = xcalloc(nu + 1, sizeof(*f->msgs));
 	for (size_t i = 0; i < nu; i++) {
 		const struct pop3_uidl_entry *u = &f->uidls[i];
@@ -68,7 +118,8 @@ static int read_listing(struct store_folder *f, struct error *err)
 			f->unusable++;
 			continue;
 		}
-		f->msgs[f->count++] = (struct p3_msg){u->uidl, u->msgno, list[j].size};
+		f->names[i] = name_of(u->uidl);
+		f->msgs[f->count++] = (struct p3_msg){f->names[i], u->uidl, u->msgno, list[j].size};
 	}
 	free(list);
 	if (f->count > 1)
@@ -76,9 +127,28 @@ static int read_listing(struct store_folder *f, struct error *err)
 	return 0;
 }
 
+/* After a flush's QUIT: a new session and a new listing (the message
+ * numbers of the old one are gone), made when next needed. */
+static int fresh(struct store_folder *f, struct error *err)
+{
+	struct pop3_store *s = f->st;
+
+	if (!f->stale)
+		return 0;
+	if (!s->p && !s->can_connect)
+		return error_set(err, ERR_ACCOUNT,
+		                 "the POP3 session ended at QUIT and cannot be opened again");
+	if (!s->p && !(s->p = pop3_connect(&s->opts, err)))
+		return -1;
+	if (read_listing(f, err) < 0)
+		return -1;
+	f->stale = false;
+	return 0;
+}
+
 static const struct p3_msg *find(const struct store_folder *f, const char *name)
 {
-	struct p3_msg key = {name, 0, 0};
+	struct p3_msg key = {name, NULL, 0, 0};
 
 	if (!name)
 		return NULL;
@@ -152,18 +222,21 @@ static int p3_open_folder(struct store *st, const char *name, struct store_folde
 
 static int p3_snapshot(struct store_folder *f, struct store_snapshot *snap_r, struct error *err)
 {
-	struct store_msg *m = xcalloc(f->count + 1, sizeof(*m));
+	struct store_msg *m;
 
-	(void)err;
+	if (fresh(f, err) < 0)
+		return -1;
+	m = xcalloc(f->count + 1, sizeof(*m));
 	for (size_t i = 0; i < f->count; i++)
-		m[i] = (struct store_msg){.name = f->msgs[i].uidl, .size = f->msgs[i].size};
+		m[i] = (struct store_msg){.name = f->msgs[i].name, .size = f->msgs[i].size};
 	*snap_r = (struct store_snapshot){m, f->count, NULL, NULL};
 	return 0;
 }
 
 static int p3_count(struct store_folder *f, size_t *count_r, struct error *err)
 {
-	(void)err;
+	if (fresh(f, err) < 0)
+		return -1;
 	*count_r = f->count;
 	return 0;
 }
@@ -241,6 +314,11 @@ static int fetch_common(struct store_folder *f, const struct store_msg *msgs, si
 	struct pop3_sink ps = {&r, relay_begin, relay_chunk, relay_end, relay_failed};
 	int rc = 0;
 
+	if (fresh(f, err) < 0) {
+		free(want);
+		free(msgnos);
+		return -1;
+	}
 	/* Names no longer listed get no begin, as the store contract says. */
 	for (size_t i = 0; i < count; i++) {
 		const struct p3_msg *m = find(f, msgs[i].name);
@@ -299,6 +377,8 @@ static int p3_set_flags(struct store_folder *f, const struct store_msg *msgs, si
 
 static int p3_delete(struct store_folder *f, const struct store_msg *msgs, size_t count, struct error *err)
 {
+	if (count && fresh(f, err) < 0)
+		return -1;
 	for (size_t i = 0; i < count; i++) {
 		const struct p3_msg *m = find(f, msgs[i].name);
 		struct error e;
@@ -312,28 +392,27 @@ static int p3_delete(struct store_folder *f, const struct store_msg *msgs, size_
 			*err = e;
 			return -1;
 		}
-		f->deleted = true;
+		f->deleted = f->st->dele_sent = true;
 	}
 	return 0;
 }
 
-/* QUIT makes the DELEs real; connect again for what comes next. */
+/* QUIT makes the DELEs real; what comes next connects again. */
 static int p3_flush(struct store_folder *f, struct error *err)
 {
 	struct pop3_store *s = f->st;
+	int rc;
 
 	if (!f->deleted)
 		return 0;
-	f->deleted = false;
-	if (pop3_quit(s->p, err) < 0) {
-		error_prefix(err, "the POP3 server did not confirm the deletions");
-		return -1;
-	}
+	f->deleted = s->dele_sent = false;
+	f->stale = true;
+	rc = pop3_quit(s->p, err);
 	pop3_close(s->p);
-	s->p = pop3_connect(&s->opts, err);
-	if (!s->p)
-		return -1;
-	return read_listing(f, err);
+	s->p = NULL;
+	if (rc < 0)
+		error_prefix(err, "the POP3 server did not confirm the deletions");
+	return rc;
 }
 
 static void p3_close_folder(struct store_folder *f)
@@ -351,8 +430,13 @@ static void p3_close(struct store *st)
 
 	if (!s)
 		return;
+	/* QUIT ends the session politely, unless deletions are pending:
+	 * what was marked and not flushed stays on the server. */
+	if (s->p && !s->dele_sent) {
+		struct error ignored;
+		pop3_quit(s->p, &ignored);
+	}
 	p3_close_folder(s->open);
-	/* No QUIT: what was marked and not flushed stays on the server. */
 	pop3_close(s->p);
 	free(s);
 }
@@ -383,6 +467,7 @@ struct store *pop3_store_open(const struct pop3_options *opts, struct error *err
 
 	s->base.ops = &pop3_store_ops;
 	s->opts = *opts;
+	s->can_connect = true;
 	s->p = pop3_connect(opts, err);
 	if (!s->p) {
 		free(s);
@@ -391,7 +476,39 @@ struct store *pop3_store_open(const struct pop3_options *opts, struct error *err
 	return &s->base;
 }
 
+struct store *pop3_store_from_client(struct pop3_client *p)
+{
+	struct pop3_store *s = xcalloc(1, sizeof(*s));
+
+	s->base.ops = &pop3_store_ops;
+	s->p = p;
+	return &s->base;
+}
+
 size_t pop3_store_unusable(const struct store_folder *f)
 {
 	return f->unusable;
+}
+
+size_t pop3_store_messages(const struct store_folder *f, struct pop3_store_msg **msgs_r)
+{
+	struct pop3_store_msg *m = xcalloc(f->uidl_count + 1, sizeof(*m));
+	size_t n = 0;
+
+	for (size_t i = 0; !f->stale && i < f->uidl_count; i++) {
+		const struct pop3_uidl_entry *u = &f->uidls[i];
+		const struct p3_msg *usable = f->names[i] ? find(f, f->names[i]) : NULL;
+
+		m[n++] = (struct pop3_store_msg){
+		    .msgno = u->msgno,
+		    .uidl = u->uidl,
+		    .name = f->names[i],
+		    .size = usable ? usable->size : 0,
+		    .invalid = u->invalid,
+		    .duplicate = u->duplicate,
+		    .unusable = usable == NULL,
+		};
+	}
+	*msgs_r = m;
+	return n;
 }

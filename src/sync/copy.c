@@ -3,8 +3,8 @@
  * COPY_BATCH: pushed from the source's fetch into the target's writer
  * where the target has one, else pulled by the target's add from a
  * source of each message (store/source.h). Each batch is announced by
- * durable intents first and recorded as pairs once the target made it
- * durable.
+ * durable intents first and recorded as pairs (or as the caller's
+ * records: folder_run.record_copy) once the target made it durable.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +90,11 @@ static int resolve_copies(const struct copy_run *cr, struct copy *c, size_t n, s
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		int rc;
-		if (c[i].done && (c[i].dst_uid || c[i].dst_name)) {
+		if (r->record_copy) {
+			struct store_id to = {c[i].dst_uid, c[i].dst_name};
+			rc = r->record_copy(r->record_ctx, c[i].intent, c[i].src,
+			                    c[i].done ? to : (struct store_id){0}, err);
+		} else if (c[i].done && (c[i].dst_uid || c[i].dst_name)) {
 			struct state_pair p = {.id = c[i].a->pair_id,
 			                       .folder_id = r->folder_id,
 			                       .flags = c[i].a->flags,
@@ -110,7 +114,9 @@ static int resolve_copies(const struct copy_run *cr, struct copy *c, size_t n, s
 			return -1;
 		}
 	}
-	return engine_commit(r, false, "copies recorded", err);
+	/* A caller's own records (the POP3 import's) are durable at once:
+	 * it deletes from the source what they record. */
+	return engine_commit(r, r->record_copy != NULL, "copies recorded", err);
 }
 
 /* Count the batch in the folder's report. */
@@ -441,6 +447,13 @@ int engine_copies(struct folder_run *r, const struct plan *plan, enum side to, s
 {
 	size_t n;
 	const struct plan_action *a = plan_actions(plan, PLAN_COPY, to, &n);
+
+	return engine_copy_actions(r, a, n, to, err);
+}
+
+int engine_copy_actions(struct folder_run *r, const struct plan_action *a, size_t n, enum side to,
+                        struct error *err)
+{
 	struct copy_run cr = {r,
 	                      side_other(to),
 	                      to,

@@ -69,6 +69,14 @@ struct folder_run {
 	size_t total[SIDES];
 	int64_t files_read;    /* the Maildir folder's files, as read to compare listings; -1 */
 	struct prefetched pre; /* what the read-ahead read, until taken (its lf is folder[SIDE_B]) */
+	/* How copies are recorded where not as pairs (the POP3 import's
+	 * UIDLs, pop3_import.c): called in the open transaction for each
+	 * copy of a batch once the target made it durable, `to` its id
+	 * there (unknown when it failed), it records it and resolves its
+	 * intent; the batch is then committed durably. NULL: pairs. */
+	int (*record_copy)(void *ctx, int64_t intent, struct store_id from, struct store_id to,
+	                   struct error *err);
+	void *record_ctx;
 };
 
 /* Side s's store and open folder in r. */
@@ -212,5 +220,10 @@ int engine_commit(struct folder_run *r, bool durable, const char *what, struct e
 /* The plan's copies to side `to` (copy.c): -1 when the folder (or more)
  * must stop; message failures are counted in the report. */
 int engine_copies(struct folder_run *r, const struct plan *plan, enum side to, struct error *err);
+/* The same for `n` copy actions `a` to side `to` made elsewhere (the
+ * POP3 import's). Only r's o, st, folder_id, store, folder, rep and
+ * record_copy are used. */
+int engine_copy_actions(struct folder_run *r, const struct plan_action *a, size_t n, enum side to,
+                        struct error *err);
 
 #endif

@@ -1,45 +1,37 @@
 /*
- * The POP3 import (pop3_import.h): new UIDLs are downloaded behind
- * durable intents, recorded, and only then, where the rules say so,
- * deleted from the server at a confirmed QUIT.
+ * The POP3 import (pop3_import.h) through the engine's copies: the
+ * maildrop is a pop3 store (side A), the receiving folder a Maildir
+ * store's (side B). The new UIDLs of each batch become copy actions that
+ * the executor carries out as it does a sync's (copy.c: durable intents
+ * naming the local files, the RETRs streamed into the Maildir, a flush,
+ * then the records), recorded here as the state's UIDLs (state/pop3.h)
+ * instead of pairs. Deletions go through the store's delete and flush
+ * (DELE, then QUIT), only for what is recorded.
  */
 #include "twinbox/sync/pop3_import.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine_p.h"
 #include "twinbox/state/intent.h"
 #include "twinbox/state/pop3.h"
+#include "twinbox/store/pop3_store.h"
 #include "twinbox/util/crash.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
-/* Messages per batch of intents, downloads and records: each batch
- * empties the RETR pipeline once (a round trip), and its names are held
- * until it is recorded (about 100 bytes a message). */
+/* Messages per batch of copies: the copy actions and the names of a
+ * batch are held until it is recorded (about 200 bytes a message). */
 #define POP3_BATCH     500
 #define UNUSABLE_SHOWN 10 /* unusable UIDLs named in warnings, per run */
 
-struct want {
-	uint32_t msgno;
-	const char *uidl;
-	uint64_t size;
-	char *name; /* the local file, reserved before the download */
-	int64_t intent;
-	bool done;
-};
-
 struct import {
-	struct store *local;
-	struct store_folder *lf;
-	struct state *st;
+	struct folder_run run; /* the maildrop and the folder, for the executor */
+	struct sync_options so;
+	struct sync_folder_report frep;
 	const struct pop3_import_options *o;
 	struct pop3_import_report *rep;
-	/* the batch being downloaded */
-	struct want *w;
-	size_t n;
-	struct want *cur;
-	void *writer;
 };
 
 void pop3_import_report_free(struct pop3_import_report *rep)
@@ -61,15 +53,51 @@ static int commit(struct state *st, bool durable, const char *what, struct error
 	return 0;
 }
 
+static struct store *local_store(const struct import *im)
+{
+	return im->run.store[SIDE_B];
+}
+
 /* What a killed run left of the add under the reserved name `name`, or
  * (NULL) whatever is old enough to be abandoned: litter only, so a
  * failure is told and the import goes on. */
 static void clean_leftovers(struct import *im, const char *name)
 {
+	struct store *local = local_store(im);
 	struct error err;
 
-	if (im->local->ops->clean_leftovers && im->local->ops->clean_leftovers(im->lf, name, &err) < 0)
+	if (local->ops->clean_leftovers &&
+	    local->ops->clean_leftovers(im->run.folder[SIDE_B], name, &err) < 0)
 		log_warn("%s: %s", im->o->folder, err.text);
+}
+
+/* A copy of the maildrop's message `from` (its UIDL), made durable as
+ * `to` in the Maildir (unknown: it failed): its UIDL is recorded as
+ * downloaded into that file, and its intent resolved (copy.c). */
+static int record_copy(void *ctx, int64_t intent, struct store_id from, struct store_id to, struct error *err)
+{
+	struct import *im = ctx;
+	char *uidl = pop3_store_uidl(from.name);
+	int rc = to.name ? state_pop3_record(im->run.st, uidl, to.name, im->o->now, err) : 0;
+
+	free(uidl);
+	return rc < 0 ? -1 : state_intent_resolve(im->run.st, intent, err);
+}
+
+/* The UIDL and the local file of a download intent a killed run left:
+ * a copy to side B (this version), or a pop3-download of an older one. */
+static bool download_intent(const struct state_intent *in, const char **uidl_r, const char **name_r)
+{
+	if (in->folder_id != 0)
+		return false;
+	*name_r = in->msg[SIDE_B].name;
+	if (state_intent_is(in, STATE_INTENT_COPY, SIDE_B))
+		*uidl_r = in->msg[SIDE_A].name; /* the store's name for it */
+	else if (in->kind == STATE_INTENT_POP3_DOWNLOAD)
+		*uidl_r = in->remote;
+	else
+		return false;
+	return true;
 }
 
 /* A killed run's downloads: a file that exists is recorded, the rest
@@ -77,39 +105,44 @@ static void clean_leftovers(struct import *im, const char *name)
  * what is left of them in tmp/ is removed. */
 static int recover(struct import *im, struct error *err)
 {
+	struct state *st = im->run.st;
 	struct state_intents set = {0};
 	struct store_snapshot snap = {0};
 	size_t pending = 0, found = 0;
+	const char *uidl, *name;
 	int rc = -1;
 
-	if (state_intent_list(im->st, 0, &set, err) < 0)
+	if (state_intent_list(st, 0, &set, err) < 0)
 		return -1;
 	for (size_t i = 0; i < set.count; i++)
-		pending += set.intents[i].kind == STATE_INTENT_POP3_DOWNLOAD;
+		pending += download_intent(&set.intents[i], &uidl, &name);
 	if (pending == 0) {
 		state_intents_free(&set);
 		return 0;
 	}
-	if (im->local->ops->snapshot(im->lf, &snap, err) < 0 || state_begin(im->st, err) < 0)
+	if (local_store(im)->ops->snapshot(im->run.folder[SIDE_B], &snap, err) < 0 ||
+	    state_begin(st, err) < 0)
 		goto out;
 	for (size_t i = 0; i < set.count; i++) {
 		const struct state_intent *in = &set.intents[i];
 		bool have = false;
-		if (in->kind != STATE_INTENT_POP3_DOWNLOAD)
+		if (!download_intent(in, &uidl, &name))
 			continue;
-		if (in->msg[SIDE_B].name)
-			clean_leftovers(im, in->msg[SIDE_B].name);
-		for (size_t j = 0; j < snap.count && in->msg[SIDE_B].name && !have; j++)
-			have = strcmp(snap.msgs[j].name, in->msg[SIDE_B].name) == 0;
-		if ((have &&
-		     state_pop3_record(im->st, in->remote, in->msg[SIDE_B].name, in->created, err) < 0) ||
-		    state_intent_resolve(im->st, in->id, err) < 0) {
-			state_rollback(im->st);
+		if (name)
+			clean_leftovers(im, name);
+		for (size_t j = 0; j < snap.count && name && !have; j++)
+			have = strcmp(snap.msgs[j].name, name) == 0;
+		char *real = uidl && in->kind != STATE_INTENT_POP3_DOWNLOAD ? pop3_store_uidl(uidl) : NULL;
+		int bad =
+		    have && uidl && state_pop3_record(st, real ? real : uidl, name, in->created, err) < 0;
+		free(real);
+		if (bad || state_intent_resolve(st, in->id, err) < 0) {
+			state_rollback(st);
 			goto out;
 		}
 		found += have;
 	}
-	rc = commit(im->st, true, "interrupted downloads reconciled", err);
+	rc = commit(st, true, "interrupted downloads reconciled", err);
 	if (rc == 0)
 		log_info("%s: the last run stopped part-way (killed, or stopped by an error): %zu "
 		         "message%s it had downloaded %s recorded now, %zu it had not finished %s "
@@ -122,121 +155,17 @@ out:
 	return rc;
 }
 
-/* ---- the download sink: RETR -> Maildir writer ---- */
+/* ---- downloads ---- */
 
-static int dl_begin(void *ctx, uint32_t msgno, uint64_t size, struct error *err)
+/* The batch's copies, carried out by the executor; the report counts
+ * what was downloaded and what failed. */
+static int download_batch(struct import *im, const struct plan_action *a, size_t n, struct error *err)
 {
-	struct import *im = ctx;
-	struct store_new_msg meta = {0};
+	size_t done = im->frep.to_local, failed = im->frep.message_failures;
+	int rc = engine_copy_actions(&im->run, a, n, SIDE_B, err);
 
-	(void)size;
-	im->cur = NULL;
-	for (size_t i = 0; i < im->n && !im->cur; i++)
-		if (im->w[i].msgno == msgno)
-			im->cur = &im->w[i];
-	if (!im->cur)
-		return error_set(err, ERR_ACCOUNT, "the server sent message %u, which was not asked for",
-		                 msgno);
-	meta.name_r = im->cur->name;
-	meta.date = im->o->now;
-	return im->local->ops->write_begin(im->lf, &meta, &im->writer, err);
-}
-
-static int dl_chunk(void *ctx, const void *data, size_t len, struct error *err)
-{
-	struct import *im = ctx;
-
-	return im->writer ? im->local->ops->write_chunk(im->writer, data, len, err) : 0;
-}
-
-static int dl_end(void *ctx, uint32_t msgno, struct error *err)
-{
-	struct import *im = ctx;
-	char *name = NULL;
-	int rc;
-
-	(void)msgno;
-	if (!im->writer)
-		return 0;
-	rc = im->local->ops->write_end(im->writer, true, &name, NULL, err);
-	im->writer = NULL;
-	if (rc == 0) {
-		im->cur->done = true;
-		free(name); /* the reserved name, which the want keeps */
-	}
-	return rc;
-}
-
-static void dl_failed(void *ctx, uint32_t msgno, const struct error *e)
-{
-	struct import *im = ctx;
-	struct error ignored;
-
-	if (im->writer) {
-		im->local->ops->write_end(im->writer, false, NULL, NULL, &ignored);
-		im->writer = NULL;
-	}
-	im->rep->failed++;
-	/* A larger scope stops the import, and its caller says why. */
-	if (e->scope == ERR_MESSAGE)
-		log_warn("%s: message %u was not downloaded: %s", im->o->folder, msgno, e->text);
-}
-
-static int download_batch(struct import *im, struct pop3_client *p, struct want *w, size_t n,
-                          struct error *err)
-{
-	struct pop3_sink sink = {im, dl_begin, dl_chunk, dl_end, dl_failed};
-	uint32_t *msgnos = xcalloc(n, sizeof(*msgnos));
-	int rc = -1;
-
-	im->w = w;
-	im->n = n;
-	if (state_begin(im->st, err) < 0)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		struct state_intent in = {
-		    .kind = STATE_INTENT_POP3_DOWNLOAD, .side = SIDE_B, .remote = w[i].uidl};
-		w[i].name = im->local->ops->reserve_name(im->lf, w[i].size);
-		in.msg[SIDE_B].name = w[i].name;
-		msgnos[i] = w[i].msgno;
-		if (state_intent_add(im->st, &in, &w[i].intent, err) < 0) {
-			state_rollback(im->st);
-			goto out;
-		}
-	}
-	if (commit(im->st, true, "download intents recorded", err) < 0)
-		goto out;
-	if (pop3_retr_many(p, msgnos, n, &sink, err) < 0) {
-		if (im->writer) {
-			struct error ignored;
-			im->local->ops->write_end(im->writer, false, NULL, NULL, &ignored);
-			im->writer = NULL;
-		}
-		goto out;
-	}
-	if (im->local->ops->flush(im->lf, err) < 0)
-		goto out;
-	crash_point("downloaded messages delivered");
-	/* Durable: deletions from the server may follow in this run. */
-	if (state_begin(im->st, err) < 0)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		if ((w[i].done && state_pop3_record(im->st, w[i].uidl, w[i].name, im->o->now, err) < 0) ||
-		    state_intent_resolve(im->st, w[i].intent, err) < 0) {
-			state_rollback(im->st);
-			goto out;
-		}
-		im->rep->downloaded += w[i].done;
-	}
-	rc = commit(im->st, true, "downloads recorded", err);
-out:
-	/* A batch's names are recorded or given up by now: memory stays that
-	 * of a batch, not of every message downloaded. */
-	for (size_t i = 0; i < n; i++) {
-		free(w[i].name);
-		w[i].name = NULL;
-	}
-	free(msgnos);
+	im->rep->downloaded += im->frep.to_local - done;
+	im->rep->failed += im->frep.message_failures - failed;
 	return rc;
 }
 
@@ -260,60 +189,63 @@ static bool due(const struct pop3_import_options *o, const struct state_pop3_msg
 	       (int64_t)o->now - k->downloaded >= (int64_t)o->delete_after_days * 86400;
 }
 
-static int delete_due(struct import *im, struct pop3_client *p, const struct pop3_uidl_entry *ul, size_t nu,
-                      struct error *err)
+/* Delete from the server what the rules say is due among the recorded
+ * messages `m` (`n` of them, as listed): DELE, then the store's flush
+ * (QUIT), and only then are they recorded as deleted. */
+static int delete_due(struct import *im, const struct pop3_store_msg *m, size_t n, struct error *err)
 {
-	/* Nothing can be due when all mail stays on the server for good:
-	 * the state's UIDLs need not be read again. */
-	size_t scan = deletes_any(im->o) ? nu : 0;
+	struct store *server = im->run.store[SIDE_A];
 	struct state_pop3_set known = {0};
-	const char **gone = xcalloc(scan + 1, sizeof(*gone));
+	struct store_msg *gone = xcalloc(n + 1, sizeof(*gone));
 	size_t ng = 0;
 	int rc = -1;
 
-	if (scan && state_pop3_load(im->st, &known, err) < 0)
-		goto out;
-	for (size_t i = 0; i < scan; i++) {
-		const struct state_pop3_msg *k;
-		struct error derr;
-		if (ul[i].invalid || ul[i].duplicate || !(k = state_pop3_set_find(&known, ul[i].uidl)) ||
-		    !due(im->o, k))
-			continue;
-		if (pop3_dele(p, ul[i].msgno, &derr) < 0) {
-			if (derr.scope > ERR_MESSAGE) {
-				*err = derr;
-				goto out;
-			}
-			log_warn("%s: %s", im->o->folder, derr.text);
-			continue;
-		}
-		gone[ng++] = ul[i].uidl;
+	/* Nothing can be due when all mail stays on the server for good:
+	 * the state's UIDLs need not be read again. */
+	if (!deletes_any(im->o)) {
+		free(gone);
+		return 0;
 	}
-	if (pop3_quit(p, err) < 0) {
-		if (ng == 0) {
-			rc = 0; /* nothing hung on it */
-			goto out;
-		}
+	if (state_pop3_load(im->run.st, &known, err) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct state_pop3_msg *k;
+		if (!m[i].unusable && (k = state_pop3_set_find(&known, m[i].uidl)) != NULL && due(im->o, k))
+			gone[ng++] =
+			    (struct store_msg){.name = xstrdup(m[i].uidl)}; /* m[] goes with the flush */
+	}
+	rc = 0;
+	if (ng == 0)
+		goto out;
+	rc = -1;
+	if (server->ops->delete (im->run.folder[SIDE_A], gone, ng, err) < 0)
+		goto out;
+	if (server->ops->flush(im->run.folder[SIDE_A], err) < 0) {
 		error_prefix(err,
 		             "%zu message%s marked for deletion stay on the server (tried again next run)",
 		             ng, ng == 1 ? "" : "s");
 		goto out;
 	}
 	crash_point("deletions confirmed by QUIT");
-	if (ng) {
-		if (state_begin(im->st, err) < 0)
+	if (state_begin(im->run.st, err) < 0)
+		goto out;
+	for (size_t i = 0; i < ng; i++) {
+		char *uidl = pop3_store_uidl(gone[i].name);
+		int bad = state_pop3_set_deleted(im->run.st, uidl, err) < 0;
+
+		free(uidl);
+		if (bad) {
+			state_rollback(im->run.st);
 			goto out;
-		for (size_t i = 0; i < ng; i++)
-			if (state_pop3_set_deleted(im->st, gone[i], err) < 0) {
-				state_rollback(im->st);
-				goto out;
-			}
-		if (commit(im->st, false, "deletions recorded", err) < 0)
-			goto out;
+		}
 	}
+	if (commit(im->run.st, false, "deletions recorded", err) < 0)
+		goto out;
 	im->rep->deleted = ng;
 	rc = 0;
 out:
+	for (size_t i = 0; i < ng; i++)
+		free((char *)gone[i].name);
 	free(gone);
 	state_pop3_set_free(&known);
 	return rc;
@@ -321,26 +253,28 @@ out:
 
 /* ---- the import ---- */
 
-static int open_folder(struct import *im, struct error *err)
+/* The receiving folder, made when missing: an import only adds mail, so
+ * making it loses nothing. */
+static int open_local(struct import *im, struct error *err)
 {
+	struct store *local = local_store(im);
 	struct store_folder_info info;
 	bool missing = false;
 
-	if (im->local->ops->open_folder(im->local, im->o->folder, &im->lf, &info, &missing, err) == 0)
+	if (local->ops->open_folder(local, im->o->folder, &im->run.folder[SIDE_B], &info, &missing, err) == 0)
 		return 0;
-	/* An import only adds mail: making a missing folder loses nothing. */
 	if (!missing && err->scope < ERR_ACCOUNT)
 		return -1;
 	if (im->o->dry_run) { /* it would be made; a dry run makes nothing */
 		error_clear(err);
 		return 0;
 	}
-	if (im->local->ops->create_folder(im->local, im->o->folder, err) < 0)
+	if (local->ops->create_folder(local, im->o->folder, err) < 0)
 		return -1;
-	return im->local->ops->open_folder(im->local, im->o->folder, &im->lf, &info, &missing, err);
+	return local->ops->open_folder(local, im->o->folder, &im->run.folder[SIDE_B], &info, &missing, err);
 }
 
-static void note_unusable(const struct pop3_import_options *o, const struct pop3_uidl_entry *u, size_t shown)
+static void note_unusable(const struct pop3_import_options *o, const struct pop3_store_msg *u, size_t shown)
 {
 	if (shown >= UNUSABLE_SHOWN)
 		return;
@@ -351,108 +285,123 @@ static void note_unusable(const struct pop3_import_options *o, const struct pop3
 	else
 		log_warn("%s: message %u is skipped: its UIDL \"%.80s%s\" cannot be used: %s; it is never "
 		         "downloaded or deleted",
-		         o->folder, u->msgno, u->uidl, strlen(u->uidl) > 80 ? "..." : "", u->invalid);
-}
-
-/* The next up to POP3_BATCH messages to download, from UIDL entry *at
- * on (merged with the LIST sizes from *ll_at on), into `w`; unusable
- * and too big ones are reported on the way. Returns the count; 0 at the
- * end. A batch at a time: memory stays that of a batch whatever the
- * number of new messages. */
-static size_t next_wants(const struct import *im, const struct pop3_uidl_entry *ul, size_t nu, size_t *at,
-                         const struct pop3_list_entry *ll, size_t nl, size_t *ll_at,
-                         const struct state_pop3_set *known, size_t *cap_big, struct want *w)
-{
-	const struct pop3_import_options *o = im->o;
-	struct pop3_import_report *rep = im->rep;
-	size_t nw = 0;
-
-	for (; *at < nu && nw < POP3_BATCH; (*at)++) {
-		const struct pop3_uidl_entry *u = &ul[*at];
-		uint64_t size = 0;
-		while (*ll_at < nl && ll[*ll_at].msgno < u->msgno)
-			(*ll_at)++;
-		if (*ll_at < nl && ll[*ll_at].msgno == u->msgno)
-			size = ll[*ll_at].size;
-		if (u->invalid || u->duplicate) {
-			note_unusable(o, u, rep->unusable++);
-		} else if (state_pop3_set_find(known, u->uidl)) {
-			continue;
-		} else if (o->max_size && size > o->max_size) {
-			rep->too_big =
-			    xgrow(rep->too_big, cap_big, rep->too_big_count + 1, sizeof(*rep->too_big));
-			rep->too_big[rep->too_big_count++] =
-			    (struct pop3_skipped){u->msgno, xstrdup(u->uidl), size};
-		} else {
-			w[nw++] = (struct want){.msgno = u->msgno, .uidl = u->uidl, .size = size};
-		}
-	}
-	return nw;
+		         o->folder, u->msgno, u->uidl, strlen(u->uidl) > 80 ? "..." : "",
+		         u->invalid ? u->invalid : "the server's LIST does not show it");
 }
 
 /* --mark-seen: record a batch as downloaded without downloading it. */
-static int mark_seen(struct import *im, const struct want *w, size_t n, struct error *err)
+static int mark_seen(struct import *im, const struct plan_action *a, size_t n, struct error *err)
 {
-	if (state_begin(im->st, err) < 0)
+	if (state_begin(im->run.st, err) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (state_pop3_record(im->st, w[i].uidl, NULL, im->o->now, err) < 0) {
-			state_rollback(im->st);
+	for (size_t i = 0; i < n; i++) {
+		char *uidl = pop3_store_uidl(a[i].id[SIDE_A].name);
+		int rc = state_pop3_record(im->run.st, uidl, NULL, im->o->now, err);
+
+		free(uidl);
+		if (rc < 0) {
+			state_rollback(im->run.st);
 			return -1;
 		}
-	if (commit(im->st, true, "messages marked as downloaded", err) < 0)
+	}
+	if (commit(im->run.st, true, "messages marked as downloaded", err) < 0)
 		return -1;
 	im->rep->marked += n;
 	return 0;
 }
 
-int pop3_import(struct pop3_client *p, struct store *local, struct state *st,
+/* The batch of `n` new messages: counted (dry run), marked, or
+ * downloaded. */
+static int take_batch(struct import *im, const struct plan_action *a, size_t n, struct error *err)
+{
+	if (im->o->dry_run) {
+		im->rep->downloaded += n; /* would be */
+		return 0;
+	}
+	return im->o->mark_seen ? mark_seen(im, a, n, err) : download_batch(im, a, n, err);
+}
+
+/* Every new message of `m`, a batch at a time (memory stays that of a
+ * batch whatever the number of new messages); unusable and too big
+ * ones are reported on the way. */
+static int import_new(struct import *im, const struct pop3_store_msg *m, size_t nm, struct error *err)
+{
+	const struct pop3_import_options *o = im->o;
+	struct pop3_import_report *rep = im->rep;
+	struct plan_action *batch = xcalloc(POP3_BATCH, sizeof(*batch));
+	struct state_pop3_set known = {0};
+	size_t n = 0, cap_big = 0;
+	int rc = -1;
+
+	if (state_pop3_load(im->run.st, &known, err) < 0)
+		goto out;
+	for (size_t i = 0; i < nm; i++) {
+		const struct pop3_store_msg *u = &m[i];
+		if (u->unusable) {
+			note_unusable(o, u, rep->unusable++);
+		} else if (state_pop3_set_find(&known, u->uidl)) {
+			continue;
+		} else if (o->max_size && u->size > o->max_size) {
+			rep->too_big =
+			    xgrow(rep->too_big, &cap_big, rep->too_big_count + 1, sizeof(*rep->too_big));
+			rep->too_big[rep->too_big_count++] =
+			    (struct pop3_skipped){u->msgno, xstrdup(u->uidl), u->size};
+		} else {
+			batch[n++] = (struct plan_action){.kind = PLAN_COPY,
+			                                  .side = SIDE_B,
+			                                  .id = {[SIDE_A] = {0, u->name}},
+			                                  .size = u->size,
+			                                  .time = o->now};
+		}
+		if (n == POP3_BATCH) {
+			if (take_batch(im, batch, n, err) < 0)
+				goto out;
+			n = 0;
+		}
+	}
+	rc = n ? take_batch(im, batch, n, err) : 0;
+out:
+	state_pop3_set_free(&known);
+	free(batch);
+	return rc;
+}
+
+int pop3_import(struct store *server, struct store *local, struct state *st,
                 const struct pop3_import_options *o, struct pop3_import_report *rep, struct error *err)
 {
-	struct import im = {.local = local, .st = st, .o = o, .rep = rep};
-	struct pop3_uidl_entry *ul = NULL;
-	struct pop3_list_entry *ll = NULL;
-	struct state_pop3_set known = {0};
-	struct want *want = xcalloc(POP3_BATCH, sizeof(*want));
-	size_t nu = 0, nl = 0, nw, at = 0, ll_at = 0, cap_big = 0;
+	struct import im = {.o = o, .rep = rep};
+	struct store_folder_info info;
+	struct pop3_store_msg *msgs = NULL;
+	size_t nm = 0;
+	bool missing;
 	int rc = -1;
 
 	memset(rep, 0, sizeof(*rep));
-	if (open_folder(&im, err) < 0)
+	im.frep.name = o->folder;
+	im.run = (struct folder_run){.o = &im.so,
+	                             .st = st,
+	                             .store = {server, local},
+	                             .rep = &im.frep,
+	                             .files_read = -1,
+	                             .record_copy = record_copy,
+	                             .record_ctx = &im};
+	if (server->ops->open_folder(server, "INBOX", &im.run.folder[SIDE_A], &info, &missing, err) < 0 ||
+	    open_local(&im, err) < 0)
 		goto out;
-	if (pop3_uidl(p, &ul, &nu, err) < 0 || pop3_list(p, &ll, &nl, err) < 0)
-		goto out;
-	if (!o->dry_run && recover(&im, err) < 0)
-		goto out;
-	if (!o->dry_run)
-		clean_leftovers(&im, NULL);
-	if (state_pop3_load(st, &known, err) < 0)
-		goto out;
-	rep->on_server = nu;
-	while ((nw = next_wants(&im, ul, nu, &at, ll, nl, &ll_at, &known, &cap_big, want)) > 0) {
-		if (o->dry_run)
-			rep->downloaded += nw; /* would be */
-		else if (o->mark_seen ? mark_seen(&im, want, nw, err) < 0
-		                      : download_batch(&im, p, want, nw, err) < 0)
+	nm = pop3_store_messages(im.run.folder[SIDE_A], &msgs);
+	rep->on_server = nm;
+	if (!o->dry_run) {
+		if (recover(&im, err) < 0)
 			goto out;
+		clean_leftovers(&im, NULL);
 	}
-	if (o->dry_run) {
-		pop3_quit(p, &(struct error){0});
-		rc = 0;
+	if (import_new(&im, msgs, nm, err) < 0)
 		goto out;
-	}
-	/* What the downloads needed goes before the deletions load the
-	 * state's UIDLs again. */
-	state_pop3_set_free(&known);
-	free(ll);
-	ll = NULL;
-	rc = delete_due(&im, p, ul, nu, err);
+	rc = o->dry_run ? 0 : delete_due(&im, msgs, nm, err);
 out:
-	free(want);
-	state_pop3_set_free(&known);
-	free(ul);
-	free(ll);
-	if (im.lf)
-		local->ops->close_folder(im.lf);
+	free(msgs);
+	for (int s = 0; s < SIDES; s++)
+		if (im.run.folder[s])
+			im.run.store[s]->ops->close_folder(im.run.folder[s]);
 	return rc;
 }

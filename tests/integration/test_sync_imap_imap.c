@@ -2,16 +2,19 @@
  * The engine between two IMAP servers (two Dovecots), through sync_run
  * with an IMAP store on each side: the side-neutral core syncs new
  * messages both ways, flags, deletions and folders, and a run with
- * nothing to do changes nothing. (The config form for such an account
- * comes with the CLI; this drives the engine directly.)
+ * nothing to do changes nothing; first through the engine directly,
+ * then as `twinbox sync` runs an account written with source: and
+ * target:, killed at each of its durable steps.
  */
 #include <criterion/criterion.h>
+#include <criterion/logging.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "support/dovecot.h"
 #include "support/dovecot_imap.h"
+#include "support/run.h"
 #include "twinbox/state/state.h"
 #include "twinbox/store/imap_store.h"
 #include "twinbox/sync/engine.h"
@@ -166,4 +169,137 @@ Test(sync_imap_imap, two_servers_become_twins_both_ways)
 	free(db);
 	dovecot_stop(a);
 	dovecot_stop(b);
+}
+
+/* ---- the account from the config ---- */
+
+/* The `imap:` lines of server d, indented under source: or target:. */
+static char *imap_lines(const struct dovecot *d)
+{
+	return xasprintf("      imap:\n"
+	                 "        host: 127.0.0.1\n"
+	                 "        port: %u\n"
+	                 "        user: %s\n"
+	                 "        password: \"%s\"\n"
+	                 "        ca_file: \"%s\"\n"
+	                 "        timeout: 20s\n",
+	                 d->imaps_port, d->user, d->password, d->ca_file);
+}
+
+/* A config file (in a fresh temporary directory; test_forget_temp it)
+ * with account "move": source a, target b, its state beside the file. */
+static char *two_server_config(const struct dovecot *a, const struct dovecot *b, const char *state_dir)
+{
+	char *la = imap_lines(a), *lb = imap_lines(b);
+	char *text = xasprintf("state_dir: %s\n"
+	                       "accounts:\n"
+	                       "  move:\n"
+	                       "    source:\n%s"
+	                       "    target:\n%s",
+	                       state_dir, la, lb);
+	char *path = test_write_temp("config.yaml", text, 0600);
+
+	free(text);
+	free(la);
+	free(lb);
+	return path;
+}
+
+static int run_sync(const char *cfg, struct run_result *r)
+{
+	run_result_free(r);
+	run_twinbox((const char *const[]){"--config", cfg, "sync", NULL}, 120, r);
+	return r->status;
+}
+
+Test(sync_imap_imap, an_account_of_two_servers_syncs_from_the_command_line)
+{
+	struct dovecot *a = dovecot_start(), *b = dovecot_start();
+	char *state = xasprintf("%s/state", a->dir), *cfg = two_server_config(a, b, state);
+	struct run_result r = {0};
+
+	dovecot_seed(a, "INBOX", 4, 700, 0);
+	dovecot_create_mailbox(a, "Work");
+	dovecot_seed(a, "Work", 2, 710, 0);
+	dovecot_seed(b, "INBOX", 1, 720, 0);
+	dovecot_flags(a, "INBOX", 1, "add", "\\Flagged");
+	cr_assert_eq(run_sync(cfg, &r), 0, "stdout: %s\nstderr: %s", r.out, r.err);
+	assert_twins(a, b, "INBOX", 5);
+	assert_twins(a, b, "Work", 2);
+
+	dovecot_flags(b, "INBOX", 2, "add", "\\Seen");
+	dovecot_expunge(b, "Work", 1);
+	dovecot_seed(a, "INBOX", 1, 730, 0);
+	cr_assert_eq(run_sync(cfg, &r), 0, "stdout: %s\nstderr: %s", r.out, r.err);
+	assert_twins(a, b, "INBOX", 6);
+	assert_twins(a, b, "Work", 1);
+
+	/* Nothing to do: one line for the account, nothing changed. */
+	cr_assert_eq(run_sync(cfg, &r), 0, "stderr: %s", r.err);
+	cr_assert_str_eq(r.out,
+	                 "move: 0 pulled, 0 pushed, flags 0 local / 0 remote, deleted 0 local / 0 remote\n");
+	assert_twins(a, b, "INBOX", 6);
+
+	/* check-config describes both servers. */
+	run_result_free(&r);
+	run_twinbox((const char *const[]){"--config", cfg, "check-config", "--connect", NULL}, 60, &r);
+	cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+	cr_assert(strstr(r.out, "move (source): connected to 127.0.0.1") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "move (target): connected to 127.0.0.1") != NULL, "%s", r.out);
+
+	run_result_free(&r);
+	test_forget_temp(&cfg);
+	free(state);
+	dovecot_stop(a);
+	dovecot_stop(b);
+}
+
+/*
+ * The crash-point sweep for two servers: for N = 1, 2, ...: fresh
+ * servers, a run killed at its N-th durable step, a resume; after every
+ * resume both servers hold every message once, and a further run
+ * changes nothing. Ends when step N is never reached.
+ */
+Test(sync_imap_imap, a_run_killed_at_every_step_loses_and_duplicates_nothing)
+{
+	struct run_result r = {0};
+	unsigned step;
+
+	for (step = 1; step < 100; step++) {
+		struct dovecot *a = dovecot_start(), *b = dovecot_start();
+		char *state = xasprintf("%s/state", a->dir), *cfg = two_server_config(a, b, state);
+		char n[16];
+		int status;
+
+		dovecot_seed(a, "INBOX", 4, 740, 0);
+		dovecot_create_mailbox(a, "Work");
+		dovecot_seed(a, "Work", 2, 750, 0);
+		dovecot_seed(b, "INBOX", 3, 760, 0);
+		dovecot_flags(b, "INBOX", 1, "add", "\\Answered");
+		snprintf(n, sizeof(n), "%u", step);
+		setenv("TWINBOX_TEST_CRASH_AT", n, 1);
+		status = run_sync(cfg, &r);
+		unsetenv("TWINBOX_TEST_CRASH_AT");
+		if (status != 0) {
+			cr_assert_eq(status, 86, "step %u: exit %d: %s", step, status, r.err);
+			/* What the killed run began is carried on by the next. */
+			cr_assert_eq(run_sync(cfg, &r), 0, "resume after step %u: %s", step, r.err);
+		}
+		assert_twins(a, b, "INBOX", 7);
+		assert_twins(a, b, "Work", 2);
+		cr_assert_eq(run_sync(cfg, &r), 0, "after step %u: %s", step, r.err);
+		cr_assert_str_eq(
+		    r.out, "move: 0 pulled, 0 pushed, flags 0 local / 0 remote, deleted 0 local / 0 remote\n",
+		    "a further run after a crash at step %u changed something", step);
+		test_forget_temp(&cfg);
+		free(state);
+		dovecot_stop(a);
+		dovecot_stop(b);
+		if (status == 0)
+			break;
+	}
+	run_result_free(&r);
+	cr_log_info("two servers: killed at each of %u durable steps", step - 1);
+	cr_assert_gt(step, 8, "the hook fired at only %u steps", step - 1);
+	cr_assert_lt(step, 100);
 }

@@ -69,20 +69,20 @@ Test(config, imap_defaults)
 	cr_assert_str_eq(a->name, "work");
 	cr_assert_eq(a->pos.line, 2);
 	cr_assert_eq(a->pos.column, 3);
-	cr_assert_eq(a->store, CONFIG_STORE_IMAP);
-	cr_assert_str_eq(a->conn.host, "imap.example.com");
-	cr_assert_eq(a->conn.port, 993);
-	cr_assert_eq(a->conn.tls, CONFIG_TLS_IMPLICIT);
-	cr_assert_str_eq(a->conn.user, "alice");
-	cr_assert_null(a->conn.password);
-	cr_assert_str_eq(a->conn.password_command, "pass show work");
-	cr_assert_eq(a->conn.password_command_timeout_ms, 30000);
-	cr_assert_eq(a->conn.auth_count, 0);
-	cr_assert_null(a->conn.ca_file);
-	cr_assert_null(a->conn.fingerprint);
-	cr_assert_eq(a->conn.timeout_ms, 30000);
-	cr_assert_str_eq(a->maildir.path, "/srv/mail/work");
-	cr_assert_eq(a->maildir.layout, CONFIG_LAYOUT_MAILDIRPP);
+	cr_assert_eq(a->side[SIDE_A].store, CONFIG_STORE_IMAP);
+	cr_assert_str_eq(a->side[SIDE_A].conn.host, "imap.example.com");
+	cr_assert_eq(a->side[SIDE_A].conn.port, 993);
+	cr_assert_eq(a->side[SIDE_A].conn.tls, CONFIG_TLS_IMPLICIT);
+	cr_assert_str_eq(a->side[SIDE_A].conn.user, "alice");
+	cr_assert_null(a->side[SIDE_A].conn.password);
+	cr_assert_str_eq(a->side[SIDE_A].conn.password_command, "pass show work");
+	cr_assert_eq(a->side[SIDE_A].conn.password_command_timeout_ms, 30000);
+	cr_assert_eq(a->side[SIDE_A].conn.auth_count, 0);
+	cr_assert_null(a->side[SIDE_A].conn.ca_file);
+	cr_assert_null(a->side[SIDE_A].conn.fingerprint);
+	cr_assert_eq(a->side[SIDE_A].conn.timeout_ms, 30000);
+	cr_assert_str_eq(a->side[SIDE_B].maildir.path, "/srv/mail/work");
+	cr_assert_eq(a->side[SIDE_B].maildir.layout, CONFIG_LAYOUT_MAILDIRPP);
 	cr_assert_eq(a->folders.include_count, 1);
 	cr_assert_str_eq(a->folders.include[0], "*");
 	cr_assert_eq(a->folders.exclude_count, 0);
@@ -91,6 +91,55 @@ Test(config, imap_defaults)
 	cr_assert_eq(a->sync.expunge, CONFIG_WHERE_BOTH, "a deletion on one device reaches the others");
 	cr_assert_eq(a->sync.create, CONFIG_WHERE_BOTH);
 	cr_assert_eq(a->sync.max_size, 0);
+	config_free(cfg);
+}
+
+/* Two servers: source: and target:, each with an imap: section, are the
+ * account's sides A and B; the sync defaults are those of an IMAP
+ * account. */
+Test(config, two_servers_are_the_two_sides)
+{
+	struct config *cfg = load_ok("accounts:\n"
+	                             "  move:\n"
+	                             "    source:\n"
+	                             "      imap:\n"
+	                             "        host: old.example\n"
+	                             "        user: alice\n"
+	                             "        password_command: pass old\n"
+	                             "    target:\n"
+	                             "      imap:\n"
+	                             "        host: new.example\n"
+	                             "        port: 143\n"
+	                             "        tls: starttls\n"
+	                             "        user: alice@new.example\n"
+	                             "        password: secret\n"
+	                             "    sync:\n"
+	                             "      direction: pull\n");
+	const struct config_account *a = config_find_account(cfg, "move");
+
+	cr_assert_not_null(a);
+	cr_assert(a->two_servers);
+	cr_assert_eq(a->side[SIDE_A].store, CONFIG_STORE_IMAP);
+	cr_assert_str_eq(a->side[SIDE_A].conn.host, "old.example");
+	cr_assert_eq(a->side[SIDE_A].conn.port, 993);
+	cr_assert_str_eq(a->side[SIDE_A].conn.password_command, "pass old");
+	cr_assert_eq(a->side[SIDE_B].store, CONFIG_STORE_IMAP);
+	cr_assert_str_eq(a->side[SIDE_B].conn.host, "new.example");
+	cr_assert_eq(a->side[SIDE_B].conn.port, 143);
+	cr_assert_eq(a->side[SIDE_B].conn.tls, CONFIG_TLS_STARTTLS);
+	cr_assert_str_eq(a->side[SIDE_B].conn.user, "alice@new.example");
+	cr_assert_str_eq(a->side[SIDE_B].conn.password, "secret");
+	cr_assert_null(a->side[SIDE_B].maildir.path);
+	cr_assert_eq(a->sync.direction, CONFIG_DIRECTION_PULL);
+	cr_assert(a->sync.flags);
+	cr_assert_eq(a->sync.expunge, CONFIG_WHERE_BOTH);
+	cr_assert_eq(a->folders.include_count, 1);
+	config_free(cfg);
+
+	/* The classic forms say which store each side is. */
+	cfg = load_ok(MINIMAL_IMAP);
+	cr_assert(!cfg->accounts[0].two_servers);
+	cr_assert_eq(cfg->accounts[0].side[SIDE_B].store, CONFIG_STORE_MAILDIR);
 	config_free(cfg);
 }
 
@@ -130,8 +179,8 @@ Test(config, default_ports_follow_tls)
 		         "{path: /m}\n",
 		         cases[i].store, cases[i].tls);
 		cfg = load_ok(yaml);
-		cr_expect_eq(cfg->accounts[0].conn.port, cases[i].port, "%s %s: port %u", cases[i].store,
-		             cases[i].tls, cfg->accounts[0].conn.port);
+		cr_expect_eq(cfg->accounts[0].side[SIDE_A].conn.port, cases[i].port, "%s %s: port %u",
+		             cases[i].store, cases[i].tls, cfg->accounts[0].side[SIDE_A].conn.port);
 		config_free(cfg);
 	}
 }
@@ -161,17 +210,17 @@ Test(config, explicit_values)
 
 	cr_assert_str_eq(cfg->state_dir, "/var/lib/tb");
 	cr_assert_str_eq(a->name, "a.b-c_1");
-	cr_assert_eq(a->conn.port, 10143);
-	cr_assert_eq(a->conn.tls, CONFIG_TLS_STARTTLS);
-	cr_assert_str_eq(a->conn.password, "s3cret: yes");
-	cr_assert_eq(a->conn.password_pos.line, 9);
-	cr_assert_eq(a->conn.password_pos.column, 7);
-	cr_assert_eq(a->conn.auth_count, 2);
-	cr_assert_eq(a->conn.auth[0], CONFIG_AUTH_XOAUTH2);
-	cr_assert_eq(a->conn.auth[1], CONFIG_AUTH_PLAIN);
-	cr_assert_not_null(a->conn.fingerprint);
-	cr_assert_eq(a->conn.timeout_ms, 120000);
-	cr_assert_eq(a->maildir.layout, CONFIG_LAYOUT_NESTED);
+	cr_assert_eq(a->side[SIDE_A].conn.port, 10143);
+	cr_assert_eq(a->side[SIDE_A].conn.tls, CONFIG_TLS_STARTTLS);
+	cr_assert_str_eq(a->side[SIDE_A].conn.password, "s3cret: yes");
+	cr_assert_eq(a->side[SIDE_A].conn.password_pos.line, 9);
+	cr_assert_eq(a->side[SIDE_A].conn.password_pos.column, 7);
+	cr_assert_eq(a->side[SIDE_A].conn.auth_count, 2);
+	cr_assert_eq(a->side[SIDE_A].conn.auth[0], CONFIG_AUTH_XOAUTH2);
+	cr_assert_eq(a->side[SIDE_A].conn.auth[1], CONFIG_AUTH_PLAIN);
+	cr_assert_not_null(a->side[SIDE_A].conn.fingerprint);
+	cr_assert_eq(a->side[SIDE_A].conn.timeout_ms, 120000);
+	cr_assert_eq(a->side[SIDE_B].maildir.layout, CONFIG_LAYOUT_NESTED);
 	cr_assert_eq(a->folders.include_count, 1);
 	cr_assert_str_eq(a->folders.include[0], "INBOX");
 	cr_assert_eq(a->folders.exclude_count, 2);
@@ -194,10 +243,10 @@ Test(config, pop3_defaults_and_rules)
 	            "    sync: {max_size: 1GB}\n");
 	const struct config_account *a = &cfg->accounts[0];
 
-	cr_assert_eq(a->store, CONFIG_STORE_POP3);
-	cr_assert_eq(a->conn.port, 995);
-	cr_assert_eq(a->conn.auth[0], CONFIG_AUTH_APOP);
-	cr_assert_eq(a->conn.auth[1], CONFIG_AUTH_USER);
+	cr_assert_eq(a->side[SIDE_A].store, CONFIG_STORE_POP3);
+	cr_assert_eq(a->side[SIDE_A].conn.port, 995);
+	cr_assert_eq(a->side[SIDE_A].conn.auth[0], CONFIG_AUTH_APOP);
+	cr_assert_eq(a->side[SIDE_A].conn.auth[1], CONFIG_AUTH_USER);
 	cr_assert(a->pop3.leave_on_server);
 	cr_assert_not(a->pop3.delete_after_download);
 	cr_assert_eq(a->pop3.delete_after_days, 0);
@@ -249,7 +298,8 @@ Test(config, pop3_may_deliver_into_an_imap_maildir)
 	            "  old: {pop3: {host: h, user: u, password: p}, maildir: {path: /m/work}}\n");
 
 	cr_assert_eq(cfg->account_count, 2);
-	cr_assert_str_eq(cfg->accounts[1].maildir.path, cfg->accounts[0].maildir.path);
+	cr_assert_str_eq(cfg->accounts[1].side[SIDE_B].maildir.path,
+	                 cfg->accounts[0].side[SIDE_B].maildir.path);
 	config_free(cfg);
 }
 
@@ -267,8 +317,8 @@ Test(config, tilde_is_expanded)
 	              "    imap: {host: h, user: u, password: p}\n"
 	              "    maildir: {path: \"~/Mail/home\"}\n");
 	cr_assert_str_eq(cfg->state_dir, "/home/tester/state");
-	cr_assert_str_eq(cfg->accounts[0].maildir.path, "/home/tester/Mail/work");
-	cr_assert_str_eq(cfg->accounts[1].maildir.path, "/home/tester/Mail/home");
+	cr_assert_str_eq(cfg->accounts[0].side[SIDE_B].maildir.path, "/home/tester/Mail/work");
+	cr_assert_str_eq(cfg->accounts[1].side[SIDE_B].maildir.path, "/home/tester/Mail/home");
 	config_free(cfg);
 }
 
@@ -373,7 +423,7 @@ Test(config, tls_none_is_accepted_with_a_warning)
 	    load_ok("accounts:\n  lan:\n    imap:\n      host: h\n      tls: none\n      user: u\n"
 	            "      password: p\n    maildir: {path: /m}\n");
 
-	cr_assert_eq(cfg->accounts[0].conn.tls, CONFIG_TLS_NONE);
+	cr_assert_eq(cfg->accounts[0].side[SIDE_A].conn.tls, CONFIG_TLS_NONE);
 	cr_assert_eq(cfg->warning_count, 1);
 	cr_assert(has_warning(cfg, "t.yaml:5:12: \"tls: none\""), "%s", cfg->warnings[0]);
 	cr_assert(has_warning(cfg, "unencrypted"));
@@ -391,7 +441,7 @@ Test(config, readable_ca_file_is_accepted)
 	         "{path: /m}\n",
 	         ca);
 	cfg = load_ok(yaml);
-	cr_assert_str_eq(cfg->accounts[0].conn.ca_file, ca);
+	cr_assert_str_eq(cfg->accounts[0].side[SIDE_A].conn.ca_file, ca);
 	config_free(cfg);
 	unlink(ca);
 	free(ca);
@@ -414,7 +464,7 @@ Test(config, example_file_loads)
 	char path[4096];
 	struct error err;
 	struct config *cfg;
-	const struct config_account *work, *old;
+	const struct config_account *work, *old, *two;
 
 	setenv("HOME", "/home/tester", 1);
 	snprintf(path, sizeof(path), "%s/config.example.yaml", srcdir != NULL ? srcdir : ".");
@@ -423,16 +473,20 @@ Test(config, example_file_loads)
 	cr_assert_not_null(cfg, "the example config must load: %s", err.text);
 	cr_assert_eq(cfg->warning_count, 0, "unexpected warning: %s",
 	             cfg->warning_count ? cfg->warnings[0] : "");
-	cr_assert_eq(cfg->account_count, 2);
+	cr_assert_eq(cfg->account_count, 3); /* work, old-isp, two-servers */
 	work = config_find_account(cfg, "work");
 	old = config_find_account(cfg, "old-isp");
 	cr_assert_not_null(work);
 	cr_assert_not_null(old);
-	cr_assert_eq(work->store, CONFIG_STORE_IMAP);
-	cr_assert_str_eq(work->maildir.path, "/home/tester/Mail/work");
+	cr_assert_eq(work->side[SIDE_A].store, CONFIG_STORE_IMAP);
+	cr_assert_str_eq(work->side[SIDE_B].maildir.path, "/home/tester/Mail/work");
 	cr_assert_eq(work->folders.exclude_count, 2);
-	cr_assert_eq(old->store, CONFIG_STORE_POP3);
+	cr_assert_eq(old->side[SIDE_A].store, CONFIG_STORE_POP3);
 	cr_assert(old->pop3.leave_on_server);
 	cr_assert_eq(old->sync.max_size, 20ULL << 20);
+	two = config_find_account(cfg, "two-servers");
+	cr_assert_not_null(two);
+	cr_assert(two->two_servers);
+	cr_assert_str_eq(two->side[SIDE_B].conn.host, "imap.new.example");
 	config_free(cfg);
 }

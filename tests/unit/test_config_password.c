@@ -197,7 +197,7 @@ Test(config, resolve_password_uses_literal_or_command)
 	char *pw = NULL;
 
 	acct.name = (char *)"lit";
-	acct.conn.password = (char *)"literal-pw";
+	acct.side[SIDE_A].conn.password = (char *)"literal-pw";
 	error_clear(&err);
 	pw = config_resolve_password(&acct, &err);
 	cr_assert_not_null(pw, "%s", err.text);
@@ -205,15 +205,15 @@ Test(config, resolve_password_uses_literal_or_command)
 	password_free(pw);
 
 	acct.name = (char *)"cmd";
-	acct.conn.password = NULL;
-	acct.conn.password_command = (char *)"echo from-command; exit 2";
-	acct.conn.password_command_timeout_ms = 5000;
+	acct.side[SIDE_A].conn.password = NULL;
+	acct.side[SIDE_A].conn.password_command = (char *)"echo from-command; exit 2";
+	acct.side[SIDE_A].conn.password_command_timeout_ms = 5000;
 	cr_assert_null(config_resolve_password(&acct, &err));
 	cr_assert(strstr(err.text, "account \"cmd\"") != NULL, "%s", err.text);
 	cr_assert(strstr(err.text, "exit status 2") != NULL, "%s", err.text);
 	cr_assert(strstr(err.text, "echo from-command") == NULL, "the command is never quoted: %s", err.text);
 
-	acct.conn.password_command = (char *)"echo from-command";
+	acct.side[SIDE_A].conn.password_command = (char *)"echo from-command";
 	pw = config_resolve_password(&acct, &err);
 	cr_assert_not_null(pw, "%s", err.text);
 	cr_assert_str_eq(pw, "from-command");

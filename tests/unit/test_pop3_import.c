@@ -10,6 +10,7 @@
 #include "twinbox/state/pop3.h"
 #include "twinbox/state/state.h"
 #include "twinbox/store/maildir_store.h"
+#include "twinbox/store/pop3_store.h"
 #include "twinbox/sync/pop3_import.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -80,6 +81,18 @@ static size_t known_uidls(const char *want)
 	return n;
 }
 
+/* pop3_import() over the scripted client, which the store takes over
+ * and ends (QUIT) when it is closed. */
+static int import(const struct pop3_import_options *o)
+{
+	struct store *server = pop3_store_from_client(pc);
+	int rc = pop3_import(server, local, st, o, &rep, &err);
+
+	server->ops->close(server);
+	pc = NULL;
+	return rc;
+}
+
 #define MSG "Subject: hi\r\nMessage-ID: <m@x>\r\n\r\nbody\r\n"
 
 Test(pop3_import_scripted, unusable_uidls_are_skipped_the_rest_imported)
@@ -99,7 +112,7 @@ Test(pop3_import_scripted, unusable_uidls_are_skipped_the_rest_imported)
 	script_send(sc, "+OK\r\n" MSG ".\r\n");
 	script_expect(sc, "QUIT\r\n");
 	script_send(sc, "+OK bye\r\n");
-	cr_assert_eq(pop3_import(pc, local, st, &opts, &rep, &err), 0, "%s", err.text);
+	cr_assert_eq(import(&opts), 0, "%s", err.text);
 	assert_played();
 	cr_assert_eq(rep.downloaded, 2);
 	cr_assert_eq(rep.unusable, 4, "\"..\", 200 bytes and both duplicates are skipped");
@@ -118,7 +131,7 @@ Test(pop3_import_scripted, a_message_cut_before_its_dot_is_never_delivered)
 	script_expect(sc, "RETR 1\r\n");
 	script_send(sc, "+OK\r\nSubject: hi\r\n\r\nhalf a bo");
 	script_close(sc);
-	cr_assert_eq(pop3_import(pc, local, st, &opts, &rep, &err), -1);
+	cr_assert_eq(import(&opts), -1);
 	cr_assert_geq(err.scope, ERR_ACCOUNT);
 	cr_assert_eq(local_files(), 0, "no truncated message in the Maildir");
 	cr_assert_eq(known_uidls(NULL), 0, "nothing recorded as downloaded");
@@ -135,7 +148,7 @@ Test(pop3_import_scripted, a_message_cut_before_its_dot_is_never_delivered)
 	script_expect(sc, "QUIT\r\n");
 	script_send(sc, "+OK bye\r\n");
 	pop3_import_report_free(&rep);
-	cr_assert_eq(pop3_import(pc, local, st, &opts, &rep, &err), 0, "%s", err.text);
+	cr_assert_eq(import(&opts), 0, "%s", err.text);
 	cr_assert_eq(local_files(), 1);
 	cr_assert_eq(known_uidls("only"), 1);
 	{
@@ -163,7 +176,7 @@ Test(pop3_import_scripted, failed_quit_means_nothing_was_deleted)
 	script_send(sc, "+OK marked\r\n");
 	script_expect(sc, "QUIT\r\n");
 	script_send(sc, "-ERR [SYS/TEMP] could not delete\r\n");
-	cr_assert_eq(pop3_import(pc, local, st, &o, &rep, &err), -1);
+	cr_assert_eq(import(&o), -1);
 	cr_assert(strstr(err.text, "stay on the server"), "%s", err.text);
 	cr_assert_eq(local_files(), 1, "the download itself stands");
 	{

@@ -64,6 +64,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "twinbox/state/side.h"
 #include "twinbox/util/error.h"
 
 #define CONFIG_FILE_MAX  (1024 * 1024) /* bytes of YAML */
@@ -80,6 +81,7 @@ struct config_pos {
 enum config_store {
 	CONFIG_STORE_IMAP,
 	CONFIG_STORE_POP3,
+	CONFIG_STORE_MAILDIR,
 };
 
 enum config_tls {
@@ -175,13 +177,27 @@ struct config_pop3 {
 	char *folder;               /* default "INBOX" */
 };
 
+/* One side of an account: a server (`imap:`, `pop3:`) or a Maildir. */
+struct config_side {
+	enum config_store store;
+	struct config_conn conn;       /* IMAP and POP3 */
+	struct config_maildir maildir; /* Maildir */
+};
+
+/*
+ * An account's two sides, as the sync engine takes them (state/side.h):
+ *   imap: + maildir:     side A the IMAP server, side B the Maildir;
+ *   pop3: + maildir:     side A the POP3 server, side B the Maildir;
+ *   source: + target:    each holds `imap:`; side A the source, side B
+ *                        the target (`two_servers`). The sync rules call
+ *                        side A remote and side B local whatever the form.
+ */
 struct config_account {
 	char *name;            /* [A-Za-z0-9_.-]+, at most CONFIG_NAME_MAX bytes */
 	struct config_pos pos; /* where the name is written */
-	enum config_store store;
-	struct config_conn conn;
-	struct config_pop3 pop3; /* only for CONFIG_STORE_POP3 */
-	struct config_maildir maildir;
+	struct config_side side[SIDES];
+	bool two_servers;              /* written as source: + target: */
+	struct config_pop3 pop3;       /* only for a POP3 side A */
 	struct config_folders folders; /* unused for POP3 (defaults) */
 	struct config_sync sync;
 };

@@ -23,10 +23,12 @@
 #define PASSWORD_OUTPUT_MAX (64 * 1024) /* bytes of stdout read */
 #define PASSWORD_STDERR_MAX 200         /* bytes of stderr quoted */
 
-/* The password of `acct`: the literal `password:` or the output of its
- * `password_command` (with its password_command_timeout_ms). Returns a
- * fresh string (release it with password_free, which wipes it), or NULL
+/* The password of side `side` of `acct`: the literal `password:` or the
+ * output of its `password_command` (with its password_command_timeout_ms).
+ * Returns a fresh string (release it with password_free, which wipes it), or NULL
  * with `err` filled (ERR_ACCOUNT). */
+char *config_side_password(const struct config_account *acct, enum side side, struct error *err);
+/* config_side_password() of side A, the account's server (or source). */
 char *config_resolve_password(const struct config_account *acct, struct error *err);
 
 /* Run `command` as described above, `timeout_ms` > 0. `account` names the

@@ -10,9 +10,11 @@
  *                                   that many days ago;
  *   delete_after_download           everything downloaded, in this run or
  *                                   an earlier one.
- * Order of durability (DESIGN.md): a pop3-download intent names the local
- * file before RETR; the file is written, fsynced and linked, the state
- * records the UIDL (durable commit) and only then is DELE sent. The
+ * Order of durability (DESIGN.md), the engine's for any copy (copy.c): a
+ * copy intent names the local file before RETR; the file is written,
+ * fsynced and linked, the state records the UIDL (durable commit) and
+ * only then is DELE sent. (A pop3-download intent left by an older
+ * version is recovered the same way.) The
  * server deletes at a successful QUIT only: when QUIT fails, nothing is
  * marked deleted and the next run tries again. A run killed at any point
  * neither loses nor downloads a message twice: a delivery whose file
@@ -32,7 +34,6 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "twinbox/pop3/client.h"
 #include "twinbox/state/state.h"
 #include "twinbox/store/store.h"
 #include "twinbox/util/error.h"
@@ -69,11 +70,14 @@ struct pop3_import_report {
 
 void pop3_import_report_free(struct pop3_import_report *rep);
 
-/* Import from `p` (logged in) into `folder` of the Maildir store `local`,
- * recording in `st`. Ends the POP3 session (QUIT). Returns 0 (messages
- * may have failed: see the report), or -1 with `err` when the import had
- * to stop (ERR_ACCOUNT or worse). */
-int pop3_import(struct pop3_client *p, struct store *local, struct state *st,
+/* Import from the pop3 store `server` (store/pop3_store.h) into
+ * `folder` of the Maildir store `local`, recording in `st`; the copies
+ * are the engine's (durable intents, the download streamed into the
+ * Maildir, recorded once it is durable). Returns 0 (messages may have
+ * failed: see the report), or -1 with `err` when the import had to stop
+ * (ERR_ACCOUNT or worse). Closing `server` afterwards ends the POP3
+ * session. */
+int pop3_import(struct store *server, struct store *local, struct state *st,
                 const struct pop3_import_options *o, struct pop3_import_report *rep, struct error *err);
 
 #endif
