@@ -1,11 +1,89 @@
 /*
- * From an account's config to what the lower layers take: TLS mode,
- * connection, IMAP session and POP3 client options. The config layer sits above the protocol and
- * sync layers, so the translation lives here.
+ * The config as the commands take it: the file loaded (its warnings
+ * told), an account found, the log's lines on standard error; and from
+ * an account's config to what the lower layers take: TLS mode,
+ * connection, IMAP session and POP3 client options, sync rules. The
+ * config layer sits above the protocol and sync layers, so the
+ * translation lives here.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "twinbox/util/xmalloc.h"
+
+char *cli_config_path(const struct cli_options *opts)
+{
+	return opts->config_path ? xstrdup(opts->config_path) : config_default_path();
+}
+
+struct config *cli_load_config(const struct cli_options *opts, char **path_r)
+{
+	struct config *cfg;
+	struct error err;
+	char *path = cli_config_path(opts);
+
+	*path_r = path;
+	if (!path) {
+		fprintf(stderr,
+		        "twinbox: no config file: set HOME or XDG_CONFIG_HOME, or use --config FILE\n");
+		return NULL;
+	}
+	error_clear(&err);
+	cfg = config_load(path, &err);
+	if (!cfg) {
+		log_error("%s", err.text);
+		return NULL;
+	}
+	for (size_t i = 0; i < cfg->warning_count; i++)
+		log_warn("%s", cfg->warnings[i]);
+	return cfg;
+}
+
+int cli_account_command(struct cli_options *opts, const char *usage, enum config_store store,
+                        const char *wrong_store,
+                        int (*run)(const struct config *cfg, const struct config_account *a))
+{
+	const struct config_account *a;
+	struct config *cfg;
+	char *path;
+	int rc;
+
+	if (opts->argc != 1 || opts->argv[0][0] == '-') {
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+	cfg = cli_load_config(opts, &path);
+	if (!cfg) {
+		free(path);
+		return EXIT_CONFIG;
+	}
+	a = config_find_account(cfg, opts->argv[0]);
+	if (!a) {
+		log_error("%s: no account named \"%s\"", path, opts->argv[0]);
+		rc = EXIT_USAGE;
+	} else if (a->side[SIDE_A].store != store) {
+		log_error("%s: %s", a->name, wrong_store);
+		rc = EXIT_USAGE;
+	} else {
+		rc = run(cfg, a);
+	}
+	config_free(cfg);
+	free(path);
+	return rc;
+}
+
+void cli_log_sink(enum log_level level, const char *line, void *ctx)
+{
+	(void)ctx;
+	if (level == LOG_ERROR)
+		fprintf(stderr, "twinbox: error: %s\n", line);
+	else if (level == LOG_WARN)
+		fprintf(stderr, "twinbox: warning: %s\n", line);
+	else
+		fprintf(stderr, "%s\n", line);
+}
 
 enum tls_mode cli_tls_mode(enum config_tls tls)
 {

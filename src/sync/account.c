@@ -20,44 +20,6 @@
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
-bool sync_pattern_match(const char *pattern, const char *name)
-{
-	/* INBOX is case-insensitive (RFC 3501 5.1); compare it that way. */
-	if (strcasecmp(name, "INBOX") == 0 && strcasecmp(pattern, "INBOX") == 0)
-		return true;
-	for (;; pattern++, name++) {
-		if (*pattern == '*' || *pattern == '%') {
-			bool any = *pattern == '*';
-			for (const char *n = name;; n++) {
-				if (sync_pattern_match(pattern + 1, n))
-					return true;
-				if (*n == '\0' || (!any && *n == '/'))
-					return false;
-			}
-		}
-		if (*pattern != *name)
-			return false;
-		if (*name == '\0')
-			return true;
-	}
-}
-
-bool engine_folder_selected(const struct sync_options *o, const char *name)
-{
-	bool in = o->include_count == 0;
-
-	for (size_t i = 0; i < o->include_count && !in; i++)
-		in = sync_pattern_match(o->include[i], name);
-	for (size_t i = 0; i < o->exclude_count && in; i++)
-		in = !sync_pattern_match(o->exclude[i], name);
-	if (in && o->only_count) {
-		in = false;
-		for (size_t i = 0; i < o->only_count && !in; i++)
-			in = engine_same_folder(o->only[i], name);
-	}
-	return in;
-}
-
 /* Whether side s of folder `sf` is as the last sync left it, by what its
  * store tells without opening it: its counts, or its directory times
  * (equal times prove "no change" because they were settled when
@@ -243,27 +205,6 @@ static int list_side(struct store *s, struct state *st, const char *side, bool d
 			return s->ops->list_folders(s, names_r, err);
 	}
 	error_prefix(err, "listing the %s folders", side);
-	return -1;
-}
-
-void engine_report(const struct sync_options *o, const struct sync_folder_report *rep)
-{
-	engine_emit(o,
-	            &(struct sync_event){.kind = SYNC_EVENT_FOLDER_END, .folder = rep->name, .report = rep});
-	if (o->report)
-		o->report(o->ctx, rep);
-}
-
-int engine_folder_failed(const struct sync_options *o, struct sync_result *res,
-                         struct sync_folder_report *rep, struct error *err)
-{
-	rep->failed = true;
-	res->folders_failed++;
-	engine_report(o, rep);
-	if (rep->err.scope < ERR_ACCOUNT)
-		return 0;
-	*err = rep->err;
-	res->stop_reported = true;
 	return -1;
 }
 

@@ -16,7 +16,6 @@
 
 #include "engine_p.h"
 #include "twinbox/state/folder.h"
-#include "twinbox/util/clock.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/mailflags.h"
 #include "twinbox/util/xmalloc.h"
@@ -71,31 +70,6 @@ static size_t merge(const struct state_pairs *ps, const struct store_changes *c,
 }
 
 /* ---- the changes alone --------------------------------------------- */
-
-bool engine_times_recorded(const struct state_marks *m)
-{
-	struct timespec zero = {0, 0};
-
-	return !(clock_same_time(&m->marks[0], &zero) && clock_same_time(&m->marks[1], &zero));
-}
-
-bool engine_times_same(const struct state_marks *m, const struct store_folder_info *info)
-{
-	return engine_times_recorded(m) && clock_same_time(&m->marks[0], &info->marks[0]) &&
-	       clock_same_time(&m->marks[1], &info->marks[1]);
-}
-
-bool engine_counts_same(const struct state_marks *m, const struct store_folder_info *info)
-{
-	return m->uidnext && m->highestmodseq && m->uidvalidity == info->uidvalidity &&
-	       m->uidnext == info->uidnext && m->messages == info->exists &&
-	       m->highestmodseq == info->highestmodseq;
-}
-
-bool engine_listing_same(const struct state_marks *m, const struct store_listing *now)
-{
-	return m->files >= 0 && now->digest == m->digest && now->files == (uint64_t)m->files;
-}
 
 /* Whether the local folder is as the last sync left it: the same times
  * of new/ and cur/ (settled when recorded: finish_folder), or else,

@@ -31,7 +31,7 @@ bool prefetch_take(struct sync_prefetch *p, const char *name, struct prefetched 
 void prefetched_free(struct store *local, struct prefetched *pf);
 
 /* A side of a folder by the markers the state recorded for it (`m`)
- * (changes.c): whether they hold its directory times (a sync that left
+ * (markers.c): whether they hold its directory times (a sync that left
  * it as it found it recorded them, settled); whether they are those of
  * `info`, the folder as opened (then nobody changed it); whether its
  * UIDVALIDITY, UIDNEXT, count and HIGHESTMODSEQ are (any change moves
@@ -46,7 +46,8 @@ bool engine_listing_same(const struct state_marks *m, const struct store_listing
 /* Whether `a` and `b` name the same folder: equal, or both INBOX in any
  * case (RFC 3501 5.1) (folder_args.c). */
 bool engine_same_folder(const char *a, const char *b);
-/* Whether folder `name` is one of the run's (include, exclude, only). */
+/* Whether folder `name` is one of the run's (include, exclude, only)
+ * (folder_args.c). */
 bool engine_folder_selected(const struct sync_options *o, const char *name);
 
 struct folder_run {
@@ -90,9 +91,10 @@ static inline struct store_folder *run_folder(const struct folder_run *r, enum s
 	return r->folder[s];
 }
 
-/* The local folder read whole into r->snap[SIDE_B], or the pairs of r's folder
- * into r->pairs: what the read-ahead read, where it did (and, for the
- * pairs, folder_row found them still the state's), else read now. */
+/* The local folder read whole into r->snap[SIDE_B], or the pairs of r's
+ * folder into r->pairs: what the read-ahead read, where it did (and, for
+ * the pairs, folder_row found them still the state's), else read now
+ * (run.c). */
 int engine_local_snapshot(struct folder_run *r, struct error *err);
 int engine_load_pairs(struct folder_run *r, struct error *err);
 
@@ -206,7 +208,7 @@ void engine_log_notes(const char *name, const struct plan *plan, bool dry_run);
 void engine_planned_counts(const struct plan *plan, struct sync_counts *c);
 
 /* Count and report a folder that failed; -1 (error copied to `err`) when
- * its scope stops the whole run. */
+ * its scope stops the whole run; or report a folder (folder_report.c). */
 int engine_folder_failed(const struct sync_options *o, struct sync_result *res,
                          struct sync_folder_report *rep, struct error *err);
 void engine_report(const struct sync_options *o, const struct sync_folder_report *rep);
@@ -215,7 +217,7 @@ void engine_report(const struct sync_options *o, const struct sync_folder_report
  * report; -1 only when the folder (or more) must stop. */
 int exec_plan(struct folder_run *r, const struct plan *plan, struct error *err);
 /* Commit r's open transaction (state_commit_durable with `durable`),
- * rolling back on failure, then pass crash point `what` (exec.c). */
+ * rolling back on failure, then pass crash point `what` (run.c). */
 int engine_commit(struct folder_run *r, bool durable, const char *what, struct error *err);
 /* The plan's copies to side `to` (copy.c): -1 when the folder (or more)
  * must stop; message failures are counted in the report. */

@@ -44,18 +44,6 @@ static struct state_pair action_pair(const struct folder_run *r, const struct pl
 	                           .content_key = a->content_key};
 }
 
-int engine_commit(struct folder_run *r, bool durable, const char *what, struct error *err)
-{
-	int rc = durable ? state_commit_durable(r->st, err) : state_commit(r->st, err);
-
-	if (rc < 0) {
-		state_rollback(r->st);
-		return -1;
-	}
-	crash_point(what);
-	return 0;
-}
-
 static int record_pairs(struct folder_run *r, const struct plan *plan, struct new_pairs *np,
                         struct error *err)
 {

@@ -1,5 +1,6 @@
 /*
- * Folder arguments (`twinbox sync ACCOUNT:FOLDER`): which folders they
+ * Which folders a run takes: the include and exclude patterns, and the
+ * folder arguments (`twinbox sync ACCOUNT:FOLDER`): which folders they
  * name, and the near matches of one that names none.
  *
  * A folder is named by its store name ("Lists/dev", levels joined by
@@ -20,6 +21,44 @@
 #include "twinbox/util/xmalloc.h"
 
 #define NEAR_SHOWN 5 /* near matches named in the error */
+
+bool sync_pattern_match(const char *pattern, const char *name)
+{
+	/* INBOX is case-insensitive (RFC 3501 5.1); compare it that way. */
+	if (strcasecmp(name, "INBOX") == 0 && strcasecmp(pattern, "INBOX") == 0)
+		return true;
+	for (;; pattern++, name++) {
+		if (*pattern == '*' || *pattern == '%') {
+			bool any = *pattern == '*';
+			for (const char *n = name;; n++) {
+				if (sync_pattern_match(pattern + 1, n))
+					return true;
+				if (*n == '\0' || (!any && *n == '/'))
+					return false;
+			}
+		}
+		if (*pattern != *name)
+			return false;
+		if (*name == '\0')
+			return true;
+	}
+}
+
+bool engine_folder_selected(const struct sync_options *o, const char *name)
+{
+	bool in = o->include_count == 0;
+
+	for (size_t i = 0; i < o->include_count && !in; i++)
+		in = sync_pattern_match(o->include[i], name);
+	for (size_t i = 0; i < o->exclude_count && in; i++)
+		in = !sync_pattern_match(o->exclude[i], name);
+	if (in && o->only_count) {
+		in = false;
+		for (size_t i = 0; i < o->only_count && !in; i++)
+			in = engine_same_folder(o->only[i], name);
+	}
+	return in;
+}
 
 bool engine_same_folder(const char *a, const char *b)
 {

@@ -1,7 +1,8 @@
 /*
- * What the engine says of a folder's plan: its notes, logged (several of
- * one kind about single messages summed up in one line), and its counts
- * for the folder's report.
+ * What the engine says of a folder: its plan's notes, logged (several of
+ * one kind about single messages summed up in one line), its counts for
+ * the folder's report, and the report itself (an event, and the
+ * caller's report function), also of a folder that failed.
  */
 #include "twinbox/util/log.h"
 
@@ -115,4 +116,25 @@ void engine_plan_events(const struct sync_options *o, struct sync_folder_report 
 		engine_emit(o, &(struct sync_event){.kind = SYNC_EVENT_PROGRESS,
 		                                    .folder = rep->name,
 		                                    .progress = rep->progress});
+}
+
+void engine_report(const struct sync_options *o, const struct sync_folder_report *rep)
+{
+	engine_emit(o,
+	            &(struct sync_event){.kind = SYNC_EVENT_FOLDER_END, .folder = rep->name, .report = rep});
+	if (o->report)
+		o->report(o->ctx, rep);
+}
+
+int engine_folder_failed(const struct sync_options *o, struct sync_result *res,
+                         struct sync_folder_report *rep, struct error *err)
+{
+	rep->failed = true;
+	res->folders_failed++;
+	engine_report(o, rep);
+	if (rep->err.scope < ERR_ACCOUNT)
+		return 0;
+	*err = rep->err;
+	res->stop_reported = true;
+	return -1;
 }
