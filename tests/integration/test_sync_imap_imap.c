@@ -171,6 +171,61 @@ Test(sync_imap_imap, two_servers_become_twins_both_ways)
 	dovecot_stop(b);
 }
 
+/* `mailbox` of d restored from an older backup: made again (a new
+ * UIDVALIDITY, `uidvalidity`) with only its first `keep` messages, in
+ * the reverse order, so that its UIDs now name other messages. */
+static void restore_older(struct dovecot *d, const char *mailbox, size_t keep, unsigned uidvalidity)
+{
+	size_t n;
+	struct dovecot_msg *m = dovecot_list(d, mailbox, true, &n);
+
+	cr_assert_geq(n, keep);
+	dovecot_delete_mailbox(d, mailbox);
+	dovecot_create_mailbox(d, mailbox);
+	for (size_t i = keep; i-- > 0;)
+		dovecot_append(d, mailbox, m[i].body, m[i].body_len, NULL);
+	dovecot_set_uidvalidity(d, mailbox, uidvalidity);
+	dovecot_msgs_free(m, n);
+}
+
+/* Either server restored from an older backup (a new UIDVALIDITY, its
+ * UIDs naming other messages, some messages missing) loses nothing on
+ * the other: what it lacks is copied to it again, its messages are
+ * matched again by content, a message added meanwhile on the other side
+ * is copied, nothing is deleted; and the next run does nothing. */
+Test(sync_imap_imap, a_folder_renumbered_on_either_server_is_matched_again)
+{
+	struct dovecot *a = dovecot_start(), *b = dovecot_start();
+	char *db = xasprintf("%s/state.db", a->dir);
+	struct totals t;
+
+	dovecot_seed(a, "Work", 5, 600, 0);
+	dovecot_seed(b, "Work", 2, 610, 0);
+	t = sync_once(a, b, db);
+	cr_assert_eq(t.to_a + t.to_b, 7);
+	assert_twins(a, b, "Work", 7);
+
+	restore_older(b, "Work", 5, 7777);
+	dovecot_seed(a, "Work", 1, 620, 0);
+	t = sync_once(a, b, db);
+	cr_assert_eq(t.to_b, 3, "the 2 messages the restored side lacks, and the new one");
+	cr_assert_eq(t.to_a + t.deleted_a + t.deleted_b, 0);
+	assert_twins(a, b, "Work", 8);
+
+	restore_older(a, "Work", 6, 8888);
+	dovecot_seed(b, "Work", 1, 630, 0);
+	t = sync_once(a, b, db);
+	cr_assert_eq(t.to_a, 3, "the 2 messages the restored side lacks, and the new one");
+	cr_assert_eq(t.to_b + t.deleted_a + t.deleted_b, 0);
+	assert_twins(a, b, "Work", 9);
+
+	t = sync_once(a, b, db);
+	cr_assert_eq(t.to_a + t.to_b + t.flags_a + t.flags_b + t.deleted_a + t.deleted_b + t.paired, 0);
+	free(db);
+	dovecot_stop(a);
+	dovecot_stop(b);
+}
+
 /* ---- the account from the config ---- */
 
 /* The `imap:` lines of server d, indented under source: or target:. */
