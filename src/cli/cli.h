@@ -68,7 +68,16 @@ int cli_account_command(struct cli_options *opts, const char *usage, enum config
  * util/log.h (cli/term.c); call once, before any thread starts. */
 void cli_escape_stdout(void);
 
+/* Sync the accounts of `cfg` (loaded from `path`, named in messages) as
+ * `twinbox sync` does, with its options `c`: all of them, or those that
+ * `targets` name (ACCOUNT or ACCOUNT:FOLDER). Returns the exit code. The
+ * caller brackets it with render_start()/render_end(). */
+struct sync_cli;
+int cli_sync_accounts(const struct config *cfg, const char *path, const struct sync_cli *c,
+                      const char *const *targets, size_t n_targets);
+
 int cmd_check_config(struct cli_options *opts);
+int cmd_migrate(struct cli_options *opts);
 int cmd_list_folders(struct cli_options *opts);
 int cmd_sync(struct cli_options *opts);
 int cmd_preview(struct cli_options *opts);

@@ -51,6 +51,15 @@ static const char usage_text[] =
     "                       left); --json: one JSON object per line on\n"
     "                       stdout for every event, errors included\n"
     "                       (docs/json.md), same exit codes\n"
+    "  migrate --from imaps://USER@HOST --to imaps://USER@HOST\n"
+    "          --from-password-command CMD --to-password-command CMD\n"
+    "          [--from-ca-file F] [--to-ca-file F] [--from-fingerprint PIN]\n"
+    "          [--to-fingerprint PIN] [--state-dir DIR] [--dry-run] [--jobs N] [--json]\n"
+    "                       copy every folder of one IMAP server to another\n"
+    "                       without a config file (imap:// for STARTTLS), one\n"
+    "                       way, nothing deleted; the state is kept by the two\n"
+    "                       URLs, so the same command resumes a cut run and\n"
+    "                       later copies only what is new and flag changes\n"
     "  preview ACCOUNT      a POP3 account's messages not yet downloaded:\n"
     "                       From, Subject, Date and size (headers only)\n"
     "  help                 show this text\n"
@@ -162,6 +171,8 @@ int main(int argc, char **argv)
 		rc = cmd_list_folders(&opts);
 	} else if (strcmp(command, "sync") == 0) {
 		rc = cmd_sync(&opts);
+	} else if (strcmp(command, "migrate") == 0) {
+		rc = cmd_migrate(&opts);
 	} else if (strcmp(command, "preview") == 0) {
 		rc = cmd_preview(&opts);
 	} else {

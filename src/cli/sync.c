@@ -479,52 +479,14 @@ static int parse_jobs(const char *v, unsigned *jobs_r)
 	return 0;
 }
 
-int cmd_sync(struct cli_options *opts)
+int cli_sync_accounts(const struct config *cfg, const char *path, const struct sync_cli *cli,
+                      const char *const *targets, size_t n_targets)
 {
-	struct sync_cli c = {
-	    .quiet = (opts->verbosity < 0), .verbose = (opts->verbosity > 0), .jobs = DEFAULT_JOBS};
-	const char **targets = xcalloc((size_t)opts->argc + 1, sizeof(*targets));
+	struct sync_cli c = *cli;
 	struct account_job *jobs;
-	size_t n_targets = 0, n_jobs = 0, ok = 0, failed = 0, partial = 0, usage = 0;
-	struct config *cfg;
-	char *path;
+	size_t n_jobs = 0, ok = 0, failed = 0, partial = 0, usage = 0;
 	int rc = EXIT_OK;
 
-	for (int i = 0; i < opts->argc; i++) {
-		const char *a = opts->argv[i];
-		if (strcmp(a, "--dry-run") == 0 || strcmp(a, "-n") == 0) {
-			c.dry_run = true;
-		} else if (strcmp(a, "--allow-mass-delete") == 0) {
-			c.allow_mass_delete = true;
-		} else if (strcmp(a, "--mark-seen") == 0) {
-			c.mark_seen = true;
-		} else if (strcmp(a, "--json") == 0) {
-			c.json = true;
-		} else if (strcmp(a, "--jobs") == 0 || strcmp(a, "-j") == 0 ||
-		           strncmp(a, "--jobs=", 7) == 0) {
-			const char *v = a[1] == '-' && a[6] == '=' ? a + 7
-			                : i + 1 < opts->argc       ? opts->argv[++i]
-			                                           : NULL;
-			if (parse_jobs(v, &c.jobs) < 0) {
-				free(targets);
-				return EXIT_USAGE;
-			}
-		} else if (a[0] == '-') {
-			fprintf(stderr, "twinbox: sync: unknown option %s\n%s", a, sync_usage);
-			free(targets);
-			return EXIT_USAGE;
-		} else {
-			targets[n_targets++] = a;
-		}
-	}
-	render_start(c.json, !c.json && !c.quiet && isatty(STDERR_FILENO));
-	cfg = cli_load_config(opts, &path);
-	if (!cfg) {
-		render_end();
-		free(path);
-		free(targets);
-		return EXIT_CONFIG;
-	}
 	/* ACCOUNT or ACCOUNT:FOLDER; several folders of one account gather. */
 	for (size_t i = 0; i < n_targets; i++) {
 		const char *colon = strchr(targets[i], ':');
@@ -583,6 +545,55 @@ int cmd_sync(struct cli_options *opts)
 		rc = EXIT_USAGE;
 	else if (rc == EXIT_OK && (failed || partial))
 		rc = ok == 0 && partial == 0 ? EXIT_FAILED : EXIT_PARTIAL;
+	return rc;
+}
+
+int cmd_sync(struct cli_options *opts)
+{
+	struct sync_cli c = {
+	    .quiet = (opts->verbosity < 0), .verbose = (opts->verbosity > 0), .jobs = DEFAULT_JOBS};
+	const char **targets = xcalloc((size_t)opts->argc + 1, sizeof(*targets));
+	size_t n_targets = 0;
+	struct config *cfg;
+	char *path;
+	int rc;
+
+	for (int i = 0; i < opts->argc; i++) {
+		const char *a = opts->argv[i];
+		if (strcmp(a, "--dry-run") == 0 || strcmp(a, "-n") == 0) {
+			c.dry_run = true;
+		} else if (strcmp(a, "--allow-mass-delete") == 0) {
+			c.allow_mass_delete = true;
+		} else if (strcmp(a, "--mark-seen") == 0) {
+			c.mark_seen = true;
+		} else if (strcmp(a, "--json") == 0) {
+			c.json = true;
+		} else if (strcmp(a, "--jobs") == 0 || strcmp(a, "-j") == 0 ||
+		           strncmp(a, "--jobs=", 7) == 0) {
+			const char *v = a[1] == '-' && a[6] == '=' ? a + 7
+			                : i + 1 < opts->argc       ? opts->argv[++i]
+			                                           : NULL;
+			if (parse_jobs(v, &c.jobs) < 0) {
+				free(targets);
+				return EXIT_USAGE;
+			}
+		} else if (a[0] == '-') {
+			fprintf(stderr, "twinbox: sync: unknown option %s\n%s", a, sync_usage);
+			free(targets);
+			return EXIT_USAGE;
+		} else {
+			targets[n_targets++] = a;
+		}
+	}
+	render_start(c.json, !c.json && !c.quiet && isatty(STDERR_FILENO));
+	cfg = cli_load_config(opts, &path);
+	if (!cfg) {
+		render_end();
+		free(path);
+		free(targets);
+		return EXIT_CONFIG;
+	}
+	rc = cli_sync_accounts(cfg, path, &c, targets, n_targets);
 	config_free(cfg);
 	free(path);
 	free(targets);

@@ -327,16 +327,22 @@ static int load_account(struct loader *ld, const struct ynode *name, const struc
 	return load_sync(ld, &s, a, sub);
 }
 
-static int default_state_dir(struct loader *ld, const struct section *top)
+char *config_default_state_dir(void)
 {
 	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
 
 	/* The XDG spec says to ignore a relative XDG_STATE_HOME. */
 	if (xdg != NULL && xdg[0] == '/')
-		ld->cfg->state_dir = xasprintf("%s/twinbox", xdg);
-	else if (home != NULL && home[0] == '/')
-		ld->cfg->state_dir = xasprintf("%s/.local/state/twinbox", home);
-	else
+		return xasprintf("%s/twinbox", xdg);
+	if (home != NULL && home[0] == '/')
+		return xasprintf("%s/.local/state/twinbox", home);
+	return NULL;
+}
+
+static int default_state_dir(struct loader *ld, const struct section *top)
+{
+	ld->cfg->state_dir = config_default_state_dir();
+	if (ld->cfg->state_dir == NULL)
 		return ld_fail(
 		    ld, top->map,
 		    "cannot choose a state directory: neither XDG_STATE_HOME nor HOME is set to an "

@@ -358,3 +358,122 @@ Test(sync_imap_imap, a_run_killed_at_every_step_loses_and_duplicates_nothing)
 	cr_assert_gt(step, 8, "the hook fired at only %u steps", step - 1);
 	cr_assert_lt(step, 100);
 }
+
+/* ---- twinbox migrate ---- */
+
+/* `twinbox migrate` from a to b, state in `state`; returns its status. */
+static int migrate(const struct dovecot *a, const struct dovecot *b, const char *state, const char *extra,
+                   struct run_result *r)
+{
+	char *from = xasprintf("imaps://%s@127.0.0.1:%u", a->user, a->imaps_port);
+	char *to = xasprintf("imaps://%s@127.0.0.1:%u/", b->user, b->imaps_port);
+	char *pa = xasprintf("printf %%s '%s'", a->password), *pb = xasprintf("printf %%s '%s'", b->password);
+	const char *args[] = {"migrate",  "--from",
+	                      from,       "--to",
+	                      to,         "--from-password-command",
+	                      pa,         "--to-password-command",
+	                      pb,         "--from-ca-file",
+	                      a->ca_file, "--to-ca-file",
+	                      b->ca_file, "--state-dir",
+	                      state,      extra,
+	                      NULL};
+
+	run_result_free(r);
+	run_twinbox(args, 120, r);
+	free(from);
+	free(to);
+	free(pa);
+	free(pb);
+	return r->status;
+}
+
+/* The one-liner: every folder of the source copied to the target, one
+ * way (nothing of the target comes back, nothing is deleted), what the
+ * target already holds matched by content; the same command again
+ * copies nothing, then only what is new and flag changes. */
+Test(sync_imap_imap, migrate_copies_every_folder_once_and_resumes)
+{
+	struct dovecot *a = dovecot_start(), *b = dovecot_start();
+	char *state = xasprintf("%s/state", a->dir);
+	struct run_result r = {0};
+	size_t n;
+	struct dovecot_msg *m;
+
+	dovecot_seed(a, "INBOX", 6, 500, 0);
+	dovecot_create_mailbox(a, "Archive/2024");
+	dovecot_seed(a, "Archive/2024", 3, 510, 0);
+	dovecot_flags(a, "INBOX", 2, "add", "\\Seen $Label1");
+	/* Already on the new provider: a copy of the source's first message
+	 * (an earlier partial copy) and one of its own. */
+	dovecot_seed(b, "INBOX", 1, 500, 0);
+	dovecot_seed(b, "INBOX", 1, 520, 0);
+	cr_assert_eq(migrate(a, b, state, "--json", &r), 0, "stdout: %s\nstderr: %s", r.out, r.err);
+	cr_assert_eq(count(b, "INBOX"), 7,
+	             "the source's 6, one of them matched by content, and the target's own 1");
+	cr_assert_eq(count(a, "INBOX"), 6, "nothing comes back to the source");
+	assert_twins(a, b, "Archive/2024", 3);
+	m = dovecot_list(b, "INBOX", true, &n);
+	for (size_t i = 0; i < n; i++)
+		if (strstr(m[i].body, "Message-ID") && dovecot_msg_has_flag(&m[i], "$Label1"))
+			cr_assert(dovecot_msg_has_flag(&m[i], "\\Seen"));
+	dovecot_msgs_free(m, n);
+
+	/* The same command: nothing to do, said in one line. */
+	cr_assert_eq(migrate(a, b, state, "-q", &r), 0, "stderr: %s", r.err);
+	cr_assert_eq(count(b, "INBOX"), 7);
+
+	/* Mail still arriving at the old provider, a flag set there, and a
+	 * message deleted on the new one: the new mail and the flag are
+	 * carried, the deletion is not undone from the source (one way) and
+	 * nothing is deleted on the source. */
+	dovecot_seed(a, "INBOX", 2, 530, 0);
+	dovecot_flags(a, "INBOX", 3, "add", "\\Flagged");
+	dovecot_expunge(b, "INBOX", 1);
+	cr_assert_eq(migrate(a, b, state, "-v", &r), 0, "stdout: %s\nstderr: %s", r.out, r.err);
+	cr_assert_eq(count(b, "INBOX"), 8, "7, one deleted, 2 new");
+	cr_assert_eq(count(a, "INBOX"), 8, "nothing deleted on the source");
+	m = dovecot_list(b, "INBOX", false, &n);
+	{
+		size_t flagged = 0;
+		for (size_t i = 0; i < n; i++)
+			flagged += dovecot_msg_has_flag(&m[i], "\\Flagged");
+		cr_assert_eq(flagged, 1);
+	}
+	dovecot_msgs_free(m, n);
+
+	run_result_free(&r);
+	free(state);
+	dovecot_stop(a);
+	dovecot_stop(b);
+}
+
+/* Bad options are refused before anything is done, naming the option. */
+Test(sync_imap_imap, migrate_refuses_bad_options)
+{
+	static const struct {
+		const char *args[8];
+		const char *says;
+	} cases[] = {
+	    {{"migrate", "--from", "imaps://u@h", "--to", "imaps://u@h2", "--to-password-command", "x"},
+	     "--from-password-command is missing"},
+	    {{"migrate", "--from", "http://u@h", "--to", "imaps://u@h2"},
+	     "--from: expected imaps://USER@HOST"},
+	    {{"migrate", "--from", "imaps://h", "--to", "imaps://u@h2"}, "names no user"},
+	    {{"migrate", "--from", "imaps://u@h:99999", "--to", "imaps://u@h2"},
+	     "not a number from 1 to 65535"},
+	    {{"migrate", "--to", "imaps://u@h2", "--from-password-command", "x", "--to-password-command",
+	      "y"},
+	     "--from is missing"},
+	    {{"migrate", "--from", "imaps://u@h", "--to"}, "--to wants a value"},
+	    {{"migrate", "--password", "x"}, "unknown argument --password"},
+	};
+	struct run_result r = {0};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		run_twinbox(cases[i].args, 30, &r);
+		cr_assert_eq(r.status, 64, "case %zu: exit %d: %s", i, r.status, r.err);
+		cr_assert(strstr(r.err, cases[i].says) != NULL, "case %zu: expected \"%s\" in: %s", i,
+		          cases[i].says, r.err);
+		run_result_free(&r);
+	}
+}

@@ -490,3 +490,65 @@ Test(config, example_file_loads)
 	cr_assert_str_eq(two->side[SIDE_B].conn.host, "imap.new.example");
 	config_free(cfg);
 }
+
+/* `twinbox migrate`'s options as a config: URLs read as users write
+ * them, one way from source to target, and one account name for one
+ * pair of servers however the URLs are spelled. */
+Test(config, migration_urls_and_rules)
+{
+	struct config_migration m = {
+	    .url = {"imaps://alice@old.example@imap.old.example", "imap://bob%40new.example@10.0.0.1:1143/"},
+	    .password_command = {"pass old", "pass new"},
+	    .state_dir = "/srv/state",
+	};
+	struct config_migration same = m;
+	struct error err;
+	struct config *cfg, *again;
+	const struct config_account *a;
+
+	error_clear(&err);
+	cfg = config_for_migration(&m, &err);
+	cr_assert_not_null(cfg, "%s", err.text);
+	a = &cfg->accounts[0];
+	cr_assert(a->two_servers);
+	cr_assert_str_eq(a->side[SIDE_A].conn.user, "alice@old.example");
+	cr_assert_str_eq(a->side[SIDE_A].conn.host, "imap.old.example");
+	cr_assert_eq(a->side[SIDE_A].conn.port, 993);
+	cr_assert_eq(a->side[SIDE_A].conn.tls, CONFIG_TLS_IMPLICIT);
+	cr_assert_str_eq(a->side[SIDE_B].conn.user, "bob@new.example");
+	cr_assert_str_eq(a->side[SIDE_B].conn.host, "10.0.0.1");
+	cr_assert_eq(a->side[SIDE_B].conn.port, 1143);
+	cr_assert_eq(a->side[SIDE_B].conn.tls, CONFIG_TLS_STARTTLS);
+	cr_assert_str_eq(a->side[SIDE_B].conn.password_command, "pass new");
+	cr_assert_eq(a->sync.direction, CONFIG_DIRECTION_PULL);
+	cr_assert_eq(a->sync.expunge, CONFIG_WHERE_NONE);
+	cr_assert_eq(a->sync.create, CONFIG_WHERE_LOCAL);
+	cr_assert_str_eq(cfg->state_dir, "/srv/state");
+	cr_assert(config_account_name_valid(a->name), "%s", a->name);
+
+	same.url[SIDE_A] = "imaps://alice%40old.example@imap.old.example:993/";
+	same.url[SIDE_B] = "imap://bob@new.example@10.0.0.1:1143";
+	again = config_for_migration(&same, &err);
+	cr_assert_not_null(again, "%s", err.text);
+	cr_assert_str_eq(again->accounts[0].name, a->name);
+	config_free(again);
+	same.url[SIDE_B] = "imap://carol@new.example@10.0.0.1:1143";
+	again = config_for_migration(&same, &err);
+	cr_assert_not_null(again, "%s", err.text);
+	cr_assert_str_neq(again->accounts[0].name, a->name);
+	config_free(again);
+	config_free(cfg);
+
+	same = m;
+	same.url[SIDE_A] = "imaps://alice%4@h";
+	cr_assert_null(config_for_migration(&same, &err));
+	cr_assert(strstr(err.text, "--from: the user in") != NULL, "%s", err.text);
+	same = m;
+	same.url[SIDE_B] = "imaps://u@h/INBOX";
+	cr_assert_null(config_for_migration(&same, &err));
+	cr_assert(strstr(err.text, "--to: ") != NULL && strstr(err.text, "path") != NULL, "%s", err.text);
+	same = m;
+	same.state_dir = "relative";
+	cr_assert_null(config_for_migration(&same, &err));
+	cr_assert(strstr(err.text, "--state-dir") != NULL, "%s", err.text);
+}

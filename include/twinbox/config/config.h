@@ -230,6 +230,35 @@ const struct config_account *config_find_account(const struct config *cfg, const
  * expanded; NULL when neither XDG_CONFIG_HOME nor HOME is set. Caller frees. */
 char *config_default_path(void);
 
+/* $XDG_STATE_HOME/twinbox, else ~/.local/state/twinbox (fresh); NULL
+ * when neither XDG_STATE_HOME nor HOME is an absolute path. */
+char *config_default_state_dir(void);
+
+/*
+ * A one-off migration from the command line (`twinbox migrate`): two
+ * IMAP servers given as URLs, imaps://USER@HOST[:PORT] (TLS from the
+ * first byte, port 993) or imap://USER@HOST[:PORT] (STARTTLS, port 143);
+ * USER may hold '@' (the last one ends it) or be percent-encoded. Their
+ * passwords come from commands only, never from the command line.
+ */
+struct config_migration {
+	const char *url[SIDES];              /* side A the source, B the target */
+	const char *password_command[SIDES]; /* required */
+	const char *ca_file[SIDES];          /* NULL: the system trust store */
+	const char *fingerprint[SIDES];      /* NULL: none */
+	const char *state_dir;               /* NULL: config_default_state_dir() */
+};
+
+/* A config of one account of two servers (two_servers) made from `m`:
+ * one way from source to target (direction pull, flags carried, nothing
+ * deleted on either side, folders made on the target only), every
+ * folder, timeouts as the config's defaults; the account is named
+ * "migrate-" and 16 hex digits of a hash of the two servers (scheme,
+ * user, host and port of each), so the same command finds the same
+ * state and resumes. NULL with `err` (ERR_FATAL)
+ * naming the option to fix. */
+struct config *config_for_migration(const struct config_migration *m, struct error *err);
+
 /* "<state_dir>/<account>.db", fresh (caller frees). */
 char *config_state_path(const struct config *cfg, const struct config_account *acct);
 
