@@ -78,6 +78,7 @@ int cli_sync_accounts(const struct config *cfg, const char *path, const struct s
 
 int cmd_check_config(struct cli_options *opts);
 int cmd_migrate(struct cli_options *opts);
+int cmd_verify(struct cli_options *opts);
 int cmd_list_folders(struct cli_options *opts);
 int cmd_sync(struct cli_options *opts);
 int cmd_preview(struct cli_options *opts);

@@ -60,6 +60,10 @@ static const char usage_text[] =
     "                       way, nothing deleted; the state is kept by the two\n"
     "                       URLs, so the same command resumes a cut run and\n"
     "                       later copies only what is new and flag changes\n"
+    "  verify ACCOUNT       compare each folder of the account's server (its\n"
+    "                       source) with the other side by content, copying\n"
+    "                       nothing: counts, sizes, matched and missing per\n"
+    "                       folder and in all; exit 0 when nothing is missing\n"
     "  preview ACCOUNT      a POP3 account's messages not yet downloaded:\n"
     "                       From, Subject, Date and size (headers only)\n"
     "  help                 show this text\n"
@@ -173,6 +177,8 @@ int main(int argc, char **argv)
 		rc = cmd_sync(&opts);
 	} else if (strcmp(command, "migrate") == 0) {
 		rc = cmd_migrate(&opts);
+	} else if (strcmp(command, "verify") == 0) {
+		rc = cmd_verify(&opts);
 	} else if (strcmp(command, "preview") == 0) {
 		rc = cmd_preview(&opts);
 	} else {

@@ -447,6 +447,52 @@ Test(sync_imap_imap, migrate_copies_every_folder_once_and_resumes)
 	dovecot_stop(b);
 }
 
+/* `twinbox verify` after a migration: every folder matched, exit 0;
+ * then one message deleted on the target and a folder gone there: the
+ * missing ones counted and sized, exit 1; nothing was copied by it. */
+Test(sync_imap_imap, verify_counts_what_the_target_lacks)
+{
+	struct dovecot *a = dovecot_start(), *b = dovecot_start();
+	char *state = xasprintf("%s/state", a->dir), *cfg = two_server_config(a, b, state);
+	struct run_result r = {0};
+	const char *args[] = {"--config", cfg, "verify", "move", NULL};
+
+	dovecot_seed(a, "INBOX", 5, 540, 0);
+	dovecot_create_mailbox(a, "Work");
+	dovecot_seed(a, "Work", 2, 550, 0);
+	dovecot_create_mailbox(a, "Old");
+	dovecot_seed(a, "Old", 1, 560, 0);
+	dovecot_seed(b, "INBOX", 1, 540, 0); /* a copy the target already had */
+	cr_assert_eq(run_sync(cfg, &r), 0, "stderr: %s", r.err);
+	assert_twins(a, b, "INBOX", 5);
+
+	run_result_free(&r);
+	run_twinbox(args, 60, &r);
+	cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+	cr_assert(strstr(r.out, "move: INBOX: source 5 (") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "target 5, matched 5, missing 0 (0 bytes)") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "move: 3 folders: source 8 (") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "matched 8, missing 0 (0 bytes)\n") != NULL, "%s", r.out);
+
+	dovecot_expunge(b, "INBOX", 2);
+	dovecot_delete_mailbox(b, "Old");
+	run_result_free(&r);
+	run_twinbox(args, 60, &r);
+	cr_assert_eq(r.status, 1, "stdout: %s\nstderr: %s", r.out, r.err);
+	cr_assert(strstr(r.out, "move: INBOX: source 5 (") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "target 4, matched 4, missing 1 (") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "move: Old: source 1 (") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "target 0 (no such folder), matched 0, missing 1 (") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "matched 6, missing 2 (") != NULL, "%s", r.out);
+	cr_assert_eq(count(b, "INBOX"), 4, "verify copies nothing");
+
+	run_result_free(&r);
+	test_forget_temp(&cfg);
+	free(state);
+	dovecot_stop(a);
+	dovecot_stop(b);
+}
+
 /* Bad options are refused before anything is done, naming the option. */
 Test(sync_imap_imap, migrate_refuses_bad_options)
 {

@@ -175,6 +175,29 @@ struct sync_folder_job {
 int sync_folder(struct store *a, struct store *b, struct state *st, const struct sync_options *o,
                 const struct sync_folder_job *job, struct sync_folder_report *rep, struct error *err);
 
+/* What sync_verify() found in one folder. */
+struct sync_verify_report {
+	const char *name;
+	bool absent;           /* side B has no such folder */
+	size_t count[SIDES];   /* messages on each side */
+	uint64_t bytes[SIDES]; /* their sizes */
+	size_t matched;        /* side A's messages whose content side B holds */
+	size_t missing;        /* side A's messages side B does not hold */
+	uint64_t missing_bytes;
+	bool failed; /* the folder could not be read: err says why */
+	struct error err;
+};
+
+/* Compare each folder of side `a` that `o` selects (include, exclude,
+ * only) with the folder of that name on side `b`, by content (the
+ * content key: Message-ID, size and a hash of the header block;
+ * duplicates counted as such), copying and recording nothing, calling
+ * `report` with each folder's figures. A folder that cannot be read is
+ * reported as failed and the next one is compared. Returns 0, or -1
+ * with `err` when the folders cannot be listed. */
+int sync_verify(struct store *a, struct store *b, const struct sync_options *o,
+                void (*report)(void *ctx, const struct sync_verify_report *r), void *ctx, struct error *err);
+
 /* Whether `name` matches the IMAP LIST-style `pattern`. */
 bool sync_pattern_match(const char *pattern, const char *name);
 
