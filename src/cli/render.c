@@ -1,6 +1,7 @@
 /*
  * The human rendering of a sync's events: one line per folder where
- * something happened ("ACCOUNT: FOLDER: N pulled, ..."), one line for an
+ * something happened ("ACCOUNT: FOLDER: N pulled, ..."; for an account
+ * of two servers "N copied to the target, ..."), one line for an
  * account where nothing did, a failed folder's error; and the dispatch
  * of every event to --json or the progress line. Also the log sink of a
  * run with either (errors become JSON events; log lines erase the
@@ -27,20 +28,51 @@ static bool eventful(const struct sync_folder_report *r)
 	return changed(r) || r->reuploaded || r->too_big || r->message_failures;
 }
 
+/* How the lines speak of the two sides: a server and its Maildir, or
+ * an account's source and target servers. */
+struct words {
+	const char *copied[SIDES];  /* copies to side A, to side B */
+	const char *side[SIDES];    /* "remote", "local" */
+	const char *changed[SIDES]; /* "with flags changed on the server" */
+	const char *deleted[SIDES];
+	const char *where[SIDES];
+};
+
+static const struct words *words_of(const struct sync_cli *c)
+{
+	static const struct words maildir = {
+	    {"pushed", "pulled"},
+	    {"remote", "local"},
+	    {"with flags changed on the server", "with flags changed locally"},
+	    {"deleted on the server", "deleted locally"},
+	    {"on the server", "locally"},
+	};
+	static const struct words servers = {
+	    {"copied to the source", "copied to the target"},
+	    {"source", "target"},
+	    {"with flags changed on the source", "with flags changed on the target"},
+	    {"deleted on the source", "deleted on the target"},
+	    {"on the source", "on the target"},
+	};
+
+	return c->two_servers ? &servers : &maildir;
+}
+
 /* "200 of 305 messages pulled, 3 of 3 pushed" for a folder that failed
  * part-way: each kind of change its plan held, done of planned. */
-static void print_done(struct buf *b, const struct sync_folder_report *r)
+static void print_done(const struct sync_cli *c, struct buf *b, const struct sync_folder_report *r)
 {
+	const struct words *w = words_of(c);
 	const struct {
 		size_t done, planned;
 		const char *what;
 	} kinds[] = {
-	    {r->to_local, r->planned.to_local, "pulled"},
-	    {r->to_remote, r->planned.to_remote, "pushed"},
-	    {r->flags_local, r->planned.flags_local, "with flags changed locally"},
-	    {r->flags_remote, r->planned.flags_remote, "with flags changed on the server"},
-	    {r->deleted_local, r->planned.deleted_local, "deleted locally"},
-	    {r->deleted_remote, r->planned.deleted_remote, "deleted on the server"},
+	    {r->to_local, r->planned.to_local, w->copied[SIDE_B]},
+	    {r->to_remote, r->planned.to_remote, w->copied[SIDE_A]},
+	    {r->flags_local, r->planned.flags_local, w->changed[SIDE_B]},
+	    {r->flags_remote, r->planned.flags_remote, w->changed[SIDE_A]},
+	    {r->deleted_local, r->planned.deleted_local, w->deleted[SIDE_B]},
+	    {r->deleted_remote, r->planned.deleted_remote, w->deleted[SIDE_A]},
 	    {r->paired, r->planned.paired, "matched by content"},
 	};
 	const char *sep = "";
@@ -58,14 +90,17 @@ static void print_done(struct buf *b, const struct sync_folder_report *r)
 static void print_planned(const struct sync_cli *c, const struct sync_folder_report *r)
 {
 	const struct sync_counts *p = &r->planned;
+	const struct words *w = words_of(c);
 
 	printf("%s: %s: ", c->account, r->name);
 	if (r->created_local || r->created_remote)
-		printf("would be created %s; ", r->created_local ? "locally" : "on the server");
-	printf("would pull %zu, push %zu, change flags of %zu local / %zu remote, delete %zu local / %zu "
-	       "remote",
-	       p->to_local, p->to_remote, p->flags_local, p->flags_remote, p->deleted_local,
-	       p->deleted_remote);
+		printf("would be created %s; ", w->where[r->created_local ? SIDE_B : SIDE_A]);
+	printf(c->two_servers ? "would copy %zu to the target, %zu to the source"
+	                      : "would pull %zu, push %zu",
+	       p->to_local, p->to_remote);
+	printf(", change flags of %zu %s / %zu %s, delete %zu %s / %zu %s", p->flags_local, w->side[SIDE_B],
+	       p->flags_remote, w->side[SIDE_A], p->deleted_local, w->side[SIDE_B], p->deleted_remote,
+	       w->side[SIDE_A]);
 	if (p->paired)
 		printf(", match %zu by content", p->paired);
 	if (p->too_big)
@@ -77,12 +112,15 @@ static void print_planned(const struct sync_cli *c, const struct sync_folder_rep
  * (without a folder name). */
 static void print_counts(const struct sync_cli *c, const struct sync_folder_report *r)
 {
+	const struct words *w = words_of(c);
+
 	printf("%s: ", c->account);
 	if (r->name)
 		printf("%s: ", r->name);
-	printf("%zu pulled, %zu pushed, flags %zu local / %zu remote, deleted %zu local / %zu remote",
-	       r->to_local, r->to_remote, r->flags_local, r->flags_remote, r->deleted_local,
-	       r->deleted_remote);
+	printf("%zu %s, %zu %s, flags %zu %s / %zu %s, deleted %zu %s / %zu %s", r->to_local,
+	       w->copied[SIDE_B], r->to_remote, w->copied[SIDE_A], r->flags_local, w->side[SIDE_B],
+	       r->flags_remote, w->side[SIDE_A], r->deleted_local, w->side[SIDE_B], r->deleted_remote,
+	       w->side[SIDE_A]);
 	if (r->paired)
 		printf(", %zu matched", r->paired);
 	if (r->reuploaded)
@@ -100,7 +138,7 @@ static void report(struct sync_cli *c, const struct sync_folder_report *r)
 		struct buf b = BUF_INIT;
 		if (changed(r)) {
 			buf_printf(&b, " (before that, ");
-			print_done(&b, r);
+			print_done(c, &b, r);
 			buf_printf(&b, "; what was done is kept, the next run does the rest)");
 		}
 		log_error("%s: %s: %s%s", c->account, r->name, r->err.text, b.len ? b.data : "");

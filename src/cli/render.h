@@ -30,6 +30,7 @@ struct progress_account {
 struct sync_cli {
 	bool dry_run, allow_mass_delete, mark_seen;
 	bool quiet, verbose, json;
+	bool two_servers; /* the account's sides are its source and target servers */
 	unsigned jobs;
 	const char *account; /* for report lines */
 	size_t done;         /* messages changed in the account's folders, failed ones too */

@@ -451,6 +451,7 @@ static void prepare_account(struct account_job *j)
 
 	error_clear(&err);
 	j->c.account = j->a->name;
+	j->c.two_servers = j->a->two_servers;
 	j->rc = EXIT_OK;
 	if (j->a->side[SIDE_A].store != CONFIG_STORE_POP3 && j->c.mark_seen) {
 		log_error(

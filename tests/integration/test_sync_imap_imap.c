@@ -292,7 +292,8 @@ Test(sync_imap_imap, an_account_of_two_servers_syncs_from_the_command_line)
 	/* Nothing to do: one line for the account, nothing changed. */
 	cr_assert_eq(run_sync(cfg, &r), 0, "stderr: %s", r.err);
 	cr_assert_str_eq(r.out,
-	                 "move: 0 pulled, 0 pushed, flags 0 local / 0 remote, deleted 0 local / 0 remote\n");
+	                 "move: 0 copied to the target, 0 copied to the source, flags 0 target / 0 source, "
+	                 "deleted 0 target / 0 source\n");
 	assert_twins(a, b, "INBOX", 6);
 
 	/* check-config describes both servers. */
@@ -344,7 +345,9 @@ Test(sync_imap_imap, a_run_killed_at_every_step_loses_and_duplicates_nothing)
 		assert_twins(a, b, "Work", 2);
 		cr_assert_eq(run_sync(cfg, &r), 0, "after step %u: %s", step, r.err);
 		cr_assert_str_eq(
-		    r.out, "move: 0 pulled, 0 pushed, flags 0 local / 0 remote, deleted 0 local / 0 remote\n",
+		    r.out,
+		    "move: 0 copied to the target, 0 copied to the source, flags 0 target / 0 source, "
+		    "deleted 0 target / 0 source\n",
 		    "a further run after a crash at step %u changed something", step);
 		test_forget_temp(&cfg);
 		free(state);
