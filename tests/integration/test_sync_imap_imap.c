@@ -364,6 +364,26 @@ Test(sync_imap_imap, a_run_killed_at_every_step_loses_and_duplicates_nothing)
 
 /* ---- twinbox migrate ---- */
 
+/* Whether every message of `mailbox` on `from` is on `to` byte for byte
+ * (the bytes IMAP returns for BODY[], compared whole). */
+static void assert_same_bytes(struct dovecot *from, struct dovecot *to, const char *mailbox)
+{
+	size_t nf, nt;
+	struct dovecot_msg *f = dovecot_list(from, mailbox, true, &nf),
+	                   *t = dovecot_list(to, mailbox, true, &nt);
+
+	for (size_t i = 0; i < nf; i++) {
+		bool found = false;
+		for (size_t j = 0; j < nt && !found; j++)
+			found = t[j].body_len == f[i].body_len &&
+			        memcmp(t[j].body, f[i].body, f[i].body_len) == 0;
+		cr_assert(found, "%s: message %u (%zu bytes) is not on the target byte for byte", mailbox,
+		          f[i].uid, f[i].body_len);
+	}
+	dovecot_msgs_free(f, nf);
+	dovecot_msgs_free(t, nt);
+}
+
 /* `twinbox migrate` from a to b, state in `state`; returns its status. */
 static int migrate(const struct dovecot *a, const struct dovecot *b, const char *state, const char *extra,
                    struct run_result *r)
@@ -415,6 +435,8 @@ Test(sync_imap_imap, migrate_copies_every_folder_once_and_resumes)
 	             "the source's 6, one of them matched by content, and the target's own 1");
 	cr_assert_eq(count(a, "INBOX"), 6, "nothing comes back to the source");
 	assert_twins(a, b, "Archive/2024", 3);
+	assert_same_bytes(a, b, "INBOX");
+	assert_same_bytes(a, b, "Archive/2024");
 	m = dovecot_list(b, "INBOX", true, &n);
 	for (size_t i = 0; i < n; i++)
 		if (strstr(m[i].body, "Message-ID") && dovecot_msg_has_flag(&m[i], "$Label1"))
