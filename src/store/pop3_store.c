@@ -36,8 +36,7 @@ struct store_folder {
 	char **names;        /* parallel to uidls: the store's id (the UIDL, '/' and '%' escaped), or NULL */
 	struct p3_msg *msgs; /* the usable ones, by UIDL */
 	size_t count, unusable;
-	bool deleted; /* DELE sent since the last QUIT */
-	bool stale;   /* QUIT sent: connect and list again before use */
+	bool stale; /* QUIT sent: connect and list again before use */
 };
 
 static int p3_cmp(const void *a, const void *b)
@@ -392,7 +391,7 @@ static int p3_delete(struct store_folder *f, const struct store_msg *msgs, size_
 			*err = e;
 			return -1;
 		}
-		f->deleted = f->st->dele_sent = true;
+		f->st->dele_sent = true;
 	}
 	return 0;
 }
@@ -403,9 +402,9 @@ static int p3_flush(struct store_folder *f, struct error *err)
 	struct pop3_store *s = f->st;
 	int rc;
 
-	if (!f->deleted)
+	if (!s->dele_sent)
 		return 0;
-	f->deleted = s->dele_sent = false;
+	s->dele_sent = false;
 	f->stale = true;
 	rc = pop3_quit(s->p, err);
 	pop3_close(s->p);

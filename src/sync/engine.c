@@ -24,18 +24,6 @@
 
 /* ---- recovery ------------------------------------------------------ */
 
-/* Remove what a killed run left of an add under the reserved name
- * `name` (or, NULL, whatever is old enough to be abandoned): a failure
- * leaves only litter behind, so it is told and the run goes on. */
-static void clean_leftovers(struct folder_run *r, const char *name)
-{
-	struct error err;
-
-	if (r->store[SIDE_B]->ops->clean_leftovers &&
-	    r->store[SIDE_B]->ops->clean_leftovers(r->folder[SIDE_B], name, &err) < 0)
-		log_warn("%s: %s", r->rep->name, err.text);
-}
-
 /* A deletion the killed run was carrying to the server (its local file
  * was gone). Where the server's copy went, the pair's local side is
  * forgotten with the intent: a file put back under its name since is a
@@ -87,7 +75,7 @@ static int recover_intents(struct folder_run *r, struct error *err)
 		}
 		if (state_intent_is(in, STATE_INTENT_COPY, SIDE_B) && in->msg[SIDE_B].name) {
 			/* Its tmp/ file, or a second link of a file that made it. */
-			clean_leftovers(r, in->msg[SIDE_B].name);
+			engine_clean_leftovers(r, in->msg[SIDE_B].name);
 			lm = run_msg(r, SIDE_B, in->msg[SIDE_B], NULL);
 		}
 		if (lm) {
@@ -426,7 +414,7 @@ int sync_folder(struct store *rs, struct store *ls, struct state *st, const stru
 	if (folder_row(&r, name, info, &rules, &since, err) < 0)
 		goto out;
 	if (!o->dry_run && !r.partial)
-		clean_leftovers(&r, NULL);
+		engine_clean_leftovers(&r, NULL);
 	if (since && r.folder[SIDE_A] && rs->ops->changes &&
 	    engine_remote_changes(&r, since, &info[SIDE_A], &info[SIDE_B], &told, err) < 0)
 		goto out;

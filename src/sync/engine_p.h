@@ -216,6 +216,11 @@ void engine_report(const struct sync_options *o, const struct sync_folder_report
 /* Carry the plan out (exec.c). Message failures are counted in the
  * report; -1 only when the folder (or more) must stop. */
 int exec_plan(struct folder_run *r, const struct plan *plan, struct error *err);
+/* Remove what a killed run left in side B's folder of an add under the
+ * reserved name `name` (or, NULL, whatever is old enough to be
+ * abandoned): a failure leaves only litter behind, so it is told (as of
+ * folder r->rep->name) and the run goes on (run.c). */
+void engine_clean_leftovers(struct folder_run *r, const char *name);
 /* Commit r's open transaction (state_commit_durable with `durable`),
  * rolling back on failure, then pass crash point `what` (run.c). */
 int engine_commit(struct folder_run *r, bool durable, const char *what, struct error *err);

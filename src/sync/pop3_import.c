@@ -43,32 +43,9 @@ void pop3_import_report_free(struct pop3_import_report *rep)
 	rep->too_big_count = 0;
 }
 
-static int commit(struct state *st, bool durable, const char *what, struct error *err)
-{
-	if ((durable ? state_commit_durable(st, err) : state_commit(st, err)) < 0) {
-		state_rollback(st);
-		return -1;
-	}
-	crash_point(what);
-	return 0;
-}
-
 static struct store *local_store(const struct import *im)
 {
 	return im->run.store[SIDE_B];
-}
-
-/* What a killed run left of the add under the reserved name `name`, or
- * (NULL) whatever is old enough to be abandoned: litter only, so a
- * failure is told and the import goes on. */
-static void clean_leftovers(struct import *im, const char *name)
-{
-	struct store *local = local_store(im);
-	struct error err;
-
-	if (local->ops->clean_leftovers &&
-	    local->ops->clean_leftovers(im->run.folder[SIDE_B], name, &err) < 0)
-		log_warn("%s: %s", im->o->folder, err.text);
 }
 
 /* A copy of the maildrop's message `from` (its UIDL), made durable as
@@ -129,7 +106,7 @@ static int recover(struct import *im, struct error *err)
 		if (!download_intent(in, &uidl, &name))
 			continue;
 		if (name)
-			clean_leftovers(im, name);
+			engine_clean_leftovers(&im->run, name);
 		for (size_t j = 0; j < snap.count && name && !have; j++)
 			have = strcmp(snap.msgs[j].name, name) == 0;
 		char *real = uidl && in->kind != STATE_INTENT_POP3_DOWNLOAD ? pop3_store_uidl(uidl) : NULL;
@@ -142,7 +119,7 @@ static int recover(struct import *im, struct error *err)
 		}
 		found += have;
 	}
-	rc = commit(st, true, "interrupted downloads reconciled", err);
+	rc = engine_commit(&im->run, true, "interrupted downloads reconciled", err);
 	if (rc == 0)
 		log_info("%s: the last run stopped part-way (killed, or stopped by an error): %zu "
 		         "message%s it had downloaded %s recorded now, %zu it had not finished %s "
@@ -239,7 +216,7 @@ static int delete_due(struct import *im, const struct pop3_store_msg *m, size_t 
 			goto out;
 		}
 	}
-	if (commit(im->run.st, false, "deletions recorded", err) < 0)
+	if (engine_commit(&im->run, false, "deletions recorded", err) < 0)
 		goto out;
 	im->rep->deleted = ng;
 	rc = 0;
@@ -304,7 +281,7 @@ static int mark_seen(struct import *im, const struct plan_action *a, size_t n, s
 			return -1;
 		}
 	}
-	if (commit(im->run.st, true, "messages marked as downloaded", err) < 0)
+	if (engine_commit(&im->run, true, "messages marked as downloaded", err) < 0)
 		return -1;
 	im->rep->marked += n;
 	return 0;
@@ -393,7 +370,7 @@ int pop3_import(struct store *server, struct store *local, struct state *st,
 	if (!o->dry_run) {
 		if (recover(&im, err) < 0)
 			goto out;
-		clean_leftovers(&im, NULL);
+		engine_clean_leftovers(&im.run, NULL);
 	}
 	if (import_new(&im, msgs, nm, err) < 0)
 		goto out;

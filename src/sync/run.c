@@ -1,11 +1,13 @@
 /*
  * A folder run's own data, for every file of the engine that works on
  * one (engine_p.h): its snapshots' messages by id, the local side and
- * the pairs as the read-ahead left them or read now, and the commit of
- * its transaction at a crash point.
+ * the pairs as the read-ahead left them or read now, the commit of its
+ * transaction at a crash point, and what a killed run left in its
+ * side B folder removed.
  */
 #include "engine_p.h"
 #include "twinbox/util/crash.h"
+#include "twinbox/util/log.h"
 
 const struct store_msg *run_msg(const struct folder_run *r, enum side side, struct store_id id,
                                 size_t *index_r)
@@ -66,4 +68,13 @@ int engine_commit(struct folder_run *r, bool durable, const char *what, struct e
 	}
 	crash_point(what);
 	return 0;
+}
+
+void engine_clean_leftovers(struct folder_run *r, const char *name)
+{
+	struct error err;
+
+	if (r->store[SIDE_B]->ops->clean_leftovers &&
+	    r->store[SIDE_B]->ops->clean_leftovers(r->folder[SIDE_B], name, &err) < 0)
+		log_warn("%s: %s", r->rep->name, err.text);
 }
