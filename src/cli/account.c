@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "twinbox/store/imap_store.h"
+#include "twinbox/store/maildir_store.h"
 #include "twinbox/util/xmalloc.h"
 
 char *cli_config_path(const struct cli_options *opts)
@@ -136,6 +138,20 @@ void cli_imap_options(const struct config_conn *c, const char *password, struct 
 			break;
 		}
 	}
+}
+
+struct store *cli_side_store(const struct config_account *a, enum side s,
+                             const struct imap_session_options *io, struct error *err)
+{
+	const struct config_side *side = &a->side[s];
+
+	if (side->store == CONFIG_STORE_MAILDIR)
+		return maildir_store_open(side->maildir.path,
+		                          side->maildir.layout == CONFIG_LAYOUT_NESTED
+		                              ? MAILDIR_LAYOUT_NESTED
+		                              : MAILDIR_LAYOUT_MAILDIRPP,
+		                          err);
+	return imap_store_open(io, err);
 }
 
 static enum plan_where where_of(enum config_where w)

@@ -47,6 +47,13 @@ struct conn_options cli_conn_options(const struct config_conn *c);
  * copied (keep it alive while `o` is used). */
 void cli_imap_options(const struct config_conn *c, const char *password, struct imap_session_options *o);
 
+/* Side `s` of account `a` as a store: its Maildir opened, or its IMAP
+ * server connected to with `io` (cli_imap_options of that side's
+ * connection). NULL with `err`. */
+struct store;
+struct store *cli_side_store(const struct config_account *a, enum side s,
+                             const struct imap_session_options *io, struct error *err);
+
 /* POP3 client options for a POP3 server (password referenced). */
 void cli_pop3_options(const struct config_conn *c, const char *password, struct pop3_options *o);
 /* The sync rules of an account (the config's `sync:` section). */
@@ -67,6 +74,15 @@ int cli_account_command(struct cli_options *opts, const char *usage, enum config
 /* From now on, standard output goes through the escaping rule of
  * util/log.h (cli/term.c); call once, before any thread starts. */
 void cli_escape_stdout(void);
+
+/* --jobs: folders (and accounts) at once. */
+#define CLI_DEFAULT_JOBS 4
+#define CLI_MAX_JOBS     32
+
+/* The value `v` of --jobs of `command` into *jobs_r; -1 after saying
+ * what it wants (with `usage`) when it is not a number from 1 to
+ * CLI_MAX_JOBS (sync.c). */
+int cli_parse_jobs(const char *command, const char *usage, const char *v, unsigned *jobs_r);
 
 /* Sync the accounts of `cfg` (loaded from `path`, named in messages) as
  * `twinbox sync` does, with its options `c`: all of them, or those that

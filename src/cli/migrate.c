@@ -28,9 +28,6 @@ static const char migrate_usage[] =
     "                       [--from-fingerprint PIN] [--to-fingerprint PIN]\n"
     "                       [--state-dir DIR] [--dry-run] [--jobs N] [--json]\n";
 
-#define DEFAULT_JOBS 4
-#define MAX_JOBS     32
-
 /* The option `name` with its value (`--name VALUE` or `--name=VALUE`)
  * at argv[*i]: the value, *i moved past it; NULL when argv[*i] is not
  * that option. *missing set when it is, without a value. */
@@ -55,7 +52,7 @@ static const char *value_of(const struct cli_options *opts, int *i, const char *
 int cmd_migrate(struct cli_options *opts)
 {
 	struct sync_cli c = {
-	    .quiet = (opts->verbosity < 0), .verbose = (opts->verbosity > 0), .jobs = DEFAULT_JOBS};
+	    .quiet = (opts->verbosity < 0), .verbose = (opts->verbosity > 0), .jobs = CLI_DEFAULT_JOBS};
 	struct config_migration m = {0};
 	const char *jobs = NULL;
 	const char **slots[] = {&m.url[SIDE_A],
@@ -105,17 +102,8 @@ int cmd_migrate(struct cli_options *opts)
 			return EXIT_USAGE;
 		}
 	}
-	if (jobs) {
-		char *end;
-		unsigned long n = strtoul(jobs, &end, 10);
-		if (!*jobs || *end || n < 1 || n > MAX_JOBS) {
-			fprintf(stderr,
-			        "twinbox: migrate: --jobs wants a number from 1 to %d, not \"%s\"\n%s",
-			        MAX_JOBS, jobs, migrate_usage);
-			return EXIT_USAGE;
-		}
-		c.jobs = (unsigned)n;
-	}
+	if (jobs && cli_parse_jobs("migrate", migrate_usage, jobs, &c.jobs) < 0)
+		return EXIT_USAGE;
 	error_clear(&err);
 	cfg = config_for_migration(&m, &err);
 	if (!cfg) {

@@ -21,8 +21,6 @@
 #include "twinbox/config/password.h"
 #include "twinbox/state/lock.h"
 #include "twinbox/state/state.h"
-#include "twinbox/store/imap_store.h"
-#include "twinbox/store/maildir_store.h"
 #include "twinbox/store/pop3_store.h"
 #include "twinbox/sync/engine.h"
 #include "twinbox/sync/pop3_import.h"
@@ -34,9 +32,6 @@
 
 static const char sync_usage[] = "Usage: twinbox sync [--dry-run] [--allow-mass-delete] [--mark-seen] "
                                  "[--jobs N] [--json] [ACCOUNT[:FOLDER]...]\n";
-
-#define DEFAULT_JOBS 4
-#define MAX_JOBS     32
 
 /* A dry run's plan of a folder: one line per message with -v (the
  * folder's counts come with its report). */
@@ -112,7 +107,6 @@ struct account_job {
 	struct sync_cli c;
 	char *db;
 	char *scratch; /* a dry run's temporary state directory, or NULL */
-	enum maildir_layout layout;
 	struct state_lock *lock;
 	struct state *st;
 	struct store *local; /* side B when it is a Maildir (opened first) */
@@ -228,12 +222,9 @@ static int account_open(struct account_job *j, struct error *err)
 	const struct config_side *b = &a->side[SIDE_B];
 
 	j->db = config_state_path(j->cfg, a);
-	j->layout =
-	    b->maildir.layout == CONFIG_LAYOUT_NESTED ? MAILDIR_LAYOUT_NESTED : MAILDIR_LAYOUT_MAILDIRPP;
 	if (open_state(j, err) < 0)
 		return -1;
-	if (b->store == CONFIG_STORE_MAILDIR &&
-	    !(j->local = maildir_store_open(b->maildir.path, j->layout, err)))
+	if (b->store == CONFIG_STORE_MAILDIR && !(j->local = cli_side_store(a, SIDE_B, NULL, err)))
 		return -1;
 	for (int s = 0; s < SIDES; s++) {
 		if (a->side[s].store == CONFIG_STORE_MAILDIR)
@@ -257,17 +248,6 @@ static void account_close(struct account_job *j)
 	remove_scratch(j);
 	free(j->db);
 	free(j->only);
-}
-
-/* A store of side `s` of the account: its server connected to, or its
- * Maildir opened. NULL with err. */
-static struct store *open_side_store(const struct account_job *j, enum side s, struct error *err)
-{
-	const struct config_side *side = &j->a->side[s];
-
-	if (side->store == CONFIG_STORE_MAILDIR)
-		return maildir_store_open(side->maildir.path, j->layout, err);
-	return imap_store_open(&j->io[s], err);
 }
 
 /* Import a POP3 account; EXIT_OK, EXIT_PARTIAL (stopped after some
@@ -334,8 +314,9 @@ static int open_worker(void *ctx, struct sync_worker *w, struct error *err)
 	const struct account_job *j = ctx;
 
 	memset(w, 0, sizeof(*w));
-	if ((w->remote = open_side_store(j, SIDE_A, err)) != NULL &&
-	    (w->local = open_side_store(j, SIDE_B, err)) != NULL && state_open(j->db, 0, &w->st, err) == 0)
+	if ((w->remote = cli_side_store(j->a, SIDE_A, &j->io[SIDE_A], err)) != NULL &&
+	    (w->local = cli_side_store(j->a, SIDE_B, &j->io[SIDE_B], err)) != NULL &&
+	    state_open(j->db, 0, &w->st, err) == 0)
 		return 0;
 	close_worker(ctx, w);
 	return -1;
@@ -378,8 +359,8 @@ static int sync_account(struct account_job *j)
 	 * in to and listed. */
 	if (local)
 		o.prefetch = sync_prefetch_start(local, j->db, &o);
-	remote = open_side_store(j, SIDE_A, &err);
-	if (!remote || (!local && !(local = open_side_store(j, SIDE_B, &err))))
+	remote = cli_side_store(j->a, SIDE_A, &j->io[SIDE_A], &err);
+	if (!remote || (!local && !(local = cli_side_store(j->a, SIDE_B, &j->io[SIDE_B], &err))))
 		goto fail;
 	if (sync_run(remote, local, j->st, &o, &res, &err) < 0)
 		goto fail;
@@ -464,16 +445,16 @@ static void prepare_account(struct account_job *j)
 	}
 }
 
-static int parse_jobs(const char *v, unsigned *jobs_r)
+int cli_parse_jobs(const char *command, const char *usage, const char *v, unsigned *jobs_r)
 {
 	char *end;
 	unsigned long n;
 
 	errno = 0;
 	n = v && *v ? strtoul(v, &end, 10) : 0;
-	if (!v || !*v || *end || errno || n < 1 || n > MAX_JOBS) {
-		fprintf(stderr, "twinbox: sync: --jobs wants a number from 1 to %d, not \"%s\"\n%s", MAX_JOBS,
-		        v ? v : "", sync_usage);
+	if (!v || !*v || *end || errno || n < 1 || n > CLI_MAX_JOBS) {
+		fprintf(stderr, "twinbox: %s: --jobs wants a number from 1 to %d, not \"%s\"\n%s", command,
+		        CLI_MAX_JOBS, v ? v : "", usage);
 		return -1;
 	}
 	*jobs_r = (unsigned)n;
@@ -552,7 +533,7 @@ int cli_sync_accounts(const struct config *cfg, const char *path, const struct s
 int cmd_sync(struct cli_options *opts)
 {
 	struct sync_cli c = {
-	    .quiet = (opts->verbosity < 0), .verbose = (opts->verbosity > 0), .jobs = DEFAULT_JOBS};
+	    .quiet = (opts->verbosity < 0), .verbose = (opts->verbosity > 0), .jobs = CLI_DEFAULT_JOBS};
 	const char **targets = xcalloc((size_t)opts->argc + 1, sizeof(*targets));
 	size_t n_targets = 0;
 	struct config *cfg;
@@ -574,7 +555,7 @@ int cmd_sync(struct cli_options *opts)
 			const char *v = a[1] == '-' && a[6] == '=' ? a + 7
 			                : i + 1 < opts->argc       ? opts->argv[++i]
 			                                           : NULL;
-			if (parse_jobs(v, &c.jobs) < 0) {
+			if (cli_parse_jobs("sync", sync_usage, v, &c.jobs) < 0) {
 				free(targets);
 				return EXIT_USAGE;
 			}

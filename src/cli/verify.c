@@ -15,8 +15,6 @@
 
 #include "cli.h"
 #include "twinbox/config/password.h"
-#include "twinbox/store/imap_store.h"
-#include "twinbox/store/maildir_store.h"
 #include "twinbox/sync/engine.h"
 #include "twinbox/util/log.h"
 
@@ -65,15 +63,11 @@ static struct store *open_side(const struct config_account *a, enum side s, stru
 	char *password;
 
 	if (side->store == CONFIG_STORE_MAILDIR)
-		return maildir_store_open(side->maildir.path,
-		                          side->maildir.layout == CONFIG_LAYOUT_NESTED
-		                              ? MAILDIR_LAYOUT_NESTED
-		                              : MAILDIR_LAYOUT_MAILDIRPP,
-		                          err);
+		return cli_side_store(a, s, NULL, err);
 	if (!(password = config_side_password(a, s, err)))
 		return NULL;
 	cli_imap_options(&side->conn, password, &o);
-	st = imap_store_open(&o, err);
+	st = cli_side_store(a, s, &o, err);
 	password_free(password);
 	return st;
 }

@@ -29,6 +29,11 @@ struct config_account;
 int config_load_conn(struct loader *ld, const struct section *s, struct config_account *acct,
                      enum side side);
 
+/* Whether a `ca_file` can be used: 0 when it is a regular file this
+ * process can read, the errno when it cannot be opened, -1 when it is
+ * not a regular file (conn.c). */
+int config_ca_file_problem(const char *path);
+
 /* Free what config_load_conn allocated (both sides), wiping the
  * passwords. */
 void config_free_conn(struct config_account *acct);

@@ -175,13 +175,24 @@ static int load_auth(struct loader *ld, const struct section *s, enum config_sto
 	return 0;
 }
 
+int config_ca_file_problem(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		rc = -1;
+	close(fd);
+	return rc;
+}
+
 static int load_tls_extras(struct loader *ld, const struct section *s, struct config_conn *c)
 {
 	const struct ynode *v, *k = NULL;
 	unsigned char pin[32];
 	struct error perr;
-	struct stat st;
-	int fd;
 
 	v = ld_find(s, "ca_file", &k);
 	if (v != NULL && c->tls == CONFIG_TLS_NONE)
@@ -193,14 +204,11 @@ static int load_tls_extras(struct loader *ld, const struct section *s, struct co
 	if (c->ca_file != NULL) {
 		/* Checked now so that a typo is reported with its line, not
 		 * as a TLS failure in the middle of a sync. */
-		fd = open(c->ca_file, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return ld_fail(ld, v, "cannot read \"ca_file\" %s: %s", c->ca_file, strerror(errno));
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-			close(fd);
+		int e = config_ca_file_problem(c->ca_file);
+		if (e > 0)
+			return ld_fail(ld, v, "cannot read \"ca_file\" %s: %s", c->ca_file, strerror(e));
+		if (e < 0)
 			return ld_fail(ld, v, "\"ca_file\" %s is not a regular file", c->ca_file);
-		}
-		close(fd);
 	}
 	v = ld_find(s, "fingerprint", &k);
 	if (v != NULL && c->tls == CONFIG_TLS_NONE)

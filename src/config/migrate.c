@@ -1,13 +1,10 @@
 /* A config made from `twinbox migrate`'s options (config.h). */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "config_p.h"
 #include "twinbox/config/config.h"
@@ -97,19 +94,15 @@ static int tls_options(const struct config_migration *m, enum side side, struct 
                        struct error *err)
 {
 	const char *opt = option_prefix[side];
-	struct stat st;
 
 	if (m->ca_file[side]) {
-		int fd = open(m->ca_file[side], O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
+		int e = config_ca_file_problem(m->ca_file[side]);
+		if (e > 0)
 			return error_set(err, ERR_FATAL, "%s-ca-file: cannot read %s: %s", opt,
-			                 m->ca_file[side], strerror(errno));
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-			close(fd);
+			                 m->ca_file[side], strerror(e));
+		if (e < 0)
 			return error_set(err, ERR_FATAL, "%s-ca-file: %s is not a regular file", opt,
 			                 m->ca_file[side]);
-		}
-		close(fd);
 		c->ca_file = xstrdup(m->ca_file[side]);
 	}
 	if (m->fingerprint[side]) {
