@@ -31,25 +31,11 @@ static size_t server_count(struct dovecot *d)
 	return n;
 }
 
-static struct pop3_options opts_for(struct dovecot *d)
-{
-	struct pop3_options o = {
-	    .conn.host = "127.0.0.1",
-	    .conn.port = d->pop3s_port,
-	    .conn.tls = TLS_IMPLICIT,
-	    .conn.ca_file = d->ca_file,
-	    .conn.timeouts = {.connect_ms = 5000, .io_ms = 20000},
-	    .user = d->user,
-	    .password = d->password,
-	};
-	return o;
-}
-
 static struct store *open_store(struct dovecot *d, struct pop3_options *o)
 {
 	struct store *st;
 
-	*o = opts_for(d);
+	*o = dovecot_pop3_options(d);
 	st = pop3_store_open(o, &err);
 	cr_assert_not_null(st, "pop3_store_open: %s", err.text);
 	return st;

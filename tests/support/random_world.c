@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "support/dovecot.h"
+#include "support/dovecot_imap.h"
 #include "support/sync_harness.h"
 #include "twinbox/imap/commands.h"
 #include "twinbox/imap/session.h"
@@ -188,15 +189,7 @@ static void make_device(struct rw_world *w, unsigned dev)
 
 static struct imap_session *second_client(void)
 {
-	struct imap_session_options o = {
-	    .conn.host = "127.0.0.1",
-	    .conn.port = sh.d->imaps_port,
-	    .conn.tls = TLS_IMPLICIT,
-	    .conn.ca_file = sh.d->ca_file,
-	    .conn.timeouts = {.connect_ms = 5000, .io_ms = 20000},
-	    .user = sh.d->user,
-	    .password = sh.d->password,
-	};
+	struct imap_session_options o = dovecot_imap_options(sh.d);
 	struct error err;
 	struct imap_session *s = imap_connect(&o, &err);
 
