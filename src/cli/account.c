@@ -187,6 +187,34 @@ void cli_plan_rules(const struct config_account *a, struct plan_rules *rules)
 	}
 }
 
+void cli_folder_options(const struct config_account *a, struct cli_folders *m, struct sync_options *o)
+{
+	const struct config_folders *f = &a->folders;
+
+	memset(m, 0, sizeof(*m));
+	o->include = (const char *const *)f->include;
+	o->include_count = f->include_count;
+	o->exclude = (const char *const *)f->exclude;
+	o->exclude_count = f->exclude_count;
+	if (!f->special_use && !f->rename_count)
+		return;
+	m->renames = xcalloc(f->rename_count + 1, sizeof(*m->renames));
+	for (size_t i = 0; i < f->rename_count; i++)
+		m->renames[i] = (struct store_rename){f->rename_from[i], f->rename_to[i]};
+	m->rules = (struct folder_map_rules){f->special_use, m->renames, f->rename_count, {NULL, NULL}};
+	if (!a->two_servers) {
+		m->rules.words[SIDE_A] = "the server";
+		m->rules.words[SIDE_B] = "the Maildir";
+	}
+	o->mapping = &m->rules;
+}
+
+void cli_folders_free(struct cli_folders *m)
+{
+	free(m->renames);
+	memset(m, 0, sizeof(*m));
+}
+
 void cli_pop3_options(const struct config_conn *c, const char *password, struct pop3_options *o)
 {
 	memset(o, 0, sizeof(*o));

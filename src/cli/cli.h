@@ -10,6 +10,7 @@
 #include "twinbox/imap/session.h"
 #include "twinbox/net/conn.h"
 #include "twinbox/pop3/client.h"
+#include "twinbox/sync/engine.h"
 #include "twinbox/sync/plan.h"
 #include "twinbox/util/log.h"
 
@@ -58,6 +59,16 @@ struct store *cli_side_store(const struct config_account *a, enum side s,
 void cli_pop3_options(const struct config_conn *c, const char *password, struct pop3_options *o);
 /* The sync rules of an account (the config's `sync:` section). */
 void cli_plan_rules(const struct config_account *a, struct plan_rules *rules);
+
+/* Which folders of account `a` a run takes (`folders:` include,
+ * exclude, and the folder mapping of rename and special_use, kept in
+ * *m), set in *o; *m must outlive o's use. Free with cli_folders_free. */
+struct cli_folders {
+	struct folder_map_rules rules;
+	struct store_rename *renames;
+};
+void cli_folder_options(const struct config_account *a, struct cli_folders *m, struct sync_options *o);
+void cli_folders_free(struct cli_folders *m);
 
 /* Load the config (cli_config_path), printing its warnings. NULL after
  * printing why (the command then exits EXIT_CONFIG). *path_r gets the

@@ -330,6 +330,7 @@ static int sync_account(struct account_job *j)
 	const struct config_account *a = j->a;
 	const struct config_conn *ac = &a->side[SIDE_A].conn;
 	struct sync_options o = {0};
+	struct cli_folders folders;
 	struct state_server server;
 	struct store *remote = NULL, *local = j->local;
 	struct sync_result res = {0};
@@ -340,10 +341,7 @@ static int sync_account(struct account_job *j)
 	cli_plan_rules(a, &o.rules);
 	o.rules.allow_mass_delete = j->c.allow_mass_delete;
 	o.dry_run = j->c.dry_run;
-	o.include = (const char *const *)a->folders.include;
-	o.include_count = a->folders.include_count;
-	o.exclude = (const char *const *)a->folders.exclude;
-	o.exclude_count = a->folders.exclude_count;
+	cli_folder_options(a, &folders, &o);
 	o.only = j->only;
 	o.only_count = j->only_count;
 	o.observer = (struct sync_observer){render_event, &j->c};
@@ -379,6 +377,7 @@ out:
 		remote->ops->close(remote);
 	if (local && local != j->local)
 		local->ops->close(local);
+	cli_folders_free(&folders);
 	return rc;
 }
 

@@ -77,16 +77,14 @@ static int verify_account(const struct config *cfg, const struct config_account 
 	struct verify_run v = {
 	    .a = a, .words = {a->two_servers ? "source" : "server", a->two_servers ? "target" : "local"}};
 	struct sync_options o = {0};
+	struct cli_folders folders;
 	struct store *st[SIDES] = {NULL, NULL};
 	struct error err;
 	int rc = EXIT_FAILED;
 
 	(void)cfg;
 	error_clear(&err);
-	o.include = (const char *const *)a->folders.include;
-	o.include_count = a->folders.include_count;
-	o.exclude = (const char *const *)a->folders.exclude;
-	o.exclude_count = a->folders.exclude_count;
+	cli_folder_options(a, &folders, &o);
 	for (int s = 0; s < SIDES; s++)
 		if (!(st[s] = open_side(a, s, &err)))
 			goto out;
@@ -104,6 +102,7 @@ out:
 	for (int s = 0; s < SIDES; s++)
 		if (st[s])
 			st[s]->ops->close(st[s]);
+	cli_folders_free(&folders);
 	return rc;
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "config_p.h"
@@ -16,7 +17,7 @@ static const char *const top_keys[] = {"accounts", "state_dir", NULL};
 static const char *const account_keys[] = {"imap",   "pop3",    "maildir", "source",
                                            "target", "folders", "sync",    NULL};
 static const char *const maildir_keys[] = {"path", "layout", NULL};
-static const char *const folders_keys[] = {"include", "exclude", NULL};
+static const char *const folders_keys[] = {"include", "exclude", "rename", "special_use", NULL};
 static const char *const sync_keys[] = {"direction",      "flags",    "expunge", "create",
                                         "remove_folders", "max_size", NULL};
 static const char *const where_names[] = {"none", "remote", "local", "both", NULL};
@@ -120,6 +121,50 @@ static int load_maildir(struct loader *ld, const struct section *acct, struct co
 	return 0;
 }
 
+/* A folder name of `rename:` (`n` a key or a value of it). */
+static int rename_name(struct loader *ld, const struct ynode *n, const char *what, char **names, size_t count)
+{
+	if (ld_scalar(ld, "rename", n) < 0)
+		return -1;
+	if (n->len == 0 || n->text[0] == '/' || n->text[n->len - 1] == '/' || strstr(n->text, "//"))
+		return ld_fail(ld, n,
+		               "\"%s\" is not a folder name; write levels separated by one '/', as "
+		               "`twinbox list-folders` shows them",
+		               n->text);
+	if (strcasecmp(n->text, "INBOX") == 0)
+		return ld_fail(ld, n, "INBOX cannot be renamed: it is the inbox on every server");
+	for (size_t i = 0; i < count; i++)
+		if (strcmp(names[i], n->text) == 0)
+			return ld_fail(ld, n,
+			               "\"%s\" is named twice as %s in `rename:`; two folders "
+			               "cannot become one",
+			               n->text, what);
+	return 0;
+}
+
+static int load_renames(struct loader *ld, const struct section *s, struct config_folders *f)
+{
+	const struct ynode *v = ld_find(s, "rename", NULL);
+
+	if (!v)
+		return 0;
+	if (v->kind != YNODE_MAP)
+		return ld_fail(ld, v,
+		               "expected a mapping for \"rename\" (source folder: target folder), got %s",
+		               ynode_describe(v));
+	f->rename_from = xcalloc(v->count + 1, sizeof(char *));
+	f->rename_to = xcalloc(v->count + 1, sizeof(char *));
+	for (size_t i = 0; i < v->count; i++) {
+		const struct ynode *from = v->items[2 * i], *to = v->items[2 * i + 1];
+		if (rename_name(ld, from, "a folder to rename", f->rename_from, f->rename_count) < 0 ||
+		    rename_name(ld, to, "a new name", f->rename_to, f->rename_count) < 0)
+			return -1;
+		f->rename_from[f->rename_count] = xstrdup(from->text);
+		f->rename_to[f->rename_count++] = xstrdup(to->text);
+	}
+	return 0;
+}
+
 static int load_folders(struct loader *ld, const struct section *acct, struct config_account *a,
                         const char *where)
 {
@@ -129,6 +174,7 @@ static int load_folders(struct loader *ld, const struct section *acct, struct co
 	a->folders.include = xcalloc(2, sizeof(char *));
 	a->folders.include[0] = xstrdup("*");
 	a->folders.include_count = 1;
+	a->folders.special_use = a->two_servers;
 	if (v == NULL)
 		return 0;
 	if (a->side[SIDE_A].store == CONFIG_STORE_POP3)
@@ -144,7 +190,9 @@ static int load_folders(struct loader *ld, const struct section *acct, struct co
 		return ld_fail(ld, ld_find(&s, "include", NULL),
 		               "\"include\" is empty, so nothing would be synced; leave it out for [\"*\"] "
 		               "(all folders)");
-	return 0;
+	if (ld_bool(ld, &s, "special_use", &a->folders.special_use) < 0)
+		return -1;
+	return load_renames(ld, &s, &a->folders);
 }
 
 static int load_sync(struct loader *ld, const struct section *acct, struct config_account *a,
@@ -454,6 +502,8 @@ void config_free(struct config *cfg)
 		free(a->side[SIDE_B].maildir.path);
 		ld_free_strings(a->folders.include, a->folders.include_count);
 		ld_free_strings(a->folders.exclude, a->folders.exclude_count);
+		ld_free_strings(a->folders.rename_from, a->folders.rename_count);
+		ld_free_strings(a->folders.rename_to, a->folders.rename_count);
 	}
 	free(cfg->accounts);
 	for (size_t i = 0; i < cfg->warning_count; i++)

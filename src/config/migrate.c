@@ -164,6 +164,7 @@ struct config *config_for_migration(const struct config_migration *m, struct err
 	a->folders.include = xcalloc(2, sizeof(char *));
 	a->folders.include[0] = xstrdup("*");
 	a->folders.include_count = 1;
+	a->folders.special_use = true;
 	a->sync = (struct config_sync){.direction = CONFIG_DIRECTION_PULL,
 	                               .flags = true,
 	                               .expunge = CONFIG_WHERE_NONE,

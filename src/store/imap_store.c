@@ -225,6 +225,29 @@ static void forget_status(struct imap_store *st)
 	st->status_count = 0;
 }
 
+static enum store_special_use store_use_of(enum imap_special_use u)
+{
+	switch (u) {
+	case IMAP_SPECIAL_ALL:
+		return STORE_USE_ALL;
+	case IMAP_SPECIAL_ARCHIVE:
+		return STORE_USE_ARCHIVE;
+	case IMAP_SPECIAL_DRAFTS:
+		return STORE_USE_DRAFTS;
+	case IMAP_SPECIAL_FLAGGED:
+		return STORE_USE_FLAGGED;
+	case IMAP_SPECIAL_JUNK:
+		return STORE_USE_JUNK;
+	case IMAP_SPECIAL_SENT:
+		return STORE_USE_SENT;
+	case IMAP_SPECIAL_TRASH:
+		return STORE_USE_TRASH;
+	case IMAP_SPECIAL_NONE:
+		break;
+	}
+	return STORE_USE_NONE;
+}
+
 /* Keep what LIST said of `name`: its special use, and its STATUS when
  * that says enough to tell a change (UIDVALIDITY, UIDNEXT, MESSAGES and
  * HIGHESTMODSEQ). */
@@ -233,9 +256,7 @@ static void keep_status(struct imap_store *st, const char *name, const struct im
 	unsigned need =
 	    IMAP_STATUS_UIDVALIDITY | IMAP_STATUS_UIDNEXT | IMAP_STATUS_MESSAGES | IMAP_STATUS_HIGHESTMODSEQ;
 	const struct imap_status_info *si = &f->status;
-	enum store_special_use use = f->special_use == IMAP_SPECIAL_TRASH  ? STORE_USE_TRASH
-	                             : f->special_use == IMAP_SPECIAL_JUNK ? STORE_USE_JUNK
-	                                                                   : STORE_USE_NONE;
+	enum store_special_use use = store_use_of(f->special_use);
 	bool has_info = (si->have & need) == need && si->uidvalidity && si->uidnext && si->highestmodseq;
 	struct istore_status *e;
 

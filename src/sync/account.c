@@ -16,6 +16,7 @@
 #include "events_p.h"
 #include "twinbox/state/folder.h"
 #include "twinbox/state/server.h"
+#include "twinbox/store/mapped_store.h"
 #include "twinbox/util/crash.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
@@ -132,7 +133,7 @@ static enum plan_special_use folder_use(struct store *remote, struct store *loca
 			return PLAN_USE_TRASH;
 		case STORE_USE_JUNK:
 			return PLAN_USE_JUNK;
-		case STORE_USE_NONE:
+		default:
 			break;
 		}
 	}
@@ -311,7 +312,87 @@ struct account_run {
 	enum plan_special_use *uses;
 	size_t queued;
 	bool first_sync; /* one of them is new to the state */
+	/* With a folder mapping: side B seen through it (`local` is then
+	 * that view), and what the map leaves out of side A. */
+	struct folder_map map;
+	struct store_name_map names;
+	struct store *mapped;
 };
+
+/* Each listed folder's special use on store s. */
+static enum store_special_use *uses_of(struct store *s, char **names, size_t n)
+{
+	enum store_special_use *uses = xcalloc(n + 1, sizeof(*uses));
+
+	for (size_t i = 0; i < n && s->ops->special_use; i++)
+		uses[i] = s->ops->special_use(s, names[i]);
+	return uses;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Side B's listed names as the map shows them: renamed, or left out. */
+static void map_names(const struct store_name_map *map, char **names, size_t *n_r)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; names[i]; i++) {
+		char *outer = store_map_outer(map, names[i]);
+		free(names[i]);
+		if (outer)
+			names[k++] = outer;
+	}
+	names[k] = NULL;
+	qsort(names, k, sizeof(*names), name_cmp);
+	*n_r = k;
+}
+
+void engine_build_map(struct store *a, char **a_names, struct store *b, char **b_names,
+                      const struct sync_options *o, struct folder_map *m_r)
+{
+	size_t na = 0, nb = 0;
+	enum store_special_use *au, *bu;
+
+	while (a_names[na])
+		na++;
+	while (b_names[nb])
+		nb++;
+	au = uses_of(a, a_names, na);
+	bu = uses_of(b, b_names, nb);
+	folder_map_build(&(struct folder_map_side){(const char *const *)a_names, au, na},
+	                 &(struct folder_map_side){(const char *const *)b_names, bu, nb}, o->mapping, m_r);
+	free(au);
+	free(bu);
+	for (size_t i = 0; i < m_r->note_count; i++) {
+		log_info("folder mapping: %s", m_r->notes[i]);
+		engine_event_note(o, NULL, "folder-map", m_r->notes[i]);
+	}
+}
+
+/* Match side B's folders with side A's (sync_options.mapping): side B
+ * seen through the map from here on (`oo` names it for the workers),
+ * side A's views left out. */
+static void map_folders(struct account_run *ar, struct sync_options *oo)
+{
+	size_t nl;
+
+	engine_build_map(ar->remote, ar->rnames, ar->local, ar->lnames, oo, &ar->map);
+	oo->skip = (const char *const *)ar->map.skipped;
+	oo->skip_count = ar->map.skipped_count;
+	if (!ar->map.rename_count && !ar->map.hidden_count)
+		return;
+	ar->names = folder_map_names(&ar->map);
+	ar->mapped = mapped_store_new(ar->local, &ar->names);
+	ar->local = ar->mapped;
+	oo->map = &ar->names;
+	/* The read-ahead reads side B under the engine's names. */
+	if (ar->map.rename_count)
+		oo->prefetch = NULL;
+	map_names(&ar->names, ar->lnames, &nl);
+}
 
 /* The selected folders the state knows, for the folder planner (fresh
  * array of *n_r). Only those: one left out of this run (by
@@ -481,6 +562,8 @@ static int run_account(struct store *remote, struct store *local, struct state *
 	if (list_side(remote, st, "remote", false, &ar.rnames, err) < 0 ||
 	    list_side(local, st, "local", oo.dry_run, &ar.lnames, err) < 0)
 		goto out;
+	if (oo.mapping)
+		map_folders(&ar, &oo);
 	if (oo.only_count) {
 		if (only_folders(ar.o, ar.rnames, ar.lnames, &only, &ro, err) < 0) {
 			res->unknown_folder = true;
@@ -507,10 +590,13 @@ static int run_account(struct store *remote, struct store *local, struct state *
 			goto out;
 
 	pool = pool_start(ar.o, pool_workers_for(ar.weights, ar.queued), ar.first_sync);
-	rc = pool_run(pool, ar.o, remote, local, st, ar.queue, ar.weights, ar.uses, ar.queued, res, err);
+	rc = pool_run(pool, ar.o, remote, ar.local, st, ar.queue, ar.weights, ar.uses, ar.queued, res, err);
 	pool = NULL;
 out:
 	pool_abandon(pool);
+	if (ar.mapped)
+		mapped_store_free(ar.mapped);
+	folder_map_free(&ar.map);
 	free(ar.queue);
 	free(ar.weights);
 	free(ar.uses);

@@ -50,6 +50,12 @@ bool engine_same_folder(const char *a, const char *b);
  * (folder_args.c). */
 bool engine_folder_selected(const struct sync_options *o, const char *name);
 
+/* The folder map of o->mapping between stores a and b, from the names
+ * each listed (their special uses asked of the stores), its notes
+ * logged and told (account.c). Free with folder_map_free. */
+void engine_build_map(struct store *a, char **a_names, struct store *b, char **b_names,
+                      const struct sync_options *o, struct folder_map *m_r);
+
 struct folder_run {
 	const struct sync_options *o;
 	struct state *st;

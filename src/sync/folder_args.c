@@ -48,6 +48,9 @@ bool engine_folder_selected(const struct sync_options *o, const char *name)
 {
 	bool in = o->include_count == 0;
 
+	for (size_t i = 0; i < o->skip_count; i++)
+		if (strcmp(o->skip[i], name) == 0)
+			return false;
 	for (size_t i = 0; i < o->include_count && !in; i++)
 		in = sync_pattern_match(o->include[i], name);
 	for (size_t i = 0; i < o->exclude_count && in; i++)

@@ -36,6 +36,7 @@
 
 #include "engine_p.h"
 #include "events_p.h"
+#include "twinbox/store/mapped_store.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -178,6 +179,7 @@ static void *worker_main(void *arg)
 	struct pool_worker *w = arg;
 	struct sync_pool *p = w->p;
 	struct sync_worker h = {NULL, NULL, NULL};
+	struct store *mapped;
 	struct error err;
 
 	error_clear(&err);
@@ -187,7 +189,11 @@ static void *worker_main(void *arg)
 		log_info("one connection fewer for parallel folders: %s", err.text);
 		return NULL;
 	}
-	take_folders(p, h.remote, h.local, h.st);
+	/* Side B under the run's folder mapping, as the run sees it. */
+	mapped = p->o->map ? mapped_store_new(h.local, p->o->map) : NULL;
+	take_folders(p, h.remote, mapped ? mapped : h.local, h.st);
+	if (mapped)
+		mapped_store_free(mapped);
 	p->o->close_worker(p->o->worker_ctx, &h);
 	return NULL;
 }

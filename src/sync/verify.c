@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine_p.h"
+#include "twinbox/store/mapped_store.h"
 #include "twinbox/util/xmalloc.h"
 
 static int key_cmp(const void *x, const void *y)
@@ -103,11 +104,29 @@ static void compare(struct sync_verify_report *r, const struct store_snapshot sn
 int sync_verify(struct store *a, struct store *b, const struct sync_options *o,
                 void (*report)(void *ctx, const struct sync_verify_report *r), void *ctx, struct error *err)
 {
-	char **names = NULL;
+	struct sync_options oo = *o;
+	struct folder_map map = {0};
+	struct store_name_map names_b;
+	struct store *mapped = NULL;
+	char **names = NULL, **b_names = NULL;
 
 	if (a->ops->list_folders(a, &names, err) < 0) {
 		error_prefix(err, "listing the folders to verify");
 		return -1;
+	}
+	if (o->mapping) {
+		if (b->ops->list_folders(b, &b_names, err) < 0) {
+			store_names_free(names);
+			error_prefix(err, "listing the folders to verify");
+			return -1;
+		}
+		engine_build_map(a, names, b, b_names, o, &map);
+		store_names_free(b_names);
+		oo.skip = (const char *const *)map.skipped;
+		oo.skip_count = map.skipped_count;
+		names_b = folder_map_names(&map);
+		b = mapped = mapped_store_new(b, &names_b);
+		o = &oo;
 	}
 	for (size_t i = 0; names[i]; i++) {
 		struct store *st[SIDES] = {a, b};
@@ -129,5 +148,8 @@ int sync_verify(struct store *a, struct store *b, const struct sync_options *o,
 		}
 	}
 	store_names_free(names);
+	if (mapped)
+		mapped_store_free(mapped);
+	folder_map_free(&map);
 	return 0;
 }

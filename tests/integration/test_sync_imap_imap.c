@@ -15,6 +15,7 @@
 #include "support/dovecot.h"
 #include "support/dovecot_imap.h"
 #include "support/run.h"
+#include "support/two_servers.h"
 #include "twinbox/state/state.h"
 #include "twinbox/store/imap_store.h"
 #include "twinbox/sync/engine.h"
@@ -71,57 +72,6 @@ static struct totals sync_once(struct dovecot *a, struct dovecot *b, const char 
 	return t;
 }
 
-static int line_cmp(const void *x, const void *y)
-{
-	return strcmp(*(char *const *)x, *(char *const *)y);
-}
-
-/* The Message-IDs of `mailbox` with their flags, sorted, as one text. */
-static char *contents(struct dovecot *d, const char *mailbox)
-{
-	size_t n;
-	struct dovecot_msg *m = dovecot_list(d, mailbox, true, &n);
-	char **lines = xcalloc(n + 1, sizeof(*lines));
-	size_t total = 1;
-	char *out;
-
-	for (size_t i = 0; i < n; i++) {
-		const char *id = strstr(m[i].body, "Message-ID: ");
-		size_t len = id ? strcspn(id, "\r\n") : 0;
-		lines[i] = xasprintf("%.*s [%s]", (int)len, id ? id : "", m[i].flags);
-		total += strlen(lines[i]) + 1;
-	}
-	qsort(lines, n, sizeof(*lines), line_cmp);
-	out = xcalloc(total, 1);
-	for (size_t i = 0; i < n; i++) {
-		strcat(out, lines[i]);
-		strcat(out, "\n");
-		free(lines[i]);
-	}
-	free(lines);
-	dovecot_msgs_free(m, n);
-	return out;
-}
-
-static size_t count(struct dovecot *d, const char *mailbox)
-{
-	size_t n;
-	struct dovecot_msg *m = dovecot_list(d, mailbox, false, &n);
-
-	dovecot_msgs_free(m, n);
-	return n;
-}
-
-static void assert_twins(struct dovecot *a, struct dovecot *b, const char *mailbox, size_t expect)
-{
-	char *ca = contents(a, mailbox), *cb = contents(b, mailbox);
-
-	cr_assert_eq(count(a, mailbox), expect, "%s on A:\n%s", mailbox, ca);
-	cr_assert_str_eq(ca, cb, "%s differs:\nA:\n%s\nB:\n%s", mailbox, ca, cb);
-	free(ca);
-	free(cb);
-}
-
 Test(sync_imap_imap, two_servers_become_twins_both_ways)
 {
 	struct dovecot *a = dovecot_start(), *b = dovecot_start();
@@ -139,9 +89,9 @@ Test(sync_imap_imap, two_servers_become_twins_both_ways)
 	t = sync_once(a, b, db);
 	cr_assert_eq(t.to_b, 9, "A's 9 messages copied to B");
 	cr_assert_eq(t.to_a, 4, "B's 4 messages copied to A");
-	assert_twins(a, b, "INBOX", 8);
-	assert_twins(a, b, "Work", 3);
-	assert_twins(a, b, "Home", 2);
+	two_assert_twins(a, "INBOX", b, "INBOX", 8);
+	two_assert_twins(a, "Work", b, "Work", 3);
+	two_assert_twins(a, "Home", b, "Home", 2);
 
 	/* Flags both ways, a deletion on each side, new mail on each. */
 	dovecot_flags(a, "INBOX", 1, "add", "\\Answered");
@@ -157,14 +107,14 @@ Test(sync_imap_imap, two_servers_become_twins_both_ways)
 	cr_assert_eq(t.deleted_a, 1);
 	cr_assert_eq(t.to_a, 1);
 	cr_assert_eq(t.to_b, 1);
-	assert_twins(a, b, "INBOX", 8);
-	assert_twins(a, b, "Work", 4);
-	assert_twins(a, b, "Home", 1);
+	two_assert_twins(a, "INBOX", b, "INBOX", 8);
+	two_assert_twins(a, "Work", b, "Work", 4);
+	two_assert_twins(a, "Home", b, "Home", 1);
 
 	/* Nothing to do: nothing done. */
 	t = sync_once(a, b, db);
 	cr_assert_eq(t.to_a + t.to_b + t.flags_a + t.flags_b + t.deleted_a + t.deleted_b + t.paired, 0);
-	assert_twins(a, b, "INBOX", 8);
+	two_assert_twins(a, "INBOX", b, "INBOX", 8);
 
 	free(db);
 	dovecot_stop(a);
@@ -203,21 +153,21 @@ Test(sync_imap_imap, a_folder_renumbered_on_either_server_is_matched_again)
 	dovecot_seed(b, "Work", 2, 610, 0);
 	t = sync_once(a, b, db);
 	cr_assert_eq(t.to_a + t.to_b, 7);
-	assert_twins(a, b, "Work", 7);
+	two_assert_twins(a, "Work", b, "Work", 7);
 
 	restore_older(b, "Work", 5, 7777);
 	dovecot_seed(a, "Work", 1, 620, 0);
 	t = sync_once(a, b, db);
 	cr_assert_eq(t.to_b, 3, "the 2 messages the restored side lacks, and the new one");
 	cr_assert_eq(t.to_a + t.deleted_a + t.deleted_b, 0);
-	assert_twins(a, b, "Work", 8);
+	two_assert_twins(a, "Work", b, "Work", 8);
 
 	restore_older(a, "Work", 6, 8888);
 	dovecot_seed(b, "Work", 1, 630, 0);
 	t = sync_once(a, b, db);
 	cr_assert_eq(t.to_a, 3, "the 2 messages the restored side lacks, and the new one");
 	cr_assert_eq(t.to_b + t.deleted_a + t.deleted_b, 0);
-	assert_twins(a, b, "Work", 9);
+	two_assert_twins(a, "Work", b, "Work", 9);
 
 	t = sync_once(a, b, db);
 	cr_assert_eq(t.to_a + t.to_b + t.flags_a + t.flags_b + t.deleted_a + t.deleted_b + t.paired, 0);
@@ -227,38 +177,6 @@ Test(sync_imap_imap, a_folder_renumbered_on_either_server_is_matched_again)
 }
 
 /* ---- the account from the config ---- */
-
-/* The `imap:` lines of server d, indented under source: or target:. */
-static char *imap_lines(const struct dovecot *d)
-{
-	return xasprintf("      imap:\n"
-	                 "        host: 127.0.0.1\n"
-	                 "        port: %u\n"
-	                 "        user: %s\n"
-	                 "        password: \"%s\"\n"
-	                 "        ca_file: \"%s\"\n"
-	                 "        timeout: 20s\n",
-	                 d->imaps_port, d->user, d->password, d->ca_file);
-}
-
-/* A config file (in a fresh temporary directory; test_forget_temp it)
- * with account "move": source a, target b, its state beside the file. */
-static char *two_server_config(const struct dovecot *a, const struct dovecot *b, const char *state_dir)
-{
-	char *la = imap_lines(a), *lb = imap_lines(b);
-	char *text = xasprintf("state_dir: %s\n"
-	                       "accounts:\n"
-	                       "  move:\n"
-	                       "    source:\n%s"
-	                       "    target:\n%s",
-	                       state_dir, la, lb);
-	char *path = test_write_temp("config.yaml", text, 0600);
-
-	free(text);
-	free(la);
-	free(lb);
-	return path;
-}
 
 static int run_sync(const char *cfg, struct run_result *r)
 {
@@ -270,7 +188,7 @@ static int run_sync(const char *cfg, struct run_result *r)
 Test(sync_imap_imap, an_account_of_two_servers_syncs_from_the_command_line)
 {
 	struct dovecot *a = dovecot_start(), *b = dovecot_start();
-	char *state = xasprintf("%s/state", a->dir), *cfg = two_server_config(a, b, state);
+	char *state = xasprintf("%s/state", a->dir), *cfg = two_config(a, b, state, NULL);
 	struct run_result r = {0};
 
 	dovecot_seed(a, "INBOX", 4, 700, 0);
@@ -279,22 +197,22 @@ Test(sync_imap_imap, an_account_of_two_servers_syncs_from_the_command_line)
 	dovecot_seed(b, "INBOX", 1, 720, 0);
 	dovecot_flags(a, "INBOX", 1, "add", "\\Flagged");
 	cr_assert_eq(run_sync(cfg, &r), 0, "stdout: %s\nstderr: %s", r.out, r.err);
-	assert_twins(a, b, "INBOX", 5);
-	assert_twins(a, b, "Work", 2);
+	two_assert_twins(a, "INBOX", b, "INBOX", 5);
+	two_assert_twins(a, "Work", b, "Work", 2);
 
 	dovecot_flags(b, "INBOX", 2, "add", "\\Seen");
 	dovecot_expunge(b, "Work", 1);
 	dovecot_seed(a, "INBOX", 1, 730, 0);
 	cr_assert_eq(run_sync(cfg, &r), 0, "stdout: %s\nstderr: %s", r.out, r.err);
-	assert_twins(a, b, "INBOX", 6);
-	assert_twins(a, b, "Work", 1);
+	two_assert_twins(a, "INBOX", b, "INBOX", 6);
+	two_assert_twins(a, "Work", b, "Work", 1);
 
 	/* Nothing to do: one line for the account, nothing changed. */
 	cr_assert_eq(run_sync(cfg, &r), 0, "stderr: %s", r.err);
 	cr_assert_str_eq(r.out,
 	                 "move: 0 copied to the target, 0 copied to the source, flags 0 target / 0 source, "
 	                 "deleted 0 target / 0 source\n");
-	assert_twins(a, b, "INBOX", 6);
+	two_assert_twins(a, "INBOX", b, "INBOX", 6);
 
 	/* check-config describes both servers. */
 	run_result_free(&r);
@@ -323,7 +241,7 @@ Test(sync_imap_imap, a_run_killed_at_every_step_loses_and_duplicates_nothing)
 
 	for (step = 1; step < 100; step++) {
 		struct dovecot *a = dovecot_start(), *b = dovecot_start();
-		char *state = xasprintf("%s/state", a->dir), *cfg = two_server_config(a, b, state);
+		char *state = xasprintf("%s/state", a->dir), *cfg = two_config(a, b, state, NULL);
 		char n[16];
 		int status;
 
@@ -341,8 +259,8 @@ Test(sync_imap_imap, a_run_killed_at_every_step_loses_and_duplicates_nothing)
 			/* What the killed run began is carried on by the next. */
 			cr_assert_eq(run_sync(cfg, &r), 0, "resume after step %u: %s", step, r.err);
 		}
-		assert_twins(a, b, "INBOX", 7);
-		assert_twins(a, b, "Work", 2);
+		two_assert_twins(a, "INBOX", b, "INBOX", 7);
+		two_assert_twins(a, "Work", b, "Work", 2);
 		cr_assert_eq(run_sync(cfg, &r), 0, "after step %u: %s", step, r.err);
 		cr_assert_str_eq(
 		    r.out,
@@ -366,50 +284,6 @@ Test(sync_imap_imap, a_run_killed_at_every_step_loses_and_duplicates_nothing)
 
 /* Whether every message of `mailbox` on `from` is on `to` byte for byte
  * (the bytes IMAP returns for BODY[], compared whole). */
-static void assert_same_bytes(struct dovecot *from, struct dovecot *to, const char *mailbox)
-{
-	size_t nf, nt;
-	struct dovecot_msg *f = dovecot_list(from, mailbox, true, &nf),
-	                   *t = dovecot_list(to, mailbox, true, &nt);
-
-	for (size_t i = 0; i < nf; i++) {
-		bool found = false;
-		for (size_t j = 0; j < nt && !found; j++)
-			found = t[j].body_len == f[i].body_len &&
-			        memcmp(t[j].body, f[i].body, f[i].body_len) == 0;
-		cr_assert(found, "%s: message %u (%zu bytes) is not on the target byte for byte", mailbox,
-		          f[i].uid, f[i].body_len);
-	}
-	dovecot_msgs_free(f, nf);
-	dovecot_msgs_free(t, nt);
-}
-
-/* `twinbox migrate` from a to b, state in `state`; returns its status. */
-static int migrate(const struct dovecot *a, const struct dovecot *b, const char *state, const char *extra,
-                   struct run_result *r)
-{
-	char *from = xasprintf("imaps://%s@127.0.0.1:%u", a->user, a->imaps_port);
-	char *to = xasprintf("imaps://%s@127.0.0.1:%u/", b->user, b->imaps_port);
-	char *pa = xasprintf("printf %%s '%s'", a->password), *pb = xasprintf("printf %%s '%s'", b->password);
-	const char *args[] = {"migrate",  "--from",
-	                      from,       "--to",
-	                      to,         "--from-password-command",
-	                      pa,         "--to-password-command",
-	                      pb,         "--from-ca-file",
-	                      a->ca_file, "--to-ca-file",
-	                      b->ca_file, "--state-dir",
-	                      state,      extra,
-	                      NULL};
-
-	run_result_free(r);
-	run_twinbox(args, 120, r);
-	free(from);
-	free(to);
-	free(pa);
-	free(pb);
-	return r->status;
-}
-
 /* The one-liner: every folder of the source copied to the target, one
  * way (nothing of the target comes back, nothing is deleted), what the
  * target already holds matched by content; the same command again
@@ -430,13 +304,13 @@ Test(sync_imap_imap, migrate_copies_every_folder_once_and_resumes)
 	 * (an earlier partial copy) and one of its own. */
 	dovecot_seed(b, "INBOX", 1, 500, 0);
 	dovecot_seed(b, "INBOX", 1, 520, 0);
-	cr_assert_eq(migrate(a, b, state, "--json", &r), 0, "stdout: %s\nstderr: %s", r.out, r.err);
-	cr_assert_eq(count(b, "INBOX"), 7,
+	cr_assert_eq(two_migrate(a, b, state, "--json", &r), 0, "stdout: %s\nstderr: %s", r.out, r.err);
+	cr_assert_eq(two_count(b, "INBOX"), 7,
 	             "the source's 6, one of them matched by content, and the target's own 1");
-	cr_assert_eq(count(a, "INBOX"), 6, "nothing comes back to the source");
-	assert_twins(a, b, "Archive/2024", 3);
-	assert_same_bytes(a, b, "INBOX");
-	assert_same_bytes(a, b, "Archive/2024");
+	cr_assert_eq(two_count(a, "INBOX"), 6, "nothing comes back to the source");
+	two_assert_twins(a, "Archive/2024", b, "Archive/2024", 3);
+	two_assert_same_bytes(a, "INBOX", b, "INBOX");
+	two_assert_same_bytes(a, "Archive/2024", b, "Archive/2024");
 	m = dovecot_list(b, "INBOX", true, &n);
 	for (size_t i = 0; i < n; i++)
 		if (strstr(m[i].body, "Message-ID") && dovecot_msg_has_flag(&m[i], "$Label1"))
@@ -444,8 +318,8 @@ Test(sync_imap_imap, migrate_copies_every_folder_once_and_resumes)
 	dovecot_msgs_free(m, n);
 
 	/* The same command: nothing to do, said in one line. */
-	cr_assert_eq(migrate(a, b, state, "-q", &r), 0, "stderr: %s", r.err);
-	cr_assert_eq(count(b, "INBOX"), 7);
+	cr_assert_eq(two_migrate(a, b, state, "-q", &r), 0, "stderr: %s", r.err);
+	cr_assert_eq(two_count(b, "INBOX"), 7);
 
 	/* Mail still arriving at the old provider, a flag set there, and a
 	 * message deleted on the new one: the new mail and the flag are
@@ -454,9 +328,9 @@ Test(sync_imap_imap, migrate_copies_every_folder_once_and_resumes)
 	dovecot_seed(a, "INBOX", 2, 530, 0);
 	dovecot_flags(a, "INBOX", 3, "add", "\\Flagged");
 	dovecot_expunge(b, "INBOX", 1);
-	cr_assert_eq(migrate(a, b, state, "-v", &r), 0, "stdout: %s\nstderr: %s", r.out, r.err);
-	cr_assert_eq(count(b, "INBOX"), 8, "7, one deleted, 2 new");
-	cr_assert_eq(count(a, "INBOX"), 8, "nothing deleted on the source");
+	cr_assert_eq(two_migrate(a, b, state, "-v", &r), 0, "stdout: %s\nstderr: %s", r.out, r.err);
+	cr_assert_eq(two_count(b, "INBOX"), 8, "7, one deleted, 2 new");
+	cr_assert_eq(two_count(a, "INBOX"), 8, "nothing deleted on the source");
 	m = dovecot_list(b, "INBOX", false, &n);
 	{
 		size_t flagged = 0;
@@ -478,7 +352,7 @@ Test(sync_imap_imap, migrate_copies_every_folder_once_and_resumes)
 Test(sync_imap_imap, verify_counts_what_the_target_lacks)
 {
 	struct dovecot *a = dovecot_start(), *b = dovecot_start();
-	char *state = xasprintf("%s/state", a->dir), *cfg = two_server_config(a, b, state);
+	char *state = xasprintf("%s/state", a->dir), *cfg = two_config(a, b, state, NULL);
 	struct run_result r = {0};
 	const char *args[] = {"--config", cfg, "verify", "move", NULL};
 
@@ -489,7 +363,7 @@ Test(sync_imap_imap, verify_counts_what_the_target_lacks)
 	dovecot_seed(a, "Old", 1, 560, 0);
 	dovecot_seed(b, "INBOX", 1, 540, 0); /* a copy the target already had */
 	cr_assert_eq(run_sync(cfg, &r), 0, "stderr: %s", r.err);
-	assert_twins(a, b, "INBOX", 5);
+	two_assert_twins(a, "INBOX", b, "INBOX", 5);
 
 	run_result_free(&r);
 	run_twinbox(args, 60, &r);
@@ -509,7 +383,7 @@ Test(sync_imap_imap, verify_counts_what_the_target_lacks)
 	cr_assert(strstr(r.out, "move: Old: source 1 (") != NULL, "%s", r.out);
 	cr_assert(strstr(r.out, "target 0 (no such folder), matched 0, missing 1 (") != NULL, "%s", r.out);
 	cr_assert(strstr(r.out, "matched 6, missing 2 (") != NULL, "%s", r.out);
-	cr_assert_eq(count(b, "INBOX"), 4, "verify copies nothing");
+	cr_assert_eq(two_count(b, "INBOX"), 4, "verify copies nothing");
 
 	run_result_free(&r);
 	test_forget_temp(&cfg);

@@ -97,6 +97,39 @@ Test(config, imap_defaults)
 /* Two servers: source: and target:, each with an imap: section, are the
  * account's sides A and B; the sync defaults are those of an IMAP
  * account. */
+/* Folder mapping: by special use by default between two servers, not
+ * between a server and a Maildir; renames in the order written. */
+Test(config, folder_mapping)
+{
+	struct config *cfg = load_ok("accounts:\n"
+	                             "  move:\n"
+	                             "    source: {imap: {host: a, user: u, password: p}}\n"
+	                             "    target: {imap: {host: b, user: u, password: p}}\n"
+	                             "    folders:\n"
+	                             "      rename:\n"
+	                             "        \"Old/Stuff\": Archive/Old\n"
+	                             "        Sent Items: Sent\n"
+	                             "  plain:\n"
+	                             "    imap: {host: a, user: u, password: p}\n"
+	                             "    maildir: {path: /m}\n"
+	                             "  nouse:\n"
+	                             "    source: {imap: {host: a, user: u, password: p}}\n"
+	                             "    target: {imap: {host: c, user: u, password: p}}\n"
+	                             "    folders: {special_use: false}\n");
+	const struct config_account *a = config_find_account(cfg, "move");
+
+	cr_assert(a->folders.special_use);
+	cr_assert_eq(a->folders.rename_count, 2);
+	cr_assert_str_eq(a->folders.rename_from[0], "Old/Stuff");
+	cr_assert_str_eq(a->folders.rename_to[0], "Archive/Old");
+	cr_assert_str_eq(a->folders.rename_from[1], "Sent Items");
+	cr_assert_str_eq(a->folders.rename_to[1], "Sent");
+	cr_assert(!config_find_account(cfg, "plain")->folders.special_use);
+	cr_assert_eq(config_find_account(cfg, "plain")->folders.rename_count, 0);
+	cr_assert(!config_find_account(cfg, "nouse")->folders.special_use);
+	config_free(cfg);
+}
+
 Test(config, two_servers_are_the_two_sides)
 {
 	struct config *cfg = load_ok("accounts:\n"

@@ -217,6 +217,21 @@ static struct bad_case bad_cases[] = {
     {"target missing user",
      "accounts:\n  move:\n    source: {imap: " CONN "}\n    target: {imap: {host: h, password: p}}\n", 4, 14,
      "missing required key \"user\" in imap of target"},
+    {"rename not a mapping",
+     "accounts:\n  work:\n    imap: " CONN "\n    maildir: {path: /m}\n    folders: {rename: [a, b]}\n", 5,
+     23, "expected a mapping for \"rename\" (source folder: target folder), got a list"},
+    {"rename of INBOX",
+     "accounts:\n  work:\n    imap: " CONN "\n    maildir: {path: /m}\n    folders: {rename: {inbox: In}}\n",
+     5, 24, "INBOX cannot be renamed"},
+    {"rename to a bad name",
+     "accounts:\n  work:\n    imap: " CONN "\n    maildir: {path: /m}\n    folders: {rename: {a: b//c}}\n", 5,
+     27, "\"b//c\" is not a folder name; write levels separated by one '/'"},
+    {"two folders renamed to one",
+     "accounts:\n  work:\n    imap: " CONN "\n    maildir: {path: /m}\n    folders: {rename: {a: c, b: c}}\n",
+     5, 33, "\"c\" is named twice as a new name in `rename:`; two folders cannot become one"},
+    {"special_use not a boolean",
+     "accounts:\n  work:\n    imap: " CONN "\n    maildir: {path: /m}\n    folders: {special_use: maybe}\n",
+     5, 28, "special_use"},
 };
 
 #define BAD_CASE_COUNT (sizeof(bad_cases) / sizeof(bad_cases[0]))

@@ -143,6 +143,15 @@ struct config_folders {
 	size_t include_count;
 	char **exclude; /* default empty */
 	size_t exclude_count;
+	/* `rename:` side A's folder -> side B's (and the folders under it),
+	 * in the order written; no name twice on either side, no INBOX. */
+	char **rename_from, **rename_to;
+	size_t rename_count;
+	/* `special_use:` match side A's Sent, Drafts, Trash, Junk and
+	 * Archive with side B's by special use and well-known names, leave
+	 * views (\All, \Flagged) out; default true for an account of two
+	 * servers, false otherwise. */
+	bool special_use;
 };
 
 enum config_direction {

@@ -133,12 +133,20 @@ struct store_listing {
 	uint64_t files;
 };
 
-/* A folder's special use (RFC 6154 LIST attributes), as far as syncing
- * cares: emptying \Trash or \Junk is routine. */
+/* A folder's special use (RFC 6154 LIST attributes): emptying \Trash or
+ * \Junk is routine; folders of two servers are matched by their use
+ * (sync/folder_map.h); \All and \Flagged are views of other folders'
+ * mail. */
 enum store_special_use {
 	STORE_USE_NONE, /* none, another one, or not known */
 	STORE_USE_TRASH,
 	STORE_USE_JUNK,
+	STORE_USE_SENT,
+	STORE_USE_DRAFTS,
+	STORE_USE_ARCHIVE,
+	STORE_USE_ALL,
+	STORE_USE_FLAGGED,
+	STORE_USE_COUNT
 };
 
 /* A stream of message bytes (canonical form) handed to a writer. */

@@ -24,6 +24,7 @@
 #include "twinbox/state/state.h"
 #include "twinbox/store/store.h"
 #include "twinbox/sync/events.h"
+#include "twinbox/sync/folder_map.h"
 #include "twinbox/sync/plan.h"
 #include "twinbox/util/error.h"
 
@@ -116,6 +117,17 @@ struct sync_options {
 	bool renumber;
 	/* The read-ahead of the local side (sync_prefetch_start), or NULL. */
 	struct sync_prefetch *prefetch;
+	/* Folders of side B matched with side A's by special use, well-known
+	 * names and renames (folder_map.h), or NULL: the same names on both
+	 * sides. sync_run (and sync_verify) then see side B through the map
+	 * (side A's names are the engine's and the state's), log what was
+	 * mapped (a note event each) and leave side A's views out. */
+	const struct folder_map_rules *mapping;
+	/* Set by sync_run from `mapping` for its folders and workers;
+	 * callers leave them NULL. */
+	const struct store_name_map *map;
+	const char *const *skip; /* side A's folders left out (exact names) */
+	size_t skip_count;
 };
 
 /*
