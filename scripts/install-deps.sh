@@ -10,7 +10,8 @@ set -eu
 # (dovecot-core also creates the unprivileged users the fixture runs mail
 # processes as when started by root); clang and its runtime for the
 # libFuzzer targets; isync (mbsync), whose Maildir twinbox must adopt;
-# python3, whose json module reads the output of `sync --json`.
+# python3, whose json module reads the output of `sync --json`; GNU
+# parallel and jq, the fleet recipe of `migrate --fleet` (README).
 PACKAGES="
 gcc
 make
@@ -27,6 +28,8 @@ clang
 libclang-rt-14-dev
 ca-certificates
 python3
+parallel
+jq
 "
 
 [ $# -gt 0 ] && PACKAGES="$*"

@@ -340,6 +340,12 @@ static int prepare_dir(struct dovecot *d, const struct identity *id, struct erro
 	return rc;
 }
 
+void dovecot_as_user(struct dovecot *d, const char *user)
+{
+	free(d->user);
+	d->user = xstrdup(user);
+}
+
 /* ---- start ---------------------------------------------------------- */
 
 /* Connect to 127.0.0.1:port; with `want`, read lines until one starts

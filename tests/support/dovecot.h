@@ -90,6 +90,14 @@ struct dovecot *dovecot_shared(void);
  * messages. */
 char *dovecot_log_tail(const struct dovecot *d, size_t max);
 
+/* More mail users of the instance (names of [A-Za-z0-9_.-]), with the
+ * instance's password and a home each; they can log in on return (up
+ * to a second later than called). The seeding and reading helpers below
+ * act on d->user: switch it with dovecot_as_user(). */
+void dovecot_add_users(struct dovecot *d, const char *const *users, size_t count);
+/* Make d->user `user` (the fixture's own, or one added). */
+void dovecot_as_user(struct dovecot *d, const char *user);
+
 /* Seeding and reading back, through doveadm with the instance's config.
  * Mailbox names are Dovecot's names in UTF-8 with '/' as separator
  * ("INBOX", "Work/Projects"); they must not contain the wildcards '*' or

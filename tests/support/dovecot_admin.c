@@ -492,3 +492,48 @@ void dovecot_delete_mailbox(struct dovecot *d, const char *mailbox)
 	doveadm_ok(d, args, NULL, 0, SMALL_OUTPUT, &out);
 	buf_free(&out);
 }
+
+/* ---- more users ----------------------------------------------------- */
+
+static void add_user_line(struct dovecot *d, FILE *f, const char *user)
+{
+	char *home = xasprintf("%s/" DV_HOME "-%s", d->dir, user);
+
+	if (strspn(user, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != strlen(user))
+		dv_abort(dv_fail_text(d, "bad user name %s", user));
+	if (mkdir(home, 0700) < 0 || (geteuid() == 0 && chown(home, d->mail_uid, d->mail_gid) < 0))
+		dv_abort(dv_fail_text(d, "cannot make %s: %s", home, strerror(errno)));
+	fprintf(f, "%s:{PLAIN}%s:%u:%u::%s::\n", user, d->password, (unsigned)d->mail_uid,
+	        (unsigned)d->mail_gid, home);
+	free(home);
+}
+
+void dovecot_add_users(struct dovecot *d, const char *const *users, size_t count)
+{
+	char *passwd = xasprintf("%s/" DV_PASSWD, d->dir);
+	FILE *f = fopen(passwd, "a");
+
+	if (!f)
+		dv_abort(dv_fail_text(d, "cannot open %s: %s", passwd, strerror(errno)));
+	for (size_t i = 0; i < count; i++)
+		add_user_line(d, f, users[i]);
+	if (fclose(f) != 0)
+		dv_abort(dv_fail_text(d, "cannot write %s: %s", passwd, strerror(errno)));
+	free(passwd);
+	/* Dovecot reads the passwd-file again when it changed, looking at
+	 * most once a second: wait until it knows the last one. */
+	for (int tries = 0; count; tries++) {
+		struct buf out = BUF_INIT, errout = BUF_INIT;
+		const char *args[] = {"user", users[count - 1], NULL};
+		int status = doveadm(d, args, NULL, 0, SMALL_OUTPUT, &out, &errout);
+
+		buf_free(&out);
+		buf_free(&errout);
+		if (status == 0)
+			break;
+		if (tries == 50)
+			dv_abort(
+			    dv_fail_text(d, "Dovecot does not know the user %s after 5 s", users[count - 1]));
+		usleep(100 * 1000);
+	}
+}

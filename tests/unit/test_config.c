@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "support/run.h"
 #include "twinbox/config/config.h"
+#include "twinbox/config/fleet.h"
 
 static struct config *load_ok(const char *yaml)
 {
@@ -584,4 +586,41 @@ Test(config, migration_urls_and_rules)
 	same.state_dir = "relative";
 	cr_assert_null(config_for_migration(&same, &err));
 	cr_assert(strstr(err.text, "--state-dir") != NULL, "%s", err.text);
+}
+
+/* A fleet file: columns in any order, quoted cells with commas and
+ * quotes, CRLF and LF, a BOM, comments and blank lines, empty optional
+ * cells. */
+Test(config, fleet_file_rows)
+{
+	char *path =
+	    test_write_temp("fleet.csv",
+	                    "\xef\xbb\xbfto,from,to-password-command,from-password-command,state-dir\r\n"
+	                    "# first the staff\r\n"
+	                    "imaps://a@new,imaps://a@old,\"pass \"\"new\"\", a\",pass old/a,\r\n"
+	                    "\n"
+	                    "imaps://b@new,imaps://b@old,\"multi\nline\",x,/srv/state\n",
+	                    0600);
+	struct error err;
+	struct config_fleet *f;
+	struct config_migration m;
+
+	error_clear(&err);
+	f = config_fleet_load(path, &err);
+	cr_assert_not_null(f, "%s", err.text);
+	cr_assert_eq(config_fleet_count(f), 2);
+	config_fleet_row(f, 0, &m);
+	cr_assert_str_eq(m.url[SIDE_A], "imaps://a@old");
+	cr_assert_str_eq(m.url[SIDE_B], "imaps://a@new");
+	cr_assert_str_eq(m.password_command[SIDE_B], "pass \"new\", a");
+	cr_assert_str_eq(m.password_command[SIDE_A], "pass old/a");
+	cr_assert_null(m.state_dir, "an empty cell is not given");
+	cr_assert_null(m.ca_file[SIDE_A]);
+	cr_assert_eq(config_fleet_line(f, 0), 3);
+	config_fleet_row(f, 1, &m);
+	cr_assert_str_eq(m.password_command[SIDE_B], "multi\nline");
+	cr_assert_str_eq(m.state_dir, "/srv/state");
+	cr_assert_eq(config_fleet_line(f, 1), 5);
+	config_fleet_free(f);
+	test_forget_temp(&path);
 }
