@@ -5,6 +5,7 @@
  * `compress: false`, IDLE and the trace over compression, a corrupt
  * stream.
  */
+#include "support/log_capture.h"
 #include "test_deflate_support.h"
 #include "test_imap_session_support.h"
 
@@ -20,8 +21,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	log_set_sink(NULL, NULL);
-	log_set_level(LOG_INFO);
+	log_capture_stop();
 	stop_session();
 	zpeer_end(&server);
 	zpeer_end(&mirror);
@@ -101,36 +101,23 @@ Test(imap_compress, on_right_after_login_when_offered)
 	assert_played();
 }
 
-static struct buf log_lines;
-
-static void capture(enum log_level level, const char *line, void *ctx)
-{
-	(void)level;
-	(void)ctx;
-	buf_append_str(&log_lines, line);
-	buf_append_str(&log_lines, "\n");
-}
-
 Test(imap_compress, trace_shows_the_protocol_not_the_compressed_bytes)
 {
 	struct imap_session_options o = test_options();
 	const char *t;
 
-	log_set_level(LOG_TRACE);
-	log_set_sink(capture, NULL);
+	log_capture_start(LOG_TRACE);
 	open_compressed(&o);
 	zexpect("A3 NOOP\r\n");
 	zsend("A3 OK NOOP completed\r\n");
 	cr_assert_eq(imap_noop(s, &err), 0, "%s", err.text);
-	log_set_sink(NULL, NULL);
-	t = buf_cstr(&log_lines);
+	t = log_capture_text();
 	cr_assert(strstr(t, "C: A2 COMPRESS DEFLATE\n"), "%s", t);
 	cr_assert(strstr(t, "mail.test:143: COMPRESS=DEFLATE on\n"), "the debug log says so: %s", t);
 	cr_assert(strstr(t, "S: * 7 EXISTS\n"), "%s", t);
 	cr_assert(strstr(t, "C: A3 NOOP\n"), "%s", t);
 	cr_assert(strstr(t, "S: A3 OK NOOP completed\n"), "%s", t);
 	assert_played();
-	buf_free(&log_lines);
 }
 
 Test(imap_compress, refused_goes_on_uncompressed)
