@@ -27,7 +27,8 @@
  * COMPRESS=DEFLATE (RFC 4978): right after login, when offered and not
  * turned off (no_compress), the connection is compressed both ways
  * (conn_compress); a NO or BAD to COMPRESS leaves it uncompressed. The
- * trace below shows the protocol before compression.
+ * login is over by then, so no password goes through the compressor;
+ * the trace below shows the protocol in clear, never compressed bytes.
  *
  * Not done: NOTIFY, the UTF8 APPEND data extension (messages are
  * appended as plain literals).
