@@ -21,7 +21,7 @@ CC      ?= cc
 PKG_CONFIG ?= pkg-config
 VERSION := 0.1.0
 
-PKGS      := gnutls sqlite3 yaml-0.1
+PKGS      := gnutls sqlite3 yaml-0.1 zlib
 TEST_PKGS := criterion
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wcast-align \

@@ -5,7 +5,8 @@
 # With arguments, installs those packages instead (scripts/bench-deps.sh).
 set -eu
 
-# Build: compiler, pkg-config and the libraries.
+# Build: compiler, pkg-config and the libraries (zlib for IMAP
+# COMPRESS=DEFLATE, RFC 4978, which requires deflate).
 # Tests: Criterion; a real Dovecot (IMAP + POP3) and its doveadm
 # (dovecot-core also creates the unprivileged users the fixture runs mail
 # processes as when started by root); clang and its runtime for the
@@ -19,6 +20,7 @@ pkg-config
 libgnutls28-dev
 libsqlite3-dev
 libyaml-dev
+zlib1g-dev
 libcriterion-dev
 dovecot-core
 dovecot-imapd

@@ -120,6 +120,7 @@ void cli_imap_options(const struct config_conn *c, const char *password, struct 
 	o->conn = cli_conn_options(c);
 	o->user = c->user;
 	o->password = password;
+	o->no_compress = !c->compress;
 	for (size_t i = 0; i < c->auth_count && o->mech_count < IMAP_MECH_MAX; i++) {
 		switch (c->auth[i]) {
 		case CONFIG_AUTH_PLAIN:

@@ -20,28 +20,15 @@
 #define FOLDER_MAX            255
 #define DELETE_AFTER_DAYS_MAX 36500
 
-static const char *const imap_keys[] = {
-    "host", "port",    "tls",         "user",    "password", "password_command", "password_command_timeout",
-    "auth", "ca_file", "fingerprint", "timeout", NULL,
-};
+/* The connection keys that imap: and pop3: share. */
+#define CONN_KEYS                                                                                            \
+	"host", "port", "tls", "user", "password", "password_command", "password_command_timeout", "auth",   \
+	    "ca_file", "fingerprint", "timeout"
+
+static const char *const imap_keys[] = {CONN_KEYS, "compress", NULL};
 
 static const char *const pop3_keys[] = {
-    "host",
-    "port",
-    "tls",
-    "user",
-    "password",
-    "password_command",
-    "password_command_timeout",
-    "auth",
-    "ca_file",
-    "fingerprint",
-    "timeout",
-    "leave_on_server",
-    "delete_after_days",
-    "delete_after_download",
-    "folder",
-    NULL,
+    CONN_KEYS, "leave_on_server", "delete_after_days", "delete_after_download", "folder", NULL,
 };
 
 static const char *account_level_hint(const char *key)
@@ -49,6 +36,13 @@ static const char *account_level_hint(const char *key)
 	if (strcmp(key, "maildir") == 0 || strcmp(key, "folders") == 0 || strcmp(key, "sync") == 0)
 		return "it belongs to the account, at the same indentation as imap: or pop3:";
 	return NULL;
+}
+
+static const char *pop3_hint(const char *key)
+{
+	if (strcmp(key, "compress") == 0)
+		return "it applies to imap: only; POP3 has no compression";
+	return account_level_hint(key);
 }
 
 static const char *imap_hint(const char *key)
@@ -302,7 +296,10 @@ int config_load_conn(struct loader *ld, const struct section *s, struct config_a
 	int tls = CONFIG_TLS_IMPLICIT;
 	uint64_t n;
 
-	if (ld_check_keys(ld, s, pop3 ? pop3_keys : imap_keys, pop3 ? account_level_hint : imap_hint) < 0)
+	if (ld_check_keys(ld, s, pop3 ? pop3_keys : imap_keys, pop3 ? pop3_hint : imap_hint) < 0)
+		return -1;
+	c->compress = !pop3;
+	if (!pop3 && ld_bool(ld, s, "compress", &c->compress) < 0)
 		return -1;
 	if (ld_enum(ld, s, "tls", tls_names, &tls) < 0)
 		return -1;

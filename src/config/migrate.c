@@ -144,6 +144,7 @@ struct config *config_for_migration(const struct config_migration *m, struct err
 
 		a->side[s].store = CONFIG_STORE_IMAP;
 		c->timeout_ms = c->password_command_timeout_ms = MIGRATE_TIMEOUT_MS;
+		c->compress = true;
 		if (!m->url[s]) {
 			error_set(err, ERR_FATAL, "%s is missing: the %s server, as imaps://USER@HOST",
 			          option_prefix[s], s == SIDE_A ? "source" : "target");

@@ -1,5 +1,5 @@
 /*
- * Session-level commands: what follows the login (ENABLE, ID,
+ * Session-level commands: what follows the login (COMPRESS, ENABLE, ID,
  * NAMESPACE), SELECT / EXAMINE with CONDSTORE and QRESYNC, leaving a
  * mailbox, NOOP.
  */
@@ -66,6 +66,9 @@ int imap_after_login(struct imap_session *s, struct error *err)
 	int rc = 0;
 
 	if (!s->caps_known && imap_capability(s, err) < 0)
+		return -1;
+	/* First, so that all that follows is compressed. */
+	if (imap_compress(s, err) < 0)
 		return -1;
 	/* One round trip for all three; none of them is essential. */
 	if (!s->opts.no_enable && imap_has_cap(s, "ENABLE")) {

@@ -1,6 +1,6 @@
 /*
- * The session's life: creation, the greeting, STARTTLS, the state
- * machine, capabilities, LOGOUT.
+ * The session's life: creation, the greeting, STARTTLS, COMPRESS, the
+ * state machine, capabilities, LOGOUT.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,6 +191,23 @@ static int read_greeting(struct imap_session *s, struct error *err)
 	return 0;
 }
 
+/* Run a command whose OK switches the connection (STARTTLS, COMPRESS).
+ * Its reply is read one byte at a time, so that nothing after the OK's
+ * line reaches the parser: such bytes belong to what comes after the
+ * switch and stay in the connection's buffer for it to judge. */
+static int run_switch(struct imap_session *s, struct imap_cmd *cmd, struct error *err)
+{
+	int rc;
+
+	s->careful = true;
+	rc = imap_run(s, cmd, err);
+	s->careful = false;
+	if (rc == 0 && !imap_parser_idle(s->parser))
+		return error_set(err, ERR_ACCOUNT, "%s sent a partial response after %s", s->peer,
+		                 buf_cstr(&cmd->what));
+	return rc;
+}
+
 static int starttls(struct imap_session *s, struct error *err)
 {
 	struct tls_options tls = conn_tls_options(&s->opts.conn, s->opts.conn.timeouts.io_ms);
@@ -204,17 +221,12 @@ static int starttls(struct imap_session *s, struct error *err)
 		    "continue without TLS (use tls: implicit with port 993 if the server supports it)",
 		    s->peer);
 	imap_cmd_init(&cmd, "STARTTLS");
-	/* Read the reply one byte at a time, so that nothing after its line
-	 * reaches the parser: such bytes would come from before the
-	 * handshake, i.e. from anyone on the path. */
-	s->careful = true;
-	rc = imap_run(s, &cmd, err);
-	s->careful = false;
+	/* Bytes after the OK come from before the handshake, i.e. from
+	 * anyone on the path: conn_starttls discards them. */
+	rc = run_switch(s, &cmd, err);
 	imap_cmd_free(&cmd);
 	if (rc < 0)
 		return -1;
-	if (!imap_parser_idle(s->parser))
-		return error_set(err, ERR_ACCOUNT, "%s sent a partial response after STARTTLS", s->peer);
 	if (conn_starttls(s->conn, &tls, &s->discarded, err) < 0) {
 		imap_session_fail(s, err);
 		return -1;
@@ -226,6 +238,38 @@ static int starttls(struct imap_session *s, struct error *err)
 	imap_caps_clear(s);
 	s->caps_known = false;
 	return imap_capability(s, err);
+}
+
+int imap_compress(struct imap_session *s, struct error *err)
+{
+	struct imap_cmd cmd;
+	bool refused;
+	int rc;
+
+	/* RFC 4978 forbids COMPRESS over TLS-level compression; GnuTLS has
+	 * none (removed in 3.6), so only the capability and the config
+	 * decide. */
+	if (s->opts.no_compress || !imap_has_cap(s, "COMPRESS=DEFLATE") || conn_is_compressed(s->conn))
+		return 0;
+	imap_cmd_init(&cmd, "COMPRESS DEFLATE");
+	/* Bytes after the OK are compressed already: conn_compress takes
+	 * them. */
+	rc = run_switch(s, &cmd, err);
+	refused = rc < 0 && (cmd.cond == IMAP_COND_NO || cmd.cond == IMAP_COND_BAD);
+	if (refused)
+		log_debug("imap: %s refused COMPRESS DEFLATE (%s); going on uncompressed", s->peer,
+		          cmd.status);
+	imap_cmd_free(&cmd);
+	if (refused)
+		return 0;
+	if (rc < 0)
+		return -1;
+	if (conn_compress(s->conn, err) < 0) {
+		imap_session_fail(s, err);
+		return -1;
+	}
+	log_debug("imap: %s: COMPRESS=DEFLATE on", s->peer);
+	return 0;
 }
 
 int imap_session_open(struct imap_session *s, struct error *err)

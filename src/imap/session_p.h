@@ -1,7 +1,8 @@
 /*
  * Private parts of the IMAP session, shared by its files:
  *
- *   session.c          lifecycle, state machine, greeting, STARTTLS, capabilities
+ *   session.c          lifecycle, state machine, greeting, STARTTLS, COMPRESS,
+ *                      capabilities
  *   session_cmd.c      building commands (strings, literals, mailbox names)
  *   session_io.c       the write queue, reading, dispatch by tag, imap_wait
  *   session_untagged.c untagged data: the mailbox view, the seq <-> UID map
@@ -119,6 +120,10 @@ void imap_session_fail(struct imap_session *s, const struct error *err);
 const char *imap_peer(const struct imap_session *s);
 /* ask for CAPABILITY again */
 int imap_capability(struct imap_session *s, struct error *err);
+/* COMPRESS DEFLATE when the server offers it and opts.no_compress is
+ * false; a NO or BAD leaves the session uncompressed (0). -1 when the
+ * session failed. */
+int imap_compress(struct imap_session *s, struct error *err);
 /* "<peer> did not greet like an IMAP server (got \"...\"); check host and
  * port" into err, quoting the first line received. */
 void imap_bad_greeting(struct imap_session *s, struct error *err);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "net_p.h"
+#include "twinbox/net/deflate.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -16,8 +17,11 @@
 #define CONN_BUF_SIZE 16384
 
 struct conn {
-	struct transport *t; /* NULL after a failed STARTTLS */
-	char *peer;          /* "host:port" or NULL */
+	struct transport *t;   /* the top of the stack; NULL after a failed upgrade */
+	struct transport *tls; /* the TLS layer within t, or NULL (owned through t) */
+	const char *lost_by;   /* what made t NULL, for messages */
+	bool compressed;       /* t is a deflate transport (conn_compress) */
+	char *peer;            /* "host:port" or NULL */
 	unsigned char buf[CONN_BUF_SIZE];
 	size_t start, end; /* unread bytes are buf[start..end) */
 	bool heard;        /* a byte came: the first ones were checked */
@@ -28,6 +32,7 @@ static struct conn *conn_new(struct transport *t)
 	struct conn *c = xcalloc(1, sizeof(*c));
 
 	c->t = t;
+	c->tls = tls_describe(t) ? t : NULL;
 	return c;
 }
 
@@ -94,8 +99,8 @@ static int check_usable(const struct conn *c, struct error *err)
 {
 	if (c->t)
 		return 0;
-	return error_set(err, ERR_ACCOUNT, "the connection to %s is unusable after its TLS upgrade failed",
-	                 peer_or_server(c));
+	return error_set(err, ERR_ACCOUNT, "the connection to %s is unusable after %s", peer_or_server(c),
+	                 c->lost_by);
 }
 
 /* A TLS record starts with its type (0x16 handshake, 0x15 alert) and
@@ -262,18 +267,41 @@ int conn_starttls(struct conn *c, const struct tls_options *opts, size_t *discar
 		          discarded);
 	c->start = c->end = 0;
 	t = tls_wrap(c->t, opts, err);
-	c->t = t;
+	c->t = c->tls = t;
+	if (!t)
+		c->lost_by = "its TLS upgrade failed";
 	return t ? 0 : -1;
+}
+
+int conn_compress(struct conn *c, struct error *err)
+{
+	if (check_usable(c, err) < 0)
+		return -1;
+	if (c->compressed)
+		return 0;
+	/* What is buffered came after the server's OK: compressed already. */
+	c->t = deflate_wrap(c->t, c->buf + c->start, c->end - c->start, peer_or_server(c), err);
+	c->start = c->end = 0;
+	if (!c->t) {
+		c->tls = NULL;
+		c->lost_by = "turning compression on failed";
+		return -1;
+	}
+	c->compressed = true;
+	return 0;
+}
+
+bool conn_is_compressed(const struct conn *c)
+{
+	return c->t && c->compressed;
 }
 
 bool conn_is_tls(const struct conn *c)
 {
-	return c->t && tls_describe(c->t) != NULL;
+	return c->t && c->tls;
 }
 
 const char *conn_security(const struct conn *c)
 {
-	const char *d = c->t ? tls_describe(c->t) : NULL;
-
-	return d ? d : "plain";
+	return conn_is_tls(c) ? tls_describe(c->tls) : "plain";
 }

@@ -81,6 +81,11 @@ void script_expect(struct script *s, const char *client_bytes)
 	add_step(s, STEP_EXPECT, client_bytes, strlen(client_bytes));
 }
 
+void script_expect_bytes(struct script *s, const void *data, size_t len)
+{
+	add_step(s, STEP_EXPECT, data, len);
+}
+
 void script_expect_any(struct script *s)
 {
 	add_step(s, STEP_EXPECT_ANY, NULL, 0);

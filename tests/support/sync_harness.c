@@ -54,7 +54,12 @@ void write_config(const char *sync_section)
 
 void sync_harness_setup(void)
 {
-	sh.d = dovecot_start();
+	sync_harness_setup_with(NULL);
+}
+
+void sync_harness_setup_with(const char *extra_conf)
+{
+	sh.d = dovecot_start_with(extra_conf);
 	snprintf(sh.dir, sizeof(sh.dir), "/tmp/twinbox-sync-XXXXXX");
 	cr_assert_not_null(mkdtemp(sh.dir));
 	sh.cfg = xasprintf("%s/config.yaml", sh.dir);

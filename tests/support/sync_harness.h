@@ -38,6 +38,9 @@ extern struct sync_harness sh;
 
 /* Start Dovecot, make the directory, write the config with `expunge: both`. */
 void sync_harness_setup(void);
+/* The same with `extra_conf` appended to Dovecot's config
+ * (dovecot_start_with). */
+void sync_harness_setup_with(const char *extra_conf);
 void sync_harness_teardown(void);
 
 /* An account `name` of the harness's server syncing with `maildir`: its

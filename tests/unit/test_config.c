@@ -83,6 +83,7 @@ Test(config, imap_defaults)
 	cr_assert_null(a->side[SIDE_A].conn.ca_file);
 	cr_assert_null(a->side[SIDE_A].conn.fingerprint);
 	cr_assert_eq(a->side[SIDE_A].conn.timeout_ms, 30000);
+	cr_assert(a->side[SIDE_A].conn.compress, "COMPRESS=DEFLATE is on unless turned off");
 	cr_assert_str_eq(a->side[SIDE_B].maildir.path, "/srv/mail/work");
 	cr_assert_eq(a->side[SIDE_B].maildir.layout, CONFIG_LAYOUT_MAILDIRPP);
 	cr_assert_eq(a->folders.include_count, 1);
@@ -148,6 +149,7 @@ Test(config, two_servers_are_the_two_sides)
 	                             "        tls: starttls\n"
 	                             "        user: alice@new.example\n"
 	                             "        password: secret\n"
+	                             "        compress: false\n"
 	                             "    sync:\n"
 	                             "      direction: pull\n");
 	const struct config_account *a = config_find_account(cfg, "move");
@@ -164,6 +166,8 @@ Test(config, two_servers_are_the_two_sides)
 	cr_assert_eq(a->side[SIDE_B].conn.tls, CONFIG_TLS_STARTTLS);
 	cr_assert_str_eq(a->side[SIDE_B].conn.user, "alice@new.example");
 	cr_assert_str_eq(a->side[SIDE_B].conn.password, "secret");
+	cr_assert(a->side[SIDE_A].conn.compress);
+	cr_assert_not(a->side[SIDE_B].conn.compress, "each side has its own compress:");
 	cr_assert_null(a->side[SIDE_B].maildir.path);
 	cr_assert_eq(a->sync.direction, CONFIG_DIRECTION_PULL);
 	cr_assert(a->sync.flags);
@@ -236,6 +240,7 @@ Test(config, explicit_values)
 	    "      fingerprint: \"sha256:" /* 64 hex digits */
 	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"\n"
 	    "      timeout: 2m\n"
+	    "      compress: false\n"
 	    "    maildir: {path: /m, layout: nested}\n"
 	    "    folders:\n"
 	    "      include: INBOX\n"
@@ -255,6 +260,7 @@ Test(config, explicit_values)
 	cr_assert_eq(a->side[SIDE_A].conn.auth[1], CONFIG_AUTH_PLAIN);
 	cr_assert_not_null(a->side[SIDE_A].conn.fingerprint);
 	cr_assert_eq(a->side[SIDE_A].conn.timeout_ms, 120000);
+	cr_assert_not(a->side[SIDE_A].conn.compress);
 	cr_assert_eq(a->side[SIDE_B].maildir.layout, CONFIG_LAYOUT_NESTED);
 	cr_assert_eq(a->folders.include_count, 1);
 	cr_assert_str_eq(a->folders.include[0], "INBOX");
@@ -282,6 +288,7 @@ Test(config, pop3_defaults_and_rules)
 	cr_assert_eq(a->side[SIDE_A].conn.port, 995);
 	cr_assert_eq(a->side[SIDE_A].conn.auth[0], CONFIG_AUTH_APOP);
 	cr_assert_eq(a->side[SIDE_A].conn.auth[1], CONFIG_AUTH_USER);
+	cr_assert_not(a->side[SIDE_A].conn.compress, "POP3 has no compression");
 	cr_assert(a->pop3.leave_on_server);
 	cr_assert_not(a->pop3.delete_after_download);
 	cr_assert_eq(a->pop3.delete_after_days, 0);
@@ -516,6 +523,7 @@ Test(config, example_file_loads)
 	cr_assert_eq(work->side[SIDE_A].store, CONFIG_STORE_IMAP);
 	cr_assert_str_eq(work->side[SIDE_B].maildir.path, "/home/tester/Mail/work");
 	cr_assert_eq(work->folders.exclude_count, 2);
+	cr_assert(work->side[SIDE_A].conn.compress);
 	cr_assert_eq(old->side[SIDE_A].store, CONFIG_STORE_POP3);
 	cr_assert(old->pop3.leave_on_server);
 	cr_assert_eq(old->sync.max_size, 20ULL << 20);
@@ -555,6 +563,7 @@ Test(config, migration_urls_and_rules)
 	cr_assert_eq(a->side[SIDE_B].conn.port, 1143);
 	cr_assert_eq(a->side[SIDE_B].conn.tls, CONFIG_TLS_STARTTLS);
 	cr_assert_str_eq(a->side[SIDE_B].conn.password_command, "pass new");
+	cr_assert(a->side[SIDE_A].conn.compress && a->side[SIDE_B].conn.compress);
 	cr_assert_eq(a->sync.direction, CONFIG_DIRECTION_PULL);
 	cr_assert_eq(a->sync.expunge, CONFIG_WHERE_NONE);
 	cr_assert_eq(a->sync.create, CONFIG_WHERE_LOCAL);

@@ -124,6 +124,16 @@ static struct bad_case bad_cases[] = {
      7, 21, "\"PLAIN\" is listed twice in \"auth\""},
     {"pop3 key in imap", "accounts:\n  work:\n    imap:\n      leave_on_server: true\n", 4, 7,
      "unknown key \"leave_on_server\" in imap (it applies to pop3: accounts only)"},
+    {"compress not a boolean",
+     "accounts:\n  work:\n    imap:\n      host: h\n      user: u\n      password: p\n      compress: "
+     "deflate\n",
+     7, 17, "expected a boolean (true/false) for \"compress\", got \"deflate\""},
+    {"compress of a target not a boolean",
+     "accounts:\n  move:\n    source: {imap: " CONN "}\n    target:\n      imap:\n        host: h\n"
+     "        user: u\n        password: p\n        compress: 0\n",
+     9, 19, "expected a boolean (true/false) for \"compress\", got \"0\""},
+    {"compress for pop3", "accounts:\n  old:\n    pop3:\n      compress: true\n", 4, 7,
+     "unknown key \"compress\" in pop3 (it applies to imap: only; POP3 has no compression)"},
     {"folders for pop3",
      "accounts:\n  old:\n    pop3: " CONN "\n    maildir: {path: /m}\n    folders: {include: [INBOX]}\n", 5,
      5, "\"folders\" is not used for POP3 accounts: POP3 has one folder; set \"folder:\" under pop3:"},

@@ -1,7 +1,9 @@
-/* struct conn over the scripted transport: buffering, lines, STARTTLS. */
+/* struct conn over the scripted transport: buffering, lines, STARTTLS,
+ * COMPRESS. */
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "test_deflate_support.h"
 #include "twinbox/net/conn.h"
 #include "twinbox/net/script.h"
 
@@ -254,4 +256,40 @@ Test(net_conn, starttls_fails_cleanly_on_garbage)
 	cr_assert_eq(discarded, 0);
 	cr_assert(strstr(err.text, "did not answer in TLS"), "got: %s", err.text);
 	cr_assert(strstr(err.text, "`tls:`"), "the message points at the config key: %s", err.text);
+}
+
+/* conn_compress: the bytes read with the server's OK are the start of
+ * its compressed stream; lines, waits and writes go on over deflate. */
+Test(net_conn, compress_starts_with_the_bytes_already_buffered)
+{
+	struct zpeer server, mirror;
+	struct buf wire = BUF_INIT, out = BUF_INIT;
+	const char *why;
+
+	zpeer_init(&server);
+	zpeer_init(&mirror);
+	buf_append_str(&wire, "a OK DEFLATE active\r\n");
+	zpeer_deflate(&server, "* 1 EXISTS\r\n", 12, &wire);
+	script_send_bytes(script, wire.data, wire.len);
+	zpeer_deflate(&mirror, "b NOOP\r\n", 8, &out);
+	script_expect_bytes(script, out.data, out.len);
+	conn_set_peer(conn, "imap.example.com:143");
+	cr_assert_eq(conn_readline(conn, &line, 100, &err), 0, "%s", err.text);
+	cr_assert_str_eq(buf_cstr(&line), "a OK DEFLATE active");
+	cr_assert_gt(conn_buffered(conn), 0, "compressed bytes came with the OK");
+	cr_assert_eq(conn_compress(conn, &err), 0, "%s", err.text);
+	cr_assert(conn_is_compressed(conn));
+	cr_assert_not(conn_is_tls(conn));
+	cr_assert_str_eq(conn_security(conn), "plain");
+	cr_assert_eq(conn_buffered(conn), 0);
+	cr_assert_eq(conn_wait(conn, 0, &err), 1, "the decompressor holds a line");
+	cr_assert_eq(conn_readline(conn, &line, 100, &err), 0, "%s", err.text);
+	cr_assert_str_eq(buf_cstr(&line), "* 1 EXISTS");
+	cr_assert_eq(conn_wait(conn, 0, &err), 0, "nothing more");
+	cr_assert_eq(conn_write_str(conn, "b NOOP\r\n", &err), 0, "%s", err.text);
+	cr_assert(script_check(script, &why), "%s", why);
+	zpeer_end(&server);
+	zpeer_end(&mirror);
+	buf_free(&wire);
+	buf_free(&out);
 }

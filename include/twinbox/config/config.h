@@ -20,8 +20,9 @@
  * ca_file and fingerprint are refused with it.
  *
  * Keys beyond DESIGN.md: `password_command_timeout` (next to
- * password_command), and the POP3-only `auth` values `apop` and `user`
- * (USER/PASS).
+ * password_command), the IMAP-only `compress` (a boolean, default true:
+ * COMPRESS=DEFLATE, RFC 4978, when the server offers it), and the
+ * POP3-only `auth` values `apop` and `user` (USER/PASS).
  *
  * YAML subset: one document; anchors, aliases and tags are refused (they
  * buy nothing in a config file and aliases open the "billion laughs"
@@ -121,6 +122,8 @@ struct config_conn {
 	char *ca_file;     /* NULL = system trust store; readable at load */
 	char *fingerprint; /* NULL, or text accepted by tls_parse_fingerprint */
 	int timeout_ms;    /* 1 s .. 1 h, default 30 s */
+	bool compress;     /* IMAP: COMPRESS=DEFLATE when the server offers it; default
+	                      true (imap: only; false for pop3:) */
 };
 
 enum config_layout {

@@ -24,8 +24,14 @@
  *    is TLS_NONE (the config's explicit `tls: none`);
  *  - LOGINDISABLED is respected: the LOGIN command is then never sent.
  *
- * Not done: COMPRESS=DEFLATE (zlib is not in the stack), NOTIFY, the
- * UTF8 APPEND data extension (messages are appended as plain literals).
+ * COMPRESS=DEFLATE (RFC 4978): right after login, when offered and not
+ * turned off (no_compress), the connection is compressed both ways
+ * (conn_compress); a NO or BAD to COMPRESS leaves it uncompressed. The
+ * login is over by then, so no password goes through the compressor;
+ * the trace below shows the protocol in clear, never compressed bytes.
+ *
+ * Not done: NOTIFY, the UTF8 APPEND data extension (messages are
+ * appended as plain literals).
  *
  * Protocol trace: at log_trace every command line ("C: ...") and every
  * response line ("S: ...") is logged; the LOGIN password and every SASL
@@ -82,6 +88,7 @@ struct imap_session_options {
 	bool no_sasl_ir;                     /* never send an initial response (tests) */
 	bool no_enable;                      /* send no ENABLE (CONDSTORE, QRESYNC, UTF8=ACCEPT) */
 	bool no_id;                          /* send no ID */
+	bool no_compress;                    /* never send COMPRESS DEFLATE (config `compress: false`) */
 	/* Connection checks (imap/probe.h) set these: */
 	const char *tag_prefix;           /* tags are this and a number; NULL: "A" ("A1", "A2"...);
 	                                     letters only, at most 4 of them are used */
@@ -229,7 +236,8 @@ struct imap_session *imap_session_new(struct conn *c, const struct imap_session_
 
 /* Read the greeting, CAPABILITY, STARTTLS when configured; unless
  * opts->user is NULL (a connection check, which ends here), authenticate
- * (unless the greeting was PREAUTH), then ENABLE what is offered of
+ * (unless the greeting was PREAUTH), then COMPRESS DEFLATE when offered
+ * (unless opts->no_compress), ENABLE what is offered of
  * CONDSTORE/QRESYNC/UTF8=ACCEPT, ID and NAMESPACE.
  * -1 with ERR_ACCOUNT on any failure, with a message naming host:port
  * and the cause (a greeting that is not one quotes what came instead;

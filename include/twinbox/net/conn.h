@@ -1,6 +1,7 @@
 /*
  * A connection: a transport plus a read buffer, with line reading and the
- * STARTTLS upgrade. IMAP and POP3 clients are written against this.
+ * two upgrades: STARTTLS and COMPRESS. IMAP and POP3 clients are written
+ * against this.
  */
 #ifndef TWINBOX_NET_CONN_H
 #define TWINBOX_NET_CONN_H
@@ -86,8 +87,21 @@ int conn_wait(struct conn *c, int timeout_ms, struct error *err);
  * conn_close remains. */
 int conn_starttls(struct conn *c, const struct tls_options *opts, size_t *discarded_r, struct error *err);
 
+/* Compress both directions with DEFLATE from now on (deflate.h), after
+ * the protocol's COMPRESS exchange (IMAP COMPRESS=DEFLATE, RFC 4978).
+ * Bytes already buffered came after the server's OK, so they are the
+ * start of its compressed stream and are decompressed first. Reads,
+ * writes, conn_wait and conn_expect keep their meaning, on the
+ * decompressed bytes. Doing it twice does nothing. Returns 0, or -1
+ * (ERR_ACCOUNT) after which the connection is unusable as after a failed
+ * conn_starttls. */
+int conn_compress(struct conn *c, struct error *err);
+bool conn_is_compressed(const struct conn *c);
+
+/* Whether TLS runs on the connection (under compression or not). */
 bool conn_is_tls(const struct conn *c);
-/* TLS description (tls_describe) or "plain". */
+/* TLS description (tls_describe) or "plain"; compression is not part of
+ * it (conn_is_compressed). */
 const char *conn_security(const struct conn *c);
 
 #endif

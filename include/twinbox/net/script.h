@@ -34,6 +34,8 @@ struct script;
 struct script *script_new(void);
 void script_expect(struct script *s, const char *client_bytes);
 void script_expectf(struct script *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Bytes that may hold NULs (compressed data). */
+void script_expect_bytes(struct script *s, const void *data, size_t len);
 void script_expect_any(struct script *s);
 void script_send(struct script *s, const char *server_bytes);
 void script_sendf(struct script *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
