@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "twinbox/store/imap_store.h"
 #include "twinbox/store/maildir_store.h"
+#include "twinbox/store/pop3_store.h"
 #include "twinbox/util/xmalloc.h"
 
 char *cli_config_path(const struct cli_options *opts)
@@ -146,13 +147,19 @@ struct store *cli_side_store(const struct config_account *a, enum side s,
 {
 	const struct config_side *side = &a->side[s];
 
+	struct pop3_options po;
+
 	if (side->store == CONFIG_STORE_MAILDIR)
 		return maildir_store_open(side->maildir.path,
 		                          side->maildir.layout == CONFIG_LAYOUT_NESTED
 		                              ? MAILDIR_LAYOUT_NESTED
 		                              : MAILDIR_LAYOUT_MAILDIRPP,
 		                          err);
-	return imap_store_open(io, err);
+	if (side->store == CONFIG_STORE_IMAP)
+		return imap_store_open(io, err);
+	cli_pop3_options(&side->conn, io->password, &po);
+	po.max_message_size = 0; /* max_size skips by LIST size; nothing is cut */
+	return pop3_store_open(&po, err);
 }
 
 static enum plan_where where_of(enum config_where w)

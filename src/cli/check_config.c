@@ -50,18 +50,24 @@ static void describe_server(const struct config_side *side)
 	                      : "");
 }
 
+static void describe_side(const struct config_side *side)
+{
+	if (side->store == CONFIG_STORE_MAILDIR)
+		printf("%s (%s)", side->maildir.path,
+		       side->maildir.layout == CONFIG_LAYOUT_NESTED ? "nested" : "maildir++");
+	else
+		describe_server(side);
+}
+
+/* "NAME: SOURCE -> TARGET" (a Maildir source first, as written). */
 static void describe_account(const struct config_account *a)
 {
-	const struct config_side *b = &a->side[SIDE_B];
+	enum side first = a->maildir_source ? SIDE_B : SIDE_A;
 
 	printf("%s: ", a->name);
-	describe_server(&a->side[SIDE_A]);
+	describe_side(&a->side[first]);
 	printf(" -> ");
-	if (b->store == CONFIG_STORE_MAILDIR)
-		printf("%s (%s)", b->maildir.path,
-		       b->maildir.layout == CONFIG_LAYOUT_NESTED ? "nested" : "maildir++");
-	else
-		describe_server(b);
+	describe_side(&a->side[first == SIDE_A ? SIDE_B : SIDE_A]);
 	printf("\n");
 }
 

@@ -48,9 +48,10 @@ struct conn_options cli_conn_options(const struct config_conn *c);
  * copied (keep it alive while `o` is used). */
 void cli_imap_options(const struct config_conn *c, const char *password, struct imap_session_options *o);
 
-/* Side `s` of account `a` as a store: its Maildir opened, or its IMAP
+/* Side `s` of account `a` as a store: its Maildir opened, its IMAP
  * server connected to with `io` (cli_imap_options of that side's
- * connection). NULL with `err`. */
+ * connection), or its POP3 server with io->password (the rest of `io`
+ * unused). NULL with `err`. */
 struct store;
 struct store *cli_side_store(const struct config_account *a, enum side s,
                              const struct imap_session_options *io, struct error *err);
@@ -102,6 +103,13 @@ int cli_parse_jobs(const char *command, const char *usage, const char *v, unsign
 struct sync_cli;
 int cli_sync_accounts(const struct config *cfg, const char *path, const struct sync_cli *c,
                       const char *const *targets, size_t n_targets);
+
+/* `twinbox verify` of account `a`: its lines (or, with `json`, its
+ * verify_folder and verify_end objects) on stdout, with `quiet` only
+ * those of folders that lack something; EXIT_OK when nothing
+ * is missing, EXIT_PARTIAL when something is or a folder could not be
+ * read, EXIT_FAILED when nothing could be checked. */
+int cli_verify_account(const struct config_account *a, bool json, bool quiet);
 
 int cmd_check_config(struct cli_options *opts);
 int cmd_migrate(struct cli_options *opts);

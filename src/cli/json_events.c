@@ -238,3 +238,29 @@ void json_import(const char *account, const char *folder, const struct pop3_impo
 	put_num(&b, "too_big", r->too_big_count);
 	finish(&b);
 }
+
+void json_verify(const char *account, const struct sync_verify_report *r, size_t folders, bool failed)
+{
+	struct buf b = BUF_INIT;
+	static const char *const side_key[SIDES] = {"source", "target"};
+
+	begin(&b, r->name ? "verify_folder" : "verify_end", account);
+	put_str(&b, "folder", r->name);
+	if (!r->name)
+		put_num(&b, "folders", folders);
+	if (r->failed || failed) {
+		put_bool(&b, "failed", true);
+		put_str(&b, "error", r->failed ? r->err.text : NULL);
+	}
+	for (int s = 0; s < SIDES; s++) {
+		put_key(&b, side_key[s]);
+		buf_printf(&b, "{\"messages\":%zu,\"bytes\":%llu}", r->count[s],
+		           (unsigned long long)r->bytes[s]);
+	}
+	if (r->absent)
+		put_bool(&b, "absent", true);
+	put_num(&b, "matched", r->matched);
+	put_num(&b, "missing", r->missing);
+	put_num(&b, "missing_bytes", r->missing_bytes);
+	finish(&b);
+}

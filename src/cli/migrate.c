@@ -32,10 +32,11 @@
 
 static const char migrate_usage[] =
     "Usage: twinbox migrate --from imaps://USER@HOST[:PORT] --to imaps://USER@HOST[:PORT]\n"
+    "                       (--from may be pop3s:// or pop3://; imap:// is STARTTLS)\n"
     "                       --from-password-command CMD --to-password-command CMD\n"
     "                       [--from-ca-file FILE] [--to-ca-file FILE]\n"
     "                       [--from-fingerprint PIN] [--to-fingerprint PIN]\n"
-    "                       [--state-dir DIR] [--dry-run] [--jobs N] [--json]\n"
+    "                       [--state-dir DIR] [--dry-run] [--jobs N] [--json] [--no-verify]\n"
     "       twinbox migrate --fleet FILE.csv --index N [--state-dir DIR] [--dry-run] [--jobs N]\n"
     "                       [--json]\n"
     "       twinbox migrate --fleet FILE.csv --list\n";
@@ -62,7 +63,8 @@ static const char *value_of(const struct cli_options *opts, int *i, const char *
 }
 
 /* One migration; `row` names its row of a fleet file in messages. */
-static int migrate_one(const struct config_migration *m, const struct sync_cli *c, const char *row)
+static int migrate_one(const struct config_migration *m, const struct sync_cli *c, bool verify,
+                       const char *row)
 {
 	struct config *cfg;
 	struct error err;
@@ -80,6 +82,16 @@ static int migrate_one(const struct config_migration *m, const struct sync_cli *
 	         m->url[SIDE_B], cfg->state_dir, cfg->accounts[0].name);
 	rc = cli_sync_accounts(cfg, cfg->file, c, NULL, 0);
 	render_end();
+	/* The figure to check before switching: each folder compared by
+	 * content, independently of the state. */
+	if (verify && !c->dry_run && (rc == EXIT_OK || rc == EXIT_PARTIAL)) {
+		int vrc;
+		log_info("%s: verifying: each folder of the source looked for on the target by content",
+		         cfg->accounts[0].name);
+		vrc = cli_verify_account(&cfg->accounts[0], c->json, c->quiet);
+		if (rc == EXIT_OK && vrc != EXIT_OK)
+			rc = EXIT_PARTIAL;
+	}
 	config_free(cfg);
 	return rc;
 }
@@ -88,7 +100,7 @@ static int migrate_one(const struct config_migration *m, const struct sync_cli *
  * rows' indexes, one a line, for a scheduler). The servers come from
  * the file only; --state-dir applies to rows that name none. */
 static int fleet_job(const char *path, const char *index, bool list, const struct config_migration *given,
-                     const struct sync_cli *c)
+                     const struct sync_cli *c, bool verify)
 {
 	struct config_migration m;
 	struct config_fleet *f;
@@ -136,7 +148,7 @@ static int fleet_job(const char *path, const char *index, bool list, const struc
 	if (!m.state_dir)
 		m.state_dir = given->state_dir;
 	row = xasprintf("%s:%u (row %llu): ", path, config_fleet_line(f, (size_t)n), n);
-	rc = migrate_one(&m, c, row);
+	rc = migrate_one(&m, c, verify, row);
 	free(row);
 	config_fleet_free(f);
 	return rc;
@@ -148,7 +160,7 @@ int cmd_migrate(struct cli_options *opts)
 	    .quiet = (opts->verbosity < 0), .verbose = (opts->verbosity > 0), .jobs = CLI_DEFAULT_JOBS};
 	struct config_migration m = {0};
 	const char *jobs = NULL, *fleet = NULL, *index = NULL;
-	bool list = false;
+	bool list = false, verify = true;
 	const char **slots[] = {&m.url[SIDE_A],
 	                        &m.url[SIDE_B],
 	                        &m.password_command[SIDE_A],
@@ -190,6 +202,10 @@ int cmd_migrate(struct cli_options *opts)
 			list = true;
 			continue;
 		}
+		if (strcmp(a, "--no-verify") == 0) {
+			verify = false;
+			continue;
+		}
 		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]) && !taken && !missing; k++) {
 			const char *v = value_of(opts, &i, names[k], &missing);
 			if (v) {
@@ -210,6 +226,6 @@ int cmd_migrate(struct cli_options *opts)
 	if (jobs && cli_parse_jobs("migrate", migrate_usage, jobs, &c.jobs) < 0)
 		return EXIT_USAGE;
 	if (fleet || list || index)
-		return fleet_job(fleet, index, list, &m, &c);
-	return migrate_one(&m, &c, NULL);
+		return fleet_job(fleet, index, list, &m, &c, verify);
+	return migrate_one(&m, &c, verify, NULL);
 }

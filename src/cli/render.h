@@ -51,6 +51,10 @@ void render_end(void);
 void json_event(const char *account, const struct sync_event *ev);
 void json_log(enum log_level level, const char *line);
 void json_import(const char *account, const char *folder, const struct pop3_import_report *r, bool dry_run);
+/* A verification's folder (r->name set: "verify_folder") or its totals
+ * (r->name NULL: "verify_end", with the folders and whether some could
+ * not be read). */
+void json_verify(const char *account, const struct sync_verify_report *r, size_t folders, bool failed);
 
 /* The progress line (progress.c): on standard error, one line for every
  * account in progress, redrawn at most 10 times a second. Off until

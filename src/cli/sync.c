@@ -233,6 +233,8 @@ static int account_open(struct account_job *j, struct error *err)
 			return -1;
 		if (a->side[s].store == CONFIG_STORE_IMAP)
 			cli_imap_options(&a->side[s].conn, j->password[s], &j->io[s]);
+		else
+			j->io[s].password = j->password[s];
 	}
 	return 0;
 }
@@ -404,7 +406,12 @@ static void *take_accounts(void *arg)
 		pthread_mutex_unlock(&q->lock);
 		if (!j)
 			return NULL;
-		j->rc = j->a->side[SIDE_A].store == CONFIG_STORE_POP3 ? import_account(j) : sync_account(j);
+		/* A POP3 source of two servers goes through the engine like an
+		 * IMAP one; pop3: + maildir: is the import (leave on server,
+		 * deletions after days). */
+		j->rc = j->a->side[SIDE_A].store == CONFIG_STORE_POP3 && !j->a->two_servers
+		            ? import_account(j)
+		            : sync_account(j);
 	}
 }
 

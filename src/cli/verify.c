@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "render.h"
 #include "twinbox/config/password.h"
 #include "twinbox/sync/engine.h"
 #include "twinbox/util/log.h"
@@ -23,6 +24,7 @@ static const char verify_usage[] = "Usage: twinbox verify ACCOUNT\n";
 struct verify_run {
 	const struct config_account *a;
 	const char *words[SIDES];
+	bool json, quiet;
 	struct sync_verify_report total;
 	size_t folders, failed;
 };
@@ -33,16 +35,21 @@ static void print_folder(void *ctx, const struct sync_verify_report *r)
 	char *name = log_escape(r->name);
 
 	v->folders++;
+	if (v->json)
+		json_verify(v->a->name, r, 0, false);
 	if (r->failed) {
 		v->failed++;
-		log_error("%s: %s: not verified: %s", v->a->name, name, r->err.text);
+		if (!v->json)
+			log_error("%s: %s: not verified: %s", v->a->name, name, r->err.text);
 		free(name);
 		return;
 	}
-	printf("%s: %s: %s %zu (%llu bytes), %s %zu%s, matched %zu, missing %zu (%llu bytes)\n", v->a->name,
-	       name, v->words[SIDE_A], r->count[SIDE_A], (unsigned long long)r->bytes[SIDE_A],
-	       v->words[SIDE_B], r->count[SIDE_B], r->absent ? " (no such folder)" : "", r->matched,
-	       r->missing, (unsigned long long)r->missing_bytes);
+	if (!v->json && (!v->quiet || r->missing))
+		printf("%s: %s: %s %zu (%llu bytes), %s %zu%s, matched %zu, missing %zu (%llu bytes)\n",
+		       v->a->name, name, v->words[SIDE_A], r->count[SIDE_A],
+		       (unsigned long long)r->bytes[SIDE_A], v->words[SIDE_B], r->count[SIDE_B],
+		       r->absent ? " (no such folder)" : "", r->matched, r->missing,
+		       (unsigned long long)r->missing_bytes);
 	fflush(stdout);
 	for (int s = 0; s < SIDES; s++) {
 		v->total.count[s] += r->count[s];
@@ -72,17 +79,19 @@ static struct store *open_side(const struct config_account *a, enum side s, stru
 	return st;
 }
 
-static int verify_account(const struct config *cfg, const struct config_account *a)
+int cli_verify_account(const struct config_account *a, bool json, bool quiet)
 {
 	struct verify_run v = {
-	    .a = a, .words = {a->two_servers ? "source" : "server", a->two_servers ? "target" : "local"}};
+	    .a = a,
+	    .words = {a->two_servers ? "source" : "server", a->two_servers ? "target" : "local"},
+	    .json = json,
+	    .quiet = quiet};
 	struct sync_options o = {0};
 	struct cli_folders folders;
 	struct store *st[SIDES] = {NULL, NULL};
 	struct error err;
 	int rc = EXIT_FAILED;
 
-	(void)cfg;
 	error_clear(&err);
 	cli_folder_options(a, &folders, &o);
 	for (int s = 0; s < SIDES; s++)
@@ -90,11 +99,15 @@ static int verify_account(const struct config *cfg, const struct config_account 
 			goto out;
 	if (sync_verify(st[SIDE_A], st[SIDE_B], &o, print_folder, &v, &err) < 0)
 		goto out;
-	printf("%s: %zu folder%s: %s %zu (%llu bytes), %s %zu, matched %zu, missing %zu (%llu bytes)%s\n",
-	       a->name, v.folders, v.folders == 1 ? "" : "s", v.words[SIDE_A], v.total.count[SIDE_A],
-	       (unsigned long long)v.total.bytes[SIDE_A], v.words[SIDE_B], v.total.count[SIDE_B],
-	       v.total.matched, v.total.missing, (unsigned long long)v.total.missing_bytes,
-	       v.failed ? ", some folders not verified" : "");
+	if (json)
+		json_verify(a->name, &v.total, v.folders, v.failed > 0);
+	else if (!quiet || v.total.missing)
+		printf("%s: %zu folder%s: %s %zu (%llu bytes), %s %zu, matched %zu, missing %zu (%llu "
+		       "bytes)%s\n",
+		       a->name, v.folders, v.folders == 1 ? "" : "s", v.words[SIDE_A], v.total.count[SIDE_A],
+		       (unsigned long long)v.total.bytes[SIDE_A], v.words[SIDE_B], v.total.count[SIDE_B],
+		       v.total.matched, v.total.missing, (unsigned long long)v.total.missing_bytes,
+		       v.failed ? ", some folders not verified" : "");
 	rc = v.total.missing || v.failed ? EXIT_PARTIAL : EXIT_OK;
 out:
 	if (rc == EXIT_FAILED)
@@ -104,6 +117,12 @@ out:
 			st[s]->ops->close(st[s]);
 	cli_folders_free(&folders);
 	return rc;
+}
+
+static int verify_account(const struct config *cfg, const struct config_account *a)
+{
+	(void)cfg;
+	return cli_verify_account(a, false, false);
 }
 
 int cmd_verify(struct cli_options *opts)

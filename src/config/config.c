@@ -174,7 +174,7 @@ static int load_folders(struct loader *ld, const struct section *acct, struct co
 	a->folders.include = xcalloc(2, sizeof(char *));
 	a->folders.include[0] = xstrdup("*");
 	a->folders.include_count = 1;
-	a->folders.special_use = a->two_servers;
+	a->folders.special_use = a->two_servers || a->maildir_source;
 	if (v == NULL)
 		return 0;
 	if (a->side[SIDE_A].store == CONFIG_STORE_POP3)
@@ -193,6 +193,21 @@ static int load_folders(struct loader *ld, const struct section *acct, struct co
 	if (ld_bool(ld, &s, "special_use", &a->folders.special_use) < 0)
 		return -1;
 	return load_renames(ld, &s, &a->folders);
+}
+
+/* Rules written with the source as remote, for an account whose
+ * source is side B: pull and push, remote and local exchanged. */
+static void turn_around(struct config_sync *s)
+{
+	unsigned e = s->expunge, c = s->create;
+
+	if (s->direction != CONFIG_DIRECTION_BOTH)
+		s->direction =
+		    s->direction == CONFIG_DIRECTION_PULL ? CONFIG_DIRECTION_PUSH : CONFIG_DIRECTION_PULL;
+	s->expunge = (enum config_where)(((e & CONFIG_WHERE_REMOTE) ? CONFIG_WHERE_LOCAL : 0) |
+	                                 ((e & CONFIG_WHERE_LOCAL) ? CONFIG_WHERE_REMOTE : 0));
+	s->create = (enum config_where)(((c & CONFIG_WHERE_REMOTE) ? CONFIG_WHERE_LOCAL : 0) |
+	                                ((c & CONFIG_WHERE_LOCAL) ? CONFIG_WHERE_REMOTE : 0));
 }
 
 static int load_sync(struct loader *ld, const struct section *acct, struct config_account *a,
@@ -243,6 +258,8 @@ static int load_sync(struct loader *ld, const struct section *acct, struct confi
 	a->sync.direction = (enum config_direction)direction;
 	a->sync.expunge = (enum config_where)expunge;
 	a->sync.create = (enum config_where)create;
+	if (a->maildir_source)
+		turn_around(&a->sync);
 	return 0;
 }
 
@@ -273,42 +290,81 @@ static int load_remote(struct loader *ld, const struct section *acct, struct con
 	return config_load_conn(ld, &s, a, SIDE_A);
 }
 
-/* Side `side` of a two-server account: `source:` or `target:` (`what`),
- * a mapping with one `imap:` in it. */
-static int load_server_side(struct loader *ld, const struct section *acct, struct config_account *a,
-                            enum side side, const char *what)
+/* A POP3 source's own keys that a migration has no use for: it leaves
+ * the mail on the old server, and it lands in the target's INBOX. */
+static int check_pop3_source(struct loader *ld, const struct section *ps)
 {
-	static const char *const side_keys[] = {"imap", NULL};
-	const struct ynode *key = NULL, *v = ld_find(acct, what, &key), *ik = NULL, *iv;
+	static const char *const unused[] = {"leave_on_server", "delete_after_days", "delete_after_download",
+	                                     "folder", NULL};
+
+	for (size_t i = 0; unused[i]; i++) {
+		const struct ynode *k = NULL;
+		if (ld_find(ps, unused[i], &k))
+			return ld_fail(
+			    ld, k,
+			    "\"%s\" is not used for a POP3 source: its mail is copied into the "
+			    "target's INBOX and left on the old server; write the account as pop3: + "
+			    "maildir: to import with deletions",
+			    unused[i]);
+	}
+	return 0;
+}
+
+/* `source:` (`source`) or `target:` of an account written so: a mapping
+ * with one `imap:`, or for the source one `pop3:` or `maildir:`. A
+ * server goes to side `into`; a Maildir source is side B (the account is
+ * then an IMAP server and a Maildir, a->maildir_source). */
+static int load_end(struct loader *ld, const struct section *acct, struct config_account *a, bool source,
+                    enum side into)
+{
+	static const char *const target_keys[] = {"imap", NULL};
+	static const char *const source_keys[] = {"imap", "pop3", "maildir", NULL};
+	const char *what = source ? "source" : "target";
+	const struct ynode *key = NULL, *v = ld_find(acct, what, &key), *ik = NULL, *pk = NULL, *iv, *pv;
 	char where[CONFIG_NAME_MAX + 32];
 	struct section s, is;
+	size_t kinds = 0;
 
 	snprintf(where, sizeof(where), "in %s of account \"%s\"", what, a->name);
 	if (v == NULL)
 		return ld_fail(ld, acct->key,
 		               "account \"%s\" has %s but no %s:; an account with two servers names both, "
 		               "each with an imap: section",
-		               a->name, side == SIDE_A ? "target:" : "source:", what);
+		               a->name, source ? "target:" : "source:", what);
 	if (ld_section(ld, key, v, where, &s) < 0)
 		return -1;
 	for (size_t i = 0; i < s.map->count; i++) {
 		const struct ynode *k = s.map->items[2 * i];
-		if (strcmp(k->text, "pop3") == 0 || strcmp(k->text, "maildir") == 0)
+		if (!source && (strcmp(k->text, "pop3") == 0 || strcmp(k->text, "maildir") == 0))
 			return ld_fail(ld, k,
-			               "%s: takes imap: only (a %s as %s is not supported yet; for a "
+			               "target: takes imap: only (a %s as target is not supported yet; for a "
 			               "Maildir, write the account as imap: + maildir:)",
-			               what, strcmp(k->text, "pop3") == 0 ? "POP3 server" : "Maildir", what);
+			               strcmp(k->text, "pop3") == 0 ? "POP3 server" : "Maildir");
+		kinds += strcmp(k->text, "imap") == 0 || strcmp(k->text, "pop3") == 0 ||
+		         strcmp(k->text, "maildir") == 0;
+		if (kinds > 1)
+			return ld_fail(ld, k,
+			               "source: has more than one of imap:, pop3: and maildir:; a source "
+			               "is one store");
 	}
-	if (ld_check_keys(ld, &s, side_keys, NULL) < 0)
+	if (ld_check_keys(ld, &s, source ? source_keys : target_keys, NULL) < 0)
 		return -1;
+	if (source && ld_find(&s, "maildir", NULL)) {
+		a->maildir_source = true;
+		snprintf(where, sizeof(where), "in maildir of source");
+		return load_maildir(ld, &s, a, where);
+	}
 	iv = ld_find(&s, "imap", &ik);
-	if (iv == NULL)
+	pv = source ? ld_find(&s, "pop3", &pk) : NULL;
+	if (iv == NULL && pv == NULL)
 		return ld_missing(ld, &s, "imap");
-	a->side[side].store = CONFIG_STORE_IMAP;
-	snprintf(where, sizeof(where), "in imap of %s", what);
-	if (ld_section(ld, ik, iv, where, &is) < 0)
+	a->side[into].store = iv ? CONFIG_STORE_IMAP : CONFIG_STORE_POP3;
+	snprintf(where, sizeof(where), "in %s of %s", iv ? "imap" : "pop3", what);
+	if (ld_section(ld, iv ? ik : pk, iv ? iv : pv, where, &is) < 0)
 		return -1;
-	return config_load_conn(ld, &is, a, side);
+	if (pv && check_pop3_source(ld, &is) < 0)
+		return -1;
+	return config_load_conn(ld, &is, a, into);
 }
 
 /* The account's two sides: imap: or pop3: with maildir:, or source: and
@@ -333,11 +389,12 @@ static int load_sides(struct loader *ld, const struct section *acct, struct conf
 			               "imap: or pop3: with maildir:, or source: with target:",
 			               a->name, classic[i]);
 	}
-	a->two_servers = true;
-	return load_server_side(ld, acct, a, SIDE_A, "source") < 0 ||
-	               load_server_side(ld, acct, a, SIDE_B, "target") < 0
-	           ? -1
-	           : 0;
+	if (load_end(ld, acct, a, true, SIDE_A) < 0)
+		return -1;
+	/* A Maildir source: the target server is side A, as in imap: +
+	 * maildir: (load_sync turns the rules around). */
+	a->two_servers = !a->maildir_source;
+	return load_end(ld, acct, a, false, a->maildir_source ? SIDE_A : SIDE_B);
 }
 
 static int load_account(struct loader *ld, const struct ynode *name, const struct ynode *value)

@@ -38,28 +38,44 @@ static char *unescape(const char *s, size_t len)
 	return out;
 }
 
-/* URL `url` of side `side` into `c`. */
-static int parse_url(enum side side, const char *url, struct config_conn *c, struct error *err)
+/* The URL schemes: the store, TLS and default port of each. POP3 only
+ * for the source. */
+static const struct scheme {
+	const char *prefix;
+	enum config_store store;
+	enum config_tls tls;
+	unsigned port;
+} schemes[] = {
+    {"imaps://", CONFIG_STORE_IMAP, CONFIG_TLS_IMPLICIT, 993},
+    {"imap://", CONFIG_STORE_IMAP, CONFIG_TLS_STARTTLS, 143},
+    {"pop3s://", CONFIG_STORE_POP3, CONFIG_TLS_IMPLICIT, 995},
+    {"pop3://", CONFIG_STORE_POP3, CONFIG_TLS_STARTTLS, 110},
+};
+
+/* URL `url` of side `side` into `c` and *store_r. */
+static int parse_url(enum side side, const char *url, struct config_conn *c, enum config_store *store_r,
+                     struct error *err)
 {
-	const char *opt = option_prefix[side], *rest, *at, *colon, *end;
+	const char *opt = option_prefix[side], *rest = NULL, *at, *colon, *end;
 	char q[CONFIG_QUOTE_SIZE];
 	unsigned long port;
 
 	config_quote(q, url, strlen(url));
-	if (strncmp(url, "imaps://", 8) == 0) {
-		c->tls = CONFIG_TLS_IMPLICIT;
-		c->port = 993;
-		rest = url + 8;
-	} else if (strncmp(url, "imap://", 7) == 0) {
-		c->tls = CONFIG_TLS_STARTTLS;
-		c->port = 143;
-		rest = url + 7;
-	} else {
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(*schemes) && !rest; i++) {
+		const struct scheme *k = &schemes[i];
+		if (strncmp(url, k->prefix, strlen(k->prefix)) != 0 ||
+		    (k->store == CONFIG_STORE_POP3 && side == SIDE_B))
+			continue;
+		*store_r = k->store;
+		c->tls = k->tls;
+		c->port = k->port;
+		rest = url + strlen(k->prefix);
+	}
+	if (!rest)
 		return error_set(err, ERR_FATAL,
 		                 "%s: expected imaps://USER@HOST[:PORT] (TLS) or imap://USER@HOST[:PORT] "
-		                 "(STARTTLS), got \"%s\"",
-		                 opt, q);
-	}
+		                 "(STARTTLS)%s, got \"%s\"",
+		                 opt, side == SIDE_A ? ", or pop3s:// or pop3:// for a POP3 server" : "", q);
 	end = rest + strcspn(rest, "/?#");
 	if (*end && strcmp(end, "/") != 0)
 		return error_set(err, ERR_FATAL, "%s: \"%s\" has a path or query; give only USER@HOST[:PORT]",
@@ -117,10 +133,13 @@ static int tls_options(const struct config_migration *m, enum side side, struct 
 
 /* FNV-1a, 64 bits, of the two servers as parsed (so that imaps://u@h
  * and imaps://u@h:993/ are one account): the account's name. */
-static uint64_t name_hash(const struct config_conn *a, const struct config_conn *b)
+static uint64_t name_hash(const struct config_account *acct)
 {
-	char *text = xasprintf("%d %s@%s:%u\n%d %s@%s:%u", (int)a->tls, a->user, a->host, a->port,
-	                       (int)b->tls, b->user, b->host, b->port);
+	const struct config_conn *a = &acct->side[SIDE_A].conn, *b = &acct->side[SIDE_B].conn;
+	/* "pop3 " marks a POP3 source; an IMAP one hashes as before. */
+	char *text = xasprintf("%s%d %s@%s:%u\n%d %s@%s:%u",
+	                       acct->side[SIDE_A].store == CONFIG_STORE_POP3 ? "pop3 " : "", (int)a->tls,
+	                       a->user, a->host, a->port, (int)b->tls, b->user, b->host, b->port);
 	uint64_t h = 0xcbf29ce484222325ULL;
 
 	for (const char *p = text; *p; p++)
@@ -142,7 +161,6 @@ struct config *config_for_migration(const struct config_migration *m, struct err
 	for (int s = 0; s < SIDES; s++) {
 		struct config_conn *c = &a->side[s].conn;
 
-		a->side[s].store = CONFIG_STORE_IMAP;
 		c->timeout_ms = c->password_command_timeout_ms = MIGRATE_TIMEOUT_MS;
 		c->compress = true;
 		if (!m->url[s]) {
@@ -150,7 +168,7 @@ struct config *config_for_migration(const struct config_migration *m, struct err
 			          option_prefix[s], s == SIDE_A ? "source" : "target");
 			goto fail;
 		}
-		if (parse_url(s, m->url[s], c, err) < 0 || tls_options(m, s, c, err) < 0)
+		if (parse_url(s, m->url[s], c, &a->side[s].store, err) < 0 || tls_options(m, s, c, err) < 0)
 			goto fail;
 		if (!m->password_command[s] || !*m->password_command[s]) {
 			error_set(err, ERR_FATAL,
@@ -161,13 +179,17 @@ struct config *config_for_migration(const struct config_migration *m, struct err
 		}
 		c->password_command = xstrdup(m->password_command[s]);
 	}
-	a->name = xasprintf("migrate-%016" PRIx64, name_hash(&a->side[SIDE_A].conn, &a->side[SIDE_B].conn));
+	a->name = xasprintf("migrate-%016" PRIx64, name_hash(a));
 	a->folders.include = xcalloc(2, sizeof(char *));
 	a->folders.include[0] = xstrdup("*");
 	a->folders.include_count = 1;
 	a->folders.special_use = true;
+	if (a->side[SIDE_A].store == CONFIG_STORE_POP3) {
+		a->folders.special_use = false; /* one folder: INBOX */
+		a->pop3 = (struct config_pop3){.leave_on_server = true, .folder = xstrdup("INBOX")};
+	}
 	a->sync = (struct config_sync){.direction = CONFIG_DIRECTION_PULL,
-	                               .flags = true,
+	                               .flags = a->side[SIDE_A].store == CONFIG_STORE_IMAP,
 	                               .expunge = CONFIG_WHERE_NONE,
 	                               .create = CONFIG_WHERE_LOCAL};
 	cfg->state_dir = m->state_dir ? xstrdup(m->state_dir) : config_default_state_dir();

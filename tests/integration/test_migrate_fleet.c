@@ -48,22 +48,22 @@ static char *fleet_file(const struct dovecot *a, const struct dovecot *b)
 }
 
 /* The recipe's summary, a line per row: row, account, folders synced,
- * folders failed, messages copied, error. Each row's checked; the rows
- * (counted) and *copied_r (summed) returned. */
+ * folders failed, messages copied, missing after the copy, error. Each
+ * row's checked; the rows (counted) and *copied_r (summed) returned. */
 static size_t read_summary(FILE *p, size_t *copied_r)
 {
 	char line[512], account[64], rest[256];
-	unsigned row, synced, failed, pulled;
+	unsigned row, synced, failed, pulled, missing;
 	size_t rows = 0;
 
 	*copied_r = 0;
 	while (fgets(line, sizeof(line), p)) {
 		rest[0] = '\0';
-		cr_assert_geq(sscanf(line, "%u\t%63s\t%u\t%u\t%u\t%255[^\n]", &row, account, &synced, &failed,
-		                     &pulled, rest),
-		              5, "not a summary line: %s", line);
+		cr_assert_geq(sscanf(line, "%u\t%63s\t%u\t%u\t%u\t%u\t%255[^\n]", &row, account, &synced,
+		                     &failed, &pulled, &missing, rest),
+		              6, "not a summary line: %s", line);
 		cr_assert(strncmp(account, "migrate-", 8) == 0, "%s", line);
-		cr_assert(synced >= 1 && failed == 0 && !rest[0], "row %u: %s", row, line);
+		cr_assert(synced >= 1 && failed == 0 && missing == 0 && !rest[0], "row %u: %s", row, line);
 		*copied_r += pulled;
 		rows++;
 	}

@@ -324,11 +324,14 @@ Test(sync_imap_imap, migrate_copies_every_folder_once_and_resumes)
 	/* Mail still arriving at the old provider, a flag set there, and a
 	 * message deleted on the new one: the new mail and the flag are
 	 * carried, the deletion is not undone from the source (one way) and
-	 * nothing is deleted on the source. */
+	 * nothing is deleted on the source. The closing verification
+	 * finds the deleted one missing on the target: exit 1. */
 	dovecot_seed(a, "INBOX", 2, 530, 0);
 	dovecot_flags(a, "INBOX", 3, "add", "\\Flagged");
 	dovecot_expunge(b, "INBOX", 1);
-	cr_assert_eq(two_migrate(a, b, state, "-v", &r), 0, "stdout: %s\nstderr: %s", r.out, r.err);
+	cr_assert_eq(two_migrate(a, b, state, "-v", &r), 1, "stdout: %s\nstderr: %s", r.out, r.err);
+	cr_assert(strstr(r.out, ": INBOX: source 8 (") && strstr(r.out, "matched 7, missing 1 ("),
+	          "stdout: %s", r.out);
 	cr_assert_eq(two_count(b, "INBOX"), 8, "7, one deleted, 2 new");
 	cr_assert_eq(two_count(a, "INBOX"), 8, "nothing deleted on the source");
 	m = dovecot_list(b, "INBOX", false, &n);

@@ -515,7 +515,7 @@ Test(config, example_file_loads)
 	cr_assert_not_null(cfg, "the example config must load: %s", err.text);
 	cr_assert_eq(cfg->warning_count, 0, "unexpected warning: %s",
 	             cfg->warning_count ? cfg->warnings[0] : "");
-	cr_assert_eq(cfg->account_count, 3); /* work, old-isp, two-servers */
+	cr_assert_eq(cfg->account_count, 5); /* work, old-isp, two-servers, pop3-to-imap, archive-upload */
 	work = config_find_account(cfg, "work");
 	old = config_find_account(cfg, "old-isp");
 	cr_assert_not_null(work);
@@ -531,6 +531,18 @@ Test(config, example_file_loads)
 	cr_assert_not_null(two);
 	cr_assert(two->two_servers);
 	cr_assert_str_eq(two->side[SIDE_B].conn.host, "imap.new.example");
+	two = config_find_account(cfg, "pop3-to-imap");
+	cr_assert(two->two_servers);
+	cr_assert_eq(two->side[SIDE_A].store, CONFIG_STORE_POP3);
+	cr_assert_eq(two->sync.direction, CONFIG_DIRECTION_PULL);
+	two = config_find_account(cfg, "archive-upload");
+	cr_assert(!two->two_servers && two->maildir_source);
+	cr_assert_eq(two->side[SIDE_A].store, CONFIG_STORE_IMAP);
+	cr_assert_eq(two->side[SIDE_B].store, CONFIG_STORE_MAILDIR);
+	cr_assert_str_eq(two->side[SIDE_B].maildir.path, "/home/tester/Mail/archive-2010");
+	cr_assert_eq(two->sync.direction, CONFIG_DIRECTION_PUSH, "from the Maildir to the server");
+	cr_assert_eq(two->sync.expunge, CONFIG_WHERE_NONE);
+	cr_assert(two->folders.special_use);
 	config_free(cfg);
 }
 

@@ -214,8 +214,15 @@ static struct bad_case bad_cases[] = {
      "accounts:\n  move:\n    maildir: {path: /m}\n    source: {imap: " CONN "}\n    target: {imap: " CONN
      "}\n",
      3, 5, "has source:/target: and maildir:"},
-    {"pop3 source", "accounts:\n  move:\n    source: {pop3: " CONN "}\n    target: {imap: " CONN "}\n", 3, 14,
-     "source: takes imap: only (a POP3 server as source is not supported yet"},
+    {"pop3 target", "accounts:\n  move:\n    source: {imap: " CONN "}\n    target: {pop3: " CONN "}\n", 4, 14,
+     "target: takes imap: only (a POP3 server as target is not supported yet"},
+    {"pop3 source with deletions",
+     "accounts:\n  move:\n    source: {pop3: {host: h, user: u, password: p, delete_after_days: 3}}\n"
+     "    target: {imap: " CONN "}\n",
+     3, 52, "\"delete_after_days\" is not used for a POP3 source"},
+    {"imap and pop3 source",
+     "accounts:\n  move:\n    source: {imap: " CONN ", pop3: " CONN "}\n    target: {imap: " CONN "}\n", 3,
+     62, "source: has more than one of imap:, pop3: and maildir:"},
     {"maildir target",
      "accounts:\n  move:\n    source: {imap: " CONN "}\n    target: {maildir: {path: /m}}\n", 4, 14,
      "target: takes imap: only"},

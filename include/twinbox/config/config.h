@@ -200,15 +200,26 @@ struct config_side {
  * An account's two sides, as the sync engine takes them (state/side.h):
  *   imap: + maildir:     side A the IMAP server, side B the Maildir;
  *   pop3: + maildir:     side A the POP3 server, side B the Maildir;
- *   source: + target:    each holds `imap:`; side A the source, side B
- *                        the target (`two_servers`). The sync rules call
- *                        side A remote and side B local whatever the form.
+ *   source: + target:    each holds `imap:` (the source `pop3:` too);
+ *                        side A the source, side B the target
+ *                        (`two_servers`);
+ *   source: {maildir:} + target: {imap:}
+ *                        side A the target, side B the Maildir source
+ *                        (`maildir_source`).
+ * The sync rules call side A remote and side B local whatever the form;
+ * as written, `sync:` of source: + target: calls the source remote.
  */
 struct config_account {
 	char *name;            /* [A-Za-z0-9_.-]+, at most CONFIG_NAME_MAX bytes */
 	struct config_pos pos; /* where the name is written */
 	struct config_side side[SIDES];
-	bool two_servers;              /* written as source: + target: */
+	bool two_servers; /* written as source: + target:, both servers */
+	/* written as source: {maildir:} + target: {imap:}: side A is the
+	 * target server, side B the Maildir source; `sync:` was written with
+	 * source and target (direction pull: from the Maildir to the server)
+	 * and is stored turned around (direction push), as for imap: +
+	 * maildir:. */
+	bool maildir_source;
 	struct config_pop3 pop3;       /* only for a POP3 side A */
 	struct config_folders folders; /* unused for POP3 (defaults) */
 	struct config_sync sync;
