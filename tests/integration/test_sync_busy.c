@@ -171,6 +171,26 @@ Test(sync_busy, a_bye_in_the_middle_of_a_download_reconnects_and_goes_on)
 	assert_second_run_idle();
 }
 
+Test(sync_busy, a_bye_to_the_folder_list_makes_the_run_start_again)
+{
+	static const struct fake_fault faults[] = {
+	    {" LIST ", "* BYE Server shutting down\r\n", true, 1},
+	    {NULL, NULL, false, 0},
+	};
+
+	seed();
+	start_proxy(faults);
+	cr_assert_eq(sync_run_args(NULL), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
+	cr_assert_eq(err_lines("listing the remote folders: "), 1, "%s", sh.r.err);
+	cr_assert_eq(err_lines("closed the connection: BYE Server shutting down; retrying in 20 ms (retry 1 "
+	                       "of 6)"),
+	             1, "%s", sh.r.err);
+	/* The run's connection, the one made again, a worker's. */
+	cr_assert_eq(accepted(), 3);
+	assert_synced();
+	assert_second_run_idle();
+}
+
 Test(sync_busy, an_upload_the_server_refuses_is_made_once_on_the_next_try)
 {
 	static const struct fake_fault faults[] = {
