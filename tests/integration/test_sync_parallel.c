@@ -168,10 +168,14 @@ Test(sync_parallel, the_largest_folder_starts_first)
  * `limit` connections: the workers over the limit are refused at login
  * (NO [LIMIT]); the run goes on over the connections it has, says so
  * once (not once per worker, and not as a wrong password), and syncs
- * every folder. */
+ * every folder. Dovecot counts a user's connections as their logins
+ * settle: workers that log in at the same moment may all get in (then
+ * nothing is said), so only `limit` 1 (the run's own connection is in
+ * long before the workers) is sure to refuse one. */
 static void sync_within_connection_limit(unsigned limit)
 {
 	char *conf = xasprintf("mail_max_userip_connections = %u", limit);
+	size_t said;
 
 	dovecot_stop(sh.d);
 	sh.d = dovecot_start_with(conf);
@@ -179,9 +183,9 @@ static void sync_within_connection_limit(unsigned limit)
 	write_config("    sync:\n      expunge: both\n");
 	seed_folders();
 	cr_assert_eq(sync_run_args("--jobs=4"), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
-	cr_assert_eq(occurrences(sh.r.err, "going on with fewer connections for parallel folders"), 1,
-	             "stderr: %s", sh.r.err);
-	cr_assert_eq(occurrences(sh.r.err, "NO [LIMIT]"), 1, "stderr: %s", sh.r.err);
+	said = occurrences(sh.r.err, "going on with fewer connections for parallel folders");
+	cr_assert(limit == 1 ? said == 1 : said <= 1, "stderr: %s", sh.r.err);
+	cr_assert_eq(occurrences(sh.r.err, "NO [LIMIT]"), said, "stderr: %s", sh.r.err);
 	cr_assert_null(strstr(sh.r.err, "password"), "stderr: %s", sh.r.err);
 	cr_assert_null(strstr(sh.r.err, "error"), "stderr: %s", sh.r.err);
 	assert_all_twins();
