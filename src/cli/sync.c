@@ -324,6 +324,44 @@ static int open_worker(void *ctx, struct sync_worker *w, struct error *err)
 	return -1;
 }
 
+/* The back-off's bounds (sync/backoff.h): the defaults, or for tests
+ * TWINBOX_TEST_BACKOFF_MS, the first wait in milliseconds (1 to 60000),
+ * every other bound scaled alike. */
+static struct sync_backoff_policy backoff_policy(void)
+{
+	struct sync_backoff_policy p = {SYNC_BACKOFF_ATTEMPTS, SYNC_BACKOFF_FIRST_MS, SYNC_BACKOFF_MAX_MS};
+	const char *v = getenv("TWINBOX_TEST_BACKOFF_MS");
+	char *end;
+	unsigned long ms;
+
+	if (!v || !*v)
+		return p;
+	errno = 0;
+	ms = strtoul(v, &end, 10);
+	if (*end || errno || ms < 1 || ms > SYNC_BACKOFF_MAX_MS)
+		return p;
+	p.first_ms = (unsigned)ms;
+	p.max_ms = (unsigned)ms * (SYNC_BACKOFF_MAX_MS / SYNC_BACKOFF_FIRST_MS);
+	return p;
+}
+
+/* Open side s's store. A server that answers "not now" ([UNAVAILABLE],
+ * [LIMIT], [INUSE], or BYE at the greeting or at login) is waited for
+ * as `b` says; a connection refused or lost is not: at a first
+ * connection a wrong host or port is likelier than a restart. */
+static struct store *open_patiently(const struct account_job *j, enum side s, struct sync_backoff *b,
+                                    struct error *err)
+{
+	unsigned tries = 0;
+	struct store *st;
+
+	while (!(st = cli_side_store(j->a, s, &j->io[s], err)))
+		if (err->retry != ERR_RETRY_BUSY || !sync_backoff_wait(b, j->a->name, &tries, err))
+			return NULL;
+	sync_backoff_success(b);
+	return st;
+}
+
 /* Sync one account; EXIT_OK, EXIT_PARTIAL (folders failed, or the run
  * stopped, after something was done), EXIT_FAILED (nothing done) or
  * EXIT_USAGE (a folder argument names no folder). */
@@ -336,10 +374,12 @@ static int sync_account(struct account_job *j)
 	struct state_server server;
 	struct store *remote = NULL, *local = j->local;
 	struct sync_result res = {0};
+	struct sync_backoff_policy policy = backoff_policy();
 	struct error err;
 	int rc = EXIT_FAILED;
 
 	error_clear(&err);
+	o.backoff = sync_backoff_new(&policy);
 	cli_plan_rules(a, &o.rules);
 	o.rules.allow_mass_delete = j->c.allow_mass_delete;
 	o.dry_run = j->c.dry_run;
@@ -359,8 +399,8 @@ static int sync_account(struct account_job *j)
 	 * in to and listed. */
 	if (local)
 		o.prefetch = sync_prefetch_start(local, j->db, &o);
-	remote = cli_side_store(j->a, SIDE_A, &j->io[SIDE_A], &err);
-	if (!remote || (!local && !(local = cli_side_store(j->a, SIDE_B, &j->io[SIDE_B], &err))))
+	remote = open_patiently(j, SIDE_A, o.backoff, &err);
+	if (!remote || (!local && !(local = open_patiently(j, SIDE_B, o.backoff, &err))))
 		goto fail;
 	if (sync_run(remote, local, j->st, &o, &res, &err) < 0)
 		goto fail;
@@ -380,6 +420,7 @@ out:
 	if (local && local != j->local)
 		local->ops->close(local);
 	cli_folders_free(&folders);
+	sync_backoff_free(o.backoff);
 	return rc;
 }
 

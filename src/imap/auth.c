@@ -143,9 +143,18 @@ static int auth_error(struct imap_session *s, const struct imap_cmd *cmd, struct
 		return imap_cmd_error(s, cmd, err);
 	switch (cmd->code.type) {
 	case IMAP_CODE_UNAVAILABLE:
-		return error_set(err, ERR_ACCOUNT,
-		                 "authentication at %s is temporarily unavailable (%s); try again later",
-		                 imap_peer(s), cmd->status);
+		error_set(err, ERR_ACCOUNT, "authentication at %s is temporarily unavailable (%s)",
+		          imap_peer(s), cmd->status);
+		err->retry = ERR_RETRY_BUSY;
+		return -1;
+	case IMAP_CODE_LIMIT:
+	case IMAP_CODE_INUSE:
+		/* Dovecot: "NO [LIMIT] Maximum number of connections from
+		 * user+IP exceeded". Not a wrong password. */
+		error_set(err, ERR_ACCOUNT, "%s allows \"%s\" no more connections or logins for now (%s)",
+		          imap_peer(s), user, cmd->status);
+		err->retry = ERR_RETRY_BUSY;
+		return -1;
 	case IMAP_CODE_AUTHORIZATIONFAILED:
 		return error_set(err, ERR_ACCOUNT,
 		                 "%s accepted the password but does not let \"%s\" log in (%s)", imap_peer(s),
@@ -208,8 +217,9 @@ int imap_authenticate(struct imap_session *s, struct error *err)
 		cmd.ctx = &a;
 	}
 	cmd.accept = 1ull << IMAP_CODE_CAPABILITY | 1ull << IMAP_CODE_AUTHENTICATIONFAILED |
-	             1ull << IMAP_CODE_UNAVAILABLE | 1ull << IMAP_CODE_AUTHORIZATIONFAILED |
-	             1ull << IMAP_CODE_EXPIRED | 1ull << IMAP_CODE_PRIVACYREQUIRED;
+	             1ull << IMAP_CODE_UNAVAILABLE | 1ull << IMAP_CODE_LIMIT | 1ull << IMAP_CODE_INUSE |
+	             1ull << IMAP_CODE_AUTHORIZATIONFAILED | 1ull << IMAP_CODE_EXPIRED |
+	             1ull << IMAP_CODE_PRIVACYREQUIRED;
 	/* What the server offers after login may differ (RFC 3501 6.2.2);
 	 * the tagged OK usually carries the new list. */
 	imap_caps_clear(s);

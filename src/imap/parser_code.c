@@ -63,6 +63,11 @@ const char *imap_code_name(enum imap_code_type type)
 	return "?";
 }
 
+bool imap_code_is_temporary(enum imap_code_type type)
+{
+	return type == IMAP_CODE_UNAVAILABLE || type == IMAP_CODE_LIMIT || type == IMAP_CODE_INUSE;
+}
+
 /* The words of `s` split at spaces, in the arena. */
 static size_t split_words(struct imap_parser *p, const char *s, size_t len, const char ***words_r,
                           size_t **lens_r)

@@ -311,6 +311,11 @@ struct imap_session *imap_connect(const struct imap_session_options *opts, struc
 	return s;
 }
 
+struct imap_session *imap_reconnect(const struct imap_session *s, struct error *err)
+{
+	return imap_connect(&s->opts, err);
+}
+
 void imap_session_set_handlers(struct imap_session *s, const struct imap_session_handlers *h)
 {
 	if (h)

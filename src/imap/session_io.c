@@ -25,8 +25,10 @@ int imap_flush(struct imap_session *s, struct error *err)
 {
 	struct error werr;
 
-	if (s->failed)
-		return error_set(err, s->fail_err.scope, "%s", s->fail_err.text);
+	if (s->failed) {
+		*err = s->fail_err;
+		return -1;
+	}
 	if (s->wbuf.len == 0)
 		return 0;
 	error_clear(&werr);
@@ -126,8 +128,11 @@ static int pump_writes(struct imap_session *s, struct error *err)
 
 int imap_send(struct imap_session *s, struct imap_cmd *cmd, struct error *err)
 {
-	if (s->failed)
-		return error_set(err, s->fail_err.scope, "%s: %s", buf_cstr(&cmd->what), s->fail_err.text);
+	if (s->failed) {
+		error_set(err, s->fail_err.scope, "%s: %s", buf_cstr(&cmd->what), s->fail_err.text);
+		err->retry = s->fail_err.retry;
+		return -1;
+	}
 	imap_cmd_seal(cmd);
 	snprintf(cmd->tag, sizeof(cmd->tag), "%s%u", s->tag_prefix, ++s->next_tag);
 	/* The tag goes in front of the first part's text. */
@@ -265,6 +270,7 @@ static void complete(struct imap_session *s, struct imap_cmd *cmd, const struct 
 	status_text(&st, resp);
 	cmd->status = buf_detach(&st, NULL);
 	cmd->cond = resp->cond;
+	cmd->said = resp->code.type;
 	if (resp->code.type != IMAP_CODE_NONE && (cmd->accept & (1ull << resp->code.type))) {
 		if (resp->code.type == IMAP_CODE_CAPABILITY)
 			imap_caps_set_atoms(s, &resp->code.atoms);
@@ -346,7 +352,11 @@ static void on_greeting(struct imap_session *s, const struct imap_event *ev)
 	status_text(&g, resp);
 	s->greeting = buf_detach(&g, NULL);
 	if (resp->cond == IMAP_COND_BYE) {
-		imap_fail_protocol(s, "%s refused the connection: %s", imap_peer(s), s->greeting);
+		/* "Too many connections", "shutting down": later may work. */
+		struct error e;
+		error_set(&e, ERR_ACCOUNT, "%s refused the connection: %s", imap_peer(s), s->greeting);
+		e.retry = ERR_RETRY_BUSY;
+		imap_session_fail(s, &e);
 		return;
 	}
 	s->preauth = resp->cond == IMAP_COND_PREAUTH;
@@ -426,12 +436,16 @@ static int read_more(struct imap_session *s, struct error *err)
 	if (n < 0) {
 		imap_session_fail(s, &rerr);
 	} else if (n == 0) {
+		/* Ended by the server: a BYE says why ("too many connections",
+		 * a shutdown); without one the connection was lost. Either
+		 * way a new session may well work. */
 		if (s->bye_text)
 			error_set(&rerr, ERR_ACCOUNT, "%s closed the connection: BYE %s", imap_peer(s),
 			          s->bye_text);
 		else
 			error_set(&rerr, ERR_ACCOUNT, "%s closed the connection unexpectedly%s", imap_peer(s),
 			          imap_parser_idle(s->parser) ? "" : " in the middle of a response");
+		rerr.retry = s->bye_text ? ERR_RETRY_BUSY : ERR_RETRY_LOST;
 		imap_session_fail(s, &rerr);
 	} else {
 		if (!s->greet_head_done)
@@ -525,10 +539,19 @@ int imap_cmd_error(const struct imap_session *s, const struct imap_cmd *cmd, str
 	}
 	if (cmd->state == IMAP_CMD_DONE && cmd->cond == IMAP_COND_OK)
 		return 0;
-	if (cmd->cond == IMAP_COND_NONE)
-		return error_set(err, s->fail_err.scope ? s->fail_err.scope : ERR_ACCOUNT, "%s: %s",
-		                 buf_cstr(&cmd->what),
-		                 s->failed ? s->fail_err.text : "the command was never sent");
+	if (cmd->cond == IMAP_COND_NONE) {
+		error_set(err, s->fail_err.scope ? s->fail_err.scope : ERR_ACCOUNT, "%s: %s",
+		          buf_cstr(&cmd->what), s->failed ? s->fail_err.text : "the command was never sent");
+		err->retry = s->failed ? s->fail_err.retry : ERR_RETRY_NO;
+		return -1;
+	}
+	if (cmd->cond == IMAP_COND_NO && imap_code_is_temporary(cmd->said)) {
+		/* The server refuses work for now, not this message. */
+		error_set(err, cmd->scope > ERR_MAILBOX ? cmd->scope : ERR_MAILBOX, "%s failed at %s: %s",
+		          buf_cstr(&cmd->what), imap_peer(s), cmd->status);
+		err->retry = ERR_RETRY_BUSY;
+		return -1;
+	}
 	return error_set(err, cmd->scope, "%s failed: %s", buf_cstr(&cmd->what), cmd->status);
 }
 

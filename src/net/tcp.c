@@ -132,6 +132,15 @@ static size_t take_buffered(struct tcp_transport *tt, void *data, size_t len)
 	return n;
 }
 
+/* A failure that another connection later may not have (util/error.h):
+ * `err` marked ERR_RETRY_LOST; returns rc. */
+static int lost(struct error *err, int rc)
+{
+	if (err)
+		err->retry = ERR_RETRY_LOST;
+	return rc;
+}
+
 static ssize_t tcp_read(struct transport *t, void *data, size_t len, struct error *err)
 {
 	struct tcp_transport *tt = (struct tcp_transport *)t;
@@ -160,16 +169,16 @@ static ssize_t tcp_read(struct transport *t, void *data, size_t len, struct erro
 		if (errno == EINTR)
 			continue;
 		if (errno == ECONNRESET)
-			return error_set(err, ERR_ACCOUNT, "the connection to %s was reset by the server",
-			                 tt->peer);
+			return lost(err, error_set(err, ERR_ACCOUNT,
+			                           "the connection to %s was reset by the server", tt->peer));
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return error_errno(err, ERR_ACCOUNT, errno, "reading from %s failed", tt->peer);
 		r = wait_readable(tt);
 		if (r == 0)
-			return error_set(
-			    err, ERR_ACCOUNT,
-			    "%s did not answer within %s; if the server is just slow, raise `timeout:`",
-			    tt->peer, net_duration(tt->io_ms, dur));
+			return lost(err, error_set(err, ERR_ACCOUNT,
+			                           "%s did not answer within %s; if the server is just slow, "
+			                           "raise `timeout:`",
+			                           tt->peer, net_duration(tt->io_ms, dur)));
 		if (r < 0)
 			return error_errno(err, ERR_ACCOUNT, errno, "waiting for data from %s failed",
 			                   tt->peer);
@@ -196,17 +205,17 @@ static int tcp_write(struct transport *t, const void *data, size_t len, struct e
 		if (errno == EINTR)
 			continue;
 		if (errno == EPIPE || errno == ECONNRESET)
-			return error_set(err, ERR_ACCOUNT,
-			                 "%s closed the connection while twinbox was sending", tt->peer);
+			return lost(err, error_set(err, ERR_ACCOUNT,
+			                           "%s closed the connection while twinbox was sending",
+			                           tt->peer));
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return error_errno(err, ERR_ACCOUNT, errno, "sending to %s failed", tt->peer);
 		r = wait_fd(tt->fd, POLLOUT, tt->io_ms);
 		if (r == 0)
-			return error_set(
-			    err, ERR_ACCOUNT,
-			    "sending to %s timed out after %s (the server stopped reading); if the "
-			    "server is just slow, raise `timeout:`",
-			    tt->peer, net_duration(tt->io_ms, dur));
+			return lost(err, error_set(err, ERR_ACCOUNT,
+			                           "sending to %s timed out after %s (the server stopped "
+			                           "reading); if the server is just slow, raise `timeout:`",
+			                           tt->peer, net_duration(tt->io_ms, dur)));
 		if (r < 0)
 			return error_errno(err, ERR_ACCOUNT, errno, "waiting to send to %s failed", tt->peer);
 	}
@@ -421,6 +430,8 @@ struct transport *tcp_connect(const char *host, unsigned port, const struct net_
 	          : timed_out ? "is the server reachable from here (a firewall?), or does `timeout:` need to "
 	                        "be longer?"
 	                      : "check `host:` and the network");
+	if (refused || timed_out)
+		lost(err, -1);
 	buf_free(&causes);
 	free(peer);
 	return NULL;

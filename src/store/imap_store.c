@@ -640,6 +640,8 @@ static int flush(struct store_folder *f, struct error *err)
 	return 0;
 }
 
+static int reconnect(struct store *base, struct error *err);
+
 static void store_close(struct store *base)
 {
 	struct imap_store *st = (struct imap_store *)base;
@@ -668,18 +670,49 @@ static void store_close(struct store *base)
 		.fetch_headers = istore_fetch_headers, .reserve_name = NULL, .add = istore_add,              \
 		.set_flags = istore_set_flags, .delete = istore_delete, .flush = flush,                      \
 		.close_folder = close_folder, .close = store_close, .folder_status = folder_status,          \
-		.special_use = special_use, .list_markers = list_markers,                                    \
+		.special_use = special_use, .list_markers = list_markers, .reconnect = reconnect,            \
 	}
 
 static const struct store_ops imap_store_ops = ISTORE_OPS(STORE_CAP_WRITE | STORE_CAP_KEYWORDS);
 static const struct store_ops imap_store_ops_modseq =
     ISTORE_OPS(STORE_CAP_WRITE | STORE_CAP_KEYWORDS | STORE_CAP_MODSEQ);
 
+/* The ops for a store over session `s`: with MODSEQ where it has CONDSTORE. */
+static const struct store_ops *ops_for(struct imap_session *s)
+{
+	return imap_has_cap(s, "CONDSTORE") ? &imap_store_ops_modseq : &imap_store_ops;
+}
+
+static int reconnect(struct store *base, struct error *err)
+{
+	struct imap_store *st = (struct imap_store *)base;
+	struct imap_session *s;
+
+	if (imap_session_state(st->s) != IMAP_STATE_LOGOUT)
+		return 0;
+	if (st->open)
+		return error_set(err, ERR_FATAL,
+		                 "the IMAP store must close the folder \"%s\" before it reconnects (a bug, "
+		                 "please report it)",
+		                 st->open->name);
+	if (!(s = imap_reconnect(st->s, err)))
+		return -1;
+	imap_session_free(st->s);
+	st->s = s;
+	/* Nothing is selected on the new session. The folder list, the
+	 * namespace and the delimiter are the same server's. */
+	free(st->lingering);
+	st->lingering = NULL;
+	st->base.ops = ops_for(s);
+	log_debug("imap store: %s: connected again", st->peer);
+	return 0;
+}
+
 static struct store *wrap(struct imap_session *s, const char *peer)
 {
 	struct imap_store *st = xcalloc(1, sizeof(*st));
 
-	st->base.ops = imap_has_cap(s, "CONDSTORE") ? &imap_store_ops_modseq : &imap_store_ops;
+	st->base.ops = ops_for(s);
 	st->s = s;
 	st->peer = xstrdup(peer);
 	st->prefix = xstrdup("");

@@ -1,7 +1,9 @@
 /*
  * The mapped store (mapped_store.h): the operations that take a folder
- * name translate it and call the inner store; the rest are the inner
- * store's own, since the folder handles are its handles.
+ * name translate it and call the inner store; those that take the store
+ * pass the inner one; the rest are the inner store's own, since the
+ * folder handles are its handles. (A new store op that takes the store
+ * must be wrapped here.)
  */
 #include "twinbox/store/mapped_store.h"
 
@@ -190,6 +192,13 @@ static int open_folder(struct store *st, const char *name, struct store_folder *
 	WITH_INNER(m, name, err, m->inner->ops->open_folder(m->inner, name_, f_r, info_r, missing_r, err));
 }
 
+static int reconnect(struct store *st, struct error *err)
+{
+	struct mapped_store *m = mapped(st);
+
+	return m->inner->ops->reconnect(m->inner, err);
+}
+
 struct store *mapped_store_new(struct store *inner, const struct store_name_map *map)
 {
 	struct mapped_store *m = xcalloc(1, sizeof(*m));
@@ -205,6 +214,7 @@ struct store *mapped_store_new(struct store *inner, const struct store_name_map 
 	m->ops.list_markers = in->list_markers ? list_markers : NULL;
 	m->ops.special_use = in->special_use ? special_use : NULL;
 	m->ops.open_folder = open_folder;
+	m->ops.reconnect = in->reconnect ? reconnect : NULL;
 	m->ops.close = mapped_store_free;
 	m->base.ops = &m->ops;
 	return &m->base;

@@ -456,8 +456,8 @@ static int create_folder(struct account_run *ar, const struct plan_folders *fp, 
 		engine_event_folder(o, SYNC_EVENT_FOLDER_CREATED, a->name, a->side, NULL);
 		engine_event_folder(o, SYNC_EVENT_FOLDER_BEGIN, a->name, a->side, NULL);
 		if (sync_folder(ar->remote, ar->local, ar->st, o,
-		                &(struct sync_folder_job){a->name, folder_use(ar->remote, ar->local, a->name),
-		                                          NULL, NULL},
+		                &(struct sync_folder_job){.name = a->name,
+		                                          .use = folder_use(ar->remote, ar->local, a->name)},
 		                rep, &rep->err) == 0) {
 			ar->res->folders_synced++;
 			engine_report(o, rep);
@@ -609,17 +609,40 @@ out:
 	return rc;
 }
 
+/* The whole run, for engine_retry. */
+struct account_try {
+	struct store *remote, *local;
+	struct state *st;
+	const struct sync_options *o;
+	struct sync_result *res;
+};
+
+static int try_account(void *ctx, struct error *err)
+{
+	struct account_try *t = ctx;
+
+	if (run_account(t->remote, t->local, t->st, t->o, t->res, err) == 0)
+		return 0;
+	/* A folder's failure stopped it: that folder was tried again
+	 * already, as far as the back-off allowed; the run is not. Only a
+	 * failure before any folder (the listing) makes the run go again. */
+	if (t->res->stop_reported)
+		err->retry = ERR_RETRY_NO;
+	return -1;
+}
+
 int sync_run(struct store *remote, struct store *local, struct state *st, const struct sync_options *opts,
              struct sync_result *res, struct error *err)
 {
 	struct sync_options o = *opts;
 	struct engine_hub hub;
 	struct sync_event end = {.kind = SYNC_EVENT_ACCOUNT_END};
+	struct account_try t = {remote, local, st, &o, res};
 	int rc;
 
 	engine_hub_start(&hub, &o);
 	engine_emit(&o, &(struct sync_event){.kind = SYNC_EVENT_ACCOUNT_BEGIN});
-	rc = run_account(remote, local, st, &o, res, err);
+	rc = engine_retry(&o, remote, local, NULL, false, try_account, NULL, &t, err);
 	end.folders_synced = res->folders_synced;
 	end.folders_failed = res->folders_failed;
 	end.text = rc < 0 ? err->text : NULL;

@@ -104,11 +104,13 @@ static int recover_intents(struct folder_run *r, struct error *err)
 	/* Said as it is: the run that left them was killed or stopped by an
 	 * error, and only some of what it set out to do had happened. */
 	if (rc == 0 && count)
-		log_info("%s: the last run stopped part-way (killed, or stopped by an error): %zu "
-		         "message%s it had copied %s recorded now, %zu step%s it had not finished %s left to "
-		         "this run",
-		         r->rep->name, found, found == 1 ? "" : "s", found == 1 ? "is" : "are", count - found,
-		         count - found == 1 ? "" : "s", count - found == 1 ? "is" : "are");
+		log_info("%s: %s stopped part-way (%s): %zu message%s it had copied %s recorded now, %zu "
+		         "step%s it had not finished %s left to this %s",
+		         r->rep->name, r->again ? "the last try" : "the last run",
+		         r->again ? "the server failed" : "killed, or stopped by an error", found,
+		         found == 1 ? "" : "s", found == 1 ? "is" : "are", count - found,
+		         count - found == 1 ? "" : "s", count - found == 1 ? "is" : "are",
+		         r->again ? "one" : "run");
 	if (rc == 0 && count)
 		crash_point("intents of an interrupted run reconciled");
 	return rc;
@@ -391,7 +393,8 @@ int sync_folder(struct store *rs, struct store *ls, struct state *st, const stru
                 const struct sync_folder_job *job, struct sync_folder_report *rep, struct error *err)
 {
 	const char *name = job->name;
-	struct folder_run r = {.o = o, .st = st, .store = {rs, ls}, .rep = rep, .files_read = -1};
+	struct folder_run r = {
+	    .o = o, .st = st, .store = {rs, ls}, .rep = rep, .again = job->again, .files_read = -1};
 	struct plan_rules rules = o->rules;
 	struct store_folder_info info[SIDES];
 	struct plan_msg *pm[SIDES] = {NULL, NULL};

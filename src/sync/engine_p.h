@@ -67,6 +67,7 @@ struct folder_run {
 	struct state_pairs pairs;
 	char **pair_keys; /* keys made for pairs that had none (recover.c), parallel to snap[SIDE_B] */
 	struct sync_folder_report *rep;
+	bool again; /* an earlier try of this run stopped part-way (sync_folder_job) */
 	/* Dry run: forget the pairs' ids on a side in memory once loaded,
 	 * as the real run forgets them in the state (a renumbered folder). */
 	bool renumber[SIDES];
@@ -196,6 +197,19 @@ int pool_run(struct sync_pool *p, const struct sync_options *o, struct store *rs
              const enum plan_special_use *uses, size_t count, struct sync_result *res, struct error *err);
 /* End a pool that never ran (the run stopped before its folders). */
 void pool_abandon(struct sync_pool *p);
+
+/* Do `work` (0, or -1 with `err`) until it goes through or fails for
+ * good (retry.c): after a failure worth another try, as o->backoff says
+ * (NULL: none), wait, connect again whichever of stores `a` and `b` lost
+ * its connection (store_ops reconnect), call `again` (NULL: none) and do
+ * it again. `what` names the work in messages (a folder; NULL: the
+ * account). Returns 0; -1 with `err` (the work's failure, or a failed
+ * reconnect's at scope ERR_ACCOUNT); or, with `yield`, 1 when the work
+ * is left undone without failing it (`err` says why): the back-off gave
+ * up on it, or a store could not connect again. */
+int engine_retry(const struct sync_options *o, struct store *a, struct store *b, const char *what, bool yield,
+                 int (*work)(void *ctx, struct error *err), void (*again)(void *ctx), void *ctx,
+                 struct error *err);
 
 /* The folders named by o->only (folder arguments), resolved against the
  * names both sides list (NULL-terminated; folder_args.c says how an

@@ -19,6 +19,16 @@
  * smaller ones fill in beside it. Reports go through the pool's lock,
  * one at a time.
  *
+ * A server that says "not now" (sync_options.backoff): a folder whose
+ * sync fails so is synced again after the back-off's wait, over
+ * connections made again (engine_retry). A worker that cannot go on (the
+ * back-off gave up, or its connection cannot be made again: a server
+ * that lowered its limit) gives its folder back to the queue and ends:
+ * the other threads take it, and only the run's own thread, which never
+ * ends so, fails a folder for such a reason. Threads therefore leave the
+ * queue only when every folder is taken and none is in flight. Workers
+ * that cannot connect at all are said once, not once each.
+ *
  * Memory: a folder in flight holds a few hundred bytes per message
  * (snapshots, pairs, plan), so large folders are not run side by side.
  * The messages of the folders in flight, the largest of them left out,
@@ -62,8 +72,11 @@ struct sync_pool {
 	size_t *order; /* the folders' indexes in the order taken */
 	bool *taken;
 	bool *active;       /* being synced */
+	bool *begun;        /* its FOLDER_BEGIN was told */
 	size_t count, next; /* order[0 .. next) are all taken */
+	size_t in_flight;   /* folders being synced */
 	struct sync_result *res;
+	size_t fewer; /* workers that could not connect, or gave up */
 
 	struct pool_worker *workers;
 	size_t n_workers;
@@ -132,8 +145,50 @@ static size_t next_folder(struct sync_pool *p)
 
 static void pool_wake(void *ctx);
 
-/* Sync folders from the queue until it is empty or the run stops. */
-static void take_folders(struct sync_pool *p, struct store *rs, struct store *ls, struct state *st)
+/* Under lock: a worker goes (it could not connect, or cannot go on:
+ * `why`); said once a run, the further ones with -v. */
+static void one_fewer(struct sync_pool *p, const struct error *why)
+{
+	if (p->fewer++ == 0)
+		log_info("%s; going on with fewer connections for parallel folders", why->text);
+	else
+		log_debug("one more connection fewer for parallel folders: %s", why->text);
+}
+
+/* One folder's sync, for engine_retry. */
+struct folder_try {
+	struct sync_pool *p;
+	struct store *rs, *ls;
+	struct state *st;
+	struct sync_folder_job job;
+	struct sync_folder_report *rep;
+};
+
+static int try_folder(void *ctx, struct error *err)
+{
+	struct folder_try *t = ctx;
+
+	return sync_folder(t->rs, t->ls, t->st, &t->p->wo, &t->job, t->rep, err);
+}
+
+/* Before a folder's next try: what its report said of the last one's
+ * plan, failures and progress goes (the new plan has what is left);
+ * what was done stays counted. */
+static void try_again(void *ctx)
+{
+	struct folder_try *t = ctx;
+
+	t->job.again = true;
+	t->rep->message_failures = 0;
+	memset(&t->rep->planned, 0, sizeof(t->rep->planned));
+	memset(&t->rep->progress, 0, sizeof(t->rep->progress));
+	error_clear(&t->rep->err);
+}
+
+/* Sync folders from the queue until every folder is done or the run
+ * stops; a worker (`worker`) also ends when it cannot go on. */
+static void take_folders(struct sync_pool *p, struct store *rs, struct store *ls, struct state *st,
+                         bool worker)
 {
 	pthread_mutex_lock(&p->lock);
 	while (!p->published)
@@ -141,34 +196,49 @@ static void take_folders(struct sync_pool *p, struct store *rs, struct store *ls
 	while (!p->stop) {
 		size_t i = next_folder(p);
 		if (i == SIZE_MAX) {
-			if (p->next >= p->count)
+			/* A folder in flight may yet be given back. */
+			if (p->next >= p->count && p->in_flight == 0)
 				break;
 			pthread_cond_wait(&p->ready, &p->lock);
 			continue;
 		}
 		const char *name = p->names[i];
 		struct sync_folder_report rep = {.name = name, .dry_run = p->o->dry_run};
+		struct folder_try t = {p, rs, ls, st, {name, p->uses[i], pool_wake, p, false}, &rep};
 		struct error stop;
+		bool begin = !p->begun[i];
 		int rc;
 
-		p->taken[i] = p->active[i] = true;
+		p->taken[i] = p->active[i] = p->begun[i] = true;
+		p->in_flight++;
 		/* Under the lock, so the lines come in the order taken. */
 		if (p->weights[i])
 			log_debug("%s: starting (%zu messages on the server)", name, p->weights[i]);
 		pthread_mutex_unlock(&p->lock);
 		error_clear(&rep.err);
-		engine_event_folder(p->o, SYNC_EVENT_FOLDER_BEGIN, name, SIDE_A, NULL);
-		rc = sync_folder(rs, ls, st, &p->wo,
-		                 &(struct sync_folder_job){name, p->uses[i], pool_wake, p}, &rep, &rep.err);
+		if (begin)
+			engine_event_folder(p->o, SYNC_EVENT_FOLDER_BEGIN, name, SIDE_A, NULL);
+		rc = engine_retry(p->o, rs, ls, name, worker, try_folder, try_again, &t, &rep.err);
 		pthread_mutex_lock(&p->lock);
 		p->active[i] = false;
+		p->in_flight--;
 		pthread_cond_broadcast(&p->ready);
+		if (rc > 0) {
+			/* Given back: another thread takes it. */
+			p->taken[i] = false;
+			p->next = 0;
+			if (!p->stop)
+				one_fewer(p, &rep.err);
+			break;
+		}
 		if (rc == 0) {
 			p->res->folders_synced++;
 			engine_report(p->o, &rep);
 		} else if (engine_folder_failed(p->o, p->res, &rep, &stop) < 0 && !p->stop) {
 			p->stop = true;
 			p->stop_err = stop;
+			/* Nobody waits for a server any longer. */
+			sync_backoff_cancel(p->o->backoff);
 		}
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -186,12 +256,14 @@ static void *worker_main(void *arg)
 	if (p->o->open_worker(p->o->worker_ctx, &h, &err) < 0) {
 		/* Most often a server's limit on connections per user: the
 		 * other threads sync this worker's share. */
-		log_info("one connection fewer for parallel folders: %s", err.text);
+		pthread_mutex_lock(&p->lock);
+		one_fewer(p, &err);
+		pthread_mutex_unlock(&p->lock);
 		return NULL;
 	}
 	/* Side B under the run's folder mapping, as the run sees it. */
 	mapped = p->o->map ? mapped_store_new(h.local, p->o->map) : NULL;
-	take_folders(p, h.remote, mapped ? mapped : h.local, h.st);
+	take_folders(p, h.remote, mapped ? mapped : h.local, h.st, true);
 	if (mapped)
 		mapped_store_free(mapped);
 	p->o->close_worker(p->o->worker_ctx, &h);
@@ -321,6 +393,7 @@ static void publish(struct sync_pool *p, const char *const *names, const size_t 
 		largest_first(p->order, weights, count);
 	p->taken = xcalloc(count + 1, sizeof(*p->taken));
 	p->active = xcalloc(count + 1, sizeof(*p->active));
+	p->begun = xcalloc(count + 1, sizeof(*p->begun));
 	p->count = count;
 	p->next = 0;
 	p->res = res;
@@ -337,6 +410,7 @@ static void pool_end(struct sync_pool *p)
 	free(p->order);
 	free(p->taken);
 	free(p->active);
+	free(p->begun);
 	pthread_cond_destroy(&p->ready);
 	pthread_mutex_destroy(&p->lock);
 }
@@ -353,7 +427,7 @@ int pool_run(struct sync_pool *p, const struct sync_options *o, struct store *rs
 		p = &alone;
 	}
 	publish(p, names, weights, uses, count, res);
-	take_folders(p, rs, ls, st);
+	take_folders(p, rs, ls, st, false);
 	pool_end(p);
 	if (p->stop) {
 		*err = p->stop_err;

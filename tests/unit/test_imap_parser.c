@@ -80,6 +80,14 @@ Test(imap_parser, tagged_status_and_codes)
 	    {"a1 NO [OVERQUOTA] Quota exceeded\r\n", "TAGGED a1 NO [OVERQUOTA] text=\"Quota exceeded\"\n"},
 	    {"a1 NO [ALREADYEXISTS] Mailbox already exists\r\n",
 	     "TAGGED a1 NO [ALREADYEXISTS] text=\"Mailbox already exists\"\n"},
+	    /* RFC 5530: "not now" (imap_code_is_temporary). */
+	    {"a1 NO [UNAVAILABLE] User's backend down for maintenance\r\n",
+	     "TAGGED a1 NO [UNAVAILABLE] text=\"User's backend down for maintenance\"\n"},
+	    {"a1 NO [LIMIT] Maximum number of connections from user+IP exceeded "
+	     "(mail_max_userip_connections=2)\r\n",
+	     "TAGGED a1 NO [LIMIT] text=\"Maximum number of connections from user+IP exceeded "
+	     "(mail_max_userip_connections=2)\"\n"},
+	    {"a1 no [inuse] Mailbox in use\r\n", "TAGGED a1 NO [INUSE] text=\"Mailbox in use\"\n"},
 	    {"t]1 OK done\r\n", "TAGGED t]1 OK text=\"done\"\n"},
 	};
 	CHECK(t);
@@ -356,4 +364,19 @@ Test(imap_parser, partial_limits_use_defaults_for_zero_fields)
 	         "lists are nested deeper than 2 levels, near \"* X ((\" (in an untagged "
 	         "X response)\n");
 	free(got);
+}
+
+Test(imap_parser, codes_that_say_not_now)
+{
+	static const enum imap_code_type now[] = {IMAP_CODE_UNAVAILABLE, IMAP_CODE_LIMIT, IMAP_CODE_INUSE};
+	static const enum imap_code_type never[] = {
+	    IMAP_CODE_NONE,         IMAP_CODE_OTHER,  IMAP_CODE_ALERT,     IMAP_CODE_AUTHENTICATIONFAILED,
+	    IMAP_CODE_OVERQUOTA,    IMAP_CODE_NOPERM, IMAP_CODE_SERVERBUG, IMAP_CODE_NONEXISTENT,
+	    IMAP_CODE_CONTACTADMIN, IMAP_CODE_CANNOT, IMAP_CODE_EXPIRED,   IMAP_CODE_TRYCREATE,
+	};
+
+	for (size_t i = 0; i < sizeof(now) / sizeof(now[0]); i++)
+		cr_assert(imap_code_is_temporary(now[i]), "%s", imap_code_name(now[i]));
+	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+		cr_assert(!imap_code_is_temporary(never[i]), "%s", imap_code_name(never[i]));
 }

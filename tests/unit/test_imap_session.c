@@ -362,3 +362,132 @@ Test(imap_session, trace_hides_sasl_payload)
 	cr_assert_null(strstr(t, PLAIN_IR), "%s", t);
 	buf_free(&trace_lines);
 }
+
+/* ---- "not now": errors worth trying again later (util/error.h) ---- */
+
+Test(imap_session, bye_greeting_is_worth_trying_again)
+{
+	struct imap_session_options o = test_options();
+
+	start_session(&o);
+	script_send(sc, "* BYE Too many connections, try later\r\n");
+	cr_assert_eq(imap_session_open(s, &err), -1);
+	cr_assert_eq(err.retry, ERR_RETRY_BUSY);
+}
+
+Test(imap_session, login_limit_is_busy_not_a_wrong_password)
+{
+	static const char *const codes[] = {"LIMIT", "INUSE", "UNAVAILABLE"};
+
+	for (size_t i = 0; i < 3; i++) {
+		struct imap_session_options o = test_options();
+
+		start_session(&o);
+		script_send(sc, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n");
+		script_expect(sc, "A1 AUTHENTICATE PLAIN " PLAIN_IR "\r\n");
+		script_sendf(sc, "A1 NO [%s] Maximum number of connections exceeded\r\n", codes[i]);
+		cr_assert_eq(imap_session_open(s, &err), -1);
+		cr_assert_eq(err.scope, ERR_ACCOUNT);
+		cr_assert_eq(err.retry, ERR_RETRY_BUSY, "%s", codes[i]);
+		cr_assert(strstr(err.text, "Maximum number of connections exceeded"), "%s", err.text);
+		cr_assert_null(strstr(err.text, "password"), "%s", err.text);
+		stop_session();
+	}
+}
+
+Test(imap_session, wrong_password_is_not_worth_trying_again)
+{
+	struct imap_session_options o = test_options();
+
+	start_session(&o);
+	script_send(sc, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] ready\r\n");
+	script_expect(sc, "A1 AUTHENTICATE PLAIN " PLAIN_IR "\r\n");
+	script_send(sc, "A1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n");
+	cr_assert_eq(imap_session_open(s, &err), -1);
+	cr_assert_eq(err.retry, ERR_RETRY_NO);
+}
+
+/* A NO with `code` to a SELECT of a logged-in session: the error. */
+static void select_refused(const char *code)
+{
+	login_with_caps("IMAP4rev1 AUTH=PLAIN SASL-IR");
+	script_expect(sc, "A2 SELECT \"INBOX\"\r\n");
+	script_sendf(sc, "A2 NO %s Not now\r\n", code);
+	error_clear(&err);
+	cr_assert_eq(imap_select(s, "INBOX", false, NULL, &err), -1);
+	cr_assert_neq(imap_session_state(s), IMAP_STATE_LOGOUT, "a NO ends no session");
+}
+
+Test(imap_session, a_command_refused_for_now_is_busy_and_names_the_server)
+{
+	static const char *const codes[] = {"[UNAVAILABLE]", "[LIMIT]", "[INUSE]"};
+
+	for (size_t i = 0; i < 3; i++) {
+		select_refused(codes[i]);
+		cr_assert_eq(err.retry, ERR_RETRY_BUSY, "%s", codes[i]);
+		cr_assert_eq(err.scope, ERR_MAILBOX);
+		cr_assert(strstr(err.text, "SELECT \"INBOX\" failed at mail.test:143: NO "), "%s", err.text);
+		stop_session();
+	}
+}
+
+Test(imap_session, other_refusals_are_not_worth_trying_again)
+{
+	static const char *const codes[] = {"[NONEXISTENT]", "[NOPERM]", "[OVERQUOTA]", "[SERVERBUG]", ""};
+
+	for (size_t i = 0; i < 5; i++) {
+		select_refused(codes[i]);
+		cr_assert_eq(err.retry, ERR_RETRY_NO, "%s", codes[i]);
+		stop_session();
+	}
+}
+
+Test(imap_session, a_temporary_refusal_of_a_message_command_fails_more_than_the_message)
+{
+	login_with_caps("IMAP4rev1 AUTH=PLAIN SASL-IR");
+	struct imap_cmd cmd;
+
+	imap_cmd_init(&cmd, "APPEND");
+	cmd.scope = ERR_MESSAGE;
+	imap_cmd_add(&cmd, " INBOX {1+}\r\nx");
+	script_expect(sc, "A2 APPEND INBOX {1+}\r\nx\r\n");
+	script_send(sc, "A2 NO [UNAVAILABLE] Throttled\r\n");
+	cr_assert_eq(imap_run(s, &cmd, &err), -1);
+	cr_assert_eq(err.scope, ERR_MAILBOX);
+	cr_assert_eq(err.retry, ERR_RETRY_BUSY);
+	imap_cmd_free(&cmd);
+}
+
+Test(imap_session, bye_in_the_middle_of_a_session_is_busy)
+{
+	login_with_caps("IMAP4rev1 AUTH=PLAIN SASL-IR");
+	script_expect(sc, "A2 SELECT \"INBOX\"\r\n");
+	script_send(sc, "* BYE [UNAVAILABLE] Server shutting down\r\n");
+	script_close(sc);
+	cr_assert_eq(imap_select(s, "INBOX", false, NULL, &err), -1);
+	cr_assert_eq(err.scope, ERR_ACCOUNT);
+	cr_assert_eq(err.retry, ERR_RETRY_BUSY);
+	cr_assert(strstr(err.text, "closed the connection: BYE Server shutting down"), "%s", err.text);
+	/* Every later command fails the same way. */
+	cr_assert_eq(imap_noop(s, &err), -1);
+	cr_assert_eq(err.retry, ERR_RETRY_BUSY);
+}
+
+Test(imap_session, a_connection_closed_without_bye_is_lost)
+{
+	login_with_caps("IMAP4rev1 AUTH=PLAIN SASL-IR");
+	script_expect(sc, "A2 SELECT \"INBOX\"\r\n");
+	script_close(sc);
+	cr_assert_eq(imap_select(s, "INBOX", false, NULL, &err), -1);
+	cr_assert_eq(err.retry, ERR_RETRY_LOST);
+	cr_assert(strstr(err.text, "closed the connection unexpectedly"), "%s", err.text);
+}
+
+Test(imap_session, a_broken_response_is_not_worth_trying_again)
+{
+	login_with_caps("IMAP4rev1 AUTH=PLAIN SASL-IR");
+	script_expect(sc, "A2 SELECT \"INBOX\"\r\n");
+	script_send(sc, "* 12 EXISTS (\r\n");
+	cr_assert_eq(imap_select(s, "INBOX", false, NULL, &err), -1);
+	cr_assert_eq(err.retry, ERR_RETRY_NO);
+}

@@ -76,3 +76,26 @@ Test(util_error, null_error_is_allowed)
 	cr_assert_eq(error_set(NULL, ERR_FATAL, "ignored"), -1);
 	error_prefix(NULL, "x");
 }
+
+Test(util_error, retry_is_set_by_the_finder_and_kept_by_context)
+{
+	struct error err;
+
+	error_clear(&err);
+	cr_assert_eq(err.retry, ERR_RETRY_NO);
+	error_set(&err, ERR_MAILBOX, "busy");
+	err.retry = ERR_RETRY_BUSY;
+	error_prefix(&err, "INBOX");
+	error_escalate(&err, ERR_ACCOUNT);
+	cr_assert_eq(err.retry, ERR_RETRY_BUSY);
+	cr_assert_str_eq(err.text, "INBOX: busy");
+	/* A new error is a new verdict. */
+	error_set(&err, ERR_MAILBOX, "other");
+	cr_assert_eq(err.retry, ERR_RETRY_NO);
+	err.retry = ERR_RETRY_LOST;
+	error_errno(&err, ERR_ACCOUNT, 5, "read");
+	cr_assert_eq(err.retry, ERR_RETRY_NO);
+	err.retry = ERR_RETRY_LOST;
+	error_clear(&err);
+	cr_assert_eq(err.retry, ERR_RETRY_NO);
+}

@@ -63,6 +63,7 @@
 #ifndef TWINBOX_IMAP_PARSER_H
 #define TWINBOX_IMAP_PARSER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -454,5 +455,11 @@ uint64_t imap_parser_literal_left(const struct imap_parser *p);
 const char *imap_event_type_name(enum imap_event_type type);
 const char *imap_cond_name(enum imap_cond cond);
 const char *imap_code_name(enum imap_code_type type);
+
+/* Whether a NO with this code says "not now" rather than "not this"
+ * (RFC 5530): UNAVAILABLE (the server or a backend is busy or down),
+ * LIMIT (a limit was reached: of connections, of commands, of a rate)
+ * and INUSE (someone else holds the mailbox). */
+bool imap_code_is_temporary(enum imap_code_type type);
 
 #endif

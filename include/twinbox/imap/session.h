@@ -11,7 +11,14 @@
  *          '-------------- BYE, LOGOUT, connection lost --> LOGOUT
  *
  * A session in LOGOUT is finished: every later call fails with the
- * error that ended it (ERR_ACCOUNT), and only imap_session_free remains.
+ * error that ended it (ERR_ACCOUNT), and only imap_session_free remains
+ * (imap_reconnect makes a new one like it).
+ *
+ * Trying again later (error.retry, util/error.h): a NO with [UNAVAILABLE],
+ * [LIMIT] or [INUSE] to any command (LOGIN and AUTHENTICATE included) is
+ * ERR_RETRY_BUSY; so is a session the server ended with BYE (at the
+ * greeting or later). A connection refused, reset, timed out or closed
+ * without BYE is ERR_RETRY_LOST.
  *
  * Security rules kept by imap_session_open():
  *  - with tls STARTTLS, the server must offer STARTTLS (else an error, it
@@ -199,6 +206,7 @@ struct imap_cmd {
 	char tag[16];
 	enum imap_cond cond;       /* OK / NO / BAD; NONE when the session failed */
 	struct imap_cmd_code code; /* a trusted code from the tagged response */
+	enum imap_code_type said;  /* the tagged response's code, trusted or not */
 	char *status;              /* "NO [NONEXISTENT] Mailbox doesn't exist" (owned) */
 	bool cb_failed;            /* a callback returned -1: */
 	struct error cb_err;       /* its error */
@@ -244,12 +252,19 @@ struct imap_session *imap_session_new(struct conn *c, const struct imap_session_
  * more than 1000 untagged responses before login end the session); an
  * authentication failure says whether the server
  * refused the user name or password ([AUTHENTICATIONFAILED]), is
- * temporarily unavailable ([UNAVAILABLE]), or forbids LOGIN
- * (LOGINDISABLED). */
+ * temporarily unavailable ([UNAVAILABLE]), allows no more connections or
+ * logins now ([LIMIT], [INUSE]: these three are ERR_RETRY_BUSY), or
+ * forbids LOGIN (LOGINDISABLED). */
 int imap_session_open(struct imap_session *s, struct error *err);
 
 /* conn_open + imap_session_new + imap_session_open. */
 struct imap_session *imap_connect(const struct imap_session_options *opts, struct error *err);
+
+/* A new session to the server of `s` with the options `s` was made with
+ * (imap_connect: connected, logged in with the same user and password),
+ * for going on after `s` ended (a BYE, a lost connection). `s` is not
+ * changed; the caller frees it. NULL with `err` as for imap_connect. */
+struct imap_session *imap_reconnect(const struct imap_session *s, struct error *err);
 
 /* LOGOUT (waiting for the reply), then free. Errors of the LOGOUT are
  * ignored: the session is over either way. NULL is fine. */
@@ -317,7 +332,11 @@ int imap_send(struct imap_session *s, struct imap_cmd *cmd, struct error *err);
  * -1 otherwise with err naming the command and the server's text:
  *   "SELECT \"Archive\" failed: NO [NONEXISTENT] Mailbox doesn't exist"
  * with cmd->scope for NO/BAD, ERR_ACCOUNT when the session failed (BYE,
- * connection lost, timeout, malformed response), or a callback's error. */
+ * connection lost, timeout, malformed response), or a callback's error.
+ * A NO with [UNAVAILABLE], [LIMIT] or [INUSE] is ERR_RETRY_BUSY, and of
+ * scope ERR_MAILBOX at least (the server refuses work for now, whatever
+ * the message): "SELECT \"INBOX\" failed at host:993: NO [UNAVAILABLE]
+ * Try later". */
 int imap_wait(struct imap_session *s, struct imap_cmd *cmd, struct error *err);
 
 /* imap_send + imap_wait. */

@@ -12,7 +12,8 @@ struct net_timeouts {
 /* Resolve `host` and connect to `port`, trying each address in turn
  * within the connect timeout. The message of a failure names the host and
  * port and says whether resolution, refusal or a timeout was the cause.
- * Returns a transport owned by the caller, or NULL (ERR_ACCOUNT). */
+ * Returns a transport owned by the caller, or NULL (ERR_ACCOUNT; when
+ * every address refused or timed out, ERR_RETRY_LOST). */
 struct transport *tcp_connect(const char *host, unsigned port, const struct net_timeouts *to,
                               struct error *err);
 

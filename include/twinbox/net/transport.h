@@ -19,9 +19,11 @@ struct transport_ops {
 	const char *name; /* "tcp", "tls", "script" */
 	/* Read up to `len` (> 0) bytes. Returns the number read (> 0), 0 when
 	 * the peer closed the connection, or -1 with `err` filled (scope
-	 * ERR_ACCOUNT; a timeout says how long was waited). */
+	 * ERR_ACCOUNT; a timeout says how long was waited). A reset or a
+	 * timeout is ERR_RETRY_LOST (util/error.h). */
 	ssize_t (*read)(struct transport *t, void *data, size_t len, struct error *err);
-	/* Write all `len` bytes or fail with -1 (ERR_ACCOUNT). */
+	/* Write all `len` bytes or fail with -1 (ERR_ACCOUNT; a peer that
+	 * closed or a timeout is ERR_RETRY_LOST). */
 	int (*write)(struct transport *t, const void *data, size_t len, struct error *err);
 	/* Wait until bytes (or EOF) can be read, at most `timeout_ms`
 	 * milliseconds; 0 only checks, < 0 means the transport's own I/O

@@ -70,7 +70,12 @@
  * command still running.
  *
  * Errors: a broken session is ERR_ACCOUNT; every later call fails with
- * it. Failing commands on a folder are ERR_MAILBOX.
+ * it, until reconnect makes a new one (the same options, the password
+ * the store was opened with). Failing commands on a folder are
+ * ERR_MAILBOX. A server that says "not now" ([UNAVAILABLE], [LIMIT],
+ * [INUSE], BYE) or a lost connection gives errors with `retry` set
+ * (imap/session.h); a message the server refuses for such a reason fails
+ * the whole add (ERR_MAILBOX), not the message alone.
  */
 #ifndef TWINBOX_STORE_IMAP_STORE_H
 #define TWINBOX_STORE_IMAP_STORE_H

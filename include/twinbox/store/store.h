@@ -311,6 +311,15 @@ struct store_ops {
 	int (*delete)(struct store_folder *f, const struct store_msg *msgs, size_t count, struct error *err);
 	int (*flush)(struct store_folder *f, struct error *err);
 	void (*close_folder)(struct store_folder *f);
+	/* After an error that ended the store's connection (a BYE, a lost
+	 * connection: util/error.h's ERR_RETRY_*), connect and log in again
+	 * with the options the store was opened with, so that its folders
+	 * can be opened again; 0 at once when the connection is still up.
+	 * No folder may be open. -1 with `err` (ERR_ACCOUNT, with `retry`
+	 * as the connection's failure says) when it cannot: the store stays
+	 * as it was, and close is still called. NULL: the store holds no
+	 * connection (Maildir). */
+	int (*reconnect)(struct store *st, struct error *err);
 	void (*close)(struct store *st);
 };
 

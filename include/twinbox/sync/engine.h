@@ -12,7 +12,9 @@
  *
  * A failure is contained by its scope: ERR_MESSAGE skips a message (the
  * next run tries again), ERR_MAILBOX fails the folder, ERR_ACCOUNT and
- * ERR_FATAL stop the run.
+ * ERR_FATAL stop the run. A failure that a later try may not have (a
+ * busy server, a lost connection: sync_options.backoff) is first tried
+ * again.
  */
 #ifndef TWINBOX_SYNC_ENGINE_H
 #define TWINBOX_SYNC_ENGINE_H
@@ -23,6 +25,7 @@
 #include "twinbox/state/server.h"
 #include "twinbox/state/state.h"
 #include "twinbox/store/store.h"
+#include "twinbox/sync/backoff.h"
 #include "twinbox/sync/events.h"
 #include "twinbox/sync/folder_map.h"
 #include "twinbox/sync/plan.h"
@@ -128,6 +131,16 @@ struct sync_options {
 	const struct store_name_map *map;
 	const char *const *skip; /* side A's folders left out (exact names) */
 	size_t skip_count;
+	/* Trying again when a server says "not now" (backoff.h), or NULL:
+	 * never. A folder whose sync fails so (an error with `retry` set)
+	 * is synced again, from the start, once the back-off says so, after
+	 * the stores whose connection ended connected again (store_ops
+	 * reconnect): the state makes the second try carry on where the
+	 * first stopped, nothing copied twice. So is the run's listing of
+	 * the folders. A worker (jobs) that cannot go on so leaves its
+	 * folder to the others and ends; the run's own thread fails a folder
+	 * only when the back-off gives up. */
+	struct sync_backoff *backoff;
 };
 
 /*
@@ -166,13 +179,15 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
              struct sync_result *res, struct error *err);
 
 /* One folder for sync_folder(): its name (both stores' name for it),
- * its special use, and whom to tell once its plan turns out to change a
- * store (a pool of workers may start more of them then; NULL: nobody). */
+ * its special use, whom to tell once its plan turns out to change a
+ * store (a pool of workers may start more of them then; NULL: nobody),
+ * and whether it is tried again in the same run. */
 struct sync_folder_job {
 	const char *name;
 	enum plan_special_use use;
 	void (*has_work)(void *ctx);
 	void *ctx;
+	bool again; /* an earlier try of this run stopped part-way (messages say so) */
 };
 
 /* Sync one folder that both stores hold (sync_run creates folders and

@@ -11,6 +11,24 @@
  *
  * Messages are complete sentences for a user: what failed, why, and where
  * it helps, what to do about it. They never contain a password.
+ *
+ * Apart from its scope, an error says whether the same work may succeed
+ * if tried again later, with nothing changed (`retry`); it is set where
+ * the failure is detected, never guessed from the text:
+ *
+ *   ERR_RETRY_NO    as far as anyone can tell it fails again
+ *   ERR_RETRY_BUSY  the server said so: it is busy or unavailable
+ *                   ([UNAVAILABLE]), at a limit ([LIMIT]: often of
+ *                   connections), the mailbox is in use ([INUSE]), or it
+ *                   ended the session (BYE: "too many connections", a
+ *                   shutdown)
+ *   ERR_RETRY_LOST  the connection was refused, reset, timed out or
+ *                   closed without a word: a server restarting or
+ *                   overloaded, or (at a first connection) a wrong host
+ *                   or port
+ *
+ * error_set() and its kin make ERR_RETRY_NO errors; the code that knows
+ * sets `retry` after them. error_prefix() and error_escalate() keep it.
  */
 #ifndef TWINBOX_UTIL_ERROR_H
 #define TWINBOX_UTIL_ERROR_H
@@ -25,18 +43,26 @@ enum err_scope {
 	ERR_FATAL,
 };
 
+enum err_retry {
+	ERR_RETRY_NO = 0,
+	ERR_RETRY_BUSY,
+	ERR_RETRY_LOST,
+};
+
 #define ERROR_TEXT_MAX 1024
 
 struct error {
 	enum err_scope scope;
+	enum err_retry retry;
 	char text[ERROR_TEXT_MAX]; /* NUL-terminated; truncated if longer */
 };
 
-/* Reset to "no error". */
+/* Reset to "no error" (and ERR_RETRY_NO). */
 void error_clear(struct error *err);
 
-/* Set scope and message; always returns -1 so that callers can write
- * `return error_set(err, ERR_ACCOUNT, "...")`. `err` may be NULL. */
+/* Set scope and message (retry: ERR_RETRY_NO); always returns -1 so that
+ * callers can write `return error_set(err, ERR_ACCOUNT, "...")`. `err`
+ * may be NULL. */
 int error_set(struct error *err, enum err_scope scope, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int error_vset(struct error *err, enum err_scope scope, const char *fmt, va_list ap)
