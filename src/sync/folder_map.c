@@ -214,22 +214,36 @@ static void map_use(const struct folder_map_side *a, const struct folder_map_sid
 	                     w[SIDE_B]));
 }
 
-/* The views of side s: skipped (A) or hidden (B). */
+/* Whether the map already renames folder `name` of side A (`source`)
+ * or side B: the account's own rename of it. */
+static bool renamed(const struct folder_map *m, const char *name, bool source)
+{
+	for (size_t i = 0; i < m->rename_count; i++)
+		if (strcmp(source ? m->renames[i].outer : m->renames[i].inner, name) == 0)
+			return true;
+	return false;
+}
+
+/* The views of side s: skipped (A) or hidden (B), unless renamed. */
 static void views(const struct folder_map_side *s, bool source, const char *const w[SIDES],
                   struct folder_map *m)
 {
 	for (size_t k = 0; k < sizeof(view_uses) / sizeof(*view_uses); k++) {
 		bool attr;
 		long i = folder_for(s, view_uses[k], &attr);
-		if (i < 0)
-			continue;
+		if (i < 0 || renamed(m, s->names[i], source))
+			continue; /* the account names it: synced as it says */
 		if (source) {
 			add_str(&m->skipped, &m->skipped_count, xstrdup(s->names[i]));
 			add_str(&m->notes, &m->note_count,
 			        xasprintf("\"%s\" on %s is not synced: it is a view (%s by %s) of mail that "
-			                  "other folders hold",
+			                  "other folders hold%s",
 			                  s->names[i], w[SIDE_A], folder_map_use_name(view_uses[k]),
-			                  how(attr)));
+			                  how(attr),
+			                  view_uses[k] == STORE_USE_ALL
+			                      ? "; what is only there (archived mail) is not copied: to copy "
+			                        "the view whole, name it in `folders: rename:`"
+			                      : ""));
 		} else {
 			add_str(&m->hidden, &m->hidden_count, xstrdup(s->names[i]));
 			add_str(&m->notes, &m->note_count,

@@ -181,6 +181,23 @@ Test(folder_map, renames_first)
 	folder_map_free(&m);
 }
 
+/* A view the account renames is synced as it says, not skipped. */
+Test(folder_map, a_renamed_view_is_synced)
+{
+	char all[] = "[Gmail]/All Mail", archive[] = "Archive";
+	struct store_rename r[] = {{all, archive}};
+	struct folder_map_rules rules = {true, r, 1, {NULL, NULL}};
+	const char *an[] = {"INBOX", "[Gmail]/All Mail"}, *bn[] = {"INBOX"};
+	enum store_special_use au[] = {0, STORE_USE_ALL}, bu[] = {0};
+	struct folder_map m;
+
+	folder_map_build(&(struct folder_map_side){an, au, 2}, &(struct folder_map_side){bn, bu, 1}, &rules,
+	                 &m);
+	cr_assert_eq(m.skipped_count, 0);
+	cr_assert_eq(m.rename_count, 1);
+	folder_map_free(&m);
+}
+
 /* The mapped store's names: a rename takes the folders under it along,
  * the longest rename wins, the inner folder of a renamed name and the
  * hidden ones are left out, others pass unchanged. */

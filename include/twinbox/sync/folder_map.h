@@ -25,8 +25,10 @@
  * Views (`\All`, `\Flagged`, or Gmail's names for them where no
  * attribute says): they show mail that other folders hold, so copying
  * them would copy it twice. A view of side A is skipped (not synced; a
- * note says so); one of side B is hidden from the engine (nothing is
- * written to it).
+ * note says so, and for \All that what is only there, such as Gmail's
+ * archived mail, is not copied); one of side B is hidden from the
+ * engine (nothing is written to it). A view the renames name is synced
+ * as they say (to copy Gmail's "All Mail" into "Archive" whole).
  */
 #ifndef TWINBOX_SYNC_FOLDER_MAP_H
 #define TWINBOX_SYNC_FOLDER_MAP_H
