@@ -558,6 +558,8 @@ static void to_snapshot(struct imap_msg_info *info, size_t n, struct store_snaps
 		}
 		m->size = (info[i].have & IMAP_FETCH_SIZE) ? info[i].size : 0;
 		m->date = (info[i].have & IMAP_FETCH_INTERNALDATE) ? info[i].internaldate : 0;
+		m->date_zone = (int16_t)((info[i].have & IMAP_FETCH_INTERNALDATE) ? info[i].tz_minutes
+		                                                                  : STORE_ZONE_UNKNOWN);
 		m->modseq = (info[i].have & IMAP_FETCH_MODSEQ) ? info[i].modseq : 0;
 	}
 	imap_msg_info_free(info, n);

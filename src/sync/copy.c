@@ -177,6 +177,7 @@ static int dl_begin(void *ctx, const struct store_msg *msg, struct error *err)
 	meta.flags = d->cur->a->flags;
 	meta.keywords = d->cur->a->keywords;
 	meta.date = msg->date ? msg->date : (time_t)d->cur->a->time;
+	meta.date_zone = (int16_t)(msg->date ? msg->date_zone : d->cur->a->zone);
 	meta.name_r = d->cur->dst_name;
 	d->cur->size = msg->size;
 	content_key_init(&d->kb);
@@ -381,6 +382,7 @@ static int copy_pull(const struct copy_run *cr, struct copy *c, size_t n, struct
 			                         .flags = c[i].a->flags,
 			                         .keywords = c[i].a->keywords,
 			                         .date = (time_t)c[i].a->time,
+			                         .date_zone = (int16_t)c[i].a->zone,
 			                         .size = c[i].a->size};
 			struct error serr;
 			if (store_source_open(cr->src, cr->sf, &want, &u[i].src, &serr) < 0) {

@@ -127,7 +127,7 @@ static struct plan_msg *plan_msgs(struct store_snapshot *snap, char **keys)
 	for (size_t i = 0; i < snap->count; i++) {
 		const struct store_msg *m = &snap->msgs[i];
 		pm[i] = (struct plan_msg){{m->uid, m->name},     m->flags, m->keywords, m->size,
-		                          keys ? keys[i] : NULL, m->date};
+		                          keys ? keys[i] : NULL, m->date,  m->date_zone};
 	}
 	free(snap->msgs);
 	snap->msgs = NULL;

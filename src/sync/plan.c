@@ -395,6 +395,7 @@ static struct plan_action *copy_action(struct plan_ctx *ctx, enum side side, int
 	a->flags = m->flags & MAIL_FLAGS_ALL;
 	a->keywords = plan_pool_dup(ctx->plan->pool, m->keywords);
 	a->time = m->time;
+	a->zone = m->zone;
 	return a;
 }
 

@@ -123,7 +123,7 @@ static void add_remote(struct world *w, const char *tok)
 	parse_token(w, tok, &t);
 	w->remote = xgrow(w->remote, &remote_cap, w->remote_count + 1, sizeof(*w->remote));
 	w->remote[w->remote_count++] = (struct plan_msg){
-	    {(uint32_t)strtoul(t.id, NULL, 10), NULL}, t.flags, t.keywords, t.size, t.key, 1000};
+	    {(uint32_t)strtoul(t.id, NULL, 10), NULL}, t.flags, t.keywords, t.size, t.key, 1000, 0};
 }
 
 static void add_local(struct world *w, const char *tok)
@@ -132,7 +132,8 @@ static void add_local(struct world *w, const char *tok)
 
 	parse_token(w, tok, &t);
 	w->local = xgrow(w->local, &local_cap, w->local_count + 1, sizeof(*w->local));
-	w->local[w->local_count++] = (struct plan_msg){{0, t.id}, t.flags, t.keywords, t.size, t.key, 2000};
+	w->local[w->local_count++] =
+	    (struct plan_msg){{0, t.id}, t.flags, t.keywords, t.size, t.key, 2000, 0};
 }
 
 void world_parse(struct world *w, const char *state, const char *remote, const char *local)

@@ -48,6 +48,20 @@ struct store_id {
 	const char *name;
 };
 
+/* A message date's time zone, minutes east of UTC, as an IMAP
+ * INTERNALDATE carries it (RFC 3501 date-time: "+0100" is 60): within
+ * -STORE_ZONE_MAX..STORE_ZONE_MAX, or STORE_ZONE_UNKNOWN for stores whose
+ * dates have none (a Maildir file's mtime, POP3). A zeroed struct says
+ * UTC, which is also how an unknown zone is written to a server. */
+#define STORE_ZONE_MAX     1439 /* 23:59 */
+#define STORE_ZONE_UNKNOWN INT16_MIN
+
+/* Whether `zone` is a zone (not STORE_ZONE_UNKNOWN, within bounds). */
+static inline bool store_zone_known(int zone)
+{
+	return zone >= -STORE_ZONE_MAX && zone <= STORE_ZONE_MAX;
+}
+
 /* Whether `id` names a message. */
 static inline bool store_id_known(struct store_id id)
 {
@@ -82,6 +96,7 @@ struct store_msg {
 	uint64_t size;        /* canonical (CRLF) size; 0 = not known cheaply */
 	time_t date;          /* internal date (IMAP) or file mtime (Maildir) */
 	uint64_t modseq;      /* CONDSTORE stores; else 0 */
+	int16_t date_zone;    /* the date's zone (STORE_ZONE_*): IMAP's INTERNALDATE has one */
 };
 
 /* Messages of a folder; `msgs` sorted by uid (UID stores) or name
@@ -163,7 +178,9 @@ struct store_new_msg {
 	unsigned flags;
 	const char *keywords;
 	time_t date;
-	uint64_t size; /* canonical size, exact */
+	int16_t date_zone; /* the zone `date` was given in (STORE_ZONE_*): an IMAP
+	                      store writes the date in it, UTC when unknown */
+	uint64_t size;     /* canonical size, exact */
 	/* Reads the next up to `len` bytes; returns the count, 0 at the end,
 	 * -1 on failure. */
 	void *ctx;
