@@ -99,9 +99,9 @@ Test(store_imap_fidelity, append_writes_the_date_in_its_zone)
 	/* One instant, 2026-12-07 08:15:00 UTC, in its zones; unknown (a
 	 * Maildir's mtime) and out of bounds say UTC, as before. */
 	const int zones[5] = {60, -210, 0, STORE_ZONE_UNKNOWN, 1440};
-	const char *const want[5] = {" 7-Dec-2026 09:15:00 +0100", " 7-Dec-2026 04:45:00 -0330",
-	                             " 7-Dec-2026 08:15:00 +0000", " 7-Dec-2026 08:15:00 +0000",
-	                             " 7-Dec-2026 08:15:00 +0000"};
+	const char *const want[5] = {"07-Dec-2026 09:15:00 +0100", "07-Dec-2026 04:45:00 -0330",
+	                             "07-Dec-2026 08:15:00 +0000", "07-Dec-2026 08:15:00 +0000",
+	                             "07-Dec-2026 08:15:00 +0000"};
 
 	for (int i = 0; i < 5; i++) {
 		m[i] = (struct store_new_msg){.date = 1796631300,
