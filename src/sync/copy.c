@@ -134,6 +134,7 @@ static void count_copies(const struct copy_run *cr, const struct copy *c, size_t
 		else
 			rep->to_remote++;
 		rep->reuploaded += c[i].a->reupload;
+		engine_not_kept_copy(&rep->not_kept[cr->to], c[i].a);
 		engine_copy_done(cr->r->o, rep, c[i].a, c[i].dst_uid, c[i].dst_name, c[i].size);
 	}
 }

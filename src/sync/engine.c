@@ -439,6 +439,10 @@ int sync_folder(struct store *rs, struct store *ls, struct state *st, const stru
 	for (int s = 0; s < SIDES; s++) {
 		in.msgs[s] = pm[s] = plan_msgs(&r.snap[s], r.keys[s]);
 		rules.total[s] = r.total[s];
+		if (r.folder[s] && r.store[s]->ops->keeps) {
+			r.store[s]->ops->keeps(r.folder[s], &rules.keep[s]);
+			engine_not_kept_keep(&rep->not_kept[s], &rules.keep[s]);
+		}
 	}
 	if (plan_build(&in, &rules, &plan, err) < 0)
 		goto out;

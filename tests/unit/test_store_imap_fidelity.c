@@ -1,7 +1,7 @@
 /*
  * What the `imap` store keeps of a message in a copy between servers,
  * over a scripted server: the INTERNALDATE's zone, from the snapshot to
- * the APPEND.
+ * the APPEND, and which flags a folder keeps (PERMANENTFLAGS).
  */
 #include "test_imap_session_support.h"
 
@@ -118,4 +118,37 @@ Test(store_imap_fidelity, append_writes_the_date_in_its_zone)
 	for (int i = 0; i < 5; i++)
 		cr_assert_eq(m[i].uid_r, (uint32_t)(4 + i));
 	close_store(f, "A9");
+}
+
+/* PERMANENTFLAGS `list` in a SELECT, and what keeps() makes of it. */
+static void check_keep(const char *select_extra, bool limited, unsigned flags, bool any, const char *keywords)
+{
+	struct store_folder *f = open_box("INBOX", select_extra);
+	struct store_keep k;
+
+	cr_assert_not_null(st->ops->keeps);
+	st->ops->keeps(f, &k);
+	cr_assert_eq(k.limited, limited, "%s", select_extra);
+	if (limited) {
+		cr_assert_eq(k.flags, flags, "%s", select_extra);
+		cr_assert_eq(k.new_keywords, any, "%s", select_extra);
+		if (keywords)
+			cr_assert_str_eq(k.keywords, keywords, "%s", select_extra);
+		else
+			cr_assert_null(k.keywords, "%s", select_extra);
+	}
+	close_store(f, "A4");
+	stop_session();
+}
+
+Test(store_imap_fidelity, permanentflags_say_what_a_folder_keeps)
+{
+	check_keep("", false, 0, false, NULL);
+	check_keep("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] ok\r\n", true,
+	           MAIL_FLAGS_ALL, true, NULL);
+	check_keep("* OK [PERMANENTFLAGS (\\Deleted \\Seen)] ok\r\n", true,
+	           MAIL_FLAG_DELETED | MAIL_FLAG_SEEN, false, NULL);
+	check_keep("* OK [PERMANENTFLAGS (\\Seen Work $Forwarded)] ok\r\n", true, MAIL_FLAG_SEEN, false,
+	           "$Forwarded Work");
+	check_keep("* OK [PERMANENTFLAGS ()] none\r\n", true, 0, false, NULL);
 }

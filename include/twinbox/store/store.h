@@ -164,6 +164,23 @@ enum store_special_use {
 	STORE_USE_COUNT
 };
 
+/* The flags and keywords an open folder keeps on its messages, where
+ * the store can say (IMAP: the PERMANENTFLAGS of its SELECT). A flag
+ * it does not keep may be refused, dropped, or kept only for a while,
+ * so the engine neither sets one there nor reads its absence there as
+ * a change (sync/plan.h). A zeroed struct keeps everything. */
+struct store_keep {
+	bool limited;         /* false: every flag and keyword (the rest unused) */
+	unsigned flags;       /* MAIL_FLAG_* bits it keeps */
+	bool new_keywords;    /* any keyword, also one the folder never had ("\*") */
+	const char *keywords; /* canonical text of the keywords it keeps besides, or NULL;
+	                         valid until the folder is closed */
+};
+
+/* Whether `keep` keeps system flag `bit` / keyword `kw` (`len` bytes). */
+bool store_keeps_flag(const struct store_keep *keep, unsigned bit);
+bool store_keeps_keyword(const struct store_keep *keep, const char *kw, size_t len);
+
 /* A stream of message bytes (canonical form) handed to a writer. */
 struct store_sink {
 	void *ctx;
@@ -319,6 +336,9 @@ struct store_ops {
 	int (*open_source)(struct store_folder *f, const struct store_msg *msg, struct store_new_msg *src_r,
 	                   struct error *err);
 	void (*close_source)(struct store_new_msg *src);
+	/* What the open folder keeps (store_keep), as it said when opened.
+	 * NULL: taken as everything. */
+	void (*keeps)(struct store_folder *f, struct store_keep *keep_r);
 	/* Add and remove flags on messages (uid or name as keyed). */
 	int (*set_flags)(struct store_folder *f, const struct store_msg *msgs, size_t count, unsigned add,
 	                 const char *add_keywords, unsigned remove, const char *remove_keywords,

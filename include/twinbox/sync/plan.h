@@ -184,6 +184,11 @@ struct plan_rules {
 	 * (0 included) means the input is the whole folder. */
 	size_t total[SIDES];
 	struct plan_side_words words[SIDES];
+	/* What each side's folder keeps (its server's PERMANENTFLAGS); zeroed:
+	 * everything. A flag a side cannot keep is never set there (copies
+	 * leave it out, with COPY's `lost` saying so), its absence there is
+	 * no change, and pairs record it as absent (plan_flags.c says why). */
+	struct store_keep keep[SIDES];
 };
 
 /* The default rules (the config's defaults): direction both, flags
@@ -279,6 +284,10 @@ struct plan_action {
 	int64_t time;
 	int zone;
 	bool reupload; /* COPY of a renumbered pair: the side lost it */
+	/* COPY: the message's flags and keywords that `side` cannot keep
+	 * (rules.keep), left out of `flags`/`keywords`; 0 / NULL: none. */
+	unsigned lost_flags;
+	const char *lost_keywords;
 };
 
 enum plan_status {
