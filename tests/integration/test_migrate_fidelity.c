@@ -1,6 +1,7 @@
 /*
  * What `twinbox migrate` keeps of each message between two Dovecots:
- * the INTERNALDATE in the source's time zone.
+ * the INTERNALDATE in the source's time zone, and the flags a target
+ * cannot keep, left out once and reported.
  *
  * Dovecot stores an INTERNALDATE as an instant and shows every one in
  * the zone of its own processes, so the source is started in a zone
@@ -10,6 +11,7 @@
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,4 +223,129 @@ Test(migrate_fidelity, internaldate_keeps_its_zone)
 	free(state);
 	dovecot_stop(a);
 	dovecot_stop(b);
+}
+
+/* A target whose user lacks the ACL right to write flags other than
+ * \\Seen and \\Deleted ("w"): PERMANENTFLAGS (\\Deleted \\Seen), no "\\*",
+ * and Dovecot drops the other flags of an APPEND or STORE silently. */
+static struct dovecot *start_flagless(char **acl_r)
+{
+	char *dir, *conf;
+	struct dovecot *d;
+
+	*acl_r = test_write_temp("dovecot-acl", "* owner lrstipekxa\n", 0644);
+	dir = xstrdup(*acl_r);
+	cr_assert_eq(chmod(dirname(dir), 0755), 0); /* Dovecot's mail processes read it */
+	free(dir);
+	conf = xasprintf("mail_plugins = $mail_plugins acl\n"
+	                 "protocol imap {\n  mail_plugins = $mail_plugins acl imap_acl\n}\n"
+	                 "plugin {\n  acl = vfile:%s\n}\n",
+	                 *acl_r);
+	d = dovecot_start_with(conf);
+	free(conf);
+	return d;
+}
+
+/* The flags of the message with Message-ID <seed.N@twinbox.test> in
+ * `mailbox` (fresh). */
+static char *flags_of(struct dovecot *d, const char *mailbox, unsigned seed)
+{
+	size_t n;
+	struct dovecot_msg *m = dovecot_list(d, mailbox, true, &n);
+	char *id = xasprintf("<seed.%u@twinbox.test>", seed), *flags = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		if (strstr(m[i].body, id))
+			flags = xstrdup(m[i].flags);
+	cr_assert_not_null(flags, "%s is not in %s", id, mailbox);
+	dovecot_msgs_free(m, n);
+	free(id);
+	return flags;
+}
+
+Test(migrate_fidelity, flags_the_target_cannot_keep_are_reported_once)
+{
+	char *acl;
+	struct dovecot *a = dovecot_start(), *b = start_flagless(&acl);
+	char *state = xasprintf("%s/state", a->dir), *f;
+	struct run_result r = {0};
+
+	dovecot_seed(a, "INBOX", 4, 600, 0);
+	dovecot_flags(a, "INBOX", 1, "add", "\\Seen $Label7 Project-X");
+	dovecot_flags(a, "INBOX", 2, "add", "\\Flagged $Label7");
+	dovecot_flags(a, "INBOX", 3, "add", "$Label7");
+	dovecot_flags(a, "INBOX", 4, "add", "\\Seen");
+	cr_assert_eq(two_migrate(a, b, state, NULL, &r), 0, "stdout: %s\nstderr: %s", r.out, r.err);
+	cr_assert_eq(two_count(b, "INBOX"), 4, "every message copied");
+	cr_assert(strstr(r.out, "INBOX: 4 copied to the target"), "%s", r.out);
+	cr_assert(strstr(r.out, "INBOX: 3 messages lost flags the target cannot keep: \\Flagged, $Label7, "
+	                        "Project-X; the target keeps only: \\Seen, \\Deleted\n"),
+	          "%s", r.out);
+	f = flags_of(b, "INBOX", 600);
+	cr_assert_str_eq(f, "\\Seen", "what the target keeps is there");
+	free(f);
+
+	/* Nothing tried again, nothing reported again. */
+	cr_assert_eq(two_migrate(a, b, state, "--json", &r), 0, "stdout: %s\nstderr: %s", r.out, r.err);
+	cr_assert_null(strstr(r.out, "not_kept"), "%s", r.out);
+	cr_assert(strstr(r.out, "\"event\":\"account_end\""), "%s", r.out);
+	cr_assert(strstr(r.out, "\"flags_local\":0,\"flags_remote\":0"), "%s", r.out);
+
+	/* New mail with a keyword: said in --json too, per copy and per folder. */
+	dovecot_seed(a, "INBOX", 1, 610, 0);
+	dovecot_flags(a, "INBOX", 5, "add", "\\Seen Project-X");
+	cr_assert_eq(two_migrate(a, b, state, "--json", &r), 0, "stdout: %s\nstderr: %s", r.out, r.err);
+	cr_assert(strstr(r.out, "\"action\":\"copy-to-local\"") &&
+	              strstr(r.out, "\"flags\":\"\\\\Seen\",\"not_kept\":\"Project-X\""),
+	          "%s", r.out);
+	cr_assert(strstr(r.out, "\"not_kept\":{\"local\":{\"messages\":1,\"flags\":\"Project-X\","
+	                        "\"kept\":\"\\\\Seen \\\\Deleted\"}}"),
+	          "%s", r.out);
+
+	run_result_free(&r);
+	free(state);
+	dovecot_stop(a);
+	dovecot_stop(b);
+	test_forget_temp(&acl);
+}
+
+static int run_sync(const char *cfg, struct run_result *r)
+{
+	run_result_free(r);
+	run_twinbox((const char *const[]){"--config", cfg, "sync", NULL}, 120, r);
+	return r->status;
+}
+
+/* Both ways: a keyword the target could not keep was once recorded as
+ * synced, so its absence there read as the user clearing it, and the
+ * next sync that looked at the message cleared it on the source. */
+Test(migrate_fidelity, a_two_way_sync_never_clears_what_the_target_cannot_keep)
+{
+	char *acl;
+	struct dovecot *a = dovecot_start(), *b = start_flagless(&acl);
+	char *state = xasprintf("%s/state", a->dir), *cfg = two_config(a, b, state, NULL), *f;
+	struct run_result r = {0};
+
+	dovecot_seed(a, "INBOX", 1, 620, 0);
+	dovecot_flags(a, "INBOX", 1, "add", "$Label7");
+	cr_assert_eq(run_sync(cfg, &r), 0, "stdout: %s\nstderr: %s", r.out, r.err);
+	cr_assert(strstr(r.out, "1 message lost keywords the target cannot keep: $Label7"), "%s", r.out);
+
+	/* The message changes on the source: it is looked at again. */
+	dovecot_flags(a, "INBOX", 1, "add", "\\Seen");
+	cr_assert_eq(run_sync(cfg, &r), 0, "stdout: %s\nstderr: %s", r.out, r.err);
+	f = flags_of(a, "INBOX", 620);
+	cr_assert_str_eq(f, "\\Seen $Label7", "the source keeps its keyword");
+	free(f);
+	f = flags_of(b, "INBOX", 620);
+	cr_assert_str_eq(f, "\\Seen", "the change it can keep reached the target");
+	free(f);
+	cr_assert_null(strstr(r.out, "lost"), "%s", r.out);
+
+	run_result_free(&r);
+	test_forget_temp(&cfg);
+	free(state);
+	dovecot_stop(a);
+	dovecot_stop(b);
+	test_forget_temp(&acl);
 }
