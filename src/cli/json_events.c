@@ -12,6 +12,7 @@
 #include "render.h"
 #include "twinbox/util/buf.h"
 #include "twinbox/util/mailflags.h"
+#include "twinbox/util/xmalloc.h"
 
 static void put_key(struct buf *b, const char *key)
 {
@@ -114,6 +115,41 @@ static void put_counts(struct buf *b, const struct sync_counts *c)
 	put_num(b, "too_big", c->too_big);
 }
 
+/* "not_kept": {"local": {"messages": 3, "flags": "$Label7", "kept":
+ * "\\Seen \\Deleted"}}: copies that left out flags their side cannot
+ * keep, by that side; no key when there were none. */
+static void put_not_kept(struct buf *b, const struct sync_not_kept *nk)
+{
+	size_t at = 0;
+
+	for (int s = 0; s < SIDES; s++) {
+		size_t side_at;
+		char *kept;
+		if (!nk[s].messages)
+			continue;
+		if (!at) {
+			put_key(b, "not_kept");
+			at = b->len;
+		}
+		put_key(b, side_word((enum side)s));
+		side_at = b->len;
+		put_num(b, "messages", nk[s].messages);
+		put_flags(b, "flags", nk[s].flags, nk[s].keywords[0] ? nk[s].keywords : NULL);
+		kept =
+		    mail_flags_format(nk[s].kept_flags, nk[s].kept_keywords[0] ? nk[s].kept_keywords : NULL);
+		if (nk[s].kept_any_keyword) {
+			char *with = xasprintf("%s%s\\*", kept, *kept ? " " : "");
+			free(kept);
+			kept = with;
+		}
+		put_str(b, "kept", kept);
+		free(kept);
+		close_object(b, side_at);
+	}
+	if (at)
+		close_object(b, at);
+}
+
 static void put_report(struct buf *b, const struct sync_folder_report *r)
 {
 	struct sync_counts done = {r->to_local,      r->to_remote,      r->flags_local, r->flags_remote,
@@ -123,6 +159,7 @@ static void put_report(struct buf *b, const struct sync_folder_report *r)
 	put_counts(b, &done);
 	put_num(b, "reuploaded", r->reuploaded);
 	put_num(b, "failed_messages", r->message_failures);
+	put_not_kept(b, r->not_kept);
 	put_key(b, "planned");
 	at = b->len;
 	put_counts(b, &r->planned);
@@ -155,6 +192,8 @@ static void put_action(struct buf *b, const struct sync_event *ev)
 	} else if (ev->action == PLAN_COPY || ev->action == PLAN_PAIR_EXISTING) {
 		put_flags(b, "flags", ev->flags, ev->keywords);
 	}
+	if (ev->lost_flags || ev->lost_keywords)
+		put_flags(b, "not_kept", ev->lost_flags, ev->lost_keywords);
 }
 
 void json_event(const char *account, const struct sync_event *ev)

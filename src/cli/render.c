@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "render.h"
 #include "twinbox/util/buf.h"
+#include "twinbox/util/mailflags.h"
 
 /* The messages a folder's run changed in any way. */
 static size_t changed(const struct sync_folder_report *r)
@@ -25,7 +26,8 @@ static size_t changed(const struct sync_folder_report *r)
 /* Whether a folder's line has anything to say. */
 static bool eventful(const struct sync_folder_report *r)
 {
-	return changed(r) || r->reuploaded || r->too_big || r->message_failures;
+	return changed(r) || r->reuploaded || r->too_big || r->message_failures ||
+	       r->not_kept[SIDE_A].messages || r->not_kept[SIDE_B].messages;
 }
 
 /* How the lines speak of the two sides: a server and its Maildir, or
@@ -36,6 +38,7 @@ struct words {
 	const char *changed[SIDES]; /* "with flags changed on the server" */
 	const char *deleted[SIDES];
 	const char *where[SIDES];
+	const char *store[SIDES]; /* "the server", "the Maildir" */
 };
 
 static const struct words *words_of(const struct sync_cli *c)
@@ -46,6 +49,7 @@ static const struct words *words_of(const struct sync_cli *c)
 	    {"with flags changed on the server", "with flags changed locally"},
 	    {"deleted on the server", "deleted locally"},
 	    {"on the server", "locally"},
+	    {"the server", "the Maildir"},
 	};
 	static const struct words servers = {
 	    {"copied to the source", "copied to the target"},
@@ -53,6 +57,7 @@ static const struct words *words_of(const struct sync_cli *c)
 	    {"with flags changed on the source", "with flags changed on the target"},
 	    {"deleted on the source", "deleted on the target"},
 	    {"on the source", "on the target"},
+	    {"the source", "the target"},
 	};
 
 	return c->two_servers ? &servers : &maildir;
@@ -132,6 +137,47 @@ static void print_counts(const struct sync_cli *c, const struct sync_folder_repo
 	printf("\n");
 }
 
+/* "\\Flagged, $Label7" of `flags` and space separated `keywords` into b. */
+static void list_flags(struct buf *b, unsigned flags, const char *keywords)
+{
+	char *text = mail_flags_format(flags, keywords);
+
+	for (const char *p = text; *p; p++)
+		if (*p == ' ')
+			buf_append(b, ", ", 2);
+		else
+			buf_append_byte(b, *p);
+	free(text);
+}
+
+/* "3 messages lost keywords the target cannot keep: $Label7, Project-X;
+ * the target keeps only: \\Seen, \\Deleted": for each side copies went
+ * to without some of their flags. */
+static void print_not_kept(const struct sync_cli *c, const struct sync_folder_report *r)
+{
+	const struct words *w = words_of(c);
+
+	for (int s = 0; s < SIDES; s++) {
+		const struct sync_not_kept *nk = &r->not_kept[s];
+		struct buf b = BUF_INIT;
+		if (!nk->messages)
+			continue;
+		buf_printf(&b, "%zu message%s lost %s %s cannot keep: ", nk->messages,
+		           nk->messages == 1 ? "" : "s", nk->flags ? "flags" : "keywords", w->store[s]);
+		list_flags(&b, nk->flags, nk->keywords[0] ? nk->keywords : NULL);
+		buf_printf(&b, "; %s keeps only: ", w->store[s]);
+		if (nk->kept_flags || nk->kept_keywords[0])
+			list_flags(&b, nk->kept_flags, nk->kept_keywords[0] ? nk->kept_keywords : NULL);
+		if (nk->kept_any_keyword)
+			buf_printf(&b, "%sany keyword",
+			           nk->kept_flags || nk->kept_keywords[0] ? " and " : "");
+		else if (!nk->kept_flags && !nk->kept_keywords[0])
+			buf_printf(&b, "no flags");
+		printf("%s: %s%s%s\n", c->account, r->name ? r->name : "", r->name ? ": " : "", buf_cstr(&b));
+		buf_free(&b);
+	}
+}
+
 static void report(struct sync_cli *c, const struct sync_folder_report *r)
 {
 	if (r->failed) {
@@ -151,10 +197,12 @@ static void report(struct sync_cli *c, const struct sync_folder_report *r)
 		return;
 	progress_pause();
 	flockfile(stdout); /* one line, whatever the other threads print */
-	if (r->dry_run)
+	if (r->dry_run) {
 		print_planned(c, r);
-	else
+	} else {
 		print_counts(c, r);
+		print_not_kept(c, r);
+	}
 	fflush(stdout);
 	funlockfile(stdout);
 	progress_resume();

@@ -17,7 +17,9 @@
 
 #define DEFAULT_WINDOW 16
 
-/* RFC 3501 date-time: "dd-Mon-yyyy hh:mm:ss +zzzz". */
+/* RFC 3501 date-time: "dd-Mon-yyyy hh:mm:ss +zzzz", the day as two
+ * digits (date-day-fixed also allows " 7"): as servers show dates, so a
+ * date copied from one server reads the same on the other. */
 static void add_date(struct imap_cmd *cmd, time_t t, int tz_minutes)
 {
 	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
@@ -27,7 +29,7 @@ static void add_date(struct imap_cmd *cmd, time_t t, int tz_minutes)
 	struct tm tm;
 
 	gmtime_r(&local, &tm);
-	imap_cmd_add(cmd, " \"%2d-%s-%04d %02d:%02d:%02d %c%02d%02d\"", tm.tm_mday, months[tm.tm_mon],
+	imap_cmd_add(cmd, " \"%02d-%s-%04d %02d:%02d:%02d %c%02d%02d\"", tm.tm_mday, months[tm.tm_mon],
 	             tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, tz_minutes < 0 ? '-' : '+', tz / 60,
 	             tz % 60);
 }

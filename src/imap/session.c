@@ -70,6 +70,7 @@ void imap_session_free(struct imap_session *s)
 	free(s->ns_prefix);
 	free(s->seqmap);
 	free(s->mbox_name);
+	free(s->perm_keywords);
 	imap_trace_free(&s->trace);
 	free(s);
 }

@@ -100,6 +100,7 @@ struct imap_session {
 
 	struct imap_mailbox_info mbox;
 	char *mbox_name;  /* UTF-8 name of the selected mailbox */
+	char *perm_keywords; /* mbox.permanent_keywords */
 	uint32_t *seqmap; /* seqmap[seq - 1] = UID, 0 unknown; mbox.exists entries */
 	size_t seqmap_cap;
 

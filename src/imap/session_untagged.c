@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "session_p.h"
+#include "twinbox/imap/commands.h"
 #include "twinbox/imap/uidset.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
@@ -32,6 +33,8 @@ void imap_seqmap_reset(struct imap_session *s)
 	s->seqmap = NULL;
 	s->seqmap_cap = 0;
 	memset(&s->mbox, 0, sizeof(s->mbox));
+	free(s->perm_keywords);
+	s->perm_keywords = NULL;
 }
 
 static void on_expunge(struct imap_session *s, uint32_t seq)
@@ -203,6 +206,13 @@ static void on_cond(struct imap_session *s, const struct imap_response *resp)
 		s->mbox.nomodseq = true;
 		break;
 	case IMAP_CODE_PERMANENTFLAGS:
+		/* The last one counts; "\*" is no system flag to
+		 * imap_flags_parse, so it is looked for on its own. */
+		free(s->perm_keywords);
+		s->mbox.permanent_known = true;
+		s->mbox.permanent_flags = imap_flags_parse(&code->atoms, &s->perm_keywords) & MAIL_FLAGS_ALL;
+		s->mbox.permanent_keywords = s->perm_keywords;
+		s->mbox.keywords_allowed = false;
 		for (size_t i = 0; i < code->atoms.count; i++)
 			if (strcmp(code->atoms.v[i], "\\*") == 0)
 				s->mbox.keywords_allowed = true;

@@ -433,7 +433,25 @@ static void folder_free(struct store_folder *f)
 		return;
 	free(f->name);
 	free(f->wire);
+	free(f->keep_keywords);
 	free(f);
+}
+
+/* What the selected mailbox keeps: its PERMANENTFLAGS, if it sent one. */
+static void learn_keep(struct store_folder *f, const struct imap_mailbox_info *mb)
+{
+	if (!mb->permanent_known)
+		return;
+	f->keep.limited = true;
+	f->keep.flags = mb->permanent_flags;
+	f->keep.new_keywords = mb->keywords_allowed;
+	istore_keywords(mb->permanent_keywords, &f->keep_keywords);
+	f->keep.keywords = f->keep_keywords;
+}
+
+static void keeps(struct store_folder *f, struct store_keep *keep_r)
+{
+	*keep_r = f->keep;
 }
 
 static int open_folder(struct store *base, const char *name, struct store_folder **f_r,
@@ -489,6 +507,7 @@ static int open_folder(struct store *base, const char *name, struct store_folder
 	f->name = xstrdup(name);
 	f->wire = wire;
 	f->uidvalidity = mb->uidvalidity;
+	learn_keep(f, mb);
 	info_r->uidvalidity = mb->uidvalidity;
 	info_r->uidnext = mb->uidnext;
 	info_r->highestmodseq = mb->nomodseq ? 0 : mb->highestmodseq;
@@ -558,6 +577,8 @@ static void to_snapshot(struct imap_msg_info *info, size_t n, struct store_snaps
 		}
 		m->size = (info[i].have & IMAP_FETCH_SIZE) ? info[i].size : 0;
 		m->date = (info[i].have & IMAP_FETCH_INTERNALDATE) ? info[i].internaldate : 0;
+		m->date_zone = (int16_t)((info[i].have & IMAP_FETCH_INTERNALDATE) ? info[i].tz_minutes
+		                                                                  : STORE_ZONE_UNKNOWN);
 		m->modseq = (info[i].have & IMAP_FETCH_MODSEQ) ? info[i].modseq : 0;
 	}
 	imap_msg_info_free(info, n);
@@ -671,6 +692,7 @@ static void store_close(struct store *base)
 		.set_flags = istore_set_flags, .delete = istore_delete, .flush = flush,                      \
 		.close_folder = close_folder, .close = store_close, .folder_status = folder_status,          \
 		.special_use = special_use, .list_markers = list_markers, .reconnect = reconnect,            \
+		.keeps = keeps,                                                                              \
 	}
 
 static const struct store_ops imap_store_ops = ISTORE_OPS(STORE_CAP_WRITE | STORE_CAP_KEYWORDS);

@@ -363,6 +363,9 @@ int istore_add(struct store_folder *f, struct store_new_msg *msgs, size_t count,
 		am[i].flags = flags[i];
 		am[i].has_date = m->date > 0 && m->date <= APPEND_DATE_MAX;
 		am[i].internaldate = m->date;
+		/* In the zone the source had it (a migration keeps "+0100"),
+		 * else UTC, as before zones were carried. */
+		am[i].tz_minutes = store_zone_known(m->date_zone) ? m->date_zone : 0;
 	}
 	/* Several messages per command where the server takes them
 	 * (MULTIAPPEND: one transaction for many, far cheaper for it) and

@@ -46,6 +46,8 @@ struct store_folder {
 	char *name; /* the store's name ("Work/Projects") */
 	char *wire; /* the server's name in UTF-8 ("INBOX.Work.Projects") */
 	uint32_t uidvalidity;
+	struct store_keep keep; /* from the SELECT's PERMANENTFLAGS */
+	char *keep_keywords;    /* keep.keywords */
 };
 
 /* The UIDs of `msgs`, sorted, without repeats (*uids_r, caller frees).

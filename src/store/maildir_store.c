@@ -398,6 +398,7 @@ static int fetch_one(struct store_folder *f, const struct store_msg *want, bool 
 		struct maildir_msg mm;
 
 		m.date = mtime;
+		m.date_zone = STORE_ZONE_UNKNOWN;
 		m.uid = 0;
 		m.modseq = 0;
 		if (maildir_folder_find(f->mf, want->name, &i)) {

@@ -206,6 +206,7 @@ int mds_open_source(struct store_folder *f, const struct store_msg *msg, struct 
 	src_r->flags = msg->flags;
 	src_r->keywords = msg->keywords;
 	src_r->date = mtime;
+	src_r->date_zone = STORE_ZONE_UNKNOWN;
 	src_r->ctx = s;
 	src_r->read = source_read;
 	src_r->rewind = source_rewind;

@@ -181,6 +181,7 @@ int store_source_open(struct store *s, struct store_folder *f, const struct stor
 	src_r->flags = msg->flags;
 	src_r->keywords = msg->keywords;
 	src_r->date = msg->date;
+	src_r->date_zone = msg->date_zone;
 	src_r->size = b->size;
 	src_r->ctx = b;
 	src_r->read = br_read;

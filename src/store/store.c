@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void store_snapshot_free(struct store_snapshot *snap)
 {
@@ -31,4 +32,27 @@ void store_names_free(char **names)
 	for (char **p = names; *p; p++)
 		free(*p);
 	free(names);
+}
+
+bool store_keeps_flag(const struct store_keep *keep, unsigned bit)
+{
+	return !keep->limited || (keep->flags & bit) == bit;
+}
+
+bool store_keeps_keyword(const struct store_keep *keep, const char *kw, size_t len)
+{
+	const char *p = keep->keywords;
+
+	if (!keep->limited || keep->new_keywords)
+		return true;
+	/* Canonical text: one space between keywords; IMAP compares them
+	 * without regard to case. */
+	while (p && *p) {
+		size_t n = strcspn(p, " ");
+		if (n == len && strncasecmp(p, kw, len) == 0)
+			return true;
+		p += n;
+		p += *p == ' ';
+	}
+	return false;
 }

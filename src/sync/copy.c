@@ -134,6 +134,7 @@ static void count_copies(const struct copy_run *cr, const struct copy *c, size_t
 		else
 			rep->to_remote++;
 		rep->reuploaded += c[i].a->reupload;
+		engine_not_kept_copy(&rep->not_kept[cr->to], c[i].a);
 		engine_copy_done(cr->r->o, rep, c[i].a, c[i].dst_uid, c[i].dst_name, c[i].size);
 	}
 }
@@ -177,6 +178,7 @@ static int dl_begin(void *ctx, const struct store_msg *msg, struct error *err)
 	meta.flags = d->cur->a->flags;
 	meta.keywords = d->cur->a->keywords;
 	meta.date = msg->date ? msg->date : (time_t)d->cur->a->time;
+	meta.date_zone = (int16_t)(msg->date ? msg->date_zone : d->cur->a->zone);
 	meta.name_r = d->cur->dst_name;
 	d->cur->size = msg->size;
 	content_key_init(&d->kb);
@@ -381,6 +383,7 @@ static int copy_pull(const struct copy_run *cr, struct copy *c, size_t n, struct
 			                         .flags = c[i].a->flags,
 			                         .keywords = c[i].a->keywords,
 			                         .date = (time_t)c[i].a->time,
+			                         .date_zone = (int16_t)c[i].a->zone,
 			                         .size = c[i].a->size};
 			struct error serr;
 			if (store_source_open(cr->src, cr->sf, &want, &u[i].src, &serr) < 0) {

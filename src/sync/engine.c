@@ -129,7 +129,7 @@ static struct plan_msg *plan_msgs(struct store_snapshot *snap, char **keys)
 	for (size_t i = 0; i < snap->count; i++) {
 		const struct store_msg *m = &snap->msgs[i];
 		pm[i] = (struct plan_msg){{m->uid, m->name},     m->flags, m->keywords, m->size,
-		                          keys ? keys[i] : NULL, m->date};
+		                          keys ? keys[i] : NULL, m->date,  m->date_zone};
 	}
 	free(snap->msgs);
 	snap->msgs = NULL;
@@ -442,6 +442,10 @@ int sync_folder(struct store *rs, struct store *ls, struct state *st, const stru
 	for (int s = 0; s < SIDES; s++) {
 		in.msgs[s] = pm[s] = plan_msgs(&r.snap[s], r.keys[s]);
 		rules.total[s] = r.total[s];
+		if (r.folder[s] && r.store[s]->ops->keeps) {
+			r.store[s]->ops->keeps(r.folder[s], &rules.keep[s]);
+			engine_not_kept_keep(&rep->not_kept[s], &rules.keep[s]);
+		}
 	}
 	if (plan_build(&in, &rules, &plan, err) < 0)
 		goto out;

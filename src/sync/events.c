@@ -52,6 +52,8 @@ static void add_report(struct sync_folder_report *to, const struct sync_folder_r
 	to->too_big += r->too_big;
 	to->reuploaded += r->reuploaded;
 	to->message_failures += r->message_failures;
+	for (int s = 0; s < SIDES; s++)
+		engine_not_kept_add(&to->not_kept[s], &r->not_kept[s]);
 	add_counts(&to->planned, &r->planned);
 	to->progress.messages_done += r->progress.messages_done;
 	to->progress.messages_total += r->progress.messages_total;
@@ -153,6 +155,8 @@ struct sync_event engine_action_event(enum sync_event_kind kind, const struct sy
 	                           .size = a->size,
 	                           .flags = a->flags,
 	                           .keywords = a->keywords,
+	                           .lost_flags = a->lost_flags,
+	                           .lost_keywords = a->lost_keywords,
 	                           .change = a->kind == PLAN_SET_FLAGS ? &a->change : NULL};
 }
 

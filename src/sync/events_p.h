@@ -44,6 +44,12 @@ void engine_actions_failed(const struct sync_options *o, struct sync_folder_repo
  * of `size` bytes. */
 void engine_copy_done(const struct sync_options *o, const struct sync_folder_report *rep,
                       const struct plan_action *a, uint32_t uid, const char *name, uint64_t size);
+/* The flags left out of copies (sync_not_kept, folder_report.c): what
+ * the folder keeps, from `keep`; copy `a` made (counted when it left
+ * something out); `from` added to `to` (the account's totals). */
+void engine_not_kept_keep(struct sync_not_kept *nk, const struct store_keep *keep);
+void engine_not_kept_copy(struct sync_not_kept *nk, const struct plan_action *a);
+void engine_not_kept_add(struct sync_not_kept *to, const struct sync_not_kept *from);
 /* `messages` more copies of `bytes` reached their target store (the
  * total grows where the plan did not know a size: local files). */
 void engine_progress(const struct sync_options *o, struct sync_folder_report *rep, size_t messages,

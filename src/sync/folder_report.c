@@ -4,6 +4,8 @@
  * the folder's report, and the report itself (an event, and the
  * caller's report function), also of a folder that failed.
  */
+#include <string.h>
+
 #include "twinbox/util/log.h"
 
 #include "engine_p.h"
@@ -137,4 +139,56 @@ int engine_folder_failed(const struct sync_options *o, struct sync_result *res,
 	*err = rep->err;
 	res->stop_reported = true;
 	return -1;
+}
+
+/* Add the keywords of `add` (space separated) that `to` (`cap` bytes)
+ * does not hold yet, as many as fit. */
+static void keywords_union(char *to, size_t cap, const char *add)
+{
+	const struct store_keep have = {.limited = true, .keywords = to};
+	const char *p = add;
+
+	while (p && *p) {
+		size_t n = strcspn(p, " "), len = strlen(to);
+		if (!store_keeps_keyword(&have, p, n) && len + (len > 0) + n < cap) {
+			if (len)
+				to[len++] = ' ';
+			memcpy(to + len, p, n);
+			to[len + n] = '\0';
+		}
+		p += n;
+		p += *p == ' ';
+	}
+}
+
+void engine_not_kept_keep(struct sync_not_kept *nk, const struct store_keep *keep)
+{
+	nk->kept_flags = keep->flags;
+	nk->kept_any_keyword = keep->new_keywords;
+	nk->kept_keywords[0] = '\0';
+	keywords_union(nk->kept_keywords, sizeof(nk->kept_keywords), keep->keywords);
+}
+
+void engine_not_kept_copy(struct sync_not_kept *nk, const struct plan_action *a)
+{
+	if (!a->lost_flags && !a->lost_keywords)
+		return;
+	nk->messages++;
+	nk->flags |= a->lost_flags;
+	keywords_union(nk->keywords, sizeof(nk->keywords), a->lost_keywords);
+}
+
+void engine_not_kept_add(struct sync_not_kept *to, const struct sync_not_kept *from)
+{
+	if (!from->messages)
+		return;
+	/* Folders of one server mostly keep the same; the first one says. */
+	if (!to->messages) {
+		to->kept_flags = from->kept_flags;
+		to->kept_any_keyword = from->kept_any_keyword;
+		memcpy(to->kept_keywords, from->kept_keywords, sizeof(to->kept_keywords));
+	}
+	to->messages += from->messages;
+	to->flags |= from->flags;
+	keywords_union(to->keywords, sizeof(to->keywords), from->keywords);
 }

@@ -286,7 +286,7 @@ static void pair_without_base(struct plan_ctx *ctx, const struct state_pair *sp,
 	struct both b;
 
 	both_at(ctx, m, &b);
-	plan_merge_flags(pool, b.flags, NULL, b.allow, &mg);
+	plan_merge_flags(pool, b.flags, NULL, b.allow, ctx->rules->keep, &mg);
 
 	/* rules.first_sync on a known pair: with flags off, leave it be;
 	 * else record only what differs from what the pair holds. */
@@ -333,7 +333,7 @@ static void pair_with_base(struct plan_ctx *ctx, const struct state_pair *sp, co
 	if (plan_flags_equal(&fa, &base) && plan_flags_equal(&fb, &base))
 		return;
 	both_at(ctx, m, &b);
-	plan_merge_flags(ctx->plan->pool, b.flags, &base, b.allow, &mg);
+	plan_merge_flags(ctx->plan->pool, b.flags, &base, b.allow, ctx->rules->keep, &mg);
 	set_flags_actions(ctx, sp->id, b.id, &mg);
 	if (!plan_flags_equal(&mg.synced, &base))
 		update_flags(ctx, sp->id, b.id, &mg.synced);
@@ -392,9 +392,16 @@ static struct plan_action *copy_action(struct plan_ctx *ctx, enum side side, int
 	if (a->kind == PLAN_SKIP_TOO_BIG)
 		return a;
 	a->content_key = plan_pool_dup(ctx->plan->pool, m->content_key ? m->content_key : fallback_key);
-	a->flags = m->flags & MAIL_FLAGS_ALL;
-	a->keywords = plan_pool_dup(ctx->plan->pool, m->keywords);
+	/* What the target cannot keep stays out of the copy and of the
+	 * pair's record (plan_flags_keep). */
+	struct plan_flags kept, lost, f = msg_flags(m);
+	plan_flags_keep(ctx->plan->pool, &f, &ctx->rules->keep[side], &kept, &lost);
+	a->flags = kept.bits;
+	a->keywords = plan_pool_dup(ctx->plan->pool, kept.keywords);
+	a->lost_flags = lost.bits;
+	a->lost_keywords = lost.keywords;
 	a->time = m->time;
+	a->zone = m->zone;
 	return a;
 }
 

@@ -51,6 +51,30 @@ static struct decision decide(const bool v[SIDES], bool b, bool has_base, bool c
 	return d;
 }
 
+/*
+ * The same where a side cannot keep the flag (`kept`, store_keep): that
+ * side has no say and gets no change, whatever it shows (a flag kept
+ * for the session only); the other side keeps its value. The pair
+ * records the flag as absent, what both sides hold for good: a copy
+ * made without it then reads as unchanged at every later run (nothing
+ * is tried again), and a side that learns to keep it (a server that now
+ * offers "\*") gets it as the other side's change. Recording it as
+ * present instead would read, on that day, as the user having cleared
+ * it there, and clear it on the other side.
+ */
+static struct decision decide_kept(const bool v[SIDES], bool b, bool has_base, bool clear_wins,
+                                   const bool allow[SIDES], const bool kept[SIDES])
+{
+	struct decision d;
+
+	if (kept[SIDE_A] && kept[SIDE_B])
+		return decide(v, b, has_base, clear_wins, allow);
+	for (int s = 0; s < SIDES; s++)
+		d.side[s] = v[s];
+	d.record = d.synced = false;
+	return d;
+}
+
 bool plan_change_empty(const struct plan_flag_change *c)
 {
 	return !c->add && !c->remove && !c->add_keywords && !c->remove_keywords;
@@ -133,7 +157,8 @@ static const char *kw_finish(struct plan_pool *pool, struct buf *b)
 enum { OUT_RECORD = 2 * SIDES, OUT_SYNCED, OUT_COUNT };
 
 static void merge_keywords(struct plan_pool *pool, const struct plan_flags f[SIDES],
-                           const struct plan_flags *base, const bool allow[SIDES], struct plan_merge *m)
+                           const struct plan_flags *base, const bool allow[SIDES],
+                           const struct store_keep keep[SIDES], struct plan_merge *m)
 {
 	struct kw_list list = {NULL, 0, 0};
 	struct buf out[OUT_COUNT];
@@ -159,7 +184,9 @@ static void merge_keywords(struct plan_pool *pool, const struct plan_flags f[SID
 		i = j;
 
 		bool has[SIDES] = {in & IN_SIDE(SIDE_A), in & IN_SIDE(SIDE_B)};
-		struct decision d = decide(has, in & IN_BASE, base != NULL, false, allow);
+		bool kept[SIDES] = {store_keeps_keyword(&keep[SIDE_A], k->s, k->len),
+		                    store_keeps_keyword(&keep[SIDE_B], k->s, k->len)};
+		struct decision d = decide_kept(has, in & IN_BASE, base != NULL, false, allow, kept);
 
 		for (int s = 0; s < SIDES; s++) {
 			if (d.side[s] && !has[s])
@@ -182,7 +209,7 @@ static void merge_keywords(struct plan_pool *pool, const struct plan_flags f[SID
 }
 
 void plan_merge_flags(struct plan_pool *pool, const struct plan_flags f[SIDES], const struct plan_flags *base,
-                      const bool allow[SIDES], struct plan_merge *m)
+                      const bool allow[SIDES], const struct store_keep keep[SIDES], struct plan_merge *m)
 {
 	unsigned target[SIDES] = {0, 0};
 
@@ -190,8 +217,10 @@ void plan_merge_flags(struct plan_pool *pool, const struct plan_flags f[SIDES], 
 	m->differed = !plan_flags_equal(&f[SIDE_A], &f[SIDE_B]);
 	for (unsigned bit = 1; bit & MAIL_FLAGS_ALL; bit <<= 1) {
 		bool v[SIDES] = {f[SIDE_A].bits & bit, f[SIDE_B].bits & bit};
-		struct decision d =
-		    decide(v, base && (base->bits & bit), base != NULL, bit == MAIL_FLAG_DELETED, allow);
+		bool kept[SIDES] = {store_keeps_flag(&keep[SIDE_A], bit),
+		                    store_keeps_flag(&keep[SIDE_B], bit)};
+		struct decision d = decide_kept(v, base && (base->bits & bit), base != NULL,
+		                                bit == MAIL_FLAG_DELETED, allow, kept);
 
 		for (int s = 0; s < SIDES; s++)
 			target[s] |= d.side[s] ? bit : 0;
@@ -211,8 +240,31 @@ void plan_merge_flags(struct plan_pool *pool, const struct plan_flags f[SIDES], 
 		m->record.keywords = f[SIDE_A].keywords;
 		m->synced.keywords = f[SIDE_A].keywords;
 	} else {
-		merge_keywords(pool, f, base, allow, m);
+		merge_keywords(pool, f, base, allow, keep, m);
 	}
+}
+
+void plan_flags_keep(struct plan_pool *pool, const struct plan_flags *f, const struct store_keep *keep,
+                     struct plan_flags *kept_r, struct plan_flags *lost_r)
+{
+	struct kw_list list = {NULL, 0, 0};
+	struct buf out[2];
+
+	kept_r->bits = f->bits & (keep->limited ? keep->flags : MAIL_FLAGS_ALL);
+	lost_r->bits = f->bits & ~kept_r->bits;
+	kept_r->keywords = f->keywords;
+	lost_r->keywords = NULL;
+	if (!keep->limited || keep->new_keywords || !f->keywords)
+		return;
+	/* In canonical order already: the outputs stay canonical. */
+	kw_split(&list, f->keywords, 0);
+	buf_init(&out[0], 0);
+	buf_init(&out[1], 0);
+	for (size_t i = 0; i < list.n; i++)
+		kw_out(&out[!store_keeps_keyword(keep, list.v[i].s, list.v[i].len)], &list.v[i]);
+	free(list.v);
+	kept_r->keywords = kw_finish(pool, &out[0]);
+	lost_r->keywords = kw_finish(pool, &out[1]);
 }
 
 const char *plan_flags_text(struct plan_pool *pool, const struct plan_flags *f)

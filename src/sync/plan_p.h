@@ -38,10 +38,15 @@ struct plan_merge {
 
 /* Merge side A's flags `f[SIDE_A]` and side B's `f[SIDE_B]` against
  * `base` (NULL: no base; see plan.h). `allow[s]`: whether flags may
- * change on side s. Strings in the result live in `pool` (or are the
- * inputs'). */
+ * change on side s; `keep[s]`: what side s keeps (rules.keep). Strings
+ * in the result live in `pool` (or are the inputs'). */
 void plan_merge_flags(struct plan_pool *pool, const struct plan_flags f[SIDES], const struct plan_flags *base,
-                      const bool allow[SIDES], struct plan_merge *m_r);
+                      const bool allow[SIDES], const struct store_keep keep[SIDES], struct plan_merge *m_r);
+
+/* Of `f`, what `keep` keeps (*kept_r) and what it does not (*lost_r;
+ * keywords NULL and bits 0 when nothing is lost). Strings in `pool`. */
+void plan_flags_keep(struct plan_pool *pool, const struct plan_flags *f, const struct store_keep *keep,
+                     struct plan_flags *kept_r, struct plan_flags *lost_r);
 
 bool plan_change_empty(const struct plan_flag_change *c);
 bool plan_flags_equal(const struct plan_flags *a, const struct plan_flags *b);

@@ -328,7 +328,8 @@ static int import_new(struct import *im, const struct pop3_store_msg *m, size_t 
 			                                  .side = SIDE_B,
 			                                  .id = {[SIDE_A] = {0, u->name}},
 			                                  .size = u->size,
-			                                  .time = o->now};
+			                                  .time = o->now,
+			                                  .zone = STORE_ZONE_UNKNOWN};
 		}
 		if (n == POP3_BATCH) {
 			if (take_batch(im, batch, n, err) < 0)

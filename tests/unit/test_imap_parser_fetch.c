@@ -156,6 +156,62 @@ Test(imap_parser_fetch, internaldate_forms)
 	      "FETCH_BEGIN seq=1 uid=2\nFETCH_END seq=1 uid=2 items=(UID 2 INTERNALDATE \"yesterday\")\n");
 }
 
+/* Each date's zone in minutes east of UTC, read one byte at a time like
+ * every CHECK: what a migration writes back with APPEND. */
+Test(imap_parser_fetch, internaldate_zones)
+{
+	static const struct {
+		const char *date;
+		const char *dump; /* "time+zone" */
+	} t[] = {
+	    {"07-Dec-2026 09:15:00 +0100", "1796631300+60"},
+	    {"07-Dec-2026 08:15:00 +0000", "1796631300+0"},
+	    {"07-Dec-2026 08:15:00 -0000", "1796631300+0"},
+	    {"07-Dec-2026 04:45:00 -0330", "1796631300-210"},
+	    {"07-Dec-2026 14:00:00 +0545", "1796631300+345"},
+	    {"07-Dec-2026 22:15:00 +1400", "1796631300+840"},
+	    {"06-Dec-2026 20:15:00 -1200", "1796631300-720"},
+	    /* the bounds of 4DIGIT as hours and minutes */
+	    {"08-Dec-2026 08:14:00 +2359", "1796631300+1439"},
+	    {"06-Dec-2026 08:16:00 -2359", "1796631300-1439"},
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char *in = xasprintf("* 1 FETCH (INTERNALDATE \"%s\")\r\n", t[i].date);
+		char *want =
+		    xasprintf("FETCH_BEGIN seq=1 date=%s\nFETCH_END seq=1 date=%s items=(INTERNALDATE "
+		              "\"%s\")\n",
+		              t[i].dump, t[i].dump, t[i].date);
+		check(in, strlen(in), want);
+		free(in);
+		free(want);
+	}
+}
+
+/* A zone that is no zone leaves the date out (the raw string stays in
+ * items), never a connection lost or a wrong time. */
+Test(imap_parser_fetch, internaldate_hostile_zones_are_refused)
+{
+	static const char *const bad[] = {
+	    "07-Dec-2026 09:15:00 +2400",  "07-Dec-2026 09:15:00 +0160",   "07-Dec-2026 09:15:00 -9999",
+	    "07-Dec-2026 09:15:00 +01000", "07-Dec-2026 09:15:00 +010",    "07-Dec-2026 09:15:00 0100",
+	    "07-Dec-2026 09:15:00 +01:00", "07-Dec-2026 09:15:00 CET",     "07-Dec-2026 09:15:00 ",
+	    "07-Dec-2026 09:15:00",        "07-Dec-2026 09:15:00 +0x10",   "07-Dec-2026 09:15:00 + 100",
+	    "07-Dec-2026 09:15:00 ++100",  "07-Dec-2026 09:15:00 +0100 x", "07-Dec-2026 09:15:00 +-100",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *in = xasprintf("* 1 FETCH (UID 2 INTERNALDATE \"%s\")\r\n", bad[i]);
+		char *want =
+		    xasprintf("FETCH_BEGIN seq=1 uid=2\nFETCH_END seq=1 uid=2 items=(UID 2 INTERNALDATE "
+		              "\"%s\")\n",
+		              bad[i]);
+		check(in, strlen(in), want);
+		free(in);
+		free(want);
+	}
+}
+
 Test(imap_parser_fetch, cut_inside_a_body_waits_for_more)
 {
 	char *got = imap_test_parse_str("* 1 FETCH (UID 3 BODY[] {10}\r\nhello");

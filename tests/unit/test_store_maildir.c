@@ -84,7 +84,8 @@ static char *add_msg(struct store_folder *f, const char *data, unsigned flags, c
                      time_t date, char *reserved)
 {
 	struct mem_src src = {data, strlen(data), 0, 1}; /* CR and LF in separate reads */
-	struct store_new_msg m = {flags, keywords, date, strlen(data), &src, mem_read, NULL, 0, reserved};
+	struct store_new_msg m = {flags, keywords, date,    STORE_ZONE_UNKNOWN, strlen(data), &src, mem_read,
+	                          NULL,  0,        reserved};
 	struct error err, errs[1];
 
 	cr_assert_eq(st->ops->add(f, &m, 1, errs, &err), 0, "%s", err.text);
@@ -305,8 +306,8 @@ Test(store_maildir, add_refuses_a_message_of_another_size_and_goes_on)
 	struct store_folder *f = open_inbox();
 	struct mem_src s1 = {"Subject: a\r\n\r\nx\r\n", 17, 0, 0}, s2 = {"Subject: b\r\n\r\ny\r\n", 17, 0, 0};
 	struct store_new_msg m[2] = {
-	    {0, NULL, 0, 99, &s1, mem_read, NULL, 0, NULL},
-	    {0, NULL, 0, 17, &s2, mem_read, NULL, 0, NULL},
+	    {0, NULL, 0, 0, 99, &s1, mem_read, NULL, 0, NULL},
+	    {0, NULL, 0, 0, 17, &s2, mem_read, NULL, 0, NULL},
 	};
 	struct store_snapshot snap;
 	struct error err, errs[2];
@@ -338,8 +339,8 @@ Test(store_maildir, a_lost_source_stops_the_batch)
 	struct store_folder *f = open_inbox();
 	struct mem_src s2 = {"S: b\r\n\r\n", 8, 0, 0};
 	struct store_new_msg m[2] = {
-	    {0, NULL, 0, 10, NULL, failing_read, NULL, 0, NULL},
-	    {0, NULL, 0, 8, &s2, mem_read, NULL, 0, NULL},
+	    {0, NULL, 0, 0, 10, NULL, failing_read, NULL, 0, NULL},
+	    {0, NULL, 0, 0, 8, &s2, mem_read, NULL, 0, NULL},
 	};
 	struct store_snapshot snap;
 	struct error err, errs[2];
@@ -767,7 +768,7 @@ Test(store_maildir, big_message_with_flat_memory)
 {
 	struct store_folder *f = open_inbox();
 	struct gen src = {0};
-	struct store_new_msg m = {0, NULL, 0, big_size(), &src, gen_read, NULL, 0, NULL};
+	struct store_new_msg m = {0, NULL, 0, 0, big_size(), &src, gen_read, NULL, 0, NULL};
 	struct verify v = {0};
 	struct store_sink sink = {&v, v_begin, v_chunk, v_end};
 	struct store_msg want = {0};

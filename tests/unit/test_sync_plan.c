@@ -334,3 +334,30 @@ Test(sync_plan, copies_carry_what_the_executor_needs)
 	cr_assert_null(a->keywords);
 	plan_free(&plan);
 }
+
+/* A side that cannot keep some flags (its server's PERMANENTFLAGS):
+ * copies leave them out and say so, and the pair records what both
+ * sides hold, so no later run tries again or reads their absence as a
+ * change. */
+Test(sync_plan, flags_a_side_cannot_keep_are_left_out_once)
+{
+	static const struct plan_row rows[] = {
+	    {"copy without the keywords", "", "9:S+$Label7+Project-X", "", "keepL=ST",
+	     "copyL 9:S lost:+$Label7+Project-X"},
+	    {"system flags too", "", "9:SF+$Label7", "", "keepL=ST", "copyL 9:S lost:F+$Label7"},
+	    {"a keyword listed is kept", "", "9:S+$Label7+work", "", "keepL=S+$label7",
+	     "copyL 9:S+$Label7 lost:+work"},
+	    {"\\* keeps any keyword", "", "9:S+$Label7", "", "keepL=DFRST+*", "copyL 9:S+$Label7"},
+	    {"either way", "", "", "b:S+$Junk", "keepR=S", "copyR b:S lost:+$Junk"},
+	    {"the next run has nothing to do", "9/a:S", "9:S+$Label7", "a:S", "keepL=ST", ""},
+	    {"a flag kept for the session only is no change", "9/a:S", "9:S", "a:S+$Label7", "keepL=ST", ""},
+	    {"an older record's keyword missing there is not cleared elsewhere", "9/a:S+$Label7",
+	     "9:S+$Label7", "a:S", "keepL=ST", "upd p1 :S"},
+	    {"flags it keeps still go", "9/a:S", "9:SF+$Label7", "a:S", "keepL=SF", "setL a +F; upd p1 :FS"},
+	    {"once it keeps them, they go", "9/a:S", "9:S+$Label7", "a:S", "",
+	     "setL a +$Label7; upd p1 :S+$Label7"},
+	    {"no base: set wins where kept", "", "9:S+$Label7@k", "b:@k", "first keepL=S",
+	     "pair 9/b:; setL b +S; upd 9/b :S"},
+	};
+	ROWS(rows);
+}

@@ -13,7 +13,8 @@
  *
  * Rules: "dir=both|pull|push exp=none|remote|local|both flags=on|off
  * max=N allow first pct=N min=N create=none|remote|local|both rmfolders
- * use=trash|junk|none";
+ * use=trash|junk|none keepR=<flags> keepL=<flags>" (what a side keeps, in
+ * the flags notation below; "+*": any keyword);
  * defaults are plan_rules_init() with expunge both.
  *
  * Plans print as their actions, one string each, sorted and joined by
@@ -22,6 +23,7 @@
  *   setR <uid> <change>      setL <local> <change>     change: +DF-S +kw -kw
  *   upd pN :<flags> | upd pN -R | upd pN -L
  *   copyL <uid>:<flags>[ pN]   copyR <local>:<flags>[ pN][ again]  (again: reupload)
+ *                            [ lost:<flags>] (flags the side cannot keep, left out)
  *   delR <uid> pN   delL <local> pN   forget pN   big R <uid> | big L <local>
  */
 #ifndef TEST_SYNC_PLAN_H

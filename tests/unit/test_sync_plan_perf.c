@@ -56,20 +56,27 @@ static void make(struct big *b, bool paired)
 		/* 0.5% deleted on each side, 1% flags changed on each side. */
 		if (i % 200 != 1)
 			b->remote[b->nr++] =
-			    (struct plan_msg){{uid, NULL}, i % 100 == 3 ? flags | MAIL_FLAG_FLAGGED : flags,
-			                      NULL,        1000 + i,
-			                      b->keys[i],  0};
+			    (struct plan_msg){{uid, NULL},
+			                      i % 100 == 3 ? flags | MAIL_FLAG_FLAGGED : flags,
+			                      NULL,
+			                      1000 + i,
+			                      b->keys[i],
+			                      0,
+			                      0};
 		if (i % 200 != 2)
-			b->local[b->nl++] =
-			    (struct plan_msg){{0, b->ids[i]}, i % 100 == 4 ? flags ^ MAIL_FLAG_SEEN : flags,
-			                      NULL,           1000 + i,
-			                      b->keys[i],     0};
+			b->local[b->nl++] = (struct plan_msg){{0, b->ids[i]},
+			                                      i % 100 == 4 ? flags ^ MAIL_FLAG_SEEN : flags,
+			                                      NULL,
+			                                      1000 + i,
+			                                      b->keys[i],
+			                                      0,
+			                                      0};
 	}
 	/* 1% new on each side. */
 	for (size_t i = N; i < N + N / 100; i++) {
 		b->remote[b->nr++] =
-		    (struct plan_msg){{(uint32_t)(i + 1), NULL}, 0, NULL, 1000 + i, b->keys[i], 0};
-		b->local[b->nl++] = (struct plan_msg){{0, b->ids[i]}, 0, NULL, 1000 + i, NULL, 0};
+		    (struct plan_msg){{(uint32_t)(i + 1), NULL}, 0, NULL, 1000 + i, b->keys[i], 0, 0};
+		b->local[b->nl++] = (struct plan_msg){{0, b->ids[i]}, 0, NULL, 1000 + i, NULL, 0, 0};
 	}
 	srand(7);
 	for (size_t i = b->nr - 1; i > 0; i--) {

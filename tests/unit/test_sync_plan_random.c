@@ -110,7 +110,7 @@ static void build_input(struct sim *s)
 			const struct sim_msg *m = &s->msg[d][i];
 			if (m->alive)
 				s->in_m[d][n[d]++] = (struct plan_msg){
-				    store_id_of(&m->id), m->flags, nz(m->kw), m->size, nz(m->key), 1 + d};
+				    store_id_of(&m->id), m->flags, nz(m->kw), m->size, nz(m->key), 1 + d, 0};
 		}
 	for (size_t i = 0; i < s->np; i++)
 		if (s->pairs[i].alive)

@@ -123,7 +123,7 @@ static void add_remote(struct world *w, const char *tok)
 	parse_token(w, tok, &t);
 	w->remote = xgrow(w->remote, &remote_cap, w->remote_count + 1, sizeof(*w->remote));
 	w->remote[w->remote_count++] = (struct plan_msg){
-	    {(uint32_t)strtoul(t.id, NULL, 10), NULL}, t.flags, t.keywords, t.size, t.key, 1000};
+	    {(uint32_t)strtoul(t.id, NULL, 10), NULL}, t.flags, t.keywords, t.size, t.key, 1000, 0};
 }
 
 static void add_local(struct world *w, const char *tok)
@@ -132,7 +132,8 @@ static void add_local(struct world *w, const char *tok)
 
 	parse_token(w, tok, &t);
 	w->local = xgrow(w->local, &local_cap, w->local_count + 1, sizeof(*w->local));
-	w->local[w->local_count++] = (struct plan_msg){{0, t.id}, t.flags, t.keywords, t.size, t.key, 2000};
+	w->local[w->local_count++] =
+	    (struct plan_msg){{0, t.id}, t.flags, t.keywords, t.size, t.key, 2000, 0};
 }
 
 void world_parse(struct world *w, const char *state, const char *remote, const char *local)
@@ -173,8 +174,44 @@ static enum plan_where parse_where(const char *v)
 	return PLAN_WHERE_BOTH;
 }
 
+/* "keepR=ST+$Forwarded", "keepL=S+*" (any keyword): what a side keeps.
+ * The keywords live in `buf` (a side's own, as long as the test). */
+static void parse_keep(struct store_keep *k, char *buf, size_t cap, const char *v)
+{
+	unsigned bits = 0;
+	struct buf kw = BUF_INIT;
+	const char *p = v;
+	char *canon = NULL;
+	struct error err;
+
+	for (; *p && *p != '+'; p++) {
+		size_t i = 0;
+		while (i < sizeof(letters) / sizeof(letters[0]) && letters[i].letter != *p)
+			i++;
+		cr_assert(i < sizeof(letters) / sizeof(letters[0]), "bad flag letter '%c' in keep", *p);
+		bits |= letters[i].bit;
+	}
+	memset(k, 0, sizeof(*k));
+	while (*p == '+') {
+		size_t n = strcspn(++p, "+");
+		if (n == 1 && *p == '*')
+			k->new_keywords = true;
+		else
+			buf_printf(&kw, "%s%.*s", kw.len ? " " : "", (int)n, p);
+		p += n;
+	}
+	cr_assert_eq(mail_keywords_canon(buf_cstr(&kw), &canon, &err), 0, "%s", err.text);
+	snprintf(buf, cap, "%s", canon ? canon : "");
+	free(canon);
+	buf_free(&kw);
+	k->limited = true;
+	k->flags = bits;
+	k->keywords = buf[0] ? buf : NULL;
+}
+
 void rules_parse(struct plan_rules *rules, const char *text)
 {
+	static char keep_buf[SIDES][256];
 	char *copy = xstrdup(text ? text : ""), *save = NULL;
 
 	plan_rules_init(rules);
@@ -207,6 +244,10 @@ void rules_parse(struct plan_rules *rules, const char *text)
 			rules->first_sync = true;
 		else if (strcmp(tok, "rmfolders") == 0)
 			rules->remove_folders = true;
+		else if (strcmp(tok, "keepR") == 0)
+			parse_keep(&rules->keep[SIDE_A], keep_buf[SIDE_A], sizeof(keep_buf[SIDE_A]), v);
+		else if (strcmp(tok, "keepL") == 0)
+			parse_keep(&rules->keep[SIDE_B], keep_buf[SIDE_B], sizeof(keep_buf[SIDE_B]), v);
 		else if (strcmp(tok, "use") == 0)
 			rules->use = strcmp(v, "trash") == 0  ? PLAN_USE_TRASH
 			             : strcmp(v, "junk") == 0 ? PLAN_USE_JUNK
@@ -327,6 +368,11 @@ static char *action_text(const struct plan_action *a)
 			buf_printf(&b, " p%" PRId64, a->pair_id);
 		if (a->reupload)
 			buf_append_str(&b, " again");
+		if (a->lost_flags || a->lost_keywords) {
+			char *lost = flags_text(a->lost_flags, a->lost_keywords);
+			buf_printf(&b, " lost:%s", lost);
+			free(lost);
+		}
 		break;
 	case PLAN_DELETE:
 		buf_printf(&b, "del%c ", side_letter[a->side]);

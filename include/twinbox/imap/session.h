@@ -138,7 +138,15 @@ struct imap_mailbox_info {
 	uint64_t highestmodseq; /* 0 when NOMODSEQ or no CONDSTORE */
 	bool nomodseq;
 	bool readonly;
-	bool keywords_allowed; /* PERMANENTFLAGS has "\*" */
+	/* PERMANENTFLAGS: the flags that stay on the messages beyond this
+	 * session. Without one the server keeps every flag (RFC 3501 7.1);
+	 * with one, flags not in it may be refused, dropped, or kept for
+	 * the session only. */
+	bool permanent_known;           /* the server sent PERMANENTFLAGS */
+	unsigned permanent_flags;       /* MAIL_FLAG_* bits it lists */
+	const char *permanent_keywords; /* keywords it lists, space separated as sent (NULL:
+	                                   none); the session's, until the next SELECT */
+	bool keywords_allowed;          /* it has "\*": new keywords may be created */
 };
 
 /* ---- commands ------------------------------------------------------ */

@@ -48,6 +48,20 @@ struct store_id {
 	const char *name;
 };
 
+/* A message date's time zone, minutes east of UTC, as an IMAP
+ * INTERNALDATE carries it (RFC 3501 date-time: "+0100" is 60): within
+ * -STORE_ZONE_MAX..STORE_ZONE_MAX, or STORE_ZONE_UNKNOWN for stores whose
+ * dates have none (a Maildir file's mtime, POP3). A zeroed struct says
+ * UTC, which is also how an unknown zone is written to a server. */
+#define STORE_ZONE_MAX     1439 /* 23:59 */
+#define STORE_ZONE_UNKNOWN INT16_MIN
+
+/* Whether `zone` is a zone (not STORE_ZONE_UNKNOWN, within bounds). */
+static inline bool store_zone_known(int zone)
+{
+	return zone >= -STORE_ZONE_MAX && zone <= STORE_ZONE_MAX;
+}
+
 /* Whether `id` names a message. */
 static inline bool store_id_known(struct store_id id)
 {
@@ -82,6 +96,7 @@ struct store_msg {
 	uint64_t size;        /* canonical (CRLF) size; 0 = not known cheaply */
 	time_t date;          /* internal date (IMAP) or file mtime (Maildir) */
 	uint64_t modseq;      /* CONDSTORE stores; else 0 */
+	int16_t date_zone;    /* the date's zone (STORE_ZONE_*): IMAP's INTERNALDATE has one */
 };
 
 /* Messages of a folder; `msgs` sorted by uid (UID stores) or name
@@ -149,6 +164,23 @@ enum store_special_use {
 	STORE_USE_COUNT
 };
 
+/* The flags and keywords an open folder keeps on its messages, where
+ * the store can say (IMAP: the PERMANENTFLAGS of its SELECT). A flag
+ * it does not keep may be refused, dropped, or kept only for a while,
+ * so the engine neither sets one there nor reads its absence there as
+ * a change (sync/plan.h). A zeroed struct keeps everything. */
+struct store_keep {
+	bool limited;         /* false: every flag and keyword (the rest unused) */
+	unsigned flags;       /* MAIL_FLAG_* bits it keeps */
+	bool new_keywords;    /* any keyword, also one the folder never had ("\*") */
+	const char *keywords; /* canonical text of the keywords it keeps besides, or NULL;
+	                         valid until the folder is closed */
+};
+
+/* Whether `keep` keeps system flag `bit` / keyword `kw` (`len` bytes). */
+bool store_keeps_flag(const struct store_keep *keep, unsigned bit);
+bool store_keeps_keyword(const struct store_keep *keep, const char *kw, size_t len);
+
 /* A stream of message bytes (canonical form) handed to a writer. */
 struct store_sink {
 	void *ctx;
@@ -163,7 +195,9 @@ struct store_new_msg {
 	unsigned flags;
 	const char *keywords;
 	time_t date;
-	uint64_t size; /* canonical size, exact */
+	int16_t date_zone; /* the zone `date` was given in (STORE_ZONE_*): an IMAP
+	                      store writes the date in it, UTC when unknown */
+	uint64_t size;     /* canonical size, exact */
 	/* Reads the next up to `len` bytes; returns the count, 0 at the end,
 	 * -1 on failure. */
 	void *ctx;
@@ -302,6 +336,9 @@ struct store_ops {
 	int (*open_source)(struct store_folder *f, const struct store_msg *msg, struct store_new_msg *src_r,
 	                   struct error *err);
 	void (*close_source)(struct store_new_msg *src);
+	/* What the open folder keeps (store_keep), as it said when opened.
+	 * NULL: taken as everything. */
+	void (*keeps)(struct store_folder *f, struct store_keep *keep_r);
 	/* Add and remove flags on messages (uid or name as keyed). */
 	int (*set_flags)(struct store_folder *f, const struct store_msg *msgs, size_t count, unsigned add,
 	                 const char *add_keywords, unsigned remove, const char *remove_keywords,

@@ -41,6 +41,21 @@ struct sync_counts {
 };
 
 /* What happened to one folder. */
+#define SYNC_NOT_KEPT_TEXT 512 /* bytes of each text below, NUL included */
+
+/* Copies to one side that left out flags or keywords its folder cannot
+ * keep (plan_rules.keep: the server's PERMANENTFLAGS), so that the copy
+ * could be made. The texts are cut (at a keyword) to fit. */
+struct sync_not_kept {
+	size_t messages;                   /* copies made without some of their flags */
+	unsigned flags;                    /* MAIL_FLAG_* left out of any of them */
+	char keywords[SYNC_NOT_KEPT_TEXT]; /* keywords left out of any, space separated, or "" */
+	/* what the folder keeps: */
+	unsigned kept_flags;
+	bool kept_any_keyword; /* every keyword (so none of `keywords`) */
+	char kept_keywords[SYNC_NOT_KEPT_TEXT];
+};
+
 struct sync_folder_report {
 	const char *name;
 	bool created_remote, created_local; /* dry run: would be created */
@@ -61,6 +76,8 @@ struct sync_folder_report {
 	struct sync_counts planned;
 	/* The copies of the folder's plan: done of total (events.h). */
 	struct sync_progress progress;
+	/* By the side copied to. */
+	struct sync_not_kept not_kept[SIDES];
 };
 
 /* A worker's own handles for parallel folders (sync_options.jobs). */

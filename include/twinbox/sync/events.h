@@ -78,6 +78,10 @@ struct sync_event {
 	uint64_t size;        /* bytes, where known */
 	unsigned flags;       /* MAIL_FLAG_* the message gets (copies, pairs, flag changes: the result) */
 	const char *keywords; /* canonical keyword text, NULL = none */
+	/* COPY actions: the message's flags the target cannot keep, left
+	 * out of `flags`/`keywords` (plan_action.lost_*); else 0 / NULL. */
+	unsigned lost_flags;
+	const char *lost_keywords;
 	/* SET_FLAGS actions: what changes; else NULL. */
 	const struct plan_flag_change *change;
 	/* NOTE: its kind ("uidvalidity-changed", "flags-merged",

@@ -116,6 +116,7 @@ struct plan_msg {
 	uint64_t size;           /* bytes */
 	const char *content_key; /* NULL = unknown (never matched by content) */
 	int64_t time;            /* internal date or mtime, seconds since the epoch; 0 = unknown */
+	int zone;                /* time's zone, minutes east of UTC, or STORE_ZONE_UNKNOWN (store.h) */
 };
 
 struct plan_input {
@@ -183,6 +184,11 @@ struct plan_rules {
 	 * (0 included) means the input is the whole folder. */
 	size_t total[SIDES];
 	struct plan_side_words words[SIDES];
+	/* What each side's folder keeps (its server's PERMANENTFLAGS); zeroed:
+	 * everything. A flag a side cannot keep is never set there (copies
+	 * leave it out, with COPY's `lost` saying so), its absence there is
+	 * no change, and pairs record it as absent (plan_flags.c says why). */
+	struct store_keep keep[SIDES];
 };
 
 /* The default rules (the config's defaults): direction both, flags
@@ -252,8 +258,9 @@ struct plan_flag_change {
  * COPY           id[other side] is the source; size, content_key;
  *                flags/keywords: the flags the copy gets and the pair
  *                records; time: internal date / mtime to keep (0 =
- *                unknown). pair_id 0: insert a new pair; else a pair that
- *                lost `side`: give it the new id ("changed wins").
+ *                unknown) and zone, its time zone (as plan_msg).
+ *                pair_id 0: insert a new pair; else a pair that lost
+ *                `side`: give it the new id ("changed wins").
  * DELETE         id[side] to delete (the other id is none); pair_id: after
  *                the deletion succeeded, forget that pair (its other side
  *                is already gone). If it fails, keep the pair: the next
@@ -275,7 +282,12 @@ struct plan_action {
 	const char *keywords;
 	struct plan_flag_change change;
 	int64_t time;
+	int zone;
 	bool reupload; /* COPY of a renumbered pair: the side lost it */
+	/* COPY: the message's flags and keywords that `side` cannot keep
+	 * (rules.keep), left out of `flags`/`keywords`; 0 / NULL: none. */
+	unsigned lost_flags;
+	const char *lost_keywords;
 };
 
 enum plan_status {
