@@ -49,6 +49,21 @@ const char *mds_keywords_of(uint64_t letters)
 	return NULL;
 }
 
+/* What a Maildir keeps: the system flags and the keywords of the flag
+ * table ($Forwarded, 'P'), no other; a keyword of the server's is not
+ * worth a report on each copy, since it stays on the server. Said so
+ * that the engine neither reads a keyword's absence here as its removal
+ * nor sets one here. */
+static void keeps(struct store_folder *f, struct store_keep *keep_r)
+{
+	(void)f;
+	*keep_r = (struct store_keep){.limited = true,
+	                              .flags = MAIL_FLAGS_ALL,
+	                              .new_keywords = false,
+	                              .keywords = mds_keywords_of(~(uint64_t)0),
+	                              .unreported = true};
+}
+
 /* --- folders -------------------------------------------------------------- */
 
 static int list_folders(struct store *base, char ***names_r, struct error *err)
@@ -697,6 +712,7 @@ static const struct store_ops maildir_store_ops = {
     .kind = "maildir",
     .key = STORE_KEY_NAME,
     .caps = STORE_CAP_WRITE | STORE_CAP_NAME_AHEAD,
+    .keeps = keeps,
     .list_folders = list_folders,
     .create_folder = create_folder,
     .delete_folder = delete_folder,

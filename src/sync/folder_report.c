@@ -165,13 +165,14 @@ void engine_not_kept_keep(struct sync_not_kept *nk, const struct store_keep *kee
 {
 	nk->kept_flags = keep->flags;
 	nk->kept_any_keyword = keep->new_keywords;
+	nk->unreported = keep->unreported;
 	nk->kept_keywords[0] = '\0';
 	keywords_union(nk->kept_keywords, sizeof(nk->kept_keywords), keep->keywords);
 }
 
 void engine_not_kept_copy(struct sync_not_kept *nk, const struct plan_action *a)
 {
-	if (!a->lost_flags && !a->lost_keywords)
+	if ((!a->lost_flags && !a->lost_keywords) || nk->unreported)
 		return;
 	nk->messages++;
 	nk->flags |= a->lost_flags;

@@ -115,6 +115,31 @@ Test(sync_changes, a_local_change_alone_asks_the_server_nothing_more)
 	assert_nothing_done();
 }
 
+/* Keywords a Maildir cannot keep ($Label1, Project-X: it keeps only
+ * $Forwarded) stay on the server when the local copy's flags change, and
+ * later runs do not read their absence there as a change. */
+Test(sync_changes, keywords_the_maildir_cannot_keep_stay_on_the_server)
+{
+	char *path, *moved, *flags = NULL;
+
+	dovecot_seed(sh.d, "INBOX", 3, 320, 0);
+	dovecot_flags(sh.d, "INBOX", 2, "add", "$Label1 Project-X");
+	sync_ok();
+	path = local_find("INBOX", "<seed.321@twinbox.test>");
+	moved = local_set_flags(path, "S");
+	free(path);
+	free(moved);
+	sync_ok();
+	server_find("INBOX", "<seed.321@twinbox.test>", &flags);
+	cr_assert(strstr(flags, "\\Seen") && strstr(flags, "$Label1") && strstr(flags, "Project-X"),
+	          "server flags: %s", flags);
+	sync_ok();
+	assert_nothing_done();
+	server_find("INBOX", "<seed.321@twinbox.test>", &flags);
+	cr_assert(strstr(flags, "$Label1"), "server flags: %s", flags);
+	free(flags);
+}
+
 /* A message the state does not hold (skipped as too big) is among the
  * server's, unchanged: the changes alone cannot account for it, so the
  * folder is read whole, and the skipped message is neither copied nor

@@ -175,6 +175,10 @@ struct store_keep {
 	bool new_keywords;    /* any keyword, also one the folder never had ("\*") */
 	const char *keywords; /* canonical text of the keywords it keeps besides, or NULL;
 	                         valid until the folder is closed */
+	/* What it does not keep is not worth a report: a copy without it
+	 * loses nothing the user sees there (a Maildir: keywords have no
+	 * letter; they stay on the server). */
+	bool unreported;
 };
 
 /* Whether `keep` keeps system flag `bit` / keyword `kw` (`len` bytes). */

@@ -54,6 +54,7 @@ struct sync_not_kept {
 	unsigned kept_flags;
 	bool kept_any_keyword; /* every keyword (so none of `keywords`) */
 	char kept_keywords[SYNC_NOT_KEPT_TEXT];
+	bool unreported; /* the store said not to count them (store_keep) */
 };
 
 struct sync_folder_report {
