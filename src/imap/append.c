@@ -141,6 +141,8 @@ static int append_done(void *ctx, struct imap_window_cmd *wc, int rc, const stru
 	}
 	if (mailbox_problem(wc->cmd.code.type))
 		error_escalate(&e, ERR_MAILBOX);
+	if (wc->cmd.code.type == IMAP_CODE_OVERQUOTA)
+		e.cause = ERR_CAUSE_OVER_QUOTA;
 	return append_failed(r, &wc->cmd, wc->first, wc->count, &e) ? -1 : 0;
 }
 

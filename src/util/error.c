@@ -9,6 +9,7 @@ void error_clear(struct error *err)
 	if (!err)
 		return;
 	err->scope = ERR_NONE;
+	err->cause = ERR_CAUSE_NONE;
 	err->text[0] = '\0';
 }
 
@@ -17,6 +18,7 @@ int error_vset(struct error *err, enum err_scope scope, const char *fmt, va_list
 	if (!err)
 		return -1;
 	err->scope = scope == ERR_NONE ? ERR_FATAL : scope;
+	err->cause = ERR_CAUSE_NONE;
 	vsnprintf(err->text, sizeof(err->text), fmt, ap);
 	return -1;
 }

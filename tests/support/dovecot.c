@@ -581,7 +581,7 @@ struct dovecot *dovecot_start(void)
 
 struct dovecot *dovecot_start_with(const char *extra_conf)
 {
-	struct error err = {ERR_NONE, ""};
+	struct error err = {0};
 	char *dir = make_temp_dir(&err);
 	struct dovecot *d;
 
@@ -597,7 +597,7 @@ struct dovecot *dovecot_start_with(const char *extra_conf)
 
 void dovecot_stop(struct dovecot *d)
 {
-	struct error err = {ERR_NONE, ""};
+	struct error err = {0};
 	static char text[ERROR_TEXT_MAX + 64];
 	int rc;
 
@@ -624,7 +624,7 @@ static struct {
 
 ReportHook(PRE_ALL)(struct criterion_test_set *set)
 {
-	struct error err = {ERR_NONE, ""};
+	struct error err = {0};
 	char *owner, *pid;
 
 	(void)set;
@@ -653,7 +653,7 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
 
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
-	struct error err = {ERR_NONE, ""};
+	struct error err = {0};
 	char *conf;
 
 	(void)stats;
@@ -744,7 +744,7 @@ struct dovecot *dovecot_shared(void)
 {
 	/* One per process: the worker keeps it until it exits. */
 	static struct dovecot *shared;
-	struct error err = {ERR_NONE, ""};
+	struct error err = {0};
 	const char *dir = getenv(SHARED_ENV);
 
 	if (shared)

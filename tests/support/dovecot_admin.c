@@ -34,7 +34,7 @@ static int doveadm(struct dovecot *d, const char *const *args, const void *in, s
 {
 	char tool[DV_TOOL_PATH_MAX];
 	const char *argv[16];
-	struct error err = {ERR_NONE, ""};
+	struct error err = {0};
 	size_t n = 0;
 	int status;
 

@@ -255,7 +255,11 @@ int imap_append(struct imap_session *s, const char *mailbox, struct imap_append_
 /* APPEND many, pipelined (window of commands in flight); with
  * MULTIAPPEND, up to p->per_command messages per command. Per-message
  * results in msgs[i]; returns 0 when all were stored, else -1 with the
- * first failure in err (a broken session stops the run). */
+ * first failure in err. A broken session stops the run, and so does a
+ * refusal about the mailbox ([TRYCREATE], [NONEXISTENT], [NOPERM],
+ * [OVERQUOTA]: ERR_MAILBOX; [OVERQUOTA] with the cause
+ * ERR_CAUSE_OVER_QUOTA): messages not sent yet fail with that error,
+ * those in flight as the server answers each. */
 int imap_append_many(struct imap_session *s, const char *mailbox, struct imap_append_msg *msgs, size_t count,
                      const struct imap_pipeline *p, struct error *err);
 

@@ -11,6 +11,10 @@
  *
  * Messages are complete sentences for a user: what failed, why, and where
  * it helps, what to do about it. They never contain a password.
+ *
+ * A few failures also carry a cause, for a caller that acts on that
+ * kind of failure beyond its scope (error_set clears it; copies,
+ * error_prefix and error_escalate keep it).
  */
 #ifndef TWINBOX_UTIL_ERROR_H
 #define TWINBOX_UTIL_ERROR_H
@@ -25,11 +29,19 @@ enum err_scope {
 	ERR_FATAL,
 };
 
+enum err_cause {
+	ERR_CAUSE_NONE = 0,
+	/* The store refused to take more because it is full: over its
+	 * quota (IMAP [OVERQUOTA], RFC 5530). */
+	ERR_CAUSE_OVER_QUOTA,
+};
+
 #define ERROR_TEXT_MAX 1024
 
 struct error {
 	enum err_scope scope;
 	char text[ERROR_TEXT_MAX]; /* NUL-terminated; truncated if longer */
+	enum err_cause cause;      /* ERR_CAUSE_NONE unless set after error_set */
 };
 
 /* Reset to "no error". */
