@@ -32,3 +32,12 @@ void store_names_free(char **names)
 		free(*p);
 	free(names);
 }
+
+void store_quota_free(struct store_quota *roots, size_t count)
+{
+	for (size_t i = 0; i < count && roots; i++) {
+		free(roots[i].root);
+		free(roots[i].where);
+	}
+	free(roots);
+}
