@@ -239,3 +239,30 @@ Test(sync_quota, uploads_refused_as_over_quota_exit_non_zero_and_resume, .init =
 	assert_no_duplicates(sh.d, "INBOX");
 	cr_assert_eq(local_message_count("INBOX"), 40, "nothing came back twice");
 }
+
+/* check-config --connect tells each server's quota of INBOX, where the
+ * server offers QUOTA. */
+Test(sync_quota, check_config_shows_the_quota)
+{
+	struct dovecot *a = dovecot_start(), *b = dovecot_start_with(DOVECOT_QUOTA_CONF("*:storage=100K"));
+	char *state = xasprintf("%s/state", a->dir);
+	char *cfg = two_config(a, b, state, NULL);
+	struct run_result r = {0};
+	const char *target;
+
+	dovecot_seed(b, "INBOX", 3, 990, 0);
+	run_twinbox(ARGS("check-config", "--connect", "--config", cfg), 30, &r);
+	cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+	target = strstr(r.out, "(target)");
+	cr_assert_not_null(target, "%s", r.out);
+	cr_assert(strstr(target, "  quota of INBOX: \"User quota\", ") &&
+	              strstr(target, " KB of 100 KB used\n"),
+	          "%s", r.out);
+	cr_assert(!strstr(r.out, "quota of INBOX") || strstr(r.out, "quota of INBOX") > target,
+	          "the source offers no QUOTA: %s", r.out);
+	run_result_free(&r);
+	test_forget_temp(&cfg);
+	free(state);
+	dovecot_stop(a);
+	dovecot_stop(b);
+}
