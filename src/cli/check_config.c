@@ -7,6 +7,7 @@
  * Maildir and state directory found usable.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +17,12 @@
 #include "cli.h"
 #include "twinbox/config/config.h"
 #include "twinbox/config/password.h"
+#include "twinbox/imap/commands.h"
 #include "twinbox/imap/probe.h"
 #include "twinbox/imap/session.h"
 #include "twinbox/pop3/client.h"
 #include "twinbox/pop3/probe.h"
+#include "twinbox/util/buf.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 
@@ -150,9 +153,41 @@ out:
 	return rc;
 }
 
-/* Log in to server side `side` with `password` and leave again. 0, or
- * -1 with err. */
-static int login(const struct config_side *side, const char *password, struct error *err)
+/* INBOX's quota as an IMAP server tells it (GETQUOTAROOT), one line
+ * into `out`; nothing when the server does not offer QUOTA. STORAGE
+ * counts KiB, which the config writes KB. */
+static void describe_quota(struct imap_session *s, struct buf *out)
+{
+	struct imap_quota_root *v;
+	size_t n;
+	struct error err;
+
+	if (!imap_has_cap(s, "QUOTA"))
+		return;
+	if (imap_getquotaroot(s, "INBOX", &v, &n, &err) < 0) {
+		buf_printf(out, "  quota: not told (%s)\n", err.text);
+		return;
+	}
+	buf_printf(out, "  quota of INBOX:%s", n ? "" : " no limit");
+	for (size_t i = 0; i < n; i++) {
+		buf_printf(out, "%s \"%s\"", i ? ";" : "", v[i].name);
+		if (v[i].have & IMAP_QUOTA_STORAGE)
+			buf_printf(out, ", %" PRIu64 " KB of %" PRIu64 " KB used", v[i].storage_used,
+			           v[i].storage_limit);
+		if (v[i].have & IMAP_QUOTA_MESSAGE)
+			buf_printf(out, ", %" PRIu64 " of %" PRIu64 " messages", v[i].message_used,
+			           v[i].message_limit);
+		if (!(v[i].have & (IMAP_QUOTA_STORAGE | IMAP_QUOTA_MESSAGE)))
+			buf_printf(out, ", no limit");
+	}
+	buf_printf(out, "\n");
+	imap_quota_roots_free(v, n);
+}
+
+/* Log in to server side `side` with `password` and leave again, with
+ * what there is to say of the account's quota in `quota`. 0, or -1 with
+ * err. */
+static int login(const struct config_side *side, const char *password, struct buf *quota, struct error *err)
 {
 	if (side->store == CONFIG_STORE_IMAP) {
 		struct imap_session_options o;
@@ -162,6 +197,7 @@ static int login(const struct config_side *side, const char *password, struct er
 		s = imap_connect(&o, err);
 		if (!s)
 			return -1;
+		describe_quota(s, quota);
 		imap_session_close(s);
 	} else {
 		struct pop3_options o;
@@ -187,6 +223,7 @@ static int connect_side(const struct config_account *a, enum side s)
 	const char *label = !a->two_servers ? "" : s == SIDE_A ? " (source)" : " (target)";
 	struct conn_options opts = cli_conn_options(c);
 	struct server_probe probe;
+	struct buf quota = BUF_INIT;
 	struct error err;
 	char *password;
 	int rc;
@@ -212,13 +249,15 @@ static int connect_side(const struct config_account *a, enum side s)
 	printf("  capabilities: %s\n", probe.capabilities[0] ? probe.capabilities : "(none)");
 	server_probe_free(&probe);
 	fflush(stdout);
-	rc = login(side, password, &err);
+	rc = login(side, password, &quota, &err);
 	password_free(password);
 	if (rc < 0) {
+		buf_free(&quota);
 		log_error("%s%s: %s", a->name, label, err.text);
 		return -1;
 	}
-	printf("  login: accepted for %s\n", c->user);
+	printf("  login: accepted for %s\n%s", c->user, buf_cstr(&quota));
+	buf_free(&quota);
 	return 0;
 }
 

@@ -152,8 +152,14 @@ static void put_not_kept(struct buf *b, const struct sync_not_kept *nk)
 
 static void put_report(struct buf *b, const struct sync_folder_report *r)
 {
-	struct sync_counts done = {r->to_local,      r->to_remote,      r->flags_local, r->flags_remote,
-	                           r->deleted_local, r->deleted_remote, r->paired,      r->too_big};
+	struct sync_counts done = {.to_local = r->to_local,
+	                           .to_remote = r->to_remote,
+	                           .flags_local = r->flags_local,
+	                           .flags_remote = r->flags_remote,
+	                           .deleted_local = r->deleted_local,
+	                           .deleted_remote = r->deleted_remote,
+	                           .paired = r->paired,
+	                           .too_big = r->too_big};
 	size_t at;
 
 	put_counts(b, &done);

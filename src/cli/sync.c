@@ -383,6 +383,9 @@ static int sync_account(struct account_job *j)
 	cli_plan_rules(a, &o.rules);
 	o.rules.allow_mass_delete = j->c.allow_mass_delete;
 	o.dry_run = j->c.dry_run;
+	/* Between two servers much is copied to a server: worth knowing
+	 * before the first message that it fits. */
+	o.quota_check = a->two_servers;
 	cli_folder_options(a, &folders, &o);
 	o.only = j->only;
 	o.only_count = j->only_count;

@@ -143,6 +143,13 @@ static int append_done(void *ctx, struct imap_window_cmd *wc, int rc, const stru
 	}
 	if (mailbox_problem(wc->cmd.code.type))
 		error_escalate(&e, ERR_MAILBOX);
+	if (wc->cmd.code.type == IMAP_CODE_OVERQUOTA && wc->cmd.status) {
+		/* The command's text would list every message of a group; the
+		 * server's words and who said them tell it all. */
+		error_set(&e, ERR_MAILBOX, "%s refused to store more messages in \"%s\": %s", imap_peer(r->s),
+		          r->mailbox, wc->cmd.status);
+		e.cause = ERR_CAUSE_OVER_QUOTA;
+	}
 	return append_failed(r, &wc->cmd, wc->first, wc->count, &e) ? -1 : 0;
 }
 

@@ -468,6 +468,74 @@ static int build_vanished(struct imap_parser *p, const struct imap_arg *a, size_
 	return arg_uid_set(p, a, "VANISHED", &vn->uids);
 }
 
+/* A quota root's name: a string without NUL (RFC 9208 quota-root-name
+ * is an astring; a NUL would make two names look the same). */
+static int quota_root(struct imap_parser *p, const struct imap_arg *a, const char *what, const char **root_r)
+{
+	char show[64];
+
+	if (!imap_arg_is_string(a) || strlen(a->str) != a->len)
+		return imap_fail(p, "%s: expected a quota root name, got %s", what,
+		                 imap_arg_show(a, show, sizeof(show)));
+	*root_r = a->str;
+	return 0;
+}
+
+/* "QUOTA root (STORAGE 10 512 MESSAGE 3 100)" */
+static int build_quota(struct imap_parser *p, const struct imap_arg *a, size_t n)
+{
+	struct imap_quota *q = &p->resp.quota;
+	struct imap_quota_resource *v;
+	const struct imap_arg *list, *k;
+	char show[64];
+
+	if (n != 2)
+		return imap_fail(p, "QUOTA: expected a quota root name and a list of resources");
+	if (quota_root(p, a, "QUOTA", &q->root) < 0)
+		return -1;
+	list = imap_arg_next(a);
+	if (list->type != IMAP_ARG_LIST || list->count % 3)
+		return imap_fail(p, "QUOTA: expected a list of resource names, usages and limits, got %s",
+		                 imap_arg_show(list, show, sizeof(show)));
+	v = imap_arena_calloc(&p->arena, list->count / 3, sizeof(*v));
+	k = list + 1;
+	for (size_t i = 0; i < list->count / 3; i++) {
+		const struct imap_arg *usage = imap_arg_next(k), *limit = imap_arg_next(usage);
+		if (k->type != IMAP_ARG_ATOM)
+			return imap_fail(p, "QUOTA: expected a resource name, got %s",
+			                 imap_arg_show(k, show, sizeof(show)));
+		v[i].name = k->str;
+		if (imap_arg_number(p, usage, IMAP_QUOTA_MAX, 0, "QUOTA usage", &v[i].usage) < 0 ||
+		    imap_arg_number(p, limit, IMAP_QUOTA_MAX, 0, "QUOTA limit", &v[i].limit) < 0)
+			return -1;
+		k = imap_arg_next(limit);
+	}
+	q->v = v;
+	q->count = list->count / 3;
+	return 0;
+}
+
+/* "QUOTAROOT mailbox root..." */
+static int build_quotaroot(struct imap_parser *p, const struct imap_arg *a, size_t n)
+{
+	struct imap_quotaroot *qr = &p->resp.quotaroot;
+	const char **roots;
+
+	if (n < 1)
+		return imap_fail(p, "QUOTAROOT: expected a mailbox name");
+	if (mailbox_name(p, a, "QUOTAROOT", &qr->mailbox, &qr->mailbox_len) < 0)
+		return -1;
+	roots = imap_arena_calloc(&p->arena, n - 1, sizeof(*roots));
+	for (size_t i = 0; i < n - 1; i++) {
+		a = imap_arg_next(a);
+		if (quota_root(p, a, "QUOTAROOT", &roots[i]) < 0)
+			return -1;
+	}
+	qr->roots = roots;
+	qr->count = n - 1;
+	return 0;
+}
+
 int imap_build_data(struct imap_parser *p)
 {
 	struct imap_response *r = &p->resp;
@@ -504,6 +572,10 @@ int imap_build_data(struct imap_parser *p)
 		return build_id(p, a, n);
 	case IMAP_DATA_VANISHED:
 		return build_vanished(p, a, n);
+	case IMAP_DATA_QUOTA:
+		return build_quota(p, a, n);
+	case IMAP_DATA_QUOTAROOT:
+		return build_quotaroot(p, a, n);
 	case IMAP_DATA_EXISTS:
 	case IMAP_DATA_RECENT:
 	case IMAP_DATA_EXPUNGE:

@@ -170,6 +170,8 @@ static enum imap_data_type keyword_type(const char *s)
 	    {"NAMESPACE", IMAP_DATA_NAMESPACE},
 	    {"ID", IMAP_DATA_ID},
 	    {"VANISHED", IMAP_DATA_VANISHED},
+	    {"QUOTA", IMAP_DATA_QUOTA},
+	    {"QUOTAROOT", IMAP_DATA_QUOTAROOT},
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)

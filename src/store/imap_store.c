@@ -355,6 +355,66 @@ static enum store_special_use special_use(struct store *base, const char *name)
 	return e ? e->use : STORE_USE_NONE;
 }
 
+/* --- quota --------------------------------------------------------------- */
+
+static uint64_t kib_to_bytes(uint64_t kib)
+{
+	return kib > UINT64_MAX / 1024 ? UINT64_MAX : kib * 1024;
+}
+
+/* The roots of `wire` that have a limit, as the store tells them. */
+static int quota_of(struct imap_store *st, const char *wire, struct store_quota **roots_r, size_t *count_r,
+                    struct error *err)
+{
+	struct imap_quota_root *v;
+	size_t n, out = 0;
+
+	if (imap_getquotaroot(st->s, wire, &v, &n, err) < 0)
+		return -1;
+	*roots_r = xcalloc(n + 1, sizeof(**roots_r));
+	for (size_t i = 0; i < n; i++) {
+		struct store_quota *q = &(*roots_r)[out];
+		q->has_bytes = (v[i].have & IMAP_QUOTA_STORAGE) && v[i].storage_limit;
+		q->has_messages = (v[i].have & IMAP_QUOTA_MESSAGE) && v[i].message_limit;
+		if (!q->has_bytes && !q->has_messages)
+			continue;
+		q->used_bytes = kib_to_bytes(v[i].storage_used);
+		q->limit_bytes = kib_to_bytes(v[i].storage_limit);
+		q->used_messages = v[i].message_used;
+		q->limit_messages = v[i].message_limit;
+		q->root = xstrdup(v[i].name);
+		q->where = xstrdup(st->peer);
+		out++;
+	}
+	imap_quota_roots_free(v, n);
+	*count_r = out;
+	return 0;
+}
+
+static int quota(struct store *base, const char *name, struct store_quota **roots_r, size_t *count_r,
+                 struct error *err)
+{
+	struct imap_store *st = (struct imap_store *)base;
+	char *wire;
+	int rc;
+
+	*roots_r = NULL;
+	*count_r = 0;
+	if (!imap_has_cap(st->s, "QUOTA"))
+		return 0;
+	if (learn_names(st, err) < 0 || !(wire = to_wire(st, name, err)))
+		return -1;
+	rc = quota_of(st, wire, roots_r, count_r, err);
+	/* Some servers answer only for mailboxes that exist: a folder yet
+	 * to be created goes where INBOX's roots say. */
+	if (rc < 0 && err->scope == ERR_MAILBOX && !is_inbox(wire))
+		rc = quota_of(st, "INBOX", roots_r, count_r, err);
+	free(wire);
+	if (rc < 0)
+		error_prefix(err, "asking the quota of \"%s\" on %s", name, st->peer);
+	return rc;
+}
+
 /* Whether the server lists `wire` as a selectable mailbox. */
 static int wire_exists(struct imap_store *st, const char *wire, bool *exists_r, struct error *err)
 {
@@ -692,7 +752,7 @@ static void store_close(struct store *base)
 		.set_flags = istore_set_flags, .delete = istore_delete, .flush = flush,                      \
 		.close_folder = close_folder, .close = store_close, .folder_status = folder_status,          \
 		.special_use = special_use, .list_markers = list_markers, .reconnect = reconnect,            \
-		.keeps = keeps,                                                                              \
+		.keeps = keeps, .quota = quota,                                                              \
 	}
 
 static const struct store_ops imap_store_ops = ISTORE_OPS(STORE_CAP_WRITE | STORE_CAP_KEYWORDS);

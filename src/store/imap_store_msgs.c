@@ -405,7 +405,9 @@ int istore_add(struct store_folder *f, struct store_new_msg *msgs, size_t count,
 	free(src);
 	free(am);
 	if (lost || folder_failed) {
-		error_prefix(err, "adding messages to \"%s\"", f->name);
+		/* An over-quota refusal names the server and mailbox already. */
+		if (err->cause != ERR_CAUSE_OVER_QUOTA)
+			error_prefix(err, "adding messages to \"%s\" on %s", f->name, f->st->peer);
 		return -1;
 	}
 	return 0;

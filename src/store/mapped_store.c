@@ -183,6 +183,23 @@ static enum store_special_use special_use(struct store *st, const char *name)
 	return use;
 }
 
+static int quota(struct store *st, const char *name, struct store_quota **roots_r, size_t *count_r,
+                 struct error *err)
+{
+	struct mapped_store *m = mapped(st);
+	char *fresh;
+	const char *inner = inner_name(m, name, &fresh);
+	int rc;
+
+	*roots_r = NULL;
+	*count_r = 0;
+	if (!inner)
+		return 0;
+	rc = m->inner->ops->quota(m->inner, inner, roots_r, count_r, err);
+	free(fresh);
+	return rc;
+}
+
 static int open_folder(struct store *st, const char *name, struct store_folder **f_r,
                        struct store_folder_info *info_r, bool *missing_r, struct error *err)
 {
@@ -213,6 +230,7 @@ struct store *mapped_store_new(struct store *inner, const struct store_name_map 
 	m->ops.folder_status = in->folder_status ? folder_status : NULL;
 	m->ops.list_markers = in->list_markers ? list_markers : NULL;
 	m->ops.special_use = in->special_use ? special_use : NULL;
+	m->ops.quota = in->quota ? quota : NULL;
 	m->ops.open_folder = open_folder;
 	m->ops.reconnect = in->reconnect ? reconnect : NULL;
 	m->ops.close = mapped_store_free;

@@ -56,3 +56,12 @@ bool store_keeps_keyword(const struct store_keep *keep, const char *kw, size_t l
 	}
 	return false;
 }
+
+void store_quota_free(struct store_quota *roots, size_t count)
+{
+	for (size_t i = 0; i < count && roots; i++) {
+		free(roots[i].root);
+		free(roots[i].where);
+	}
+	free(roots);
+}

@@ -535,6 +535,36 @@ static int folder_action(struct account_run *ar, const struct plan_folders *fp, 
 	return 0;
 }
 
+/* The folders the run would sync, as the quota check plans them: those
+ * to create (absent on that side) and those not known unchanged. */
+static int quota_check(struct account_run *ar, const struct plan_folders *fp, struct error *err)
+{
+	const struct sync_options *o = ar->o;
+	struct quota_folder *qf = xcalloc(fp->action_count + 1, sizeof(*qf));
+	size_t n = 0;
+	int rc;
+
+	for (size_t i = 0; i < fp->action_count; i++) {
+		const struct plan_folder_action *a = &fp->actions[i];
+		struct quota_folder *f = &qf[n];
+
+		if (a->kind == PLAN_FOLDER_CREATE) {
+			f->absent[a->side] = true;
+			skip_folder(fp, &i);
+		} else if (a->kind != PLAN_FOLDER_SYNC ||
+		           (!o->renumber && unchanged((struct store *const[SIDES]){ar->remote, ar->local},
+		                                      known_folder(ar->known, ar->nk, a->name), &o->rules))) {
+			continue;
+		}
+		f->name = a->name;
+		f->use = folder_use(ar->remote, ar->local, a->name);
+		n++;
+	}
+	rc = engine_quota_check(ar->remote, ar->local, ar->st, o, qf, n, err);
+	free(qf);
+	return rc;
+}
+
 /* The run in three phases: both sides' folders listed (and the folder
  * arguments resolved), the folders planned and their actions carried
  * out (creations, removals; the folders to sync queued), then the queue
@@ -585,6 +615,8 @@ static int run_account(struct store *remote, struct store *local, struct state *
 		log_warn("%s", fp.notes[i]);
 		engine_event_note(ar.o, NULL, "folder", fp.notes[i]);
 	}
+	if (ar.o->quota_check && quota_check(&ar, &fp, err) < 0)
+		goto out;
 	for (size_t i = 0; i < fp.action_count; i++)
 		if (folder_action(&ar, &fp, &i, err) < 0)
 			goto out;
@@ -640,6 +672,7 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	struct account_try t = {remote, local, st, &o, res};
 	int rc;
 
+	o.quota_run = engine_quota_run_new();
 	engine_hub_start(&hub, &o);
 	engine_emit(&o, &(struct sync_event){.kind = SYNC_EVENT_ACCOUNT_BEGIN});
 	rc = engine_retry(&o, remote, local, NULL, false, try_account, NULL, &t, err);
@@ -648,5 +681,6 @@ int sync_run(struct store *remote, struct store *local, struct state *st, const 
 	end.text = rc < 0 ? err->text : NULL;
 	engine_emit(&o, &end);
 	engine_hub_end(&hub, &o);
+	engine_quota_run_free(o.quota_run);
 	return rc;
 }

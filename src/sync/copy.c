@@ -359,7 +359,8 @@ static void source_keys(const struct copy_run *cr, struct copy *c, size_t n)
 /* Pull: sources of the messages for the target's add. A store with
  * sources of its own opens the whole batch at once (one add, grouped
  * where the target can); a bridged source holds its store's connection,
- * so those go one at a time. */
+ * so those go one at a time. A target over its quota takes no more of
+ * the batch: what it took is recorded, then -1 with its refusal. */
 static int copy_pull(const struct copy_run *cr, struct copy *c, size_t n, struct error *err)
 {
 	struct folder_run *r = cr->r;
@@ -368,6 +369,7 @@ static int copy_pull(const struct copy_run *cr, struct copy *c, size_t n, struct
 	struct error *errs = xcalloc(n, sizeof(*errs));
 	size_t *idx = xcalloc(n, sizeof(*idx));
 	size_t step = cr->src->ops->open_source ? n : 1;
+	struct error full = {0};
 	int rc = -1;
 
 	source_keys(cr, c, n);
@@ -408,10 +410,17 @@ static int copy_pull(const struct copy_run *cr, struct copy *c, size_t n, struct
 		}
 		if (arc == 0 && nm && cr->dst->ops->add(cr->df, m, nm, errs, err) < 0)
 			arc = -1;
+		/* The target is full: what it took goes on the record as
+		 * usual, and nothing more is sent to it. */
+		if (arc < 0 && err->cause == ERR_CAUSE_OVER_QUOTA && err->scope == ERR_MAILBOX) {
+			full = *err;
+			arc = 0;
+		}
 		for (size_t j = 0; j < nm; j++) {
 			struct copy *cp = &c[idx[j]];
 			if (arc == 0 && errs[j].scope != ERR_NONE) {
-				log_warn("%s: %s", r->rep->name, errs[j].text);
+				if (errs[j].cause != ERR_CAUSE_OVER_QUOTA) /* the folder's error says it */
+					log_warn("%s: %s", r->rep->name, errs[j].text);
 				engine_actions_failed(r->o, r->rep, cp->a, 1, errs[j].text);
 			} else if (arc == 0) {
 				cp->dst_uid = m[j].uid_r;
@@ -430,6 +439,11 @@ static int copy_pull(const struct copy_run *cr, struct copy *c, size_t n, struct
 		}
 		if (arc < 0)
 			goto out;
+		if (full.scope != ERR_NONE) {
+			for (size_t i = end; i < n; i++)
+				engine_actions_failed(r->o, r->rep, c[i].a, 1, full.text);
+			break;
+		}
 	}
 	if (cr->dst->ops->flush(cr->df, err) < 0)
 		goto out;
@@ -438,12 +452,34 @@ static int copy_pull(const struct copy_run *cr, struct copy *c, size_t n, struct
 		goto out;
 	count_copies(cr, c, n);
 	rc = 0;
+	if (full.scope != ERR_NONE) {
+		*err = full;
+		rc = -1;
+	}
 out:
 	free(u);
 	free(m);
 	free(errs);
 	free(idx);
 	return rc;
+}
+
+/* Copies to a side over its quota (`why`: its refusal): the `n`
+ * actions `a` not tried are failures of the folder, besides `left`
+ * copies of `bytes` that were tried; -1 with the folder's error. */
+static int not_copied(const struct copy_run *cr, const struct plan_action *a, size_t n, size_t left,
+                      uint64_t bytes, const char *why, struct error *err)
+{
+	struct folder_run *r = cr->r;
+	struct error e;
+
+	for (size_t i = 0; i < n; i++)
+		bytes += a[i].size;
+	engine_over_quota(r->o, cr->to, why, left + n, bytes, &e);
+	r->rep->message_failures += n;
+	engine_actions_failed(r->o, r->rep, a, n, e.text);
+	*err = e;
+	return -1;
 }
 
 int engine_copies(struct folder_run *r, const struct plan *plan, enum side to, struct error *err)
@@ -464,18 +500,29 @@ int engine_copy_actions(struct folder_run *r, const struct plan_action *a, size_
 	                      run_store(r, to),
 	                      run_folder(r, side_other(to)),
 	                      run_folder(r, to)};
+	char why[ERROR_TEXT_MAX];
 
 	for (size_t i = 0; i < n; i += COPY_BATCH) {
-		size_t b = n - i < COPY_BATCH ? n - i : COPY_BATCH;
-		struct copy *c = xcalloc(b, sizeof(*c));
+		size_t b = n - i < COPY_BATCH ? n - i : COPY_BATCH, left = 0;
+		struct copy *c;
+		uint64_t bytes = 0;
 		int rc;
 
+		if (engine_side_full(r->o, to, why))
+			return not_copied(&cr, a + i, n - i, 0, 0, why, err);
+		c = xcalloc(b, sizeof(*c));
 		for (size_t k = 0; k < b; k++) {
 			c[k].a = &a[i + k];
 			c[k].src = a[i + k].id[cr.from];
 		}
 		rc = cr.dst->ops->write_begin ? copy_push(&cr, c, b, err) : copy_pull(&cr, c, b, err);
+		for (size_t k = 0; k < b; k++) {
+			left += !c[k].done;
+			bytes += c[k].done ? 0 : c[k].a->size;
+		}
 		free_copies(c, b);
+		if (rc < 0 && err->cause == ERR_CAUSE_OVER_QUOTA && err->scope == ERR_MAILBOX)
+			return not_copied(&cr, a + i + b, n - i - b, left, bytes, err->text, err);
 		if (rc < 0)
 			return -1;
 	}

@@ -209,7 +209,8 @@ static int side_renumbered(struct folder_run *r, const char *name, enum side s, 
 	                      "there again the %s it no longer has (nothing is deleted on either side)",
 	                      w->the_side, was, now, w->the_side, rules->words[side_other(s)].messages);
 
-	log_warn("%s: %s", name, why);
+	if (!r->o->quiet)
+		log_warn("%s: %s", name, why);
 	engine_event_note(r->o, name, "uidvalidity-changed", why);
 	free(why);
 	rules->first_sync = true;
@@ -451,7 +452,8 @@ int sync_folder(struct store *rs, struct store *ls, struct state *st, const stru
 		goto out;
 	engine_planned_counts(&plan, &rep->planned);
 	engine_plan_events(o, rep, &plan);
-	engine_log_notes(name, &plan, o->dry_run);
+	if (!o->quiet)
+		engine_log_notes(name, &plan, o->dry_run);
 	if (plan.status == PLAN_OK && plan_has_work(&plan) && job->has_work)
 		job->has_work(job->ctx);
 	if (o->dry_run) {

@@ -253,4 +253,33 @@ int engine_copies(struct folder_run *r, const struct plan *plan, enum side to, s
 int engine_copy_actions(struct folder_run *r, const struct plan_action *a, size_t n, enum side to,
                         struct error *err);
 
+/* Quotas (quota.c). The run's shared view of which side is over its
+ * quota (sync_options.quota_run). */
+struct quota_run *engine_quota_run_new(void);
+void engine_quota_run_free(struct quota_run *q);
+/* Whether a folder of this run found side s over its quota; `why` gets
+ * the refusal then. */
+bool engine_side_full(const struct sync_options *o, enum side s, char why[ERROR_TEXT_MAX]);
+/* Side `to` refused a copy as over its quota (`why`: the refusal, which
+ * may be err's text): from now on the run knows it, and `err` says that
+ * `messages` copies of `bytes` were not made and what to do (ERR_MAILBOX,
+ * cause ERR_CAUSE_OVER_QUOTA). */
+void engine_over_quota(const struct sync_options *o, enum side to, const char *why, size_t messages,
+                       uint64_t bytes, struct error *err);
+
+/* A folder for the quota check: its name, special use, and the sides
+ * that do not have it yet (the run creates it there). */
+struct quota_folder {
+	const char *name;
+	enum plan_special_use use;
+	bool absent[SIDES];
+};
+
+/* The check of sync_options.quota_check over `folders` of stores a and
+ * b: 0 (it fits, no side has a limit, or a dry run, which was warned),
+ * or -1 with `err` (ERR_ACCOUNT: it does not fit; or a failure that
+ * stops the run). */
+int engine_quota_check(struct store *a, struct store *b, struct state *st, const struct sync_options *o,
+                       const struct quota_folder *folders, size_t count, struct error *err);
+
 #endif

@@ -38,6 +38,8 @@ static void add_counts(struct sync_counts *to, const struct sync_counts *c)
 	to->deleted_remote += c->deleted_remote;
 	to->paired += c->paired;
 	to->too_big += c->too_big;
+	to->bytes_to_local += c->bytes_to_local;
+	to->bytes_to_remote += c->bytes_to_remote;
 }
 
 static void add_report(struct sync_folder_report *to, const struct sync_folder_report *r)

@@ -306,8 +306,24 @@ static int deletions(struct folder_run *r, const struct plan *plan, enum side si
 	return rc;
 }
 
+/* The plan's copies to side `to`. A side over its quota fails the
+ * folder, but only once the plan's other steps are done: *full_r keeps
+ * that error meanwhile. */
+static int copies(struct folder_run *r, const struct plan *plan, enum side to, struct error *full_r,
+                  struct error *err)
+{
+	if (engine_copies(r, plan, to, err) == 0)
+		return 0;
+	if (err->cause != ERR_CAUSE_OVER_QUOTA || err->scope != ERR_MAILBOX)
+		return -1;
+	if (full_r->scope == ERR_NONE)
+		*full_r = *err;
+	return 0;
+}
+
 int exec_plan(struct folder_run *r, const struct plan *plan, struct error *err)
 {
+	struct error full = {0};
 	struct new_pairs np = {0};
 	struct failed_pairs fp = {0};
 	size_t n;
@@ -323,8 +339,8 @@ int exec_plan(struct folder_run *r, const struct plan *plan, struct error *err)
 	if ((plan_actions(plan, PLAN_SET_FLAGS, SIDE_B, &n), n) &&
 	    r->store[SIDE_B]->ops->flush(r->folder[SIDE_B], err) < 0)
 		goto out;
-	if (update_pairs(r, plan, &np, &fp, err) < 0 || engine_copies(r, plan, SIDE_B, err) < 0 ||
-	    engine_copies(r, plan, SIDE_A, err) < 0 || deletions(r, plan, SIDE_A, err) < 0 ||
+	if (update_pairs(r, plan, &np, &fp, err) < 0 || copies(r, plan, SIDE_B, &full, err) < 0 ||
+	    copies(r, plan, SIDE_A, &full, err) < 0 || deletions(r, plan, SIDE_A, err) < 0 ||
 	    deletions(r, plan, SIDE_B, err) < 0)
 		goto out;
 	a = plan_actions(plan, PLAN_FORGET, SIDE_A, &n);
@@ -334,6 +350,10 @@ int exec_plan(struct folder_run *r, const struct plan *plan, struct error *err)
 	n = plan_count(plan, PLAN_SKIP_TOO_BIG);
 	r->rep->too_big = n;
 	rc = 0;
+	if (full.scope != ERR_NONE) {
+		*err = full;
+		rc = -1;
+	}
 out:
 	free(np.ids_a);
 	free(np.ids);

@@ -58,8 +58,15 @@ void engine_log_notes(const char *name, const struct plan *plan, bool dry_run)
 
 void engine_planned_counts(const struct plan *plan, struct sync_counts *c)
 {
-	plan_actions(plan, PLAN_COPY, SIDE_B, &c->to_local);
-	plan_actions(plan, PLAN_COPY, SIDE_A, &c->to_remote);
+	const struct plan_action *a;
+
+	c->bytes_to_local = c->bytes_to_remote = 0;
+	a = plan_actions(plan, PLAN_COPY, SIDE_B, &c->to_local);
+	for (size_t i = 0; i < c->to_local; i++)
+		c->bytes_to_local += a[i].size;
+	a = plan_actions(plan, PLAN_COPY, SIDE_A, &c->to_remote);
+	for (size_t i = 0; i < c->to_remote; i++)
+		c->bytes_to_remote += a[i].size;
 	plan_actions(plan, PLAN_SET_FLAGS, SIDE_B, &c->flags_local);
 	plan_actions(plan, PLAN_SET_FLAGS, SIDE_A, &c->flags_remote);
 	plan_actions(plan, PLAN_DELETE, SIDE_B, &c->deleted_local);

@@ -10,6 +10,7 @@ void error_clear(struct error *err)
 		return;
 	err->scope = ERR_NONE;
 	err->retry = ERR_RETRY_NO;
+	err->cause = ERR_CAUSE_NONE;
 	err->text[0] = '\0';
 }
 
@@ -19,6 +20,7 @@ int error_vset(struct error *err, enum err_scope scope, const char *fmt, va_list
 		return -1;
 	err->scope = scope == ERR_NONE ? ERR_FATAL : scope;
 	err->retry = ERR_RETRY_NO;
+	err->cause = ERR_CAUSE_NONE;
 	vsnprintf(err->text, sizeof(err->text), fmt, ap);
 	return -1;
 }

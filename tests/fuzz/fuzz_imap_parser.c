@@ -175,6 +175,18 @@ static void mix_response(struct digest *d, const struct imap_response *r)
 		mix_u64(d, r->vanished.earlier);
 		mix_set(d, &r->vanished.uids);
 		break;
+	case IMAP_DATA_QUOTA:
+		mix_str(d, r->quota.root);
+		for (size_t i = 0; i < r->quota.count; i++) {
+			mix_str(d, r->quota.v[i].name);
+			mix_u64(d, r->quota.v[i].usage ^ r->quota.v[i].limit);
+		}
+		break;
+	case IMAP_DATA_QUOTAROOT:
+		mix(d, r->quotaroot.mailbox, r->quotaroot.mailbox_len);
+		for (size_t i = 0; i < r->quotaroot.count; i++)
+			mix_str(d, r->quotaroot.roots[i]);
+		break;
 	default:
 		mix_u64(d, r->number);
 		break;

@@ -601,6 +601,61 @@ struct dovecot *dovecot_start_with(const char *extra_conf)
 	return d;
 }
 
+/* Whether the log holds `what` after its first `from` bytes. */
+static bool logged_since(const struct dovecot *d, size_t from, const char *what)
+{
+	char *text = NULL;
+	size_t len = 0;
+	struct error err;
+	bool found;
+
+	if (fs_read_file(d->log_file, 64 * 1024 * 1024, &text, &len, &err) < 0)
+		return false;
+	found = len > from && strstr(text + from, what) != NULL;
+	free(text);
+	return found;
+}
+
+void dovecot_reconfigure(struct dovecot *d, const char *extra_conf)
+{
+	char doveadm[DV_TOOL_PATH_MAX];
+	const char *argv[] = {doveadm, "-c", d->conf_file, "reload", NULL};
+	struct buf out = BUF_INIT, errout = BUF_INIT;
+	struct error err = {0};
+	struct identity id;
+	struct stat st;
+	size_t from = stat(d->log_file, &st) == 0 ? (size_t)st.st_size : 0;
+	long long deadline = now_ms() + START_TIMEOUT_MS;
+	char *conf;
+	int status;
+
+	cr_assert(!d->shared, "the shared instance is not reconfigured: start one of your own");
+	free(d->extra_conf);
+	d->extra_conf = extra_conf ? xstrdup(extra_conf) : NULL;
+	if (identity_get(&id, &err) < 0)
+		dv_abort(dv_fail_text(d, "Cannot reconfigure Dovecot: %s", err.text));
+	conf = config_text(d, &id);
+	unlink(d->conf_file);
+	status = dv_write_file(d->conf_file, conf, strlen(conf), 0644, &err);
+	free(conf);
+	dv_tool("doveadm", doveadm);
+	if (status == 0)
+		status = dv_run(argv, NULL, 0, DV_TOOL_TIMEOUT_MS, 4096, &out, &errout, &err);
+	if (status != 0)
+		dv_abort(dv_fail_text(d, "doveadm reload failed (%d): %s %s", status,
+		                      status < 0 ? err.text : "", buf_cstr(&errout)));
+	buf_free(&out);
+	buf_free(&errout);
+	/* The master reloads on its SIGHUP and says so; logins after that
+	 * get the new settings. */
+	while (!logged_since(d, from, "SIGHUP received")) {
+		if (now_ms() >= deadline)
+			dv_abort(dv_fail_text(d, "Dovecot did not reload its configuration within %d ms.",
+			                      START_TIMEOUT_MS));
+		usleep(5000);
+	}
+}
+
 void dovecot_stop(struct dovecot *d)
 {
 	struct error err = {0};

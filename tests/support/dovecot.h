@@ -67,6 +67,19 @@ struct dovecot *dovecot_start(void);
 /* The same with `extra_conf` appended to the configuration (a later
  * setting overrides the fixture's, e.g. "mail_max_userip_connections = 1"). */
 struct dovecot *dovecot_start_with(const char *extra_conf);
+/* Replace the text dovecot_start_with() appended to the configuration
+ * (NULL: none) and reload it (doveadm reload); logins from then on get
+ * the new settings (a quota rule, say). Not for the shared instance. */
+void dovecot_reconfigure(struct dovecot *d, const char *extra_conf);
+
+/* dovecot_start_with() text for the quota plugin with the `count`
+ * backend and the quota rule `rule` ("*:storage=100K",
+ * "*:messages=10"); GETQUOTAROOT then names the root "User quota". */
+#define DOVECOT_QUOTA_CONF(rule)                                                                             \
+	"mail_plugins = $mail_plugins quota\n"                                                               \
+	"protocol imap {\n  mail_plugins = $mail_plugins quota imap_quota\n}\n"                              \
+	"plugin {\n  quota = count:User quota\n  quota_rule = " rule "\n  quota_vsizes = yes\n}\n"
+
 /* Stop by pid, wait until the master is gone (bounded), remove the
  * directory, free `d`. Stopping is a SIGKILL to Dovecot's process group:
  * nothing of the instance is kept, and Dovecot's graceful shutdown costs a

@@ -227,6 +227,23 @@ static void put_data(struct buf *b, const struct imap_response *r)
 		buf_printf(b, " VANISHED%s", r->vanished.earlier ? " earlier" : "");
 		put_set(b, "uids", &r->vanished.uids);
 		break;
+	case IMAP_DATA_QUOTA:
+		buf_append_str(b, " QUOTA root=");
+		put_escaped(b, r->quota.root, strlen(r->quota.root));
+		for (size_t i = 0; i < r->quota.count; i++)
+			buf_printf(b, " %s=%" PRIu64 "/%" PRIu64, r->quota.v[i].name, r->quota.v[i].usage,
+			           r->quota.v[i].limit);
+		break;
+	case IMAP_DATA_QUOTAROOT:
+		buf_append_str(b, " QUOTAROOT name=");
+		put_escaped(b, r->quotaroot.mailbox, r->quotaroot.mailbox_len);
+		buf_append_str(b, " roots=(");
+		for (size_t i = 0; i < r->quotaroot.count; i++) {
+			buf_append_str(b, i ? " " : "");
+			put_escaped(b, r->quotaroot.roots[i], strlen(r->quotaroot.roots[i]));
+		}
+		buf_append_byte(b, ')');
+		break;
 	default:
 		buf_append_str(b, " OTHER");
 		break;

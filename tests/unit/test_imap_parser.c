@@ -281,13 +281,40 @@ Test(imap_parser, message_counts_and_vanished)
 	CHECK(t);
 }
 
+Test(imap_parser, quota_and_quotaroot)
+{
+	static const struct sample t[] = {
+	    /* Dovecot's answer to GETQUOTAROOT INBOX. */
+	    {"* QUOTAROOT INBOX \"User quota\"\r\n",
+	     "* QUOTAROOT name=\"INBOX\" roots=(\"User quota\") args=QUOTAROOT INBOX \"User quota\"\n"},
+	    {"* QUOTA \"User quota\" (STORAGE 5 100)\r\n",
+	     "* QUOTA root=\"User quota\" STORAGE=5/100 args=QUOTA \"User quota\" (STORAGE 5 100)\n"},
+	    /* RFC 9208 examples: several resources, several roots, none. */
+	    {"* QUOTA \"!partition/sda4\" (STORAGE 104 10923847 MESSAGE 1 100)\r\n",
+	     "* QUOTA root=\"!partition/sda4\" STORAGE=104/10923847 MESSAGE=1/100 args=QUOTA "
+	     "\"!partition/sda4\" (STORAGE 104 10923847 MESSAGE 1 100)\n"},
+	    {"* QUOTAROOT comp.mail.mime \"\" \"#user/alice\"\r\n",
+	     "* QUOTAROOT name=\"comp.mail.mime\" roots=(\"\" \"#user/alice\") args=QUOTAROOT "
+	     "comp.mail.mime \"\" \"#user/alice\"\n"},
+	    {"* QUOTAROOT Nolimits\r\n", "* QUOTAROOT name=\"Nolimits\" roots=() args=QUOTAROOT Nolimits\n"},
+	    {"* QUOTA \"\" ()\r\n", "* QUOTA root=\"\" args=QUOTA \"\" ()\n"},
+	    /* Over its limit, a resource that is new, the largest number64. */
+	    {"* quota R (storage 120 100 X-FUTURE 9223372036854775807 0)\r\n",
+	     "* QUOTA root=\"R\" storage=120/100 X-FUTURE=9223372036854775807/0 args=quota R (storage "
+	     "120 100 X-FUTURE 9223372036854775807 0)\n"},
+	    {"* QUOTAROOT {5}\r\nIN BX {1}\r\nr\r\n",
+	     "* QUOTAROOT name=\"IN BX\" roots=(\"r\") args=QUOTAROOT {5}\"IN BX\" {1}\"r\"\n"},
+	};
+	CHECK(t);
+}
+
 Test(imap_parser, unknown_responses_are_kept_as_tokens)
 {
 	static const struct sample t[] = {
 	    {"* XLIST (\\HasNoChildren \\Inbox) \"/\" \"Inbox\"\r\n",
 	     "* OTHER args=XLIST (\\HasNoChildren \\Inbox) \"/\" \"Inbox\"\n"},
 	    {"* 3 XFOO bar\r\n", "* OTHER args=3 XFOO bar\n"},
-	    {"* QUOTA \"\" (STORAGE 10 512)\r\n", "* OTHER args=QUOTA \"\" (STORAGE 10 512)\n"},
+	    {"* GETQUOTA \"\" (STORAGE 10 512)\r\n", "* OTHER args=GETQUOTA \"\" (STORAGE 10 512)\n"},
 	    {"* METADATA \"INBOX\" (/private/comment {3}\r\nabc)\r\n",
 	     "* OTHER args=METADATA \"INBOX\" (/private/comment {3}\"abc\")\n"},
 	    {"* X-EMPTY {0}\r\n ~{2}\r\na\x01 ~x\r\n", "* OTHER args=X-EMPTY {0}\"\" {2}\"a\\x01\" ~x\n"},

@@ -122,6 +122,23 @@ Test(imap_parser_hostile, numbers)
 	    {"* VANISHED (EARLIER) 1,x\r\n", 0, "VANISHED: expected a UID set"},
 	    {"* VANISHED (LATER) 1\r\n", 0, "expected (EARLIER)"},
 	    {"* 3 EXISTS 4\r\n", 0, "unexpected data after the message count"},
+	    {"* QUOTA R (STORAGE 10 9223372036854775808)\r\n", 0,
+	     "QUOTA limit: the number \"9223372036854775808\" is larger than 9223372036854775807"},
+	    {"* QUOTA R (STORAGE 99999999999999999999999 1)\r\n", 0, "QUOTA usage: the number"},
+	    {"* QUOTA R (STORAGE -1 100)\r\n", 0, "QUOTA usage: expected a number, got \"-1\""},
+	    {"* QUOTA R (STORAGE 1 1e3)\r\n", 0, "QUOTA limit: expected a number, got \"1e3\""},
+	    {"* QUOTA R (STORAGE 1 \"100\")\r\n", 0, "QUOTA limit: expected a number"},
+	    {"* QUOTA R (STORAGE 1)\r\n", 0, "QUOTA: expected a list of resource names, usages and limits"},
+	    {"* QUOTA R (STORAGE 1 2 MESSAGE)\r\n", 0, "QUOTA: expected a list of resource names"},
+	    {"* QUOTA R ((STORAGE) 1 2)\r\n", 0, "QUOTA: expected a resource name, got a parenthesised list"},
+	    {"* QUOTA R STORAGE 1 2\r\n", 0, "QUOTA: expected a quota root name and a list of resources"},
+	    {"* QUOTA (R) (STORAGE 1 2)\r\n", 0,
+	     "QUOTA: expected a quota root name, got a parenthesised list"},
+	    {"* QUOTA {3}\r\na\0b (STORAGE 1 2)\r\n", 32, "QUOTA: expected a quota root name"},
+	    {"* QUOTA\r\n", 0, "QUOTA: expected a quota root name and a list of resources"},
+	    {"* QUOTAROOT\r\n", 0, "QUOTAROOT: expected a mailbox name"},
+	    {"* QUOTAROOT INBOX (R)\r\n", 0,
+	     "QUOTAROOT: expected a quota root name, got a parenthesised list"},
 	};
 	CHECK(t);
 }

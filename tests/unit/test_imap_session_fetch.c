@@ -379,6 +379,35 @@ Test(imap_fetch, append_many_pipelined_and_multiappend)
 	assert_played();
 }
 
+Test(imap_fetch, append_over_quota_stops_the_run)
+{
+	struct imap_append_msg m[3] = {
+	    {.data = "a", .len = 1},
+	    {.data = "b", .len = 1},
+	    {.data = "c", .len = 1},
+	};
+	struct imap_pipeline p = {.window = 1};
+
+	login_basic();
+	script_expect(sc, "A2 APPEND \"INBOX\" {1+}\r\na\r\n");
+	script_send(sc, "A2 OK [APPENDUID 7 20] done\r\n");
+	script_expect(sc, "A3 APPEND \"INBOX\" {1+}\r\nb\r\n");
+	/* Dovecot's words, tagged */
+	script_send(sc,
+	            "A3 NO [OVERQUOTA] Quota exceeded (mailbox for user is full) (0.001 + 0.000 secs).\r\n");
+	cr_assert_eq(imap_append_many(s, "INBOX", m, 3, &p, &err), -1);
+	cr_assert_eq(err.scope, ERR_MAILBOX);
+	cr_assert_eq(err.cause, ERR_CAUSE_OVER_QUOTA);
+	cr_assert(strstr(err.text, "NO [OVERQUOTA] Quota exceeded (mailbox for user is full)"), "%s",
+	          err.text);
+	cr_assert(!m[0].failed);
+	cr_assert_eq(m[0].uid, 20);
+	cr_assert(m[1].failed && m[1].err.cause == ERR_CAUSE_OVER_QUOTA);
+	cr_assert(m[2].failed && m[2].err.cause == ERR_CAUSE_OVER_QUOTA, "not sent: the same failure");
+	cr_assert_eq(imap_session_state(s), IMAP_STATE_AUTHENTICATED, "the session goes on");
+	assert_played();
+}
+
 struct src {
 	const char *text;
 	size_t off, len;

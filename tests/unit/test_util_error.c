@@ -25,6 +25,25 @@ Test(util_error, prefix_adds_context_and_keeps_scope)
 	cr_assert_eq(err.scope, ERR_ACCOUNT);
 }
 
+Test(util_error, a_cause_goes_with_the_error_until_it_is_set_again)
+{
+	struct error err, copy;
+
+	error_set(&err, ERR_MESSAGE, "APPEND failed: NO [OVERQUOTA] Quota exceeded");
+	cr_assert_eq(err.cause, ERR_CAUSE_NONE);
+	err.cause = ERR_CAUSE_OVER_QUOTA;
+	error_escalate(&err, ERR_MAILBOX);
+	error_prefix(&err, "adding messages to \"%s\"", "INBOX");
+	copy = err;
+	cr_assert_eq(copy.cause, ERR_CAUSE_OVER_QUOTA);
+	cr_assert_eq(copy.scope, ERR_MAILBOX);
+	error_set(&copy, ERR_MAILBOX, "another failure");
+	cr_assert_eq(copy.cause, ERR_CAUSE_NONE);
+	err.cause = ERR_CAUSE_OVER_QUOTA;
+	error_clear(&err);
+	cr_assert_eq(err.cause, ERR_CAUSE_NONE);
+}
+
 Test(util_error, errno_appends_strerror)
 {
 	struct error err;

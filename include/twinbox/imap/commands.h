@@ -255,9 +255,42 @@ int imap_append(struct imap_session *s, const char *mailbox, struct imap_append_
 /* APPEND many, pipelined (window of commands in flight); with
  * MULTIAPPEND, up to p->per_command messages per command. Per-message
  * results in msgs[i]; returns 0 when all were stored, else -1 with the
- * first failure in err (a broken session stops the run). */
+ * first failure in err. A broken session stops the run, and so does a
+ * refusal about the mailbox ([TRYCREATE], [NONEXISTENT], [NOPERM],
+ * [OVERQUOTA]: ERR_MAILBOX; [OVERQUOTA] with the cause
+ * ERR_CAUSE_OVER_QUOTA): messages not sent yet fail with that error,
+ * those in flight as the server answers each. */
 int imap_append_many(struct imap_session *s, const char *mailbox, struct imap_append_msg *msgs, size_t count,
                      const struct imap_pipeline *p, struct error *err);
+
+/* ---- quota (RFC 9208, RFC 2087) ------------------------------------ */
+
+enum {
+	IMAP_QUOTA_STORAGE = 1 << 0, /* storage_* were sent */
+	IMAP_QUOTA_MESSAGE = 1 << 1, /* message_* were sent */
+};
+
+/* A quota root and its figures as the server sent them: STORAGE in
+ * units of 1024 octets, MESSAGE in messages, each at most
+ * IMAP_QUOTA_MAX (parser.h). Usage may exceed the limit. */
+struct imap_quota_root {
+	char *name; /* owned; "" is a valid root name */
+	unsigned have;
+	uint64_t storage_used, storage_limit;
+	uint64_t message_used, message_limit;
+};
+
+#define IMAP_QUOTA_ROOTS_MAX 16 /* roots of one mailbox kept; more are left out */
+
+/* GETQUOTAROOT `mailbox`: the quota roots it is under, in the order the
+ * server named them, each with the STORAGE and MESSAGE figures its QUOTA
+ * response gave (`have` 0: none; other resources are left out).
+ * *roots_r is fresh (imap_quota_roots_free), NULL when *count_r is 0.
+ * Without the QUOTA capability nothing is sent: 0 with no roots. A NO
+ * is ERR_MAILBOX. */
+int imap_getquotaroot(struct imap_session *s, const char *mailbox, struct imap_quota_root **roots_r,
+                      size_t *count_r, struct error *err);
+void imap_quota_roots_free(struct imap_quota_root *roots, size_t count);
 
 /* ---- the rest ------------------------------------------------------ */
 

@@ -297,6 +297,32 @@ struct imap_id {
 	size_t count;
 };
 
+/* QUOTA (RFC 9208, RFC 2087): one quota root's resources, in the order
+ * sent (a root without limits may come with none). Usage and limit are
+ * as sent, at most IMAP_QUOTA_MAX each (the RFC's number64); STORAGE
+ * counts units of 1024 octets, MESSAGE messages. */
+#define IMAP_QUOTA_MAX ((uint64_t)INT64_MAX)
+
+struct imap_quota_resource {
+	const char *name; /* "STORAGE", "MESSAGE"... as sent */
+	uint64_t usage, limit;
+};
+
+struct imap_quota {
+	const char *root; /* the quota root's name ("" is a valid one); no NUL inside */
+	const struct imap_quota_resource *v;
+	size_t count;
+};
+
+/* QUOTAROOT: a mailbox and the quota roots it is under (none: no quota
+ * applies to it). Root names hold no NUL. */
+struct imap_quotaroot {
+	const char *mailbox;
+	size_t mailbox_len;
+	const char *const *roots;
+	size_t count;
+};
+
 /* VANISHED (QRESYNC) */
 struct imap_vanished {
 	int earlier; /* 1 for "VANISHED (EARLIER)" */
@@ -328,7 +354,9 @@ enum imap_data_type {
 	IMAP_DATA_RECENT,
 	IMAP_DATA_EXPUNGE,
 	IMAP_DATA_VANISHED,
-	IMAP_DATA_OTHER, /* anything else: only args is set */
+	IMAP_DATA_QUOTA,     /* RFC 9208 */
+	IMAP_DATA_QUOTAROOT, /* RFC 9208 */
+	IMAP_DATA_OTHER,     /* anything else: only args is set */
 };
 
 struct imap_response {
@@ -358,6 +386,8 @@ struct imap_response {
 		struct imap_id id;
 		uint32_t number; /* EXISTS, RECENT, EXPUNGE */
 		struct imap_vanished vanished;
+		struct imap_quota quota;
+		struct imap_quotaroot quotaroot;
 	};
 };
 

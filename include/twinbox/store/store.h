@@ -217,6 +217,21 @@ struct store_new_msg {
 	char *name_r; /* owned by the caller after add; free() it */
 };
 
+/* A quota root of a store (store_ops.quota): what it allows, what it
+ * holds. Bytes as the store counts them (IMAP: STORAGE, in units of
+ * 1024 octets, times 1024, so rounded as the server rounds; a figure
+ * too large for 64 bits is UINT64_MAX). A limit of 0 is taken as none. */
+struct store_quota {
+	char *root;                   /* the root's name on the store ("User quota"; "" is one); owned */
+	char *where;                  /* the store, for messages ("imap.example.com:993"); owned */
+	bool has_bytes, has_messages; /* which limits apply */
+	uint64_t used_bytes, limit_bytes;
+	uint64_t used_messages, limit_messages;
+};
+
+/* Free `count` roots from store_ops.quota and the array; NULL is fine. */
+void store_quota_free(struct store_quota *roots, size_t count);
+
 enum {
 	STORE_CAP_WRITE = 1 << 0,      /* add, set_flags, delete, create */
 	STORE_CAP_MODSEQ = 1 << 1,     /* snapshots carry modseq (CONDSTORE) */
@@ -256,6 +271,14 @@ struct store_ops {
 	/* The special use the last list_folders saw for folder `name`
 	 * (IMAP: from the LIST attributes). NULL: the store has none. */
 	enum store_special_use (*special_use)(struct store *st, const char *name);
+	/* The quota roots with a limit that folder `name` is under (IMAP:
+	 * GETQUOTAROOT when the server offers QUOTA; a folder that does not
+	 * exist yet is asked about all the same, and where the server
+	 * refuses that, INBOX's roots are given): *roots_r (fresh,
+	 * store_quota_free) of *count_r, none when no limit is known. -1 on
+	 * failure. NULL: the store knows of no quota. */
+	int (*quota)(struct store *st, const char *name, struct store_quota **roots_r, size_t *count_r,
+	             struct error *err);
 	/* Open `name`; a missing folder is ERR_MAILBOX with *missing_r set,
 	 * never an empty folder. */
 	int (*open_folder)(struct store *st, const char *name, struct store_folder **f_r,

@@ -15,6 +15,13 @@
  * ERR_FATAL stop the run. A failure that a later try may not have (a
  * busy server, a lost connection: sync_options.backoff) is first tried
  * again.
+ *
+ * A side that refuses a copy as over its quota (ERR_CAUSE_OVER_QUOTA)
+ * takes no more copies in the run: what it took is recorded, the
+ * folder's other steps go on, and the folder fails with an error that
+ * says so and what to do (cause ERR_CAUSE_OVER_QUOTA); every later
+ * folder with copies to that side fails the same way without sending
+ * them. The next run copies the rest, once.
  */
 #ifndef TWINBOX_SYNC_ENGINE_H
 #define TWINBOX_SYNC_ENGINE_H
@@ -38,6 +45,9 @@ struct sync_counts {
 	size_t deleted_local, deleted_remote;
 	size_t paired;  /* matched by content, nothing copied */
 	size_t too_big; /* over max_size, not copied */
+	/* The sizes of the copies, where known (a Maildir's messages have
+	 * none before they are read). */
+	uint64_t bytes_to_local, bytes_to_remote;
 };
 
 /* What happened to one folder. */
@@ -159,6 +169,21 @@ struct sync_options {
 	 * folder to the others and ends; the run's own thread fails a folder
 	 * only when the back-off gives up. */
 	struct sync_backoff *backoff;
+	/* Before anything is done, where a side the run may copy to has a
+	 * quota with a limit (store_ops.quota): plan every folder of the run
+	 * (a dry run's pass: each folder's messages are read once more) and
+	 * compare what it would copy to that side, per quota root, with the
+	 * room left there. Where it does not fit, sync_run returns -1 before
+	 * anything is done (ERR_ACCOUNT: how much would be copied, how much
+	 * is free on which server, what to do); a dry run logs that as a
+	 * warning and tells it as a note event ("over-quota"). Worth it where
+	 * much is copied to a server (a migration). */
+	bool quota_check;
+	/* Set by sync_run for its folders and workers; callers leave them
+	 * NULL / false: what the folders learn of the sides' quotas, and a
+	 * pass whose plans are counted, not told (no notes logged). */
+	struct quota_run *quota_run;
+	bool quiet;
 };
 
 /*

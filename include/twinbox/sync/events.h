@@ -86,7 +86,7 @@ struct sync_event {
 	const struct plan_flag_change *change;
 	/* NOTE: its kind ("uidvalidity-changed", "flags-merged",
 	 * "changed-wins", "not-deleted", "reattached", "no-key",
-	 * "mass-delete"), and for NOTE, FAILED, FOLDER_SKIPPED and
+	 * "mass-delete", "over-quota"), and for NOTE, FAILED, FOLDER_SKIPPED and
 	 * ACCOUNT_END a full sentence (or NULL). */
 	const char *note;
 	const char *text;

@@ -29,6 +29,10 @@
  *
  * error_set() and its kin make ERR_RETRY_NO errors; the code that knows
  * sets `retry` after them. error_prefix() and error_escalate() keep it.
+ *
+ * A few failures also carry a cause, for a caller that acts on that
+ * kind of failure beyond its scope (error_set clears it; copies,
+ * error_prefix and error_escalate keep it).
  */
 #ifndef TWINBOX_UTIL_ERROR_H
 #define TWINBOX_UTIL_ERROR_H
@@ -49,12 +53,20 @@ enum err_retry {
 	ERR_RETRY_LOST,
 };
 
+enum err_cause {
+	ERR_CAUSE_NONE = 0,
+	/* The store refused to take more because it is full: over its
+	 * quota (IMAP [OVERQUOTA], RFC 5530). */
+	ERR_CAUSE_OVER_QUOTA,
+};
+
 #define ERROR_TEXT_MAX 1024
 
 struct error {
 	enum err_scope scope;
 	enum err_retry retry;
 	char text[ERROR_TEXT_MAX]; /* NUL-terminated; truncated if longer */
+	enum err_cause cause;      /* ERR_CAUSE_NONE unless set after error_set */
 };
 
 /* Reset to "no error" (and ERR_RETRY_NO). */
