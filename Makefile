@@ -238,13 +238,22 @@ asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' \
 		SANITIZE='-fsanitize=address,undefined -fno-sanitize-recover=all' check
 
+# systemd user units (contrib/systemd), with the binary's path filled in.
+USERUNITDIR ?= $(PREFIX)/lib/systemd/user
+UNITS := twinbox-watch@.service twinbox-sync.service twinbox-sync.timer
+
 install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(USERUNITDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/twinbox
 	install -m 0644 docs/twinbox.1 $(DESTDIR)$(PREFIX)/share/man/man1/twinbox.1
+	for u in $(UNITS); do \
+		sed 's|@BINDIR@|$(PREFIX)/bin|g' contrib/systemd/$$u > $(DESTDIR)$(USERUNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(USERUNITDIR)/$$u || exit 1; \
+	done
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/twinbox $(DESTDIR)$(PREFIX)/share/man/man1/twinbox.1
+	for u in $(UNITS); do rm -f $(DESTDIR)$(USERUNITDIR)/$$u; done
 
 format:
 	clang-format -i $(wildcard src/*/*.c include/twinbox/*/*.h tests/*/*.c tests/*/*.h)

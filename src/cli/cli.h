@@ -114,6 +114,7 @@ int cli_verify_account(const struct config_account *a, bool json, bool quiet);
 int cmd_check_config(struct cli_options *opts);
 int cmd_migrate(struct cli_options *opts);
 int cmd_verify(struct cli_options *opts);
+int cmd_watch(struct cli_options *opts);
 int cmd_list_folders(struct cli_options *opts);
 int cmd_sync(struct cli_options *opts);
 int cmd_preview(struct cli_options *opts);

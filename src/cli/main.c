@@ -72,6 +72,11 @@ static const char usage_text[] =
     "                       row N of a CSV file of migrations (columns from,\n"
     "                       to, from-password-command, to-password-command,\n"
     "                       ...), one job of a scheduler; docs/fleet.md\n"
+    "  watch [--interval DURATION] [--json] [ACCOUNT...]\n"
+    "                       sync, then stay running: INBOX watched with IDLE,\n"
+    "                       the Maildir with inotify, a changed folder synced\n"
+    "                       within about a second; everything again every\n"
+    "                       --interval (30m); SIGUSR1 syncs now, SIGTERM stops\n"
     "  verify ACCOUNT       compare each folder of the account's server (its\n"
     "                       source) with the other side by content, copying\n"
     "                       nothing: counts, sizes, matched and missing per\n"
@@ -191,6 +196,8 @@ int main(int argc, char **argv)
 		rc = cmd_migrate(&opts);
 	} else if (strcmp(command, "verify") == 0) {
 		rc = cmd_verify(&opts);
+	} else if (strcmp(command, "watch") == 0) {
+		rc = cmd_watch(&opts);
 	} else if (strcmp(command, "preview") == 0) {
 		rc = cmd_preview(&opts);
 	} else {

@@ -125,6 +125,7 @@ Test(sync_mapping, migrate_maps_names_of_a_server_without_special_use)
 	 * with its counterpart; one message gone from the target's Sent is
 	 * missing there. */
 	cfg = two_config(a, b, state, NULL);
+	run_result_free(&r);
 	run_twinbox((const char *const[]){"--config", cfg, "verify", "move", NULL}, 60, &r);
 	cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
 	dovecot_expunge(b, "Sent", 1);

@@ -142,6 +142,9 @@ struct dovecot_msg {
  * free with dovecot_msgs_free(). A mailbox that does not exist fails the
  * test. Reading does not change flags. */
 struct dovecot_msg *dovecot_list(struct dovecot *d, const char *mailbox, bool bodies, size_t *count_r);
+/* The messages `mailbox` holds now (doveadm mailbox status): safe while
+ * another client changes it, unlike dovecot_list. */
+unsigned long dovecot_message_count(struct dovecot *d, const char *mailbox);
 void dovecot_msgs_free(struct dovecot_msg *msgs, size_t count);
 /* Whether `flag` ("\\Seen", "$Label1"; case-insensitive) is set on `m`. */
 bool dovecot_msg_has_flag(const struct dovecot_msg *m, const char *flag);

@@ -537,3 +537,8 @@ void dovecot_add_users(struct dovecot *d, const char *const *users, size_t count
 		usleep(100 * 1000);
 	}
 }
+
+unsigned long dovecot_message_count(struct dovecot *d, const char *mailbox)
+{
+	return status_field(d, mailbox, "messages");
+}

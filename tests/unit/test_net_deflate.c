@@ -76,7 +76,8 @@ static void read_exactly(const unsigned char *expect, size_t want, size_t step)
 		cr_assert_leq((size_t)n, ask, "a read never returns more than asked");
 		have += (size_t)n;
 	}
-	cr_assert_eq(memcmp(got, expect, want), 0, "the decompressed bytes differ");
+	/* (An empty buffer's data may be NULL: nothing to compare.) */
+	cr_assert(want == 0 || memcmp(got, expect, want) == 0, "the decompressed bytes differ");
 	free(got);
 }
 
