@@ -44,6 +44,12 @@
 static const char watch_usage[] = "Usage: twinbox watch [--interval DURATION] [--json] [ACCOUNT...]\n";
 
 static volatile sig_atomic_t stop_signal, sync_all_signal;
+/* What the IDLE threads read until the process ends (volatile: held
+ * for them, though nothing here reads it again). */
+static struct config *volatile kept_config;
+static const struct config_account **volatile kept_accounts;
+static struct watch_idle **volatile kept_idles;
+static size_t n_kept_idles;
 
 static void on_signal(int sig)
 {
@@ -272,9 +278,14 @@ static void start_sources(struct watch_loop *w)
 			         a->name, w->interval_s);
 			continue;
 		}
-		if (!watch_idle_start(a, i, "INBOX", w->pipe[1]))
+		struct watch_idle *idle = watch_idle_start(a, i, "INBOX", w->pipe[1]);
+		if (idle) {
+			kept_idles = xrealloc(kept_idles, (n_kept_idles + 1) * sizeof(*kept_idles));
+			kept_idles[n_kept_idles++] = idle;
+		} else {
 			log_warn("%s: cannot start watching INBOX; it is synced every %u s", a->name,
 			         w->interval_s);
+		}
 		watch_inotify_account(w->inotify, a, i);
 	}
 }
@@ -387,17 +398,20 @@ int cmd_watch(struct cli_options *opts)
 	tell_systemd("STOPPING=1");
 	log_info("watch: stopped by signal %d", (int)stop_signal);
 out:
-	/* The IDLE threads listen until the process ends, reading the
-	 * accounts: those stay. */
 	watch_inotify_free(w.inotify);
 	for (size_t i = 0; i < w.n_pending; i++)
 		free(w.pending[i].folder);
 	free(w.pending);
-	if (!w.inotify) {
+	if (w.inotify) {
+		/* The IDLE threads listen until the process ends, reading the
+		 * accounts: those stay, held here. */
+		kept_config = cfg;
+		kept_accounts = w.accounts;
+	} else {
 		free(w.accounts);
 		config_free(cfg);
-		free(path);
 	}
+	free(path);
 	free(names);
 	render_end();
 	return rc;
