@@ -274,16 +274,15 @@ static size_t char_len(const char *s, size_t n)
 	return k && k <= n && utf8_valid(s, k) ? k : 0;
 }
 
-char *header_display(const char *value)
+/* `text` (`len` bytes) made inert, appended to `out` (header_inert). */
+static void inert(const char *text, size_t len, struct buf *out)
 {
-	struct buf dec = BUF_INIT, out = BUF_INIT;
-	size_t i = 0;
+	size_t i = 0, lead = 0;
 
-	decode_words(value, &dec);
-	while (i < dec.len) {
-		size_t k = char_len(dec.data + i, dec.len - i);
-		unsigned char c = (unsigned char)dec.data[i];
-		const char *piece = dec.data + i;
+	while (i < len) {
+		size_t k = char_len(text + i, len - i);
+		unsigned char c = (unsigned char)text[i];
+		const char *piece = text + i;
 		size_t plen = k;
 
 		if (k == 0) { /* not UTF-8: U+FFFD */
@@ -292,20 +291,35 @@ char *header_display(const char *value)
 			k = 1;
 		} else if (c == '\t' || c == '\r' || c == '\n') {
 			piece = " ";
-		} else if (c < 0x20 || c == 0x7f || (c == 0xc2 && (unsigned char)dec.data[i + 1] < 0xa0)) {
+		} else if (c < 0x20 || c == 0x7f || (c == 0xc2 && (unsigned char)text[i + 1] < 0xa0)) {
 			plen = 0; /* C0, DEL, C1 (U+0080-U+009F) */
 		}
-		if (out.len + plen > HEADER_VALUE_MAX)
+		if (out->len + plen > HEADER_VALUE_MAX)
 			break;
-		buf_append(&out, piece, plen);
+		buf_append(out, piece, plen);
 		i += k;
 	}
+	while (out->len && out->data[out->len - 1] == ' ')
+		buf_truncate(out, out->len - 1);
+	while (lead < out->len && out->data[lead] == ' ')
+		lead++;
+	buf_consume(out, lead);
+}
+
+char *header_inert(const char *text)
+{
+	struct buf out = BUF_INIT;
+
+	inert(text, strlen(text), &out);
+	return buf_detach(&out, NULL);
+}
+
+char *header_display(const char *value)
+{
+	struct buf dec = BUF_INIT, out = BUF_INIT;
+
+	decode_words(value, &dec);
+	inert(dec.data ? dec.data : "", dec.len, &out);
 	buf_free(&dec);
-	while (out.len && out.data[out.len - 1] == ' ')
-		buf_truncate(&out, out.len - 1);
-	i = 0;
-	while (i < out.len && out.data[i] == ' ')
-		i++;
-	buf_consume(&out, i);
 	return buf_detach(&out, NULL);
 }

@@ -86,6 +86,14 @@ Test(util_header, hostile_text_comes_out_inert)
 	shows("  \t padded \t ", "padded");
 }
 
+Test(util_header, inert_text_is_not_decoded)
+{
+	char *v = header_inert("Lists/=?UTF-8?Q?x?=\n\x1b[2J");
+
+	cr_assert_str_eq(v, "Lists/=?UTF-8?Q?x?= [2J");
+	free(v);
+}
+
 Test(util_header, values_are_bounded)
 {
 	char *raw = malloc(5000), *v;

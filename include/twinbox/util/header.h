@@ -29,10 +29,13 @@ char *header_field(const char *data, size_t len, const char *name);
  * (RFC 2047: "=?charset?B?...?=" and "?Q?", any charset iconv knows, an
  * RFC 2231 "*language" suffix ignored) decoded to UTF-8 and the white
  * space between two of them dropped; one that cannot be decoded is kept
- * as written. Then bytes that are not UTF-8 become U+FFFD, TAB, CR and
- * LF a space, other control characters are removed, white space at
- * either end cut, and the text cut to HEADER_VALUE_MAX bytes at a
- * character's end. */
+ * as written. Then made inert as header_inert() does. */
 char *header_display(const char *value);
+
+/* `text` made inert, without decoding anything (fresh): bytes that are
+ * not UTF-8 become U+FFFD, TAB, CR and LF a space, other control
+ * characters are removed, spaces at either end cut, and the text cut to
+ * HEADER_VALUE_MAX bytes at a character's end. */
+char *header_inert(const char *text);
 
 #endif
