@@ -543,6 +543,12 @@ Test(config, example_file_loads)
 	cr_assert_eq(two->sync.direction, CONFIG_DIRECTION_PUSH, "from the Maildir to the server");
 	cr_assert_eq(two->sync.expunge, CONFIG_WHERE_NONE);
 	cr_assert(two->folders.special_use);
+	cr_assert_null(two->hooks.new_mail, "no Maildir receives mail");
+	cr_assert_str_eq(two->hooks.after_sync, "notmuch new --quiet");
+	cr_assert_null(work->hooks.after_sync, "turned off in the account");
+	cr_assert_str_eq(work->hooks.new_mail, "notify-send -- \"$TWINBOX_FROM\" \"$TWINBOX_SUBJECT\"");
+	cr_assert_eq(work->hooks.timeout_ms, 60000);
+	cr_assert_eq(old->hooks.new_mail_max, 10);
 	config_free(cfg);
 }
 
