@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "hooks.h"
 #include "render.h"
 #include "twinbox/config/password.h"
 #include "twinbox/state/lock.h"
@@ -112,6 +113,7 @@ struct account_job {
 	struct store *local; /* side B when it is a Maildir (opened first) */
 	char *password[SIDES];
 	struct imap_session_options io[SIDES]; /* of each IMAP side */
+	struct hooks *hooks;                   /* NULL: none (or a dry run) */
 	int rc;                                /* EXIT_OK, EXIT_PARTIAL, EXIT_FAILED or EXIT_USAGE */
 };
 
@@ -250,6 +252,23 @@ static void account_close(struct account_job *j)
 	remove_scratch(j);
 	free(j->db);
 	free(j->only);
+	hooks_free(j->hooks);
+}
+
+/* The observer of an account's sync: the renderer, and the hooks. */
+static void observe(void *ctx, const struct sync_event *ev)
+{
+	struct account_job *j = ctx;
+
+	render_event(&j->c, ev);
+	hooks_event(j->hooks, ev);
+}
+
+/* The observer of a POP3 import: its downloads, for the hooks (the
+ * import's report is rendered whole). */
+static void observe_import(void *ctx, const struct sync_event *ev)
+{
+	hooks_event(ctx, ev);
 }
 
 /* Import a POP3 account; EXIT_OK, EXIT_PARTIAL (stopped after some
@@ -266,6 +285,7 @@ static int import_account(struct account_job *j)
 	    .mark_seen = j->c.mark_seen,
 	    .dry_run = j->c.dry_run,
 	    .now = clock_now(),
+	    .observer = {observe_import, j->hooks},
 	};
 	struct pop3_import_report rep = {0};
 	struct pop3_options po;
@@ -293,9 +313,11 @@ fail:
 		log_error("%s: %s", a->name, err.text);
 	}
 out:
+	hooks_import(j->hooks, a->pop3.folder, &rep);
 	pop3_import_report_free(&rep);
 	if (server)
 		server->ops->close(server); /* QUIT */
+	hooks_run(j->hooks);
 	return rc;
 }
 
@@ -389,7 +411,7 @@ static int sync_account(struct account_job *j)
 	cli_folder_options(a, &folders, &o);
 	o.only = j->only;
 	o.only_count = j->only_count;
-	o.observer = (struct sync_observer){render_event, &j->c};
+	o.observer = (struct sync_observer){observe, j};
 	o.show_plan = show_plan;
 	o.ctx = &j->c;
 	o.jobs = j->c.jobs;
@@ -424,6 +446,8 @@ out:
 		local->ops->close(local);
 	cli_folders_free(&folders);
 	sync_backoff_free(o.backoff);
+	/* After the stores are closed: a hook may take its time. */
+	hooks_run(j->hooks);
 	return rc;
 }
 
@@ -483,6 +507,7 @@ static void prepare_account(struct account_job *j)
 	error_clear(&err);
 	j->c.account = j->a->name;
 	j->c.two_servers = j->a->two_servers;
+	j->hooks = hooks_new(j->a, j->c.dry_run);
 	j->rc = EXIT_OK;
 	if (j->a->side[SIDE_A].store != CONFIG_STORE_POP3 && j->c.mark_seen) {
 		log_error(

@@ -13,9 +13,9 @@
 #include "twinbox/util/fs.h"
 #include "twinbox/util/xmalloc.h"
 
-static const char *const top_keys[] = {"accounts", "state_dir", NULL};
-static const char *const account_keys[] = {"imap",   "pop3",    "maildir", "source",
-                                           "target", "folders", "sync",    NULL};
+static const char *const top_keys[] = {"accounts", "state_dir", "hooks", NULL};
+static const char *const account_keys[] = {"imap",    "pop3", "maildir", "source", "target",
+                                           "folders", "sync", "hooks",   NULL};
 static const char *const maildir_keys[] = {"path", "layout", NULL};
 static const char *const folders_keys[] = {"include", "exclude", "rename", "special_use", NULL};
 static const char *const sync_keys[] = {"direction",      "flags",    "expunge", "create",
@@ -47,6 +47,8 @@ static const char *account_hint(const char *key)
 			return "connection keys go under imap: or pop3:";
 	if (strcmp(key, "path") == 0 || strcmp(key, "layout") == 0)
 		return "it goes under maildir:";
+	if (strcmp(key, "after_sync") == 0 || strcmp(key, "new_mail") == 0)
+		return "it goes under hooks:";
 	return NULL;
 }
 
@@ -429,7 +431,9 @@ static int load_account(struct loader *ld, const struct ynode *name, const struc
 	if (load_folders(ld, &s, a, sub) < 0)
 		return -1;
 	snprintf(sub, sizeof(sub), "in sync of account \"%s\"", a->name);
-	return load_sync(ld, &s, a, sub);
+	if (load_sync(ld, &s, a, sub) < 0)
+		return -1;
+	return config_load_hooks(ld, &s, &cfg->hooks, a, &a->hooks);
 }
 
 char *config_default_state_dir(void)
@@ -471,6 +475,8 @@ static int load_top(struct loader *ld, const struct ynode *root)
 	if (ld_path(ld, &top, "state_dir", &ld->cfg->state_dir) < 0)
 		return -1;
 	if (ld->cfg->state_dir == NULL && default_state_dir(ld, &top) < 0)
+		return -1;
+	if (config_load_hooks(ld, &top, NULL, NULL, &ld->cfg->hooks) < 0)
 		return -1;
 	accounts = ld_find(&top, "accounts", &key);
 	if (accounts == NULL)
@@ -561,7 +567,9 @@ void config_free(struct config *cfg)
 		ld_free_strings(a->folders.exclude, a->folders.exclude_count);
 		ld_free_strings(a->folders.rename_from, a->folders.rename_count);
 		ld_free_strings(a->folders.rename_to, a->folders.rename_count);
+		config_free_hooks(&a->hooks);
 	}
+	config_free_hooks(&cfg->hooks);
 	free(cfg->accounts);
 	for (size_t i = 0; i < cfg->warning_count; i++)
 		free(cfg->warnings[i]);

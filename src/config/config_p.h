@@ -34,6 +34,16 @@ int config_load_conn(struct loader *ld, const struct section *s, struct config_a
  * not a regular file (conn.c). */
 int config_ca_file_problem(const char *path);
 
+/* `hooks:` of section `s` (the top level, or an account's, `acct`
+ * then set) over `base` into *h: the keys written replace base's, the
+ * rest is base's (copied). `base` NULL: the defaults. Returns 0 or -1
+ * (loader error set); *h is filled either way (config_free_hooks it).
+ * (hooks.c) */
+struct config_hooks;
+int config_load_hooks(struct loader *ld, const struct section *s, const struct config_hooks *base,
+                      const struct config_account *acct, struct config_hooks *h);
+void config_free_hooks(struct config_hooks *h);
+
 /* Free what config_load_conn allocated (both sides), wiping the
  * passwords. */
 void config_free_conn(struct config_account *acct);

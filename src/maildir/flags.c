@@ -44,3 +44,13 @@ char maildir_flag_from_imap(const char *flag)
 
 	return d ? d->letter : 0;
 }
+
+uint64_t maildir_flags_of_mail(unsigned flags, const char *keywords)
+{
+	uint64_t letters = 0;
+
+	for (const struct mail_flag_def *d = mail_flag_defs; d->imap; d++)
+		if (d->bit ? (flags & d->bit) != 0 : mail_keywords_has(keywords, d->imap))
+			letters |= maildir_flag_bit(d->letter);
+	return letters;
+}

@@ -19,16 +19,6 @@
 
 /* --- flags ---------------------------------------------------------------- */
 
-uint64_t mds_letters_of(unsigned flags, const char *keywords)
-{
-	uint64_t letters = 0;
-
-	for (const struct mail_flag_def *d = mail_flag_defs; d->imap; d++)
-		if (d->bit ? (flags & d->bit) != 0 : mail_keywords_has(keywords, d->imap))
-			letters |= maildir_flag_bit(d->letter);
-	return letters;
-}
-
 unsigned mds_flags_of(uint64_t letters)
 {
 	unsigned flags = 0;
@@ -243,8 +233,8 @@ static int find_msgs(struct store_folder *f, struct store_msg *msgs, size_t coun
 	for (size_t i = 0; i < count; i++) {
 		struct maildir_msg m;
 		size_t at;
-		int found = maildir_folder_adopt(f->mf, msgs[i].name,
-		                                 mds_letters_of(msgs[i].flags, msgs[i].keywords), &at, err);
+		int found = maildir_folder_adopt(
+		    f->mf, msgs[i].name, maildir_flags_of_mail(msgs[i].flags, msgs[i].keywords), &at, err);
 		if (found <= 0)
 			return found;
 		maildir_folder_msg(f->mf, at, &m);
@@ -523,7 +513,7 @@ static int add_one(struct store_folder *f, struct store_new_msg *m, char *in, ch
 	struct maildir_delivery_opts opts = {
 	    .id = m->name_r,
 	    .size = MAILDIR_SIZE_UNKNOWN,
-	    .flags = mds_letters_of(m->flags, m->keywords),
+	    .flags = maildir_flags_of_mail(m->flags, m->keywords),
 	    .has_mtime = m->date != 0,
 	    .mtime = m->date,
 	    .defer_dir_sync = 1,
@@ -635,8 +625,8 @@ static int set_flags(struct store_folder *f, const struct store_msg *msgs, size_
                      const char *add_keywords, unsigned remove_flags, const char *remove_keywords,
                      struct error *err)
 {
-	uint64_t plus = mds_letters_of(add_flags, add_keywords),
-	         minus = mds_letters_of(remove_flags, remove_keywords);
+	uint64_t plus = maildir_flags_of_mail(add_flags, add_keywords),
+	         minus = maildir_flags_of_mail(remove_flags, remove_keywords);
 	bool failed = false;
 
 	for (size_t i = 0; i < count; i++) {

@@ -28,9 +28,9 @@ struct store_folder {
 	struct mds_committer *committer; /* maildir_commit.c; NULL until a download */
 };
 
-/* Maildir flag letters <-> MAIL_FLAG_* bits and keywords, by the table of
- * util/mailflags.h ($Forwarded for 'P'). */
-uint64_t mds_letters_of(unsigned flags, const char *keywords);
+/* Maildir flag letters -> MAIL_FLAG_* bits and keywords, by the table of
+ * util/mailflags.h ($Forwarded for 'P'); the other way is
+ * maildir_flags_of_mail() (maildir/flags.h). */
 unsigned mds_flags_of(uint64_t letters);
 const char *mds_keywords_of(uint64_t letters);
 

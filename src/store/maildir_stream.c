@@ -11,6 +11,7 @@
 
 #include "maildir_store_p.h"
 #include "twinbox/maildir/delivery.h"
+#include "twinbox/maildir/flags.h"
 #include "twinbox/util/xmalloc.h"
 
 struct mds_writer {
@@ -26,7 +27,7 @@ int mds_write_begin(struct store_folder *f, const struct store_new_msg *meta, vo
 	struct maildir_delivery_opts opts = {
 	    .id = meta->name_r,
 	    .size = MAILDIR_SIZE_UNKNOWN,
-	    .flags = mds_letters_of(meta->flags, meta->keywords),
+	    .flags = maildir_flags_of_mail(meta->flags, meta->keywords),
 	    .has_mtime = meta->date != 0,
 	    .mtime = meta->date,
 	    .defer_dir_sync = 1,

@@ -4,6 +4,7 @@
  * serializes the calls of parallel folders and adds up the account's
  * progress and totals.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "events_p.h"
@@ -185,6 +186,7 @@ void engine_copy_done(const struct sync_options *o, const struct sync_folder_rep
                       const struct plan_action *a, uint32_t uid, const char *name, uint64_t size)
 {
 	struct sync_event ev;
+	char *inner;
 
 	if (!o->observer.fn)
 		return;
@@ -192,7 +194,11 @@ void engine_copy_done(const struct sync_options *o, const struct sync_folder_rep
 	ev.id[a->side] = (struct store_id){uid, name};
 	if (size)
 		ev.size = size;
+	/* Side B is the one the map renames (mapped_store.h). */
+	inner = a->side == SIDE_B && o->map ? store_map_inner(o->map, rep->name) : NULL;
+	ev.target_folder = inner ? inner : rep->name;
 	engine_emit(o, &ev);
+	free(inner);
 }
 
 void engine_progress(const struct sync_options *o, struct sync_folder_report *rep, size_t messages,

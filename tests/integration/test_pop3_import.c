@@ -303,3 +303,37 @@ Test(pop3_import, list_folders_refuses_a_pop3_account)
 	cr_assert_eq(sh.r.status, 64);
 	cr_assert(strstr(sh.r.err, "POP3 has no folders"), "%s", sh.r.err);
 }
+
+/* The hooks see a POP3 account's downloads as a sync's copies: one
+ * new_mail call per message, with its file; after_sync with the counts,
+ * the server's deletions among them. */
+Test(pop3_import, hooks_tell_downloads)
+{
+	char *hooks = xasprintf("    hooks:\n"
+	                        "      after_sync: \"printf '%%s|%%s|%%s\\\\n' \\\"$TWINBOX_FOLDERS\\\" "
+	                        "\\\"$TWINBOX_PULLED\\\" \\\"$TWINBOX_DELETED\\\" >> %s/after.log\"\n"
+	                        "      new_mail: \"test -f \\\"$TWINBOX_PATH\\\" && printf '%%s|%%s\\\\n' "
+	                        "\\\"$TWINBOX_FOLDER\\\" \\\"$TWINBOX_SUBJECT\\\" >> %s/new.log\"\n",
+	                        sh.dir, sh.dir);
+	char *path = xasprintf("%s/after.log", sh.dir), *text;
+	struct error err;
+	size_t len;
+
+	pop3_config_sync("implicit", "      leave_on_server: false\n", hooks);
+	dovecot_seed(sh.d, "INBOX", 3, 8000, 0);
+	sync_ok();
+	cr_assert_eq(fs_read_file(path, 4096, &text, &len, &err), 0, "%s; stderr: %s", err.text, sh.r.err);
+	cr_assert_str_eq(text, "INBOX|3|3\n");
+	free(text);
+	free(path);
+	path = xasprintf("%s/new.log", sh.dir);
+	cr_assert_eq(fs_read_file(path, 4096, &text, &len, &err), 0, "%s; stderr: %s", err.text, sh.r.err);
+	cr_assert(strncmp(text, "INBOX|", 6) == 0, "%s", text);
+	len = 0;
+	for (size_t i = 0; text[i]; i++)
+		len += text[i] == '\n';
+	cr_assert_eq(len, 3, "one call per download, each with its file: %s", text);
+	free(text);
+	free(path);
+	free(hooks);
+}

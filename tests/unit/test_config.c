@@ -543,6 +543,12 @@ Test(config, example_file_loads)
 	cr_assert_eq(two->sync.direction, CONFIG_DIRECTION_PUSH, "from the Maildir to the server");
 	cr_assert_eq(two->sync.expunge, CONFIG_WHERE_NONE);
 	cr_assert(two->folders.special_use);
+	cr_assert_null(two->hooks.new_mail, "no Maildir receives mail");
+	cr_assert_str_eq(two->hooks.after_sync, "notmuch new --quiet");
+	cr_assert_null(work->hooks.after_sync, "turned off in the account");
+	cr_assert_str_eq(work->hooks.new_mail, "notify-send -- \"$TWINBOX_FROM\" \"$TWINBOX_SUBJECT\"");
+	cr_assert_eq(work->hooks.timeout_ms, 60000);
+	cr_assert_eq(old->hooks.new_mail_max, 10);
 	config_free(cfg);
 }
 
@@ -644,4 +650,47 @@ Test(config, fleet_file_rows)
 	cr_assert_eq(config_fleet_line(f, 1), 5);
 	config_fleet_free(f);
 	test_forget_temp(&path);
+}
+
+/* `hooks:` at the top level, replaced key by key in an account, turned
+ * off there with "", and not applied where no mail reaches a Maildir. */
+Test(config, hooks_merge_top_level_and_account)
+{
+	struct config *cfg = load_ok("hooks:\n"
+	                             "  after_sync: notmuch new\n"
+	                             "  new_mail: notify-send \"$TWINBOX_SUBJECT\"\n"
+	                             "  timeout: 5s\n"
+	                             "accounts:\n"
+	                             "  plain:\n"
+	                             "    imap: {host: h, user: u, password_command: pw}\n"
+	                             "    maildir: {path: /m/plain}\n"
+	                             "  own:\n"
+	                             "    imap: {host: h, user: u, password_command: pw}\n"
+	                             "    maildir: {path: /m/own}\n"
+	                             "    hooks: {after_sync: \"\", new_mail_max: 0, timeout: 2m}\n"
+	                             "  move:\n"
+	                             "    source: {imap: {host: a, user: u, password_command: pw}}\n"
+	                             "    target: {imap: {host: b, user: u, password_command: pw}}\n");
+	const struct config_account *plain = config_find_account(cfg, "plain"),
+	                            *own = config_find_account(cfg, "own"),
+	                            *move = config_find_account(cfg, "move");
+
+	cr_assert_str_eq(cfg->hooks.after_sync, "notmuch new");
+	cr_assert_str_eq(plain->hooks.after_sync, "notmuch new");
+	cr_assert_str_eq(plain->hooks.new_mail, "notify-send \"$TWINBOX_SUBJECT\"");
+	cr_assert_eq(plain->hooks.timeout_ms, 5000);
+	cr_assert_eq(plain->hooks.new_mail_max, CONFIG_NEW_MAIL_MAX_DEFAULT);
+	cr_assert_null(own->hooks.after_sync);
+	cr_assert_str_eq(own->hooks.new_mail, "notify-send \"$TWINBOX_SUBJECT\"");
+	cr_assert_eq(own->hooks.timeout_ms, 120000);
+	cr_assert_eq(own->hooks.new_mail_max, 0);
+	cr_assert_eq(own->hooks.pos.line, 12);
+	cr_assert_str_eq(move->hooks.after_sync, "notmuch new");
+	cr_assert_null(move->hooks.new_mail, "no Maildir receives mail");
+	config_free(cfg);
+	cfg = load_ok(MINIMAL_IMAP);
+	cr_assert_null(cfg->accounts[0].hooks.after_sync);
+	cr_assert_null(cfg->accounts[0].hooks.new_mail);
+	cr_assert_eq(cfg->accounts[0].hooks.timeout_ms, CONFIG_HOOKS_TIMEOUT_DEFAULT_S * 1000);
+	config_free(cfg);
 }

@@ -249,6 +249,31 @@ static struct bad_case bad_cases[] = {
     {"special_use not a boolean",
      "accounts:\n  work:\n    imap: " CONN "\n    maildir: {path: /m}\n    folders: {special_use: maybe}\n",
      5, 28, "special_use"},
+    {"hooks: unknown key",
+     "hooks:\n  after_sync: x\n  new_mial: y\naccounts:\n  work:\n    imap: " CONN
+     "\n    maildir: {path: /m}\n",
+     3, 3, "unknown key \"new_mial\" in hooks (did you mean \"new_mail\"?)"},
+    {"hooks: bad timeout",
+     "accounts:\n  work:\n    imap: " CONN "\n    maildir: {path: /m}\n    hooks:\n      timeout: soon\n", 6,
+     16, "invalid duration for \"timeout\""},
+    {"hooks: timeout out of range",
+     "hooks: {after_sync: x, timeout: 2h}\naccounts:\n  work:\n    imap: " CONN "\n    maildir: {path: /m}\n",
+     1, 33, "\"timeout\" must be between"},
+    {"hooks: new_mail_max out of range",
+     "accounts:\n  work:\n    imap: " CONN "\n    maildir: {path: /m}\n    hooks: {new_mail_max: 5000}\n", 5,
+     27, "\"new_mail_max\" must be between 0 and 1000"},
+    {"hooks: a command that is a list",
+     "accounts:\n  work:\n    imap: " CONN "\n    maildir: {path: /m}\n    hooks: {after_sync: [a, b]}\n", 5,
+     25, "expected a single value for \"after_sync\", got a list"},
+    {"hooks: not a mapping",
+     "hooks: notmuch new\naccounts:\n  work:\n    imap: " CONN "\n    maildir: {path: /m}\n", 1, 8, "hooks"},
+    {"hooks: a hook written in the account",
+     "accounts:\n  work:\n    imap: " CONN "\n    maildir: {path: /m}\n    after_sync: x\n", 5, 5,
+     "it goes under hooks:"},
+    {"hooks: new_mail of two servers",
+     "accounts:\n  move:\n    source: {imap: " CONN "}\n    target: {imap: " CONN "}\n"
+     "    hooks:\n      new_mail: notify-send x\n",
+     6, 7, "\"new_mail\" is not used for account \"move\""},
 };
 
 #define BAD_CASE_COUNT (sizeof(bad_cases) / sizeof(bad_cases[0]))

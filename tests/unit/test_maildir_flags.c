@@ -5,6 +5,7 @@
 
 #include "twinbox/maildir/flags.h"
 #include "twinbox/maildir/name.h"
+#include "twinbox/util/mailflags.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -248,4 +249,15 @@ Test(maildir_name, id_validity)
 	for (size_t i = 0; i < N(bad); i++)
 		cr_expect_not(maildir_id_valid(bad[i]), "\"%s\"", bad[i]);
 	cr_expect(maildir_id_valid("1700000000.M1P2Q3.host,S=12"));
+}
+
+Test(maildir_flags, letters_of_mail_flags_and_keywords)
+{
+	char out[MAILDIR_FLAGS_MAX + 1];
+
+	maildir_flags_format(maildir_flags_of_mail(MAIL_FLAG_SEEN | MAIL_FLAG_FLAGGED, "$Forwarded $Junk"),
+	                     out);
+	cr_assert_str_eq(out, "FPS");
+	maildir_flags_format(maildir_flags_of_mail(0, NULL), out);
+	cr_assert_str_eq(out, "");
 }

@@ -44,6 +44,14 @@
  *   paths      absolute, or starting with "~/" (expanded with $HOME)
  * Negative numbers and values that overflow are errors.
  *
+ * Hooks: `hooks:` at the top level and in an account (struct
+ * config_hooks; cli/hooks.h runs them). An account's keys replace the
+ * top level's one by one; an empty command ("") turns a hook of the top
+ * level off for that account. `new_mail` tells of mail copied into a
+ * Maildir, so an account whose Maildir is a source or that has none
+ * (source: + target:) refuses its own `new_mail`, and one from the top
+ * level does not apply to it (struct config_hooks).
+ *
  * POP3 accounts: POP3 has exactly one folder and is imported one way, so
  * `folders:` and every `sync:` key except `max_size` are refused with a
  * message saying so; the receiving local folder is `pop3.folder`.
@@ -189,6 +197,20 @@ struct config_pop3 {
 	char *folder;               /* default "INBOX" */
 };
 
+/* Commands run after an account's sync (cli/hooks.h), as /bin/sh -c. */
+#define CONFIG_HOOKS_TIMEOUT_DEFAULT_S 60
+#define CONFIG_NEW_MAIL_MAX_DEFAULT    10
+#define CONFIG_NEW_MAIL_MAX_LIMIT      1000
+struct config_hooks {
+	char *after_sync; /* after a run that changed something; NULL: none */
+	/* per message copied into the Maildir; NULL: none (always NULL for
+	 * an account of two servers or with a Maildir source) */
+	char *new_mail;
+	int timeout_ms;        /* each call's; 1 s .. 1 h, default 60 s */
+	unsigned new_mail_max; /* new_mail calls per run, then one for the rest; 0 .. 1000, default 10 */
+	struct config_pos pos; /* where `hooks:` is written (0:0 when it is not) */
+};
+
 /* One side of an account: a server (`imap:`, `pop3:`) or a Maildir. */
 struct config_side {
 	enum config_store store;
@@ -223,11 +245,13 @@ struct config_account {
 	struct config_pop3 pop3;       /* only for a POP3 side A */
 	struct config_folders folders; /* unused for POP3 (defaults) */
 	struct config_sync sync;
+	struct config_hooks hooks; /* its own, over the top level's */
 };
 
 struct config {
 	char *file;                      /* the name used in messages (as given to the loader) */
 	char *state_dir;                 /* absolute; default $XDG_STATE_HOME/twinbox */
+	struct config_hooks hooks;       /* the top level's (each account has them merged in) */
 	struct config_account *accounts; /* in file order; names unique */
 	size_t account_count;
 	char **warnings; /* "<file>:<line>:<col>: text" */

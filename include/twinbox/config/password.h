@@ -2,9 +2,10 @@
  * Getting an account's password, only when it is needed (just before a
  * login, or for `check-config --connect`), never at config load time.
  *
- * A `password_command` runs as `/bin/sh -c COMMAND` in its own process
- * group, with stdin from /dev/null, no file descriptors of ours beyond
- * 0-2, and default signal handling. Its stdout is the password: at most
+ * A `password_command` runs as util/command.h runs a command (`/bin/sh
+ * -c COMMAND` in its own process group, stdin from /dev/null, no file
+ * descriptors of ours beyond 0-2, default signal handling, our
+ * environment). Its stdout is the password: at most
  * PASSWORD_OUTPUT_MAX bytes, with one trailing "\n" or "\r\n" removed; it
  * must then be non-empty and a single line without NUL bytes (for a
  * multi-line store such as `pass`, use `pass show x | head -n 1`). A
@@ -18,10 +19,11 @@
 #define TWINBOX_CONFIG_PASSWORD_H
 
 #include "twinbox/config/config.h"
+#include "twinbox/util/command.h"
 #include "twinbox/util/error.h"
 
-#define PASSWORD_OUTPUT_MAX (64 * 1024) /* bytes of stdout read */
-#define PASSWORD_STDERR_MAX 200         /* bytes of stderr quoted */
+#define PASSWORD_OUTPUT_MAX (64 * 1024)       /* bytes of stdout read */
+#define PASSWORD_STDERR_MAX COMMAND_QUOTE_MAX /* bytes of stderr quoted */
 
 /* The password of side `side` of `acct`: the literal `password:` or the
  * output of its `password_command` (with its password_command_timeout_ms).

@@ -58,4 +58,9 @@ const char *maildir_flag_to_imap(char letter);
  * ("\\seen" gives 'S'), or 0 when Maildir has no letter for it. */
 char maildir_flag_from_imap(const char *flag);
 
+/* The letters of MAIL_FLAG_* bits `flags` and canonical keyword text
+ * `keywords` (NULL: none), by the table of util/mailflags.h: the system
+ * flags' letters and 'P' for $Forwarded; other keywords have none. */
+uint64_t maildir_flags_of_mail(unsigned flags, const char *keywords);
+
 #endif

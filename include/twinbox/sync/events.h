@@ -75,6 +75,10 @@ struct sync_event {
 	/* The message on each side as far as known (DONE of a copy: with
 	 * the new copy's id; unknown: store_id_known() false). */
 	struct store_id id[SIDES];
+	/* DONE of a COPY: the folder copied to as that store names it,
+	 * which the account's folder map (sync_options.mapping) may make
+	 * another name than `folder` on side B; else NULL. */
+	const char *target_folder;
 	uint64_t size;        /* bytes, where known */
 	unsigned flags;       /* MAIL_FLAG_* the message gets (copies, pairs, flag changes: the result) */
 	const char *keywords; /* canonical keyword text, NULL = none */

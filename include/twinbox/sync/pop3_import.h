@@ -36,6 +36,7 @@
 
 #include "twinbox/state/state.h"
 #include "twinbox/store/store.h"
+#include "twinbox/sync/events.h"
 #include "twinbox/util/error.h"
 
 struct pop3_import_options {
@@ -49,6 +50,10 @@ struct pop3_import_options {
 	bool mark_seen;
 	bool dry_run; /* report what would happen; change nothing */
 	time_t now;   /* the clock, for delete_after_days */
+	/* Told each download as sync/events.h tells a copy: DONE (folder
+	 * and target_folder `folder`, side B, id[SIDE_B] the file's name)
+	 * or FAILED, and PROGRESS; no other event. fn NULL: nobody. */
+	struct sync_observer observer;
 };
 
 struct pop3_skipped {
