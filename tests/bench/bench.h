@@ -128,6 +128,16 @@ void bench_maildir_add(const char *folder, unsigned count, unsigned seed, size_t
 #define BENCH_PROXY_DELAY_MS 25
 pid_t bench_proxy_start(unsigned server_port, unsigned delay_ms, unsigned *port_r);
 void bench_proxy_stop(pid_t pid);
+/* A line of `mbit_per_s` Mbit/s each way, shared by every proxy started
+ * on it after it was made (and by all their connections): what passes
+ * through them is limited to that rate in each direction, a token bucket
+ * per direction (see bench_proxy.c). Free after their proxies stopped. */
+struct bench_link;
+struct bench_link *bench_link_new(unsigned mbit_per_s);
+void bench_link_free(struct bench_link *l);
+/* bench_proxy_start() on `link` (NULL: none). */
+pid_t bench_proxy_start_link(unsigned server_port, unsigned delay_ms, struct bench_link *link,
+                             unsigned *port_r);
 
 /* The raw-fetch bound, run as `bench BENCH_RAW_FETCH_ARG port ca_file
  * user password expected`: log in over implicit TLS, and per folder
