@@ -230,12 +230,12 @@ static const struct target scale_targets[] = {
 };
 
 #define INBOX_SCENARIOS                                                                                      \
-	(1u << SC_INBOX_FRESH | 1u << SC_INBOX_NOCHANGE | 1u << SC_INBOX_FLAGS | 1u << SC_INBOX_NEW |        \
-	 1u << SC_INBOX_LFLAGS | 1u << SC_INBOX_LNEW)
+	(SC_BIT(SC_INBOX_FRESH) | SC_BIT(SC_INBOX_NOCHANGE) | SC_BIT(SC_INBOX_FLAGS) |                       \
+	 SC_BIT(SC_INBOX_NEW) | SC_BIT(SC_INBOX_LFLAGS) | SC_BIT(SC_INBOX_LNEW))
 
 const struct mode normal_mode = {
     .title = "twinbox bench",
-    .scenarios = (1u << SC_COUNT) - 1,
+    .scenarios = SC_BIT(SC_COUNT) - 1,
     .targets = targets,
     .target_count = sizeof(targets) / sizeof(targets[0]),
     .default_n = 1000,
@@ -247,7 +247,7 @@ const struct mode normal_mode = {
 const struct mode scale_mode = {
     .title = "twinbox bench: scale",
     .small_mail = true,
-    .scenarios = 1u << SC_PULL | 1u << SC_NOCHANGE | 1u << SC_FLAGS | INBOX_SCENARIOS,
+    .scenarios = SC_BIT(SC_PULL) | SC_BIT(SC_NOCHANGE) | SC_BIT(SC_FLAGS) | INBOX_SCENARIOS,
     .pull_once = true,
     .targets = scale_targets,
     .target_count = sizeof(scale_targets) / sizeof(scale_targets[0]),
@@ -536,7 +536,7 @@ static bool wanted(enum scenario_id id, const char *only)
 {
 	size_t len = strlen(scenarios[id].key);
 
-	if (!(mode->scenarios & (1u << id)))
+	if (!(mode->scenarios & SC_BIT(id)))
 		return false;
 	if (!only || !*only)
 		return true;
@@ -563,13 +563,13 @@ static void check_only(const char *only)
 		size_t n = strcspn(p, ",");
 		bool known = false;
 		for (int id = 0; id < SC_COUNT; id++)
-			known |= (mode->scenarios & (1u << id)) && strlen(scenarios[id].key) == n &&
+			known |= (mode->scenarios & SC_BIT(id)) && strlen(scenarios[id].key) == n &&
 			         strncmp(p, scenarios[id].key, n) == 0;
 		if (!known) {
 			struct buf keys = BUF_INIT;
 
 			for (int id = 0; id < SC_COUNT; id++)
-				if ((mode->scenarios & (1u << id)) &&
+				if ((mode->scenarios & SC_BIT(id)) &&
 				    (id == 0 || strcmp(scenarios[id - 1].key, scenarios[id].key) != 0))
 					buf_printf(&keys, "%s%s", keys.len ? ", " : "", scenarios[id].key);
 			bench_fail("BENCH_ONLY: no scenario \"%.*s\" (%s)", (int)n, p, buf_cstr(&keys));
@@ -602,7 +602,7 @@ int main(int argc, char **argv)
 	if (!out || !*out)
 		out = mode->default_out;
 	bench_mail_choose(mode->small_mail);
-	latency = mode->scenarios & (1u << SC_LAT_PULL);
+	latency = (mode->scenarios & SC_BIT(SC_LAT_PULL)) != 0;
 	n_messages = bench_env_number("BENCH_N", mode->default_n, mode->min_n, 200000);
 	n_large = bench_env_number("BENCH_LARGE_N", 10000, mode->min_n, 200000);
 	n_inbox = bench_env_number("BENCH_INBOX_N", mode->default_inbox_n, 2 * BENCH_FLAG_CHANGES, 200000);

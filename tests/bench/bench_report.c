@@ -96,14 +96,14 @@ unsigned report_targets(struct buf *b)
 	for (size_t i = 0; i < mode->target_count; i++)
 		missed += check_target(b, &mode->targets[i]);
 	for (size_t i = 0; i < inbox_target_count; i++)
-		if (mode->scenarios & (1u << inbox_targets[i].scenario))
+		if (mode->scenarios & SC_BIT(inbox_targets[i].scenario))
 			missed += check_target(b, &inbox_targets[i]);
 	for (size_t i = 0; i < rss_target_count; i++) {
 		const struct rss_target *t = &rss_targets[i];
 		const struct result *r = &results[t->scenario];
 		bool met = r->ok[0] && r->rss_kb[0] < t->max_kb;
 
-		if (!(mode->scenarios & (1u << t->scenario)))
+		if (!(mode->scenarios & SC_BIT(t->scenario)))
 			continue;
 		if (!r->run)
 			buf_printf(b, "| %s | - | not run (BENCH_ONLY) |\n", t->text);
@@ -185,7 +185,7 @@ void report_describe(struct buf *b, const struct bench_expect *e, unsigned reps,
 	buf_printf(b, "Machine: %s %s, %ld CPUs. Tools: ", u.sysname, u.release,
 	           sysconf(_SC_NPROCESSORS_ONLN));
 	bench_tool_version(b, "mbsync --version 2>&1");
-	if (mode->scenarios & (1u << SC_POP3)) {
+	if (mode->scenarios & SC_BIT(SC_POP3)) {
 		buf_printf(b, "; ");
 		bench_tool_version(b, "mpop --version 2>&1");
 	}

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bench.h"
 
@@ -45,6 +46,9 @@ enum scenario_id {
 	SC_HUGE_PUSH,
 	SC_COUNT
 };
+
+/* A scenario's bit in struct mode's `scenarios` (more than 32 of them). */
+#define SC_BIT(id) (UINT64_C(1) << (id))
 
 /* An untimed run of each tool right before its timed one (checked
  * complete on the Maildir only, so nothing slow comes between them). */
@@ -98,7 +102,7 @@ struct rss_target {
 struct mode {
 	const char *title;
 	bool small_mail;    /* bench_mail_choose */
-	unsigned scenarios; /* bit (1u << id) per scenario it can run */
+	uint64_t scenarios; /* bit SC_BIT(id) per scenario it can run */
 	bool pull_once;     /* initial pulls once per tool, not BENCH_REPS times */
 	const struct target *targets;
 	size_t target_count;
