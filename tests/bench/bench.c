@@ -592,6 +592,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], BENCH_RAW_FETCH_ARG) == 0)
 		return bench_raw_fetch_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], BENCH_RAW_COPY_ARG) == 0)
+		return bench_raw_copy_main(argc, argv);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	bench_spawner_start();
 	start = bench_now();

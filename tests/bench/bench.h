@@ -146,6 +146,15 @@ pid_t bench_proxy_start_link(unsigned server_port, unsigned delay_ms, struct ben
 #define BENCH_RAW_FETCH_ARG "--raw-fetch"
 int bench_raw_fetch_main(int argc, char **argv);
 
+/* The migration's raw bound (bench_copy.c), run as `bench
+ * BENCH_RAW_COPY_ARG from_port from_ca to_port to_ca user password
+ * expected`: every message of every folder of the first server copied
+ * to the second (the same user and password on both) by one pipelined
+ * FETCH and one MULTIAPPEND per folder, over implicit TLS. Returns the
+ * exit status: 0 when exactly `expected` messages were copied. */
+#define BENCH_RAW_COPY_ARG "--raw-copy"
+int bench_raw_copy_main(int argc, char **argv);
+
 /* The huge-message scenario (bench_huge.c): one message of a text part
  * and a BENCH_HUGE_ATTACH-byte attachment in base64 (about 205 MB),
  * written once into `bench_dir` on the first run. A run: a fresh Dovecot
