@@ -64,6 +64,13 @@ enum bench_tool_kind {
 	TOOL_TWINBOX_POP3,
 	TOOL_MPOP,
 	TOOL_RAW_FETCH, /* the bench's own pipelined UID FETCH of every body */
+	/* The migration's (bench_migrate.c), from one server to another: */
+	TOOL_TWINBOX_MIGRATE, /* twinbox migrate --no-verify */
+	TOOL_MBSYNC_MIGRATE,  /* an mbsync channel of two IMAP stores */
+	TOOL_INTERIMAP,
+	TOOL_RAW_COPY,        /* the bench's own FETCH into MULTIAPPEND (bench_copy.c) */
+	TOOL_TWINBOX_DEFLATE, /* twinbox's config form, compress: true */
+	TOOL_TWINBOX_PLAIN,   /* the same with compress: false */
 };
 
 /* One tool with its own directory under the bench's: a config, a
@@ -172,6 +179,31 @@ void bench_huge_run(enum bench_tool_kind kind, bool push, const char *bench_dir,
 void bench_huge_describe(struct buf *b);
 void bench_huge_end(void);
 
+/* ---- the migration (bench_migrate.c) --------------------------- */
+
+/* How the tools reach the migration's two servers. */
+enum bench_net {
+	BENCH_NET_LOOPBACK, /* straight */
+	BENCH_NET_LATENCY,  /* each through a proxy, BENCH_PROXY_DELAY_MS each way */
+	BENCH_NET_LINE,     /* each through a proxy on one line of BENCH_LINK_MBIT Mbit/s */
+	BENCH_NET_COUNT
+};
+#define BENCH_LINK_MBIT      50
+#define BENCH_LINK_MBIT_TEXT "50"
+
+/* One timed run of `kind` (a migration tool) copying the source, seeded
+ * with `n` messages of the normal mix when first needed, into a fresh,
+ * empty target reached over `net`; not ok unless the target then holds
+ * what the source holds (and, for twinbox, a run right after copies
+ * nothing, and its verification finds nothing missing). */
+void bench_migrate_run(enum bench_tool_kind kind, enum bench_net net, unsigned n, const char *bench_dir,
+                       const char *twinbox_bin, const char *bench_bin, struct bench_sample *s_r);
+/* A sentence on each source used, on the line, and on twinbox's runs
+ * after the timed ones (nothing to copy; its verification). */
+void bench_migrate_describe(struct buf *b);
+/* Stop every server and proxy of the migration (also from bench_fail). */
+void bench_migrate_end(void);
+
 /* ---- the mail (bench_mail.c) ------------------------------------ */
 
 /* Changes between the resyncs of the change scenarios. */
@@ -201,6 +233,9 @@ void bench_seed_inbox(struct dovecot *d, unsigned n);
 void bench_seed_pop3(struct dovecot *d, unsigned n);
 /* What `d` holds: all the chosen mailboxes, or INBOX only. */
 struct bench_expect bench_server_holds(struct dovecot *d, bool inbox_only);
+/* The same over those of the chosen mailboxes that `d` has (a server a
+ * tool copied into may lack some). */
+struct bench_expect bench_server_holds_present(struct dovecot *d);
 /* Whether the tool's Maildir, and its server (INBOX only, or all
  * mailboxes), hold exactly `e` (message count; \\Flagged and \\Answered
  * counts unless `pop3`): a sync that skipped work cannot pass. The raw

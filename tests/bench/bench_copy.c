@@ -4,8 +4,8 @@
  * twinbox's own IMAP session layer (imap/session.h, imap/commands.h),
  * one TLS connection to each server, folders one after the other:
  *
- *   source: LIST "*"; per folder EXAMINE, then, pipelined back to back,
- *           UID FETCH 1:* (FLAGS INTERNALDATE RFC822.SIZE) and
+ *   source: LIST "*"; per folder EXAMINE,
+ *           UID FETCH 1:* (FLAGS INTERNALDATE RFC822.SIZE), then
  *           UID FETCH 1:* BODY.PEEK[]
  *   target: per folder CREATE (not INBOX), then one APPEND of all the
  *           folder's messages (MULTIAPPEND, each with its flags and
@@ -16,10 +16,12 @@
  * body's bytes into a pipe as they stream in; a thread of the target's
  * side reads them out of it into the APPEND's literals. The APPEND needs
  * each message's flags, date and size before its bytes, hence the first,
- * small FETCH; the second follows it without waiting, so it costs no
- * round trip. Nothing is stored, no state is kept, nothing is checked
- * but the counts and sizes: a migration tool cannot be faster over one
- * connection per server.
+ * small FETCH, which costs a round trip per folder: sent right behind it,
+ * the second FETCH's bodies may come before the first one's data ends
+ * (Dovecot answers both at once), and the APPEND could not start. Nothing
+ * is stored, no state is kept, nothing is checked but the counts and
+ * sizes: a migration tool cannot be much faster over one connection per
+ * server.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -127,10 +129,6 @@ static int on_body(struct imap_cmd *cmd, const struct imap_event *ev, struct err
 {
 	struct folder_copy *f = cmd->ctx;
 
-	/* The first FETCH's tagged OK came before this: the metadata is
-	 * complete, and the target's side must be reading before the pipe
-	 * fills. */
-	publish_meta(f, false);
 	switch (ev->type) {
 	case IMAP_EV_BODY_START:
 		if (f->bodies >= f->count || ev->body->size != f->m[f->bodies].size)
@@ -148,7 +146,8 @@ static int on_body(struct imap_cmd *cmd, const struct imap_event *ev, struct err
 	}
 }
 
-/* EXAMINE, both FETCHes; the bodies go into f->pipe_w. */
+/* EXAMINE, both FETCHes (the metadata published between them); the
+ * bodies go into f->pipe_w. */
 static int source_side(struct imap_session *src, struct folder_copy *f, struct error *err)
 {
 	static const struct imap_cmd_ops meta_ops = {.fetch = on_meta}, body_ops = {.fetch = on_body};
@@ -167,23 +166,10 @@ static int source_side(struct imap_session *src, struct folder_copy *f, struct e
 	imap_cmd_add(&body, " 1:* BODY.PEEK[]");
 	body.ops = &body_ops;
 	body.ctx = f;
-	rc = imap_send(src, &meta, err);
+	rc = imap_run(src, &meta, err);
+	publish_meta(f, rc < 0);
 	if (rc == 0)
-		rc = imap_send(src, &body, err);
-	if (rc == 0)
-		rc = imap_wait(src, &meta, err);
-	if (rc == 0)
-		publish_meta(f, false);
-	if (rc == 0) {
-		rc = imap_wait(src, &body, err);
-	} else {
-		struct error ignored;
-
-		/* The target's side lets go of the pipe first: whatever
-		 * bodies still come then fail to be written, harmlessly. */
-		publish_meta(f, true);
-		imap_drain(src, &ignored);
-	}
+		rc = imap_run(src, &body, err);
 	imap_cmd_free(&meta);
 	imap_cmd_free(&body);
 	if (rc == 0 && f->bodies != f->count)

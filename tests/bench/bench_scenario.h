@@ -44,6 +44,13 @@ enum scenario_id {
 	SC_LAT_POP3,
 	SC_HUGE_PULL,
 	SC_HUGE_PUSH,
+	SC_MIG_RAW,
+	SC_MIG,
+	SC_MIG_INTERIMAP,
+	SC_LAT_MIG_RAW,
+	SC_LAT_MIG,
+	SC_LAT_MIG_INTERIMAP,
+	SC_LINE_MIG,
 	SC_COUNT
 };
 
@@ -69,10 +76,13 @@ struct scenario {
 	/* In the tool's Maildir before each run; adjusts what its server
 	 * must hold afterwards. */
 	void (*local)(struct bench_tool *t, unsigned rep, struct bench_expect *e);
-	bool push;          /* each run: N local messages into a fresh, empty server */
-	bool pop3;          /* on the POP3 server (bench_pop3.c), no flags check */
-	bool latency;       /* through the proxies (lat_tools) */
-	bool huge;          /* bench_huge_run() once per tool (pull, or push) */
+	bool push;    /* each run: N local messages into a fresh, empty server */
+	bool pop3;    /* on the POP3 server (bench_pop3.c), no flags check */
+	bool latency; /* through the proxies (lat_tools) */
+	bool huge;    /* bench_huge_run() once per tool (pull, or push) */
+	bool migrate; /* bench_migrate_run() over `net`, BENCH_MIGRATE_REPS times */
+	enum bench_net net;
+	bool variants;      /* the two tools are twinbox twice: no peak-RSS target */
 	enum bench_set set; /* on a set of servers of its own (bench_set.c) */
 	enum scenario_prep prep;
 	/* Before the first repetition: the set pulled, and settled (its
@@ -82,7 +92,9 @@ struct scenario {
 };
 
 /* `ref` SC_COUNT: against the other tool of the same scenario; else
- * against that scenario's first tool (the raw bound). */
+ * against that scenario's first tool (the raw bound). A `max_ratio` of 0
+ * sets no target: the ratio is reported (a FAILED run still counts as
+ * a miss). */
 struct target {
 	enum scenario_id scenario;
 	enum scenario_id ref;

@@ -32,9 +32,17 @@
 /* ---- configurations ------------------------------------------------------ */
 
 static const char *const tool_names[] = {
-    [TOOL_TWINBOX_IMAP] = "twinbox",      [TOOL_MBSYNC] = "mbsync",
-    [TOOL_TWINBOX_POP3] = "twinbox-pop3", [TOOL_MPOP] = "mpop",
+    [TOOL_TWINBOX_IMAP] = "twinbox",
+    [TOOL_MBSYNC] = "mbsync",
+    [TOOL_TWINBOX_POP3] = "twinbox-pop3",
+    [TOOL_MPOP] = "mpop",
     [TOOL_RAW_FETCH] = "raw-fetch",
+    [TOOL_TWINBOX_MIGRATE] = "twinbox",
+    [TOOL_MBSYNC_MIGRATE] = "mbsync",
+    [TOOL_INTERIMAP] = "interimap",
+    [TOOL_RAW_COPY] = "raw-copy",
+    [TOOL_TWINBOX_DEFLATE] = "twinbox",
+    [TOOL_TWINBOX_PLAIN] = "twinbox-uncompressed",
 };
 
 static void write_config(const char *path, const char *text)
@@ -145,6 +153,9 @@ void bench_tool_init(struct bench_tool *t, enum bench_tool_kind kind, const char
 	};
 	char *text = NULL;
 
+	/* The migration's tools have two servers (bench_migrate.c). */
+	if (kind > TOOL_RAW_FETCH)
+		bench_fail("%s is run by bench_migrate_run()", tool_names[kind]);
 	memset(t, 0, sizeof(*t));
 	t->kind = kind;
 	t->name = tool_names[kind];
@@ -171,6 +182,8 @@ void bench_tool_init(struct bench_tool *t, enum bench_tool_kind kind, const char
 		text = mpop_config(t);
 		break;
 	case TOOL_RAW_FETCH:
+		break;
+	default:
 		break;
 	}
 	if (text)
@@ -228,6 +241,8 @@ static void tool_run(struct bench_tool *t, bool traced, struct bench_sample *s_r
 	    [TOOL_RAW_FETCH] = raw_argv,
 	};
 
+	if (t->kind > TOOL_RAW_FETCH)
+		bench_fail("%s is run by bench_migrate_run()", t->name);
 	bench_run(argv[t->kind], t->log, s_r);
 	free(file_opt);
 	free(port);
