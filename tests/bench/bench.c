@@ -127,9 +127,8 @@ static void fixture_fail(const char *msg)
 /* ---- scenarios ------------------------------------------------------- */
 
 /* The scenarios' tools. */
-#define IMAP_PAIR           {TOOL_TWINBOX_IMAP, TOOL_MBSYNC}, 2
-#define POP3_PAIR           {TOOL_TWINBOX_POP3, TOOL_MPOP}, 2
-#define MIGRATE_PAIR(other) {TOOL_TWINBOX_MIGRATE, other}, 2
+#define IMAP_PAIR {TOOL_TWINBOX_IMAP, TOOL_MBSYNC}, 2
+#define POP3_PAIR {TOOL_TWINBOX_POP3, TOOL_MPOP}, 2
 
 /* The order matters: the resyncs build on the initial pull's Maildirs,
  * and the local-flag scenario needs INBOX messages in cur/. */
@@ -187,10 +186,18 @@ const struct scenario scenarios[SC_COUNT] = {
                     1,
                     .fresh = true,
                     .migrate = true},
-    [SC_MIG] = {"migrate", "migration, Dovecot to Dovecot", MIGRATE_PAIR(TOOL_MBSYNC_MIGRATE), .fresh = true,
+    [SC_MIG] = {"migrate",
+                "migration, Dovecot to Dovecot",
+                {TOOL_TWINBOX_MIGRATE, TOOL_MBSYNC_MIGRATE},
+                2,
+                .fresh = true,
                 .migrate = true},
-    [SC_MIG_INTERIMAP] = {"migrate", "migration, Dovecot to Dovecot, vs interimap",
-                          MIGRATE_PAIR(TOOL_INTERIMAP), .fresh = true, .migrate = true},
+    [SC_MIG_INTERIMAP] = {"migrate",
+                          "migration: interimap (in twinbox's columns)",
+                          {TOOL_INTERIMAP},
+                          1,
+                          .fresh = true,
+                          .migrate = true},
     [SC_LAT_MIG_RAW] = {"lat-migrate",
                         "migration: raw bound, 25 ms each way",
                         {TOOL_RAW_COPY},
@@ -198,11 +205,27 @@ const struct scenario scenarios[SC_COUNT] = {
                         .fresh = true,
                         .migrate = true,
                         .net = BENCH_NET_LATENCY},
-    [SC_LAT_MIG] = {"lat-migrate", "migration, 25 ms each way", MIGRATE_PAIR(TOOL_MBSYNC_MIGRATE),
-                    .fresh = true, .migrate = true, .net = BENCH_NET_LATENCY},
-    [SC_LAT_MIG_INTERIMAP] = {"lat-migrate", "migration, 25 ms each way, vs interimap",
-                              MIGRATE_PAIR(TOOL_INTERIMAP), .fresh = true, .migrate = true,
+    [SC_LAT_MIG] = {"lat-migrate",
+                    "migration, 25 ms each way",
+                    {TOOL_TWINBOX_MIGRATE, TOOL_MBSYNC_MIGRATE},
+                    2,
+                    .fresh = true,
+                    .migrate = true,
+                    .net = BENCH_NET_LATENCY},
+    [SC_LAT_MIG_INTERIMAP] = {"lat-migrate",
+                              "migration: interimap, 25 ms each way (in twinbox's columns)",
+                              {TOOL_INTERIMAP},
+                              1,
+                              .fresh = true,
+                              .migrate = true,
                               .net = BENCH_NET_LATENCY},
+    [SC_LINE_MIG_RAW] = {"line-migrate",
+                         "migration: raw bound, uncompressed, on a " BENCH_LINK_MBIT_TEXT " Mbit/s line",
+                         {TOOL_RAW_COPY},
+                         1,
+                         .fresh = true,
+                         .migrate = true,
+                         .net = BENCH_NET_LINE},
     [SC_LINE_MIG] = {"line-migrate",
                      "migration on a " BENCH_LINK_MBIT_TEXT
                      " Mbit/s line, COMPRESS=DEFLATE vs compress: false",
@@ -238,12 +261,14 @@ static const struct target targets[] = {
     /* The migration's: twinbox migrate against mbsync, the raw bound and interimap. */
     {SC_MIG, SC_COUNT, 0.5, "migration <= 0.5 x mbsync"},
     {SC_MIG, SC_MIG_RAW, 1.5, "migration <= 1.5 x the raw bound"},
-    {SC_MIG_INTERIMAP, SC_COUNT, 0, "migration / interimap"},
+    {SC_MIG, SC_MIG_INTERIMAP, 0, "migration / interimap"},
     {SC_LAT_MIG, SC_COUNT, 0.5, "migration at 50 ms round trip <= 0.5 x mbsync"},
     {SC_LAT_MIG, SC_LAT_MIG_RAW, 1.5, "migration at 50 ms round trip <= 1.5 x the raw bound"},
-    {SC_LAT_MIG_INTERIMAP, SC_COUNT, 0, "migration at 50 ms round trip / interimap"},
+    {SC_LAT_MIG, SC_LAT_MIG_INTERIMAP, 0, "migration at 50 ms round trip / interimap"},
     {SC_LINE_MIG, SC_COUNT, 0,
      "migration on a " BENCH_LINK_MBIT_TEXT " Mbit/s line: COMPRESS=DEFLATE / compress: false"},
+    {SC_LINE_MIG, SC_LINE_MIG_RAW, 0,
+     "migration on a " BENCH_LINK_MBIT_TEXT " Mbit/s line, COMPRESS=DEFLATE / the raw bound uncompressed"},
 };
 /* Issue 13's on the one-folder set, in either mode: every resync at most
  * half mbsync's time. */

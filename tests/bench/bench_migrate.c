@@ -50,9 +50,7 @@
 	"  mail_plugins = $mail_plugins imap_zlib\n"                                                         \
 	"}\n"
 
-/* Twice as many as the repetitions of one tool in the scenarios of one
- * network: twinbox runs against mbsync and against interimap. */
-#define MAX_AGAIN (2 * MAX_REPS)
+#define MAX_AGAIN MAX_REPS
 
 static const char *const net_names[BENCH_NET_COUNT] = {"on loopback", "at 25 ms each way",
                                                        "on the limited line"};
@@ -98,7 +96,7 @@ static struct source *source_begin(bool zlib, unsigned n)
 
 struct run {
 	enum bench_tool_kind kind;
-	char *dir, *log, *config, *state;
+	char *dir, *log, *log_again, *config, *state; /* log_again: twinbox's runs after the timed one */
 	char *from_url, *to_url, *pw_cmd;
 	char *from_port, *to_port, *expect, *config_opt; /* as arguments */
 	struct dovecot from, to;                         /* copies: the ports the tools reach */
@@ -164,11 +162,14 @@ static char *twinbox_config(const struct run *r, bool compress)
 static void tool_argv(const struct run *r, bool json, bool verify, const char *twinbox_bin,
                       const char *bench_bin, const char *argv[32])
 {
+	/* BENCH_MIGRATE_TRACE=1: twinbox's protocol trace in each run's log
+	 * (kept with BENCH_KEEP=1), to see where its time goes. */
+	const char *quiet = getenv("BENCH_MIGRATE_TRACE") && !json ? "-vv" : "--quiet";
 	size_t n = 0;
 
 	switch (r->kind) {
 	case TOOL_TWINBOX_MIGRATE: {
-		const char *const a[] = {twinbox_bin,     "--quiet",
+		const char *const a[] = {twinbox_bin,     quiet,
 		                         "migrate",       "--from",
 		                         r->from_url,     "--to",
 		                         r->to_url,       "--from-password-command",
@@ -188,7 +189,7 @@ static void tool_argv(const struct run *r, bool json, bool verify, const char *t
 	case TOOL_TWINBOX_DEFLATE:
 	case TOOL_TWINBOX_PLAIN:
 		argv[n++] = twinbox_bin;
-		argv[n++] = "--quiet";
+		argv[n++] = quiet;
 		argv[n++] = "--config";
 		argv[n++] = r->config;
 		argv[n++] = "sync";
@@ -238,6 +239,7 @@ static void run_begin(struct run *r, enum bench_tool_kind kind, enum bench_net n
 	if (mkdir(r->dir, 0700) != 0)
 		bench_fail("cannot create %s: %s", r->dir, strerror(errno));
 	r->log = xasprintf("%s/run.log", r->dir);
+	r->log_again = xasprintf("%s/again.log", r->dir);
 	r->state = xasprintf("%s/state", r->dir);
 	if (mkdir(r->state, 0700) != 0)
 		bench_fail("cannot create %s: %s", r->state, strerror(errno));
@@ -302,6 +304,7 @@ static void run_end(struct run *r)
 	bench_discard(r->dir);
 	free(r->dir);
 	free(r->log);
+	free(r->log_again);
 	free(r->config);
 	free(r->state);
 	free(r->from_url);
@@ -329,7 +332,7 @@ static bool target_complete(const struct run *r, const struct source *src)
 	return false;
 }
 
-/* The line of `r`'s log (a --json run's) with event `event`, holding
+/* The line of `r`'s log_again (a --json run's) with event `event`, holding
  * `field`; says what it found otherwise. */
 static bool json_says(const struct run *r, const char *event, const char *field)
 {
@@ -338,7 +341,7 @@ static bool json_says(const struct run *r, const char *event, const char *field)
 	struct error err;
 	bool found = false;
 
-	if (fs_read_file(r->log, 64u << 20, &log, &len, &err) < 0)
+	if (fs_read_file(r->log_again, 64u << 20, &log, &len, &err) < 0)
 		bench_fail("%s", err.text);
 	for (line = log; line && *line && !found;) {
 		char *end = strchr(line, '\n');
@@ -353,7 +356,7 @@ static bool json_says(const struct run *r, const char *event, const char *field)
 	if (!found) {
 		fprintf(stderr, "  %s: no %s event with %s in its --json output:\n", bench_tool_name(r->kind),
 		        event, field);
-		bench_print_tail(r->log, 2000);
+		bench_print_tail(r->log_again, 2000);
 	}
 	return found;
 }
@@ -367,11 +370,11 @@ static bool twinbox_again(const struct run *r, enum bench_net net, const char *t
 	bool ok;
 
 	tool_argv(r, true, false, twinbox_bin, NULL, argv);
-	bench_run(argv, r->log, &nothing);
+	bench_run(argv, r->log_again, &nothing);
 	ok = nothing.ok && json_says(r, "account_end", "\"pulled\":0,");
 	if (ok && r->kind == TOOL_TWINBOX_MIGRATE) {
 		tool_argv(r, true, true, twinbox_bin, NULL, argv);
-		bench_run(argv, r->log, &verify);
+		bench_run(argv, r->log_again, &verify);
 		ok = verify.ok && json_says(r, "verify_end", "\"missing\":0,");
 	}
 	if (!ok) {

@@ -50,6 +50,7 @@ enum scenario_id {
 	SC_LAT_MIG_RAW,
 	SC_LAT_MIG,
 	SC_LAT_MIG_INTERIMAP,
+	SC_LINE_MIG_RAW,
 	SC_LINE_MIG,
 	SC_COUNT
 };
