@@ -44,6 +44,18 @@
  * The huge-message scenarios (bench_huge.c, key "huge") sync one 205 MB
  * message each way on fresh Dovecots of their own, once per tool
  * whatever BENCH_REPS says: they are about peak RSS.
+ *
+ * The migration scenarios (bench_migrate.c; keys "migrate",
+ * "lat-migrate", "line-migrate"; make bench-migrate runs them alone)
+ * copy BENCH_MIGRATE_N messages of the normal mix (default 10,000) from
+ * one Dovecot into a fresh, empty one over TLS: twinbox migrate against
+ * mbsync (an IMAP-to-IMAP channel), interimap and the raw bound
+ * (bench_copy.c), on loopback and at 25 ms each way; and twinbox's
+ * config form with and without COMPRESS=DEFLATE on a 50 Mbit/s line
+ * (BENCH_MIGRATE_LINE_N messages, default BENCH_MIGRATE_N), beside the
+ * raw bound there. BENCH_MIGRATE_REPS runs per tool (default 1: a run
+ * of 10,000 messages takes minutes); BENCH_MIGRATE_TRACE=1 keeps
+ * twinbox's protocol trace in each run's log (with BENCH_KEEP=1).
  */
 #include <errno.h>
 #include <limits.h>
@@ -532,7 +544,7 @@ static void run_tool(const struct scenario *sc, size_t i, unsigned rep, struct b
 	/* The untimed run of a sync that changed something, or of the
 	 * initial pull, then at once the timed one. */
 	if (sc->prep != PREP_NONE && !untimed_run(t, &e, inbox_only(sc), true)) {
-		*s_r = (struct bench_sample){false, 0, 0};
+		*s_r = (struct bench_sample){false, 0, 0, 0};
 		return;
 	}
 	bench_tool_run(t, s_r);

@@ -29,6 +29,7 @@ struct bench_sample {
 	bool ok;        /* exited 0 (and, once checked, its result was complete) */
 	double seconds; /* wall time from fork to exit */
 	long rss_kb;    /* peak resident set of the child (wait4's ru_maxrss) */
+	double cpu;     /* the child's user + system time, seconds (wait4's rusage) */
 };
 
 /* Seconds on the monotonic clock. */

@@ -68,6 +68,11 @@ static struct dovecot *target;
 static pid_t proxies[2];
 static struct bench_link *the_line;
 
+/* The CPU time (user + system) of each tool's last timed run, per
+ * network, with its wall time: where a tool's time goes, waiting or
+ * working. */
+static struct bench_sample last[BENCH_NET_COUNT][TOOL_TWINBOX_PLAIN + 1];
+
 /* twinbox migrate's runs after its timed one, per network. */
 static struct again {
 	double nothing[MAX_AGAIN], verify[MAX_AGAIN];
@@ -366,7 +371,7 @@ static bool json_says(const struct run *r, const char *event, const char *field)
 static bool twinbox_again(const struct run *r, enum bench_net net, const char *twinbox_bin)
 {
 	const char *argv[32];
-	struct bench_sample nothing, verify = {true, 0, 0};
+	struct bench_sample nothing, verify = {true, 0, 0, 0};
 	bool ok;
 
 	tool_argv(r, true, false, twinbox_bin, NULL, argv);
@@ -401,6 +406,7 @@ void bench_migrate_run(enum bench_tool_kind kind, enum bench_net net, unsigned n
 	run_begin(&r, kind, net, src, bench_dir);
 	tool_argv(&r, false, false, twinbox_bin, bench_bin, argv);
 	bench_run(argv, r.log, s_r);
+	last[net][kind] = *s_r;
 	if (s_r->ok && !target_complete(&r, src)) {
 		s_r->ok = false;
 		bench_print_tail(r.log, 2000);
@@ -422,6 +428,34 @@ static double median(double *v, size_t n)
 {
 	qsort(v, n, sizeof(*v), cmp_double);
 	return v[n / 2];
+}
+
+/* The CPU figures of `net`'s runs, if any. */
+static void describe_cpu(struct buf *b, enum bench_net net)
+{
+	static const enum bench_tool_kind kinds[] = {TOOL_TWINBOX_MIGRATE, TOOL_TWINBOX_DEFLATE,
+	                                             TOOL_TWINBOX_PLAIN,   TOOL_MBSYNC_MIGRATE,
+	                                             TOOL_INTERIMAP,       TOOL_RAW_COPY};
+	bool any = false;
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		const struct bench_sample *s = &last[net][kinds[i]];
+
+		if (s->seconds <= 0)
+			continue;
+		if (!any)
+			buf_printf(
+			    b, "CPU time (user + system) of each tool's last run %s, Dovecot's not counted: ",
+			    net_names[net]);
+		buf_printf(b, "%s%s %.1f s in %.1f s", any ? ", " : "",
+		           kinds[i] == TOOL_TWINBOX_PLAIN     ? "twinbox (compress: false)"
+		           : kinds[i] == TOOL_TWINBOX_DEFLATE ? "twinbox (COMPRESS)"
+		                                              : bench_tool_name(kinds[i]),
+		           s->cpu, s->seconds);
+		any = true;
+	}
+	if (any)
+		buf_printf(b, ".\n");
 }
 
 void bench_migrate_describe(struct buf *b)
@@ -455,6 +489,7 @@ void bench_migrate_describe(struct buf *b)
 	for (int net = 0; net < BENCH_NET_COUNT; net++) {
 		struct again *a = &again[net];
 
+		describe_cpu(b, (enum bench_net)net);
 		if (!a->n)
 			continue;
 		buf_printf(

@@ -325,6 +325,7 @@ struct spawn_reply {
 	int status; /* wait status; -1 when fork failed */
 	double seconds;
 	long rss_kb;
+	double cpu;
 };
 
 static int spawner_fd = -1;
@@ -401,6 +402,9 @@ static void spawn_one(char *req, size_t len, struct spawn_reply *r)
 	r->seconds = bench_now() - start;
 	r->status = got == pid ? status : -1;
 	r->rss_kb = got == pid ? ru.ru_maxrss : 0;
+	r->cpu = got == pid ? (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	                          (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6
+	                    : 0;
 }
 
 static void spawner_loop(void)
@@ -469,6 +473,7 @@ void bench_run(const char *const *argv, const char *log_path, struct bench_sampl
 	status = r.status;
 	s_r->seconds = r.seconds;
 	s_r->rss_kb = r.rss_kb;
+	s_r->cpu = r.cpu;
 	s_r->ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	if (s_r->ok)
 		return;
