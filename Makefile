@@ -13,6 +13,9 @@
 #   make bench      twinbox against mbsync and mpop ($(BUILD)/bench.md)
 #   make bench-scale  100,000 messages, and 50,000 in one folder, resyncs against
 #                     mbsync ($(BUILD)/bench-scale.md)
+#   make bench-migrate  the migration scenarios of make bench alone: 10,000
+#                     messages from one Dovecot to another against mbsync,
+#                     interimap and the raw bound ($(BUILD)/bench-migrate.md)
 
 BUILD   ?= build
 PREFIX  ?= /usr/local
@@ -93,6 +96,11 @@ DEMO_BIN := $(BUILD)/twinbox-demo
 # over 20 folders (BENCH_N given on the command line or in the
 # environment overrides that), pull once, then resyncs against mbsync;
 # and the one-folder set with 50,000 messages (BENCH_INBOX_N likewise).
+# The migration scenarios (keys migrate, lat-migrate, line-migrate; make
+# bench-migrate runs them alone): BENCH_MIGRATE_N messages (default
+# 10,000) copied from one Dovecot into an empty one on loopback and at
+# 25 ms each way, BENCH_MIGRATE_LINE_N (default the same) on a 50 Mbit/s
+# line, BENCH_MIGRATE_REPS runs per tool (default 1).
 BENCH_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/bench/*.c))
 BENCH_BIN := $(BUILD)/twinbox-bench
 BENCH_N ?= 1000
@@ -102,7 +110,8 @@ BENCH_REPS ?= 5
 BENCH_SCALE_N = $(if $(filter file,$(origin BENCH_N)),100000,$(BENCH_N))
 BENCH_SCALE_INBOX_N = $(if $(filter file,$(origin BENCH_INBOX_N)),50000,$(BENCH_INBOX_N))
 
-.PHONY: all check check-random test asan deps install uninstall clean format tidy fuzz fuzz-smoke demo bench bench-scale
+.PHONY: all check check-random test asan deps install uninstall clean format tidy fuzz fuzz-smoke demo bench bench-scale \
+	bench-migrate
 
 all: $(BIN)
 
@@ -149,6 +158,12 @@ bench-scale: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)
 	@TWINBOX_BIN=$(abspath $(BIN)) BENCH_OUT=$(BUILD)/bench-scale.md BENCH_N=$(BENCH_SCALE_N) \
 		BENCH_INBOX_N=$(BENCH_SCALE_INBOX_N) BENCH_REPS=$(BENCH_REPS) $(BENCH_BIN) --scale
+
+bench-migrate: deps
+	@scripts/bench-deps.sh
+	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)
+	@TWINBOX_BIN=$(abspath $(BIN)) BENCH_OUT=$(BUILD)/bench-migrate.md \
+		BENCH_ONLY=migrate,lat-migrate,line-migrate $(BENCH_BIN)
 
 # The integration tests run the binary under test and the fixture scripts;
 # they find them through these variables. In sanitizer builds the log is

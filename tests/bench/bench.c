@@ -44,6 +44,18 @@
  * The huge-message scenarios (bench_huge.c, key "huge") sync one 205 MB
  * message each way on fresh Dovecots of their own, once per tool
  * whatever BENCH_REPS says: they are about peak RSS.
+ *
+ * The migration scenarios (bench_migrate.c; keys "migrate",
+ * "lat-migrate", "line-migrate"; make bench-migrate runs them alone)
+ * copy BENCH_MIGRATE_N messages of the normal mix (default 10,000) from
+ * one Dovecot into a fresh, empty one over TLS: twinbox migrate against
+ * mbsync (an IMAP-to-IMAP channel), interimap and the raw bound
+ * (bench_copy.c), on loopback and at 25 ms each way; and twinbox's
+ * config form with and without COMPRESS=DEFLATE on a 50 Mbit/s line
+ * (BENCH_MIGRATE_LINE_N messages, default BENCH_MIGRATE_N), beside the
+ * raw bound there. BENCH_MIGRATE_REPS runs per tool (default 1: a run
+ * of 10,000 messages takes minutes); BENCH_MIGRATE_TRACE=1 keeps
+ * twinbox's protocol trace in each run's log (with BENCH_KEEP=1).
  */
 #include <errno.h>
 #include <limits.h>
@@ -71,6 +83,7 @@ static struct dovecot push_via_proxy;
 static pid_t push_proxy;
 static char bench_dir[] = "/tmp/twinbox-bench-XXXXXX";
 static unsigned n_messages = 1000, n_large = 10000, n_inbox = 10000, reps = 5;
+static unsigned n_migrate = 10000, n_line = 10000, migrate_reps = 1;
 static const char *twinbox_bin;
 static char self[PATH_MAX];
 
@@ -92,6 +105,7 @@ void bench_fail(const char *fmt, ...)
 	bench_pop3_stop();
 	bench_huge_end();
 	bench_set_end();
+	bench_migrate_end();
 	exit(2);
 }
 
@@ -178,6 +192,61 @@ const struct scenario scenarios[SC_COUNT] = {
                       .huge = true},
     [SC_HUGE_PUSH] = {"huge", "huge message push (one 205 MB message)", IMAP_PAIR, .fresh = true,
                       .push = true, .huge = true},
+    [SC_MIG_RAW] = {"migrate",
+                    "migration: raw bound (one FETCH into one MULTIAPPEND per folder)",
+                    {TOOL_RAW_COPY},
+                    1,
+                    .fresh = true,
+                    .migrate = true},
+    [SC_MIG] = {"migrate",
+                "migration, Dovecot to Dovecot",
+                {TOOL_TWINBOX_MIGRATE, TOOL_MBSYNC_MIGRATE},
+                2,
+                .fresh = true,
+                .migrate = true},
+    [SC_MIG_INTERIMAP] = {"migrate",
+                          "migration: interimap (in twinbox's columns)",
+                          {TOOL_INTERIMAP},
+                          1,
+                          .fresh = true,
+                          .migrate = true},
+    [SC_LAT_MIG_RAW] = {"lat-migrate",
+                        "migration: raw bound, 25 ms each way",
+                        {TOOL_RAW_COPY},
+                        1,
+                        .fresh = true,
+                        .migrate = true,
+                        .net = BENCH_NET_LATENCY},
+    [SC_LAT_MIG] = {"lat-migrate",
+                    "migration, 25 ms each way",
+                    {TOOL_TWINBOX_MIGRATE, TOOL_MBSYNC_MIGRATE},
+                    2,
+                    .fresh = true,
+                    .migrate = true,
+                    .net = BENCH_NET_LATENCY},
+    [SC_LAT_MIG_INTERIMAP] = {"lat-migrate",
+                              "migration: interimap, 25 ms each way (in twinbox's columns)",
+                              {TOOL_INTERIMAP},
+                              1,
+                              .fresh = true,
+                              .migrate = true,
+                              .net = BENCH_NET_LATENCY},
+    [SC_LINE_MIG_RAW] = {"line-migrate",
+                         "migration: raw bound, uncompressed, on a " BENCH_LINK_MBIT_TEXT " Mbit/s line",
+                         {TOOL_RAW_COPY},
+                         1,
+                         .fresh = true,
+                         .migrate = true,
+                         .net = BENCH_NET_LINE},
+    [SC_LINE_MIG] = {"line-migrate",
+                     "migration on a " BENCH_LINK_MBIT_TEXT
+                     " Mbit/s line, COMPRESS=DEFLATE vs compress: false",
+                     {TOOL_TWINBOX_DEFLATE, TOOL_TWINBOX_PLAIN},
+                     2,
+                     .fresh = true,
+                     .migrate = true,
+                     .net = BENCH_NET_LINE,
+                     .variants = true},
 };
 
 /* Issue 6's targets, then issue 13's. */
@@ -201,6 +270,17 @@ static const struct target targets[] = {
     {SC_LAT_POP3, SC_COUNT, 0.7, "POP3 import at 50 ms round trip <= 0.7 x mpop"},
     {SC_AFTER_SYNC, SC_COUNT, 0.8, "no-change resync right after a sync <= 0.8 x mbsync"},
     {SC_NOCOND, SC_COUNT, 0.8, "no-change resync without CONDSTORE <= 0.8 x mbsync"},
+    /* The migration's: twinbox migrate against mbsync, the raw bound and interimap. */
+    {SC_MIG, SC_COUNT, 0.5, "migration <= 0.5 x mbsync"},
+    {SC_MIG, SC_MIG_RAW, 1.5, "migration <= 1.5 x the raw bound"},
+    {SC_MIG, SC_MIG_INTERIMAP, 0, "migration / interimap"},
+    {SC_LAT_MIG, SC_COUNT, 0.5, "migration at 50 ms round trip <= 0.5 x mbsync"},
+    {SC_LAT_MIG, SC_LAT_MIG_RAW, 1.5, "migration at 50 ms round trip <= 1.5 x the raw bound"},
+    {SC_LAT_MIG, SC_LAT_MIG_INTERIMAP, 0, "migration at 50 ms round trip / interimap"},
+    {SC_LINE_MIG, SC_COUNT, 0,
+     "migration on a " BENCH_LINK_MBIT_TEXT " Mbit/s line: COMPRESS=DEFLATE / compress: false"},
+    {SC_LINE_MIG, SC_LINE_MIG_RAW, 0,
+     "migration on a " BENCH_LINK_MBIT_TEXT " Mbit/s line, COMPRESS=DEFLATE / the raw bound uncompressed"},
 };
 /* Issue 13's on the one-folder set, in either mode: every resync at most
  * half mbsync's time. */
@@ -230,12 +310,12 @@ static const struct target scale_targets[] = {
 };
 
 #define INBOX_SCENARIOS                                                                                      \
-	(1u << SC_INBOX_FRESH | 1u << SC_INBOX_NOCHANGE | 1u << SC_INBOX_FLAGS | 1u << SC_INBOX_NEW |        \
-	 1u << SC_INBOX_LFLAGS | 1u << SC_INBOX_LNEW)
+	(SC_BIT(SC_INBOX_FRESH) | SC_BIT(SC_INBOX_NOCHANGE) | SC_BIT(SC_INBOX_FLAGS) |                       \
+	 SC_BIT(SC_INBOX_NEW) | SC_BIT(SC_INBOX_LFLAGS) | SC_BIT(SC_INBOX_LNEW))
 
 const struct mode normal_mode = {
     .title = "twinbox bench",
-    .scenarios = (1u << SC_COUNT) - 1,
+    .scenarios = SC_BIT(SC_COUNT) - 1,
     .targets = targets,
     .target_count = sizeof(targets) / sizeof(targets[0]),
     .default_n = 1000,
@@ -247,7 +327,7 @@ const struct mode normal_mode = {
 const struct mode scale_mode = {
     .title = "twinbox bench: scale",
     .small_mail = true,
-    .scenarios = 1u << SC_PULL | 1u << SC_NOCHANGE | 1u << SC_FLAGS | INBOX_SCENARIOS,
+    .scenarios = SC_BIT(SC_PULL) | SC_BIT(SC_NOCHANGE) | SC_BIT(SC_FLAGS) | INBOX_SCENARIOS,
     .pull_once = true,
     .targets = scale_targets,
     .target_count = sizeof(scale_targets) / sizeof(scale_targets[0]),
@@ -287,11 +367,17 @@ static bool inbox_only(const struct scenario *sc)
 	return sc->pop3 || sc->push || bench_set_inbox_only(sc->set);
 }
 
+static unsigned migrate_n(const struct scenario *sc)
+{
+	return sc->net == BENCH_NET_LINE ? n_line : n_migrate;
+}
+
 const char *scenario_name(enum scenario_id id)
 {
 	static char name[128];
 	unsigned n = scenarios[id].set == BENCH_SET_LARGE   ? n_large
 	             : scenarios[id].set == BENCH_SET_INBOX ? n_inbox
+	             : scenarios[id].migrate                ? migrate_n(&scenarios[id])
 	                                                    : 0;
 
 	if (!n)
@@ -432,6 +518,10 @@ static void run_tool(const struct scenario *sc, size_t i, unsigned rep, struct b
 		bench_huge_run(sc->tool[i], sc->push, bench_dir, twinbox_bin, self, s_r);
 		return;
 	}
+	if (sc->migrate) {
+		bench_migrate_run(sc->tool[i], sc->net, migrate_n(sc), bench_dir, twinbox_bin, self, s_r);
+		return;
+	}
 	if (sc->push) {
 		t = push_begin(sc->tool[i], sc->latency, &e);
 	} else {
@@ -454,7 +544,7 @@ static void run_tool(const struct scenario *sc, size_t i, unsigned rep, struct b
 	/* The untimed run of a sync that changed something, or of the
 	 * initial pull, then at once the timed one. */
 	if (sc->prep != PREP_NONE && !untimed_run(t, &e, inbox_only(sc), true)) {
-		*s_r = (struct bench_sample){false, 0, 0};
+		*s_r = (struct bench_sample){false, 0, 0, 0};
 		return;
 	}
 	bench_tool_run(t, s_r);
@@ -470,7 +560,9 @@ static void run_scenario(enum scenario_id id)
 {
 	const struct scenario *sc = &scenarios[id];
 	struct result *r = &results[id];
-	unsigned n = (mode->pull_once && (id == SC_PULL || sc->prep == PREP_PULL)) || sc->huge ? 1 : reps;
+	unsigned n = (mode->pull_once && (id == SC_PULL || sc->prep == PREP_PULL)) || sc->huge ? 1
+	             : sc->migrate                                                             ? migrate_reps
+	                                                                                       : reps;
 	double secs[2][MAX_REPS];
 
 	printf("== %s\n", scenario_name(id));
@@ -536,7 +628,7 @@ static bool wanted(enum scenario_id id, const char *only)
 {
 	size_t len = strlen(scenarios[id].key);
 
-	if (!(mode->scenarios & (1u << id)))
+	if (!(mode->scenarios & SC_BIT(id)))
 		return false;
 	if (!only || !*only)
 		return true;
@@ -563,19 +655,67 @@ static void check_only(const char *only)
 		size_t n = strcspn(p, ",");
 		bool known = false;
 		for (int id = 0; id < SC_COUNT; id++)
-			known |= (mode->scenarios & (1u << id)) && strlen(scenarios[id].key) == n &&
+			known |= (mode->scenarios & SC_BIT(id)) && strlen(scenarios[id].key) == n &&
 			         strncmp(p, scenarios[id].key, n) == 0;
 		if (!known) {
 			struct buf keys = BUF_INIT;
 
 			for (int id = 0; id < SC_COUNT; id++)
-				if ((mode->scenarios & (1u << id)) &&
+				if ((mode->scenarios & SC_BIT(id)) &&
 				    (id == 0 || strcmp(scenarios[id - 1].key, scenarios[id].key) != 0))
 					buf_printf(&keys, "%s%s", keys.len ? ", " : "", scenarios[id].key);
 			bench_fail("BENCH_ONLY: no scenario \"%.*s\" (%s)", (int)n, p, buf_cstr(&keys));
 		}
 		p += n + (p[n] == ',');
 	}
+}
+
+/* The main servers, seeded alike, their tools, and their latency
+ * proxies and tools. */
+static void main_servers_begin(bool latency, double start, struct bench_expect *initial_r)
+{
+	server = dovecot_start();
+	server_mb = dovecot_start();
+	printf("Seeding %u messages (twice: one server for twinbox, one for mbsync)...\n", n_messages);
+	bench_seed(server, n_messages);
+	if (mode == &scale_mode)
+		printf("  twinbox's server seeded (%.0f s)\n", bench_now() - start);
+	bench_seed(server_mb, n_messages);
+	if (mode == &scale_mode)
+		printf("  mbsync's server seeded (%.0f s)\n", bench_now() - start);
+	*initial_r = bench_server_holds(server, false);
+	/* The POP3 tools are set up with their server (bench_pop3_begin). */
+	for (int k = 0; k <= TOOL_RAW_FETCH; k++)
+		if (k != TOOL_TWINBOX_POP3 && k != TOOL_MPOP)
+			bench_tool_init(&tools[k], (enum bench_tool_kind)k, bench_dir,
+			                k == TOOL_MBSYNC ? server_mb : server, twinbox_bin, self);
+	if (latency) {
+		char *lat_dir = xasprintf("%s/latency", bench_dir);
+
+		if (mkdir(lat_dir, 0700) != 0)
+			bench_fail("cannot create %s: %s", lat_dir, strerror(errno));
+		for (int k = TOOL_TWINBOX_IMAP; k <= TOOL_MBSYNC; k++) {
+			lat_server[k] = *tools[k].server;
+			proxy_pid[k] = bench_proxy_start(tools[k].server->imaps_port, BENCH_PROXY_DELAY_MS,
+			                                 &lat_server[k].imaps_port);
+			bench_tool_init(&lat_tools[k], (enum bench_tool_kind)k, lat_dir, &lat_server[k],
+			                twinbox_bin, self);
+		}
+		free(lat_dir);
+	}
+}
+
+/* Whether a scenario to run works on the main servers. */
+static bool needs_main_servers(const char *only)
+{
+	for (int id = 0; id < SC_COUNT; id++) {
+		const struct scenario *sc = &scenarios[id];
+
+		if (sc->set == BENCH_SET_MAIN && !sc->pop3 && !sc->push && !sc->huge && !sc->migrate &&
+		    wanted((enum scenario_id)id, only))
+			return true;
+	}
+	return false;
 }
 
 int main(int argc, char **argv)
@@ -586,12 +726,14 @@ int main(int argc, char **argv)
 	double start;
 	ssize_t self_len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	struct buf report = BUF_INIT;
-	struct bench_expect initial;
+	struct bench_expect initial = {0, 0, 0, 0};
 	struct error err;
 	unsigned missed;
 
 	if (argc > 1 && strcmp(argv[1], BENCH_RAW_FETCH_ARG) == 0)
 		return bench_raw_fetch_main(argc, argv);
+	if (argc > 1 && strcmp(argv[1], BENCH_RAW_COPY_ARG) == 0)
+		return bench_raw_copy_main(argc, argv);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	bench_spawner_start();
 	start = bench_now();
@@ -602,11 +744,14 @@ int main(int argc, char **argv)
 	if (!out || !*out)
 		out = mode->default_out;
 	bench_mail_choose(mode->small_mail);
-	latency = mode->scenarios & (1u << SC_LAT_PULL);
+	latency = (mode->scenarios & SC_BIT(SC_LAT_PULL)) != 0;
 	n_messages = bench_env_number("BENCH_N", mode->default_n, mode->min_n, 200000);
 	n_large = bench_env_number("BENCH_LARGE_N", 10000, mode->min_n, 200000);
 	n_inbox = bench_env_number("BENCH_INBOX_N", mode->default_inbox_n, 2 * BENCH_FLAG_CHANGES, 200000);
 	reps = bench_env_number("BENCH_REPS", 5, 1, MAX_REPS);
+	n_migrate = bench_env_number("BENCH_MIGRATE_N", 10000, 200, 200000);
+	n_line = bench_env_number("BENCH_MIGRATE_LINE_N", n_migrate, 200, 200000);
+	migrate_reps = bench_env_number("BENCH_MIGRATE_REPS", 1, 1, MAX_REPS);
 	check_only(getenv("BENCH_ONLY"));
 	dv_fail_handler = fixture_fail;
 	if (self_len <= 0)
@@ -617,41 +762,16 @@ int main(int argc, char **argv)
 	if (!mkdtemp(bench_dir))
 		bench_fail("cannot create a scratch directory in /tmp");
 	twinbox_bin = bin;
-	server = dovecot_start();
-	server_mb = dovecot_start();
-	printf("Seeding %u messages (twice: one server for twinbox, one for mbsync)...\n", n_messages);
-	bench_seed(server, n_messages);
-	if (mode == &scale_mode)
-		printf("  twinbox's server seeded (%.0f s)\n", bench_now() - start);
-	bench_seed(server_mb, n_messages);
-	if (mode == &scale_mode)
-		printf("  mbsync's server seeded (%.0f s)\n", bench_now() - start);
-	initial = bench_server_holds(server, false);
-	/* The POP3 tools are set up with their server (bench_pop3_begin). */
-	for (int k = 0; k <= TOOL_RAW_FETCH; k++)
-		if (k != TOOL_TWINBOX_POP3 && k != TOOL_MPOP)
-			bench_tool_init(&tools[k], (enum bench_tool_kind)k, bench_dir,
-			                k == TOOL_MBSYNC ? server_mb : server, bin, self);
-	if (latency) {
-		char *lat_dir = xasprintf("%s/latency", bench_dir);
-
-		if (mkdir(lat_dir, 0700) != 0)
-			bench_fail("cannot create %s: %s", lat_dir, strerror(errno));
-		for (int k = TOOL_TWINBOX_IMAP; k <= TOOL_MBSYNC; k++) {
-			lat_server[k] = *tools[k].server;
-			proxy_pid[k] = bench_proxy_start(tools[k].server->imaps_port, BENCH_PROXY_DELAY_MS,
-			                                 &lat_server[k].imaps_port);
-			bench_tool_init(&lat_tools[k], (enum bench_tool_kind)k, lat_dir, &lat_server[k], bin,
-			                self);
-		}
-		free(lat_dir);
-	}
-
+	if (needs_main_servers(getenv("BENCH_ONLY")))
+		main_servers_begin(latency, start, &initial);
+	else
+		latency = false;
 	for (int id = 0; id < SC_COUNT; id++)
 		if (wanted((enum scenario_id)id, getenv("BENCH_ONLY")))
 			run_scenario((enum scenario_id)id);
 	bench_huge_end();
 	bench_set_end();
+	bench_migrate_end();
 
 	report_describe(&report, &initial, reps, bench_dir);
 	report_table(&report);
@@ -671,9 +791,11 @@ int main(int argc, char **argv)
 		bench_proxy_stop(proxy_pid[k]);
 		bench_tool_free(&lat_tools[k]);
 	}
-	dovecot_stop(server);
+	if (server)
+		dovecot_stop(server);
 	server = NULL;
-	dovecot_stop(server_mb);
+	if (server_mb)
+		dovecot_stop(server_mb);
 	server_mb = NULL;
 	bench_spawner_stop();
 	for (int k = 0; k <= TOOL_RAW_FETCH; k++)

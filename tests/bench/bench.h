@@ -29,6 +29,7 @@ struct bench_sample {
 	bool ok;        /* exited 0 (and, once checked, its result was complete) */
 	double seconds; /* wall time from fork to exit */
 	long rss_kb;    /* peak resident set of the child (wait4's ru_maxrss) */
+	double cpu;     /* the child's user + system time, seconds (wait4's rusage) */
 };
 
 /* Seconds on the monotonic clock. */
@@ -64,6 +65,13 @@ enum bench_tool_kind {
 	TOOL_TWINBOX_POP3,
 	TOOL_MPOP,
 	TOOL_RAW_FETCH, /* the bench's own pipelined UID FETCH of every body */
+	/* The migration's (bench_migrate.c), from one server to another: */
+	TOOL_TWINBOX_MIGRATE, /* twinbox migrate --no-verify */
+	TOOL_MBSYNC_MIGRATE,  /* an mbsync channel of two IMAP stores */
+	TOOL_INTERIMAP,
+	TOOL_RAW_COPY,        /* the bench's own FETCH into MULTIAPPEND (bench_copy.c) */
+	TOOL_TWINBOX_DEFLATE, /* twinbox's config form, compress: true */
+	TOOL_TWINBOX_PLAIN,   /* the same with compress: false */
 };
 
 /* One tool with its own directory under the bench's: a config, a
@@ -128,6 +136,16 @@ void bench_maildir_add(const char *folder, unsigned count, unsigned seed, size_t
 #define BENCH_PROXY_DELAY_MS 25
 pid_t bench_proxy_start(unsigned server_port, unsigned delay_ms, unsigned *port_r);
 void bench_proxy_stop(pid_t pid);
+/* A line of `mbit_per_s` Mbit/s each way, shared by every proxy started
+ * on it after it was made (and by all their connections): what passes
+ * through them is limited to that rate in each direction, a token bucket
+ * per direction (see bench_proxy.c). Free after their proxies stopped. */
+struct bench_link;
+struct bench_link *bench_link_new(unsigned mbit_per_s);
+void bench_link_free(struct bench_link *l);
+/* bench_proxy_start() on `link` (NULL: none). */
+pid_t bench_proxy_start_link(unsigned server_port, unsigned delay_ms, struct bench_link *link,
+                             unsigned *port_r);
 
 /* The raw-fetch bound, run as `bench BENCH_RAW_FETCH_ARG port ca_file
  * user password expected`: log in over implicit TLS, and per folder
@@ -135,6 +153,15 @@ void bench_proxy_stop(pid_t pid);
  * Returns the exit status: 0 when exactly `expected` bodies came. */
 #define BENCH_RAW_FETCH_ARG "--raw-fetch"
 int bench_raw_fetch_main(int argc, char **argv);
+
+/* The migration's raw bound (bench_copy.c), run as `bench
+ * BENCH_RAW_COPY_ARG from_port from_ca to_port to_ca user password
+ * expected`: every message of every folder of the first server copied
+ * to the second (the same user and password on both) by one pipelined
+ * FETCH and one MULTIAPPEND per folder, over implicit TLS. Returns the
+ * exit status: 0 when exactly `expected` messages were copied. */
+#define BENCH_RAW_COPY_ARG "--raw-copy"
+int bench_raw_copy_main(int argc, char **argv);
 
 /* The huge-message scenario (bench_huge.c): one message of a text part
  * and a BENCH_HUGE_ATTACH-byte attachment in base64 (about 205 MB),
@@ -152,6 +179,31 @@ void bench_huge_run(enum bench_tool_kind kind, bool push, const char *bench_dir,
                     const char *bench_bin, struct bench_sample *s_r);
 void bench_huge_describe(struct buf *b);
 void bench_huge_end(void);
+
+/* ---- the migration (bench_migrate.c) --------------------------- */
+
+/* How the tools reach the migration's two servers. */
+enum bench_net {
+	BENCH_NET_LOOPBACK, /* straight */
+	BENCH_NET_LATENCY,  /* each through a proxy, BENCH_PROXY_DELAY_MS each way */
+	BENCH_NET_LINE,     /* each through a proxy on one line of BENCH_LINK_MBIT Mbit/s */
+	BENCH_NET_COUNT
+};
+#define BENCH_LINK_MBIT      50
+#define BENCH_LINK_MBIT_TEXT "50"
+
+/* One timed run of `kind` (a migration tool) copying the source, seeded
+ * with `n` messages of the normal mix when first needed, into a fresh,
+ * empty target reached over `net`; not ok unless the target then holds
+ * what the source holds (and, for twinbox, a run right after copies
+ * nothing, and its verification finds nothing missing). */
+void bench_migrate_run(enum bench_tool_kind kind, enum bench_net net, unsigned n, const char *bench_dir,
+                       const char *twinbox_bin, const char *bench_bin, struct bench_sample *s_r);
+/* A sentence on each source used, on the line, and on twinbox's runs
+ * after the timed ones (nothing to copy; its verification). */
+void bench_migrate_describe(struct buf *b);
+/* Stop every server and proxy of the migration (also from bench_fail). */
+void bench_migrate_end(void);
 
 /* ---- the mail (bench_mail.c) ------------------------------------ */
 
@@ -182,6 +234,9 @@ void bench_seed_inbox(struct dovecot *d, unsigned n);
 void bench_seed_pop3(struct dovecot *d, unsigned n);
 /* What `d` holds: all the chosen mailboxes, or INBOX only. */
 struct bench_expect bench_server_holds(struct dovecot *d, bool inbox_only);
+/* The same over those of the chosen mailboxes that `d` has (a server a
+ * tool copied into may lack some). */
+struct bench_expect bench_server_holds_present(struct dovecot *d);
 /* Whether the tool's Maildir, and its server (INBOX only, or all
  * mailboxes), hold exactly `e` (message count; \\Flagged and \\Answered
  * counts unless `pop3`): a sync that skipped work cannot pass. The raw

@@ -5,6 +5,15 @@
  * line: round trips cost twice the delay, throughput is not limited).
  * TLS passes through untouched, so certificates still verify.
  *
+ * With a link (bench_link_new), the proxy also limits throughput: every
+ * connection of every proxy on that link shares one token bucket per
+ * direction, as the connections of a tool share the line of the machine
+ * it runs on. A chunk is sent once the line has carried it (its last
+ * byte at the link's rate, after the chunks before it in that
+ * direction), and the proxy holds little ahead of the line (LINK_HELD_MAX,
+ * a short queue, as a modem's), so a round trip behind a busy line costs
+ * what it would on one.
+ *
  * Processes, not threads: the proxy is forked while the bench is small,
  * forks one process per connection and direction, and dies with the
  * bench (PR_SET_PDEATHSIG).
@@ -15,8 +24,11 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -30,6 +42,19 @@
  * pressure instead of unbounded memory). */
 #define HELD_MAX (16u << 20)
 #define CHUNK    65536
+/* On a link: about 40 ms of a 50 Mbit/s line. */
+#define LINK_HELD_MAX (256u << 10)
+/* What the line may carry at once after it was idle (a bucket's depth). */
+#define LINK_BURST 65536
+
+/* Shared (MAP_SHARED) by the proxies forked after it was made, and by
+ * their pumps. Times in nanoseconds on CLOCK_MONOTONIC, which all
+ * processes share. */
+struct bench_link {
+	unsigned mbit;
+	int64_t ns_per_kbyte;          /* 1024 bytes at the link's rate */
+	_Atomic int64_t free_at_ns[2]; /* when the line is idle again: to the servers, to the tools */
+};
 
 struct chunk {
 	struct chunk *next;
@@ -38,12 +63,54 @@ struct chunk {
 	char data[];
 };
 
-static double now_ms(void)
+static int64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static double now_ms(void)
+{
+	return (double)now_ns() / 1e6;
+}
+
+/* Book `len` bytes on the line in direction `dir`: returns when (ms)
+ * their last byte has passed. An idle line has LINK_BURST bytes to
+ * spare; a busy one queues the bytes behind those booked before. */
+static double link_book(struct bench_link *l, int dir, size_t len)
+{
+	int64_t now = now_ns(), cost = (int64_t)len * l->ns_per_kbyte / 1024;
+	int64_t burst = (int64_t)LINK_BURST * l->ns_per_kbyte / 1024;
+	int64_t old = atomic_load(&l->free_at_ns[dir]), start, end;
+
+	do {
+		start = old > now - burst ? old : now - burst;
+		end = start + cost;
+	} while (!atomic_compare_exchange_weak(&l->free_at_ns[dir], &old, end));
+	return (double)end / 1e6;
+}
+
+struct bench_link *bench_link_new(unsigned mbit_per_s)
+{
+	struct bench_link *l =
+	    mmap(NULL, sizeof(*l), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (l == MAP_FAILED)
+		bench_fail("cannot map the link's shared state: %s", strerror(errno));
+	l->mbit = mbit_per_s;
+	/* 8192 bits per KiB; mbit_per_s * 1e6 bits per second. */
+	l->ns_per_kbyte = (int64_t)(8192.0 * 1e9 / ((double)mbit_per_s * 1e6));
+	atomic_init(&l->free_at_ns[0], 0);
+	atomic_init(&l->free_at_ns[1], 0);
+	return l;
+}
+
+void bench_link_free(struct bench_link *l)
+{
+	if (l)
+		munmap(l, sizeof(*l));
 }
 
 static bool write_all(int fd, const char *p, size_t len)
@@ -61,9 +128,11 @@ static bool write_all(int fd, const char *p, size_t len)
 	return true;
 }
 
-/* One direction, src to dst, until src ends and everything held is sent. */
-static void pump(int src, int dst, unsigned delay_ms)
+/* One direction, src to dst, until src ends and everything held is sent;
+ * `dir` is the link's direction (0: to the server). */
+static void pump(int src, int dst, unsigned delay_ms, struct bench_link *link, int dir)
 {
+	size_t held_max = link ? LINK_HELD_MAX : HELD_MAX;
 	struct chunk *head = NULL, **tail = &head;
 	size_t held = 0;
 	bool eof = false;
@@ -86,7 +155,7 @@ static void pump(int src, int dst, unsigned delay_ms)
 		}
 		if (head)
 			timeout = (int)(head->due - t) + 1;
-		if (eof || held >= HELD_MAX)
+		if (eof || held >= held_max)
 			p.fd = -1;
 		if (!head && p.fd < 0)
 			break;
@@ -103,6 +172,11 @@ static void pump(int src, int dst, unsigned delay_ms)
 			}
 			c->len = (size_t)n;
 			c->due = now_ms() + delay_ms;
+			if (link) {
+				double passed = link_book(link, dir, c->len);
+				if (passed > c->due)
+					c->due = passed;
+			}
 			c->next = NULL;
 			*tail = c;
 			tail = &c->next;
@@ -127,7 +201,7 @@ static int connect_server(unsigned port)
 	return fd;
 }
 
-static void serve(int listen_fd, unsigned server_port, unsigned delay_ms)
+static void serve(int listen_fd, unsigned server_port, unsigned delay_ms, struct bench_link *link)
 {
 	signal(SIGCHLD, SIG_IGN); /* the pumps reap themselves */
 	for (;;) {
@@ -149,11 +223,11 @@ static void serve(int listen_fd, unsigned server_port, unsigned delay_ms)
 		setsockopt(upstream, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (fork() == 0) {
 			close(listen_fd);
-			pump(client, upstream, delay_ms);
+			pump(client, upstream, delay_ms, link, 0);
 		}
 		if (fork() == 0) {
 			close(listen_fd);
-			pump(upstream, client, delay_ms);
+			pump(upstream, client, delay_ms, link, 1);
 		}
 		close(client);
 		close(upstream);
@@ -161,6 +235,12 @@ static void serve(int listen_fd, unsigned server_port, unsigned delay_ms)
 }
 
 pid_t bench_proxy_start(unsigned server_port, unsigned delay_ms, unsigned *port_r)
+{
+	return bench_proxy_start_link(server_port, delay_ms, NULL, port_r);
+}
+
+pid_t bench_proxy_start_link(unsigned server_port, unsigned delay_ms, struct bench_link *link,
+                             unsigned *port_r)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
 	socklen_t len = sizeof(a);
@@ -181,7 +261,7 @@ pid_t bench_proxy_start(unsigned server_port, unsigned delay_ms, unsigned *port_
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(0);
-		serve(fd, server_port, delay_ms);
+		serve(fd, server_port, delay_ms, link);
 	}
 	close(fd);
 	return pid;

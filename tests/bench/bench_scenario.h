@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bench.h"
 
@@ -43,8 +44,19 @@ enum scenario_id {
 	SC_LAT_POP3,
 	SC_HUGE_PULL,
 	SC_HUGE_PUSH,
+	SC_MIG_RAW,
+	SC_MIG,
+	SC_MIG_INTERIMAP,
+	SC_LAT_MIG_RAW,
+	SC_LAT_MIG,
+	SC_LAT_MIG_INTERIMAP,
+	SC_LINE_MIG_RAW,
+	SC_LINE_MIG,
 	SC_COUNT
 };
+
+/* A scenario's bit in struct mode's `scenarios` (more than 32 of them). */
+#define SC_BIT(id) (UINT64_C(1) << (id))
 
 /* An untimed run of each tool right before its timed one (checked
  * complete on the Maildir only, so nothing slow comes between them). */
@@ -65,10 +77,13 @@ struct scenario {
 	/* In the tool's Maildir before each run; adjusts what its server
 	 * must hold afterwards. */
 	void (*local)(struct bench_tool *t, unsigned rep, struct bench_expect *e);
-	bool push;          /* each run: N local messages into a fresh, empty server */
-	bool pop3;          /* on the POP3 server (bench_pop3.c), no flags check */
-	bool latency;       /* through the proxies (lat_tools) */
-	bool huge;          /* bench_huge_run() once per tool (pull, or push) */
+	bool push;    /* each run: N local messages into a fresh, empty server */
+	bool pop3;    /* on the POP3 server (bench_pop3.c), no flags check */
+	bool latency; /* through the proxies (lat_tools) */
+	bool huge;    /* bench_huge_run() once per tool (pull, or push) */
+	bool migrate; /* bench_migrate_run() over `net`, BENCH_MIGRATE_REPS times */
+	enum bench_net net;
+	bool variants;      /* the two tools are twinbox twice: no peak-RSS target */
 	enum bench_set set; /* on a set of servers of its own (bench_set.c) */
 	enum scenario_prep prep;
 	/* Before the first repetition: the set pulled, and settled (its
@@ -78,7 +93,9 @@ struct scenario {
 };
 
 /* `ref` SC_COUNT: against the other tool of the same scenario; else
- * against that scenario's first tool (the raw bound). */
+ * against that scenario's first tool (the raw bound). A `max_ratio` of 0
+ * sets no target: the ratio is reported (a FAILED run still counts as
+ * a miss). */
 struct target {
 	enum scenario_id scenario;
 	enum scenario_id ref;
@@ -98,7 +115,7 @@ struct rss_target {
 struct mode {
 	const char *title;
 	bool small_mail;    /* bench_mail_choose */
-	unsigned scenarios; /* bit (1u << id) per scenario it can run */
+	uint64_t scenarios; /* bit SC_BIT(id) per scenario it can run */
 	bool pull_once;     /* initial pulls once per tool, not BENCH_REPS times */
 	const struct target *targets;
 	size_t target_count;

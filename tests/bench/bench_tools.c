@@ -32,9 +32,17 @@
 /* ---- configurations ------------------------------------------------------ */
 
 static const char *const tool_names[] = {
-    [TOOL_TWINBOX_IMAP] = "twinbox",      [TOOL_MBSYNC] = "mbsync",
-    [TOOL_TWINBOX_POP3] = "twinbox-pop3", [TOOL_MPOP] = "mpop",
+    [TOOL_TWINBOX_IMAP] = "twinbox",
+    [TOOL_MBSYNC] = "mbsync",
+    [TOOL_TWINBOX_POP3] = "twinbox-pop3",
+    [TOOL_MPOP] = "mpop",
     [TOOL_RAW_FETCH] = "raw-fetch",
+    [TOOL_TWINBOX_MIGRATE] = "twinbox",
+    [TOOL_MBSYNC_MIGRATE] = "mbsync",
+    [TOOL_INTERIMAP] = "interimap",
+    [TOOL_RAW_COPY] = "raw-copy",
+    [TOOL_TWINBOX_DEFLATE] = "twinbox",
+    [TOOL_TWINBOX_PLAIN] = "twinbox-uncompressed",
 };
 
 static void write_config(const char *path, const char *text)
@@ -145,6 +153,9 @@ void bench_tool_init(struct bench_tool *t, enum bench_tool_kind kind, const char
 	};
 	char *text = NULL;
 
+	/* The migration's tools have two servers (bench_migrate.c). */
+	if (kind > TOOL_RAW_FETCH)
+		bench_fail("%s is run by bench_migrate_run()", tool_names[kind]);
 	memset(t, 0, sizeof(*t));
 	t->kind = kind;
 	t->name = tool_names[kind];
@@ -171,6 +182,8 @@ void bench_tool_init(struct bench_tool *t, enum bench_tool_kind kind, const char
 		text = mpop_config(t);
 		break;
 	case TOOL_RAW_FETCH:
+		break;
+	default:
 		break;
 	}
 	if (text)
@@ -228,6 +241,8 @@ static void tool_run(struct bench_tool *t, bool traced, struct bench_sample *s_r
 	    [TOOL_RAW_FETCH] = raw_argv,
 	};
 
+	if (t->kind > TOOL_RAW_FETCH)
+		bench_fail("%s is run by bench_migrate_run()", t->name);
 	bench_run(argv[t->kind], t->log, s_r);
 	free(file_opt);
 	free(port);
@@ -310,6 +325,7 @@ struct spawn_reply {
 	int status; /* wait status; -1 when fork failed */
 	double seconds;
 	long rss_kb;
+	double cpu;
 };
 
 static int spawner_fd = -1;
@@ -386,6 +402,9 @@ static void spawn_one(char *req, size_t len, struct spawn_reply *r)
 	r->seconds = bench_now() - start;
 	r->status = got == pid ? status : -1;
 	r->rss_kb = got == pid ? ru.ru_maxrss : 0;
+	r->cpu = got == pid ? (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	                          (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6
+	                    : 0;
 }
 
 static void spawner_loop(void)
@@ -454,6 +473,7 @@ void bench_run(const char *const *argv, const char *log_path, struct bench_sampl
 	status = r.status;
 	s_r->seconds = r.seconds;
 	s_r->rss_kb = r.rss_kb;
+	s_r->cpu = r.cpu;
 	s_r->ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	if (s_r->ok)
 		return;
