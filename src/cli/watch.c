@@ -342,7 +342,7 @@ int cmd_watch(struct cli_options *opts)
 	struct watch_loop w = {.interval_s = WATCH_INTERVAL_S};
 	char **names = xcalloc((size_t)opts->argc + 1, sizeof(*names));
 	int n = 0, rc = EXIT_OK;
-	struct sigaction sa = {.sa_handler = on_signal};
+	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
 	char *path = NULL;
 	struct config *cfg;
 
@@ -384,6 +384,8 @@ int cmd_watch(struct cli_options *opts)
 		rc = EXIT_FAILED;
 		goto out;
 	}
+	/* SA_RESTART: a signal during a sync does not cut its reads and
+	 * writes short; the loop's poll() returns at once all the same. */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);

@@ -86,9 +86,14 @@ static const char *inner_name(struct mapped_store *m, const char *outer, char **
 	*fresh_r = store_map_inner(m->map, outer);
 	if (*fresh_r)
 		return *fresh_r;
+	/* Not renamed itself, the name still reaches no inner folder when
+	 * the inner folder of that name is another's (a rename's new name)
+	 * or left out: two folders never become one. */
 	back = store_map_outer(m->map, outer);
-	if (!back)
+	if (!back || strcmp(back, outer) != 0) {
+		free(back);
 		return NULL;
+	}
 	free(back);
 	return outer;
 }

@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -232,4 +233,40 @@ Test(folder_map, names_translate_both_ways)
 	cr_assert_null(store_map_outer(&map, "Sent"), "the inner store's own Sent is not the engine's");
 	cr_assert_null(store_map_outer(&map, "Sent/2019"));
 	cr_assert_null(store_map_outer(&map, "All Mail"));
+}
+
+/* Through the store: a source folder named like a rename's new name
+ * ("Sent Items", while "Sent" is renamed to it) reaches nothing on the
+ * inner store, so the two are not merged. */
+static int fake_open(struct store *st, const char *name, struct store_folder **f_r,
+                     struct store_folder_info *info_r, bool *missing_r, struct error *err)
+{
+	(void)st;
+	(void)info_r;
+	(void)missing_r;
+	(void)err;
+	*f_r = (struct store_folder *)(uintptr_t)(strcmp(name, "Sent Items") == 0 ? 1 : 2);
+	return 0;
+}
+
+Test(folder_map, a_renamed_name_is_not_reached_twice)
+{
+	char n[][16] = {"Sent", "Sent Items"};
+	struct store_rename r[] = {{n[0], n[1]}};
+	struct store_name_map map = {r, 1, NULL, 0};
+	struct store_ops ops = {.kind = "fake", .open_folder = fake_open};
+	struct store inner = {&ops};
+	struct store *m = mapped_store_new(&inner, &map);
+	struct store_folder *f = NULL;
+	struct store_folder_info info;
+	struct error err;
+	bool missing;
+
+	cr_assert_eq(m->ops->open_folder(m, "Sent", &f, &info, &missing, &err), 0);
+	cr_assert_eq((uintptr_t)f, 1, "Sent opens the inner Sent Items");
+	cr_assert_eq(m->ops->open_folder(m, "Sent Items", &f, &info, &missing, &err), -1,
+	             "the engine's own Sent Items reaches nothing");
+	cr_assert(strstr(err.text, "left out by the folder mapping"), "%s", err.text);
+	cr_assert_eq(m->ops->open_folder(m, "Work", &f, &info, &missing, &err), 0);
+	mapped_store_free(m);
 }

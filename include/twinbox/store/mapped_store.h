@@ -12,7 +12,10 @@
  * The inner store's own folder named like a rename's `outer` (or under
  * it) is left out of the list and cannot be opened: the engine's name
  * means the renamed one. Hidden inner names (exactly those) are left
- * out likewise.
+ * out likewise. And an engine's name that is a rename's `inner` (the
+ * other side has a folder of that name too) reaches no inner folder:
+ * the inner one of that name is the renamed folder's, and two folders
+ * never become one.
  */
 #ifndef TWINBOX_STORE_MAPPED_STORE_H
 #define TWINBOX_STORE_MAPPED_STORE_H
