@@ -103,23 +103,27 @@ static int names_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int list_folders(struct store *st, char ***names_r, struct error *err)
+void store_map_names(const struct store_name_map *map, char **names)
 {
-	struct mapped_store *m = mapped(st);
-	char **names;
 	size_t n = 0;
 
-	if (m->inner->ops->list_folders(m->inner, &names, err) < 0)
-		return -1;
 	for (size_t i = 0; names[i]; i++) {
-		char *outer = store_map_outer(m->map, names[i]);
+		char *outer = store_map_outer(map, names[i]);
 		free(names[i]);
 		if (outer)
 			names[n++] = outer;
 	}
 	names[n] = NULL;
 	qsort(names, n, sizeof(*names), names_cmp);
-	*names_r = names;
+}
+
+static int list_folders(struct store *st, char ***names_r, struct error *err)
+{
+	struct mapped_store *m = mapped(st);
+
+	if (m->inner->ops->list_folders(m->inner, names_r, err) < 0)
+		return -1;
+	store_map_names(m->map, *names_r);
 	return 0;
 }
 

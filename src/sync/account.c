@@ -329,27 +329,6 @@ static enum store_special_use *uses_of(struct store *s, char **names, size_t n)
 	return uses;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Side B's listed names as the map shows them: renamed, or left out. */
-static void map_names(const struct store_name_map *map, char **names, size_t *n_r)
-{
-	size_t k = 0;
-
-	for (size_t i = 0; names[i]; i++) {
-		char *outer = store_map_outer(map, names[i]);
-		free(names[i]);
-		if (outer)
-			names[k++] = outer;
-	}
-	names[k] = NULL;
-	qsort(names, k, sizeof(*names), name_cmp);
-	*n_r = k;
-}
-
 void engine_build_map(struct store *a, char **a_names, struct store *b, char **b_names,
                       const struct sync_options *o, struct folder_map *m_r)
 {
@@ -377,8 +356,6 @@ void engine_build_map(struct store *a, char **a_names, struct store *b, char **b
  * side A's views left out. */
 static void map_folders(struct account_run *ar, struct sync_options *oo)
 {
-	size_t nl;
-
 	engine_build_map(ar->remote, ar->rnames, ar->local, ar->lnames, oo, &ar->map);
 	oo->skip = (const char *const *)ar->map.skipped;
 	oo->skip_count = ar->map.skipped_count;
@@ -391,7 +368,7 @@ static void map_folders(struct account_run *ar, struct sync_options *oo)
 	/* The read-ahead reads side B under the engine's names. */
 	if (ar->map.rename_count)
 		oo->prefetch = NULL;
-	map_names(&ar->names, ar->lnames, &nl);
+	store_map_names(&ar->names, ar->lnames);
 }
 
 /* The selected folders the state knows, for the folder planner (fresh

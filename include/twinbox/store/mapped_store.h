@@ -48,5 +48,9 @@ char *store_map_inner(const struct store_name_map *map, const char *outer);
 /* The engine's name of the inner store's folder `inner` (fresh): renamed,
  * the same, or NULL when the map leaves it out. */
 char *store_map_outer(const struct store_name_map *map, const char *inner);
+/* A NULL-terminated array of the inner store's folder names (as its
+ * list_folders gives them) turned in place into the engine's: renamed,
+ * those the map leaves out freed and dropped, sorted again. */
+void store_map_names(const struct store_name_map *map, char **names);
 
 #endif
