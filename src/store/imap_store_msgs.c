@@ -302,7 +302,8 @@ static int source_read(void *ctx, void *data, size_t len, size_t *got_r, struct 
 /*
  * A MULTIAPPEND command stores all its messages or none (RFC 3502): after
  * a refusal, the messages of refused groups are sent again one per
- * command, so that one bad message fails alone. Returns with am[]
+ * command, so that one bad message fails alone, and a target near its
+ * quota takes as many as fit. Returns with am[]
  * updated.
  */
 static void append_again_singly(struct imap_session *s, const char *wire, struct store_new_msg *msgs,
@@ -315,7 +316,9 @@ static void append_again_singly(struct imap_session *s, const char *wire, struct
 	struct error e;
 
 	for (size_t i = 0; i < count; i++) {
-		if (!am[i].failed || am[i].err.scope != ERR_MESSAGE)
+		/* Over quota, a smaller command may still fit. */
+		if (!am[i].failed ||
+		    (am[i].err.scope != ERR_MESSAGE && am[i].err.cause != ERR_CAUSE_OVER_QUOTA))
 			continue;
 		if (msgs[i].rewind(msgs[i].ctx, &e) < 0) {
 			am[i].err = e;

@@ -356,59 +356,71 @@ static void source_keys(const struct copy_run *cr, struct copy *c, size_t n)
 	free(order);
 }
 
-/* Pull: sources of the messages for the target's add. A store with
- * sources of its own opens the whole batch at once (one add, grouped
- * where the target can); a bridged source holds its store's connection,
- * so those go one at a time. A target over its quota takes no more of
- * the batch: what it took is recorded, then -1 with its refusal. */
+/* Pull: sources of the messages for the target's add, as they come
+ * (store/source.h). A store with sources of its own opens the whole
+ * batch for one add (grouped where the target can). A fetched source
+ * gives whatever came while the add before ran, so the source's fetch
+ * and the target's add keep both connections busy; a message too big to
+ * hold goes alone. A target over its quota takes no more of the batch:
+ * what it took is recorded, then -1 with its refusal. */
 static int copy_pull(const struct copy_run *cr, struct copy *c, size_t n, struct error *err)
 {
 	struct folder_run *r = cr->r;
 	struct upload_src *u = xcalloc(n, sizeof(*u));
 	struct store_new_msg *m = xcalloc(n, sizeof(*m));
+	struct store_msg *want = xcalloc(n, sizeof(*want));
 	struct error *errs = xcalloc(n, sizeof(*errs));
 	size_t *idx = xcalloc(n, sizeof(*idx));
-	size_t step = cr->src->ops->open_source ? n : 1;
+	bool *tried = xcalloc(n, sizeof(*tried));
+	struct store_sources *ss = NULL;
 	struct error full = {0};
 	int rc = -1;
 
 	source_keys(cr, c, n);
 	if (add_intents(cr, c, n, err) < 0)
 		goto out;
-	for (size_t at = 0; at < n; at += step) {
-		size_t end = at + step < n ? at + step : n, nm = 0;
-		int arc = 0;
+	for (size_t i = 0; i < n; i++)
+		want[i] = (struct store_msg){.uid = c[i].src.uid,
+		                             .name = c[i].src.name,
+		                             .flags = c[i].a->flags,
+		                             .keywords = c[i].a->keywords,
+		                             .date = (time_t)c[i].a->time,
+		                             .date_zone = (int16_t)c[i].a->zone,
+		                             .size = c[i].a->size};
+	ss = store_sources_open(cr->src, cr->sf, want, n);
+	for (;;) {
+		size_t nm = 0, ix;
+		struct error serr;
+		int arc = 0, got;
 
-		for (size_t i = at; i < end; i++) {
-			struct store_msg want = {.uid = c[i].src.uid,
-			                         .name = c[i].src.name,
-			                         .flags = c[i].a->flags,
-			                         .keywords = c[i].a->keywords,
-			                         .date = (time_t)c[i].a->time,
-			                         .date_zone = (int16_t)c[i].a->zone,
-			                         .size = c[i].a->size};
-			struct error serr;
-			if (store_source_open(cr->src, cr->sf, &want, &u[i].src, &serr) < 0) {
-				if (serr.scope > ERR_MESSAGE) {
-					*err = serr;
-					arc = -1;
-					break;
-				}
+		/* The first waited for, then what is ready. */
+		while ((got = store_sources_next(ss, nm == 0, &u[nm].src, &ix, &serr)) != 0) {
+			if (got < 0 && serr.scope > ERR_MESSAGE) {
+				*err = serr;
+				arc = -1;
+				break;
+			}
+			tried[ix] = true;
+			if (got < 0) {
 				log_warn("%s: %s", r->rep->name, serr.text);
-				engine_actions_failed(r->o, r->rep, c[i].a, 1, serr.text);
+				engine_actions_failed(r->o, r->rep, c[ix].a, 1, serr.text);
 				continue;
 			}
-			content_key_init(&u[i].kb);
-			m[nm] = u[i].src;
-			m[nm].flags = c[i].a->flags;
-			m[nm].keywords = c[i].a->keywords;
-			m[nm].ctx = &u[i];
+			content_key_init(&u[nm].kb);
+			m[nm] = u[nm].src;
+			m[nm].flags = c[ix].a->flags;
+			m[nm].keywords = c[ix].a->keywords;
+			m[nm].ctx = &u[nm];
 			m[nm].read = up_read;
-			m[nm].rewind = u[i].src.rewind ? up_rewind : NULL;
+			m[nm].rewind = u[nm].src.rewind ? up_rewind : NULL;
 			m[nm].name_r = NULL;
-			idx[nm++] = i;
+			idx[nm++] = ix;
+			if (!m[nm - 1].rewind)
+				break; /* it goes alone */
 		}
-		if (arc == 0 && nm && cr->dst->ops->add(cr->df, m, nm, errs, err) < 0)
+		if (arc == 0 && nm == 0)
+			break; /* every message was given */
+		if (arc == 0 && cr->dst->ops->add(cr->df, m, nm, errs, err) < 0)
 			arc = -1;
 		/* The target is full: what it took goes on the record as
 		 * usual, and nothing more is sent to it. */
@@ -429,22 +441,25 @@ static int copy_pull(const struct copy_run *cr, struct copy *c, size_t n, struct
 				m[j].name_r = NULL;
 				cp->size = m[j].size;
 				free(cp->key); /* the one read ahead for the intent */
-				cp->key = content_key_finish(&u[idx[j]].kb, m[j].size);
+				cp->key = content_key_finish(&u[j].kb, m[j].size);
 				cp->done = true;
 				engine_progress(r->o, r->rep, 1, cp->size);
 			}
-			store_source_close(cr->src, &u[idx[j]].src);
-			content_key_free(&u[idx[j]].kb);
+			store_sources_done(ss, &u[j].src);
+			content_key_free(&u[j].kb);
 			free(m[j].name_r);
 		}
 		if (arc < 0)
 			goto out;
 		if (full.scope != ERR_NONE) {
-			for (size_t i = end; i < n; i++)
-				engine_actions_failed(r->o, r->rep, c[i].a, 1, full.text);
+			for (size_t i = 0; i < n; i++)
+				if (!tried[i])
+					engine_actions_failed(r->o, r->rep, c[i].a, 1, full.text);
 			break;
 		}
 	}
+	store_sources_close(ss);
+	ss = NULL;
 	if (cr->dst->ops->flush(cr->df, err) < 0)
 		goto out;
 	copies_durable(cr);
@@ -457,10 +472,13 @@ static int copy_pull(const struct copy_run *cr, struct copy *c, size_t n, struct
 		rc = -1;
 	}
 out:
+	store_sources_close(ss);
 	free(u);
 	free(m);
+	free(want);
 	free(errs);
 	free(idx);
+	free(tried);
 	return rc;
 }
 
