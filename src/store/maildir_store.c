@@ -29,29 +29,12 @@ unsigned mds_flags_of(uint64_t letters)
 	return flags;
 }
 
-/* The table has one keyword row ($Forwarded), so the letters carry at
- * most one keyword and a static string is canonical text. */
-const char *mds_keywords_of(uint64_t letters)
-{
-	for (const struct mail_flag_def *d = mail_flag_defs; d->imap; d++)
-		if (!d->bit && (letters & maildir_flag_bit(d->letter)))
-			return d->imap;
-	return NULL;
-}
-
-/* What a Maildir keeps: the system flags and the keywords of the flag
- * table ($Forwarded, 'P'), no other; a keyword of the server's is not
- * worth a report on each copy, since it stays on the server. Said so
- * that the engine neither reads a keyword's absence here as its removal
- * nor sets one here. */
+/* What a Maildir folder keeps (mds_kw_keeps): the engine neither reads
+ * a keyword's absence here as its removal nor sets one here unless the
+ * folder has a letter for it, or room for one. */
 static void keeps(struct store_folder *f, struct store_keep *keep_r)
 {
-	(void)f;
-	*keep_r = (struct store_keep){.limited = true,
-	                              .flags = MAIL_FLAGS_ALL,
-	                              .new_keywords = false,
-	                              .keywords = mds_keywords_of(~(uint64_t)0),
-	                              .unreported = true};
+	mds_kw_keeps(f, keep_r);
 }
 
 /* --- folders -------------------------------------------------------------- */
@@ -126,6 +109,16 @@ static int folder_status(struct store *base, const char *name, struct store_fold
 	return 1;
 }
 
+static void close_folder(struct store_folder *f)
+{
+	if (!f)
+		return;
+	mdc_stop(f);
+	mds_kw_close(f);
+	maildir_folder_close(f->mf);
+	free(f);
+}
+
 static int open_folder(struct store *base, const char *name, struct store_folder **f_r,
                        struct store_folder_info *info_r, bool *missing_r, struct error *err)
 {
@@ -158,17 +151,12 @@ static int open_folder(struct store *base, const char *name, struct store_folder
 	f = xcalloc(1, sizeof(*f));
 	f->st = st;
 	f->mf = mf;
+	if (mds_kw_open(f, err) < 0) {
+		close_folder(f);
+		return -1;
+	}
 	*f_r = f;
 	return 0;
-}
-
-static void close_folder(struct store_folder *f)
-{
-	if (!f)
-		return;
-	mdc_stop(f);
-	maildir_folder_close(f->mf);
-	free(f);
 }
 
 /* --- snapshots ------------------------------------------------------------ */
@@ -205,7 +193,7 @@ static int snapshot(struct store_folder *f, struct store_snapshot *snap_r, struc
 	size_t n, k = 0;
 
 	memset(snap_r, 0, sizeof(*snap_r));
-	if (maildir_folder_scan(f->mf, 0, err) < 0)
+	if (mds_kw_reread(f, err) < 0 || maildir_folder_scan(f->mf, 0, err) < 0)
 		return -1;
 	n = maildir_folder_count(f->mf);
 	snap_r->msgs = xcalloc(n ? n : 1, sizeof(*snap_r->msgs));
@@ -218,7 +206,7 @@ static int snapshot(struct store_folder *f, struct store_snapshot *snap_r, struc
 			continue;
 		sm->name = m.id;
 		sm->flags = mds_flags_of(m.flags);
-		sm->keywords = mds_keywords_of(m.flags);
+		sm->keywords = mds_keywords_of(f, m.flags);
 		sm->size = id_vsize(m.id);
 		k++;
 	}
@@ -230,16 +218,22 @@ static int snapshot(struct store_folder *f, struct store_snapshot *snap_r, struc
 
 static int find_msgs(struct store_folder *f, struct store_msg *msgs, size_t count, struct error *err)
 {
+	if (mds_kw_reread(f, err) < 0)
+		return -1;
 	for (size_t i = 0; i < count; i++) {
 		struct maildir_msg m;
+		uint64_t hint;
 		size_t at;
-		int found = maildir_folder_adopt(
-		    f->mf, msgs[i].name, maildir_flags_of_mail(msgs[i].flags, msgs[i].keywords), &at, err);
+		int found;
+
+		if (mds_letters_of(f, msgs[i].flags, msgs[i].keywords, false, &hint, err) < 0)
+			return -1;
+		found = maildir_folder_adopt(f->mf, msgs[i].name, hint, &at, err);
 		if (found <= 0)
 			return found;
 		maildir_folder_msg(f->mf, at, &m);
 		msgs[i].flags = mds_flags_of(m.flags);
-		msgs[i].keywords = mds_keywords_of(m.flags);
+		msgs[i].keywords = mds_keywords_of(f, m.flags);
 	}
 	return 1;
 }
@@ -409,7 +403,7 @@ static int fetch_one(struct store_folder *f, const struct store_msg *want, bool 
 		if (maildir_folder_find(f->mf, want->name, &i)) {
 			maildir_folder_msg(f->mf, i, &mm);
 			m.flags = mds_flags_of(mm.flags);
-			m.keywords = mds_keywords_of(mm.flags);
+			m.keywords = mds_keywords_of(f, mm.flags);
 		}
 		rc = sink->begin(sink->ctx, &m, err);
 	}
@@ -513,7 +507,6 @@ static int add_one(struct store_folder *f, struct store_new_msg *m, char *in, ch
 	struct maildir_delivery_opts opts = {
 	    .id = m->name_r,
 	    .size = MAILDIR_SIZE_UNKNOWN,
-	    .flags = maildir_flags_of_mail(m->flags, m->keywords),
 	    .has_mtime = m->date != 0,
 	    .mtime = m->date,
 	    .defer_dir_sync = 1,
@@ -525,7 +518,8 @@ static int add_one(struct store_folder *f, struct store_new_msg *m, char *in, ch
 	char *id;
 
 	m->uid_r = 0;
-	if (maildir_delivery_begin(f->mf, &opts, &d, err) < 0)
+	if (mds_letters_of(f, m->flags, m->keywords, true, &opts.flags, err) < 0 ||
+	    maildir_delivery_begin(f->mf, &opts, &d, err) < 0)
 		return -1;
 	id = xstrdup(maildir_delivery_id(d));
 	for (;;) {
@@ -625,9 +619,14 @@ static int set_flags(struct store_folder *f, const struct store_msg *msgs, size_
                      const char *add_keywords, unsigned remove_flags, const char *remove_keywords,
                      struct error *err)
 {
-	uint64_t plus = maildir_flags_of_mail(add_flags, add_keywords),
-	         minus = maildir_flags_of_mail(remove_flags, remove_keywords);
+	uint64_t plus, minus;
 	bool failed = false;
+
+	/* Letters are given before any file is renamed: a keyword that
+	 * cannot have one fails the whole change, not half of it. */
+	if (mds_letters_of(f, add_flags, add_keywords, true, &plus, err) < 0 ||
+	    mds_letters_of(f, remove_flags, remove_keywords, false, &minus, err) < 0)
+		return -1;
 
 	for (size_t i = 0; i < count; i++) {
 		struct error e;

@@ -21,18 +21,39 @@ struct maildir_store {
 };
 
 struct mds_committer;
+struct mds_kw;
 
 struct store_folder {
 	struct maildir_store *st;
 	struct maildir_folder *mf;
 	struct mds_committer *committer; /* maildir_commit.c; NULL until a download */
+	struct mds_kw *kw;               /* maildir_store_kw.c */
 };
 
-/* Maildir flag letters -> MAIL_FLAG_* bits and keywords, by the table of
- * util/mailflags.h ($Forwarded for 'P'); the other way is
- * maildir_flags_of_mail() (maildir/flags.h). */
+/* Maildir flag letters -> MAIL_FLAG_* bits, by the table of
+ * util/mailflags.h. */
 unsigned mds_flags_of(uint64_t letters);
-const char *mds_keywords_of(uint64_t letters);
+
+/* maildir_store_kw.c: the folder's keywords. mds_kw_open reads its
+ * Dovecot keyword table (maildir/keywords.h) when the folder opens
+ * (-1: ERR_MAILBOX), mds_kw_close frees it all, mds_kw_reread reads it
+ * again (before a snapshot). */
+int mds_kw_open(struct store_folder *f, struct error *err);
+void mds_kw_close(struct store_folder *f);
+int mds_kw_reread(struct store_folder *f, struct error *err);
+/* The keywords of flag letters: $Forwarded for 'P', the table's names
+ * for 'a'..'z' (a letter without a name: none). Canonical text or NULL,
+ * valid until the folder closes. */
+const char *mds_keywords_of(struct store_folder *f, uint64_t letters);
+/* The letters of `flags` and canonical `keywords`: the vocabulary's
+ * and the table's. A keyword without a letter gets one when `give`
+ * (written to the table; ERR_MESSAGE when none is free, worse when the
+ * table cannot be written), else is left out (a removal, a hint). */
+int mds_letters_of(struct store_folder *f, unsigned flags, const char *keywords, bool give,
+                   uint64_t *letters_r, struct error *err);
+/* store_ops.keeps: the system flags, $Forwarded, the table's keywords,
+ * and room for as many new ones as letters are free. */
+void mds_kw_keeps(struct store_folder *f, struct store_keep *keep_r);
 
 /* read() retried on EINTR. */
 ssize_t mds_read_some(int fd, void *buf, size_t len);

@@ -27,7 +27,6 @@ int mds_write_begin(struct store_folder *f, const struct store_new_msg *meta, vo
 	struct maildir_delivery_opts opts = {
 	    .id = meta->name_r,
 	    .size = MAILDIR_SIZE_UNKNOWN,
-	    .flags = maildir_flags_of_mail(meta->flags, meta->keywords),
 	    .has_mtime = meta->date != 0,
 	    .mtime = meta->date,
 	    .defer_dir_sync = 1,
@@ -36,7 +35,8 @@ int mds_write_begin(struct store_folder *f, const struct store_new_msg *meta, vo
 
 	w->f = f;
 	w->pending_cr = false;
-	if (maildir_delivery_begin(f->mf, &opts, &w->d, err) < 0) {
+	if (mds_letters_of(f, meta->flags, meta->keywords, true, &opts.flags, err) < 0 ||
+	    maildir_delivery_begin(f->mf, &opts, &w->d, err) < 0) {
 		free(w);
 		*writer_r = NULL;
 		return -1;

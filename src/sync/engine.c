@@ -158,11 +158,14 @@ static int open_side(struct store *s, const char *name, const char *side, bool a
 }
 
 /* The rules as the state keeps them with a folder's markers: what, with
- * nothing changed on either side, could make a sync do something else. */
+ * nothing changed on either side, could make a sync do something else.
+ * "kw=1": Maildir folders keep keywords as letters since; markers taken
+ * before would let the server's keywords on unchanged messages stay
+ * behind, so the first run after reads each folder whole once. */
 static void rules_text(const struct plan_rules *r, char out[96])
 {
-	snprintf(out, 96, "direction=%d flags=%d expunge=%d max_size=%llu", (int)r->direction, (int)r->flags,
-	         (int)r->expunge, (unsigned long long)r->max_size);
+	snprintf(out, 96, "direction=%d flags=%d expunge=%d max_size=%llu kw=1", (int)r->direction,
+	         (int)r->flags, (int)r->expunge, (unsigned long long)r->max_size);
 }
 
 /* Whether the folder's markers in the state may be used at all: taken
@@ -399,6 +402,7 @@ int sync_folder(struct store *rs, struct store *ls, struct state *st, const stru
 	struct plan_rules rules = o->rules;
 	struct store_folder_info info[SIDES];
 	struct plan_msg *pm[SIDES] = {NULL, NULL};
+	char *keep_text[SIDES] = {NULL, NULL};
 	struct plan plan = {0};
 	uint64_t since;
 	bool told = false;
@@ -443,8 +447,14 @@ int sync_folder(struct store *rs, struct store *ls, struct state *st, const stru
 	for (int s = 0; s < SIDES; s++) {
 		in.msgs[s] = pm[s] = plan_msgs(&r.snap[s], r.keys[s]);
 		rules.total[s] = r.total[s];
+	}
+	for (int s = 0; s < SIDES; s++) {
 		if (r.folder[s] && r.store[s]->ops->keeps) {
+			enum side o_side = side_other(s);
+
 			r.store[s]->ops->keeps(r.folder[s], &rules.keep[s]);
+			/* Room for new keywords goes to those the other side has. */
+			keep_text[s] = plan_keep_room(&rules.keep[s], in.msgs[o_side], in.count[o_side]);
 			engine_not_kept_keep(&rep->not_kept[s], &rules.keep[s]);
 		}
 	}
@@ -478,6 +488,7 @@ out:
 	prefetched_free(ls, &r.pre);
 	for (int s = 0; s < SIDES; s++) {
 		free(pm[s]);
+		free(keep_text[s]);
 		store_snapshot_free(&r.snap[s]);
 		if (r.folder[s])
 			r.store[s]->ops->close_folder(r.folder[s]);

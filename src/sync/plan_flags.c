@@ -267,6 +267,49 @@ void plan_flags_keep(struct plan_pool *pool, const struct plan_flags *f, const s
 	lost_r->keywords = kw_finish(pool, &out[1]);
 }
 
+char *plan_keep_room(struct store_keep *keep, const struct plan_msg *msgs, size_t count)
+{
+	struct kw_list list = {NULL, 0, 0};
+	struct buf b;
+	char *text = NULL;
+	size_t chosen = 0;
+
+	if (!keep->limited || keep->new_keywords || !keep->new_keywords_room)
+		return NULL;
+	for (size_t i = 0; i < count; i++) {
+		/* Neighbours often share one text: split it once. */
+		if (!msgs[i].keywords || (i && msgs[i].keywords == msgs[i - 1].keywords))
+			continue;
+		size_t from = list.n;
+		kw_split(&list, msgs[i].keywords, 0);
+		for (size_t j = from; j < list.n;)
+			if (store_keeps_keyword(keep, list.v[j].s, list.v[j].len))
+				list.v[j] = list.v[--list.n];
+			else
+				j++;
+	}
+	buf_init(&b, 0);
+	if (keep->keywords)
+		buf_append(&b, keep->keywords, strlen(keep->keywords));
+	if (list.n)
+		qsort(list.v, list.n, sizeof(*list.v), kw_cmp);
+	for (size_t i = 0; i < list.n && chosen < keep->new_keywords_room; i++) {
+		if (i && list.v[i].len == list.v[i - 1].len &&
+		    strncasecmp(list.v[i].s, list.v[i - 1].s, list.v[i].len) == 0)
+			continue;
+		kw_out(&b, &list.v[i]);
+		chosen++;
+	}
+	free(list.v);
+	/* Every part was canonical keyword text already. */
+	if (b.len && mail_keywords_canon(b.data, &text, NULL) < 0)
+		text = NULL;
+	buf_free(&b);
+	keep->keywords = text;
+	keep->new_keywords_room = 0;
+	return text;
+}
+
 const char *plan_flags_text(struct plan_pool *pool, const struct plan_flags *f)
 {
 	char *s = mail_flags_format(f->bits, f->keywords);

@@ -91,6 +91,13 @@ static int check_keyword(const struct token *t, struct error *err)
 	return 0;
 }
 
+int mail_keyword_check(const char *kw, size_t len, struct error *err)
+{
+	if (len == 0)
+		return error_set(err, ERR_MESSAGE, "refusing an empty keyword");
+	return check_keyword(&(struct token){kw, len}, err);
+}
+
 int mail_keyword_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
 	size_t n = alen < blen ? alen : blen;

@@ -388,17 +388,21 @@ Test(store_maildir, flags_round_trip)
 {
 	struct store_folder *f = open_inbox();
 	char *name = add_msg(f, msg1, MAIL_FLAG_SEEN | MAIL_FLAG_FLAGGED, "$Forwarded $Junk", 0, NULL);
-	char *path = find_file("", name);
+	char *path = find_file("", name), *kwfile, *text;
 	struct store_snapshot snap;
 	struct store_msg m = {0};
 	struct error err;
 
 	cr_assert_not_null(path);
-	cr_expect(strstr(path, "/cur/") && strcmp(strrchr(path, ':'), ":2,FPS") == 0, "%s", path);
+	cr_expect(strstr(path, "/cur/") && strcmp(strrchr(path, ':'), ":2,FPSa") == 0, "%s", path);
+	kwfile = xasprintf("%s/dovecot-keywords", root);
+	text = read_file(kwfile, NULL);
+	cr_expect_str_eq(text, "0 $Junk\n", "$Junk got the first keyword letter");
+	free(text);
 	cr_assert_eq(st->ops->snapshot(f, &snap, &err), 0, "%s", err.text);
 	cr_assert_eq(snap.count, 1);
 	cr_expect_eq(snap.msgs[0].flags, MAIL_FLAG_SEEN | MAIL_FLAG_FLAGGED);
-	cr_expect_str_eq(snap.msgs[0].keywords, "$Forwarded", "$Junk has no letter");
+	cr_expect_str_eq(snap.msgs[0].keywords, "$Forwarded $Junk");
 	store_snapshot_free(&snap);
 
 	m.name = name;
@@ -407,12 +411,21 @@ Test(store_maildir, flags_round_trip)
 	             0, "%s", err.text);
 	free(path);
 	path = find_file("", name);
-	cr_expect_str_eq(strrchr(path, ':'), ":2,DFRT");
+	cr_expect_str_eq(strrchr(path, ':'), ":2,DFRTa");
 	cr_assert_eq(st->ops->snapshot(f, &snap, &err), 0, "%s", err.text);
 	cr_expect_eq(snap.msgs[0].flags,
 	             MAIL_FLAG_ANSWERED | MAIL_FLAG_DRAFT | MAIL_FLAG_DELETED | MAIL_FLAG_FLAGGED);
-	cr_expect_null(snap.msgs[0].keywords);
+	cr_expect_str_eq(snap.msgs[0].keywords, "$Junk");
 	store_snapshot_free(&snap);
+
+	cr_assert_eq(st->ops->set_flags(f, &m, 1, 0, NULL, 0, "$JUNK", &err), 0, "%s", err.text);
+	free(path);
+	path = find_file("", name);
+	cr_expect_str_eq(strrchr(path, ':'), ":2,DFRT", "removed in any spelling");
+	text = read_file(kwfile, NULL);
+	cr_expect_str_eq(text, "0 $Junk\n", "the letter stays $Junk's, as in Dovecot");
+	free(text);
+	free(kwfile);
 	free(path);
 	free(name);
 	st->ops->close_folder(f);
@@ -795,5 +808,77 @@ Test(store_maildir, big_message_with_flat_memory)
 	cr_expect_lt(after - before, 8 * 1024, "peak memory grew by %ld kB", after - before);
 	free(path);
 	free(m.name_r);
+	st->ops->close_folder(f);
+}
+
+/* Keywords a Maildir client wrote the way Dovecot does (a line in
+ * dovecot-keywords, the letter in the file name) are read; a letter
+ * without a line is no keyword and stays on disk. */
+Test(store_maildir, keyword_letters_are_read_through_dovecot_keywords)
+{
+	struct store_folder *f = open_inbox();
+	char *path = xasprintf("%s/cur/1700000000.3_1.other:2,Sac", root), *kwfile, *now;
+	struct store_snapshot snap;
+	struct store_keep keep;
+	struct store_msg m = {0};
+	struct error err;
+
+	kwfile = xasprintf("%s/dovecot-keywords", root);
+	write_file(kwfile, "0 Project-X\n1 $Label2\n");
+	write_file(path, "Subject: x\n\nbody\n");
+	cr_assert_eq(st->ops->snapshot(f, &snap, &err), 0, "%s", err.text);
+	cr_assert_eq(snap.count, 1);
+	cr_expect_str_eq(snap.msgs[0].keywords, "Project-X", "'c' has no line: no keyword");
+	store_snapshot_free(&snap);
+	st->ops->keeps(f, &keep);
+	cr_expect(keep.limited);
+	cr_expect_not(keep.new_keywords);
+	cr_expect_str_eq(keep.keywords, "$Forwarded $Label2 Project-X");
+	cr_expect_eq(keep.new_keywords_room, 24);
+	cr_expect_not(keep.unreported, "a keyword that cannot be kept is reported");
+
+	m.name = "1700000000.3_1.other";
+	cr_assert_eq(st->ops->set_flags(f, &m, 1, 0, "$label2", 0, "project-x", &err), 0, "%s", err.text);
+	now = find_file("", m.name);
+	cr_expect_str_eq(strrchr(now, ':'), ":2,Sbc", "the letter without a line is left alone");
+	free(now);
+	free(path);
+	free(kwfile);
+	st->ops->close_folder(f);
+}
+
+/* Every letter taken: a 27th keyword cannot be written, and says so. */
+Test(store_maildir, a_keyword_without_a_free_letter_fails_the_message)
+{
+	struct store_folder *f = open_inbox();
+	char *kwfile = xasprintf("%s/dovecot-keywords", root), *name;
+	struct store_new_msg m;
+	struct mem_src src = {msg1, strlen(msg1), 0, 0};
+	struct store_keep keep;
+	struct error err, errs[1];
+	struct buf b = BUF_INIT;
+
+	for (int i = 0; i < 26; i++)
+		buf_printf(&b, "%d K%02d\n", i, i);
+	write_file(kwfile, b.data);
+	st->ops->close_folder(f);
+	f = open_inbox();
+	st->ops->keeps(f, &keep);
+	cr_expect_eq(keep.new_keywords_room, 0);
+	cr_expect_not(store_keeps_keyword(&keep, "K26", 3));
+	cr_expect(store_keeps_keyword(&keep, "k25", 3));
+
+	m = (struct store_new_msg){0,    "K00 K26", 0,   STORE_ZONE_UNKNOWN, strlen(msg1), &src, mem_read,
+	                           NULL, 0,         NULL};
+	cr_assert_eq(st->ops->add(f, &m, 1, errs, &err), 0);
+	cr_expect_eq(errs[0].scope, ERR_MESSAGE);
+	cr_expect(strstr(errs[0].text, "K26") && strstr(errs[0].text, "26 keyword letters"), "%s",
+	          errs[0].text);
+	name = read_file(kwfile, NULL);
+	cr_expect_str_eq(name, b.data, "the table is unchanged");
+	free(name);
+	buf_free(&b);
+	free(m.name_r);
+	free(kwfile);
 	st->ops->close_folder(f);
 }

@@ -361,3 +361,32 @@ Test(sync_plan, flags_a_side_cannot_keep_are_left_out_once)
 	};
 	ROWS(rows);
 }
+
+/* A side with room for N new keywords (a Maildir folder's free keyword
+ * letters) keeps the first N the other side brings, in canonical order,
+ * and no more: the plan never counts on a letter it cannot have. */
+Test(sync_plan, room_for_new_keywords_goes_to_the_first_ones_in_order)
+{
+	struct plan_msg msgs[3] = {
+	    {.id = {.uid = 1}, .keywords = "$Junk Zeta"},
+	    {.id = {.uid = 2}, .keywords = "alpha $junk Beta"},
+	    {.id = {.uid = 3}, .keywords = NULL},
+	};
+	struct store_keep keep = {
+	    .limited = true, .flags = MAIL_FLAGS_ALL, .keywords = "$Forwarded Beta", .new_keywords_room = 2};
+	char *text = plan_keep_room(&keep, msgs, 3);
+
+	cr_assert_not_null(text);
+	cr_expect_str_eq(keep.keywords, "$Forwarded $Junk alpha Beta", "$Junk and alpha, not Zeta");
+	cr_expect_eq(keep.new_keywords_room, 0);
+	cr_expect(store_keeps_keyword(&keep, "$JUNK", 5));
+	cr_expect_not(store_keeps_keyword(&keep, "Zeta", 4));
+	free(text);
+
+	/* No room, or nothing new: unchanged. */
+	keep = (struct store_keep){.limited = true, .keywords = "A", .new_keywords_room = 0};
+	cr_expect_null(plan_keep_room(&keep, msgs, 3));
+	cr_expect_str_eq(keep.keywords, "A");
+	keep = (struct store_keep){.limited = false, .new_keywords_room = 3};
+	cr_expect_null(plan_keep_room(&keep, msgs, 3));
+}

@@ -175,9 +175,14 @@ struct store_keep {
 	bool new_keywords;    /* any keyword, also one the folder never had ("\*") */
 	const char *keywords; /* canonical text of the keywords it keeps besides, or NULL;
 	                         valid until the folder is closed */
+	/* With new_keywords false: how many keywords besides `keywords` it
+	 * can still take, whichever they are (a Maildir folder: its free
+	 * keyword letters, maildir/keywords.h). store_keeps_keyword() does
+	 * not count them: the engine chooses which keywords get that room
+	 * (sync/plan.h, plan_keep_room) and then keeps exactly those. */
+	size_t new_keywords_room;
 	/* What it does not keep is not worth a report: a copy without it
-	 * loses nothing the user sees there (a Maildir: keywords have no
-	 * letter; they stay on the server). */
+	 * loses nothing the user sees there. */
 	bool unreported;
 };
 

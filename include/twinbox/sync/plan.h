@@ -191,6 +191,18 @@ struct plan_rules {
 	struct store_keep keep[SIDES];
 };
 
+/* Where `keep` has room for keywords it does not keep yet
+ * (store_keep.new_keywords_room: a Maildir folder's free keyword
+ * letters), choose them: of the keywords that `msgs` (the other side's
+ * `count` messages) carry and `keep` does not keep, the first ones in
+ * canonical order, as many as there is room for. `keep` then keeps
+ * exactly those besides its own (room 0), so that a plan never sets a
+ * keyword the side turns out to have no room for, and chooses the same
+ * ones at every run until the side holds them. Returns the new keep's
+ * keyword text (fresh; free it once `keep` is no longer used), or NULL
+ * when `keep` is unchanged. */
+char *plan_keep_room(struct store_keep *keep, const struct plan_msg *msgs, size_t count);
+
 /* The default rules (the config's defaults): direction both, flags
  * synced, deletions carried out on both sides (the valves guard them),
  * folders created on both sides, no size limit,

@@ -84,6 +84,10 @@ char *mail_flags_format(unsigned bits, const char *keywords);
  * NULL for the empty set; caller frees). */
 int mail_keywords_canon(const char *text, char **canon_r, struct error *err);
 
+/* 0 when `kw` (`len` bytes) is one keyword by the rules above, else -1
+ * with ERR_MESSAGE saying why. */
+int mail_keyword_check(const char *kw, size_t len, struct error *err);
+
 /* The canonical order of keywords (`alen` and `blen` bytes): without
  * regard to case, ties broken by byte value. <0, 0 or >0 as for strcmp. */
 int mail_keyword_cmp(const char *a, size_t alen, const char *b, size_t blen);
