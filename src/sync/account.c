@@ -106,11 +106,9 @@ static bool side_unchanged(struct store *s, struct state *st, const struct state
 		const struct store_msg *m = &snap.msgs[i];
 		const struct state_pair *p =
 		    state_pairs_find(&pairs, side, (struct store_id){m->uid, m->name});
-		/* A Maildir keeps no keywords but $Forwarded: compare the flag
-		 * bits there, bits and keywords where the store keeps them. */
-		same =
-		    p && p->flags == m->flags &&
-		    (!(s->ops->caps & STORE_CAP_KEYWORDS) || mail_keywords_equal(p->keywords, m->keywords));
+		/* Keywords too: a Maildir keeps them as letters. One that a
+		 * side could not keep is in neither the pair nor that side. */
+		same = p && p->flags == m->flags && mail_keywords_equal(p->keywords, m->keywords);
 	}
 out:
 	state_pairs_free(&pairs);
