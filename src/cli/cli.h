@@ -20,6 +20,7 @@ enum exit_code {
 	EXIT_PARTIAL = 1, /* some accounts or folders failed or stopped, after something was done */
 	EXIT_FAILED = 2,  /* nothing could be done (e.g. no account reachable, nothing stored) */
 	EXIT_USAGE = 64,  /* bad command line (EX_USAGE) */
+	EXIT_BUSY = 75,   /* an account was being synced by another run: try again later (EX_TEMPFAIL) */
 	EXIT_CONFIG = 78, /* the config file is missing or invalid (EX_CONFIG) */
 };
 
@@ -111,6 +112,23 @@ int cli_sync_accounts(const struct config *cfg, const char *path, const struct s
  * read, EXIT_FAILED when nothing could be checked. */
 int cli_verify_account(const struct config_account *a, bool json, bool quiet);
 
+/* Who else runs for an account (holders.c). */
+struct state_process;
+/* "process 12345 on host box since 2026-11-22 03:51:19", or "another
+ * process" when `p` names none, into `out`. */
+void cli_process_text(const struct state_process *p, char *out, size_t size);
+/* `twinbox sync` of account `a` (state `db`) found it locked by
+ * another process: when a watcher of the account runs (on this host,
+ * not this process), ask it to sync everything now (SIGUSR1) and say so;
+ * true when it was asked. */
+bool cli_ask_watcher(const struct config_account *a, const char *db);
+/* `twinbox watch` of accounts[0..count) registers itself as their
+ * watcher (state_watch_register), and ends that; a watcher that already
+ * runs for an account is warned about, not replaced. */
+void cli_watch_register(const struct config *cfg, const struct config_account *const *accounts,
+                        size_t count);
+void cli_watch_unregister(void);
+
 int cmd_check_config(struct cli_options *opts);
 int cmd_migrate(struct cli_options *opts);
 int cmd_verify(struct cli_options *opts);
@@ -118,5 +136,6 @@ int cmd_watch(struct cli_options *opts);
 int cmd_list_folders(struct cli_options *opts);
 int cmd_sync(struct cli_options *opts);
 int cmd_preview(struct cli_options *opts);
+int cmd_status(struct cli_options *opts);
 
 #endif

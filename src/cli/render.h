@@ -29,6 +29,7 @@ struct progress_account {
 /* One account's run as the command line sees it. */
 struct sync_cli {
 	bool dry_run, allow_mass_delete, mark_seen;
+	bool wait; /* --wait: an account another run holds is waited for */
 	bool quiet, verbose, json;
 	bool two_servers; /* the account's sides are its source and target servers */
 	unsigned jobs;
