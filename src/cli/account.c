@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "twinbox/config/password.h"
 #include "twinbox/store/imap_store.h"
 #include "twinbox/store/maildir_store.h"
 #include "twinbox/store/pop3_store.h"
@@ -160,6 +161,23 @@ struct store *cli_side_store(const struct config_account *a, enum side s,
 	cli_pop3_options(&side->conn, io->password, &po);
 	po.max_message_size = 0; /* max_size skips by LIST size; nothing is cut */
 	return pop3_store_open(&po, err);
+}
+
+struct store *cli_open_side(const struct config_account *a, enum side s, struct error *err)
+{
+	const struct config_side *side = &a->side[s];
+	struct imap_session_options o;
+	struct store *st;
+	char *password;
+
+	if (side->store == CONFIG_STORE_MAILDIR)
+		return cli_side_store(a, s, NULL, err);
+	if (!(password = config_side_password(a, s, err)))
+		return NULL;
+	cli_imap_options(&side->conn, password, &o);
+	st = cli_side_store(a, s, &o, err);
+	password_free(password);
+	return st;
 }
 
 static enum plan_where where_of(enum config_where w)

@@ -57,6 +57,18 @@ struct store;
 struct store *cli_side_store(const struct config_account *a, enum side s,
                              const struct imap_session_options *io, struct error *err);
 
+/* Side `s` of account `a` as cli_side_store() opens it, its password
+ * resolved first (and dropped once logged in); NULL with `err`. */
+struct store *cli_open_side(const struct config_account *a, enum side s, struct error *err);
+
+/* The name `twinbox sync ACCOUNT:FOLDER` takes for server folder `f`
+ * under personal namespace prefix `prefix` (fresh): the prefix left out,
+ * levels joined by '/', as the IMAP store names folders. *note_r says
+ * why sync leaves the folder out (then the name is as sent), or ""
+ * (list_folders.c). */
+struct imap_folder;
+char *cli_imap_sync_name(const struct imap_folder *f, const char *prefix, const char **note_r);
+
 /* POP3 client options for a POP3 server (password referenced). */
 void cli_pop3_options(const struct config_conn *c, const char *password, struct pop3_options *o);
 /* The sync rules of an account (the config's `sync:` section). */

@@ -49,8 +49,7 @@ bool cli_ask_watcher(const struct config_account *a, const char *db)
 static struct state_watch **registered;
 static size_t n_registered;
 
-void cli_watch_register(const struct config *cfg, const struct config_account *const *accounts,
-                        size_t count)
+void cli_watch_register(const struct config *cfg, const struct config_account *const *accounts, size_t count)
 {
 	registered = xcalloc(count + 1, sizeof(*registered));
 	for (size_t i = 0; i < count; i++) {

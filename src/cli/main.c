@@ -200,6 +200,8 @@ int main(int argc, char **argv)
 		rc = cmd_watch(&opts);
 	} else if (strcmp(command, "preview") == 0) {
 		rc = cmd_preview(&opts);
+	} else if (strcmp(command, "status") == 0) {
+		rc = cmd_status(&opts);
 	} else {
 		usage_error("unknown command", command);
 		rc = EXIT_USAGE;

@@ -121,7 +121,7 @@ struct account_job {
 	char *password[SIDES];
 	struct imap_session_options io[SIDES]; /* of each IMAP side */
 	struct hooks *hooks;                   /* NULL: none (or a dry run) */
-	int rc; /* EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_USAGE or EXIT_BUSY */
+	int rc;         /* EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_USAGE or EXIT_BUSY */
 	bool busy;      /* another run holds the account */
 	bool wait_lock; /* ... and it is waited for in the account's turn (--wait) */
 	bool handed;    /* ... and its watcher was asked to sync instead */
@@ -353,6 +353,7 @@ static int import_account(struct account_job *j)
 	struct pop3_options po;
 	struct store *server = NULL;
 	struct error err;
+	const char *why = NULL; /* what stopped the import */
 	int rc = EXIT_FAILED;
 
 	error_clear(&err);
@@ -366,6 +367,7 @@ static int import_account(struct account_job *j)
 	rc = EXIT_OK;
 	goto out;
 fail:
+	why = err.text;
 	if (rep.downloaded && !j->c.dry_run) {
 		log_error("%s: %s (before that, %zu message%s downloaded; they are kept, the next run "
 		          "downloads the rest)",
@@ -376,7 +378,7 @@ fail:
 		log_error("%s: %s", a->name, err.text);
 	}
 out:
-	run_ends(j, rc, err.text);
+	run_ends(j, rc, why);
 	hooks_import(j->hooks, a->pop3.folder, &rep);
 	pop3_import_report_free(&rep);
 	if (server)
@@ -462,6 +464,7 @@ static int sync_account(struct account_job *j)
 	struct sync_result res = {0};
 	struct sync_backoff_policy policy = backoff_policy();
 	struct error err;
+	const char *why = NULL; /* what stopped the run */
 	int rc = EXIT_FAILED;
 
 	error_clear(&err);
@@ -497,6 +500,7 @@ static int sync_account(struct account_job *j)
 	rc = res.folders_failed == 0 ? EXIT_OK : EXIT_PARTIAL;
 	goto out;
 fail:
+	why = err.text;
 	if (!res.stop_reported) /* else the failing folder's report said it */
 		log_error("%s: %s", a->name, err.text);
 	rc = res.unknown_folder ? EXIT_USAGE : EXIT_PARTIAL;
@@ -504,7 +508,7 @@ out:
 	/* "Nothing could be done" only when nothing was. */
 	if (rc == EXIT_PARTIAL && !res.folders_synced && !j->c.done)
 		rc = EXIT_FAILED;
-	run_ends(j, rc, err.text);
+	run_ends(j, rc, why);
 	sync_prefetch_stop(o.prefetch);
 	if (remote)
 		remote->ops->close(remote);

@@ -647,3 +647,44 @@ unsigned sync_kill_randomly(uint32_t *seed, unsigned kills, const char *folder, 
 	}
 	return killed;
 }
+
+char *json_read_with(const char *script, const char *stream)
+{
+	char *in = xasprintf("%s/events.json", sh.dir);
+	char *py = xasprintf("%s/reader.py", sh.dir);
+	char *cmd = xasprintf("/usr/bin/python3 %s %s 2>&1", py, in);
+	struct buf out = BUF_INIT;
+	struct error err;
+	char block[4096];
+	size_t n;
+	FILE *f;
+	int status;
+
+	cr_assert_eq(fs_write_atomic(in, stream, strlen(stream), 0600, &err), 0, "%s", err.text);
+	cr_assert_eq(fs_write_atomic(py, script, strlen(script), 0600, &err), 0, "%s", err.text);
+	f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	while ((n = fread(block, 1, sizeof(block), f)) > 0)
+		buf_append(&out, block, n);
+	status = pclose(f);
+	buf_append_byte(&out, '\0');
+	cr_assert_eq(status, 0, "Python could not read the stream: %s\nstream:\n%s", out.data, stream);
+	free(cmd);
+	free(py);
+	free(in);
+	return buf_detach(&out, NULL);
+}
+
+long json_value_of(const char *text, const char *key)
+{
+	char *needle = xasprintf("\n%s ", key);
+	char *with_nl = xasprintf("\n%s", text);
+	const char *p = strstr(with_nl, needle);
+	long v;
+
+	cr_assert_not_null(p, "no \"%s\" in:\n%s", key, text);
+	v = strtol(p + strlen(needle), NULL, 10);
+	free(needle);
+	free(with_nl);
+	return v;
+}

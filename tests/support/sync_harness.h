@@ -124,6 +124,17 @@ void assert_nothing_done(void);
  * to the end of the line (fresh); fails the test if there is none. */
 char *summary_of(const char *folder);
 
+/* ---- --json ---- */
+
+/* JSON lines `stream` read by Python's json module with `script` (a
+ * Python program that reads the file sys.argv[1] and prints "key value"
+ * lines): what it printed (fresh); fails the test when Python rejects
+ * the stream. */
+char *json_read_with(const char *script, const char *stream);
+/* The number after "key " on a line of `text` (json_read_with()'s
+ * output); fails the test when there is none. */
+long json_value_of(const char *text, const char *key);
+
 /* ---- processes ---- */
 
 /* Start `twinbox --config CFG sync` without waiting; its output goes to
