@@ -264,3 +264,54 @@ void cli_pop3_options(const struct config_conn *c, const char *password, struct 
 				o->mechs[o->mech_count++] = map[m].to;
 	}
 }
+
+int cli_parse_accounts(const struct cli_options *opts, const char *command, const char *usage,
+                       const char *const *options, bool *given, struct cli_accounts *r)
+{
+	r->names = xcalloc((size_t)opts->argc + 1, sizeof(*r->names));
+	r->count = 0;
+	for (int i = 0; i < opts->argc; i++) {
+		const char *a = opts->argv[i];
+		size_t k = 0;
+
+		if (a[0] != '-') {
+			r->names[r->count++] = a;
+			continue;
+		}
+		while (options[k] && strcmp(options[k], a) != 0)
+			k++;
+		if (!options[k]) {
+			fprintf(stderr, "twinbox: %s: unknown option %s\n%s", command, a, usage);
+			return -1;
+		}
+		given[k] = true;
+	}
+	return 0;
+}
+
+int cli_check_accounts(const struct config *cfg, const char *path, const struct cli_accounts *r)
+{
+	int rc = EXIT_OK;
+
+	for (size_t i = 0; i < r->count; i++) {
+		if (!config_find_account(cfg, r->names[i])) {
+			log_error("%s: no account named \"%s\"", path, r->names[i]);
+			rc = EXIT_USAGE;
+		}
+	}
+	return rc;
+}
+
+bool cli_account_wanted(const struct cli_accounts *r, const struct config_account *a)
+{
+	for (size_t i = 0; i < r->count; i++)
+		if (strcmp(r->names[i], a->name) == 0)
+			return true;
+	return r->count == 0;
+}
+
+void cli_accounts_free(struct cli_accounts *r)
+{
+	free(r->names);
+	memset(r, 0, sizeof(*r));
+}

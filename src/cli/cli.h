@@ -89,6 +89,25 @@ void cli_folders_free(struct cli_folders *m);
  * path, or NULL, either way (caller frees). */
 struct config *cli_load_config(const struct cli_options *opts, char **path_r);
 
+/* The arguments of `twinbox CMD [OPTION...] [ACCOUNT...]`: the account
+ * names, and which of `options` (NULL-terminated, e.g. "--connect")
+ * were given (given[i] for options[i]). */
+struct cli_accounts {
+	const char **names;
+	size_t count;
+};
+/* Parse opts' arguments so; -1 after printing `usage` for an option not
+ * in `options` (the command then exits EXIT_USAGE). Free with
+ * cli_accounts_free() either way. */
+int cli_parse_accounts(const struct cli_options *opts, const char *command, const char *usage,
+                       const char *const *options, bool *given, struct cli_accounts *r);
+/* EXIT_OK when every name is an account of `cfg` (read from `path`),
+ * else EXIT_USAGE after naming those that are not. */
+int cli_check_accounts(const struct config *cfg, const char *path, const struct cli_accounts *r);
+/* Whether `a` is named (no names: every account is). */
+bool cli_account_wanted(const struct cli_accounts *r, const struct config_account *a);
+void cli_accounts_free(struct cli_accounts *r);
+
 /* A command on one account (`twinbox CMD ACCOUNT`) of kind `store`:
  * checks the arguments, loads the config, finds the account, refuses one
  * of another kind with `wrong_store`, and returns run()'s exit code. */

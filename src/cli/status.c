@@ -671,52 +671,34 @@ static int status_account(const struct config *cfg, const struct config_account 
 
 int cmd_status(struct cli_options *opts)
 {
-	bool do_connect = false, json = false;
-	const char **names = xcalloc((size_t)opts->argc + 1, sizeof(*names));
-	size_t n_names = 0;
+	static const char *const options[] = {"--connect", "--json", NULL};
+	bool given[2] = {false, false};
+	struct cli_accounts names;
 	struct config *cfg;
 	char *path;
-	int rc = EXIT_OK;
+	int rc;
 
-	for (int i = 0; i < opts->argc; i++) {
-		const char *a = opts->argv[i];
-		if (strcmp(a, "--connect") == 0) {
-			do_connect = true;
-		} else if (strcmp(a, "--json") == 0) {
-			json = true;
-		} else if (a[0] == '-') {
-			fprintf(stderr, "twinbox: status: unknown option %s\n%s", a, status_usage);
-			free(names);
-			return EXIT_USAGE;
-		} else {
-			names[n_names++] = a;
-		}
+	if (cli_parse_accounts(opts, "status", status_usage, options, given, &names) < 0) {
+		cli_accounts_free(&names);
+		return EXIT_USAGE;
 	}
-	render_start(json, false);
+	render_start(given[1], false);
 	cfg = cli_load_config(opts, &path);
 	if (!cfg) {
 		render_end();
 		free(path);
-		free(names);
+		cli_accounts_free(&names);
 		return EXIT_CONFIG;
 	}
-	for (size_t i = 0; i < n_names; i++) {
-		if (!config_find_account(cfg, names[i])) {
-			log_error("%s: no account named \"%s\"", path, names[i]);
-			rc = EXIT_USAGE;
-		}
-	}
+	rc = cli_check_accounts(cfg, path, &names);
 	for (size_t i = 0; rc != EXIT_USAGE && i < cfg->account_count; i++) {
 		const struct config_account *a = &cfg->accounts[i];
-		bool wanted = n_names == 0;
-		for (size_t j = 0; j < n_names && !wanted; j++)
-			wanted = strcmp(names[j], a->name) == 0;
-		if (wanted && status_account(cfg, a, do_connect, json) != EXIT_OK)
+		if (cli_account_wanted(&names, a) && status_account(cfg, a, given[0], given[1]) != EXIT_OK)
 			rc = EXIT_PARTIAL;
 	}
 	config_free(cfg);
 	render_end();
 	free(path);
-	free(names);
+	cli_accounts_free(&names);
 	return rc;
 }

@@ -399,21 +399,7 @@ Test(status, names_are_escaped)
 /* A POP3 import: what it downloaded, no folders. */
 Test(status, a_pop3_import_tells_what_it_downloaded)
 {
-	char *text = xasprintf("state_dir: %s/state\n"
-	                       "accounts:\n"
-	                       "  p:\n"
-	                       "    pop3:\n"
-	                       "      host: 127.0.0.1\n"
-	                       "      port: %u\n"
-	                       "      user: %s\n"
-	                       "      password: \"%s\"\n"
-	                       "      ca_file: \"%s\"\n"
-	                       "    maildir:\n"
-	                       "      path: %s\n",
-	                       sh.dir, sh.d->pop3s_port, sh.d->user, sh.d->password, sh.d->ca_file, sh.mail);
-	struct error err;
-
-	cr_assert_eq(fs_write_atomic(sh.cfg, text, strlen(text), 0600, &err), 0, "%s", err.text);
+	write_pop3_config();
 	dovecot_seed(sh.d, "INBOX", 3, 21900, 0);
 	sync_ok();
 	cr_assert_eq(status_run("p", NULL), 0, "stdout: %s\nstderr: %s", sh.r.out, sh.r.err);
@@ -421,7 +407,6 @@ Test(status, a_pop3_import_tells_what_it_downloaded)
 	cr_assert(strstr(sh.r.out, "downloaded:   3 messages\n"), "%s", sh.r.out);
 	cr_assert(strstr(sh.r.out, "went through"), "%s", sh.r.out);
 	cr_assert_null(strstr(sh.r.out, "FOLDER"), "%s", sh.r.out);
-	free(text);
 }
 
 /* ---- a locked account ---- */

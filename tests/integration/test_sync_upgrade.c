@@ -23,12 +23,30 @@
 
 TestSuite(sync_upgrade, .init = sync_harness_setup, .fini = sync_harness_teardown, .timeout = 300);
 
-/* Replace the harness's state file by the one the previous release
- * would have written after the same runs: an empty version-4 file
- * (state_create_version) filled from it, column by column. */
+/* Replace the harness's state file by an empty file of schema `version`
+ * (state_create_version) filled from it by `copy` (SQL in which the
+ * current file is attached as "cur"). */
+static void write_as_version(int version, const char *copy)
+{
+	char *old = xasprintf("%s.v%d", sh.db, version);
+	struct error err;
+
+	cr_assert_eq(state_create_version(old, version, &err), 0, "%s", err.text);
+	state_test_sql(old, copy);
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		char *p = xasprintf("%s%s", sh.db, suffixes[i]);
+		unlink(p);
+		free(p);
+	}
+	cr_assert_eq(rename(old, sh.db), 0);
+	free(old);
+}
+
+/* The state file the previous release but one would have written after
+ * the same runs, column by column. */
 static void write_as_version_4(void)
 {
-	char *old = xasprintf("%s.v4", sh.db);
 	char *copy = xasprintf(
 	    "ATTACH '%s' AS cur;"
 	    "INSERT INTO main.folder (id, remote_name, local_path, uidvalidity, uidnext, highestmodseq,"
@@ -43,19 +61,9 @@ static void write_as_version_4(void)
 	    " FROM cur.pair;"
 	    "INSERT INTO main.server SELECT * FROM cur.server;",
 	    sh.db);
-	struct error err;
 
-	cr_assert_eq(state_create_version(old, 4, &err), 0, "%s", err.text);
-	state_test_sql(old, copy);
-	static const char *const suffixes[] = {"", "-wal", "-shm"};
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		char *p = xasprintf("%s%s", sh.db, suffixes[i]);
-		unlink(p);
-		free(p);
-	}
-	cr_assert_eq(rename(old, sh.db), 0);
+	write_as_version(4, copy);
 	free(copy);
-	free(old);
 }
 
 Test(sync_upgrade, a_state_of_the_previous_release_is_upgraded_and_the_next_run_copies_nothing)
@@ -91,8 +99,7 @@ Test(sync_upgrade, a_state_of_the_previous_release_is_upgraded_and_the_next_run_
 	assert_twins("Archive", 7);
 }
 
-/* Replace the harness's state file by the one version 5 would have
- * written after the same runs, as write_as_version_4() does. */
+/* The one version 5 (the previous release) would have written. */
 static void write_as_version_5(void)
 {
 	static const char folder_cols[] =
@@ -100,25 +107,14 @@ static void write_as_version_5(void)
 	    " b_mark0_sec, b_mark0_nsec, b_mark1_sec, b_mark1_nsec, last_sync, rules, b_digest, b_files,"
 	    " a_mark0_sec, a_mark0_nsec, a_mark1_sec, a_mark1_nsec, a_digest, a_files, b_uidvalidity,"
 	    " b_uidnext, b_highestmodseq, b_messages";
-	char *old = xasprintf("%s.v5", sh.db);
 	char *copy = xasprintf("ATTACH '%s' AS cur;"
 	                       "INSERT INTO main.folder (%s) SELECT %s FROM cur.folder;"
 	                       "INSERT INTO main.pair SELECT * FROM cur.pair;"
 	                       "INSERT INTO main.server SELECT * FROM cur.server;",
 	                       sh.db, folder_cols, folder_cols);
-	struct error err;
 
-	cr_assert_eq(state_create_version(old, 5, &err), 0, "%s", err.text);
-	state_test_sql(old, copy);
-	static const char *const suffixes[] = {"", "-wal", "-shm"};
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		char *p = xasprintf("%s%s", sh.db, suffixes[i]);
-		unlink(p);
-		free(p);
-	}
-	cr_assert_eq(rename(old, sh.db), 0);
+	write_as_version(5, copy);
 	free(copy);
-	free(old);
 }
 
 Test(sync_upgrade, a_state_of_version_5_is_read_by_status_and_the_next_run_records_the_rest)

@@ -23,10 +23,12 @@
 
 struct sync_harness sh;
 
-char *account_config(const char *name, const char *maildir)
+/* Account `name` of the harness's server over `kind` ("imap", "pop3")
+ * on `port`, delivering into `maildir`: its lines (fresh). */
+static char *server_account(const char *name, const char *kind, unsigned port, const char *maildir)
 {
 	return xasprintf("  %s:\n"
-	                 "    imap:\n"
+	                 "    %s:\n"
 	                 "      host: 127.0.0.1\n"
 	                 "      port: %u\n"
 	                 "      user: %s\n"
@@ -35,7 +37,12 @@ char *account_config(const char *name, const char *maildir)
 	                 "      timeout: 20s\n"
 	                 "    maildir:\n"
 	                 "      path: %s\n",
-	                 name, sh.d->imaps_port, sh.d->user, sh.d->password, sh.d->ca_file, maildir);
+	                 name, kind, port, sh.d->user, sh.d->password, sh.d->ca_file, maildir);
+}
+
+char *account_config(const char *name, const char *maildir)
+{
+	return server_account(name, "imap", sh.d->imaps_port, maildir);
 }
 
 void write_config(const char *sync_section)
@@ -45,6 +52,17 @@ void write_config(const char *sync_section)
 	                       "accounts:\n"
 	                       "%s%s",
 	                       sh.dir, account, sync_section ? sync_section : "");
+	struct error err;
+
+	cr_assert_eq(fs_write_atomic(sh.cfg, text, strlen(text), 0600, &err), 0, "%s", err.text);
+	free(text);
+	free(account);
+}
+
+void write_pop3_config(void)
+{
+	char *account = server_account("p", "pop3", sh.d->pop3s_port, sh.mail);
+	char *text = xasprintf("state_dir: %s/state\naccounts:\n%s", sh.dir, account);
 	struct error err;
 
 	cr_assert_eq(fs_write_atomic(sh.cfg, text, strlen(text), 0600, &err), 0, "%s", err.text);

@@ -49,6 +49,10 @@ char *account_config(const char *name, const char *maildir);
 /* (Re)write the config; `sync_section` is appended verbatim (NULL: none). */
 void write_config(const char *sync_section);
 
+/* Write the config with a POP3 account "p" on the harness's server,
+ * delivering into the harness's Maildir, instead of the IMAP account. */
+void write_pop3_config(void);
+
 /* Stop the harness's Dovecot, start a fresh one, remove the Maildir and
  * the state, write the config again (`expunge: both`): a clean world in
  * the same test. */
