@@ -576,6 +576,8 @@ static void print_text(const struct account_status *s)
 		process_line("syncing now:", &s->running);
 	if (s->watcher.known)
 		process_line("watched by", &s->watcher);
+	if (s->never_synced)
+		show_quotas(s, false); /* --connect: the server has a say all the same */
 	if (s->never_synced || s->error)
 		return;
 	print_run(s);
