@@ -48,13 +48,17 @@
 
 static const char status_usage[] = "Usage: twinbox status [--connect] [--json] [ACCOUNT...]\n";
 
+/* A folder by the name the state uses, and its message count on a
+ * server now (-1: not told). */
+struct named_count {
+	char *name;
+	int64_t count;
+};
+
 /* What --connect learnt of one server side. */
 struct server_now {
 	bool asked, failed;
-	/* Its folders by the names the state uses, sorted, with their
-	 * message counts (-1: not told). */
-	char **names;
-	int64_t *counts;
+	struct named_count *folders; /* sorted by name */
 	size_t count;
 	/* The store's listing with each folder's special use, for an
 	 * account of two servers whose folders are mapped. */
@@ -85,9 +89,8 @@ struct account_status {
 static void server_now_free(struct server_now *n)
 {
 	for (size_t i = 0; i < n->count; i++)
-		free(n->names[i]);
-	free(n->names);
-	free(n->counts);
+		free(n->folders[i].name);
+	free(n->folders);
 	store_names_free(n->listed);
 	free(n->uses);
 	store_quota_free(n->roots, n->root_count);
@@ -162,31 +165,21 @@ out:
 
 /* ---- --connect ---- */
 
-static int cmp_name(const void *x, const void *y)
+static int cmp_named(const void *x, const void *y)
 {
-	return strcmp(*(char *const *)x, *(char *const *)y);
+	return strcmp(((const struct named_count *)x)->name, ((const struct named_count *)y)->name);
 }
 
 /* The count of folder `name` on a side, -1 when not known. */
 static int64_t count_of(const struct server_now *n, const char *name)
 {
-	const char *key = name;
-	char **at;
+	struct named_count key = {(char *)name, 0};
+	const struct named_count *at;
 
 	if (!n->asked || n->failed || !n->count)
 		return -1;
-	at = bsearch(&key, n->names, n->count, sizeof(*n->names), cmp_name);
-	return at ? n->counts[at - n->names] : -1;
-}
-
-struct named_count {
-	char *name;
-	int64_t count;
-};
-
-static int cmp_named(const void *x, const void *y)
-{
-	return strcmp(((const struct named_count *)x)->name, ((const struct named_count *)y)->name);
+	at = bsearch(&key, n->folders, n->count, sizeof(*n->folders), cmp_named);
+	return at ? at->count : -1;
 }
 
 /* Each folder's MESSAGES (LIST-STATUS, else pipelined STATUS) by the
@@ -213,14 +206,8 @@ static int count_folders(struct imap_session *s, struct server_now *n, struct er
 	}
 	imap_folders_free(v, count);
 	qsort(nc, k, sizeof(*nc), cmp_named);
-	n->names = xcalloc(k + 1, sizeof(*n->names));
-	n->counts = xcalloc(k + 1, sizeof(*n->counts));
-	for (size_t i = 0; i < k; i++) {
-		n->names[i] = nc[i].name;
-		n->counts[i] = nc[i].count;
-	}
+	n->folders = nc;
 	n->count = k;
-	free(nc);
 	return 0;
 }
 
