@@ -468,7 +468,6 @@ static int sync_account(struct account_job *j)
 	int rc = EXIT_FAILED;
 
 	error_clear(&err);
-	run_begins(j);
 	o.backoff = sync_backoff_new(&policy);
 	cli_plan_rules(a, &o.rules);
 	o.rules.allow_mass_delete = j->c.allow_mass_delete;
@@ -492,6 +491,8 @@ static int sync_account(struct account_job *j)
 	 * in to and listed. */
 	if (local)
 		o.prefetch = sync_prefetch_start(local, j->db, &o);
+	/* After the read-ahead started: it reads while this is written. */
+	run_begins(j);
 	remote = open_patiently(j, SIDE_A, o.backoff, &err);
 	if (!remote || (!local && !(local = open_patiently(j, SIDE_B, o.backoff, &err))))
 		goto fail;

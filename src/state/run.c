@@ -1,6 +1,7 @@
 /* The account's last run (see twinbox/state/run.h). */
 #include "twinbox/state/run.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,19 @@ const char *state_run_result_name(enum state_run_result result)
 	if (result <= STATE_RUN_NONE || result > STATE_RUN_FAILED)
 		return NULL;
 	return result_names[result];
+}
+
+/* Run `stmt` as a write that need not survive a power loss: what it
+ * records is for people, so it does not by itself make state_close()
+ * flush the log (a run with nothing to do writes nothing else, and
+ * keeps costing no fsync). */
+static int record(struct state *st, sqlite3_stmt *stmt, const char *what, struct error *err)
+{
+	bool wrote = st->wrote;
+	int rc = state_step_done(st, stmt, what, err);
+
+	st->wrote = wrote;
+	return rc;
 }
 
 static enum state_run_result result_from_name(const char *name)
@@ -38,7 +52,7 @@ int state_run_begin(struct state *st, int64_t now, struct error *err)
 	if (!stmt)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, now);
-	return state_step_done(st, stmt, "record the start of a run", err);
+	return record(st, stmt, "record the start of a run", err);
 }
 
 int state_run_end(struct state *st, int64_t now, enum state_run_result result, const char *error,
@@ -63,7 +77,7 @@ int state_run_end(struct state *st, int64_t now, enum state_run_result result, c
 	sqlite3_bind_int64(stmt, 1, now);
 	state_bind_text(stmt, 2, state_run_result_name(result));
 	state_bind_text(stmt, 3, error);
-	return state_step_done(st, stmt, "record the end of a run", err);
+	return record(st, stmt, "record the end of a run", err);
 }
 
 int state_run_get(struct state *st, struct state_run *run_r, struct error *err)

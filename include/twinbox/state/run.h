@@ -8,6 +8,10 @@
  * whose run started but did not end is a run that was killed, or one
  * that is running now (the lock tells which).
  *
+ * What these write may be lost with a power cut (a commit, not a
+ * durable one, and not a reason for state_close() to flush the log);
+ * never with a killed process.
+ *
  * Errors as in state.h.
  */
 #ifndef TWINBOX_STATE_RUN_H
