@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "twinbox/config/password.h"
 #include "twinbox/store/imap_store.h"
 #include "twinbox/store/maildir_store.h"
 #include "twinbox/store/pop3_store.h"
@@ -162,6 +163,23 @@ struct store *cli_side_store(const struct config_account *a, enum side s,
 	return pop3_store_open(&po, err);
 }
 
+struct store *cli_open_side(const struct config_account *a, enum side s, struct error *err)
+{
+	const struct config_side *side = &a->side[s];
+	struct imap_session_options o;
+	struct store *st;
+	char *password;
+
+	if (side->store == CONFIG_STORE_MAILDIR)
+		return cli_side_store(a, s, NULL, err);
+	if (!(password = config_side_password(a, s, err)))
+		return NULL;
+	cli_imap_options(&side->conn, password, &o);
+	st = cli_side_store(a, s, &o, err);
+	password_free(password);
+	return st;
+}
+
 static enum plan_where where_of(enum config_where w)
 {
 	return (w & CONFIG_WHERE_REMOTE ? PLAN_WHERE_REMOTE : 0) |
@@ -245,4 +263,55 @@ void cli_pop3_options(const struct config_conn *c, const char *password, struct 
 			if (map[m].from == c->auth[i])
 				o->mechs[o->mech_count++] = map[m].to;
 	}
+}
+
+int cli_parse_accounts(const struct cli_options *opts, const char *command, const char *usage,
+                       const char *const *options, bool *given, struct cli_accounts *r)
+{
+	r->names = xcalloc((size_t)opts->argc + 1, sizeof(*r->names));
+	r->count = 0;
+	for (int i = 0; i < opts->argc; i++) {
+		const char *a = opts->argv[i];
+		size_t k = 0;
+
+		if (a[0] != '-') {
+			r->names[r->count++] = a;
+			continue;
+		}
+		while (options[k] && strcmp(options[k], a) != 0)
+			k++;
+		if (!options[k]) {
+			fprintf(stderr, "twinbox: %s: unknown option %s\n%s", command, a, usage);
+			return -1;
+		}
+		given[k] = true;
+	}
+	return 0;
+}
+
+int cli_check_accounts(const struct config *cfg, const char *path, const struct cli_accounts *r)
+{
+	int rc = EXIT_OK;
+
+	for (size_t i = 0; i < r->count; i++) {
+		if (!config_find_account(cfg, r->names[i])) {
+			log_error("%s: no account named \"%s\"", path, r->names[i]);
+			rc = EXIT_USAGE;
+		}
+	}
+	return rc;
+}
+
+bool cli_account_wanted(const struct cli_accounts *r, const struct config_account *a)
+{
+	for (size_t i = 0; i < r->count; i++)
+		if (strcmp(r->names[i], a->name) == 0)
+			return true;
+	return r->count == 0;
+}
+
+void cli_accounts_free(struct cli_accounts *r)
+{
+	free(r->names);
+	memset(r, 0, sizeof(*r));
 }

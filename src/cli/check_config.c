@@ -273,47 +273,31 @@ static int connect_account(const struct config *cfg, const struct config_account
 
 int cmd_check_config(struct cli_options *opts)
 {
+	static const char *const options[] = {"--connect", NULL};
 	bool do_connect = false;
-	const char **names = xcalloc((size_t)opts->argc + 1, sizeof(*names));
-	size_t n_names = 0, failed = 0, checked = 0;
+	struct cli_accounts names;
+	size_t failed = 0, checked = 0;
 	struct config *cfg;
 	char *path;
-	int rc = EXIT_OK;
+	int rc;
 
-	for (int i = 0; i < opts->argc; i++) {
-		const char *a = opts->argv[i];
-		if (strcmp(a, "--connect") == 0) {
-			do_connect = true;
-		} else if (a[0] == '-') {
-			fprintf(stderr, "twinbox: check-config: unknown option %s\n%s", a, check_usage);
-			free(names);
-			return EXIT_USAGE;
-		} else {
-			names[n_names++] = a;
-		}
+	if (cli_parse_accounts(opts, "check-config", check_usage, options, &do_connect, &names) < 0) {
+		cli_accounts_free(&names);
+		return EXIT_USAGE;
 	}
-
 	cfg = cli_load_config(opts, &path);
 	if (!cfg) {
 		free(path);
-		free(names);
+		cli_accounts_free(&names);
 		return EXIT_CONFIG;
 	}
-	for (size_t i = 0; i < n_names; i++) {
-		if (!config_find_account(cfg, names[i])) {
-			log_error("%s: no account named \"%s\"", path, names[i]);
-			rc = EXIT_USAGE;
-		}
-	}
+	rc = cli_check_accounts(cfg, path, &names);
 	if (rc == EXIT_OK) {
 		printf("%s: valid, %zu account%s\n", path, cfg->account_count,
 		       cfg->account_count == 1 ? "" : "s");
 		for (size_t i = 0; i < cfg->account_count; i++) {
 			const struct config_account *a = &cfg->accounts[i];
-			bool wanted = n_names == 0;
-			for (size_t j = 0; j < n_names && !wanted; j++)
-				wanted = strcmp(names[j], a->name) == 0;
-			if (!wanted)
+			if (!cli_account_wanted(&names, a))
 				continue;
 			describe_account(a);
 			if (do_connect) {
@@ -327,6 +311,6 @@ int cmd_check_config(struct cli_options *opts)
 	}
 	config_free(cfg);
 	free(path);
-	free(names);
+	cli_accounts_free(&names);
 	return rc;
 }

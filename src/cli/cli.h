@@ -20,6 +20,7 @@ enum exit_code {
 	EXIT_PARTIAL = 1, /* some accounts or folders failed or stopped, after something was done */
 	EXIT_FAILED = 2,  /* nothing could be done (e.g. no account reachable, nothing stored) */
 	EXIT_USAGE = 64,  /* bad command line (EX_USAGE) */
+	EXIT_BUSY = 75,   /* an account was being synced by another run: try again later (EX_TEMPFAIL) */
 	EXIT_CONFIG = 78, /* the config file is missing or invalid (EX_CONFIG) */
 };
 
@@ -56,6 +57,18 @@ struct store;
 struct store *cli_side_store(const struct config_account *a, enum side s,
                              const struct imap_session_options *io, struct error *err);
 
+/* Side `s` of account `a` as cli_side_store() opens it, its password
+ * resolved first (and dropped once logged in); NULL with `err`. */
+struct store *cli_open_side(const struct config_account *a, enum side s, struct error *err);
+
+/* The name `twinbox sync ACCOUNT:FOLDER` takes for server folder `f`
+ * under personal namespace prefix `prefix` (fresh): the prefix left out,
+ * levels joined by '/', as the IMAP store names folders. *note_r says
+ * why sync leaves the folder out (then the name is as sent), or ""
+ * (list_folders.c). */
+struct imap_folder;
+char *cli_imap_sync_name(const struct imap_folder *f, const char *prefix, const char **note_r);
+
 /* POP3 client options for a POP3 server (password referenced). */
 void cli_pop3_options(const struct config_conn *c, const char *password, struct pop3_options *o);
 /* The sync rules of an account (the config's `sync:` section). */
@@ -75,6 +88,25 @@ void cli_folders_free(struct cli_folders *m);
  * printing why (the command then exits EXIT_CONFIG). *path_r gets the
  * path, or NULL, either way (caller frees). */
 struct config *cli_load_config(const struct cli_options *opts, char **path_r);
+
+/* The arguments of `twinbox CMD [OPTION...] [ACCOUNT...]`: the account
+ * names, and which of `options` (NULL-terminated, e.g. "--connect")
+ * were given (given[i] for options[i]). */
+struct cli_accounts {
+	const char **names;
+	size_t count;
+};
+/* Parse opts' arguments so; -1 after printing `usage` for an option not
+ * in `options` (the command then exits EXIT_USAGE). Free with
+ * cli_accounts_free() either way. */
+int cli_parse_accounts(const struct cli_options *opts, const char *command, const char *usage,
+                       const char *const *options, bool *given, struct cli_accounts *r);
+/* EXIT_OK when every name is an account of `cfg` (read from `path`),
+ * else EXIT_USAGE after naming those that are not. */
+int cli_check_accounts(const struct config *cfg, const char *path, const struct cli_accounts *r);
+/* Whether `a` is named (no names: every account is). */
+bool cli_account_wanted(const struct cli_accounts *r, const struct config_account *a);
+void cli_accounts_free(struct cli_accounts *r);
 
 /* A command on one account (`twinbox CMD ACCOUNT`) of kind `store`:
  * checks the arguments, loads the config, finds the account, refuses one
@@ -111,6 +143,23 @@ int cli_sync_accounts(const struct config *cfg, const char *path, const struct s
  * read, EXIT_FAILED when nothing could be checked. */
 int cli_verify_account(const struct config_account *a, bool json, bool quiet);
 
+/* Who else runs for an account (holders.c). */
+struct state_process;
+/* "process 12345 on host box since 2026-11-22 03:51:19", or "another
+ * process" when `p` names none, into `out`. */
+void cli_process_text(const struct state_process *p, char *out, size_t size);
+/* `twinbox sync` of account `a` (state `db`) found it locked by
+ * another process: when a watcher of the account runs (on this host,
+ * not this process), ask it to sync everything now (SIGUSR1) and say so;
+ * true when it was asked. */
+bool cli_ask_watcher(const struct config_account *a, const char *db);
+/* `twinbox watch` of accounts[0..count) registers itself as their
+ * watcher (state_watch_register), and ends that; a watcher that already
+ * runs for an account is warned about, not replaced. */
+void cli_watch_register(const struct config *cfg, const struct config_account *const *accounts,
+                        size_t count);
+void cli_watch_unregister(void);
+
 int cmd_check_config(struct cli_options *opts);
 int cmd_migrate(struct cli_options *opts);
 int cmd_verify(struct cli_options *opts);
@@ -118,5 +167,6 @@ int cmd_watch(struct cli_options *opts);
 int cmd_list_folders(struct cli_options *opts);
 int cmd_sync(struct cli_options *opts);
 int cmd_preview(struct cli_options *opts);
+int cmd_status(struct cli_options *opts);
 
 #endif

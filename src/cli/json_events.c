@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "render.h"
+#include "twinbox/state/lock.h"
+#include "twinbox/state/run.h"
 #include "twinbox/util/buf.h"
 #include "twinbox/util/mailflags.h"
 #include "twinbox/util/xmalloc.h"
@@ -307,5 +309,106 @@ void json_verify(const char *account, const struct sync_verify_report *r, size_t
 	put_num(&b, "matched", r->matched);
 	put_num(&b, "missing", r->missing);
 	put_num(&b, "missing_bytes", r->missing_bytes);
+	finish(&b);
+}
+
+/* "key": {"pid": 12, "host": "box", "since": 1700000000}, when `p` is. */
+static void put_process(struct buf *b, const char *key, const struct state_process *p)
+{
+	size_t at;
+
+	if (!p || !p->known)
+		return;
+	put_key(b, key);
+	at = b->len;
+	put_num(b, "pid", (unsigned long long)p->pid);
+	put_str(b, "host", p->host);
+	put_num(b, "since", (unsigned long long)p->since);
+	close_object(b, at);
+}
+
+/* "key": {"remote": N, "local": N}, the sides whose count is known. */
+static void put_sides(struct buf *b, const char *key, const int64_t count[SIDES])
+{
+	size_t at;
+
+	if (count[SIDE_A] < 0 && count[SIDE_B] < 0)
+		return;
+	put_key(b, key);
+	at = b->len;
+	for (int s = 0; s < SIDES; s++)
+		if (count[s] >= 0)
+			put_num(b, side_word((enum side)s), (unsigned long long)count[s]);
+	close_object(b, at);
+}
+
+void json_status_account(const struct status_account_view *v)
+{
+	struct buf b = BUF_INIT;
+
+	begin(&b, "status_account", v->account);
+	put_bool(&b, "two_servers", v->two_servers);
+	if (v->never_synced)
+		put_bool(&b, "never_synced", true);
+	put_str(&b, "error", v->error);
+	if (v->run && v->run->started) {
+		size_t at;
+		put_key(&b, "last_run");
+		at = b.len;
+		put_num(&b, "started", (unsigned long long)v->run->started);
+		put_num(&b, "ended", (unsigned long long)v->run->ended);
+		put_str(&b, "result", state_run_result_name(v->run->result));
+		put_str(&b, "error", v->run->error);
+		close_object(&b, at);
+		put_num(&b, "last_ok", (unsigned long long)v->run->last_ok);
+	}
+	put_process(&b, "running", v->running);
+	put_process(&b, "watcher", v->watcher);
+	if (!v->never_synced && !v->error) {
+		put_num(&b, "pending", (unsigned long long)v->pending);
+		put_num(&b, "failed_messages", (unsigned long long)v->failed_messages);
+	}
+	if (v->downloaded >= 0)
+		put_num(&b, "downloaded", (unsigned long long)v->downloaded);
+	finish(&b);
+}
+
+void json_status_folder(const struct status_folder_view *v)
+{
+	struct buf b = BUF_INIT;
+
+	begin(&b, "status_folder", v->account);
+	put_str(&b, "folder", v->folder);
+	put_num(&b, "last_sync", (unsigned long long)v->last_sync);
+	put_sides(&b, "messages", v->seen);
+	put_sides(&b, "now", v->now);
+	put_num(&b, "pending", (unsigned long long)v->pending);
+	put_num(&b, "failed_messages", (unsigned long long)v->failed_messages);
+	if (v->error) {
+		put_str(&b, "error", v->error);
+		put_num(&b, "error_time", (unsigned long long)v->error_time);
+	}
+	finish(&b);
+}
+
+void json_status_quota(const char *account, enum side side, const struct store_quota *q, unsigned percent,
+                       bool nearly_full)
+{
+	struct buf b = BUF_INIT;
+
+	begin(&b, "status_quota", account);
+	put_str(&b, "side", side_word(side));
+	put_str(&b, "root", q->root);
+	put_str(&b, "where", q->where);
+	if (q->has_bytes) {
+		put_num(&b, "used_bytes", q->used_bytes);
+		put_num(&b, "limit_bytes", q->limit_bytes);
+	}
+	if (q->has_messages) {
+		put_num(&b, "used_messages", q->used_messages);
+		put_num(&b, "limit_messages", q->limit_messages);
+	}
+	put_num(&b, "percent", percent);
+	put_bool(&b, "nearly_full", nearly_full);
 	finish(&b);
 }

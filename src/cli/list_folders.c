@@ -28,12 +28,7 @@ struct row {
 	const struct imap_folder *f;
 };
 
-/*
- * The name `sync` takes for server folder `f` (fresh): the personal
- * namespace's prefix left out and levels joined by '/', as the IMAP store
- * names folders. *note_r says why sync leaves a folder out, or "".
- */
-static char *sync_name(const struct imap_folder *f, const char *prefix, const char **note_r)
+char *cli_imap_sync_name(const struct imap_folder *f, const char *prefix, const char **note_r)
 {
 	const char *wire = f->name, *rest;
 	size_t plen = strlen(prefix);
@@ -77,7 +72,7 @@ static void print_folders(const struct imap_folder *f, size_t n, const char *pre
 	struct row *rows = xcalloc(n + 1, sizeof(*rows));
 
 	for (size_t i = 0; i < n; i++) {
-		rows[i].name = sync_name(&f[i], prefix, &rows[i].note);
+		rows[i].name = cli_imap_sync_name(&f[i], prefix, &rows[i].note);
 		rows[i].f = &f[i];
 	}
 	qsort(rows, n, sizeof(*rows), cmp_row);

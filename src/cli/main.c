@@ -29,7 +29,7 @@ static const char usage_text[] =
     "                       names sync ACCOUNT:FOLDER takes (levels joined\n"
     "                       by '/'), INBOX first\n"
     "  sync [--dry-run] [--allow-mass-delete] [--mark-seen] [--jobs N]\n"
-    "       [--json] [ACCOUNT[:FOLDER]...]\n"
+    "       [--wait] [--json] [ACCOUNT[:FOLDER]...]\n"
     "                       two-way sync of IMAP accounts with their Maildir\n"
     "                       (or of an account's source and target servers),\n"
     "                       import of POP3 accounts (no argument: every\n"
@@ -51,7 +51,10 @@ static const char usage_text[] =
     "                       a progress line (messages, bytes, rate, time\n"
     "                       left); --json: one JSON object per line on\n"
     "                       stdout for every event, errors included\n"
-    "                       (docs/json.md), same exit codes\n"
+    "                       (docs/json.md), same exit codes; an account\n"
+    "                       another run holds is left (exit 75, naming it),\n"
+    "                       or handed to its `twinbox watch` (SIGUSR1, exit\n"
+    "                       0); --wait waits for that run to finish instead\n"
     "  migrate --from imaps://USER@HOST --to imaps://USER@HOST\n"
     "          --from-password-command CMD --to-password-command CMD\n"
     "          [--from-ca-file F] [--to-ca-file F] [--from-fingerprint PIN]\n"
@@ -77,6 +80,15 @@ static const char usage_text[] =
     "                       the Maildir with inotify, a changed folder synced\n"
     "                       within about a second; everything again every\n"
     "                       --interval (30m); SIGUSR1 syncs now, SIGTERM stops\n"
+    "  status [--connect] [--json] [ACCOUNT...]\n"
+    "                       from the state, offline: each account's last run\n"
+    "                       (when, how it ended, why it failed), a run or\n"
+    "                       watcher running now, and per folder the last\n"
+    "                       sync, the messages each side held then, steps a\n"
+    "                       killed run left pending, failed messages and the\n"
+    "                       last error; --connect adds each IMAP server's\n"
+    "                       count per folder now and its quota (warning at\n"
+    "                       90%); exit 1 when a last run did not go through\n"
     "  verify ACCOUNT       compare each folder of the account's server (its\n"
     "                       source) with the other side by content, copying\n"
     "                       nothing: counts, sizes, matched and missing per\n"
@@ -102,6 +114,8 @@ static const char usage_text[] =
     "      was done is kept and the error says how much\n"
     "  2   nothing could be done (no account reachable, nothing stored)\n"
     "  64  bad command line\n"
+    "  75  sync: an account was being synced by another run; the others were\n"
+    "      synced (1 and 2 come first when something else failed)\n"
     "  78  the config file is missing or invalid\n"
     "\n"
     "See twinbox(1) and config.example.yaml for the configuration.\n";
@@ -200,6 +214,8 @@ int main(int argc, char **argv)
 		rc = cmd_watch(&opts);
 	} else if (strcmp(command, "preview") == 0) {
 		rc = cmd_preview(&opts);
+	} else if (strcmp(command, "status") == 0) {
+		rc = cmd_status(&opts);
 	} else {
 		usage_error("unknown command", command);
 		rc = EXIT_USAGE;

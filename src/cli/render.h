@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "twinbox/sync/engine.h"
@@ -29,6 +30,7 @@ struct progress_account {
 /* One account's run as the command line sees it. */
 struct sync_cli {
 	bool dry_run, allow_mass_delete, mark_seen;
+	bool wait; /* --wait: an account another run holds is waited for */
 	bool quiet, verbose, json;
 	bool two_servers; /* the account's sides are its source and target servers */
 	unsigned jobs;
@@ -55,6 +57,38 @@ void json_import(const char *account, const char *folder, const struct pop3_impo
  * (r->name NULL: "verify_end", with the folders and whether some could
  * not be read). */
 void json_verify(const char *account, const struct sync_verify_report *r, size_t folders, bool failed);
+
+/* `twinbox status` as JSON lines (status.c, docs/json.md). Times are
+ * Unix seconds, 0 = never; counts -1 = not known (left out). */
+struct state_run;
+struct state_process;
+struct store_quota;
+struct status_account_view {
+	const char *account;
+	bool two_servers;
+	bool never_synced;                   /* no state yet */
+	const char *error;                   /* why the state could not be read, or NULL */
+	const struct state_run *run;         /* NULL: no run recorded */
+	const struct state_process *running; /* a run holding the lock now, or NULL */
+	const struct state_process *watcher; /* a watcher registered and running, or NULL */
+	int64_t pending, failed_messages;    /* of every folder (pending: also of none) */
+	int64_t downloaded;                  /* a POP3 import's messages, or -1 */
+};
+struct status_folder_view {
+	const char *account, *folder;
+	int64_t last_sync;
+	int64_t seen[SIDES]; /* messages each side held after the last sync */
+	int64_t now[SIDES];  /* --connect: what the server holds now */
+	int64_t pending, failed_messages;
+	const char *error;
+	int64_t error_time;
+};
+void json_status_account(const struct status_account_view *v);
+void json_status_folder(const struct status_folder_view *v);
+/* A quota root of side `side`: `percent` used (the larger of bytes and
+ * messages), `nearly_full` at or past the warning. */
+void json_status_quota(const char *account, enum side side, const struct store_quota *q, unsigned percent,
+                       bool nearly_full);
 
 /* The progress line (progress.c): on standard error, one line for every
  * account in progress, redrawn at most 10 times a second. Off until

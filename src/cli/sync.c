@@ -1,11 +1,17 @@
 /*
  * twinbox sync [--dry-run] [--allow-mass-delete] [--mark-seen] [--jobs N]
- *              [--json] [ACCOUNT[:FOLDER]...]
+ *              [--wait] [--json] [ACCOUNT[:FOLDER]...]
  *
  * Every account is opened first, one after the other (lock, state,
  * Maildir, password: a password_command may ask the user), then the
  * accounts sync in parallel, up to --jobs at a time, each with up to
  * --jobs folders at a time over as many connections.
+ *
+ * An account another run holds (its lock) is not synced: a watcher
+ * that runs for it is asked to sync now, and the run counts that as
+ * done; else it exits EXIT_BUSY (75) unless something else failed. With
+ * --wait it is waited for instead, in its own turn, after the accounts
+ * that are free.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +27,7 @@
 #include "render.h"
 #include "twinbox/config/password.h"
 #include "twinbox/state/lock.h"
+#include "twinbox/state/run.h"
 #include "twinbox/state/state.h"
 #include "twinbox/store/pop3_store.h"
 #include "twinbox/sync/engine.h"
@@ -32,7 +39,7 @@
 #include "twinbox/util/xmalloc.h"
 
 static const char sync_usage[] = "Usage: twinbox sync [--dry-run] [--allow-mass-delete] [--mark-seen] "
-                                 "[--jobs N] [--json] [ACCOUNT[:FOLDER]...]\n";
+                                 "[--jobs N] [--wait] [--json] [ACCOUNT[:FOLDER]...]\n";
 
 /* A dry run's plan of a folder: one line per message with -v (the
  * folder's counts come with its report). */
@@ -114,7 +121,15 @@ struct account_job {
 	char *password[SIDES];
 	struct imap_session_options io[SIDES]; /* of each IMAP side */
 	struct hooks *hooks;                   /* NULL: none (or a dry run) */
-	int rc;                                /* EXIT_OK, EXIT_PARTIAL, EXIT_FAILED or EXIT_USAGE */
+	int rc;         /* EXIT_OK, EXIT_PARTIAL, EXIT_FAILED, EXIT_USAGE or EXIT_BUSY */
+	bool busy;      /* another run holds the account */
+	bool wait_lock; /* ... and it is waited for in the account's turn (--wait) */
+	bool handed;    /* ... and its watcher was asked to sync instead */
+	struct state_process holder;
+	/* For the state's record of the run: the first folder that failed
+	 * ("FOLDER: why"), and how many did. */
+	char *failed_folder;
+	size_t folders_failed;
 };
 
 /* Copy file `from` (if it exists) to a new file `to`. */
@@ -149,21 +164,20 @@ static int copy_file(const char *from, const char *to, struct error *err)
  * temporary directory (j->scratch), or on an empty state there when the
  * account has none yet; account_close() removes it.
  */
-static int open_dry_run_state(struct account_job *j, struct error *err)
+static int open_dry_run_state(struct account_job *j, int wait_ms, struct error *err)
 {
 	const char *tmp = getenv("TMPDIR");
-	char *real, *lock = state_lock_path(j->db);
-	/* The copy is taken under a shared lock, which reads the lock file
-	 * and writes nothing: a run in progress could leave a torn copy. */
-	int lfd = open(lock, O_RDONLY | O_CLOEXEC), rc = -1;
+	char *real;
+	/* The copy is taken under a shared hold of the lock, which writes
+	 * nothing: a run in progress could leave a torn copy. */
+	struct state_lock *shared = NULL;
+	int rc = state_lock_try_shared(j->db, wait_ms, &shared, &j->holder, err);
 
-	if (lfd >= 0 && flock(lfd, LOCK_SH | LOCK_NB) < 0) {
-		error_set(err, ERR_ACCOUNT,
-		          "the account is being synced by another process right now (lock file %s); "
-		          "run the dry run when it is done",
-		          lock);
-		goto out;
+	if (rc != 0) {
+		j->busy = rc == 1;
+		return -1;
 	}
+	rc = -1;
 	j->scratch = xasprintf("%s/twinbox-dry-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(j->scratch)) {
 		error_errno(err, ERR_ACCOUNT, errno, "cannot make a temporary directory %s for the dry run",
@@ -183,9 +197,7 @@ static int open_dry_run_state(struct account_job *j, struct error *err)
 	}
 	free(real);
 out:
-	if (lfd >= 0)
-		close(lfd); /* the shared lock goes with it */
-	free(lock);
+	state_lock_release(shared);
 	return rc < 0 ? -1 : state_open(j->db, STATE_OPEN_CREATE, &j->st, err);
 }
 
@@ -206,26 +218,42 @@ static void remove_scratch(struct account_job *j)
 	j->scratch = NULL;
 }
 
-static int open_state(struct account_job *j, struct error *err)
+/* Lock the account and open its state; -1 with j->busy set when
+ * another run holds it (err says who). */
+static int open_state(struct account_job *j, int wait_ms, struct error *err)
 {
+	int rc;
+
 	if (j->c.dry_run)
-		return open_dry_run_state(j, err);
-	if (state_lock_acquire(j->db, STATE_LOCK_NOWAIT, &j->lock, err) < 0)
+		return open_dry_run_state(j, wait_ms, err);
+	rc = state_lock_try(j->db, wait_ms, &j->lock, &j->holder, err);
+	if (rc != 0) {
+		j->busy = rc == 1;
 		return -1;
+	}
 	return state_open(j->db, STATE_OPEN_CREATE, &j->st, err);
 }
 
-/* Lock the account (a second run exits naming the first), open its
- * state and Maildir, resolve its passwords. -1 with err on failure;
- * account_close() in every case. */
+/* Lock the account (a second run exits naming the first, or with
+ * --wait waits for it later: j->wait_lock), open its state and
+ * Maildir, resolve its passwords. -1 with err on failure; account_close()
+ * in every case. */
 static int account_open(struct account_job *j, struct error *err)
 {
 	const struct config_account *a = j->a;
 	const struct config_side *b = &a->side[SIDE_B];
+	char who[512];
 
 	j->db = config_state_path(j->cfg, a);
-	if (open_state(j, err) < 0)
-		return -1;
+	if (open_state(j, STATE_LOCK_NOWAIT, err) < 0) {
+		if (!j->busy || !j->c.wait)
+			return -1;
+		cli_process_text(&j->holder, who, sizeof(who));
+		log_info("%s: waiting for %s to finish its sync of the account", a->name, who);
+		j->busy = false;
+		j->wait_lock = true;
+		error_clear(err);
+	}
 	if (b->store == CONFIG_STORE_MAILDIR && !(j->local = cli_side_store(a, SIDE_B, NULL, err)))
 		return -1;
 	for (int s = 0; s < SIDES; s++) {
@@ -253,6 +281,7 @@ static void account_close(struct account_job *j)
 	free(j->db);
 	free(j->only);
 	hooks_free(j->hooks);
+	free(j->failed_folder);
 }
 
 /* The observer of an account's sync: the renderer, and the hooks. */
@@ -262,6 +291,39 @@ static void observe(void *ctx, const struct sync_event *ev)
 
 	render_event(&j->c, ev);
 	hooks_event(j->hooks, ev);
+	if (ev->kind == SYNC_EVENT_FOLDER_END && ev->report->failed && j->folders_failed++ == 0)
+		j->failed_folder = xasprintf("%s: %s", ev->folder, ev->report->err.text);
+}
+
+/* The run in the state, for `twinbox status` (state/run.h): its start,
+ * and how it ended (`rc`) and why (`error`: what stopped it, else the
+ * first folder that failed). Best effort: a state that cannot take it
+ * has its own say in the run. */
+static void run_begins(struct account_job *j)
+{
+	struct error err;
+
+	if (!j->c.dry_run && state_run_begin(j->st, (int64_t)time(NULL), &err) < 0)
+		log_debug("%s: the start of the run was not recorded: %s", j->a->name, err.text);
+}
+
+static void run_ends(struct account_job *j, int rc, const char *error)
+{
+	enum state_run_result result = rc == EXIT_OK        ? STATE_RUN_OK
+	                               : rc == EXIT_PARTIAL ? STATE_RUN_PARTIAL
+	                                                    : STATE_RUN_FAILED;
+	char *text = NULL;
+	struct error err;
+
+	if (j->c.dry_run)
+		return;
+	if ((!error || !*error) && j->folders_failed > 1)
+		text = xasprintf("%zu folders failed, the first %s", j->folders_failed, j->failed_folder);
+	else if (!error || !*error)
+		error = j->failed_folder;
+	if (state_run_end(j->st, (int64_t)time(NULL), result, text ? text : error, &err) < 0)
+		log_debug("%s: the end of the run was not recorded: %s", j->a->name, err.text);
+	free(text);
 }
 
 /* The observer of a POP3 import: its downloads, for the hooks (the
@@ -291,9 +353,11 @@ static int import_account(struct account_job *j)
 	struct pop3_options po;
 	struct store *server = NULL;
 	struct error err;
+	const char *why = NULL; /* what stopped the import */
 	int rc = EXIT_FAILED;
 
 	error_clear(&err);
+	run_begins(j);
 	cli_pop3_options(&a->side[SIDE_A].conn, j->password[SIDE_A], &po);
 	po.max_message_size = 0; /* max_size skips by LIST size; nothing is cut */
 	server = pop3_store_open(&po, &err);
@@ -303,6 +367,7 @@ static int import_account(struct account_job *j)
 	rc = EXIT_OK;
 	goto out;
 fail:
+	why = err.text;
 	if (rep.downloaded && !j->c.dry_run) {
 		log_error("%s: %s (before that, %zu message%s downloaded; they are kept, the next run "
 		          "downloads the rest)",
@@ -313,6 +378,7 @@ fail:
 		log_error("%s: %s", a->name, err.text);
 	}
 out:
+	run_ends(j, rc, why);
 	hooks_import(j->hooks, a->pop3.folder, &rep);
 	pop3_import_report_free(&rep);
 	if (server)
@@ -398,6 +464,7 @@ static int sync_account(struct account_job *j)
 	struct sync_result res = {0};
 	struct sync_backoff_policy policy = backoff_policy();
 	struct error err;
+	const char *why = NULL; /* what stopped the run */
 	int rc = EXIT_FAILED;
 
 	error_clear(&err);
@@ -424,6 +491,8 @@ static int sync_account(struct account_job *j)
 	 * in to and listed. */
 	if (local)
 		o.prefetch = sync_prefetch_start(local, j->db, &o);
+	/* After the read-ahead started: it reads while this is written. */
+	run_begins(j);
 	remote = open_patiently(j, SIDE_A, o.backoff, &err);
 	if (!remote || (!local && !(local = open_patiently(j, SIDE_B, o.backoff, &err))))
 		goto fail;
@@ -432,6 +501,7 @@ static int sync_account(struct account_job *j)
 	rc = res.folders_failed == 0 ? EXIT_OK : EXIT_PARTIAL;
 	goto out;
 fail:
+	why = err.text;
 	if (!res.stop_reported) /* else the failing folder's report said it */
 		log_error("%s: %s", a->name, err.text);
 	rc = res.unknown_folder ? EXIT_USAGE : EXIT_PARTIAL;
@@ -439,6 +509,7 @@ out:
 	/* "Nothing could be done" only when nothing was. */
 	if (rc == EXIT_PARTIAL && !res.folders_synced && !j->c.done)
 		rc = EXIT_FAILED;
+	run_ends(j, rc, why);
 	sync_prefetch_stop(o.prefetch);
 	if (remote)
 		remote->ops->close(remote);
@@ -451,12 +522,28 @@ out:
 	return rc;
 }
 
-/* The accounts of the run, taken in turn by up to --jobs threads. */
+/* The accounts of the run, taken in turn by up to --jobs threads: those
+ * that are free first, then those waited for (--wait). */
 struct account_queue {
 	pthread_mutex_t lock;
 	struct account_job *jobs;
 	size_t count, next;
+	bool waited; /* the second pass: the accounts waited for */
 };
+
+/* An account waited for (--wait), once its run is done: locked and its
+ * state opened, or j->rc says why not. */
+static bool open_waited(struct account_job *j)
+{
+	struct error err;
+
+	error_clear(&err);
+	if (open_state(j, STATE_LOCK_FOREVER, &err) == 0)
+		return true;
+	log_error("%s: %s", j->a->name, err.text);
+	j->rc = EXIT_FAILED;
+	return false;
+}
 
 static void *take_accounts(void *arg)
 {
@@ -466,14 +553,21 @@ static void *take_accounts(void *arg)
 		struct account_job *j = NULL;
 
 		pthread_mutex_lock(&q->lock);
-		while (q->next < q->count && !j) {
+		while (!j && (q->next < q->count || !q->waited)) {
+			if (q->next == q->count) {
+				q->waited = true;
+				q->next = 0;
+				continue;
+			}
 			j = &q->jobs[q->next++];
-			if (j->rc != EXIT_OK)
-				j = NULL; /* could not be opened */
+			if (j->rc != EXIT_OK || j->handed || j->wait_lock != q->waited)
+				j = NULL; /* not to be synced here, or not in this pass */
 		}
 		pthread_mutex_unlock(&q->lock);
 		if (!j)
 			return NULL;
+		if (j->wait_lock && !open_waited(j))
+			continue;
 		/* A POP3 source of two servers goes through the engine like an
 		 * IMAP one; pop3: + maildir: is the import (leave on server,
 		 * deletions after days). */
@@ -485,7 +579,7 @@ static void *take_accounts(void *arg)
 
 static void run_accounts(struct account_job *jobs, size_t count, unsigned max_threads)
 {
-	struct account_queue q = {PTHREAD_MUTEX_INITIALIZER, jobs, count, 0};
+	struct account_queue q = {PTHREAD_MUTEX_INITIALIZER, jobs, count, 0, false};
 	size_t n = count < max_threads ? count : max_threads;
 	pthread_t *threads = xcalloc(n + 1, sizeof(*threads));
 	size_t started = 0;
@@ -515,8 +609,12 @@ static void prepare_account(struct account_job *j)
 		    j->a->name);
 		j->rc = EXIT_FAILED;
 	} else if (account_open(j, &err) < 0) {
-		log_error("%s: %s", j->a->name, err.text);
-		j->rc = EXIT_FAILED;
+		/* Another run of the account goes on: a watcher's does what
+		 * this one was to do. */
+		j->handed = j->busy && !j->c.dry_run && cli_ask_watcher(j->a, j->db);
+		if (!j->handed)
+			log_error("%s: %s", j->a->name, err.text);
+		j->rc = j->handed ? EXIT_OK : j->busy ? EXIT_BUSY : EXIT_FAILED;
 	}
 }
 
@@ -541,7 +639,7 @@ int cli_sync_accounts(const struct config *cfg, const char *path, const struct s
 {
 	struct sync_cli c = *cli;
 	struct account_job *jobs;
-	size_t n_jobs = 0, ok = 0, failed = 0, partial = 0, usage = 0;
+	size_t n_jobs = 0, ok = 0, failed = 0, partial = 0, usage = 0, busy = 0;
 	int rc = EXIT_OK;
 
 	/* ACCOUNT or ACCOUNT:FOLDER; several folders of one account gather. */
@@ -593,15 +691,21 @@ int cli_sync_accounts(const struct config *cfg, const char *path, const struct s
 			ok++;
 		else if (jobs[i].rc == EXIT_PARTIAL)
 			partial++;
+		else if (jobs[i].rc == EXIT_BUSY)
+			busy++;
 		else
 			failed++;
 		account_close(&jobs[i]);
 	}
 	free(jobs);
+	/* Precedence: a bad argument, then a failure (a busy account counts
+	 * as not done), then "busy, try again later" (docs/twinbox.1). */
 	if (rc == EXIT_OK && usage) /* a folder argument named no folder */
 		rc = EXIT_USAGE;
 	else if (rc == EXIT_OK && (failed || partial))
 		rc = ok == 0 && partial == 0 ? EXIT_FAILED : EXIT_PARTIAL;
+	else if (rc == EXIT_OK && busy)
+		rc = EXIT_BUSY;
 	return rc;
 }
 
@@ -625,6 +729,8 @@ int cmd_sync(struct cli_options *opts)
 			c.mark_seen = true;
 		} else if (strcmp(a, "--json") == 0) {
 			c.json = true;
+		} else if (strcmp(a, "--wait") == 0) {
+			c.wait = true;
 		} else if (strcmp(a, "--jobs") == 0 || strcmp(a, "-j") == 0 ||
 		           strncmp(a, "--jobs=", 7) == 0) {
 			const char *v = a[1] == '-' && a[6] == '=' ? a + 7

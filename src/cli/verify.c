@@ -15,7 +15,6 @@
 
 #include "cli.h"
 #include "render.h"
-#include "twinbox/config/password.h"
 #include "twinbox/sync/engine.h"
 #include "twinbox/util/log.h"
 
@@ -61,24 +60,6 @@ static void print_folder(void *ctx, const struct sync_verify_report *r)
 	free(name);
 }
 
-/* Side s of account a as a store; NULL after saying why. */
-static struct store *open_side(const struct config_account *a, enum side s, struct error *err)
-{
-	const struct config_side *side = &a->side[s];
-	struct imap_session_options o;
-	struct store *st;
-	char *password;
-
-	if (side->store == CONFIG_STORE_MAILDIR)
-		return cli_side_store(a, s, NULL, err);
-	if (!(password = config_side_password(a, s, err)))
-		return NULL;
-	cli_imap_options(&side->conn, password, &o);
-	st = cli_side_store(a, s, &o, err);
-	password_free(password);
-	return st;
-}
-
 int cli_verify_account(const struct config_account *a, bool json, bool quiet)
 {
 	struct verify_run v = {
@@ -95,7 +76,7 @@ int cli_verify_account(const struct config_account *a, bool json, bool quiet)
 	error_clear(&err);
 	cli_folder_options(a, &folders, &o);
 	for (int s = 0; s < SIDES; s++)
-		if (!(st[s] = open_side(a, s, &err)))
+		if (!(st[s] = cli_open_side(a, s, &err)))
 			goto out;
 	if (sync_verify(st[SIDE_A], st[SIDE_B], &o, print_folder, &v, &err) < 0)
 		goto out;

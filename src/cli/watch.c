@@ -391,6 +391,7 @@ int cmd_watch(struct cli_options *opts)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	cli_watch_register(cfg, w.accounts, w.count);
 	sync_everything(&w);
 	start_sources(&w);
 	log_info("watching %zu account%s; a full sync every %u s", w.count, w.count == 1 ? "" : "s",
@@ -400,6 +401,7 @@ int cmd_watch(struct cli_options *opts)
 	tell_systemd("STOPPING=1");
 	log_info("watch: stopped by signal %d", (int)stop_signal);
 out:
+	cli_watch_unregister();
 	watch_inotify_free(w.inotify);
 	for (size_t i = 0; i < w.n_pending; i++)
 		free(w.pending[i].folder);

@@ -20,8 +20,12 @@
 #define FOLDER_COLS                                                                                          \
 	"id, remote_name, local_path, last_sync, rules, "                                                    \
 	"(SELECT count(*) FROM intent WHERE intent.folder_id = folder.id), " MARK_COLS("a_") ", " MARK_COLS( \
-	    "b_")
+	    "b_") ", " OUTCOME_COLS
 #define FIRST_MARK 6
+/* How the last sync ended, after the markers. */
+#define OUTCOME_COLS  "a_seen, b_seen, failed_messages, error, error_time"
+#define OUTCOME_SET   "a_seen = ?, b_seen = ?, failed_messages = ?, error = ?, error_time = ?"
+#define FIRST_OUTCOME (FIRST_MARK + MARK_COUNT * SIDES)
 
 static void read_marks(sqlite3_stmt *stmt, int col, struct state_marks *m)
 {
@@ -64,6 +68,13 @@ static void read_row(sqlite3_stmt *stmt, struct state_folder *f)
 	f->pending = sqlite3_column_int64(stmt, 5);
 	for (int s = 0; s < SIDES; s++)
 		read_marks(stmt, FIRST_MARK + MARK_COUNT * s, &f->side[s]);
+	for (int s = 0; s < SIDES; s++)
+		f->seen[s] = sqlite3_column_int64(stmt, FIRST_OUTCOME + s);
+	f->failed_messages = sqlite3_column_int64(stmt, FIRST_OUTCOME + 2);
+	f->error = sqlite3_column_text(stmt, FIRST_OUTCOME + 3)
+	               ? xstrdup((const char *)sqlite3_column_text(stmt, FIRST_OUTCOME + 3))
+	               : NULL;
+	f->error_time = sqlite3_column_int64(stmt, FIRST_OUTCOME + 4);
 }
 
 static int check_names(struct state *st, const char *remote_name, const char *local_path, struct error *err)
@@ -203,13 +214,14 @@ static int check_markers(struct state *st, const struct state_folder *f, struct 
 int state_folder_update(struct state *st, const struct state_folder *f, struct error *err)
 {
 	sqlite3_stmt *stmt;
+	int col;
 
 	if (check_names(st, f->remote_name, f->local_path, err) < 0 || check_markers(st, f, err) < 0)
 		return -1;
 	stmt = state_stmt(
 	    st, ST_FOLDER_UPDATE,
 	    "UPDATE folder SET remote_name = ?, local_path = ?, last_sync = ?, rules = ?, " MARK_SET(
-	        "a_") ", " MARK_SET("b_") " WHERE id = ?",
+	        "a_") ", " MARK_SET("b_") ", " OUTCOME_SET " WHERE id = ?",
 	    err);
 	if (!stmt)
 		return -1;
@@ -219,7 +231,13 @@ int state_folder_update(struct state *st, const struct state_folder *f, struct e
 	state_bind_text(stmt, 4, f->rules && *f->rules ? f->rules : NULL);
 	for (int s = 0; s < SIDES; s++)
 		bind_marks(stmt, 5 + MARK_COUNT * s, &f->side[s]);
-	sqlite3_bind_int64(stmt, 5 + MARK_COUNT * SIDES, f->id);
+	col = 5 + MARK_COUNT * SIDES;
+	for (int s = 0; s < SIDES; s++)
+		sqlite3_bind_int64(stmt, col++, f->seen[s] < 0 ? -1 : f->seen[s]);
+	sqlite3_bind_int64(stmt, col++, f->failed_messages < 0 ? 0 : f->failed_messages);
+	state_bind_text(stmt, col++, f->error && *f->error ? f->error : NULL);
+	sqlite3_bind_int64(stmt, col++, f->error && *f->error ? f->error_time : 0);
+	sqlite3_bind_int64(stmt, col, f->id);
 	if (state_step_done(st, stmt, "update folder", err) < 0) {
 		error_prefix(err, "folder \"%s\"", f->remote_name);
 		return -1;
@@ -227,6 +245,29 @@ int state_folder_update(struct state *st, const struct state_folder *f, struct e
 	if (sqlite3_changes(st->db) != 1)
 		return state_bug(st, err, "folder \"%s\" (id %" PRId64 ") was updated but is not stored",
 		                 f->remote_name, f->id);
+	return 0;
+}
+
+int state_folder_set_error(struct state *st, int64_t id, const char *error, int64_t failed_messages,
+                           int64_t when, struct error *err)
+{
+	sqlite3_stmt *stmt;
+
+	if (!error || !*error)
+		return state_bug(st, err, "a folder's failure was to be recorded without its error");
+	stmt =
+	    state_stmt(st, ST_FOLDER_SET_ERROR,
+	               "UPDATE folder SET error = ?, error_time = ?, failed_messages = ? WHERE id = ?", err);
+	if (!stmt)
+		return -1;
+	state_bind_text(stmt, 1, error);
+	sqlite3_bind_int64(stmt, 2, when);
+	sqlite3_bind_int64(stmt, 3, failed_messages < 0 ? 0 : failed_messages);
+	sqlite3_bind_int64(stmt, 4, id);
+	if (state_step_done(st, stmt, "record a folder's failure", err) < 0)
+		return -1;
+	if (sqlite3_changes(st->db) != 1)
+		return state_bug(st, err, "folder %" PRId64 " failed but is not stored", id);
 	return 0;
 }
 
@@ -340,6 +381,7 @@ void state_folder_clear(struct state_folder *f)
 	free(f->remote_name);
 	free(f->local_path);
 	free(f->rules);
+	free(f->error);
 	memset(f, 0, sizeof(*f));
 }
 

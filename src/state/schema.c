@@ -210,8 +210,32 @@ static const char schema_v5[] =
     "CREATE INDEX intent_folder ON intent (folder_id);"
     "CREATE INDEX intent_pair ON intent (pair_id) WHERE pair_id IS NOT NULL;";
 
+/* Version 6: what `twinbox status` tells without connecting. Per
+ * folder, the messages each side held when its last sync ended (-1: not
+ * known, as for a folder not synced since the upgrade), and how its
+ * last sync ended: the messages that failed in it, and the error that
+ * stopped it or the last failed message's reason, with its time. Per
+ * account, its last run (one row): when it started and when it ended
+ * (0: it did not, it was killed or is still running), how it ended, why
+ * it failed, and when a run last went through. */
+static const char schema_v6[] =
+    "ALTER TABLE folder ADD COLUMN a_seen INTEGER NOT NULL DEFAULT -1 CHECK (a_seen >= -1);"
+    "ALTER TABLE folder ADD COLUMN b_seen INTEGER NOT NULL DEFAULT -1 CHECK (b_seen >= -1);"
+    "ALTER TABLE folder ADD COLUMN failed_messages INTEGER NOT NULL DEFAULT 0"
+    " CHECK (failed_messages >= 0);"
+    "ALTER TABLE folder ADD COLUMN error TEXT CHECK (error <> '');"
+    "ALTER TABLE folder ADD COLUMN error_time INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE run ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " started INTEGER NOT NULL DEFAULT 0,"
+    " ended INTEGER NOT NULL DEFAULT 0,"
+    " result TEXT CHECK (result IN ('ok', 'partial', 'failed')),"
+    " error TEXT CHECK (error <> ''),"
+    " last_ok INTEGER NOT NULL DEFAULT 0"
+    ") STRICT;";
+
 static const struct migration migrations[] = {
-    {1, schema_v1}, {2, schema_v2}, {3, schema_v3}, {4, schema_v4}, {5, schema_v5},
+    {1, schema_v1}, {2, schema_v2}, {3, schema_v3}, {4, schema_v4}, {5, schema_v5}, {6, schema_v6},
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STATE_SCHEMA_VERSION,

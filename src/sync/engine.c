@@ -321,6 +321,50 @@ static void side_markers(struct folder_run *r, enum side s, const struct store_f
 	m->files = listed ? (int64_t)listing.files : -1;
 }
 
+/* What the folder's sync did to its two sides, for people: the messages
+ * each holds now, how many failed and the last one's reason (the
+ * state's copy of the report, state/folder.h). */
+static void outcome(const struct folder_run *r, struct state_folder *sf, int64_t now)
+{
+	const struct sync_folder_report *rep = r->rep;
+	size_t came[SIDES] = {rep->to_remote, rep->to_local};
+	size_t went[SIDES] = {rep->deleted_remote, rep->deleted_local};
+
+	for (int s = 0; s < SIDES; s++)
+		sf->seen[s] = r->held[s] + came[s] > went[s] ? (int64_t)(r->held[s] + came[s] - went[s]) : 0;
+	sf->failed_messages = (int64_t)rep->message_failures;
+	free(sf->error);
+	sf->error = NULL;
+	sf->error_time = 0;
+	if (rep->message_failures) {
+		sf->error = rep->message_err.text[0]
+		                ? xstrdup(rep->message_err.text)
+		                : xasprintf("%zu message%s failed", rep->message_failures,
+		                            rep->message_failures == 1 ? "" : "s");
+		sf->error_time = now;
+	}
+}
+
+/* The folder's sync failed with `err`: said in the state, for people,
+ * as far as the folder is known there (a folder new to the state that
+ * failed before its row was made is not). Best effort: the failure
+ * itself is what the caller reports. */
+static void record_failure(struct folder_run *r, const char *name, const struct error *why)
+{
+	struct state_folder sf = {0};
+	struct error err;
+	int64_t id = r->folder_id;
+
+	if (r->o->dry_run || state_in_transaction(r->st))
+		return;
+	if (!id && state_folder_find_remote(r->st, name, &sf, &err) == 1)
+		id = sf.id;
+	state_folder_clear(&sf);
+	if (id && state_folder_set_error(r->st, id, why->text[0] ? why->text : "failed",
+	                                 (int64_t)r->rep->message_failures, (int64_t)time(NULL), &err) < 0)
+		log_debug("%s: the failure was not recorded: %s", name, err.text);
+}
+
 static int finish_folder(struct folder_run *r, const struct store_folder_info info[SIDES],
                          const struct plan_rules *rules, struct error *err)
 {
@@ -341,6 +385,7 @@ static int finish_folder(struct folder_run *r, const struct store_folder_info in
 	free(sf.rules);
 	sf.rules = xstrdup(text);
 	sf.last_sync = (int64_t)time(NULL);
+	outcome(r, &sf, sf.last_sync);
 	found = state_folder_update(r->st, &sf, err);
 	state_folder_clear(&sf);
 	if (found == 0)
@@ -445,6 +490,8 @@ int sync_folder(struct store *rs, struct store *ls, struct state *st, const stru
 	struct plan_input in = {
 	    r.pairs.pairs, r.pairs.count, {NULL, NULL}, {r.snap[SIDE_A].count, r.snap[SIDE_B].count}};
 	for (int s = 0; s < SIDES; s++) {
+		/* Of the changes alone (r.partial), the totals are the folder's. */
+		r.held[s] = r.total[s] > in.count[s] ? r.total[s] : in.count[s];
 		in.msgs[s] = pm[s] = plan_msgs(&r.snap[s], r.keys[s]);
 		rules.total[s] = r.total[s];
 	}
@@ -480,6 +527,8 @@ int sync_folder(struct store *rs, struct store *ls, struct state *st, const stru
 		goto out;
 	rc = finish_folder(&r, info, &rules, err);
 out:
+	if (rc < 0)
+		record_failure(&r, name, err);
 	plan_free(&plan);
 	engine_free_keys(&r);
 	engine_free_pair_keys(&r);

@@ -75,6 +75,7 @@ struct folder_run {
 	 * (changes.c), the folder's totals below. */
 	bool partial;
 	size_t total[SIDES];
+	size_t held[SIDES]; /* the messages each side's folder held when read, whole */
 	int64_t files_read;    /* the Maildir folder's files, as read to compare listings; -1 */
 	struct prefetched pre; /* what the read-ahead read, until taken (its lf is folder[SIDE_B]) */
 	/* How copies are recorded where not as pairs (the POP3 import's

@@ -175,6 +175,8 @@ void engine_actions_done(const struct sync_options *o, const struct sync_folder_
 void engine_actions_failed(const struct sync_options *o, struct sync_folder_report *rep,
                            const struct plan_action *a, size_t n, const char *why)
 {
+	if (why && n)
+		error_set(&rep->message_err, ERR_MESSAGE, "%s", why);
 	for (size_t i = 0; i < n && o->observer.fn; i++) {
 		struct sync_event ev = engine_action_event(SYNC_EVENT_FAILED, rep, &a[i]);
 		ev.text = why;

@@ -35,7 +35,7 @@ struct sync_event engine_action_event(enum sync_event_kind kind, const struct sy
 void engine_plan_events(const struct sync_options *o, struct sync_folder_report *rep,
                         const struct plan *plan);
 /* Actions `a`[0..n) are done (DONE each, as planned), or failed (FAILED
- * each, with `why`). */
+ * each, with `why`, which becomes rep->message_err). */
 void engine_actions_done(const struct sync_options *o, const struct sync_folder_report *rep,
                          const struct plan_action *a, size_t n);
 void engine_actions_failed(const struct sync_options *o, struct sync_folder_report *rep,

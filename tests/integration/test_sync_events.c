@@ -58,54 +58,6 @@ static const char reader[] = "import json, sys\n"
                              "for k, v in sorted(done.items()):\n"
                              "    print('%s %d' % (k, v))\n";
 
-/* sh.r.out read by `reader`: its output (fresh); fails the test when
- * Python rejects the stream. */
-static char *read_json(void)
-{
-	char *in = xasprintf("%s/events.json", sh.dir);
-	char *script = xasprintf("%s/reader.py", sh.dir);
-	char *cmd = xasprintf("/usr/bin/python3 %s %s 2>&1", script, in);
-	FILE *f = fopen(in, "w");
-	struct buf out = BUF_INIT;
-	char block[4096];
-	size_t n;
-	int status;
-
-	cr_assert_not_null(f);
-	fputs(sh.r.out, f);
-	fclose(f);
-	f = fopen(script, "w");
-	cr_assert_not_null(f);
-	fputs(reader, f);
-	fclose(f);
-	f = popen(cmd, "r");
-	cr_assert_not_null(f);
-	while ((n = fread(block, 1, sizeof(block), f)) > 0)
-		buf_append(&out, block, n);
-	status = pclose(f);
-	buf_append_byte(&out, '\0');
-	cr_assert_eq(status, 0, "Python could not read the stream: %s\nstream:\n%s", out.data, sh.r.out);
-	free(cmd);
-	free(script);
-	free(in);
-	return buf_detach(&out, NULL);
-}
-
-/* The number after "key " on a line of `text`; fails when missing. */
-static long value_of(const char *text, const char *key)
-{
-	char *needle = xasprintf("\n%s ", key);
-	char *with_nl = xasprintf("\n%s", text);
-	const char *p = strstr(with_nl, needle);
-	long v;
-
-	cr_assert_not_null(p, "no \"%s\" in:\n%s", key, text);
-	v = strtol(p + strlen(needle), NULL, 10);
-	free(needle);
-	free(with_nl);
-	return v;
-}
-
 Test(sync_events, json_stream_counts_match_the_maildir_and_the_server)
 {
 	char *got, *mkdirs;
@@ -123,7 +75,7 @@ Test(sync_events, json_stream_counts_match_the_maildir_and_the_server)
 	write_local("INBOX", "1700000001.bad\xc2\x9b\xff.host",
 	            "From: b@example.org\nMessage-ID: <local.2@twinbox.test>\nSubject: odd\n\nbody\n");
 	cr_assert_eq(sync_run_args("--json"), 0, "stderr: %s", sh.r.err);
-	got = read_json();
+	got = json_read_with(reader, sh.r.out);
 	cr_log_info("%s", got);
 	cr_assert(strstr(sh.r.out, "\"name\":\"1700000001.bad\\\\xc2\\\\x9b\\\\xff.host"),
 	          "the name escaped as in the log: %s", sh.r.out);
@@ -132,20 +84,20 @@ Test(sync_events, json_stream_counts_match_the_maildir_and_the_server)
 	cr_assert_eq(local_message_count("INBOX"), 7);
 	cr_assert_eq(local_message_count("Work"), 3);
 	cr_assert_eq(server_count("INBOX"), 7);
-	cr_assert_eq(value_of(got, "folder:INBOX:pulled"), 5, "%s", got);
-	cr_assert_eq(value_of(got, "folder:INBOX:pushed"), 2, "%s", got);
-	cr_assert_eq(value_of(got, "folder:Work:pulled"), 3, "%s", got);
-	cr_assert_eq(value_of(got, "folder:Work:pushed"), 0, "%s", got);
-	cr_assert_eq(value_of(got, "account:pulled"), 8, "%s", got);
-	cr_assert_eq(value_of(got, "account:pushed"), 2, "%s", got);
-	cr_assert_eq(value_of(got, "account:folders_failed"), 0, "%s", got);
-	cr_assert_eq(value_of(got, "planned:copy-to-local"), 8, "%s", got);
-	cr_assert_eq(value_of(got, "done:copy-to-local"), 8, "%s", got);
-	cr_assert_eq(value_of(got, "planned:copy-to-remote"), 2, "%s", got);
-	cr_assert_eq(value_of(got, "done:copy-to-remote"), 2, "%s", got);
-	cr_assert_eq(value_of(got, "event:account_begin"), 1, "%s", got);
-	cr_assert_eq(value_of(got, "event:account_end"), 1, "%s", got);
-	cr_assert_eq(value_of(got, "event:folder_end"), 2, "%s", got);
+	cr_assert_eq(json_value_of(got, "folder:INBOX:pulled"), 5, "%s", got);
+	cr_assert_eq(json_value_of(got, "folder:INBOX:pushed"), 2, "%s", got);
+	cr_assert_eq(json_value_of(got, "folder:Work:pulled"), 3, "%s", got);
+	cr_assert_eq(json_value_of(got, "folder:Work:pushed"), 0, "%s", got);
+	cr_assert_eq(json_value_of(got, "account:pulled"), 8, "%s", got);
+	cr_assert_eq(json_value_of(got, "account:pushed"), 2, "%s", got);
+	cr_assert_eq(json_value_of(got, "account:folders_failed"), 0, "%s", got);
+	cr_assert_eq(json_value_of(got, "planned:copy-to-local"), 8, "%s", got);
+	cr_assert_eq(json_value_of(got, "done:copy-to-local"), 8, "%s", got);
+	cr_assert_eq(json_value_of(got, "planned:copy-to-remote"), 2, "%s", got);
+	cr_assert_eq(json_value_of(got, "done:copy-to-remote"), 2, "%s", got);
+	cr_assert_eq(json_value_of(got, "event:account_begin"), 1, "%s", got);
+	cr_assert_eq(json_value_of(got, "event:account_end"), 1, "%s", got);
+	cr_assert_eq(json_value_of(got, "event:folder_end"), 2, "%s", got);
 	cr_assert(strstr(got, "progress:10/10"), "the progress reaches every copy: %s", got);
 	/* Nothing but events on stdout: no summary line. */
 	cr_assert_null(strstr(sh.r.out, "t: INBOX: "), "%s", sh.r.out);
@@ -153,9 +105,9 @@ Test(sync_events, json_stream_counts_match_the_maildir_and_the_server)
 
 	/* Nothing left to do: the events say so too. */
 	cr_assert_eq(sync_run_args("--json"), 0, "stderr: %s", sh.r.err);
-	got = read_json();
-	cr_assert_eq(value_of(got, "account:pulled"), 0, "%s", got);
-	cr_assert_eq(value_of(got, "account:pushed"), 0, "%s", got);
+	got = json_read_with(reader, sh.r.out);
+	cr_assert_eq(json_value_of(got, "account:pulled"), 0, "%s", got);
+	cr_assert_eq(json_value_of(got, "account:pushed"), 0, "%s", got);
 	cr_assert_null(strstr(got, "done:copy"), "%s", got);
 	free(got);
 
@@ -164,9 +116,9 @@ Test(sync_events, json_stream_counts_match_the_maildir_and_the_server)
 	run_result_free(&sh.r);
 	run_twinbox(ARGS("--config", sh.cfg, "sync", "--dry-run", "--json"), 120, &sh.r);
 	cr_assert_eq(sh.r.status, 0, "stderr: %s", sh.r.err);
-	got = read_json();
-	cr_assert_eq(value_of(got, "planned:copy-to-local"), 2, "%s", got);
-	cr_assert_eq(value_of(got, "account:pulled"), 0, "%s", got);
+	got = json_read_with(reader, sh.r.out);
+	cr_assert_eq(json_value_of(got, "planned:copy-to-local"), 2, "%s", got);
+	cr_assert_eq(json_value_of(got, "account:pulled"), 0, "%s", got);
 	cr_assert_null(strstr(got, "done:"), "%s", got);
 	cr_assert_null(strstr(got, "progress:"), "%s", got);
 	cr_assert_eq(local_message_count("Work"), 3);
@@ -186,7 +138,7 @@ Test(sync_events, json_error_is_an_event_and_the_exit_code_stays)
 	run_twinbox(ARGS("--config", sh.cfg, "sync", "--json", "t:NoSuchFolder"), 120, &sh.r);
 	cr_assert_eq(sh.r.status, plain, "the exit code is the same with --json: %d, %d", sh.r.status, plain);
 	cr_assert(strstr(sh.r.err, "NoSuchFolder"), "stderr still says it: %s", sh.r.err);
-	got = read_json();
+	got = json_read_with(reader, sh.r.out);
 	cr_assert(strstr(got, "error:") && strstr(got, "NoSuchFolder"), "an error event names it: %s", got);
 	free(got);
 	/* A config that cannot be read: an error event, exit 78 as ever. */
@@ -197,7 +149,7 @@ Test(sync_events, json_error_is_an_event_and_the_exit_code_stays)
 	run_result_free(&sh.r);
 	run_twinbox(ARGS("--config", sh.cfg, "sync", "--json"), 120, &sh.r);
 	cr_assert_eq(sh.r.status, 78, "stderr: %s", sh.r.err);
-	got = read_json();
+	got = json_read_with(reader, sh.r.out);
 	cr_assert(strncmp(got, "error:", 6) == 0, "%s", got);
 	free(got);
 }

@@ -23,10 +23,12 @@
 
 struct sync_harness sh;
 
-char *account_config(const char *name, const char *maildir)
+/* Account `name` of the harness's server over `kind` ("imap", "pop3")
+ * on `port`, delivering into `maildir`: its lines (fresh). */
+static char *server_account(const char *name, const char *kind, unsigned port, const char *maildir)
 {
 	return xasprintf("  %s:\n"
-	                 "    imap:\n"
+	                 "    %s:\n"
 	                 "      host: 127.0.0.1\n"
 	                 "      port: %u\n"
 	                 "      user: %s\n"
@@ -35,7 +37,12 @@ char *account_config(const char *name, const char *maildir)
 	                 "      timeout: 20s\n"
 	                 "    maildir:\n"
 	                 "      path: %s\n",
-	                 name, sh.d->imaps_port, sh.d->user, sh.d->password, sh.d->ca_file, maildir);
+	                 name, kind, port, sh.d->user, sh.d->password, sh.d->ca_file, maildir);
+}
+
+char *account_config(const char *name, const char *maildir)
+{
+	return server_account(name, "imap", sh.d->imaps_port, maildir);
 }
 
 void write_config(const char *sync_section)
@@ -45,6 +52,17 @@ void write_config(const char *sync_section)
 	                       "accounts:\n"
 	                       "%s%s",
 	                       sh.dir, account, sync_section ? sync_section : "");
+	struct error err;
+
+	cr_assert_eq(fs_write_atomic(sh.cfg, text, strlen(text), 0600, &err), 0, "%s", err.text);
+	free(text);
+	free(account);
+}
+
+void write_pop3_config(void)
+{
+	char *account = server_account("p", "pop3", sh.d->pop3s_port, sh.mail);
+	char *text = xasprintf("state_dir: %s/state\naccounts:\n%s", sh.dir, account);
 	struct error err;
 
 	cr_assert_eq(fs_write_atomic(sh.cfg, text, strlen(text), 0600, &err), 0, "%s", err.text);
@@ -646,4 +664,45 @@ unsigned sync_kill_randomly(uint32_t *seed, unsigned kills, const char *folder, 
 		run_result_free(&r);
 	}
 	return killed;
+}
+
+char *json_read_with(const char *script, const char *stream)
+{
+	char *in = xasprintf("%s/events.json", sh.dir);
+	char *py = xasprintf("%s/reader.py", sh.dir);
+	char *cmd = xasprintf("/usr/bin/python3 %s %s 2>&1", py, in);
+	struct buf out = BUF_INIT;
+	struct error err;
+	char block[4096];
+	size_t n;
+	FILE *f;
+	int status;
+
+	cr_assert_eq(fs_write_atomic(in, stream, strlen(stream), 0600, &err), 0, "%s", err.text);
+	cr_assert_eq(fs_write_atomic(py, script, strlen(script), 0600, &err), 0, "%s", err.text);
+	f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	while ((n = fread(block, 1, sizeof(block), f)) > 0)
+		buf_append(&out, block, n);
+	status = pclose(f);
+	buf_append_byte(&out, '\0');
+	cr_assert_eq(status, 0, "Python could not read the stream: %s\nstream:\n%s", out.data, stream);
+	free(cmd);
+	free(py);
+	free(in);
+	return buf_detach(&out, NULL);
+}
+
+long json_value_of(const char *text, const char *key)
+{
+	char *needle = xasprintf("\n%s ", key);
+	char *with_nl = xasprintf("\n%s", text);
+	const char *p = strstr(with_nl, needle);
+	long v;
+
+	cr_assert_not_null(p, "no \"%s\" in:\n%s", key, text);
+	v = strtol(p + strlen(needle), NULL, 10);
+	free(needle);
+	free(with_nl);
+	return v;
 }

@@ -49,6 +49,10 @@ char *account_config(const char *name, const char *maildir);
 /* (Re)write the config; `sync_section` is appended verbatim (NULL: none). */
 void write_config(const char *sync_section);
 
+/* Write the config with a POP3 account "p" on the harness's server,
+ * delivering into the harness's Maildir, instead of the IMAP account. */
+void write_pop3_config(void);
+
 /* Stop the harness's Dovecot, start a fresh one, remove the Maildir and
  * the state, write the config again (`expunge: both`): a clean world in
  * the same test. */
@@ -123,6 +127,17 @@ void assert_nothing_done(void);
 /* The summary line of `folder` in sh.r.out, from after "t: <folder>: "
  * to the end of the line (fresh); fails the test if there is none. */
 char *summary_of(const char *folder);
+
+/* ---- --json ---- */
+
+/* JSON lines `stream` read by Python's json module with `script` (a
+ * Python program that reads the file sys.argv[1] and prints "key value"
+ * lines): what it printed (fresh); fails the test when Python rejects
+ * the stream. */
+char *json_read_with(const char *script, const char *stream);
+/* The number after "key " on a line of `text` (json_read_with()'s
+ * output); fails the test when there is none. */
+long json_value_of(const char *text, const char *key);
 
 /* ---- processes ---- */
 

@@ -48,6 +48,12 @@ struct state_folder {
 	int64_t last_sync;              /* Unix time of the last completed sync; 0 = never */
 	char *rules;                    /* the engine's text for the rules; NULL = none */
 	int64_t pending;                /* intents not yet resolved (read only) */
+	/* How the folder's last sync ended, for people (`twinbox status`);
+	 * nothing decides anything by it: */
+	int64_t seen[SIDES];     /* messages each side held when it ended; -1 = not known */
+	int64_t failed_messages; /* messages that failed in it (each is tried again) */
+	char *error;             /* why it failed, else the last failed message's reason; NULL = none */
+	int64_t error_time;      /* Unix time of `error`; 0 without one */
 };
 
 /* Add a folder with both names; all markers start at 0. *id_r gets its
@@ -71,6 +77,14 @@ int state_folder_list(struct state *st, struct state_folder **folders_r, size_t 
 /* Write every field of `f` except the id to row f->id: a rename and new
  * markers alike. A missing row is a bug (ERR_FATAL). */
 int state_folder_update(struct state *st, const struct state_folder *f, struct error *err);
+
+/* Record that the last sync of folder `id` failed with `error`
+ * (required) at `when`, after `failed_messages` messages had failed: the
+ * folder's error and failed messages only, its markers, counts and
+ * last_sync are kept (they are what the last sync that went through
+ * left). A missing row is a bug (ERR_FATAL). */
+int state_folder_set_error(struct state *st, int64_t id, const char *error, int64_t failed_messages,
+                           int64_t when, struct error *err);
 
 /* Forget the listing of folder `id`'s side `side` (files -1): before a
  * run changes that folder, so that a run killed half-way never leaves a

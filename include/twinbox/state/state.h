@@ -55,7 +55,7 @@
 #include "twinbox/util/error.h"
 
 /* The schema this twinbox writes; older files are migrated forward. */
-#define STATE_SCHEMA_VERSION 5
+#define STATE_SCHEMA_VERSION 6
 /* How long a call waits for another connection's write lock. */
 #define STATE_BUSY_TIMEOUT_MS 10000
 

@@ -80,6 +80,9 @@ struct sync_folder_report {
 	bool failed;             /* the folder could not be synced */
 	bool dry_run;
 	struct error err; /* why, when failed */
+	/* The last failed message's reason, when message_failures (its
+	 * text may be empty: a failure told by its count only). */
+	struct error message_err;
 	/* What the folder's plan set out to do, counted like the fields
 	 * above: what a dry run would do, and how far a failed folder got
 	 * (the fields above count what was done). All 0 when the folder
