@@ -56,6 +56,17 @@
  * raw bound there. BENCH_MIGRATE_REPS runs per tool (default 1: a run
  * of 10,000 messages takes minutes); BENCH_MIGRATE_TRACE=1 keeps
  * twinbox's protocol trace in each run's log (with BENCH_KEEP=1).
+ *
+ * The watcher's parts (bench_watch.c; keys "watch-delivery",
+ * "watch-local", "watch-idle", "watch-soak", "watch-mbsync",
+ * "watch-offlineimap"; make bench-watch runs them) take over an hour at
+ * issue 16's sizes, so they run only when BENCH_ONLY names them: the
+ * latency of `twinbox watch` from a delivery on the server to the
+ * Maildir and from a local change to the server, its cost while idle,
+ * its memory over a soak, and the latencies of mbsync on a 60 s timer
+ * and of OfflineIMAP in its IDLE mode. BENCH_WATCH_N, BENCH_WATCH_IDLE_S,
+ * BENCH_WATCH_SOAK_S, BENCH_WATCH_PEER_N and BENCH_WATCH_SEED set their
+ * sizes (see bench_watch.c).
  */
 #include <errno.h>
 #include <limits.h>

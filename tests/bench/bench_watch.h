@@ -9,11 +9,14 @@
  * stamp `seen`:
  *   - the Maildir observer: inotify on a folder's new/ and cur/; on each
  *     event, the file named is read for its Message-ID;
- *   - the server observer: its own IMAP connection, INBOX EXAMINEd, in
- *     IDLE; on each untagged response it leaves IDLE, asks the server for
- *     what it waits for (new UIDs' headers, the FLAGS of the UIDs
- *     changed) and IDLEs again. A probe met is stamped with the moment
- *     that response arrived.
+ *   - the server observer: its own IMAP connection, INBOX EXAMINEd, a
+ *     NOOP every 20 ms while a local change is awaited; on untagged news
+ *     (and every 250 ms in any case) it asks the server for what it
+ *     waits for (new UIDs' headers, the FLAGS of the UIDs changed). A
+ *     probe met is stamped with the moment the news arrived. Not IDLE:
+ *     Dovecot tells an idling client of another one's change 500 ms
+ *     late (NOTIFY_DELAY_MSECS), which would be counted against the
+ *     tool.
  */
 #ifndef TWINBOX_TESTS_BENCH_WATCH_H
 #define TWINBOX_TESTS_BENCH_WATCH_H
