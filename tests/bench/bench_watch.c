@@ -456,10 +456,9 @@ static bool watcher_start(void)
 
 /* ---- latencies ------------------------------------------------------------ */
 
-/* One change of `kind` on `sd`'s side (delivery: over `s`), probe `i`
- * of `p`; false when none could be made (no message to change). */
-static bool make_change(struct side *sd, enum probe_kind kind, struct probes *p, struct imap_session *s,
-                        unsigned i)
+/* One change of `kind` on `sd`'s side (delivery: over `s`), a probe of
+ * `p`; false when none could be made (no message to change). */
+static bool make_change(struct side *sd, enum probe_kind kind, struct probes *p, struct imap_session *s)
 {
 	struct probe pr = {.kind = kind};
 	char *path = NULL;
@@ -467,8 +466,10 @@ static bool make_change(struct side *sd, enum probe_kind kind, struct probes *p,
 	bool made = true;
 
 	if (kind == PROBE_DELIVERY || kind == PROBE_LOCAL_NEW) {
+		/* Numbered across the parts: a Message-ID is never made twice. */
+		static unsigned serial;
 		snprintf(pr.msgid, sizeof(pr.msgid), "watch.%s.%s%u.%llu@bench.test", sd->t.name,
-		         kind == PROBE_DELIVERY ? "d" : "l", i, seed);
+		         kind == PROBE_DELIVERY ? "d" : "l", serial++, seed);
 		k = probes_add(p, &pr);
 		if (kind == PROBE_DELIVERY)
 			watch_deliver(s, pr.msgid);
@@ -529,8 +530,8 @@ static void rounds(struct side *sd, bool deliver, bool local, unsigned n, bool o
 		next += watch_rng_uniform(&rng, 0.2, 2.0);
 		watch_sleep_until(next);
 		if (deliver)
-			make_change(sd, PROBE_DELIVERY, &p, s, i);
-		if (local && !make_change(sd, (enum probe_kind)(PROBE_LOCAL_NEW + i % 3), &p, s, i))
+			make_change(sd, PROBE_DELIVERY, &p, s);
+		if (local && !make_change(sd, (enum probe_kind)(PROBE_LOCAL_NEW + i % 3), &p, s))
 			skipped++;
 		if (!overlap) {
 			if (probes_wait(&p, from, bench_now() + late) > 0)

@@ -246,6 +246,84 @@ bool watch_file_msgid(const char *path, char msgid_r[PROBE_MSGID_MAX])
 	return n > 0 && header_msgid(h, (size_t)n, msgid_r);
 }
 
+/* Headers of FETCHed messages, one at a time (fetch_headers). */
+struct header_sink {
+	void (*each)(void *ctx, uint32_t uid, unsigned flags, const char *msgid);
+	void *ctx;
+	uint32_t uid;
+	struct buf h;
+};
+
+static int header_begin(void *ctx, uint32_t uid, uint64_t size, struct error *err)
+{
+	struct header_sink *k = ctx;
+
+	(void)size;
+	(void)err;
+	k->uid = uid;
+	buf_reset(&k->h);
+	return 0;
+}
+
+static int header_chunk(void *ctx, const void *data, size_t len, struct error *err)
+{
+	struct header_sink *k = ctx;
+
+	(void)err;
+	if (k->h.len + len <= HEADER_MAX)
+		buf_append(&k->h, data, len);
+	return 0;
+}
+
+static int header_end(void *ctx, const struct imap_fetch *fetch, struct error *err)
+{
+	struct header_sink *k = ctx;
+	char msgid[PROBE_MSGID_MAX] = "";
+	char *keywords = NULL;
+	unsigned flags = imap_flags_parse(&fetch->flags, &keywords);
+
+	(void)err;
+	free(keywords);
+	header_msgid(k->h.data ? k->h.data : "", k->h.len, msgid);
+	k->each(k->ctx, k->uid ? k->uid : fetch->uid, flags & MAIL_FLAGS_ALL, msgid);
+	return 0;
+}
+
+/* Each message of the selected folder with a UID above `above`: its
+ * UID, flags and Message-ID ("" when it has none) to `each`. Returns
+ * the highest UID seen (`above` when none); ends the bench on an error,
+ * `what` naming who asked. */
+static uint32_t fetch_headers(struct imap_session *s, uint32_t above,
+                              void (*each)(void *ctx, uint32_t uid, unsigned flags, const char *msgid),
+                              void *ctx, const char *what)
+{
+	static const struct imap_body_handler h0 = {
+	    .begin = header_begin, .chunk = header_chunk, .end = header_end, .section = "HEADER"};
+	struct imap_body_handler h = h0;
+	struct header_sink k = {each, ctx, 0, BUF_INIT};
+	struct imap_msg_info *msgs = NULL;
+	size_t count = 0, n = 0;
+	uint32_t *uids, max = above;
+	struct error err;
+
+	if (imap_fetch_info(s, above + 1, 0, 0, 0, &msgs, &count, &err) < 0)
+		bench_fail("%s: %s", what, err.text);
+	uids = xcalloc(count + 1, sizeof(*uids));
+	/* "N:*" names the last message even when its UID is below N. */
+	for (size_t i = 0; i < count; i++)
+		if (msgs[i].uid > above)
+			uids[n++] = msgs[i].uid;
+	imap_msg_info_free(msgs, count);
+	h.ctx = &k;
+	if (n && imap_fetch_bodies(s, uids, n, &h, NULL, &err) < 0)
+		bench_fail("%s: %s", what, err.text);
+	for (size_t i = 0; i < n; i++)
+		max = uids[i] > max ? uids[i] : max;
+	buf_free(&k.h);
+	free(uids);
+	return max;
+}
+
 /* ---- the Maildir observer ------------------------------------------------- */
 
 struct maildir_observer {
@@ -343,81 +421,34 @@ struct server_observer {
 	pthread_t thread;
 };
 
-/* Headers of FETCHed messages, one at a time. */
-struct header_sink {
+/* A message's Message-ID learned (fetch_headers): its UID noted, and
+ * the probe of a new local message with it seen at ctx's `t`. */
+struct learning {
 	struct server_observer *o;
 	double t;
-	uint32_t uid;
-	struct buf h;
 };
 
-static int header_begin(void *ctx, uint32_t uid, uint64_t size, struct error *err)
+static void learned(void *ctx, uint32_t uid, unsigned flags, const char *msgid)
 {
-	struct header_sink *k = ctx;
+	struct learning *l = ctx;
 
-	(void)size;
-	(void)err;
-	k->uid = uid;
-	buf_reset(&k->h);
-	return 0;
-}
-
-static int header_chunk(void *ctx, const void *data, size_t len, struct error *err)
-{
-	struct header_sink *k = ctx;
-
-	(void)err;
-	if (k->h.len + len <= HEADER_MAX)
-		buf_append(&k->h, data, len);
-	return 0;
-}
-
-static int header_end(void *ctx, const struct imap_fetch *fetch, struct error *err)
-{
-	struct header_sink *k = ctx;
-	uint32_t uid = k->uid ? k->uid : fetch->uid;
-	char msgid[PROBE_MSGID_MAX];
-
-	(void)err;
-	if (!header_msgid(k->h.data ? k->h.data : "", k->h.len, msgid))
-		return 0;
-	pthread_mutex_lock(&k->o->p->mu);
-	learn_uid(k->o->p, msgid, uid);
-	pthread_mutex_unlock(&k->o->p->mu);
-	if (k->t > 0)
-		seen_msgid(k->o->p, PROBE_LOCAL_NEW, msgid, k->t);
-	return 0;
+	(void)flags;
+	if (!*msgid)
+		return;
+	pthread_mutex_lock(&l->o->p->mu);
+	learn_uid(l->o->p, msgid, uid);
+	pthread_mutex_unlock(&l->o->p->mu);
+	if (l->t > 0)
+		seen_msgid(l->o->p, PROBE_LOCAL_NEW, msgid, l->t);
 }
 
 /* The Message-IDs of the messages above max_uid; probes of new local
  * messages among them seen at `t` (0: none to stamp). */
 static void learn_new(struct server_observer *o, double t)
 {
-	static const struct imap_body_handler h0 = {
-	    .begin = header_begin, .chunk = header_chunk, .end = header_end, .section = "HEADER"};
-	struct imap_body_handler h = h0;
-	struct header_sink k = {o, t, 0, BUF_INIT};
-	struct imap_msg_info *msgs = NULL;
-	size_t count = 0, n = 0;
-	uint32_t *uids;
-	struct error err;
+	struct learning l = {o, t};
 
-	if (imap_fetch_info(o->s, o->max_uid + 1, 0, 0, 0, &msgs, &count, &err) < 0)
-		bench_fail("the server observer: %s", err.text);
-	uids = xcalloc(count + 1, sizeof(*uids));
-	/* "N:*" names the last message even when its UID is below N. */
-	for (size_t i = 0; i < count; i++)
-		if (msgs[i].uid > o->max_uid)
-			uids[n++] = msgs[i].uid;
-	imap_msg_info_free(msgs, count);
-	h.ctx = &k;
-	if (n && imap_fetch_bodies(o->s, uids, n, &h, NULL, &err) < 0)
-		bench_fail("the server observer: %s", err.text);
-	for (size_t i = 0; i < n; i++)
-		if (uids[i] > o->max_uid)
-			o->max_uid = uids[i];
-	buf_free(&k.h);
-	free(uids);
+	o->max_uid = fetch_headers(o->s, o->max_uid, learned, &l, "the server observer");
 }
 
 /* The flag and deletion probes not seen yet, checked at `t`. */
@@ -831,68 +862,20 @@ static void maildir_listing(const char *folder_dir, struct listing *l)
 	}
 }
 
-struct server_sink {
-	struct listing *l;
-	struct buf h;
-};
-
-static int sink_begin(void *ctx, uint32_t uid, uint64_t size, struct error *err)
+static void listed(void *ctx, uint32_t uid, unsigned flags, const char *msgid)
 {
 	(void)uid;
-	(void)size;
-	(void)err;
-	buf_reset(&((struct server_sink *)ctx)->h);
-	return 0;
-}
-
-static int sink_chunk(void *ctx, const void *data, size_t len, struct error *err)
-{
-	struct server_sink *k = ctx;
-
-	(void)err;
-	if (k->h.len + len <= HEADER_MAX)
-		buf_append(&k->h, data, len);
-	return 0;
-}
-
-static int sink_end(void *ctx, const struct imap_fetch *fetch, struct error *err)
-{
-	struct server_sink *k = ctx;
-	char msgid[PROBE_MSGID_MAX] = "(no Message-ID)";
-	char *keywords = NULL;
-	unsigned flags = imap_flags_parse(&fetch->flags, &keywords);
-
-	(void)err;
-	free(keywords);
-	header_msgid(k->h.data ? k->h.data : "", k->h.len, msgid);
-	listing_add(k->l, msgid, flags & MAIL_FLAGS_ALL);
-	return 0;
+	listing_add(ctx, *msgid ? msgid : "(no Message-ID)", flags);
 }
 
 /* The server side of a folder. */
 static void server_listing(struct imap_session *s, const char *name, struct listing *l)
 {
-	static const struct imap_body_handler h0 = {
-	    .begin = sink_begin, .chunk = sink_chunk, .end = sink_end, .section = "HEADER"};
-	struct imap_body_handler h = h0;
-	struct server_sink k = {l, BUF_INIT};
-	struct imap_msg_info *msgs = NULL;
-	size_t count = 0;
-	uint32_t *uids;
 	struct error err;
 
-	if (imap_select(s, name, true, NULL, &err) < 0 ||
-	    imap_fetch_info(s, 1, 0, 0, 0, &msgs, &count, &err) < 0)
+	if (imap_select(s, name, true, NULL, &err) < 0)
 		bench_fail("the twins check, %s: %s", name, err.text);
-	uids = xcalloc(count + 1, sizeof(*uids));
-	for (size_t i = 0; i < count; i++)
-		uids[i] = msgs[i].uid;
-	imap_msg_info_free(msgs, count);
-	h.ctx = &k;
-	if (count && imap_fetch_bodies(s, uids, count, &h, NULL, &err) < 0)
-		bench_fail("the twins check, %s: %s", name, err.text);
-	buf_free(&k.h);
-	free(uids);
+	fetch_headers(s, 0, listed, l, "the twins check");
 }
 
 /* The first difference between two sorted listings of a folder, into
