@@ -16,6 +16,9 @@
 #   make bench-migrate  the migration scenarios of make bench alone: 10,000
 #                     messages from one Dovecot to another against mbsync,
 #                     interimap and the raw bound ($(BUILD)/bench-migrate.md)
+#   make bench-watch  twinbox watch: latencies, idle cost and a soak, against
+#                     mbsync on a timer and OfflineIMAP's IDLE mode, 70+
+#                     minutes ($(BUILD)/bench-watch.md)
 
 BUILD   ?= build
 PREFIX  ?= /usr/local
@@ -101,6 +104,15 @@ DEMO_BIN := $(BUILD)/twinbox-demo
 # 10,000) copied from one Dovecot into an empty one on loopback and at
 # 25 ms each way, BENCH_MIGRATE_LINE_N (default the same) on a 50 Mbit/s
 # line, BENCH_MIGRATE_REPS runs per tool (default 1).
+# make bench-watch: the watcher's parts (keys watch-delivery, watch-local,
+# watch-idle, watch-soak, watch-mbsync, watch-offlineimap; make bench runs
+# them only when BENCH_ONLY names them), with the issue's sizes by default:
+# BENCH_WATCH_N deliveries, then as many local changes (200),
+# BENCH_WATCH_IDLE_S seconds idle (600), BENCH_WATCH_SOAK_S of soak (3600),
+# BENCH_WATCH_PEER_N rounds for mbsync and OfflineIMAP (20, each about 30 s
+# on their 60 s timers); BENCH_WATCH_SEED replays a run's spacings. A
+# short trial (5 minutes): BENCH_WATCH_N=30 BENCH_WATCH_IDLE_S=60
+# BENCH_WATCH_SOAK_S=120 BENCH_WATCH_PEER_N=3 make bench-watch
 BENCH_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/bench/*.c))
 BENCH_BIN := $(BUILD)/twinbox-bench
 BENCH_N ?= 1000
@@ -111,7 +123,7 @@ BENCH_SCALE_N = $(if $(filter file,$(origin BENCH_N)),100000,$(BENCH_N))
 BENCH_SCALE_INBOX_N = $(if $(filter file,$(origin BENCH_INBOX_N)),50000,$(BENCH_INBOX_N))
 
 .PHONY: all check check-random test asan deps install uninstall clean format tidy fuzz fuzz-smoke demo bench bench-scale \
-	bench-migrate
+	bench-migrate bench-watch
 
 all: $(BIN)
 
@@ -164,6 +176,13 @@ bench-migrate: deps
 	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)
 	@TWINBOX_BIN=$(abspath $(BIN)) BENCH_OUT=$(BUILD)/bench-migrate.md \
 		BENCH_ONLY=migrate,lat-migrate,line-migrate $(BENCH_BIN)
+
+bench-watch: deps
+	@scripts/bench-deps.sh
+	@$(MAKE) --no-print-directory $(BIN) $(BENCH_BIN)
+	@TWINBOX_BIN=$(abspath $(BIN)) BENCH_OUT=$(BUILD)/bench-watch.md \
+		BENCH_ONLY=watch-delivery,watch-local,watch-idle,watch-soak,watch-mbsync,watch-offlineimap \
+		$(BENCH_BIN)
 
 # The integration tests run the binary under test and the fixture scripts;
 # they find them through these variables. In sanitizer builds the log is

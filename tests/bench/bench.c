@@ -56,6 +56,17 @@
  * raw bound there. BENCH_MIGRATE_REPS runs per tool (default 1: a run
  * of 10,000 messages takes minutes); BENCH_MIGRATE_TRACE=1 keeps
  * twinbox's protocol trace in each run's log (with BENCH_KEEP=1).
+ *
+ * The watcher's parts (bench_watch.c; keys "watch-delivery",
+ * "watch-local", "watch-idle", "watch-soak", "watch-mbsync",
+ * "watch-offlineimap"; make bench-watch runs them) take over an hour at
+ * issue 16's sizes, so they run only when BENCH_ONLY names them: the
+ * latency of `twinbox watch` from a delivery on the server to the
+ * Maildir and from a local change to the server, its cost while idle,
+ * its memory over a soak, and the latencies of mbsync on a 60 s timer
+ * and of OfflineIMAP in its IDLE mode. BENCH_WATCH_N, BENCH_WATCH_IDLE_S,
+ * BENCH_WATCH_SOAK_S, BENCH_WATCH_PEER_N and BENCH_WATCH_SEED set their
+ * sizes (see bench_watch.c).
  */
 #include <errno.h>
 #include <limits.h>
@@ -106,6 +117,7 @@ void bench_fail(const char *fmt, ...)
 	bench_huge_end();
 	bench_set_end();
 	bench_migrate_end();
+	bench_watch_end();
 	exit(2);
 }
 
@@ -247,6 +259,35 @@ const struct scenario scenarios[SC_COUNT] = {
                      .migrate = true,
                      .net = BENCH_NET_LINE,
                      .variants = true},
+    /* make bench-watch's parts (bench_watch.c), only when named. */
+    [SC_WATCH_DELIVERY] = {"watch-delivery",
+                           "watch: server delivery -> Maildir",
+                           {TOOL_TWINBOX_IMAP},
+                           1,
+                           .watch = true,
+                           .part = WATCH_DELIVERY},
+    [SC_WATCH_LOCAL] = {"watch-local",
+                        "watch: local change -> server",
+                        {TOOL_TWINBOX_IMAP},
+                        1,
+                        .watch = true,
+                        .part = WATCH_LOCAL},
+    [SC_WATCH_IDLE] =
+        {"watch-idle", "watch: idle cost", {TOOL_TWINBOX_IMAP}, 1, .watch = true, .part = WATCH_IDLE},
+    [SC_WATCH_SOAK] =
+        {"watch-soak", "watch: soak", {TOOL_TWINBOX_IMAP}, 1, .watch = true, .part = WATCH_SOAK},
+    [SC_WATCH_MBSYNC] = {"watch-mbsync",
+                         "watch: mbsync on a 60 s timer",
+                         {TOOL_MBSYNC},
+                         1,
+                         .watch = true,
+                         .part = WATCH_MBSYNC},
+    [SC_WATCH_OFFLINEIMAP] = {"watch-offlineimap",
+                              "watch: OfflineIMAP in IDLE mode",
+                              {TOOL_MBSYNC},
+                              1,
+                              .watch = true,
+                              .part = WATCH_OFFLINEIMAP},
 };
 
 /* Issue 6's targets, then issue 13's. */
@@ -566,6 +607,12 @@ static void run_scenario(enum scenario_id id)
 	double secs[2][MAX_REPS];
 
 	printf("== %s\n", scenario_name(id));
+	if (sc->watch) {
+		r->run = true;
+		r->reps = 1;
+		r->ok[0] = bench_watch_run(sc->part, bench_dir, twinbox_bin);
+		return;
+	}
 	if (sc->pop3) {
 		char *dir = sc->latency ? xasprintf("%s/latency", bench_dir) : xstrdup(bench_dir);
 		bench_pop3_begin(n_messages, dir, sc->latency, twinbox_bin, self);
@@ -630,8 +677,9 @@ static bool wanted(enum scenario_id id, const char *only)
 
 	if (!(mode->scenarios & SC_BIT(id)))
 		return false;
+	/* make bench-watch's parts take over an hour: never by default. */
 	if (!only || !*only)
-		return true;
+		return !scenarios[id].watch;
 	for (const char *p = only; *p;) {
 		size_t n = strcspn(p, ",");
 		if (n == len && strncmp(p, scenarios[id].key, n) == 0)
@@ -712,7 +760,7 @@ static bool needs_main_servers(const char *only)
 		const struct scenario *sc = &scenarios[id];
 
 		if (sc->set == BENCH_SET_MAIN && !sc->pop3 && !sc->push && !sc->huge && !sc->migrate &&
-		    wanted((enum scenario_id)id, only))
+		    !sc->watch && wanted((enum scenario_id)id, only))
 			return true;
 	}
 	return false;
@@ -772,6 +820,7 @@ int main(int argc, char **argv)
 	bench_huge_end();
 	bench_set_end();
 	bench_migrate_end();
+	bench_watch_end();
 
 	report_describe(&report, &initial, reps, bench_dir);
 	report_table(&report);

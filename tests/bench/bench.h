@@ -205,6 +205,31 @@ void bench_migrate_describe(struct buf *b);
 /* Stop every server and proxy of the migration (also from bench_fail). */
 void bench_migrate_end(void);
 
+/* ---- the watcher (bench_watch.c, make bench-watch) -------------- */
+
+/* The parts, each a scenario of its own (see bench_watch.c). */
+enum bench_watch_part {
+	WATCH_DELIVERY,    /* server delivery -> Maildir latency */
+	WATCH_LOCAL,       /* local change -> server latency */
+	WATCH_IDLE,        /* an idle watcher's CPU, wake-ups, memory */
+	WATCH_SOAK,        /* memory over a long run of changes; twins at the end */
+	WATCH_MBSYNC,      /* mbsync on a 60 s timer: both latencies */
+	WATCH_OFFLINEIMAP, /* OfflineIMAP in IDLE mode: both latencies */
+};
+
+/* Run `part` (servers and tools set up under `bench_dir` when first
+ * needed); false when it FAILED (said on stderr). */
+bool bench_watch_run(enum bench_watch_part part, const char *bench_dir, const char *twinbox_bin);
+/* The setting, the table of figures and the target rows of the parts
+ * that ran (nothing when none did); bench_watch_targets returns how many
+ * targets were missed. */
+void bench_watch_describe(struct buf *b);
+void bench_watch_table(struct buf *b);
+unsigned bench_watch_targets(struct buf *b);
+/* Stop every process and server of the watch parts (also from
+ * bench_fail). */
+void bench_watch_end(void);
+
 /* ---- the mail (bench_mail.c) ------------------------------------ */
 
 /* Changes between the resyncs of the change scenarios. */
@@ -225,6 +250,11 @@ struct bench_expect {
  * scenario's small plain-text messages over 20 folders. */
 void bench_mail_choose(bool small);
 size_t bench_mailbox_count(void);
+/* The scale scenario's 20 folders (INBOX first), whatever mail was
+ * chosen: their names (*names_r, static) and count; and `per_folder`
+ * small plain-text messages seeded into each of them (make bench-watch). */
+size_t bench_scale_folders(const char *const **names_r);
+void bench_seed_scale_folders(struct dovecot *d, unsigned per_folder);
 /* Seed about `n` messages of the chosen mail into `d`. */
 void bench_seed(struct dovecot *d, unsigned n);
 /* Exactly `n` small plain-text messages into `d`'s INBOX (the

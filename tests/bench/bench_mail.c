@@ -52,6 +52,22 @@ static const struct batch scale_batches[] = {
     {"Lists/l09", 50, 0},
 };
 
+size_t bench_scale_folders(const char *const **names_r)
+{
+	static const char *names[sizeof(scale_batches) / sizeof(scale_batches[0])];
+
+	for (size_t i = 0; i < sizeof(scale_batches) / sizeof(scale_batches[0]); i++)
+		names[i] = scale_batches[i].mailbox;
+	*names_r = names;
+	return sizeof(scale_batches) / sizeof(scale_batches[0]);
+}
+
+void bench_seed_scale_folders(struct dovecot *d, unsigned per_folder)
+{
+	for (size_t i = 0; i < sizeof(scale_batches) / sizeof(scale_batches[0]); i++)
+		dovecot_seed(d, scale_batches[i].mailbox, per_folder, 80000000u + (unsigned)i * 100000u, 0);
+}
+
 /* The chosen batches (bench_mail_choose) and their mailboxes, each
  * once, in batch order: INBOX first. */
 static const struct batch *batches;

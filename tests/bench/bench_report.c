@@ -22,14 +22,22 @@ static void cell_time(struct buf *b, const struct result *r, size_t i)
 
 void report_table(struct buf *b)
 {
-	buf_printf(b, "| scenario | twinbox s | mbsync s | ratio | twinbox RSS MB | mbsync RSS MB |\n");
-	buf_printf(b, "|---|---:|---:|---:|---:|---:|\n");
+	bool header = false;
+
 	for (size_t id = 0; id < SC_COUNT; id++) {
 		const struct scenario *sc = &scenarios[id];
 		const struct result *r = &results[id];
 
-		if (!r->run)
+		/* make bench-watch's parts have a table of their own. */
+		if (!r->run || sc->watch)
 			continue;
+		if (!header) {
+			buf_printf(
+			    b,
+			    "| scenario | twinbox s | mbsync s | ratio | twinbox RSS MB | mbsync RSS MB |\n");
+			buf_printf(b, "|---|---:|---:|---:|---:|---:|\n");
+			header = true;
+		}
 		buf_printf(b, "| %s |", scenario_name(id));
 		cell_time(b, r, 0);
 		if (sc->tool_count == 2) {
@@ -43,6 +51,7 @@ void report_table(struct buf *b)
 			buf_printf(b, " - | - | %.1f | - |\n", r->rss_kb[0] / 1024.0);
 		}
 	}
+	bench_watch_table(b);
 }
 
 /* Every repetition's time, in the order run (the scale report: a median
@@ -54,7 +63,7 @@ void report_runs(struct buf *b)
 		const struct scenario *sc = &scenarios[id];
 		const struct result *r = &results[id];
 
-		if (!r->run)
+		if (!r->run || sc->watch)
 			continue;
 		buf_printf(b, "- %s:", scenario_name(id));
 		for (size_t i = 0; i < sc->tool_count; i++) {
@@ -96,8 +105,8 @@ unsigned report_targets(struct buf *b)
 {
 	unsigned missed = 0;
 
-	buf_printf(b,
-	           "\n| target (issues 6 and 13, the migration's) | measured | verdict |\n|---|---:|---|\n");
+	buf_printf(
+	    b, "\n| target (issues 6, 13 and 16, the migration's) | measured | verdict |\n|---|---:|---|\n");
 	for (size_t i = 0; i < mode->target_count; i++)
 		missed += check_target(b, &mode->targets[i]);
 	for (size_t i = 0; i < inbox_target_count; i++)
@@ -135,7 +144,7 @@ unsigned report_targets(struct buf *b)
 		                                  : "MISSED (a run FAILED)");
 		missed += !met;
 	}
-	return missed;
+	return missed + bench_watch_targets(b);
 }
 
 /* The scale run's setting, and why twinbox's first no-change resync
@@ -181,6 +190,7 @@ void report_describe(struct buf *b, const struct bench_expect *e, unsigned reps,
 		bench_huge_describe(b);
 	bench_set_describe(b);
 	bench_migrate_describe(b);
+	bench_watch_describe(b);
 	if (results[SC_AFTER_SYNC].run)
 		buf_printf(b,
 		           "Right after a sync: before each repetition, \\Answered is toggled on %d INBOX "
@@ -198,6 +208,10 @@ void report_describe(struct buf *b, const struct bench_expect *e, unsigned reps,
 	if (results[SC_MIG_INTERIMAP].run || results[SC_LAT_MIG_INTERIMAP].run) {
 		buf_printf(b, "; ");
 		bench_tool_version(b, "interimap --version 2>&1");
+	}
+	if (results[SC_WATCH_OFFLINEIMAP].run) {
+		buf_printf(b, "; OfflineIMAP ");
+		bench_tool_version(b, "offlineimap --version 2>&1");
 	}
 	/* What the measurement itself adds to every RSS figure. */
 	bench_run(true_argv, true_log, &floor);

@@ -52,6 +52,12 @@ enum scenario_id {
 	SC_LAT_MIG_INTERIMAP,
 	SC_LINE_MIG_RAW,
 	SC_LINE_MIG,
+	SC_WATCH_DELIVERY,
+	SC_WATCH_LOCAL,
+	SC_WATCH_IDLE,
+	SC_WATCH_SOAK,
+	SC_WATCH_MBSYNC,
+	SC_WATCH_OFFLINEIMAP,
 	SC_COUNT
 };
 
@@ -83,7 +89,11 @@ struct scenario {
 	bool huge;    /* bench_huge_run() once per tool (pull, or push) */
 	bool migrate; /* bench_migrate_run() over `net`, BENCH_MIGRATE_REPS times */
 	enum bench_net net;
-	bool variants;      /* the two tools are twinbox twice: no peak-RSS target */
+	bool variants; /* the two tools are twinbox twice: no peak-RSS target */
+	/* A part of make bench-watch (bench_watch_run()), run only when
+	 * BENCH_ONLY names it; reported by bench_watch.c. */
+	bool watch;
+	enum bench_watch_part part;
 	enum bench_set set; /* on a set of servers of its own (bench_set.c) */
 	enum scenario_prep prep;
 	/* Before the first repetition: the set pulled, and settled (its
