@@ -7,11 +7,24 @@
  * folder, debounced: a burst is one sync, and the first change waits
  * at most WATCH_DEBOUNCE_MAX_MS. Every --interval (default 30 min)
  * everything is synced again as a safety net, and accounts that have
- * neither source are synced only then. SIGTERM or SIGINT ends the loop
- * after the sync in flight (exit 0); SIGUSR1 syncs everything now.
+ * neither source are synced only then.
  *
- * Under systemd (Type=notify, contrib/systemd) it says READY=1 once the
- * first sync is done and the sources run, STOPPING=1 when it stops.
+ * Signals: SIGTERM or SIGINT ends the loop, a sync in flight stopping
+ * at its next durable step (exit 0; the next run carries on); SIGUSR1
+ * syncs everything now; SIGHUP reads the config again: a config with an
+ * error is reported (file:line) and the old one keeps running; a good
+ * one replaces it, the sources start again and everything is synced.
+ *
+ * The machine waking from suspend (CLOCK_BOOTTIME ran ahead of
+ * CLOCK_MONOTONIC, checked at least every WATCH_CLOCK_CHECK_MS) and a
+ * network change (an address or a link that came or went, told by
+ * netlink) make every IDLE connection connect again at once, and
+ * everything is synced.
+ *
+ * Log lines carry a time stamp when standard error is not a terminal
+ * (a service's log). Under systemd (Type=notify, contrib/systemd) it
+ * says READY=1 once the first sync is done and the sources run,
+ * RELOADING=1 while it reads the config again, STOPPING=1 when it stops.
  *
  * Each sync is `twinbox sync ACCOUNT:FOLDER` run in this process
  * (cli_sync_accounts): its own connection, lock and state, so a killed
@@ -20,6 +33,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
@@ -40,21 +56,20 @@
 #define WATCH_DEBOUNCE_MS     250  /* quiet time that ends a burst */
 #define WATCH_DEBOUNCE_MAX_MS 1000 /* the longest a first change waits */
 #define WATCH_INTERVAL_S      (30 * 60)
+#define WATCH_CLOCK_CHECK_MS  5000 /* how often a suspend is looked for */
+#define WATCH_SLEPT_MS        2000 /* a suspend shorter than this goes unnoticed */
+#define WATCH_NET_SETTLE_MS   2000 /* a network change acts this long after it began */
 
 static const char watch_usage[] = "Usage: twinbox watch [--interval DURATION] [--json] [ACCOUNT...]\n";
 
-static volatile sig_atomic_t stop_signal, sync_all_signal;
-/* What the IDLE threads read until the process ends (volatile: held
- * for them, though nothing here reads it again). */
-static struct config *volatile kept_config;
-static const struct config_account **volatile kept_accounts;
-static struct watch_idle **volatile kept_idles;
-static size_t n_kept_idles;
+static volatile sig_atomic_t stop_signal, sync_all_signal, reload_signal;
 
 static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
 		sync_all_signal = 1;
+	else if (sig == SIGHUP)
+		reload_signal = 1;
 	else
 		stop_signal = sig;
 }
@@ -94,12 +109,17 @@ static void tell_systemd(const char *state)
 	close(fd);
 }
 
-static long long now_ms(void)
+static long long clock_ms(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long now_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
 }
 
 /* A folder (or, name NULL, a whole account) waiting to be synced. */
@@ -110,15 +130,24 @@ struct pending {
 };
 
 struct watch_loop {
-	const struct config *cfg;
-	const char *path;
+	struct config *cfg;
+	char *path;
+	char **names; /* the accounts named on the command line */
+	int n_names;
 	struct sync_cli cli;
 	const struct config_account **accounts;
 	size_t count;
 	struct pending *pending;
 	size_t n_pending;
 	int pipe[2];
+	/* The sources, while they run. */
+	struct watch_idle **idles;
+	size_t n_idles;
 	struct watch_inotify *inotify;
+	int netlink;           /* -1: network changes are not noticed */
+	long long boot_offset; /* CLOCK_BOOTTIME - CLOCK_MONOTONIC when last looked */
+	long long next_clock;  /* when to look again */
+	long long net_at;      /* when a network change acts (0: none pending) */
 	long long next_full;
 	unsigned interval_s;
 };
@@ -144,6 +173,13 @@ static void add_pending(struct watch_loop *w, size_t account, const char *folder
 	}
 	w->pending = xrealloc(w->pending, (w->n_pending + 1) * sizeof(*w->pending));
 	w->pending[w->n_pending++] = (struct pending){account, folder ? xstrdup(folder) : NULL, now, now};
+}
+
+static void drop_pending(struct watch_loop *w)
+{
+	for (size_t i = 0; i < w->n_pending; i++)
+		free(w->pending[i].folder);
+	w->n_pending = 0;
 }
 
 /* Read the notes on the pipe into the pending set. */
@@ -173,21 +209,24 @@ static void read_notes(struct watch_loop *w)
 	}
 }
 
-/* When the next pending sync is due (ms from now, -1: none). */
+/* When the loop must next act (ms from now): a pending sync, the full
+ * sync, a network change, the look at the clocks. */
 static int due_in(const struct watch_loop *w)
 {
-	long long now = now_ms(), due = -1;
+	long long now = now_ms(), due = w->next_full;
 
 	for (size_t i = 0; i < w->n_pending; i++) {
 		const struct pending *p = &w->pending[i];
 		long long t = p->last + WATCH_DEBOUNCE_MS;
 		if (t > p->first + WATCH_DEBOUNCE_MAX_MS)
 			t = p->first + WATCH_DEBOUNCE_MAX_MS;
-		if (due < 0 || t < due)
+		if (t < due)
 			due = t;
 	}
-	if (due < 0 || w->next_full < due)
-		due = w->next_full;
+	if (w->net_at && w->net_at < due)
+		due = w->net_at;
+	if (w->next_clock < due)
+		due = w->next_clock;
 	return due <= now ? 0 : due - now > INT_MAX ? INT_MAX : (int)(due - now);
 }
 
@@ -205,7 +244,7 @@ static void sync_due(struct watch_loop *w)
 {
 	long long now = now_ms();
 
-	for (size_t a = 0; a < w->count; a++) {
+	for (size_t a = 0; a < w->count && !stop_signal; a++) {
 		const char **targets = xcalloc(w->n_pending + 1, sizeof(*targets));
 		char **fresh = xcalloc(w->n_pending + 1, sizeof(*fresh));
 		size_t n = 0, k = 0;
@@ -260,9 +299,7 @@ static void sync_everything(struct watch_loop *w)
 		targets[i] = w->accounts[i]->name;
 	run_sync(w, targets, w->count);
 	free(targets);
-	for (size_t i = 0; i < w->n_pending; i++)
-		free(w->pending[i].folder);
-	w->n_pending = 0;
+	drop_pending(w);
 	w->next_full = now_ms() + (long long)w->interval_s * 1000;
 }
 
@@ -270,6 +307,7 @@ static void sync_everything(struct watch_loop *w)
 static void start_sources(struct watch_loop *w)
 {
 	w->inotify = watch_inotify_new();
+	w->idles = xcalloc(w->count + 1, sizeof(*w->idles));
 	for (size_t i = 0; i < w->count; i++) {
 		const struct config_account *a = w->accounts[i];
 		if (a->side[SIDE_A].store != CONFIG_STORE_IMAP ||
@@ -278,46 +316,35 @@ static void start_sources(struct watch_loop *w)
 			         a->name, w->interval_s);
 			continue;
 		}
-		struct watch_idle *idle = watch_idle_start(a, i, "INBOX", w->pipe[1]);
-		if (idle) {
-			kept_idles = xrealloc(kept_idles, (n_kept_idles + 1) * sizeof(*kept_idles));
-			kept_idles[n_kept_idles++] = idle;
-		} else {
+		struct watch_idle *idle = watch_idle_start(a, SIDE_A, i, "INBOX", w->pipe[1]);
+		if (idle)
+			w->idles[w->n_idles++] = idle;
+		else
 			log_warn("%s: cannot start watching INBOX; it is synced every %u s", a->name,
 			         w->interval_s);
-		}
 		watch_inotify_account(w->inotify, a, i);
 	}
 }
 
-static void loop(struct watch_loop *w)
+/* Every source stopped (their threads joined: nothing reads the
+ * accounts any longer), and what they noted forgotten. */
+static void stop_sources(struct watch_loop *w)
 {
-	while (!stop_signal) {
-		struct pollfd fds[2] = {{w->pipe[0], POLLIN, 0}, {watch_inotify_fd(w->inotify), POLLIN, 0}};
-		int r = poll(fds, fds[1].fd >= 0 ? 2 : 1, due_in(w));
-
-		if (r < 0 && errno != EINTR) {
-			log_error("watch: %s", strerror(errno));
-			return;
-		}
-		if (stop_signal)
-			break;
-		if (r > 0 && (fds[0].revents & POLLIN))
-			read_notes(w);
-		if (r > 0 && fds[1].fd >= 0 && (fds[1].revents & POLLIN))
-			watch_inotify_read(w->inotify, w->pipe[1]);
-		if (sync_all_signal || now_ms() >= w->next_full) {
-			sync_all_signal = 0;
-			sync_everything(w);
-			continue;
-		}
-		sync_due(w);
-	}
+	for (size_t i = 0; i < w->n_idles; i++)
+		watch_idle_stop(w->idles[i]);
+	free(w->idles);
+	w->idles = NULL;
+	w->n_idles = 0;
+	watch_inotify_free(w->inotify);
+	w->inotify = NULL;
+	read_notes(w);
+	drop_pending(w);
 }
 
-/* The accounts named (all when none). NULL after saying which is not
- * in the config. */
-static const struct config_account **pick(const struct config *cfg, char **names, int n, size_t *count_r)
+/* The accounts named (all when none), or NULL with *missing_r the
+ * first name that is not in the config. */
+static const struct config_account **pick(const struct config *cfg, char **names, int n, size_t *count_r,
+                                          const char **missing_r)
 {
 	const struct config_account **v = xcalloc(cfg->account_count + (size_t)n + 1, sizeof(*v));
 	size_t k = 0;
@@ -327,7 +354,7 @@ static const struct config_account **pick(const struct config *cfg, char **names
 	for (int i = 0; i < n; i++) {
 		const struct config_account *a = config_find_account(cfg, names[i]);
 		if (!a) {
-			fprintf(stderr, "twinbox: watch: no account \"%s\" in the config\n", names[i]);
+			*missing_r = names[i];
 			free(v);
 			return NULL;
 		}
@@ -337,17 +364,176 @@ static const struct config_account **pick(const struct config *cfg, char **names
 	return v;
 }
 
+/* SIGHUP: the config read again. One with an error changes nothing
+ * (the old one runs on, and the log says why); a good one replaces it:
+ * the sources stop (no thread reads the old one after), the new
+ * accounts are watched, everything is synced. */
+static void reload(struct watch_loop *w)
+{
+	const struct config_account **accounts = NULL;
+	const char *missing = NULL;
+	struct config *cfg;
+	struct error err;
+	size_t count = 0;
+	char state[64];
+
+	snprintf(state, sizeof(state), "RELOADING=1\nMONOTONIC_USEC=%lld", now_ms() * 1000);
+	tell_systemd(state);
+	error_clear(&err);
+	cfg = config_load(w->path, &err);
+	if (cfg && !(accounts = pick(cfg, w->names, w->n_names, &count, &missing)))
+		error_set(&err, ERR_FATAL, "%s: no account \"%s\" in the config", w->path, missing);
+	if (!accounts) {
+		log_error("watch: the config was not read again: %s; watching on with the one read before",
+		          err.text);
+		config_free(cfg);
+		tell_systemd("READY=1");
+		return;
+	}
+	for (size_t i = 0; i < cfg->warning_count; i++)
+		log_warn("%s", cfg->warnings[i]);
+	stop_sources(w);
+	free(w->accounts);
+	config_free(w->cfg);
+	w->cfg = cfg;
+	w->accounts = accounts;
+	w->count = count;
+	log_info("watch: %s read again; watching %zu account%s", w->path, count, count == 1 ? "" : "s");
+	start_sources(w);
+	tell_systemd("READY=1");
+	sync_everything(w);
+}
+
+/* ---- suspend and network changes ---------------------------------- */
+
+/* Whether the machine slept since the last look: CLOCK_MONOTONIC stops
+ * during a suspend, CLOCK_BOOTTIME does not. */
+static long long slept_ms(struct watch_loop *w)
+{
+	long long offset = clock_ms(CLOCK_BOOTTIME) - clock_ms(CLOCK_MONOTONIC);
+	long long slept = offset - w->boot_offset;
+
+	w->boot_offset = offset;
+	w->next_clock = now_ms() + WATCH_CLOCK_CHECK_MS;
+	return slept;
+}
+
+/* A socket told of links and addresses that change (rtnetlink), or -1:
+ * then network changes go unnoticed (the IDLE renewal still finds a
+ * dead connection). */
+static int netlink_open(void)
+{
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK,
+	                         .nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR};
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		log_debug("watch: network changes go unnoticed (netlink: %s)", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Whether what netlink says is a change worth connecting again for: an
+ * address added or removed, a link gone, up or down. */
+static bool netlink_read(int fd)
+{
+	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+	bool changed = false;
+	ssize_t n;
+
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0 || (n < 0 && errno == ENOBUFS)) {
+		if (n < 0) { /* the kernel dropped some: assume the worst */
+			changed = true;
+			continue;
+		}
+		size_t len = (size_t)n;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+			const struct ifinfomsg *ifi = NLMSG_DATA(h);
+			if (h->nlmsg_type == RTM_NEWADDR || h->nlmsg_type == RTM_DELADDR ||
+			    h->nlmsg_type == RTM_DELLINK)
+				changed = true;
+			else if (h->nlmsg_type == RTM_NEWLINK && h->nlmsg_len >= NLMSG_LENGTH(sizeof(*ifi)) &&
+			         (ifi->ifi_change & (IFF_UP | IFF_RUNNING)))
+				changed = true;
+		}
+	}
+	return changed;
+}
+
+/* After a suspend or a network change: every IDLE connection anew at
+ * once (the old ones are likely dead, unnoticed yet), and everything
+ * synced (what changed meanwhile). */
+static void connect_again(struct watch_loop *w, const char *why)
+{
+	log_info("watch: %s; connecting again and syncing everything", why);
+	for (size_t i = 0; i < w->n_idles; i++)
+		watch_idle_reconnect(w->idles[i]);
+	sync_everything(w);
+}
+
+static void loop(struct watch_loop *w)
+{
+	while (!stop_signal) {
+		struct pollfd fds[3] = {{w->pipe[0], POLLIN, 0},
+		                        {watch_inotify_fd(w->inotify), POLLIN, 0},
+		                        {w->netlink, POLLIN, 0}};
+		/* poll() passes over a negative descriptor. */
+		int r = poll(fds, 3, due_in(w));
+		long long slept;
+
+		if (r < 0 && errno != EINTR) {
+			log_error("watch: %s", strerror(errno));
+			return;
+		}
+		if (stop_signal)
+			break;
+		if (reload_signal) {
+			reload_signal = 0;
+			reload(w);
+			continue;
+		}
+		if (r > 0 && (fds[0].revents & POLLIN))
+			read_notes(w);
+		if (r > 0 && (fds[1].revents & POLLIN))
+			watch_inotify_read(w->inotify, w->pipe[1]);
+		if (r > 0 && (fds[2].revents & POLLIN) && netlink_read(w->netlink) && !w->net_at)
+			w->net_at = now_ms() + WATCH_NET_SETTLE_MS;
+		if (now_ms() >= w->next_clock && (slept = slept_ms(w)) >= WATCH_SLEPT_MS) {
+			char why[64];
+			snprintf(why, sizeof(why), "the machine slept for %lld s", slept / 1000);
+			w->net_at = 0;
+			connect_again(w, why);
+			continue;
+		}
+		if (w->net_at && now_ms() >= w->net_at) {
+			w->net_at = 0;
+			connect_again(w, "the network changed");
+			continue;
+		}
+		if (sync_all_signal || now_ms() >= w->next_full) {
+			sync_all_signal = 0;
+			sync_everything(w);
+			continue;
+		}
+		sync_due(w);
+	}
+}
+
 int cmd_watch(struct cli_options *opts)
 {
-	struct watch_loop w = {.interval_s = WATCH_INTERVAL_S};
-	char **names = xcalloc((size_t)opts->argc + 1, sizeof(*names));
-	int n = 0, rc = EXIT_OK;
+	struct watch_loop w = {.interval_s = WATCH_INTERVAL_S, .pipe = {-1, -1}, .netlink = -1};
+	const char *missing = NULL;
+	int rc = EXIT_OK;
 	struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
-	char *path = NULL;
-	struct config *cfg;
 
-	w.cli = (struct sync_cli){
-	    .quiet = (opts->verbosity < 0), .verbose = (opts->verbosity > 0), .jobs = CLI_DEFAULT_JOBS};
+	w.names = xcalloc((size_t)opts->argc + 1, sizeof(*w.names));
+	w.cli = (struct sync_cli){.quiet = (opts->verbosity < 0),
+	                          .verbose = (opts->verbosity > 0),
+	                          .jobs = CLI_DEFAULT_JOBS,
+	                          .stop = &stop_signal};
 	for (int i = 0; i < opts->argc; i++) {
 		const char *a = opts->argv[i];
 		if (strcmp(a, "--json") == 0) {
@@ -359,26 +545,31 @@ int cmd_watch(struct cli_options *opts)
 				fprintf(stderr,
 				        "twinbox: watch: --interval wants a duration from 1s to 24h\n%s",
 				        watch_usage);
-				free(names);
+				free(w.names);
 				return EXIT_USAGE;
 			}
 			w.interval_s = (unsigned)s;
 		} else if (a[0] == '-') {
 			fprintf(stderr, "twinbox: watch: unknown option %s\n%s", a, watch_usage);
-			free(names);
+			free(w.names);
 			return EXIT_USAGE;
 		} else {
-			names[n++] = opts->argv[i];
+			w.names[w.n_names++] = opts->argv[i];
 		}
 	}
+	/* A service's log (journald, a file) wants to know when. */
+	log_set_timestamps(!isatty(STDERR_FILENO));
 	render_start(w.cli.json, false);
-	cfg = cli_load_config(opts, &path);
-	if (!cfg || !(w.accounts = pick(cfg, names, n, &w.count))) {
-		rc = cfg ? EXIT_USAGE : EXIT_CONFIG;
+	w.cfg = cli_load_config(opts, &w.path);
+	if (!w.cfg) {
+		rc = EXIT_CONFIG;
 		goto out;
 	}
-	w.cfg = cfg;
-	w.path = path;
+	if (!(w.accounts = pick(w.cfg, w.names, w.n_names, &w.count, &missing))) {
+		fprintf(stderr, "twinbox: watch: no account \"%s\" in the config\n", missing);
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	if (pipe2(w.pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
 		log_error("watch: %s", strerror(errno));
 		rc = EXIT_FAILED;
@@ -390,31 +581,33 @@ int cmd_watch(struct cli_options *opts)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	w.netlink = netlink_open();
+	slept_ms(&w);
 	sync_everything(&w);
-	start_sources(&w);
-	log_info("watching %zu account%s; a full sync every %u s", w.count, w.count == 1 ? "" : "s",
-	         w.interval_s);
-	tell_systemd("READY=1");
-	loop(&w);
+	if (!stop_signal) {
+		start_sources(&w);
+		log_info("watching %zu account%s; a full sync every %u s", w.count, w.count == 1 ? "" : "s",
+		         w.interval_s);
+		tell_systemd("READY=1");
+		loop(&w);
+	}
 	tell_systemd("STOPPING=1");
 	log_info("watch: stopped by signal %d", (int)stop_signal);
 out:
-	watch_inotify_free(w.inotify);
-	for (size_t i = 0; i < w.n_pending; i++)
-		free(w.pending[i].folder);
+	stop_sources(&w);
 	free(w.pending);
-	if (w.inotify) {
-		/* The IDLE threads listen until the process ends, reading the
-		 * accounts: those stay, held here. */
-		kept_config = cfg;
-		kept_accounts = w.accounts;
-	} else {
-		free(w.accounts);
-		config_free(cfg);
-	}
-	free(path);
-	free(names);
+	free(w.accounts);
+	config_free(w.cfg);
+	for (int i = 0; i < 2; i++)
+		if (w.pipe[i] >= 0)
+			close(w.pipe[i]);
+	if (w.netlink >= 0)
+		close(w.netlink);
+	free(w.path);
+	free(w.names);
 	render_end();
+	log_set_timestamps(false);
 	return rc;
 }
