@@ -1,13 +1,15 @@
 /*
  * twinbox watch [--interval DURATION] [--json] [ACCOUNT...]
  *
- * A full sync of the accounts, then the loop: each IMAP + Maildir
- * account's INBOX is watched with IDLE (watch_idle.c) and its Maildir
- * with inotify (watch_inotify.c); a change leads to a sync of just that
- * folder, debounced: a burst is one sync, and the first change waits
- * at most WATCH_DEBOUNCE_MAX_MS. Every --interval (default 30 min)
- * everything is synced again as a safety net, and accounts that have
- * neither source are synced only then.
+ * A full sync of the accounts, then the loop. Each side of each account
+ * is followed as what it is: an IMAP server with NOTIFY, or IDLE on the
+ * folders within `watch: connections` and STATUS of the others every
+ * `watch: poll` (watch_server.c, watch_idle.c); a Maildir with inotify
+ * (watch_inotify.c); a POP3 server is looked at every `watch: poll`. A
+ * change leads to a sync of just that folder, debounced: a burst is one
+ * sync, and the first change waits at most WATCH_DEBOUNCE_MAX_MS. Every
+ * --interval (default 30 min) everything is synced again as a safety
+ * net.
  *
  * Signals: SIGTERM or SIGINT ends the loop, a sync in flight stopping
  * at its next durable step (exit 0; the next run carries on); SIGUSR1
@@ -141,9 +143,10 @@ struct watch_loop {
 	size_t n_pending;
 	int pipe[2];
 	/* The sources, while they run. */
-	struct watch_idle **idles;
-	size_t n_idles;
+	struct watch_server **servers;
+	size_t n_servers;
 	struct watch_inotify *inotify;
+	long long *poll_at;    /* per account: its POP3 server's next look (0: none) */
 	int netlink;           /* -1: network changes are not noticed */
 	long long boot_offset; /* CLOCK_BOOTTIME - CLOCK_MONOTONIC when last looked */
 	long long next_clock;  /* when to look again */
@@ -225,6 +228,9 @@ static int due_in(const struct watch_loop *w)
 	}
 	if (w->net_at && w->net_at < due)
 		due = w->net_at;
+	for (size_t i = 0; w->poll_at && i < w->count; i++)
+		if (w->poll_at[i] && w->poll_at[i] < due)
+			due = w->poll_at[i];
 	if (w->next_clock < due)
 		due = w->next_clock;
 	return due <= now ? 0 : due - now > INT_MAX ? INT_MAX : (int)(due - now);
@@ -271,7 +277,8 @@ static void sync_due(struct watch_loop *w)
 			if (whole) {
 				n = 1;
 				targets[0] = w->accounts[a]->name;
-				if (w->inotify)
+				/* Its folders may have come or gone: watched anew. */
+				if (w->inotify && w->accounts[a]->side[SIDE_B].store == CONFIG_STORE_MAILDIR)
 					watch_inotify_account(w->inotify, w->accounts[a], a);
 			}
 			run_sync(w, targets, n);
@@ -303,26 +310,48 @@ static void sync_everything(struct watch_loop *w)
 	w->next_full = now_ms() + (long long)w->interval_s * 1000;
 }
 
-/* The event sources of each account that has them. */
+void watch_target_note(const struct watch_target *t, const char *folder)
+{
+	watch_notify(t->fd, t->account, t->whole ? NULL : folder);
+}
+
+/* Whether the account gives side B's folders other names than side A's
+ * (folders: special_use, rename): then a change there is the whole
+ * account's. */
+static bool mapped(const struct config_account *a)
+{
+	return a->folders.special_use || a->folders.rename_count > 0;
+}
+
+/* The event sources of each side of each account. */
 static void start_sources(struct watch_loop *w)
 {
 	w->inotify = watch_inotify_new();
-	w->idles = xcalloc(w->count + 1, sizeof(*w->idles));
+	w->servers = xcalloc(2 * w->count + 1, sizeof(*w->servers));
+	w->poll_at = xcalloc(w->count + 1, sizeof(*w->poll_at));
 	for (size_t i = 0; i < w->count; i++) {
 		const struct config_account *a = w->accounts[i];
-		if (a->side[SIDE_A].store != CONFIG_STORE_IMAP ||
-		    a->side[SIDE_B].store != CONFIG_STORE_MAILDIR) {
-			log_info("%s: no IDLE or inotify for this kind of account: synced every %u s",
-			         a->name, w->interval_s);
-			continue;
+		for (int s = 0; s < SIDES; s++) {
+			struct watch_target t = {w->pipe[1], i, s == SIDE_B && mapped(a)};
+			switch (a->side[s].store) {
+			case CONFIG_STORE_IMAP:
+				if ((w->servers[w->n_servers] = watch_server_start(a, (enum side)s, &t)))
+					w->n_servers++;
+				else
+					log_warn(
+					    "%s: cannot start watching the server; it is synced every %u s",
+					    a->name, w->interval_s);
+				break;
+			case CONFIG_STORE_MAILDIR:
+				watch_inotify_account(w->inotify, a, i);
+				break;
+			case CONFIG_STORE_POP3:
+				log_debug("%s: the POP3 server is looked at every %u s", a->name,
+				          a->watch.poll_s);
+				w->poll_at[i] = now_ms() + (long long)a->watch.poll_s * 1000;
+				break;
+			}
 		}
-		struct watch_idle *idle = watch_idle_start(a, SIDE_A, i, "INBOX", w->pipe[1]);
-		if (idle)
-			w->idles[w->n_idles++] = idle;
-		else
-			log_warn("%s: cannot start watching INBOX; it is synced every %u s", a->name,
-			         w->interval_s);
-		watch_inotify_account(w->inotify, a, i);
 	}
 }
 
@@ -330,15 +359,30 @@ static void start_sources(struct watch_loop *w)
  * accounts any longer), and what they noted forgotten. */
 static void stop_sources(struct watch_loop *w)
 {
-	for (size_t i = 0; i < w->n_idles; i++)
-		watch_idle_stop(w->idles[i]);
-	free(w->idles);
-	w->idles = NULL;
-	w->n_idles = 0;
+	for (size_t i = 0; i < w->n_servers; i++)
+		watch_server_stop(w->servers[i]);
+	free(w->servers);
+	w->servers = NULL;
+	w->n_servers = 0;
+	free(w->poll_at);
+	w->poll_at = NULL;
 	watch_inotify_free(w->inotify);
 	w->inotify = NULL;
 	read_notes(w);
 	drop_pending(w);
+}
+
+/* The POP3 servers whose time to be looked at came. */
+static void poll_due(struct watch_loop *w)
+{
+	long long now = now_ms();
+
+	for (size_t i = 0; w->poll_at && i < w->count; i++) {
+		if (!w->poll_at[i] || now < w->poll_at[i])
+			continue;
+		add_pending(w, i, NULL);
+		w->poll_at[i] = now + (long long)w->accounts[i]->watch.poll_s * 1000;
+	}
 }
 
 /* The accounts named (all when none), or NULL with *missing_r the
@@ -469,8 +513,8 @@ static bool netlink_read(int fd)
 static void connect_again(struct watch_loop *w, const char *why)
 {
 	log_info("watch: %s; connecting again and syncing everything", why);
-	for (size_t i = 0; i < w->n_idles; i++)
-		watch_idle_reconnect(w->idles[i]);
+	for (size_t i = 0; i < w->n_servers; i++)
+		watch_server_reconnect(w->servers[i]);
 	sync_everything(w);
 }
 
@@ -518,6 +562,7 @@ static void loop(struct watch_loop *w)
 			sync_everything(w);
 			continue;
 		}
+		poll_due(w);
 		sync_due(w);
 	}
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "support/sync_harness.h"
+#include "twinbox/util/fs.h"
 #include "twinbox/util/xmalloc.h"
 
 pid_t watch_start(const char *notify, const char *const *args)
@@ -98,6 +99,58 @@ bool watch_wait_log(const char *text, size_t times, long long ms)
 		usleep(20 * 1000);
 	}
 	return false;
+}
+
+void watch_write_config(const char *login, const char *timeout, const char *more)
+{
+	char *pw = login ? NULL : xasprintf("password: \"%s\"", sh.d->password);
+	char *text = xasprintf("state_dir: %s/state\n"
+	                       "accounts:\n"
+	                       "  t:\n"
+	                       "    imap:\n"
+	                       "      host: 127.0.0.1\n"
+	                       "      port: %u\n"
+	                       "      user: %s\n"
+	                       "      %s\n"
+	                       "      ca_file: \"%s\"\n"
+	                       "      timeout: %s\n"
+	                       "    maildir:\n"
+	                       "      path: %s\n"
+	                       "    sync:\n"
+	                       "      expunge: both\n"
+	                       "%s",
+	                       sh.dir, sh.d->imaps_port, sh.d->user, login ? login : pw, sh.d->ca_file,
+	                       timeout, sh.mail, more ? more : "");
+	struct error err;
+
+	cr_assert_eq(fs_write_atomic(sh.cfg, text, strlen(text), 0600, &err), 0, "%s", err.text);
+	free(text);
+	free(pw);
+}
+
+static const char *want_folder;
+static size_t want;
+
+static bool local_has_want(void)
+{
+	return local_message_count(want_folder) == want;
+}
+
+long long watch_wait_local(const char *folder, size_t n, long long ms, const char *what)
+{
+	long long t;
+
+	want_folder = folder;
+	want = n;
+	t = watch_wait_for(local_has_want, ms);
+	if (t < 0) {
+		char *log = watch_log();
+		cr_assert_fail("%s: the Maildir's %s holds %zu messages, not %zu, after %lld ms; the "
+		               "watcher logged:\n%s",
+		               what, folder, local_message_count(folder), n, ms, log);
+	}
+	cr_log_info("%s in %lld ms", what, t);
+	return t;
 }
 
 int watch_stop(pid_t pid, long long ms)

@@ -29,6 +29,18 @@ long long watch_wait_for(bool (*check)(void), long long ms);
  * whether it did. */
 bool watch_wait_log(const char *text, size_t times, long long ms);
 
+/* Write the harness's config: account "t" of its Dovecot over TLS with
+ * `login` (a `password:` or `password_command:` line; NULL: the
+ * fixture's password) and `timeout:` `timeout`, `expunge: both`, then
+ * `more` (lines of the account, indented by four, or further accounts
+ * indented by two; NULL: none). */
+void watch_write_config(const char *login, const char *timeout, const char *more);
+
+/* Wait up to `ms` until the Maildir's `folder` holds `n` messages; the
+ * time it took (logged with `what`), or the test fails with the count,
+ * `what` and the watcher's log. */
+long long watch_wait_local(const char *folder, size_t n, long long ms, const char *what);
+
 /* SIGTERM to `pid` and its exit waited for (at most `ms`, then SIGKILL
  * and the test fails); its wait status. */
 int watch_stop(pid_t pid, long long ms);
