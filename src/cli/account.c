@@ -80,13 +80,15 @@ int cli_account_command(struct cli_options *opts, const char *usage, enum config
 
 void cli_log_sink(enum log_level level, const char *line, void *ctx)
 {
+	char stamp[LOG_STAMP_MAX];
+
 	(void)ctx;
 	if (level == LOG_ERROR)
-		fprintf(stderr, "twinbox: error: %s\n", line);
+		fprintf(stderr, "%stwinbox: error: %s\n", log_stamp(stamp), line);
 	else if (level == LOG_WARN)
-		fprintf(stderr, "twinbox: warning: %s\n", line);
+		fprintf(stderr, "%stwinbox: warning: %s\n", log_stamp(stamp), line);
 	else
-		fprintf(stderr, "%s\n", line);
+		fprintf(stderr, "%s%s\n", log_stamp(stamp), line);
 }
 
 enum tls_mode cli_tls_mode(enum config_tls tls)

@@ -187,7 +187,9 @@ static void report(struct sync_cli *c, const struct sync_folder_report *r)
 			print_done(c, &b, r);
 			buf_printf(&b, "; what was done is kept, the next run does the rest)");
 		}
-		log_error("%s: %s: %s%s", c->account, r->name, r->err.text, b.len ? b.data : "");
+		/* Stopped on request: nothing went wrong. */
+		log_msg(r->err.cause == ERR_CAUSE_STOPPED ? LOG_INFO : LOG_ERROR, "%s: %s: %s%s", c->account,
+		        r->name, r->err.text, b.len ? b.data : "");
 		buf_free(&b);
 		return;
 	}

@@ -7,6 +7,7 @@
 #ifndef TWINBOX_CLI_RENDER_H
 #define TWINBOX_CLI_RENDER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +35,9 @@ struct sync_cli {
 	bool quiet, verbose, json;
 	bool two_servers; /* the account's sides are its source and target servers */
 	unsigned jobs;
+	/* `watch`: set by its signal handler, the run stops at its next
+	 * durable step (sync_options.stop); NULL: never. */
+	const volatile sig_atomic_t *stop;
 	const char *account; /* for report lines */
 	size_t done;         /* messages changed in the account's folders, failed ones too */
 	bool printed;        /* a folder's line was printed */

@@ -333,6 +333,13 @@ static void observe_import(void *ctx, const struct sync_event *ev)
 	hooks_event(ctx, ev);
 }
 
+/* How an account's failure is logged: a stop on request (watch's
+ * SIGTERM) is no error. */
+static enum log_level stopped(const struct error *err)
+{
+	return err->cause == ERR_CAUSE_STOPPED ? LOG_INFO : LOG_ERROR;
+}
+
 /* Import a POP3 account; EXIT_OK, EXIT_PARTIAL (stopped after some
  * messages were downloaded) or EXIT_FAILED. */
 static int import_account(struct account_job *j)
@@ -348,6 +355,7 @@ static int import_account(struct account_job *j)
 	    .dry_run = j->c.dry_run,
 	    .now = clock_now(),
 	    .observer = {observe_import, j->hooks},
+	    .stop = j->c.stop,
 	};
 	struct pop3_import_report rep = {0};
 	struct pop3_options po;
@@ -369,13 +377,14 @@ static int import_account(struct account_job *j)
 fail:
 	why = err.text;
 	if (rep.downloaded && !j->c.dry_run) {
-		log_error("%s: %s (before that, %zu message%s downloaded; they are kept, the next run "
-		          "downloads the rest)",
-		          a->name, err.text, rep.downloaded, rep.downloaded == 1 ? " was" : "s were");
+		log_msg(stopped(&err),
+		        "%s: %s (before that, %zu message%s downloaded; they are kept, the next "
+		        "run downloads the rest)",
+		        a->name, err.text, rep.downloaded, rep.downloaded == 1 ? " was" : "s were");
 		print_import(&j->c, a, &rep);
 		rc = EXIT_PARTIAL;
 	} else {
-		log_error("%s: %s", a->name, err.text);
+		log_msg(stopped(&err), "%s: %s", a->name, err.text);
 	}
 out:
 	run_ends(j, rc, why);
@@ -485,6 +494,7 @@ static int sync_account(struct account_job *j)
 	o.open_worker = open_worker;
 	o.close_worker = close_worker;
 	o.worker_ctx = j;
+	o.stop = j->c.stop;
 	server = (struct state_server){ac->host, ac->port, ac->user};
 	o.server = &server;
 	/* A local Maildir is read while the server is connected to, logged
@@ -503,7 +513,7 @@ static int sync_account(struct account_job *j)
 fail:
 	why = err.text;
 	if (!res.stop_reported) /* else the failing folder's report said it */
-		log_error("%s: %s", a->name, err.text);
+		log_msg(stopped(&err), "%s: %s", a->name, err.text);
 	rc = res.unknown_folder ? EXIT_USAGE : EXIT_PARTIAL;
 out:
 	/* "Nothing could be done" only when nothing was. */

@@ -1,124 +1,163 @@
 /*
  * IMAP IDLE as an event source of `twinbox watch` (watch.h): a thread
  * per watched folder, over a session of its own, that only listens.
+ *
+ * Every wait of the thread (to connect, to read, the back-off between
+ * tries) also watches its wake-up eventfd: fired, it cuts the session
+ * short. That is how its server's thread stops it and how the loop
+ * makes it connect again at once.
  */
 #include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "cli.h"
-#include "twinbox/config/password.h"
 #include "twinbox/imap/commands.h"
 #include "twinbox/imap/session.h"
+#include "twinbox/store/imap_store.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/xmalloc.h"
 #include "watch.h"
 
-/* How long one wait for news lasts: also how soon a dead connection
- * that sends nothing is noticed, by the NOOP-like renewal below. */
-#define IDLE_WAIT_MS (60 * 1000)
-
 struct watch_idle {
 	const struct config_account *a;
-	size_t account;
-	char *folder;
-	int fd;
+	enum side side;
+	char *folder; /* the account's name for it */
+	char *who;    /* "ACCOUNT: FOLDER" for messages */
+	struct watch_target t;
+	struct watch_wake wake;
+	bool changed; /* the folder changed since the last note (handlers below) */
 	pthread_t thread;
 };
 
-static long long now_s(void)
+/* The session's news: changes of the folder, not a server's "still
+ * here". */
+static void on_exists(void *ctx, uint32_t count)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	(void)count;
+	((struct watch_idle *)ctx)->changed = true;
 }
 
-/* Connect, log in and EXAMINE the folder; NULL with `err`. */
-static struct imap_session *open_session(struct watch_idle *w, struct error *err)
+static void on_expunge(void *ctx, uint32_t seq, uint32_t uid)
 {
-	struct imap_session_options o;
-	struct imap_session *s;
-	char *password = config_side_password(w->a, SIDE_A, err);
-
-	if (!password)
-		return NULL;
-	cli_imap_options(&w->a->side[SIDE_A].conn, password, &o);
-	s = imap_connect(&o, err);
-	password_free(password);
-	if (s && imap_select(s, w->folder, true, NULL, err) < 0) {
-		imap_session_free(s);
-		return NULL;
-	}
-	return s;
+	(void)seq;
+	(void)uid;
+	((struct watch_idle *)ctx)->changed = true;
 }
 
-/* Idle on an open session until it fails: news notified, IDLE renewed
- * before the server's limit. Returns with `err` set. */
-static void idle_listen(struct watch_idle *w, struct imap_session *s, struct error *err)
+static void on_vanished(void *ctx, const struct imap_uid_set *uids, bool earlier)
 {
-	for (;;) {
-		long long started = now_s();
-		if (imap_idle_start(s, err) < 0)
-			return;
-		while (now_s() - started < WATCH_IDLE_RENEW_S) {
-			int r = imap_idle_wait(s, IDLE_WAIT_MS, err);
-			if (r < 0)
-				return;
-			if (r > 0)
-				watch_notify(w->fd, w->account, w->folder);
-		}
-		/* DONE and IDLE again: the server's 29 minutes, and a check
-		 * that the connection still answers. */
-		if (imap_idle_done(s, err) < 0)
-			return;
+	(void)uids;
+	(void)earlier;
+	((struct watch_idle *)ctx)->changed = true;
+}
+
+static void on_fetch(void *ctx, const struct imap_fetch *fetch)
+{
+	(void)fetch;
+	((struct watch_idle *)ctx)->changed = true;
+}
+
+static int news(void *ctx, struct error *err)
+{
+	struct watch_idle *w = ctx;
+
+	(void)err;
+	if (w->changed) {
+		w->changed = false;
+		watch_target_note(&w->t, w->folder);
 	}
+	return 0;
+}
+
+/* Connect, log in, EXAMINE the folder and idle until the session ends;
+ * returns with `err` set. */
+static void listen_once(struct watch_idle *w, struct watch_backoff *b, struct error *err)
+{
+	struct store *st = watch_open_imap(w->a, w->side, w->wake.fd, err);
+	struct imap_session *s = imap_store_session(st);
+	char *wire;
+
+	if (!st)
+		return;
+	wire = imap_store_server_name(st, w->folder, err);
+	imap_session_set_handlers(s, &(struct imap_session_handlers){.ctx = w,
+	                                                             .exists = on_exists,
+	                                                             .expunge = on_expunge,
+	                                                             .vanished = on_vanished,
+	                                                             .fetch = on_fetch});
+	if (wire && imap_select(s, wire, true, NULL, err) == 0) {
+		log_debug("%s: watching %s with IDLE", w->a->name, w->folder);
+		watch_backoff_reset(b);
+		/* What came while no one listened. */
+		w->changed = false;
+		watch_target_note(&w->t, w->folder);
+		watch_idle_loop(s, news, w, err);
+	}
+	free(wire);
+	st->ops->close(st);
 }
 
 static void *idle_main(void *arg)
 {
 	struct watch_idle *w = arg;
-	unsigned wait_s = 1;
+	struct watch_backoff b;
 
-	for (;;) {
+	watch_backoff_init(&b, (unsigned)watch_now_ms() ^ (unsigned)(uintptr_t)w);
+	while (!watch_stopping(&w->wake)) {
 		struct error err;
-		struct imap_session *s;
 
 		error_clear(&err);
-		s = open_session(w, &err);
-		if (s) {
-			log_debug("%s: watching %s with IDLE", w->a->name, w->folder);
-			wait_s = 1;
-			/* What came while no one listened. */
-			watch_notify(w->fd, w->account, w->folder);
-			idle_listen(w, s, &err);
-			imap_session_free(s);
+		(void)watch_woken(&w->wake); /* a wake before this try is no reason to end it */
+		listen_once(w, &b, &err);
+		if (watch_stopping(&w->wake))
+			break;
+		if (watch_woken(&w->wake)) { /* asked to connect again, at once */
+			log_debug("%s: IDLE connects again", w->who);
+			watch_backoff_reset(&b);
+			continue;
 		}
-		log_warn("%s: %s: IDLE stopped: %s; connecting again in %u s", w->a->name, w->folder,
-		         err.text, wait_s);
-		/* Jitter: many watchers cut at once do not come back at once. */
-		usleep((useconds_t)(wait_s * 1000000ULL + (unsigned)(rand() % 250) * 1000ULL));
-		wait_s = wait_s * 2 > WATCH_IDLE_BACKOFF_MAX_S ? WATCH_IDLE_BACKOFF_MAX_S : wait_s * 2;
+		char why[ERROR_TEXT_MAX + 32];
+		snprintf(why, sizeof(why), "IDLE stopped: %s", err.text);
+		watch_backoff_pause(&b, &w->wake, w->who, why);
 	}
 	return NULL;
 }
 
-struct watch_idle *watch_idle_start(const struct config_account *a, size_t account, const char *folder,
-                                    int fd)
+struct watch_idle *watch_idle_start(const struct config_account *a, enum side side, const char *folder,
+                                    const struct watch_target *t)
 {
 	struct watch_idle *w = xcalloc(1, sizeof(*w));
 
 	w->a = a;
-	w->account = account;
+	w->side = side;
 	w->folder = xstrdup(folder);
-	w->fd = fd;
-	if (pthread_create(&w->thread, NULL, idle_main, w) != 0) {
+	w->who = xasprintf("%s: %s", a->name, folder);
+	w->t = *t;
+	if (watch_wake_init(&w->wake) < 0 || pthread_create(&w->thread, NULL, idle_main, w) != 0) {
+		watch_wake_close(&w->wake);
 		free(w->folder);
+		free(w->who);
 		free(w);
 		return NULL;
 	}
-	pthread_detach(w->thread);
 	return w;
+}
+
+void watch_idle_reconnect(struct watch_idle *w)
+{
+	watch_wake_fire(&w->wake);
+}
+
+void watch_idle_stop(struct watch_idle *w)
+{
+	if (!w)
+		return;
+	watch_wake_stop(&w->wake);
+	pthread_join(w->thread, NULL);
+	watch_wake_close(&w->wake);
+	free(w->folder);
+	free(w->who);
+	free(w);
 }

@@ -15,7 +15,7 @@
 
 static const char *const top_keys[] = {"accounts", "state_dir", "hooks", NULL};
 static const char *const account_keys[] = {"imap",    "pop3", "maildir", "source", "target",
-                                           "folders", "sync", "hooks",   NULL};
+                                           "folders", "sync", "hooks",   "watch",  NULL};
 static const char *const maildir_keys[] = {"path", "layout", NULL};
 static const char *const folders_keys[] = {"include", "exclude", "rename", "special_use", NULL};
 static const char *const sync_keys[] = {"direction",      "flags",    "expunge", "create",
@@ -49,6 +49,8 @@ static const char *account_hint(const char *key)
 		return "it goes under maildir:";
 	if (strcmp(key, "after_sync") == 0 || strcmp(key, "new_mail") == 0)
 		return "it goes under hooks:";
+	if (strcmp(key, "connections") == 0 || strcmp(key, "poll") == 0 || strcmp(key, "notify") == 0)
+		return "it goes under watch:";
 	return NULL;
 }
 
@@ -433,6 +435,8 @@ static int load_account(struct loader *ld, const struct ynode *name, const struc
 	snprintf(sub, sizeof(sub), "in sync of account \"%s\"", a->name);
 	if (load_sync(ld, &s, a, sub) < 0)
 		return -1;
+	if (config_load_watch(ld, &s, a) < 0)
+		return -1;
 	return config_load_hooks(ld, &s, &cfg->hooks, a, &a->hooks);
 }
 
@@ -568,6 +572,7 @@ void config_free(struct config *cfg)
 		ld_free_strings(a->folders.rename_from, a->folders.rename_count);
 		ld_free_strings(a->folders.rename_to, a->folders.rename_count);
 		config_free_hooks(&a->hooks);
+		ld_free_strings(a->watch.folders, a->watch.folder_count);
 	}
 	config_free_hooks(&cfg->hooks);
 	free(cfg->accounts);

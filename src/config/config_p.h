@@ -44,6 +44,11 @@ int config_load_hooks(struct loader *ld, const struct section *s, const struct c
                       const struct config_account *acct, struct config_hooks *h);
 void config_free_hooks(struct config_hooks *h);
 
+/* `watch:` of account `acct` (section `s`) into acct->watch, the
+ * defaults where not written; acct's sides are loaded. 0 or -1 (loader
+ * error set). (watch.c) */
+int config_load_watch(struct loader *ld, const struct section *s, struct config_account *acct);
+
 /* Free what config_load_conn allocated (both sides), wiping the
  * passwords. */
 void config_free_conn(struct config_account *acct);

@@ -143,12 +143,15 @@ int ld_check_keys(struct loader *ld, const struct section *s, const char *const 
 		}
 		if (known)
 			continue;
+		/* A slip of one letter is a typo; beyond that, a key of
+		 * another section says where it goes ("poll" is no typo of
+		 * "pop3", it goes under watch:). */
+		extra = hint != NULL && key->len == strlen(key->text) ? hint(key->text) : NULL;
+		if (extra != NULL && (best == NULL || best_d > 1))
+			return ld_fail(ld, key, "unknown key \"%s\" %s (%s)", q, s->where, extra);
 		if (best != NULL)
 			return ld_fail(ld, key, "unknown key \"%s\" %s (did you mean \"%s\"?)", q, s->where,
 			               best);
-		extra = hint != NULL && key->len == strlen(key->text) ? hint(key->text) : NULL;
-		if (extra != NULL)
-			return ld_fail(ld, key, "unknown key \"%s\" %s (%s)", q, s->where, extra);
 		return ld_fail(ld, key, "unknown key \"%s\" %s", q, s->where);
 	}
 	return 0;

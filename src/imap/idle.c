@@ -26,6 +26,24 @@ static int idle_continue(struct imap_cmd *cmd, const char *text, struct buf *out
 
 static const struct imap_cmd_ops idle_ops = {.continuation = idle_continue};
 
+int imap_notify(struct imap_session *s, const char *events, struct error *err)
+{
+	struct imap_cmd cmd;
+	int rc;
+
+	if (!imap_has_cap(s, "NOTIFY"))
+		return error_set(err, ERR_MAILBOX, "%s does not support NOTIFY", imap_peer(s));
+	imap_cmd_init(&cmd, "NOTIFY");
+	if (events)
+		imap_cmd_add(&cmd, " SET %s", events);
+	else
+		imap_cmd_add(&cmd, " NONE");
+	cmd.scope = ERR_MAILBOX;
+	rc = imap_run(s, &cmd, err);
+	imap_cmd_free(&cmd);
+	return rc;
+}
+
 int imap_idle_start(struct imap_session *s, struct error *err)
 {
 	struct imap_cmd *cmd;

@@ -5,6 +5,7 @@
  * string.
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -49,6 +50,8 @@ static const struct {
     {"OVERQUOTA", IMAP_CODE_OVERQUOTA},
     {"ALREADYEXISTS", IMAP_CODE_ALREADYEXISTS},
     {"NONEXISTENT", IMAP_CODE_NONEXISTENT},
+    {"NOTIFICATIONOVERFLOW", IMAP_CODE_NOTIFICATIONOVERFLOW},
+    {"BADEVENT", IMAP_CODE_BADEVENT},
 };
 
 const char *imap_code_name(enum imap_code_type type)
@@ -156,19 +159,23 @@ static int code_args(struct imap_parser *p, struct imap_resp_code *c, size_t raw
 		c->atoms.count = n;
 		return 0;
 	case IMAP_CODE_PERMANENTFLAGS:
+	case IMAP_CODE_BADEVENT: {
+		const char *what = c->type == IMAP_CODE_BADEVENT ? "events" : "flags";
+		char expected[40];
+		snprintf(expected, sizeof(expected), "a parenthesised list of %s", what);
 		if (raw_len < 2 || c->raw[0] != '(' || c->raw[raw_len - 1] != ')')
-			return code_fail(p, c->name, "a parenthesised list of flags", c->raw);
+			return code_fail(p, c->name, expected, c->raw);
 		n = split_words(p, c->raw + 1, raw_len - 2, &w, &l);
 		if (n > p->lim.max_flags)
-			return imap_fail(
-			    p, "response code PERMANENTFLAGS: %zu flags, more than the limit of %zu", n,
-			    p->lim.max_flags);
+			return imap_fail(p, "response code %s: %zu %s, more than the limit of %zu", c->name,
+			                 n, what, p->lim.max_flags);
 		for (size_t i = 0; i < n; i++)
 			if (strpbrk(w[i], "()\"{"))
-				return code_fail(p, c->name, "a parenthesised list of flags", c->raw);
+				return code_fail(p, c->name, expected, c->raw);
 		c->atoms.v = w;
 		c->atoms.count = n;
 		return 0;
+	}
 	default:
 		return 0;
 	}

@@ -229,6 +229,8 @@ void imap_on_untagged(struct imap_session *s, const struct imap_response *resp)
 	switch (resp->type) {
 	case IMAP_DATA_COND:
 		on_cond(s, resp);
+		if (resp->code.type == IMAP_CODE_NOTIFICATIONOVERFLOW && s->handlers.unsolicited)
+			s->handlers.unsolicited(s->handlers.ctx, resp);
 		return;
 	case IMAP_DATA_CAPABILITY:
 		imap_caps_set_atoms(s, &resp->capability);
@@ -277,6 +279,8 @@ void imap_on_untagged(struct imap_session *s, const struct imap_response *resp)
 	c = imap_oldest_sent(s, imap_cmd_wants_type, resp->type);
 	if (c)
 		c->ops->response(c, resp);
+	else if (s->handlers.unsolicited)
+		s->handlers.unsolicited(s->handlers.ctx, resp);
 	else
 		log_debug("imap: unsolicited %s response from %s ignored",
 		          resp->arg_count && resp->args[0].str ? resp->args[0].str : "untagged",

@@ -46,6 +46,7 @@ struct tcp_transport {
 	struct transport base;
 	int fd;
 	int io_ms;
+	int cancel_fd;       /* net_timeouts.cancel_fd */
 	char *peer;          /* "host:port" for messages */
 	unsigned char *rbuf; /* TCP_READ_BUF bytes, made at the first read */
 	size_t rpos, rlen;   /* rbuf[rpos .. rlen) received, not yet read */
@@ -54,12 +55,13 @@ struct tcp_transport {
 	int lowat_max;       /* LOWAT_MAX or a quarter of the receive buffer */
 };
 
-/* Wait for `events` on `fd` for at most `timeout_ms` (< 0 = forever).
- * Returns 1 when ready, 0 on timeout, -1 with errno set. */
-static int wait_fd(int fd, short events, int timeout_ms)
+/* Wait for `events` on `fd` for at most `timeout_ms` (< 0 = forever),
+ * or until `cancel_fd` (> 0) is readable. Returns 1 when ready, 0 on
+ * timeout, -1 with errno set (ECANCELED: cancel_fd). */
+static int wait_fd(int fd, short events, int timeout_ms, int cancel_fd)
 {
 	long long deadline = net_now_ms() + timeout_ms;
-	struct pollfd pfd = {.fd = fd, .events = events};
+	struct pollfd pfd[2] = {{.fd = fd, .events = events}, {.fd = cancel_fd, .events = POLLIN}};
 
 	for (;;) {
 		int left = -1;
@@ -70,7 +72,11 @@ static int wait_fd(int fd, short events, int timeout_ms)
 
 			left = rem > 0 ? (int)rem : 0;
 		}
-		r = poll(&pfd, 1, left);
+		r = poll(pfd, cancel_fd > 0 ? 2 : 1, left);
+		if (r > 0 && cancel_fd > 0 && pfd[1].revents) {
+			errno = ECANCELED;
+			return -1;
+		}
 		if (r > 0)
 			return 1;
 		if (r == 0)
@@ -97,16 +103,16 @@ static int wait_readable(struct tcp_transport *tt)
 		/* Whole 4 KB steps: fewer changes of the option. */
 		set_lowat(tt, (int)(want & ~(uint64_t)(LOWAT_MIN - 1)));
 		if (tt->lowat > 1) {
-			int r = wait_fd(tt->fd, POLLIN, LOWAT_WAIT_MS);
+			int r = wait_fd(tt->fd, POLLIN, LOWAT_WAIT_MS, tt->cancel_fd);
 
 			if (r != 0)
 				return r;
 			set_lowat(tt, 1);
-			return wait_fd(tt->fd, POLLIN, tt->io_ms - LOWAT_WAIT_MS);
+			return wait_fd(tt->fd, POLLIN, tt->io_ms - LOWAT_WAIT_MS, tt->cancel_fd);
 		}
 	}
 	set_lowat(tt, 1);
-	return wait_fd(tt->fd, POLLIN, tt->io_ms);
+	return wait_fd(tt->fd, POLLIN, tt->io_ms, tt->cancel_fd);
 }
 
 static void set_socket_options(int fd)
@@ -139,6 +145,15 @@ static int lost(struct error *err, int rc)
 	if (err)
 		err->retry = ERR_RETRY_LOST;
 	return rc;
+}
+
+/* A wait of `what` ("waiting for data from") that failed: cancelled
+ * (net_timeouts.cancel_fd) or a poll() error. Returns -1. */
+static int wait_failed(const struct tcp_transport *tt, const char *what, struct error *err)
+{
+	if (errno == ECANCELED)
+		return error_set(err, ERR_ACCOUNT, "%s %s was cancelled", what, tt->peer);
+	return error_errno(err, ERR_ACCOUNT, errno, "%s %s failed", what, tt->peer);
 }
 
 static ssize_t tcp_read(struct transport *t, void *data, size_t len, struct error *err)
@@ -180,8 +195,7 @@ static ssize_t tcp_read(struct transport *t, void *data, size_t len, struct erro
 			                           "raise `timeout:`",
 			                           tt->peer, net_duration(tt->io_ms, dur)));
 		if (r < 0)
-			return error_errno(err, ERR_ACCOUNT, errno, "waiting for data from %s failed",
-			                   tt->peer);
+			return wait_failed(tt, "waiting for data from", err);
 	}
 }
 
@@ -210,14 +224,14 @@ static int tcp_write(struct transport *t, const void *data, size_t len, struct e
 			                           tt->peer));
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return error_errno(err, ERR_ACCOUNT, errno, "sending to %s failed", tt->peer);
-		r = wait_fd(tt->fd, POLLOUT, tt->io_ms);
+		r = wait_fd(tt->fd, POLLOUT, tt->io_ms, tt->cancel_fd);
 		if (r == 0)
 			return lost(err, error_set(err, ERR_ACCOUNT,
 			                           "sending to %s timed out after %s (the server stopped "
 			                           "reading); if the server is just slow, raise `timeout:`",
 			                           tt->peer, net_duration(tt->io_ms, dur)));
 		if (r < 0)
-			return error_errno(err, ERR_ACCOUNT, errno, "waiting to send to %s failed", tt->peer);
+			return wait_failed(tt, "waiting to send to", err);
 	}
 	return 0;
 }
@@ -230,9 +244,9 @@ static int tcp_poll(struct transport *t, int timeout_ms, struct error *err)
 	if (tt->rpos < tt->rlen)
 		return 1;
 	set_lowat(tt, 1);
-	r = wait_fd(tt->fd, POLLIN, timeout_ms < 0 ? tt->io_ms : timeout_ms);
+	r = wait_fd(tt->fd, POLLIN, timeout_ms < 0 ? tt->io_ms : timeout_ms, tt->cancel_fd);
 	if (r < 0)
-		return error_errno(err, ERR_ACCOUNT, errno, "waiting for data from %s failed", tt->peer);
+		return wait_failed(tt, "waiting for data from", err);
 	return r;
 }
 
@@ -263,7 +277,7 @@ static const struct transport_ops tcp_ops = {
     .close = tcp_close,
 };
 
-static struct transport *tcp_new(int fd, int io_ms, char *peer)
+static struct transport *tcp_new(int fd, const struct net_timeouts *to, char *peer)
 {
 	struct tcp_transport *tt = xcalloc(1, sizeof(*tt));
 	int rcvbuf = 0;
@@ -271,7 +285,8 @@ static struct transport *tcp_new(int fd, int io_ms, char *peer)
 
 	tt->base.ops = &tcp_ops;
 	tt->fd = fd;
-	tt->io_ms = net_timeout_or_default(io_ms);
+	tt->io_ms = net_timeout_or_default(to ? to->io_ms : 0);
+	tt->cancel_fd = to ? to->cancel_fd : 0;
 	tt->peer = peer;
 	tt->lowat = 1;
 	tt->lowat_max = LOWAT_MAX;
@@ -296,7 +311,7 @@ static void numeric_addr(const struct sockaddr *sa, socklen_t len, char out[NI_M
 
 /* Connect to one address. Returns the socket, or -1 with the cause in
  * *errno_r (ETIMEDOUT when our own deadline passed). */
-static int connect_one(const struct addrinfo *ai, int timeout_ms, int *errno_r)
+static int connect_one(const struct addrinfo *ai, int timeout_ms, int cancel_fd, int *errno_r)
 {
 	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
 	int soerr = 0;
@@ -316,7 +331,7 @@ static int connect_one(const struct addrinfo *ai, int timeout_ms, int *errno_r)
 		close(fd);
 		return -1;
 	}
-	r = wait_fd(fd, POLLOUT, timeout_ms);
+	r = wait_fd(fd, POLLOUT, timeout_ms, cancel_fd);
 	if (r <= 0) {
 		*errno_r = r == 0 ? ETIMEDOUT : errno;
 		close(fd);
@@ -377,7 +392,7 @@ struct transport *tcp_connect(const char *host, unsigned port, const struct net_
 	struct addrinfo *res = NULL;
 	struct buf causes = BUF_INIT;
 	int connect_ms = net_timeout_or_default(to ? to->connect_ms : 0);
-	int io_ms = to ? to->io_ms : 0;
+	int cancel_fd = to ? to->cancel_fd : 0;
 	bool refused = false, timed_out = false;
 	size_t tried = 0;
 	char portstr[16];
@@ -409,12 +424,19 @@ struct transport *tcp_connect(const char *host, unsigned port, const struct net_
 
 		numeric_addr(ai->ai_addr, ai->ai_addrlen, addr);
 		log_debug("connecting to %s at %s", peer, addr);
-		fd = connect_one(ai, connect_ms, &e);
+		fd = connect_one(ai, connect_ms, cancel_fd, &e);
 		if (fd >= 0) {
 			freeaddrinfo(res);
 			buf_free(&causes);
 			log_debug("connected to %s at %s", peer, addr);
-			return tcp_new(fd, io_ms, peer);
+			return tcp_new(fd, to, peer);
+		}
+		if (e == ECANCELED) {
+			freeaddrinfo(res);
+			buf_free(&causes);
+			error_set(err, ERR_ACCOUNT, "connecting to %s was cancelled", peer);
+			free(peer);
+			return NULL;
 		}
 		refused |= e == ECONNREFUSED;
 		timed_out |= e == ETIMEDOUT;
@@ -456,5 +478,5 @@ struct transport *tcp_from_fd(int fd, const struct net_timeouts *to)
 	if (flags >= 0)
 		(void)fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-	return tcp_new(fd, to ? to->io_ms : 0, peer_name(addr, port));
+	return tcp_new(fd, to, peer_name(addr, port));
 }

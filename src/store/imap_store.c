@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "twinbox/imap/commands.h"
+#include "twinbox/imap/mailbox_name.h"
 #include "twinbox/util/buf.h"
 #include "twinbox/util/log.h"
 #include "twinbox/util/mailflags.h"
@@ -827,4 +828,27 @@ struct imap_session *imap_store_session(struct store *st)
 	if (!st || (st->ops != &imap_store_ops && st->ops != &imap_store_ops_modseq))
 		return NULL;
 	return ((struct imap_store *)st)->s;
+}
+
+char *imap_store_server_name(struct store *base, const char *name, struct error *err)
+{
+	struct imap_store *st = (struct imap_store *)base;
+
+	if (learn_names(st, err) < 0)
+		return NULL;
+	return to_wire(st, name, err);
+}
+
+char *imap_store_folder_name(struct store *base, const char *raw, size_t len)
+{
+	struct imap_store *st = (struct imap_store *)base;
+	bool utf8 = imap_session_enabled(st->s) & IMAP_ENABLED_UTF8;
+	char *wire = NULL, *name;
+	struct error err;
+
+	if (!st->names_known || imap_mailbox_decode(raw, len, utf8, &wire, &err) < 0)
+		return NULL;
+	name = from_wire(st, wire);
+	free(wire);
+	return name;
 }

@@ -528,6 +528,9 @@ int engine_copy_actions(struct folder_run *r, const struct plan_action *a, size_
 
 		if (engine_side_full(r->o, to, why))
 			return not_copied(&cr, a + i, n - i, 0, 0, why, err);
+		/* Between batches: what came before is recorded. */
+		if (engine_stopping(r->o, err))
+			return -1;
 		c = xcalloc(b, sizeof(*c));
 		for (size_t k = 0; k < b; k++) {
 			c[k].a = &a[i + k];

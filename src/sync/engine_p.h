@@ -228,6 +228,9 @@ void engine_log_notes(const char *name, const struct plan *plan, bool dry_run);
 /* What `plan` sets out to do, for the folder's report. */
 void engine_planned_counts(const struct plan *plan, struct sync_counts *c);
 
+/* Whether the run was asked to stop (sync_options.stop): then `err`
+ * says so (ERR_ACCOUNT, ERR_CAUSE_STOPPED) (folder_report.c). */
+bool engine_stopping(const struct sync_options *o, struct error *err);
 /* Count and report a folder that failed; -1 (error copied to `err`) when
  * its scope stops the whole run; or report a folder (folder_report.c). */
 int engine_folder_failed(const struct sync_options *o, struct sync_result *res,

@@ -135,6 +135,15 @@ void engine_report(const struct sync_options *o, const struct sync_folder_report
 		o->report(o->ctx, rep);
 }
 
+bool engine_stopping(const struct sync_options *o, struct error *err)
+{
+	if (!o->stop || !*o->stop)
+		return false;
+	error_set(err, ERR_ACCOUNT, "stopped on request; the next run carries on");
+	err->cause = ERR_CAUSE_STOPPED;
+	return true;
+}
+
 int engine_folder_failed(const struct sync_options *o, struct sync_result *res,
                          struct sync_folder_report *rep, struct error *err)
 {

@@ -195,6 +195,10 @@ static void take_folders(struct sync_pool *p, struct store *rs, struct store *ls
 		pthread_cond_wait(&p->ready, &p->lock);
 	while (!p->stop) {
 		size_t i = next_folder(p);
+		if (i != SIZE_MAX && engine_stopping(p->o, &p->stop_err)) {
+			p->stop = true;
+			break;
+		}
 		if (i == SIZE_MAX) {
 			/* A folder in flight may yet be given back. */
 			if (p->next >= p->count && p->in_flight == 0)

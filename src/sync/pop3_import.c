@@ -357,6 +357,7 @@ int pop3_import(struct store *server, struct store *local, struct state *st,
 	memset(rep, 0, sizeof(*rep));
 	im.frep.name = o->folder;
 	im.so.observer = o->observer;
+	im.so.stop = o->stop;
 	im.run = (struct folder_run){.o = &im.so,
 	                             .st = st,
 	                             .store = {server, local},

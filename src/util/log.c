@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "twinbox/util/buf.h"
 #include "twinbox/util/utf8.h"
@@ -12,6 +13,7 @@
 /* One logger per process: the CLI configures level and sink once at
  * start-up, before any thread starts. */
 static enum log_level current_level = LOG_INFO;
+static bool timestamps;
 static log_sink_fn current_sink;
 static void *current_ctx;
 
@@ -30,6 +32,31 @@ enum log_level log_get_level(void)
 int log_enabled(enum log_level level)
 {
 	return level <= current_level;
+}
+
+void log_set_timestamps(bool on)
+{
+	timestamps = on;
+}
+
+const char *log_stamp(char buf[LOG_STAMP_MAX])
+{
+	struct timespec ts;
+	struct tm tm;
+	char zone[8];
+	size_t n;
+
+	buf[0] = '\0';
+	if (!timestamps || clock_gettime(CLOCK_REALTIME, &ts) < 0 || !localtime_r(&ts.tv_sec, &tm))
+		return buf;
+	n = strftime(buf, LOG_STAMP_MAX, "%Y-%m-%dT%H:%M:%S", &tm);
+	/* strftime's %z is "+0200"; ISO 8601's extended form wants "+02:00". */
+	if (n == 0 || strftime(zone, sizeof(zone), "%z", &tm) != 5) {
+		buf[0] = '\0';
+		return buf;
+	}
+	snprintf(buf + n, LOG_STAMP_MAX - n, ".%03ld%.3s:%.2s ", ts.tv_nsec / 1000000, zone, zone + 3);
+	return buf;
 }
 
 void log_set_sink(log_sink_fn sink, void *ctx)
@@ -111,11 +138,14 @@ char *log_escape(const char *text)
 
 static void default_sink(enum log_level level, const char *line, void *ctx)
 {
+	char stamp[LOG_STAMP_MAX];
+
 	(void)ctx;
 	if (level <= LOG_WARN)
-		fprintf(stderr, "twinbox: %s%s\n", level == LOG_WARN ? "warning: " : "", line);
+		fprintf(stderr, "%stwinbox: %s%s\n", log_stamp(stamp), level == LOG_WARN ? "warning: " : "",
+		        line);
 	else
-		fprintf(stderr, "%s\n", line);
+		fprintf(stderr, "%s%s\n", log_stamp(stamp), line);
 }
 
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)

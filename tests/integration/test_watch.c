@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "support/sync_harness.h"
+#include "support/watch_run.h"
 #include "twinbox/util/xmalloc.h"
 
 TestSuite(watch, .init = sync_harness_setup, .fini = sync_harness_teardown, .timeout = 120);
@@ -48,65 +49,6 @@ static void told(int fd, char *buf, size_t size, int ms)
 	buf[0] = '\0';
 	if (poll(&p, 1, ms) == 1 && (n = recv(fd, buf, size - 1, 0)) > 0)
 		buf[n] = '\0';
-}
-
-/* Start `twinbox --config CFG watch --interval 1h`, its output into
- * files in the test's directory. */
-static pid_t start_watch(void)
-{
-	char *out = xasprintf("%s/watch.out", sh.dir), *err = xasprintf("%s/watch.err", sh.dir);
-	pid_t pid = fork();
-
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600),
-		    e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		setenv("NOTIFY_SOCKET", notify_path, 1);
-		dup2(o, 1);
-		dup2(e, 2);
-		execl(getenv("TWINBOX_BIN"), "twinbox", "--config", sh.cfg, "watch", "--interval", "1h",
-		      (char *)NULL);
-		_exit(127);
-	}
-	free(out);
-	free(err);
-	return pid;
-}
-
-static char *watch_log(void)
-{
-	char *path = xasprintf("%s/watch.err", sh.dir), *text = NULL;
-	FILE *f = fopen(path, "r");
-	size_t cap = 0;
-
-	if (f) {
-		ssize_t n = getdelim(&text, &cap, '\0', f);
-		(void)n;
-		fclose(f);
-	}
-	free(path);
-	return text ? text : xstrdup("");
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wait up to `ms` until check() holds; the time it took, or -1. */
-static long long wait_for(bool (*check)(void), long long ms)
-{
-	long long start = now_ms();
-
-	while (now_ms() - start < ms) {
-		if (check())
-			return now_ms() - start;
-		usleep(20 * 1000);
-	}
-	return -1;
 }
 
 static size_t want;
@@ -140,19 +82,20 @@ Test(watch, changes_on_either_side_arrive_while_watching)
 	char note[256];
 
 	dovecot_seed(sh.d, "INBOX", 3, 900, 0);
-	pid = start_watch();
+	pid = watch_start(notify_path, NULL);
 	log = NULL;
 	told(nfd, note, sizeof(note), 20000);
 	cr_assert_str_eq(note, "READY=1", "systemd is told it is ready once the first sync is done");
-	cr_assert_geq(wait_for(started, 20000), 0, "the watcher did not start:\n%s", (log = watch_log()));
+	cr_assert_geq(watch_wait_for(started, 20000), 0, "the watcher did not start:\n%s",
+	              (log = watch_log()));
 	want = 3;
-	cr_assert_geq(wait_for(local_has_want, 1000), 0, "the first full sync pulled the 3");
+	cr_assert_geq(watch_wait_for(local_has_want, 1000), 0, "the first full sync pulled the 3");
 
 	/* Delivered on the server: IDLE says so, INBOX is synced. */
 	usleep(300 * 1000); /* IDLE is up */
 	dovecot_seed(sh.d, "INBOX", 1, 910, 0);
 	want = 4;
-	t = wait_for(local_has_want, 5000);
+	t = watch_wait_for(local_has_want, 5000);
 	cr_assert_geq(t, 0, "a delivery did not reach the Maildir:\n%s", (log = watch_log()));
 	cr_log_info("watch: server to Maildir in %lld ms", t);
 
@@ -166,7 +109,7 @@ Test(watch, changes_on_either_side_arrive_while_watching)
 			fputc(msg[i], f);
 	fclose(f);
 	want = 5;
-	t = wait_for(server_has_want, 5000);
+	t = watch_wait_for(server_has_want, 5000);
 	cr_assert_geq(t, 0, "a local message did not reach the server:\n%s", (log = watch_log()));
 	cr_log_info("watch: Maildir to server in %lld ms", t);
 

@@ -427,6 +427,8 @@ static int wait_ready(struct dovecot *d, long long deadline, struct error *err)
 	return 0;
 }
 
+static int settle(struct dovecot *d, long long deadline, struct error *err);
+
 /* Write the config for fresh ports and start the master; retried when a
  * port was taken between our probe and Dovecot's bind. */
 static int launch(struct dovecot *d, const struct identity *id, struct error *err)
@@ -469,6 +471,12 @@ static int launch(struct dovecot *d, const struct identity *id, struct error *er
 		if (status != -2)
 			return -1;
 	}
+	return settle(d, deadline, err);
+}
+
+/* After the master's start: its pid, and every listener answering. */
+static int settle(struct dovecot *d, long long deadline, struct error *err)
+{
 	/* After a failed login Dovecot's auth process delays the next login
 	 * from the same IP by 4 s and more ("auth penalty", kept by anvil),
 	 * which would slow down every test sharing the instance. No setting
@@ -654,6 +662,43 @@ void dovecot_reconfigure(struct dovecot *d, const char *extra_conf)
 			                      START_TIMEOUT_MS));
 		usleep(5000);
 	}
+}
+
+void dovecot_kill(struct dovecot *d)
+{
+	struct error err = {0};
+
+	cr_assert(!d->shared, "the shared instance is not killed: start one of your own");
+	if (dv_kill_master(d->pid, d->conf_file, &err) < 0)
+		dv_abort(dv_fail_text(d, "Cannot kill Dovecot: %s", err.text));
+	d->pid = 0;
+}
+
+void dovecot_restart(struct dovecot *d)
+{
+	char dovecot[DV_TOOL_PATH_MAX];
+	const char *argv[] = {dovecot, "-c", d->conf_file, NULL};
+	char *out_path = xasprintf("%s/" DV_START_OUT, d->dir);
+	long long deadline = now_ms() + START_TIMEOUT_MS;
+	struct error err = {0};
+	int status;
+
+	cr_assert(!d->shared && d->pid == 0, "dovecot_restart is for an instance dovecot_kill stopped");
+	dv_tool("dovecot", dovecot);
+	unlink(out_path);
+	/* Its pid may still name a zombie (ours to reap, or init's), which
+	 * Dovecot would take for itself running. */
+	{
+		char *pid_file = xasprintf("%s/" DV_PID_FILE, d->dir);
+		unlink(pid_file);
+		free(pid_file);
+	}
+	status = dv_run_daemon(argv, out_path, START_TIMEOUT_MS, &err);
+	free(out_path);
+	if (status > 0)
+		error_set(&err, ERR_FATAL, "%s -c %s exited with status %d", dovecot, d->conf_file, status);
+	if (status != 0 || settle(d, deadline, &err) < 0 || write_info(d, &err) < 0)
+		dv_abort(dv_fail_text(d, "Cannot start Dovecot again: %s", err.text));
 }
 
 void dovecot_stop(struct dovecot *d)

@@ -86,6 +86,14 @@ void dovecot_reconfigure(struct dovecot *d, const char *extra_conf);
  * second or more. Does nothing for the shared instance. */
 void dovecot_stop(struct dovecot *d);
 
+/* Kill the instance as a crash would (SIGKILL to all its processes:
+ * clients see their connections reset), keeping its directory, ports,
+ * users and mail; dovecot_restart() starts it again on the same ports.
+ * Nothing but dovecot_drop() works in between. Not for the shared
+ * instance. */
+void dovecot_kill(struct dovecot *d);
+void dovecot_restart(struct dovecot *d);
+
 /* The instance shared by the whole test run. The runner process prepares
  * a directory before any test (ReportHook PRE_ALL) and passes it to the
  * test workers in the environment variable TWINBOX_DOVECOT; the first test
@@ -130,6 +138,15 @@ unsigned dovecot_append(struct dovecot *d, const char *mailbox, const char *mess
  * Seeding 2000 messages takes about a second (disk bound). */
 void dovecot_seed(struct dovecot *d, const char *mailbox, unsigned count, unsigned seed, size_t attach_size);
 
+/* The directory of `mailbox`'s Maildir (caller frees; created if need
+ * be), for dovecot_drop(). */
+char *dovecot_maildir(struct dovecot *d, const char *mailbox);
+/* dovecot_seed's messages written into new/ of the Maildir at
+ * `maildir`, as a delivery agent writes them, without a word to Dovecot
+ * (which finds them when a client next looks): works while the server
+ * is down (dovecot_kill). */
+void dovecot_drop(struct dovecot *d, const char *maildir, unsigned count, unsigned seed, size_t attach_size);
+
 struct dovecot_msg {
 	unsigned uid;
 	char *flags; /* space separated as doveadm prints them, without \Recent */
@@ -163,6 +180,17 @@ void dovecot_set_uidvalidity(struct dovecot *d, const char *mailbox, unsigned ui
 /* Delete a mailbox with its messages (doveadm mailbox delete). */
 void dovecot_delete_mailbox(struct dovecot *d, const char *mailbox);
 void dovecot_strv_free(char **v);
+
+/* Sessions and passwords. dovecot_set_password: d->user's password
+ * from now on (d->password too); returns once logins with it work, as
+ * an expiring token is replaced at a provider. dovecot_kick: end every
+ * IMAP and POP3 session of d->user (doveadm kick). dovecot_imap_pids:
+ * the IMAP session processes of the instance now (at most `max`, into
+ * `pids`), for a test that freezes one (SIGSTOP) as a server that went
+ * silent. */
+void dovecot_set_password(struct dovecot *d, const char *password);
+void dovecot_kick(struct dovecot *d);
+size_t dovecot_imap_pids(const struct dovecot *d, pid_t *pids, size_t max);
 
 /* Generated message text (caller frees; `*len_r` bytes plus a NUL):
  * RFC 5322 with CRLF line ends, Message-ID <seed.N@twinbox.test> (N =

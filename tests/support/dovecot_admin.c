@@ -10,6 +10,7 @@
  */
 #include "dovecot_p.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -217,19 +218,21 @@ static int deliver(const struct dovecot *d, const char *maildir, const char *nam
 	return rc;
 }
 
-void dovecot_seed(struct dovecot *d, const char *mailbox, unsigned count, unsigned seed, size_t attach_size)
+char *dovecot_maildir(struct dovecot *d, const char *mailbox)
 {
-	static unsigned calls;
-	unsigned long before, after;
-	long long stamp = (long long)time(NULL);
-	char *maildir;
-
-	if (count > SEED_MAX)
-		dv_abort(dv_fail_text(d, "dovecot_seed: count %u is above %u.", count, SEED_MAX));
 	dovecot_create_mailbox(d, mailbox);
 	/* Also makes Dovecot create INBOX's Maildir on first use. */
-	before = status_field(d, mailbox, "messages");
-	maildir = mailbox_path(d, mailbox);
+	(void)status_field(d, mailbox, "messages");
+	return mailbox_path(d, mailbox);
+}
+
+void dovecot_drop(struct dovecot *d, const char *maildir, unsigned count, unsigned seed, size_t attach_size)
+{
+	static unsigned calls;
+	long long stamp = (long long)time(NULL);
+
+	if (count > SEED_MAX)
+		dv_abort(dv_fail_text(d, "dovecot_drop: count %u is above %u.", count, SEED_MAX));
 	calls++;
 	for (unsigned i = 0; i < count; i++) {
 		size_t len;
@@ -242,14 +245,22 @@ void dovecot_seed(struct dovecot *d, const char *mailbox, unsigned count, unsign
 
 		free(msg);
 		free(name);
-		if (rc != 0) {
-			const char *text = dv_fail_text(d, "Cannot deliver message %u into %s: %s", i,
-			                                maildir, strerror(rc));
-
-			free(maildir);
-			dv_abort(text);
-		}
+		if (rc != 0)
+			dv_abort(dv_fail_text(d, "Cannot deliver message %u into %s: %s", i, maildir,
+			                      strerror(rc)));
 	}
+}
+
+void dovecot_seed(struct dovecot *d, const char *mailbox, unsigned count, unsigned seed, size_t attach_size)
+{
+	unsigned long before, after;
+	char *maildir;
+
+	if (count > SEED_MAX)
+		dv_abort(dv_fail_text(d, "dovecot_seed: count %u is above %u.", count, SEED_MAX));
+	maildir = dovecot_maildir(d, mailbox);
+	before = status_field(d, mailbox, "messages");
+	dovecot_drop(d, maildir, count, seed, attach_size);
 	free(maildir);
 	/* Status makes Dovecot pick the new files up and assign UIDs now,
 	 * not when the code under test first looks. */
@@ -495,6 +506,24 @@ void dovecot_delete_mailbox(struct dovecot *d, const char *mailbox)
 
 /* ---- more users ----------------------------------------------------- */
 
+/* Wait (at most 5 s) until `doveadm args` succeeds: Dovecot took a
+ * change of the passwd-file; else fail the test with `what`. */
+static void passwd_read_again(struct dovecot *d, const char *const *args, const char *what)
+{
+	for (int tries = 0;; tries++) {
+		struct buf out = BUF_INIT, errout = BUF_INIT;
+		int status = doveadm(d, args, NULL, 0, SMALL_OUTPUT, &out, &errout);
+
+		buf_free(&out);
+		buf_free(&errout);
+		if (status == 0)
+			return;
+		if (tries == 50)
+			dv_abort(dv_fail_text(d, "%s after 5 s (doveadm %s %s)", what, args[0], args[1]));
+		usleep(100 * 1000);
+	}
+}
+
 static void add_user_line(struct dovecot *d, FILE *f, const char *user)
 {
 	char *home = xasprintf("%s/" DV_HOME "-%s", d->dir, user);
@@ -522,23 +551,93 @@ void dovecot_add_users(struct dovecot *d, const char *const *users, size_t count
 	free(passwd);
 	/* Dovecot reads the passwd-file again when it changed, looking at
 	 * most once a second: wait until it knows the last one. */
-	for (int tries = 0; count; tries++) {
-		struct buf out = BUF_INIT, errout = BUF_INIT;
-		const char *args[] = {"user", users[count - 1], NULL};
-		int status = doveadm(d, args, NULL, 0, SMALL_OUTPUT, &out, &errout);
-
-		buf_free(&out);
-		buf_free(&errout);
-		if (status == 0)
-			break;
-		if (tries == 50)
-			dv_abort(
-			    dv_fail_text(d, "Dovecot does not know the user %s after 5 s", users[count - 1]));
-		usleep(100 * 1000);
-	}
+	if (count)
+		passwd_read_again(d, (const char *const[]){"user", users[count - 1], NULL},
+		                  "Dovecot does not know the new user");
 }
 
 unsigned long dovecot_message_count(struct dovecot *d, const char *mailbox)
 {
 	return status_field(d, mailbox, "messages");
+}
+
+/* ---- sessions and passwords ---------------------------------------- */
+
+void dovecot_set_password(struct dovecot *d, const char *password)
+{
+	char *passwd = xasprintf("%s/" DV_PASSWD, d->dir), *text = NULL, *tmp;
+	size_t len = 0, ulen = strlen(d->user);
+	struct buf out = BUF_INIT;
+	struct error err;
+
+	if (fs_read_file(passwd, 1 << 20, &text, &len, &err) < 0)
+		dv_abort(dv_fail_text(d, "%s", err.text));
+	for (char *line = text, *nl; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (!nl)
+			break;
+		/* "user:{PLAIN}password:uid:gid::home::" */
+		if (strncmp(line, d->user, ulen) == 0 && strncmp(line + ulen, ":{PLAIN}", 8) == 0) {
+			char *rest = strchr(line + ulen + 8, ':');
+			buf_append(&out, line, ulen + 8);
+			buf_append_str(&out, password);
+			buf_append(&out, rest, (size_t)(nl + 1 - rest));
+		} else {
+			buf_append(&out, line, (size_t)(nl + 1 - line));
+		}
+	}
+	free(text);
+	/* Replaced whole (a new inode), so Dovecot sees the change. */
+	tmp = xasprintf("%s.new", passwd);
+	unlink(tmp);
+	if (dv_write_file(tmp, out.data, out.len, 0644, &err) < 0 || rename(tmp, passwd) < 0)
+		dv_abort(dv_fail_text(d, "cannot write %s: %s", passwd, err.text));
+	buf_free(&out);
+	free(tmp);
+	free(passwd);
+	free(d->password);
+	d->password = xstrdup(password);
+	/* Likewise: wait until the new password works. */
+	passwd_read_again(d, (const char *const[]){"auth", "test", d->user, password, NULL},
+	                  "the new password does not work");
+}
+
+void dovecot_kick(struct dovecot *d)
+{
+	const char *args[] = {"kick", d->user, NULL};
+	struct buf out = BUF_INIT;
+
+	doveadm_ok(d, args, NULL, 0, SMALL_OUTPUT, &out);
+	buf_free(&out);
+}
+
+size_t dovecot_imap_pids(const struct dovecot *d, pid_t *pids, size_t max)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *e;
+	size_t n = 0;
+
+	if (!dir)
+		dv_abort(dv_fail_text(d, "cannot read /proc: %s", strerror(errno)));
+	while ((e = readdir(dir)) != NULL && n < max) {
+		char path[300], stat[512], comm[64];
+		int pid, ppid;
+		FILE *f;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		/* "pid (comm) state ppid ...": Dovecot's mail processes are
+		 * "imap" children of the master. */
+		if (fgets(stat, sizeof(stat), f) &&
+		    sscanf(stat, "%d (%63[^)]) %*c %d", &pid, comm, &ppid) == 3 && ppid == d->pid &&
+		    strcmp(comm, "imap") == 0)
+			pids[n++] = pid;
+		fclose(f);
+	}
+	closedir(dir);
+	return n;
 }

@@ -111,6 +111,7 @@ static void put_code(struct buf *b, const struct imap_resp_code *c)
 		break;
 	case IMAP_CODE_CAPABILITY:
 	case IMAP_CODE_PERMANENTFLAGS:
+	case IMAP_CODE_BADEVENT:
 		put_atoms(b, "atoms", &c->atoms);
 		break;
 	default:

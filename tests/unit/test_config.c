@@ -549,6 +549,9 @@ Test(config, example_file_loads)
 	cr_assert_str_eq(work->hooks.new_mail, "notify-send -- \"$TWINBOX_FROM\" \"$TWINBOX_SUBJECT\"");
 	cr_assert_eq(work->hooks.timeout_ms, 60000);
 	cr_assert_eq(old->hooks.new_mail_max, 10);
+	cr_assert_eq(work->watch.folder_count, 1);
+	cr_assert_eq(work->watch.connections, 3);
+	cr_assert_eq(old->watch.poll_s, 300);
 	config_free(cfg);
 }
 
@@ -650,6 +653,44 @@ Test(config, fleet_file_rows)
 	cr_assert_eq(config_fleet_line(f, 1), 5);
 	config_fleet_free(f);
 	test_forget_temp(&path);
+}
+
+/* `watch:`: the defaults with no key at all, each key, and a POP3
+ * account's own poll interval. */
+Test(config, watch_defaults_and_values)
+{
+	struct config *cfg = load_ok("accounts:\n"
+	                             "  plain:\n"
+	                             "    imap: {host: h, user: u, password_command: pw}\n"
+	                             "    maildir: {path: /m/plain}\n"
+	                             "  busy:\n"
+	                             "    imap: {host: h, user: u, password_command: pw}\n"
+	                             "    maildir: {path: /m/busy}\n"
+	                             "    watch:\n"
+	                             "      folders: [\"Lists/*\", Sent]\n"
+	                             "      connections: 5\n"
+	                             "      notify: false\n"
+	                             "      poll: 2m\n"
+	                             "  old:\n"
+	                             "    pop3: {host: h, user: u, password_command: pw}\n"
+	                             "    maildir: {path: /m/old}\n"
+	                             "    watch: {poll: 1m}\n");
+	const struct config_account *plain = config_find_account(cfg, "plain"),
+	                            *busy = config_find_account(cfg, "busy"),
+	                            *old = config_find_account(cfg, "old");
+
+	cr_assert_eq(plain->watch.folder_count, 0);
+	cr_assert_eq(plain->watch.connections, CONFIG_WATCH_CONNECTIONS_DEFAULT);
+	cr_assert(plain->watch.notify);
+	cr_assert_eq(plain->watch.poll_s, CONFIG_WATCH_POLL_DEFAULT_S);
+	cr_assert_eq(busy->watch.folder_count, 2);
+	cr_assert_str_eq(busy->watch.folders[0], "Lists/*");
+	cr_assert_str_eq(busy->watch.folders[1], "Sent");
+	cr_assert_eq(busy->watch.connections, 5);
+	cr_assert(!busy->watch.notify);
+	cr_assert_eq(busy->watch.poll_s, 120);
+	cr_assert_eq(old->watch.poll_s, 60);
+	config_free(cfg);
 }
 
 /* `hooks:` at the top level, replaced key by key in an account, turned

@@ -121,6 +121,39 @@ Test(imap_parser, untagged_codes)
 	CHECK(t);
 }
 
+/* RFC 5465 NOTIFY, as Dovecot 2.3 sends it while idling with
+ * NOTIFY SET (personal (MessageNew MessageExpunge FlagChange
+ * MailboxName)): a STATUS of what changed (only the items that did,
+ * after a flag change), a LIST for a folder created, renamed (OLDNAME,
+ * RFC 5258 extended data) or deleted; and the codes of the RFC. */
+Test(imap_parser, notify)
+{
+	static const struct sample t[] = {
+	    {"* STATUS Work (MESSAGES 1 UIDNEXT 2 UIDVALIDITY 1796689769 UNSEEN 1 HIGHESTMODSEQ 2)\r\n",
+	     "* STATUS name=\"Work\" messages=1 uidnext=2 uidvalidity=1796689769 unseen=1 highestmodseq=2 "
+	     "args=STATUS Work (MESSAGES 1 UIDNEXT 2 UIDVALIDITY 1796689769 UNSEEN 1 HIGHESTMODSEQ 2)\n"},
+	    {"* STATUS Work (UNSEEN 0 HIGHESTMODSEQ 3)\r\n",
+	     "* STATUS name=\"Work\" unseen=0 highestmodseq=3 args=STATUS Work (UNSEEN 0 HIGHESTMODSEQ 3)\n"},
+	    {"* STATUS \"Lists/dev\" (MESSAGES 0 UIDNEXT 2 UNSEEN 0 HIGHESTMODSEQ 4)\r\n",
+	     "* STATUS name=\"Lists/dev\" messages=0 uidnext=2 unseen=0 highestmodseq=4 args=STATUS "
+	     "\"Lists/dev\" (MESSAGES 0 UIDNEXT 2 UNSEEN 0 HIGHESTMODSEQ 4)\n"},
+	    {"* LIST () \"/\" NewBox\r\n",
+	     "* LIST attr=() delim=/ name=\"NewBox\" args=LIST () \"/\" NewBox\n"},
+	    {"* LIST () \"/\" Renamed (\"OLDNAME\" (NewBox))\r\n",
+	     "* LIST attr=() delim=/ name=\"Renamed\" args=LIST () \"/\" Renamed (\"OLDNAME\" (NewBox))\n"},
+	    {"* LIST (\\NonExistent) \"/\" Gone\r\n",
+	     "* LIST attr=(\\NonExistent) delim=/ name=\"Gone\" args=LIST (\\NonExistent) \"/\" Gone\n"},
+	    {"* OK [NOTIFICATIONOVERFLOW] Too many events\r\n",
+	     "* OK [NOTIFICATIONOVERFLOW] text=\"Too many events\"\n"},
+	    {"a4 NO [BADEVENT (MessageNew MessageExpunge FlagChange)] Unsupported event\r\n",
+	     "TAGGED a4 NO [BADEVENT atoms=(MessageNew MessageExpunge FlagChange)] text=\"Unsupported "
+	     "event\"\n"},
+	    {"a4 OK NOTIFY completed (0.002 + 0.000 + 0.001 secs).\r\n",
+	     "TAGGED a4 OK text=\"NOTIFY completed (0.002 + 0.000 + 0.001 secs).\"\n"},
+	};
+	CHECK(t);
+}
+
 Test(imap_parser, continuation)
 {
 	static const struct sample t[] = {

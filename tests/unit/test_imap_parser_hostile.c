@@ -91,6 +91,9 @@ Test(imap_parser_hostile, tags_and_status)
 	    {"* OK [PERMANENTFLAGS \\Seen] x\r\n", 0,
 	     "PERMANENTFLAGS: expected a parenthesised list of flags"},
 	    {"* OK [PERMANENTFLAGS (\\Seen (x))] x\r\n", 0, "PERMANENTFLAGS: expected a parenthesised list"},
+	    {"a1 NO [BADEVENT MessageNew] x\r\n", 0, "BADEVENT: expected a parenthesised list of events"},
+	    {"a1 NO [BADEVENT (MessageNew \"x)] x\r\n", 0,
+	     "BADEVENT: expected a parenthesised list of events"},
 	};
 	CHECK(t);
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -192,6 +193,51 @@ Test(net_tcp, connect_times_out_when_syns_go_unanswered)
 	for (int i = 0; i < 4; i++)
 		transport_close(filler[i]);
 	close(lfd);
+}
+
+/* Another thread's cancel descriptor (net_timeouts.cancel_fd), made
+ * readable after `ms`. */
+struct canceller {
+	int fd;
+	int ms;
+};
+
+static void *cancel_later(void *arg)
+{
+	const struct canceller *c = arg;
+	uint64_t one = 1;
+
+	usleep((useconds_t)c->ms * 1000);
+	cr_assert_eq(write(c->fd, &one, sizeof(one)), (ssize_t)sizeof(one));
+	return NULL;
+}
+
+Test(net_tcp, a_wait_is_cut_short_by_the_cancel_descriptor)
+{
+	int cfd = eventfd(0, EFD_CLOEXEC);
+	struct net_timeouts to = {.connect_ms = 2000, .io_ms = 20000, .cancel_fd = cfd};
+	struct canceller c = {cfd, 100};
+	struct error err = {0};
+	unsigned port;
+	int lfd = listen_loopback(4, &port); /* the kernel accepts; nobody speaks */
+	struct transport *t = tcp_connect("127.0.0.1", port, &to, &err);
+	pthread_t th;
+	long long start;
+	char ch;
+
+	cr_assert_not_null(t, "%s", err.text);
+	start = now_ms();
+	cr_assert_eq(pthread_create(&th, NULL, cancel_later, &c), 0);
+	cr_assert_eq(transport_read(t, &ch, 1, &err), -1);
+	cr_assert_lt(now_ms() - start, 5000, "the wait was not cut short");
+	cr_assert(strstr(err.text, "was cancelled"), "got: %s", err.text);
+	pthread_join(th, NULL);
+	/* Once readable, every wait fails at once, connecting too. */
+	cr_assert_eq(transport_poll(t, 10000, &err), -1);
+	cr_assert_null(tcp_connect("127.0.0.1", port, &to, &err));
+	transport_close(t);
+	close(lfd);
+	close(cfd);
 }
 
 /* A plain-text server in a thread, for conn_open. */

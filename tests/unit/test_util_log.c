@@ -1,5 +1,7 @@
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "twinbox/util/buf.h"
 #include "twinbox/util/log.h"
@@ -96,4 +98,29 @@ Test(util_log, escape_stream_keeps_a_character_cut_in_two)
 	cr_assert_eq(used, 2);
 	cr_assert_str_eq(buf_cstr(&out), "\\xe2\\x82");
 	buf_free(&out);
+}
+
+Test(util_log, time_stamps_are_iso_8601_local_time)
+{
+	char stamp[LOG_STAMP_MAX];
+	char *old = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+
+	cr_assert_str_eq(log_stamp(stamp), "", "off by default");
+	setenv("TZ", "UTC-05:30", 1); /* POSIX: 5 h 30 min east of UTC */
+	tzset();
+	log_set_timestamps(true);
+	log_stamp(stamp);
+	log_set_timestamps(false);
+	if (old)
+		setenv("TZ", old, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+	free(old);
+	/* "2024-05-01T09:30:00.250+05:30 " */
+	cr_assert_eq(strlen(stamp), 30, "%s", stamp);
+	cr_assert_eq(stamp[4], '-');
+	cr_assert_eq(stamp[10], 'T');
+	cr_assert_eq(stamp[19], '.');
+	cr_assert_str_eq(stamp + 23, "+05:30 ", "%s", stamp);
 }

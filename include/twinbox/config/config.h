@@ -211,6 +211,31 @@ struct config_hooks {
 	struct config_pos pos; /* where `hooks:` is written (0:0 when it is not) */
 };
 
+/* `watch:` of an account: how `twinbox watch` follows its servers
+ * (cli/watch.c). With no `watch:` key, the defaults: IDLE on INBOX
+ * (or one NOTIFY connection), STATUS of the other folders every 5
+ * minutes. A POP3 server takes only `poll`. */
+#define CONFIG_WATCH_CONNECTIONS_DEFAULT 3
+#define CONFIG_WATCH_CONNECTIONS_MAX     20
+#define CONFIG_WATCH_POLL_DEFAULT_S      (5 * 60)
+struct config_watch {
+	/* Folders to watch with IDLE after INBOX, as patterns of
+	 * `folders: include` ('*', '%'), in order of preference; default
+	 * none. Only folders the account syncs are watched. */
+	char **folders;
+	size_t folder_count;
+	/* Connections held open to each IMAP server of the account for
+	 * IDLE, one per folder, INBOX first (0: none, every folder polled);
+	 * 0 .. CONFIG_WATCH_CONNECTIONS_MAX, default 3. */
+	unsigned connections;
+	/* NOTIFY (RFC 5465) instead, where the server offers it: one
+	 * connection for every folder; default true. */
+	bool notify;
+	/* How often the folders without IDLE are checked (STATUS), and a
+	 * POP3 server for new mail; 10 s .. 24 h, default 5 min. */
+	unsigned poll_s;
+};
+
 /* One side of an account: a server (`imap:`, `pop3:`) or a Maildir. */
 struct config_side {
 	enum config_store store;
@@ -246,6 +271,7 @@ struct config_account {
 	struct config_folders folders; /* unused for POP3 (defaults) */
 	struct config_sync sync;
 	struct config_hooks hooks; /* its own, over the top level's */
+	struct config_watch watch;
 };
 
 struct config {

@@ -302,6 +302,12 @@ int imap_namespace(struct imap_session *s, struct error *err);
 /* ID ("name" "twinbox" "version" ...). */
 int imap_id(struct imap_session *s, struct error *err);
 
+/* NOTIFY SET `events` (RFC 5465), as written after SET: "(personal
+ * (MessageNew MessageExpunge))"; NULL: NOTIFY NONE. What the server
+ * then sends goes to the session handlers (unsolicited). A refusal
+ * (NO, BAD, [BADEVENT]) is ERR_MAILBOX: the session stays usable. */
+int imap_notify(struct imap_session *s, const char *events, struct error *err);
+
 /* IDLE: start (waits for the server's "+"), then wait for news up to
  * `timeout_ms` each call (1: something arrived and was handed to the
  * session handlers, 0: time ran out), then DONE (waits for the tagged

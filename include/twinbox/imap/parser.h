@@ -200,6 +200,9 @@ enum imap_code_type {
 	IMAP_CODE_OVERQUOTA,
 	IMAP_CODE_ALREADYEXISTS,
 	IMAP_CODE_NONEXISTENT,
+	/* RFC 5465 (NOTIFY) */
+	IMAP_CODE_NOTIFICATIONOVERFLOW, /* the server stopped notifying */
+	IMAP_CODE_BADEVENT,             /* atoms: the events it can notify of */
 };
 
 /* "[CODE args]" at the start of a status response's text. Which fields

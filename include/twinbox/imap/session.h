@@ -130,6 +130,11 @@ struct imap_session_handlers {
 	 * that arrived in plain text before a STARTTLS upgrade: anyone on
 	 * the path could have written it, so it is only logged at debug. */
 	void (*alert)(void *ctx, const char *text);
+	/* Untagged data that no running command wants, and an untagged
+	 * OK [NOTIFICATIONOVERFLOW]: what NOTIFY (RFC 5465) sends, a STATUS
+	 * or LIST of another mailbox. Valid during the call only. NULL: such
+	 * data is logged at debug level and dropped. */
+	void (*unsolicited)(void *ctx, const struct imap_response *resp);
 };
 
 /* What the server told about the selected mailbox. */

@@ -93,7 +93,22 @@ struct store *imap_store_open(const struct imap_session_options *opts, struct er
  * logs out and frees it. */
 struct store *imap_store_from_session(struct imap_session *s);
 
-/* The store's session (owned by the store), for diagnostics. */
+/* The store's session (owned by the store), for diagnostics, and for
+ * a caller that speaks to the server itself (`twinbox watch`'s IDLE and
+ * NOTIFY) with the two names below. */
 struct imap_session *imap_store_session(struct store *st);
+
+/* The server's name (UTF-8, with its namespace prefix and delimiter;
+ * what imap_select() takes) of the store's folder `name`, fresh; NULL
+ * with err (ERR_MAILBOX for a name the server cannot have, ERR_ACCOUNT
+ * when the session fails learning its namespace). */
+char *imap_store_server_name(struct store *st, const char *name, struct error *err);
+
+/* The store's name (fresh) of a mailbox as the server sent it: `len`
+ * raw bytes (modified UTF-7, or UTF-8 once UTF8=ACCEPT is enabled);
+ * NULL when it is none of the store's folders (another namespace, a
+ * name that does not decode). Call imap_store_server_name() (or list
+ * the folders) first: the namespace is learnt there. */
+char *imap_store_folder_name(struct store *st, const char *raw, size_t len);
 
 #endif

@@ -26,6 +26,7 @@
 #ifndef TWINBOX_SYNC_ENGINE_H
 #define TWINBOX_SYNC_ENGINE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -187,6 +188,12 @@ struct sync_options {
 	 * pass whose plans are counted, not told (no notes logged). */
 	struct quota_run *quota_run;
 	bool quiet;
+	/* Non-NULL and set (non-zero, by a signal handler or another
+	 * thread): the run stops at its next durable step. A folder's
+	 * copies end once the batch in flight is recorded, and no folder
+	 * starts; each folder so cut short fails with ERR_ACCOUNT and cause
+	 * ERR_CAUSE_STOPPED (so the run ends there), what it did kept. */
+	const volatile sig_atomic_t *stop;
 };
 
 /*

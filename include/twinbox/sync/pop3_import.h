@@ -29,6 +29,7 @@
 #ifndef TWINBOX_SYNC_POP3_IMPORT_H
 #define TWINBOX_SYNC_POP3_IMPORT_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,6 +55,9 @@ struct pop3_import_options {
 	 * and target_folder `folder`, side B, id[SIDE_B] the file's name)
 	 * or FAILED, and PROGRESS; no other event. fn NULL: nobody. */
 	struct sync_observer observer;
+	/* As sync_options.stop: the downloads end after the batch in
+	 * flight (what it downloaded is recorded); NULL: never. */
+	const volatile sig_atomic_t *stop;
 };
 
 struct pop3_skipped {

@@ -58,6 +58,9 @@ enum err_cause {
 	/* The store refused to take more because it is full: over its
 	 * quota (IMAP [OVERQUOTA], RFC 5530). */
 	ERR_CAUSE_OVER_QUOTA,
+	/* The run was asked to stop (sync_options.stop) and did, after
+	 * its last durable step: nothing failed, the next run carries on. */
+	ERR_CAUSE_STOPPED,
 };
 
 #define ERROR_TEXT_MAX 1024

@@ -35,6 +35,7 @@
 #define TWINBOX_UTIL_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct buf;
@@ -57,6 +58,17 @@ int log_enabled(enum log_level level);
 /* NULL restores the default sink (stderr, "twinbox: " prefix for
  * warnings and errors). */
 void log_set_sink(log_sink_fn sink, void *ctx);
+
+/* Time stamps: with `on`, every line a sink prints starts with the
+ * local time it is printed at, ISO 8601 to the millisecond with the
+ * zone, and a space ("2024-05-01T09:30:00.250+02:00 "), for a log
+ * read later (a service's standard error in a file, or in journald
+ * for a `--output=cat` reader). Off by default; set once, before any
+ * thread starts. log_stamp() gives that prefix into `buf` (or "" when
+ * off) for a sink to print first. */
+#define LOG_STAMP_MAX 40
+void log_set_timestamps(bool on);
+const char *log_stamp(char buf[LOG_STAMP_MAX]);
 
 /* `text` escaped by the rule above, as a fresh string (caller frees). */
 char *log_escape(const char *text);
