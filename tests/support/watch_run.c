@@ -49,11 +49,12 @@ char *watch_log(void)
 	FILE *f = fopen(path, "r");
 	size_t cap = 0;
 
-	if (f) {
-		ssize_t n = getdelim(&text, &cap, '\0', f);
-		(void)n;
+	/* An empty file (nothing logged yet) reads as -1, the buffer
+	 * then holding nothing valid. */
+	if (f && getdelim(&text, &cap, '\0', f) < 0 && text)
+		text[0] = '\0';
+	if (f)
 		fclose(f);
-	}
 	free(path);
 	return text ? text : xstrdup("");
 }
