@@ -443,7 +443,7 @@ Test(status, a_locked_account_exits_75_naming_its_holder_and_the_others_run)
 		lines++;
 	cr_assert_eq(lines, 1, "%s", sh.r.err);
 	cr_assert_eq(local_message_count("INBOX"), 0, "t was not synced");
-	cmd = xasprintf("test $(ls '%s/cur' '%s/new' | grep -c M) -eq 2", mail_u, mail_u);
+	cmd = xasprintf("test $(find '%s/cur' '%s/new' -type f | wc -l) -eq 2", mail_u, mail_u);
 	cr_assert_eq(system(cmd), 0, "u was synced all the same");
 	free(cmd);
 
