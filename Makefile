@@ -18,7 +18,7 @@
 #                     interimap and the raw bound ($(BUILD)/bench-migrate.md)
 #   make bench-watch  twinbox watch: latencies, idle cost and a soak, against
 #                     mbsync on a timer and OfflineIMAP's IDLE mode, about 2 hours
-#                     minutes ($(BUILD)/bench-watch.md)
+#                     ($(BUILD)/bench-watch.md)
 
 BUILD   ?= build
 PREFIX  ?= /usr/local
