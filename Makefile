@@ -17,8 +17,8 @@
 #                     messages from one Dovecot to another against mbsync,
 #                     interimap and the raw bound ($(BUILD)/bench-migrate.md)
 #   make bench-watch  twinbox watch: latencies, idle cost and a soak, against
-#                     mbsync on a timer and OfflineIMAP's IDLE mode, 70+
-#                     minutes ($(BUILD)/bench-watch.md)
+#                     mbsync on a timer and OfflineIMAP's IDLE mode, about 2 hours
+#                     ($(BUILD)/bench-watch.md)
 
 BUILD   ?= build
 PREFIX  ?= /usr/local
@@ -109,9 +109,9 @@ DEMO_BIN := $(BUILD)/twinbox-demo
 # them only when BENCH_ONLY names them), with the issue's sizes by default:
 # BENCH_WATCH_N deliveries, then as many local changes (200),
 # BENCH_WATCH_IDLE_S seconds idle (600), BENCH_WATCH_SOAK_S of soak (3600),
-# BENCH_WATCH_PEER_N rounds for mbsync and OfflineIMAP (20, each about 30 s
-# on their 60 s timers); BENCH_WATCH_SEED replays a run's spacings. A
-# short trial (5 minutes): BENCH_WATCH_N=30 BENCH_WATCH_IDLE_S=60
+# BENCH_WATCH_PEER_N rounds for mbsync and OfflineIMAP (20, each about a minute
+# against their 60 s timers); BENCH_WATCH_SEED replays a run's spacings. A
+# short trial (about 10 minutes): BENCH_WATCH_N=30 BENCH_WATCH_IDLE_S=60
 # BENCH_WATCH_SOAK_S=120 BENCH_WATCH_PEER_N=3 make bench-watch
 BENCH_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/bench/*.c))
 BENCH_BIN := $(BUILD)/twinbox-bench

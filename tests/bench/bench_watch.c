@@ -503,14 +503,16 @@ static bool make_change(struct side *sd, enum probe_kind kind, struct probes *p,
 }
 
 /* `n` rounds on `sd`'s side, each a delivery and/or a local change (in
- * turn a new file, a flag, a deletion), spaced by a random 0.2-2 s;
+ * turn a new file, a flag, a deletion), spaced by a random 0.2-`max_gap`
+ * s (a timer's whole period for a tool on a timer: a round awaited ends
+ * right after a run, and the next must not always wait a whole period);
  * `overlap`: each spacing from the last round's changes (changes in
  * flight overlap, as mail comes), else from the moment the last round's
  * changes were seen (or `late` s went by). At the end, what was not
  * seen within `late` s is lost. Figures into ld (deliveries), ll (local
  * changes), per_kind (the local changes by kind; NULL: not wanted). */
-static void rounds(struct side *sd, bool deliver, bool local, unsigned n, bool overlap, double late,
-                   struct latency *ld, struct latency *ll, struct latency *per_kind)
+static void rounds(struct side *sd, bool deliver, bool local, unsigned n, bool overlap, double max_gap,
+                   double late, struct latency *ld, struct latency *ll, struct latency *per_kind)
 {
 	struct probes p;
 	struct maildir_observer *mo = NULL;
@@ -527,7 +529,7 @@ static void rounds(struct side *sd, bool deliver, bool local, unsigned n, bool o
 	for (unsigned i = 0; i < n; i++) {
 		size_t from = p.n;
 
-		next += watch_rng_uniform(&rng, 0.2, 2.0);
+		next += watch_rng_uniform(&rng, 0.2, max_gap);
 		watch_sleep_until(next);
 		if (deliver)
 			make_change(sd, PROBE_DELIVERY, &p, s);
@@ -576,16 +578,17 @@ static bool run_twinbox_latency(bool local)
 		watcher_settled = true;
 	}
 	if (local)
-		rounds(&sides[T_TWINBOX], false, true, n_probes, true, WATCH_LATE_S, NULL, &lat[T_TWINBOX][1],
-		       lat_kind);
+		rounds(&sides[T_TWINBOX], false, true, n_probes, true, 2.0, WATCH_LATE_S, NULL,
+		       &lat[T_TWINBOX][1], lat_kind);
 	else
-		rounds(&sides[T_TWINBOX], true, false, n_probes, true, WATCH_LATE_S, &lat[T_TWINBOX][0], NULL,
-		       NULL);
+		rounds(&sides[T_TWINBOX], true, false, n_probes, true, 2.0, WATCH_LATE_S, &lat[T_TWINBOX][0],
+		       NULL, NULL);
 	say_latency(local ? "local change -> server" : "delivery -> Maildir", &lat[T_TWINBOX][local]);
 	/* Then as the peers are measured: each change awaited before the
 	 * next, so no debouncing of one by another. */
 	printf("  then %u one at a time, as the peers'\n", peer_n);
-	rounds(&sides[T_TWINBOX], !local, local, peer_n, false, WATCH_LATE_S, &lat_one[0], &lat_one[1], NULL);
+	rounds(&sides[T_TWINBOX], !local, local, peer_n, false, 2.0, WATCH_LATE_S, &lat_one[0], &lat_one[1],
+	       NULL);
 	say_latency("one at a time", &lat_one[local]);
 	return proc_alive(&watcher) && lat[T_TWINBOX][local].lost == 0 && lat_one[local].lost == 0;
 }
@@ -864,7 +867,8 @@ static bool run_mbsync(void)
 	if (pthread_create(&timer_thread, NULL, timer_main, sd) != 0)
 		bench_fail("cannot start mbsync's timer");
 	timer_running = true;
-	rounds(sd, true, true, peer_n, false, WATCH_PEER_LATE_S, &lat[T_MBSYNC][0], &lat[T_MBSYNC][1], NULL);
+	rounds(sd, true, true, peer_n, false, WATCH_TIMER_S, WATCH_PEER_LATE_S, &lat[T_MBSYNC][0],
+	       &lat[T_MBSYNC][1], NULL);
 	timer_stop = true;
 	pthread_join(timer_thread, NULL);
 	timer_running = false;
@@ -897,8 +901,9 @@ static bool run_offlineimap(void)
 	nanosleep(&(struct timespec){WATCH_SETTLE_S, 0}, NULL);
 	proc_read(offlineimap.pid, &a);
 	start = bench_now();
-	rounds(sd, true, false, peer_n, false, WATCH_PEER_LATE_S, &lat[T_OFFLINEIMAP][0], NULL, NULL);
-	rounds(sd, false, true, peer_n, false, WATCH_PEER_LATE_S, NULL, &lat[T_OFFLINEIMAP][1], NULL);
+	rounds(sd, true, false, peer_n, false, 2.0, WATCH_PEER_LATE_S, &lat[T_OFFLINEIMAP][0], NULL, NULL);
+	rounds(sd, false, true, peer_n, false, WATCH_TIMER_S, WATCH_PEER_LATE_S, NULL, &lat[T_OFFLINEIMAP][1],
+	       NULL);
 	if (proc_alive(&offlineimap) && proc_read(offlineimap.pid, &b)) {
 		oi_r.window = bench_now() - start;
 		oi_r.cpu = b.cpu - a.cpu;
@@ -966,7 +971,8 @@ void bench_watch_describe(struct buf *b)
 	    "of the bench; OfflineIMAP (offlineimap3) runs with autorefresh = 1 (minute), quick = 10 "
 	    "and idlefolders = ['INBOX']; each gets %u rounds (BENCH_WATCH_PEER_N, fewer: a round waits "
 	    "for the next timer run), each round awaited before the next (at most %d s) after a random "
-	    "0.2-2 s; mbsync's rounds make a delivery and a local change at once (the timer is blind to "
+	    "0.2-2 s (0.2-60 s where a timer runs the tool, so a change meets its timer at a random point); "
+	    "mbsync's rounds make a delivery and a local change at once (the timer is blind to "
 	    "them), OfflineIMAP's make the deliveries first, then the local changes (a sync its IDLE "
 	    "starts would carry a local change of INBOX along).\n",
 	    WATCH_PER_FOLDER, seed, WATCH_SETTLE_S, n_probes, n_probes, WATCH_LATE_S, WATCH_TIMER_S, peer_n,
